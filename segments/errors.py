@@ -1,0 +1,59 @@
+"""The storage engine's error vocabulary.
+
+Every failure ``segments`` reports is one of these. The Kafka front maps them once to Kafka error
+codes and the HTTP front once to HTTP statuses; nothing below those fronts invents codes.
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every error the storage engine raises on purpose."""
+
+
+class CorruptBatchError(StorageError):
+    """A record batch failed validation: length bounds, magic, CRC32C or record count."""
+
+
+class InvalidRecordError(StorageError):
+    """A batch is well formed but not acceptable here (e.g. a control batch from a client)."""
+
+
+class RecordTooLargeError(StorageError):
+    """A batch is larger than the topic's ``max.message.bytes``."""
+
+
+class OffsetOutOfRangeError(StorageError):
+    """A read asked for an offset below the log start offset or above the log end offset."""
+
+    def __init__(self, offset: int, log_start_offset: int, log_end_offset: int) -> None:
+        super().__init__(
+            f"offset {offset} is outside the log's range [{log_start_offset}, {log_end_offset}]"
+        )
+        self.offset = offset
+        self.log_start_offset = log_start_offset
+        self.log_end_offset = log_end_offset
+
+
+class TopicExistsError(StorageError):
+    """A topic with this name already exists."""
+
+
+class UnknownTopicError(StorageError):
+    """No such topic or partition."""
+
+
+class InvalidTopicError(StorageError):
+    """A topic name is not legal (Kafka's rules: [a-zA-Z0-9._-], 1..249 characters, not '.' or '..')."""
+
+
+class InvalidConfigError(StorageError):
+    """A configuration name is unknown or its value is out of range."""
+
+
+class InvalidPartitionsError(StorageError):
+    """A partition count is not acceptable (not positive, or not larger than the current count)."""
+
+
+class LogClosedError(StorageError):
+    """An operation reached a partition log after it was closed or deleted."""
