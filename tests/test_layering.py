@@ -1,0 +1,60 @@
+"""The layering is a test: imports point downward only (see ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# (package prefix of the importing module, forbidden import prefix, why)
+FORBIDDEN = [
+    ("segments", "logbroker", "the storage engine knows nothing of the broker"),
+    ("segments", "asyncio", "the storage engine does no networking or event-loop work"),
+    ("segments", "socket", "the storage engine does no networking"),
+    ("logbroker.kafka.codec", "asyncio", "the codec is sans-IO"),
+    ("logbroker.kafka.codec", "socket", "the codec is sans-IO"),
+    ("logbroker.kafka.compiler", "asyncio", "the codec is sans-IO"),
+    ("logbroker.kafka.schema", "asyncio", "the codec is sans-IO"),
+    ("logbroker.kafka.framing", "asyncio", "the codec is sans-IO"),
+    ("logbroker.broker", "logbroker.kafka", "the core is protocol-agnostic"),
+    ("logbroker.broker", "logbroker.http", "the core is protocol-agnostic"),
+    ("logbroker.kafka", "logbroker.http", "the two fronts never import each other"),
+    ("logbroker.http", "logbroker.kafka", "the two fronts never import each other"),
+]
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def test_no_forbidden_import_edges() -> None:
+    files = [*ROOT.joinpath("segments").rglob("*.py"), *ROOT.joinpath("logbroker").rglob("*.py")]
+    assert files
+    violations = []
+    for path in files:
+        mod = module_name(path)
+        for imported in imports_of(path):
+            for owner, banned, why in FORBIDDEN:
+                if _within(mod, owner) and _within(imported, banned):
+                    violations.append(f"{mod} imports {imported}: {why}")
+    assert not violations, "\n".join(violations)
