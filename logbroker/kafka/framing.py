@@ -1,0 +1,122 @@
+"""Sans-IO splitting of a Kafka byte stream into frames.
+
+Every Kafka request and response on the wire is one frame:
+
+    field   type     meaning
+    ------  -------  --------------------------------------------------------------
+    size    int32    number of bytes that follow (header + body), big-endian
+    frame   size B   request/response header then body
+
+`FrameDecoder.feed(data)` takes whatever the transport read and returns the complete frames it
+now has, each as a `memoryview` of exactly `size` bytes. Invariants:
+
+- The declared size is checked (0 <= size <= max_frame_bytes, Kafka's
+  `socket.request.max.bytes`) as soon as its 4 bytes are known, before any of the body is
+  buffered; a bad size raises `FrameTooLarge` and the decoder stays failed (the connection must be
+  closed, there is no way to resynchronise a stream).
+- A frame is copied at most once: frames lying wholly inside one `bytes` chunk are returned as
+  zero-copy views of it; a frame split across chunks is assembled in a `bytearray` of exactly its
+  size, allocated once when the size is known. Mutable inputs (`bytearray`, `memoryview`) are
+  copied once on entry because the caller may reuse them.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from logbroker.kafka.errors import FrameTooLarge, ProtocolError
+
+_SIZE = struct.Struct(">i")
+
+DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes default (104857600)
+
+
+class FrameDecoder:
+    """Incremental frame splitter. Not thread-safe; one per connection."""
+
+    __slots__ = ("_body", "_failed", "_filled", "_head", "max_frame_bytes")
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        if max_frame_bytes < 0:
+            raise ValueError("max_frame_bytes must be >= 0")
+        self.max_frame_bytes = max_frame_bytes
+        # Partial size prefix (fewer than 4 bytes seen).
+        self._head = b""
+        # Body of a frame split across feeds, and how many of its bytes are present.
+        self._body: bytearray | None = None
+        self._filled = 0
+        self._failed: FrameTooLarge | None = None
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an incomplete frame (prefix included)."""
+        if self._body is not None:
+            return 4 + self._filled
+        return len(self._head)
+
+    @property
+    def pending_frame_size(self) -> int | None:
+        """Declared size of the frame being assembled, if its prefix has been read."""
+        return None if self._body is None else len(self._body)
+
+    def _check(self, size: int) -> None:
+        if size < 0 or size > self.max_frame_bytes:
+            self._failed = FrameTooLarge(size, self.max_frame_bytes)
+            raise self._failed
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
+        """Add bytes read from the peer; return every frame completed by them, in order."""
+        if self._failed is not None:
+            raise self._failed
+        if type(data) is not bytes:
+            data = bytes(data)
+        view = memoryview(data)
+        n = len(view)
+        pos = 0
+        frames: list[memoryview] = []
+
+        # Finish the frame (or prefix) left over from earlier feeds.
+        if self._head:
+            need = 4 - len(self._head)
+            self._head += bytes(view[:need])
+            pos = min(need, n)
+            if len(self._head) < 4:
+                return frames
+            size = _SIZE.unpack(self._head)[0]
+            self._head = b""
+            self._check(size)
+            self._body = bytearray(size)
+            self._filled = 0
+        if self._body is not None:
+            body = self._body
+            take = min(len(body) - self._filled, n - pos)
+            body[self._filled : self._filled + take] = view[pos : pos + take]
+            self._filled += take
+            pos += take
+            if self._filled < len(body):
+                return frames
+            frames.append(memoryview(body))
+            self._body = None
+            self._filled = 0
+
+        # Whole frames inside this chunk: zero-copy views.
+        while n - pos >= 4:
+            size = _SIZE.unpack_from(view, pos)[0]
+            self._check(size)
+            start = pos + 4
+            end = start + size
+            if end > n:
+                body = bytearray(size)
+                have = n - start
+                body[:have] = view[start:n]
+                self._body = body
+                self._filled = have
+                return frames
+            frames.append(view[start:end])
+            pos = end
+        if pos < n:
+            self._head = bytes(view[pos:n])
+        return frames
+
+
+__all__ = ["DEFAULT_MAX_FRAME_BYTES", "FrameDecoder", "FrameTooLarge", "ProtocolError"]
