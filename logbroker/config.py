@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segments.config import LogConfig
+from segments.config import TOPIC_CONFIGS, LogConfig
 
 from segments.errors import InvalidConfigError
 
@@ -208,7 +208,7 @@ class BrokerConfig:
                 if spec.minimum is not None and isinstance(value, int) and value < spec.minimum:
                     raise InvalidConfigError(f"{name} must be at least {spec.minimum}, got {value}")
         log_defaults = LogConfig.from_broker_props(props)
-        known_log = LogConfig.broker_property_names()
+        known_log = {prop for d in TOPIC_CONFIGS for prop, _ in d.broker_props}
         unknown = tuple(sorted(k for k in props if k not in BROKER_PROPERTIES and k not in known_log))
         for name in unknown:
             log.warning("ignoring unknown broker property %s", name)

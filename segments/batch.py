@@ -233,3 +233,17 @@ def set_base_offset(buf: bytearray | memoryview, pos: int, base_offset: int) -> 
 def max_timestamp_of(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:
     """The maxTimestamp field of the batch at ``pos`` (no validation)."""
     return int(struct.unpack_from(">q", buf, pos + _MAX_TIMESTAMP_AT)[0])
+
+
+def set_log_append_time(buf: bytearray | memoryview, pos: int, now_ms: int) -> None:
+    """Stamp a batch with LogAppendTime (topic config ``message.timestamp.type=LogAppendTime``).
+
+    Sets the timestamp-type attribute bit and maxTimestamp to ``now_ms`` and recomputes the CRC, as
+    Kafka does for v2 batches: per batch, no record is rewritten (consumers take every record's
+    timestamp from maxTimestamp when the bit is set).
+    """
+    (attributes,) = struct.unpack_from(">h", buf, pos + CRC_START)
+    struct.pack_into(">h", buf, pos + CRC_START, attributes | TIMESTAMP_TYPE_MASK)
+    struct.pack_into(">q", buf, pos + _MAX_TIMESTAMP_AT, now_ms)
+    end = pos + peek_size(buf, pos)
+    struct.pack_into(">I", buf, pos + 17, crc32c(memoryview(buf)[pos + CRC_START : end]))

@@ -103,8 +103,9 @@ class _Framer:
                 raise FrameTooLargeError(size, self._limit)
             if n - pos - 4 < size:
                 break
-            # The frame is copied once out of the receive buffer so the buffer can be reused.
-            frames.append(memoryview(bytes(buf[pos + 4 : pos + 4 + size])))
+            # The frame is copied once out of the receive buffer (a bytearray slice), so the buffer
+            # can be reused and the frame stays writable: offsets are assigned in place in it.
+            frames.append(memoryview(buf[pos + 4 : pos + 4 + size]))
             pos += 4 + size
         if pos:
             del buf[:pos]

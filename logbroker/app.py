@@ -1,0 +1,153 @@
+"""One broker process: the store, the durability policy, the broker core, listeners, the sweeper.
+
+``App`` owns every task and resource, so shutdown is one call and a test could run two brokers in
+one process. Shutdown order (SIGINT/SIGTERM): stop accepting, let in-flight requests finish, flush
+every log, write checkpoints and the clean-shutdown marker, so the next start scans nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from logbroker.broker import Broker, wall_clock_ms
+from logbroker.config import BrokerConfig
+from logbroker.kafka.dispatch import Dispatcher
+from logbroker.kafka.server import KafkaServer
+from segments.flush import Durability
+from segments.retention import apply_retention
+from segments.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings:
+    data_dir: Path
+    kafka_listen: tuple[str, int]
+    http_listen: tuple[str, int]
+    config: BrokerConfig
+
+
+def _advertised(config: BrokerConfig, listen: tuple[str, int], bound: tuple[str, int]) -> tuple[str, int]:
+    """The address clients are told to use: advertised.listeners, else the listener itself."""
+    value = config.str("advertised.listeners").strip()
+    if value:
+        first = value.split(",")[0]
+        hostport = first.split("://", 1)[-1]
+        host, _, port = hostport.rpartition(":")
+        if host and port.isdigit():
+            return host.strip("[]"), int(port)
+    host = listen[0]
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return host, bound[1]
+
+
+class App:
+    def __init__(self, settings: AppSettings) -> None:
+        self.settings = settings
+        self.store: Store | None = None
+        self.broker: Broker | None = None
+        self.kafka: KafkaServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop_event: asyncio.Event | None = None
+
+    def run(self) -> None:
+        """Run until SIGINT/SIGTERM (blocking)."""
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+            asyncio.run(self._main())
+        else:
+            uvloop.run(self._main())
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop_event.set)
+        await self.start()
+        try:
+            await self._stop_event.wait()
+            log.info("shutting down")
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        s = self.settings
+        config = s.config
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        now = wall_clock_ms()
+        self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms)
+        durability = Durability()
+        self.broker = Broker(self.store, config, durability, s.data_dir)
+        topics = self.store.list_topics()
+        log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
+        max_inflight = config.int("queued.max.request.bytes")
+        self.kafka = KafkaServer(
+            Dispatcher(self.broker, "", 0),
+            max_frame_bytes=config.int("socket.request.max.bytes"),
+            max_inflight_bytes=max_inflight if max_inflight > 0 else DEFAULT_INFLIGHT_BYTES,
+            idle_timeout_s=config.int("connections.max.idle.ms") / 1000,
+        )
+        await self.kafka.start(*s.kafka_listen)
+        host, port = _advertised(config, s.kafka_listen, self.kafka.address)
+        dispatcher = self.kafka._handler
+        assert isinstance(dispatcher, Dispatcher)
+        dispatcher.advertised_host, dispatcher.advertised_port = host, port
+        log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
+        self._every(config.int("log.retention.check.interval.ms"), self._sweep, "retention")
+        self._every(config.int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
+        self._every(config.int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
+
+    def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval_ms / 1000)
+                try:
+                    await fn()
+                except Exception:
+                    log.exception("periodic task %s failed; it will run again", name)
+
+        self._tasks.append(asyncio.create_task(loop(), name=name))
+
+    async def _sweep(self) -> None:
+        assert self.store is not None
+        now = wall_clock_ms()
+        for (topic, partition), plog in self.store.open_logs().items():
+            stats = apply_retention(plog, plog.config, now)
+            if stats.segments_deleted:
+                log.info("retention on %s-%d: %s", topic, partition, stats)
+        self.store.checkpoint()
+
+    async def _flush_tick(self) -> None:
+        assert self.broker is not None
+        self.broker.durability.tick(wall_clock_ms())
+
+    async def _checkpoint(self) -> None:
+        assert self.store is not None
+        self.store.checkpoint()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.kafka is not None:
+            await self.kafka.close()
+        if self.broker is not None:
+            self.broker.close()
+            self.broker.durability.close()
+        if self.store is not None:
+            self.store.close()
+        log.info("stopped cleanly")

@@ -1,0 +1,118 @@
+"""Routes decoded Kafka requests to handlers and encodes their responses.
+
+``HANDLERS`` is the single table of what this broker serves: ApiVersions advertises exactly its
+keys, each with the versions both the codec and the handler support (handler maxima below).
+A request the codec cannot parse, or for an API/version not served, closes that connection
+(Kafka's behaviour) after a log line, except ApiVersions, which is answered with
+UNSUPPORTED_VERSION in the v0 body format so the client can fall back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from logbroker.broker import Broker
+from logbroker.kafka import codec
+from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.errors import ProtocolError, UnsupportedVersion
+from logbroker.kafka.handlers import Body, Handler, RequestContext
+from logbroker.kafka.handlers.configs import (
+    handle_alter_configs,
+    handle_describe_configs,
+    handle_incremental_alter_configs,
+)
+from logbroker.kafka.handlers.fetch import handle_fetch
+from logbroker.kafka.handlers.metadata import handle_describe_cluster, handle_metadata
+from logbroker.kafka.handlers.offsets import (
+    handle_delete_records,
+    handle_list_offsets,
+    handle_offset_for_leader_epoch,
+)
+from logbroker.kafka.handlers.produce import handle_produce
+from logbroker.kafka.handlers.producer import handle_init_producer_id, handle_sasl_handshake
+from logbroker.kafka.handlers.topics import handle_create_partitions, handle_create_topics, handle_delete_topics
+from logbroker.kafka.server import Chunk, CloseConnection, ConnectionInfo
+
+log = logging.getLogger(__name__)
+
+# api key -> (handler, highest version the handler implements)
+HANDLERS: dict[int, tuple[Handler, int]] = {
+    ApiKey.PRODUCE: (handle_produce, 13),
+    ApiKey.FETCH: (handle_fetch, 18),
+    ApiKey.LIST_OFFSETS: (handle_list_offsets, 10),
+    ApiKey.METADATA: (handle_metadata, 13),
+    ApiKey.SASL_HANDSHAKE: (handle_sasl_handshake, 1),
+    ApiKey.CREATE_TOPICS: (handle_create_topics, 7),
+    ApiKey.DELETE_TOPICS: (handle_delete_topics, 6),
+    ApiKey.DELETE_RECORDS: (handle_delete_records, 2),
+    ApiKey.INIT_PRODUCER_ID: (handle_init_producer_id, 5),
+    ApiKey.OFFSET_FOR_LEADER_EPOCH: (handle_offset_for_leader_epoch, 4),
+    ApiKey.DESCRIBE_CONFIGS: (handle_describe_configs, 4),
+    ApiKey.ALTER_CONFIGS: (handle_alter_configs, 2),
+    ApiKey.CREATE_PARTITIONS: (handle_create_partitions, 3),
+    ApiKey.INCREMENTAL_ALTER_CONFIGS: (handle_incremental_alter_configs, 1),
+    ApiKey.DESCRIBE_CLUSTER: (handle_describe_cluster, 1),
+}
+API_VERSIONS_MAX = 4
+
+
+def served_versions() -> dict[int, tuple[int, int]]:
+    """api key -> (min, max) versions served: the codec's range capped by the handler's maximum."""
+    out: dict[int, tuple[int, int]] = {}
+    for key, (_, handler_max) in HANDLERS.items():
+        known = codec.SUPPORTED.get(key)
+        if known is None:
+            continue
+        low, high = known
+        # Kafka 4's validVersions dropped the versions that carry magic 0/1 message sets (e.g.
+        # Produce 0-2, Fetch 0-3); this broker stores record batch v2 only, so it does the same.
+        low = max(low, codec.KAFKA_VALID_VERSIONS.get(key, (low, high))[0])
+        if min(high, handler_max) >= low:
+            out[key] = (low, min(high, handler_max))
+    low, high = codec.SUPPORTED[ApiKey.API_VERSIONS]
+    out[ApiKey.API_VERSIONS] = (low, min(high, API_VERSIONS_MAX))
+    return out
+
+
+class Dispatcher:
+    """The server's request handler: bytes of one frame in, response chunks out."""
+
+    def __init__(self, broker: Broker, advertised_host: str, advertised_port: int) -> None:
+        self.broker = broker
+        self.advertised_host = advertised_host
+        self.advertised_port = advertised_port
+        self.versions = served_versions()
+        self._api_keys = [{"api_key": k, "min_version": lo, "max_version": hi}
+                          for k, (lo, hi) in sorted(self.versions.items())]
+
+    async def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Sequence[Chunk] | None:
+        try:
+            request = codec.decode_request(frame)
+        except UnsupportedVersion as exc:
+            if exc.api_key == ApiKey.API_VERSIONS:
+                body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": self._api_keys, "throttle_time_ms": 0}
+                return list(codec.encode_response(ApiKey.API_VERSIONS, 0, exc.correlation_id, body))
+            raise CloseConnection(f"{exc} from client {exc.client_id!r}") from None
+        except ProtocolError as exc:
+            raise CloseConnection(f"malformed request: {exc}") from None
+        key, version = request.api_key, request.api_version
+        served = self.versions.get(key)
+        if served is None or not served[0] <= version <= served[1]:
+            if key == ApiKey.API_VERSIONS:
+                body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": self._api_keys, "throttle_time_ms": 0}
+                return list(codec.encode_response(ApiKey.API_VERSIONS, 0, request.correlation_id, body))
+            raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
+        ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
+                             self.advertised_port)
+        if key == ApiKey.API_VERSIONS:
+            response: Body | None = {"error_code": 0, "api_keys": self._api_keys, "throttle_time_ms": 0,
+                                     "supported_features": [], "finalized_features_epoch": -1,
+                                     "finalized_features": [], "zk_migration_ready": False}
+        else:
+            handler = HANDLERS[key][0]
+            response = await handler(ctx, request.body)
+        if response is None:
+            return None
+        return list(codec.encode_response(key, version, request.correlation_id, response))

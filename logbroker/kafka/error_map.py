@@ -1,0 +1,37 @@
+"""The one mapping from the storage engine's and broker's exceptions to Kafka error codes."""
+
+from __future__ import annotations
+
+import logging
+
+from logbroker.kafka.error_codes import ErrorCode
+from segments import errors as se
+from segments.producer_state import InvalidProducerEpochError, OutOfOrderSequenceError
+
+log = logging.getLogger(__name__)
+
+_MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
+    (se.CorruptBatchError, ErrorCode.CORRUPT_MESSAGE),
+    (se.InvalidRecordError, ErrorCode.INVALID_RECORD),
+    (se.RecordTooLargeError, ErrorCode.MESSAGE_TOO_LARGE),
+    (se.OffsetOutOfRangeError, ErrorCode.OFFSET_OUT_OF_RANGE),
+    (se.TopicExistsError, ErrorCode.TOPIC_ALREADY_EXISTS),
+    (se.UnknownTopicError, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+    (se.InvalidTopicError, ErrorCode.INVALID_TOPIC_EXCEPTION),
+    (se.InvalidConfigError, ErrorCode.INVALID_CONFIG),
+    (se.InvalidPartitionsError, ErrorCode.INVALID_PARTITIONS),
+    (se.LogClosedError, ErrorCode.NOT_LEADER_OR_FOLLOWER),
+    (OutOfOrderSequenceError, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
+    (InvalidProducerEpochError, ErrorCode.INVALID_PRODUCER_EPOCH),
+    (TimeoutError, ErrorCode.REQUEST_TIMED_OUT),
+    (OSError, ErrorCode.KAFKA_STORAGE_ERROR),
+)
+
+
+def error_code_for(exc: BaseException) -> ErrorCode:
+    """The Kafka error code for ``exc``; unexpected exceptions are logged and become UNKNOWN_SERVER_ERROR."""
+    for kind, code in _MAP:
+        if isinstance(exc, kind):
+            return code
+    log.error("unexpected error mapped to UNKNOWN_SERVER_ERROR", exc_info=exc)
+    return ErrorCode.UNKNOWN_SERVER_ERROR

@@ -1,0 +1,32 @@
+"""Kafka API handlers, one module per API family.
+
+A handler is ``async def handle(ctx: RequestContext, body: dict) -> dict | None``: it takes the
+decoded request body (snake_case keys, as the codec produces them) and returns the response body,
+or None when no response is due (Produce with acks=0). Fields a version does not carry are ignored
+by the encoder, so a handler fills every field of the newest version it serves.
+
+Ordering contract: the server creates handler tasks in request order; a handler must do its
+order-sensitive work (appends) before its first ``await`` so appends happen in arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from logbroker.broker import Broker
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    broker: Broker
+    api_version: int
+    client_id: str | None
+    peer: str
+    advertised_host: str
+    advertised_port: int
+
+
+Body = dict[str, Any]
+Handler = Callable[[RequestContext, Body], Awaitable[Body | None]]

@@ -1,0 +1,67 @@
+"""ListOffsets (2), OffsetForLeaderEpoch (23), DeleteRecords (21)."""
+
+from __future__ import annotations
+
+from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
+from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.metadata import LEADER_EPOCH
+from segments.errors import StorageError
+
+
+async def handle_list_offsets(ctx: RequestContext, body: Body) -> Body:
+    broker = ctx.broker
+    topics: list[Body] = []
+    for t in body["topics"]:
+        parts: list[Body] = []
+        topics.append({"name": t["name"], "partitions": parts})
+        for p in t["partitions"]:
+            entry: Body = {"partition_index": p["partition_index"], "error_code": 0, "timestamp": -1,
+                           "offset": -1, "leader_epoch": LEADER_EPOCH, "old_style_offsets": []}
+            parts.append(entry)
+            try:
+                offset, ts = broker.offset_for_timestamp(t["name"], p["partition_index"], p["timestamp"])
+            except StorageError as exc:
+                entry["error_code"] = error_code_for(exc)
+                continue
+            entry["offset"], entry["timestamp"] = offset, ts
+            if ctx.api_version == 0:
+                entry["old_style_offsets"] = [offset] if offset >= 0 else []
+    return {"throttle_time_ms": 0, "topics": topics}
+
+
+async def handle_offset_for_leader_epoch(ctx: RequestContext, body: Body) -> Body:
+    """One leader epoch (0) has ever existed, so every epoch ends at the log end offset."""
+    broker = ctx.broker
+    topics: list[Body] = []
+    for t in body["topics"]:
+        parts: list[Body] = []
+        topics.append({"topic": t["topic"], "partitions": parts})
+        for p in t["partitions"]:
+            entry: Body = {"error_code": 0, "partition": p["partition"], "leader_epoch": LEADER_EPOCH,
+                           "end_offset": -1}
+            parts.append(entry)
+            if p.get("current_leader_epoch", -1) > LEADER_EPOCH:
+                entry["error_code"] = ErrorCode.UNKNOWN_LEADER_EPOCH
+                continue
+            try:
+                entry["end_offset"] = broker.offsets(t["topic"], p["partition"])[1]
+            except StorageError as exc:
+                entry["error_code"] = error_code_for(exc)
+    return {"throttle_time_ms": 0, "topics": topics}
+
+
+async def handle_delete_records(ctx: RequestContext, body: Body) -> Body:
+    broker = ctx.broker
+    topics: list[Body] = []
+    for t in body["topics"]:
+        parts: list[Body] = []
+        topics.append({"name": t["name"], "partitions": parts})
+        for p in t["partitions"]:
+            entry: Body = {"partition_index": p["partition_index"], "low_watermark": -1, "error_code": 0}
+            parts.append(entry)
+            try:
+                entry["low_watermark"] = broker.delete_records(t["name"], p["partition_index"], p["offset"])
+            except StorageError as exc:
+                entry["error_code"] = error_code_for(exc)
+    return {"throttle_time_ms": 0, "topics": topics}

@@ -1,0 +1,86 @@
+"""Produce (api key 0): raw record batches in, offsets out. HOT PATH.
+
+Every partition's batch is appended before the first ``await`` (so appends keep request order);
+with acks=all the response waits until each batch is as durable as its topic's flush policy
+promises (by default fsynced by the group committer), bounded by the request's ``timeout_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Future
+
+from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
+from logbroker.kafka.handlers import Body, RequestContext
+from segments.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
+    broker = ctx.broker
+    acks = body["acks"]
+    if body.get("transactional_id") is not None:
+        log.warning("client %s sent a transactional produce; transactions are not supported", ctx.client_id)
+    responses: list[Body] = []
+    waits: list[tuple[Body, Future[int]]] = []
+    for topic in body["topic_data"]:
+        name = topic.get("name")
+        topic_id = topic.get("topic_id")
+        if ctx.api_version >= 13:
+            name = broker.topic_name_by_id(topic_id)
+        parts: list[Body] = []
+        responses.append({"name": name, "topic_id": topic_id, "partition_responses": parts})
+        for p in topic["partition_data"]:
+            entry: Body = {"index": p["index"], "error_code": 0, "base_offset": -1, "log_append_time_ms": -1,
+                           "log_start_offset": -1, "record_errors": [], "error_message": None}
+            parts.append(entry)
+            if acks not in (0, 1, -1):
+                entry["error_code"] = ErrorCode.INVALID_REQUIRED_ACKS
+                continue
+            if name is None:
+                entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
+                continue
+            records = p.get("records")
+            if records is None:
+                entry["error_code"] = ErrorCode.INVALID_RECORD
+                entry["error_message"] = "records are null"
+                continue
+            try:
+                if not broker.store.has_topic(name) and not broker.ensure_topic(name):
+                    entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                    continue
+                outcome = broker.append(name, p["index"], records)
+            except StorageError as exc:
+                entry["error_code"] = error_code_for(exc)
+                entry["error_message"] = str(exc)
+                log.info("produce to %s-%d from %s refused: %s", name, p["index"], ctx.client_id, exc)
+                continue
+            entry["base_offset"] = outcome.base_offset
+            entry["log_append_time_ms"] = outcome.log_append_time
+            entry["log_start_offset"] = outcome.log_start_offset
+            if acks == -1 and outcome.durable is not None:
+                waits.append((entry, outcome.durable))
+    if acks == 0:
+        return None
+    if waits:
+        await _await_durable(waits, body.get("timeout_ms", 30000) / 1000)
+    return {"responses": responses, "throttle_time_ms": 0}
+
+
+async def _await_durable(waits: list[tuple[Body, Future[int]]], timeout_s: float) -> None:
+    futures = [asyncio.wrap_future(f) for _, f in waits]
+    done, pending = await asyncio.wait(futures, timeout=max(timeout_s, 0.001))
+    for (entry, _), fut in zip(waits, futures, strict=True):
+        if fut in pending:
+            fut.cancel()
+            entry["error_code"] = ErrorCode.REQUEST_TIMED_OUT
+            entry["error_message"] = "the write was not durable within timeout_ms"
+        elif fut.exception() is not None:
+            exc = fut.exception()
+            assert exc is not None
+            log.error("durability failure: %s", exc)
+            entry["error_code"] = ErrorCode.KAFKA_STORAGE_ERROR
+            entry["error_message"] = f"fsync failed: {exc}"

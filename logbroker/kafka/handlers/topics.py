@@ -1,0 +1,88 @@
+"""CreateTopics (19), DeleteTopics (20), CreatePartitions (37)."""
+
+from __future__ import annotations
+
+import logging
+
+from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
+from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.metadata import NULL_UUID
+from segments.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
+    broker = ctx.broker
+    validate_only = bool(body.get("validate_only", False))
+    results: list[Body] = []
+    for t in body["topics"]:
+        name = t["name"]
+        entry: Body = {"name": name, "topic_id": NULL_UUID, "error_code": 0, "error_message": None,
+                       "num_partitions": -1, "replication_factor": -1, "configs": None}
+        results.append(entry)
+        partitions = t["num_partitions"]
+        if partitions == -1:
+            partitions = broker.config.int("num.partitions")
+        if t.get("assignments"):
+            partitions = len(t["assignments"])
+        if t["replication_factor"] not in (-1, 1):
+            entry["error_code"] = ErrorCode.INVALID_REPLICATION_FACTOR
+            entry["error_message"] = f"replication factor {t['replication_factor']} is larger than the 1 broker"
+            continue
+        configs = {c["name"]: c["value"] for c in t.get("configs") or [] if c.get("value") is not None}
+        try:
+            info = broker.create_topic(name, partitions, configs, validate_only=validate_only)
+        except StorageError as exc:
+            entry["error_code"] = error_code_for(exc)
+            entry["error_message"] = str(exc)
+            continue
+        if not validate_only:
+            log.info("created topic %s (%d partitions) for %s", name, partitions, ctx.client_id)
+        entry.update(topic_id=info.topic_id if info is not None else NULL_UUID, num_partitions=partitions,
+                     replication_factor=1, configs=[])
+    return {"throttle_time_ms": 0, "topics": results}
+
+
+async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
+    broker = ctx.broker
+    requested: list[tuple[str | None, object]] = []
+    if ctx.api_version >= 6:
+        for t in body["topics"]:
+            name = t.get("name") or broker.topic_name_by_id(t.get("topic_id"))
+            requested.append((name, t.get("topic_id")))
+    else:
+        requested = [(n, None) for n in body["topic_names"]]
+    responses: list[Body] = []
+    for name, topic_id in requested:
+        entry: Body = {"name": name, "topic_id": topic_id or NULL_UUID, "error_code": 0, "error_message": None}
+        responses.append(entry)
+        if name is None:
+            entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
+            continue
+        if not broker.config.bool("delete.topic.enable"):
+            entry["error_code"] = ErrorCode.TOPIC_DELETION_DISABLED
+            continue
+        try:
+            broker.delete_topic(name)
+            log.info("deleted topic %s for %s", name, ctx.client_id)
+        except StorageError as exc:
+            entry["error_code"] = error_code_for(exc)
+            entry["error_message"] = str(exc)
+    return {"throttle_time_ms": 0, "responses": responses}
+
+
+async def handle_create_partitions(ctx: RequestContext, body: Body) -> Body:
+    broker = ctx.broker
+    validate_only = bool(body.get("validate_only", False))
+    results: list[Body] = []
+    for t in body["topics"]:
+        entry: Body = {"name": t["name"], "error_code": 0, "error_message": None}
+        results.append(entry)
+        try:
+            broker.store.add_partitions(t["name"], t["count"], validate_only=validate_only)
+        except StorageError as exc:
+            entry["error_code"] = error_code_for(exc)
+            entry["error_message"] = str(exc)
+    return {"throttle_time_ms": 0, "results": results}

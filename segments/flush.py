@@ -1,0 +1,336 @@
+"""Durability policies: when appended bytes are fsynced, and when an append counts as durable.
+
+A single node has no replica to fall back on, so by default an ``acks=all`` produce is answered only
+once an fsync covering its bytes has completed. Three policies (topic config
+``logbroker.flush.policy``, see ``segments/config.py``):
+
+    policy   append path                          acks=all answered when
+    always   fsync inside the append (blocking)   the append returns
+    group    no fsync; registers with the flusher the flusher's next fsync of that log completes
+    os       no fsync                             the append returns (page cache only); the log is
+                                                  flushed in the background once flush.messages
+                                                  offsets are unflushed or flush.ms has passed
+
+Kafka's ``flush.messages=1`` is applied as ``always``.
+
+Group commit: ``GroupCommitter`` owns one background thread. An append calls
+``request(log, last_offset)`` and gets a ``concurrent.futures.Future`` that resolves (with the log's
+new recovery point) once an fsync covering ``last_offset`` has completed. The thread takes every
+request that arrived while its previous round of fsyncs ran and flushes each dirty log once, so one
+fsync covers many appends and many producers, and a log with no new writes is not flushed at all.
+Within a round the logs are flushed one after the other and each log's waiters are resolved as soon
+as its own fsync returns.
+
+Failure: an fsync error fails every waiter of that log in that round, and the log stays failed: once
+an fsync has failed the kernel may have dropped the dirty pages, so a later successful fsync would
+not prove that earlier bytes are on disk (PostgreSQL's "fsyncgate"; Kafka takes the log directory
+offline for the same reason). Later requests for that log fail immediately with the same error until
+``forget(log)`` is called (after the log is reopened and recovered).
+
+Threading: ``request``, ``flush_now`` and ``Durability.after_append`` are called from the event loop
+and never block (except policy ``always``, whose point is to block). Futures are resolved on the
+flusher thread, so asyncio callers wrap them with ``asyncio.wrap_future``. The flushing function runs on
+the flusher thread, concurrently with appends on the loop thread; ``Log.flush`` must tolerate that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from segments.config import FLUSH_ALWAYS, FLUSH_GROUP, FLUSH_OS, LogConfig
+
+logger = logging.getLogger(__name__)
+
+
+class Flushable(Protocol):
+    """What durability needs from a partition log (``segments.log.Log`` satisfies it)."""
+
+    @property
+    def log_end_offset(self) -> int: ...
+
+    @property
+    def recovery_point(self) -> int: ...
+
+    def flush(self, up_to: int | None = None) -> None: ...
+
+
+FlushFn = Callable[[Flushable], int]
+"""Fsync a log and return the offset below which every record is now durable (its recovery point)."""
+
+
+def flush_log(log: Flushable) -> int:
+    """The default FlushFn: ``log.flush`` up to the end offset seen before the fsync started.
+
+    Reading the end offset first matters: bytes appended while the fsync runs may or may not be
+    covered, so only what was written before it started is reported durable. ``Log.flush`` advances
+    the log's recovery point itself.
+    """
+    end = log.log_end_offset
+    log.flush(end)
+    return max(end, log.recovery_point)
+
+
+def _resolve(future: Future[int], result: int) -> None:
+    # A future cancelled by its caller has nobody waiting any more.
+    with contextlib.suppress(InvalidStateError):
+        future.set_result(result)
+
+
+def _fail(future: Future[int], exc: BaseException) -> None:
+    with contextlib.suppress(InvalidStateError):
+        future.set_exception(exc)
+
+
+def done_future(result: int) -> Future[int]:
+    future: Future[int] = Future()
+    future.set_result(result)
+    return future
+
+
+def failed_future(exc: BaseException) -> Future[int]:
+    future: Future[int] = Future()
+    future.set_exception(exc)
+    return future
+
+
+@dataclass(slots=True)
+class _Pending:
+    """The waiters of one log for the next round: (last offset needed, future)."""
+
+    log: Flushable
+    waiters: list[tuple[int, Future[int]]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CommitStats:
+    """Counters for tests and metrics: rounds of the flusher, fsync calls, requests served."""
+
+    rounds: int = 0
+    fsyncs: int = 0
+    requests: int = 0
+    failures: int = 0
+
+
+class GroupCommitter:
+    """A background flusher thread that batches fsyncs (group commit) across appends and partitions.
+
+    Invariant: a future returned by ``request(log, n)`` resolves only after a call of the flush
+    function for ``log`` that started after offset ``n`` was written has returned a durable offset
+    greater than ``n``; it fails if that call raised. Logs are keyed by identity.
+    """
+
+    def __init__(self, flush_fn: FlushFn = flush_log, *, name: str = "logbroker-flusher") -> None:
+        self._flush_fn = flush_fn
+        self._cond = threading.Condition(threading.Lock())
+        self._pending: dict[int, _Pending] = {}
+        self._failed: dict[int, tuple[Flushable, BaseException]] = {}
+        self._closing = False
+        self._closed = False
+        self.stats = CommitStats()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def request(self, log: Flushable, last_offset: int) -> Future[int]:
+        """A future resolved once ``last_offset`` of ``log`` is fsynced. Never blocks (loop-safe).
+
+        ``last_offset`` must already be written (below ``log.log_end_offset``). Resolves at once when
+        the log's recovery point already covers it.
+        """
+        if last_offset < log.recovery_point:
+            return done_future(log.recovery_point)
+        if last_offset >= log.log_end_offset:
+            raise ValueError(f"offset {last_offset} is not written yet (log end offset {log.log_end_offset})")
+        future: Future[int] = Future()
+        key = id(log)
+        with self._cond:
+            failed = self._failed.get(key)
+            if failed is not None:
+                future.set_exception(failed[1])
+                return future
+            if self._closed:
+                closed = True
+            else:
+                closed = False
+                pending = self._pending.get(key)
+                if pending is None:
+                    pending = self._pending[key] = _Pending(log)
+                pending.waiters.append((last_offset, future))
+                self.stats.requests += 1
+                self._cond.notify()
+        if closed:
+            # Shutdown has finished: flush here rather than lose the promise.
+            try:
+                _resolve(future, self._flush_fn(log))
+            except Exception as exc:
+                _fail(future, exc)
+        return future
+
+    def flush_now(self, log: Flushable) -> Future[int]:
+        """Flush everything written to ``log`` so far in the background (periodic and shutdown flushes)."""
+        end = log.log_end_offset
+        if end <= log.recovery_point:
+            return done_future(log.recovery_point)
+        return self.request(log, end - 1)
+
+    def forget(self, log: Flushable) -> None:
+        """Drop the sticky failure of ``log`` (call after the log was closed and reopened)."""
+        with self._cond:
+            self._failed.pop(id(log), None)
+
+    def failure(self, log: Flushable) -> BaseException | None:
+        with self._cond:
+            failed = self._failed.get(id(log))
+        return failed[1] if failed is not None else None
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush every pending request, resolve every future, and stop the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending:
+                    self._closed = True
+                    return
+                # Everything that arrived while the previous round ran is served by this round.
+                batch = self._pending
+                self._pending = {}
+                self.stats.rounds += 1
+            for key, pending in batch.items():
+                self._flush_one(key, pending)
+
+    def _flush_one(self, key: int, pending: _Pending) -> None:
+        log = pending.log
+        try:
+            durable = self._flush_fn(log)
+        except Exception as exc:
+            logger.error("fsync failed for %r; failing %d waiters: %s", log, len(pending.waiters), exc)
+            with self._cond:
+                self.stats.fsyncs += 1
+                self.stats.failures += 1
+                self._failed[key] = (log, exc)
+                # Requests that arrived during the failed fsync fail too: their bytes may be lost.
+                late = self._pending.pop(key, None)
+            for _offset, future in pending.waiters:
+                _fail(future, exc)
+            if late is not None:
+                for _offset, future in late.waiters:
+                    _fail(future, exc)
+            return
+        leftover: list[tuple[int, Future[int]]] = []
+        for offset, future in pending.waiters:
+            if offset < durable:
+                _resolve(future, durable)
+            else:
+                leftover.append((offset, future))
+        with self._cond:
+            self.stats.fsyncs += 1
+            if leftover:
+                # Not covered (the flush function reported less than was written): next round.
+                again = self._pending.get(key)
+                if again is None:
+                    again = self._pending[key] = _Pending(log)
+                again.waiters.extend(leftover)
+
+
+@dataclass(slots=True)
+class _OsState:
+    log: Flushable
+    config: LogConfig
+    last_flush_ms: int
+
+
+class Durability:
+    """Applies each topic's flush policy after an append; owns the group committer.
+
+    The broker calls ``after_append`` right after ``Log.append`` and, for ``acks=all``, waits for the
+    returned future (``asyncio.wrap_future``). ``tick(now_ms)`` runs the ``flush.ms`` timer of logs
+    under policy ``os`` and is called periodically with the injected clock.
+    """
+
+    def __init__(self, committer: GroupCommitter | None = None, *, flush_fn: FlushFn = flush_log) -> None:
+        self._flush_fn = flush_fn
+        self.committer = committer if committer is not None else GroupCommitter(flush_fn)
+        self._os_logs: dict[int, _OsState] = {}
+
+    def after_append(self, log: Flushable, config: LogConfig, last_offset: int, *, now_ms: int) -> Future[int]:
+        """Apply the policy for a batch ending at ``last_offset``; the future resolves when it holds.
+
+        ``always``: fsync now, in the caller (blocking by design). ``group``: never blocks; resolves
+        after the flusher's fsync. ``os``: already resolved; may schedule a background flush.
+        """
+        policy = config.flush_policy
+        if policy == FLUSH_GROUP:
+            return self.committer.request(log, last_offset)
+        if policy == FLUSH_ALWAYS:
+            if last_offset < log.recovery_point:
+                return done_future(log.recovery_point)
+            failure = self.committer.failure(log)
+            if failure is not None:
+                return failed_future(failure)
+            try:
+                return done_future(self._flush_fn(log))
+            except Exception as exc:
+                logger.error("fsync failed for %r: %s", log, exc)
+                return failed_future(exc)
+        if policy != FLUSH_OS:
+            raise ValueError(f"unknown flush policy {policy!r}")
+        state = self._os_logs.get(id(log))
+        if state is None or state.log is not log:
+            state = self._os_logs[id(log)] = _OsState(log, config, now_ms)
+        state.config = config
+        # Kafka counts unflushed messages as logEndOffset - recoveryPoint.
+        if log.log_end_offset - log.recovery_point >= config.flush_messages:
+            self.committer.flush_now(log)
+            state.last_flush_ms = now_ms
+        return done_future(last_offset + 1)
+
+    def tick(self, now_ms: int) -> int:
+        """Schedule background flushes of ``os``-policy logs whose ``flush.ms`` has passed; returns how many."""
+        scheduled = 0
+        for state in list(self._os_logs.values()):
+            if state.log.log_end_offset <= state.log.recovery_point:
+                state.last_flush_ms = now_ms
+                continue
+            if now_ms - state.last_flush_ms >= state.config.flush_ms:
+                self.committer.flush_now(state.log)
+                state.last_flush_ms = now_ms
+                scheduled += 1
+        return scheduled
+
+    def forget(self, log: Flushable) -> None:
+        """Stop tracking a closed or deleted log."""
+        self._os_logs.pop(id(log), None)
+        self.committer.forget(log)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush everything pending and stop the flusher (logs under ``os`` are flushed by their close)."""
+        self.committer.close(timeout)
+        self._os_logs.clear()
+
+
+__all__ = [
+    "CommitStats",
+    "Durability",
+    "FlushFn",
+    "Flushable",
+    "GroupCommitter",
+    "done_future",
+    "failed_future",
+    "flush_log",
+]

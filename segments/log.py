@@ -1,0 +1,595 @@
+"""One partition's log: a directory of segments (Kafka's ``LocalLog``/``UnifiedLog`` storage part).
+
+Directory ``<topic>-<partition>/`` holds the segment files described in ``segments/segment.py``;
+the segment with the highest base offset is the active one, the only one appended to. Offsets are
+assigned here, densely, from the log end offset. Recovery on open is ``segments/recovery.py``.
+
+Threading: a Log belongs to one thread (the event loop), except ``flush``, which a group-commit
+thread may run concurrently with ``append`` and ``read``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from segments.batch import peek_size, set_base_offset, validate, validate_produced
+from segments.config import LogConfig
+from segments.errors import (
+    CorruptBatchError,
+    InvalidRecordError,
+    LogClosedError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+)
+from segments.recovery import LogLoader, RecoveryReport
+from segments.segment import (
+    CLEANED_SUFFIX,
+    NO_TIMESTAMP,
+    SWAP_SUFFIX,
+    FileRange,
+    LogSegment,
+    OpenSegmentCache,
+    fsync_directory,
+)
+
+logger = logging.getLogger(__name__)
+
+AppendListener = Callable[[int], None]
+"""Called after every append with the new log end offset (e.g. to wake fetch waiters)."""
+
+# Inactive segments of one log that may keep their files open when no shared cache is given.
+DEFAULT_OPEN_SEGMENTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    first_offset: int
+    last_offset: int
+    max_timestamp: int  # largest batch maxTimestamp appended (-1 if none carried one)
+    offset_of_max_timestamp: int  # base offset of the first batch carrying it
+    position_bytes: int  # where the bytes went in the segment
+    segment_base_offset: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    ranges: list[FileRange]
+    log_start_offset: int
+    log_end_offset: int
+
+    @property
+    def nbytes(self) -> int:
+        return sum(r.length for r in self.ranges)
+
+    @property
+    def high_watermark(self) -> int:
+        """A single node commits everything it has: the high watermark is the log end offset."""
+        return self.log_end_offset
+
+    def read_bytes(self) -> bytes:
+        """The bytes of all ranges (off the hot path: tests, HTTP, tools)."""
+        return b"".join(r.read() for r in self.ranges)
+
+
+class Log:
+    """A partition log.
+
+    Invariants: segments are sorted by base offset, do not overlap, and the last is active;
+    ``log_start_offset`` <= ``log_end_offset``; the first segment holds ``log_start_offset`` (whole
+    segments below it are deleted); ``recovery_point`` <= ``log_end_offset`` and every byte below it
+    has been fsynced; batches on disk carry their final offsets, dense for produced data.
+    """
+
+    __slots__ = (
+        "_bases",
+        "_cache",
+        "_closed",
+        "_config",
+        "_listeners",
+        "_log_end_offset",
+        "_log_start_offset",
+        "_recovery_point",
+        "_segments",
+        "path",
+        "recovery_report",
+    )
+
+    def __init__(
+        self,
+        path: Path,
+        config: LogConfig,
+        segments: list[LogSegment],
+        *,
+        log_start_offset: int,
+        log_end_offset: int,
+        recovery_point: int,
+        cache: OpenSegmentCache,
+        recovery_report: RecoveryReport,
+    ) -> None:
+        self.path = path
+        self._config = config
+        self._segments = segments
+        self._bases = [s.base_offset for s in segments]
+        self._log_start_offset = log_start_offset
+        self._log_end_offset = log_end_offset
+        self._recovery_point = recovery_point
+        self._cache = cache
+        self._listeners: list[AppendListener] = []
+        self._closed = False
+        self.recovery_report = recovery_report
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        config: LogConfig,
+        *,
+        now_ms: int,
+        recovery_point: int | None = None,
+        log_start_offset: int | None = None,
+        clean: bool = False,
+        cache: OpenSegmentCache | None = None,
+    ) -> Log:
+        """Open (creating if needed) the log in ``path``, recovering it unless it was closed cleanly.
+
+        ``recovery_point`` and ``log_start_offset`` come from the store's checkpoints; ``clean``
+        means the store was shut down cleanly, so with a recovery point nothing is scanned.
+        """
+        cache = cache if cache is not None else OpenSegmentCache(DEFAULT_OPEN_SEGMENTS)
+        loader = LogLoader(
+            path, config, recovery_point=recovery_point, log_start_offset=log_start_offset, clean=clean,
+            cache=cache,
+        )
+        try:
+            loaded = loader.load()
+        except CorruptBatchError as exc:
+            if not clean:
+                raise
+            # A "clean" directory whose active segment does not parse was not clean after all.
+            logger.warning("%s: clean shutdown marker but unreadable log tail (%s); recovering", path, exc)
+            loader = LogLoader(
+                path, config, recovery_point=recovery_point, log_start_offset=log_start_offset, clean=False,
+                cache=cache,
+            )
+            loaded = loader.load()
+        log = cls(
+            path,
+            config,
+            loaded.segments,
+            log_start_offset=loaded.log_start_offset,
+            log_end_offset=loaded.log_end_offset,
+            recovery_point=loaded.recovery_point,
+            cache=cache,
+            recovery_report=loaded.report,
+        )
+        if log._log_start_offset > log._log_end_offset:
+            # Everything below the checkpointed start offset is gone: start empty there (Kafka does too).
+            log._truncate_fully(log._log_start_offset)
+        return log
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def config(self) -> LogConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: LogConfig) -> None:
+        self._config = config
+        for segment in self._segments:
+            segment.config = config
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        """The offset the next appended record gets."""
+        return self._log_end_offset
+
+    @property
+    def recovery_point(self) -> int:
+        """Every offset below it is fsynced; recovery after a crash scans from here."""
+        return self._recovery_point
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    @property
+    def segments(self) -> tuple[LogSegment, ...]:
+        return tuple(self._segments)
+
+    @property
+    def active_segment(self) -> LogSegment:
+        return self._segments[-1]
+
+    def closed_segments(self) -> list[LogSegment]:
+        """Every segment but the active one, oldest first (what retention and compaction may touch)."""
+        return self._segments[:-1]
+
+    def add_append_listener(self, listener: AppendListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_append_listener(self, listener: AppendListener) -> None:
+        self._listeners.remove(listener)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LogClosedError(f"log {self.path} is closed")
+
+    # ------------------------------------------------------------------ append
+
+    def append(self, data: bytes | bytearray | memoryview, *, now_ms: int) -> AppendResult:
+        """Validate produced batches, assign their offsets and write them with one write.
+
+        HOT PATH: per batch a CRC check and an 8-byte rewrite of baseOffset in ``data`` (which must be
+        writable to avoid a copy; ``bytes`` are copied); no record is decoded.
+        Raises CorruptBatchError, RecordTooLargeError, InvalidRecordError.
+        """
+        self._check_open()
+        buf = _writable(data)
+        total = len(buf)
+        if total == 0:
+            raise InvalidRecordError("no record batch to append")
+        max_message_bytes = self._config.max_message_bytes
+        first_offset = next_offset = self._log_end_offset
+        max_timestamp, offset_of_max = NO_TIMESTAMP, first_offset
+        pos = 0
+        while pos < total:
+            size = peek_size(buf, pos)
+            if size > max_message_bytes:
+                raise RecordTooLargeError(
+                    f"batch of {size} bytes at position {pos} exceeds max.message.bytes {max_message_bytes}"
+                )
+            header = validate_produced(buf, pos)
+            set_base_offset(buf, pos, next_offset)
+            if header.max_timestamp > max_timestamp:
+                max_timestamp, offset_of_max = header.max_timestamp, next_offset
+            next_offset += header.last_offset_delta + 1
+            pos += header.size
+        return self._write(buf, first_offset, next_offset, max_timestamp, offset_of_max, now_ms)
+
+    def append_as_is(self, data: bytes | bytearray | memoryview, *, now_ms: int | None = None) -> AppendResult:
+        """Append batches that already carry offsets (replication, tools), keeping them.
+
+        Batches must be valid, in increasing offset order, and start at or after the log end.
+        Gaps (from compaction) are allowed. Raises CorruptBatchError or InvalidRecordError.
+        """
+        self._check_open()
+        total = len(data)
+        if total == 0:
+            raise InvalidRecordError("no record batch to append")
+        expected = self._log_end_offset
+        first_offset = -1
+        max_timestamp, offset_of_max = NO_TIMESTAMP, expected
+        pos = 0
+        while pos < total:
+            header = validate(data, pos)
+            if header.base_offset < expected:
+                raise InvalidRecordError(
+                    f"batch offset {header.base_offset} is below the expected {expected} (log {self.path})"
+                )
+            if first_offset < 0:
+                first_offset = header.base_offset
+            if header.max_timestamp > max_timestamp:
+                max_timestamp, offset_of_max = header.max_timestamp, header.base_offset
+            expected = header.next_offset
+            pos += header.size
+        now = now_ms if now_ms is not None else max(max_timestamp, 0)
+        return self._write(data, first_offset, expected, max_timestamp, offset_of_max, now)
+
+    def _write(
+        self,
+        data: bytes | bytearray | memoryview,
+        first_offset: int,
+        next_offset: int,
+        max_timestamp: int,
+        offset_of_max: int,
+        now_ms: int,
+    ) -> AppendResult:
+        last_offset = next_offset - 1
+        segment = self._maybe_roll(len(data), first_offset, last_offset, now_ms)
+        position = segment.append(last_offset, max_timestamp, offset_of_max, data, now_ms=now_ms)
+        self._log_end_offset = next_offset
+        for listener in self._listeners:
+            try:
+                listener(next_offset)
+            except Exception:
+                logger.exception("append listener of %s failed", self.path)
+        return AppendResult(
+            first_offset, last_offset, max_timestamp, offset_of_max, position, segment.base_offset, len(data)
+        )
+
+    def _maybe_roll(self, size: int, first_offset: int, last_offset: int, now_ms: int) -> LogSegment:
+        """The segment to append to, rolling first when Kafka would (``LogSegment.shouldRoll``)."""
+        segment = self._segments[-1]
+        config = self._config
+        if segment.size == 0:
+            if not segment.can_hold_offset(last_offset) or not segment.can_hold_offset(first_offset):
+                return self._roll_at(first_offset)
+            return segment
+        rolling_ms = segment.rolling_ms
+        if (
+            segment.size + size > config.segment_bytes
+            or (rolling_ms is not None and now_ms - rolling_ms > config.segment_ms - config.segment_jitter_ms)
+            or segment.is_full()
+            or not segment.can_hold_offset(last_offset)
+        ):
+            return self._roll_at(first_offset)
+        return segment
+
+    def roll(self, now_ms: int | None = None) -> LogSegment:
+        """Start a new active segment at the log end (no-op when the active one is empty)."""
+        self._check_open()
+        return self._roll_at(self._log_end_offset)
+
+    def _roll_at(self, base_offset: int) -> LogSegment:
+        active = self._segments[-1]
+        if active.size == 0:
+            if active.base_offset == base_offset:
+                return active
+            # An empty active segment cannot hold the next offsets: replace it.
+            self._segments.pop()
+            self._bases.pop()
+            active.delete()
+        else:
+            active.seal()
+        segment = LogSegment.create(self.path, base_offset, self._config, cache=self._cache)
+        self._segments.append(segment)
+        self._bases.append(base_offset)
+        logger.debug("%s: rolled new segment at offset %d", self.path, base_offset)
+        return segment
+
+    # ------------------------------------------------------------------ read
+
+    def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None) -> ReadResult:
+        """File ranges of whole batches from the one holding ``offset``, about ``max_bytes`` in all.
+
+        HOT PATH: no record bytes pass through Python. The first batch is returned even when larger
+        than ``max_bytes``; further batches (across segments) only while the total stays within it.
+        Only batches below ``max_offset`` (exclusive, e.g. a high watermark) are returned.
+        Raises OffsetOutOfRangeError when ``offset`` is below the log start or above the log end.
+        """
+        self._check_open()
+        start, end = self._log_start_offset, self._log_end_offset
+        if offset < start or offset > end:
+            raise OffsetOutOfRangeError(offset, start, end)
+        limit = end if max_offset is None else min(max_offset, end)
+        ranges: list[FileRange] = []
+        if offset >= limit:
+            return ReadResult(ranges, start, end)
+        segments = self._segments
+        i = max(0, bisect_right(self._bases, offset) - 1)
+        budget = max_bytes
+        while i < len(segments):
+            segment = segments[i]
+            i += 1
+            if segment.base_offset >= limit:
+                break
+            max_position = segment.size
+            if limit < end:
+                found = segment.translate_offset(limit)
+                if found is not None:
+                    max_position = found[0]
+            part = segment.read(offset, budget, max_position, min_one_batch=not ranges)
+            if part is None:
+                continue
+            ranges.append(part)
+            budget -= part.length
+            if budget <= 0 or part.position + part.length < max_position:
+                break
+        return ReadResult(ranges, start, end)
+
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, maxTimestamp) of the first batch whose maxTimestamp >= ``timestamp``, or None.
+
+        Batch granularity: the offset is the batch's base offset (or the log start offset when that
+        falls inside it); a caller wanting the exact record decodes that one batch.
+        """
+        self._check_open()
+        start = self._log_start_offset
+        for i, segment in enumerate(self._segments):
+            if i + 1 < len(self._segments) and self._bases[i + 1] <= start:
+                continue
+            if segment.size == 0 or segment.max_timestamp < timestamp:
+                continue
+            found = segment.find_offset_by_timestamp(timestamp, max(start, segment.base_offset))
+            if found is not None:
+                return found
+        return None
+
+    def max_timestamp_offset(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the batch with the largest maxTimestamp (ListOffsets MAX_TIMESTAMP).
+
+        The earliest such batch wins; its base offset is returned (batch granularity, as above).
+        """
+        self._check_open()
+        start = self._log_start_offset
+        best: tuple[int, int] | None = None
+        for i, segment in enumerate(self._segments):
+            if i + 1 < len(self._segments) and self._bases[i + 1] <= start:
+                continue
+            if segment.size == 0 or segment.max_timestamp == NO_TIMESTAMP:
+                continue
+            if best is None or segment.max_timestamp > best[1]:
+                best = (max(segment.offset_of_max_timestamp, start), segment.max_timestamp)
+        return best
+
+    # ------------------------------------------------------------------ truncation and deletion
+
+    def truncate_to(self, offset: int) -> None:
+        """Remove every batch whose last offset is >= ``offset`` (a follower's truncation).
+
+        The log end becomes the offset after the last kept batch: ``offset`` itself when it is a
+        batch boundary, as Kafka's truncation points are.
+        """
+        self._check_open()
+        if offset >= self._log_end_offset:
+            return
+        if offset <= self._segments[0].base_offset:
+            self._truncate_fully(offset)
+            return
+        while self._segments[-1].base_offset >= offset:
+            self._segments.pop().delete()
+            self._bases.pop()
+        segment = self._segments[-1]
+        segment.activate()
+        removed = segment.truncate_to(offset)
+        self._log_end_offset = segment.next_offset
+        self._log_start_offset = min(self._log_start_offset, self._log_end_offset)
+        self._recovery_point = min(self._recovery_point, self._log_end_offset)
+        logger.info("%s: truncated to offset %d (%d bytes removed from the active segment)", self.path,
+                    self._log_end_offset, removed)
+
+    def _truncate_fully(self, offset: int) -> None:
+        """Delete every segment and start empty at ``offset``."""
+        for segment in self._segments:
+            segment.delete()
+        self._segments = [LogSegment.create(self.path, offset, self._config, cache=self._cache)]
+        self._bases = [offset]
+        self._log_start_offset = self._log_end_offset = self._recovery_point = offset
+        fsync_directory(self.path)
+        logger.info("%s: truncated fully, starting at offset %d", self.path, offset)
+
+    def delete_records_before(self, offset: int) -> None:
+        """Advance the log start offset to ``offset`` (DeleteRecords) and drop whole segments below it."""
+        self._check_open()
+        if offset > self._log_end_offset:
+            raise OffsetOutOfRangeError(offset, self._log_start_offset, self._log_end_offset)
+        if offset <= self._log_start_offset:
+            return
+        self._log_start_offset = offset
+        if offset == self._log_end_offset and self._segments[-1].size > 0:
+            self._roll_at(offset)
+        doomed = [s for i, s in enumerate(self._segments[:-1]) if self._bases[i + 1] <= offset]
+        if doomed:
+            self._remove_segments(doomed)
+
+    def delete_segments(self, segments: Sequence[LogSegment]) -> None:
+        """Delete the oldest closed segments (retention); the log start offset moves past them.
+
+        ``segments`` must be a prefix of ``closed_segments()``.
+        """
+        self._check_open()
+        if not segments:
+            return
+        if list(segments) != self._segments[: len(segments)] or len(segments) >= len(self._segments):
+            raise ValueError("only the oldest closed segments can be deleted, oldest first")
+        self._remove_segments(list(segments))
+        self._log_start_offset = max(self._log_start_offset, self._bases[0])
+
+    def _remove_segments(self, doomed: list[LogSegment]) -> None:
+        count = len(doomed)
+        del self._segments[:count]
+        del self._bases[:count]
+        for segment in doomed:
+            logger.info("%s: deleting segment %s (%d bytes)", self.path, segment.path.name, segment.size)
+            segment.delete()
+        fsync_directory(self.path)
+
+    # ------------------------------------------------------------------ compaction support
+
+    def create_cleaned_segment(self, base_offset: int) -> LogSegment:
+        """A new segment (``*.cleaned`` files) for compaction output; fill it with ``append``."""
+        self._check_open()
+        for suffix in (CLEANED_SUFFIX, SWAP_SUFFIX):
+            for name in ("log", "index", "timeindex"):
+                (self.path / f"{base_offset:020d}.{name}{suffix}").unlink(missing_ok=True)
+        return LogSegment.create(self.path, base_offset, self._config, cache=self._cache, suffix=CLEANED_SUFFIX)
+
+    def replace_segments(self, old: Sequence[LogSegment], new: LogSegment) -> None:
+        """Replace consecutive closed segments by ``new`` (made by ``create_cleaned_segment``), crash-safely.
+
+        Steps, each followed by a directory fsync: fsync ``new``; rename its files ``.cleaned`` ->
+        ``.swap`` (the commit point: recovery finishes the swap from here on, and deletes ``.cleaned``
+        files before it); delete the old segments; rename ``.swap`` -> final names.
+        """
+        self._check_open()
+        old = list(old)
+        if not old:
+            raise ValueError("no segments to replace")
+        try:
+            first = self._segments.index(old[0])
+        except ValueError:
+            raise ValueError(f"{old[0]} is not a segment of {self.path}") from None
+        if self._segments[first : first + len(old)] != old or first + len(old) >= len(self._segments):
+            raise ValueError("the replaced segments must be consecutive closed segments")
+        if new.base_offset != old[0].base_offset or new.suffix != CLEANED_SUFFIX:
+            raise ValueError("the new segment must be a cleaned segment with the first old segment's base offset")
+        following = self._bases[first + len(old)]
+        if new.size and new.next_offset > following:
+            raise ValueError(f"the new segment runs past the next segment's base offset {following}")
+        new.seal()
+        new.flush(force=True)
+        new.rename_suffix(SWAP_SUFFIX)
+        fsync_directory(self.path)
+        for segment in old:
+            segment.delete()
+        fsync_directory(self.path)
+        new.rename_suffix("")
+        fsync_directory(self.path)
+        self._segments[first : first + len(old)] = [new]
+        self._bases[first : first + len(old)] = [new.base_offset]
+        new.config = self._config
+        logger.info("%s: replaced %d segment(s) from offset %d with a cleaned segment of %d bytes", self.path,
+                    len(old), new.base_offset, new.size)
+
+    # ------------------------------------------------------------------ durability and lifecycle
+
+    def flush(self, up_to: int | None = None) -> None:
+        """fsync everything below ``up_to`` (default: the log end) and advance the recovery point.
+
+        May run on a flusher thread while the loop appends. The active segment's index files are not
+        synced: recovery always rebuilds the index of the segment holding the recovery point.
+        """
+        if self._closed:
+            return
+        target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
+        for segment in list(self._segments):
+            if segment.active:
+                if segment.base_offset < target or segment.needs_flush():
+                    segment.flush(indexes=False)
+            elif segment.needs_flush():
+                segment.flush()
+        if target > self._recovery_point:
+            self._recovery_point = target
+
+    def close(self) -> None:
+        """Flush everything, write the indexes trimmed and let go of the files (a clean shutdown)."""
+        if self._closed:
+            return
+        active = self._segments[-1]
+        active.seal()
+        self.flush()
+        for segment in self._segments:
+            segment.close()
+        self._recovery_point = self._log_end_offset
+        self._closed = True
+        self._listeners.clear()
+
+    def delete(self) -> None:
+        """Delete every segment file and, if nothing else is left in it, the directory."""
+        for segment in self._segments:
+            segment.delete()
+        self._closed = True
+        self._listeners.clear()
+        # Other files (e.g. the store's metadata) may live here; then the store removes the directory.
+        with contextlib.suppress(OSError):
+            os.rmdir(self.path)
+
+
+def _writable(data: bytes | bytearray | memoryview) -> bytearray | memoryview:
+    if isinstance(data, bytearray):
+        return data
+    if isinstance(data, memoryview) and not data.readonly:
+        return data
+    return bytearray(data)

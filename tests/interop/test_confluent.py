@@ -1,0 +1,90 @@
+"""confluent-kafka (librdkafka) against a real `logbroker serve`."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.conftest import BrokerProcess
+from tests.interop.expected import CODECS, Got, Sent, check_round_trip, make_records
+
+N = 10_000
+
+
+def produce(bootstrap: str, topic: str, records: list[Sent], codec: str) -> list[tuple[int, int]]:
+    producer = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 5,
+                         "enable.idempotence": True, "acks": "all"})
+    acks: list[tuple[int, int]] = []
+    errors: list[KafkaError] = []
+
+    def on_delivery(err: KafkaError | None, msg: object) -> None:
+        if err is not None:
+            errors.append(err)
+        else:
+            acks.append((msg.partition(), msg.offset()))  # type: ignore[attr-defined]
+
+    for r in records:
+        while True:
+            try:
+                producer.produce(topic, key=r.key, value=r.value, headers=list(r.headers), timestamp=r.timestamp,
+                                 on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    assert not errors, errors[:3]
+    return acks
+
+
+def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout_s: float = 60) -> list[Got]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-assign-only",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    got: list[Got] = []
+    deadline = time.monotonic() + timeout_s
+    while len(got) < expected and time.monotonic() < deadline:
+        for m in consumer.consume(num_messages=5000, timeout=0.5):
+            assert m.error() is None, m.error()
+            got.append(Got(m.partition(), m.offset(), m.key(), m.value(), tuple(m.headers() or ()),
+                           m.timestamp()[1]))
+    consumer.close()
+    return got
+
+
+@pytest.fixture(scope="module")
+def shared_broker(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    d = tmp_path_factory.mktemp("ck")
+    b = BrokerProcess(data_dir=d / "data", log_path=d / "broker.log").start()
+    yield b
+    b.stop()
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_round_trip_10k_records(shared_broker: BrokerProcess, codec: str) -> None:
+    topic = f"ck-{codec}"
+    admin = AdminClient({"bootstrap.servers": shared_broker.bootstrap})
+    for f in admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)]).values():
+        f.result(20)
+    records = make_records(N, f"ck-{codec}")
+    acks = produce(shared_broker.bootstrap, topic, records, codec)
+    assert len(acks) == N
+    got = consume_all(shared_broker.bootstrap, topic, 4, N)
+    check_round_trip(records, got)
+    assert sorted((g.partition, g.offset) for g in got) == sorted(acks)
+
+
+def test_metadata_and_watermarks(shared_broker: BrokerProcess) -> None:
+    topic = "ck-watermarks"
+    records = make_records(100, "wm")
+    produce(shared_broker.bootstrap, topic, records, "none")  # auto-created, 1 partition
+    consumer = Consumer({"bootstrap.servers": shared_broker.bootstrap, "group.id": "wm"})
+    md = consumer.list_topics(topic, timeout=10)
+    assert list(md.topics[topic].partitions) == [0]
+    assert consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10) == (0, 100)
+    found = consumer.offsets_for_times([TopicPartition(topic, 0, records[42].timestamp)], timeout=10)
+    assert found[0].offset == 42
+    consumer.close()
