@@ -38,7 +38,7 @@ class AppSettings:
 
 def _advertised(config: BrokerConfig, listen: tuple[str, int], bound: tuple[str, int]) -> tuple[str, int]:
     """The address clients are told to use: advertised.listeners, else the listener itself."""
-    value = config.str("advertised.listeners").strip()
+    value = config.get_str("advertised.listeners").strip()
     if value:
         first = value.split(",")[0]
         hostport = first.split("://", 1)[-1]
@@ -91,12 +91,12 @@ class App:
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
-        max_inflight = config.int("queued.max.request.bytes")
+        max_inflight = config.get_int("queued.max.request.bytes")
         self.kafka = KafkaServer(
             Dispatcher(self.broker, "", 0),
-            max_frame_bytes=config.int("socket.request.max.bytes"),
+            max_frame_bytes=config.get_int("socket.request.max.bytes"),
             max_inflight_bytes=max_inflight if max_inflight > 0 else DEFAULT_INFLIGHT_BYTES,
-            idle_timeout_s=config.int("connections.max.idle.ms") / 1000,
+            idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
         )
         await self.kafka.start(*s.kafka_listen)
         host, port = _advertised(config, s.kafka_listen, self.kafka.address)
@@ -104,9 +104,9 @@ class App:
         assert isinstance(dispatcher, Dispatcher)
         dispatcher.advertised_host, dispatcher.advertised_port = host, port
         log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
-        self._every(config.int("log.retention.check.interval.ms"), self._sweep, "retention")
-        self._every(config.int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
-        self._every(config.int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
+        self._every(config.get_int("log.retention.check.interval.ms"), self._sweep, "retention")
+        self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
+        self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:

@@ -73,7 +73,7 @@ class Broker:
         self.durability = durability
         self.clock = clock
         self.node_id = config.node_id
-        self.cluster_id = config.str("cluster.id")
+        self.cluster_id = config.get_str("cluster.id")
         self._producer_ids = ProducerIdAllocator(data_dir)
         self._producer_states: dict[TopicPartition, ProducerState] = {}
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
@@ -85,10 +85,10 @@ class Broker:
         """True if the topic exists, creating it when ``auto.create.topics.enable`` allows."""
         if self.store.has_topic(name):
             return True
-        if not self.config.bool("auto.create.topics.enable"):
+        if not self.config.get_bool("auto.create.topics.enable"):
             return False
-        self.create_topic(name, self.config.int("num.partitions"), {})
-        log.info("auto-created topic %s with %d partition(s)", name, self.config.int("num.partitions"))
+        self.create_topic(name, self.config.get_int("num.partitions"), {})
+        log.info("auto-created topic %s with %d partition(s)", name, self.config.get_int("num.partitions"))
         return True
 
     def create_topic(self, name: str, partitions: int, configs: Mapping[str, str], *,

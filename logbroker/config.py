@@ -166,24 +166,24 @@ class BrokerConfig:
         spec = BROKER_PROPERTIES[name]
         return spec.parse(self.props.get(name, spec.default))
 
-    def int(self, name: str) -> int:
+    def get_int(self, name: str) -> int:
         value = self.get(name)
         assert isinstance(value, int)
         return value
 
-    def bool(self, name: str) -> bool:
+    def get_bool(self, name: str) -> bool:
         value = self.get(name)
         assert isinstance(value, bool)
         return value
 
-    def str(self, name: str) -> str:
+    def get_str(self, name: str) -> str:
         return str(self.get(name))
 
     @property
     def node_id(self) -> int:
         if "node.id" in self.props:
-            return self.int("node.id")
-        return self.int("broker.id")
+            return self.get_int("node.id")
+        return self.get_int("broker.id")
 
     @classmethod
     def load(cls, config_file: Path | None = None, overrides: Mapping[str, str] | None = None) -> BrokerConfig:

@@ -49,7 +49,9 @@ class FilePart(Protocol):
     def length(self) -> int: ...
 
 
-Chunk = bytes | bytearray | memoryview | FilePart
+# A response chunk: bytes-like, or a FilePart (anything else is a programming error). Typed as
+# object so any codec's chunk type fits; ``_send_chunks`` checks at run time.
+Chunk = object
 
 
 class CloseConnection(Exception):
@@ -306,6 +308,8 @@ class _Connection:
             if pending:
                 await self._send_bytes(pending)
                 pending = bytearray()
+            if not isinstance(chunk, FilePart):
+                raise TypeError(f"cannot send a {type(chunk).__name__} response chunk")
             await self._send_file(chunk)
         if pending:
             await self._send_bytes(pending)

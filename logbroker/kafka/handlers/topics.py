@@ -24,7 +24,7 @@ async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
         results.append(entry)
         partitions = t["num_partitions"]
         if partitions == -1:
-            partitions = broker.config.int("num.partitions")
+            partitions = broker.config.get_int("num.partitions")
         if t.get("assignments"):
             partitions = len(t["assignments"])
         if t["replication_factor"] not in (-1, 1):
@@ -61,7 +61,7 @@ async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
         if name is None:
             entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
             continue
-        if not broker.config.bool("delete.topic.enable"):
+        if not broker.config.get_bool("delete.topic.enable"):
             entry["error_code"] = ErrorCode.TOPIC_DELETION_DISABLED
             continue
         try:
