@@ -20,7 +20,7 @@ from logbroker.config import BrokerConfig
 from logbroker.kafka.dispatch import Dispatcher
 from logbroker.kafka.server import KafkaServer
 from segments.flush import Durability
-from segments.retention import apply_retention
+from segments.retention import sweep
 from segments.store import Store
 
 log = logging.getLogger(__name__)
@@ -120,12 +120,15 @@ class App:
         self._tasks.append(asyncio.create_task(loop(), name=name))
 
     async def _sweep(self) -> None:
+        """Retention and compaction over every partition (``log.retention.check.interval.ms``).
+
+        Runs on the event loop: deleting segments is quick, but compacting a large segment blocks
+        produce and fetch while it runs (Kafka uses cleaner threads with per-log locks).
+        """
         assert self.store is not None
-        now = wall_clock_ms()
-        for (topic, partition), plog in self.store.open_logs().items():
-            stats = apply_retention(plog, plog.config, now)
-            if stats.segments_deleted:
-                log.info("retention on %s-%d: %s", topic, partition, stats)
+        stats = sweep(self.store, wall_clock_ms())
+        if stats.retention.segments_deleted or stats.compacted_partitions or stats.errors:
+            log.info("retention sweep: %s", stats)
         self.store.checkpoint()
 
     async def _flush_tick(self) -> None:

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segments.store import Store
-
 from logbroker.config import BrokerConfig
 from logbroker.producer_ids import ProducerIdAllocator
 from segments.batch import HEADER_SIZE, BatchHeader, read_header, set_log_append_time
@@ -35,6 +33,7 @@ from segments.errors import CorruptBatchError, InvalidRecordError, UnknownTopicE
 from segments.flush import Durability
 from segments.producer_state import ProducerState
 from segments.records import decode_batch
+from segments.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +134,9 @@ class Broker:
                 return AppendOutcome(dup.first_offset, -1, plog.log_start_offset,
                                      self.durability.after_append(plog, config, dup.last_offset, now_ms=now),
                                      duplicate=True)
+        if records.readonly:
+            # Offsets (and LogAppendTime) are written into the batch in place: one copy at most.
+            records = memoryview(bytearray(records))
         log_append_time = -1
         if config.message_timestamp_type == "LogAppendTime":
             set_log_append_time(records, 0, now)

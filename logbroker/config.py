@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segments.config import TOPIC_CONFIGS, LogConfig
-
 from segments.errors import InvalidConfigError
 
 log = logging.getLogger(__name__)

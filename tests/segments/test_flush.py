@@ -3,8 +3,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from concurrent.futures import Future, wait
+from pathlib import Path
 
 import pytest
 

@@ -104,10 +104,10 @@ def test_segments_below_log_start_offset_go_under_any_policy(tmp_path: Path) -> 
 def test_retention_uses_log_config_by_default_and_empty_log(tmp_path: Path) -> None:
     config = LogConfig.from_props({"retention.ms": "10"})
     log = Log.open(tmp_path / "t-0", config, now_ms=0)
-    assert apply_retention(log, now_ms=10**9).segments_deleted == 0
+    assert apply_retention(log, None, now_ms=10**9).segments_deleted == 0
     log.append(batch(0), now_ms=0)
     log.roll(0)
-    assert apply_retention(log, now_ms=11).segments_deleted == 1
+    assert apply_retention(log, None, now_ms=11).segments_deleted == 1
     log.close()
 
 

@@ -6,10 +6,10 @@ broker resource (type 4) is described read-only; changing broker properties need
 
 from __future__ import annotations
 
+from logbroker.config import BROKER_PROPERTIES
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from logbroker.config import BROKER_PROPERTIES
 from segments.config import ConfigSource, describe
 from segments.errors import InvalidConfigError, StorageError
 

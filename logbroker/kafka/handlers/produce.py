@@ -72,7 +72,7 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
 
 async def _await_durable(waits: list[tuple[Body, Future[int]]], timeout_s: float) -> None:
     futures = [asyncio.wrap_future(f) for _, f in waits]
-    done, pending = await asyncio.wait(futures, timeout=max(timeout_s, 0.001))
+    _, pending = await asyncio.wait(futures, timeout=max(timeout_s, 0.001))
     for (entry, _), fut in zip(waits, futures, strict=True):
         if fut in pending:
             fut.cancel()
