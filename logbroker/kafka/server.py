@@ -231,6 +231,11 @@ class _Connection:
                     log.warning("closing connection %s: %s", self.info.peer, exc)
                     break
                 for frame in frames:
+                    # Backpressure per request: frames already received wait here (at most one
+                    # receive's worth) until the responses ahead of them are written.
+                    while self._inflight > self.server._max_inflight:
+                        self._can_read.clear()
+                        await self._can_read.wait()
                     stats.requests += 1
                     size = len(frame) + 4
                     self._inflight += size

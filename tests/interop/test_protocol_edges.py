@@ -174,3 +174,67 @@ def test_pipelined_requests_are_answered_in_order(broker: BrokerProcess) -> None
             if key == ApiKey.PRODUCE:
                 offsets.append(response.body["responses"][0]["partition_responses"][0]["base_offset"])
         assert offsets == list(range(25))
+
+
+def test_admin_apis_on_the_wire(broker: BrokerProcess) -> None:
+    with RawClient(broker.port) as c:
+        body = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": "validated", "num_partitions": 3,
+                                                            "replication_factor": 1, "assignments": [],
+                                                            "configs": [{"name": "cleanup.policy",
+                                                                         "value": "delete"}]}],
+                                                "timeout_ms": 5000, "validate_only": True})
+        assert body["topics"][0]["error_code"] == 0
+        meta = c.call(ApiKey.METADATA, 12, {"topics": [{"name": "validated", "topic_id": None}],
+                                            "allow_auto_topic_creation": False,
+                                            "include_topic_authorized_operations": False})
+        assert meta["topics"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION  # validate_only made nothing
+        bad = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": "bad-config", "num_partitions": 1,
+                                                           "replication_factor": 1, "assignments": [],
+                                                           "configs": [{"name": "retention.ms", "value": "soon"}]}],
+                                               "timeout_ms": 5000, "validate_only": False})
+        assert bad["topics"][0]["error_code"] == ErrorCode.INVALID_CONFIG and bad["topics"][0]["error_message"]
+        invalid_name = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": "no/slashes", "num_partitions": 1,
+                                                                    "replication_factor": 1, "assignments": [],
+                                                                    "configs": []}],
+                                                        "timeout_ms": 5000, "validate_only": False})
+        assert invalid_name["topics"][0]["error_code"] == ErrorCode.INVALID_TOPIC_EXCEPTION
+        create_topic(c, "inc", partitions=2)
+
+        def incremental(op: int, name: str, value: str | None) -> int:
+            r = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+                {"resource_type": 2, "resource_name": "inc",
+                 "configs": [{"name": name, "config_operation": op, "value": value}]}], "validate_only": False})
+            return int(r["responses"][0]["error_code"])
+
+        def described(name: str) -> dict[str, Any]:
+            r = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+                {"resource_type": 2, "resource_name": "inc", "configuration_keys": [name]}],
+                "include_synonyms": True, "include_documentation": True})
+            return dict(r["results"][0]["configs"][0])
+
+        assert described("cleanup.policy")["value"] == "delete"
+        assert described("cleanup.policy")["config_source"] == 5  # DEFAULT_CONFIG
+        assert described("cleanup.policy")["documentation"]
+        assert incremental(2, "cleanup.policy", "compact") == 0  # APPEND
+        entry = described("cleanup.policy")
+        assert entry["value"] == "delete,compact" and entry["config_source"] == 1  # DYNAMIC_TOPIC_CONFIG
+        assert incremental(3, "cleanup.policy", "delete") == 0  # SUBTRACT
+        assert described("cleanup.policy")["value"] == "compact"
+        assert incremental(0, "retention.ms", "-5") == ErrorCode.INVALID_CONFIG
+        assert incremental(1, "cleanup.policy", None) == 0  # DELETE restores the default
+        assert described("cleanup.policy")["value"] == "delete"
+
+        cluster = c.call(ApiKey.DESCRIBE_CLUSTER, 1, {"include_cluster_authorized_operations": False,
+                                                      "endpoint_type": 1})
+        assert cluster["error_code"] == 0 and cluster["brokers"][0]["port"] == broker.port
+
+        produce(c, "inc", batch(n=4), acks=1)
+        epochs = c.call(ApiKey.OFFSET_FOR_LEADER_EPOCH, 4, {"replica_id": -1, "topics": [
+            {"topic": "inc", "partitions": [{"partition": 0, "current_leader_epoch": 0, "leader_epoch": 0}]}]})
+        part = epochs["topics"][0]["partitions"][0]
+        assert part["error_code"] == 0 and part["end_offset"] == 4 and part["leader_epoch"] == 0
+
+        gone = c.call(ApiKey.DELETE_TOPICS, 6, {"topics": [{"name": "inc", "topic_id": None}], "timeout_ms": 5000})
+        assert gone["responses"][0]["error_code"] == 0
+        again = c.call(ApiKey.DELETE_TOPICS, 6, {"topics": [{"name": "inc", "topic_id": None}], "timeout_ms": 5000})
+        assert again["responses"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

@@ -10,7 +10,7 @@ from logbroker.config import BROKER_PROPERTIES
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from segments.config import ConfigSource, describe
+from segments.config import ConfigSource, LogConfig, describe, format_value
 from segments.errors import InvalidConfigError, StorageError
 
 TOPIC = 2
@@ -85,7 +85,7 @@ async def handle_alter_configs(ctx: RequestContext, body: Body) -> Body:
                        "resource_name": r["resource_name"]}
         responses.append(entry)
         new = {c["name"]: c["value"] for c in r["configs"] if c.get("value") is not None}
-        _apply(ctx, entry, r, lambda _old, new=new: new, validate_only)
+        _apply(ctx, entry, r, lambda _old, _effective, new=new: new, validate_only)
     return {"throttle_time_ms": 0, "responses": responses}
 
 
@@ -97,7 +97,7 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
                        "resource_name": r["resource_name"]}
         responses.append(entry)
 
-        def change(old: dict[str, str], ops: list[Body] = r["configs"]) -> dict[str, str]:
+        def change(old: dict[str, str], effective: LogConfig, ops: list[Body] = r["configs"]) -> dict[str, str]:
             new = dict(old)
             for op in ops:
                 kind, key, value = op["config_operation"], op["name"], op.get("value")
@@ -107,8 +107,9 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
                     new[key] = value
                 elif kind == 1:  # DELETE
                     new.pop(key, None)
-                elif kind in (2, 3):  # APPEND / SUBTRACT on list configs
-                    current = [v for v in new.get(key, "").split(",") if v]
+                elif kind in (2, 3):  # APPEND / SUBTRACT on list configs, from the effective value as Kafka
+                    base = new[key] if key in new else format_value(effective.get(key))
+                    current = [v for v in base.split(",") if v]
                     items = [v for v in (value or "").split(",") if v]
                     if kind == 2:
                         current += [v for v in items if v not in current]
@@ -133,7 +134,7 @@ def _apply(ctx: RequestContext, entry: Body, resource: Body, change: object, val
     try:
         info = store.topic(name)
         assert callable(change)
-        new = change(dict(info.overrides))
+        new = change(dict(info.overrides), info.config)
         store.alter_config(name, set=new, delete=[k for k in info.overrides if k not in new],
                            validate_only=validate_only)
     except StorageError as exc:

@@ -1,0 +1,151 @@
+"""The Kafka transport on its own: ordering, backpressure, oversized frames, file parts (sendfile)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from logbroker.kafka.server import Chunk, ConnectionInfo, KafkaServer
+
+
+@dataclass(frozen=True)
+class Part:
+    fileno: int
+    position: int
+    length: int
+
+
+def frame(payload: bytes) -> bytes:
+    return struct.pack(">i", len(payload)) + payload
+
+
+async def read_frames(reader: asyncio.StreamReader, n: int) -> list[bytes]:
+    out = []
+    for _ in range(n):
+        size = struct.unpack(">i", await reader.readexactly(4))[0]
+        out.append(await reader.readexactly(size))
+    return out
+
+
+def test_responses_follow_request_order_even_when_handlers_finish_out_of_order() -> None:
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        n = int(bytes(data))
+        await asyncio.sleep(0.002 * (20 - n))  # later requests finish first
+        return [frame(b"r%d" % n)]
+
+    async def main() -> list[bytes]:
+        server = KafkaServer(handler, max_frame_bytes=1024, max_inflight_bytes=1 << 20)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(b"".join(frame(b"%d" % i) for i in range(20)))
+        got = await read_frames(reader, 20)
+        writer.close()
+        await server.close()
+        return got
+
+    assert asyncio.run(main()) == [b"r%d" % i for i in range(20)]
+
+
+def test_reading_pauses_while_inflight_bytes_exceed_the_cap() -> None:
+    started = 0
+    release = asyncio.Event()
+
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        nonlocal started
+        started += 1
+        await release.wait()
+        return [frame(b"ok")]
+
+    async def main() -> tuple[int, int]:
+        # Each request is 1004 bytes on the wire; the cap admits about 3 before reading pauses.
+        server = KafkaServer(handler, max_frame_bytes=4096, max_inflight_bytes=3000)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(b"".join(frame(b"x" * 1000) for _ in range(50)))
+        await asyncio.sleep(0.3)
+        while_blocked = started
+        release.set()
+        got = await read_frames(reader, 50)
+        writer.close()
+        await server.close()
+        return while_blocked, len(got)
+
+    while_blocked, answered = asyncio.run(main())
+    assert 1 <= while_blocked <= 4, while_blocked
+    assert answered == 50
+
+
+def test_oversized_frame_is_refused_before_its_body_and_others_keep_working() -> None:
+    calls = 0
+
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        nonlocal calls
+        calls += 1
+        return [frame(b"ok")]
+
+    async def main() -> bytes:
+        server = KafkaServer(handler, max_frame_bytes=100, max_inflight_bytes=1 << 20)
+        await server.start("127.0.0.1", 0)
+        r1, w1 = await asyncio.open_connection(*server.address)
+        w1.write(struct.pack(">i", 1_000_000))  # no body follows: refused from the size alone
+        assert await r1.read(10) == b""
+        r2, w2 = await asyncio.open_connection(*server.address)
+        w2.write(frame(b"hello"))
+        got = (await read_frames(r2, 1))[0]
+        w1.close()
+        w2.close()
+        assert server.stats.refused_frames == 1
+        await server.close()
+        return got
+
+    assert asyncio.run(main()) == b"ok"
+    assert calls == 1
+
+
+def test_file_parts_are_sent_with_sendfile(tmp_path: Path) -> None:
+    path = tmp_path / "segment"
+    content = os.urandom(3 * 1024 * 1024)
+    path.write_bytes(content)
+    fd = os.open(path, os.O_RDONLY)
+
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        body = content[100 : 100 + 2_000_000]
+        return [struct.pack(">i", len(body) + 2), b"hd", Part(fd, 100, 2_000_000)]
+
+    async def main() -> bytes:
+        server = KafkaServer(handler, max_frame_bytes=100, max_inflight_bytes=1 << 20)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(frame(b"fetch"))
+        got = (await read_frames(reader, 1))[0]
+        writer.close()
+        await server.close()
+        return got
+
+    try:
+        got = asyncio.run(main())
+    finally:
+        os.close(fd)
+    assert got[:2] == b"hd" and got[2:] == content[100 : 100 + 2_000_000]
+
+
+def test_server_listens_only_where_told() -> None:
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        return []
+
+    async def main() -> tuple[str, int]:
+        server = KafkaServer(handler, max_frame_bytes=100, max_inflight_bytes=100)
+        await server.start("127.0.0.1", 0)
+        address = server.address
+        await server.close()
+        return address
+
+    host, port = asyncio.run(main())
+    assert host == "127.0.0.1" and port > 0
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # closed after close()
