@@ -85,7 +85,8 @@ def test_producer_state_survives_restart(broker: BrokerProcess) -> None:
             dup = produce(c, f"idem-{sig}", batch(pid, epoch, 3))
             assert dup["error_code"] == 0 and dup["base_offset"] == 3, dup
             assert end_offset(c, f"idem-{sig}") == 6
-            assert produce(c, f"idem-{sig}", batch(pid, epoch, 9))["error_code"] == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+            gap = produce(c, f"idem-{sig}", batch(pid, epoch, 9))
+            assert gap["error_code"] == ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
             new_pid, _ = init_pid(c)
             assert new_pid > pid  # ids are never reused across restarts
 
