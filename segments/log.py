@@ -382,7 +382,9 @@ class Log:
                     max_position = found[0]
             part = segment.read(offset, budget, max_position, min_one_batch=not ranges)
             if part is None:
-                continue
+                if ranges and max_position > 0:
+                    break  # the next batch does not fit the remaining budget
+                continue  # nothing at or after ``offset`` here (or an empty segment): look further
             ranges.append(part)
             budget -= part.length
             if budget <= 0 or part.position + part.length < max_position:

@@ -271,3 +271,13 @@ def test_delete(tmp_path: Path) -> None:
     log.append(make_batch(1), now_ms=0)
     log.delete()
     assert not (tmp_path / "p").exists()
+
+
+def test_read_stops_when_the_next_segments_first_batch_does_not_fit(tmp_path: Path) -> None:
+    log = _open(tmp_path, segment_bytes=10**6)
+    small = log.append(make_batch(1), now_ms=0).size_bytes
+    log.roll(0)
+    log.append(make_batch(1, value_size=300), now_ms=0)
+    log.roll(0)
+    log.append(make_batch(1), now_ms=0)
+    assert _offsets(log.read(0, small + 100).read_bytes()) == [0]
