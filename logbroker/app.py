@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,10 @@ from pathlib import Path
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
+from logbroker.groups import GroupCoordinator
+from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.dispatch import Dispatcher
+from logbroker.kafka.handlers.groups import attach_coordinator
 from logbroker.kafka.server import KafkaServer
 from segments.flush import Durability
 from segments.retention import sweep
@@ -26,6 +30,7 @@ from segments.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024
+GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,8 @@ class App:
         self.store: Store | None = None
         self.broker: Broker | None = None
         self.kafka: KafkaServer | None = None
+        self.http: HttpServer | None = None
+        self.groups: GroupCoordinator | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_event: asyncio.Event | None = None
 
@@ -91,6 +98,9 @@ class App:
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
+        self.groups = GroupCoordinator.for_broker(self.broker)
+        self.groups.load(wall_clock_ms())
+        attach_coordinator(self.broker, self.groups)
         max_inflight = config.get_int("queued.max.request.bytes")
         self.kafka = KafkaServer(
             Dispatcher(self.broker, "", 0),
@@ -104,9 +114,15 @@ class App:
         assert isinstance(dispatcher, Dispatcher)
         dispatcher.advertised_host, dispatcher.advertised_port = host, port
         log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
+        kafka = self.kafka
+        self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
+                                           kafka_stats=lambda: dataclasses.asdict(kafka.stats)))
+        await self.http.start(*s.http_listen)
+        log.info("HTTP listener on %s:%d", *self.http.address)
         self._every(config.get_int("log.retention.check.interval.ms"), self._sweep, "retention")
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
+        self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:
@@ -135,9 +151,14 @@ class App:
         assert self.broker is not None
         self.broker.durability.tick(wall_clock_ms())
 
+    async def _groups_tick(self) -> None:
+        assert self.groups is not None
+        self.groups.tick(wall_clock_ms())
+
     async def _checkpoint(self) -> None:
-        assert self.store is not None
+        assert self.store is not None and self.broker is not None
         self.store.checkpoint()
+        self.broker.snapshot_producer_states()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -146,6 +167,10 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.groups is not None:
+            self.groups.close()  # answers waiting JoinGroup/SyncGroup so in-flight requests can finish
+        if self.http is not None:
+            await self.http.close()
         if self.kafka is not None:
             await self.kafka.close()
         if self.broker is not None:

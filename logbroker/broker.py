@@ -78,6 +78,10 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self.bytes_in = 0
         self.records_in = 0
+        # Per-topic traffic for /metrics (Kafka's BrokerTopicMetrics: BytesIn, MessagesIn, BytesOut).
+        self.topic_bytes_in: dict[str, int] = {}
+        self.topic_records_in: dict[str, int] = {}
+        self.topic_bytes_out: dict[str, int] = {}
 
     # ---------------------------------------------------------------- topics
     def ensure_topic(self, name: str) -> bool:
@@ -146,6 +150,8 @@ class Broker:
             state.update(header, result.first_offset)
         self.bytes_in += len(records)
         self.records_in += header.record_count
+        self.topic_bytes_in[topic] = self.topic_bytes_in.get(topic, 0) + len(records)
+        self.topic_records_in[topic] = self.topic_records_in.get(topic, 0) + header.record_count
         durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now)
         self._notify((topic, partition))
         return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable)
@@ -198,6 +204,11 @@ class Broker:
         result = plog.read(offset, max_bytes)
         nbytes = sum(r.length for r in result.ranges)
         return ReadOutcome(result.ranges, nbytes, plog.log_end_offset, plog.log_start_offset)
+
+    def count_bytes_out(self, topic: str, nbytes: int) -> None:
+        """Record bytes a front actually answered with (once per response, not per read attempt)."""
+        if nbytes:
+            self.topic_bytes_out[topic] = self.topic_bytes_out.get(topic, 0) + nbytes
 
     def offsets(self, topic: str, partition: int) -> tuple[int, int]:
         """(log start offset, log end offset) of a partition."""
@@ -280,13 +291,18 @@ class Broker:
         except UnknownTopicError:
             return None
 
-    def close(self) -> None:
-        for (topic, partition), state in self._producer_states.items():
+    def snapshot_producer_states(self) -> None:
+        """Write each loaded partition's producer state, so a restart after a crash only rescans the
+        batches appended since (entries beyond the log end are dropped when a snapshot is loaded)."""
+        for (topic, partition), state in list(self._producer_states.items()):
             try:
                 plog = self.store.log(topic, partition)
                 state.write_snapshot(plog.path, plog.log_end_offset)
             except (OSError, UnknownTopicError) as exc:
                 log.warning("could not write producer snapshot for %s-%d: %s", topic, partition, exc)
+
+    def close(self) -> None:
+        self.snapshot_producer_states()
         for waiters in self._waiters.values():
             for fut in waiters:
                 if not fut.done():

@@ -24,6 +24,19 @@ from logbroker.kafka.handlers.configs import (
     handle_incremental_alter_configs,
 )
 from logbroker.kafka.handlers.fetch import handle_fetch
+from logbroker.kafka.handlers.groups import (
+    handle_delete_groups,
+    handle_describe_groups,
+    handle_find_coordinator,
+    handle_heartbeat,
+    handle_join_group,
+    handle_leave_group,
+    handle_list_groups,
+    handle_offset_commit,
+    handle_offset_delete,
+    handle_offset_fetch,
+    handle_sync_group,
+)
 from logbroker.kafka.handlers.metadata import handle_describe_cluster, handle_metadata
 from logbroker.kafka.handlers.offsets import (
     handle_delete_records,
@@ -54,6 +67,17 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.CREATE_PARTITIONS: (handle_create_partitions, 3),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (handle_incremental_alter_configs, 1),
     ApiKey.DESCRIBE_CLUSTER: (handle_describe_cluster, 1),
+    ApiKey.FIND_COORDINATOR: (handle_find_coordinator, 6),
+    ApiKey.JOIN_GROUP: (handle_join_group, 9),
+    ApiKey.HEARTBEAT: (handle_heartbeat, 4),
+    ApiKey.LEAVE_GROUP: (handle_leave_group, 5),
+    ApiKey.SYNC_GROUP: (handle_sync_group, 5),
+    ApiKey.DESCRIBE_GROUPS: (handle_describe_groups, 6),
+    ApiKey.LIST_GROUPS: (handle_list_groups, 5),
+    ApiKey.OFFSET_COMMIT: (handle_offset_commit, 10),
+    ApiKey.OFFSET_FETCH: (handle_offset_fetch, 10),
+    ApiKey.DELETE_GROUPS: (handle_delete_groups, 2),
+    ApiKey.OFFSET_DELETE: (handle_offset_delete, 0),
 }
 API_VERSIONS_MAX = 4
 

@@ -43,6 +43,11 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
         if time.monotonic() >= deadline:
             responses, total = _read_all(ctx, body, names)
             break
+    for response in responses:
+        sent = sum(len(p["records"]) if isinstance(p["records"], bytes) else sum(r.length for r in p["records"])
+                   for p in response["partitions"])
+        if response["topic"] is not None:
+            broker.count_bytes_out(response["topic"], sent)
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
 
 

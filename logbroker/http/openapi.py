@@ -1,0 +1,292 @@
+"""The OpenAPI 3 document of the HTTP API, served at ``GET /openapi.json``.
+
+``tests/http/test_openapi.py`` checks that every aiohttp route is documented here and every
+documented operation is routed, and fuzzes the API from this document (schemathesis).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+VERSION = "0.1.0"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}, "application/msgpack": {"schema": schema}}
+
+
+def _ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": _json(schema)}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"$ref": "#/components/responses/Error"} for s in statuses}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": _json(schema)}
+
+
+_TOPIC = {"name": "topic", "in": "path", "required": True,
+          "schema": {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$"}}
+_GROUP = {"name": "group", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_PARTITION = {"name": "partition", "in": "path", "required": True,
+              "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}}
+_INT64 = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+_FORMAT = {"type": "string", "enum": ["text", "json", "base64"]}
+_NULLABLE_STRING = {"type": "string", "nullable": True}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object", "required": ["error_code", "message"],
+        "properties": {"error_code": {"type": "string", "description": "Kafka error name or short code"},
+                       "message": {"type": "string"}},
+    },
+    "TopicSummary": {
+        "type": "object", "required": ["name", "topic_id", "partitions", "internal"],
+        "properties": {"name": {"type": "string"}, "topic_id": {"type": "string", "format": "uuid"},
+                       "partitions": {"type": "integer"}, "internal": {"type": "boolean"}},
+    },
+    "ConfigEntry": {
+        "type": "object", "required": ["name", "value", "default", "source"],
+        "properties": {"name": {"type": "string"}, "value": {"type": "string"}, "default": {"type": "string"},
+                       "source": {"type": "string",
+                                  "enum": ["TOPIC_CONFIG", "DYNAMIC_BROKER_CONFIG", "DYNAMIC_DEFAULT_BROKER_CONFIG",
+                                           "STATIC_BROKER_CONFIG", "DEFAULT_CONFIG", "UNKNOWN"]},
+                       "read_only": {"type": "boolean"}, "sensitive": {"type": "boolean"},
+                       "doc": {"type": "string"}},
+    },
+    "TopicDescription": {
+        "type": "object", "required": ["name", "topic_id", "partitions", "configs"],
+        "properties": {
+            "name": {"type": "string"}, "topic_id": {"type": "string"}, "internal": {"type": "boolean"},
+            "partitions": {"type": "array", "items": {
+                "type": "object", "required": ["partition", "log_start_offset", "log_end_offset"],
+                "properties": {"partition": {"type": "integer"}, "log_start_offset": {"type": "integer"},
+                               "log_end_offset": {"type": "integer"}, "size_bytes": {"type": "integer"}}}},
+            "configs": {"type": "array", "items": _ref("ConfigEntry")},
+        },
+    },
+    "ConfigValues": {
+        "type": "object", "description": "topic config overrides by Kafka name (e.g. retention.ms)",
+        "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+    },
+    "CreateTopic": {
+        "type": "object", "required": ["name"],
+        "properties": {"name": {"type": "string"},
+                       "partitions": {"type": "integer", "minimum": 1, "maximum": 100000,
+                                      "description": "default: the broker's num.partitions"},
+                       "replication_factor": {"type": "integer", "enum": [-1, 1]},
+                       "configs": _ref("ConfigValues"),
+                       "validate_only": {"type": "boolean"}},
+    },
+    "AlterConfigs": {
+        "type": "object",
+        "properties": {"set": _ref("ConfigValues"),
+                       "delete": {"type": "array", "items": {"type": "string"}},
+                       "validate_only": {"type": "boolean"}},
+    },
+    "Header": {
+        "type": "object", "required": ["key"],
+        "properties": {"key": {"type": "string"}, "value": {"nullable": True}},
+    },
+    "ProduceRecord": {
+        "type": "object",
+        "properties": {
+            "key": {"nullable": True, "description": "per key_format; raw bytes in msgpack"},
+            "value": {"nullable": True, "description": "per value_format; raw bytes in msgpack"},
+            "headers": {"type": "array", "items": _ref("Header")},
+            "partition": {"type": "integer", "minimum": 0,
+                          "description": "default: murmur2(key) % partitions, round-robin without a key"},
+            "timestamp": {**_INT64, "description": "ms since the epoch; default: now"},
+        },
+    },
+    "ProduceRequest": {
+        "type": "object", "required": ["records"],
+        "properties": {"value_format": _FORMAT, "key_format": _FORMAT,
+                       "records": {"type": "array", "minItems": 1, "items": _ref("ProduceRecord")}},
+    },
+    "ProduceResponse": {
+        "type": "object", "required": ["topic", "records"],
+        "properties": {"topic": {"type": "string"}, "records": {"type": "array", "items": {
+            "type": "object", "required": ["partition", "offset"],
+            "properties": {"partition": {"type": "integer"}, "offset": {"type": "integer"}}}}},
+    },
+    "Record": {
+        "type": "object", "required": ["offset", "timestamp", "key", "value", "headers"],
+        "properties": {"offset": {"type": "integer"}, "timestamp": {"type": "integer"},
+                       "timestamp_type": {"type": "string", "enum": ["CreateTime", "LogAppendTime"]},
+                       "key": {"nullable": True}, "value": {"nullable": True},
+                       "headers": {"type": "array", "items": _ref("Header")}},
+    },
+    "ReadResponse": {
+        "type": "object", "required": ["topic", "partition", "records", "next_offset", "high_watermark"],
+        "properties": {"topic": {"type": "string"}, "partition": {"type": "integer"},
+                       "records": {"type": "array", "items": _ref("Record")},
+                       "next_offset": {"type": "integer"}, "high_watermark": {"type": "integer"},
+                       "log_start_offset": {"type": "integer"}},
+    },
+    "GroupSummary": {
+        "type": "object", "required": ["group_id", "protocol_type", "state"],
+        "properties": {"group_id": {"type": "string"}, "protocol_type": {"type": "string"},
+                       "state": {"type": "string"}},
+    },
+    "GroupDescription": {
+        "type": "object", "required": ["group_id", "state", "members", "offsets"],
+        "properties": {
+            "group_id": {"type": "string"}, "state": {"type": "string"}, "protocol_type": {"type": "string"},
+            "protocol": {"type": "string"},
+            "members": {"type": "array", "items": {"type": "object", "properties": {
+                "member_id": {"type": "string"}, "group_instance_id": _NULLABLE_STRING,
+                "client_id": {"type": "string"}, "client_host": {"type": "string"},
+                "assignment": {"type": "array", "items": {"type": "object", "properties": {
+                    "topic": {"type": "string"}, "partition": {"type": "integer"}}}}}}},
+            "offsets": {"type": "array", "items": {"type": "object", "properties": {
+                "topic": {"type": "string"}, "partition": {"type": "integer"},
+                "committed_offset": {"type": "integer"}, "log_end_offset": {"type": "integer"},
+                "lag": {"type": "integer", "nullable": True}, "member_id": _NULLABLE_STRING,
+                "metadata": {"type": "string"}}}},
+        },
+    },
+    "ResetOffsets": {
+        "type": "object", "required": ["strategy"],
+        "properties": {"strategy": {"type": "string", "enum": ["earliest", "latest", "timestamp", "shift"]},
+                       "timestamp": _INT64, "shift": {"type": "integer"},
+                       "topics": {"type": "array", "items": {"type": "string"}}},
+    },
+    "ResetOffsetsResponse": {
+        "type": "object", "required": ["group_id", "offsets"],
+        "properties": {"group_id": {"type": "string"}, "offsets": {"type": "array", "items": {
+            "type": "object", "properties": {"topic": {"type": "string"}, "partition": {"type": "integer"},
+                                             "offset": {"type": "integer"}}}}},
+    },
+    "Health": {
+        "type": "object", "required": ["status"],
+        "properties": {"status": {"type": "string"}, "node_id": {"type": "integer"},
+                       "cluster_id": {"type": "string"}, "topics": {"type": "integer"}},
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/topics": {
+        "get": {"operationId": "listTopics", "summary": "List topics", "tags": ["topics"],
+                "responses": {"200": _ok("The topics", {"type": "object", "properties": {
+                    "topics": {"type": "array", "items": _ref("TopicSummary")}}})}},
+        "post": {"operationId": "createTopic", "summary": "Create a topic", "tags": ["topics"],
+                 "requestBody": _body(_ref("CreateTopic")),
+                 "responses": {"201": _ok("Created", _ref("TopicDescription")),
+                               "200": _ok("Validated only (validate_only)", {"type": "object"}),
+                               **_errors(400, 409, 413, 415)}},
+    },
+    "/topics/{topic}": {
+        "parameters": [_TOPIC],
+        "get": {"operationId": "describeTopic", "summary": "Partitions with offsets, configs with source",
+                "tags": ["topics"],
+                "responses": {"200": _ok("The topic", _ref("TopicDescription")), **_errors(404)}},
+        "delete": {"operationId": "deleteTopic", "summary": "Delete a topic and its data", "tags": ["topics"],
+                   "responses": {"204": {"description": "Deleted"}, **_errors(400, 403, 404)}},
+    },
+    "/topics/{topic}/configs": {
+        "parameters": [_TOPIC],
+        "patch": {"operationId": "alterTopicConfigs", "summary": "Set and delete topic config overrides",
+                  "tags": ["topics"], "requestBody": _body(_ref("AlterConfigs")),
+                  "responses": {"200": _ok("The topic's configs now", {"type": "object", "properties": {
+                      "configs": {"type": "array", "items": _ref("ConfigEntry")}}}),
+                      **_errors(400, 404, 413, 415)}},
+    },
+    "/topics/{topic}/records": {
+        "parameters": [_TOPIC],
+        "post": {"operationId": "produce", "summary": "Append records (one batch per partition)",
+                 "tags": ["records"],
+                 "parameters": [
+                     _query("acks", {"type": "string", "enum": ["0", "1", "all", "-1"]},
+                            "all (default): answer once durable per the topic's flush policy; 1: once written"),
+                     _query("timeout_ms", {"type": "integer", "minimum": 1, "maximum": 300000},
+                            "how long acks=all waits for durability (default 30000)")],
+                 "requestBody": _body(_ref("ProduceRequest")),
+                 "responses": {"200": _ok("Partition and offset of each record, in request order",
+                                          _ref("ProduceResponse")),
+                               **_errors(400, 404, 413, 415, 504)}},
+    },
+    "/topics/{topic}/partitions/{partition}/records": {
+        "parameters": [_TOPIC, _PARTITION],
+        "get": {"operationId": "readRecords", "summary": "Read records from an offset or a timestamp",
+                "tags": ["records"],
+                "parameters": [
+                    _query("offset", _INT64, "first offset to return (default: the log start offset)"),
+                    _query("timestamp", _INT64, "start at the first record with a timestamp >= this (ms)"),
+                    _query("max_bytes", {"type": "integer", "minimum": 1, "maximum": 64 * 1024 * 1024},
+                           "about how many bytes of batches to read (at least one batch); default 1 MiB"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000},
+                           "most records to return (default 500)"),
+                    _query("wait_ms", {"type": "integer", "minimum": 0, "maximum": 30000},
+                           "long poll: wait this long for records when there are none (default 0)"),
+                    _query("value_format", _FORMAT, "how values and header values are shown (default text)"),
+                    _query("key_format", _FORMAT,
+                           "how keys are shown (default: value_format; text when that is json)")],
+                "responses": {"200": _ok("Records", _ref("ReadResponse")), **_errors(400, 404, 406, 416)}},
+    },
+    "/groups": {
+        "get": {"operationId": "listGroups", "summary": "List consumer groups", "tags": ["groups"],
+                "responses": {"200": _ok("The groups", {"type": "object", "properties": {
+                    "groups": {"type": "array", "items": _ref("GroupSummary")}}}), **_errors(503)}},
+    },
+    "/groups/{group}": {
+        "parameters": [_GROUP],
+        "get": {"operationId": "describeGroup", "summary": "Members, assignment, committed offsets and lag",
+                "tags": ["groups"],
+                "responses": {"200": _ok("The group", _ref("GroupDescription")), **_errors(404, 503)}},
+        "delete": {"operationId": "deleteGroup", "summary": "Delete a group without members and its offsets",
+                   "tags": ["groups"],
+                   "responses": {"204": {"description": "Deleted"}, **_errors(400, 404, 409, 503)}},
+    },
+    "/groups/{group}/reset-offsets": {
+        "parameters": [_GROUP],
+        "post": {"operationId": "resetGroupOffsets", "summary": "Reset committed offsets of an empty group",
+                 "tags": ["groups"], "requestBody": _body(_ref("ResetOffsets")),
+                 "responses": {"200": _ok("The new offsets", _ref("ResetOffsetsResponse")),
+                               **_errors(400, 404, 409, 413, 415, 503)}},
+    },
+    "/health": {
+        "get": {"operationId": "health", "summary": "Liveness", "tags": ["operations"],
+                "responses": {"200": _ok("Up", _ref("Health"))}},
+    },
+    "/metrics": {
+        "get": {"operationId": "metrics", "summary": "Prometheus text exposition", "tags": ["operations"],
+                "responses": {"200": {"description": "Metrics",
+                                      "content": {"text/plain": {"schema": {"type": "string"}}}}}},
+    },
+    "/openapi.json": {
+        "get": {"operationId": "openapi", "summary": "This document", "tags": ["operations"],
+                "responses": {"200": {"description": "OpenAPI 3 document",
+                                      "content": {"application/json": {"schema": {"type": "object"}}}}}},
+    },
+}
+
+_DOCUMENT: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "logbroker HTTP API", "version": VERSION,
+             "description": "Topics, records, consumer groups and operations of a logbroker broker. "
+                            "JSON by default; msgpack with Content-Type/Accept: application/msgpack. "
+                            "Errors: {\"error_code\", \"message\"}."},
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "responses": {"Error": {"description": "Error", "content": _json(_ref("Error"))}},
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """A copy of the document (callers may change it)."""
+    return copy.deepcopy(_DOCUMENT)

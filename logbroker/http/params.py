@@ -1,0 +1,80 @@
+"""Typed access to query parameters and JSON body fields; bad input becomes a 400, never a 500."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from logbroker.http.errors import HttpError, bad_request
+
+INT64_MAX = 2**63 - 1
+
+
+def query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    """An integer query parameter within [low, high]; ``default`` when absent."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"query parameter {name} must be an integer, not {raw!r}") from None
+    if not low <= value <= high:
+        raise bad_request(f"query parameter {name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def query_choice(request: web.Request, name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = request.query.get(name, default)
+    if raw not in choices:
+        raise bad_request(f"query parameter {name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
+def path_partition(request: web.Request, partitions: int) -> int:
+    """The ``{partition}`` path segment: 400 if not an integer, 404 if the topic has no such partition."""
+    raw = request.match_info["partition"]
+    try:
+        partition = int(raw)
+    except ValueError:
+        raise bad_request(f"partition must be an integer, not {raw!r}") from None
+    if not 0 <= partition < partitions:
+        raise HttpError(404, "UNKNOWN_TOPIC_OR_PARTITION",
+                        f"partition {partition} does not exist (the topic has {partitions})")
+    return partition
+
+
+def body_object(body: Any, what: str = "request body") -> Mapping[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request(f"{what} must be an object, not {_kind(body)}")
+    return body
+
+
+def field_str(obj: Mapping[str, Any], name: str, *, required: bool = True, where: str = "") -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"{where}{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"{where}{name} must be a string, not {_kind(value)}")
+    return value
+
+
+def field_int(obj: Mapping[str, Any], name: str, low: int, high: int, *, where: str = "") -> int | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"{where}{name} must be an integer, not {_kind(value)}")
+    if not low <= value <= high:
+        raise bad_request(f"{where}{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _kind(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+             float: "a number", bytes: "bytes", type(None): "null"}
+    return names.get(type(value), type(value).__name__)

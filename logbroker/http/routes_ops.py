@@ -1,0 +1,89 @@
+"""Operations: ``GET /health``, ``GET /metrics`` (Prometheus text format) and ``GET /openapi.json``."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from logbroker.http.app import HttpContext, context
+from logbroker.http.content import respond
+from logbroker.http.metrics import CONTENT_TYPE, Exposition
+from logbroker.http.openapi import document
+
+log = logging.getLogger(__name__)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health, allow_head=False)
+    app.router.add_get("/metrics", metrics, allow_head=False)
+    app.router.add_get("/openapi.json", openapi, allow_head=False)
+
+
+async def health(request: web.Request) -> web.Response:
+    broker = context(request).broker
+    return respond(request, {"status": "ok", "node_id": broker.node_id, "cluster_id": broker.cluster_id,
+                             "topics": len(broker.store.list_topics())})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=render_metrics(context(request)).encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def render_metrics(ctx: HttpContext) -> str:
+    """The whole exposition page, read from the broker's state when scraped."""
+    broker = ctx.broker
+    page = Exposition()
+    live = set(broker.store.list_topics())
+
+    def per_topic(counts: dict[str, int]) -> list[tuple[dict[str, object], float]]:
+        return [({"topic": t}, n) for t, n in sorted(counts.items()) if t in live]
+
+    page.family("logbroker_topic_bytes_in_total", "counter", "Record batch bytes appended to the topic.",
+                per_topic(broker.topic_bytes_in))
+    page.family("logbroker_topic_records_in_total", "counter", "Records appended to the topic.",
+                per_topic(broker.topic_records_in))
+    page.family("logbroker_topic_bytes_out_total", "counter",
+                "Record batch bytes read from the topic by Kafka fetches and HTTP reads.",
+                per_topic(broker.topic_bytes_out))
+    page.family("logbroker_http_records_out_total", "counter", "Records returned by HTTP reads.",
+                per_topic(ctx.metrics.records_out))
+    page.family("logbroker_bytes_in_total", "counter", "Record batch bytes appended to all topics.",
+                [({}, broker.bytes_in)])
+    page.family("logbroker_records_in_total", "counter", "Records appended to all topics.",
+                [({}, broker.records_in)])
+    logs = sorted(broker.store.open_logs().items())
+    page.family("logbroker_log_size_bytes", "gauge", "Bytes on disk of each open partition log.",
+                [({"topic": t, "partition": p}, plog.size_bytes) for (t, p), plog in logs])
+    page.family("logbroker_log_start_offset", "gauge", "First readable offset of each open partition log.",
+                [({"topic": t, "partition": p}, plog.log_start_offset) for (t, p), plog in logs])
+    page.family("logbroker_log_end_offset", "gauge", "Offset of the next record of each open partition log.",
+                [({"topic": t, "partition": p}, plog.log_end_offset) for (t, p), plog in logs])
+    page.family("logbroker_http_requests_total", "counter", "HTTP requests by route template, method and status.",
+                [({"route": r, "method": m, "status": s}, n)
+                 for (r, m, s), n in sorted(ctx.metrics.requests.items())])
+    page.histograms("logbroker_http_request_duration_seconds", "HTTP request latency by route template.",
+                    [({"route": r, "method": m}, h) for (r, m), h in sorted(ctx.metrics.latency.items())])
+    if ctx.http_connections is not None:
+        page.family("logbroker_http_connections", "gauge", "Open HTTP connections.", [({}, ctx.http_connections())])
+    if ctx.kafka_stats is not None:
+        for name, value in sorted(ctx.kafka_stats().items()):
+            kind = "gauge" if name.endswith("_open") else "counter"
+            suffix = "" if kind == "gauge" else "_total"
+            metric = f"logbroker_kafka_{name.removesuffix('_total')}{suffix}"
+            page.family(metric, kind, f"Kafka listener: {name.replace('_', ' ')}.", [({}, value)])
+    coordinator = ctx.coordinator
+    if coordinator is not None:
+        samples: list[tuple[dict[str, object], float]] = []
+        for listed in coordinator.list_groups():
+            for lag in coordinator.lag(listed.group_id):
+                if lag.lag is not None:
+                    samples.append(({"group": listed.group_id, "topic": lag.topic, "partition": lag.partition},
+                                    lag.lag))
+        page.family("logbroker_group_lag", "gauge",
+                    "Records between a group's committed offset and the log end offset.", samples)
+    return page.text()

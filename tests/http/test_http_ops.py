@@ -1,0 +1,136 @@
+"""Operations routes, the OpenAPI document kept true to the routes, and a schemathesis fuzz run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+from logbroker.broker import Broker
+from logbroker.http.app import HttpContext, build_app
+from logbroker.http.openapi import document
+from logbroker.http.partitioner import murmur2, partition_for_key
+from tests.conftest import BrokerProcess
+from tests.http.http_api import Api, assert_error
+
+METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
+
+
+def test_health(api: Api) -> None:
+    reply = api.get("/health")
+    assert reply.status == 200 and reply.body["status"] == "ok" and reply.body["node_id"] == 0
+
+
+def _sample(page: str, name: str, **labels: str) -> float:
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = "^" + re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)$"
+    match = re.search(pattern, page, re.MULTILINE)
+    assert match, f"no sample {name}{{{want}}}"
+    return float(match.group(1))
+
+
+def test_metrics(api: Api) -> None:
+    api.create_topic("metered", partitions=2)
+    api.post("/topics/metered/records", {"records": [{"value": "abc", "partition": 1}, {"value": "d", "partition": 1}]})
+    api.get("/topics/metered/partitions/1/records")
+    reply = api.get("/metrics")
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    page = reply.raw.decode()
+    assert _sample(page, "logbroker_topic_records_in_total", topic="metered") == 2
+    assert _sample(page, "logbroker_topic_bytes_in_total", topic="metered") > 0
+    assert _sample(page, "logbroker_topic_bytes_out_total", topic="metered") > 0
+    assert _sample(page, "logbroker_http_records_out_total", topic="metered") == 2
+    assert _sample(page, "logbroker_log_end_offset", topic="metered", partition="1") == 2
+    assert _sample(page, "logbroker_log_size_bytes", topic="metered", partition="1") > 0
+    assert _sample(page, "logbroker_http_requests_total", route="/topics/{topic}/records", method="POST",
+                   status="200") >= 1
+    assert _sample(page, "logbroker_http_request_duration_seconds_count", route="/topics/{topic}/records",
+                   method="POST") >= 1
+    assert _sample(page, "logbroker_http_request_duration_seconds_bucket", route="/topics/{topic}/records",
+                   method="POST", le="+Inf") >= 1
+    assert _sample(page, "logbroker_http_connections") >= 1
+    assert _sample(page, "logbroker_kafka_connections_open") >= 0
+    # Every sample line parses: name{labels} value.
+    for line in page.splitlines():
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_]+="[^"]*",?)*\})? \S+', line), line
+
+
+def _stub_app_routes() -> set[tuple[str, str]]:
+    """(method, path template) of every route the application registers."""
+    broker = SimpleNamespace(config=SimpleNamespace(get_int=lambda name: 1024))
+    app = build_app(HttpContext(cast(Broker, broker)))
+    routes = set()
+    for route in app.router.routes():
+        resource = route.resource
+        assert resource is not None
+        routes.add((route.method.lower(), resource.canonical))
+    return routes
+
+
+def test_openapi_matches_routes(api: Api) -> None:
+    doc = api.get("/openapi.json").body
+    assert doc == json.loads(json.dumps(document()))
+    assert doc["openapi"].startswith("3.")
+    documented = {(method, path) for path, item in doc["paths"].items() for method in item if method in METHODS}
+    routed = _stub_app_routes()
+    assert routed - documented == set(), "routes missing from the OpenAPI document"
+    assert documented - routed == set(), "documented operations without a route"
+    for path, item in doc["paths"].items():
+        names = set(re.findall(r"\{(\w+)\}", path))
+        params = {p["name"] for p in item.get("parameters", []) if p["in"] == "path"}
+        assert names == params, path
+
+
+def test_unknown_group(api: Api) -> None:
+    assert_error(api.get("/groups/no-such-group"), 404, "GROUP_ID_NOT_FOUND")
+    assert_error(api.delete("/groups/no-such-group"), 404, "GROUP_ID_NOT_FOUND")
+    assert_error(api.post("/groups/no-such-group/reset-offsets", {"strategy": "earliest"}), 404)
+
+
+def test_partitioner_matches_kafka_python() -> None:
+    from kafka.partitioner.default import murmur2 as kafka_murmur2
+
+    for n in range(64):
+        data = bytes((i * 37 + n) & 0xFF for i in range(n))
+        assert murmur2(data) == kafka_murmur2(data) & 0xFFFFFFFF
+        assert partition_for_key(data, 7) == (kafka_murmur2(data) & 0x7FFFFFFF) % 7
+    # Java's Utils.murmur2("21") is -973932308 (from Kafka's UtilsTest).
+    assert murmur2(b"21") == -973932308 & 0xFFFFFFFF
+
+
+def _bounded(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with small partition counts (so the fuzzer does not create 100,000 partition dirs),
+    and path parameters drawn from existing and missing names, so most requests reach past the 404s.
+
+    ``timeout_ms`` is kept at 10 s or more: acks=all with timeout_ms=1 rightly answers 504 when the
+    group commit's fsync takes longer than a millisecond, a server-side condition, not bad input."""
+    doc["components"]["schemas"]["CreateTopic"]["properties"]["partitions"]["maximum"] = 4
+    for item in doc["paths"].values():
+        for param in item.get("post", {}).get("parameters", []):
+            if param["name"] == "timeout_ms":
+                param["schema"]["minimum"] = 10_000
+        for param in item.get("parameters", []):
+            if param["name"] == "topic":
+                param["schema"] = {"type": "string", "enum": ["fuzzed", "fuzzed", "missing"]}
+            elif param["name"] == "partition":
+                param["schema"] = {"type": "integer", "enum": [0, 1, 7]}
+    return doc
+
+
+def test_schemathesis_finds_no_server_errors(api: Api, http_broker: BrokerProcess, tmp_path: Path) -> None:
+    api.create_topic("fuzzed", partitions=2)
+    api.post("/topics/fuzzed/records", {"records": [{"key": "k", "value": "v"}]})
+    schema = tmp_path / "openapi.json"
+    schema.write_text(json.dumps(_bounded(api.get("/openapi.json").body)))
+    cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", str(schema), "--url", api.base,
+           "--checks", "not_a_server_error", "--max-examples", "30", "--phases", "examples,coverage,fuzzing",
+           "--workers", "1", "--request-timeout", "10", "--seed", "1", "--suppress-health-check", "all"]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "Traceback" not in http_broker.log_text()
+    assert api.get("/health").status == 200

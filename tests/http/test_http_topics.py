@@ -1,0 +1,93 @@
+"""Topic routes over a real broker: round trips and every error case."""
+
+from __future__ import annotations
+
+from tests.http.http_api import Api, assert_error
+
+
+def test_create_list_describe_alter_delete(api: Api) -> None:
+    created = api.post("/topics", {"name": "orders", "partitions": 3, "configs": {"retention.ms": 3600000}})
+    assert created.status == 201, created.body
+    assert created.body["name"] == "orders"
+    assert [p["partition"] for p in created.body["partitions"]] == [0, 1, 2]
+    assert api.get("/topics").body["topics"] == [
+        {"name": "orders", "topic_id": created.body["topic_id"], "partitions": 3, "internal": False}]
+
+    described = api.get("/topics/orders").body
+    assert all(p["log_start_offset"] == 0 and p["log_end_offset"] == 0 for p in described["partitions"])
+    configs = {c["name"]: c for c in described["configs"]}
+    assert configs["retention.ms"]["value"] == "3600000"
+    assert configs["retention.ms"]["source"] == "TOPIC_CONFIG"
+    assert configs["segment.bytes"]["source"] == "DEFAULT_CONFIG"
+
+    changed = api.patch("/topics/orders/configs", {"set": {"cleanup.policy": "compact"}, "delete": ["retention.ms"]})
+    assert changed.status == 200, changed.body
+    configs = {c["name"]: c for c in changed.body["configs"]}
+    assert configs["cleanup.policy"] == {**configs["cleanup.policy"], "value": "compact", "source": "TOPIC_CONFIG"}
+    assert configs["retention.ms"]["source"] == "DEFAULT_CONFIG"
+    persisted = {c["name"]: c["value"] for c in api.get("/topics/orders").body["configs"]}
+    assert persisted["cleanup.policy"] == "compact"
+
+    only_checked = api.patch("/topics/orders/configs", {"set": {"retention.ms": "1"}, "validate_only": True})
+    assert only_checked.status == 200
+    assert {c["name"]: c["value"] for c in api.get("/topics/orders").body["configs"]}["retention.ms"] != "1"
+
+    deleted = api.delete("/topics/orders")
+    assert deleted.status == 204
+    assert_error(api.get("/topics/orders"), 404, "UNKNOWN_TOPIC_OR_PARTITION")
+    assert api.get("/topics").body["topics"] == []
+
+
+def test_default_partitions_and_validate_only(api: Api) -> None:
+    checked = api.post("/topics", {"name": "maybe", "partitions": 2, "validate_only": True})
+    assert checked.status == 200 and checked.body["validate_only"] is True
+    assert_error(api.get("/topics/maybe"), 404)
+    assert api.post("/topics", {"name": "defaults"}).status == 201
+    assert len(api.get("/topics/defaults").body["partitions"]) == 1  # num.partitions
+
+
+def test_msgpack_round_trip(api: Api) -> None:
+    created = api.post("/topics", {"name": "packed", "partitions": 2}, use_msgpack=True)
+    assert created.status == 201
+    assert created.headers["Content-Type"].startswith("application/msgpack")
+    assert created.body["name"] == "packed"
+    listed = api.get("/topics", accept="application/msgpack")
+    assert "packed" in [t["name"] for t in listed.body["topics"]]
+    assert_error(api.post("/topics", {"name": "packed"}, use_msgpack=True), 409, "TOPIC_ALREADY_EXISTS")
+
+
+def test_errors(api: Api) -> None:
+    api.create_topic("exists")
+    assert_error(api.post("/topics", {"name": "exists"}), 409, "TOPIC_ALREADY_EXISTS")
+    assert_error(api.post("/topics", raw=b"{not json"), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", raw=b"\xc1", use_msgpack=True), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", raw=b""), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", ["not", "an", "object"]), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"partitions": 1}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": 5}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "x1", "partitions": "3"}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "x1", "partitions": True}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "x1", "partitions": 0}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "x1", "configs": ["a"]}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "x1", "configs": {"retention.ms": {"a": 1}}}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "x1", "configs": {"no.such.config": "1"}}), 400, "INVALID_CONFIG")
+    assert_error(api.post("/topics", {"name": "x1", "configs": {"retention.ms": "soon"}}), 400, "INVALID_CONFIG")
+    assert_error(api.post("/topics", {"name": "bad name!"}), 400, "INVALID_TOPIC_EXCEPTION")
+    assert_error(api.post("/topics", {"name": "x1", "replication_factor": 3}), 400, "INVALID_REPLICATION_FACTOR")
+    assert_error(api.post("/topics", {"name": "x1"}, raw=b"name=x1", content_type="application/x-www-form-urlencoded"),
+                 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert_error(api.get("/topics/nope"), 404, "UNKNOWN_TOPIC_OR_PARTITION")
+    assert_error(api.delete("/topics/nope"), 404, "UNKNOWN_TOPIC_OR_PARTITION")
+    assert_error(api.patch("/topics/nope/configs", {"set": {}}), 404, "UNKNOWN_TOPIC_OR_PARTITION")
+    assert_error(api.patch("/topics/exists/configs", {"set": {"retention.ms": "x"}}), 400, "INVALID_CONFIG")
+    assert_error(api.patch("/topics/exists/configs", {"delete": "retention.ms"}), 400, "BAD_REQUEST")
+    assert_error(api.patch("/topics/exists/configs", {"delete": ["no.such"]}), 400, "INVALID_CONFIG")
+    assert_error(api.get("/no/such/route"), 404, "NOT_FOUND")
+    assert_error(api.call("PUT", "/topics"), 405, "METHOD_NOT_ALLOWED")
+    assert_error(api.get("/topics/nope", use_msgpack=True), 404, "UNKNOWN_TOPIC_OR_PARTITION")
+    assert api.get("/topics/exists").status == 200  # nothing above changed it
+
+
+def test_error_is_logged(api: Api, http_broker) -> None:  # type: ignore[no-untyped-def]
+    assert_error(api.get("/topics/logged-missing"), 404)
+    assert "GET /topics/logged-missing -> 404 UNKNOWN_TOPIC_OR_PARTITION" in http_broker.log_text()

@@ -1,0 +1,298 @@
+"""Consumer groups with kafka-python 3 against a real `logbroker serve`.
+
+Group members run as separate processes (``python -c`` of ``worker`` below) so one can be killed
+with SIGKILL like a crashed consumer. A worker appends ``R <partition> <offset>`` for every record
+it processed and ``A <partitions>`` whenever its assignment changes, commits synchronously after
+each poll (at-least-once: only records after its last commit can be seen twice), and leaves the
+group when the stop file appears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import CommitFailedError, NoOffsetForPartitionError
+
+from tests.conftest import ROOT, BrokerProcess
+
+PARTITIONS = 8
+FAST = {"group_initial_rebalance_delay_ms": "0", "offsets_topic_num_partitions": "4"}
+CONSUMER = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000, "enable_auto_commit": False}
+
+
+def worker(bootstrap: str, topic: str, group: str, out_path: str, stop_path: str) -> None:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                             max_poll_records=2000, **CONSUMER)
+    assigned: list[int] = []
+    with open(out_path, "a") as out:
+        while not os.path.exists(stop_path):
+            batch = consumer.poll(timeout_ms=200)
+            now = sorted(tp.partition for tp in consumer.assignment())
+            if now != assigned:
+                assigned = now
+                out.write("A " + ",".join(map(str, now)) + "\n")
+            if batch:
+                for tp, messages in batch.items():
+                    for m in messages:
+                        out.write(f"R {tp.partition} {m.offset}\n")
+                out.flush()
+                # A rebalance since this poll fails the commit; the new owner re-reads (at-least-once).
+                with contextlib.suppress(CommitFailedError):
+                    consumer.commit()
+            out.flush()
+    consumer.close()
+
+
+class Workers:
+    def __init__(self, broker: BrokerProcess, topic: str, group: str, tmp: Path) -> None:
+        self.broker, self.topic, self.group, self.tmp = broker, topic, group, tmp
+        self.stop_file = tmp / f"{group}.stop"
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, n: int) -> None:
+        self.stop_file.unlink(missing_ok=True)
+        for _ in range(n):
+            out = self.tmp / f"{self.group}-{len(self.procs)}.out"
+            code = (f"from tests.interop.test_groups_kafka_python import worker; "
+                    f"worker({self.broker.bootstrap!r}, {self.topic!r}, {self.group!r}, {str(out)!r}, "
+                    f"{str(self.stop_file)!r})")
+            proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+            self.procs.append((proc, out))
+
+    def records(self, index: int | None = None) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for i, (_, path) in enumerate(self.procs):
+            if (index is None or i == index) and path.exists():
+                out += [(int(a), int(b)) for kind, a, b in
+                        (line.split() for line in path.read_text().splitlines() if line.startswith("R "))]
+        return out
+
+    def assignment(self, index: int) -> list[int]:
+        lines = [ln for ln in self.procs[index][1].read_text().splitlines() if ln.startswith("A ")]
+        return [int(p) for p in lines[-1][2:].split(",") if p] if lines else []
+
+    def wait_for(self, wanted: set[tuple[int, int]], timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if wanted <= set(self.records()):
+                return
+            time.sleep(0.2)
+        missing = wanted - set(self.records())
+        raise AssertionError(f"{len(missing)} records never consumed, e.g. {sorted(missing)[:5]}")
+
+    def stop(self) -> None:
+        self.stop_file.touch()
+        for proc, _ in self.procs:
+            if proc.poll() is None:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def produce(bootstrap: str, topic: str, n: int, start: int = 0) -> dict[int, list[int]]:
+    """n records spread round-robin over the partitions; returns partition -> offsets written."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024, acks="all")
+    futures = [producer.send(topic, value=b"v%d" % i, partition=i % PARTITIONS) for i in range(start, start + n)]
+    producer.flush(60)
+    written: dict[int, list[int]] = {}
+    for f in futures:
+        md = f.get(30)
+        written.setdefault(md.partition, []).append(md.offset)
+    producer.close(10)
+    return written
+
+
+def all_offsets(written: dict[int, list[int]]) -> set[tuple[int, int]]:
+    return {(p, o) for p, offsets in written.items() for o in offsets}
+
+
+def create_topic(broker: BrokerProcess, topic: str, partitions: int = PARTITIONS) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    admin.close()
+
+
+def committed(broker: BrokerProcess, group: str) -> dict[int, int]:
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        return {tp.partition: om.offset for tp, om in admin.list_group_offsets(group)[group].items()}
+    finally:
+        admin.close()
+
+
+def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broker = broker_factory(**FAST)
+    create_topic(broker, "share")
+    written = produce(broker.bootstrap, "share", 40_000)
+    workers = Workers(broker, "share", "sharing", tmp_path)
+    workers.start(4)
+    try:
+        workers.wait_for(all_offsets(written), 90)
+        time.sleep(1.5)  # a last poll cycle: nothing more may arrive
+        got = workers.records()
+        dupes = [k for k, n in Counter(got).items() if n > 1]
+        assert not dupes, f"{len(dupes)} records consumed twice, e.g. {dupes[:5]}"
+        assert set(got) == all_offsets(written)
+        owned = [workers.assignment(i) for i in range(4)]
+        assert sorted(p for ps in owned for p in ps) == list(range(PARTITIONS))
+        assert all(len(ps) == 2 for ps in owned), owned
+    finally:
+        workers.stop()
+    assert committed(broker, "sharing") == {p: len(offsets) for p, offsets in written.items()}
+
+
+def test_killed_member_partitions_move_and_group_resumes(broker_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broker = broker_factory(**FAST)
+    create_topic(broker, "moves")
+    first = produce(broker.bootstrap, "moves", 10_000)
+    workers = Workers(broker, "moves", "movers", tmp_path)
+    workers.start(4)
+    try:
+        workers.wait_for(all_offsets(first), 60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(len(workers.assignment(i)) == 2 for i in range(4)):
+            time.sleep(0.2)
+        victim_parts = workers.assignment(0)
+        assert len(victim_parts) == 2
+        workers.procs[0][0].send_signal(signal.SIGKILL)
+        workers.procs[0][0].wait()
+        killed_at = time.monotonic()
+        second = produce(broker.bootstrap, "moves", 10_000, start=10_000)
+        # within the 6 s session timeout plus a rejoin, survivors take over and read everything
+        workers.wait_for(all_offsets(second), 6 + 20)
+        took = time.monotonic() - killed_at
+        assert took < 6 + 20
+        # assignments are logged after each poll, so give a rebalance in progress time to settle
+        deadline = time.monotonic() + 30
+        while True:
+            survivors = [workers.assignment(i) for i in (1, 2, 3)]
+            if sorted(p for ps in survivors for p in ps) == list(range(PARTITIONS)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert sorted(p for ps in survivors for p in ps) == list(range(PARTITIONS))
+        got = set(workers.records())
+        assert got >= all_offsets(first) | all_offsets(second)  # nothing skipped
+        # only records of the victim's partitions after its last commit can be seen twice
+        dupes = [k for k, n in Counter(workers.records()).items() if n > 1]
+        assert all(p in victim_parts for p, _ in dupes)
+    finally:
+        workers.stop()
+    ends = {p: len(first[p]) + len(second[p]) for p in range(PARTITIONS)}
+    assert committed(broker, "movers") == ends
+
+    # the whole group stopped: a new generation resumes from the committed offsets
+    third = produce(broker.bootstrap, "moves", 4_000, start=20_000)
+    again = Workers(broker, "moves", "movers", tmp_path / "again")
+    (tmp_path / "again").mkdir()
+    again.start(2)
+    try:
+        again.wait_for(all_offsets(third), 60)
+        time.sleep(1.0)
+        assert set(again.records()) == all_offsets(third)
+    finally:
+        again.stop()
+
+
+def test_auto_offset_reset_policies(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    broker = broker_factory(**FAST)
+    create_topic(broker, "resets", 2)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for i in range(20):
+        producer.send("resets", value=b"old%d" % i, partition=i % 2)
+    producer.flush()
+
+    def consume(group: str, reset: str, want: int, timeout_s: float = 20) -> list[bytes]:
+        c = KafkaConsumer("resets", bootstrap_servers=broker.bootstrap, group_id=group, auto_offset_reset=reset,
+                          **CONSUMER)
+        got: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while len(got) < want and time.monotonic() < deadline:
+            for msgs in c.poll(timeout_ms=200).values():
+                got += [m.value for m in msgs]
+            if want == 0 and c.assignment():
+                break
+        c.commit()
+        c.close()
+        return got
+
+    assert sorted(consume("earliest-group", "earliest", 20)) == sorted(b"old%d" % i for i in range(20))
+    # latest: positioned at the end once assigned; only later records arrive
+    c = KafkaConsumer("resets", bootstrap_servers=broker.bootstrap, group_id="latest-group",
+                      auto_offset_reset="latest", **CONSUMER)
+    deadline = time.monotonic() + 20
+    while not c.assignment() and time.monotonic() < deadline:
+        c.poll(timeout_ms=200)
+    for tp in c.assignment():
+        c.position(tp)
+    for i in range(4):
+        producer.send("resets", value=b"new%d" % i, partition=i % 2)
+    producer.flush()
+    got: list[bytes] = []
+    while len(got) < 4 and time.monotonic() < deadline + 10:
+        for msgs in c.poll(timeout_ms=200).values():
+            got += [m.value for m in msgs]
+    c.close()
+    assert sorted(got) == [b"new0", b"new1", b"new2", b"new3"]
+    # none: no committed offset is an error for the application
+    c = KafkaConsumer("resets", bootstrap_servers=broker.bootstrap, group_id="none-group",
+                      auto_offset_reset="none", **CONSUMER)
+    with pytest.raises(NoOffsetForPartitionError):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            c.poll(timeout_ms=200)
+    c.close()
+    # a group with commits resumes after them even with "none"
+    assert consume("earliest-group", "none", 4) and committed(broker, "earliest-group") == {0: 12, 1: 12}
+    producer.close()
+
+
+def test_two_groups_each_get_every_record(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    broker = broker_factory(**FAST)
+    create_topic(broker, "fanout", 3)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for i in range(300):
+        producer.send("fanout", value=b"%d" % i)
+    producer.close()
+    for group in ("first", "second"):
+        c = KafkaConsumer("fanout", bootstrap_servers=broker.bootstrap, group_id=group,
+                          auto_offset_reset="earliest", **CONSUMER)
+        got: list[bytes] = []
+        deadline = time.monotonic() + 20
+        while len(got) < 300 and time.monotonic() < deadline:
+            for msgs in c.poll(timeout_ms=200).values():
+                got += [m.value for m in msgs]
+        c.commit()
+        c.close()
+        assert sorted(got) == sorted(b"%d" % i for i in range(300))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill9"])
+def test_committed_offsets_and_metadata_survive_restart(broker_factory, sig: int) -> None:  # type: ignore[no-untyped-def]
+    broker = broker_factory(**FAST)
+    create_topic(broker, "durable", 2)
+    from kafka.structs import OffsetAndMetadata
+
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="keeper", **CONSUMER)
+    tps = [TopicPartition("durable", 0), TopicPartition("durable", 1)]
+    c.assign(tps)
+    c.commit({tps[0]: OffsetAndMetadata(41, "meta-é", -1), tps[1]: OffsetAndMetadata(7, "", -1)})
+    c.commit({tps[0]: OffsetAndMetadata(42, "meta-é", -1)})
+    c.close()
+    broker.restart(sig)
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="keeper", **CONSUMER)
+    got = c.committed(tps[0], metadata=True)
+    assert (got.offset, got.metadata) == (42, "meta-é")
+    assert c.committed(tps[1]) == 7
+    c.close()
