@@ -1,17 +1,31 @@
-"""The ``logbroker`` command: ``serve`` starts a broker; more subcommands join as the fronts grow.
+"""The ``logbroker`` command: ``serve`` starts a broker; ``produce``, ``consume``, ``topics`` and
+``groups`` are console tools in the style of Kafka's, talking to any Kafka cluster.
 
-This is the only module that prints; everything below it logs.
+This is the only module that prints; everything below it logs or returns lines to print.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO, TypeVar
 
 import click
+from kafka import errors as kafka_errors
 
 from logbroker import __version__
+from logbroker.tools import clients
+from logbroker.tools import groups as group_tools
+from logbroker.tools import topics as topic_tools
+from logbroker.tools.consume import ConsoleConsumer, ConsumeOptions
+from logbroker.tools.errors import ToolError, explain
+from logbroker.tools.output import Progress, RecordFields, render_table, to_json
+from logbroker.tools.produce import ProduceOptions, produce_lines
 from segments.errors import StorageError
 
 
@@ -65,6 +79,379 @@ def serve(data_dir: Path, kafka_listen: str, http_listen: str, config_file: Path
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot start: {exc}") from exc
+
+
+# --- console tools -------------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = click.Choice(["text", "json"])
+
+
+def _client_options(fn: F) -> F:
+    """The options every tool shares: where the cluster is, how long to wait for it, how chatty to be."""
+    fn = click.option("--verbose", "-v", is_flag=True, help="Show the Kafka client's own log lines.")(fn)
+    fn = click.option("--command-timeout-ms", "timeout_ms", type=click.IntRange(min=100), default=10_000,
+                      show_default=True, help="How long to wait for the cluster before giving up.")(fn)
+    fn = click.option("--bootstrap-server", "bootstrap", default="localhost:9092", show_default=True,
+                      envvar="LOGBROKER_BOOTSTRAP_SERVER", metavar="HOST:PORT[,HOST:PORT]",
+                      help="Brokers to bootstrap from (any Kafka cluster works); env LOGBROKER_BOOTSTRAP_SERVER.")(fn)
+    return fn
+
+
+@contextmanager
+def _tool_session(verbose: bool) -> Iterator[None]:
+    """Quiet kafka-python's logging unless asked, and turn tool and client errors into one line, exit 1."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.INFO if verbose else logging.CRITICAL)
+    try:
+        yield
+    except ToolError as exc:
+        raise click.ClickException(str(exc)) from None
+    except kafka_errors.KafkaError as exc:
+        raise click.ClickException(explain(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _settings(bootstrap: str, timeout_ms: int) -> clients.ClientSettings:
+    return clients.ClientSettings(bootstrap_servers=bootstrap, timeout_ms=timeout_ms)
+
+
+def _stderr_progress(enabled: bool, unit: str = "records") -> Progress:
+    return Progress(lambda text: click.echo(text, err=True, nl=False), enabled=enabled, unit=unit)
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _lines_of(stream: BinaryIO) -> Iterator[bytes]:
+    yield from stream
+
+
+def _header_pairs(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``--header k=v`` values in order; a key may repeat, as Kafka headers allow."""
+    out = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--header")
+        out.append((key, value))
+    return out
+
+
+def _echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    try:
+        return topic_tools.parse_assignments(values, option)
+    except ToolError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+@main.command()
+@click.argument("topic")
+@_client_options
+@click.option("--file", "input_file", type=click.File("rb"), default=None,
+              help="Read records from this file instead of stdin.")
+@click.option("--key-separator", default=None, metavar="SEP",
+              help="Split each line at the first SEP into key and value (kafka-console-producer's parse.key).")
+@click.option("--partition", type=click.IntRange(min=0), default=None, help="Send every record to this partition.")
+@click.option("--acks", type=click.Choice(["0", "1", "all"]), default="all", show_default=True,
+              help="Acknowledgements to wait for; all keeps the idempotent producer on.")
+@click.option("--compression", type=click.Choice(["none", "gzip", "snappy", "lz4", "zstd"]), default="none",
+              show_default=True)
+@click.option("--header", "headers", multiple=True, metavar="KEY=VALUE",
+              help="Add a header to every record; repeatable.")
+def produce(topic: str, bootstrap: str, timeout_ms: int, verbose: bool, input_file: BinaryIO | None,
+            key_separator: str | None, partition: int | None, acks: str, compression: str,
+            headers: tuple[str, ...]) -> None:
+    """Send one record per line of stdin (or --file) to TOPIC.
+
+    \b
+      printf 'a\\nb\\n' | logbroker produce orders
+      logbroker produce orders --key-separator : --file orders.txt --compression zstd
+    """
+    header_pairs = tuple((k, v.encode()) for k, v in _header_pairs(headers))
+    if key_separator == "":
+        raise click.BadParameter("must not be empty", param_hint="--key-separator")
+    options = ProduceOptions(topic=topic, key_separator=key_separator.encode() if key_separator else None,
+                             partition=partition, acks=acks, compression=compression, headers=header_pairs)
+    source = input_file if input_file is not None else sys.stdin.buffer
+    with _tool_session(verbose):
+        summary = produce_lines(_settings(bootstrap, timeout_ms), options, _lines_of(source),
+                                _stderr_progress(_is_tty(sys.stderr)))
+    click.echo(summary.line(topic), err=True)
+
+
+@main.command()
+@click.argument("topics", nargs=-1)
+@_client_options
+@click.option("--pattern", default=None, metavar="REGEX", help="Read every topic whose whole name matches REGEX.")
+@click.option("--group", default=None, help="Consume as this consumer group and commit its offsets.")
+@click.option("--from-beginning", is_flag=True, help="Start at the log start when there is no committed offset.")
+@click.option("--partition", type=click.IntRange(min=0), default=None, help="Read only this partition (no group).")
+@click.option("--offset", default=None, metavar="earliest|latest|N",
+              help="Where to start without a group; N needs --partition.  [default: latest]")
+@click.option("--max-messages", type=click.IntRange(min=1), default=None, help="Exit after this many records.")
+@click.option("--timeout-ms", "idle_timeout_ms", type=click.IntRange(min=1), default=None,
+              help="Exit when no record arrived for this long.")
+@click.option("--print-key", is_flag=True)
+@click.option("--print-partition", is_flag=True)
+@click.option("--print-offset", is_flag=True)
+@click.option("--print-timestamp", is_flag=True)
+@click.option("--print-headers", is_flag=True)
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True,
+              help="text: the value (and the --print-* fields, tab-separated); json: one object per record.")
+def consume(topics: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool, pattern: str | None,
+            group: str | None, from_beginning: bool, partition: int | None, offset: str | None,
+            max_messages: int | None, idle_timeout_ms: int | None, print_key: bool, print_partition: bool,
+            print_offset: bool, print_timestamp: bool, print_headers: bool, output_format: str) -> None:
+    """Print the records of TOPICS (or of --pattern) as they arrive; Ctrl-C stops with a summary.
+
+    \b
+      logbroker consume orders --from-beginning --max-messages 10
+      logbroker consume --pattern 'orders\\..*' --group audit --format json
+    """
+    if offset is not None and from_beginning:
+        raise click.UsageError("--offset and --from-beginning are exclusive")
+    start = offset if offset is not None else ("earliest" if from_beginning else "latest")
+    fields = RecordFields(timestamp=print_timestamp, partition=print_partition, offset=print_offset,
+                          headers=print_headers, key=print_key)
+    options = ConsumeOptions(topics=topics, pattern=pattern, group=group, partition=partition, offset=start,
+                             max_messages=max_messages, timeout_ms=idle_timeout_ms, output_format=output_format,
+                             fields=fields)
+    progress = _stderr_progress(_is_tty(sys.stderr) and not _is_tty(sys.stdout))
+    with _tool_session(verbose):
+        session = ConsoleConsumer(_settings(bootstrap, timeout_ms), options)
+
+        def interrupted(signum: int, frame: FrameType | None) -> None:
+            session.stop()
+
+        previous = signal.signal(signal.SIGINT, interrupted)
+        try:
+            with session:
+                for line in session.lines():
+                    click.echo(line)
+                    progress.add()
+        except BrokenPipeError:
+            # The reader went away (e.g. `| head`): stop quietly, and keep Python from complaining at exit.
+            sys.stdout = None
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            progress.finish()
+    click.echo(session.summary(), err=True)
+
+
+@main.group()
+def topics() -> None:
+    """List, create, describe, alter and delete topics (like kafka-topics)."""
+
+
+@topics.command("list")
+@_client_options
+@click.option("--exclude-internal", is_flag=True, help="Leave out internal topics such as __consumer_offsets.")
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def topics_list(bootstrap: str, timeout_ms: int, verbose: bool, exclude_internal: bool, output_format: str) -> None:
+    """Topic names, one per line."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            names = topic_tools.list_topics(admin, exclude_internal)
+        finally:
+            admin.close()
+    _echo_lines([to_json(names)] if output_format == "json" else names)
+
+
+@topics.command("create")
+@click.argument("name")
+@_client_options
+@click.option("--partitions", type=click.IntRange(min=1), default=None, help="[default: the broker's num.partitions]")
+@click.option("--replication-factor", type=click.IntRange(min=1), default=None)
+@click.option("--config", "configs", multiple=True, metavar="KEY=VALUE", help="A topic config; repeatable.")
+@click.option("--if-not-exists", is_flag=True, help="Succeed quietly when the topic exists.")
+def topics_create(name: str, bootstrap: str, timeout_ms: int, verbose: bool, partitions: int | None,
+                  replication_factor: int | None, configs: tuple[str, ...], if_not_exists: bool) -> None:
+    """Create topic NAME."""
+    config = _pairs(configs, "--config")
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            created = topic_tools.create_topic(admin, name, partitions, replication_factor, config, if_not_exists)
+        finally:
+            admin.close()
+    click.echo(f"Created topic {name}." if created else f"Topic {name} already exists.")
+
+
+@topics.command("describe")
+@click.argument("names", nargs=-1)
+@_client_options
+@click.option("--all-configs", is_flag=True, help="Show every config, not only those set on the topic.")
+@click.option("--exclude-internal", is_flag=True)
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def topics_describe(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool, all_configs: bool,
+                    exclude_internal: bool, output_format: str) -> None:
+    """Partitions (leader, replicas, log start and end offsets) and configs of NAMES (default: all topics)."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            infos = topic_tools.describe_topics(admin, list(names) or None, all_configs, exclude_internal)
+        finally:
+            admin.close()
+    if output_format == "json":
+        click.echo(to_json([info.as_json() for info in infos]))
+        return
+    for info in infos:
+        _echo_lines(info.as_text())
+
+
+@topics.command("alter")
+@click.argument("name")
+@_client_options
+@click.option("--set", "set_configs", multiple=True, metavar="KEY=VALUE", help="Set a topic config; repeatable.")
+@click.option("--delete", "delete_configs", multiple=True, metavar="KEY",
+              help="Remove a topic config (back to the broker default); repeatable.")
+@click.option("--partitions", type=click.IntRange(min=1), default=None, help="Grow the topic to this many partitions.")
+def topics_alter(name: str, bootstrap: str, timeout_ms: int, verbose: bool, set_configs: tuple[str, ...],
+                 delete_configs: tuple[str, ...], partitions: int | None) -> None:
+    """Change the configs or the partition count of topic NAME."""
+    changes = _pairs(set_configs, "--set")
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            done = topic_tools.alter_topic(admin, name, changes, list(delete_configs), partitions)
+        finally:
+            admin.close()
+    click.echo(f"Altered topic {name}: {'; '.join(done)}.")
+
+
+@topics.command("delete")
+@click.argument("names", nargs=-1, required=True)
+@_client_options
+@click.option("--if-exists", is_flag=True, help="Skip topics that do not exist.")
+def topics_delete(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool, if_exists: bool) -> None:
+    """Delete topics NAMES and all their records."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            deleted = topic_tools.delete_topics(admin, list(names), if_exists)
+        finally:
+            admin.close()
+    for name in deleted:
+        click.echo(f"Deleted topic {name}.")
+
+
+@main.group()
+def groups() -> None:
+    """List, describe, reset the offsets of and delete consumer groups (like kafka-consumer-groups)."""
+
+
+@groups.command("list")
+@_client_options
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, output_format: str) -> None:
+    """Consumer group ids with their state."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            found = group_tools.list_groups(admin)
+        finally:
+            admin.close()
+    if output_format == "json":
+        click.echo(to_json(found))
+    elif found:
+        _echo_lines(render_table(["GROUP", "STATE", "PROTOCOL-TYPE"],
+                                 ([g["group"], g["state"], g["protocol_type"]] for g in found)))
+
+
+@groups.command("describe")
+@click.argument("group_ids", nargs=-1, required=True)
+@_client_options
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def groups_describe(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool,
+                    output_format: str) -> None:
+    """Per partition: committed offset, log end offset, lag and the member reading it."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            infos = [group_tools.describe_group(admin, g) for g in group_ids]
+        finally:
+            admin.close()
+    if output_format == "json":
+        click.echo(to_json([info.as_json() for info in infos]))
+        return
+    for n, info in enumerate(infos):
+        if n:
+            click.echo("")
+        _echo_lines(group_tools.describe_lines(info))
+
+
+@groups.command("reset-offsets")
+@click.argument("group")
+@_client_options
+@click.option("--topic", "topic_specs", multiple=True, metavar="TOPIC[:P1,P2]", help="Partitions to reset; repeatable.")
+@click.option("--all-topics", is_flag=True, help="Every partition the group has an offset for.")
+@click.option("--to-earliest", is_flag=True)
+@click.option("--to-latest", is_flag=True)
+@click.option("--to-datetime", default=None, metavar="ISO-8601", help="First offset at or after this time.")
+@click.option("--to-offset", type=click.IntRange(min=0), default=None)
+@click.option("--shift-by", type=int, default=None, metavar="N", help="Move the committed offset by N (may be < 0).")
+@click.option("--execute", is_flag=True, help="Commit the new offsets; without it this is a dry run.")
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def groups_reset_offsets(group: str, bootstrap: str, timeout_ms: int, verbose: bool, topic_specs: tuple[str, ...],
+                         all_topics: bool, to_earliest: bool, to_latest: bool, to_datetime: str | None,
+                         to_offset: int | None, shift_by: int | None, execute: bool, output_format: str) -> None:
+    """Move GROUP's committed offsets; prints the plan, commits it only with --execute.
+
+    \b
+      logbroker groups reset-offsets billing --topic orders --to-earliest            # dry run
+      logbroker groups reset-offsets billing --topic orders:0 --shift-by -10 --execute
+    """
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            plan = group_tools.plan_reset(admin, group, list(topic_specs), all_topics, to_earliest=to_earliest,
+                                          to_latest=to_latest, to_datetime=to_datetime, to_offset=to_offset,
+                                          shift_by=shift_by)
+            if execute:
+                group_tools.execute_reset(admin, group, plan)
+        finally:
+            admin.close()
+    if output_format == "json":
+        click.echo(to_json({"group": group, "executed": execute,
+                            "partitions": [{"topic": t.topic, "partition": t.partition,
+                                            "current_offset": t.current_offset, "new_offset": t.new_offset}
+                                           for t in plan]}))
+    else:
+        _echo_lines(group_tools.reset_lines(group, plan))
+    if not execute:
+        click.echo("Dry run: nothing committed; add --execute to apply.", err=True)
+
+
+@groups.command("delete")
+@click.argument("group_ids", nargs=-1, required=True)
+@_client_options
+def groups_delete(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool) -> None:
+    """Delete consumer groups (they must have no active members) and their committed offsets."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            result = group_tools.delete_groups(admin, list(group_ids))
+        finally:
+            admin.close()
+        failed = {g: r for g, r in result.items() if r != "OK"}
+        for g in group_ids:
+            if result.get(g) == "OK":
+                click.echo(f"Deleted consumer group {g}.")
+        if failed:
+            raise ToolError("; ".join(f"cannot delete group {g!r}: {r}" for g, r in failed.items()))
 
 
 if __name__ == "__main__":  # pragma: no cover

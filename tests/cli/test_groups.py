@@ -1,0 +1,157 @@
+"""``logbroker groups`` and ``consume --group`` against a real broker process with its group coordinator."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cli.runner import Result, assert_clean_error, run_cli
+from tests.conftest import ROOT, BrokerProcess, free_port
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    d = tmp_path_factory.mktemp("cli-groups")
+    # No initial rebalance delay: every test joins a fresh group and would otherwise wait 3 s for it.
+    b = BrokerProcess(data_dir=d / "data", log_path=d / "broker.log",
+                      overrides={"group.initial.rebalance.delay.ms": "0"}).start()
+    yield b
+    b.stop()
+
+
+def cli(broker: BrokerProcess, *args: str, input: bytes | None = None) -> Result:
+    return run_cli(*args, "--bootstrap-server", broker.bootstrap, input=input)
+
+
+def setup_topic(broker: BrokerProcess, topic: str, partitions: int, per_partition: int) -> None:
+    assert cli(broker, "topics", "create", topic, "--partitions", str(partitions)).code == 0
+    for p in range(partitions):
+        lines = b"".join(b"%s-p%d-%d\n" % (topic.encode(), p, i) for i in range(per_partition))
+        assert cli(broker, "produce", topic, "--partition", str(p), input=lines).code == 0
+
+
+def describe_rows(broker: BrokerProcess, group: str) -> dict[tuple[str, int], dict[str, object]]:
+    r = cli(broker, "groups", "describe", group, "--format", "json")
+    assert r.code == 0, r
+    return {(p["topic"], p["partition"]): p for p in json.loads(r.stdout)[0]["partitions"]}
+
+
+def test_group_consume_commits_and_describe_shows_lag(shared: BrokerProcess) -> None:
+    setup_topic(shared, "g-lag", 2, 5)
+    r = cli(shared, "consume", "g-lag", "--group", "lag-group", "--from-beginning", "--timeout-ms", "1500")
+    assert r.code == 0 and len(r.lines) == 10
+    assert cli(shared, "produce", "g-lag", "--partition", "1", input=b"late-1\nlate-2\nlate-3\n").code == 0
+
+    r = cli(shared, "groups", "describe", "lag-group")
+    assert r.code == 0, r
+    title, header, *rows = r.lines
+    assert title == "Consumer group 'lag-group' (Empty, 0 member(s))"
+    assert header.split() == ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG",
+                              "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    assert [row.split() for row in rows] == [["lag-group", "g-lag", "0", "5", "5", "0", "-", "-", "-"],
+                                             ["lag-group", "g-lag", "1", "5", "8", "3", "-", "-", "-"]]
+    # The group resumes where it committed.
+    r = cli(shared, "consume", "g-lag", "--group", "lag-group", "--timeout-ms", "1500")
+    assert r.lines == ["late-1", "late-2", "late-3"]
+    assert describe_rows(shared, "lag-group")[("g-lag", 1)]["lag"] == 0
+
+    listed = json.loads(cli(shared, "groups", "list", "--format", "json").stdout)
+    assert {"group": "lag-group", "state": "Empty", "protocol_type": "consumer"} in listed
+    assert any(line.split()[:2] == ["lag-group", "Empty"] for line in cli(shared, "groups", "list").lines[1:])
+
+
+def test_reset_offsets_dry_run_then_execute(shared: BrokerProcess) -> None:
+    setup_topic(shared, "g-reset", 2, 10)
+    assert cli(shared, "consume", "g-reset", "--group", "rg", "--from-beginning", "--timeout-ms", "1500").code == 0
+
+    dry = cli(shared, "groups", "reset-offsets", "rg", "--topic", "g-reset", "--to-earliest")
+    assert dry.code == 0 and "Dry run" in dry.stderr
+    assert [line.split() for line in dry.lines] == [
+        ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"],
+        ["rg", "g-reset", "0", "10", "0"], ["rg", "g-reset", "1", "10", "0"]]
+    assert describe_rows(shared, "rg")[("g-reset", 0)]["current_offset"] == 10  # nothing moved
+
+    r = cli(shared, "groups", "reset-offsets", "rg", "--topic", "g-reset:1", "--shift-by", "-4", "--execute",
+            "--format", "json")
+    assert r.code == 0, r
+    assert json.loads(r.stdout) == {"group": "rg", "executed": True, "partitions": [
+        {"topic": "g-reset", "partition": 1, "current_offset": 10, "new_offset": 6}]}
+    assert cli(shared, "consume", "g-reset", "--group", "rg", "--timeout-ms", "1500").lines == [
+        f"g-reset-p1-{i}" for i in range(6, 10)]
+
+    assert cli(shared, "groups", "reset-offsets", "rg", "--all-topics", "--to-offset", "3", "--execute").code == 0
+    rows = describe_rows(shared, "rg")
+    assert rows[("g-reset", 0)]["current_offset"] == 3 and rows[("g-reset", 1)]["current_offset"] == 3
+    assert cli(shared, "groups", "reset-offsets", "rg", "--all-topics", "--to-datetime", "2999-01-01T00:00:00Z",
+               "--execute").code == 0
+    assert describe_rows(shared, "rg")[("g-reset", 0)]["current_offset"] == 10
+    assert cli(shared, "groups", "reset-offsets", "rg", "--all-topics", "--to-datetime", "2000-01-01T00:00:00",
+               "--execute").code == 0
+    assert describe_rows(shared, "rg")[("g-reset", 0)]["current_offset"] == 0
+    assert cli(shared, "groups", "reset-offsets", "rg", "--all-topics", "--shift-by", "1000", "--execute").code == 0
+    assert describe_rows(shared, "rg")[("g-reset", 1)]["current_offset"] == 10  # clamped to the log end
+
+    assert_clean_error(cli(shared, "groups", "reset-offsets", "rg", "--all-topics"), "exactly one of")
+    assert_clean_error(cli(shared, "groups", "reset-offsets", "rg", "--to-latest"), "--topic")
+    assert_clean_error(cli(shared, "groups", "reset-offsets", "rg", "--topic", "nope", "--to-latest"),
+                       "unknown topic 'nope'")
+    assert_clean_error(cli(shared, "groups", "reset-offsets", "rg", "--all-topics", "--to-datetime", "yesterday"),
+                       "ISO-8601")
+
+
+def test_active_group_shows_members_and_refuses_reset_and_delete(shared: BrokerProcess) -> None:
+    setup_topic(shared, "g-live", 1, 3)
+    proc = subprocess.Popen([sys.executable, "-m", "logbroker.cli", "consume", "g-live", "--group", "live",
+                             "--from-beginning", "--bootstrap-server", shared.bootstrap], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert [proc.stdout.readline() for _ in range(3)] == [b"g-live-p0-0\n", b"g-live-p0-1\n", b"g-live-p0-2\n"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the commit after the batch lands just after it is printed
+            row = describe_rows(shared, "live")[("g-live", 0)]
+            if row["current_offset"] == 3:
+                break
+            time.sleep(0.1)
+        assert row["current_offset"] == 3 and row["lag"] == 0
+        assert str(row["consumer_id"]) and row["client_id"] == "logbroker-cli"
+        title = cli(shared, "groups", "describe", "live").lines[0]
+        assert title == "Consumer group 'live' (Stable, 1 member(s))"
+        assert_clean_error(cli(shared, "groups", "reset-offsets", "live", "--topic", "g-live", "--to-earliest",
+                               "--execute"), "group 'live' is active")
+        assert_clean_error(cli(shared, "groups", "delete", "live"), "cannot delete group 'live'")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and b"Processed a total of 3 messages" in err
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the member's LeaveGroup empties the group
+        if cli(shared, "groups", "describe", "live").lines[0].startswith("Consumer group 'live' (Empty"):
+            break
+        time.sleep(0.2)
+    r = cli(shared, "groups", "delete", "live")
+    assert r.code == 0 and r.stdout == "Deleted consumer group live.\n"
+    assert "live" not in [g["group"] for g in json.loads(cli(shared, "groups", "list", "--format", "json").stdout)]
+    assert_clean_error(cli(shared, "groups", "describe", "live"), "'live' does not exist")
+
+
+def test_pattern_subscription_in_a_group(shared: BrokerProcess) -> None:
+    setup_topic(shared, "g-pat.a", 1, 2)
+    setup_topic(shared, "g-pat.b", 1, 2)
+    setup_topic(shared, "g-pat-not", 1, 2)
+    r = cli(shared, "consume", "--pattern", r"g-pat\..", "--group", "pat", "--from-beginning", "--timeout-ms", "1500")
+    assert r.code == 0, r
+    assert sorted(r.lines) == ["g-pat.a-p0-0", "g-pat.a-p0-1", "g-pat.b-p0-0", "g-pat.b-p0-1"]
+    assert set(describe_rows(shared, "pat")) == {("g-pat.a", 0), ("g-pat.b", 0)}
+
+
+def test_unreachable_broker() -> None:
+    r = run_cli("groups", "list", "--bootstrap-server", f"127.0.0.1:{free_port()}", "--command-timeout-ms", "500")
+    assert_clean_error(r, "cannot reach a broker")
