@@ -539,6 +539,11 @@ class GroupCoordinator:
     def _try_complete_join(self, group: Group, now: int) -> None:
         if not group.is_(GroupState.PREPARING_REBALANCE):
             return
+        if not group.members:
+            # The last member left: nobody can join late into this generation, so it completes (empty)
+            # now rather than when the join deadline or the initial delay runs out, as in Kafka.
+            self._complete_join(group, now)
+            return
         while group.initial_remaining_ms is not None:
             if now < group.join_deadline_ms:
                 return
