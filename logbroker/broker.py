@@ -156,6 +156,29 @@ class Broker:
         self._notify((topic, partition))
         return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable)
 
+    @staticmethod
+    async def wait_durable(futures: Sequence[Future[int]], timeout_s: float) -> list[BaseException | None]:
+        """Wait until appends are as durable as their topics promise; one result per future, in order:
+        None when durable, TimeoutError when not within ``timeout_s``, else the storage error.
+
+        Appends of one log in one group-commit round share a future, so each distinct future is
+        awaited once, and none is ever cancelled: other requests may be waiting on the same one.
+        """
+        wrapped: dict[int, asyncio.Future[int]] = {}
+        for f in futures:
+            if id(f) not in wrapped:
+                wrapped[id(f)] = asyncio.wrap_future(f)
+        if wrapped:
+            await asyncio.wait(list(wrapped.values()), timeout=max(timeout_s, 0.001))
+        results: list[BaseException | None] = []
+        for f in futures:
+            w = wrapped[id(f)]
+            if not w.done():
+                results.append(TimeoutError("the write was not durable within the request timeout"))
+            else:
+                results.append(w.exception())
+        return results
+
     def _producer_state(self, topic: str, partition: int, plog: Any) -> ProducerState:
         tp = (topic, partition)
         state = self._producer_states.get(tp)

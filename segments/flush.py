@@ -101,10 +101,24 @@ def failed_future(exc: BaseException) -> Future[int]:
 
 @dataclass(slots=True)
 class _Pending:
-    """The waiters of one log for the next round: (last offset needed, future)."""
+    """What one log needs from the next round: an fsync covering ``max_offset``.
+
+    Every request for the log in the same round shares ``future`` (HOT PATH: an append costs a dict
+    lookup, not a new cross-thread future): the round's fsync covers everything written before it
+    starts, so one result answers them all.
+    """
 
     log: Flushable
-    waiters: list[tuple[int, Future[int]]] = field(default_factory=list)
+    max_offset: int
+    future: Future[int] = field(default_factory=lambda: _shared_future())
+    requests: int = 1
+
+
+def _shared_future() -> Future[int]:
+    """A future several waiters share: marked running, so no waiter can cancel it for the others."""
+    future: Future[int] = Future()
+    future.set_running_or_notify_cancel()
+    return future
 
 
 @dataclass(slots=True)
@@ -146,29 +160,29 @@ class GroupCommitter:
             return done_future(log.recovery_point)
         if last_offset >= log.log_end_offset:
             raise ValueError(f"offset {last_offset} is not written yet (log end offset {log.log_end_offset})")
-        future: Future[int] = Future()
         key = id(log)
         with self._cond:
             failed = self._failed.get(key)
             if failed is not None:
-                future.set_exception(failed[1])
-                return future
-            if self._closed:
-                closed = True
-            else:
-                closed = False
-                pending = self._pending.get(key)
-                if pending is None:
-                    pending = self._pending[key] = _Pending(log)
-                pending.waiters.append((last_offset, future))
+                return failed_future(failed[1])
+            closed = self._closed
+            if not closed:
                 self.stats.requests += 1
+                pending = self._pending.get(key)
+                if pending is not None:
+                    if last_offset > pending.max_offset:
+                        pending.max_offset = last_offset
+                    pending.requests += 1
+                    return pending.future
+                pending = self._pending[key] = _Pending(log, last_offset)
                 self._cond.notify()
-        if closed:
-            # Shutdown has finished: flush here rather than lose the promise.
-            try:
-                _resolve(future, self._flush_fn(log))
-            except Exception as exc:
-                _fail(future, exc)
+                return pending.future
+        # Shutdown has finished: flush here rather than lose the promise.
+        future: Future[int] = Future()
+        try:
+            _resolve(future, self._flush_fn(log))
+        except Exception as exc:
+            _fail(future, exc)
         return future
 
     def flush_now(self, log: Flushable) -> Future[int]:
@@ -219,33 +233,50 @@ class GroupCommitter:
         try:
             durable = self._flush_fn(log)
         except Exception as exc:
-            logger.error("fsync failed for %r; failing %d waiters: %s", log, len(pending.waiters), exc)
+            logger.error("fsync failed for %r; failing %d waiting requests: %s", log, pending.requests, exc)
             with self._cond:
                 self.stats.fsyncs += 1
                 self.stats.failures += 1
                 self._failed[key] = (log, exc)
                 # Requests that arrived during the failed fsync fail too: their bytes may be lost.
                 late = self._pending.pop(key, None)
-            for _offset, future in pending.waiters:
-                _fail(future, exc)
+            _fail(pending.future, exc)
             if late is not None:
-                for _offset, future in late.waiters:
-                    _fail(future, exc)
+                _fail(late.future, exc)
             return
-        leftover: list[tuple[int, Future[int]]] = []
-        for offset, future in pending.waiters:
-            if offset < durable:
-                _resolve(future, durable)
-            else:
-                leftover.append((offset, future))
         with self._cond:
             self.stats.fsyncs += 1
-            if leftover:
-                # Not covered (the flush function reported less than was written): next round.
+            if durable > pending.max_offset:
+                covered = True
+            else:
+                # Not covered (the flush function reported less than was written): next round,
+                # merged with whatever arrived meanwhile so every waiter still gets one answer.
+                covered = False
                 again = self._pending.get(key)
                 if again is None:
-                    again = self._pending[key] = _Pending(log)
-                again.waiters.extend(leftover)
+                    self._pending[key] = pending
+                else:
+                    again.max_offset = max(again.max_offset, pending.max_offset)
+                    again.requests += pending.requests
+                    waiting = pending.future
+
+                    def forward(done: Future[int], target: Future[int] = waiting) -> None:
+                        _copy_result(done, target)
+
+                    again.future.add_done_callback(forward)
+        if covered:
+            _resolve(pending.future, durable)
+
+
+def _copy_result(source: Future[int], target: Future[int]) -> None:
+    if source.cancelled():
+        target.cancel()
+        return
+    exc = source.exception()
+    if exc is not None:
+        _fail(target, exc)
+    else:
+        _resolve(target, source.result())
 
 
 @dataclass(slots=True)

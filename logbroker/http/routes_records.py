@@ -43,7 +43,7 @@ from typing import Any
 
 from aiohttp import web
 
-from logbroker.broker import INTERNAL_TOPICS
+from logbroker.broker import INTERNAL_TOPICS, Broker
 from logbroker.http.app import MAX_WAIT_MS, context
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
 from logbroker.http.errors import HttpError, bad_request
@@ -197,14 +197,9 @@ async def produce(request: web.Request) -> web.Response:
 
 
 async def _await_durable(futures: Sequence[Future[int]], timeout_s: float) -> None:
-    waits = [asyncio.wrap_future(f) for f in futures]
-    _, pending = await asyncio.wait(waits, timeout=timeout_s)
-    for fut in pending:
-        fut.cancel()
-    if pending:
-        raise TimeoutError("the records were written but not made durable within timeout_ms")
-    for fut in waits:
-        exc = fut.exception()
+    for exc in await Broker.wait_durable(futures, timeout_s):
+        if isinstance(exc, TimeoutError):
+            raise TimeoutError("the records were written but not made durable within timeout_ms")
         if exc is not None:
             raise OSError(f"the records were written but could not be made durable: {exc}") from exc
 

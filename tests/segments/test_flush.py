@@ -180,18 +180,37 @@ def test_close_flushes_and_resolves_everything() -> None:
     assert late.result(timeout=0) == 11
 
 
-def test_cancelled_future_is_harmless() -> None:
+def test_futures_cannot_be_cancelled_by_one_waiter() -> None:
+    """Requests of one round may share a future, so cancelling it must not take it from the others."""
     fsync = CountingFsync(delay_s=0)
     fsync.gate = threading.Event()
     log = FakeLog(fsync)
     committer = GroupCommitter()
     first = committer.request(log, log.write())
     second = committer.request(log, log.write())
-    assert second.cancel()
+    third = committer.request(log, log.write())
+    assert not second.cancel()
     fsync.gate.set()
     assert first.result(timeout=5) >= 1
+    assert second.result(timeout=5) >= 2 and third.result(timeout=5) >= 3
     committer.close()
-    assert log.recovery_point == 2
+    assert log.recovery_point == 3
+
+
+def test_requests_in_one_round_share_a_future() -> None:
+    fsync = CountingFsync(delay_s=0)
+    fsync.gate = threading.Event()
+    log = FakeLog(fsync)
+    committer = GroupCommitter()
+    committer.request(log, log.write())  # the flusher takes this one and blocks in fsync
+    deadline = time.monotonic() + 5
+    while not fsync.calls and time.monotonic() < deadline:
+        time.sleep(0.001)
+    waiting = [committer.request(log, log.write()) for _ in range(50)]
+    assert len({id(f) for f in waiting}) == 1
+    fsync.gate.set()
+    assert all(f.result(timeout=5) >= 51 for f in waiting)
+    committer.close()
 
 
 def test_flush_log_reports_end_seen_before_fsync() -> None:

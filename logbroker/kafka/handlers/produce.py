@@ -7,10 +7,10 @@ promises (by default fsynced by the group committer), bounded by the request's `
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from concurrent.futures import Future
 
+from logbroker.broker import Broker
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
@@ -71,16 +71,12 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
 
 
 async def _await_durable(waits: list[tuple[Body, Future[int]]], timeout_s: float) -> None:
-    futures = [asyncio.wrap_future(f) for _, f in waits]
-    _, pending = await asyncio.wait(futures, timeout=max(timeout_s, 0.001))
-    for (entry, _), fut in zip(waits, futures, strict=True):
-        if fut in pending:
-            fut.cancel()
+    results = await Broker.wait_durable([f for _, f in waits], timeout_s)
+    for (entry, _), exc in zip(waits, results, strict=True):
+        if isinstance(exc, TimeoutError):
             entry["error_code"] = ErrorCode.REQUEST_TIMED_OUT
             entry["error_message"] = "the write was not durable within timeout_ms"
-        elif fut.exception() is not None:
-            exc = fut.exception()
-            assert exc is not None
+        elif exc is not None:
             log.error("durability failure: %s", exc)
             entry["error_code"] = ErrorCode.KAFKA_STORAGE_ERROR
             entry["error_message"] = f"fsync failed: {exc}"
