@@ -18,10 +18,10 @@ from pathlib import Path
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
+from logbroker.controller import Controller
 from logbroker.groups import GroupCoordinator
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.dispatch import Dispatcher
-from logbroker.kafka.handlers.groups import attach_coordinator
 from logbroker.kafka.server import KafkaServer
 from segments.flush import Durability
 from segments.retention import sweep
@@ -64,6 +64,7 @@ class App:
         self.kafka: KafkaServer | None = None
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
+        self.controller: Controller | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_event: asyncio.Event | None = None
 
@@ -100,10 +101,11 @@ class App:
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
         self.groups.load(wall_clock_ms())
-        attach_coordinator(self.broker, self.groups)
+        self.controller = Controller.for_broker(self.broker, self.groups)
+        self.groups.consumer_groups = self.controller
         max_inflight = config.get_int("queued.max.request.bytes")
         self.kafka = KafkaServer(
-            Dispatcher(self.broker, "", 0),
+            Dispatcher(self.broker, "", 0, coordinator=self.groups, controller=self.controller),
             max_frame_bytes=config.get_int("socket.request.max.bytes"),
             max_inflight_bytes=max_inflight if max_inflight > 0 else DEFAULT_INFLIGHT_BYTES,
             idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
@@ -115,7 +117,7 @@ class App:
         dispatcher.advertised_host, dispatcher.advertised_port = host, port
         log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
         kafka = self.kafka
-        self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
+        self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups, controller=self.controller,
                                            kafka_stats=lambda: dataclasses.asdict(kafka.stats)))
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
@@ -152,8 +154,10 @@ class App:
         self.broker.durability.tick(wall_clock_ms())
 
     async def _groups_tick(self) -> None:
-        assert self.groups is not None
-        self.groups.tick(wall_clock_ms())
+        assert self.groups is not None and self.controller is not None
+        now = wall_clock_ms()
+        self.groups.tick(now)
+        self.controller.tick(now)
 
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None

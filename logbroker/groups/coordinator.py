@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from logbroker.broker import Broker
 from logbroker.config import BrokerConfig
@@ -182,6 +182,24 @@ class PartitionLag:
     metadata: str = ""
 
 
+class ConsumerGroups(Protocol):
+    """The KIP-848 consumer groups (``logbroker.controller.Controller``), which share this
+    coordinator's group-id namespace and committed offsets: a group id is either a classic group
+    here or a consumer group there, and a consumer group's offsets are stored here."""
+
+    def owns(self, group_id: str) -> bool: ...
+
+    def subscribed_topics(self, group_id: str) -> set[str] | None:
+        """None when the consumer group has no members."""
+        ...
+
+    def validate_commit(self, group_id: str, member_id: str, member_epoch: int) -> GroupError: ...
+
+    def forget(self, group_id: str) -> None:
+        """Drop the consumer group if it has no members."""
+        ...
+
+
 # ------------------------------------------------------------------------------ the coordinator
 
 
@@ -203,6 +221,8 @@ class GroupCoordinator:
         self._partition_exists = partition_exists or (lambda topic, partition: True)
         self._log_end_offset = log_end_offset or (lambda topic, partition: None)
         self._groups: dict[str, Group] = {}
+        # Set by the application when the consumer group protocol is served.
+        self.consumer_groups: ConsumerGroups | None = None
         self._now = 0
         self._next_retention_check_ms: int | None = None
         self._closed = False
@@ -339,9 +359,13 @@ class GroupCoordinator:
         self._tick_clock(now_ms)
         fut: asyncio.Future[JoinResult] = self._future()
         error = self._validate_join(req)
+        if error is None and self._consumer_group_active(req.group_id):
+            error = GroupError.INCONSISTENT_GROUP_PROTOCOL
         if error is not None:
             fut.set_result(JoinResult(error, req.member_id))
             return fut
+        if self.consumer_groups is not None and self.consumer_groups.owns(req.group_id):
+            self.consumer_groups.forget(req.group_id)  # an empty consumer group becomes a classic one
         group = self._groups.get(req.group_id)
         if group is None:
             if req.member_id:
@@ -784,11 +808,21 @@ class GroupCoordinator:
         self._write(group_id, records, done)
         return fut
 
+    def _consumer_group_active(self, group_id: str) -> bool:
+        """Whether a consumer-protocol group with members holds this id."""
+        return self.consumer_groups is not None and self.consumer_groups.subscribed_topics(group_id) is not None
+
     def _check_committer(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None,
                          now: int) -> GroupError:
         if not group_id:
             return GroupError.INVALID_GROUP_ID
         group = self._groups.get(group_id)
+        if self.consumer_groups is not None and self.consumer_groups.owns(group_id):
+            # A consumer group: the generation is the member epoch (KIP-848); the offsets live here.
+            error = self.consumer_groups.validate_commit(group_id, member_id, generation_id)
+            if error.ok and group is None:
+                self._new_group(group_id, now)
+            return error
         if group is None:
             if generation_id < 0:
                 self._new_group(group_id, now)  # a group that only stores offsets (manual assignment)
@@ -837,8 +871,12 @@ class GroupCoordinator:
             fut.set_result((GroupError.GROUP_ID_NOT_FOUND, {}))
             return fut
         results: dict[TopicPartition, GroupError] = {}
-        if group.is_(GroupState.EMPTY):
-            subscribed: set[str] = set()
+        consumer_topics = (self.consumer_groups.subscribed_topics(group_id)
+                           if self.consumer_groups is not None else None)
+        if consumer_topics is not None:
+            subscribed: set[str] = consumer_topics
+        elif group.is_(GroupState.EMPTY):
+            subscribed = set()
         else:
             topics = group.subscribed_topics()
             if topics is None:
@@ -872,7 +910,7 @@ class GroupCoordinator:
 
     def describe_group(self, group_id: str) -> GroupDescription | None:
         group = self._groups.get(group_id)
-        if group is None:
+        if group is None or (self.consumer_groups is not None and self.consumer_groups.owns(group_id)):
             return None
         stable = group.is_(GroupState.STABLE)
         members = tuple(
@@ -886,7 +924,8 @@ class GroupCoordinator:
     def list_groups(self, states: Iterable[str] = ()) -> list[ListedGroup]:
         wanted = {s.lower() for s in states}
         return [ListedGroup(g.group_id, g.protocol_type or "", g.state.value) for g in self._groups.values()
-                if not wanted or g.state.value.lower() in wanted]
+                if (not wanted or g.state.value.lower() in wanted)
+                and not (self.consumer_groups is not None and self.consumer_groups.owns(g.group_id))]
 
     def delete_groups(self, group_ids: Sequence[str], now_ms: int) -> asyncio.Future[dict[str, GroupError]]:
         """DeleteGroups: only groups without members; their offsets and metadata get tombstones."""
@@ -898,11 +937,18 @@ class GroupCoordinator:
             group = self._groups.get(group_id)
             if not group_id:
                 results[group_id] = GroupError.INVALID_GROUP_ID
+            elif self._consumer_group_active(group_id):
+                results[group_id] = GroupError.NON_EMPTY_GROUP
+            elif group is None and self.consumer_groups is not None and self.consumer_groups.owns(group_id):
+                self.consumer_groups.forget(group_id)
+                results[group_id] = GroupError.NONE
             elif group is None:
                 results[group_id] = GroupError.GROUP_ID_NOT_FOUND
             elif not group.is_(GroupState.EMPTY) or group.members:
                 results[group_id] = GroupError.NON_EMPTY_GROUP
             else:
+                if self.consumer_groups is not None:
+                    self.consumer_groups.forget(group_id)
                 records = self._tombstones(group)
                 self._remove_group(group, "deleted")
                 waiting.add(group_id)
@@ -983,7 +1029,7 @@ class GroupCoordinator:
         retention = self.settings.offsets_retention_ms
         expired_total = 0
         for group in list(self._groups.values()):
-            if not group.is_(GroupState.EMPTY):
+            if not group.is_(GroupState.EMPTY) or self._consumer_group_active(group.group_id):
                 continue
             expired = [tp for tp, c in group.offsets.items()
                        if (c.expire_timestamp if c.expire_timestamp >= 0 else

@@ -29,6 +29,7 @@ class GroupError(enum.Enum):
     UNKNOWN_TOPIC_OR_PARTITION = "no such topic or partition"
     OFFSET_METADATA_TOO_LARGE = "commit metadata is longer than offset.metadata.max.bytes"
     INVALID_COMMIT_OFFSET_SIZE = "the commit's records are too large for __consumer_offsets"
+    STALE_MEMBER_EPOCH = "the member epoch is not the consumer group member's current one"
 
     @property
     def ok(self) -> bool:

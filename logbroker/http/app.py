@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -25,6 +25,9 @@ from logbroker.groups import GroupCoordinator
 from logbroker.http.errors import Handler, error_middleware
 from logbroker.http.metrics import HttpMetrics
 from logbroker.http.partitioner import RoundRobin
+
+if TYPE_CHECKING:
+    from logbroker.http.routes_consumers import AssignmentController
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ class HttpContext:
     metrics: HttpMetrics = field(default_factory=HttpMetrics)
     round_robin: RoundRobin = field(default_factory=RoundRobin)
     coordinator: GroupCoordinator | None = None  # group routes answer 503 without one
+    controller: AssignmentController | None = None  # broker-assigned (HTTP member) routes answer 503 without one
     kafka_stats: Callable[[], Mapping[str, int]] | None = None  # the Kafka listener's counters
     http_connections: Callable[[], int] | None = None
     clock: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
@@ -68,7 +72,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def build_app(ctx: HttpContext) -> web.Application:
-    from logbroker.http import routes_groups, routes_ops, routes_records, routes_topics
+    from logbroker.http import routes_consumers, routes_groups, routes_ops, routes_records, routes_topics
 
     max_body = ctx.broker.config.get_int("socket.request.max.bytes")
     app = web.Application(client_max_size=max_body, middlewares=[metrics_middleware, error_middleware])
@@ -76,6 +80,7 @@ def build_app(ctx: HttpContext) -> web.Application:
     routes_topics.add_routes(app)
     routes_records.add_routes(app)
     routes_groups.add_routes(app)
+    routes_consumers.add_routes(app)
     routes_ops.add_routes(app)
     return app
 

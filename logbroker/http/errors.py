@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from logbroker.controller.errors import ControllerError
 from logbroker.groups.errors import GroupError
 from logbroker.http.content import BodyError, UnsupportedMediaTypeError, respond
 from segments import errors as se
@@ -156,3 +157,25 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         else:
             log.info("HTTP %s %s -> %d %s: %s", request.method, request.path, status, code, message)
         return error_response(request, status, code, message)
+
+
+# The controller's errors (Kafka error codes) as HTTP statuses; any other code is a 400 named by its number.
+_CONTROLLER_STATUS: dict[ControllerError, int] = {
+    ControllerError.COORDINATOR_NOT_AVAILABLE: 503,
+    ControllerError.INVALID_GROUP_ID: 400,
+    ControllerError.UNKNOWN_MEMBER_ID: 404,
+    ControllerError.INVALID_REQUEST: 400,
+    ControllerError.GROUP_ID_NOT_FOUND: 404,
+    ControllerError.GROUP_MAX_SIZE_REACHED: 409,
+    ControllerError.FENCED_MEMBER_EPOCH: 409,
+    ControllerError.UNRELEASED_INSTANCE_ID: 409,
+    ControllerError.UNSUPPORTED_ASSIGNOR: 400,
+    ControllerError.STALE_MEMBER_EPOCH: 409,
+}
+def controller_error(code: int, message: str | None, context: str) -> HttpError:
+    try:
+        error = ControllerError(code)
+    except ValueError:
+        return HttpError(400, f"KAFKA_ERROR_{code}", f"{context}: {message or 'refused'}")
+    return HttpError(_CONTROLLER_STATUS.get(error, 400), error.name,
+                     f"{context}: {message}" if message else f"{context}: {error.name}")

@@ -35,6 +35,7 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
 _TOPIC = {"name": "topic", "in": "path", "required": True,
           "schema": {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$"}}
 _GROUP = {"name": "group", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+_MEMBER = {"name": "member", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _PARTITION = {"name": "partition", "in": "path", "required": True,
               "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}}
 _INT64 = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
@@ -139,13 +140,16 @@ _SCHEMAS: dict[str, Any] = {
     "GroupSummary": {
         "type": "object", "required": ["group_id", "protocol_type", "state"],
         "properties": {"group_id": {"type": "string"}, "protocol_type": {"type": "string"},
-                       "state": {"type": "string"}},
+                       "state": {"type": "string"},
+                       "group_type": {"type": "string", "enum": ["classic", "consumer"],
+                                      "description": "classic: members assign (JoinGroup); consumer: the broker "
+                                                     "assigns (HTTP members and KIP-848 clients)"}},
     },
     "GroupDescription": {
         "type": "object", "required": ["group_id", "state", "members", "offsets"],
         "properties": {
             "group_id": {"type": "string"}, "state": {"type": "string"}, "protocol_type": {"type": "string"},
-            "protocol": {"type": "string"},
+            "protocol": {"type": "string"}, "group_epoch": {"type": "integer"},
             "members": {"type": "array", "items": {"type": "object", "properties": {
                 "member_id": {"type": "string"}, "group_instance_id": _NULLABLE_STRING,
                 "client_id": {"type": "string"}, "client_host": {"type": "string"},
@@ -169,6 +173,67 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {"group_id": {"type": "string"}, "offsets": {"type": "array", "items": {
             "type": "object", "properties": {"topic": {"type": "string"}, "partition": {"type": "integer"},
                                              "offset": {"type": "integer"}}}}},
+    },
+    "JoinGroup": {
+        "type": "object",
+        "description": "Give topics or pattern (not both).",
+        "properties": {
+            "topics": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+            "pattern": {"type": "string", "minLength": 1, "maxLength": 1000,
+                        "description": "regular expression matched against topic names"},
+            "session_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 3600000,
+                                   "description": "expire the member after this long without a poll or "
+                                                  "heartbeat (default: the broker's)"},
+            "rebalance_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 3600000},
+            "assignor": {"type": "string", "enum": ["range", "uniform", "sticky"]},
+            "auto_offset_reset": {"type": "string", "enum": ["earliest", "latest"],
+                                  "description": "where a partition without a committed offset starts "
+                                                 "(default latest)"},
+            "instance_id": {"type": "string", "minLength": 1, "description": "static membership"},
+            "client_id": {"type": "string"},
+        },
+    },
+    "TopicPartition": {
+        "type": "object", "required": ["topic", "partition"],
+        "properties": {"topic": {"type": "string"}, "partition": {"type": "integer"}},
+    },
+    "TopicPartitionOffset": {
+        "type": "object", "required": ["topic", "partition", "offset"],
+        "properties": {"topic": {"type": "string"}, "partition": {"type": "integer", "minimum": 0},
+                       "offset": _INT64, "metadata": {"type": "string"}},
+    },
+    "MemberState": {
+        "type": "object",
+        "required": ["group_id", "member_id", "member_epoch", "heartbeat_interval_ms", "assignment", "positions"],
+        "properties": {
+            "group_id": {"type": "string"}, "member_id": {"type": "string"}, "member_epoch": {"type": "integer"},
+            "heartbeat_interval_ms": {"type": "integer"},
+            "assignment": {"type": "array", "items": _ref("TopicPartition"),
+                           "description": "the partitions the member holds now"},
+            "positions": {"type": "array", "items": _ref("TopicPartitionOffset"),
+                          "description": "the next offset the member is served from, per held partition"},
+        },
+    },
+    "PollResponse": {
+        "allOf": [_ref("MemberState"), {
+            "type": "object", "required": ["records"],
+            "properties": {"records": {"type": "array", "items": {
+                "allOf": [_ref("Record"), {"type": "object", "required": ["topic", "partition"],
+                                           "properties": {"topic": {"type": "string"},
+                                                          "partition": {"type": "integer"}}}]}}}}],
+    },
+    "CommitRequest": {
+        "type": "object",
+        "properties": {"offsets": {"type": "array", "items": _ref("TopicPartitionOffset"),
+                                   "description": "default: the member's positions"},
+                       "member_epoch": {"type": "integer", "minimum": 0,
+                                        "description": "refuse the commit (409) unless this is the current epoch"}},
+    },
+    "CommitResponse": {
+        "type": "object", "required": ["group_id", "member_id", "member_epoch", "offsets"],
+        "properties": {"group_id": {"type": "string"}, "member_id": {"type": "string"},
+                       "member_epoch": {"type": "integer"},
+                       "offsets": {"type": "array", "items": _ref("TopicPartitionOffset")}},
     },
     "Health": {
         "type": "object", "required": ["status"],
@@ -256,6 +321,54 @@ _PATHS: dict[str, Any] = {
                  "tags": ["groups"], "requestBody": _body(_ref("ResetOffsets")),
                  "responses": {"200": _ok("The new offsets", _ref("ResetOffsetsResponse")),
                                **_errors(400, 404, 409, 413, 415, 503)}},
+    },
+    "/groups/{group}/members": {
+        "parameters": [_GROUP],
+        "post": {"operationId": "joinGroup", "summary": "Join a group; the broker assigns partitions",
+                 "tags": ["consumers"], "requestBody": _body(_ref("JoinGroup")),
+                 "responses": {"200": _ok("The new member and its first assignment", _ref("MemberState")),
+                               **_errors(400, 404, 409, 413, 415, 503)}},
+    },
+    "/groups/{group}/members/{member}": {
+        "parameters": [_GROUP, _MEMBER],
+        "delete": {"operationId": "leaveGroup", "summary": "Leave; the member's partitions move at once",
+                   "tags": ["consumers"],
+                   "responses": {"204": {"description": "Left"}, **_errors(404, 503)}},
+    },
+    "/groups/{group}/members/{member}/poll": {
+        "parameters": [_GROUP, _MEMBER],
+        "post": {"operationId": "pollRecords",
+                 "summary": "Heartbeat, then records from the member's partitions from its positions",
+                 "tags": ["consumers"],
+                 "parameters": [
+                     _query("max_records", {"type": "integer", "minimum": 1, "maximum": 10000},
+                            "most records to return (default 500)"),
+                     _query("max_bytes", {"type": "integer", "minimum": 1, "maximum": 64 * 1024 * 1024},
+                            "about how many bytes of batches to read (at least one batch); default 1 MiB"),
+                     _query("wait_ms", {"type": "integer", "minimum": 0, "maximum": 30000},
+                            "long poll: wait this long for records when there are none (default 0)"),
+                     _query("value_format", _FORMAT, "how values and header values are shown (default text)"),
+                     _query("key_format", _FORMAT,
+                            "how keys are shown (default: value_format; text when that is json)")],
+                 "responses": {"200": _ok("Records, assignment and positions", _ref("PollResponse")),
+                               **_errors(400, 404, 406, 409, 503)}},
+    },
+    "/groups/{group}/members/{member}/commit": {
+        "parameters": [_GROUP, _MEMBER],
+        "post": {"operationId": "commitOffsets",
+                 "summary": "Commit offsets of held partitions (no body: the member's positions)",
+                 "tags": ["consumers"],
+                 "requestBody": {"required": False, "content": _json(_ref("CommitRequest"))},
+                 "responses": {"200": _ok("Committed, durable per the flush policy of __consumer_offsets",
+                                          _ref("CommitResponse")),
+                               **_errors(400, 404, 409, 413, 415, 503, 504)}},
+    },
+    "/groups/{group}/members/{member}/heartbeat": {
+        "parameters": [_GROUP, _MEMBER],
+        "post": {"operationId": "heartbeat", "summary": "Keep the membership alive; learn the assignment",
+                 "tags": ["consumers"],
+                 "responses": {"200": _ok("The member's assignment and positions", _ref("MemberState")),
+                               **_errors(404, 409, 503)}},
     },
     "/health": {
         "get": {"operationId": "health", "summary": "Liveness", "tags": ["operations"],

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from logbroker.controller.controller import GroupDescription
 from logbroker.groups import GroupCoordinator, GroupError, GroupState, OffsetCommitInput
 from logbroker.groups.assignment import parse_assignment
 from logbroker.groups.schema import RecordFormatError
@@ -56,14 +57,26 @@ def _assignment(data: bytes) -> list[dict[str, Any]]:
 
 
 async def list_groups(request: web.Request) -> web.Response:
-    groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "state": g.state}
-              for g in sorted(_coordinator(request).list_groups(), key=lambda g: g.group_id)]
-    return respond(request, {"groups": groups})
+    """Classic groups (Kafka clients' JoinGroup) and broker-assigned groups (HTTP and KIP-848 members)."""
+    groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "state": g.state, "group_type": "classic"}
+              for g in _coordinator(request).list_groups()]
+    controller = context(request).controller
+    if controller is not None:
+        for group_id in controller.groups():
+            described = controller.describe(group_id)
+            if described is not None:
+                groups.append({"group_id": group_id, "protocol_type": "consumer", "state": described.state,
+                               "group_type": "consumer"})
+    return respond(request, {"groups": sorted(groups, key=lambda g: str(g["group_id"]))})
 
 
 async def describe_group(request: web.Request) -> web.Response:
     coordinator = _coordinator(request)
     group_id = request.match_info["group"]
+    controller = context(request).controller
+    assigned = controller.describe(group_id) if controller is not None else None
+    if assigned is not None:
+        return respond(request, _describe_assigned(group_id, assigned, coordinator))
     desc = coordinator.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
@@ -76,6 +89,22 @@ async def describe_group(request: web.Request) -> web.Response:
                 "metadata": lag.metadata} for lag in coordinator.lag(group_id)]
     return respond(request, {"group_id": desc.group_id, "state": desc.state, "protocol_type": desc.protocol_type,
                              "protocol": desc.protocol_data, "members": members, "offsets": offsets})
+
+
+def _describe_assigned(group_id: str, desc: GroupDescription, coordinator: GroupCoordinator) -> dict[str, Any]:
+    """A group whose partitions the broker assigns: members with current and target assignments."""
+    owners = {tp: m.member_id for m in desc.members for tp in m.assignment}
+    members = [{"member_id": m.member_id, "group_instance_id": m.instance_id, "client_id": m.client_id,
+                "client_host": m.client_host, "member_epoch": m.member_epoch,
+                "assignment": [{"topic": t, "partition": p} for t, p in m.assignment],
+                "target_assignment": [{"topic": t, "partition": p} for t, p in m.target_assignment]}
+               for m in desc.members]
+    offsets = [{"topic": lag.topic, "partition": lag.partition, "committed_offset": lag.committed_offset,
+                "log_end_offset": lag.log_end_offset, "lag": lag.lag,
+                "member_id": owners.get((lag.topic, lag.partition)), "metadata": lag.metadata}
+               for lag in coordinator.lag(group_id)]
+    return {"group_id": group_id, "state": desc.state, "protocol_type": "consumer", "protocol": desc.assignor,
+            "group_epoch": desc.group_epoch, "members": members, "offsets": offsets}
 
 
 async def reset_offsets(request: web.Request) -> web.Response:

@@ -219,7 +219,7 @@ def _render(data: bytes | None, fmt: str, offset: int, what: str) -> Any:
                                                f"read with value_format=base64 (or key_format=base64)") from None
 
 
-def _record_out(r: Record, key_format: str, value_format: str, raw: bool) -> dict[str, Any]:
+def record_out(r: Record, key_format: str, value_format: str, raw: bool) -> dict[str, Any]:
     ts_type = "LogAppendTime" if r.timestamp_type == LOG_APPEND_TIME else "CreateTime"
     if raw:
         return {"offset": r.offset, "timestamp": r.timestamp, "timestamp_type": ts_type, "key": r.key,
@@ -231,7 +231,7 @@ def _record_out(r: Record, key_format: str, value_format: str, raw: bool) -> dic
                         for k, v in r.headers]}
 
 
-def _pread_all(parts: Sequence[Any]) -> bytes:
+def pread_all(parts: Sequence[Any]) -> bytes:
     return b"".join(os.pread(p.fileno, p.length, p.position) for p in parts)
 
 
@@ -262,9 +262,9 @@ async def read_records(request: web.Request) -> web.Response:
         out = broker.read(topic, partition, offset, max_bytes)
     broker.count_bytes_out(topic, out.nbytes)
     if out.nbytes > INLINE_READ_BYTES:
-        data = await asyncio.to_thread(_pread_all, out.parts)
+        data = await asyncio.to_thread(pread_all, out.parts)
     else:
-        data = _pread_all(out.parts)
+        data = pread_all(out.parts)
     raw = wants_msgpack(request)
     rendered: list[dict[str, Any]] = []
     next_offset = offset
@@ -280,7 +280,7 @@ async def read_records(request: web.Request) -> web.Response:
                 if len(rendered) >= limit:
                     full = True
                     break
-                rendered.append(_record_out(record, key_format, value_format, raw))
+                rendered.append(record_out(record, key_format, value_format, raw))
                 next_offset = record.offset + 1
             if full:
                 break

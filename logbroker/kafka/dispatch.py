@@ -13,6 +13,8 @@ import logging
 from collections.abc import Sequence
 
 from logbroker.broker import Broker
+from logbroker.controller import Controller
+from logbroker.groups import GroupCoordinator
 from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
@@ -22,6 +24,10 @@ from logbroker.kafka.handlers.configs import (
     handle_alter_configs,
     handle_describe_configs,
     handle_incremental_alter_configs,
+)
+from logbroker.kafka.handlers.consumer_groups import (
+    handle_consumer_group_describe,
+    handle_consumer_group_heartbeat,
 )
 from logbroker.kafka.handlers.fetch import handle_fetch
 from logbroker.kafka.handlers.groups import (
@@ -78,6 +84,8 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.OFFSET_FETCH: (handle_offset_fetch, 10),
     ApiKey.DELETE_GROUPS: (handle_delete_groups, 2),
     ApiKey.OFFSET_DELETE: (handle_offset_delete, 0),
+    ApiKey.CONSUMER_GROUP_HEARTBEAT: (handle_consumer_group_heartbeat, 1),
+    ApiKey.CONSUMER_GROUP_DESCRIBE: (handle_consumer_group_describe, 0),
 }
 API_VERSIONS_MAX = 4
 
@@ -103,8 +111,11 @@ def served_versions() -> dict[int, tuple[int, int]]:
 class Dispatcher:
     """The server's request handler: bytes of one frame in, response chunks out."""
 
-    def __init__(self, broker: Broker, advertised_host: str, advertised_port: int) -> None:
+    def __init__(self, broker: Broker, advertised_host: str, advertised_port: int, *,
+                 coordinator: GroupCoordinator | None = None, controller: Controller | None = None) -> None:
         self.broker = broker
+        self.coordinator = coordinator
+        self.controller = controller
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
@@ -129,7 +140,7 @@ class Dispatcher:
                 return list(codec.encode_response(ApiKey.API_VERSIONS, 0, request.correlation_id, body))
             raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
-                             self.advertised_port)
+                             self.advertised_port, self.coordinator, self.controller)
         if key == ApiKey.API_VERSIONS:
             response: Body | None = {"error_code": 0, "api_keys": self._api_keys, "throttle_time_ms": 0,
                                      "supported_features": [], "finalized_features_epoch": -1,

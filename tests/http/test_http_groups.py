@@ -30,7 +30,8 @@ def test_describe_reset_and_delete_a_group(api: Api, http_broker: BrokerProcess)
     api.post("/topics/grouped/records", {"records": [{"value": "more", "partition": 0}] * 3})
     try:
         listed = api.get("/groups").body["groups"]
-        assert {"group_id": "readers", "protocol_type": "consumer", "state": "Stable"} in listed
+        expected = {"group_id": "readers", "protocol_type": "consumer", "state": "Stable", "group_type": "classic"}
+        assert expected in listed
         desc = api.get("/groups/readers").body
         assert desc["state"] == "Stable" and len(desc["members"]) == 1
         member = desc["members"][0]

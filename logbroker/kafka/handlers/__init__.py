@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logbroker.broker import Broker
+
+if TYPE_CHECKING:
+    from logbroker.controller import Controller
+    from logbroker.groups import GroupCoordinator
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,8 @@ class RequestContext:
     peer: str
     advertised_host: str
     advertised_port: int
+    coordinator: GroupCoordinator | None = None  # classic groups and committed offsets
+    controller: Controller | None = None  # consumer-protocol groups (KIP-848): broker-side assignment
 
 
 Body = dict[str, Any]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-import weakref
 from typing import Any
 
 from logbroker.broker import Broker
@@ -31,24 +30,13 @@ log = logging.getLogger(__name__)
 
 OFFSETS_COMMIT_TIMEOUT_S = 5.0  # Kafka's offsets.commit.timeout.ms
 GROUP_TYPE_CLASSIC = "classic"
+GROUP_TYPE_CONSUMER = "consumer"  # KIP-848 groups, served by the controller
 KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
 NO_AUTHORIZED_OPERATIONS = -2147483648
 NULL_UUID = uuid.UUID(int=0)
 
-# The coordinator serving each broker; set by the application (``attach_coordinator``).
-_COORDINATORS: weakref.WeakKeyDictionary[Broker, GroupCoordinator] = weakref.WeakKeyDictionary()
-
-
-def attach_coordinator(broker: Broker, coordinator: GroupCoordinator) -> None:
-    _COORDINATORS[broker] = coordinator
-
-
-def detach_coordinator(broker: Broker) -> None:
-    _COORDINATORS.pop(broker, None)
-
-
 def _coordinator(ctx: RequestContext) -> GroupCoordinator | None:
-    return _COORDINATORS.get(ctx.broker)
+    return ctx.coordinator
 
 
 def _code(error: GroupError) -> int:
@@ -370,11 +358,18 @@ async def handle_list_groups(ctx: RequestContext, body: Body) -> Body:
     if coordinator is None:
         return {"throttle_time_ms": 0, "error_code": _NOT_AVAILABLE, "groups": []}
     types = {t.lower() for t in body.get("types_filter") or []} if ctx.api_version >= 5 else set()
-    groups = [] if types and GROUP_TYPE_CLASSIC not in types else coordinator.list_groups(
-        body.get("states_filter") or [] if ctx.api_version >= 4 else [])
-    return {"throttle_time_ms": 0, "error_code": 0,
-            "groups": [{"group_id": g.group_id, "protocol_type": g.protocol_type, "group_state": g.state,
-                        "group_type": GROUP_TYPE_CLASSIC} for g in groups]}
+    states = body.get("states_filter") or [] if ctx.api_version >= 4 else []
+    groups = [] if types and GROUP_TYPE_CLASSIC not in types else coordinator.list_groups(states)
+    listed = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "group_state": g.state,
+               "group_type": GROUP_TYPE_CLASSIC} for g in groups]
+    if ctx.controller is not None and (not types or GROUP_TYPE_CONSUMER in types):
+        wanted = {s.lower() for s in states}
+        for group_id in ctx.controller.groups():
+            described = ctx.controller.describe(group_id)
+            if described is not None and (not wanted or described.state.lower() in wanted):
+                listed.append({"group_id": group_id, "protocol_type": "consumer", "group_state": described.state,
+                               "group_type": GROUP_TYPE_CONSUMER})
+    return {"throttle_time_ms": 0, "error_code": 0, "groups": listed}
 
 
 async def handle_delete_groups(ctx: RequestContext, body: Body) -> Body:
