@@ -6,9 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run test test-fast lint bench bench-storage install clean
+.PHONY: run test test-fast lint bench bench-limits bench-storage bench-compare install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,10 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(RUN_STAMP)
+
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@ $(DEV_STAMP) $(RUN_STAMP)
 
 install: $(DEV_STAMP)
 
@@ -41,10 +46,25 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy segments logbroker
 
 ## Storage-engine and broker benchmarks; figures go to bench/README.md.
-bench: $(DEV_STAMP)
+## Run one after the other (never in parallel: each would skew the other's figures).
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/limits.py
 	$(BIN)/python bench/storage.py
 
-bench-storage: bench
+## The broker against the machine's own limits (loopback TCP, disk, sendfile), ~4-5 minutes;
+## ARGS=--quick for a smoke run, ARGS='--profile --json out.json' for py-spy hot spots and JSON.
+bench-limits: $(BENCH_STAMP)
+	$(BIN)/python bench/limits.py $(ARGS)
+
+## The storage engine alone against the same raw limits.
+bench-storage: $(BENCH_STAMP)
+	$(BIN)/python bench/storage.py
+
+## logbroker versus RabbitMQ: 1 producer, 4 consumers, 100,000 messages of 100/500/1000 B, median of 3 runs,
+## ~7 minutes here; results (table, JSON, one plot per size, COMPARE.md) in bench/results/. RabbitMQ runs if
+## installed (as root: apt-get install -y rabbitmq-server); ARGS=--quick for a smoke test.
+bench-compare: $(BENCH_STAMP)
+	$(BIN)/python bench/compare.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

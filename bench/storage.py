@@ -9,8 +9,11 @@ Measured in one run, on the same disk (a temporary directory under --dir):
 - the read path: ``Log.read`` from offset 0 to the end, each range sent with ``os.sendfile`` to the
   same drained socket.
 
-Each figure is printed with its ratio to the matching raw limit. Usage:
-    python bench/storage.py [--dir /tmp] [--mib 256] [--json out.json]
+Each figure is the median of ``--repeats`` runs (default 3), taken in interleaved rounds (raw limits,
+then every append figure, then the read path, then the next round) so that machine drift hits the raw
+limits and logbroker alike; it is printed with its ratio to the median of the matching raw limit.
+Usage:
+    python bench/storage.py [--dir /tmp] [--mib 256] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
+import statistics
 import tempfile
 import threading
 import time
@@ -124,9 +129,9 @@ def make_batch(record_bytes: int, batch_bytes: int) -> tuple[bytearray, int]:
 
 
 def bench_append(root: Path, record_bytes: int, batch_bytes: int, policy: str, total: int,
-                 seconds: float) -> dict[str, float]:
+                 seconds: float, run: int = 0) -> dict[str, float]:
     config = LogConfig.from_props({"logbroker.flush.policy": policy, "segment.bytes": str(256 * MiB)})
-    path = root / f"append-{record_bytes}-{batch_bytes}-{policy}-0"
+    path = root / f"append-{record_bytes}-{batch_bytes}-{policy}-{run}-0"
     path.mkdir()
     log = Log.open(path, config, now_ms=0)
     durability = Durability()
@@ -150,12 +155,13 @@ def bench_append(root: Path, record_bytes: int, batch_bytes: int, policy: str, t
     finally:
         durability.close()
         log.close()
+        shutil.rmtree(path, ignore_errors=True)
     return {"mib_s": appended / elapsed / MiB, "records_s": batches * count / elapsed, "bytes": appended}
 
 
-def bench_read(root: Path, total: int) -> float:
+def bench_read(root: Path, total: int, run: int = 0) -> float:
     config = LogConfig.from_props({"logbroker.flush.policy": "os", "segment.bytes": str(128 * MiB)})
-    path = root / "read-0"
+    path = root / f"read-{run}-0"
     path.mkdir()
     log = Log.open(path, config, now_ms=0)
     batch, _ = make_batch(1000, MiB)
@@ -182,6 +188,7 @@ def bench_read(root: Path, total: int) -> float:
     finally:
         drain.close()
         log.close()
+        shutil.rmtree(path, ignore_errors=True)
     assert sent == size, (sent, size)
     return sent / elapsed / MiB
 
@@ -196,45 +203,70 @@ def next_offset_after(r: FileRange) -> int:
     return header.next_offset
 
 
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+CONFIGS = [(policy, record_bytes, batch_bytes) for policy in ("os", "group", "always")
+           for record_bytes in (100, 1000) for batch_bytes in (16 * 1024, MiB)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", default=None, help="directory on the disk to measure (default: system temp)")
     parser.add_argument("--mib", type=int, default=256, help="MiB written per no-fsync run")
     parser.add_argument("--seconds", type=float, default=4.0, help="time cap per run")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; figures are medians")
     parser.add_argument("--json", default=None, help="also write the figures as JSON here")
     args = parser.parse_args()
     total = args.mib * MiB
+    repeats = max(1, args.repeats)
     results: dict[str, object] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                                             f"Python {platform.python_version()}, {platform.system()}"}
+                                             f"Python {platform.python_version()}, {platform.system()}",
+                                  "repeats": repeats, "loadavg_start": os.getloadavg()}
+    raw_runs: dict[str, list[float]] = {"write_mib_s": [], "write_fsync_each_mib_s": [], "sendfile_mib_s": []}
+    append_runs: dict[tuple[str, int, int], list[dict[str, float]]] = {c: [] for c in CONFIGS}
+    read_runs: list[float] = []
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="logbroker-bench-") as tmp:
         root = Path(tmp)
-        raw_w = raw_write(root / "raw", total, False, args.seconds * 2)
-        raw_wf = raw_write(root / "rawf", total, True, args.seconds)
-        raw_sf = raw_sendfile(root / "raws", total)
-        results["raw"] = {"write_mib_s": raw_w, "write_fsync_each_mib_s": raw_wf, "sendfile_mib_s": raw_sf}
-        print(f"machine: {results['machine']}")
-        print(f"raw sequential write (1 MiB, no fsync): {raw_w:9.1f} MiB/s")
-        print(f"raw sequential write (1 MiB, fsync each): {raw_wf:7.1f} MiB/s")
-        print(f"raw sendfile file->socket: {raw_sf:22.1f} MiB/s")
-        print()
-        print(f"{'append':<34} {'MiB/s':>9} {'records/s':>12} {'vs raw':>8}")
-        rows = []
-        for policy in ("os", "group", "always"):
-            for record_bytes in (100, 1000):
-                for batch_bytes in (16 * 1024, MiB):
-                    r = bench_append(root, record_bytes, batch_bytes, policy, total, args.seconds)
-                    limit = raw_w if policy == "os" else raw_wf
-                    ratio = r["mib_s"] / limit
-                    label = f"{policy:<6} {record_bytes:>4} B records, {batch_bytes // 1024:>4} KiB batches"
-                    print(f"{label:<34} {r['mib_s']:9.1f} {r['records_s']:12,.0f} {ratio:7.0%}")
-                    rows.append({"policy": policy, "record_bytes": record_bytes, "batch_bytes": batch_bytes,
-                                 **r, "ratio": ratio, "limit": "raw write" if policy == "os" else
-                                 "raw write + fsync per MiB"})
-        results["append"] = rows
-        read = bench_read(root, total)
-        results["read"] = {"mib_s": read, "ratio": read / raw_sf}
-        print()
-        print(f"read path (Log.read + sendfile, 1 MiB batches): {read:.1f} MiB/s, {read / raw_sf:.0%} of raw sendfile")
+        for run in range(repeats):
+            # One round: the raw limits, then every logbroker figure, so drift hits both alike.
+            raw_runs["write_mib_s"].append(raw_write(root / "raw", total, False, args.seconds * 2))
+            raw_runs["write_fsync_each_mib_s"].append(raw_write(root / "rawf", total, True, args.seconds))
+            raw_runs["sendfile_mib_s"].append(raw_sendfile(root / "raws", total))
+            for policy, record_bytes, batch_bytes in CONFIGS:
+                append_runs[(policy, record_bytes, batch_bytes)].append(
+                    bench_append(root, record_bytes, batch_bytes, policy, total, args.seconds, run))
+            read_runs.append(bench_read(root, total, run))
+    raw = {k: median(v) for k, v in raw_runs.items()}
+    raw_w, raw_wf, raw_sf = raw["write_mib_s"], raw["write_fsync_each_mib_s"], raw["sendfile_mib_s"]
+    results["raw"] = raw
+    results["raw_runs"] = raw_runs
+    print(f"machine: {results['machine']}")
+    print(f"figures: median of {repeats} interleaved round(s); load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"raw sequential write (1 MiB, no fsync): {raw_w:9.1f} MiB/s")
+    print(f"raw sequential write (1 MiB, fsync each): {raw_wf:7.1f} MiB/s")
+    print(f"raw sendfile file->socket: {raw_sf:22.1f} MiB/s")
+    print()
+    print(f"{'append':<34} {'MiB/s':>9} {'records/s':>12} {'vs raw':>8}")
+    rows = []
+    for policy, record_bytes, batch_bytes in CONFIGS:
+        runs = append_runs[(policy, record_bytes, batch_bytes)]
+        r = {"mib_s": median([x["mib_s"] for x in runs]), "records_s": median([x["records_s"] for x in runs]),
+             "bytes": median([x["bytes"] for x in runs])}
+        limit = raw_w if policy == "os" else raw_wf
+        ratio = r["mib_s"] / limit
+        label = f"{policy:<6} {record_bytes:>4} B records, {batch_bytes // 1024:>4} KiB batches"
+        print(f"{label:<34} {r['mib_s']:9.1f} {r['records_s']:12,.0f} {ratio:7.0%}")
+        rows.append({"policy": policy, "record_bytes": record_bytes, "batch_bytes": batch_bytes,
+                     **r, "ratio": ratio, "limit": "raw write" if policy == "os" else
+                     "raw write + fsync per MiB", "runs_mib_s": [x["mib_s"] for x in runs]})
+    results["append"] = rows
+    read = median(read_runs)
+    results["read"] = {"mib_s": read, "ratio": read / raw_sf, "runs_mib_s": read_runs}
+    print()
+    print(f"read path (Log.read + sendfile, 1 MiB batches): {read:.1f} MiB/s, {read / raw_sf:.0%} of raw sendfile")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -1,0 +1,599 @@
+"""logbroker versus RabbitMQ: one producer, four competing consumers, 100,000 messages.
+
+Configurations (each broker started here on 127.0.0.1 with its own temporary data):
+
+- logbroker + confluent-kafka (librdkafka) and + kafka-python (pure Python): producer acks=all,
+  linger 5 ms, records spread round-robin over a 4-partition topic; four consumer processes in one
+  consumer group (``--assign``: each consumer assign()s one partition instead);
+- logbroker over its HTTP API: batched msgpack produce (``POST /topics/{t}/records``, acks=all,
+  1,000 records a request), four consumers each long-polling one partition
+  (``GET /topics/{t}/partitions/{p}/records``);
+- RabbitMQ + pika: one durable queue, four competing consumers, manual acks (one per message),
+  prefetch 100; messages persistent, persistent with publisher confirms (batches of 100), or transient;
+  the producer publishes asynchronously (``SelectConnection``).
+
+A fresh logbroker (own data directory) serves each run; one RabbitMQ node serves the whole
+comparison and each run gets a fresh queue, deleted afterwards. Runs of all configurations are
+interleaved (round-robin, order rotated each round) so machine drift hits all alike; each figure is
+the median of ``--runs`` runs.
+
+Per run: producer throughput (first send until every message is acknowledged: flush for Kafka
+clients, the last answer for HTTP, the last confirm; without confirms, until the broker answered
+the connection close that follows the last publish), end-to-end throughput (first send until the
+last message was processed by a consumer), per-consumer share, duplicates and losses (every message
+carries a unique sequence number), and p50/p99 end-to-end latency (processing time minus the send
+timestamp in the message; under full load, so it includes the time a message waits in the backlog).
+
+Results go to ``bench/results/``: compare.md and compare.json (table), compare_<size>B.png (one
+plot per message size) and COMPARE.md (the section for bench/README.md). Usage::
+
+    python bench/compare.py [--runs 3] [--sizes 100,500,1000] [--messages 100000] [--quick]
+                            [--configs confluent,kafka-python,http,rabbit,rabbit-confirms,rabbit-transient]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import compare_drivers as drivers
+import compare_rabbit
+from common import MB, ROOT, Broker, loadavg, machine_line, median, percentile, spread
+
+CTX = mp.get_context("spawn")
+RESULTS = Path(__file__).resolve().parent / "results"
+PARTITIONS = 4
+CONSUMERS = 4
+# The clock starts once the group has settled, so the join delay only costs set-up time; 3 s is the default.
+BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "500"}
+GOALS = {"confluent": 20.0, "kafka-python": 3.0}  # x RabbitMQ's best configuration, end-to-end
+
+
+@dataclass(frozen=True)
+class Config:
+    key: str
+    label: str
+    broker: str  # logbroker | rabbit
+    driver: str
+    persistent: bool = True
+    confirms: bool = False
+
+
+CONFIGS = {c.key: c for c in (
+    Config("confluent", "logbroker + confluent-kafka", "logbroker", "confluent"),
+    Config("kafka-python", "logbroker + kafka-python", "logbroker", "kafka-python"),
+    Config("http", "logbroker + HTTP API", "logbroker", "http"),
+    Config("rabbit", "RabbitMQ persistent", "rabbit", "rabbit"),
+    Config("rabbit-confirms", "RabbitMQ persistent + confirms", "rabbit", "rabbit", confirms=True),
+    Config("rabbit-transient", "RabbitMQ transient", "rabbit", "rabbit", persistent=False),
+)}
+
+
+# ====================================================================================== one run
+class RunFailed(RuntimeError):
+    pass
+
+
+def _create_topic(bootstrap: str, topic: str) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    futures = admin.create_topics([NewTopic(topic, PARTITIONS, 1)], operation_timeout=15, request_timeout=15)
+    futures[topic].result(timeout=30)
+
+
+@contextmanager
+def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.RabbitNode | None,
+            base: drivers.RunSpec) -> Iterator[drivers.RunSpec]:
+    """The broker side of one run: a fresh logbroker with a 4-partition topic, or a fresh queue."""
+    if cfg.broker == "logbroker":
+        data = workdir / topic
+        log_path = workdir / f"{topic}.log"
+        broker = Broker(data_dir=data, log_path=log_path, overrides=dict(BROKER_OVERRIDES))
+        try:
+            broker.start()
+        except RuntimeError as exc:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-3:] if log_path.exists() else []
+            raise RunFailed(f"logbroker did not start ({exc}): {' | '.join(tail)}") from None
+        try:
+            _create_topic(broker.bootstrap, topic)
+            yield drivers.RunSpec(**{**asdict(base), "bootstrap": broker.bootstrap, "http_port": broker.http_port})
+        finally:
+            code = broker.stop()
+            if code not in (0, None):
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                print(f"  logbroker exited with code {code}: {' | '.join(tail)}")
+            shutil.rmtree(data, ignore_errors=True)
+    else:
+        assert rabbit is not None
+        rabbit.declare_queue(topic)
+        try:
+            yield drivers.RunSpec(**{**asdict(base), "amqp_port": rabbit.port})
+        finally:
+            rabbit.delete_queue(topic)
+
+
+def _drain(shared: drivers.Shared, into: list[dict[str, Any]]) -> None:
+    while True:
+        try:
+            into.append(shared.results.get_nowait())
+        except queue.Empty:
+            return
+        if "failed" in into[-1]:
+            raise RunFailed(f"{into[-1]['kind']} failed: {into[-1]['failed']}")
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="msg", unit_scale=True, leave=False, dynamic_ncols=True,
+                disable=not sys.stderr.isatty(), file=sys.stderr)
+
+
+def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
+             rabbit: compare_rabbit.RabbitNode | None, group: bool, timeout_s: float) -> dict[str, Any]:
+    topic = f"cmp-{cfg.key}-{size}-{run_no}"
+    base = drivers.RunSpec(config=cfg.key, driver=cfg.driver, messages=messages, size=size, consumers=CONSUMERS,
+                           topic=topic, partitions=PARTITIONS, group=group, persistent=cfg.persistent,
+                           confirms=cfg.confirms, timeout_s=timeout_s)
+    load_before = loadavg()
+    t_setup = time.monotonic()
+    with _target(cfg, topic, workdir, rabbit, base) as spec:
+        shared = drivers.Shared(progress=CTX.Array("q", CONSUMERS, lock=False),
+                                assigned=CTX.Array("q", CONSUMERS, lock=False),
+                                go=CTX.Event(), stop=CTX.Event(), results=CTX.Queue())
+        procs = [CTX.Process(target=drivers.run_consumer, args=(spec, i, shared), daemon=True)
+                 for i in range(CONSUMERS)]
+        procs.append(CTX.Process(target=drivers.run_producer, args=(spec, shared), daemon=True))
+        got: list[dict[str, Any]] = []
+        for proc in procs:
+            proc.start()
+        try:
+            _wait_ready(shared, got, spec)
+            setup_s = time.monotonic() - t_setup
+            shared.go.set()
+            _wait_done(shared, got, spec, f"{cfg.key} {size}B #{run_no + 1}")
+            shared.stop.set()
+            deadline = time.monotonic() + 60
+            while len(got) < CONSUMERS + 1:
+                if time.monotonic() > deadline:
+                    raise RunFailed(f"only {len(got)} of {CONSUMERS + 1} workers reported")
+                _drain(shared, got)
+                time.sleep(0.02)
+        finally:
+            shared.go.set()
+            shared.stop.set()
+            _reap(procs, shared)
+    result = _measure(cfg, size, messages, run_no, got, load_before)
+    result["setup_s"], result["wall_s"] = setup_s, time.monotonic() - t_setup
+    return result
+
+
+def _reap(procs: list[Any], shared: drivers.Shared, timeout: float = 20.0) -> None:
+    """Let the workers exit (draining the result queue, which a worker's exit waits on), then kill the rest."""
+    deadline = time.monotonic() + timeout
+    while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+        with suppress(queue.Empty):
+            while True:
+                shared.results.get_nowait()
+        time.sleep(0.05)
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+
+
+def _wait_ready(shared: drivers.Shared, got: list[dict[str, Any]], spec: drivers.RunSpec) -> None:
+    """Until every consumer holds its share of the partitions (the group has settled) for 0.5 s."""
+    deadline = time.monotonic() + 90
+    stable_since = 0.0
+    while True:
+        _drain(shared, got)
+        held = list(shared.assigned)
+        ready = all(h >= 1 for h in held) and (spec.driver == "rabbit" or not spec.group or sum(held) == PARTITIONS)
+        now = time.monotonic()
+        if not ready:
+            stable_since = 0.0
+        elif not stable_since:
+            stable_since = now
+        elif now - stable_since >= 0.5:
+            return
+        if now > deadline:
+            raise RunFailed(f"consumers not ready after 90 s (partitions held: {held})")
+        time.sleep(0.05)
+
+
+def _wait_done(shared: drivers.Shared, got: list[dict[str, Any]], spec: drivers.RunSpec, desc: str) -> None:
+    """Until the consumers processed every message (plus a short grace for duplicates) or the deadline."""
+    deadline = time.monotonic() + spec.timeout_s
+    with _progress(spec.messages, desc) as bar:
+        while time.monotonic() < deadline:
+            _drain(shared, got)
+            seen = sum(shared.progress)
+            bar.update(seen - bar.n)
+            if seen >= spec.messages:
+                break
+            time.sleep(0.05)
+    time.sleep(0.3)
+
+
+def _measure(cfg: Config, size: int, messages: int, run_no: int, got: list[dict[str, Any]],
+             load_before: tuple[float, float, float]) -> dict[str, Any]:
+    producer = next(g for g in got if g["kind"] == "producer")
+    consumers = sorted((g for g in got if g["kind"] == "consumer"), key=lambda g: g["idx"])
+    counts = bytearray(messages)
+    received = out_of_range = 0
+    per_consumer = []
+    latencies = array("f")
+    for c in consumers:
+        seqs = array("q")
+        seqs.frombytes(c["seqs"])
+        per_consumer.append(len(seqs))
+        received += len(seqs)
+        for s in seqs:
+            if 0 <= s < messages:
+                if counts[s] < 255:
+                    counts[s] += 1
+            else:
+                out_of_range += 1
+        lat = array("f")
+        lat.frombytes(c["lat_ms"])
+        latencies.extend(lat)
+    unique = messages - counts.count(0)
+    lat_sorted = sorted(latencies)
+    t_first = producer["t_first"]
+    last = max((c["last"] for c in consumers if c["last"]), default=float("nan"))
+    prod_s = producer["t_done"] - t_first
+    e2e_s = last - t_first
+    nbytes = messages * size
+    return {
+        "config": cfg.key, "label": cfg.label, "size": size, "messages": messages, "run": run_no,
+        "producer_s": prod_s, "producer_msg_s": messages / prod_s, "producer_mb_s": nbytes / prod_s / MB,
+        "e2e_s": e2e_s, "e2e_msg_s": unique / e2e_s, "e2e_mb_s": unique * size / e2e_s / MB,
+        "p50_ms": percentile(lat_sorted, 50), "p99_ms": percentile(lat_sorted, 99),
+        "received": received, "unique": unique, "duplicates": received - unique + out_of_range,
+        "lost": messages - unique, "producer_errors": producer["errors"],
+        "consumer_errors": sum(c["errors"] for c in consumers), "per_consumer": per_consumer,
+        "loadavg_before": load_before, "loadavg_after": loadavg(),
+    }
+
+
+# ====================================================================================== summary
+def summarize(runs: list[dict[str, Any]], configs: Sequence[Config], sizes: Sequence[int]) -> list[dict[str, Any]]:
+    rows = []
+    for size in sizes:
+        for cfg in configs:
+            rs = [r for r in runs if r["config"] == cfg.key and r["size"] == size]
+            if not rs:
+                continue
+            total = sum(sum(r["per_consumer"]) for r in rs) or 1
+            shares = [100 * sum(r["per_consumer"][i] for r in rs) / total for i in range(CONSUMERS)]
+            rows.append({
+                "config": cfg.key, "label": cfg.label, "size": size, "runs": len(rs),
+                **{k: median([r[k] for r in rs]) for k in ("producer_msg_s", "producer_mb_s", "e2e_msg_s",
+                                                            "e2e_mb_s", "p50_ms", "p99_ms")},
+                "e2e_min": min(r["e2e_msg_s"] for r in rs), "e2e_max": max(r["e2e_msg_s"] for r in rs),
+                "e2e_spread": spread([r["e2e_msg_s"] for r in rs]), "shares": shares,
+                "duplicates": max(r["duplicates"] for r in rs), "lost": max(r["lost"] for r in rs),
+                "errors": max(r["producer_errors"] + r["consumer_errors"] for r in rs),
+            })
+    return rows
+
+
+def goals(rows: list[dict[str, Any]], sizes: Sequence[int]) -> list[dict[str, Any]]:
+    out = []
+    for size in sizes:
+        by = {r["config"]: r for r in rows if r["size"] == size}
+        rabbits = [r for r in by.values() if r["config"].startswith("rabbit")]
+        if not rabbits:
+            continue
+        best = max(rabbits, key=lambda r: r["e2e_msg_s"])
+        for key, factor in GOALS.items():
+            if key not in by:
+                continue
+            ratio = by[key]["e2e_msg_s"] / best["e2e_msg_s"]
+            clean = by[key]["lost"] == 0 and by[key]["duplicates"] == 0
+            out.append({"size": size, "config": key, "label": by[key]["label"], "goal": factor, "ratio": ratio,
+                        "best_rabbit": best["label"], "best_rabbit_msg_s": best["e2e_msg_s"],
+                        "met": ratio >= factor and clean})
+    return out
+
+
+def _k(x: float) -> str:
+    return f"{x / 1000:,.1f}k" if x >= 1000 else f"{x:,.0f}"
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| size | configuration | producer msg/s | producer MB/s | end-to-end msg/s | end-to-end MB/s | "
+             "spread | p50 ms | p99 ms | consumer shares % | dup | lost |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for r in rows:
+        shares = "/".join(f"{s:.0f}" for s in r["shares"])
+        lines.append(f"| {r['size']} B | {r['label']} | {_k(r['producer_msg_s'])} | {r['producer_mb_s']:.2f} | "
+                     f"{_k(r['e2e_msg_s'])} | {r['e2e_mb_s']:.2f} | {100 * r['e2e_spread']:.0f}% | "
+                     f"{r['p50_ms']:,.0f} | {r['p99_ms']:,.0f} | {shares} | {r['duplicates']} | {r['lost']} |")
+    return "\n".join(lines)
+
+
+def goals_table(gs: list[dict[str, Any]]) -> str:
+    if not gs:
+        return "(goals not measured: they need runs of logbroker with Kafka clients and of RabbitMQ)"
+    lines = ["| size | configuration | best RabbitMQ (end-to-end) | ratio | goal | met |",
+             "|---:|---|---|---:|---:|---|"]
+    for g in gs:
+        lines.append(f"| {g['size']} B | {g['label']} | {g['best_rabbit']}: {_k(g['best_rabbit_msg_s'])} msg/s | "
+                     f"{g['ratio']:.1f}x | {g['goal']:.0f}x | {'yes' if g['met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], size: int, path: Path, subtitle: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rs = [r for r in rows if r["size"] == size]
+    fig, ax = plt.subplots(figsize=(10, 5.2))
+    xs = range(len(rs))
+    width = 0.38
+    colors = ["#1f77b4" if not r["config"].startswith("rabbit") else "#ff7f0e" for r in rs]
+    ax.bar([x - width / 2 for x in xs], [r["producer_msg_s"] for r in rs], width, color=colors, alpha=0.45,
+           label="producer")
+    e2e = [r["e2e_msg_s"] for r in rs]
+    err = [[v - r["e2e_min"] for v, r in zip(e2e, rs, strict=True)],
+           [r["e2e_max"] - v for v, r in zip(e2e, rs, strict=True)]]
+    bars = ax.bar([x + width / 2 for x in xs], e2e, width, color=colors, yerr=err, capsize=3, label="end-to-end")
+    for bar, r in zip(bars, rs, strict=True):
+        ax.annotate(f"{_k(r['e2e_msg_s'])}\n{r['e2e_mb_s']:.1f} MB/s", (bar.get_x() + bar.get_width() / 2,
+                    max(bar.get_height(), r["e2e_max"])), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
+                    textcoords="offset points")
+    ax.set_yscale("log")
+    values = [v for r in rs for v in (r["producer_msg_s"], r["e2e_max"]) if v > 0]
+    if values:
+        ax.set_ylim(min(values) / 2, max(values) * 4)
+    ax.set_ylabel("messages per second (log scale)")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([r["label"].replace(" + ", "\n+ ") for r in rs], fontsize=8)
+    ax.set_title(f"{size}-byte messages: 1 producer, {CONSUMERS} consumers\n{subtitle}", fontsize=10)
+    ax.legend(["producer (light)", "end-to-end (whiskers: min-max of runs)"], loc="upper left", fontsize=8)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ====================================================================================== main
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3, help="runs per configuration and size (median reported)")
+    ap.add_argument("--sizes", default="100,500,1000", help="message sizes in bytes, comma-separated (>= 16)")
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"subset of {','.join(CONFIGS)}")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 5,000 messages, 1 run, output in results/quick")
+    ap.add_argument("--assign", action="store_true",
+                    help="Kafka consumers assign() one partition each instead of joining a consumer group")
+    ap.add_argument("--run-timeout", type=float, default=180.0, help="seconds a run may take before it is cut")
+    ap.add_argument("--budget", type=float, default=28.0,
+                    help="minutes; once passed, the remaining rounds are skipped (and reported)")
+    ap.add_argument("--out", type=Path, default=None, help="output directory (default bench/results)")
+    ap.add_argument("--dir", type=Path, default=None, help="where temporary broker data goes (default: system tmp)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.messages = min(args.messages, 5_000)
+        args.runs = 1
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    if any(s < drivers.STAMP.size for s in args.sizes):
+        ap.error(f"message sizes must be at least {drivers.STAMP.size} bytes")
+    keys = [k for k in args.configs.split(",") if k]
+    unknown = [k for k in keys if k not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown configurations {unknown}; choose from {list(CONFIGS)}")
+    args.configs = [CONFIGS[k] for k in keys]
+    if args.out is None:
+        args.out = RESULTS / "quick" if args.quick else RESULTS
+    return args
+
+
+def _on_sigterm(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: brokers and workers are stopped on the way out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    configs: list[Config] = args.configs
+    skipped: dict[str, str] = {}
+    started = time.monotonic()
+    load_start = loadavg()
+    print(f"machine: {machine_line()}; load average at start {load_start[0]:.2f} {load_start[1]:.2f} "
+          f"{load_start[2]:.2f}")
+    print(f"{args.messages:,} messages x sizes {args.sizes} x {len(configs)} configurations x {args.runs} runs; "
+          f"Kafka consumers: {'assign() one partition each' if args.assign else 'one consumer group'}")
+    with ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="compare-", dir=args.dir))
+        stack.callback(shutil.rmtree, workdir, True)
+        rabbit: compare_rabbit.RabbitNode | None = None
+        rabbit_version = ""
+        if any(c.broker == "rabbit" for c in configs):
+            reason = compare_rabbit.unavailable_reason()
+            if reason is None:
+                try:
+                    rabbit = stack.enter_context(compare_rabbit.RabbitNode(args.dir))
+                    rabbit_version = rabbit.version()
+                    print(f"RabbitMQ {rabbit_version} node {rabbit.name} on 127.0.0.1:{rabbit.port}")
+                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                    reason = f"RabbitMQ did not start: {exc}"
+            if reason is not None:
+                print(reason)
+                for c in configs:
+                    if c.broker == "rabbit":
+                        skipped[c.key] = reason
+                configs = [c for c in configs if c.broker != "rabbit"]
+        runs: list[dict[str, Any]] = []
+        failures: list[str] = []
+        for round_no in range(args.runs):
+            if round_no and time.monotonic() - started > args.budget * 60:
+                failures.append(f"time budget of {args.budget:.0f} min used up: rounds {round_no + 1}.."
+                                f"{args.runs} skipped")
+                print(failures[-1])
+                break
+            for si, size in enumerate(args.sizes):
+                shift = (round_no + si) % len(configs)
+                for cfg in configs[shift:] + configs[:shift]:
+                    try:
+                        r = run_once(cfg, size, args.messages, round_no, workdir, rabbit, not args.assign,
+                                     args.run_timeout)
+                    except (RunFailed, RuntimeError, OSError) as exc:
+                        failures.append(f"{cfg.key} {size} B run {round_no + 1}: {exc}")
+                        print(f"  FAILED {failures[-1]}")
+                        continue
+                    runs.append(r)
+                    print(f"{cfg.label:32} {size:5} B #{round_no + 1}: producer {_k(r['producer_msg_s']):>7} msg/s, "
+                          f"end-to-end {_k(r['e2e_msg_s']):>7} msg/s {r['e2e_mb_s']:6.2f} MB/s, "
+                          f"p50 {r['p50_ms']:7.1f} ms p99 {r['p99_ms']:7.1f} ms, shares {r['per_consumer']}, "
+                          f"dup {r['duplicates']} lost {r['lost']}, load {r['loadavg_after'][0]:.2f}, "
+                          f"set-up {r['setup_s']:.1f} s, run {r['wall_s']:.1f} s", flush=True)
+    elapsed = time.monotonic() - started
+    load_end = loadavg()
+    rows = summarize(runs, args.configs, args.sizes)
+    gs = goals(rows, args.sizes)
+    meta = {"machine": machine_line(), "python": platform.python_version(), "rabbitmq": rabbit_version,
+            "clients": _client_versions(), "messages": args.messages, "sizes": args.sizes, "runs": args.runs,
+            "consumers": CONSUMERS, "partitions": PARTITIONS, "kafka_consumers": "assign" if args.assign else "group",
+            "loadavg_start": load_start, "loadavg_end": load_end, "elapsed_s": elapsed, "skipped": skipped,
+            "failures": failures, "settings": {
+                "kafka-python producer": drivers.KAFKA_PYTHON_PRODUCER,
+                "confluent producer": drivers.CONFLUENT_PRODUCER,
+                "http batch": drivers.HTTP_BATCH, "rabbit prefetch": drivers.RABBIT_PREFETCH,
+                "rabbit confirm batch": drivers.RABBIT_CONFIRM_BATCH}}
+    write_outputs(args, rows, gs, runs, meta)
+    print()
+    print(markdown_table(rows))
+    print()
+    print(goals_table(gs))
+    for key, reason in skipped.items():
+        print(f"skipped {key}: {reason}")
+    for f in failures:
+        print(f"failed: {f}")
+    print(f"load average at end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}; took {elapsed / 60:.1f} min; "
+          f"results in {args.out}")
+    clean = all(r["lost"] == 0 and r["duplicates"] == 0 and r["errors"] == 0 for r in rows)
+    return 0 if clean and not failures else 1
+
+
+def _client_versions() -> dict[str, str]:
+    out = {}
+    try:
+        import confluent_kafka
+
+        out["confluent-kafka"] = f"{confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]})"
+    except ImportError:
+        pass
+    for name, mod in (("kafka-python", "kafka"), ("pika", "pika")):
+        with suppress(ImportError):
+            out[name] = __import__(mod).__version__
+    return out
+
+
+def write_outputs(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list[dict[str, Any]],
+                  runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("compare_*B.png"):
+        old.unlink()
+    (out / "compare.json").write_text(json.dumps({"meta": meta, "summary": rows, "goals": gs, "runs": runs},
+                                                 indent=1) + "\n")
+    (out / "compare.md").write_text(markdown_table(rows) + "\n\n" + goals_table(gs) + "\n")
+    load = meta["loadavg_start"], meta["loadavg_end"]
+    subtitle = (f"{args.messages:,} messages, median of {args.runs} run(s); load avg {load[0][0]:.1f} -> "
+                f"{load[1][0]:.1f} on {os.cpu_count()} cores")
+    for size in args.sizes:
+        if any(r["size"] == size for r in rows):
+            plot(rows, size, out / f"compare_{size}B.png", subtitle)
+    (out / "COMPARE.md").write_text(readme_section(args, rows, gs, meta))
+
+
+def readme_section(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list[dict[str, Any]],
+                   meta: dict[str, Any]) -> str:
+    rel = os.path.relpath(args.out, ROOT / "bench")
+    plots = "\n".join(f"![{s}-byte messages]({rel}/compare_{s}B.png)" for s in args.sizes
+                      if any(r["size"] == s for r in rows))
+    clients = ", ".join(f"{k} {v}" for k, v in meta["clients"].items())
+    ls, le = meta["loadavg_start"], meta["loadavg_end"]
+    consumers = ("each assign()s one partition (--assign)" if meta["kafka_consumers"] == "assign" else
+                 "one consumer group, auto-commit")
+    met = [g for g in gs if g["met"]]
+    verdict = ("all goals met" if gs and len(met) == len(gs) else
+               f"{len(met)} of {len(gs)} goals met" if gs else "goals not measured")
+    skipped = "".join(f"\n- skipped {k}: {v}" for k, v in meta["skipped"].items())
+    failures = "".join(f"\n- failed run: {f}" for f in meta["failures"])
+    return f"""## logbroker versus RabbitMQ
+
+The classic experiment: one producer sends {args.messages:,} messages, four consumers share the work
+(one consumer group over a 4-partition topic for logbroker; one queue with four competing consumers
+for RabbitMQ), message sizes {", ".join(f"{s} B" for s in args.sizes)}.
+
+    make bench-compare        # python bench/compare.py; about 7 minutes here with RabbitMQ installed
+    python bench/compare.py --quick    # smoke test: 5,000 messages, 1 run
+
+**Machine**: {meta["machine"]}. RabbitMQ {meta["rabbitmq"] or "(not run)"}; {clients}.
+Load average {ls[0]:.2f} at the start, {le[0]:.2f} at the end. The benchmark alone keeps both cores
+busy (1 producer, 4 consumers and the broker), so other work on the machine adds noise: see the
+spread column ((max - min) / median of the runs). Took {meta["elapsed_s"] / 60:.1f} minutes.
+
+**Method.** Every broker is started by the script on 127.0.0.1 with its own temporary data: a fresh
+`logbroker serve` per run, one RabbitMQ node for the whole comparison with a fresh durable queue per
+run. Each message carries a sequence number and its send timestamp; consumers report every sequence
+number they processed, so duplicates and losses are counted, not assumed. Producer throughput runs
+from the first send until every message is acknowledged (Kafka clients: `flush()` with acks=all;
+HTTP: the last answer; confirms: the last confirm; RabbitMQ without confirms: the broker's answer to
+the connection close after the last publish, which says it read them all, not that they are safe).
+End-to-end throughput runs from the first send until the last message is processed. Latency is
+processing time minus send time under full load, so it is mostly time spent in the backlog when the
+producer outruns the consumers. Median of {args.runs} run(s); the runs of all configurations are
+interleaved (order rotated each round).
+
+- logbroker + Kafka clients: acks=all, linger 5 ms (kafka-python batch 128 KiB; librdkafka defaults
+  otherwise), records spread round-robin over the partitions; consumers: {consumers}.
+  The broker's default flush policy (acks=all answered after the group-commit fsync);
+  `group.initial.rebalance.delay.ms=500` (the clock starts once the group has settled).
+- logbroker + HTTP API: msgpack produce of {drivers.HTTP_BATCH:,} records a request with acks=all; four
+  consumers each long-poll one partition (the HTTP API reads partitions, not groups).
+- RabbitMQ + pika: durable queue, manual acks (one per message), prefetch {drivers.RABBIT_PREFETCH};
+  persistent messages; persistent with publisher confirms ({drivers.RABBIT_CONFIRM_BATCH} outstanding,
+  then wait for all); transient messages. The producer publishes asynchronously (pika's
+  `SelectConnection`; its `BlockingConnection` flushes the socket after every publish and was about
+  half as fast here).
+
+{markdown_table(rows)}
+
+**Goals** (end-to-end, against RabbitMQ's best configuration at the same size, same run): {verdict}.
+
+{goals_table(gs)}
+{skipped}{failures}
+
+{plots}
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,914 @@
+"""logbroker against this machine's own limits, measured in one run.
+
+1. Raw limits (median of up to 3 rounds, interleaved with the logbroker runs so drift hits both):
+   loopback TCP (sender and receiver in separate processes, 1 MiB sends), sequential write of 1 MiB
+   chunks in the data dir's filesystem without and with an fsync per chunk, and ``os.sendfile`` of a
+   page-cached file to a loopback TCP socket read by a separate process.
+2. Ingest with confluent-kafka producers (``--producers`` processes, linger.ms=5, batch.size=1 MiB,
+   compression none): 1 KB and 100 B records, acks=1 and acks=all, the broker's default flush policy
+   (group commit). Also a raw producer on logbroker's codec (pre-built ~1 MB batches, 8 requests in
+   flight), which fills the fetch topic and shows what the broker takes when the client is not the
+   limit.
+3. Fetch from the beginning of that topic: a raw fetcher (our codec, large max_bytes, record bytes
+   received and discarded, next offset from the last batch header) and a confluent-kafka consumer.
+4. End-to-end latency at a fixed 10 MB/s of 1 KB records, acks=all: producer stamps the send time in
+   the value, a confluent consumer (assign, not group) computes receive - send.
+5. Broker CPU (psutil) over every logbroker run: % of one core and CPU seconds per GB.
+
+MB = 10^6 bytes; ingest MB/s counts record values (payload), fetch MB/s record-batch bytes.
+Each logbroker figure is printed with its ratio to the matching raw limit and its flush policy.
+``--profile`` adds py-spy profiles of the broker during ingest and fetch (separate runs, not in
+the figures). Usage:
+    python bench/limits.py [--quick] [--json out.json] [--dir /tmp] [--producers 2] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import (
+    MB,
+    Broker,
+    CpuMeter,
+    CpuSample,
+    MiB,
+    busy_processes,
+    loadavg,
+    machine_line,
+    median,
+    percentile,
+    spread,
+)
+
+from logbroker.kafka import codec
+from logbroker.kafka.api_keys import ApiKey
+from segments.batch import HEADER_SIZE, read_header
+from segments.records import RecordInput, build_batch
+
+CTX = mp.get_context("spawn")
+PRODUCE_V = 9
+FETCH_V = 12
+POLICY = "group"  # the broker default; every figure below was taken with it
+POLICY_NOTE = {
+    "1": "flush=group (default); acks=1 answered once in the page cache, group-commit fsync in background",
+    "all": "flush=group (default); acks=all answered after the group-commit fsync covering it",
+}
+
+
+# =========================================================================== raw Kafka client
+class Raw:
+    """A blocking Kafka connection on our codec, with pipelining (send many, then receive)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.corr = 0
+        self._size = bytearray(4)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, api_key: int, version: int, body: dict[str, Any]) -> int:
+        self.corr += 1
+        self.sock.sendall(codec.encode_request(api_key, version, self.corr, "limits-bench", body))
+        return self.corr
+
+    def recv_into(self, buf: bytearray) -> memoryview:
+        """Read one frame into ``buf`` (grown if needed); returns a view of the frame body."""
+        self._recv_exact(memoryview(self._size))
+        (size,) = struct.unpack(">i", self._size)
+        if size > len(buf):
+            buf.extend(bytes(size - len(buf)))
+        view = memoryview(buf)[:size]
+        self._recv_exact(view)
+        return view
+
+    def _recv_exact(self, view: memoryview) -> None:
+        got, n = 0, len(view)
+        while got < n:
+            r = self.sock.recv_into(view[got:], n - got)
+            if r == 0:
+                raise ConnectionError("closed by the broker")
+            got += r
+
+    def call(self, api_key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
+        corr = self.send(api_key, version, body)
+        response = codec.decode_response(self.recv_into(bytearray(64 * 1024)), api_key, version)
+        assert response.correlation_id == corr
+        return response.body
+
+
+def create_topic(port: int, name: str, partitions: int) -> None:
+    c = Raw(port)
+    try:
+        body = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": name, "num_partitions": partitions,
+                                                            "replication_factor": 1, "assignments": [],
+                                                            "configs": []}],
+                                                "timeout_ms": 10000, "validate_only": False})
+        assert body["topics"][0]["error_code"] == 0, body
+    finally:
+        c.close()
+
+
+def end_offsets(port: int, topic: str, partitions: int) -> list[int]:
+    c = Raw(port)
+    try:
+        body = c.call(ApiKey.LIST_OFFSETS, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
+            {"name": topic, "partitions": [{"partition_index": p, "current_leader_epoch": -1, "timestamp": -1}
+                                           for p in range(partitions)]}]})
+    finally:
+        c.close()
+    parts = sorted(body["topics"][0]["partitions"], key=lambda p: p["partition_index"])
+    return [int(p["offset"]) for p in parts]
+
+
+# =========================================================================== raw limits
+def _tcp_receiver(pipe: Any) -> None:
+    """Accept one connection, read it to EOF, report (bytes, seconds from first byte to EOF)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    pipe.send(srv.getsockname()[1])
+    conn, _ = srv.accept()
+    srv.close()
+    buf = bytearray(4 * MiB)
+    total, t0 = 0, 0.0
+    while True:
+        n = conn.recv_into(buf)
+        if n == 0:
+            break
+        if not total:
+            t0 = time.perf_counter()
+        total += n
+    pipe.send((total, time.perf_counter() - t0))
+    conn.close()
+
+
+def _with_receiver(send: Callable[[socket.socket], None]) -> float:
+    """Run ``send`` on a socket connected to a receiver process; MB/s seen by the receiver."""
+    parent, child = CTX.Pipe()
+    proc = CTX.Process(target=_tcp_receiver, args=(child,), daemon=True)
+    proc.start()
+    try:
+        if not parent.poll(30):
+            raise RuntimeError("receiver process did not start")
+        port = parent.recv()
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            send(s)
+            s.shutdown(socket.SHUT_WR)
+            if not parent.poll(60):
+                raise RuntimeError("receiver did not finish")
+            total, seconds = parent.recv()
+        return float(total / seconds / MB)
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+
+
+def raw_tcp(seconds: float, cap_bytes: int) -> float:
+    chunk = memoryview(os.urandom(MiB))
+
+    def send(s: socket.socket) -> None:
+        deadline = time.perf_counter() + seconds
+        sent = 0
+        while sent < cap_bytes and time.perf_counter() < deadline:
+            s.sendall(chunk)
+            sent += MiB
+
+    return _with_receiver(send)
+
+
+def raw_sendfile(path: Path) -> float:
+    size = path.stat().st_size
+
+    def send(s: socket.socket) -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            pos = 0
+            while pos < size:
+                n = os.sendfile(s.fileno(), fd, pos, size - pos)
+                if n <= 0:
+                    raise OSError("sendfile made no progress")
+                pos += n
+        finally:
+            os.close(fd)
+
+    return _with_receiver(send)
+
+
+def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float) -> float:
+    """1 MiB ``os.write`` calls; ``fsync``: "none", "each" (after every chunk) or "group" (a second
+    thread fsyncs in a loop while the writer writes: the group-commit pattern, the limit for acks=all)."""
+    chunk = os.urandom(MiB)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    written = 0
+    stop = threading.Event()
+
+    def fsync_loop() -> None:
+        while not stop.is_set():
+            os.fsync(fd)
+
+    syncer = threading.Thread(target=fsync_loop, daemon=True)
+    try:
+        start = time.perf_counter()
+        if fsync == "group":
+            syncer.start()
+        while written < cap_bytes and time.perf_counter() - start < seconds:
+            written += os.write(fd, chunk)
+            if fsync == "each":
+                os.fsync(fd)
+        if fsync == "group":
+            stop.set()
+            syncer.join()
+            os.fsync(fd)  # the last bytes are durable too, as the last acks=all waits for them
+        elapsed = time.perf_counter() - start
+    finally:
+        stop.set()
+        os.close(fd)
+        path.unlink()
+    return written / elapsed / MB
+
+
+RAW_KEYS = ("tcp", "write", "write_gfsync", "write_fsync", "sendfile")
+RAW_LABELS = {
+    "tcp": "loopback TCP, 1 MiB sends, 2 processes",
+    "write": "sequential write, 1 MiB, no fsync",
+    "write_gfsync": "write 1 MiB + fsync loop in a 2nd thread",
+    "write_fsync": "sequential write, 1 MiB, fsync each",
+    "sendfile": "sendfile file -> loopback TCP, 2 procs",
+}
+
+
+def raw_round(scratch: Path, sendfile_path: Path, seconds: float, cap: int) -> dict[str, float]:
+    return {
+        "tcp": raw_tcp(seconds, 8 * cap),
+        "write": raw_write(scratch / "raw-write", cap, "none", seconds),
+        "write_gfsync": raw_write(scratch / "raw-write-gfsync", cap, "group", seconds),
+        "write_fsync": raw_write(scratch / "raw-write-fsync", cap, "each", seconds),
+        "sendfile": raw_sendfile(sendfile_path),
+    }
+
+
+# =========================================================================== confluent producers
+def _producer_worker(idx: int, bootstrap: str, topic: str, value_size: int, acks: str, seconds: float,
+                     extra: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    from confluent_kafka import Producer
+
+    errors = [0]
+
+    def on_error(err: Any, _msg: Any) -> None:
+        if err is not None:
+            errors[0] += 1
+
+    conf = {"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": 5, "batch.size": 1048576,
+            "compression.type": "none", "queue.buffering.max.messages": 2_000_000,
+            "queue.buffering.max.kbytes": 512 * 1024, "delivery.report.only.error": True,
+            "on_delivery": on_error, **extra}
+    p = Producer(conf)
+    p.list_topics(topic, timeout=15)
+    value = os.urandom(value_size)
+    produce, poll = p.produce, p.poll
+    ready.put(idx)
+    go.wait(60)
+    n = 0
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    while True:
+        try:
+            produce(topic, value)
+        except BufferError:
+            poll(0.0005)
+            if time.monotonic() > deadline:
+                break
+            continue
+        n += 1
+        if not n & 1023:
+            poll(0)
+            if time.monotonic() > deadline:
+                break
+    left = p.flush(60)
+    results.put({"idx": idx, "records": n, "unflushed": left, "errors": errors[0], "t0": t0,
+                 "t1": time.monotonic()})
+
+
+def run_producers(broker: Broker, topic: str, partitions: int, nproc: int, value_size: int, acks: str,
+                  seconds: float, extra: dict[str, Any] | None = None,
+                  during: Callable[[], None] | None = None) -> dict[str, Any]:
+    create_topic(broker.port, topic, partitions)
+    ready, results, go = CTX.Queue(), CTX.Queue(), CTX.Event()
+    procs = [CTX.Process(target=_producer_worker, daemon=True,
+                         args=(i, broker.bootstrap, topic, value_size, acks, seconds, extra or {}, ready, go,
+                               results)) for i in range(nproc)]
+    for proc in procs:
+        proc.start()
+    try:
+        for _ in procs:
+            ready.get(timeout=60)
+        meter = CpuMeter(broker.pid).start()
+        go.set()
+        if during is not None:
+            during()
+        outs = [results.get(timeout=seconds + 90) for _ in procs]
+        cpu = meter.stop()
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    records = sum(o["records"] for o in outs)
+    elapsed = max(o["t1"] for o in outs) - min(o["t0"] for o in outs)
+    landed = sum(end_offsets(broker.port, topic, partitions))
+    nbytes = records * value_size
+    return {"records": records, "landed": landed, "errors": sum(o["errors"] for o in outs),
+            "unflushed": sum(o["unflushed"] for o in outs), "seconds": elapsed,
+            "mb_s": nbytes / elapsed / MB, "records_s": records / elapsed, "bytes": nbytes, "cpu": cpu}
+
+
+# =========================================================================== raw produce (fill)
+def raw_produce(broker: Broker, topic: str, total: int, acks: int, window: int = 8,
+                seconds: float = 60.0) -> dict[str, Any]:
+    """Pre-built ~1 MB batches of 1 KB records, ``window`` requests in flight, until ``total`` bytes."""
+    create_topic(broker.port, topic, 1)
+    value = os.urandom(1000)
+    batch = build_batch([RecordInput(key=None, value=value, timestamp=1_700_000_000_000 + i) for i in range(990)])
+    per_batch_payload = 990 * 1000
+    body = {"acks": acks, "timeout_ms": 30000, "topic_data": [
+        {"name": topic, "partition_data": [{"index": 0, "records": batch}]}]}
+    frame = codec.encode_request(ApiKey.PRODUCE, PRODUCE_V, 1, "limits-bench", body)
+    c = Raw(broker.port)
+    buf = bytearray(64 * 1024)
+    sent = received = 0
+    meter = CpuMeter(broker.pid).start()
+    start = time.perf_counter()
+    try:
+        while received * len(batch) < total and time.perf_counter() - start < seconds:
+            while sent - received < window and sent * len(batch) < total:
+                c.sock.sendall(frame)  # same correlation id each time; responses come back in order
+                sent += 1
+            r = codec.decode_response(c.recv_into(buf), ApiKey.PRODUCE, PRODUCE_V)
+            err = r.body["responses"][0]["partition_responses"][0]["error_code"]
+            if err:
+                raise RuntimeError(f"raw produce failed with error code {err}")
+            received += 1
+        while received < sent:
+            c.recv_into(buf)
+            received += 1
+        elapsed = time.perf_counter() - start
+    finally:
+        c.close()
+    cpu = meter.stop()
+    return {"records": received * 990, "bytes": received * per_batch_payload, "log_bytes": received * len(batch),
+            "seconds": elapsed, "mb_s": received * per_batch_payload / elapsed / MB,
+            "records_s": received * 990 / elapsed, "batch_bytes": len(batch), "cpu": cpu}
+
+
+# =========================================================================== fetch
+def _fetch_body(topic: str, offset: int, max_bytes: int) -> dict[str, Any]:
+    return {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": max_bytes, "isolation_level": 0,
+            "session_id": 0, "session_epoch": -1, "topics": [{"topic": topic, "partitions": [
+                {"partition": 0, "current_leader_epoch": -1, "fetch_offset": offset, "log_start_offset": -1,
+                 "partition_max_bytes": max_bytes}]}], "forgotten_topics_data": [], "rack_id": ""}
+
+
+def next_offset(records: memoryview, fallback: int) -> int:
+    """Offset after the last whole batch of a partition's records (walks the 61-byte headers only)."""
+    pos, end, nxt = 0, len(records), fallback
+    while end - pos >= HEADER_SIZE:
+        h = read_header(records, pos)
+        if pos + h.size > end:
+            break
+        nxt = h.next_offset
+        pos += h.size
+    return nxt
+
+
+def raw_fetch(broker: Broker, topic: str, end: int, max_bytes: int) -> dict[str, Any]:
+    c = Raw(broker.port)
+    buf = bytearray(max_bytes + MiB)
+    offset = total = requests = 0
+    meter = CpuMeter(broker.pid).start()
+    start = time.perf_counter()
+    try:
+        while offset < end:
+            c.send(ApiKey.FETCH, FETCH_V, _fetch_body(topic, offset, max_bytes))
+            r = codec.decode_response(c.recv_into(buf), ApiKey.FETCH, FETCH_V)
+            part = r.body["responses"][0]["partitions"][0]
+            if part["error_code"]:
+                raise RuntimeError(f"fetch error {part['error_code']} at offset {offset}")
+            records = part["records"]
+            total += len(records)
+            requests += 1
+            nxt = next_offset(memoryview(records), offset)
+            if nxt <= offset:
+                raise RuntimeError(f"fetch made no progress at offset {offset}")
+            offset = nxt
+        elapsed = time.perf_counter() - start
+    finally:
+        c.close()
+    cpu = meter.stop()
+    return {"bytes": total, "seconds": elapsed, "mb_s": total / elapsed / MB, "requests": requests, "cpu": cpu}
+
+
+def _consumer_worker(bootstrap: str, topic: str, end: int, seconds: float, results: Any) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "limits-bench", "enable.auto.commit": False,
+                  "fetch.max.bytes": 64 * MiB, "max.partition.fetch.bytes": 32 * MiB,
+                  "queued.max.messages.kbytes": 256 * 1024, "fetch.wait.max.ms": 100})
+    c.assign([TopicPartition(topic, 0, 0)])
+    n = nbytes = 0
+    t0 = time.monotonic()
+    deadline = t0 + seconds
+    while n < end and time.monotonic() < deadline:
+        msgs = c.consume(num_messages=10000, timeout=0.5)
+        for m in msgs:
+            nbytes += len(m)
+        n += len(msgs)
+    elapsed = time.monotonic() - t0
+    c.close()
+    results.put({"records": n, "bytes": nbytes, "seconds": elapsed})
+
+
+def confluent_fetch(broker: Broker, topic: str, end: int, seconds: float) -> dict[str, Any]:
+    results = CTX.Queue()
+    proc = CTX.Process(target=_consumer_worker, args=(broker.bootstrap, topic, end, seconds, results), daemon=True)
+    meter = CpuMeter(broker.pid).start()
+    proc.start()
+    try:
+        out = results.get(timeout=seconds + 60)
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+    cpu = meter.stop()
+    return {**out, "mb_s": out["bytes"] / out["seconds"] / MB, "records_s": out["records"] / out["seconds"],
+            "cpu": cpu}
+
+
+# =========================================================================== latency
+def _latency_producer(bootstrap: str, topic: str, rate: int, seconds: float, linger_ms: float, go: Any,
+                      results: Any) -> None:
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": linger_ms,
+                  "compression.type": "none"})
+    p.list_topics(topic, timeout=15)
+    pad = os.urandom(1000 - 8)
+    go.wait(60)
+    sent = 0
+    t0 = time.monotonic()
+    total = int(rate * seconds)
+    while sent < total:
+        due = min(total, int((time.monotonic() - t0) * rate) + 1)
+        while sent < due:
+            p.produce(topic, struct.pack(">q", time.time_ns()) + pad)
+            sent += 1
+        p.poll(0)
+        time.sleep(0.0005)
+    left = p.flush(30)
+    results.put({"sent": sent, "unflushed": left, "seconds": time.monotonic() - t0})
+
+
+def _latency_consumer(bootstrap: str, topic: str, expect: int, seconds: float, ready: Any, results: Any) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "limits-latency", "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 100})
+    c.assign([TopicPartition(topic, 0, 0)])
+    c.consume(num_messages=1, timeout=1.0)  # connect and fetch once before the producer starts
+    ready.set()
+    lat: list[int] = []
+    deadline = time.monotonic() + seconds
+    poll = c.poll
+    while len(lat) < expect and time.monotonic() < deadline:
+        # poll, not consume(num_messages=N): consume waits until N messages are there (or timeout),
+        # which would add up to N / rate to every latency.
+        m = poll(0.2)
+        value = m.value() if m is not None and m.error() is None else None
+        if value is not None:
+            lat.append(time.time_ns() - struct.unpack_from(">q", value)[0])
+    c.close()
+    results.put(lat)
+
+
+def latency(broker: Broker, rate: int, seconds: float, linger_ms: float) -> dict[str, Any]:
+    topic = "latency"
+    create_topic(broker.port, topic, 1)
+    results_p, results_c, go = CTX.Queue(), CTX.Queue(), CTX.Event()
+    total = int(rate * seconds)
+    cons = CTX.Process(target=_latency_consumer, args=(broker.bootstrap, topic, total, seconds + 30, go, results_c),
+                       daemon=True)
+    prod = CTX.Process(target=_latency_producer, args=(broker.bootstrap, topic, rate, seconds, linger_ms, go,
+                                                       results_p), daemon=True)
+    cons.start()
+    prod.start()
+    try:
+        if not go.wait(60):
+            raise RuntimeError("latency consumer did not start")
+        meter = CpuMeter(broker.pid).start()
+        pout = results_p.get(timeout=seconds + 60)
+        cpu = meter.stop()
+        lat = results_c.get(timeout=60)
+    finally:
+        for proc in (prod, cons):
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    skip = min(len(lat) // 10, int(rate * 0.5))  # the first 0.5 s: connection set-up, warm-up
+    ms = sorted(x / 1e6 for x in lat[skip:])
+    return {"sent": pout["sent"], "received": len(lat), "measured": len(ms), "rate": rate,
+            "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99), "p999_ms": percentile(ms, 99.9),
+            "max_ms": ms[-1] if ms else float("nan"), "cpu": cpu,
+            "mb_s": pout["sent"] * 1000 / pout["seconds"] / MB}
+
+
+# =========================================================================== profiling (py-spy)
+def pyspy_path() -> str | None:
+    exe = Path(sys.executable).with_name("py-spy")
+    return str(exe) if exe.exists() else shutil.which("py-spy")
+
+
+def start_pyspy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy with native frames (it pauses the broker for each sample: profiled runs are slower)."""
+    exe = pyspy_path()
+    if exe is None:
+        print("  (py-spy not installed: .venv/bin/pip install py-spy)")
+        return None
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(round(seconds)),
+                             "--rate", "200", "--native", "--format", "raw", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+_WAIT_MARKS = ("pthread_cond_timedwait", "pthread_cond_wait", "PyThread_acquire_lock_timed", "sem_wait",
+               "sem_clockwait", "take_gil")
+
+
+def _name(frame: str) -> str:
+    return frame.split(" (", 1)[0]
+
+
+def _short(frame: str) -> str:
+    """"function (path/to/module.py:123)" -> "function (dir/module.py)"."""
+    name, _, where = frame.partition(" (")
+    if not where:
+        return frame
+    file = where.rstrip(")").rsplit(":", 1)[0]
+    parts = Path(file).parts
+    return f"{name} ({'/'.join(parts[-2:]) if len(parts) >= 2 else file})"
+
+
+def summarize_profile(path: Path, top: int = 16) -> dict[str, Any]:
+    """From py-spy's collapsed stacks: % of samples per (nearest Python function, native leaf).
+
+    A sample whose native part waits on a lock or condition (the GIL, the flusher's condition) is
+    counted as "waiting", not work; fsync is I/O wait on the flusher thread, not loop CPU.
+    """
+    if not path.exists():
+        return {}
+    spots: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    total = waits = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        total += n
+        py = [i for i, f in enumerate(frames) if ".py:" in f]
+        nearest = _short(frames[py[-1]]) if py else "?"
+        native = [_name(f) for f in frames[(py[-1] + 1 if py else 0):]]
+        thread = "flusher thread" if any("GroupCommitter._run" in f for f in frames) else "event loop thread"
+        threads[thread] += n
+        if any(any(mark in f for mark in _WAIT_MARKS) for f in native):
+            kind = "waiting for a lock/GIL"
+            waits += n
+        elif native and native[-1] in ("epoll_pwait", "epoll_wait"):
+            kind = "epoll_wait (idle)"
+            waits += n
+        elif native and native[-1] in ("fsync", "fdatasync"):
+            waits += n
+            kind = "fsync"
+        elif native:
+            named = [f for f in native if not f.startswith("0x") and f not in ("Py_DECREF", "Py_XDECREF")]
+            kind = " > ".join(named[-2:]) if named else "libc (unresolved, e.g. memcpy)"
+            if native[-1].startswith("0x"):
+                kind += " > libc"
+        else:
+            kind = "python"
+        spots[f"{nearest} :: {kind}"] += n
+        for f in {_short(frames[i]) for i in py}:
+            incl[f] += n
+    if not total:
+        return {}
+    skip = ("click/", "cli.py", "app.py", "runners.py", "threading.py", "uvloop/", "<module>")
+    inclusive = [(f, 100 * c / total) for f, c in incl.most_common() if not any(s in f for s in skip)][:top]
+    return {"samples": total, "work_pct": 100 * (total - waits) / total,
+            "threads": {k: 100 * v / total for k, v in threads.items()},
+            "hot": [(f, 100 * c / total) for f, c in spots.most_common(top)], "inclusive": inclusive}
+
+
+def print_profile(title: str, prof: dict[str, Any]) -> None:
+    if not prof:
+        print(f"  {title}: no samples (py-spy could not attach? it needs ptrace)")
+        return
+    th = ", ".join(f"{k} {v:.0f}%" for k, v in prof["threads"].items())
+    print(f"  {title}: {prof['samples']} samples ({th}); {prof['work_pct']:.0f}% of them on CPU, the rest "
+          f"waiting (GIL/locks, idle epoll, fsync I/O)")
+    print("    hot spots, % of all samples (nearest Python function :: what it was doing below it):")
+    for f, pct in prof["hot"]:
+        print(f"      {pct:5.1f}%  {f}")
+    print("    inclusive (Python function and everything below it):")
+    for f, pct in prof["inclusive"]:
+        print(f"      {pct:5.1f}%  {f}")
+
+
+# =========================================================================== report
+def fmt_cpu(cpu: CpuSample, nbytes: int) -> str:
+    return (f"broker CPU {cpu.core_pct:4.0f}% of a core, {cpu.per_gb(nbytes):5.2f} s/GB; "
+            f"machine busy {100 * cpu.machine_busy:3.0f}%, load {cpu.load1:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", default=None, help="parent of the temporary data dir (default: system temp)")
+    parser.add_argument("--json", default=None, help="also write the results as JSON here")
+    parser.add_argument("--quick", action="store_true", help="short smoke run (about a minute)")
+    parser.add_argument("--producers", default="1,2",
+                        help="confluent-kafka producer process counts to try per ingest figure (best is reported)")
+    parser.add_argument("--partitions", type=int, default=1, help="partitions of each ingest topic")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each ingest run")
+    parser.add_argument("--fill-mb", type=int, default=None, help="MB written for the fetch test")
+    parser.add_argument("--fetch-max-mib", type=int, default=32, help="raw fetcher max_bytes (MiB)")
+    parser.add_argument("--latency-linger-ms", type=float, default=1.0, help="producer linger.ms in the latency run")
+    parser.add_argument("--profile", action="store_true", help="also profile the broker with py-spy (+40 s)")
+    args = parser.parse_args()
+
+    quick = args.quick
+    budget_s = 300 if quick else 570  # the whole run is bounded: past this the broker is stopped
+
+    def out_of_time(_sig: int, _frame: Any) -> None:
+        raise TimeoutError(f"limits.py ran past its {budget_s} s budget; stopping")
+
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.alarm(budget_s)
+    nprocs = [int(x) for x in args.producers.split(",") if x.strip()]
+    ingest_s = args.seconds or (2.0 if quick else 8.0)
+    raw_s = 0.7 if quick else 1.5
+    raw_cap = (256 if quick else 1024) * MiB
+    fill = (args.fill_mb or (200 if quick else 1000)) * MB
+    rounds = 1 if quick else 3
+    fetch_repeats = 1 if quick else 3
+    lat_s = 3.0 if quick else 10.0
+    t_start = time.monotonic()
+    res: dict[str, Any] = {"machine": machine_line(), "quick": quick, "flush_policy": POLICY,
+                           "loadavg_start": loadavg(), "producers": nprocs, "partitions": args.partitions}
+    print(f"machine: {res['machine']}")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in res['loadavg_start'])} "
+          f"(other work on this machine skews every figure; see 'machine busy' and 'load' per run)")
+    others = busy_processes()
+    res["busy_processes_start"] = others
+    print("other processes busy at start: " + ("; ".join(f"{c} (pid {p}) {pct:.0f}%" for c, p, pct in others)
+                                                or "none above 5% of a core"))
+    print(f"broker flush policy: {POLICY} (the default; topic config logbroker.flush.policy). MB = 10^6 bytes")
+    print("broker CPU = psutil cpu_times of the broker pid (all threads); page-cache writeback done by kernel "
+          "threads instead of the broker's fsync is not in it")
+
+    scratch_root = Path(tempfile.mkdtemp(dir=args.dir, prefix="logbroker-limits-"))
+    broker = Broker(scratch_root / "data")
+    raws: dict[str, list[float]] = {k: [] for k in RAW_KEYS}
+    profiles: dict[str, Any] = {}
+    try:
+        sendfile_path = scratch_root / "sendfile.bin"
+        with open(sendfile_path, "wb") as f:
+            chunk = os.urandom(MiB)
+            for _ in range(raw_cap // MiB):
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())  # no dirty pages left to slow the raw write runs
+
+        def do_raw_round(label: str) -> None:
+            r = raw_round(scratch_root, sendfile_path, raw_s, raw_cap)
+            for k, v in r.items():
+                raws[k].append(v)
+            print(f"  raw round {label}: " + ", ".join(f"{k} {v:,.0f}" for k, v in r.items()) + f" MB/s "
+                  f"(load {loadavg()[0]:.1f})")
+
+        print("\n== raw limits (rounds interleaved with the logbroker runs; ratios use the median) ==")
+        do_raw_round("1 (before ingest)")
+        broker.start()
+        print(f"broker pid {broker.pid} on {broker.bootstrap}, data dir {broker.data_dir}")
+
+        # ------------------------------------------------------------------ ingest
+        print(f"\n== ingest: confluent-kafka producers in {'/'.join(map(str, nprocs))} process(es), "
+              f"{args.partitions} partition(s) per topic, linger.ms=5 batch.size=1MiB compression=none, "
+              f"{ingest_s:.0f} s per run ==")
+        ingest: list[dict[str, Any]] = []
+        for value_size in (1000, 100):
+            for acks in ("1", "all"):
+                for n in nprocs:
+                    topic = f"ingest-{value_size}-{acks}-{n}p"
+                    r = run_producers(broker, topic, args.partitions, n, value_size, acks, ingest_s)
+                    r.update(value_size=value_size, acks=acks, producers=n, policy=POLICY_NOTE[acks])
+                    ingest.append(r)
+                    ok = "" if r["landed"] == r["records"] and not r["errors"] else \
+                        f"  !! landed {r['landed']} of {r['records']}, {r['errors']} errors"
+                    print(f"  {value_size:>4} B acks={acks:<3} {n} producer(s): {r['mb_s']:7.1f} MB/s "
+                          f"{r['records_s']:11,.0f} rec/s  {fmt_cpu(r['cpu'], r['bytes'])}{ok}")
+        print("  raw producer (logbroker's codec, pre-built batches of 990 x 1 KB records, 8 requests in flight, "
+              "1 partition; shows the broker without the client limit):")
+        rawp = raw_produce(broker, "fetch", fill, acks=1)
+        rawp.update(policy=POLICY_NOTE["1"])
+        print(f"  1000 B acks=1  : {rawp['mb_s']:7.1f} MB/s {rawp['records_s']:11,.0f} rec/s  "
+              f"{fmt_cpu(rawp['cpu'], rawp['bytes'])}  (fills the fetch topic)")
+        rawp_all = raw_produce(broker, "rawp-all", fill // 2, acks=-1)
+        rawp_all.update(policy=POLICY_NOTE["all"])
+        print(f"  1000 B acks=all: {rawp_all['mb_s']:7.1f} MB/s {rawp_all['records_s']:11,.0f} rec/s  "
+              f"{fmt_cpu(rawp_all['cpu'], rawp_all['bytes'])}")
+
+        if rounds > 1:
+            do_raw_round("2 (between ingest and fetch)")
+
+        # ------------------------------------------------------------------ fetch
+        end = end_offsets(broker.port, "fetch", 1)[0]
+        print(f"\n== fetch from offset 0 of 'fetch' ({rawp['log_bytes'] / MB:,.0f} MB on disk, {end:,} records, "
+              f"page-cached, written with flush={POLICY}) ==")
+        fetches = []
+        for i in range(fetch_repeats):
+            r = raw_fetch(broker, "fetch", end, args.fetch_max_mib * MiB)
+            fetches.append(r)
+            print(f"  raw fetcher run {i + 1}: {r['mb_s']:7.1f} MB/s ({r['requests']} requests, max_bytes "
+                  f"{args.fetch_max_mib} MiB, 1 in flight)  {fmt_cpu(r['cpu'], r['bytes'])}")
+        cf = confluent_fetch(broker, "fetch", end, 6.0 if quick else 10.0)
+        print(f"  confluent consumer: {cf['mb_s']:7.1f} MB/s {cf['records_s']:11,.0f} rec/s "
+              f"({cf['records']:,} records in {cf['seconds']:.1f} s)  {fmt_cpu(cf['cpu'], cf['bytes'])}")
+
+        # ------------------------------------------------------------------ latency
+        print(f"\n== end-to-end latency: 10 MB/s of 1 KB records, acks=all, linger.ms={args.latency_linger_ms:g}, "
+              f"{lat_s:.0f} s, 1 partition, consumer polls one message at a time ==")
+        lat = latency(broker, 10_000, lat_s, args.latency_linger_ms)
+        print(f"  p50 {lat['p50_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms  p99.9 {lat['p999_ms']:.2f} ms  "
+              f"max {lat['max_ms']:.2f} ms  ({lat['measured']:,} of {lat['received']:,} received / "
+              f"{lat['sent']:,} sent; first 0.5 s dropped)")
+        print(f"  {fmt_cpu(lat['cpu'], lat['sent'] * 1000)}; {POLICY_NOTE['all']}")
+
+        if rounds > 2:
+            do_raw_round("3 (after latency)")
+
+        # ------------------------------------------------------------------ profile
+        if args.profile:
+            print("\n== py-spy profiles of the broker (separate runs, slowed by sampling; not in the figures) ==")
+            prof_dir = scratch_root / "profiles"
+            prof_dir.mkdir()
+            best_n = max(nprocs)
+            for value_size, acks in ((1000, "1"), (100, "all")):
+                out = prof_dir / f"ingest-{value_size}-{acks}.txt"
+                spy: list[subprocess.Popen[bytes] | None] = []
+
+                def attach(o: Path = out, s: list[subprocess.Popen[bytes] | None] = spy) -> None:
+                    s.append(start_pyspy(broker.pid, ingest_s, o))
+
+                r = run_producers(broker, f"prof-{value_size}-{acks}", args.partitions, best_n, value_size,
+                                  acks, ingest_s + 1, during=attach)
+                if spy and spy[0] is not None:
+                    spy[0].wait(ingest_s + 60)
+                prof = summarize_profile(out)
+                profiles[f"ingest {value_size} B acks={acks}"] = prof
+                print_profile(f"ingest {value_size} B acks={acks}, {best_n} producers "
+                              f"({r['mb_s']:.0f} MB/s while profiled)", prof)
+            out = prof_dir / "fetch.txt"
+            spy_f = start_pyspy(broker.pid, 4, out)
+            t_end = time.monotonic() + 4.5
+            passes = 0
+            while time.monotonic() < t_end:
+                raw_fetch(broker, "fetch", end, args.fetch_max_mib * MiB)
+                passes += 1
+            if spy_f is not None:
+                spy_f.wait(60)
+            prof = summarize_profile(out)
+            profiles["raw fetch"] = prof
+            print_profile(f"raw fetch ({passes} passes over the topic)", prof)
+    finally:
+        signal.alarm(0)
+        broker.stop()
+        shutil.rmtree(scratch_root, ignore_errors=True)
+
+    # ---------------------------------------------------------------------- summary
+    raw = {k: median(v) for k, v in raws.items()}
+    print(f"\n== summary (raw limits: median of {len(raws['tcp'])} round(s); every figure with flush policy "
+          f"{POLICY}) ==")
+    for k in RAW_KEYS:
+        print(f"  raw {RAW_LABELS[k]:<42} {raw[k]:8,.0f} MB/s  (runs: "
+              f"{', '.join(f'{v:,.0f}' for v in raws[k])}; spread {spread(raws[k]):.0%})")
+    print("  ingest vs: TCP = loopback TCP; write = write without fsync (acks=1) or with the fsync-loop thread "
+          "(acks=all)")
+    print(f"  {'figure':<40} {'MB/s':>7} {'records/s':>11} {'vs TCP':>7} {'vs write':>8} "
+          f"{'CPU%core':>8} {'CPU s/GB':>8} {'busy':>4}  flush policy")
+    rows: list[dict[str, Any]] = []
+
+    def row(label: str, r: dict[str, Any], acks: str) -> None:
+        cpu: CpuSample = r["cpu"]
+        disk = raw["write"] if acks == "1" else raw["write_gfsync"]
+        print(f"  {label:<40} {r['mb_s']:7.1f} {r['records_s']:11,.0f} {r['mb_s'] / raw['tcp']:7.1%} "
+              f"{r['mb_s'] / disk:8.1%} {cpu.core_pct:8.0f} {cpu.per_gb(r['bytes']):8.2f} "
+              f"{100 * cpu.machine_busy:3.0f}%  {POLICY_NOTE[acks]}")
+        rows.append({"figure": label, "mb_s": r["mb_s"], "records_s": r["records_s"],
+                     "vs_tcp": r["mb_s"] / raw["tcp"], "vs_disk": r["mb_s"] / disk,
+                     "disk_limit": "write" if acks == "1" else "write_gfsync",
+                     "broker_cpu_core_pct": cpu.core_pct, "broker_cpu_s_per_gb": cpu.per_gb(r["bytes"]),
+                     "machine_busy": cpu.machine_busy, "policy": POLICY_NOTE[acks]})
+
+    best: dict[tuple[int, str], dict[str, Any]] = {}
+    for r in ingest:
+        key = (r["value_size"], r["acks"])
+        if key not in best or r["records_s"] > best[key]["records_s"]:
+            best[key] = r
+    for r in ingest:
+        mark = "*" if best[(r["value_size"], r["acks"])] is r and len(nprocs) > 1 else " "
+        row(f"{mark}confluent {r['value_size']} B acks={r['acks']}, {r['producers']} proc", r, r["acks"])
+    row(" raw producer 1000 B acks=1", rawp, "1")
+    row(" raw producer 1000 B acks=all", rawp_all, "all")
+    if len(nprocs) > 1:
+        print("  (* the better producer-process count for that figure; used for the targets)")
+    fetch_mb = median([f["mb_s"] for f in fetches])
+    mid_fetch = sorted(fetches, key=lambda f: f["mb_s"])[len(fetches) // 2]
+    print(f"  {'fetch':<40} {'MB/s':>7} {'vs sendfile':>11} {'vs TCP':>7} {'CPU%core':>8} {'CPU s/GB':>8} {'busy':>4}")
+    fetch_rows = []
+    for label, r in ((f" raw fetcher (median of {len(fetches)})", mid_fetch), (" confluent consumer", cf)):
+        cpu = r["cpu"]
+        print(f"  {label:<40} {r['mb_s']:7.1f} {r['mb_s'] / raw['sendfile']:11.1%} {r['mb_s'] / raw['tcp']:7.1%} "
+              f"{cpu.core_pct:8.0f} {cpu.per_gb(r['bytes']):8.2f} {100 * cpu.machine_busy:3.0f}%  "
+              f"data written with flush={POLICY}")
+        fetch_rows.append({"figure": label.strip(), "mb_s": r["mb_s"], "vs_sendfile": r["mb_s"] / raw["sendfile"],
+                           "broker_cpu_core_pct": cpu.core_pct, "broker_cpu_s_per_gb": cpu.per_gb(r["bytes"]),
+                           "machine_busy": cpu.machine_busy})
+    print(f"  latency at {lat['mb_s']:.1f} MB/s: p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, "
+          f"p99.9 {lat['p999_ms']:.2f} ms; broker CPU {lat['cpu'].core_pct:.0f}% of a core; {POLICY_NOTE['all']}")
+
+    targets = [
+        ("ingest 1 KB records >= 300 MB/s (confluent, acks=1)", best[(1000, "1")]["mb_s"], 300, "MB/s"),
+        ("ingest 1 KB records >= 300 MB/s (confluent, acks=all)", best[(1000, "all")]["mb_s"], 300, "MB/s"),
+        ("ingest 100 B records >= 1,000,000 rec/s (confluent, acks=1)", best[(100, "1")]["records_s"],
+         1_000_000, "rec/s"),
+        ("ingest 100 B records >= 1,000,000 rec/s (confluent, acks=all)", best[(100, "all")]["records_s"],
+         1_000_000, "rec/s"),
+        ("fetch >= 1 GB/s (raw fetcher, median)", fetch_mb, 1000, "MB/s"),
+        ("p99 end-to-end < 10 ms at 10 MB/s (acks=all)", lat["p99_ms"], 10, "ms"),
+    ]
+    print(f"\n== issue targets (flush policy {POLICY}) ==")
+    target_rows = []
+    for name, value, goal, unit in targets:
+        met = value < goal if unit == "ms" else value >= goal
+        print(f"  {'MET    ' if met else 'NOT MET'}  {name}: {value:,.1f} {unit}")
+        target_rows.append({"target": name, "value": value, "goal": goal, "unit": unit, "met": met})
+    res["loadavg_end"] = loadavg()
+    res["elapsed_s"] = time.monotonic() - t_start
+    all_cpu = [r["cpu"] for r in ingest] + [rawp["cpu"], rawp_all["cpu"], cf["cpu"], lat["cpu"]] + \
+        [f["cpu"] for f in fetches]
+    print(f"\nnoise: load average {' '.join(f'{x:.2f}' for x in res['loadavg_start'])} at start, "
+          f"{' '.join(f'{x:.2f}' for x in res['loadavg_end'])} at end; machine busy during the logbroker runs "
+          f"{100 * min(c.machine_busy for c in all_cpu):.0f}-{100 * max(c.machine_busy for c in all_cpu):.0f}% "
+          f"(2 cores: broker + clients alone can fill both); raw limit spread "
+          + ", ".join(f"{k} {spread(v):.0%}" for k, v in raws.items()))
+    print(f"whole run {res['elapsed_s']:.0f} s")
+
+    if args.json:
+        def clean(r: dict[str, Any]) -> dict[str, Any]:
+            out = {k: v for k, v in r.items() if k != "cpu"}
+            cpu = r["cpu"]
+            out.update(broker_cpu_s=cpu.cpu_s, broker_cpu_core_pct=cpu.core_pct,
+                       broker_cpu_s_per_gb=cpu.per_gb(r.get("bytes", r.get("sent", 0) * 1000)),
+                       machine_busy=cpu.machine_busy, load1=cpu.load1)
+            return out
+
+        res.update(raw_runs=raws, raw_median=raw, ingest=[clean(r) for r in ingest],
+                   raw_produce={"acks_1": clean(rawp), "acks_all": clean(rawp_all)},
+                   fetch_raw=[clean(f) for f in fetches], fetch_confluent=clean(cf), latency=clean(lat),
+                   summary=rows, fetch_summary=fetch_rows, targets=target_rows, profiles=profiles)
+        Path(args.json).write_text(json.dumps(res, indent=2, default=str))
+        print(f"results written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
