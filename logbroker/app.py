@@ -23,6 +23,7 @@ from logbroker.groups import GroupCoordinator
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.dispatch import Dispatcher
 from logbroker.kafka.server import KafkaServer
+from logbroker.metrics import RequestLatencies
 from segments.flush import Durability
 from segments.retention import sweep
 from segments.store import Store
@@ -62,6 +63,7 @@ class App:
         self.store: Store | None = None
         self.broker: Broker | None = None
         self.kafka: KafkaServer | None = None
+        self.kafka_latency = RequestLatencies()
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
         self.controller: Controller | None = None
@@ -105,7 +107,8 @@ class App:
         self.groups.consumer_groups = self.controller
         max_inflight = config.get_int("queued.max.request.bytes")
         self.kafka = KafkaServer(
-            Dispatcher(self.broker, "", 0, coordinator=self.groups, controller=self.controller),
+            Dispatcher(self.broker, "", 0, coordinator=self.groups, controller=self.controller,
+                       latencies=self.kafka_latency),
             max_frame_bytes=config.get_int("socket.request.max.bytes"),
             max_inflight_bytes=max_inflight if max_inflight > 0 else DEFAULT_INFLIGHT_BYTES,
             idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
@@ -118,7 +121,8 @@ class App:
         log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
         kafka = self.kafka
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups, controller=self.controller,
-                                           kafka_stats=lambda: dataclasses.asdict(kafka.stats)))
+                                           kafka_stats=lambda: dataclasses.asdict(kafka.stats),
+                                           kafka_latency=self.kafka_latency))
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
         self._every(config.get_int("log.retention.check.interval.ms"), self._sweep, "retention")

@@ -25,6 +25,7 @@ from logbroker.groups import GroupCoordinator
 from logbroker.http.errors import Handler, error_middleware
 from logbroker.http.metrics import HttpMetrics
 from logbroker.http.partitioner import RoundRobin
+from logbroker.metrics import RequestLatencies
 
 if TYPE_CHECKING:
     from logbroker.http.routes_consumers import AssignmentController
@@ -45,6 +46,7 @@ class HttpContext:
     coordinator: GroupCoordinator | None = None  # group routes answer 503 without one
     controller: AssignmentController | None = None  # broker-assigned (HTTP member) routes answer 503 without one
     kafka_stats: Callable[[], Mapping[str, int]] | None = None  # the Kafka listener's counters
+    kafka_latency: RequestLatencies | None = None  # Kafka request latency per API, recorded by the dispatcher
     http_connections: Callable[[], int] | None = None
     clock: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
 

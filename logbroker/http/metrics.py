@@ -16,32 +16,19 @@ returned per topic). Families::
     logbroker_http_request_duration_seconds{route,method}  histogram
     logbroker_http_connections                         gauge    open HTTP connections
     logbroker_kafka_<stat>                             counters and gauges of the Kafka listener
+    logbroker_kafka_request_duration_seconds{api}      histogram  Kafka request latency by API name
     logbroker_group_lag{group,topic,partition}         gauge    log end offset minus committed offset
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from logbroker.metrics import LATENCY_BUCKETS, Histogram
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-# Seconds; Prometheus client libraries' default buckets plus 1 ms for the fast in-memory routes.
-LATENCY_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5,
-                                      5.0, 7.5, 10.0)
-
-
-@dataclass(slots=True)
-class Histogram:
-    counts: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
-    total: float = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.total += seconds
-
 
 @dataclass(slots=True)
 class HttpMetrics:

@@ -58,15 +58,11 @@ from logbroker.http.params import INT64_MAX, body_object, field_int, field_str, 
 from logbroker.http.routes_records import (
     DEFAULT_MAX_BYTES,
     FORMATS,
-    INLINE_READ_BYTES,
     MAX_READ_BYTES,
     default_key_format,
-    pread_all,
-    record_out,
+    render_records,
 )
-from segments.batch import iter_batches
-from segments.errors import CorruptBatchError, OffsetOutOfRangeError, StorageError
-from segments.records import decode_records
+from segments.errors import OffsetOutOfRangeError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -439,33 +435,10 @@ async def _fetch(ctx: HttpContext, member: HttpMember, max_records: int, max_byt
             continue  # the topic went away; the controller takes the partition back
         if read.nbytes == 0:
             continue
-        data = (await asyncio.to_thread(pread_all, read.parts) if read.nbytes > INLINE_READ_BYTES
-                else pread_all(read.parts))
-        broker.count_bytes_out(tp[0], read.nbytes)
         out.nbytes += read.nbytes
-        next_offset = position
-        try:
-            for pos, header in iter_batches(data):
-                if header.is_control:
-                    next_offset = max(next_offset, header.next_offset)
-                    continue
-                full = False
-                for record in decode_records(header, data, pos):
-                    if record.offset < position:
-                        continue
-                    if len(out.records) >= max_records:
-                        full = True
-                        break
-                    rendered = record_out(record, key_format, value_format, raw)
-                    out.records.append({"topic": tp[0], "partition": tp[1], **rendered})
-                    next_offset = record.offset + 1
-                if full:
-                    break
-                next_offset = max(next_offset, header.next_offset)
-        except CorruptBatchError as exc:
-            log.error("corrupt batch reading %s-%d from offset %d for group %s: %s", tp[0], tp[1], position,
-                      member.group_id, exc)
-            raise HttpError(500, "CORRUPT_MESSAGE", f"stored data is corrupt: {exc}") from None
+        records, next_offset = await render_records(broker, tp[0], tp[1], read, position,
+                                                    max_records - len(out.records), key_format, value_format, raw)
+        out.records.extend({"topic": tp[0], "partition": tp[1], **r} for r in records)
         advanced[tp] = next_offset
     for tp, offset in advanced.items():
         if tp in member.positions:

@@ -76,6 +76,10 @@ def render_metrics(ctx: HttpContext) -> str:
             suffix = "" if kind == "gauge" else "_total"
             metric = f"logbroker_kafka_{name.removesuffix('_total')}{suffix}"
             page.family(metric, kind, f"Kafka listener: {name.replace('_', ' ')}.", [({}, value)])
+    if ctx.kafka_latency is not None:
+        page.histograms("logbroker_kafka_request_duration_seconds",
+                        "Kafka request latency by API, from decoded request to encoded response.",
+                        [({"api": name}, h) for name, h in sorted(ctx.kafka_latency.by_name.items())])
     coordinator = ctx.coordinator
     if coordinator is not None:
         samples: list[tuple[dict[str, object], float]] = []

@@ -43,7 +43,7 @@ from typing import Any
 
 from aiohttp import web
 
-from logbroker.broker import INTERNAL_TOPICS, Broker
+from logbroker.broker import INTERNAL_TOPICS, Broker, ReadOutcome
 from logbroker.http.app import MAX_WAIT_MS, context
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
 from logbroker.http.errors import HttpError, bad_request
@@ -204,6 +204,41 @@ async def _await_durable(futures: Sequence[Future[int]], timeout_s: float) -> No
             raise OSError(f"the records were written but could not be made durable: {exc}") from exc
 
 
+async def render_records(broker: Broker, topic: str, partition: int, out: ReadOutcome, offset: int, limit: int,
+                         key_format: str, value_format: str, raw: bool) -> tuple[list[dict[str, Any]], int]:
+    """Decode what a read from ``offset`` returned and render at most ``limit`` records.
+
+    Returns the rendered records and the offset to read next (past control batches and past records
+    before ``offset`` in the first batch). Counts the bytes as sent. Stored bytes that fail to decode
+    are the broker's fault: a 500 with a log line, never a traceback to the client.
+    """
+    broker.count_bytes_out(topic, out.nbytes)
+    data = await asyncio.to_thread(pread_all, out.parts) if out.nbytes > INLINE_READ_BYTES else pread_all(out.parts)
+    rendered: list[dict[str, Any]] = []
+    next_offset = offset
+    try:
+        for pos, header in iter_batches(data):
+            if header.is_control:
+                next_offset = max(next_offset, header.next_offset)
+                continue
+            full = False
+            for record in decode_records(header, data, pos):
+                if record.offset < offset:
+                    continue
+                if len(rendered) >= limit:
+                    full = True
+                    break
+                rendered.append(record_out(record, key_format, value_format, raw))
+                next_offset = record.offset + 1
+            if full:
+                break
+            next_offset = max(next_offset, header.next_offset)
+    except CorruptBatchError as exc:
+        log.error("corrupt batch reading %s-%d from offset %d: %s", topic, partition, offset, exc)
+        raise HttpError(500, "CORRUPT_MESSAGE", f"stored data is corrupt: {exc}") from None
+    return rendered, next_offset
+
+
 # -------------------------------------------------------------------------------------------- read
 def _render(data: bytes | None, fmt: str, offset: int, what: str) -> Any:
     if data is None:
@@ -260,35 +295,9 @@ async def read_records(request: web.Request) -> web.Response:
     if out.nbytes == 0 and wait_ms > 0:
         await broker.wait_for_append([(topic, partition)], wait_ms / 1000)
         out = broker.read(topic, partition, offset, max_bytes)
-    broker.count_bytes_out(topic, out.nbytes)
-    if out.nbytes > INLINE_READ_BYTES:
-        data = await asyncio.to_thread(pread_all, out.parts)
-    else:
-        data = pread_all(out.parts)
     raw = wants_msgpack(request)
-    rendered: list[dict[str, Any]] = []
-    next_offset = offset
-    try:
-        for pos, header in iter_batches(data):
-            if header.is_control:
-                next_offset = max(next_offset, header.next_offset)
-                continue
-            full = False
-            for record in decode_records(header, data, pos):
-                if record.offset < offset:
-                    continue
-                if len(rendered) >= limit:
-                    full = True
-                    break
-                rendered.append(record_out(record, key_format, value_format, raw))
-                next_offset = record.offset + 1
-            if full:
-                break
-            next_offset = max(next_offset, header.next_offset)
-    except CorruptBatchError as exc:
-        # The bytes come from our own log, so this is the broker's fault, not the client's.
-        log.error("corrupt batch reading %s-%d from offset %d: %s", topic, partition, offset, exc)
-        raise HttpError(500, "CORRUPT_MESSAGE", f"stored data is corrupt: {exc}") from None
+    rendered, next_offset = await render_records(broker, topic, partition, out, offset, limit, key_format,
+                                                 value_format, raw)
     ctx.metrics.count_records_out(topic, len(rendered))
     return respond(request, {"topic": topic, "partition": partition, "records": rendered,
                              "next_offset": next_offset, "high_watermark": out.high_watermark,

@@ -10,6 +10,7 @@ UNSUPPORTED_VERSION in the v0 body format so the client can fall back.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from logbroker.broker import Broker
@@ -53,6 +54,7 @@ from logbroker.kafka.handlers.produce import handle_produce
 from logbroker.kafka.handlers.producer import handle_init_producer_id, handle_sasl_handshake
 from logbroker.kafka.handlers.topics import handle_create_partitions, handle_create_topics, handle_delete_topics
 from logbroker.kafka.server import Chunk, CloseConnection, ConnectionInfo
+from logbroker.metrics import RequestLatencies
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.CONSUMER_GROUP_DESCRIBE: (handle_consumer_group_describe, 0),
 }
 API_VERSIONS_MAX = 4
+# Kafka's names for the APIs (PRODUCE -> Produce), as metrics labels.
+_API_NAMES = {int(k): "".join(part.capitalize() for part in k.name.split("_")) for k in ApiKey}
 
 
 def served_versions() -> dict[int, tuple[int, int]]:
@@ -112,8 +116,10 @@ class Dispatcher:
     """The server's request handler: bytes of one frame in, response chunks out."""
 
     def __init__(self, broker: Broker, advertised_host: str, advertised_port: int, *,
-                 coordinator: GroupCoordinator | None = None, controller: Controller | None = None) -> None:
+                 coordinator: GroupCoordinator | None = None, controller: Controller | None = None,
+                 latencies: RequestLatencies | None = None) -> None:
         self.broker = broker
+        self.latencies = latencies
         self.coordinator = coordinator
         self.controller = controller
         self.advertised_host = advertised_host
@@ -122,13 +128,18 @@ class Dispatcher:
         self._api_keys = [{"api_key": k, "min_version": lo, "max_version": hi}
                           for k, (lo, hi) in sorted(self.versions.items())]
 
+    def _unsupported_api_version(self, correlation_id: int) -> list[Chunk]:
+        """ApiVersions of a version this broker does not serve: error 35 in the v0 body (KIP-511), so the
+        client learns the supported ranges and retries with one of them."""
+        body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": self._api_keys, "throttle_time_ms": 0}
+        return list(codec.encode_response(ApiKey.API_VERSIONS, 0, correlation_id, body))
+
     async def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Sequence[Chunk] | None:
         try:
             request = codec.decode_request(frame)
         except UnsupportedVersion as exc:
             if exc.api_key == ApiKey.API_VERSIONS:
-                body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": self._api_keys, "throttle_time_ms": 0}
-                return list(codec.encode_response(ApiKey.API_VERSIONS, 0, exc.correlation_id, body))
+                return self._unsupported_api_version(exc.correlation_id)
             raise CloseConnection(f"{exc} from client {exc.client_id!r}") from None
         except ProtocolError as exc:
             raise CloseConnection(f"malformed request: {exc}") from None
@@ -136,8 +147,7 @@ class Dispatcher:
         served = self.versions.get(key)
         if served is None or not served[0] <= version <= served[1]:
             if key == ApiKey.API_VERSIONS:
-                body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": self._api_keys, "throttle_time_ms": 0}
-                return list(codec.encode_response(ApiKey.API_VERSIONS, 0, request.correlation_id, body))
+                return self._unsupported_api_version(request.correlation_id)
             raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
                              self.advertised_port, self.coordinator, self.controller)
@@ -147,7 +157,10 @@ class Dispatcher:
                                      "finalized_features": [], "zk_migration_ready": False}
         else:
             handler = HANDLERS[key][0]
+            started = time.perf_counter()
             response = await handler(ctx, request.body)
+            if self.latencies is not None:
+                self.latencies.observe(_API_NAMES.get(key, str(key)), time.perf_counter() - started)
         if response is None:
             return None
         return list(codec.encode_response(key, version, request.correlation_id, response))

@@ -10,6 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+from kafka import KafkaConsumer
+
 from logbroker.broker import Broker
 from logbroker.http.app import HttpContext, build_app
 from logbroker.http.openapi import document
@@ -33,8 +35,11 @@ def _sample(page: str, name: str, **labels: str) -> float:
     return float(match.group(1))
 
 
-def test_metrics(api: Api) -> None:
+def test_metrics(api: Api, http_broker: BrokerProcess) -> None:
     api.create_topic("metered", partitions=2)
+    kafka_consumer = KafkaConsumer(bootstrap_servers=http_broker.bootstrap, group_id=None)
+    assert kafka_consumer.partitions_for_topic("metered") == {0, 1}  # Kafka Metadata requests
+    kafka_consumer.close()
     api.post("/topics/metered/records", {"records": [{"value": "abc", "partition": 1}, {"value": "d", "partition": 1}]})
     api.get("/topics/metered/partitions/1/records")
     reply = api.get("/metrics")
@@ -54,6 +59,8 @@ def test_metrics(api: Api) -> None:
                    method="POST", le="+Inf") >= 1
     assert _sample(page, "logbroker_http_connections") >= 1
     assert _sample(page, "logbroker_kafka_connections_open") >= 0
+    assert _sample(page, "logbroker_kafka_request_duration_seconds_count", api="Metadata") >= 1
+    assert _sample(page, "logbroker_kafka_request_duration_seconds_bucket", api="Metadata", le="+Inf") >= 1
     # Every sample line parses: name{labels} value.
     for line in page.splitlines():
         if line and not line.startswith("#"):

@@ -135,7 +135,7 @@ def committed(broker: BrokerProcess, group: str) -> dict[int, int]:
 def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broker = broker_factory(**FAST)
     create_topic(broker, "share")
-    written = produce(broker.bootstrap, "share", 40_000)
+    written = produce(broker.bootstrap, "share", 100_000)
     workers = Workers(broker, "share", "sharing", tmp_path)
     workers.start(4)
     try:
