@@ -246,7 +246,7 @@ class Controller:
             try:
                 self._pattern(subscribed_regex)
             except re.error as exc:
-                return fail(ControllerError.INVALID_REQUEST, f"invalid subscribed topic regex: {exc}")
+                return fail(ControllerError.INVALID_REGULAR_EXPRESSION, f"invalid subscribed topic regex: {exc}")
         if member_epoch == LEAVE_STATIC_EPOCH and instance_id is None:
             group = self._groups.get(group_id)
             member = group.members.get(member_id) if group is not None else None

@@ -170,6 +170,7 @@ _CONTROLLER_STATUS: dict[ControllerError, int] = {
     ControllerError.FENCED_MEMBER_EPOCH: 409,
     ControllerError.UNRELEASED_INSTANCE_ID: 409,
     ControllerError.UNSUPPORTED_ASSIGNOR: 400,
+    ControllerError.INVALID_REGULAR_EXPRESSION: 400,
     ControllerError.STALE_MEMBER_EPOCH: 409,
 }
 def controller_error(code: int, message: str | None, context: str) -> HttpError:

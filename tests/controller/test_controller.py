@@ -136,7 +136,7 @@ def test_errors() -> None:
     assert join(c, assignor="nope").error == ControllerError.UNSUPPORTED_ASSIGNOR
     assert c.heartbeat("", "", 0, now_ms=0).error == ControllerError.INVALID_GROUP_ID
     assert c.heartbeat("classic", "", 0, now_ms=0, subscribed_topics=["t"]).error == ControllerError.GROUP_ID_NOT_FOUND
-    assert join(c, subscribed_topics=None, subscribed_regex="(").error == ControllerError.INVALID_REQUEST
+    assert join(c, subscribed_topics=None, subscribed_regex="(").error == ControllerError.INVALID_REGULAR_EXPRESSION
     assert c.heartbeat("g", "x", -2, now_ms=0).error == ControllerError.INVALID_REQUEST
 
 
