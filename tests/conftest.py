@@ -68,6 +68,7 @@ class BrokerProcess:
     data_dir: Path
     log_path: Path
     overrides: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)  # more `serve` flags, e.g. --config FILE
     port: int = 0
     http_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -84,6 +85,7 @@ class BrokerProcess:
                "--kafka-listen", f"127.0.0.1:{self.port}", "--http-listen", f"127.0.0.1:{self.http_port}"]
         for k, v in self.overrides.items():
             cmd += ["--override", f"{k}={v}"]
+        cmd += self.extra_args
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
         log_file.close()
