@@ -462,7 +462,10 @@ class LogSegment:
         unless ``stop_at_corruption``.
         """
         end = self.size if end_position is None else min(end_position, self.size)
-        fd = self._file().fd
+        # Hold the handle, not just its number: between yields the segment may be evicted from the
+        # open-file cache, and a bare descriptor could then be closed and reused by another file.
+        handle = self._file()
+        fd = handle.fd
         buf = b""
         buf_start = start_position
         pos = start_position
