@@ -141,6 +141,13 @@ def _encode_fail(message: str) -> EncodeError:
     return EncodeError(message)
 
 
+def _element_field(f: FieldSpec, elem: str) -> FieldSpec:
+    """A synthetic field for one element of an array of strings, bytes or uuids (coded one at a time)."""
+    return FieldSpec(name=f.name + "[]", key=f.key, type=elem, versions=f.versions, nullable=NO_VERSIONS,
+                     tagged=NO_VERSIONS, tag=None, flexible_override=f.flexible_override, ignorable=f.ignorable,
+                     default_text=None)
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledMessage:
     """Generated functions for one (message, version)."""
@@ -393,18 +400,7 @@ class _MessageCompiler:
             em.emit(ind, f"pos += {n} * {size}")
         else:
             # Strings, bytes and uuids: decode one element at a time through a synthetic field.
-            elem_field = FieldSpec(
-                name=f.name + "[]",
-                key=f.key,
-                type=elem,
-                versions=f.versions,
-                nullable=NO_VERSIONS,
-                tagged=NO_VERSIONS,
-                tag=None,
-                flexible_override=f.flexible_override,
-                ignorable=f.ignorable,
-                default_text=None,
-            )
+            elem_field = _element_field(f, elem)
             item = em.var("it")
             em.emit(ind, f"{target} = []")
             em.emit(ind, f"for _ in range({n}):")
@@ -553,18 +549,7 @@ class _MessageCompiler:
                 fmt = _FIXED[elem][0]
                 em.emit(ind + 1, f"{out}.append(_pack('>' + str(len({v})) + '{fmt}', *{v}))")
             else:
-                elem_field = FieldSpec(
-                    name=f.name + "[]",
-                    key=f.key,
-                    type=elem,
-                    versions=f.versions,
-                    nullable=NO_VERSIONS,
-                    tagged=NO_VERSIONS,
-                    tag=None,
-                    flexible_override=f.flexible_override,
-                    ignorable=f.ignorable,
-                    default_text=None,
-                )
+                elem_field = _element_field(f, elem)
                 item = em.var("it")
                 em.emit(ind + 1, f"for {item} in {v}:")
                 self._encode_field(ind + 2, elem_field, item, out, sub_fns)

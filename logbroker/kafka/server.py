@@ -24,7 +24,7 @@ import errno
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -335,5 +335,3 @@ class _Connection:
             offset += n
             remaining -= n
 
-
-Dispatch = Callable[[memoryview, ConnectionInfo], Awaitable[Sequence[Chunk] | None]]

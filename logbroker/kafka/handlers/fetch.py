@@ -34,27 +34,28 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
             name = broker.topic_name_by_id(t.get("topic_id"))
         names.append((t, name))
     while True:
-        responses, total = _read_all(ctx, body, names)
+        responses, total, sent_by_topic = _read_all(ctx, body, names)
         remaining = deadline - time.monotonic()
         if total >= min_bytes or remaining <= 0:
             break
         keys = [(name, p["partition"]) for t, name in names if name is not None for p in t["partitions"]]
         await broker.wait_for_append(keys, remaining)
         if time.monotonic() >= deadline:
-            responses, total = _read_all(ctx, body, names)
+            responses, total, sent_by_topic = _read_all(ctx, body, names)
             break
-    for response in responses:
-        sent = sum(len(p["records"]) if isinstance(p["records"], bytes) else sum(r.length for r in p["records"])
-                   for p in response["partitions"])
-        if response["topic"] is not None:
-            broker.count_bytes_out(response["topic"], sent)
+    for name, sent in sent_by_topic.items():
+        broker.count_bytes_out(name, sent)
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
 
 
-def _read_all(ctx: RequestContext, body: Body, names: list[tuple[Body, str | None]]) -> tuple[list[Body], int]:
+def _read_all(ctx: RequestContext, body: Body,
+              names: list[tuple[Body, str | None]]) -> tuple[list[Body], int, dict[str, int]]:
+    """Read every requested partition once; returns the response topics, the bytes in them, and
+    those bytes per topic (counted as sent only for the read that is answered)."""
     broker = ctx.broker
     budget = body.get("max_bytes", 0x7FFFFFFF) if ctx.api_version >= 3 else 0x7FFFFFFF
     total = 0
+    by_topic: dict[str, int] = {}
     responses: list[Body] = []
     for t, name in names:
         partitions: list[Body] = []
@@ -86,6 +87,7 @@ def _read_all(ctx: RequestContext, body: Body, names: list[tuple[Body, str | Non
             entry.update(high_watermark=out.high_watermark, last_stable_offset=out.high_watermark,
                          log_start_offset=out.log_start_offset, records=_records(out.parts, out.nbytes))
             total += out.nbytes
-    return responses, total
+            by_topic[name] = by_topic.get(name, 0) + out.nbytes
+    return responses, total, by_topic
 
 
