@@ -144,7 +144,7 @@ def _encode_fail(message: str) -> EncodeError:
 def _element_field(f: FieldSpec, elem: str) -> FieldSpec:
     """A synthetic field for one element of an array of strings, bytes or uuids (coded one at a time)."""
     return FieldSpec(name=f.name + "[]", key=f.key, type=elem, versions=f.versions, nullable=NO_VERSIONS,
-                     tagged=NO_VERSIONS, tag=None, flexible_override=f.flexible_override, ignorable=f.ignorable,
+                     tagged=NO_VERSIONS, tag=None, flexible_override=f.flexible_override,
                      default_text=None)
 
 
