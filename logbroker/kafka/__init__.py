@@ -1,4 +1,4 @@
-"""Kafka wire protocol: sans-IO codec (`codec`, `framing`) generated from Kafka's JSON definitions.
+"""Kafka wire protocol: sans-IO codec (`codec`, `framing`) generated from `messages/*.txt`.
 
 The server, handlers and clients import from here:
 

@@ -1,7 +1,7 @@
 """Kafka API keys (the int16 `request_api_key` of every request header).
 
-Numbers follow the `apiKey` of Apache Kafka's message definitions
-(`clients/src/main/resources/common/message/*Request.json`).
+The numbers are the `api=` of the request blocks in `messages/*.txt` (facts from Kafka's protocol
+guide; see docs/CODEC.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Sans-IO Kafka wire codec: frames in, request/response dicts out, and back.
 
 No sockets, no asyncio: every function here is pure and synchronous. The message layouts come
-from Apache Kafka's JSON definitions (`logbroker/kafka/messages/`, see `schema.py`), compiled per
-(api_key, version) into specialised functions on first use (see `compiler.py` for the field wire
-types). Bodies are plain dicts with snake_case keys (`topic_id`, `partition_index`); nested
-structs are dicts and arrays are lists.
+from the definitions in `logbroker/kafka/messages/*.txt` (format in `schema.py`, sources of the
+facts in docs/CODEC.md), compiled per (api_key, version) into specialised functions on first use
+(see `compiler.py` for the field wire types). Bodies are plain dicts with snake_case keys
+(`topic_id`, `partition_index`); nested structs are dicts and arrays are lists.
 
 Public API
 ----------
@@ -25,7 +25,7 @@ Public API
     KAFKA_VALID_VERSIONS: dict[int, tuple[int, int]]  Kafka 4's own `validVersions`
     ApiKey, ErrorCode, RecordsPart, FrameDecoder, ProtocolError and subclasses (re-exported)
 
-Headers (`RequestHeader.json`, `ResponseHeader.json`):
+Headers (`messages/headers.txt`):
 
     request header v1 (non-flexible request versions), v2 (flexible):
         request_api_key int16 | request_api_version int16 | correlation_id int32 |

@@ -1,7 +1,7 @@
 """Converts between codec dicts and kafka-python 3 message objects (test support only).
 
-kafka-python 3 builds its request/response classes from the same Kafka JSON definitions, but its
-encoder and decoder are an independent implementation, which makes it a useful cross-check.
+kafka-python 3 derives its request/response classes from Kafka's own definitions and has its own
+encoder and decoder, so agreeing with it checks both our definitions and our compiler.
 """
 
 from __future__ import annotations
