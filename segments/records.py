@@ -72,6 +72,7 @@ from segments.batch import (
 )
 from segments.compression import CODEC_NAMES, compress, decompress
 from segments.errors import CorruptBatchError
+from segments.varint import VarintError, encode_varint, read_varint
 
 Header = tuple[str, bytes | None]
 
@@ -118,51 +119,6 @@ class RecordInput:
     offset_delta: int | None = None
 
 
-# --- varints -------------------------------------------------------------------------------------
-
-# Zigzag varint encodings of the small values that make up nearly every field, precomputed so the
-# builder appends bytes objects instead of looping per byte.
-_VARINT_CACHE_LIMIT = 1 << 13  # values in [-8192, 8192) encode in at most 2 bytes
-
-
-def _encode_varint_slow(value: int) -> bytes:
-    zigzag = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while zigzag > 0x7F:
-        out.append((zigzag & 0x7F) | 0x80)
-        zigzag >>= 7
-    out.append(zigzag)
-    return bytes(out)
-
-
-_VARINTS = [_encode_varint_slow(v) for v in range(-_VARINT_CACHE_LIMIT, _VARINT_CACHE_LIMIT)]
-
-
-def encode_varint(value: int) -> bytes:
-    """Zigzag base-128 varint of ``value`` (a signed 64-bit integer), as Kafka's ByteUtils writes it."""
-    if -_VARINT_CACHE_LIMIT <= value < _VARINT_CACHE_LIMIT:
-        return _VARINTS[value + _VARINT_CACHE_LIMIT]
-    return _encode_varint_slow(value)
-
-
-def _read_varint(data: bytes, pos: int, max_bytes: int) -> tuple[int, int]:
-    """Decode a zigzag varint at ``pos``; returns (value, next position).
-
-    Kafka's ByteUtils.readVarint/readVarlong refuse more than 5 and 10 bytes; so does this.
-    Raises IndexError when ``data`` ends first, which the caller reports as CorruptBatchError.
-    """
-    result = 0
-    shift = 0
-    for _ in range(max_bytes):
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return (result >> 1) ^ -(result & 1), pos
-        shift += 7
-    raise CorruptBatchError(f"varint longer than {max_bytes} bytes at record position {pos}")
-
-
 # --- building ------------------------------------------------------------------------------------
 
 
@@ -175,7 +131,7 @@ def _encode_records(
     varint = encode_varint
     parts: list[bytes | bytearray] = []
     append = parts.append
-    null = _VARINTS[_VARINT_CACHE_LIMIT - 1]
+    null = encode_varint(-1)
     for record, offset_delta, timestamp in zip(records, offset_deltas, timestamps, strict=True):
         body = bytearray(b"\x00")  # attributes
         body += varint(timestamp - base_timestamp)
@@ -437,7 +393,7 @@ def decode_records(
     data = decompress(header.compression, raw, max_uncompressed) if header.compression else bytes(raw)
     try:
         return _decode_records(header, data)
-    except (IndexError, UnicodeDecodeError) as exc:
+    except (IndexError, UnicodeDecodeError, VarintError) as exc:
         raise CorruptBatchError(f"malformed record in batch at offset {header.base_offset}: {exc}") from exc
 
 
@@ -451,7 +407,6 @@ def _decode_records(header: BatchHeader, data: bytes) -> list[Record]:
     timestamp_type = header.timestamp_type
     log_append_time = header.max_timestamp if timestamp_type == LOG_APPEND_TIME else None
     is_control = header.is_control
-    read_varint = _read_varint
     size = len(data)
     # Each record takes at least 7 bytes; refusing a larger count first keeps a forged count from
     # driving the loop (the list itself only grows with records actually decoded).
@@ -461,7 +416,8 @@ def _decode_records(header: BatchHeader, data: bytes) -> list[Record]:
     append = records.append
     pos = 0
     for _ in range(count):
-        # Varints of one or two bytes (|value| < 8192) are decoded inline: they are nearly every field
+        # Varints of one or two bytes (|value| < 8192) are decoded inline (longer ones by
+        # segments/varint.py, the one implementation of the format): they are nearly every field
         # of nearly every record, and a function call per field would double the cost of this loop.
         b = data[pos]
         if b < 0x80:
@@ -571,12 +527,12 @@ def _decode_headers(data: bytes, pos: int, end: int, count: int) -> tuple[tuple[
         raise CorruptBatchError(f"header count {count} does not fit the record")
     headers: list[Header] = []
     for _ in range(count):
-        key_length, pos = _read_varint(data, pos, 5)
+        key_length, pos = read_varint(data, pos, 5)
         if key_length < 0 or pos + key_length > end:
             raise CorruptBatchError(f"header key length {key_length} is out of bounds")
         key = data[pos : pos + key_length].decode("utf-8")
         pos += key_length
-        value_length, pos = _read_varint(data, pos, 5)
+        value_length, pos = read_varint(data, pos, 5)
         if value_length >= 0:
             if pos + value_length > end:
                 raise CorruptBatchError(f"header value length {value_length} is out of bounds")

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from logbroker.kafka.api_keys import ApiKey
-from logbroker.kafka.compiler import CompiledMessage, compile_message, read_uvarint, write_uvarint
+from logbroker.kafka.compiler import CompiledMessage, compile_message
 from logbroker.kafka.error_codes import RETRIABLE, ErrorCode
 from logbroker.kafka.errors import (
     EncodeError,
@@ -61,6 +61,7 @@ from logbroker.kafka.errors import (
 )
 from logbroker.kafka.framing import FrameDecoder
 from logbroker.kafka.schema import Catalog, load_catalog
+from segments.varint import VarintError, encode_uvarint, read_uvarint
 
 
 @runtime_checkable
@@ -212,11 +213,11 @@ def _read_raw_tagged(buf: memoryview, pos: int) -> tuple[dict[int, bytes], int]:
 def _write_raw_tagged(fields: dict[int, bytes] | None) -> bytes:
     if not fields:
         return b"\x00"
-    parts = [write_uvarint(len(fields))]
+    parts = [encode_uvarint(len(fields))]
     for tag in sorted(fields):
         value = fields[tag]
-        parts.append(write_uvarint(tag))
-        parts.append(write_uvarint(len(value)))
+        parts.append(encode_uvarint(tag))
+        parts.append(encode_uvarint(len(value)))
         parts.append(bytes(value))
     return b"".join(parts)
 
@@ -258,6 +259,8 @@ def decode_request(frame: bytes | bytearray | memoryview) -> Request:
         raise MalformedRequest("truncated body", api_key, api_version, correlation_id) from exc
     except UnicodeDecodeError as exc:
         raise MalformedRequest("string is not UTF-8", api_key, api_version, correlation_id) from exc
+    except VarintError as exc:
+        raise MalformedRequest(str(exc), api_key, api_version, correlation_id) from exc
     if pos != n:
         raise MalformedRequest(f"{n - pos} trailing bytes", api_key, api_version, correlation_id)
     return Request(api_key, api_version, correlation_id, client_id, body, tagged)
@@ -394,6 +397,8 @@ def decode_response(frame: bytes | bytearray | memoryview, api_key: int, api_ver
         raise ProtocolError(f"{compiled.name} v{compiled.version}: truncated body") from exc
     except UnicodeDecodeError as exc:
         raise ProtocolError(f"{compiled.name} v{compiled.version}: string is not UTF-8") from exc
+    except VarintError as exc:
+        raise ProtocolError(f"{compiled.name} v{compiled.version}: {exc}") from exc
     if pos != n:
         raise ProtocolError(f"{compiled.name} v{compiled.version}: {n - pos} trailing bytes")
     return Response(api_key, api_version, correlation_id, body, tagged)

@@ -27,9 +27,11 @@ Wire layouts emitted (Kafka's `Type`/`ByteBufferAccessor` conventions, big-endia
 
 Decoders take `(buf, pos)` where `buf` is a one-dimensional byte `memoryview` of the whole frame
 and return `(dict, new_pos)`. Every declared length or count is checked against the bytes left
-before anything is allocated; fixed-width reads past the end raise `struct.error` or `IndexError`,
-which the caller (`codec.py`) turns into `ProtocolError`. `records` values decode to a `memoryview`
-slice of `buf` (no copy). Fields absent from the version appear in the dict with their defaults.
+before anything is allocated; reads past the end raise `struct.error` or `IndexError`, an overlong
+varint `VarintError` and bad UTF-8 `UnicodeDecodeError` (together `DECODE_ERRORS`), which the
+callers (`codec.py`, `versioned.py`) turn into `ProtocolError`. Varints are `segments/varint.py`'s.
+`records` values decode to a `memoryview` slice of `buf` (no copy). Fields absent from the version
+appear in the dict with their defaults.
 
 Encoders take `(body, out)` and append pieces to the list `out`: `bytes` for everything except
 `records` values, which are appended as the caller's own objects (bytes-like or `RecordsPart`)
@@ -47,6 +49,10 @@ from typing import Any
 
 from logbroker.kafka.errors import EncodeError, ProtocolError
 from logbroker.kafka.schema import NO_VERSIONS, FieldSpec, MessageSpec
+from segments.varint import VarintError, encode_uvarint, read_uvarint
+
+# What a generated decoder raises on bad input besides ProtocolError.
+DECODE_ERRORS = (struct.error, IndexError, UnicodeDecodeError, VarintError)
 
 DecodeFn = Callable[[memoryview, int], tuple[dict[str, Any], int]]
 EncodeFn = Callable[[dict[str, Any], list[Any]], None]
@@ -70,42 +76,6 @@ _ZERO_UUID_BYTES = bytes(16)
 _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 _I8 = struct.Struct(">b")
-
-# Unsigned varints below 128 are one byte; cache them.
-_SMALL_UVARINT = [bytes([i]) for i in range(128)]
-
-
-def write_uvarint(value: int) -> bytes:
-    """Unsigned varint (7 bits per byte, little-endian groups, high bit = more)."""
-    if 0 <= value < 128:
-        return _SMALL_UVARINT[value]
-    if value < 0 or value > 0xFFFFFFFF:
-        raise EncodeError(f"unsigned varint out of range: {value}")
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def read_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
-    """Read an unsigned varint of at most 5 bytes (Kafka's `readUnsignedVarint`)."""
-    value = 0
-    shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            break
-        shift += 7
-        if shift > 28:
-            raise ProtocolError("unsigned varint longer than 5 bytes")
-    if value > 0xFFFFFFFF:
-        raise ProtocolError("unsigned varint exceeds 32 bits")
-    return value, pos
-
 
 def _uuid_bytes(value: Any) -> bytes:
     if value is None:
@@ -171,8 +141,7 @@ class _Emitter:
             "_ZU": _ZERO_UUID,
             "_ub": _uuid_bytes,
             "_rv": read_uvarint,
-            "_uv": write_uvarint,
-            "_UVS": _SMALL_UVARINT,
+            "_uv": encode_uvarint,
             "_fail": _fail,
             "_efail": _encode_fail,
             "_unpack_from": struct.unpack_from,
