@@ -10,7 +10,8 @@ Public API
 ----------
     decode_request(frame) -> Request
         `frame` is one frame *without* its 4-byte size prefix (what `FrameDecoder.feed` returns).
-        Produce `records` come back as memoryview slices of `frame` (no copy, not parsed).
+        Produce `records` come back as memoryview slices of `frame` (no copy, not parsed). Bytes
+        after the parsed body are ignored, as Kafka does.
         Raises UnsupportedVersion (header parsed, api key/version unknown -- for ApiVersions
         answer error 35 in the v0 body), MalformedRequest or ProtocolError; nothing else.
     encode_response(api_key, api_version, correlation_id, body) -> list[Chunk]
@@ -43,6 +44,7 @@ Kafka's maximum (`SUPPORTED`). Whether to accept an old version is the server's 
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
 from collections.abc import Sequence
@@ -156,6 +158,8 @@ class _Registry:
         return compiled
 
 
+log = logging.getLogger(__name__)
+
 _REGISTRY = _Registry(load_catalog())
 
 SUPPORTED: dict[int, tuple[int, int]] = dict(_REGISTRY.supported)
@@ -262,7 +266,10 @@ def decode_request(frame: bytes | bytearray | memoryview) -> Request:
     except VarintError as exc:
         raise MalformedRequest(str(exc), api_key, api_version, correlation_id) from exc
     if pos != n:
-        raise MalformedRequest(f"{n - pos} trailing bytes", api_key, api_version, correlation_id)
+        # Kafka reads the body its schema describes and ignores whatever follows it in the frame
+        # (librdkafka 2.16 sends Metadata v13 with three such bytes); so do we.
+        log.debug("ignoring %d bytes after the body of api %d v%d (correlation %d, client %s)",
+                  n - pos, api_key, api_version, correlation_id, client_id)
     return Request(api_key, api_version, correlation_id, client_id, body, tagged)
 
 

@@ -106,6 +106,23 @@ def test_api_versions_unsupported_version_answers_v0_error_35(broker: BrokerProc
         assert body["error_code"] == 0 and ApiKey.METADATA in {k["api_key"] for k in body["api_keys"]}
 
 
+def test_bytes_after_a_request_body_are_ignored(broker: BrokerProcess) -> None:
+    # librdkafka 2.16's Metadata v13 carries three bytes after its body; Kafka answers it, and so must we.
+    with RawClient(broker.port) as c:
+        create_topic(c, "trailing")
+        frame = codec.encode_request(ApiKey.METADATA, 13, 41, "rdkafka", {
+            "topics": [{"name": "trailing"}], "allow_auto_topic_creation": False,
+            "include_topic_authorized_operations": False})
+        payload = frame[4:] + b"\x00\x00\x00"
+        c.sock.sendall(struct.pack(">i", len(payload)) + payload)
+        response = c.recv(ApiKey.METADATA, 13)
+        assert response.correlation_id == 41
+        assert [t["name"] for t in response.body["topics"]] == ["trailing"]
+        c.correlation = 41
+        assert c.call(ApiKey.METADATA, 13, {"topics": None, "allow_auto_topic_creation": False,
+                                            "include_topic_authorized_operations": False})["topics"]
+
+
 def test_unknown_api_key_closes_only_that_connection(broker: BrokerProcess) -> None:
     with RawClient(broker.port) as bad, RawClient(broker.port) as good:
         payload = struct.pack(">hhi", 9999, 0, 1) + struct.pack(">h", -1)

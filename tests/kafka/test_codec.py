@@ -303,8 +303,18 @@ def test_malformed_body_carries_header() -> None:
     with pytest.raises(MalformedRequest) as info:
         decode_request(wire[4:-3])
     assert (info.value.api_key, info.value.correlation_id) == (ApiKey.HEARTBEAT, 31)
-    with pytest.raises(MalformedRequest):
-        decode_request(wire[4:] + b"\x00")  # trailing bytes inside a frame are refused
+
+
+@pytest.mark.parametrize("extra", [b"\x00", b"\x00\x00\x00", b"\xff" * 40])
+def test_bytes_after_a_parsed_request_body_are_ignored(extra: bytes) -> None:
+    # As Kafka does: librdkafka 2.16 sends Metadata v13 with three bytes after the body.
+    body = {"topics": None, "allow_auto_topic_creation": True, "include_topic_authorized_operations": False}
+    wire = encode_request(ApiKey.METADATA, 13, 5, "rdkafka", body)
+    request = decode_request(wire[4:] + extra)
+    assert (request.api_key, request.api_version, request.correlation_id) == (ApiKey.METADATA, 13, 5)
+    assert request.body == decode_request(wire[4:]).body
+    heartbeat = encode_request(ApiKey.HEARTBEAT, 4, 31, "c", {"group_id": "g", "generation_id": 1, "member_id": "m"})
+    assert decode_request(heartbeat[4:] + extra).body["member_id"] == "m"
 
 
 def test_tagged_fields_written_only_when_not_default() -> None:
