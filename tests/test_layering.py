@@ -16,6 +16,7 @@ FORBIDDEN = [
     ("logbroker.kafka.codec", "socket", "the codec is sans-IO"),
     ("logbroker.kafka.compiler", "asyncio", "the codec is sans-IO"),
     ("logbroker.kafka.schema", "asyncio", "the codec is sans-IO"),
+    ("logbroker.kafka.versioned", "asyncio", "the codec is sans-IO"),
     ("logbroker.kafka.framing", "asyncio", "the codec is sans-IO"),
     ("logbroker.broker", "logbroker.kafka", "the core is protocol-agnostic"),
     ("logbroker.broker", "logbroker.http", "the core is protocol-agnostic"),

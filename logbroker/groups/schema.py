@@ -2,18 +2,14 @@
 
 Every record the group coordinator writes is keyed; a null value (tombstone) deletes the key, so
 the compacted topic converges to the latest offset of each (group, topic, partition) and the latest
-metadata of each group. Layouts follow Apache Kafka's definitions in
-``group-coordinator/src/main/resources/common/message/`` (``OffsetCommitKey.json``,
-``OffsetCommitValue.json``, ``GroupMetadataKey.json``, ``GroupMetadataValue.json``); a broker
-reading a Kafka data directory's ``__consumer_offsets`` would understand ours and vice versa.
+metadata of each group. The layouts are Kafka's (facts from Kafka's `group-coordinator` message
+definitions, see docs/CODEC.md), so a broker reading a Kafka data directory's ``__consumer_offsets``
+would understand ours and vice versa. They are declared in ``logbroker/kafka/messages/consumer_offsets.txt``
+and encoded and decoded by the Kafka codec's compiler (``logbroker/kafka/versioned.py``); this
+module maps them to dataclasses.
 
-Primitive types (Kafka protocol): integers are big-endian; ``string`` is an int16 length then
-UTF-8 bytes (-1 length: null, only where nullable); ``bytes`` is an int32 length then the bytes;
-arrays are an int32 count then the elements. Flexible versions (values v4) use compact forms
-instead: unsigned varint length+1 (0: null) for strings, bytes and arrays, and a tagged-field
-section (unsigned varint count, then tag, size, data per field) after each struct.
-
-Every key and value starts with an int16 version. The key version tells the record type.
+Every key and value starts with an int16 version; the key version tells the record type. Values
+from version 4 on are flexible (compact lengths, tagged fields; unknown tags are skipped).
 
 Key, versions 0 and 1 (identical layouts; written as v1) -- a committed offset::
 
@@ -66,8 +62,12 @@ Integer.MIN_VALUE to 0), so one append carries a whole OffsetCommit request.
 
 from __future__ import annotations
 
-import struct
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
+
+from logbroker.kafka.errors import EncodeError, ProtocolError
+from logbroker.kafka.versioned import RecordCodec, read_version, record_codec
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
@@ -75,11 +75,6 @@ OFFSET_COMMIT_KEY_VERSION = 1
 GROUP_METADATA_KEY_VERSION = 2
 OFFSET_COMMIT_VALUE_VERSION = 3
 GROUP_METADATA_VALUE_VERSION = 3
-
-_I16 = struct.Struct(">h")
-_I32 = struct.Struct(">i")
-_I64 = struct.Struct(">q")
-
 
 class RecordFormatError(ValueError):
     """A key or value in ``__consumer_offsets`` does not follow any known layout."""
@@ -131,181 +126,88 @@ class GroupMetadataValue:
     members: tuple[MemberMetadataValue, ...]
 
 
+# ------------------------------------------------------------------------------------- codecs
+
+_OFFSET_COMMIT_KEY = record_codec("OffsetCommitKey")
+_GROUP_METADATA_KEY = record_codec("GroupMetadataKey")
+_OFFSET_COMMIT_VALUE = record_codec("OffsetCommitValue")
+_GROUP_METADATA_VALUE = record_codec("GroupMetadataValue")
+
+
+def _encode(codec: RecordCodec, version: int, body: dict[str, Any]) -> bytes:
+    try:
+        return codec.encode(version, body)
+    except EncodeError as exc:
+        raise RecordFormatError(str(exc)) from None
+
+
+def _decode(codec: RecordCodec, data: bytes) -> tuple[int, dict[str, Any]]:
+    try:
+        return codec.decode(data)
+    except ProtocolError as exc:
+        raise RecordFormatError(str(exc)) from None
+
+
 # ------------------------------------------------------------------------------------- writing
 
 
-def _string(value: str | None) -> bytes:
-    if value is None:
-        return _I16.pack(-1)
-    raw = value.encode("utf-8")
-    if len(raw) > 0x7FFF:
-        raise ValueError(f"string of {len(raw)} bytes does not fit an int16 length")
-    return _I16.pack(len(raw)) + raw
-
-
-def _bytes(value: bytes) -> bytes:
-    return _I32.pack(len(value)) + value
-
-
 def encode_offset_commit_key(group: str, topic: str, partition: int) -> bytes:
-    return _I16.pack(OFFSET_COMMIT_KEY_VERSION) + _string(group) + _string(topic) + _I32.pack(partition)
+    return _encode(_OFFSET_COMMIT_KEY, OFFSET_COMMIT_KEY_VERSION, {"group": group, "topic": topic,
+                                                                   "partition": partition})
 
 
 def encode_group_metadata_key(group: str) -> bytes:
-    return _I16.pack(GROUP_METADATA_KEY_VERSION) + _string(group)
+    return _encode(_GROUP_METADATA_KEY, GROUP_METADATA_KEY_VERSION, {"group": group})
 
 
 def encode_offset_commit_value(value: OffsetCommitValue) -> bytes:
     """OffsetCommitValue v3 (Kafka writes v1 only when an explicit expire timestamp is set)."""
-    return (_I16.pack(OFFSET_COMMIT_VALUE_VERSION) + _I64.pack(value.offset) + _I32.pack(value.leader_epoch)
-            + _string(value.metadata) + _I64.pack(value.commit_timestamp))
+    return _encode(_OFFSET_COMMIT_VALUE, OFFSET_COMMIT_VALUE_VERSION, {
+        "offset": value.offset, "leader_epoch": value.leader_epoch, "metadata": value.metadata,
+        "commit_timestamp": value.commit_timestamp})
 
 
 def encode_group_metadata_value(value: GroupMetadataValue) -> bytes:
     """GroupMetadataValue v3."""
-    parts = [_I16.pack(GROUP_METADATA_VALUE_VERSION), _string(value.protocol_type), _I32.pack(value.generation),
-             _string(value.protocol), _string(value.leader), _I64.pack(value.current_state_timestamp),
-             _I32.pack(len(value.members))]
-    for m in value.members:
-        parts += [_string(m.member_id), _string(m.group_instance_id), _string(m.client_id), _string(m.client_host),
-                  _I32.pack(m.rebalance_timeout), _I32.pack(m.session_timeout), _bytes(m.subscription),
-                  _bytes(m.assignment)]
-    return b"".join(parts)
+    return _encode(_GROUP_METADATA_VALUE, GROUP_METADATA_VALUE_VERSION, {
+        "protocol_type": value.protocol_type, "generation": value.generation, "protocol": value.protocol,
+        "leader": value.leader, "current_state_timestamp": value.current_state_timestamp,
+        "members": [dataclasses.asdict(m) for m in value.members]})
 
 
 # ------------------------------------------------------------------------------------- reading
 
 
-class Reader:
-    """Bounds-checked reads; every failure is a RecordFormatError."""
-
-    __slots__ = ("buf", "flexible", "pos")
-
-    def __init__(self, buf: bytes, flexible: bool = False) -> None:
-        self.buf = buf
-        self.pos = 0
-        self.flexible = flexible
-
-    def _take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.buf):
-            raise RecordFormatError(f"needs {n} bytes at position {self.pos} of {len(self.buf)}")
-        out = self.buf[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def int16(self) -> int:
-        return int(_I16.unpack(self._take(2))[0])
-
-    def int32(self) -> int:
-        return int(_I32.unpack(self._take(4))[0])
-
-    def int64(self) -> int:
-        return int(_I64.unpack(self._take(8))[0])
-
-    def uvarint(self) -> int:
-        value = shift = 0
-        while True:
-            byte = self._take(1)[0]
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-            if shift > 28:
-                raise RecordFormatError("unsigned varint longer than 5 bytes")
-
-    def _length(self, wide: bool) -> int:
-        if self.flexible:
-            return self.uvarint() - 1
-        return self.int32() if wide else self.int16()
-
-    def nullable_string(self) -> str | None:
-        n = self._length(wide=False)
-        if n < 0:
-            return None
-        try:
-            return self._take(n).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise RecordFormatError(f"string is not UTF-8: {exc}") from None
-
-    def string(self) -> str:
-        value = self.nullable_string()
-        if value is None:
-            raise RecordFormatError("null where a string is required")
-        return value
-
-    def bytes_(self) -> bytes:
-        n = self._length(wide=True)
-        return b"" if n < 0 else self._take(n)
-
-    def array_len(self) -> int:
-        n = self._length(wide=True)
-        if n > len(self.buf) - self.pos:
-            raise RecordFormatError(f"array of {n} elements exceeds the remaining bytes")
-        return max(n, 0)
-
-    def tagged_fields(self) -> None:
-        if not self.flexible:
-            return
-        for _ in range(self.uvarint()):
-            self.uvarint()
-            self._take(self.uvarint())
-
-
 def decode_key(key: bytes) -> OffsetCommitKey | GroupMetadataKey | None:
     """The key of a ``__consumer_offsets`` record; None for record types this broker does not use
     (Kafka 3.7+ writes others, e.g. ConsumerGroupMetadataKey v3+, for KIP-848 groups)."""
-    r = Reader(key)
-    version = r.int16()
-    if version in (0, 1):
-        return OffsetCommitKey(r.string(), r.string(), r.int32())
-    if version == GROUP_METADATA_KEY_VERSION:
-        return GroupMetadataKey(r.string())
+    try:
+        version = read_version(key)
+    except ProtocolError as exc:
+        raise RecordFormatError(str(exc)) from None
+    if version in _OFFSET_COMMIT_KEY.spec.valid:
+        body = _decode(_OFFSET_COMMIT_KEY, key)[1]
+        return OffsetCommitKey(body["group"], body["topic"], body["partition"])
+    if version in _GROUP_METADATA_KEY.spec.valid:
+        return GroupMetadataKey(_decode(_GROUP_METADATA_KEY, key)[1]["group"])
     return None
 
 
 def decode_offset_commit_value(value: bytes) -> OffsetCommitValue:
-    r = Reader(value)
-    version = r.int16()
-    if not 0 <= version <= 4:
-        raise RecordFormatError(f"unknown OffsetCommitValue version {version}")
-    r.flexible = version >= 4
-    offset = r.int64()
-    leader_epoch = r.int32() if version >= 3 else -1
-    metadata = r.string()
-    commit_timestamp = r.int64()
-    expire_timestamp = r.int64() if version == 1 else -1
-    r.tagged_fields()
-    return OffsetCommitValue(offset, leader_epoch, metadata, commit_timestamp, expire_timestamp)
+    _, body = _decode(_OFFSET_COMMIT_VALUE, value)
+    return OffsetCommitValue(body["offset"], body["leader_epoch"], body["metadata"], body["commit_timestamp"],
+                             body["expire_timestamp"])
 
 
 def decode_group_metadata_value(value: bytes) -> GroupMetadataValue:
-    r = Reader(value)
-    version = r.int16()
-    if not 0 <= version <= 4:
-        raise RecordFormatError(f"unknown GroupMetadataValue version {version}")
-    r.flexible = version >= 4
-    protocol_type = r.string()
-    generation = r.int32()
-    protocol = r.nullable_string()
-    leader = r.nullable_string()
-    state_ts = r.int64() if version >= 2 else -1
+    version, body = _decode(_GROUP_METADATA_VALUE, value)
     members = []
-    for _ in range(r.array_len()):
-        member_id = r.string()
-        instance_id = r.nullable_string() if version >= 3 else None
-        client_id = r.string()
-        client_host = r.string()
-        rebalance_timeout = r.int32() if version >= 1 else -1
-        session_timeout = r.int32()
+    for m in body["members"]:
         if version == 0:
-            rebalance_timeout = session_timeout
-        subscription = r.bytes_()
-        assignment = r.bytes_()
-        r.tagged_fields()
-        members.append(MemberMetadataValue(member_id, instance_id, client_id, client_host, rebalance_timeout,
-                                           session_timeout, subscription, assignment))
-    r.tagged_fields()
-    return GroupMetadataValue(protocol_type, generation, protocol, leader, state_ts, tuple(members))
+            m["rebalance_timeout"] = m["session_timeout"]  # v0 has one timeout for both
+        members.append(MemberMetadataValue(**m))
+    return GroupMetadataValue(body["protocol_type"], body["generation"], body["protocol"], body["leader"],
+                              body["current_state_timestamp"], tuple(members))
 
 
 # ------------------------------------------------------------------------------------- partitioning

@@ -62,7 +62,7 @@ from logbroker.kafka.errors import (
     UnsupportedVersion,
 )
 from logbroker.kafka.framing import FrameDecoder
-from logbroker.kafka.schema import Catalog, load_catalog
+from logbroker.kafka.schema import Catalog, shipped_catalog
 from segments.varint import VarintError, encode_uvarint, read_uvarint
 
 
@@ -160,7 +160,7 @@ class _Registry:
 
 log = logging.getLogger(__name__)
 
-_REGISTRY = _Registry(load_catalog())
+_REGISTRY = _Registry(shipped_catalog())
 
 SUPPORTED: dict[int, tuple[int, int]] = dict(_REGISTRY.supported)
 KAFKA_VALID_VERSIONS: dict[int, tuple[int, int]] = dict(_REGISTRY.kafka_valid)

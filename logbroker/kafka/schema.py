@@ -26,6 +26,7 @@ a comment line.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import uuid
@@ -367,3 +368,9 @@ def load_catalog(package: str = MESSAGES_PACKAGE, directory: str = MESSAGES_DIRE
     if missing:
         raise SchemaError(f"request/response definitions unpaired for api keys {sorted(missing)}")
     return catalog
+
+
+@functools.cache
+def shipped_catalog() -> Catalog:
+    """The definitions shipped with logbroker, parsed once per process."""
+    return load_catalog()

@@ -97,3 +97,22 @@ def test_java_hash_code_and_partition() -> None:
 @given(st.text(max_size=40), st.integers(1, 200))
 def test_partition_in_range(group: str, partitions: int) -> None:
     assert 0 <= partition_for(group, partitions) < partitions
+
+
+def test_group_metadata_value_every_version_and_flexible_v4() -> None:
+    from logbroker.kafka.versioned import record_codec
+
+    codec = record_codec("GroupMetadataValue")
+    member = {"member_id": "m", "group_instance_id": "i", "client_id": "c", "client_host": "h",
+              "rebalance_timeout": 300, "session_timeout": 100, "subscription": b"s", "assignment": b"a"}
+    for version in range(5):
+        raw = codec.encode(version, {"protocol_type": "consumer", "generation": 2, "protocol": "range",
+                                     "leader": "m", "current_state_timestamp": 77, "members": [member]})
+        got = decode_group_metadata_value(raw)
+        m = got.members[0]
+        assert (got.generation, got.protocol, m.member_id, m.session_timeout) == (2, "range", "m", 100)
+        assert got.current_state_timestamp == (77 if version >= 2 else -1)
+        assert m.group_instance_id == ("i" if version >= 3 else None)
+        assert m.rebalance_timeout == (300 if version >= 1 else 100)  # v0: the session timeout
+    # v4 is flexible: compact strings (length + 1) and a tagged-field section per struct
+    assert raw[:11] == b"\x00\x04\x09consumer"
