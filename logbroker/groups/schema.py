@@ -24,7 +24,7 @@ Value OffsetCommitValue, written as v3 (read: v0-v4)::
     field            type     versions  meaning
     version          int16    all       0..4
     offset           int64    0+        the committed offset (next record to consume)
-    leaderEpoch      int32    3+        leader epoch of the last consumed record, -1 if unknown
+    leaderEpoch      int32    3+        epoch of the leader that served the committed position, -1 if unknown
     metadata         string   0+        client metadata, never null ("" when the client sent null)
     commitTimestamp  int64    0+        broker time of the commit (ms)
     expireTimestamp  int64    1 only    explicit expiry time (ms), from OffsetCommit v2-v4 retention
