@@ -20,15 +20,14 @@ nesting level:
 
 Types are int8/int16/int32/int64/uint16/uint32/float64/bool/string/bytes/uuid/records, `[]T` for
 arrays, or a CamelCase struct name. Versions are `N`, `N+`, `N-M` or `none`. Field names are
-CamelCase; the codec exposes them in snake_case (`PartitionIndex` -> `partition_index`). `#` starts
-a comment line.
+CamelCase; the codec exposes them in snake_case (`PartitionIndex` -> `partition_index`). Words are
+separated by spaces, values hold none (`default=""` is the empty string); `#` starts a comment line.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import shlex
 import uuid
 from dataclasses import dataclass, field
 from importlib import resources
@@ -211,11 +210,7 @@ def _lines(text: str, source: str) -> list[_Line]:
         indent = len(raw) - len(raw.lstrip(" "))
         if indent % 2 or "\t" in raw[:indent]:
             raise SchemaError(f"{source}:{number}: indent by two spaces per level")
-        try:
-            words = shlex.split(stripped, comments=True)
-        except ValueError as exc:
-            raise SchemaError(f"{source}:{number}: {exc}") from None
-        out.append(_Line(number, indent // 2, words))
+        out.append(_Line(number, indent // 2, stripped.split()))
     return out
 
 
@@ -225,7 +220,7 @@ def _options(words: list[str], allowed: frozenset[str], where: str) -> dict[str,
         key, eq, value = word.partition("=")
         if not eq or key not in allowed or key in opts:
             raise SchemaError(f"{where}: unexpected {word!r}")
-        opts[key] = value
+        opts[key] = "" if value == '""' else value  # `""` spells the empty string
     return opts
 
 
