@@ -2,8 +2,8 @@
 
 The coordinator treats member metadata and assignments as opaque bytes; this module reads them
 only to answer questions about consumer groups (which topics a group is subscribed to for
-OffsetDelete, which partitions a member owns for lag reports), and writes them where the broker
-assigns partitions itself. The layouts are declared in
+OffsetDelete, which partitions a member owns for lag reports); `encode_subscription` and
+`encode_assignment` write the bytes a consumer expects. The layouts are declared in
 ``logbroker/kafka/messages/consumer_protocol.txt`` (Kafka's, never flexible: int16 strings, int32
 arrays and bytes; facts sourced in docs/CODEC.md) and compiled by the Kafka codec's compiler
 (``logbroker/kafka/versioned.py``). Versions newer than 3 only append fields, so they are read as

@@ -76,6 +76,7 @@ GROUP_METADATA_KEY_VERSION = 2
 OFFSET_COMMIT_VALUE_VERSION = 3
 GROUP_METADATA_VALUE_VERSION = 3
 
+
 class RecordFormatError(ValueError):
     """A key or value in ``__consumer_offsets`` does not follow any known layout."""
 
