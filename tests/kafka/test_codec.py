@@ -359,3 +359,19 @@ def test_codec_modules_import_nothing_async(module: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"asyncio", "socket", "selectors", "uvloop", "aiohttp", "trio"}
+
+
+@pytest.mark.parametrize(("api_version", "header_version"), [(3, 1), (4, 2)])
+def test_hand_written_headers_follow_headers_txt(api_version: int, header_version: int) -> None:
+    from logbroker.kafka.compiler import compile_message
+
+    wire = encode_request(ApiKey.HEARTBEAT, api_version, 77, "client-1",
+                          {"group_id": "g", "generation_id": 1, "member_id": "m"})
+    header = compile_message(CATALOG.headers["RequestHeader"], header_version)
+    fields, _ = header.decode(memoryview(wire)[4:], 0)
+    assert fields == {"request_api_key": ApiKey.HEARTBEAT, "request_api_version": api_version,
+                      "correlation_id": 77, "client_id": "client-1"}
+    response = b"".join(encode_response(ApiKey.HEARTBEAT, api_version, 78, {"error_code": 0}))  # type: ignore[arg-type]
+    out: list[Any] = []
+    compile_message(CATALOG.headers["ResponseHeader"], header_version - 1).encode({"correlation_id": 78}, out)
+    assert response[4:].startswith(b"".join(out))
