@@ -145,7 +145,7 @@ def encode_varint(value: int) -> bytes:
     return _encode_varint_slow(value)
 
 
-def _read_varint(data: bytes, pos: int, max_bytes: int) -> tuple[int, int]:
+def _read_varint(data: bytes | bytearray | memoryview, pos: int, max_bytes: int) -> tuple[int, int]:
     """Decode a zigzag varint at ``pos``; returns (value, next position).
 
     Kafka's ByteUtils.readVarint/readVarlong refuse more than 5 and 10 bytes; so does this.
@@ -622,3 +622,37 @@ __all__ = [
     "encode_varint",
     "rebuild_batch",
 ]
+
+
+def has_keyless_record(
+    buf: bytes | bytearray | memoryview,
+    pos: int = 0,
+    *,
+    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+) -> bool:
+    """True when a record of the batch at ``pos`` has a null key (Kafka refuses it on a compacted topic).
+
+    Walks record prefixes only (length, attributes, timestampDelta, offsetDelta, keyLength) and skips
+    the rest of each record, so no key, value or header is copied; a compressed batch is
+    decompressed once. Kafka's ``LogValidator`` does this only for compacted topics, and so do we:
+    callers check ``cleanup.policy`` first. Raises CorruptBatchError for malformed records.
+    """
+    header = validate(buf, pos)
+    raw = memoryview(buf)[pos + HEADER_SIZE : pos + header.size]
+    data: bytes | memoryview = decompress(header.compression, raw, max_uncompressed) if header.compression else raw
+    at = 0
+    try:
+        for _ in range(header.record_count):
+            length, body = _read_varint(data, at, 5)
+            if length < 0:
+                raise CorruptBatchError(f"negative record length in batch at offset {header.base_offset}")
+            field = body + 1  # attributes
+            _, field = _read_varint(data, field, 10)  # timestampDelta
+            _, field = _read_varint(data, field, 5)  # offsetDelta
+            key_length, _ = _read_varint(data, field, 5)
+            if key_length < 0:
+                return True
+            at = body + length
+    except IndexError as exc:
+        raise CorruptBatchError(f"malformed record in batch at offset {header.base_offset}: {exc}") from exc
+    return False
