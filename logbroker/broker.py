@@ -20,8 +20,9 @@ import errno
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -67,6 +68,20 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 # Kafka's LogValidator message for a null key on a compacted topic (INVALID_RECORD).
 _KEYLESS = "Compacted topic cannot accept message without key in topic partition {topic}-{partition}."
+
+
+@contextmanager
+def _disk_errors(action: str) -> Iterator[None]:
+    """Turn an OSError from the log directory into LogStorageError (KAFKA_STORAGE_ERROR for a Kafka
+    client, 507 over HTTP), logged once here: a full disk is a WARNING, anything else an ERROR."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            log.warning("%s refused: the log directory is full (%s)", action, exc)
+            raise LogStorageError(f"{action} refused: the log directory is full ({exc.strerror})") from exc
+        log.error("%s failed: %s", action, exc)
+        raise LogStorageError(f"{action} failed: {exc.strerror or exc}") from exc
 
 
 def wall_clock_ms() -> int:
@@ -166,7 +181,8 @@ class Broker:
         check_replication_factor(replication_factor)
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
-        return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
+        with _disk_errors(f"create topic {name}"):
+            return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
 
     def delete_topic(self, name: str) -> TopicInfo:
         """Delete a topic for a client (Kafka DeleteTopics).
@@ -188,11 +204,13 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
-        return self.store.delete_topic(name)
+        with _disk_errors(f"delete topic {name}"):
+            return self.store.delete_topic(name)
 
     def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
         """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""
-        return self.store.add_partitions(name, new_total, validate_only=validate_only)
+        with _disk_errors(f"add partitions to {name}"):
+            return self.store.add_partitions(name, new_total, validate_only=validate_only)
 
     def describe_configs(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The topic's configs with their values, defaults and sources (Kafka DescribeConfigs)."""
@@ -206,14 +224,16 @@ class Broker:
     def alter_configs(self, name: str, *, set: Mapping[str, str], delete: Iterable[str] = (),
                       validate_only: bool = False) -> TopicInfo:
         """Set and remove topic config overrides; the others stay."""
-        return self.store.alter_config(name, set=dict(set), delete=list(delete), validate_only=validate_only)
+        with _disk_errors(f"change configs of {name}"):
+            return self.store.alter_config(name, set=dict(set), delete=list(delete), validate_only=validate_only)
 
     def replace_configs(self, name: str, overrides: Mapping[str, str], *, validate_only: bool = False) -> TopicInfo:
         """Replace a topic's whole set of overrides (Kafka's legacy AlterConfigs)."""
         info = self.store.topic(name)
-        return self.store.alter_config(name, set=dict(overrides),
-                                       delete=[k for k in info.overrides if k not in overrides],
-                                       validate_only=validate_only)
+        with _disk_errors(f"change configs of {name}"):
+            return self.store.alter_config(name, set=dict(overrides),
+                                           delete=[k for k in info.overrides if k not in overrides],
+                                           validate_only=validate_only)
 
     def incremental_alter_configs(self, name: str, changes: Iterable[ConfigChange], *,
                                   validate_only: bool = False) -> TopicInfo:
@@ -306,10 +326,8 @@ class Broker:
         if config.message_timestamp_type == "LogAppendTime":
             set_log_append_time(records, 0, now)
             log_append_time = now
-        try:
+        with _disk_errors(f"append to {topic}-{partition}"):
             result = plog.append(records, now_ms=now)
-        except OSError as exc:
-            raise self._storage_error(topic, partition, exc) from exc
         if state is not None:
             state.update(header, result.first_offset)
         self.bytes_in += len(records)
@@ -318,15 +336,6 @@ class Broker:
         self.topic_records_in[topic] = self.topic_records_in.get(topic, 0) + header.record_count
         durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now)
         return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable)
-
-    @staticmethod
-    def _storage_error(topic: str, partition: int, exc: OSError) -> LogStorageError:
-        """The error a front answers for a write the disk refused, logged once here."""
-        if exc.errno in _DISK_FULL:
-            log.warning("append to %s-%d refused: the log directory is full (%s)", topic, partition, exc)
-            return LogStorageError(f"the log directory of {topic}-{partition} is full: {exc.strerror}")
-        log.error("append to %s-%d failed: %s", topic, partition, exc)
-        return LogStorageError(f"could not write to the log of {topic}-{partition}: {exc.strerror or exc}")
 
     @staticmethod
     async def wait_durable(futures: Sequence[Future[int]], timeout_s: float) -> list[BaseException | None]:
@@ -460,8 +469,9 @@ class Broker:
             raise InternalTopicError(f"Cannot delete records of internal topic {topic}")
         plog = self.store.log(topic, partition)
         target = plog.log_end_offset if offset == -1 else offset
-        plog.delete_records_before(target)
-        self.store.checkpoint()
+        with _disk_errors(f"delete records of {topic}-{partition}"):
+            plog.delete_records_before(target)
+            self.store.checkpoint()
         return int(plog.log_start_offset)
 
     # ---------------------------------------------------------------- lifecycle
