@@ -460,6 +460,32 @@ class Broker:
         found = plog.max_timestamp_record() if timestamp == -3 else plog.record_for_timestamp(timestamp)
         return found if found is not None else (-1, -1)
 
+    def reset_offset(self, topic: str, partition: int, strategy: str, *, timestamp: int | None = None,
+                     shift: int | None = None, current: int | None = None) -> int:
+        """Where a consumer reset puts a partition (``auto.offset.reset`` and kafka-consumer-groups
+        ``--reset-offsets``): ``earliest`` the log start, ``latest`` the log end, ``timestamp`` the first
+        record at or after it (else the log end), ``shift`` ``current`` (else the log end) moved by
+        ``shift`` records, kept within the log. Raises ValueError for another strategy."""
+        start, end = self.offsets(topic, partition)
+        if strategy == "earliest":
+            return start
+        if strategy == "latest":
+            return end
+        if strategy == "timestamp" and timestamp is not None:
+            found, _ = self.offset_for_timestamp(topic, partition, timestamp)
+            return found if found >= 0 else end
+        if strategy == "shift" and shift is not None:
+            return min(max((end if current is None else current) + shift, start), end)
+        raise ValueError(f"unknown offset reset strategy {strategy!r} (or its argument is missing)")
+
+    def start_offset(self, topic: str, partition: int, committed: int | None, reset: str) -> int:
+        """A consumer's first position: the committed offset while it is inside the log, else per
+        ``reset`` (``earliest``/``latest``), as a Kafka consumer does after OFFSET_OUT_OF_RANGE."""
+        start, end = self.offsets(topic, partition)
+        if committed is not None and start <= committed <= end:
+            return committed
+        return self.reset_offset(topic, partition, reset)
+
     def delete_records(self, topic: str, partition: int, offset: int) -> int:
         """Advance the log start offset to ``offset`` (-1: the high watermark); returns the new low watermark.
 

@@ -188,3 +188,21 @@ def test_a_full_disk_answers_kafka_storage_error_to_a_producer(broker: Broker, m
     assert part["error_code"] == ErrorCode.KAFKA_STORAGE_ERROR
     assert "full" in part["error_message"]
     assert any(r.levelno == logging.WARNING and "full" in r.getMessage() for r in caplog.records)
+
+
+def test_offset_resets(broker: Broker) -> None:
+    broker.create_topic("t", 1, {})
+    for ts in (10, 20, 30, 40):
+        broker.append("t", 0, batch(RecordInput(None, b"v", timestamp=NOW + ts)))
+    broker.delete_records("t", 0, 1)
+    assert broker.reset_offset("t", 0, "earliest") == 1
+    assert broker.reset_offset("t", 0, "latest") == 4
+    assert broker.reset_offset("t", 0, "timestamp", timestamp=NOW + 25) == 2
+    assert broker.reset_offset("t", 0, "timestamp", timestamp=NOW + 99) == 4
+    assert broker.reset_offset("t", 0, "shift", shift=-2, current=2) == 1  # kept inside the log
+    assert broker.reset_offset("t", 0, "shift", shift=-1) == 3
+    with pytest.raises(ValueError):
+        broker.reset_offset("t", 0, "none")
+    assert broker.start_offset("t", 0, 3, "earliest") == 3
+    assert broker.start_offset("t", 0, 0, "earliest") == 1  # below the log start: reset
+    assert broker.start_offset("t", 0, None, "latest") == 4
