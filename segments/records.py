@@ -630,14 +630,25 @@ def has_keyless_record(
     *,
     max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
 ) -> bool:
-    """True when a record of the batch at ``pos`` has a null key (Kafka refuses it on a compacted topic).
+    """True when a record of the batches from ``pos`` on has a null key (refused on a compacted topic).
 
     Walks record prefixes only (length, attributes, timestampDelta, offsetDelta, keyLength) and skips
     the rest of each record, so no key, value or header is copied; a compressed batch is
     decompressed once. Kafka's ``LogValidator`` does this only for compacted topics, and so do we:
-    callers check ``cleanup.policy`` first. Raises CorruptBatchError for malformed records.
+    callers check ``cleanup.policy`` first. Raises CorruptBatchError for malformed batches or records.
     """
-    header = validate(buf, pos)
+    total = len(buf)
+    while pos < total:
+        header = validate(buf, pos)
+        if _batch_has_keyless_record(header, buf, pos, max_uncompressed):
+            return True
+        pos += header.size
+    return False
+
+
+def _batch_has_keyless_record(
+    header: BatchHeader, buf: bytes | bytearray | memoryview, pos: int, max_uncompressed: int
+) -> bool:
     raw = memoryview(buf)[pos + HEADER_SIZE : pos + header.size]
     data: bytes | memoryview = decompress(header.compression, raw, max_uncompressed) if header.compression else raw
     at = 0
