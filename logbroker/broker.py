@@ -16,29 +16,72 @@ A fetch that finds too little data waits on the partition's append signal, never
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from logbroker.config import BrokerConfig
+from logbroker.errors import (
+    CorruptBatchError,
+    InternalTopicError,
+    InvalidRecordError,
+    LogStorageError,
+    RecordTooLargeError,
+    TopicAuthorizationError,
+    TopicDeletionDisabledError,
+    UnknownTopicError,
+)
 from logbroker.producer_ids import ProducerIdAllocator
-from segments.batch import HEADER_SIZE, BatchHeader, read_header, set_log_append_time
-from segments.errors import CorruptBatchError, InvalidRecordError, UnknownTopicError
+from logbroker.records import RecordInput, build_batch
+from logbroker.topics import (
+    ConfigChange,
+    ConfigEntry,
+    PartitionState,
+    TopicDescription,
+    TopicInfo,
+    apply_config_ops,
+    check_replication_factor,
+    is_internal,
+)
+from segments.batch import HEADER_SIZE, read_header, set_log_append_time
+from segments.config import describe
 from segments.flush import Durability
+from segments.log import Log
 from segments.producer_state import ProducerState
-from segments.records import decode_batch
+from segments.records import has_keyless_record
 from segments.store import Store
 
 log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
-INTERNAL_TOPICS = frozenset({"__consumer_offsets"})
+# errno values of a log directory that has no room left: Kafka answers KAFKA_STORAGE_ERROR.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+# Kafka's LogValidator message for a null key on a compacted topic (INVALID_RECORD).
+_KEYLESS = "Compacted topic cannot accept message without key in topic partition {topic}-{partition}."
+
+
+@contextmanager
+def _disk_errors(action: str) -> Iterator[None]:
+    """Turn an OSError from the log directory into LogStorageError (KAFKA_STORAGE_ERROR for a Kafka
+    client, 507 over HTTP), logged once here: a full disk is a WARNING, anything else an ERROR."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            log.warning("%s refused: the log directory is full (%s)", action, exc)
+            raise LogStorageError(f"{action} refused: the log directory is full ({exc.strerror})") from exc
+        log.error("%s failed: %s", action, exc)
+        raise LogStorageError(f"{action} failed: {exc.strerror or exc}") from exc
 
 
 def wall_clock_ms() -> int:
@@ -76,6 +119,7 @@ class Broker:
         self._producer_ids = ProducerIdAllocator(data_dir)
         self._producer_states: dict[TopicPartition, ProducerState] = {}
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
+        self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self.bytes_in = 0
         self.records_in = 0
         # Per-topic traffic for /metrics (Kafka's BrokerTopicMetrics: BytesIn, MessagesIn, BytesOut).
@@ -84,21 +128,73 @@ class Broker:
         self.topic_bytes_out: dict[str, int] = {}
 
     # ---------------------------------------------------------------- topics
+    @staticmethod
+    def is_internal(name: str) -> bool:
+        """Kafka's internal topics (``__consumer_offsets``): only the broker writes them."""
+        return is_internal(name)
+
+    def has_topic(self, name: str) -> bool:
+        return self.store.has_topic(name)
+
+    def topic(self, name: str) -> TopicInfo:
+        """The topic's name, id, partition count and config. Raises UnknownTopicError."""
+        return self.store.topic(name)
+
+    def topics(self) -> list[TopicInfo]:
+        return self.store.topics()
+
+    def topic_names(self) -> list[str]:
+        return self.store.list_topics()
+
+    def topic_id(self, name: str) -> uuid.UUID | None:
+        """The topic's id, or None when there is no such topic."""
+        try:
+            return self.store.topic(name).topic_id
+        except UnknownTopicError:
+            return None
+
+    def has_partition(self, topic: str, partition: int) -> bool:
+        return self.store.has_topic(topic) and 0 <= partition < self.store.topic(topic).partitions
+
     def ensure_topic(self, name: str) -> bool:
-        """True if the topic exists, creating it when ``auto.create.topics.enable`` allows."""
+        """True if the topic exists, creating it when ``auto.create.topics.enable`` allows.
+
+        Internal topics are never auto-created by a client's request: the broker creates them itself
+        with their own configuration (compaction).
+        """
         if self.store.has_topic(name):
             return True
-        if not self.config.get_bool("auto.create.topics.enable"):
+        if is_internal(name) or not self.config.get_bool("auto.create.topics.enable"):
             return False
         self.create_topic(name, self.config.get_int("num.partitions"), {})
         log.info("auto-created topic %s with %d partition(s)", name, self.config.get_int("num.partitions"))
         return True
 
-    def create_topic(self, name: str, partitions: int, configs: Mapping[str, str], *,
-                     validate_only: bool = False) -> Any:
-        return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
+    def create_topic(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
+                     replication_factor: int | None = None, validate_only: bool = False) -> TopicInfo:
+        """Create a topic (Kafka CreateTopics). ``partitions`` None or -1 means ``num.partitions`` and
+        ``replication_factor`` None or -1 the default; with ``validate_only`` nothing is written.
 
-    def delete_topic(self, name: str) -> None:
+        Raises InvalidReplicationFactorError, InvalidTopicError, TopicExistsError,
+        InvalidPartitionsError or InvalidConfigError; a failed create leaves no topic behind.
+        """
+        check_replication_factor(replication_factor)
+        if partitions is None or partitions == -1:
+            partitions = self.config.get_int("num.partitions")
+        with _disk_errors(f"create topic {name}"):
+            return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
+
+    def delete_topic(self, name: str) -> TopicInfo:
+        """Delete a topic for a client (Kafka DeleteTopics).
+
+        Raises TopicDeletionDisabledError (``delete.topic.enable=false``), UnknownTopicError, or
+        TopicAuthorizationError for an internal topic (the group coordinator's state lives there).
+        """
+        if not self.config.get_bool("delete.topic.enable"):
+            raise TopicDeletionDisabledError("topic deletion is disabled (delete.topic.enable=false)")
+        self.store.topic(name)
+        if is_internal(name):
+            raise TopicAuthorizationError(f"topic {name} is internal and cannot be deleted")
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
@@ -106,16 +202,99 @@ class Broker:
             for fut in self._waiters.pop(tp):
                 if not fut.done():
                     fut.set_result(None)
-        self.store.delete_topic(name)
+        for tp in [tp for tp in self._listening if tp[0] == name]:
+            del self._listening[tp]
+        with _disk_errors(f"delete topic {name}"):
+            return self.store.delete_topic(name)
+
+    def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
+        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""
+        with _disk_errors(f"add partitions to {name}"):
+            return self.store.add_partitions(name, new_total, validate_only=validate_only)
+
+    def describe_configs(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
+        """The topic's configs with their values, defaults and sources (Kafka DescribeConfigs)."""
+        return self.configs_of(self.store.topic(name), names)
+
+    def configs_of(self, info: TopicInfo, names: Iterable[str] | None = None) -> list[ConfigEntry]:
+        """The configs a topic has (or would have: ``info`` from a validate-only change)."""
+        return describe(info.overrides, self.config.log_defaults, broker_props=self.config.props,
+                        names=list(names) if names else None)
+
+    def alter_configs(self, name: str, *, set: Mapping[str, str], delete: Iterable[str] = (),
+                      validate_only: bool = False) -> TopicInfo:
+        """Set and remove topic config overrides; the others stay."""
+        with _disk_errors(f"change configs of {name}"):
+            return self.store.alter_config(name, set=dict(set), delete=list(delete), validate_only=validate_only)
+
+    def replace_configs(self, name: str, overrides: Mapping[str, str], *, validate_only: bool = False) -> TopicInfo:
+        """Replace a topic's whole set of overrides (Kafka's legacy AlterConfigs)."""
+        info = self.store.topic(name)
+        with _disk_errors(f"change configs of {name}"):
+            return self.store.alter_config(name, set=dict(overrides),
+                                           delete=[k for k in info.overrides if k not in overrides],
+                                           validate_only=validate_only)
+
+    def incremental_alter_configs(self, name: str, changes: Iterable[ConfigChange], *,
+                                  validate_only: bool = False) -> TopicInfo:
+        """Apply SET/DELETE/APPEND/SUBTRACT changes (Kafka IncrementalAlterConfigs)."""
+        info = self.store.topic(name)
+        return self.replace_configs(name, apply_config_ops(info.overrides, info.config, changes),
+                                    validate_only=validate_only)
+
+    def describe_topic(self, name: str) -> TopicDescription:
+        """A topic with each partition's offsets and size and its configs."""
+        info = self.store.topic(name)
+        partitions = tuple(self._partition_state(name, p) for p in range(info.partitions))
+        return TopicDescription(info, is_internal(name), partitions, tuple(self.describe_configs(name)))
+
+    def open_partitions(self) -> list[PartitionState]:
+        """Offsets and sizes of every partition log opened so far (metrics), sorted."""
+        return [PartitionState(t, p, plog.log_start_offset, plog.log_end_offset, plog.size_bytes)
+                for (t, p), plog in sorted(self.store.open_logs().items())]
+
+    def _partition_state(self, topic: str, partition: int) -> PartitionState:
+        plog = self.store.log(topic, partition)
+        return PartitionState(topic, partition, plog.log_start_offset, plog.log_end_offset, plog.size_bytes)
 
     # ---------------------------------------------------------------- produce
-    def append(self, topic: str, partition: int, records: memoryview, *,
-               expect_one_batch: bool = True) -> AppendOutcome:
-        """Append one partition's produced batch. HOT PATH: per batch work only.
+    @staticmethod
+    def check_client_append(topic: str) -> None:
+        """Raise InternalTopicError when a client may not write to ``topic`` (Kafka refuses appends
+        to internal topics unless they come from the broker itself)."""
+        if is_internal(topic):
+            raise InternalTopicError(f"Cannot append to internal topic {topic}")
 
-        Raises UnknownTopicError, CorruptBatchError, RecordTooLargeError, InvalidRecordError,
-        OutOfOrderSequenceError or InvalidProducerEpochError; nothing is written when it raises.
+    def build_batch(self, topic: str, partition: int, records: Sequence[RecordInput], *, now_ms: int) -> bytes:
+        """One batch of ``records`` for a partition, refused before anything is written when it is over
+        the topic's ``max.message.bytes`` or (compacted topic) a record has no key.
+
+        For fronts that receive records rather than batches (HTTP). Raises UnknownTopicError,
+        RecordTooLargeError, InvalidRecordError; ValueError for records no batch can hold.
         """
+        config = self.store.log(topic, partition).config
+        if config.compact and any(r.key is None for r in records):
+            raise InvalidRecordError(_KEYLESS.format(topic=topic, partition=partition))
+        batch = build_batch(records, now_ms=now_ms)
+        limit = config.max_message_bytes
+        if len(batch) > limit:
+            raise RecordTooLargeError(f"the {len(records)} record(s) for partition {partition} make a batch of "
+                                      f"{len(batch)} bytes, over the topic's max.message.bytes {limit}")
+        return batch
+
+    def append(self, topic: str, partition: int, records: memoryview, *,
+               expect_one_batch: bool = True, internal: bool = False) -> AppendOutcome:
+        """Append one partition's produced batch. HOT PATH: per batch work only (records are walked
+        only on a compacted topic, to refuse null keys, as Kafka's validator does).
+
+        ``internal`` is for the broker's own writes (the group coordinator's ``__consumer_offsets``);
+        a client's append to an internal topic raises InternalTopicError.
+        Raises UnknownTopicError, CorruptBatchError, RecordTooLargeError, InvalidRecordError,
+        OutOfOrderSequenceError, InvalidProducerEpochError or LogStorageError (the disk refused the
+        write); nothing is written when it raises.
+        """
+        if not internal:
+            self.check_client_append(topic)
         plog = self.store.log(topic, partition)
         config = plog.config
         now = self.clock()
@@ -128,6 +307,8 @@ class Broker:
             raise InvalidRecordError("clients may not produce control batches")
         if header.is_transactional:
             raise InvalidRecordError("transactional produce is not supported by this broker")
+        if config.compact and has_keyless_record(records):
+            raise InvalidRecordError(_KEYLESS.format(topic=topic, partition=partition))
         state: ProducerState | None = None
         if header.producer_id >= 0:
             state = self._producer_state(topic, partition, plog)
@@ -145,7 +326,8 @@ class Broker:
         if config.message_timestamp_type == "LogAppendTime":
             set_log_append_time(records, 0, now)
             log_append_time = now
-        result = plog.append(records, now_ms=now)
+        with _disk_errors(f"append to {topic}-{partition}"):
+            result = plog.append(records, now_ms=now)
         if state is not None:
             state.update(header, result.first_offset)
         self.bytes_in += len(records)
@@ -153,7 +335,6 @@ class Broker:
         self.topic_bytes_in[topic] = self.topic_bytes_in.get(topic, 0) + len(records)
         self.topic_records_in[topic] = self.topic_records_in.get(topic, 0) + header.record_count
         durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now)
-        self._notify((topic, partition))
         return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable)
 
     @staticmethod
@@ -179,34 +360,13 @@ class Broker:
                 results.append(w.exception())
         return results
 
-    def _producer_state(self, topic: str, partition: int, plog: Any) -> ProducerState:
+    def _producer_state(self, topic: str, partition: int, plog: Log) -> ProducerState:
         tp = (topic, partition)
         state = self._producer_states.get(tp)
         if state is None:
-            state, covered = ProducerState.load_snapshot(plog.path, plog.log_end_offset)
-            state.truncate_to(plog.log_end_offset)
-            state.rebuild(self._headers_from(plog, max(covered, plog.log_start_offset)))
+            state = ProducerState.recover(plog)
             self._producer_states[tp] = state
         return state
-
-    @staticmethod
-    def _headers_from(plog: Any, offset: int) -> Iterable[BatchHeader]:
-        """Batch headers from ``offset`` to the log end, reading 61 bytes per batch (no records)."""
-        end = plog.log_end_offset
-        while offset < end:
-            result = plog.read(offset, 64 * 1024 * 1024)
-            if not result.ranges:
-                return
-            for part in result.ranges:
-                pos, stop = part.position, part.position + part.length
-                while pos + HEADER_SIZE <= stop:
-                    header = read_header(os.pread(part.fileno, HEADER_SIZE, pos))
-                    if header.next_offset > offset:
-                        yield header
-                        offset = header.next_offset
-                    pos += header.size
-            if offset >= end:
-                return
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
         """Give an idempotent producer its id and epoch (KIP-98), or bump the epoch of a known one
@@ -239,12 +399,17 @@ class Broker:
         return plog.log_start_offset, plog.log_end_offset
 
     async def wait_for_append(self, keys: Iterable[TopicPartition], timeout_s: float) -> None:
-        """Return when any of ``keys`` gets an append, or after ``timeout_s``."""
+        """Return when any of ``keys`` gets an append, or after ``timeout_s``.
+
+        The wake-up is the partition log's own append listener (one mechanism for every writer:
+        produce, the group coordinator, replication); an unknown partition only waits out the time.
+        """
         if timeout_s <= 0:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         registered = []
         for tp in keys:
+            self._listen(tp)
             self._waiters.setdefault(tp, set()).add(fut)
             registered.append(tp)
         try:
@@ -259,6 +424,20 @@ class Broker:
                     if not waiters:
                         del self._waiters[tp]
 
+    def _listen(self, tp: TopicPartition) -> None:
+        """Attach the waiters' wake-up to the partition's log once (again if the log was reopened)."""
+        try:
+            plog = self.store.log(*tp)
+        except UnknownTopicError:
+            return
+        if self._listening.get(tp) is plog:
+            return
+        plog.add_append_listener(partial(self._on_append, tp))
+        self._listening[tp] = plog
+
+    def _on_append(self, tp: TopicPartition, _log_end_offset: int) -> None:
+        self._notify(tp)
+
     def _notify(self, tp: TopicPartition) -> None:
         waiters = self._waiters.pop(tp, None)
         if waiters:
@@ -270,35 +449,55 @@ class Broker:
     def offset_for_timestamp(self, topic: str, partition: int, timestamp: int) -> tuple[int, int]:
         """Kafka ListOffsets semantics: -2 earliest, -1 latest, -3 max timestamp, else by time.
 
-        Returns (offset, timestamp); (-1, -1) when no batch has a timestamp >= ``timestamp``.
+        Returns (offset, timestamp); (-1, -1) when no record has a timestamp >= ``timestamp``. For -3
+        the offset is the record's holding the largest timestamp, not its batch's (Kafka, KIP-734).
         """
         plog = self.store.log(topic, partition)
         if timestamp == -2:
             return plog.log_start_offset, -1
         if timestamp == -1:
             return plog.log_end_offset, -1
-        if timestamp == -3:
-            found = plog.max_timestamp_offset()
-            return found if found is not None else (-1, -1)
-        found = plog.offset_for_timestamp(timestamp)
-        if found is None:
-            return -1, -1
-        # The time index finds the first batch whose max timestamp reaches ``timestamp``; Kafka then
-        # answers with the first record in that batch at or after it, so decode that one batch.
-        result = plog.read(found[0], 1)
-        if result.ranges:
-            first = result.ranges[0]
-            for record in decode_batch(os.pread(first.fileno, first.length, first.position)):
-                if record.offset >= found[0] and record.timestamp >= timestamp:
-                    return record.offset, record.timestamp
-        return found
+        found = plog.max_timestamp_record() if timestamp == -3 else plog.record_for_timestamp(timestamp)
+        return found if found is not None else (-1, -1)
+
+    def reset_offset(self, topic: str, partition: int, strategy: str, *, timestamp: int | None = None,
+                     shift: int | None = None, current: int | None = None) -> int:
+        """Where a consumer reset puts a partition (``auto.offset.reset`` and kafka-consumer-groups
+        ``--reset-offsets``): ``earliest`` the log start, ``latest`` the log end, ``timestamp`` the first
+        record at or after it (else the log end), ``shift`` ``current`` (else the log end) moved by
+        ``shift`` records, kept within the log. Raises ValueError for another strategy."""
+        start, end = self.offsets(topic, partition)
+        if strategy == "earliest":
+            return start
+        if strategy == "latest":
+            return end
+        if strategy == "timestamp" and timestamp is not None:
+            found, _ = self.offset_for_timestamp(topic, partition, timestamp)
+            return found if found >= 0 else end
+        if strategy == "shift" and shift is not None:
+            return min(max((end if current is None else current) + shift, start), end)
+        raise ValueError(f"unknown offset reset strategy {strategy!r} (or its argument is missing)")
+
+    def start_offset(self, topic: str, partition: int, committed: int | None, reset: str) -> int:
+        """A consumer's first position: the committed offset while it is inside the log, else per
+        ``reset`` (``earliest``/``latest``), as a Kafka consumer does after OFFSET_OUT_OF_RANGE."""
+        start, end = self.offsets(topic, partition)
+        if committed is not None and start <= committed <= end:
+            return committed
+        return self.reset_offset(topic, partition, reset)
 
     def delete_records(self, topic: str, partition: int, offset: int) -> int:
-        """Advance the log start offset to ``offset`` (-1: the high watermark); returns the new low watermark."""
+        """Advance the log start offset to ``offset`` (-1: the high watermark); returns the new low watermark.
+
+        Kafka refuses DeleteRecords on internal topics (INVALID_TOPIC_EXCEPTION).
+        """
+        if is_internal(topic):
+            raise InternalTopicError(f"Cannot delete records of internal topic {topic}")
         plog = self.store.log(topic, partition)
         target = plog.log_end_offset if offset == -1 else offset
-        plog.delete_records_before(target)
-        self.store.checkpoint()
+        with _disk_errors(f"delete records of {topic}-{partition}"):
+            plog.delete_records_before(target)
+            self.store.checkpoint()
         return int(plog.log_start_offset)
 
     # ---------------------------------------------------------------- lifecycle

@@ -106,8 +106,10 @@ def one_of(*choices: str) -> Validator:
 def subset_of(*choices: str, non_empty: bool = True) -> Validator:
     def check(value: ConfigValue) -> str | None:
         assert isinstance(value, tuple)
-        if (non_empty and not value) or any(item not in choices for item in value):
+        if non_empty and not value:
             return f"must be a non-empty comma-separated list of {', '.join(choices)}"
+        if any(item not in choices for item in value):
+            return f"must be a comma-separated list of {', '.join(choices)}"
         return None
 
     return check
@@ -148,8 +150,9 @@ TOPIC_CONFIGS: tuple[ConfigDef, ...] = (
         "cleanup.policy",
         ConfigType.LIST,
         (CLEANUP_DELETE,),
-        "delete old segments by time/size, compact to the latest record per key, or both",
-        subset_of(CLEANUP_DELETE, CLEANUP_COMPACT),
+        "delete old segments by time/size, compact to the latest record per key, both, or (empty) neither",
+        # Kafka 4.1 (KIP-1143) accepts an empty list: infinite retention and no compaction.
+        subset_of(CLEANUP_DELETE, CLEANUP_COMPACT, non_empty=False),
         (("log.cleanup.policy", 1),),
     ),
     ConfigDef(

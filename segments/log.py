@@ -14,11 +14,19 @@ import contextlib
 import logging
 import os
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from segments.batch import peek_size, set_base_offset, validate, validate_produced
+from segments.batch import (
+    HEADER_SIZE,
+    BatchHeader,
+    peek_size,
+    read_header,
+    set_base_offset,
+    validate,
+    validate_produced,
+)
 from segments.config import LogConfig
 from segments.errors import (
     CorruptBatchError,
@@ -27,6 +35,7 @@ from segments.errors import (
     OffsetOutOfRangeError,
     RecordTooLargeError,
 )
+from segments.records import Record, decode_batch
 from segments.recovery import LogLoader, RecoveryReport
 from segments.segment import (
     CLEANED_SUFFIX,
@@ -425,6 +434,66 @@ class Log:
             if best is None or segment.max_timestamp > best[1]:
                 best = (max(segment.offset_of_max_timestamp, start), segment.max_timestamp)
         return best
+
+    # ------------------------------------------------------------------ record lookups (off the hot path)
+
+    def record_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record at or after ``offset_for_timestamp``'s batch whose
+        timestamp is >= ``timestamp`` (Kafka ListOffsets by time), or None.
+
+        The time index finds the batch; only that batch is decoded.
+        """
+        found = self.offset_for_timestamp(timestamp)
+        if found is None:
+            return None
+        for record in self._records_of_batch_at(found[0]):
+            if record.offset >= found[0] and record.timestamp >= timestamp:
+                return record.offset, record.timestamp
+        return found
+
+    def max_timestamp_record(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record holding the log's largest timestamp (ListOffsets
+        MAX_TIMESTAMP, KIP-734), or None when no batch carries a timestamp.
+
+        Kafka answers with the record's own offset, not its batch's base offset: the batch holding
+        the maximum is located from the segment's tail state and only that batch is decoded.
+        """
+        found = self.max_timestamp_offset()
+        if found is None:
+            return None
+        offset, max_timestamp = found
+        for record in self._records_of_batch_at(offset):
+            if record.offset >= offset and record.timestamp == max_timestamp:
+                return record.offset, record.timestamp
+        return found
+
+    def _records_of_batch_at(self, offset: int) -> list[Record]:
+        """The decoded records of the batch holding ``offset`` (empty when there is none)."""
+        result = self.read(offset, 1)
+        if not result.ranges:
+            return []
+        first = result.ranges[0]
+        data = os.pread(first.fileno, first.length, first.position)
+        return decode_batch(data) if len(data) >= HEADER_SIZE else []
+
+    def batch_headers_from(self, offset: int) -> Iterator[BatchHeader]:
+        """Headers of the batches from the one holding ``offset`` to the log end, reading 61 bytes per
+        batch and no records (producer-state rebuild). Batches wholly below ``offset`` are skipped."""
+        end = self._log_end_offset
+        while offset < end:
+            result = self.read(offset, 64 * 1024 * 1024)
+            if not result.ranges:
+                return
+            for part in result.ranges:
+                pos, stop = part.position, part.position + part.length
+                while pos + HEADER_SIZE <= stop:
+                    header = read_header(os.pread(part.fileno, HEADER_SIZE, pos))
+                    if header.next_offset > offset:
+                        yield header
+                        offset = header.next_offset
+                    pos += header.size
+            if offset >= end:
+                return
 
     # ------------------------------------------------------------------ truncation and deletion
 

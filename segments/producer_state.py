@@ -25,9 +25,13 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segments.batch import BatchHeader
 from segments.errors import StorageError
+
+if TYPE_CHECKING:
+    from segments.log import Log
 
 MAX_BATCHES = 5
 SEQ_WRAP = 2**31
@@ -200,3 +204,13 @@ class ProducerState:
                 continue
             return state, offset
         return state, 0
+
+    @classmethod
+    def recover(cls, log: Log) -> ProducerState:
+        """The partition's state: its newest snapshot, cut to the log end, then the batch headers the
+        snapshot does not cover (61 bytes read per batch, no records decoded)."""
+        end = log.log_end_offset
+        state, covered = cls.load_snapshot(log.path, end)
+        state.truncate_to(end)
+        state.rebuild(log.batch_headers_from(max(covered, log.log_start_offset)))
+        return state

@@ -578,3 +578,48 @@ __all__ = [
     "encode_varint",
     "rebuild_batch",
 ]
+
+
+def has_keyless_record(
+    buf: bytes | bytearray | memoryview,
+    pos: int = 0,
+    *,
+    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED,
+) -> bool:
+    """True when a record of the batches from ``pos`` on has a null key (refused on a compacted topic).
+
+    Walks record prefixes only (length, attributes, timestampDelta, offsetDelta, keyLength) and skips
+    the rest of each record, so no key, value or header is copied; a compressed batch is
+    decompressed once. Kafka's ``LogValidator`` does this only for compacted topics, and so do we:
+    callers check ``cleanup.policy`` first. Raises CorruptBatchError for malformed batches or records.
+    """
+    total = len(buf)
+    while pos < total:
+        header = validate(buf, pos)
+        if _batch_has_keyless_record(header, buf, pos, max_uncompressed):
+            return True
+        pos += header.size
+    return False
+
+
+def _batch_has_keyless_record(
+    header: BatchHeader, buf: bytes | bytearray | memoryview, pos: int, max_uncompressed: int
+) -> bool:
+    raw = memoryview(buf)[pos + HEADER_SIZE : pos + header.size]
+    data: bytes | memoryview = decompress(header.compression, raw, max_uncompressed) if header.compression else raw
+    at = 0
+    try:
+        for _ in range(header.record_count):
+            length, body = read_varint(data, at, 5)
+            if length < 0:
+                raise CorruptBatchError(f"negative record length in batch at offset {header.base_offset}")
+            field = body + 1  # attributes
+            _, field = read_varint(data, field, 10)  # timestampDelta
+            _, field = read_varint(data, field, 5)  # offsetDelta
+            key_length, _ = read_varint(data, field, 5)
+            if key_length < 0:
+                return True
+            at = body + length
+    except (IndexError, VarintError) as exc:
+        raise CorruptBatchError(f"malformed record in batch at offset {header.base_offset}: {exc}") from exc
+    return False

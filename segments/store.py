@@ -56,6 +56,7 @@ obtained from the store; ``checkpoint()`` reads the recovery points the flusher 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -391,14 +392,36 @@ class Store:
             return topic.info()
         if any(t.topic_id == topic.topic_id for t in self._topics.values()):
             raise TopicExistsError(f"topic id {topic.topic_id} is already in use")
-        self._write_metadata(topic)
-        self._topics[name] = topic
-        self._collisions[_collision_key(name)] = name
-        self._make_partition_dirs(topic, range(partitions))
+        self._create_atomically(topic)
         logger.info(
             "created topic %s (%s) with %d partitions, overrides %s", name, topic.topic_id, partitions, overrides
         )
         return topic.info()
+
+    def _create_atomically(self, topic: _Topic) -> None:
+        """Partition directories first, then the metadata file (the commit point), then the in-memory
+        maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
+        does not find a half-created topic. A crash before the metadata file leaves only empty
+        directories, which the next create of that name reuses."""
+        made: list[Path] = []
+        metadata = self._topics_dir / f"{topic.topic_id.hex}.json"
+        try:
+            for partition in range(topic.partitions):
+                path = self.data_dir / f"{topic.name}-{partition}"
+                if not path.exists():
+                    path.mkdir()
+                    made.append(path)
+            fsync_dir(self.data_dir)
+            self._write_metadata(topic)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                metadata.unlink(missing_ok=True)
+            for path in reversed(made):
+                shutil.rmtree(path, ignore_errors=True)
+            logger.warning("creating topic %s failed; removed its %d partition directories", topic.name, len(made))
+            raise
+        self._topics[topic.name] = topic
+        self._collisions[_collision_key(topic.name)] = topic.name
 
     def delete_topic(self, name: str) -> TopicInfo:
         """Delete a topic and its data (Kafka DeleteTopics); crash-safe, see the module docstring."""

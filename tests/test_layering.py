@@ -22,7 +22,17 @@ FORBIDDEN = [
     ("logbroker.broker", "logbroker.http", "the core is protocol-agnostic"),
     ("logbroker.kafka", "logbroker.http", "the two fronts never import each other"),
     ("logbroker.http", "logbroker.kafka", "the two fronts never import each other"),
+    ("logbroker.kafka", "segments", "a front reaches storage only through the core (Broker)"),
+    ("logbroker.http", "segments", "a front reaches storage only through the core (Broker)"),
+    ("logbroker.tools", "segments", "a front reaches storage only through the core (Broker)"),
 ]
+
+# Pure byte-format modules of the storage engine that any layer may use: they hold no storage state.
+SHARED_FORMATS = frozenset({"segments.varint"})
+
+# Fronts translate onto ``Broker``; they never hold the storage engine behind it.
+FRONTS = ("logbroker.kafka", "logbroker.http", "logbroker.tools")
+STORAGE_ATTRIBUTES = frozenset({"store"})
 
 
 def module_name(path: Path) -> str:
@@ -55,7 +65,33 @@ def test_no_forbidden_import_edges() -> None:
     for path in files:
         mod = module_name(path)
         for imported in imports_of(path):
+            if imported in SHARED_FORMATS:
+                continue
             for owner, banned, why in FORBIDDEN:
                 if _within(mod, owner) and _within(imported, banned):
                     violations.append(f"{mod} imports {imported}: {why}")
     assert not violations, "\n".join(violations)
+
+
+def storage_reaches(path: Path) -> list[str]:
+    """``x.store`` attribute accesses in a module, as "line: source" strings."""
+    source = path.read_text(encoding="utf-8")
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in STORAGE_ATTRIBUTES:
+            found.append(f"{node.lineno}: {ast.get_source_segment(source, node)}")
+    return found
+
+
+def test_fronts_do_not_reach_past_the_core() -> None:
+    fronts = [p for p in ROOT.joinpath("logbroker").rglob("*.py") if any(_within(module_name(p), f) for f in FRONTS)]
+    assert fronts
+    violations = [f"{module_name(path)}:{where}: a front uses the storage engine; call a Broker method instead"
+                  for path in fronts for where in storage_reaches(path)]
+    assert not violations, "\n".join(violations)
+
+
+def test_the_front_rule_sees_a_violation(tmp_path: Path) -> None:
+    bad = tmp_path / "handler.py"
+    bad.write_text("def h(broker):\n    return broker.store.topic('t')\n", encoding="utf-8")
+    assert storage_reaches(bad) == ["2: broker.store"]

@@ -84,7 +84,7 @@ class BrokerGroupLog:
     def append(self, partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
         self.ensure_topic()
         batch = build_batch([RecordInput(key, value, timestamp=now_ms) for key, value in records], now_ms=now_ms)
-        outcome = self.broker.append(OFFSETS_TOPIC, partition, memoryview(bytearray(batch)))
+        outcome = self.broker.append(OFFSETS_TOPIC, partition, memoryview(bytearray(batch)), internal=True)
         return Appended(outcome.base_offset, outcome.durable)
 
     def replay(self) -> Iterator[StoredRecord]:

@@ -8,9 +8,13 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
     HttpError                         own     own
     UnsupportedMediaTypeError         415     UNSUPPORTED_MEDIA_TYPE
     BodyError (bad JSON/msgpack)      400     BAD_REQUEST
+    TopicAuthorizationError           403     TOPIC_AUTHORIZATION_FAILED
+    TopicDeletionDisabledError        403     TOPIC_DELETION_DISABLED
+    InvalidReplicationFactorError     400     INVALID_REPLICATION_FACTOR
+    LogStorageError                   507     KAFKA_STORAGE_ERROR (disk full or failing: nothing was written)
     UnknownTopicError                 404     UNKNOWN_TOPIC_OR_PARTITION
     TopicExistsError                  409     TOPIC_ALREADY_EXISTS
-    InvalidTopicError                 400     INVALID_TOPIC_EXCEPTION
+    InvalidTopicError                 400     INVALID_TOPIC_EXCEPTION (also internal topics, as Kafka)
     InvalidConfigError                400     INVALID_CONFIG
     InvalidPartitionsError            400     INVALID_PARTITIONS
     InvalidRecordError                400     INVALID_RECORD
@@ -40,11 +44,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from logbroker import errors as se
 from logbroker.controller.errors import ControllerError
 from logbroker.groups.errors import GroupError
 from logbroker.http.content import BodyError, UnsupportedMediaTypeError, respond
-from segments import errors as se
-from segments.producer_state import InvalidProducerEpochError, OutOfOrderSequenceError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,10 @@ def bad_request(message: str) -> HttpError:
 _MAP: tuple[tuple[type[BaseException], int, str], ...] = (
     (UnsupportedMediaTypeError, 415, "UNSUPPORTED_MEDIA_TYPE"),
     (BodyError, 400, "BAD_REQUEST"),
+    (se.TopicAuthorizationError, 403, "TOPIC_AUTHORIZATION_FAILED"),
+    (se.TopicDeletionDisabledError, 403, "TOPIC_DELETION_DISABLED"),
+    (se.InvalidReplicationFactorError, 400, "INVALID_REPLICATION_FACTOR"),
+    (se.LogStorageError, 507, "KAFKA_STORAGE_ERROR"),
     (se.UnknownTopicError, 404, "UNKNOWN_TOPIC_OR_PARTITION"),
     (se.TopicExistsError, 409, "TOPIC_ALREADY_EXISTS"),
     (se.InvalidTopicError, 400, "INVALID_TOPIC_EXCEPTION"),
@@ -75,8 +82,8 @@ _MAP: tuple[tuple[type[BaseException], int, str], ...] = (
     (se.CorruptBatchError, 400, "CORRUPT_MESSAGE"),
     (se.RecordTooLargeError, 413, "MESSAGE_TOO_LARGE"),
     (se.OffsetOutOfRangeError, 416, "OFFSET_OUT_OF_RANGE"),
-    (OutOfOrderSequenceError, 409, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
-    (InvalidProducerEpochError, 409, "INVALID_PRODUCER_EPOCH"),
+    (se.OutOfOrderSequenceError, 409, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
+    (se.InvalidProducerEpochError, 409, "INVALID_PRODUCER_EPOCH"),
     (se.LogClosedError, 503, "NOT_LEADER_OR_FOLLOWER"),
     (TimeoutError, 504, "REQUEST_TIMED_OUT"),
     (OSError, 500, "KAFKA_STORAGE_ERROR"),

@@ -50,6 +50,7 @@ from aiohttp import web
 
 from logbroker.controller.controller import GroupDescription
 from logbroker.controller.errors import ControllerError
+from logbroker.errors import OffsetOutOfRangeError, StorageError
 from logbroker.groups import GroupCoordinator, GroupError, OffsetCommitInput
 from logbroker.http.app import MAX_WAIT_MS, HttpContext, context
 from logbroker.http.content import read_body, respond, wants_msgpack
@@ -62,7 +63,6 @@ from logbroker.http.routes_records import (
     default_key_format,
     render_records,
 )
-from segments.errors import OffsetOutOfRangeError, StorageError
 
 log = logging.getLogger(__name__)
 

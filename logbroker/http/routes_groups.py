@@ -135,7 +135,7 @@ async def reset_offsets(request: web.Request) -> web.Response:
     committed = coordinator.fetch_offsets(group_id, None)
     new: dict[tuple[str, int], OffsetCommitInput] = {}
     for topic in topics:
-        partitions = broker.store.topic(topic).partitions
+        partitions = broker.topic(topic).partitions
         for p in range(partitions):
             start, end = broker.offsets(topic, p)
             if strategy == "earliest":

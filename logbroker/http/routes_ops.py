@@ -23,7 +23,7 @@ def add_routes(app: web.Application) -> None:
 async def health(request: web.Request) -> web.Response:
     broker = context(request).broker
     return respond(request, {"status": "ok", "node_id": broker.node_id, "cluster_id": broker.cluster_id,
-                             "topics": len(broker.store.list_topics())})
+                             "topics": len(broker.topic_names())})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -38,7 +38,7 @@ def render_metrics(ctx: HttpContext) -> str:
     """The whole exposition page, read from the broker's state when scraped."""
     broker = ctx.broker
     page = Exposition()
-    live = set(broker.store.list_topics())
+    live = set(broker.topic_names())
 
     def per_topic(counts: dict[str, int]) -> list[tuple[dict[str, object], float]]:
         return [({"topic": t}, n) for t, n in sorted(counts.items()) if t in live]
@@ -56,13 +56,13 @@ def render_metrics(ctx: HttpContext) -> str:
                 [({}, broker.bytes_in)])
     page.family("logbroker_records_in_total", "counter", "Records appended to all topics.",
                 [({}, broker.records_in)])
-    logs = sorted(broker.store.open_logs().items())
+    logs = broker.open_partitions()
     page.family("logbroker_log_size_bytes", "gauge", "Bytes on disk of each open partition log.",
-                [({"topic": t, "partition": p}, plog.size_bytes) for (t, p), plog in logs])
+                [({"topic": s.topic, "partition": s.partition}, s.size_bytes) for s in logs])
     page.family("logbroker_log_start_offset", "gauge", "First readable offset of each open partition log.",
-                [({"topic": t, "partition": p}, plog.log_start_offset) for (t, p), plog in logs])
+                [({"topic": s.topic, "partition": s.partition}, s.log_start_offset) for s in logs])
     page.family("logbroker_log_end_offset", "gauge", "Offset of the next record of each open partition log.",
-                [({"topic": t, "partition": p}, plog.log_end_offset) for (t, p), plog in logs])
+                [({"topic": s.topic, "partition": s.partition}, s.log_end_offset) for s in logs])
     page.family("logbroker_http_requests_total", "counter", "HTTP requests by route template, method and status.",
                 [({"route": r, "method": m, "status": s}, n)
                  for (r, m, s), n in sorted(ctx.metrics.requests.items())])

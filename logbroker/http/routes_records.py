@@ -11,10 +11,11 @@ base64 strings. Keys, values and header values may be null. In a msgpack body th
 (``bin``) or strings (stored UTF-8) and the formats are ignored. A record without ``partition`` goes
 where Kafka's default partitioner puts it (murmur2 of the key bytes; round-robin without a key).
 
-The records of one request are grouped into one batch per partition (``segments.records.build_batch``)
-and each batch goes through ``Broker.append``, the same checks and durability as a Kafka produce.
-Every batch is checked against the topic's ``max.message.bytes`` before the first is appended, so a
-request is refused whole rather than half written. ``acks=all`` (default) answers once every batch
+The records of one request are grouped into one batch per partition (``Broker.build_batch``) and
+each batch goes through ``Broker.append``, the same checks and durability as a Kafka produce.
+Every batch is checked against the topic's ``max.message.bytes`` (and, on a compacted topic, for
+records without a key) before the first is appended, so a request is refused whole rather than half
+written. ``acks=all`` (default) answers once every batch
 is as durable as its topic's flush policy promises, ``acks=1`` once appended; ``acks=0`` answers the
 same offsets without waiting. Answer: ``{"topic", "records": [{"partition", "offset"}]}`` in request order.
 
@@ -43,15 +44,13 @@ from typing import Any
 
 from aiohttp import web
 
-from logbroker.broker import INTERNAL_TOPICS, Broker, ReadOutcome
+from logbroker.broker import Broker, ReadOutcome
 from logbroker.http.app import MAX_WAIT_MS, context
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
 from logbroker.http.errors import HttpError, bad_request
 from logbroker.http.params import INT64_MAX, body_object, path_partition, query_choice, query_int
 from logbroker.http.partitioner import partition_for_key
-from segments.batch import iter_batches
-from segments.errors import CorruptBatchError, InvalidTopicError, RecordTooLargeError
-from segments.records import LOG_APPEND_TIME, Header, Record, RecordInput, build_batch, decode_records
+from logbroker.records import LOG_APPEND_TIME, CorruptBatchError, Header, Record, RecordInput, records_from
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +137,8 @@ async def produce(request: web.Request) -> web.Response:
     acks = query_choice(request, "acks", ACKS, "all")
     timeout_ms = query_int(request, "timeout_ms", 30_000, 1, 300_000)
     assert timeout_ms is not None
-    info = broker.store.topic(topic)
-    if topic in INTERNAL_TOPICS:
-        raise InvalidTopicError(f"cannot append to internal topic {topic}")
+    info = broker.topic(topic)
+    broker.check_client_append(topic)
     raw_bytes = body_is_msgpack(request)
     body = body_object(await read_body(request))
     value_format = _format(body, "value_format", "text")
@@ -174,13 +172,9 @@ async def produce(request: web.Request) -> web.Response:
     batches: list[tuple[int, list[int], bytes]] = []
     for partition, items in sorted(by_partition.items()):
         try:
-            batch = build_batch([rec for _, rec in items], now_ms=now)
+            batch = broker.build_batch(topic, partition, [rec for _, rec in items], now_ms=now)
         except ValueError as exc:
             raise bad_request(f"records for partition {partition}: {exc}") from None
-        limit = broker.store.log(topic, partition).config.max_message_bytes
-        if len(batch) > limit:
-            raise RecordTooLargeError(f"the {len(items)} record(s) for partition {partition} make a batch of "
-                                      f"{len(batch)} bytes, over the topic's max.message.bytes {limit}")
         batches.append((partition, [i for i, _ in items], batch))
     placed: list[dict[str, int]] = [{} for _ in records]
     durable: list[Future[int]] = []
@@ -214,29 +208,12 @@ async def render_records(broker: Broker, topic: str, partition: int, out: ReadOu
     """
     broker.count_bytes_out(topic, out.nbytes)
     data = await asyncio.to_thread(pread_all, out.parts) if out.nbytes > INLINE_READ_BYTES else pread_all(out.parts)
-    rendered: list[dict[str, Any]] = []
-    next_offset = offset
     try:
-        for pos, header in iter_batches(data):
-            if header.is_control:
-                next_offset = max(next_offset, header.next_offset)
-                continue
-            full = False
-            for record in decode_records(header, data, pos):
-                if record.offset < offset:
-                    continue
-                if len(rendered) >= limit:
-                    full = True
-                    break
-                rendered.append(record_out(record, key_format, value_format, raw))
-                next_offset = record.offset + 1
-            if full:
-                break
-            next_offset = max(next_offset, header.next_offset)
+        records, next_offset = records_from(data, offset, limit)
     except CorruptBatchError as exc:
         log.error("corrupt batch reading %s-%d from offset %d: %s", topic, partition, offset, exc)
         raise HttpError(500, "CORRUPT_MESSAGE", f"stored data is corrupt: {exc}") from None
-    return rendered, next_offset
+    return [record_out(record, key_format, value_format, raw) for record in records], next_offset
 
 
 # -------------------------------------------------------------------------------------------- read
@@ -274,7 +251,7 @@ async def read_records(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
     topic = request.match_info["topic"]
-    info = broker.store.topic(topic)
+    info = broker.topic(topic)
     partition = path_partition(request, info.partitions)
     offset = query_int(request, "offset", None, 0, INT64_MAX)
     timestamp = query_int(request, "timestamp", None, 0, INT64_MAX)

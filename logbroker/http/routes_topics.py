@@ -17,14 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
-from logbroker.broker import INTERNAL_TOPICS, Broker
 from logbroker.http.app import context
 from logbroker.http.content import read_body, respond
-from logbroker.http.errors import HttpError, bad_request
+from logbroker.http.errors import bad_request
 from logbroker.http.params import body_object, field_int, field_str
-from segments.config import describe
-from segments.errors import InvalidTopicError
-from segments.store import MAX_PARTITIONS, TopicInfo
+from logbroker.topics import MAX_PARTITIONS, ConfigEntry, TopicDescription
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +49,22 @@ def _config_strings(value: Any, what: str) -> dict[str, str]:
     return out
 
 
-def configs_of(broker: Broker, info: TopicInfo) -> list[dict[str, Any]]:
-    entries = describe(info.overrides, broker.config.log_defaults, broker_props=broker.config.props)
+def configs_of(entries: list[ConfigEntry] | tuple[ConfigEntry, ...]) -> list[dict[str, Any]]:
     return [{"name": e.name, "value": e.value, "default": e.default, "source": e.source.name,
              "read_only": e.read_only, "sensitive": e.sensitive, "doc": e.doc} for e in entries]
 
 
-def description(broker: Broker, info: TopicInfo) -> dict[str, Any]:
-    partitions = []
-    for p in range(info.partitions):
-        plog = broker.store.log(info.name, p)
-        partitions.append({"partition": p, "log_start_offset": plog.log_start_offset,
-                           "log_end_offset": plog.log_end_offset, "size_bytes": plog.size_bytes})
-    return {"name": info.name, "topic_id": str(info.topic_id), "internal": info.name in INTERNAL_TOPICS,
-            "partitions": partitions, "configs": configs_of(broker, info)}
+def description(d: TopicDescription) -> dict[str, Any]:
+    partitions = [{"partition": p.partition, "log_start_offset": p.log_start_offset,
+                   "log_end_offset": p.log_end_offset, "size_bytes": p.size_bytes} for p in d.partitions]
+    return {"name": d.info.name, "topic_id": str(d.info.topic_id), "internal": d.internal,
+            "partitions": partitions, "configs": configs_of(d.configs)}
 
 
 async def list_topics(request: web.Request) -> web.Response:
     broker = context(request).broker
     topics = [{"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
-               "internal": t.name in INTERNAL_TOPICS} for t in broker.store.topics()]
+               "internal": broker.is_internal(t.name)} for t in broker.topics()]
     return respond(request, {"topics": topics})
 
 
@@ -81,33 +74,28 @@ async def create_topic(request: web.Request) -> web.Response:
     name = field_str(body, "name")
     assert name is not None
     partitions = field_int(body, "partitions", 1, MAX_PARTITIONS)
-    if partitions is None:
-        partitions = broker.config.get_int("num.partitions")
     replication = field_int(body, "replication_factor", -1, 32767)
-    if replication not in (None, -1, 1):
-        raise HttpError(400, "INVALID_REPLICATION_FACTOR",
-                        f"replication factor {replication} is larger than the 1 available broker")
     configs = _config_strings(body.get("configs"), "configs")
     validate_only = body.get("validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
-    info = broker.create_topic(name, partitions, configs, validate_only=validate_only)
+    info = broker.create_topic(name, partitions, configs, replication_factor=replication,
+                               validate_only=validate_only)
     if validate_only:
         return respond(request, {"name": info.name, "partitions": info.partitions, "validate_only": True})
-    log.info("created topic %s (%d partitions) over HTTP from %s", name, partitions, request.remote)
-    return respond(request, description(broker, info), status=201)
+    log.info("created topic %s (%d partitions) over HTTP from %s", name, info.partitions, request.remote)
+    return respond(request, description(broker.describe_topic(name)), status=201)
 
 
 async def describe_topic(request: web.Request) -> web.Response:
     broker = context(request).broker
-    info = broker.store.topic(request.match_info["topic"])
-    return respond(request, description(broker, info))
+    return respond(request, description(broker.describe_topic(request.match_info["topic"])))
 
 
 async def alter_configs(request: web.Request) -> web.Response:
     broker = context(request).broker
     name = request.match_info["topic"]
-    broker.store.topic(name)  # 404 before 400s about the body
+    broker.topic(name)  # 404 before 400s about the body
     body = body_object(await read_body(request))
     to_set = _config_strings(body.get("set"), "set")
     to_delete = body.get("delete", [])
@@ -118,22 +106,18 @@ async def alter_configs(request: web.Request) -> web.Response:
     validate_only = body.get("validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
-    info = broker.store.alter_config(name, set=to_set, delete=to_delete, validate_only=validate_only)
+    info = broker.alter_configs(name, set=to_set, delete=to_delete, validate_only=validate_only)
     if not validate_only:
         log.info("topic %s configs changed over HTTP from %s: set %s, delete %s", name, request.remote,
                  to_set, to_delete)
-    return respond(request, {"name": name, "validate_only": validate_only, "configs": configs_of(broker, info)})
+    return respond(request, {"name": name, "validate_only": validate_only,
+                             "configs": configs_of(broker.configs_of(info))})
 
 
 async def delete_topic(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
     name = request.match_info["topic"]
-    broker.store.topic(name)
-    if name in INTERNAL_TOPICS:
-        raise InvalidTopicError(f"topic {name} is internal and cannot be deleted")
-    if not broker.config.get_bool("delete.topic.enable"):
-        raise HttpError(403, "TOPIC_DELETION_DISABLED", "topic deletion is disabled (delete.topic.enable=false)")
     broker.delete_topic(name)
     ctx.round_robin.forget(name)
     log.info("deleted topic %s over HTTP from %s", name, request.remote)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 
+from logbroker import errors as se
 from logbroker.kafka.error_codes import ErrorCode
-from segments import errors as se
-from segments.producer_state import InvalidProducerEpochError, OutOfOrderSequenceError
 
 log = logging.getLogger(__name__)
 
+# Subclasses come before their bases: the first match wins.
 _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
+    (se.TopicAuthorizationError, ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+    (se.TopicDeletionDisabledError, ErrorCode.TOPIC_DELETION_DISABLED),
+    (se.InvalidReplicationFactorError, ErrorCode.INVALID_REPLICATION_FACTOR),
+    (se.LogStorageError, ErrorCode.KAFKA_STORAGE_ERROR),
     (se.CorruptBatchError, ErrorCode.CORRUPT_MESSAGE),
     (se.InvalidRecordError, ErrorCode.INVALID_RECORD),
     (se.RecordTooLargeError, ErrorCode.MESSAGE_TOO_LARGE),
@@ -21,8 +25,8 @@ _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (se.InvalidConfigError, ErrorCode.INVALID_CONFIG),
     (se.InvalidPartitionsError, ErrorCode.INVALID_PARTITIONS),
     (se.LogClosedError, ErrorCode.NOT_LEADER_OR_FOLLOWER),
-    (OutOfOrderSequenceError, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
-    (InvalidProducerEpochError, ErrorCode.INVALID_PRODUCER_EPOCH),
+    (se.OutOfOrderSequenceError, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
+    (se.InvalidProducerEpochError, ErrorCode.INVALID_PRODUCER_EPOCH),
     (TimeoutError, ErrorCode.REQUEST_TIMED_OUT),
     (OSError, ErrorCode.KAFKA_STORAGE_ERROR),
 )

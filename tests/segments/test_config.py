@@ -87,7 +87,6 @@ def test_from_props_layers_on_defaults() -> None:
         ("segment.bytes", "ten", "integer"),
         ("retention.ms", "-2", "at least -1"),
         ("cleanup.policy", "compact,shred", "compact"),
-        ("cleanup.policy", "", "non-empty"),
         ("min.cleanable.dirty.ratio", "1.5", "between 0 and 1"),
         ("min.cleanable.dirty.ratio", "nan", "number"),
         ("message.timestamp.type", "Now", "CreateTime"),
@@ -187,3 +186,12 @@ def test_describe_from_defaults_and_names() -> None:
     assert entry.value == "1000" and entry.source is ConfigSource.STATIC_BROKER_CONFIG
     with pytest.raises(InvalidConfigError):
         describe({}, names=["nope"])
+
+
+def test_empty_cleanup_policy_means_neither_delete_nor_compact() -> None:
+    # Kafka 4.1 accepts cleanup.policy="": segments are kept forever and never compacted.
+    c = LogConfig.from_props({"cleanup.policy": ""})
+    assert c.cleanup_policy == ()
+    assert not c.delete and not c.compact
+    assert c.to_props()["cleanup.policy"] == ""
+    assert LogConfig.from_props(c.to_props()).cleanup_policy == ()

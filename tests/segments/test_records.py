@@ -22,10 +22,12 @@ from segments.records import (
     Record,
     RecordInput,
     build_batch,
+    compression_codecs,
     decode_batch,
     decode_batches,
     decode_records,
     encode_varint,
+    has_keyless_record,
     rebuild_batch,
 )
 
@@ -476,3 +478,18 @@ def test_decode_records_uses_a_given_header() -> None:
 def test_header_type_alias() -> None:
     h: Header = ("k", None)
     assert Record(0, 0, None, None, (h,)).headers == (("k", None),)
+
+
+@pytest.mark.parametrize("compression", sorted(compression_codecs()))
+def test_has_keyless_record_walks_every_batch_without_decoding_values(compression: int) -> None:
+    keyed = build_batch([RecordInput(b"k", b"v" * 300, headers=[("h", b"x")]), RecordInput(b"", None)],
+                        compression=compression, now_ms=0)
+    keyless = build_batch([RecordInput(b"k", b"v"), RecordInput(None, b"v")], compression=compression, now_ms=0)
+    assert not has_keyless_record(keyed)
+    assert has_keyless_record(keyless)
+    assert has_keyless_record(keyed + keyless)  # the second batch of a buffer counts too
+    assert not has_keyless_record(keyed + keyed)
+    broken = bytearray(keyed)
+    broken[-1] ^= 0xFF
+    with pytest.raises(CorruptBatchError):
+        has_keyless_record(broken)

@@ -411,3 +411,37 @@ def test_interrupted_create_or_grow_heals_on_first_use(tmp_path: Path) -> None:
     again.log("t", 2)
     assert (tmp_path / "t-2").is_dir()
     again.close()
+
+
+@pytest.mark.parametrize("failing_step", ["partition directory", "metadata file"])
+def test_a_create_that_fails_midway_leaves_no_topic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      failing_step: str) -> None:
+    store = Store.open(tmp_path / "data", LogConfig(), now_ms=0)
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
+        if self.name == "orders-2":
+            raise OSError(28, "No space left on device")
+        real_mkdir(self, *args, **kwargs)
+
+    def write(path: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    if failing_step == "partition directory":
+        monkeypatch.setattr(Path, "mkdir", mkdir)
+    else:
+        monkeypatch.setattr("segments.store.atomic_write", write)
+    with pytest.raises(OSError):
+        store.create_topic("orders", 3)
+    monkeypatch.undo()
+    assert not store.has_topic("orders")
+    assert not [p.name for p in (tmp_path / "data").iterdir() if p.name.startswith("orders")]
+    assert not list((tmp_path / "data" / TOPICS_DIR).glob("*.json"))
+    # A retry succeeds rather than finding a half-created topic.
+    assert store.create_topic("orders", 3).partitions == 3
+    assert sorted(p.name for p in (tmp_path / "data").iterdir() if p.name.startswith("orders")) == [
+        "orders-0", "orders-1", "orders-2"]
+    store.close()
+    reopened = Store.open(tmp_path / "data", LogConfig(), now_ms=0)
+    assert reopened.topic("orders").partitions == 3
+    reopened.close()

@@ -1,17 +1,21 @@
 """DescribeConfigs (32), AlterConfigs (33), IncrementalAlterConfigs (44).
 
-Topic resources (type 2) are served from ``segments.config``, the one home of topic configs. The
-broker resource (type 4) is described read-only; changing broker properties needs a restart.
+Topic resources (type 2) are described and changed by the core (``Broker.describe_configs`` and the
+alter methods, over ``segments.config``, the one home of topic configs). The broker resource
+(type 4) is described read-only; changing broker properties needs a restart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from logbroker.broker import Broker
 from logbroker.config import BROKER_PROPERTIES
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from segments.config import ConfigSource, LogConfig, describe, format_value
-from segments.errors import InvalidConfigError, StorageError
+from logbroker.topics import ConfigChange, ConfigSource, TopicInfo
 
 TOPIC = 2
 BROKER = 4
@@ -44,10 +48,7 @@ async def handle_describe_configs(ctx: RequestContext, body: Body) -> Body:
 
 
 def _describe_topic(ctx: RequestContext, name: str, keys: list[str] | None, body: Body) -> list[Body]:
-    broker = ctx.broker
-    info = broker.store.topic(name)
-    entries = describe(info.overrides, broker.config.log_defaults, broker_props=broker.config.props,
-                       names=keys if keys else None)
+    entries = ctx.broker.describe_configs(name, keys if keys else None)
     with_synonyms = bool(body.get("include_synonyms", False))
     with_docs = bool(body.get("include_documentation", False))
     out: list[Body] = []
@@ -85,7 +86,11 @@ async def handle_alter_configs(ctx: RequestContext, body: Body) -> Body:
                        "resource_name": r["resource_name"]}
         responses.append(entry)
         new = {c["name"]: c["value"] for c in r["configs"] if c.get("value") is not None}
-        _apply(ctx, entry, r, lambda _old, _effective, new=new: new, validate_only)
+
+        def replace(broker: Broker, name: str, new: dict[str, str] = new) -> TopicInfo:
+            return broker.replace_configs(name, new, validate_only=validate_only)
+
+        _apply(ctx, entry, r, replace)
     return {"throttle_time_ms": 0, "responses": responses}
 
 
@@ -96,47 +101,22 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
         entry: Body = {"error_code": 0, "error_message": None, "resource_type": r["resource_type"],
                        "resource_name": r["resource_name"]}
         responses.append(entry)
+        changes = [ConfigChange(op["config_operation"], op["name"], op.get("value")) for op in r["configs"]]
 
-        def change(old: dict[str, str], effective: LogConfig, ops: list[Body] = r["configs"]) -> dict[str, str]:
-            new = dict(old)
-            for op in ops:
-                kind, key, value = op["config_operation"], op["name"], op.get("value")
-                if kind == 0:  # SET
-                    if value is None:
-                        raise InvalidConfigError(f"SET of {key} needs a value")
-                    new[key] = value
-                elif kind == 1:  # DELETE
-                    new.pop(key, None)
-                elif kind in (2, 3):  # APPEND / SUBTRACT on list configs, from the effective value as Kafka
-                    base = new[key] if key in new else format_value(effective.get(key))
-                    current = [v for v in base.split(",") if v]
-                    items = [v for v in (value or "").split(",") if v]
-                    if kind == 2:
-                        current += [v for v in items if v not in current]
-                    else:
-                        current = [v for v in current if v not in items]
-                    new[key] = ",".join(current)
-                else:
-                    raise InvalidConfigError(f"unknown config operation {kind}")
-            return new
+        def incremental(broker: Broker, name: str, changes: list[ConfigChange] = changes) -> TopicInfo:
+            return broker.incremental_alter_configs(name, changes, validate_only=validate_only)
 
-        _apply(ctx, entry, r, change, validate_only)
+        _apply(ctx, entry, r, incremental)
     return {"throttle_time_ms": 0, "responses": responses}
 
 
-def _apply(ctx: RequestContext, entry: Body, resource: Body, change: object, validate_only: bool) -> None:
+def _apply(ctx: RequestContext, entry: Body, resource: Body, change: Callable[[Broker, str], TopicInfo]) -> None:
     if resource["resource_type"] != TOPIC:
         entry["error_code"] = ErrorCode.INVALID_REQUEST
         entry["error_message"] = "only topic configs can be changed at run time"
         return
-    store = ctx.broker.store
-    name = resource["resource_name"]
     try:
-        info = store.topic(name)
-        assert callable(change)
-        new = change(dict(info.overrides), info.config)
-        store.alter_config(name, set=new, delete=[k for k in info.overrides if k not in new],
-                           validate_only=validate_only)
+        change(ctx.broker, resource["resource_name"])
     except StorageError as exc:
         entry["error_code"] = error_code_for(exc)
         entry["error_message"] = str(exc)

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 
 from logbroker.broker import Broker
 from logbroker.controller import ControllerError
+from logbroker.errors import StorageError
 from logbroker.kafka.handlers import Body, RequestContext
-from segments.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def _client_host(peer: str) -> str:
 
 def _topic_id(broker: Broker, name: str) -> uuid.UUID | None:
     try:
-        return broker.store.topic(name).topic_id
+        return broker.topic(name).topic_id
     except StorageError:
         return None
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from logbroker.errors import OffsetOutOfRangeError, StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from segments.errors import OffsetOutOfRangeError, StorageError
 
 
 def _records(parts: Any, nbytes: int) -> Any:

@@ -20,11 +20,11 @@ import uuid
 from typing import Any
 
 from logbroker.broker import Broker
+from logbroker.errors import StorageError
 from logbroker.groups.coordinator import GroupCoordinator, JoinRequest, OffsetCommitInput
 from logbroker.groups.errors import GroupError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
-from segments.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def _offset_partitions(coordinator: GroupCoordinator, group_id: str,
 
 def _topic_id(broker: Broker, name: str) -> uuid.UUID | None:
     try:
-        return broker.store.topic(name).topic_id
+        return broker.topic(name).topic_id
     except StorageError:
         return None
 
@@ -294,7 +294,7 @@ async def handle_offset_fetch(ctx: RequestContext, body: Body) -> Body:
 
 async def handle_offset_delete(ctx: RequestContext, body: Body) -> Body:
     coordinator = _coordinator(ctx)
-    store = ctx.broker.store
+    broker = ctx.broker
     requested = [(t["name"], p["partition_index"]) for t in body.get("topics") or []
                  for p in t.get("partitions") or []]
     results: dict[tuple[str, int], int] = {}
@@ -302,7 +302,7 @@ async def handle_offset_delete(ctx: RequestContext, body: Body) -> Body:
     if coordinator is None:
         error = _NOT_AVAILABLE
     else:
-        known = [tp for tp in requested if store.has_topic(tp[0]) and 0 <= tp[1] < store.topic(tp[0]).partitions]
+        known = [tp for tp in requested if broker.has_partition(*tp)]
         for tp in requested:
             if tp not in known:
                 results[tp] = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from segments.errors import StorageError
 
 NULL_UUID = uuid.UUID(int=0)
 LEADER_EPOCH = 0  # one node that has always led every partition
@@ -20,14 +20,14 @@ def broker_entry(ctx: RequestContext) -> Body:
 
 def topic_entry(ctx: RequestContext, name: str) -> Body:
     broker = ctx.broker
-    info = broker.store.topic(name)
+    info = broker.topic(name)
     node = broker.node_id
     partitions = [
         {"error_code": 0, "partition_index": p, "leader_id": node, "leader_epoch": LEADER_EPOCH,
          "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": []}
         for p in range(info.partitions)
     ]
-    return {"error_code": 0, "name": name, "topic_id": info.topic_id, "is_internal": name.startswith("__"),
+    return {"error_code": 0, "name": name, "topic_id": info.topic_id, "is_internal": broker.is_internal(name),
             "partitions": partitions, "topic_authorized_operations": -2147483648}
 
 
@@ -39,7 +39,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
     allow_create = body.get("allow_auto_topic_creation", True) if ctx.api_version >= 4 else True
     topics: list[Body] = []
     if requested is None:
-        names = [n for n in broker.store.list_topics()]
+        names = broker.topic_names()
         topics = [topic_entry(ctx, n) for n in sorted(names)]
     else:
         for t in requested:
@@ -51,7 +51,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                                    "topic_id": t["topic_id"], "is_internal": False, "partitions": []})
                     continue
             try:
-                exists = broker.store.has_topic(name) or (allow_create and broker.ensure_topic(name))
+                exists = broker.has_topic(name) or (allow_create and broker.ensure_topic(name))
             except StorageError as exc:
                 topics.append({"error_code": error_code_for(exc), "name": name, "topic_id": NULL_UUID,
                                "is_internal": False, "partitions": []})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.metadata import LEADER_EPOCH
-from segments.errors import StorageError
 
 
 async def handle_list_offsets(ctx: RequestContext, body: Body) -> Body:

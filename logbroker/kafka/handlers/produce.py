@@ -11,10 +11,10 @@ import logging
 from concurrent.futures import Future
 
 from logbroker.broker import Broker
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from segments.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
                 entry["error_message"] = "records are null"
                 continue
             try:
-                if not broker.store.has_topic(name) and not broker.ensure_topic(name):
+                broker.check_client_append(name)
+                if not broker.ensure_topic(name):
                     entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                     continue
                 outcome = broker.append(name, p["index"], records)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.metadata import NULL_UUID
-from segments.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +22,18 @@ async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
         entry: Body = {"name": name, "topic_id": NULL_UUID, "error_code": 0, "error_message": None,
                        "num_partitions": -1, "replication_factor": -1, "configs": None}
         results.append(entry)
-        partitions = t["num_partitions"]
-        if partitions == -1:
-            partitions = broker.config.get_int("num.partitions")
-        if t.get("assignments"):
-            partitions = len(t["assignments"])
-        if t["replication_factor"] not in (-1, 1):
-            entry["error_code"] = ErrorCode.INVALID_REPLICATION_FACTOR
-            entry["error_message"] = f"replication factor {t['replication_factor']} is larger than the 1 broker"
-            continue
+        partitions = len(t["assignments"]) if t.get("assignments") else t["num_partitions"]
         configs = {c["name"]: c["value"] for c in t.get("configs") or [] if c.get("value") is not None}
         try:
-            info = broker.create_topic(name, partitions, configs, validate_only=validate_only)
+            info = broker.create_topic(name, partitions, configs, replication_factor=t["replication_factor"],
+                                       validate_only=validate_only)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
             entry["error_message"] = str(exc)
             continue
         if not validate_only:
-            log.info("created topic %s (%d partitions) for %s", name, partitions, ctx.client_id)
-        entry.update(topic_id=info.topic_id if info is not None else NULL_UUID, num_partitions=partitions,
-                     replication_factor=1, configs=[])
+            log.info("created topic %s (%d partitions) for %s", name, info.partitions, ctx.client_id)
+        entry.update(topic_id=info.topic_id, num_partitions=info.partitions, replication_factor=1, configs=[])
     return {"throttle_time_ms": 0, "topics": results}
 
 
@@ -61,9 +53,6 @@ async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
         if name is None:
             entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
             continue
-        if not broker.config.get_bool("delete.topic.enable"):
-            entry["error_code"] = ErrorCode.TOPIC_DELETION_DISABLED
-            continue
         try:
             broker.delete_topic(name)
             log.info("deleted topic %s for %s", name, ctx.client_id)
@@ -81,7 +70,7 @@ async def handle_create_partitions(ctx: RequestContext, body: Body) -> Body:
         entry: Body = {"name": t["name"], "error_code": 0, "error_message": None}
         results.append(entry)
         try:
-            broker.store.add_partitions(t["name"], t["count"], validate_only=validate_only)
+            broker.create_partitions(t["name"], t["count"], validate_only=validate_only)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
             entry["error_message"] = str(exc)

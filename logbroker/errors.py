@@ -1,0 +1,83 @@
+"""The one error vocabulary of the core: what the broker raises on purpose, for every front.
+
+The storage engine's errors are re-exported here so a front imports its exceptions from the core
+and never from ``segments``; the core adds the refusals that are broker rules rather than storage
+facts. The Kafka front maps these once to error codes (``logbroker/kafka/error_map.py``) and the
+HTTP front once to statuses (``logbroker/http/errors.py``).
+
+    exception                        Kafka error code (number)             when
+    InternalTopicError               INVALID_TOPIC_EXCEPTION (17)          a client produces to or deletes records
+                                                                           of an internal topic
+    TopicAuthorizationError          TOPIC_AUTHORIZATION_FAILED (29)       a client deletes an internal topic
+    TopicDeletionDisabledError       TOPIC_DELETION_DISABLED (73)          delete.topic.enable=false
+    InvalidReplicationFactorError    INVALID_REPLICATION_FACTOR (38)       more replicas than brokers
+    LogStorageError                  KAFKA_STORAGE_ERROR (56)              the disk refused a write (full, quota, I/O)
+"""
+
+from __future__ import annotations
+
+from segments.errors import (
+    CorruptBatchError,
+    InvalidConfigError,
+    InvalidPartitionsError,
+    InvalidRecordError,
+    InvalidTopicError,
+    LogClosedError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+    StorageError,
+    TopicExistsError,
+    UnknownTopicError,
+)
+from segments.producer_state import InvalidProducerEpochError, OutOfOrderSequenceError
+
+
+class BrokerError(StorageError):
+    """Base of the refusals decided by the core's rules (a StorageError, so one ``except`` catches all)."""
+
+
+class InternalTopicError(InvalidTopicError):
+    """A client may not write to (or delete records of) an internal topic; only the broker does.
+
+    Kafka: ``ReplicaManager`` refuses appends to internal topics from clients ("Cannot append to
+    internal topic") and DeleteRecords on them, both with INVALID_TOPIC_EXCEPTION.
+    """
+
+
+class TopicAuthorizationError(BrokerError):
+    """The operation is not allowed on this topic (e.g. deleting an internal topic)."""
+
+
+class TopicDeletionDisabledError(BrokerError):
+    """Topic deletion is switched off by ``delete.topic.enable=false``."""
+
+
+class InvalidReplicationFactorError(BrokerError):
+    """The replication factor asks for more replicas than there are brokers."""
+
+
+class LogStorageError(BrokerError):
+    """The log directory refused a write (disk full, quota exceeded, I/O error); nothing was appended."""
+
+
+__all__ = [
+    "BrokerError",
+    "CorruptBatchError",
+    "InternalTopicError",
+    "InvalidConfigError",
+    "InvalidPartitionsError",
+    "InvalidProducerEpochError",
+    "InvalidRecordError",
+    "InvalidReplicationFactorError",
+    "InvalidTopicError",
+    "LogClosedError",
+    "LogStorageError",
+    "OffsetOutOfRangeError",
+    "OutOfOrderSequenceError",
+    "RecordTooLargeError",
+    "StorageError",
+    "TopicAuthorizationError",
+    "TopicDeletionDisabledError",
+    "TopicExistsError",
+    "UnknownTopicError",
+]

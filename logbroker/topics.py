@@ -1,0 +1,110 @@
+"""Topic rules of the core, written once for every front: internal topics, replication factor,
+config-change operations, and the value types a topic description is made of.
+
+``Broker`` applies these; the Kafka and HTTP fronts only translate their requests onto it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+from logbroker.errors import InvalidConfigError, InvalidReplicationFactorError
+from segments.config import ConfigEntry, ConfigSource, LogConfig, format_value
+from segments.store import MAX_PARTITIONS, TopicInfo
+
+# Kafka's ``Topic.isInternal``: topics only the broker writes; clients may read them.
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+# One node: every partition has exactly one replica.
+BROKER_COUNT = 1
+
+
+def is_internal(name: str) -> bool:
+    return name in INTERNAL_TOPICS
+
+
+def check_replication_factor(replication_factor: int | None) -> None:
+    """-1 (or None) means the broker default; anything but 1 needs more brokers than this one."""
+    if replication_factor not in (None, -1, BROKER_COUNT):
+        raise InvalidReplicationFactorError(
+            f"replication factor {replication_factor} is larger than the {BROKER_COUNT} available broker"
+        )
+
+
+class ConfigOp(IntEnum):
+    """IncrementalAlterConfigs operations (Kafka ``AlterConfigOp.OpType`` ids)."""
+
+    SET = 0
+    DELETE = 1
+    APPEND = 2
+    SUBTRACT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    op: int
+    name: str
+    value: str | None
+
+
+def apply_config_ops(overrides: Mapping[str, str], effective: LogConfig,
+                     changes: Iterable[ConfigChange]) -> dict[str, str]:
+    """The new overrides after ``changes``; APPEND/SUBTRACT start from the effective value, as Kafka's."""
+    new = dict(overrides)
+    for change in changes:
+        key, value = change.name, change.value
+        if change.op == ConfigOp.SET:
+            if value is None:
+                raise InvalidConfigError(f"SET of {key} needs a value")
+            new[key] = value
+        elif change.op == ConfigOp.DELETE:
+            new.pop(key, None)
+        elif change.op in (ConfigOp.APPEND, ConfigOp.SUBTRACT):
+            base = new[key] if key in new else format_value(effective.get(key))
+            current = [v for v in base.split(",") if v]
+            items = [v for v in (value or "").split(",") if v]
+            if change.op == ConfigOp.APPEND:
+                current += [v for v in items if v not in current]
+            else:
+                current = [v for v in current if v not in items]
+            new[key] = ",".join(current)
+        else:
+            raise InvalidConfigError(f"unknown config operation {change.op}")
+    return new
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    """One partition's offsets and size on disk."""
+
+    topic: str
+    partition: int
+    log_start_offset: int
+    log_end_offset: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDescription:
+    info: TopicInfo
+    internal: bool
+    partitions: tuple[PartitionState, ...]
+    configs: tuple[ConfigEntry, ...]
+
+
+__all__ = [
+    "BROKER_COUNT",
+    "INTERNAL_TOPICS",
+    "MAX_PARTITIONS",
+    "ConfigChange",
+    "ConfigEntry",
+    "ConfigOp",
+    "ConfigSource",
+    "PartitionState",
+    "TopicDescription",
+    "TopicInfo",
+    "apply_config_ops",
+    "check_replication_factor",
+    "is_internal",
+]

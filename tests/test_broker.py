@@ -1,0 +1,208 @@
+"""The broker core in-process: the rules every front gets from it, and what a full disk gives."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logbroker.broker import Broker
+from logbroker.config import BrokerConfig
+from logbroker.errors import (
+    InternalTopicError,
+    InvalidRecordError,
+    InvalidReplicationFactorError,
+    LogStorageError,
+    TopicAuthorizationError,
+    TopicDeletionDisabledError,
+)
+from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.handlers import RequestContext
+from logbroker.kafka.handlers.produce import handle_produce
+from logbroker.records import RecordInput, build_batch
+from logbroker.topics import ConfigChange, ConfigOp
+from segments.flush import Durability
+from segments.store import Store
+
+NOW = 1_700_000_000_000
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = make_broker(tmp_path)
+    yield b
+    b.close()
+    b.store.close()
+
+
+def make_broker(tmp_path: Path, **props: str) -> Broker:
+    config = BrokerConfig.load(None, props)
+    store = Store.open(tmp_path, config.log_defaults, now_ms=NOW, clock=lambda: NOW)
+    return Broker(store, config, Durability(), tmp_path, clock=lambda: NOW)
+
+
+def batch(*records: RecordInput, compression: int = 0) -> memoryview:
+    return memoryview(bytearray(build_batch(list(records), compression=compression, now_ms=NOW)))
+
+
+def test_clients_cannot_append_to_or_delete_an_internal_topic(broker: Broker) -> None:
+    broker.create_topic("__consumer_offsets", 1, {"cleanup.policy": "compact"})
+    with pytest.raises(InternalTopicError, match="Cannot append to internal topic __consumer_offsets"):
+        broker.append("__consumer_offsets", 0, batch(RecordInput(b"k", b"v")))
+    with pytest.raises(TopicAuthorizationError):
+        broker.delete_topic("__consumer_offsets")
+    with pytest.raises(InternalTopicError):
+        broker.delete_records("__consumer_offsets", 0, -1)
+    assert broker.offsets("__consumer_offsets", 0) == (0, 0)
+    # The broker's own writes (the group coordinator's) go through.
+    assert broker.append("__consumer_offsets", 0, batch(RecordInput(b"k", b"v")), internal=True).base_offset == 0
+    assert not broker.ensure_topic("__transaction_state")  # never auto-created for a client
+
+
+def test_topic_rules(tmp_path: Path) -> None:
+    broker = make_broker(tmp_path, **{"num.partitions": "3", "delete.topic.enable": "false"})
+    try:
+        assert broker.create_topic("defaulted", None, {}).partitions == 3
+        assert broker.create_topic("minus-one", -1, {}, replication_factor=-1).partitions == 3
+        with pytest.raises(InvalidReplicationFactorError, match="larger than the 1 available broker"):
+            broker.create_topic("rf2", 1, {}, replication_factor=2)
+        assert not broker.has_topic("rf2")
+        with pytest.raises(TopicDeletionDisabledError):
+            broker.delete_topic("defaulted")
+        assert broker.has_topic("defaulted")
+    finally:
+        broker.close()
+        broker.store.close()
+
+
+def test_incremental_config_changes_start_from_the_effective_value(broker: Broker) -> None:
+    broker.create_topic("t", 1, {})
+    info = broker.incremental_alter_configs("t", [ConfigChange(ConfigOp.APPEND, "cleanup.policy", "compact"),
+                                                  ConfigChange(ConfigOp.SET, "retention.ms", "1000")])
+    assert info.overrides == {"cleanup.policy": "delete,compact", "retention.ms": "1000"}
+    info = broker.incremental_alter_configs("t", [ConfigChange(ConfigOp.SUBTRACT, "cleanup.policy", "delete"),
+                                                  ConfigChange(ConfigOp.DELETE, "retention.ms", None)])
+    assert info.overrides == {"cleanup.policy": "compact"}
+    described = {e.name: e.value for e in broker.describe_configs("t", ["cleanup.policy"])}
+    assert described == {"cleanup.policy": "compact"}
+
+
+@pytest.mark.parametrize("compression", [0, 1, 3, 4])
+def test_compacted_topic_refuses_records_without_key(broker: Broker, compression: int) -> None:
+    broker.create_topic("c", 1, {"cleanup.policy": "compact"})
+    with pytest.raises(InvalidRecordError, match="Compacted topic cannot accept message without key"):
+        broker.append("c", 0, batch(RecordInput(b"k", b"v"), RecordInput(None, b"v"), compression=compression))
+    assert broker.offsets("c", 0) == (0, 0)
+    assert broker.append("c", 0, batch(RecordInput(b"k", b"v"), compression=compression)).base_offset == 0
+    with pytest.raises(InvalidRecordError):
+        broker.build_batch("c", 0, [RecordInput(None, b"v")], now_ms=NOW)
+    broker.create_topic("plain", 1, {})
+    assert broker.append("plain", 0, batch(RecordInput(None, b"v"), compression=compression)).base_offset == 0
+
+
+def test_list_offsets_by_time_and_max_timestamp_name_records(broker: Broker) -> None:
+    broker.create_topic("t", 1, {})
+    timestamps = [10, 30, 20, 50, 40]
+    broker.append("t", 0, batch(*(RecordInput(None, b"v", timestamp=NOW + ts) for ts in timestamps)))
+    broker.append("t", 0, batch(RecordInput(None, b"late", timestamp=NOW + 45)))
+    assert broker.offset_for_timestamp("t", 0, -3) == (3, NOW + 50)  # the record, not its batch (0)
+    assert broker.offset_for_timestamp("t", 0, NOW + 25) == (1, NOW + 30)
+    assert broker.offset_for_timestamp("t", 0, NOW + 51) == (-1, -1)
+    assert broker.offset_for_timestamp("t", 0, -2) == (0, -1)
+    assert broker.offset_for_timestamp("t", 0, -1) == (6, -1)
+
+
+def test_fetch_waiters_wake_on_any_append_to_the_log(broker: Broker) -> None:
+    broker.create_topic("t", 1, {})
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        waiter = asyncio.create_task(broker.wait_for_append([("t", 0)], 10))
+        await asyncio.sleep(0.05)
+        # A write that does not come through Broker.append (e.g. replication) still wakes it.
+        broker.store.log("t", 0).append_as_is(build_batch([RecordInput(b"k", b"v")], base_offset=0, now_ms=NOW))
+        await asyncio.wait_for(waiter, 5)
+        return loop.time() - started
+
+    assert asyncio.run(scenario()) < 5
+
+
+def test_producer_state_is_rebuilt_from_the_log_after_a_restart(tmp_path: Path) -> None:
+    broker = make_broker(tmp_path)
+    broker.create_topic("t", 1, {})
+    records = [RecordInput(b"k", b"v")]
+    first = memoryview(bytearray(build_batch(records, producer_id=7, producer_epoch=0, base_sequence=0, now_ms=NOW)))
+    assert broker.append("t", 0, first).base_offset == 0
+    broker.store.close()  # no producer snapshot: the state must come from the batch headers
+    again = make_broker(tmp_path)
+    try:
+        retry = memoryview(bytearray(build_batch(records, producer_id=7, producer_epoch=0, base_sequence=0,
+                                                 now_ms=NOW)))
+        outcome = again.append("t", 0, retry)
+        assert outcome.duplicate and outcome.base_offset == 0
+    finally:
+        again.close()
+        again.store.close()
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file layer as a full disk: every data write fails with ENOSPC."""
+
+    def pwrite(fd: int, data: Any, offset: int) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("segments.segment.os.pwrite", pwrite)
+
+
+def test_a_full_disk_is_a_storage_error_and_nothing_is_appended(broker: Broker, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    broker.create_topic("t", 1, {})
+    broker.append("t", 0, batch(RecordInput(b"k", b"before")))
+    _full_disk(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="logbroker.broker"), pytest.raises(LogStorageError, match="full"):
+        broker.append("t", 0, batch(RecordInput(b"k", b"refused")))
+    assert [r.levelno for r in caplog.records if r.name == "logbroker.broker"] == [logging.WARNING]
+    monkeypatch.undo()
+    assert broker.offsets("t", 0) == (0, 1)
+    assert broker.append("t", 0, batch(RecordInput(b"k", b"after"))).base_offset == 1
+
+
+def test_a_full_disk_answers_kafka_storage_error_to_a_producer(broker: Broker, monkeypatch: pytest.MonkeyPatch,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    broker.create_topic("t", 1, {})
+    ctx = RequestContext(broker, 9, "producer-1", "127.0.0.1:5", "127.0.0.1", 9092)
+    body = {"acks": -1, "timeout_ms": 1000, "transactional_id": None, "topic_data": [
+        {"name": "t", "partition_data": [{"index": 0, "records": batch(RecordInput(b"k", b"v"))}]}]}
+    _full_disk(monkeypatch)
+    with caplog.at_level(logging.WARNING):
+        response = asyncio.run(handle_produce(ctx, body))
+    assert response is not None
+    part = response["responses"][0]["partition_responses"][0]
+    assert part["error_code"] == ErrorCode.KAFKA_STORAGE_ERROR
+    assert "full" in part["error_message"]
+    assert any(r.levelno == logging.WARNING and "full" in r.getMessage() for r in caplog.records)
+
+
+def test_offset_resets(broker: Broker) -> None:
+    broker.create_topic("t", 1, {})
+    for ts in (10, 20, 30, 40):
+        broker.append("t", 0, batch(RecordInput(None, b"v", timestamp=NOW + ts)))
+    broker.delete_records("t", 0, 1)
+    assert broker.reset_offset("t", 0, "earliest") == 1
+    assert broker.reset_offset("t", 0, "latest") == 4
+    assert broker.reset_offset("t", 0, "timestamp", timestamp=NOW + 25) == 2
+    assert broker.reset_offset("t", 0, "timestamp", timestamp=NOW + 99) == 4
+    assert broker.reset_offset("t", 0, "shift", shift=-2, current=2) == 1  # kept inside the log
+    assert broker.reset_offset("t", 0, "shift", shift=-1) == 3
+    with pytest.raises(ValueError):
+        broker.reset_offset("t", 0, "none")
+    assert broker.start_offset("t", 0, 3, "earliest") == 3
+    assert broker.start_offset("t", 0, 0, "earliest") == 1  # below the log start: reset
+    assert broker.start_offset("t", 0, None, "latest") == 4
