@@ -21,6 +21,8 @@ FORBIDDEN = [
     ("logbroker.broker", "logbroker.http", "the core is protocol-agnostic"),
     ("logbroker.kafka", "logbroker.http", "the two fronts never import each other"),
     ("logbroker.http", "logbroker.kafka", "the two fronts never import each other"),
+    ("logbroker.groups", "logbroker.kafka", "the group coordinator is below both fronts"),
+    ("logbroker.groups", "logbroker.http", "the group coordinator is below both fronts"),
 ]
 
 
@@ -58,3 +60,39 @@ def test_no_forbidden_import_edges() -> None:
                 if _within(mod, owner) and _within(imported, banned):
                     violations.append(f"{mod} imports {imported}: {why}")
     assert not violations, "\n".join(violations)
+
+
+def _package_edges(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of ``package`` it imports (``from package import mod`` included)."""
+    modules = {module_name(p): p for p in ROOT.joinpath(*package.split(".")).rglob("*.py")}
+    edges: dict[str, set[str]] = {}
+    for mod, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets.add(node.module)
+                targets.update(f"{node.module}.{a.name}" for a in node.names)
+        edges[mod] = {t for t in targets if t in modules and t != mod and t != package}
+    return edges
+
+
+def test_no_import_cycle_within_the_http_front() -> None:
+    """``app.py`` imports the routes modules, they import ``context.py``: never back (aiohttp's idiom)."""
+    edges = _package_edges("logbroker.http")
+    assert "logbroker.http.context" in edges
+    done: set[str] = set()
+
+    def visit(mod: str, path: list[str]) -> None:
+        if mod in path:
+            cycle = [*path[path.index(mod):], mod]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if mod in done:
+            return
+        for target in sorted(edges[mod]):
+            visit(target, [*path, mod])
+        done.add(mod)
+
+    for mod in sorted(edges):
+        visit(mod, [])

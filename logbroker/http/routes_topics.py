@@ -18,8 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.broker import INTERNAL_TOPICS, Broker
-from logbroker.http.app import context
 from logbroker.http.content import read_body, respond
+from logbroker.http.context import context
 from logbroker.http.errors import HttpError, bad_request
 from logbroker.http.params import body_object, field_int, field_str
 from segments.config import describe
@@ -29,12 +29,7 @@ from segments.store import MAX_PARTITIONS, TopicInfo
 log = logging.getLogger(__name__)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/topics", list_topics, allow_head=False)
-    app.router.add_post("/topics", create_topic)
-    app.router.add_get("/topics/{topic}", describe_topic, allow_head=False)
-    app.router.add_patch("/topics/{topic}/configs", alter_configs)
-    app.router.add_delete("/topics/{topic}", delete_topic)
+routes = web.RouteTableDef()
 
 
 def _config_strings(value: Any, what: str) -> dict[str, str]:
@@ -68,6 +63,7 @@ def description(broker: Broker, info: TopicInfo) -> dict[str, Any]:
             "partitions": partitions, "configs": configs_of(broker, info)}
 
 
+@routes.get("/topics", allow_head=False)
 async def list_topics(request: web.Request) -> web.Response:
     broker = context(request).broker
     topics = [{"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
@@ -75,6 +71,7 @@ async def list_topics(request: web.Request) -> web.Response:
     return respond(request, {"topics": topics})
 
 
+@routes.post("/topics")
 async def create_topic(request: web.Request) -> web.Response:
     broker = context(request).broker
     body = body_object(await read_body(request))
@@ -98,12 +95,14 @@ async def create_topic(request: web.Request) -> web.Response:
     return respond(request, description(broker, info), status=201)
 
 
+@routes.get("/topics/{topic}", allow_head=False)
 async def describe_topic(request: web.Request) -> web.Response:
     broker = context(request).broker
     info = broker.store.topic(request.match_info["topic"])
     return respond(request, description(broker, info))
 
 
+@routes.patch("/topics/{topic}/configs")
 async def alter_configs(request: web.Request) -> web.Response:
     broker = context(request).broker
     name = request.match_info["topic"]
@@ -125,6 +124,7 @@ async def alter_configs(request: web.Request) -> web.Response:
     return respond(request, {"name": name, "validate_only": validate_only, "configs": configs_of(broker, info)})
 
 
+@routes.delete("/topics/{topic}")
 async def delete_topic(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker

@@ -12,16 +12,12 @@ from typing import Any
 
 import pytest
 
-from logbroker.groups.coordinator import (
-    CoordinatorSettings,
-    GroupCoordinator,
-    JoinRequest,
-    JoinResult,
-    OffsetCommitInput,
-    SyncResult,
-)
+from logbroker.groups.classic import JoinRequest, JoinResult, SyncResult
+from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import GroupError
-from logbroker.groups.group import GroupState
+from logbroker.groups.offsets import OffsetCommitInput
+from logbroker.groups.settings import CoordinatorSettings
+from logbroker.groups.state import GroupState
 from logbroker.kafka.error_codes import ErrorCode
 from tests.groups.fakes import SETTINGS, MemoryGroupLog, assignment, drain, make_coordinator, subscription
 

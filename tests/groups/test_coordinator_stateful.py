@@ -22,9 +22,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from logbroker.groups.coordinator import CoordinatorSettings, JoinRequest, OffsetCommitInput
+from logbroker.groups.classic import JoinRequest
 from logbroker.groups.errors import GroupError
-from logbroker.groups.group import GroupState
+from logbroker.groups.offsets import OffsetCommitInput
+from logbroker.groups.settings import CoordinatorSettings
+from logbroker.groups.state import GroupState
 from tests.groups.fakes import MemoryGroupLog, make_coordinator, subscription
 
 G = "g"

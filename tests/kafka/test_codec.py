@@ -53,7 +53,7 @@ NEEDED = {
 }  # fmt: skip
 # Not shipped by kafka-python 3.0.12, so not vendored (see logbroker/kafka/messages/README.md).
 # kafka-python ships no definitions (or classes) for the KIP-848 APIs; logbroker's own definitions of
-# them are checked in tests/controller/test_messages.py instead of against kafka-python.
+# them are checked in tests/kafka/test_consumer_group_messages.py instead of against kafka-python.
 NOT_IN_KAFKA_PYTHON = {ApiKey.CONSUMER_GROUP_HEARTBEAT, ApiKey.CONSUMER_GROUP_DESCRIBE}
 
 # kafka-python decodes these int32 bitfields into Python sets; compared through our own decoder.
