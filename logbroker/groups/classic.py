@@ -38,6 +38,7 @@ Rebalance protocol (Kafka's rules, ``GroupCoordinator.scala``/``ClassicGroup``):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -307,14 +308,23 @@ class ClassicGroups:
     def _replace_static_member(self, group: ClassicGroup, old: Member, new_id: str, req: JoinRequest,
                                fut: asyncio.Future[JoinResult], now: int) -> None:
         """A static member restarted (same group.instance.id, no member id): the new member takes the
-        old one's place and assignment; the old id is fenced (KIP-345)."""
+        old one's place and assignment; the old id is fenced (KIP-345).
+
+        In a Stable group whose selected protocol stays the same and whose member came back with the
+        same protocol metadata, nothing rebalances (Kafka's rule): the new member id is persisted and
+        the JoinGroup answered with the current generation, after which SyncGroup hands back the
+        current assignment. A returning leader gets the member list with skip_assignment (JoinGroup
+        v9+, KIP-814), or, from an older client, the old leader id as leader, so it does not compute
+        an assignment the Stable group would never distribute."""
         instance_id = req.group_instance_id
         assert instance_id is not None
         resolve(old.join_future, JoinResult(GroupError.FENCED_INSTANCE_ID, old.member_id))
         resolve(old.sync_future, SyncResult(GroupError.FENCED_INSTANCE_ID))
         rebalance_timeout = req.rebalance_timeout_ms if req.rebalance_timeout_ms > 0 else req.session_timeout_ms
+        protocols = [(n, bytes(m)) for n, m in req.protocols]
+        same_metadata = list(old.protocols) == protocols
         new = Member(new_id, instance_id, req.client_id, req.client_host, req.session_timeout_ms, rebalance_timeout,
-                     req.protocol_type, [(n, bytes(m)) for n, m in req.protocols], assignment=old.assignment,
+                     req.protocol_type, protocols, assignment=old.assignment,
                      deadline_ms=now + req.session_timeout_ms)
         group.members = {(new_id if mid == old.member_id else mid): (new if mid == old.member_id else m)
                          for mid, m in group.members.items()}
@@ -324,21 +334,25 @@ class ClassicGroups:
             group.leader_id = new_id
         log.info("group %s: static member %s replaced %s (instance %s)", group.group_id, new_id, old.member_id,
                  instance_id)
-        if group.is_(GroupState.STABLE) and group.select_protocol() == group.protocol_name and (
-                not was_leader or req.supports_skip_assignment):
+        if group.is_(GroupState.STABLE) and same_metadata and group.select_protocol() == group.protocol_name:
             # The assignment does not change: no rebalance, just persist the new member id.
             generation = group.generation_id
+            skip = was_leader and req.supports_skip_assignment
 
             def stored(error: GroupError) -> None:
                 if not error.ok:
                     resolve(fut, JoinResult(error, new_id))
                     return
                 if group.generation_id == generation and new_id in group.members:
-                    resolve(fut, self._join_result(group, new, with_members=was_leader,
-                                                         skip_assignment=was_leader))
+                    result = self._join_result(group, new, with_members=skip, skip_assignment=skip)
+                    if was_leader and not skip:
+                        result = dataclasses.replace(result, leader_id=old.member_id)
+                    resolve(fut, result)
                 else:
                     resolve(fut, JoinResult(GroupError.REBALANCE_IN_PROGRESS, new_id))
 
+            log.info("group %s: static member %s keeps its assignment of generation %d; no rebalance",
+                     group.group_id, instance_id, generation)
             self._store_group(group, on_done=stored)
             return
         new.join_future = fut
