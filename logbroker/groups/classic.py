@@ -3,12 +3,12 @@ LeaveGroup, as Kafka's ``GroupCoordinator`` does it before KIP-848 (``ClassicGro
 
 ``ClassicGroups`` works on the coordinator's one group map (``coordinator.GroupCoordinator``),
 where consumer-protocol groups live too: a group id is one group or the other. The code is
-synchronous and single-threaded
-(the event loop's): each method takes ``now_ms`` (no clock is read here) and either answers at once
-or returns an asyncio future that a later call resolves -- a JoinGroup waits until the join phase
-completes, a SyncGroup until the leader's assignment is stored, an OffsetCommit until its records
-are durable. ``tick(now_ms)``, called periodically by the application (and by tests with a fake
-clock), expires sessions and completes join phases whose deadline passed.
+synchronous and single-threaded (the event loop's): each method takes ``now_ms`` (no clock is read
+here) and either answers at once or returns an asyncio future that a later call resolves -- a
+JoinGroup waits until the join phase completes, a SyncGroup until the leader's assignment is
+stored. ``tick(now_ms)``, called periodically through the coordinator (and by tests with a fake
+clock), expires sessions and completes join phases whose deadline passed. Committed offsets are
+``offsets.py``'s; ``check_committer`` decides who may commit to a classic group.
 
 Rebalance protocol (Kafka's rules, ``GroupCoordinator.scala``/``ClassicGroup``):
 
