@@ -196,6 +196,31 @@ def test_consumer_protocol_group_is_described_and_reset_like_a_classic_one(share
     reset = api.post("/groups/kip848/reset-offsets", {"strategy": "latest"})
     assert reset.status == 200 and [o["offset"] for o in reset.body["offsets"]] == [5, 5]
 
+
+def test_http_member_group_is_described_by_the_cli(shared: BrokerProcess) -> None:
+    """An HTTP member group is a consumer-protocol group: ``groups describe`` shows its member,
+    assignment and lag, and reset-offsets is refused while the member is in the group."""
+    setup_topic(shared, "g-http", 1, 4)
+    api = Api(shared.http_port)
+    joined = api.post("/groups/http-readers/members", {"topics": ["g-http"], "auto_offset_reset": "earliest",
+                                                       "client_id": "curl"})
+    assert joined.status == 200, joined.body
+    member = joined.body["member_id"]
+    polled = api.post(f"/groups/http-readers/members/{member}/poll?max_records=3")
+    assert len(polled.body["records"]) == 3
+    assert api.post(f"/groups/http-readers/members/{member}/commit").status == 200
+    rows = describe_rows(shared, "http-readers")
+    row = rows[("g-http", 0)]
+    assert (row["current_offset"], row["log_end_offset"], row["lag"]) == (3, 4, 1)
+    assert row["consumer_id"] == member and row["client_id"] == "curl"
+    assert_clean_error(cli(shared, "groups", "reset-offsets", "http-readers", "--topic", "g-http", "--to-earliest",
+                           "--execute"), "group 'http-readers' is active")
+    assert api.delete(f"/groups/http-readers/members/{member}").status == 204
+    assert cli(shared, "groups", "describe", "http-readers").lines[0] == \
+        "Consumer group 'http-readers' (Empty, 0 member(s))"
+    assert cli(shared, "groups", "reset-offsets", "http-readers", "--topic", "g-http", "--to-earliest",
+               "--execute").code == 0
+
 def test_pattern_subscription_in_a_group(shared: BrokerProcess) -> None:
     setup_topic(shared, "g-pat.a", 1, 2)
     setup_topic(shared, "g-pat.b", 1, 2)
