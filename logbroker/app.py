@@ -18,7 +18,6 @@ from pathlib import Path
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
-from logbroker.controller import Controller
 from logbroker.groups import GroupCoordinator
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.dispatch import Dispatcher
@@ -66,7 +65,6 @@ class App:
         self.kafka_latency = RequestLatencies()
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
-        self.controller: Controller | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_event: asyncio.Event | None = None
 
@@ -103,11 +101,9 @@ class App:
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
         self.groups.load(wall_clock_ms())
-        self.controller = Controller.for_broker(self.broker, self.groups)
-        self.groups.consumer_groups = self.controller
         max_inflight = config.get_int("queued.max.request.bytes")
         self.kafka = KafkaServer(
-            Dispatcher(self.broker, "", 0, coordinator=self.groups, controller=self.controller,
+            Dispatcher(self.broker, "", 0, coordinator=self.groups,
                        latencies=self.kafka_latency),
             max_frame_bytes=config.get_int("socket.request.max.bytes"),
             max_inflight_bytes=max_inflight if max_inflight > 0 else DEFAULT_INFLIGHT_BYTES,
@@ -120,7 +116,7 @@ class App:
         dispatcher.advertised_host, dispatcher.advertised_port = host, port
         log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
         kafka = self.kafka
-        self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups, controller=self.controller,
+        self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: dataclasses.asdict(kafka.stats),
                                            kafka_latency=self.kafka_latency))
         await self.http.start(*s.http_listen)
@@ -158,10 +154,8 @@ class App:
         self.broker.durability.tick(wall_clock_ms())
 
     async def _groups_tick(self) -> None:
-        assert self.groups is not None and self.controller is not None
-        now = wall_clock_ms()
-        self.groups.tick(now)
-        self.controller.tick(now)
+        assert self.groups is not None
+        self.groups.tick(wall_clock_ms())
 
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None

@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 
 from logbroker.broker import Broker
-from logbroker.controller import Controller
 from logbroker.groups import GroupCoordinator
 from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
@@ -116,12 +115,11 @@ class Dispatcher:
     """The server's request handler: bytes of one frame in, response chunks out."""
 
     def __init__(self, broker: Broker, advertised_host: str, advertised_port: int, *,
-                 coordinator: GroupCoordinator | None = None, controller: Controller | None = None,
+                 coordinator: GroupCoordinator | None = None,
                  latencies: RequestLatencies | None = None) -> None:
         self.broker = broker
         self.latencies = latencies
         self.coordinator = coordinator
-        self.controller = controller
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
@@ -150,7 +148,7 @@ class Dispatcher:
                 return self._unsupported_api_version(request.correlation_id)
             raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
-                             self.advertised_port, self.coordinator, self.controller)
+                             self.advertised_port, self.coordinator)
         if key == ApiKey.API_VERSIONS:
             response: Body | None = {"error_code": 0, "api_keys": self._api_keys, "throttle_time_ms": 0,
                                      "supported_features": [], "finalized_features_epoch": -1,
