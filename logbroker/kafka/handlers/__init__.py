@@ -20,6 +20,7 @@ from logbroker.broker import Broker
 if TYPE_CHECKING:
     from logbroker.controller import Controller
     from logbroker.groups import GroupCoordinator
+    from logbroker.kafka.fetch_sessions import FetchSessionCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class RequestContext:
     advertised_port: int
     coordinator: GroupCoordinator | None = None  # classic groups and committed offsets
     controller: Controller | None = None  # consumer-protocol groups (KIP-848): broker-side assignment
+    fetch_sessions: FetchSessionCache | None = None  # incremental fetch sessions (KIP-227)
 
 
 Body = dict[str, Any]
