@@ -7,6 +7,7 @@ below asserts one check's outcome as Apache Kafka would give it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,12 +25,14 @@ PARTITIONS = 3
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory, kafka_java: Java) -> Iterator[dict[str, dict[str, Any]]]:  # noqa: F811
     d = tmp_path_factory.mktemp("java-clients")
+    # DEBUG logs one line per fetch session created and per incremental fetch.
     b = BrokerProcess(data_dir=d / "data", log_path=d / "broker.log",
-                      overrides={"group.initial.rebalance.delay.ms": "0"}).start()
+                      overrides={"group.initial.rebalance.delay.ms": "0"}, extra_args=["--log-level", "DEBUG"]).start()
     try:
         proc = kafka_java.run("logbroker.interop.ClientsCheck", b.bootstrap, "jc", timeout=240)
         out = checks(proc.stdout)
         assert "done" in out, proc.stderr[-3000:]
+        out["broker_log"] = {"text": b.log_text()}
         yield out
     finally:
         b.stop()
@@ -78,6 +81,17 @@ def test_group_consumer_reads_everything_once(report: dict[str, dict[str, Any]],
     assert line["with_header"] == RECORDS  # headers arrive intact
     assert line["assignment"] == PARTITIONS  # the only member gets every partition
     assert sum(line["by_partition"].values()) == RECORDS
+
+
+def test_consumers_fetch_incrementally_in_sessions(report: dict[str, dict[str, Any]]) -> None:
+    """The Java consumer opens a fetch session (KIP-227) and then sends incremental fetches, and
+    still reads every record (test_group_consumer_reads_everything_once)."""
+    log = report["broker_log"]["text"]
+    assert re.search(r"created fetch session \d+ for client consumer-jc-classic-", log)
+    assert re.search(r"created fetch session \d+ for client consumer-jc-consumer-", log)
+    incremental = re.findall(r"incremental fetch in session \d+ \(epoch (\d+), \d+ partitions\)", log)
+    assert len(incremental) >= 3
+    assert max(int(e) for e in incremental) >= 2  # a session carried on past its first incremental fetch
 
 
 def test_groups_listed_and_described_by_type(report: dict[str, dict[str, Any]]) -> None:

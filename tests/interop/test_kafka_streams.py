@@ -16,7 +16,7 @@ from tests.interop.kafka_java import Java, checks, kafka_java, write_lines  # no
 
 pytestmark = [pytest.mark.interop, pytest.mark.java]
 
-WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
 
 
 def test_word_count_with_repartition_and_changelog(broker_factory, kafka_java: Java,  # type: ignore[no-untyped-def]  # noqa: F811

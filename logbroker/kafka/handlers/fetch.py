@@ -86,6 +86,8 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
             return _session_error(ErrorCode.INVALID_FETCH_SESSION_EPOCH)
         session.update(_requested(ctx, body).items(), _forgotten(ctx, body))
         session.epoch = next_epoch(session.epoch)
+        log.debug("incremental fetch in session %d (epoch %d, %d partitions) of client %s", session_id, epoch,
+                  len(session.partitions), ctx.client_id)
         incremental = True
         sessions.incremental_fetches += 1  # type: ignore[union-attr]
         targets = list(session.partitions.values())
