@@ -53,11 +53,11 @@ def _build_is_fresh() -> bool:
 
 
 def build() -> None:
-    """``mvn package`` unless the output is newer than every input."""
+    """``mvn clean package`` unless the output is newer than every input."""
     if _build_is_fresh():
         return
     mvn = require("mvn", "maven")
-    proc = subprocess.run([mvn, "-q", "-B", "package"], cwd=JAVA_DIR, capture_output=True, text=True,
+    proc = subprocess.run([mvn, "-q", "-B", "clean", "package"], cwd=JAVA_DIR, capture_output=True, text=True,
                           timeout=BUILD_TIMEOUT_S, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"mvn package failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
@@ -108,3 +108,9 @@ def kafka_java() -> Java:
 def write_lines(path: Path, lines: list[str]) -> Path:
     path.write_text("".join(line + "\n" for line in lines))
     return path
+
+
+if __name__ == "__main__":
+    # `make test-java` builds first, outside pytest's per-test timeout (the first build downloads).
+    if shutil.which("mvn") and shutil.which("java"):
+        build()

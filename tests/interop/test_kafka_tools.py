@@ -169,6 +169,7 @@ def test_get_offsets_and_delete_records(tools: Tools, tmp_path: Path) -> None:
     assert tools.offsets("ledger") == latest
 
 
+@pytest.mark.timeout(600)
 def test_producer_and_consumer_perf_tests(tools: Tools) -> None:
     n = 20_000
     out = tools.raw(PRODUCER_PERF, "--topic", "perf", "--num-records", str(n), "--record-size", "200",
