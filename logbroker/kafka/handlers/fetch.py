@@ -77,7 +77,7 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
     incremental = False
     if epoch > INITIAL_EPOCH:
         session = sessions.get(session_id, now_ms) if sessions is not None else None
-        if session is None:
+        if sessions is None or session is None:
             log.debug("fetch session %d of client %s not found", session_id, ctx.client_id)
             return _session_error(ErrorCode.FETCH_SESSION_ID_NOT_FOUND)
         if session.epoch != epoch:
@@ -89,7 +89,7 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
         log.debug("incremental fetch in session %d (epoch %d, %d partitions) of client %s", session_id, epoch,
                   len(session.partitions), ctx.client_id)
         incremental = True
-        sessions.incremental_fetches += 1  # type: ignore[union-attr]
+        sessions.incremental_fetches += 1
         targets = list(session.partitions.values())
     else:
         if session_id and sessions is not None:

@@ -105,10 +105,15 @@ public final class WordCount {
             streams.start();
             boolean reachedRunning = running.await(60, TimeUnit.SECONDS);
             readCounts(bootstrap, output, words, counts);
-            streams.close(Duration.ofSeconds(20));
+            long closing = System.nanoTime();
+            boolean closed = streams.close(Duration.ofSeconds(60));
             Map<String, Object> line = new LinkedHashMap<>();
             line.put("check", "streams");
             line.put("ok", reachedRunning);
+            line.put("closed", closed);
+            line.put("close_ms", (System.nanoTime() - closing) / 1_000_000);
+            // The listener hears of NOT_RUNNING on the closing thread, possibly after close returns.
+            line.put("final_state", streams.state().toString());
             synchronized (states) {
                 line.put("states", new ArrayList<>(states));
             }
