@@ -134,6 +134,7 @@ public final class ClientsCheck {
             check("consume_consumer_protocol",
                     () -> consume("consumer", prefix + "-consumer", topic, RECORDS));
             check("consume_compressed", () -> consume("classic", prefix + "-compressed", compressed, 40));
+            check("consume_while_producing", () -> consumeWhileProducing(admin));
             check("list_groups", () -> {
                 Map<String, String> groups = new TreeMap<>();
                 for (GroupListing g : get(admin.listGroups().all())) {
@@ -301,6 +302,63 @@ public final class ClientsCheck {
             }
         }
         return Map.of("acked", acked);
+    }
+
+    /**
+     * A consumer reads while a producer writes to six partitions, a few records at a time, so most
+     * fetches are incremental ones in which only some partitions changed (KIP-227): every record
+     * must arrive once, in order within its partition.
+     */
+    private Map<String, ?> consumeWhileProducing(Admin admin) throws Exception {
+        String live = prefix + "-live";
+        int total = 1200;
+        get(admin.createTopics(List.of(new NewTopic(live, 6, (short) 1))).all());
+        Thread writer = new Thread(() -> {
+            Properties p = new Properties();
+            p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+            p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+            p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+            p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+            try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
+                for (int i = 0; i < total; i++) {
+                    // key k{i%40}: each key's records stay in order in one partition
+                    producer.send(new ProducerRecord<>(live, "k" + (i % 40), Integer.toString(i)));
+                    if (i % 20 == 19) {
+                        producer.flush();
+                        Thread.sleep(25);
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, prefix + "-live");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "100");
+        Map<String, Integer> lastByKey = new HashMap<>();
+        Set<Integer> seen = new HashSet<>();
+        int duplicates = 0;
+        int outOfOrder = 0;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p)) {
+            consumer.subscribe(List.of(live));
+            writer.start();
+            while (seen.size() < total && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(200))) {
+                    int v = Integer.parseInt(r.value());
+                    if (!seen.add(v)) duplicates++;
+                    Integer before = lastByKey.put(r.key(), v);
+                    if (before != null && before > v) outOfOrder++;
+                }
+            }
+        } finally {
+            writer.join(30_000);
+        }
+        return Map.of("distinct", seen.size(), "duplicates", duplicates, "out_of_order", outOfOrder);
     }
 
     /** Read {@code expected} records in group {@code group} with the given group.protocol, then commit. */
