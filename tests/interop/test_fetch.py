@@ -196,10 +196,14 @@ def test_session_cache_is_bounded(broker_factory) -> None:  # type: ignore[no-un
         first = fetch(c1, {("lru", 0): 0}, epoch=0)["session_id"]
         assert fetch(c1, {}, session_id=first, epoch=1)["error_code"] == 0
         second = fetch(c2, {("lru", 0): 0}, epoch=0)["session_id"]
-        assert second not in (0, first)
-        # The one slot went to the newer session: the older one is gone, as after a broker restart.
-        assert fetch(c1, {}, session_id=first, epoch=2)["error_code"] == ErrorCode.FETCH_SESSION_ID_NOT_FOUND
-        assert fetch(c2, {}, session_id=second, epoch=1)["error_code"] == 0
+        assert second != first
+        # One slot, so one session lives on. logbroker evicts the least recently used (the first);
+        # Kafka's cache instead keeps a fresh session and gives the newcomer none (id 0).
+        if second:
+            assert fetch(c1, {}, session_id=first, epoch=2)["error_code"] == ErrorCode.FETCH_SESSION_ID_NOT_FOUND
+            assert fetch(c2, {}, session_id=second, epoch=1)["error_code"] == 0
+        else:
+            assert fetch(c1, {}, session_id=first, epoch=2)["error_code"] == 0
 
 
 def test_no_slots_means_full_fetches(broker_factory) -> None:  # type: ignore[no-untyped-def]
