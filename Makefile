@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run test test-fast lint bench bench-limits bench-storage bench-compare install clean
+.PHONY: run test test-java test-fast lint bench bench-limits bench-storage bench-compare install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,16 @@ install: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/logbroker serve $(ARGS)
 
-## Install everything and run the whole test suite.
+## Install everything and run the whole test suite (but the Java interop tests: `make test-java`).
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not java"
+
+## Kafka's Java clients, Kafka Streams and Kafka's command-line tools against logbroker (~5 minutes).
+## Needs java (17+) and mvn: apt-get install default-jdk-headless maven. The first run downloads
+## Kafka's jars from Maven Central into ~/.m2 and builds tests/java into tests/java/target.
+test-java: $(DEV_STAMP)
+	$(BIN)/python -m tests.interop.kafka_java
+	$(BIN)/python -m pytest -q -m java tests/interop
 
 ## Unit tests only (no broker processes).
 test-fast: $(DEV_STAMP)

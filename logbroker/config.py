@@ -81,6 +81,8 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "Address given to clients (PLAINTEXT://host:port); defaults to the listener."),
         BrokerProperty("transactional.id.expiration.ms", _int, "604800000",
                        "Producer-id state is forgotten after this long without writes.", 1),
+        BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
+                       "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
         BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1),
     )
 }

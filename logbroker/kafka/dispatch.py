@@ -19,6 +19,7 @@ from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.errors import ProtocolError, UnsupportedVersion
+from logbroker.kafka.fetch_sessions import FetchSessionCache
 from logbroker.kafka.handlers import Body, Handler, RequestContext
 from logbroker.kafka.handlers.configs import (
     handle_alter_configs,
@@ -120,6 +121,7 @@ class Dispatcher:
         self.broker = broker
         self.latencies = latencies
         self.coordinator = coordinator
+        self.fetch_sessions = FetchSessionCache(broker.config.get_int("max.incremental.fetch.session.cache.slots"))
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
@@ -148,7 +150,7 @@ class Dispatcher:
                 return self._unsupported_api_version(request.correlation_id)
             raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
-                             self.advertised_port, self.coordinator)
+                             self.advertised_port, self.coordinator, self.fetch_sessions)
         if key == ApiKey.API_VERSIONS:
             response: Body | None = {"error_code": 0, "api_keys": self._api_keys, "throttle_time_ms": 0,
                                      "supported_features": [], "finalized_features_epoch": -1,

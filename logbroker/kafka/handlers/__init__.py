@@ -19,6 +19,7 @@ from logbroker.broker import Broker
 
 if TYPE_CHECKING:
     from logbroker.groups import GroupCoordinator
+    from logbroker.kafka.fetch_sessions import FetchSessionCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class RequestContext:
     advertised_host: str
     advertised_port: int
     coordinator: GroupCoordinator | None = None  # every group (classic and KIP-848) and committed offsets
+    fetch_sessions: FetchSessionCache | None = None  # incremental fetch sessions (KIP-227)
 
 
 Body = dict[str, Any]
