@@ -30,7 +30,7 @@ from segments.store import Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024
+DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 
 
@@ -105,12 +105,13 @@ class App:
         self.groups.load(wall_clock_ms())
         self.controller = Controller.for_broker(self.broker, self.groups)
         self.groups.consumer_groups = self.controller
-        max_inflight = config.get_int("queued.max.request.bytes")
         self.kafka = KafkaServer(
             Dispatcher(self.broker, "", 0, coordinator=self.groups, controller=self.controller,
                        latencies=self.kafka_latency),
             max_frame_bytes=config.get_int("socket.request.max.bytes"),
-            max_inflight_bytes=max_inflight if max_inflight > 0 else DEFAULT_INFLIGHT_BYTES,
+            max_inflight_bytes=DEFAULT_INFLIGHT_BYTES,
+            max_queued_request_bytes=config.get_int("queued.max.request.bytes"),
+            request_timeout_s=config.get_int("request.receive.timeout.ms") / 1000,
             idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
         )
         await self.kafka.start(*s.kafka_listen)

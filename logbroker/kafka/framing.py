@@ -14,10 +14,14 @@ now has, each as a `memoryview` of exactly `size` bytes. Invariants:
   `socket.request.max.bytes`) as soon as its 4 bytes are known, before any of the body is
   buffered; a bad size raises `FrameTooLarge` and the decoder stays failed (the connection must be
   closed, there is no way to resynchronise a stream).
+- Memory follows the bytes that arrived, never the size a peer declares: a frame split across
+  chunks is assembled in a `bytearray` that grows as its bytes arrive (a peer that sends a 4-byte
+  prefix claiming 100 MiB and stops costs a few bytes, not 100 MiB). `buffered` says how many
+  bytes are held, so the transport can bound them across connections.
 - A frame is copied at most once: frames lying wholly inside one `bytes` chunk are returned as
-  zero-copy views of it; a frame split across chunks is assembled in a `bytearray` of exactly its
-  size, allocated once when the size is known. Mutable inputs (`bytearray`, `memoryview`) are
-  copied once on entry because the caller may reuse them.
+  zero-copy views of it; a frame split across chunks is appended to its buffer (growing a large
+  `bytearray` is a `realloc`, which glibc serves with `mremap`, without copying). Mutable inputs
+  (`bytearray`, `memoryview`) are copied once on entry because the caller may reuse them.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes 
 class FrameDecoder:
     """Incremental frame splitter. Not thread-safe; one per connection."""
 
-    __slots__ = ("_body", "_failed", "_filled", "_head", "max_frame_bytes")
+    __slots__ = ("_body", "_failed", "_head", "_size", "max_frame_bytes")
 
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         if max_frame_bytes < 0:
@@ -42,22 +46,22 @@ class FrameDecoder:
         self.max_frame_bytes = max_frame_bytes
         # Partial size prefix (fewer than 4 bytes seen).
         self._head = b""
-        # Body of a frame split across feeds, and how many of its bytes are present.
+        # Body of a frame split across feeds (the bytes present so far) and its declared size.
         self._body: bytearray | None = None
-        self._filled = 0
+        self._size = 0
         self._failed: FrameTooLarge | None = None
 
     @property
     def buffered(self) -> int:
         """Bytes held for an incomplete frame (prefix included)."""
         if self._body is not None:
-            return 4 + self._filled
+            return 4 + len(self._body)
         return len(self._head)
 
     @property
     def pending_frame_size(self) -> int | None:
         """Declared size of the frame being assembled, if its prefix has been read."""
-        return None if self._body is None else len(self._body)
+        return None if self._body is None else self._size
 
     def _check(self, size: int) -> None:
         if size < 0 or size > self.max_frame_bytes:
@@ -85,19 +89,18 @@ class FrameDecoder:
             size = _SIZE.unpack(self._head)[0]
             self._head = b""
             self._check(size)
-            self._body = bytearray(size)
-            self._filled = 0
+            self._body = bytearray()
+            self._size = size
         if self._body is not None:
             body = self._body
-            take = min(len(body) - self._filled, n - pos)
-            body[self._filled : self._filled + take] = view[pos : pos + take]
-            self._filled += take
+            take = min(self._size - len(body), n - pos)
+            body += view[pos : pos + take]
             pos += take
-            if self._filled < len(body):
+            if len(body) < self._size:
                 return frames
             frames.append(memoryview(body))
             self._body = None
-            self._filled = 0
+            self._size = 0
 
         # Whole frames inside this chunk: zero-copy views.
         while n - pos >= 4:
@@ -106,11 +109,8 @@ class FrameDecoder:
             start = pos + 4
             end = start + size
             if end > n:
-                body = bytearray(size)
-                have = n - start
-                body[:have] = view[start:n]
-                self._body = body
-                self._filled = have
+                self._body = bytearray(view[start:n])
+                self._size = size
                 return frames
             frames.append(view[start:end])
             pos = end
