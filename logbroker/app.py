@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ from logbroker.controller import Controller
 from logbroker.groups import GroupCoordinator
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.dispatch import Dispatcher
-from logbroker.kafka.server import KafkaServer
+from logbroker.kafka.server import KafkaServer, open_listener
+from logbroker.listeners import advertised_address
 from logbroker.metrics import RequestLatencies
 from segments.flush import Durability
 from segments.retention import sweep
@@ -40,21 +42,7 @@ class AppSettings:
     kafka_listen: tuple[str, int]
     http_listen: tuple[str, int]
     config: BrokerConfig
-
-
-def _advertised(config: BrokerConfig, listen: tuple[str, int], bound: tuple[str, int]) -> tuple[str, int]:
-    """The address clients are told to use: advertised.listeners, else the listener itself."""
-    value = config.get_str("advertised.listeners").strip()
-    if value:
-        first = value.split(",")[0]
-        hostport = first.split("://", 1)[-1]
-        host, _, port = hostport.rpartition(":")
-        if host and port.isdigit():
-            return host.strip("[]"), int(port)
-    host = listen[0]
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return host, bound[1]
+    advertised: tuple[str, int] | None = None  # advertised.listeners (logbroker.listeners); None: the listener
 
 
 class App:
@@ -93,6 +81,23 @@ class App:
 
     async def start(self) -> None:
         s = self.settings
+        # Both ports are claimed before the data directory is touched: a broker that cannot listen
+        # exits with the address in its message and leaves no directory behind.
+        kafka_listener = open_listener(*s.kafka_listen, "Kafka clients")
+        try:
+            open_listener(*s.http_listen, "HTTP").close()  # aiohttp binds it again below
+        except OSError:
+            kafka_listener.close()
+            raise
+        try:
+            await self._start(kafka_listener)
+        except BaseException:
+            if self.kafka is None:
+                kafka_listener.close()
+            raise
+
+    async def _start(self, kafka_listener: socket.socket) -> None:
+        s = self.settings
         config = s.config
         s.data_dir.mkdir(parents=True, exist_ok=True)
         now = wall_clock_ms()
@@ -114,8 +119,8 @@ class App:
             request_timeout_s=config.get_int("request.receive.timeout.ms") / 1000,
             idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
         )
-        await self.kafka.start(*s.kafka_listen)
-        host, port = _advertised(config, s.kafka_listen, self.kafka.address)
+        await self.kafka.start(*s.kafka_listen, listener=kafka_listener)
+        host, port = advertised_address(s.advertised, s.kafka_listen, self.kafka.address)
         dispatcher = self.kafka._handler
         assert isinstance(dispatcher, Dispatcher)
         dispatcher.advertised_host, dispatcher.advertised_port = host, port

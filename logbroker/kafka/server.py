@@ -69,6 +69,38 @@ class FilePart(Protocol):
 Chunk = object
 
 
+class ListenError(OSError):
+    """A listener could not be opened; the message names the address and what it was for."""
+
+    def __init__(self, host: str, port: int, what: str, cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        super().__init__(cause.errno, f"cannot listen on {host}:{port} for {what}: {reason}")
+        self.host, self.port = host, port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def open_listener(host: str, port: int, what: str) -> socket.socket:
+    """A listening, non-blocking TCP socket on ``host:port`` (connections wait in the backlog until
+    accepted). Raises ``ListenError`` naming the address when it cannot be bound."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ListenError(host, port, what, exc) from exc
+    family, type_, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(host, port, what, exc) from exc
+    sock.setblocking(False)
+    return sock
+
+
 class CloseConnection(Exception):
     """Raised by a handler to close the connection after writing the responses before it."""
 
@@ -122,20 +154,9 @@ class KafkaServer:
         addr = self._listener.getsockname()
         return str(addr[0]), int(addr[1])
 
-    async def start(self, host: str, port: int) -> None:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)
-        family, type_, proto, _, sockaddr = infos[0]
-        sock = socket.socket(family, type_, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(sockaddr)
-        except OSError:
-            sock.close()
-            raise
-        sock.listen(1024)
-        sock.setblocking(False)
-        self._listener = sock
+    async def start(self, host: str, port: int, *, listener: socket.socket | None = None) -> None:
+        """Start accepting on ``listener`` (from ``open_listener``), or on a socket bound here."""
+        self._listener = listener if listener is not None else open_listener(host, port, "Kafka clients")
         self._accept_task = asyncio.create_task(self._accept_loop(), name="kafka-accept")
         timeouts = [t for t in (self._request_timeout, self._idle_timeout) if t is not None]
         if timeouts:
