@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import resource
 import signal
 import socket
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,10 @@ from segments.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
-GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
+GROUPS_TICK_MS = 100
+# File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
+# snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
+MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096  # how often group sessions and join deadlines are checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,15 @@ class AppSettings:
     http_listen: tuple[str, int]
     config: BrokerConfig
     advertised: tuple[str, int] | None = None  # advertised.listeners (logbroker.listeners); None: the listener
+
+
+def handle_budget(nofile: int | None = None) -> tuple[int, int]:
+    """(open segments the store may keep, descriptors reserved for everything else) from RLIMIT_NOFILE."""
+    if nofile is None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        nofile = soft if soft != resource.RLIM_INFINITY else 1 << 20
+    reserve = min(max(MIN_HANDLE_RESERVE, nofile // 4), MAX_HANDLE_RESERVE)
+    return max(1, nofile - reserve), reserve
 
 
 class App:
@@ -101,7 +114,11 @@ class App:
         config = s.config
         s.data_dir.mkdir(parents=True, exist_ok=True)
         now = wall_clock_ms()
-        self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms)
+        budget, reserve = handle_budget()
+        log.info("file handle budget: %d open segments, %d descriptors kept for connections and files",
+                 budget, reserve)
+        self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms,
+                                max_open_segments=budget)
         durability = Durability()
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()
