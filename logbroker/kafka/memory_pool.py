@@ -37,6 +37,17 @@ class RequestMemoryPool:
     def available(self) -> int:
         return max(0, self.limit - self.used) if self.bounded else 1 << 62
 
+    def try_acquire(self, wanted: int) -> int:
+        """Reserve up to ``wanted`` bytes without waiting; 0 when none are left."""
+        if self.limit < 0:
+            self.used += wanted
+            return wanted
+        granted = min(wanted, self.limit - self.used)
+        if granted <= 0:
+            return 0
+        self.used += granted
+        return granted
+
     async def acquire(self, wanted: int) -> int:
         """Reserve up to ``wanted`` bytes, waiting while none are left; returns the bytes granted (>= 1)."""
         if not self.bounded:

@@ -317,7 +317,7 @@ class _Connection:
         """Read what the socket has, at most what the memory pool grants; b"" at end of stream."""
         pool = self.server.pool
         while True:
-            granted = await pool.acquire(_RECV_BYTES)
+            granted = pool.try_acquire(_RECV_BYTES) or await pool.acquire(_RECV_BYTES)
             try:
                 # recv returns fresh bytes, so complete frames are zero-copy views of them.
                 data = self.sock.recv(granted)
