@@ -173,6 +173,7 @@ class KafkaServer:
     def close_overdue(self, now: float) -> None:
         """Close connections whose request is past its deadline or that have been idle too long."""
         request_timeout, idle_timeout = self._request_timeout, self._idle_timeout
+        self.stats.request_bytes_queued = self.pool.used
         for conn in list(self._connections):
             started = conn.frame_started
             if request_timeout is not None and started is not None and now - started > request_timeout:
@@ -288,10 +289,6 @@ class _Connection:
         if self.task is not None:
             self.task.cancel()
 
-    def _release(self, nbytes: int) -> None:
-        self._charged -= nbytes
-        self.server.pool.release(nbytes)
-        self.server.stats.request_bytes_queued = self.server.pool.used
 
     async def run(self) -> None:
         self._reader = asyncio.create_task(self._read_loop())
@@ -310,7 +307,8 @@ class _Connection:
                 if item is not None:
                     item[0].cancel()
             self.sock.close()
-            self._release(self._charged)
+            self.server.pool.release(self._charged)
+            self._charged = 0
             self.server._forget(self)
 
     async def _recv(self) -> bytes:
@@ -397,6 +395,9 @@ class _Connection:
             self._responses.put_nowait(None)
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        pool = self.server.pool
+        max_inflight = self.server._max_inflight
         while True:
             item = await self._responses.get()
             if item is None:
@@ -408,13 +409,15 @@ class _Connection:
                 log.info("closing connection %s: %s", self.info.peer, exc)
                 return
             finally:
-                self._inflight -= size
-                self._release(size)
-                if self._inflight <= self.server._max_inflight:
+                inflight = self._inflight = self._inflight - size
+                self._charged -= size
+                pool.release(size)
+                if inflight <= max_inflight:
                     self._can_read.set()
             if chunks:
                 await self._send_chunks(chunks)
-            self.last_active = asyncio.get_running_loop().time()
+            if not self._inflight:
+                self.last_active = loop.time()
 
     async def _send_chunks(self, chunks: Sequence[Chunk]) -> None:
         pending = bytearray()
