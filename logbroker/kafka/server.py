@@ -39,7 +39,7 @@ import os
 import socket
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from logbroker.kafka.errors import FrameTooLarge
 from logbroker.kafka.framing import FrameDecoder
@@ -48,6 +48,7 @@ from logbroker.kafka.memory_pool import RequestMemoryPool
 log = logging.getLogger(__name__)
 
 _RECV_BYTES = 256 * 1024
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -176,7 +177,8 @@ class KafkaServer:
         self.stats.request_bytes_queued = self.pool.used
         for conn in list(self._connections):
             started = conn.frame_started
-            if request_timeout is not None and started is not None and now - started > request_timeout:
+            if (request_timeout is not None and started is not None and not conn.held_up
+                    and now - started > request_timeout):
                 self.stats.request_timeouts += 1
                 log.warning("closing connection %s: request incomplete after %.0f ms (%d bytes received, "
                             "%s declared)", conn.info.peer, (now - started) * 1000, conn.partial_bytes,
@@ -264,6 +266,7 @@ class _Connection:
         # When the first byte of the request being received arrived (loop time), None between requests.
         self.frame_started: float | None = None
         self.last_active = asyncio.get_running_loop().time()
+        self.held_up = False  # reading is paused by the broker (memory pool or in-flight bound)
 
     @property
     def partial_bytes(self) -> int:
@@ -315,7 +318,9 @@ class _Connection:
         """Read what the socket has, at most what the memory pool grants; b"" at end of stream."""
         pool = self.server.pool
         while True:
-            granted = pool.try_acquire(_RECV_BYTES) or await pool.acquire(_RECV_BYTES)
+            granted = pool.try_acquire(_RECV_BYTES)
+            if not granted:
+                granted = await self._paused(pool.acquire(_RECV_BYTES))
             try:
                 # recv returns fresh bytes, so complete frames are zero-copy views of them.
                 data = self.sock.recv(granted)
@@ -329,6 +334,19 @@ class _Connection:
             pool.release(granted - len(data))
             self._charged += len(data)
             return data
+
+    async def _paused(self, wait: Awaitable[T]) -> T:
+        """Await ``wait`` while the broker, not the peer, holds reading up: the request deadline
+        does not run meanwhile (a client is not closed for the broker's own backpressure)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        self.held_up = True
+        try:
+            return await wait
+        finally:
+            self.held_up = False
+            if self.frame_started is not None:
+                self.frame_started += loop.time() - start
 
     async def _wait_readable(self) -> None:
         loop = asyncio.get_running_loop()
@@ -355,7 +373,7 @@ class _Connection:
             while self._reading:
                 if self._inflight > server._max_inflight:
                     self._can_read.clear()
-                    await self._can_read.wait()
+                    await self._paused(self._can_read.wait())
                     continue
                 waits = pool.waits
                 data = await self._recv()
@@ -381,7 +399,7 @@ class _Connection:
                     # receive's worth) until the responses ahead of them are written.
                     while self._inflight > self.server._max_inflight:
                         self._can_read.clear()
-                        await self._can_read.wait()
+                        await self._paused(self._can_read.wait())
                     stats.requests += 1
                     size = len(frame) + 4
                     self._inflight += size

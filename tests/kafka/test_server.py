@@ -233,3 +233,24 @@ def test_idle_connections_are_closed() -> None:
         return got
 
     assert asyncio.run(main()) == b""
+
+
+def test_the_request_deadline_does_not_run_while_the_broker_holds_reading_up() -> None:
+    async def main() -> int:
+        async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+            await asyncio.sleep(0.8)  # slower than the request deadline
+            return [frame(b"ok")]
+
+        # The pool holds two requests and part of a third: that part waits for the pool, not the peer.
+        server = KafkaServer(handler, max_frame_bytes=2000, max_inflight_bytes=1 << 20,
+                             max_queued_request_bytes=2500, request_timeout_s=0.3)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(b"".join(frame(b"x" * 1000) for _ in range(5)))
+        got = await asyncio.wait_for(read_frames(reader, 5), 10)
+        assert server.stats.request_timeouts == 0
+        writer.close()
+        await server.close()
+        return len(got)
+
+    assert asyncio.run(main()) == 5
