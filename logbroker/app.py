@@ -34,10 +34,10 @@ from segments.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
-GROUPS_TICK_MS = 100
+GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
 # snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
-MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096  # how often group sessions and join deadlines are checked
+MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ Memory is bounded three ways:
   (backpressure: the client's sends block until the disk catches up).
 
 One sweeper task closes connections whose request has not completed ``request_timeout_s`` after its
-first byte arrived (a slow or stalled sender holds pool bytes) and connections idle for
-``idle_timeout_s`` (Kafka's ``connections.max.idle.ms``).
+first byte arrived (a slow or stalled sender holds pool bytes; time the broker itself held reading
+up does not count) and connections idle for ``idle_timeout_s`` (Kafka's ``connections.max.idle.ms``).
 """
 
 from __future__ import annotations
