@@ -76,10 +76,3 @@ def test_the_request_pool_must_hold_the_largest_request() -> None:
         BrokerConfig.from_props({"queued.max.request.bytes": "1000"})
     assert BrokerConfig.from_props({"queued.max.request.bytes": "-1"}).get_int("queued.max.request.bytes") == -1
 
-
-def test_the_handle_budget_keeps_a_reserve() -> None:
-    from logbroker.app import handle_budget
-
-    assert handle_budget(1024) == (768, 256)
-    assert handle_budget(128) == (64, 64)
-    assert handle_budget(1 << 20) == ((1 << 20) - 4096, 4096)
