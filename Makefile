@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run test test-java test-fast lint bench bench-limits bench-storage bench-compare install clean
+.PHONY: run test test-java test-fast fault lint bench bench-limits bench-storage bench-compare install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,15 @@ test-java: $(DEV_STAMP)
 ## Unit tests only (no broker processes).
 test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q --ignore=tests/interop --ignore=tests/fault
+
+## The fault suite's longer bounded runs (about 6 minutes at the default FAULT_SCALE=5): kill -9 under
+## acks=all, torn and corrupted tails, disk full (tmpfs, as root), hostile frames, connection floods,
+## file handles under ulimit -n 1024. Figures go to docs/reliability-figures.json and docs/RELIABILITY.md.
+FAULT_SCALE ?= 5
+fault: $(DEV_STAMP)
+	LOGBROKER_FAULT_SCALE=$(FAULT_SCALE) LOGBROKER_FAULT_FIGURES=docs/reliability-figures.json \
+		$(BIN)/python -m pytest -q tests/fault; status=$$?; \
+		$(BIN)/python -m tests.fault.report docs/reliability-figures.json docs/RELIABILITY.md; exit $$status
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
