@@ -151,8 +151,9 @@ class ConsoleConsumer:
             raise ToolError(f"offset {offset} is outside {tp.topic}-{tp.partition}'s log [{start}, {end}]")
         self._consumer.seek(tp, offset)
 
-    def lines(self) -> Iterator[str]:
-        """Formatted records, ending on ``--max-messages``, ``--timeout-ms`` of silence, or ``stop()``.
+    def lines(self) -> Iterator[bytes]:
+        """Formatted records as bytes, each with its line separator, ending on ``--max-messages``,
+        ``--timeout-ms`` of silence, or ``stop()``.
 
         In a group the silence is counted from the first assignment: joining is not silence."""
         assert self._consumer is not None, "open() first"
@@ -184,7 +185,7 @@ class ConsoleConsumer:
                 for record in records:
                     self.count += 1
                     if opts.output_format == "json":
-                        yield format_record_json(record)
+                        yield format_record_json(record).encode() + b"\n"
                     else:
                         yield format_record_text(record, opts.fields)
             self._pending_commit = opts.group is not None
