@@ -277,7 +277,8 @@ def consume(topics: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: b
     progress = _stderr_progress(_is_tty(sys.stderr) and not _is_tty(sys.stdout))
     out: BinaryIO = sys.stdout.buffer
     with _tool_session(verbose):
-        session = ConsoleConsumer(_settings(bootstrap, timeout_ms), options)
+        session = ConsoleConsumer(_settings(bootstrap, timeout_ms), options,
+                                  notice=lambda text: click.echo(text, err=True))
 
         def interrupted(signum: int, frame: FrameType | None) -> None:
             session.stop()
