@@ -34,6 +34,7 @@ from segments.flush import Durability
 from segments.producer_state import ProducerState
 from segments.records import decode_batch
 from segments.store import Store
+from segments.timestamp_bounds import check_timestamp_bounds
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,9 @@ class Broker:
                expect_one_batch: bool = True) -> AppendOutcome:
         """Append one partition's produced batch. HOT PATH: per batch work only.
 
-        Raises UnknownTopicError, CorruptBatchError, RecordTooLargeError, InvalidRecordError,
-        OutOfOrderSequenceError or InvalidProducerEpochError; nothing is written when it raises.
+        Raises UnknownTopicError, CorruptBatchError, RecordTooLargeError, InvalidRecordError (and its
+        InvalidTimestampError: message.timestamp.before/after.max.ms), OutOfOrderSequenceError or
+        InvalidProducerEpochError; nothing is written when it raises.
         """
         plog = self.store.log(topic, partition)
         config = plog.config
@@ -128,6 +130,7 @@ class Broker:
             raise InvalidRecordError("clients may not produce control batches")
         if header.is_transactional:
             raise InvalidRecordError("transactional produce is not supported by this broker")
+        check_timestamp_bounds(header, config, now)
         state: ProducerState | None = None
         if header.producer_id >= 0:
             state = self._producer_state(topic, partition, plog)

@@ -57,3 +57,8 @@ class InvalidPartitionsError(StorageError):
 
 class LogClosedError(StorageError):
     """An operation reached a partition log after it was closed or deleted."""
+
+
+class InvalidTimestampError(InvalidRecordError):
+    """A batch's CreateTime timestamps lie outside the topic's ``message.timestamp.before.max.ms`` /
+    ``message.timestamp.after.max.ms`` window around the broker's clock (Kafka's INVALID_TIMESTAMP)."""

@@ -12,6 +12,7 @@ log = logging.getLogger(__name__)
 
 _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (se.CorruptBatchError, ErrorCode.CORRUPT_MESSAGE),
+    (se.InvalidTimestampError, ErrorCode.INVALID_TIMESTAMP),  # before its base class InvalidRecordError
     (se.InvalidRecordError, ErrorCode.INVALID_RECORD),
     (se.RecordTooLargeError, ErrorCode.MESSAGE_TOO_LARGE),
     (se.OffsetOutOfRangeError, ErrorCode.OFFSET_OUT_OF_RANGE),
