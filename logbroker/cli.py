@@ -333,7 +333,7 @@ kafka-topics style works too (the action as a flag, the topic as --topic):
 
 GROUPS_EPILOG = """\b
 kafka-consumer-groups style works too (the action as a flag, the group as --group):
-  logbroker groups --bootstrap-server B --list
+  logbroker groups --bootstrap-server B --list [--state]
   logbroker groups --bootstrap-server B --describe --group G
   logbroker groups --bootstrap-server B --reset-offsets --group G --topic T|--all-topics
         --to-earliest|--to-latest|--to-offset N|--shift-by N|--to-datetime ISO-8601 --execute|--dry-run
@@ -449,8 +449,9 @@ def groups() -> None:
 
 @groups.command("list")
 @_client_options
+@click.option("--ids-only", is_flag=True, help="Only the group ids, one per line (kafka-consumer-groups --list).")
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
-def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, output_format: str) -> None:
+def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, ids_only: bool, output_format: str) -> None:
     """Consumer group ids with their state."""
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
@@ -460,6 +461,8 @@ def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, output_format: s
             admin.close()
     if output_format == "json":
         click.echo(to_json(found))
+    elif ids_only:
+        _echo_lines([g["group"] for g in found])
     elif found:
         _echo_lines(render_table(["GROUP", "STATE", "PROTOCOL-TYPE"],
                                  ([g["group"], g["state"], g["protocol_type"]] for g in found)))

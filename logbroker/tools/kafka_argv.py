@@ -41,6 +41,7 @@ class ActionStyle:
     name_option: str
     renames: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
     name_as_option: frozenset[str] = frozenset()
+    kafka_output: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 TOPICS = ActionStyle(
@@ -60,6 +61,8 @@ GROUPS = ActionStyle(
     name_option="--group",
     # --offsets is kafka-consumer-groups' default describe view, which is logbroker's only one.
     renames={"describe": {"--offsets": None}},
+    # kafka-consumer-groups --list prints bare group ids; --list --state adds the state (logbroker's table).
+    kafka_output={"list": ("--ids-only", "--state")},
 )
 
 
@@ -84,7 +87,12 @@ def translate(args: Sequence[str], style: ActionStyle) -> list[str]:
         given = f" (got {', '.join(found)})" if found else ""
         raise ArgvError(f"{style.tool} style: give exactly one of {flags}{given}")
     subcommand = style.actions[found[0]]
-    renames = style.renames.get(subcommand, {})
+    renames = dict(style.renames.get(subcommand, {}))
+    output = style.kafka_output.get(subcommand)
+    if output is not None:
+        renames[output[1]] = None
+        if output[1] not in args:
+            args = [*args, output[0]]
     names: list[str] = []
     rest: list[str] = []
     i = 0

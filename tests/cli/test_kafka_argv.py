@@ -27,7 +27,8 @@ def test_topics(kafka: list[str], ours: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("kafka", "ours"), [
-    ([*B, "--list"], ["list", *B]),
+    ([*B, "--list"], ["list", *B, "--ids-only"]),
+    ([*B, "--list", "--state"], ["list", *B]),
     ([*B, "--describe", "--group", "g", "--offsets"], ["describe", *B, "--", "g"]),
     ([*B, "--reset-offsets", "--group", "g", "--topic", "t", "--to-earliest", "--execute"],
      ["reset-offsets", *B, "--topic", "t", "--to-earliest", "--execute", "--", "g"]),
