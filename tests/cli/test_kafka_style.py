@@ -130,6 +130,9 @@ def test_kafka_consumer_groups_flags(shared: BrokerProcess) -> None:
     rows = [line.split() for line in r.lines[2:]]
     assert sum(int(row[3]) for row in rows) == 6 and all(row[5] == "0" for row in rows)
 
+    # Like kafka-consumer-groups, a reset needs a scope: --topic or --all-topics.
+    assert_clean_error(kafka_style(shared, "groups", "--reset-offsets", "--group", "ks-readers", "--to-earliest",
+                                   "--execute"), "--all-topics")
     r = kafka_style(shared, "groups", "--reset-offsets", "--group", "ks-readers", "--all-topics", "--to-earliest",
                     "--dry-run")
     assert r.code == 0 and "Dry run" in r.stderr, r
