@@ -97,6 +97,19 @@ def create_topic(admin: KafkaAdminClient, name: str, partitions: int | None, rep
     return True
 
 
+_OUTCOME = re.compile(r"\[Error (\d+)\] \w+: (.*)", re.DOTALL)
+
+
+def _broker_outcome(outcome: str) -> str:
+    """kafka-python's ``"[Error 40] InvalidConfigurationError: <broker's message>"`` per-resource outcome
+    as ``"<broker's message> (INVALID_CONFIG)"``, like ``broker_error``; other text unchanged."""
+    found = _OUTCOME.fullmatch(outcome)
+    if found is None:
+        return outcome
+    error = kafka_errors.for_code(int(found.group(1)))
+    return f"{found.group(2)} ({getattr(error, 'message', error.__name__)})"
+
+
 def broker_error(results: list[dict[str, Any]], name: str,
                  name_key: str = "name") -> tuple[type[kafka_errors.KafkaError], str] | None:
     """The broker's error for ``name`` in a per-topic admin response (CreateTopics, DeleteTopics,
@@ -174,7 +187,7 @@ def alter_topic(admin: KafkaAdminClient, name: str, set_configs: dict[str, str],
             raise ToolError(f"cannot alter topic {name!r}: {explain(exc)}") from None
         outcome = result.get("topic", {}).get(name, "OK")
         if outcome != "OK":
-            raise ToolError(f"cannot alter topic {name!r}: {outcome}")
+            raise ToolError(f"cannot alter topic {name!r}: {_broker_outcome(outcome)}")
         done += [f"set {k}={v}" for k, v in set_configs.items()] + [f"deleted {k}" for k in delete_configs]
     if partitions is not None:
         current = len(existing.partitions)

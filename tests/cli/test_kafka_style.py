@@ -59,6 +59,11 @@ def test_kafka_topics_errors(shared: BrokerProcess) -> None:
     assert_clean_error(r, "invalid value 'banana' for configuration retention.ms", "(INVALID_CONFIG)")
     assert "Request" not in r.stderr
     assert kafka_style(shared, "topics", "--create", "--topic", "ks-dup", "--if-not-exists").code == 0
+    # Kafka configs the broker does not honour are refused by name, on create and on alter.
+    r = kafka_style(shared, "topics", "--create", "--topic", "ks-gz", "--config", "compression.type=gzip")
+    assert_clean_error(r, "configuration compression.type: only 'producer' is supported", "(INVALID_CONFIG)")
+    r = kafka_style(shared, "topics", "--alter", "--topic", "ks-dup", "--config", "preallocate=true")
+    assert_clean_error(r, "cannot alter topic 'ks-dup'", "configuration preallocate", "(INVALID_CONFIG)")
     assert_clean_error(kafka_style(shared, "topics", "--delete", "--topic", "ks-none"), "unknown topic 'ks-none'")
     assert kafka_style(shared, "topics", "--delete", "--topic", "ks-none", "--if-exists").code == 0
     # Kafka-style without an action, or with two, is a usage error (exit 2) naming the actions.
