@@ -138,6 +138,11 @@ class ConsoleConsumer:
                 if opts.pattern is not None:
                     consumer.subscribe(pattern=rf"(?:{opts.pattern})\Z")
                 else:
+                    # kafka-python's group leader assigns from its own metadata cache and assigns nothing
+                    # for a topic it has not fetched yet ("No partition metadata"), leaving the member
+                    # idle; fetching the topics first closes that window.
+                    for topic in topics:
+                        consumer.partitions_for_topic(topic)
                     consumer.subscribe(topics=list(topics))
                 return
             assigned = [TopicPartition(t, p) for t, ps in topics.items() for p in ps]
