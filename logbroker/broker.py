@@ -58,6 +58,7 @@ from segments.log import Log
 from segments.producer_state import ProducerState
 from segments.records import has_keyless_record
 from segments.store import Store
+from segments.timestamp_bounds import check_timestamp_bounds
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +290,10 @@ class Broker:
 
         ``internal`` is for the broker's own writes (the group coordinator's ``__consumer_offsets``);
         a client's append to an internal topic raises InternalTopicError.
-        Raises UnknownTopicError, CorruptBatchError, RecordTooLargeError, InvalidRecordError,
-        OutOfOrderSequenceError, InvalidProducerEpochError or LogStorageError (the disk refused the
-        write); nothing is written when it raises.
+        Raises UnknownTopicError, CorruptBatchError, RecordTooLargeError, InvalidRecordError (and its
+        InvalidTimestampError: message.timestamp.before/after.max.ms), OutOfOrderSequenceError,
+        InvalidProducerEpochError or LogStorageError (the disk refused the write); nothing is written
+        when it raises.
         """
         if not internal:
             self.check_client_append(topic)
@@ -307,6 +309,7 @@ class Broker:
             raise InvalidRecordError("clients may not produce control batches")
         if header.is_transactional:
             raise InvalidRecordError("transactional produce is not supported by this broker")
+        check_timestamp_bounds(header, config, now)
         if config.compact and has_keyless_record(records):
             raise InvalidRecordError(_KEYLESS.format(topic=topic, partition=partition))
         state: ProducerState | None = None

@@ -19,13 +19,15 @@ import click
 from kafka import errors as kafka_errors
 
 from logbroker import __version__
-from logbroker.tools import clients
+from logbroker.tools import clients, kafka_argv
 from logbroker.tools import groups as group_tools
 from logbroker.tools import topics as topic_tools
 from logbroker.tools.consume import ConsoleConsumer, ConsumeOptions
 from logbroker.tools.errors import ToolError, explain
+from logbroker.tools.kafka_argv import ActionStyle
 from logbroker.tools.output import Progress, RecordFields, render_table, to_json
 from logbroker.tools.produce import ProduceOptions, produce_lines
+from logbroker.tools.properties import formatter_fields, line_format, parse_properties
 from segments.errors import StorageError
 
 
@@ -157,45 +159,78 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
         raise click.BadParameter(str(exc), param_hint=option) from None
 
 
+def _one_topic(positional: str | None, option: tuple[str, ...]) -> str:
+    """The topic of ``produce``: given as an argument or, Kafka's way, as ``--topic``; exactly one."""
+    given = ([positional] if positional else []) + list(option)
+    if len(given) != 1:
+        raise click.UsageError("give exactly one topic (as an argument or with --topic)")
+    return given[0]
+
+
+def _properties(values: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return parse_properties(values)
+    except ToolError as exc:
+        raise click.BadParameter(str(exc), param_hint="--property") from None
+
+
 @main.command()
-@click.argument("topic")
+@click.argument("topic", required=False)
 @_client_options
+@click.option("--topic", "topic_option", multiple=True, metavar="TOPIC",
+              help="The topic (kafka-console-producer's way).")
 @click.option("--file", "input_file", type=click.File("rb"), default=None,
               help="Read records from this file instead of stdin.")
 @click.option("--key-separator", default=None, metavar="SEP",
-              help="Split each line at the first SEP into key and value (kafka-console-producer's parse.key).")
+              help="Split each line at the first SEP into key and value (same as --property parse.key=true "
+                   "--property key.separator=SEP).")
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE",
+              help="A kafka-console-producer line reader property: parse.key, key.separator, parse.headers, "
+                   "headers.delimiter, headers.separator, headers.key.separator, null.marker, ignore.error; "
+                   "repeatable.")
 @click.option("--partition", type=click.IntRange(min=0), default=None, help="Send every record to this partition.")
-@click.option("--acks", type=click.Choice(["0", "1", "all"]), default="all", show_default=True,
-              help="Acknowledgements to wait for; all keeps the idempotent producer on.")
-@click.option("--compression", type=click.Choice(["none", "gzip", "snappy", "lz4", "zstd"]), default="none",
-              show_default=True)
+@click.option("--acks", "--request-required-acks", "acks", type=click.Choice(["0", "1", "all", "-1"]),
+              default="all", show_default=True,
+              help="Acknowledgements to wait for; all (or -1) keeps the idempotent producer on.")
+@click.option("--compression", "--compression-codec", "compression",
+              type=click.Choice(["none", "gzip", "snappy", "lz4", "zstd"]), default="none", show_default=True)
 @click.option("--header", "headers", multiple=True, metavar="KEY=VALUE",
               help="Add a header to every record; repeatable.")
-def produce(topic: str, bootstrap: str, timeout_ms: int, verbose: bool, input_file: BinaryIO | None,
-            key_separator: str | None, partition: int | None, acks: str, compression: str,
-            headers: tuple[str, ...]) -> None:
+def produce(topic: str | None, bootstrap: str, timeout_ms: int, verbose: bool, topic_option: tuple[str, ...],
+            input_file: BinaryIO | None, key_separator: str | None, properties: tuple[str, ...],
+            partition: int | None, acks: str, compression: str, headers: tuple[str, ...]) -> None:
     """Send one record per line of stdin (or --file) to TOPIC.
 
     \b
       printf 'a\\nb\\n' | logbroker produce orders
       logbroker produce orders --key-separator : --file orders.txt --compression zstd
+      logbroker produce --topic orders --property parse.key=true --property key.separator=:
     """
-    header_pairs = tuple((k, v.encode()) for k, v in _header_pairs(headers))
+    name = _one_topic(topic, topic_option)
+    header_pairs: tuple[tuple[str, bytes | None], ...] = tuple((k, v.encode()) for k, v in _header_pairs(headers))
     if key_separator == "":
         raise click.BadParameter("must not be empty", param_hint="--key-separator")
-    options = ProduceOptions(topic=topic, key_separator=key_separator.encode() if key_separator else None,
-                             partition=partition, acks=acks, compression=compression, headers=header_pairs)
+    props = _properties(properties)
+    if key_separator is not None:
+        props = {"parse.key": "true", "key.separator": key_separator, **props}
+    with _tool_session(verbose):
+        options = ProduceOptions(topic=name, line_format=line_format(props), partition=partition,
+                                 acks="all" if acks == "-1" else acks, compression=compression,
+                                 headers=header_pairs)
     source = input_file if input_file is not None else sys.stdin.buffer
     with _tool_session(verbose):
         summary = produce_lines(_settings(bootstrap, timeout_ms), options, _lines_of(source),
                                 _stderr_progress(_is_tty(sys.stderr)))
-    click.echo(summary.line(topic), err=True)
+    click.echo(summary.line(name), err=True)
 
 
 @main.command()
 @click.argument("topics", nargs=-1)
 @_client_options
-@click.option("--pattern", default=None, metavar="REGEX", help="Read every topic whose whole name matches REGEX.")
+@click.option("--topic", "topic_option", multiple=True, metavar="TOPIC",
+              help="A topic to read (kafka-console-consumer's way); repeatable.")
+@click.option("--pattern", "--include", "pattern", default=None, metavar="REGEX",
+              help="Read every topic whose whole name matches REGEX.")
 @click.option("--group", default=None, help="Consume as this consumer group and commit its offsets.")
 @click.option("--from-beginning", is_flag=True, help="Start at the log start when there is no committed offset.")
 @click.option("--partition", type=click.IntRange(min=0), default=None, help="Read only this partition (no group).")
@@ -209,29 +244,42 @@ def produce(topic: str, bootstrap: str, timeout_ms: int, verbose: bool, input_fi
 @click.option("--print-offset", is_flag=True)
 @click.option("--print-timestamp", is_flag=True)
 @click.option("--print-headers", is_flag=True)
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE",
+              help="A kafka-console-consumer formatter property: print.timestamp, print.partition, print.offset, "
+                   "print.headers, print.key, print.value, key.separator, line.separator, headers.separator, "
+                   "null.literal; repeatable.")
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True,
               help="text: the value (and the --print-* fields, tab-separated); json: one object per record.")
-def consume(topics: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool, pattern: str | None,
-            group: str | None, from_beginning: bool, partition: int | None, offset: str | None,
+def consume(topics: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool, topic_option: tuple[str, ...],
+            pattern: str | None, group: str | None, from_beginning: bool, partition: int | None, offset: str | None,
             max_messages: int | None, idle_timeout_ms: int | None, print_key: bool, print_partition: bool,
-            print_offset: bool, print_timestamp: bool, print_headers: bool, output_format: str) -> None:
+            print_offset: bool, print_timestamp: bool, print_headers: bool, properties: tuple[str, ...],
+            output_format: str) -> None:
     """Print the records of TOPICS (or of --pattern) as they arrive; Ctrl-C stops with a summary.
+
+    Values are written as their raw bytes. While the broker is unreachable (e.g. restarting) the
+    consumer keeps retrying, like Kafka's; --timeout-ms still ends a run that receives nothing.
 
     \b
       logbroker consume orders --from-beginning --max-messages 10
       logbroker consume --pattern 'orders\\..*' --group audit --format json
+      logbroker consume --topic orders --group audit --from-beginning --property print.key=true
     """
     if offset is not None and from_beginning:
         raise click.UsageError("--offset and --from-beginning are exclusive")
     start = offset if offset is not None else ("earliest" if from_beginning else "latest")
-    fields = RecordFields(timestamp=print_timestamp, partition=print_partition, offset=print_offset,
-                          headers=print_headers, key=print_key)
-    options = ConsumeOptions(topics=topics, pattern=pattern, group=group, partition=partition, offset=start,
-                             max_messages=max_messages, timeout_ms=idle_timeout_ms, output_format=output_format,
-                             fields=fields)
-    progress = _stderr_progress(_is_tty(sys.stderr) and not _is_tty(sys.stdout))
+    props = _properties(properties)
     with _tool_session(verbose):
-        session = ConsoleConsumer(_settings(bootstrap, timeout_ms), options)
+        fields = formatter_fields(props, RecordFields(timestamp=print_timestamp, partition=print_partition,
+                                                      offset=print_offset, headers=print_headers, key=print_key))
+    options = ConsumeOptions(topics=topics + topic_option, pattern=pattern, group=group, partition=partition,
+                             offset=start, max_messages=max_messages, timeout_ms=idle_timeout_ms,
+                             output_format=output_format, fields=fields)
+    progress = _stderr_progress(_is_tty(sys.stderr) and not _is_tty(sys.stdout))
+    out: BinaryIO = sys.stdout.buffer
+    with _tool_session(verbose):
+        session = ConsoleConsumer(_settings(bootstrap, timeout_ms), options,
+                                  notice=lambda text: click.echo(text, err=True))
 
         def interrupted(signum: int, frame: FrameType | None) -> None:
             session.stop()
@@ -240,7 +288,8 @@ def consume(topics: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: b
         try:
             with session:
                 for line in session.lines():
-                    click.echo(line)
+                    out.write(line)
+                    out.flush()
                     progress.add()
         except BrokenPipeError:
             # The reader went away (e.g. `| head`): stop quietly, and keep Python from complaining at exit.
@@ -251,7 +300,49 @@ def consume(topics: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: b
     click.echo(session.summary(), err=True)
 
 
-@main.group()
+class KafkaStyleGroup(click.Group):
+    """A command group that also takes its Kafka tool's action-flag form (``--create --topic T``),
+    rewritten to the subcommand form by ``kafka_argv.translate`` before click parses it."""
+
+    style: ActionStyle
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if kafka_argv.is_action_style(args, self.style, list(self.commands)):
+            try:
+                args = kafka_argv.translate(args, self.style)
+            except kafka_argv.ArgvError as exc:
+                raise click.UsageError(str(exc), ctx) from None
+        return super().parse_args(ctx, args)
+
+
+class TopicsGroup(KafkaStyleGroup):
+    style = kafka_argv.TOPICS
+
+
+class GroupsGroup(KafkaStyleGroup):
+    style = kafka_argv.GROUPS
+
+
+TOPICS_EPILOG = """\b
+kafka-topics style works too (the action as a flag, the topic as --topic):
+  logbroker topics --bootstrap-server B --list [--topic REGEX] [--exclude-internal]
+  logbroker topics --bootstrap-server B --describe [--topic T]
+  logbroker topics --bootstrap-server B --create --topic T [--partitions N] [--config K=V] [--if-not-exists]
+  logbroker topics --bootstrap-server B --alter --topic T --partitions N
+  logbroker topics --bootstrap-server B --delete --topic T [--if-exists]
+"""
+
+GROUPS_EPILOG = """\b
+kafka-consumer-groups style works too (the action as a flag, the group as --group):
+  logbroker groups --bootstrap-server B --list [--state]
+  logbroker groups --bootstrap-server B --describe --group G
+  logbroker groups --bootstrap-server B --reset-offsets --group G --topic T|--all-topics
+        --to-earliest|--to-latest|--to-offset N|--shift-by N|--to-datetime ISO-8601 --execute|--dry-run
+  logbroker groups --bootstrap-server B --delete --group G
+"""
+
+
+@main.group(cls=TopicsGroup, epilog=TOPICS_EPILOG)
 def topics() -> None:
     """List, create, describe, alter and delete topics (like kafka-topics)."""
 
@@ -259,13 +350,16 @@ def topics() -> None:
 @topics.command("list")
 @_client_options
 @click.option("--exclude-internal", is_flag=True, help="Leave out internal topics such as __consumer_offsets.")
+@click.option("--topic", "patterns", multiple=True, metavar="REGEX",
+              help="Only names matching REGEX as a whole (kafka-topics --list --topic); repeatable.")
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
-def topics_list(bootstrap: str, timeout_ms: int, verbose: bool, exclude_internal: bool, output_format: str) -> None:
+def topics_list(bootstrap: str, timeout_ms: int, verbose: bool, exclude_internal: bool, patterns: tuple[str, ...],
+                output_format: str) -> None:
     """Topic names, one per line."""
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
-            names = topic_tools.list_topics(admin, exclude_internal)
+            names = topic_tools.list_topics(admin, exclude_internal, list(patterns))
         finally:
             admin.close()
     _echo_lines([to_json(names)] if output_format == "json" else names)
@@ -349,15 +443,16 @@ def topics_delete(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbo
         click.echo(f"Deleted topic {name}.")
 
 
-@main.group()
+@main.group(cls=GroupsGroup, epilog=GROUPS_EPILOG)
 def groups() -> None:
     """List, describe, reset the offsets of and delete consumer groups (like kafka-consumer-groups)."""
 
 
 @groups.command("list")
 @_client_options
+@click.option("--ids-only", is_flag=True, help="Only the group ids, one per line (kafka-consumer-groups --list).")
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
-def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, output_format: str) -> None:
+def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, ids_only: bool, output_format: str) -> None:
     """Consumer group ids with their state."""
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
@@ -367,6 +462,8 @@ def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, output_format: s
             admin.close()
     if output_format == "json":
         click.echo(to_json(found))
+    elif ids_only:
+        _echo_lines([g["group"] for g in found])
     elif found:
         _echo_lines(render_table(["GROUP", "STATE", "PROTOCOL-TYPE"],
                                  ([g["group"], g["state"], g["protocol_type"]] for g in found)))
@@ -405,16 +502,20 @@ def groups_describe(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int,
 @click.option("--to-offset", type=click.IntRange(min=0), default=None)
 @click.option("--shift-by", type=int, default=None, metavar="N", help="Move the committed offset by N (may be < 0).")
 @click.option("--execute", is_flag=True, help="Commit the new offsets; without it this is a dry run.")
+@click.option("--dry-run", is_flag=True, help="Only print the plan (the default; kafka-consumer-groups' flag).")
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
 def groups_reset_offsets(group: str, bootstrap: str, timeout_ms: int, verbose: bool, topic_specs: tuple[str, ...],
                          all_topics: bool, to_earliest: bool, to_latest: bool, to_datetime: str | None,
-                         to_offset: int | None, shift_by: int | None, execute: bool, output_format: str) -> None:
+                         to_offset: int | None, shift_by: int | None, execute: bool, dry_run: bool,
+                         output_format: str) -> None:
     """Move GROUP's committed offsets; prints the plan, commits it only with --execute.
 
     \b
       logbroker groups reset-offsets billing --topic orders --to-earliest            # dry run
       logbroker groups reset-offsets billing --topic orders:0 --shift-by -10 --execute
     """
+    if execute and dry_run:
+        raise click.UsageError("--execute and --dry-run are exclusive")
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:

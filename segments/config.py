@@ -3,7 +3,7 @@
 Every topic config is declared once in ``TOPIC_CONFIGS`` with its Kafka name, type, default,
 validator, one-line meaning and the broker property that supplies the default when the topic does
 not override it (Kafka's ``LogConfig`` / ``ServerLogConfigs`` in ``storage/.../log/LogConfig.java``).
-Defaults are Kafka 3.9's.
+Defaults are Kafka 3.9's, except ``file.delete.delay.ms`` (below).
 
 Values travel as strings, as in Kafka's CreateTopics/AlterConfigs/DescribeConfigs and the
 ``kafka-configs.sh`` tool:
@@ -15,6 +15,14 @@ Values travel as strings, as in Kafka's CreateTopics/AlterConfigs/DescribeConfig
     boolean  true | false (any case)              bool
     string   as is (trimmed)                      str
     list     comma-separated, items trimmed       tuple[str, ...]
+
+Configs Kafka has but this broker does not implement are kept in the table (clients send and
+describe them) with a validator that accepts only what the broker actually does, so a setting is
+never acknowledged and then ignored: ``compression.type`` only ``producer`` (batches are stored as
+the producer compressed them; recompressing is refused rather than faked), ``preallocate`` only
+``false``, and ``file.delete.delay.ms`` only 0 (a deleted segment's files are unlinked at once; reads
+already under way keep their open file descriptors, which is what Kafka's delay protects), which is
+therefore its default here instead of Kafka's 60000.
 
 ``logbroker.flush.policy`` is logbroker's own durability setting (Kafka has none: it relies on
 replication instead of fsync). ``group`` (the default) answers ``acks=all`` after a group-committed
@@ -103,6 +111,15 @@ def one_of(*choices: str) -> Validator:
     return check
 
 
+def only(accepted: ConfigValue, why: str) -> Validator:
+    """For a Kafka config this broker honours in one setting only: ``why`` says what it does instead."""
+
+    def check(value: ConfigValue) -> str | None:
+        return None if value == accepted else why
+
+    return check
+
+
 def subset_of(*choices: str, non_empty: bool = True) -> Validator:
     def check(value: ConfigValue) -> str | None:
         assert isinstance(value, tuple)
@@ -159,8 +176,9 @@ TOPIC_CONFIGS: tuple[ConfigDef, ...] = (
         "compression.type",
         ConfigType.STRING,
         "producer",
-        "final compression of stored batches; 'producer' keeps the producer's codec",
-        one_of(*COMPRESSION_TYPES),
+        "final compression of stored batches; 'producer' keeps the producer's codec (the only value honoured)",
+        only("producer", f"only 'producer' is supported: batches are stored as the producer compressed them "
+                         f"and never recompressed (Kafka's values: {', '.join(COMPRESSION_TYPES)})"),
         (("compression.type", 1),),
     ),
     ConfigDef(
@@ -174,9 +192,10 @@ TOPIC_CONFIGS: tuple[ConfigDef, ...] = (
     ConfigDef(
         "file.delete.delay.ms",
         ConfigType.LONG,
-        60_000,
-        "delay before a deleted segment's files are removed from disk, in ms",
-        at_least(0),
+        0,
+        "delay before a deleted segment's files are removed from disk, in ms (0: at once, the only value honoured)",
+        only(0, "only 0 is supported: a deleted segment's files are unlinked at once (reads under way keep "
+                "their open files)"),
         (("log.segment.delete.delay.ms", 1),),
     ),
     ConfigDef(
@@ -271,8 +290,8 @@ TOPIC_CONFIGS: tuple[ConfigDef, ...] = (
         "preallocate",
         ConfigType.BOOLEAN,
         False,
-        "preallocate segment files on creation",
-        None,
+        "preallocate segment files on creation (false, the only value honoured)",
+        only(False, "only false is supported: segment files grow as records are appended"),
         (("log.preallocate", 1),),
     ),
     ConfigDef(
@@ -434,7 +453,7 @@ class LogConfig:
     cleanup_policy: tuple[str, ...] = (CLEANUP_DELETE,)
     compression_type: str = "producer"
     delete_retention_ms: int = 86_400_000
-    file_delete_delay_ms: int = 60_000
+    file_delete_delay_ms: int = 0
     flush_messages: int = LONG_MAX
     flush_ms: int = LONG_MAX
     index_interval_bytes: int = 4096

@@ -69,3 +69,8 @@ class StorageIOError(StorageError, OSError):
 
     def __str__(self) -> str:
         return str(self.strerror)
+
+
+class InvalidTimestampError(InvalidRecordError):
+    """A batch's CreateTime timestamps lie outside the topic's ``message.timestamp.before.max.ms`` /
+    ``message.timestamp.after.max.ms`` window around the broker's clock (Kafka's INVALID_TIMESTAMP)."""

@@ -17,6 +17,7 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
     InvalidTopicError                 400     INVALID_TOPIC_EXCEPTION (also internal topics, as Kafka)
     InvalidConfigError                400     INVALID_CONFIG
     InvalidPartitionsError            400     INVALID_PARTITIONS
+    InvalidTimestampError             400     INVALID_TIMESTAMP
     InvalidRecordError                400     INVALID_RECORD
     CorruptBatchError                 400     CORRUPT_MESSAGE
     RecordTooLargeError               413     MESSAGE_TOO_LARGE
@@ -80,6 +81,7 @@ _MAP: tuple[tuple[type[BaseException], int, str], ...] = (
     (se.InvalidTopicError, 400, "INVALID_TOPIC_EXCEPTION"),
     (se.InvalidConfigError, 400, "INVALID_CONFIG"),
     (se.InvalidPartitionsError, 400, "INVALID_PARTITIONS"),
+    (se.InvalidTimestampError, 400, "INVALID_TIMESTAMP"),  # before its base class InvalidRecordError
     (se.InvalidRecordError, 400, "INVALID_RECORD"),
     (se.CorruptBatchError, 400, "CORRUPT_MESSAGE"),
     (se.RecordTooLargeError, 413, "MESSAGE_TOO_LARGE"),

@@ -16,6 +16,7 @@ _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (se.InvalidReplicationFactorError, ErrorCode.INVALID_REPLICATION_FACTOR),
     (se.LogStorageError, ErrorCode.KAFKA_STORAGE_ERROR),
     (se.CorruptBatchError, ErrorCode.CORRUPT_MESSAGE),
+    (se.InvalidTimestampError, ErrorCode.INVALID_TIMESTAMP),  # before its base class InvalidRecordError
     (se.InvalidRecordError, ErrorCode.INVALID_RECORD),
     (se.RecordTooLargeError, ErrorCode.MESSAGE_TOO_LARGE),
     (se.OffsetOutOfRangeError, ErrorCode.OFFSET_OUT_OF_RANGE),

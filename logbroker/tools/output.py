@@ -38,43 +38,50 @@ def json_bytes(data: bytes | None) -> str | dict[str, str] | None:
         return {"base64": base64.b64encode(data).decode("ascii")}
 
 
-def text_bytes(data: bytes | None) -> str:
-    """Bytes for text output; a null key or value prints as ``null`` like kafka-console-consumer."""
-    return "null" if data is None else data.decode("utf-8", errors="replace")
-
-
 @dataclass(frozen=True, slots=True)
 class RecordFields:
-    """Which fields text output shows before the value (kafka-console-consumer's ``print.*``)."""
+    """What text output shows and how it separates it: kafka-console-consumer's DefaultMessageFormatter
+    properties (``print.*``, ``key.separator``, ``line.separator``, ``headers.separator``,
+    ``null.literal``) with Kafka's defaults."""
 
     timestamp: bool = False
     partition: bool = False
     offset: bool = False
     headers: bool = False
     key: bool = False
+    value: bool = True
+    key_separator: bytes = b"\t"
+    line_separator: bytes = b"\n"
+    headers_separator: bytes = b","
+    null_literal: bytes = b"null"
 
 
 TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
 
 
-def format_record_text(record: Any, fields: RecordFields) -> str:
-    """One record as kafka-console-consumer's DefaultMessageFormatter prints it: tab-separated
-    ``CreateTime:ms``, ``Partition:p``, ``Offset:o``, headers ``k:v,...``, key, then the value."""
-    parts: list[str] = []
+def format_record_text(record: Any, fields: RecordFields) -> bytes:
+    """One record as kafka-console-consumer's DefaultMessageFormatter writes it, line separator included:
+    ``CreateTime:ms``, ``Partition:p``, ``Offset:o``, headers ``k:v,...``, key, value, each shown only
+    when asked, joined by ``key.separator``. Keys, values and header values are written as their raw
+    bytes (no decoding, so binary data survives a pipe); null ones as ``null.literal``."""
+    parts: list[bytes] = []
     if fields.timestamp:
-        kind = TIMESTAMP_TYPES.get(record.timestamp_type, "NoTimestampType")
-        parts.append(f"{kind}:{record.timestamp}")
+        kind = TIMESTAMP_TYPES.get(record.timestamp_type)
+        parts.append(b"NO_TIMESTAMP" if kind is None else f"{kind}:{record.timestamp}".encode())
     if fields.partition:
-        parts.append(f"Partition:{record.partition}")
+        parts.append(b"Partition:%d" % record.partition)
     if fields.offset:
-        parts.append(f"Offset:{record.offset}")
+        parts.append(b"Offset:%d" % record.offset)
     if fields.headers:
         headers = record.headers or []
-        parts.append(",".join(f"{k}:{text_bytes(v)}" for k, v in headers) if headers else "NO_HEADERS")
+        parts.append(fields.headers_separator.join(
+            k.encode() + b":" + (fields.null_literal if v is None else bytes(v)) for k, v in headers)
+            if headers else b"NO_HEADERS")
     if fields.key:
-        parts.append(text_bytes(record.key))
-    parts.append(text_bytes(record.value))
-    return "\t".join(parts)
+        parts.append(fields.null_literal if record.key is None else bytes(record.key))
+    if fields.value:
+        parts.append(fields.null_literal if record.value is None else bytes(record.value))
+    return fields.key_separator.join(parts) + fields.line_separator
 
 
 def format_record_json(record: Any) -> str:

@@ -1,8 +1,10 @@
 """``logbroker produce``: one record per input line, like kafka-console-producer.
 
-A line is the record value; with a key separator the bytes before its first occurrence are the
-key (kafka-console-producer's ``parse.key``/``key.separator``) and a line without it is an error
-naming the line number. Line terminators (``\\n``, ``\\r\\n``) are not part of the record.
+A line is ``[HEADERS<headers.delimiter>][KEY<key.separator>]VALUE``, parsed as Kafka's
+LineMessageReader does (``LineFormat``): with ``parse.headers`` the bytes before the first headers
+delimiter are ``k:v`` pairs; with ``parse.key`` the bytes before the next key separator are the
+key; a line missing a separator is an error naming the line number (with ``ignore.error`` the rest
+of the line is the value). Line terminators (``\\n``, ``\\r\\n``) are not part of the record.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kafka import errors as kafka_errors
 from logbroker.tools import clients
 from logbroker.tools.errors import ToolError, explain
 from logbroker.tools.output import Progress
+from logbroker.tools.properties import LineFormat
 
 ACKS = {"0": 0, "1": 1, "all": "all", "-1": "all"}
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
@@ -26,11 +29,11 @@ COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 @dataclass(frozen=True, slots=True)
 class ProduceOptions:
     topic: str
-    key_separator: bytes | None = None
+    line_format: LineFormat = field(default_factory=LineFormat)
     partition: int | None = None
     acks: str = "all"
     compression: str = "none"
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: tuple[tuple[str, bytes | None], ...] = ()
 
 
 @dataclass(slots=True)
@@ -48,17 +51,54 @@ class ProduceSummary:
                 f"partitions [{parts}] in {self.seconds:.2f} s")
 
 
-def parse_line(line: bytes, separator: bytes | None, number: int) -> tuple[bytes | None, bytes]:
-    """(key, value) of one input line; ``number`` (1-based) names the line in errors."""
+Headers = list[tuple[str, bytes | None]]
+
+
+def _split(line: bytes, start: int, separator: bytes, what: str, fmt: LineFormat,
+           number: int) -> tuple[bytes | None, int]:
+    """The part of ``line`` from ``start`` up to ``separator`` and where the rest begins;
+    (None, start) when the separator is missing and ``ignore.error`` is set."""
+    at = line.find(separator, start)
+    if at < 0:
+        if fmt.ignore_error:
+            return None, start
+        raise ToolError(f"no {what} {separator.decode(errors='replace')!r} on line {number}")
+    return line[start:at], at + len(separator)
+
+
+def _parse_headers(text: bytes, fmt: LineFormat, number: int) -> Headers:
+    out: Headers = []
+    for pair in text.split(fmt.headers_separator):
+        key, sep, value = pair.partition(fmt.headers_key_separator)
+        if not sep and not fmt.ignore_error:
+            raise ToolError(f"no header key separator {fmt.headers_key_separator.decode(errors='replace')!r} "
+                            f"in {pair.decode(errors='replace')!r} on line {number}")
+        if fmt.null_marker is not None and key == fmt.null_marker:
+            raise ToolError(f"a header key equals null.marker on line {number}; header keys cannot be null")
+        null = not sep or (fmt.null_marker is not None and value == fmt.null_marker)
+        out.append((key.decode(errors="replace"), None if null else value))
+    return out
+
+
+def parse_line(line: bytes, fmt: LineFormat, number: int) -> tuple[bytes | None, bytes | None, Headers]:
+    """(key, value, headers) of one input line; ``number`` (1-based) names the line in errors."""
     line = line.rstrip(b"\n")
     if line.endswith(b"\r"):
         line = line[:-1]
-    if separator is None:
-        return None, line
-    key, sep, value = line.partition(separator)
-    if not sep:
-        raise ToolError(f"no key separator {separator.decode(errors='replace')!r} on line {number}")
-    return key, value
+    headers: Headers = []
+    pos = 0
+    if fmt.parse_headers:
+        raw_headers, pos = _split(line, 0, fmt.headers_delimiter, "headers delimiter", fmt, number)
+        if raw_headers is not None and raw_headers != fmt.null_marker:
+            headers = _parse_headers(raw_headers, fmt, number)
+    key: bytes | None = None
+    if fmt.parse_key:
+        key, pos = _split(line, pos, fmt.key_separator, "key separator", fmt, number)
+    value: bytes | None = line[pos:]
+    if fmt.null_marker is not None:
+        key = None if key == fmt.null_marker else key
+        value = None if value == fmt.null_marker else value
+    return key, value, headers
 
 
 def _check_topic(settings: clients.ClientSettings, options: ProduceOptions) -> None:
@@ -119,11 +159,11 @@ def produce_lines(settings: clients.ClientSettings, options: ProduceOptions, lin
         for number, raw in enumerate(lines, start=1):
             if failures:
                 break
-            key, value = parse_line(raw, options.key_separator, number)
-            size = len(value) + (len(key) if key is not None else 0)
+            key, value, parsed_headers = parse_line(raw, options.line_format, number)
+            size = (len(value) if value is not None else 0) + (len(key) if key is not None else 0)
             try:
                 future = producer.send(options.topic, value=value, key=key, partition=options.partition,
-                                       headers=headers)
+                                       headers=parsed_headers + headers if parsed_headers else headers)
             except kafka_errors.KafkaTimeoutError as exc:
                 raise ToolError(f"no metadata for topic {options.topic!r} within {settings.timeout_ms} ms "
                                 f"({explain(exc)})") from None

@@ -7,6 +7,7 @@ on the topic by default, every config with ``all_configs``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,9 +67,16 @@ def parse_assignments(values: Iterable[str], option: str) -> dict[str, str]:
     return out
 
 
-def list_topics(admin: KafkaAdminClient, exclude_internal: bool = False) -> list[str]:
+def list_topics(admin: KafkaAdminClient, exclude_internal: bool = False,
+                patterns: list[str] | None = None) -> list[str]:
+    """Topic names, sorted; with ``patterns``, only those one of them matches as a whole."""
+    try:
+        regexes = [re.compile(p) for p in patterns or []]
+    except re.error as exc:
+        raise ToolError(f"invalid --topic pattern: {exc}") from None
     described = admin.describe_topics()
-    return sorted(t["name"] for t in described if not (exclude_internal and t.get("is_internal")))
+    return sorted(t["name"] for t in described if not (exclude_internal and t.get("is_internal"))
+                  and (not regexes or any(r.fullmatch(t["name"]) for r in regexes)))
 
 
 def create_topic(admin: KafkaAdminClient, name: str, partitions: int | None, replication_factor: int | None,
@@ -78,14 +86,42 @@ def create_topic(admin: KafkaAdminClient, name: str, partitions: int | None, rep
                             "replication_factor": replication_factor if replication_factor is not None else -1,
                             "configs": configs}
     try:
-        admin.create_topics({name: spec})
-    except kafka_errors.TopicAlreadyExistsError:
-        if if_not_exists:
-            return False
-        raise ToolError(f"topic {name!r} already exists") from None
+        result = admin.create_topics({name: spec}, raise_errors=False)
     except kafka_errors.KafkaError as exc:
         raise ToolError(f"cannot create topic {name!r}: {explain(exc)}") from None
+    error = broker_error(result.get("topics", []), name)
+    if error is not None:
+        if error[0] is kafka_errors.TopicAlreadyExistsError and if_not_exists:
+            return False
+        raise ToolError(f"cannot create topic {name!r}: {error[1]}")
     return True
+
+
+_OUTCOME = re.compile(r"\[Error (\d+)\] \w+: (.*)", re.DOTALL)
+
+
+def _broker_outcome(outcome: str) -> str:
+    """kafka-python's ``"[Error 40] InvalidConfigurationError: <broker's message>"`` per-resource outcome
+    as ``"<broker's message> (INVALID_CONFIG)"``, like ``broker_error``; other text unchanged."""
+    found = _OUTCOME.fullmatch(outcome)
+    if found is None:
+        return outcome
+    error = kafka_errors.for_code(int(found.group(1)))
+    return f"{found.group(2)} ({getattr(error, 'message', error.__name__)})"
+
+
+def broker_error(results: list[dict[str, Any]], name: str,
+                 name_key: str = "name") -> tuple[type[kafka_errors.KafkaError], str] | None:
+    """The broker's error for ``name`` in a per-topic admin response (CreateTopics, DeleteTopics,
+    CreatePartitions): its class and ``"<broker's message> (ERROR_NAME)"``, or None when it succeeded."""
+    for entry in results:
+        if entry.get(name_key) != name or not entry.get("error_code"):
+            continue
+        error = kafka_errors.for_code(entry["error_code"])
+        name_of_code = getattr(error, "message", error.__name__)
+        message = entry.get("error_message") or getattr(error, "description", "") or name_of_code
+        return error, f"{message} ({name_of_code})"
+    return None
 
 
 def describe_topics(admin: KafkaAdminClient, names: list[str] | None, all_configs: bool = False,
@@ -151,16 +187,19 @@ def alter_topic(admin: KafkaAdminClient, name: str, set_configs: dict[str, str],
             raise ToolError(f"cannot alter topic {name!r}: {explain(exc)}") from None
         outcome = result.get("topic", {}).get(name, "OK")
         if outcome != "OK":
-            raise ToolError(f"cannot alter topic {name!r}: {outcome}")
+            raise ToolError(f"cannot alter topic {name!r}: {_broker_outcome(outcome)}")
         done += [f"set {k}={v}" for k, v in set_configs.items()] + [f"deleted {k}" for k in delete_configs]
     if partitions is not None:
         current = len(existing.partitions)
         if partitions <= current:
             raise ToolError(f"topic {name!r} has {current} partitions; the count can only grow")
         try:
-            admin.create_partitions({name: partitions})
+            response = admin.create_partitions({name: partitions}, raise_errors=False)
         except kafka_errors.KafkaError as exc:
             raise ToolError(f"cannot add partitions to {name!r}: {explain(exc)}") from None
+        error = broker_error(response.to_dict().get("results", []), name)
+        if error is not None:
+            raise ToolError(f"cannot add partitions to {name!r}: {error[1]}")
         done.append(f"partitions {current} -> {partitions}")
     return done
 
@@ -174,7 +213,11 @@ def delete_topics(admin: KafkaAdminClient, names: list[str], if_exists: bool = F
     targets = [n for n in names if n in known]
     if targets:
         try:
-            admin.delete_topics(targets)
+            result = admin.delete_topics(targets, raise_errors=False)
         except kafka_errors.KafkaError as exc:
             raise ToolError(f"cannot delete {', '.join(targets)}: {explain(exc)}") from None
+        for name in targets:
+            error = broker_error(result.get("topics", []), name)
+            if error is not None:
+                raise ToolError(f"cannot delete topic {name!r}: {error[1]}")
     return targets

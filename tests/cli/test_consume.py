@@ -114,3 +114,33 @@ def test_usage_errors(shared: BrokerProcess) -> None:
 def test_unreachable_broker() -> None:
     result = run_cli("consume", "t", "--bootstrap-server", f"127.0.0.1:{free_port()}", "--command-timeout-ms", "500")
     assert_clean_error(result, "cannot reach a broker")
+
+
+@pytest.mark.parametrize("group", [None, "restart-group"])
+def test_keeps_consuming_across_a_broker_restart(broker_factory, group: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Kafka's console consumer rides out a broker restart; so does this one: SIGTERM the broker,
+    start it again on the same port and data directory, and records produced afterwards still arrive."""
+    broker: BrokerProcess = broker_factory(group_initial_rebalance_delay_ms="0")
+    b = ("--bootstrap-server", broker.bootstrap)
+    assert run_cli("topics", "create", "c-restart", "--partitions", "2", *b).code == 0
+    assert run_cli("produce", "c-restart", "--partition", "0", *b, input=b"before-1\nbefore-2\n").code == 0
+    grouping = ["--group", group] if group else []
+    proc = subprocess.Popen([sys.executable, "-m", "logbroker.cli", "consume", "--topic", "c-restart", *grouping,
+                             "--from-beginning", "--max-messages", "4", "--timeout-ms", "60000", *b],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert [proc.stdout.readline() for _ in range(2)] == [b"before-1\n", b"before-2\n"]
+        assert broker.stop(signal.SIGTERM) == 0
+        time.sleep(1.0)  # the consumer now meets refused connections
+        assert proc.poll() is None, "the consumer gave up while the broker was down"
+        broker.start()
+        assert run_cli("produce", "c-restart", "--partition", "1", *b, input=b"after-1\nafter-2\n").code == 0
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0, err
+    assert out == b"after-1\nafter-2\n"
+    assert b"Processed a total of 4 messages" in err and b"Traceback" not in err

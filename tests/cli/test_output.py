@@ -28,10 +28,27 @@ def test_table_aligns_columns_and_shows_missing_as_dash() -> None:
 
 def test_text_record_follows_console_consumer_field_order() -> None:
     everything = RecordFields(timestamp=True, partition=True, offset=True, headers=True, key=True)
-    assert format_record_text(record(), everything) == "CreateTime:1700000000000\tPartition:2\tOffset:7\th:1\tk\tv"
-    assert format_record_text(record(), RecordFields()) == "v"
+    assert format_record_text(record(), everything) == b"CreateTime:1700000000000\tPartition:2\tOffset:7\th:1\tk\tv\n"
+    assert format_record_text(record(), RecordFields()) == b"v\n"
     assert format_record_text(record(key=None, headers=[]), RecordFields(key=True, headers=True)) == \
-        "NO_HEADERS\tnull\tv"
+        b"NO_HEADERS\tnull\tv\n"
+
+
+def test_text_record_writes_raw_bytes() -> None:
+    raw = bytes(range(256))
+    assert format_record_text(record(value=raw, key=b"\xff\xfe"), RecordFields(key=True)) == b"\xff\xfe\t" + raw + b"\n"
+    assert format_record_text(record(headers=[("h", b"\x80"), ("n", None)]), RecordFields(headers=True)) == \
+        b"h:\x80,n:null\tv\n"
+
+
+def test_text_record_takes_the_formatter_properties() -> None:
+    fields = RecordFields(key=True, offset=True, value=False, key_separator=b" | ", line_separator=b"\r\n",
+                          null_literal=b"<none>")
+    assert format_record_text(record(key=None), fields) == b"Offset:7 | <none>\r\n"
+    assert format_record_text(record(timestamp_type=-1, timestamp=-1), RecordFields(timestamp=True)) == \
+        b"NO_TIMESTAMP\tv\n"
+    assert format_record_text(record(timestamp_type=1), RecordFields(timestamp=True, value=False)) == \
+        b"LogAppendTime:1700000000000\n"
 
 
 def test_json_record_keeps_every_field_and_marks_binary() -> None:

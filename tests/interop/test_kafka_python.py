@@ -9,7 +9,13 @@ import time
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.errors import (
+    InvalidConfigurationError,
+    InvalidTimestampError,
+    MessageSizeTooLargeError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 
 from tests.conftest import BrokerProcess
 from tests.interop.expected import CODECS, Got, Sent, check_round_trip, make_records
@@ -145,3 +151,39 @@ def test_garbage_bytes_close_only_that_connection(shared_broker: BrokerProcess) 
     produce(shared_broker.bootstrap, "kp-after-garbage", records, "none")
     assert len(consume_all(shared_broker.bootstrap, "kp-after-garbage", 10)) == 10
     assert "closing connection" in shared_broker.log_text()
+
+
+def test_timestamp_bounds_refuse_old_and_future_records(shared_broker: BrokerProcess,
+                                                         admin: KafkaAdminClient) -> None:
+    """KIP-937: a topic with message.timestamp.before/after.max.ms answers INVALID_TIMESTAMP (32) to a
+    batch whose CreateTime is too far from the broker's clock, and keeps taking records within it."""
+    topic = "kp-timestamp-bounds"
+    admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"message.timestamp.before.max.ms": "3600000",
+                                                               "message.timestamp.after.max.ms": "60000"})])
+    producer = KafkaProducer(bootstrap_servers=shared_broker.bootstrap, retries=0)
+    now_ms = int(time.time() * 1000)
+    with pytest.raises(InvalidTimestampError):
+        producer.send(topic, value=b"old", timestamp_ms=now_ms - 2 * 3_600_000).get(20)
+    with pytest.raises(InvalidTimestampError):
+        producer.send(topic, value=b"future", timestamp_ms=now_ms + 10 * 60_000).get(20)
+    ok = producer.send(topic, value=b"recent", timestamp_ms=now_ms - 60_000).get(20)
+    producer.close()
+    assert ok.offset == 0
+    assert [g.value for g in consume_all(shared_broker.bootstrap, topic, 1, timeout_s=10)] == [b"recent"]
+
+
+@pytest.mark.parametrize(("name", "value"), [("compression.type", "gzip"), ("preallocate", "true"),
+                                             ("file.delete.delay.ms", "60000")])
+def test_configs_not_honoured_are_refused(admin: KafkaAdminClient, name: str, value: str) -> None:
+    """A Kafka topic config the broker does not implement is refused with INVALID_CONFIG naming it."""
+    topic = f"kp-refused-{name.replace('.', '-')}"
+    with pytest.raises(InvalidConfigurationError, match=name.replace(".", r"\.")):
+        admin.create_topics([NewTopic(topic, 1, 1, topic_configs={name: value})])
+    admin.create_topics([NewTopic(topic, 1, 1)])
+    result = admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: value})])
+    outcome = result["topic"][topic]
+    assert outcome.startswith("[Error 40] InvalidConfigurationError") and f"configuration {name}" in outcome
+    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs={name: None})],
+                                       config_filter="all")
+    entry = described["topic"][topic][name]
+    assert entry["value"] != value and entry["config_source"] == "DEFAULT_CONFIG"

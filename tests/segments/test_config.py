@@ -22,7 +22,7 @@ def test_defaults_are_kafkas() -> None:
     assert c.cleanup_policy == ("delete",)
     assert c.compression_type == "producer"
     assert c.delete_retention_ms == 86_400_000
-    assert c.file_delete_delay_ms == 60_000
+    assert c.file_delete_delay_ms == 0  # not Kafka's 60000: segments are unlinked at once (see the module doc)
     assert c.flush_messages == LONG_MAX
     assert c.flush_ms == LONG_MAX
     assert c.index_interval_bytes == 4096
@@ -59,7 +59,7 @@ def test_from_props_parses_each_type() -> None:
             "segment.bytes": "1024",
             "retention.ms": "-1",
             "min.cleanable.dirty.ratio": "0.25",
-            "preallocate": "TRUE",
+            "preallocate": "FALSE",
             "message.timestamp.type": "LogAppendTime",
         }
     )
@@ -68,7 +68,7 @@ def test_from_props_parses_each_type() -> None:
     assert c.segment_bytes == 1024
     assert c.retention_ms == -1
     assert c.min_cleanable_dirty_ratio == 0.25
-    assert c.preallocate is True
+    assert c.preallocate is False
     assert c.message_timestamp_type == "LogAppendTime"
 
 
@@ -93,7 +93,7 @@ def test_from_props_layers_on_defaults() -> None:
         ("preallocate", "yes", "true or false"),
         ("flush.messages", "0", "at least 1"),
         ("logbroker.flush.policy", "sometimes", "group"),
-        ("compression.type", "brotli", "zstd"),
+        ("compression.type", "brotli", "only 'producer' is supported"),
         ("segment.ms", "0", "at least 1"),
     ],
 )
@@ -115,18 +115,18 @@ def test_min_compaction_lag_above_max_rejected() -> None:
 
 
 def test_to_props_round_trips() -> None:
-    c = LogConfig.from_props({"cleanup.policy": "compact,delete", "preallocate": "true", "segment.jitter.ms": "7"})
+    c = LogConfig.from_props({"cleanup.policy": "compact,delete", "preallocate": "false", "segment.jitter.ms": "7"})
     props = c.to_props()
     assert props["cleanup.policy"] == "compact,delete"
-    assert props["preallocate"] == "true"
+    assert props["preallocate"] == "false"
     assert set(props) == set(CONFIGS_BY_NAME)
     assert LogConfig.from_props(props) == c
 
 
 def test_normalize_props() -> None:
-    assert normalize_props({"cleanup.policy": "compact , delete", "preallocate": "True"}) == {
+    assert normalize_props({"cleanup.policy": "compact , delete", "preallocate": "False"}) == {
         "cleanup.policy": "compact,delete",
-        "preallocate": "true",
+        "preallocate": "false",
     }
 
 
@@ -195,3 +195,39 @@ def test_empty_cleanup_policy_means_neither_delete_nor_compact() -> None:
     assert not c.delete and not c.compact
     assert c.to_props()["cleanup.policy"] == ""
     assert LogConfig.from_props(c.to_props()).cleanup_policy == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("compression.type", "gzip", "only 'producer' is supported"),
+        ("compression.type", "uncompressed", "never recompressed"),
+        ("compression.type", "zstd", "only 'producer' is supported"),
+        ("preallocate", "true", "only false is supported"),
+        ("file.delete.delay.ms", "60000", "only 0 is supported"),
+    ],
+)
+def test_settings_not_honoured_are_refused(name: str, value: str, fragment: str) -> None:
+    """Kafka configs this broker does not implement are refused by name, never accepted and ignored."""
+    with pytest.raises(InvalidConfigError) as info:
+        LogConfig.from_props({name: value})
+    assert f"configuration {name}" in str(info.value) and fragment in str(info.value)
+    with pytest.raises(InvalidConfigError, match=name.replace(".", r"\.")):
+        LogConfig.from_broker_props({CONFIGS_BY_NAME[name].broker_props[0][0]: value})
+
+
+def test_settings_not_honoured_keep_their_one_value() -> None:
+    c = LogConfig.from_props({"compression.type": "producer", "preallocate": "false", "file.delete.delay.ms": "0"})
+    assert (c.compression_type, c.preallocate, c.file_delete_delay_ms) == ("producer", False, 0)
+    described = {e.name: e.value for e in describe({})}
+    assert described["compression.type"] == "producer"
+    assert described["preallocate"] == "false"
+    assert described["file.delete.delay.ms"] == "0"
+
+
+def test_timestamp_bounds_parse() -> None:
+    c = LogConfig.from_props({"message.timestamp.before.max.ms": "3600000", "message.timestamp.after.max.ms": "0"})
+    assert (c.message_timestamp_before_max_ms, c.message_timestamp_after_max_ms) == (3_600_000, 0)
+    assert LogConfig().message_timestamp_before_max_ms == LONG_MAX == LogConfig().message_timestamp_after_max_ms
+    with pytest.raises(InvalidConfigError, match="at least 0"):
+        LogConfig.from_props({"message.timestamp.before.max.ms": "-1"})
