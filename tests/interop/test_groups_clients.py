@@ -12,12 +12,12 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from tests.conftest import BrokerProcess, require_tool
+from tests.conftest import BrokerHandle, require_tool
 
 FAST = {"group_initial_rebalance_delay_ms": "0", "offsets_topic_num_partitions": "4"}
 
 
-def create_and_fill(broker: BrokerProcess, topic: str, partitions: int, n: int) -> None:
+def create_and_fill(broker: BrokerHandle, topic: str, partitions: int, n: int) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(20)
     p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 10})
@@ -28,7 +28,7 @@ def create_and_fill(broker: BrokerProcess, topic: str, partitions: int, n: int) 
     assert p.flush(60) == 0
 
 
-def rd_consumer(broker: BrokerProcess, group: str, strategy: str, **extra: object) -> Consumer:
+def rd_consumer(broker: BrokerHandle, group: str, strategy: str, **extra: object) -> Consumer:
     conf: dict[str, object] = {"bootstrap.servers": broker.bootstrap, "group.id": group,
                                "auto.offset.reset": "earliest", "enable.auto.commit": False,
                                "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,

@@ -23,7 +23,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, NoOffsetForPartitionError
 
-from tests.conftest import ROOT, BrokerProcess
+from tests.conftest import ROOT, BrokerHandle
 
 PARTITIONS = 8
 FAST = {"group_initial_rebalance_delay_ms": "0", "offsets_topic_num_partitions": "4"}
@@ -54,7 +54,7 @@ def worker(bootstrap: str, topic: str, group: str, out_path: str, stop_path: str
 
 
 class Workers:
-    def __init__(self, broker: BrokerProcess, topic: str, group: str, tmp: Path) -> None:
+    def __init__(self, broker: BrokerHandle, topic: str, group: str, tmp: Path) -> None:
         self.broker, self.topic, self.group, self.tmp = broker, topic, group, tmp
         self.stop_file = tmp / f"{group}.stop"
         self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -118,13 +118,13 @@ def all_offsets(written: dict[int, list[int]]) -> set[tuple[int, int]]:
     return {(p, o) for p, offsets in written.items() for o in offsets}
 
 
-def create_topic(broker: BrokerProcess, topic: str, partitions: int = PARTITIONS) -> None:
+def create_topic(broker: BrokerHandle, topic: str, partitions: int = PARTITIONS) -> None:
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     admin.close()
 
 
-def committed(broker: BrokerProcess, group: str) -> dict[int, int]:
+def committed(broker: BrokerHandle, group: str) -> dict[int, int]:
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     try:
         return {tp.partition: om.offset for tp, om in admin.list_group_offsets(group)[group].items()}

@@ -12,7 +12,7 @@ from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from segments.records import RecordInput, build_batch
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerHandle
 from tests.interop.rawclient import RawClient
 
 PRODUCE_V = 9
@@ -50,7 +50,7 @@ def init_pid(c: RawClient, pid: int = -1, epoch: int = -1) -> tuple[int, int]:
     return body["producer_id"], body["producer_epoch"]
 
 
-def test_idempotent_duplicates_sequences_and_epochs(broker: BrokerProcess) -> None:
+def test_idempotent_duplicates_sequences_and_epochs(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "idem")
         pid, epoch = init_pid(c)
@@ -73,7 +73,7 @@ def test_idempotent_duplicates_sequences_and_epochs(broker: BrokerProcess) -> No
         assert other_pid != pid
 
 
-def test_producer_state_survives_restart(broker: BrokerProcess) -> None:
+def test_producer_state_survives_restart(broker: BrokerHandle) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with RawClient(broker.port) as c:
             create_topic(c, f"idem-{sig}")
@@ -91,7 +91,7 @@ def test_producer_state_survives_restart(broker: BrokerProcess) -> None:
             assert new_pid > pid  # ids are never reused across restarts
 
 
-def test_api_versions_unsupported_version_answers_v0_error_35(broker: BrokerProcess) -> None:
+def test_api_versions_unsupported_version_answers_v0_error_35(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         # A version newer than any this broker knows: header v2 layout, body unknown.
         c.correlation = 77
@@ -106,7 +106,7 @@ def test_api_versions_unsupported_version_answers_v0_error_35(broker: BrokerProc
         assert body["error_code"] == 0 and ApiKey.METADATA in {k["api_key"] for k in body["api_keys"]}
 
 
-def test_unknown_api_key_closes_only_that_connection(broker: BrokerProcess) -> None:
+def test_unknown_api_key_closes_only_that_connection(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as bad, RawClient(broker.port) as good:
         payload = struct.pack(">hhi", 9999, 0, 1) + struct.pack(">h", -1)
         bad.sock.sendall(struct.pack(">i", len(payload)) + payload)
@@ -114,7 +114,7 @@ def test_unknown_api_key_closes_only_that_connection(broker: BrokerProcess) -> N
         create_topic(good, "still-serving")
 
 
-def test_fetch_long_poll_is_woken_by_an_append(broker: BrokerProcess) -> None:
+def test_fetch_long_poll_is_woken_by_an_append(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "poll")
 
@@ -137,7 +137,7 @@ def test_fetch_long_poll_is_woken_by_an_append(broker: BrokerProcess) -> None:
         assert 0.4 < elapsed < 5, elapsed  # woken by the append, not by max_wait_ms
 
 
-def test_fetch_out_of_range_and_empty_records(broker: BrokerProcess) -> None:
+def test_fetch_out_of_range_and_empty_records(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "ranges")
         produce(c, "ranges", batch(n=5), acks=1)
@@ -158,7 +158,7 @@ def test_fetch_out_of_range_and_empty_records(broker: BrokerProcess) -> None:
         assert beyond["error_code"] == ErrorCode.OFFSET_OUT_OF_RANGE and beyond["high_watermark"] == 5
 
 
-def test_pipelined_requests_are_answered_in_order(broker: BrokerProcess) -> None:
+def test_pipelined_requests_are_answered_in_order(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "pipe")
         sent = []
@@ -177,7 +177,7 @@ def test_pipelined_requests_are_answered_in_order(broker: BrokerProcess) -> None
         assert offsets == list(range(25))
 
 
-def test_admin_apis_on_the_wire(broker: BrokerProcess) -> None:
+def test_admin_apis_on_the_wire(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         body = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": "validated", "num_partitions": 3,
                                                             "replication_factor": 1, "assignments": [],

@@ -7,11 +7,11 @@ import time
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerHandle
 
 
 def test_time_retention_deletes_old_segments(broker_factory) -> None:  # type: ignore[no-untyped-def]
-    broker: BrokerProcess = broker_factory(log_retention_check_interval_ms="300")
+    broker: BrokerHandle = broker_factory(log_retention_check_interval_ms="300")
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     admin.create_topics([NewTopic("expiring", 1, 1, topic_configs={"retention.ms": "60000", "segment.bytes": "2000"})])
     admin.close()
