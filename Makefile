@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run test test-fast lint bench bench-limits bench-storage bench-compare install clean
+.PHONY: run test test-fast test-reference kafka-reference kafka-jars lint bench bench-limits bench-storage bench-compare install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,18 @@ test: $(DEV_STAMP)
 ## Unit tests only (no broker processes).
 test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q --ignore=tests/interop --ignore=tests/fault
+
+## The interop suite against Apache Kafka, the reference (needs java and mvn; jars are fetched
+## once into ~/.cache/logbroker/kafka-<version>, or $$LOGBROKER_KAFKA_JARS). See docs/REFERENCE.md.
+test-reference: $(DEV_STAMP) kafka-jars
+	$(BIN)/python -m pytest -q tests/interop --broker=kafka $(ARGS)
+
+## Start Apache Kafka (single-node KRaft, the reference's settings) on loopback in the foreground.
+kafka-reference: $(DEV_STAMP) kafka-jars
+	$(BIN)/python -m tests.kafka_reference run $(ARGS)
+
+kafka-jars: $(DEV_STAMP)
+	$(BIN)/python -m tests.kafka_reference fetch
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

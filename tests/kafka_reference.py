@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--override", action="append", default=[], metavar="KEY=VALUE", help="a broker property")
     args = parser.parse_args(argv)
     try:
-        jars = fetch(quiet=args.command == "run")
+        jars = fetch()
         if args.command == "fetch":
             print(jars)
             return 0

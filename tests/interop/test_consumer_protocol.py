@@ -12,7 +12,10 @@ from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: 
 
 from tests.conftest import BrokerHandle
 
+# Kafka refuses to start with a session timeout or heartbeat interval below its minimums (45 s and 5 s
+# by default), so the minimums come down with them.
 FAST = {"group_consumer_session_timeout_ms": "3000", "group_consumer_heartbeat_interval_ms": "300",
+        "group_consumer_min_session_timeout_ms": "3000", "group_consumer_min_heartbeat_interval_ms": "300",
         "offsets_topic_num_partitions": "2", "group_initial_rebalance_delay_ms": "0"}
 
 
@@ -31,7 +34,7 @@ def produce(broker: BrokerHandle, topic: str, partitions: int, start: int, n: in
 def consumer(broker: BrokerHandle, group: str, **extra: object) -> Consumer:
     conf: dict[str, object] = {"bootstrap.servers": broker.bootstrap, "group.id": group,
                                "group.protocol": "consumer", "auto.offset.reset": "earliest",
-                               "enable.auto.commit": False, "group.remote.assignor": "sticky"}
+                               "enable.auto.commit": False, "group.remote.assignor": "uniform"}
     conf.update(extra)
     return Consumer(conf)
 

@@ -91,6 +91,7 @@ class Workers:
         raise AssertionError(f"{len(missing)} records never consumed, e.g. {sorted(missing)[:5]}")
 
     def stop(self) -> None:
+        """Ask every worker to leave the group and wait until it has exited (safe to call again)."""
         self.stop_file.touch()
         for proc, _ in self.procs:
             if proc.poll() is None:
@@ -140,7 +141,7 @@ def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_pa
     workers.start(4)
     try:
         workers.wait_for(all_offsets(written), 90)
-        time.sleep(1.5)  # a last poll cycle: nothing more may arrive
+        workers.stop()  # once they have exited, nothing more can arrive
         got = workers.records()
         dupes = [k for k, n in Counter(got).items() if n > 1]
         assert not dupes, f"{len(dupes)} records consumed twice, e.g. {dupes[:5]}"
@@ -199,7 +200,7 @@ def test_killed_member_partitions_move_and_group_resumes(broker_factory, tmp_pat
     again.start(2)
     try:
         again.wait_for(all_offsets(third), 60)
-        time.sleep(1.0)
+        again.stop()  # once they have exited, nothing more can arrive
         assert set(again.records()) == all_offsets(third)
     finally:
         again.stop()

@@ -141,4 +141,5 @@ def test_garbage_bytes_close_only_that_connection(shared_broker: BrokerHandle) -
     records = make_records(10, "after-garbage")
     produce(shared_broker.bootstrap, "kp-after-garbage", records, "none")
     assert len(consume_all(shared_broker.bootstrap, "kp-after-garbage", 10)) == 10
-    assert "closing connection" in shared_broker.log_text()
+    if shared_broker.kind == "logbroker":
+        assert "closing connection" in shared_broker.log_text()
