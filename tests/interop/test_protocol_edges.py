@@ -21,11 +21,12 @@ PRODUCE_V = 9
 FETCH_V = 12
 
 
-def batch(pid: int = -1, epoch: int = -1, seq: int = -1, n: int = 3, tag: bytes = b"v") -> bytes:
-    # Timestamps of now: Kafka drops, when it loads a log, producers whose last batch is older than
-    # producer.id.expiration.ms (a day), and the restart test needs the producer remembered.
-    now = int(time.time() * 1000)
-    records = [RecordInput(key=b"k", value=tag + b"%d" % i, timestamp=now + i) for i in range(n)]
+def batch(pid: int = -1, epoch: int = -1, seq: int = -1, n: int = 3, tag: bytes = b"v",
+          timestamp: int | None = None) -> bytes:
+    # Timestamps of now by default: Kafka drops, when it loads a log, producers whose last batch is
+    # older than producer.id.expiration.ms (a day), and the restart test needs the producer remembered.
+    base = int(time.time() * 1000) if timestamp is None else timestamp
+    records = [RecordInput(key=b"k", value=tag + b"%d" % i, timestamp=base + i) for i in range(n)]
     return build_batch(records, producer_id=pid, producer_epoch=epoch, base_sequence=seq)
 
 
@@ -158,6 +159,22 @@ def api_versions(c: RawClient) -> dict[int, tuple[int, int]]:
     return {k["api_key"]: (k["min_version"], k["max_version"]) for k in body["api_keys"]}
 
 
+@pytest.mark.logbroker_differs(reason="producer state is kept across a restart whatever its age; Kafka drops, when "
+                                      "it loads a log, producers whose last batch's timestamp is older than "
+                                      "producer.id.expiration.ms, so a retried batch is appended again")
+def test_producer_idle_past_expiration_is_forgotten_at_restart(broker: BrokerHandle) -> None:
+    week_ago = int(time.time() * 1000) - 7 * 86_400_000
+    with RawClient(broker.port) as c:
+        create_topic(c, "expired-producer")
+        pid, epoch = init_pid(c)
+        assert produce(c, "expired-producer", batch(pid, epoch, 0, timestamp=week_ago))["base_offset"] == 0
+    broker.restart()
+    with RawClient(broker.port) as c:
+        wait_for_leaders(c, "expired-producer", 1)
+        again = produce(c, "expired-producer", batch(pid, epoch, 0, timestamp=week_ago))
+        assert again["error_code"] == 0 and again["base_offset"] == 3  # not recognised as a duplicate
+
+
 def test_api_versions_unsupported_version_answers_v0_error_35(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         response = api_versions_too_new(c)
@@ -278,6 +295,23 @@ def test_pipelined_requests_are_answered_in_order(broker: BrokerHandle) -> None:
             if key == ApiKey.PRODUCE:
                 offsets.append(response.body["responses"][0]["partition_responses"][0]["base_offset"])
         assert offsets == list(range(25))
+
+
+@pytest.mark.logbroker_differs(reason="segment.bytes below 1 MiB is accepted; Kafka 4 refuses it with INVALID_CONFIG "
+                                      "(its minimum is 1048576)")
+def test_segment_bytes_below_one_mib_is_refused(broker: BrokerHandle) -> None:
+    with RawClient(broker.port) as c:
+        body = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": "tiny-segments", "num_partitions": 1,
+                                                            "replication_factor": 1, "assignments": [],
+                                                            "configs": [{"name": "segment.bytes", "value": "2000"}]}],
+                                                "timeout_ms": 5000, "validate_only": False})
+        assert body["topics"][0]["error_code"] == ErrorCode.INVALID_CONFIG
+        create_topic(c, "mib-segments")
+        altered = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+            {"resource_type": 2, "resource_name": "mib-segments",
+             "configs": [{"name": "segment.bytes", "config_operation": 0, "value": "1048575"}]}],
+            "validate_only": False})
+        assert altered["responses"][0]["error_code"] == ErrorCode.INVALID_CONFIG
 
 
 def test_admin_apis_on_the_wire(broker: BrokerHandle) -> None:
