@@ -18,6 +18,7 @@ formatting records it in the voter set), so it is chosen first and the start ret
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import shutil
 import signal
@@ -250,10 +251,8 @@ class KafkaBroker:
                 "-cp", f"{self.jars}/*", main, *args]
 
     def _format(self) -> None:
-        cluster_id = str(uuid.uuid4())  # any id; Kafka wants a base64 UUID, made from this below
-        import base64
-
-        cluster_id = base64.urlsafe_b64encode(uuid.UUID(cluster_id).bytes).decode().rstrip("=")
+        # A fresh cluster id each format, in Kafka's form: a UUID as unpadded URL-safe base64.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c",
                                            str(self.properties_path), "--standalone", "--ignore-formatted"),
                                 capture_output=True, text=True, timeout=120, check=False)
@@ -322,6 +321,26 @@ class KafkaBroker:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def run_in_foreground(broker: KafkaBroker) -> None:
+    """Start ``broker`` and keep it until Ctrl-C or SIGTERM, then stop it (by its pid)."""
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        broker.start()
+        print(f"Apache Kafka {KAFKA_VERSION} on {broker.bootstrap} (log: {broker.log_path}); Ctrl-C stops it",
+              flush=True)
+        assert broker.proc is not None
+        broker.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.kafka_reference",
                                      description="Apache Kafka, the reference broker of logbroker's interop tests.")
@@ -339,19 +358,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides = dict(item.split("=", 1) for item in args.override)
         with tempfile.TemporaryDirectory(prefix="kafka-reference-") as tmp:
             data_dir = args.data_dir or Path(tmp) / "data"
+            data_dir.parent.mkdir(parents=True, exist_ok=True)
             broker = KafkaBroker(data_dir=data_dir, log_path=data_dir.parent / "kafka.log", overrides=overrides,
                                  jars=jars)
-            data_dir.parent.mkdir(parents=True, exist_ok=True)
-            broker.start()
-            print(f"Apache Kafka {KAFKA_VERSION} on {broker.bootstrap} (log: {broker.log_path}); Ctrl-C stops it",
-                  flush=True)
-            try:
-                assert broker.proc is not None
-                broker.proc.wait()
-            except KeyboardInterrupt:
-                pass
-            finally:
-                broker.stop()
+            run_in_foreground(broker)
     except ReferenceError as exc:
         print(f"kafka-reference: {exc}", file=sys.stderr)
         return 1
