@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run test test-java test-fast fault lint bench bench-limits bench-storage bench-compare install clean
+.PHONY: run test test-java test-fast test-reference kafka-reference kafka-jars fault lint bench bench-limits bench-storage bench-compare install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ fault: $(DEV_STAMP)
 	LOGBROKER_FAULT_SCALE=$(FAULT_SCALE) LOGBROKER_FAULT_FIGURES=docs/reliability-figures.json \
 		$(BIN)/python -m pytest -q tests/fault; status=$$?; \
 		$(BIN)/python -m tests.fault.report docs/reliability-figures.json docs/RELIABILITY.md; exit $$status
+
+## The interop suite against Apache Kafka, the reference (needs java and mvn; jars are fetched
+## once into ~/.cache/logbroker/kafka-<version>, or $$LOGBROKER_KAFKA_JARS). See docs/REFERENCE.md.
+test-reference: $(DEV_STAMP) kafka-jars
+	$(BIN)/python -m pytest -q tests/interop --broker=kafka -m "not java" $(ARGS)
+
+## Start Apache Kafka (single-node KRaft, the reference's settings) on loopback in the foreground.
+kafka-reference: $(DEV_STAMP) kafka-jars
+	$(BIN)/python -m tests.kafka_reference run $(ARGS)
+
+kafka-jars: $(DEV_STAMP)
+	$(BIN)/python -m tests.kafka_reference fetch
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 import resource
 import signal
 import socket
@@ -46,6 +48,7 @@ class AppSettings:
     http_listen: tuple[str, int]
     config: BrokerConfig
     advertised: tuple[str, int] | None = None  # advertised.listeners (logbroker.listeners); None: the listener
+    ready_file: Path | None = None  # written with the bound ports once both listeners are up
 
 
 def handle_budget(nofile: int | None = None) -> tuple[int, int]:
@@ -55,6 +58,19 @@ def handle_budget(nofile: int | None = None) -> tuple[int, int]:
         nofile = soft if soft != resource.RLIM_INFINITY else 1 << 20
     reserve = min(max(MIN_HANDLE_RESERVE, nofile // 4), MAX_HANDLE_RESERVE)
     return max(1, nofile - reserve), reserve
+
+
+def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int]) -> None:
+    """The bound ports as JSON, renamed into place so a reader never sees a partial file.
+
+    Listening on port 0 and reading this back is how tests start brokers without a free-port race.
+    """
+    body = json.dumps({"kafka_host": kafka[0], "kafka_port": kafka[1], "http_host": http[0], "http_port": http[1],
+                       "pid": os.getpid()})
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(body + "\n")
+    tmp.replace(path)
+    log.info("ready file %s written", path)
 
 
 class App:
@@ -144,6 +160,8 @@ class App:
                                            kafka_latency=self.kafka_latency))
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
+        if s.ready_file is not None:
+            _write_ready_file(s.ready_file, self.kafka.address, self.http.address)
         self._every(config.get_int("log.retention.check.interval.ms"), self._sweep, "retention")
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")

@@ -58,8 +58,11 @@ def main() -> None:
               help="Set a broker property (Kafka's names, e.g. num.partitions=4); repeatable.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--ready-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Once both listeners are bound, write their ports here as JSON "
+                   '({"kafka_port": P, "http_port": Q}); with port 0 this is how to learn them.')
 def serve(data_dir: Path | None, kafka_listen: str | None, http_listen: str, config_file: Path | None,
-          overrides: tuple[str, ...], log_level: str) -> None:
+          overrides: tuple[str, ...], log_level: str, ready_file: Path | None) -> None:
     """Start a broker on this machine."""
     from logbroker.app import App, AppSettings
     from logbroker.config import BrokerConfig, parse_overrides
@@ -75,7 +78,7 @@ def serve(data_dir: Path | None, kafka_listen: str | None, http_listen: str, con
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = AppSettings(data_dir=network.data_dir, kafka_listen=network.listen, http_listen=http,
-                           config=config, advertised=network.advertised)
+                           config=config, advertised=network.advertised, ready_file=ready_file)
     try:
         App(settings).run()
     except StorageError as exc:

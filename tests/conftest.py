@@ -1,12 +1,15 @@
-"""Shared fixtures: real broker processes on 127.0.0.1 with free ports, and tool checks.
+"""Shared fixtures: real broker processes on 127.0.0.1 bound to port 0, and tool checks.
 
 A fixture that starts a broker always stops it (SIGTERM, then SIGKILL after a grace period), by
-the pid it started. Tools the tests drive (kcat) must exist under CI=true: a missing tool fails
+the pid it started. ``--broker=logbroker|kafka`` picks the broker the interop tests drive
+(``tests/interop/conftest.py``; Apache Kafka comes from ``tests/kafka_reference.py``); every other
+test drives logbroker. Tools the tests drive (kcat) must exist under CI=true: a missing tool fails
 there instead of skipping, so a green CI run always means the tests ran.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,9 +17,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from hypothesis import settings
@@ -31,6 +35,33 @@ settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if IN_CI else "dev")
 
 
+BROKER_KINDS = ("logbroker", "kafka")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--broker", choices=BROKER_KINDS, default="logbroker",
+                     help="the broker the interop tests drive: logbroker (default) or Apache Kafka, the reference")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``logbroker_only`` tests skip under --broker=kafka; ``logbroker_differs`` tests assert Kafka's
+    behaviour, which logbroker does not give yet: a strict xfail on logbroker, so the fix shows."""
+    kind = config.getoption("--broker")
+    for item in items:
+        only = item.get_closest_marker("logbroker_only")
+        if only is not None and kind == "kafka":
+            item.add_marker(pytest.mark.skip(reason=f"logbroker only: {_reason(only)}"))
+        differs = item.get_closest_marker("logbroker_differs")
+        if differs is not None and kind == "logbroker":
+            item.add_marker(pytest.mark.xfail(strict=True, reason=f"logbroker: {_reason(differs)}"))
+
+
+def _reason(mark: pytest.Mark) -> str:
+    reason = mark.kwargs.get("reason") or (mark.args[0] if mark.args else "")
+    assert reason, f"@pytest.mark.{mark.name} needs a reason"
+    return str(reason)
+
+
 def require_tool(name: str) -> str:
     """The path of a command-line tool the test needs; fail under CI, skip elsewhere."""
     path = shutil.which(name)
@@ -43,27 +74,56 @@ def require_tool(name: str) -> str:
 
 
 def free_port() -> int:
+    """A port nothing listens on (for "cannot connect" tests). Brokers bind port 0 instead."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Until something accepts on ``port`` (for servers that report no ready event)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"broker exited early with code {proc.returncode}")
+            raise RuntimeError(f"process exited early with code {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"broker did not listen on {port} within {timeout}s")
+    raise RuntimeError(f"nothing listened on {port} within {timeout}s")
+
+
+class BrokerHandle(Protocol):
+    """What a test may do with the broker under test, logbroker or Apache Kafka alike."""
+
+    kind: str  # "logbroker" or "kafka"
+    data_dir: Path
+    port: int
+
+    @property
+    def bootstrap(self) -> str: ...
+
+    def start(self) -> BrokerHandle: ...
+
+    def stop(self, sig: int = signal.SIGTERM) -> int: ...
+
+    def restart(self, sig: int = signal.SIGTERM) -> None: ...
+
+    def log_text(self) -> str: ...
+
+
+BrokerFactory = Callable[..., BrokerHandle]  # make(**overrides) -> a started broker
 
 
 @dataclass
 class BrokerProcess:
-    """A `logbroker serve` subprocess on loopback."""
+    """A `logbroker serve` subprocess on loopback.
+
+    Both listeners bind port 0; the broker writes the ports it bound to a ready file once it
+    accepts connections, and ``start`` returns when that file appears (no free-port race, no
+    polling of the port). A restart binds new ports: read ``bootstrap`` again after it.
+    """
 
     data_dir: Path
     log_path: Path
@@ -72,25 +132,42 @@ class BrokerProcess:
     port: int = 0
     http_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    kind: str = "logbroker"
+    start_timeout_s: float = 30.0
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def ready_path(self) -> Path:
+        return self.data_dir.with_name(self.data_dir.name + ".ready.json")
+
     def start(self) -> BrokerProcess:
-        if not self.port:
-            self.port = free_port()
-            self.http_port = free_port()
+        self.ready_path.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "logbroker.cli", "serve", "--data-dir", str(self.data_dir),
-               "--kafka-listen", f"127.0.0.1:{self.port}", "--http-listen", f"127.0.0.1:{self.http_port}"]
+               "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file", str(self.ready_path)]
         for k, v in self.overrides.items():
             cmd += ["--override", f"{k}={v}"]
         cmd += self.extra_args
-        log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-        self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
-        log_file.close()
-        wait_for_port(self.port, self.proc)
+        with open(self.log_path, "ab") as log_file:
+            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+        ready = self._wait_ready()
+        self.port, self.http_port = int(ready["kafka_port"]), int(ready["http_port"])
         return self
+
+    def _wait_ready(self) -> dict[str, object]:
+        assert self.proc is not None
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self.ready_path.exists():  # renamed into place whole by the broker
+                loaded: dict[str, object] = json.loads(self.ready_path.read_text())
+                return loaded
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"broker exited early with code {self.proc.returncode}:\n{self.log_text()[-3000:]}")
+            time.sleep(0.02)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError(f"broker wrote no ready file within {self.start_timeout_s}s:\n{self.log_text()[-3000:]}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         """Stop the process with ``sig`` (SIGKILL simulates a crash); returns its exit code."""
@@ -136,3 +213,24 @@ def broker(broker_factory) -> BrokerProcess:  # type: ignore[no-untyped-def]
     """A fresh broker with its own data directory."""
     b: BrokerProcess = broker_factory()
     return b
+
+
+def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str, str]) -> BrokerHandle:
+    """Start the broker of ``kind`` with broker properties ``overrides`` (Kafka's names, for both)."""
+    if kind == "kafka":
+        from tests.kafka_reference import KafkaBroker, ReferenceError, fetch
+
+        try:
+            jars = fetch()
+        except ReferenceError as exc:
+            if IN_CI:
+                pytest.fail(str(exc))
+            pytest.skip(str(exc))
+        return KafkaBroker(data_dir=data_dir, log_path=log_path, overrides=overrides, jars=jars).start()
+    return BrokerProcess(data_dir=data_dir, log_path=log_path, overrides=overrides).start()
+
+
+@pytest.fixture(scope="session")
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    """The broker the interop tests drive (``--broker``)."""
+    return str(request.config.getoption("--broker"))

@@ -9,18 +9,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerFactory, BrokerHandle
 from tests.interop.expected import CODECS, Got, check_round_trip, make_records
 
 N = 10_000
 
 
 @pytest.fixture(scope="module")
-def shared_broker(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    d = tmp_path_factory.mktemp("ak")
-    b = BrokerProcess(data_dir=d / "data", log_path=d / "broker.log").start()
-    yield b
-    b.stop()
+def shared_broker(module_broker_factory: BrokerFactory) -> BrokerHandle:
+    return module_broker_factory()
 
 
 async def round_trip(bootstrap: str, codec: str) -> None:
@@ -53,5 +50,5 @@ async def round_trip(bootstrap: str, codec: str) -> None:
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_round_trip_10k_records(shared_broker: BrokerProcess, codec: str) -> None:
+def test_round_trip_10k_records(shared_broker: BrokerHandle, codec: str) -> None:
     asyncio.run(round_trip(shared_broker.bootstrap, codec))

@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerFactory, BrokerHandle
 from tests.interop.expected import CODECS, Got, Sent, check_round_trip, make_records
 
 N = 10_000
@@ -56,15 +56,12 @@ def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, time
 
 
 @pytest.fixture(scope="module")
-def shared_broker(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    d = tmp_path_factory.mktemp("ck")
-    b = BrokerProcess(data_dir=d / "data", log_path=d / "broker.log").start()
-    yield b
-    b.stop()
+def shared_broker(module_broker_factory: BrokerFactory) -> BrokerHandle:
+    return module_broker_factory()
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_round_trip_10k_records(shared_broker: BrokerProcess, codec: str) -> None:
+def test_round_trip_10k_records(shared_broker: BrokerHandle, codec: str) -> None:
     topic = f"ck-{codec}"
     admin = AdminClient({"bootstrap.servers": shared_broker.bootstrap})
     for f in admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)]).values():
@@ -77,7 +74,7 @@ def test_round_trip_10k_records(shared_broker: BrokerProcess, codec: str) -> Non
     assert sorted((g.partition, g.offset) for g in got) == sorted(acks)
 
 
-def test_metadata_and_watermarks(shared_broker: BrokerProcess) -> None:
+def test_metadata_and_watermarks(shared_broker: BrokerHandle) -> None:
     topic = "ck-watermarks"
     records = make_records(100, "wm")
     produce(shared_broker.bootstrap, topic, records, "none")  # auto-created, 1 partition
@@ -90,7 +87,7 @@ def test_metadata_and_watermarks(shared_broker: BrokerProcess) -> None:
     consumer.close()
 
 
-def test_admin_list_topics(shared_broker: BrokerProcess) -> None:
+def test_admin_list_topics(shared_broker: BrokerHandle) -> None:
     # librdkafka 2.16's admin Metadata v13 request carries bytes after its body, which Kafka ignores.
     admin = AdminClient({"bootstrap.servers": shared_broker.bootstrap})
     for f in admin.create_topics([NewTopic("ck-listed", num_partitions=2, replication_factor=1)]).values():

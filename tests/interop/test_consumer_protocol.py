@@ -10,28 +10,31 @@ import time
 from confluent_kafka import Consumer, ConsumerGroupState, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: ignore[attr-defined]
 
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerHandle
 
+# Kafka refuses to start with a session timeout or heartbeat interval below its minimums (45 s and 5 s
+# by default), so the minimums come down with them.
 FAST = {"group_consumer_session_timeout_ms": "3000", "group_consumer_heartbeat_interval_ms": "300",
+        "group_consumer_min_session_timeout_ms": "3000", "group_consumer_min_heartbeat_interval_ms": "300",
         "offsets_topic_num_partitions": "2", "group_initial_rebalance_delay_ms": "0"}
 
 
-def create(broker: BrokerProcess, topic: str, partitions: int) -> None:
+def create(broker: BrokerHandle, topic: str, partitions: int) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(20)
 
 
-def produce(broker: BrokerProcess, topic: str, partitions: int, start: int, n: int) -> None:
+def produce(broker: BrokerHandle, topic: str, partitions: int, start: int, n: int) -> None:
     p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
     for i in range(start, start + n):
         p.produce(topic, value=b"%d" % i, partition=i % partitions)
     assert p.flush(30) == 0
 
 
-def consumer(broker: BrokerProcess, group: str, **extra: object) -> Consumer:
+def consumer(broker: BrokerHandle, group: str, **extra: object) -> Consumer:
     conf: dict[str, object] = {"bootstrap.servers": broker.bootstrap, "group.id": group,
                                "group.protocol": "consumer", "auto.offset.reset": "earliest",
-                               "enable.auto.commit": False, "group.remote.assignor": "sticky"}
+                               "enable.auto.commit": False, "group.remote.assignor": "uniform"}
     conf.update(extra)
     return Consumer(conf)
 

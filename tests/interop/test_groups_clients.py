@@ -12,12 +12,12 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from tests.conftest import BrokerProcess, require_tool
+from tests.conftest import BrokerHandle, require_tool
 
 FAST = {"group_initial_rebalance_delay_ms": "0", "offsets_topic_num_partitions": "4"}
 
 
-def create_and_fill(broker: BrokerProcess, topic: str, partitions: int, n: int) -> None:
+def create_and_fill(broker: BrokerHandle, topic: str, partitions: int, n: int) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap})
     admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(20)
     p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 10})
@@ -28,7 +28,7 @@ def create_and_fill(broker: BrokerProcess, topic: str, partitions: int, n: int) 
     assert p.flush(60) == 0
 
 
-def rd_consumer(broker: BrokerProcess, group: str, strategy: str, **extra: object) -> Consumer:
+def rd_consumer(broker: BrokerHandle, group: str, strategy: str, **extra: object) -> Consumer:
     conf: dict[str, object] = {"bootstrap.servers": broker.bootstrap, "group.id": group,
                                "auto.offset.reset": "earliest", "enable.auto.commit": False,
                                "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
@@ -149,14 +149,26 @@ def test_bad_group_requests_get_kafka_errors(broker_factory) -> None:  # type: i
     broker = broker_factory(**FAST)
     create_and_fill(broker, "bad", 1, 1)
     with RawClient(broker.port) as raw:
-        found = raw.call(ApiKey.FIND_COORDINATOR, 4, {"key_type": 0, "coordinator_keys": ["g", "h"]})
+        # Kafka answers COORDINATOR_NOT_AVAILABLE until __consumer_offsets exists and is loaded; clients retry.
+        deadline = time.monotonic() + 20
+        while True:
+            found = raw.call(ApiKey.FIND_COORDINATOR, 4, {"key_type": 0, "coordinator_keys": ["g", "h"]})
+            codes = {c["error_code"] for c in found["coordinators"]}
+            if codes != {E.COORDINATOR_NOT_AVAILABLE} or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert [(c["key"], c["node_id"], c["port"], c["error_code"]) for c in found["coordinators"]] == [
             ("g", 0, broker.port, 0), ("h", 0, broker.port, 0)]
         assert raw.call(ApiKey.FIND_COORDINATOR, 1, {"key": "g", "key_type": 0})["port"] == broker.port
         join = {"group_id": "g", "session_timeout_ms": 6000, "rebalance_timeout_ms": 6000, "member_id": "",
                 "group_instance_id": None, "protocol_type": "consumer",
                 "protocols": [{"name": "range", "metadata": b""}], "reason": None}
-        first = raw.call(ApiKey.JOIN_GROUP, 7, join)
+        while True:  # the coordinator may still be loading its partition of __consumer_offsets
+            first = raw.call(ApiKey.JOIN_GROUP, 7, join)
+            if first["error_code"] not in (E.NOT_COORDINATOR, E.COORDINATOR_LOAD_IN_PROGRESS) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert first["error_code"] == E.MEMBER_ID_REQUIRED and first["member_id"]
         joined = raw.call(ApiKey.JOIN_GROUP, 7, {**join, "member_id": first["member_id"]})
         assert joined["error_code"] == 0 and joined["generation_id"] == 1 and joined["leader"] == first["member_id"]

@@ -23,7 +23,7 @@ from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, Ka
 from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, NoOffsetForPartitionError
 
-from tests.conftest import ROOT, BrokerProcess
+from tests.conftest import ROOT, BrokerHandle
 
 PARTITIONS = 8
 FAST = {"group_initial_rebalance_delay_ms": "0", "offsets_topic_num_partitions": "4"}
@@ -54,7 +54,7 @@ def worker(bootstrap: str, topic: str, group: str, out_path: str, stop_path: str
 
 
 class Workers:
-    def __init__(self, broker: BrokerProcess, topic: str, group: str, tmp: Path) -> None:
+    def __init__(self, broker: BrokerHandle, topic: str, group: str, tmp: Path) -> None:
         self.broker, self.topic, self.group, self.tmp = broker, topic, group, tmp
         self.stop_file = tmp / f"{group}.stop"
         self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -91,6 +91,7 @@ class Workers:
         raise AssertionError(f"{len(missing)} records never consumed, e.g. {sorted(missing)[:5]}")
 
     def stop(self) -> None:
+        """Ask every worker to leave the group and wait until it has exited (safe to call again)."""
         self.stop_file.touch()
         for proc, _ in self.procs:
             if proc.poll() is None:
@@ -118,13 +119,13 @@ def all_offsets(written: dict[int, list[int]]) -> set[tuple[int, int]]:
     return {(p, o) for p, offsets in written.items() for o in offsets}
 
 
-def create_topic(broker: BrokerProcess, topic: str, partitions: int = PARTITIONS) -> None:
+def create_topic(broker: BrokerHandle, topic: str, partitions: int = PARTITIONS) -> None:
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     admin.close()
 
 
-def committed(broker: BrokerProcess, group: str) -> dict[int, int]:
+def committed(broker: BrokerHandle, group: str) -> dict[int, int]:
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     try:
         return {tp.partition: om.offset for tp, om in admin.list_group_offsets(group)[group].items()}
@@ -140,7 +141,7 @@ def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_pa
     workers.start(4)
     try:
         workers.wait_for(all_offsets(written), 90)
-        time.sleep(1.5)  # a last poll cycle: nothing more may arrive
+        workers.stop()  # once they have exited, nothing more can arrive
         got = workers.records()
         dupes = [k for k, n in Counter(got).items() if n > 1]
         assert not dupes, f"{len(dupes)} records consumed twice, e.g. {dupes[:5]}"
@@ -199,7 +200,7 @@ def test_killed_member_partitions_move_and_group_resumes(broker_factory, tmp_pat
     again.start(2)
     try:
         again.wait_for(all_offsets(third), 60)
-        time.sleep(1.0)
+        again.stop()  # once they have exited, nothing more can arrive
         assert set(again.records()) == all_offsets(third)
     finally:
         again.stop()

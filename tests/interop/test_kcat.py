@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import BrokerProcess, require_tool
+from tests.conftest import BrokerFactory, BrokerHandle, require_tool
 from tests.interop.expected import BASE_TS, CODECS, Got, Sent, check_round_trip
 
 N = 10_000
@@ -21,11 +21,8 @@ def kcat(*args: str, stdin: bytes | None = None, timeout: float = 60) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def shared_broker(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    d = tmp_path_factory.mktemp("kc")
-    b = BrokerProcess(data_dir=d / "data", log_path=d / "broker.log", overrides={"num.partitions": "4"}).start()
-    yield b
-    b.stop()
+def shared_broker(module_broker_factory: BrokerFactory) -> BrokerHandle:
+    return module_broker_factory(num_partitions="4")
 
 
 def consume_json(bootstrap: str, topic: str) -> list[Got]:
@@ -42,7 +39,7 @@ def consume_json(bootstrap: str, topic: str) -> list[Got]:
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_round_trip_10k_records(shared_broker: BrokerProcess, codec: str) -> None:
+def test_round_trip_10k_records(shared_broker: BrokerHandle, codec: str) -> None:
     topic = f"kc-{codec}"
     sent = [Sent(key=f"key-{i % 101}".encode(), value=f"kc-{codec}:{i:06d}:v".encode(),
                  headers=(("tag", codec.encode()),), timestamp=0) for i in range(N)]
@@ -55,7 +52,7 @@ def test_round_trip_10k_records(shared_broker: BrokerProcess, codec: str) -> Non
     assert all(g.timestamp > BASE_TS for g in got)  # producer CreateTime of now
 
 
-def test_metadata_and_offsets_for_times(shared_broker: BrokerProcess) -> None:
+def test_metadata_and_offsets_for_times(shared_broker: BrokerHandle) -> None:
     topic = "kc-times"
     kcat("-P", "-b", shared_broker.bootstrap, "-t", topic, "-p", "0", stdin=b"a\nb\nc\n")
     meta = json.loads(kcat("-L", "-J", "-b", shared_broker.bootstrap, "-t", topic))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from tests.conftest import ROOT, BrokerProcess, free_port
+from tests.conftest import ROOT, BrokerProcess
+
+pytestmark = pytest.mark.logbroker_only(reason="`logbroker serve` itself: its flags, config file, data directory "
+                                               "layout, log lines and exit codes")
 
 
 def serve(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,6 +60,21 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         busy.listen(1)
         port = busy.getsockname()[1]
         result = serve("--data-dir", str(tmp_path / "d"), "--kafka-listen", f"127.0.0.1:{port}",
-                       "--http-listen", f"127.0.0.1:{free_port()}")
+                       "--http-listen", "127.0.0.1:0")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr and "cannot start" in result.stderr, result.stderr[-2000:]
+
+
+def test_ready_file_reports_the_ports_bound_for_port_0(tmp_path: Path) -> None:
+    broker = BrokerProcess(data_dir=tmp_path / "data", log_path=tmp_path / "broker.log").start()
+    try:
+        ready = json.loads(broker.ready_path.read_text())
+        assert ready["kafka_port"] == broker.port > 0 and ready["http_port"] == broker.http_port > 0
+        assert ready["kafka_port"] != ready["http_port"]
+        with socket.create_connection(("127.0.0.1", ready["http_port"]), timeout=5):
+            pass
+        consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=None)
+        assert consumer.topics() == set()  # the advertised address is the bound port, not 0
+        consumer.close()
+    finally:
+        broker.stop()

@@ -49,9 +49,11 @@ class CountingFsync:
         self.fail = fail
         self.calls = 0
         self.gate: threading.Event | None = None
+        self.entered = threading.Event()  # set once an fsync has started (and is held at the gate, if any)
 
     def __call__(self, log: FakeLog) -> None:
         self.calls += 1
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(5)
         time.sleep(self.delay_s)
@@ -105,7 +107,7 @@ def test_one_fsync_covers_writes_that_arrived_during_previous() -> None:
     log = FakeLog(fsync)
     committer = GroupCommitter()
     first = committer.request(log, log.write())
-    time.sleep(0.05)  # the flusher is now blocked inside the first fsync
+    assert fsync.entered.wait(5)  # the flusher is now blocked inside the first fsync
     assert fsync.calls == 1
     later = [committer.request(log, log.write()) for _ in range(50)]
     assert not first.done()
@@ -203,9 +205,7 @@ def test_requests_in_one_round_share_a_future() -> None:
     log = FakeLog(fsync)
     committer = GroupCommitter()
     committer.request(log, log.write())  # the flusher takes this one and blocks in fsync
-    deadline = time.monotonic() + 5
-    while not fsync.calls and time.monotonic() < deadline:
-        time.sleep(0.001)
+    assert fsync.entered.wait(5)
     waiting = [committer.request(log, log.write()) for _ in range(50)]
     assert len({id(f) for f in waiting}) == 1
     fsync.gate.set()
