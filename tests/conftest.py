@@ -143,10 +143,14 @@ class BrokerProcess:
     def ready_path(self) -> Path:
         return self.data_dir.with_name(self.data_dir.name + ".ready.json")
 
-    def start(self) -> BrokerProcess:
+    def start(self, *, same_ports: bool = False) -> BrokerProcess:
+        """Start the broker; ``same_ports`` binds the ports of its previous run (a restart that
+        clients must ride out on the address they know) instead of port 0."""
         self.ready_path.unlink(missing_ok=True)
+        kafka_port, http_port = (self.port, self.http_port) if same_ports and self.port else (0, 0)
         cmd = [sys.executable, "-m", "logbroker.cli", "serve", "--data-dir", str(self.data_dir),
-               "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--ready-file", str(self.ready_path)]
+               "--kafka-listen", f"127.0.0.1:{kafka_port}", "--http-listen", f"127.0.0.1:{http_port}",
+               "--ready-file", str(self.ready_path)]
         for k, v in self.overrides.items():
             cmd += ["--override", f"{k}={v}"]
         cmd += self.extra_args

@@ -134,7 +134,7 @@ def test_keeps_consuming_across_a_broker_restart(broker_factory, group: str | No
         assert broker.stop(signal.SIGTERM) == 0
         time.sleep(1.0)  # the consumer now meets refused connections
         assert proc.poll() is None, "the consumer gave up while the broker was down"
-        broker.start()
+        broker.start(same_ports=True)
         assert run_cli("produce", "c-restart", "--partition", "1", *b, input=b"after-1\nafter-2\n").code == 0
         out, err = proc.communicate(timeout=60)
     finally:
