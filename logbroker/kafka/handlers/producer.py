@@ -4,10 +4,11 @@ Transactions are not supported: the APIs a transaction needs (AddPartitionsToTxn
 EndTxn, TxnOffsetCommit) are not in ApiVersions, as on a broker that never had them, and a producer
 asking for a transactional id gets UNSUPPORTED_FOR_MESSAGE_FORMAT (43), Kafka's answer when its
 stored format cannot hold what a request needs (transactions came with record batch v2 and its
-control records, which this broker does not write). Every client tried then fails the producer's
-``init_transactions`` at once and says the broker does not support the request, where a granted id
-would let librdkafka wait out its timeout on the missing AddPartitionsToTxn; what each client
-prints is in docs/COMPATIBILITY.md.
+control records, which this broker does not write). kafka-python and aiokafka then fail
+``init_transactions`` at once, librdkafka when its timeout runs out, each saying the broker's
+format does not support the request; a granted id would instead let librdkafka hang on the
+missing AddPartitionsToTxn, and TRANSACTIONAL_ID_AUTHORIZATION_FAILED reads like a permissions
+problem. What each client prints is in docs/COMPATIBILITY.md.
 """
 
 from __future__ import annotations
