@@ -229,7 +229,7 @@ class Broker:
     def configs_of(self, info: TopicInfo, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The configs a topic has (or would have: ``info`` from a validate-only change)."""
         return describe(info.overrides, self.config.log_defaults, broker_props=self.config.props,
-                        names=list(names) if names else None)
+                        names=list(names) if names else None, broker_sources=self.config.dynamic_sources())
 
     def alter_configs(self, name: str, *, set: Mapping[str, str], delete: Iterable[str] = (),
                       validate_only: bool = False) -> TopicInfo:

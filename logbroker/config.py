@@ -218,6 +218,12 @@ class BrokerConfig:
     dynamic_default: Mapping[str, str] = field(default_factory=dict)
     dynamic_broker: Mapping[str, str] = field(default_factory=dict)
 
+    def dynamic_sources(self) -> dict[str, ConfigSource]:
+        """Where each dynamically set property comes from (per-broker wins over the cluster default)."""
+        sources = dict.fromkeys(self.dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
+        sources.update(dict.fromkeys(self.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG))
+        return sources
+
     def with_dynamic(self, default: Mapping[str, str], broker: Mapping[str, str]) -> BrokerConfig:
         """This config with these dynamic layers (validated as a whole; raises InvalidConfigError)."""
         for name in (*default, *broker):

@@ -68,6 +68,8 @@ def test_dynamic_broker_configs_apply_to_topics_and_survive_a_restart(broker_fac
     assert entries["log.segment.bytes"]["config_source"] == "DYNAMIC_DEFAULT_BROKER_CONFIG"
     topic = describe(broker.bootstrap, ConfigResourceType.TOPIC, "dyn")
     assert (topic["retention.ms"]["value"], topic["segment.bytes"]["value"]) == ("1234567", "2097152")
+    assert topic["retention.ms"]["config_source"] == "DYNAMIC_BROKER_CONFIG"
+    assert topic["segment.bytes"]["config_source"] == "DYNAMIC_DEFAULT_BROKER_CONFIG"
 
     broker.restart()
     assert describe(broker.bootstrap, ConfigResourceType.TOPIC, "dyn")["retention.ms"]["value"] == "1234567"
