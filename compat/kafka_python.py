@@ -146,11 +146,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-k", default=None, help="only the tests matching this pytest -k expression")
     parser.add_argument("--keep", action="store_true", help="keep the broker's data dir and log")
+    parser.add_argument("--bootstrap", metavar="HOST:PORT", default=None,
+                        help="run against this already running broker (e.g. Apache Kafka, to check the known "
+                             "failures) instead of a fresh logbroker")
     args = parser.parse_args()
 
     version = importlib.metadata.version("kafka-python")
     suite = fetch_suite(version)
     work = Path(tempfile.mkdtemp(prefix="logbroker-compat-"))
+    if args.bootstrap:
+        return report(run_suite(suite, args.bootstrap, work, args.k), version, work, keep=True, broker_alive=True)
     kafka_port, http_port = free_port(), free_port()
     cmd = [sys.executable, "-m", "logbroker.cli", "serve", "--data-dir", str(work / "data"),
            "--kafka-listen", f"127.0.0.1:{kafka_port}", "--http-listen", f"127.0.0.1:{http_port}",
@@ -163,17 +168,7 @@ def main() -> int:
         proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         wait_for_port(kafka_port, proc)
-        junit = work / "junit.xml"
-        env = dict(os.environ, KAFKA_URI=f"PLAINTEXT://127.0.0.1:{kafka_port}", KAFKA_VERSION=KAFKA_VERSION,
-                   KAFKA_ROOT=str(work))
-        pytest_cmd = [sys.executable, "-m", "pytest", "test/integration", "-q", "-p", "no:cacheprovider",
-                      "-o", "addopts=", f"--timeout={PER_TEST_TIMEOUT_S}", f"--junitxml={junit}",
-                      "--rootdir", str(suite)]
-        if args.k:
-            pytest_cmd += ["-k", args.k]
-        started = time.monotonic()
-        subprocess.run(pytest_cmd, cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        elapsed = time.monotonic() - started
+        outcome = run_suite(suite, f"127.0.0.1:{kafka_port}", work, args.k)
         broker_alive = proc.poll() is None
     finally:
         if proc.poll() is None:
@@ -184,6 +179,26 @@ def main() -> int:
                 proc.kill()
                 proc.wait()
 
+    return report(outcome, version, work, keep=args.keep, broker_alive=broker_alive)
+
+
+def run_suite(suite: Path, bootstrap: str, work: Path, expression: str | None) -> tuple[Path, float]:
+    """Run the suite against ``bootstrap``; returns its JUnit XML path and the seconds it took."""
+    junit = work / "junit.xml"
+    env = dict(os.environ, KAFKA_URI=f"PLAINTEXT://{bootstrap}", KAFKA_VERSION=KAFKA_VERSION, KAFKA_ROOT=str(work))
+    pytest_cmd = [sys.executable, "-m", "pytest", "test/integration", "-q", "-p", "no:cacheprovider",
+                  "-o", "addopts=", f"--timeout={PER_TEST_TIMEOUT_S}", f"--junitxml={junit}", "--rootdir", str(suite)]
+    if expression:
+        pytest_cmd += ["-k", expression]
+    started = time.monotonic()
+    subprocess.run(pytest_cmd, cwd=suite, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return junit, time.monotonic() - started
+
+
+def report(outcome: tuple[Path, float], version: str, work: Path, *, keep: bool, broker_alive: bool) -> int:
+    """Print the table; 1 when a test failed that is not a known failure (or the broker died)."""
+    junit, elapsed = outcome
+    log_path = work / "broker.log"
     if not junit.is_file():
         print(f"the suite did not run; broker log: {log_path}", file=sys.stderr)
         return 2
@@ -191,7 +206,7 @@ def main() -> int:
     known = read_known()
     unexpected = [r for r in results if r.status in ("failed", "error") and r.test not in known]
     width = max((len(r.test) for r in results), default=10)
-    print(f"kafka-python {version} integration suite against logbroker (told Kafka {KAFKA_VERSION}), "
+    print(f"kafka-python {version} integration suite (told Kafka {KAFKA_VERSION}), "
           f"{elapsed:.0f}s")
     print(f"{'test'.ljust(width)}  result   note")
     for r in results:
@@ -204,7 +219,7 @@ def main() -> int:
           f"(listed in {KNOWN_FILE.relative_to(ROOT)}), {len(unexpected)} unexpected failures")
     if not broker_alive:
         print("the broker exited during the run", file=sys.stderr)
-    if args.keep or unexpected or not broker_alive:
+    if keep or unexpected or not broker_alive:
         print(f"broker log: {log_path}")
     else:
         shutil.rmtree(work, ignore_errors=True)
