@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run test test-fast lint compat bench bench-limits bench-storage bench-compare install clean
+.PHONY: run test test-java test-fast fault lint compat bench bench-limits bench-storage bench-compare install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,16 @@ install: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/logbroker serve --override group.initial.rebalance.delay.ms=0 $(ARGS)
 
-## Install everything and run the whole test suite.
+## Install everything and run the whole test suite (but the Java interop tests: `make test-java`).
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not java"
+
+## Kafka's Java clients, Kafka Streams and Kafka's command-line tools against logbroker (~5 minutes).
+## Needs java (17+) and mvn: apt-get install default-jdk-headless maven. The first run downloads
+## Kafka's jars from Maven Central into ~/.m2 and builds tests/java into tests/java/target.
+test-java: $(DEV_STAMP)
+	$(BIN)/python -m tests.interop.kafka_java
+	$(BIN)/python -m pytest -q -m java tests/interop
 
 ## Unit tests only (no broker processes).
 test-fast: $(DEV_STAMP)
@@ -47,6 +54,15 @@ test-fast: $(DEV_STAMP)
 ## broker, with a pass/fail table; fails when a test that a single-node Kafka passes fails. About a minute.
 compat: $(DEV_STAMP)
 	$(BIN)/python compat/kafka_python.py $(ARGS)
+
+## The fault suite's longer bounded runs (about 6 minutes at the default FAULT_SCALE=5): kill -9 under
+## acks=all, torn and corrupted tails, disk full (tmpfs, as root), hostile frames, connection floods,
+## file handles under ulimit -n 1024. Figures go to docs/reliability-figures.json and docs/RELIABILITY.md.
+FAULT_SCALE ?= 5
+fault: $(DEV_STAMP)
+	LOGBROKER_FAULT_SCALE=$(FAULT_SCALE) LOGBROKER_FAULT_FIGURES=docs/reliability-figures.json \
+		$(BIN)/python -m pytest -q tests/fault; status=$$?; \
+		$(BIN)/python -m tests.fault.report docs/reliability-figures.json docs/RELIABILITY.md; exit $$status
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -11,18 +11,20 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import resource
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
-from logbroker.controller import Controller
 from logbroker.groups import GroupCoordinator
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.dispatch import Dispatcher
-from logbroker.kafka.server import KafkaServer
+from logbroker.kafka.server import KafkaServer, open_listener
+from logbroker.listeners import advertised_address
 from logbroker.metrics import RequestLatencies
 from segments.flush import Durability
 from segments.retention import sweep
@@ -30,8 +32,11 @@ from segments.store import Store
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024
+DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
+# File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
+# snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
+MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +45,16 @@ class AppSettings:
     kafka_listen: tuple[str, int]
     http_listen: tuple[str, int]
     config: BrokerConfig
+    advertised: tuple[str, int] | None = None  # advertised.listeners (logbroker.listeners); None: the listener
 
 
-def _advertised(config: BrokerConfig, listen: tuple[str, int], bound: tuple[str, int]) -> tuple[str, int]:
-    """The address clients are told to use: advertised.listeners, else the listener itself."""
-    value = config.get_str("advertised.listeners").strip()
-    if value:
-        first = value.split(",")[0]
-        hostport = first.split("://", 1)[-1]
-        host, _, port = hostport.rpartition(":")
-        if host and port.isdigit():
-            return host.strip("[]"), int(port)
-    host = listen[0]
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return host, bound[1]
+def handle_budget(nofile: int | None = None) -> tuple[int, int]:
+    """(open segments the store may keep, descriptors reserved for everything else) from RLIMIT_NOFILE."""
+    if nofile is None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        nofile = soft if soft != resource.RLIM_INFINITY else 1 << 20
+    reserve = min(max(MIN_HANDLE_RESERVE, nofile // 4), MAX_HANDLE_RESERVE)
+    return max(1, nofile - reserve), reserve
 
 
 class App:
@@ -66,7 +66,6 @@ class App:
         self.kafka_latency = RequestLatencies()
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
-        self.controller: Controller | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_event: asyncio.Event | None = None
 
@@ -93,34 +92,54 @@ class App:
 
     async def start(self) -> None:
         s = self.settings
+        # Both ports are claimed before the data directory is touched: a broker that cannot listen
+        # exits with the address in its message and leaves no directory behind.
+        kafka_listener = open_listener(*s.kafka_listen, "Kafka clients")
+        try:
+            open_listener(*s.http_listen, "HTTP").close()  # aiohttp binds it again below
+        except OSError:
+            kafka_listener.close()
+            raise
+        try:
+            await self._start(kafka_listener)
+        except BaseException:
+            if self.kafka is None:
+                kafka_listener.close()
+            raise
+
+    async def _start(self, kafka_listener: socket.socket) -> None:
+        s = self.settings
         config = s.config
         s.data_dir.mkdir(parents=True, exist_ok=True)
         now = wall_clock_ms()
-        self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms)
+        budget, reserve = handle_budget()
+        log.info("file handle budget: %d open segments, %d descriptors kept for connections and files",
+                 budget, reserve)
+        self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms,
+                                max_open_segments=budget)
         durability = Durability()
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
         self.groups.load(wall_clock_ms())
-        self.controller = Controller.for_broker(self.broker, self.groups)
-        self.groups.consumer_groups = self.controller
-        max_inflight = config.get_int("queued.max.request.bytes")
         self.kafka = KafkaServer(
-            Dispatcher(self.broker, "", 0, coordinator=self.groups, controller=self.controller,
+            Dispatcher(self.broker, "", 0, coordinator=self.groups,
                        latencies=self.kafka_latency),
             max_frame_bytes=config.get_int("socket.request.max.bytes"),
-            max_inflight_bytes=max_inflight if max_inflight > 0 else DEFAULT_INFLIGHT_BYTES,
+            max_inflight_bytes=DEFAULT_INFLIGHT_BYTES,
+            max_queued_request_bytes=config.get_int("queued.max.request.bytes"),
+            request_timeout_s=config.get_int("request.receive.timeout.ms") / 1000,
             idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
         )
-        await self.kafka.start(*s.kafka_listen)
-        host, port = _advertised(config, s.kafka_listen, self.kafka.address)
+        await self.kafka.start(*s.kafka_listen, listener=kafka_listener)
+        host, port = advertised_address(s.advertised, s.kafka_listen, self.kafka.address)
         dispatcher = self.kafka._handler
         assert isinstance(dispatcher, Dispatcher)
         dispatcher.advertised_host, dispatcher.advertised_port = host, port
         log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
         kafka = self.kafka
-        self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups, controller=self.controller,
+        self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: dataclasses.asdict(kafka.stats),
                                            kafka_latency=self.kafka_latency))
         await self.http.start(*s.http_listen)
@@ -158,10 +177,8 @@ class App:
         self.broker.durability.tick(wall_clock_ms())
 
     async def _groups_tick(self) -> None:
-        assert self.groups is not None and self.controller is not None
-        now = wall_clock_ms()
-        self.groups.tick(now)
-        self.controller.tick(now)
+        assert self.groups is not None
+        self.groups.tick(wall_clock_ms())
 
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None

@@ -43,36 +43,37 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"), show_default=True,
-              help="Directory holding topic partitions, checkpoints and group state.")
-@click.option("--kafka-listen", default="127.0.0.1:9092", show_default=True,
-              help="HOST:PORT of the Kafka protocol listener.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Directory holding topic partitions, checkpoints and group state "
+                   "[default: log.dirs from --config, else ./data].")
+@click.option("--kafka-listen", default=None,
+              help="HOST:PORT of the Kafka protocol listener [default: listeners from --config, else 127.0.0.1:9092].")
 @click.option("--http-listen", default="127.0.0.1:8082", show_default=True,
               help="HOST:PORT of the HTTP API.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="A Kafka server.properties file.")
+              help="A Kafka server.properties file (listeners, advertised.listeners, log.dirs are honoured).")
 @click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Set a broker property (Kafka's names, e.g. num.partitions=4); repeatable.")
 @click.option("--log-level", default="INFO", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-def serve(data_dir: Path, kafka_listen: str, http_listen: str, config_file: Path | None,
+def serve(data_dir: Path | None, kafka_listen: str | None, http_listen: str, config_file: Path | None,
           overrides: tuple[str, ...], log_level: str) -> None:
     """Start a broker on this machine."""
     from logbroker.app import App, AppSettings
     from logbroker.config import BrokerConfig, parse_overrides
+    from logbroker.listeners import resolve
 
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    listen = _host_port(kafka_listen, "--kafka-listen") if kafka_listen is not None else None
+    http = _host_port(http_listen, "--http-listen")
     try:
         config = BrokerConfig.load(config_file, parse_overrides(overrides))
+        network = resolve(config, kafka_listen=listen, data_dir=data_dir)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
-    settings = AppSettings(
-        data_dir=data_dir,
-        kafka_listen=_host_port(kafka_listen, "--kafka-listen"),
-        http_listen=_host_port(http_listen, "--http-listen"),
-        config=config,
-    )
+    settings = AppSettings(data_dir=network.data_dir, kafka_listen=network.listen, http_listen=http,
+                           config=config, advertised=network.advertised)
     try:
         App(settings).run()
     except StorageError as exc:

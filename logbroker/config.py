@@ -81,9 +81,14 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("default.replication.factor", _int, "1", "Accepted for compatibility; one node.", 1),
         BrokerProperty("socket.request.max.bytes", _int, "104857600",
                        "Largest request frame accepted; larger ones are refused before being read.", 1),
-        BrokerProperty("queued.max.request.bytes", _int, "-1",
-                       "Per-connection bytes of requests in flight before reading pauses (-1: 64 MiB).",
+        BrokerProperty("queued.max.request.bytes", _int, "209715200",
+                       "Bytes of received requests (partial or unanswered) held across all connections; "
+                       "reading pauses while they are exhausted (Kafka's default is -1, unbounded; "
+                       "logbroker's is 200 MiB). At least socket.request.max.bytes + 4, or -1.",
                        type=ConfigType.LONG),
+        BrokerProperty("request.receive.timeout.ms", _int, "30000",
+                       "logbroker's own: a connection whose request has not fully arrived this long after "
+                       "its first byte is closed (Kafka has no such bound).", 1),
         BrokerProperty("log.retention.check.interval.ms", _int, "300000",
                        "How often the retention sweeper runs.", 1, type=ConfigType.LONG),
         BrokerProperty("log.flush.scheduler.interval.ms", _int, "1000",
@@ -108,15 +113,39 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        type=ConfigType.LIST),
         BrokerProperty("group.consumer.max.size", _int, "2147483647", "KIP-848 consumer groups: members per group.", 1),
         BrokerProperty("delete.topic.enable", _bool, "true", "Allow DeleteTopics."),
+        BrokerProperty("listeners", str, "",
+                       "The Kafka listener, NAME://HOST:PORT (one, PLAINTEXT; empty: 127.0.0.1:9092 or "
+                       "--kafka-listen, which wins)."),
         BrokerProperty("advertised.listeners", str, "",
                        "Address given to clients (PLAINTEXT://host:port); defaults to the listener.",
                        type=ConfigType.STRING),
+        BrokerProperty("listener.security.protocol.map", str, "",
+                       "NAME:PROTOCOL pairs for listener names that are not protocol names."),
+        BrokerProperty("controller.listener.names", str, "",
+                       "KRaft controller listeners: accepted in listeners, not opened (no quorum here)."),
+        BrokerProperty("log.dirs", str, "",
+                       "The data directory (one; empty: log.dir, else ./data; --data-dir wins).",
+                       type=ConfigType.LIST),
+        BrokerProperty("log.dir", str, "", "The data directory when log.dirs is not set."),
         BrokerProperty("transactional.id.expiration.ms", _int, "604800000",
                        "Producer-id state is forgotten after this long without writes.", 1),
+        BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
+                       "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
         BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1,
                        type=ConfigType.LONG),
     )
 }
+
+
+def _check_request_memory(props: Mapping[str, str]) -> None:
+    """A bounded request pool smaller than the largest request would stall that request forever."""
+    queued = int(props.get("queued.max.request.bytes", BROKER_PROPERTIES["queued.max.request.bytes"].default))
+    largest = int(props.get("socket.request.max.bytes", BROKER_PROPERTIES["socket.request.max.bytes"].default))
+    if queued != -1 and queued < largest + 4:
+        raise InvalidConfigError(
+            f"queued.max.request.bytes ({queued}) must be -1 (unbounded) or at least socket.request.max.bytes "
+            f"+ 4 ({largest + 4}), so the largest request accepted can be received"
+        )
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -280,6 +309,7 @@ class BrokerConfig:
                     raise InvalidConfigError(f"invalid value {props[name]!r} for {name}: {exc}") from exc
                 if spec.minimum is not None and isinstance(value, int) and value < spec.minimum:
                     raise InvalidConfigError(f"{name} must be at least {spec.minimum}, got {value}")
+        _check_request_memory(props)
         log_defaults = LogConfig.from_broker_props(props)
         known_log = {prop for d in TOPIC_CONFIGS for prop, _ in d.broker_props}
         unknown = tuple(sorted(k for k in props if k not in BROKER_PROPERTIES and k not in known_log))

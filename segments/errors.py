@@ -57,3 +57,15 @@ class InvalidPartitionsError(StorageError):
 
 class LogClosedError(StorageError):
     """An operation reached a partition log after it was closed or deleted."""
+
+
+class StorageIOError(StorageError, OSError):
+    """The disk refused a write (``ENOSPC``: disk full, ``EIO``, ``EDQUOT``...); nothing was appended.
+
+    Also an ``OSError``, so both fronts' existing ``OSError`` mapping (Kafka ``KAFKA_STORAGE_ERROR``,
+    HTTP 500) answers it, while callers that handle ``StorageError`` answer the request instead of
+    dropping the connection.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror)

@@ -34,6 +34,8 @@ from segments.errors import (
     LogClosedError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
+    StorageError,
+    StorageIOError,
 )
 from segments.records import Record, decode_batch
 from segments.recovery import LogLoader, RecoveryReport
@@ -306,8 +308,15 @@ class Log:
         now_ms: int,
     ) -> AppendResult:
         last_offset = next_offset - 1
-        segment = self._maybe_roll(len(data), first_offset, last_offset, now_ms)
-        position = segment.append(last_offset, max_timestamp, offset_of_max, data, now_ms=now_ms)
+        try:
+            segment = self._maybe_roll(len(data), first_offset, last_offset, now_ms)
+            position = segment.append(last_offset, max_timestamp, offset_of_max, data, now_ms=now_ms)
+        except StorageError:
+            raise
+        except OSError as exc:
+            # The segment cut any partial write, and the log end offset has not moved: nothing was
+            # appended, and the next append (once the disk has room) writes where this one failed.
+            raise StorageIOError(exc.errno, f"cannot append to {self.path}: {exc.strerror or exc}") from exc
         self._log_end_offset = next_offset
         for listener in self._listeners:
             try:

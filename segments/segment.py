@@ -125,30 +125,49 @@ class FileRange:
 
 
 class OpenSegmentCache:
-    """Least-recently-used bound on the inactive segments that keep files and indexes open.
+    """Least-recently-used bounds on the segments that keep files and indexes open.
 
-    Active segments (one per log) are not counted: they are always open. Share one cache between
-    many logs to bound a whole data directory. Not thread-safe: use from the event loop only.
+    Two bounds, both counted in segments:
+
+    - ``max_open``: segments holding a file descriptor, active ones included. An active segment
+      evicted here drops only its descriptor (its indexes and tail state stay in memory, it
+      reopens its file read-write on the next append or read), so any number of partitions can
+      be served within a fixed descriptor budget.
+    - ``max_inactive``: inactive segments holding a descriptor or their indexes (memory); an
+      evicted inactive segment drops both.
+
+    Share one cache between many logs to bound a whole data directory. Not thread-safe: use from
+    the event loop only (a flusher thread may fsync a dropped descriptor: it holds the handle).
     """
 
-    __slots__ = ("_open", "max_open")
+    __slots__ = ("_active", "_inactive", "max_inactive", "max_open")
 
-    def __init__(self, max_open: int = 64) -> None:
+    def __init__(self, max_open: int = 64, max_inactive: int | None = None) -> None:
         self.max_open = max(1, max_open)
-        self._open: OrderedDict[LogSegment, None] = OrderedDict()
+        self.max_inactive = max(1, min(self.max_open, max_inactive if max_inactive is not None else max_open))
+        self._active: OrderedDict[LogSegment, None] = OrderedDict()
+        self._inactive: OrderedDict[LogSegment, None] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._open)
+        return len(self._active) + len(self._inactive)
 
     def touch(self, segment: LogSegment) -> None:
-        self._open[segment] = None
-        self._open.move_to_end(segment)
-        while len(self._open) > self.max_open:
-            evicted, _ = self._open.popitem(last=False)
-            evicted.release()
+        """``segment`` was just used (O(1); on the produce path once per append)."""
+        mine, other = (self._active, self._inactive) if segment.active else (self._inactive, self._active)
+        if other:
+            other.pop(segment, None)
+        mine[segment] = None
+        mine.move_to_end(segment)
+        while len(self._inactive) > self.max_inactive:
+            self._inactive.popitem(last=False)[0].release()
+        while len(self._active) + len(self._inactive) > self.max_open:
+            # Inactive segments go first: an active one is likely to be appended to again soon.
+            victims = self._inactive if self._inactive else self._active
+            victims.popitem(last=False)[0].release()
 
     def discard(self, segment: LogSegment) -> None:
-        self._open.pop(segment, None)
+        self._active.pop(segment, None)
+        self._inactive.pop(segment, None)
 
 
 @dataclass(slots=True)
@@ -236,6 +255,7 @@ class LogSegment:
         """Create the empty files of a new active segment (indexes preallocated)."""
         segment = cls(directory, base_offset, config, cache=cache, suffix=suffix, size=0)
         segment._handle = FileHandle(segment.path, os.O_CREAT | os.O_EXCL | os.O_RDWR)
+        segment._touch()
         for path in (segment.index_path, segment.time_index_path):
             path.unlink(missing_ok=True)
         offset_index = OffsetIndex(segment.index_path, base_offset, config.segment_index_bytes)
@@ -283,7 +303,7 @@ class LogSegment:
             raise LogClosedError(f"segment {self.path} is closed")
 
     def _touch(self) -> None:
-        if not self.active and self._cache is not None:
+        if self._cache is not None:
             self._cache.touch(self)
 
     def _file(self) -> FileHandle:
@@ -308,7 +328,8 @@ class LogSegment:
             self._check_open()
             offset_index, time_index = self._load_indexes()
             self._offset_index, self._time_index = offset_index, time_index
-        self._touch()
+        if not self.active:  # an active segment's indexes are never dropped; its descriptor is touched in _file
+            self._touch()
         return offset_index, time_index
 
     def _load_indexes(self) -> tuple[OffsetIndex, TimeIndex]:
@@ -664,10 +685,14 @@ class LogSegment:
         self.active = True
 
     def release(self) -> None:
-        """Drop the descriptor and in-memory indexes of an inactive segment (cache eviction)."""
+        """Cache eviction: drop the descriptor, and the in-memory indexes of an inactive segment.
+
+        An active segment keeps its indexes and tail state (appends need them and they are not
+        on disk yet) and reopens its file read-write on next use.
+        """
+        self._handle = None
         if self.active:
             return
-        self._handle = None
         self._offset_index = None
         self._time_index = None
 

@@ -105,6 +105,8 @@ MAX_TOPIC_NAME_LENGTH = 249
 # Kafka allows up to 2**31-1 partitions in principle; a bound keeps a typo from creating a million dirs.
 MAX_PARTITIONS = 100_000
 DEFAULT_MAX_OPEN_SEGMENTS = 1024
+# Inactive segments keeping their indexes in memory, whatever the descriptor budget (a memory bound).
+MAX_INACTIVE_SEGMENTS = 1024
 _FILE_NAME_MAX = 255
 _LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]+")
 _DELETE_DIR = re.compile(r".*\.([0-9a-f]{32})" + re.escape(DELETE_SUFFIX))
@@ -133,7 +135,7 @@ class _DefaultLogFactory:
     def __init__(self, max_open_segments: int) -> None:
         from segments.segment import OpenSegmentCache
 
-        self.cache = OpenSegmentCache(max_open_segments)
+        self.cache = OpenSegmentCache(max_open_segments, max_inactive=MAX_INACTIVE_SEGMENTS)
 
     def __call__(
         self,
@@ -227,8 +229,10 @@ class Store:
         clock: Callable[[], int] | None,
         log_factory: LogFactory,
         lock_fd: int,
+        max_open_segments: int = DEFAULT_MAX_OPEN_SEGMENTS,
     ) -> None:
         self.data_dir = data_dir
+        self.max_open_segments = max_open_segments
         self._topics_dir = data_dir / TOPICS_DIR
         self._default_config = default_config
         self._now_ms = now_ms
@@ -261,8 +265,10 @@ class Store:
 
         ``default_config`` is the broker-derived topic default (``LogConfig.from_broker_props``).
         ``clock`` (ms) supplies ``now_ms`` to lazily opened logs; without it the last ``now_ms``
-        given to the store is used. ``max_open_segments`` bounds the inactive segments of all logs
-        that keep a file descriptor (active segments, one per opened log, are always open).
+        given to the store is used. ``max_open_segments`` bounds the segments of all logs that keep a
+        file descriptor, active ones included (the handle budget; evicted active segments reopen on
+        use), and a topic may not have more partitions than it, so that each of a topic's partitions
+        can keep its active segment open at once.
         Raises StorageError if another Store holds the directory.
         """
         path = Path(data_dir)
@@ -281,6 +287,7 @@ class Store:
             clock=clock,
             log_factory=log_factory if log_factory is not None else _DefaultLogFactory(max_open_segments),
             lock_fd=lock_fd,
+            max_open_segments=max_open_segments,
         )
         try:
             store._load()
@@ -385,6 +392,7 @@ class Store:
             raise InvalidTopicError(f"topic {name!r} collides with existing topic {other!r} ('.' and '_' collide)")
         if not 1 <= partitions <= MAX_PARTITIONS:
             raise InvalidPartitionsError(f"partition count {partitions} must be between 1 and {MAX_PARTITIONS}")
+        self._check_handle_budget(partitions)
         overrides = normalize_props(configs or {})
         config = LogConfig.from_props(overrides, self._default_config)
         topic = _Topic(name, topic_id or uuid.uuid4(), partitions, overrides, config)
@@ -422,6 +430,15 @@ class Store:
             raise
         self._topics[topic.name] = topic
         self._collisions[_collision_key(topic.name)] = topic.name
+
+    def _check_handle_budget(self, partitions: int) -> None:
+        """Refuse, before writing anything, a topic whose partitions cannot all keep a file open."""
+        if partitions > self.max_open_segments:
+            raise InvalidPartitionsError(
+                f"{partitions} partitions exceed this broker's file handle budget of {self.max_open_segments} open "
+                f"segments (set from its open-file limit, ulimit -n); use at most {self.max_open_segments} "
+                "partitions or raise the limit"
+            )
 
     def delete_topic(self, name: str) -> TopicInfo:
         """Delete a topic and its data (Kafka DeleteTopics); crash-safe, see the module docstring."""
@@ -478,6 +495,7 @@ class Store:
             )
         if new_total > MAX_PARTITIONS:
             raise InvalidPartitionsError(f"partition count {new_total} exceeds the maximum {MAX_PARTITIONS}")
+        self._check_handle_budget(new_total)
         grown = _Topic(topic.name, topic.topic_id, new_total, topic.overrides, topic.config)
         if validate_only:
             return grown.info()

@@ -1,206 +1,56 @@
-"""The group coordinator: classic consumer groups (JoinGroup/SyncGroup/Heartbeat/LeaveGroup) and
-committed offsets, as Kafka's ``GroupCoordinator`` does it before KIP-848.
+"""The group coordinator: one group map holding every group of this broker, classic and
+consumer-protocol alike, and every group's committed offsets (Kafka's ``GroupCoordinatorShard`` with
+its ``GroupMetadataManager``/``OffsetMetadataManager`` split).
 
-This broker is the coordinator of every group. The coordinator is synchronous and single-threaded
-(the event loop's): each method takes ``now_ms`` (no clock is read here) and either answers at once
-or returns an asyncio future that a later call resolves -- a JoinGroup waits until the join phase
-completes, a SyncGroup until the leader's assignment is stored, an OffsetCommit until its records
-are durable. ``tick(now_ms)``, called periodically by the application (and by tests with a fake
-clock), expires sessions, completes join phases whose deadline passed and expires offsets.
+This broker is the coordinator of every group. The coordinator is a thin facade over modules with
+one job each:
 
-Rebalance protocol (Kafka's rules, ``GroupCoordinator.scala``/``ClassicGroup``):
+- ``classic.py``: JoinGroup/SyncGroup/Heartbeat/LeaveGroup, the classic rebalance state machine;
+- ``consumer.py``: ConsumerGroupHeartbeat (KIP-848) and the HTTP front's member groups, with the
+  broker computing the assignment (``assignors.py``);
+- ``offsets.py``: committed offsets of every group; ``record_writer.py``/``offsets_topic.py``: the
+  ``__consumer_offsets`` records (``schema.py``) they and the classic groups' metadata are kept in;
+  ``loader.py``: the replay of those records at start-up;
+- ``http_members.py``: the HTTP front's members' positions and sessions.
 
-- JoinGroup from a new member (empty member id): v4+ clients get MEMBER_ID_REQUIRED with a fresh id
-  and must rejoin with it within the session timeout (KIP-394); static members
-  (``group.instance.id``, KIP-345) are admitted at once, replacing and fencing (FENCED_INSTANCE_ID)
-  an earlier member with the same instance id.
-- A join moves the group to PreparingRebalance. The join phase completes when every known member
-  has rejoined, or at the deadline (the largest rebalance timeout); members that did not rejoin are
-  removed (static ones are kept). The first rebalance of an Empty group instead waits
-  ``group.initial.rebalance.delay.ms``, extended by the same delay while new members keep arriving,
-  up to the rebalance timeout (Kafka's DelayedInitialJoin).
-- Completing the join bumps the generation, selects the protocol most members prefer among those
-  all support, and answers every waiting JoinGroup; only the leader gets the member list.
-  The group is then CompletingRebalance until the leader's SyncGroup brings the assignment, which
-  is written to ``__consumer_offsets`` before every member's SyncGroup is answered (Stable).
-- Heartbeats refresh the session; a member whose session expires is removed and the group
-  rebalances. In PreparingRebalance heartbeats answer REBALANCE_IN_PROGRESS so members rejoin.
-- Requests carry the generation: a stale one gets ILLEGAL_GENERATION, an unknown member id
-  UNKNOWN_MEMBER_ID. OffsetCommit with generation -1 and no member is a "simple" commit, allowed
-  only while the group has no members.
+A group id names one group: a classic group or a consumer-protocol group, never both. An empty group
+of one kind becomes the other kind when a member of the other protocol joins (its offsets stay); a
+group with members refuses members of the other protocol. List, describe, delete and lag are
+answered here once, for every group type, so the Kafka and HTTP fronts never merge registries.
+
+Synchronous and single-threaded (the event loop's): each method takes ``now_ms`` (no clock is read
+here) and either answers at once or returns an asyncio future that a later call resolves.
+``tick(now_ms)``, called periodically by the application (and by tests with a fake clock), expires
+sessions, completes join phases whose deadline passed and (every
+``offsets.retention.check.interval.ms``) expires the offsets of groups that stayed empty too long.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
 
 from logbroker.broker import Broker
-from logbroker.config import BrokerConfig
-from logbroker.groups.assignment import parse_assignment
+from logbroker.errors import StorageError
+from logbroker.groups.classic import ClassicGroups, JoinRequest, JoinResult, SyncResult
+from logbroker.groups.classic_group import ClassicGroup
+from logbroker.groups.consumer import ConsumerGroups, HeartbeatResult
+from logbroker.groups.consumer_group import ConsumerGroup
+from logbroker.groups.description import GroupDescription, ListedGroup, PartitionLag
 from logbroker.groups.errors import GroupError
-from logbroker.groups.group import CommittedOffset, Group, GroupState, Member, TopicPartition
-from logbroker.groups.offsets import BrokerGroupLog, GroupLog
-from logbroker.groups.schema import (
-    GroupMetadataKey,
-    GroupMetadataValue,
-    MemberMetadataValue,
-    OffsetCommitKey,
-    OffsetCommitValue,
-    RecordFormatError,
-    decode_group_metadata_value,
-    decode_key,
-    decode_offset_commit_value,
-    encode_group_metadata_key,
-    encode_group_metadata_value,
-    encode_offset_commit_key,
-    encode_offset_commit_value,
-    partition_for,
-)
-from segments.errors import RecordTooLargeError, StorageError
+from logbroker.groups.loader import replay
+from logbroker.groups.offsets import CommittedOffset, OffsetCommitInput, OffsetStore
+from logbroker.groups.offsets_topic import BrokerGroupLog, GroupLog
+from logbroker.groups.record_writer import RecordWriter, resolve
+from logbroker.groups.schema import encode_group_metadata_key
+from logbroker.groups.settings import CoordinatorSettings
+from logbroker.groups.state import GroupState
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-# Kafka defaults for settings this broker does not expose as properties.
-OFFSET_METADATA_MAX_BYTES = 4096  # offset.metadata.max.bytes
-OFFSETS_RETENTION_CHECK_INTERVAL_MS = 600_000  # offsets.retention.check.interval.ms
-
-
-@dataclass(frozen=True, slots=True)
-class CoordinatorSettings:
-    initial_rebalance_delay_ms: int = 3000
-    min_session_timeout_ms: int = 6000
-    max_session_timeout_ms: int = 1_800_000
-    offsets_retention_ms: int = 7 * 24 * 3600 * 1000
-    offset_metadata_max_bytes: int = OFFSET_METADATA_MAX_BYTES
-    retention_check_interval_ms: int = OFFSETS_RETENTION_CHECK_INTERVAL_MS
-
-    @classmethod
-    def from_config(cls, config: BrokerConfig) -> CoordinatorSettings:
-        return cls(
-            initial_rebalance_delay_ms=config.get_int("group.initial.rebalance.delay.ms"),
-            min_session_timeout_ms=config.get_int("group.min.session.timeout.ms"),
-            max_session_timeout_ms=config.get_int("group.max.session.timeout.ms"),
-            offsets_retention_ms=config.get_int("offsets.retention.minutes") * 60_000,
-        )
-
-
-# ------------------------------------------------------------------------------ requests/results
-
-
-@dataclass(frozen=True, slots=True)
-class JoinRequest:
-    group_id: str
-    member_id: str
-    protocol_type: str
-    protocols: Sequence[tuple[str, bytes]]
-    session_timeout_ms: int
-    rebalance_timeout_ms: int = -1  # JoinGroup v0 has none: the session timeout applies
-    group_instance_id: str | None = None
-    client_id: str = ""
-    client_host: str = ""
-    require_known_member_id: bool = True  # JoinGroup v4+
-    supports_skip_assignment: bool = False  # JoinGroup v9+
-
-
-@dataclass(frozen=True, slots=True)
-class JoinedMember:
-    member_id: str
-    group_instance_id: str | None
-    metadata: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class JoinResult:
-    error: GroupError
-    member_id: str
-    generation_id: int = -1
-    protocol_type: str | None = None
-    protocol_name: str | None = None
-    leader_id: str = ""
-    members: tuple[JoinedMember, ...] = ()
-    skip_assignment: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    error: GroupError
-    assignment: bytes = b""
-    protocol_type: str | None = None
-    protocol_name: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OffsetCommitInput:
-    offset: int
-    leader_epoch: int = -1
-    metadata: str | None = ""
-
-
-@dataclass(frozen=True, slots=True)
-class MemberDescription:
-    member_id: str
-    group_instance_id: str | None
-    client_id: str
-    client_host: str
-    metadata: bytes
-    assignment: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class GroupDescription:
-    group_id: str
-    state: str
-    protocol_type: str
-    protocol_data: str
-    members: tuple[MemberDescription, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ListedGroup:
-    group_id: str
-    protocol_type: str
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
-    topic: str
-    partition: int
-    committed_offset: int  # -1: nothing committed
-    log_end_offset: int  # -1: the partition no longer exists
-    lag: int | None  # log end - committed; None when either is unknown
-    member_id: str | None = None  # the consumer the partition is assigned to, if any
-    metadata: str = ""
-
-
-class ConsumerGroups(Protocol):
-    """The KIP-848 consumer groups (``logbroker.controller.Controller``), which share this
-    coordinator's group-id namespace and committed offsets: a group id is either a classic group
-    here or a consumer group there, and a consumer group's offsets are stored here."""
-
-    def owns(self, group_id: str) -> bool: ...
-
-    def subscribed_topics(self, group_id: str) -> set[str] | None:
-        """None when the consumer group has no members."""
-        ...
-
-    def validate_commit(self, group_id: str, member_id: str, member_epoch: int) -> GroupError: ...
-
-    def forget(self, group_id: str) -> None:
-        """Drop the consumer group if it has no members."""
-        ...
-
-
-# ------------------------------------------------------------------------------ the coordinator
+TopicPartition = tuple[str, int]
+Group = ClassicGroup | ConsumerGroup
 
 
 class GroupCoordinator:
@@ -214,25 +64,26 @@ class GroupCoordinator:
         loop: asyncio.AbstractEventLoop | None = None,
         partition_exists: Callable[[str, int], bool] | None = None,
         log_end_offset: Callable[[str, int], int | None] | None = None,
+        topics: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
-        self._log = group_log
+        """``topics`` returns every topic's partition count (what consumer-protocol groups are
+        assigned from); ``partition_exists`` and ``log_end_offset`` answer for commits and lag."""
         self.settings = settings or CoordinatorSettings()
-        self._loop = loop
-        self._partition_exists = partition_exists or (lambda topic, partition: True)
+        self._groups: dict[str, Group] = {}  # the one group map
+        self._writer = RecordWriter(group_log, loop)
         self._log_end_offset = log_end_offset or (lambda topic, partition: None)
-        self._groups: dict[str, Group] = {}
-        # Set by the application when the consumer group protocol is served.
-        self.consumer_groups: ConsumerGroups | None = None
-        self._now = 0
+        self.offsets = OffsetStore(self._writer, partition_exists or (lambda topic, partition: True),
+                                   self.settings.offset_metadata_max_bytes)
+        self.classic = ClassicGroups(self._groups, self.settings, self._writer)
+        self.consumer = ConsumerGroups(self._groups, topics or dict, self.settings.consumer)
         self._next_retention_check_ms: int | None = None
-        self._closed = False
 
     @classmethod
     def for_broker(cls, broker: Broker) -> GroupCoordinator:
         """The coordinator of a broker process, persisting to the broker's own ``__consumer_offsets``."""
 
         def partition_exists(topic: str, partition: int) -> bool:
-            return broker.store.has_topic(topic) and 0 <= partition < broker.partitions_of(topic)
+            return broker.has_topic(topic) and 0 <= partition < broker.partitions_of(topic)
 
         def log_end_offset(topic: str, partition: int) -> int | None:
             try:
@@ -240,629 +91,97 @@ class GroupCoordinator:
             except StorageError:
                 return None
 
+        def topics() -> dict[str, int]:
+            return {info.name: info.partitions for info in broker.topics()}
+
         return cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
                    CoordinatorSettings.from_config(broker.config), partition_exists=partition_exists,
-                   log_end_offset=log_end_offset)
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _future(self) -> asyncio.Future[Any]:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-        return self._loop.create_future()
-
-    @staticmethod
-    def _resolve(fut: asyncio.Future[T] | None, value: T) -> None:
-        if fut is not None and not fut.done():
-            fut.set_result(value)
-
-    def _answered(self, value: T) -> asyncio.Future[T]:
-        fut: asyncio.Future[T] = self._future()
-        fut.set_result(value)
-        return fut
-
-    def _tick_clock(self, now_ms: int) -> None:
-        self._now = now_ms
+                   log_end_offset=log_end_offset, topics=topics)
 
     def ensure_offsets_topic(self) -> None:
         """Create ``__consumer_offsets`` if needed (Kafka does on FindCoordinator); raises StorageError."""
-        self._log.ensure_topic()
+        self._writer.log.ensure_topic()
 
     def group(self, group_id: str) -> Group | None:
-        """The live group (tests and tools; do not mutate)."""
+        """The live group of either type (tests and tools; do not mutate)."""
         return self._groups.get(group_id)
 
     def groups(self) -> list[Group]:
         return list(self._groups.values())
 
-    def _new_group(self, group_id: str, now_ms: int) -> Group:
-        group = Group(group_id, state_since_ms=now_ms)
-        self._groups[group_id] = group
-        log.info("group %s created", group_id)
-        return group
-
-    def _remove_group(self, group: Group, reason: str) -> None:
-        group.transition(GroupState.DEAD, self._now)
-        self._groups.pop(group.group_id, None)
-        log.info("group %s removed (%s)", group.group_id, reason)
-
-    # ------------------------------------------------------------------ writes to __consumer_offsets
-
-    def _write(self, group_id: str, records: Sequence[tuple[bytes, bytes | None]],
-               on_done: Callable[[GroupError, int], None]) -> None:
-        """Append ``records`` to the group's partition, then call ``on_done(error, base_offset)`` once
-        they are durable (at once when the policy needs no wait, else from the event loop)."""
-        try:
-            partition = partition_for(group_id, self._log.partition_count())
-            appended = self._log.append(partition, records, self._now)
-        except RecordTooLargeError as exc:
-            log.warning("group %s: records for __consumer_offsets refused: %s", group_id, exc)
-            on_done(GroupError.INVALID_COMMIT_OFFSET_SIZE, -1)
-            return
-        except (StorageError, OSError, ValueError) as exc:
-            log.error("group %s: writing to __consumer_offsets failed: %s", group_id, exc)
-            on_done(GroupError.COORDINATOR_NOT_AVAILABLE, -1)
-            return
-        base = appended.base_offset
-        durable = appended.durable
-        if durable is None:
-            on_done(GroupError.NONE, base)
-        elif durable.done():
-            on_done(self._durable_error(group_id, durable), base)
-        else:
-            loop = self._loop
-            if loop is None:
-                loop = self._loop = asyncio.get_running_loop()
-
-            def finished(f: Future[int]) -> None:
-                # RuntimeError: the loop closed during shutdown; nobody is waiting any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(on_done, self._durable_error(group_id, f), base)
-
-            durable.add_done_callback(finished)
-
-    @staticmethod
-    def _durable_error(group_id: str, f: Future[int]) -> GroupError:
-        if f.cancelled():
-            return GroupError.COORDINATOR_NOT_AVAILABLE
-        exc = f.exception()
-        if exc is not None:
-            log.error("group %s: __consumer_offsets write did not become durable: %s", group_id, exc)
-            return GroupError.COORDINATOR_NOT_AVAILABLE
-        return GroupError.NONE
-
-    def _metadata_record(self, group: Group, assignments: Mapping[str, bytes] | None = None) -> tuple[bytes, bytes]:
-        members = tuple(
-            MemberMetadataValue(m.member_id, m.group_instance_id, m.client_id, m.client_host, m.rebalance_timeout_ms,
-                                m.session_timeout_ms, m.metadata(group.protocol_name),
-                                assignments.get(m.member_id, b"") if assignments is not None else m.assignment)
-            for m in group.members.values()
-        )
-        value = GroupMetadataValue(group.protocol_type or "", group.generation_id, group.protocol_name,
-                                   group.leader_id, group.state_since_ms, members)
-        return encode_group_metadata_key(group.group_id), encode_group_metadata_value(value)
-
-    def _store_group(self, group: Group, assignments: Mapping[str, bytes] | None = None,
-                     on_done: Callable[[GroupError], None] | None = None) -> None:
-        def done(error: GroupError, _base: int) -> None:
-            if not error.ok:
-                log.warning("group %s generation %d: storing group metadata failed: %s", group.group_id,
-                            group.generation_id, error.name)
-            if on_done is not None:
-                on_done(error)
-
-        self._write(group.group_id, [self._metadata_record(group, assignments)], done)
-
-    # ------------------------------------------------------------------ JoinGroup
+    # ------------------------------------------------------------------ the classic protocol
 
     def join_group(self, req: JoinRequest, now_ms: int) -> asyncio.Future[JoinResult]:
-        self._tick_clock(now_ms)
-        fut: asyncio.Future[JoinResult] = self._future()
-        error = self._validate_join(req)
-        if error is None and self._consumer_group_active(req.group_id):
-            error = GroupError.INCONSISTENT_GROUP_PROTOCOL
-        if error is not None:
-            fut.set_result(JoinResult(error, req.member_id))
-            return fut
-        if self.consumer_groups is not None and self.consumer_groups.owns(req.group_id):
-            self.consumer_groups.forget(req.group_id)  # an empty consumer group becomes a classic one
-        group = self._groups.get(req.group_id)
-        if group is None:
-            if req.member_id:
-                fut.set_result(JoinResult(GroupError.UNKNOWN_MEMBER_ID, req.member_id))
-                return fut
-            if not req.protocol_type or not req.protocols:
-                fut.set_result(JoinResult(GroupError.INCONSISTENT_GROUP_PROTOCOL, req.member_id))
-                return fut
-            group = self._new_group(req.group_id, now_ms)
-        if not req.member_id:
-            self._join_new_member(group, req, fut, now_ms)
-        else:
-            self._join_known_member(group, req, fut, now_ms)
-        return fut
-
-    def _validate_join(self, req: JoinRequest) -> GroupError | None:
-        if not req.group_id:
-            return GroupError.INVALID_GROUP_ID
-        s = self.settings
-        if not s.min_session_timeout_ms <= req.session_timeout_ms <= s.max_session_timeout_ms:
-            return GroupError.INVALID_SESSION_TIMEOUT
-        return None
-
-    def _join_new_member(self, group: Group, req: JoinRequest, fut: asyncio.Future[JoinResult], now: int) -> None:
-        names = [name for name, _ in req.protocols]
-        if not group.supports(req.protocol_type, names):
-            fut.set_result(JoinResult(GroupError.INCONSISTENT_GROUP_PROTOCOL, ""))
-            return
-        member_id = f"{req.client_id}-{uuid.uuid4()}"
-        if req.group_instance_id is not None:
-            old = group.static_members.get(req.group_instance_id)
-            if old is not None and old in group.members:
-                self._replace_static_member(group, group.members[old], member_id, req, fut, now)
-            else:
-                self._add_member_and_rebalance(group, member_id, req, fut, now)
-        elif req.require_known_member_id:
-            group.pending_members[member_id] = now + req.session_timeout_ms
-            log.info("group %s: new member %s must rejoin with its id (MEMBER_ID_REQUIRED)", group.group_id,
-                     member_id)
-            fut.set_result(JoinResult(GroupError.MEMBER_ID_REQUIRED, member_id))
-        else:
-            self._add_member_and_rebalance(group, member_id, req, fut, now)
-
-    def _join_known_member(self, group: Group, req: JoinRequest, fut: asyncio.Future[JoinResult], now: int) -> None:
-        member_id = req.member_id
-        names = [name for name, _ in req.protocols]
-        if member_id in group.pending_members:
-            if not group.supports(req.protocol_type, names):
-                fut.set_result(JoinResult(GroupError.INCONSISTENT_GROUP_PROTOCOL, member_id))
-                return
-            del group.pending_members[member_id]
-            self._add_member_and_rebalance(group, member_id, req, fut, now)
-            return
-        if group.static_member_fenced(member_id, req.group_instance_id):
-            log.info("group %s: member %s uses instance id %s held by another member; fenced", group.group_id,
-                     member_id, req.group_instance_id)
-            fut.set_result(JoinResult(GroupError.FENCED_INSTANCE_ID, member_id))
-            return
-        member = group.members.get(member_id)
-        if member is None or group.is_(GroupState.EMPTY, GroupState.DEAD):
-            fut.set_result(JoinResult(GroupError.UNKNOWN_MEMBER_ID, member_id))
-            return
-        if not group.supports(req.protocol_type, names):
-            fut.set_result(JoinResult(GroupError.INCONSISTENT_GROUP_PROTOCOL, member_id))
-            return
-        same = list(member.protocols) == [(n, bytes(m)) for n, m in req.protocols]
-        if group.is_(GroupState.PREPARING_REBALANCE):
-            self._update_member_and_rebalance(group, member, req, fut, now)
-        elif group.is_(GroupState.COMPLETING_REBALANCE):
-            if same:
-                # A duplicate join (e.g. the response was lost): answer with the current generation.
-                member.deadline_ms = now + member.session_timeout_ms
-                fut.set_result(self._join_result(group, member, with_members=member_id == group.leader_id))
-            else:
-                self._update_member_and_rebalance(group, member, req, fut, now)
-        elif member_id == group.leader_id or not same:
-            # The leader rejoining means it saw a metadata change (e.g. new partitions): rebalance.
-            self._update_member_and_rebalance(group, member, req, fut, now)
-        else:
-            member.deadline_ms = now + member.session_timeout_ms
-            fut.set_result(self._join_result(group, member, with_members=False))
-
-    def _join_result(self, group: Group, member: Member, *, with_members: bool,
-                     skip_assignment: bool = False) -> JoinResult:
-        members: tuple[JoinedMember, ...] = ()
-        if with_members:
-            members = tuple(JoinedMember(m.member_id, m.group_instance_id, m.metadata(group.protocol_name))
-                            for m in group.members.values())
-        return JoinResult(GroupError.NONE, member.member_id, group.generation_id, group.protocol_type,
-                          group.protocol_name, group.leader_id or "", members, skip_assignment)
-
-    def _add_member_and_rebalance(self, group: Group, member_id: str, req: JoinRequest,
-                                  fut: asyncio.Future[JoinResult], now: int) -> None:
-        rebalance_timeout = req.rebalance_timeout_ms if req.rebalance_timeout_ms > 0 else req.session_timeout_ms
-        member = Member(member_id, req.group_instance_id, req.client_id, req.client_host, req.session_timeout_ms,
-                        rebalance_timeout, req.protocol_type, [(n, bytes(m)) for n, m in req.protocols],
-                        join_future=fut, deadline_ms=now + req.session_timeout_ms)
-        if not group.members:
-            group.protocol_type = req.protocol_type
-        group.members[member_id] = member
-        if req.group_instance_id is not None:
-            group.static_members[req.group_instance_id] = member_id
-        if group.leader_id is None:
-            group.leader_id = member_id
-        if group.is_(GroupState.PREPARING_REBALANCE) and group.initial_remaining_ms is not None:
-            group.new_member_added = True
-        log.info("group %s: member %s (client %s, instance %s) joined", group.group_id, member_id, req.client_id,
-                 req.group_instance_id)
-        self._maybe_prepare_rebalance(group, now, f"member {member_id} joined")
-
-    def _update_member_and_rebalance(self, group: Group, member: Member, req: JoinRequest,
-                                     fut: asyncio.Future[JoinResult], now: int) -> None:
-        member.protocols = [(n, bytes(m)) for n, m in req.protocols]
-        member.session_timeout_ms = req.session_timeout_ms
-        member.rebalance_timeout_ms = (req.rebalance_timeout_ms if req.rebalance_timeout_ms > 0
-                                       else req.session_timeout_ms)
-        member.client_id, member.client_host = req.client_id, req.client_host
-        member.deadline_ms = now + member.session_timeout_ms
-        self._resolve(member.join_future, JoinResult(GroupError.REBALANCE_IN_PROGRESS, member.member_id))
-        member.join_future = fut
-        self._maybe_prepare_rebalance(group, now, f"member {member.member_id} rejoined")
-
-    def _replace_static_member(self, group: Group, old: Member, new_id: str, req: JoinRequest,
-                               fut: asyncio.Future[JoinResult], now: int) -> None:
-        """A static member restarted (same group.instance.id, no member id): the new member takes the
-        old one's place and assignment; the old id is fenced (KIP-345)."""
-        instance_id = req.group_instance_id
-        assert instance_id is not None
-        self._resolve(old.join_future, JoinResult(GroupError.FENCED_INSTANCE_ID, old.member_id))
-        self._resolve(old.sync_future, SyncResult(GroupError.FENCED_INSTANCE_ID))
-        rebalance_timeout = req.rebalance_timeout_ms if req.rebalance_timeout_ms > 0 else req.session_timeout_ms
-        new = Member(new_id, instance_id, req.client_id, req.client_host, req.session_timeout_ms, rebalance_timeout,
-                     req.protocol_type, [(n, bytes(m)) for n, m in req.protocols], assignment=old.assignment,
-                     deadline_ms=now + req.session_timeout_ms)
-        group.members = {(new_id if mid == old.member_id else mid): (new if mid == old.member_id else m)
-                         for mid, m in group.members.items()}
-        group.static_members[instance_id] = new_id
-        was_leader = group.leader_id == old.member_id
-        if was_leader:
-            group.leader_id = new_id
-        log.info("group %s: static member %s replaced %s (instance %s)", group.group_id, new_id, old.member_id,
-                 instance_id)
-        if group.is_(GroupState.STABLE) and group.select_protocol() == group.protocol_name and (
-                not was_leader or req.supports_skip_assignment):
-            # The assignment does not change: no rebalance, just persist the new member id.
-            generation = group.generation_id
-
-            def stored(error: GroupError) -> None:
-                if not error.ok:
-                    self._resolve(fut, JoinResult(error, new_id))
-                    return
-                if group.generation_id == generation and new_id in group.members:
-                    self._resolve(fut, self._join_result(group, new, with_members=was_leader,
-                                                         skip_assignment=was_leader))
-                else:
-                    self._resolve(fut, JoinResult(GroupError.REBALANCE_IN_PROGRESS, new_id))
-
-            self._store_group(group, on_done=stored)
-            return
-        new.join_future = fut
-        self._maybe_prepare_rebalance(group, now, f"static member {instance_id} rejoined")
-
-    # ------------------------------------------------------------------ rebalance
-
-    def _maybe_prepare_rebalance(self, group: Group, now: int, reason: str) -> None:
-        if group.is_(GroupState.STABLE, GroupState.COMPLETING_REBALANCE, GroupState.EMPTY):
-            self._prepare_rebalance(group, now, reason)
-        elif group.is_(GroupState.PREPARING_REBALANCE):
-            self._try_complete_join(group, now)
-
-    def _prepare_rebalance(self, group: Group, now: int, reason: str) -> None:
-        if group.is_(GroupState.COMPLETING_REBALANCE):
-            self._reset_assignment(group, GroupError.REBALANCE_IN_PROGRESS)
-        rebalance_timeout = group.max_rebalance_timeout_ms()
-        if group.is_(GroupState.EMPTY):
-            delay = self.settings.initial_rebalance_delay_ms
-            group.join_deadline_ms = now + delay
-            group.initial_remaining_ms = max(rebalance_timeout - delay, 0)
-            group.new_member_added = False
-        else:
-            group.join_deadline_ms = now + rebalance_timeout
-            group.initial_remaining_ms = None
-        old = group.state
-        group.transition(GroupState.PREPARING_REBALANCE, now)
-        log.info("group %s: preparing to rebalance in state %s with generation %d (%s)", group.group_id,
-                 old.value, group.generation_id, reason)
-        self._try_complete_join(group, now)
-
-    def _reset_assignment(self, group: Group, error: GroupError) -> None:
-        for m in group.members.values():
-            m.assignment = b""
-            self._resolve(m.sync_future, SyncResult(error))
-            m.sync_future = None
-
-    def _try_complete_join(self, group: Group, now: int) -> None:
-        if not group.is_(GroupState.PREPARING_REBALANCE):
-            return
-        if not group.members:
-            # The last member left: nobody can join late into this generation, so it completes (empty)
-            # now rather than when the join deadline or the initial delay runs out, as in Kafka.
-            self._complete_join(group, now)
-            return
-        while group.initial_remaining_ms is not None:
-            if now < group.join_deadline_ms:
-                return
-            if group.new_member_added and group.initial_remaining_ms > 0:
-                delay = min(self.settings.initial_rebalance_delay_ms, group.initial_remaining_ms)
-                group.initial_remaining_ms -= delay
-                group.new_member_added = False
-                group.join_deadline_ms = now + delay
-                continue
-            break
-        else:
-            if not (group.all_joined() or now >= group.join_deadline_ms):
-                return
-        self._complete_join(group, now)
-
-    def _complete_join(self, group: Group, now: int) -> None:
-        group.initial_remaining_ms = None
-        group.new_member_added = False
-        for m in list(group.members.values()):
-            if not m.awaiting_join and m.group_instance_id is None:
-                log.info("group %s: member %s did not rejoin in time; removed", group.group_id, m.member_id)
-                self._drop_member(group, m, GroupError.UNKNOWN_MEMBER_ID)
-        joined = [m for m in group.members.values() if m.awaiting_join]
-        if group.leader_id is None or group.leader_id not in group.members or \
-                not group.members[group.leader_id].awaiting_join:
-            group.leader_id = joined[0].member_id if joined else next(iter(group.members), None)
-        group.generation_id += 1
-        if not joined:
-            # Nobody is left waiting (static members may remain): an empty generation.
-            for m in list(group.members.values()):
-                self._drop_member(group, m, GroupError.UNKNOWN_MEMBER_ID)
-            group.protocol_name = None
-            group.leader_id = None
-            group.transition(GroupState.EMPTY, now)
-            log.info("group %s: generation %d is empty", group.group_id, group.generation_id)
-            self._store_group(group)
-            return
-        group.protocol_name = group.select_protocol()
-        group.transition(GroupState.COMPLETING_REBALANCE, now)
-        log.info("group %s: generation %d with %d member(s), protocol %s, leader %s", group.group_id,
-                 group.generation_id, len(group.members), group.protocol_name, group.leader_id)
-        for m in joined:
-            fut = m.join_future
-            m.join_future = None
-            m.deadline_ms = now + m.session_timeout_ms
-            self._resolve(fut, self._join_result(group, m, with_members=m.member_id == group.leader_id))
-
-    def _drop_member(self, group: Group, member: Member, error: GroupError) -> None:
-        """Remove a member without touching the group's state; its waiting requests get ``error``."""
-        group.members.pop(member.member_id, None)
-        if member.group_instance_id is not None and group.static_members.get(member.group_instance_id) == \
-                member.member_id:
-            del group.static_members[member.group_instance_id]
-        self._resolve(member.join_future, JoinResult(error, member.member_id))
-        self._resolve(member.sync_future, SyncResult(error))
-        member.join_future = member.sync_future = None
-        if group.leader_id == member.member_id:
-            group.leader_id = next(iter(group.members), None)
-
-    def _remove_member_and_update(self, group: Group, member: Member, now: int, reason: str) -> None:
-        self._drop_member(group, member, GroupError.UNKNOWN_MEMBER_ID)
-        log.info("group %s: member %s removed (%s)", group.group_id, member.member_id, reason)
-        if group.is_(GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
-            self._prepare_rebalance(group, now, f"member {member.member_id} removed: {reason}")
-        elif group.is_(GroupState.PREPARING_REBALANCE):
-            self._try_complete_join(group, now)
-
-    # ------------------------------------------------------------------ SyncGroup
+        return self.classic.join_group(req, now_ms)
 
     def sync_group(self, group_id: str, generation_id: int, member_id: str, assignments: Mapping[str, bytes],
                    now_ms: int, *, group_instance_id: str | None = None, protocol_type: str | None = None,
                    protocol_name: str | None = None) -> asyncio.Future[SyncResult]:
-        self._tick_clock(now_ms)
-        fut: asyncio.Future[SyncResult] = self._future()
-        group = self._groups.get(group_id)
-        if not group_id:
-            fut.set_result(SyncResult(GroupError.INVALID_GROUP_ID))
-            return fut
-        if group is None:
-            fut.set_result(SyncResult(GroupError.UNKNOWN_MEMBER_ID))
-            return fut
-        if group.static_member_fenced(member_id, group_instance_id):
-            fut.set_result(SyncResult(GroupError.FENCED_INSTANCE_ID))
-            return fut
-        member = group.members.get(member_id)
-        if member is None:
-            fut.set_result(SyncResult(GroupError.UNKNOWN_MEMBER_ID))
-            return fut
-        if generation_id != group.generation_id:
-            fut.set_result(SyncResult(GroupError.ILLEGAL_GENERATION))
-            return fut
-        if (protocol_type is not None and protocol_type != group.protocol_type) or (
-                protocol_name is not None and protocol_name != group.protocol_name):
-            fut.set_result(SyncResult(GroupError.INCONSISTENT_GROUP_PROTOCOL))
-            return fut
-        if group.is_(GroupState.PREPARING_REBALANCE):
-            fut.set_result(SyncResult(GroupError.REBALANCE_IN_PROGRESS))
-            return fut
-        if group.is_(GroupState.STABLE):
-            member.deadline_ms = now_ms + member.session_timeout_ms
-            fut.set_result(SyncResult(GroupError.NONE, member.assignment, group.protocol_type, group.protocol_name))
-            return fut
-        if not group.is_(GroupState.COMPLETING_REBALANCE):
-            fut.set_result(SyncResult(GroupError.UNKNOWN_MEMBER_ID))
-            return fut
-        self._resolve(member.sync_future, SyncResult(GroupError.REBALANCE_IN_PROGRESS))
-        member.sync_future = fut
-        member.deadline_ms = now_ms + member.session_timeout_ms
-        if member_id == group.leader_id:
-            full = {mid: bytes(assignments.get(mid, b"")) for mid in group.members}
-            unknown = set(assignments) - set(full)
-            if unknown:
-                log.warning("group %s: leader %s assigned to unknown members %s; ignored", group_id, member_id,
-                            sorted(unknown))
-            generation = group.generation_id
-
-            def stored(error: GroupError) -> None:
-                if group.generation_id != generation or not group.is_(GroupState.COMPLETING_REBALANCE) or \
-                        self._groups.get(group_id) is not group:
-                    return
-                if not error.ok:
-                    self._reset_assignment(group, error)
-                    self._prepare_rebalance(group, self._now, f"storing the assignment failed: {error.name}")
-                    return
-                for m in group.members.values():
-                    m.assignment = full.get(m.member_id, b"")
-                    if m.sync_future is not None:
-                        self._resolve(m.sync_future, SyncResult(GroupError.NONE, m.assignment, group.protocol_type,
-                                                                group.protocol_name))
-                        m.sync_future = None
-                        m.deadline_ms = self._now + m.session_timeout_ms
-                group.transition(GroupState.STABLE, self._now)
-                log.info("group %s: generation %d is stable with %d member(s)", group_id, generation,
-                         len(group.members))
-
-            self._store_group(group, full, stored)
-        return fut
-
-    # ------------------------------------------------------------------ Heartbeat, LeaveGroup
+        return self.classic.sync_group(group_id, generation_id, member_id, assignments, now_ms,
+                                       group_instance_id=group_instance_id, protocol_type=protocol_type,
+                                       protocol_name=protocol_name)
 
     def heartbeat(self, group_id: str, generation_id: int, member_id: str, now_ms: int, *,
                   group_instance_id: str | None = None) -> GroupError:
-        self._tick_clock(now_ms)
-        if not group_id:
-            return GroupError.INVALID_GROUP_ID
-        group = self._groups.get(group_id)
-        if group is None:
-            return GroupError.UNKNOWN_MEMBER_ID
-        if group.static_member_fenced(member_id, group_instance_id):
-            return GroupError.FENCED_INSTANCE_ID
-        member = group.members.get(member_id)
-        if member is None:
-            return GroupError.UNKNOWN_MEMBER_ID
-        if generation_id != group.generation_id:
-            return GroupError.ILLEGAL_GENERATION
-        if group.is_(GroupState.EMPTY):
-            return GroupError.UNKNOWN_MEMBER_ID
-        member.deadline_ms = now_ms + member.session_timeout_ms
-        if group.is_(GroupState.PREPARING_REBALANCE):
-            return GroupError.REBALANCE_IN_PROGRESS
-        return GroupError.NONE
+        return self.classic.heartbeat(group_id, generation_id, member_id, now_ms, group_instance_id=group_instance_id)
 
     def leave_group(self, group_id: str, members: Sequence[tuple[str, str | None]],
                     now_ms: int) -> tuple[GroupError, list[GroupError]]:
-        """Remove members given as (member id, group instance id); an empty member id with an instance
-        id removes whoever holds that instance id (administrative removal, KIP-345).
-        Returns (group-level error, one error per member)."""
-        self._tick_clock(now_ms)
-        if not group_id:
-            return GroupError.INVALID_GROUP_ID, [GroupError.INVALID_GROUP_ID] * len(members)
-        group = self._groups.get(group_id)
-        if group is None:
-            return GroupError.NONE, [GroupError.UNKNOWN_MEMBER_ID] * len(members)
-        errors: list[GroupError] = []
-        for member_id, instance_id in members:
-            if not member_id:
-                current = group.static_members.get(instance_id) if instance_id is not None else None
-                if current is not None and current in group.members:
-                    self._remove_member_and_update(group, group.members[current], now_ms, "removed by instance id")
-                    errors.append(GroupError.NONE)
-                else:
-                    errors.append(GroupError.UNKNOWN_MEMBER_ID)
-            elif member_id in group.pending_members:
-                del group.pending_members[member_id]
-                log.info("group %s: pending member %s left", group_id, member_id)
-                self._try_complete_join(group, now_ms)
-                errors.append(GroupError.NONE)
-            elif group.static_member_fenced(member_id, instance_id):
-                errors.append(GroupError.FENCED_INSTANCE_ID)
-            elif member_id in group.members:
-                self._remove_member_and_update(group, group.members[member_id], now_ms, "left the group")
-                errors.append(GroupError.NONE)
-            else:
-                errors.append(GroupError.UNKNOWN_MEMBER_ID)
-        return GroupError.NONE, errors
+        return self.classic.leave_group(group_id, members, now_ms)
+
+    # ------------------------------------------------------------------ the consumer protocol
+
+    def consumer_heartbeat(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
+                           subscribed_topics: list[str] | None = None, subscribed_regex: str | None = None,
+                           owned: list[tuple[str, int]] | None = None, assignor: str | None = None,
+                           instance_id: str | None = None, rebalance_timeout_ms: int = -1,
+                           session_timeout_ms: int | None = None, client_id: str = "",
+                           client_host: str = "", rack_id: str | None = None) -> HeartbeatResult:
+        """One ConsumerGroupHeartbeat (``consumer.ConsumerGroups.heartbeat``)."""
+        return self.consumer.heartbeat(group_id, member_id, member_epoch, now_ms=now_ms,
+                                       subscribed_topics=subscribed_topics, subscribed_regex=subscribed_regex,
+                                       owned=owned, assignor=assignor, instance_id=instance_id,
+                                       rebalance_timeout_ms=rebalance_timeout_ms,
+                                       session_timeout_ms=session_timeout_ms, client_id=client_id,
+                                       client_host=client_host, rack_id=rack_id)
+
+    def consumer_leave(self, group_id: str, member_id: str, now_ms: int) -> None:
+        self.consumer.leave(group_id, member_id, now_ms)
 
     # ------------------------------------------------------------------ offsets
 
     def commit_offsets(self, group_id: str, generation_id: int, member_id: str,
                        offsets: Mapping[TopicPartition, OffsetCommitInput], now_ms: int, *,
                        group_instance_id: str | None = None) -> asyncio.Future[dict[TopicPartition, GroupError]]:
-        """Validate the committer, append the offsets and resolve once they are durable; only then are
-        they visible to OffsetFetch (Kafka applies a commit when its append completes)."""
-        self._tick_clock(now_ms)
-        fut: asyncio.Future[dict[TopicPartition, GroupError]] = self._future()
-        error = self._check_committer(group_id, generation_id, member_id, group_instance_id, now_ms)
+        """Validate the committer against its group's protocol (a classic generation, or a
+        consumer-protocol member epoch), append the offsets and resolve once they are durable; only
+        then are they visible to OffsetFetch (Kafka applies a commit when its append completes)."""
+        self.classic.advance_clock(now_ms)
+        fut: asyncio.Future[dict[TopicPartition, GroupError]] = self._writer.future()
+        group = self._groups.get(group_id)
+        if not group_id:
+            error = GroupError.INVALID_GROUP_ID
+        elif isinstance(group, ConsumerGroup):
+            error = self.consumer.validate_commit(group, member_id, generation_id)
+        else:
+            error = self.classic.check_committer(group_id, generation_id, member_id, group_instance_id, now_ms)
         if not error.ok:
             fut.set_result(dict.fromkeys(offsets, error))
             return fut
-        group = self._groups[group_id]
-        results: dict[TopicPartition, GroupError] = {}
-        valid: dict[TopicPartition, CommittedOffset] = {}
-        records: list[tuple[bytes, bytes | None]] = []
-        for tp, commit in offsets.items():
-            metadata = commit.metadata or ""
-            if len(metadata.encode("utf-8")) > self.settings.offset_metadata_max_bytes:
-                results[tp] = GroupError.OFFSET_METADATA_TOO_LARGE
-            elif not self._partition_exists(*tp):
-                results[tp] = GroupError.UNKNOWN_TOPIC_OR_PARTITION
-            else:
-                value = CommittedOffset(commit.offset, commit.leader_epoch, metadata, now_ms)
-                valid[tp] = value
-                records.append((encode_offset_commit_key(group_id, tp[0], tp[1]),
-                                encode_offset_commit_value(OffsetCommitValue(value.offset, value.leader_epoch,
-                                                                             value.metadata, now_ms))))
-        if not records:
-            fut.set_result(results)
-            return fut
-
-        def done(error: GroupError, base_offset: int) -> None:
-            if error.ok and self._groups.get(group_id) is group:
-                for i, (tp, value) in enumerate(valid.items()):
-                    self._apply_offset(group, tp, _with_record_offset(value, base_offset + i))
-            for tp in valid:
-                results[tp] = error
-            self._resolve(fut, results)
-
-        self._write(group_id, records, done)
+        current = self._groups.get(group_id)
+        self.offsets.commit(group_id, offsets, now_ms, fut, lambda: self._groups.get(group_id) is current)
         return fut
-
-    def _consumer_group_active(self, group_id: str) -> bool:
-        """Whether a consumer-protocol group with members holds this id."""
-        return self.consumer_groups is not None and self.consumer_groups.subscribed_topics(group_id) is not None
-
-    def _check_committer(self, group_id: str, generation_id: int, member_id: str, instance_id: str | None,
-                         now: int) -> GroupError:
-        if not group_id:
-            return GroupError.INVALID_GROUP_ID
-        group = self._groups.get(group_id)
-        if self.consumer_groups is not None and self.consumer_groups.owns(group_id):
-            # A consumer group: the generation is the member epoch (KIP-848); the offsets live here.
-            error = self.consumer_groups.validate_commit(group_id, member_id, generation_id)
-            if error.ok and group is None:
-                self._new_group(group_id, now)
-            return error
-        if group is None:
-            if generation_id < 0:
-                self._new_group(group_id, now)  # a group that only stores offsets (manual assignment)
-                return GroupError.NONE
-            return GroupError.ILLEGAL_GENERATION
-        if group.static_member_fenced(member_id, instance_id):
-            return GroupError.FENCED_INSTANCE_ID
-        if generation_id < 0 and group.is_(GroupState.EMPTY):
-            return GroupError.NONE
-        if group.is_(GroupState.COMPLETING_REBALANCE):
-            return GroupError.REBALANCE_IN_PROGRESS
-        member = group.members.get(member_id)
-        if member is None:
-            return GroupError.UNKNOWN_MEMBER_ID
-        if generation_id != group.generation_id:
-            return GroupError.ILLEGAL_GENERATION
-        member.deadline_ms = now + member.session_timeout_ms
-        return GroupError.NONE
-
-    @staticmethod
-    def _apply_offset(group: Group, tp: TopicPartition, value: CommittedOffset) -> None:
-        current = group.offsets.get(tp)
-        if current is None or current.record_offset <= value.record_offset:
-            group.offsets[tp] = value
 
     def fetch_offsets(self, group_id: str,
                       partitions: Iterable[TopicPartition] | None) -> dict[TopicPartition, CommittedOffset | None]:
         """Committed offsets of ``partitions`` (None: every partition with a commit); None per
         partition without one. Unknown groups have no commits (Kafka answers -1, not an error)."""
-        group = self._groups.get(group_id)
-        offsets = group.offsets if group is not None else {}
-        if partitions is None:
-            return dict(sorted(offsets.items()))
-        return {tp: offsets.get(tp) for tp in partitions}
+        return self.offsets.fetch(group_id, partitions)
 
     def delete_offsets(self, group_id: str, partitions: Sequence[TopicPartition], now_ms: int
                        ) -> asyncio.Future[tuple[GroupError, dict[TopicPartition, GroupError]]]:
-        """OffsetDelete (KIP-496): a consumer group keeps the offsets of topics it is subscribed to."""
-        self._tick_clock(now_ms)
-        fut: asyncio.Future[tuple[GroupError, dict[TopicPartition, GroupError]]] = self._future()
+        """OffsetDelete (KIP-496): a group with members keeps the offsets of topics it subscribes to."""
+        fut: asyncio.Future[tuple[GroupError, dict[TopicPartition, GroupError]]] = self._writer.future()
         if not group_id:
             fut.set_result((GroupError.INVALID_GROUP_ID, {}))
             return fut
@@ -870,11 +189,9 @@ class GroupCoordinator:
         if group is None:
             fut.set_result((GroupError.GROUP_ID_NOT_FOUND, {}))
             return fut
-        results: dict[TopicPartition, GroupError] = {}
-        consumer_topics = (self.consumer_groups.subscribed_topics(group_id)
-                           if self.consumer_groups is not None else None)
-        if consumer_topics is not None:
-            subscribed: set[str] = consumer_topics
+        subscribed: set[str]
+        if isinstance(group, ConsumerGroup):
+            subscribed = self.consumer.subscribed_topics(group_id) or set()
         elif group.is_(GroupState.EMPTY):
             subscribed = set()
         else:
@@ -883,74 +200,63 @@ class GroupCoordinator:
                 fut.set_result((GroupError.NON_EMPTY_GROUP, {}))
                 return fut
             subscribed = topics
-        deleting: list[TopicPartition] = []
-        for tp in partitions:
-            if tp[0] in subscribed:
-                results[tp] = GroupError.GROUP_SUBSCRIBED_TO_TOPIC
-            else:
-                results[tp] = GroupError.NONE
-                if tp in group.offsets:
-                    deleting.append(tp)
-        if not deleting:
-            fut.set_result((GroupError.NONE, results))
-            return fut
-        for tp in deleting:
-            group.offsets.pop(tp, None)
-        log.info("group %s: deleting offsets of %d partition(s)", group_id, len(deleting))
+        results = {tp: GroupError.GROUP_SUBSCRIBED_TO_TOPIC if tp[0] in subscribed else GroupError.NONE
+                   for tp in partitions}
+        deleting = [tp for tp, e in results.items() if e.ok]
 
-        def done(error: GroupError, _base: int) -> None:
+        def done(error: GroupError) -> None:
             for tp in deleting:
-                results[tp] = error
-            self._resolve(fut, (GroupError.NONE, results))
+                if tp in results:
+                    results[tp] = error
+            resolve(fut, (GroupError.NONE, results))
 
-        self._write(group_id, [(encode_offset_commit_key(group_id, t, p), None) for t, p in deleting], done)
+        self.offsets.delete(group_id, deleting, now_ms, done)
         return fut
 
-    # ------------------------------------------------------------------ admin
+    # ------------------------------------------------------------------ admin, for every group type
 
     def describe_group(self, group_id: str) -> GroupDescription | None:
         group = self._groups.get(group_id)
-        if group is None or (self.consumer_groups is not None and self.consumer_groups.owns(group_id)):
+        if group is None:
             return None
-        stable = group.is_(GroupState.STABLE)
-        members = tuple(
-            MemberDescription(m.member_id, m.group_instance_id, m.client_id, m.client_host,
-                              m.metadata(group.protocol_name) if stable else b"", m.assignment if stable else b"")
-            for m in group.members.values()
-        )
-        return GroupDescription(group.group_id, group.state.value, group.protocol_type or "",
-                                (group.protocol_name or "") if stable else "", members)
+        if isinstance(group, ConsumerGroup):
+            return self.consumer.describe_group(group)
+        return self.classic.describe(group)
 
-    def list_groups(self, states: Iterable[str] = ()) -> list[ListedGroup]:
-        wanted = {s.lower() for s in states}
-        return [ListedGroup(g.group_id, g.protocol_type or "", g.state.value) for g in self._groups.values()
-                if (not wanted or g.state.value.lower() in wanted)
-                and not (self.consumer_groups is not None and self.consumer_groups.owns(g.group_id))]
+    def list_groups(self, states: Iterable[str] = (), types: Iterable[str] = ()) -> list[ListedGroup]:
+        """Every group, optionally only those in ``states`` or of ``types`` (case-insensitive)."""
+        wanted_states = {s.lower() for s in states}
+        wanted_types = {t.lower() for t in types}
+        out: list[ListedGroup] = []
+        for group_id in sorted(self._groups):
+            desc = self.describe_group(group_id)
+            if desc is None:
+                continue
+            if (wanted_states and desc.state.lower() not in wanted_states) or (
+                    wanted_types and desc.group_type not in wanted_types):
+                continue
+            out.append(ListedGroup(group_id, desc.protocol_type, desc.state, desc.group_type))
+        return out
 
     def delete_groups(self, group_ids: Sequence[str], now_ms: int) -> asyncio.Future[dict[str, GroupError]]:
         """DeleteGroups: only groups without members; their offsets and metadata get tombstones."""
-        self._tick_clock(now_ms)
-        fut: asyncio.Future[dict[str, GroupError]] = self._future()
+        self.classic.advance_clock(now_ms)
+        fut: asyncio.Future[dict[str, GroupError]] = self._writer.future()
         results: dict[str, GroupError] = {}
         waiting: set[str] = set()
         for group_id in group_ids:
             group = self._groups.get(group_id)
+            desc = self.describe_group(group_id)
             if not group_id:
                 results[group_id] = GroupError.INVALID_GROUP_ID
-            elif self._consumer_group_active(group_id):
-                results[group_id] = GroupError.NON_EMPTY_GROUP
-            elif group is None and self.consumer_groups is not None and self.consumer_groups.owns(group_id):
-                self.consumer_groups.forget(group_id)
-                results[group_id] = GroupError.NONE
-            elif group is None:
+            elif group is None or desc is None:
                 results[group_id] = GroupError.GROUP_ID_NOT_FOUND
-            elif not group.is_(GroupState.EMPTY) or group.members:
+            elif desc.active or (isinstance(group, ClassicGroup) and group.pending_members):
                 results[group_id] = GroupError.NON_EMPTY_GROUP
             else:
-                if self.consumer_groups is not None:
-                    self.consumer_groups.forget(group_id)
-                records = self._tombstones(group)
-                self._remove_group(group, "deleted")
+                records = self.offsets.drop(group_id)
+                records.append((encode_group_metadata_key(group_id), None))
+                self._remove(group, "deleted")
                 waiting.add(group_id)
                 results[group_id] = GroupError.NONE
 
@@ -958,36 +264,30 @@ class GroupCoordinator:
                     results[gid] = error
                     waiting.discard(gid)
                     if not waiting:
-                        self._resolve(fut, results)
+                        resolve(fut, results)
 
-                self._write(group_id, records, done)
+                self._writer.write(group_id, records, now_ms, done)
         if not waiting:
-            self._resolve(fut, results)
+            resolve(fut, results)
         return fut
 
-    @staticmethod
-    def _tombstones(group: Group) -> list[tuple[bytes, bytes | None]]:
-        records: list[tuple[bytes, bytes | None]] = [
-            (encode_offset_commit_key(group.group_id, t, p), None) for t, p in group.offsets]
-        records.append((encode_group_metadata_key(group.group_id), None))
-        return records
+    def _remove(self, group: Group, reason: str) -> None:
+        if isinstance(group, ClassicGroup):
+            self.classic.remove_group(group, reason)
+        elif self._groups.get(group.group_id) is group:
+            del self._groups[group.group_id]
+            log.info("consumer group %s removed (%s)", group.group_id, reason)
 
     def lag(self, group_id: str) -> list[PartitionLag]:
         """Per partition: committed offset, log end offset and lag, for committed and assigned partitions."""
-        group = self._groups.get(group_id)
-        if group is None:
+        desc = self.describe_group(group_id)
+        if desc is None:
             return []
-        owners: dict[TopicPartition, str] = {}
-        if group.is_(GroupState.STABLE) and group.protocol_type == "consumer":
-            for m in group.members.values():
-                try:
-                    for tp in parse_assignment(m.assignment):
-                        owners[tp] = m.member_id
-                except RecordFormatError:
-                    continue
+        owners = {tp: m.member_id for m in desc.members for tp in m.partitions}
+        committed_offsets = self.offsets.of(group_id)
         out: list[PartitionLag] = []
-        for tp in sorted(set(group.offsets) | set(owners)):
-            committed = group.offsets.get(tp)
+        for tp in sorted(set(committed_offsets) | set(owners)):
+            committed = committed_offsets.get(tp)
             end = self._log_end_offset(*tp)
             offset = committed.offset if committed is not None else -1
             lag = max(end - offset, 0) if end is not None and committed is not None else None
@@ -998,23 +298,11 @@ class GroupCoordinator:
     # ------------------------------------------------------------------ time
 
     def tick(self, now_ms: int) -> None:
-        """Expire sessions and pending members, complete join phases past their deadline, and (every
-        ``retention_check_interval_ms``) expire the offsets of groups that stayed empty too long."""
-        self._tick_clock(now_ms)
-        for group in list(self._groups.values()):
-            for member_id, deadline in list(group.pending_members.items()):
-                if deadline <= now_ms:
-                    del group.pending_members[member_id]
-                    log.info("group %s: pending member %s did not rejoin; forgotten", group.group_id, member_id)
-                    self._try_complete_join(group, now_ms)
-            for member in list(group.members.values()):
-                if member.member_id not in group.members or member.awaiting_join or member.awaiting_sync:
-                    continue
-                if member.deadline_ms <= now_ms:
-                    log.info("group %s: member %s session expired (timeout %d ms)", group.group_id,
-                             member.member_id, member.session_timeout_ms)
-                    self._remove_member_and_update(group, member, now_ms, "session expired")
-            self._try_complete_join(group, now_ms)
+        """Expire sessions of both protocols, complete join phases past their deadline, pick up topic
+        changes for consumer-protocol groups and (every ``retention_check_interval_ms``) expire the
+        offsets of groups that stayed empty too long."""
+        self.classic.tick(now_ms)
+        self.consumer.tick(now_ms)
         if self._next_retention_check_ms is None:
             self._next_retention_check_ms = now_ms + self.settings.retention_check_interval_ms
         elif now_ms >= self._next_retention_check_ms:
@@ -1023,29 +311,28 @@ class GroupCoordinator:
 
     def expire_offsets(self, now_ms: int) -> int:
         """Kafka 2.1+ (KIP-211): the offsets of a group expire ``offsets.retention.minutes`` after it
-        became Empty (for a group that only stores offsets: after each commit). Empty groups without
-        offsets are removed. Returns the number of offsets expired."""
-        self._tick_clock(now_ms)
+        became empty (a consumer-protocol group, or one that only stores offsets: after each commit).
+        Empty groups left without offsets are removed. Returns the number of offsets expired."""
+        self.classic.advance_clock(now_ms)
         retention = self.settings.offsets_retention_ms
         expired_total = 0
         for group in list(self._groups.values()):
-            if not group.is_(GroupState.EMPTY) or self._consumer_group_active(group.group_id):
+            if isinstance(group, ClassicGroup):
+                if not group.is_(GroupState.EMPTY):
+                    continue
+                since: int | None = group.state_since_ms
+            elif group.members:
                 continue
-            expired = [tp for tp, c in group.offsets.items()
-                       if (c.expire_timestamp if c.expire_timestamp >= 0 else
-                           max(c.commit_timestamp, group.state_since_ms) + retention) <= now_ms]
-            for tp in expired:
-                del group.offsets[tp]
-            records: list[tuple[bytes, bytes | None]] = [
-                (encode_offset_commit_key(group.group_id, t, p), None) for t, p in expired]
-            if not group.offsets:
-                records.append((encode_group_metadata_key(group.group_id), None))
-                self._remove_group(group, "empty without offsets")
+            else:
+                since = None
+            records = self.offsets.expire(group.group_id, now_ms, retention, since)
+            expired_total += len(records)
+            if not self.offsets.of(group.group_id):
+                if isinstance(group, ClassicGroup):
+                    records.append((encode_group_metadata_key(group.group_id), None))
+                self._remove(group, "empty without offsets")
             if records:
-                self._write(group.group_id, records, lambda _e, _b: None)
-            if expired:
-                log.info("group %s: %d offset(s) expired", group.group_id, len(expired))
-            expired_total += len(expired)
+                self._writer.write(group.group_id, records, now_ms, lambda _e, _b: None)
         return expired_total
 
     # ------------------------------------------------------------------ start-up and shutdown
@@ -1053,82 +340,20 @@ class GroupCoordinator:
     def load(self, now_ms: int) -> int:
         """Rebuild groups and offsets from ``__consumer_offsets`` (start-up). Returns records applied.
 
-        Groups with members come back Stable at their generation, each member with a fresh session
-        (as when a Kafka coordinator loads a partition), so consumers carry on without rejoining."""
-        self._tick_clock(now_ms)
-        metadata: dict[str, GroupMetadataValue | None] = {}
-        offsets: dict[str, dict[TopicPartition, CommittedOffset]] = {}
-        applied = 0
-        for record in self._log.replay():
-            try:
-                key = decode_key(record.key)
-                if isinstance(key, OffsetCommitKey):
-                    group_offsets = offsets.setdefault(key.group, {})
-                    tp = (key.topic, key.partition)
-                    if record.value is None:
-                        group_offsets.pop(tp, None)
-                    else:
-                        v = decode_offset_commit_value(record.value)
-                        group_offsets[tp] = CommittedOffset(v.offset, v.leader_epoch, v.metadata, v.commit_timestamp,
-                                                            v.expire_timestamp, record.offset)
-                elif isinstance(key, GroupMetadataKey):
-                    metadata[key.group] = (None if record.value is None
-                                           else decode_group_metadata_value(record.value))
-                else:
-                    continue
-            except RecordFormatError as exc:
-                log.warning("__consumer_offsets-%d offset %d: unreadable record skipped: %s", record.partition,
-                            record.offset, exc)
-                continue
-            applied += 1
-        for group_id in sorted(set(metadata) | set(offsets)):
-            value = metadata.get(group_id)
-            group_offsets = offsets.get(group_id, {})
-            if value is None and not group_offsets:
-                continue
-            group = self._restore_group(group_id, value, now_ms)
-            group.offsets = group_offsets
-            self._groups[group_id] = group
+        Classic groups with members come back Stable at their generation, each member with a fresh
+        session, so consumers carry on without rejoining; any other group with offsets comes back as
+        an empty classic group holding them (consumer-protocol members rejoin, as after a Kafka
+        coordinator moves, and the group becomes theirs again)."""
+        self.classic.advance_clock(now_ms)
+        replayed = replay(self._writer.log)
+        for group_id in replayed.group_ids():
+            self._groups[group_id] = self.classic.restore_group(group_id, replayed.metadata.get(group_id), now_ms)
+            self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
         log.info("loaded %d group(s) and %d committed offset(s) from %d record(s)", len(self._groups),
-                 sum(len(g.offsets) for g in self._groups.values()), applied)
-        return applied
-
-    @staticmethod
-    def _restore_group(group_id: str, value: GroupMetadataValue | None, now: int) -> Group:
-        group = Group(group_id, state_since_ms=now)
-        if value is None:
-            return group
-        group.protocol_type = value.protocol_type or None
-        group.generation_id = value.generation
-        if value.current_state_timestamp >= 0:
-            group.state_since_ms = value.current_state_timestamp
-        if value.members and value.protocol is not None:
-            group.protocol_name = value.protocol
-            group.leader_id = value.leader
-            for mv in value.members:
-                group.members[mv.member_id] = Member(
-                    mv.member_id, mv.group_instance_id, mv.client_id, mv.client_host, mv.session_timeout,
-                    mv.rebalance_timeout, value.protocol_type, [(value.protocol, mv.subscription)],
-                    assignment=mv.assignment, deadline_ms=now + mv.session_timeout)
-                if mv.group_instance_id is not None:
-                    group.static_members[mv.group_instance_id] = mv.member_id
-            if group.leader_id not in group.members:
-                group.leader_id = next(iter(group.members))
-            group.state = GroupState.STABLE
-            group.state_since_ms = now
-        return group
+                 sum(len(self.offsets.of(g)) for g in self._groups), replayed.applied)
+        return replayed.applied
 
     def close(self) -> None:
         """Answer every waiting JoinGroup/SyncGroup (COORDINATOR_NOT_AVAILABLE: clients find the
         coordinator again once this broker is back) so shutdown does not wait on them."""
-        self._closed = True
-        for group in self._groups.values():
-            for m in group.members.values():
-                self._resolve(m.join_future, JoinResult(GroupError.COORDINATOR_NOT_AVAILABLE, m.member_id))
-                self._resolve(m.sync_future, SyncResult(GroupError.COORDINATOR_NOT_AVAILABLE))
-                m.join_future = m.sync_future = None
-
-
-def _with_record_offset(value: CommittedOffset, record_offset: int) -> CommittedOffset:
-    return CommittedOffset(value.offset, value.leader_epoch, value.metadata, value.commit_timestamp,
-                           value.expire_timestamp, record_offset)
+        self.classic.close()

@@ -1,4 +1,5 @@
-"""The group coordinator's error vocabulary.
+"""The group coordinator's error vocabulary: ``GroupError`` for the classic protocol, committed
+offsets and administration, ``HeartbeatError`` for consumer-protocol heartbeats (KIP-848).
 
 Each member is named after the Kafka error it stands for (``Errors.java``), because the classic
 group protocol is defined by those errors: clients react to ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID
@@ -34,3 +35,28 @@ class GroupError(enum.Enum):
     @property
     def ok(self) -> bool:
         return self is GroupError.NONE
+
+
+class HeartbeatError(enum.IntEnum):
+    """The answers of a consumer-protocol heartbeat (KIP-848), by Kafka's names and numbers.
+
+    The values are Kafka's codes (``Errors.java``), so a ``HeartbeatResult.error`` goes on the wire as
+    is, and the HTTP front maps the same names to statuses once."""
+
+    NONE = 0
+    COORDINATOR_NOT_AVAILABLE = 15  # the group coordinator is not running
+    INCONSISTENT_GROUP_PROTOCOL = 23  # the group id is held by a classic group with members
+    INVALID_GROUP_ID = 24  # empty group id
+    UNKNOWN_MEMBER_ID = 25  # the member is not (or no longer) in the group: rejoin with epoch 0
+    INVALID_REQUEST = 42  # a field combination the protocol forbids
+    GROUP_ID_NOT_FOUND = 69  # no such consumer group, or the id belongs to a classic group
+    GROUP_MAX_SIZE_REACHED = 81  # group.consumer.max.size members already
+    FENCED_MEMBER_EPOCH = 110  # the member's epoch is not its current one: rejoin with epoch 0
+    UNRELEASED_INSTANCE_ID = 111  # another live member holds this group.instance.id
+    UNSUPPORTED_ASSIGNOR = 112  # server_assignor names no assignor of group.consumer.assignors
+    STALE_MEMBER_EPOCH = 113  # an offset commit carries an epoch other than the member's
+    INVALID_REGULAR_EXPRESSION = 128  # subscribed_topic_regex does not compile (KIP-848, heartbeat v1)
+
+    @property
+    def ok(self) -> bool:
+        return self is HeartbeatError.NONE

@@ -1,8 +1,11 @@
 """The HTTP front: an aiohttp application over the broker core, and its listener.
 
-``build_app`` assembles the routes (topics, records, groups, operations), the error middleware
-(``errors.py``: one mapping from exceptions to statuses) and the metrics middleware (latency per
-route). ``HttpServer`` runs it on ``--http-listen`` with an ``AppRunner``/``TCPSite``.
+``build_app`` assembles the route tables (one ``web.RouteTableDef`` per ``routes_*`` module: topics,
+records, groups, group members, operations), the shared state (``context.py``: typed ``AppKey``s),
+the error middleware (``errors.py``: one mapping from exceptions to statuses) and the metrics
+middleware (latency per route). ``HttpServer`` runs it on ``--http-listen`` with an
+``AppRunner``/``TCPSite``. Imports point one way: this module imports the routes modules, they
+import ``context.py``, never this module.
 
 Request bodies are bounded by ``socket.request.max.bytes`` (aiohttp's ``client_max_size``): a larger
 body is refused with 413 before it is buffered. Like the Kafka front, this module calls only the
@@ -13,49 +16,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from logbroker.broker import Broker
-from logbroker.groups import GroupCoordinator
+from logbroker.http import routes_consumers, routes_groups, routes_ops, routes_records, routes_topics
+from logbroker.http.context import METRICS, HttpContext, install
 from logbroker.http.errors import Handler, error_middleware
-from logbroker.http.metrics import HttpMetrics
-from logbroker.http.partitioner import RoundRobin
-from logbroker.metrics import RequestLatencies
 
-if TYPE_CHECKING:
-    from logbroker.http.routes_consumers import AssignmentController
+__all__ = ["HttpContext", "HttpServer", "build_app"]
 
 log = logging.getLogger(__name__)
-
-# Largest wait a long-polling read may ask for, in ms (Kafka's fetch.max.wait.ms is usually 500).
-MAX_WAIT_MS = 30_000
-
-
-@dataclass(slots=True)
-class HttpContext:
-    """What the routes need: the broker core and the front's own state."""
-
-    broker: Broker
-    metrics: HttpMetrics = field(default_factory=HttpMetrics)
-    round_robin: RoundRobin = field(default_factory=RoundRobin)
-    coordinator: GroupCoordinator | None = None  # group routes answer 503 without one
-    controller: AssignmentController | None = None  # broker-assigned (HTTP member) routes answer 503 without one
-    kafka_stats: Callable[[], Mapping[str, int]] | None = None  # the Kafka listener's counters
-    kafka_latency: RequestLatencies | None = None  # Kafka request latency per API, recorded by the dispatcher
-    http_connections: Callable[[], int] | None = None
-    clock: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
-
-
-CONTEXT: web.AppKey[HttpContext] = web.AppKey("logbroker_context", HttpContext)
-
-
-def context(request: web.Request) -> HttpContext:
-    return request.app[CONTEXT]
 
 
 @web.middleware
@@ -70,20 +42,15 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         info = request.match_info
         route = info.route.resource.canonical if info.route.resource is not None else "unmatched"
-        request.app[CONTEXT].metrics.observe(route, request.method, status, time.perf_counter() - started)
+        request.app[METRICS].observe(route, request.method, status, time.perf_counter() - started)
 
 
 def build_app(ctx: HttpContext) -> web.Application:
-    from logbroker.http import routes_consumers, routes_groups, routes_ops, routes_records, routes_topics
-
     max_body = ctx.broker.config.get_int("socket.request.max.bytes")
     app = web.Application(client_max_size=max_body, middlewares=[metrics_middleware, error_middleware])
-    app[CONTEXT] = ctx
-    routes_topics.add_routes(app)
-    routes_records.add_routes(app)
-    routes_groups.add_routes(app)
-    routes_consumers.add_routes(app)
-    routes_ops.add_routes(app)
+    install(app, ctx)
+    for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_ops):
+        app.add_routes(module.routes)
     return app
 
 

@@ -33,6 +33,9 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
 Group coordinator errors (``logbroker.groups.errors.GroupError``) are mapped by ``group_error``:
 GROUP_ID_NOT_FOUND 404, NON_EMPTY_GROUP / REBALANCE_IN_PROGRESS 409, INVALID_GROUP_ID 400,
 UNKNOWN_TOPIC_OR_PARTITION 404, COORDINATOR_NOT_AVAILABLE 503, REQUEST_TIMED_OUT 504, others 400.
+Consumer-protocol heartbeat errors (``HeartbeatError``, Kafka's codes) by ``heartbeat_error``:
+UNKNOWN_MEMBER_ID / GROUP_ID_NOT_FOUND 404, FENCED_MEMBER_EPOCH / STALE_MEMBER_EPOCH /
+UNRELEASED_INSTANCE_ID / INCONSISTENT_GROUP_PROTOCOL / GROUP_MAX_SIZE_REACHED 409, others 400.
 
 A 5xx is logged with its traceback; the client gets the exception's message, never a traceback.
 """
@@ -45,8 +48,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from logbroker import errors as se
-from logbroker.controller.errors import ControllerError
-from logbroker.groups.errors import GroupError
+from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.http.content import BodyError, UnsupportedMediaTypeError, respond
 
 log = logging.getLogger(__name__)
@@ -166,24 +168,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(request, status, code, message)
 
 
-# The controller's errors (Kafka error codes) as HTTP statuses; any other code is a 400 named by its number.
-_CONTROLLER_STATUS: dict[ControllerError, int] = {
-    ControllerError.COORDINATOR_NOT_AVAILABLE: 503,
-    ControllerError.INVALID_GROUP_ID: 400,
-    ControllerError.UNKNOWN_MEMBER_ID: 404,
-    ControllerError.INVALID_REQUEST: 400,
-    ControllerError.GROUP_ID_NOT_FOUND: 404,
-    ControllerError.GROUP_MAX_SIZE_REACHED: 409,
-    ControllerError.FENCED_MEMBER_EPOCH: 409,
-    ControllerError.UNRELEASED_INSTANCE_ID: 409,
-    ControllerError.UNSUPPORTED_ASSIGNOR: 400,
-    ControllerError.INVALID_REGULAR_EXPRESSION: 400,
-    ControllerError.STALE_MEMBER_EPOCH: 409,
+# Consumer-protocol heartbeat errors (Kafka's codes and names) as HTTP statuses.
+_HEARTBEAT_STATUS: dict[HeartbeatError, int] = {
+    HeartbeatError.COORDINATOR_NOT_AVAILABLE: 503,
+    HeartbeatError.INCONSISTENT_GROUP_PROTOCOL: 409,
+    HeartbeatError.INVALID_GROUP_ID: 400,
+    HeartbeatError.UNKNOWN_MEMBER_ID: 404,
+    HeartbeatError.INVALID_REQUEST: 400,
+    HeartbeatError.GROUP_ID_NOT_FOUND: 404,
+    HeartbeatError.GROUP_MAX_SIZE_REACHED: 409,
+    HeartbeatError.FENCED_MEMBER_EPOCH: 409,
+    HeartbeatError.UNRELEASED_INSTANCE_ID: 409,
+    HeartbeatError.UNSUPPORTED_ASSIGNOR: 400,
+    HeartbeatError.INVALID_REGULAR_EXPRESSION: 400,
+    HeartbeatError.STALE_MEMBER_EPOCH: 409,
 }
-def controller_error(code: int, message: str | None, context: str) -> HttpError:
-    try:
-        error = ControllerError(code)
-    except ValueError:
-        return HttpError(400, f"KAFKA_ERROR_{code}", f"{context}: {message or 'refused'}")
-    return HttpError(_CONTROLLER_STATUS.get(error, 400), error.name,
-                     f"{context}: {message}" if message else f"{context}: {error.name}")
+
+
+def heartbeat_error(error: HeartbeatError, message: str, context: str) -> HttpError:
+    """The HTTP error for a refused consumer-protocol heartbeat (never called with NONE)."""
+    return HttpError(_HEARTBEAT_STATUS.get(error, 400), error.name, f"{context}: {message}")

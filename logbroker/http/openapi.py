@@ -149,12 +149,18 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["group_id", "state", "members", "offsets"],
         "properties": {
             "group_id": {"type": "string"}, "state": {"type": "string"}, "protocol_type": {"type": "string"},
-            "protocol": {"type": "string"}, "group_epoch": {"type": "integer"},
+            "group_type": {"type": "string", "enum": ["classic", "consumer"]},
+            "protocol": {"type": "string", "description": "classic: the selected protocol; consumer: the assignor"},
+            "group_epoch": {"type": "integer", "description": "classic: the generation; consumer: the group epoch"},
             "members": {"type": "array", "items": {"type": "object", "properties": {
                 "member_id": {"type": "string"}, "group_instance_id": _NULLABLE_STRING,
                 "client_id": {"type": "string"}, "client_host": {"type": "string"},
+                "member_epoch": {"type": "integer", "description": "consumer groups only"},
                 "assignment": {"type": "array", "items": {"type": "object", "properties": {
-                    "topic": {"type": "string"}, "partition": {"type": "integer"}}}}}}},
+                    "topic": {"type": "string"}, "partition": {"type": "integer"}}}},
+                "target_assignment": {"type": "array", "description": "consumer groups only", "items": {
+                    "type": "object",
+                    "properties": {"topic": {"type": "string"}, "partition": {"type": "integer"}}}}}}},
             "offsets": {"type": "array", "items": {"type": "object", "properties": {
                 "topic": {"type": "string"}, "partition": {"type": "integer"},
                 "committed_offset": {"type": "integer"}, "log_end_offset": {"type": "integer"},

@@ -1,119 +1,91 @@
-"""Consumer group administration over HTTP (the groups themselves are run by the coordinator).
+"""Group administration over HTTP, the same for every group type (the coordinator answers for all).
 
-    GET    /groups                      {"groups": [{"group_id", "protocol_type", "state"}]}
+    GET    /groups                      {"groups": [{"group_id", "protocol_type", "state", "group_type"}]}
     GET    /groups/{group}              state, members with their assignment, committed offsets and lag
     POST   /groups/{group}/reset-offsets  {"strategy": "earliest"|"latest"|"timestamp"|"shift",
                                          "timestamp"?: ms, "shift"?: n, "topics"?: [name]}
     DELETE /groups/{group}              204; only a group without members
 
-Resetting offsets is allowed only while the group is Empty, as ``kafka-consumer-groups.sh
---reset-offsets`` requires. It commits new offsets for every partition of ``topics`` (default: the
-topics the group has committed offsets for): ``earliest`` the log start offset, ``latest`` the log
-end offset, ``timestamp`` the first offset with a timestamp at or after it (the log end when none),
-``shift`` the committed offset plus ``shift`` (from the log end when nothing is committed), kept
-within the log.
+Resetting offsets is allowed only while the group has no members (classic or consumer protocol),
+as ``kafka-consumer-groups.sh --reset-offsets`` requires. It commits new offsets for every
+partition of ``topics`` (default: the topics the group has committed offsets for): ``earliest``
+the log start offset, ``latest`` the log end offset, ``timestamp`` the first offset with a
+timestamp at or after it (the log end when none), ``shift`` the committed offset plus ``shift``
+(from the log end when nothing is committed), kept within the log.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
-from logbroker.controller.controller import GroupDescription
-from logbroker.groups import GroupCoordinator, GroupError, GroupState, OffsetCommitInput
-from logbroker.groups.assignment import parse_assignment
-from logbroker.groups.schema import RecordFormatError
-from logbroker.http.app import context
+from logbroker.groups import GroupDescription, GroupError, OffsetCommitInput
+from logbroker.groups.state import CONSUMER
 from logbroker.http.content import read_body, respond
-from logbroker.http.errors import HttpError, bad_request, group_error
+from logbroker.http.context import context, coordinator
+from logbroker.http.errors import bad_request, group_error
 from logbroker.http.params import INT64_MAX, body_object, field_int
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("earliest", "latest", "timestamp", "shift")
 
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/groups", list_groups, allow_head=False)
-    app.router.add_get("/groups/{group}", describe_group, allow_head=False)
-    app.router.add_post("/groups/{group}/reset-offsets", reset_offsets)
-    app.router.add_delete("/groups/{group}", delete_group)
+routes = web.RouteTableDef()
 
 
-def _coordinator(request: web.Request) -> GroupCoordinator:
-    coordinator = context(request).coordinator
-    if coordinator is None:
-        raise HttpError(503, "COORDINATOR_NOT_AVAILABLE", "the group coordinator is not running")
-    return coordinator
+def _partitions(tps: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [{"topic": t, "partition": p} for t, p in tps]
 
 
-def _assignment(data: bytes) -> list[dict[str, Any]]:
-    try:
-        return [{"topic": t, "partition": p} for t, p in parse_assignment(data)] if data else []
-    except RecordFormatError:
-        return []
-
-
+@routes.get("/groups", allow_head=False)
 async def list_groups(request: web.Request) -> web.Response:
-    """Classic groups (Kafka clients' JoinGroup) and broker-assigned groups (HTTP and KIP-848 members)."""
-    groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "state": g.state, "group_type": "classic"}
-              for g in _coordinator(request).list_groups()]
-    controller = context(request).controller
-    if controller is not None:
-        for group_id in controller.groups():
-            described = controller.describe(group_id)
-            if described is not None:
-                groups.append({"group_id": group_id, "protocol_type": "consumer", "state": described.state,
-                               "group_type": "consumer"})
-    return respond(request, {"groups": sorted(groups, key=lambda g: str(g["group_id"]))})
+    """Every group: classic (Kafka clients' JoinGroup) and consumer-protocol (HTTP and KIP-848 members)."""
+    groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "state": g.state, "group_type": g.group_type}
+              for g in coordinator(request).list_groups()]
+    return respond(request, {"groups": groups})
 
 
+def _description(desc: GroupDescription) -> dict[str, Any]:
+    consumer = desc.group_type == CONSUMER
+    members = []
+    for m in desc.members:
+        member: dict[str, Any] = {"member_id": m.member_id, "group_instance_id": m.instance_id,
+                                  "client_id": m.client_id, "client_host": m.client_host,
+                                  "assignment": _partitions(m.partitions)}
+        if consumer:
+            member["member_epoch"] = m.member_epoch
+            member["target_assignment"] = _partitions(m.target_partitions)
+        members.append(member)
+    return {"group_id": desc.group_id, "group_type": desc.group_type, "state": desc.state,
+            "protocol_type": desc.protocol_type, "protocol": desc.protocol_data, "group_epoch": desc.group_epoch,
+            "members": members}
+
+
+@routes.get("/groups/{group}", allow_head=False)
 async def describe_group(request: web.Request) -> web.Response:
-    coordinator = _coordinator(request)
+    """State, members with their assignment, committed offsets and lag, the same for every group type."""
+    groups = coordinator(request)
     group_id = request.match_info["group"]
-    controller = context(request).controller
-    assigned = controller.describe(group_id) if controller is not None else None
-    if assigned is not None:
-        return respond(request, _describe_assigned(group_id, assigned, coordinator))
-    desc = coordinator.describe_group(group_id)
+    desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
-    consumer = desc.protocol_type == "consumer"
-    members = [{"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
-                "client_host": m.client_host, "assignment": _assignment(m.assignment) if consumer else []}
-               for m in desc.members]
     offsets = [{"topic": lag.topic, "partition": lag.partition, "committed_offset": lag.committed_offset,
                 "log_end_offset": lag.log_end_offset, "lag": lag.lag, "member_id": lag.member_id,
-                "metadata": lag.metadata} for lag in coordinator.lag(group_id)]
-    return respond(request, {"group_id": desc.group_id, "state": desc.state, "protocol_type": desc.protocol_type,
-                             "protocol": desc.protocol_data, "members": members, "offsets": offsets})
+                "metadata": lag.metadata} for lag in groups.lag(group_id)]
+    return respond(request, {**_description(desc), "offsets": offsets})
 
 
-def _describe_assigned(group_id: str, desc: GroupDescription, coordinator: GroupCoordinator) -> dict[str, Any]:
-    """A group whose partitions the broker assigns: members with current and target assignments."""
-    owners = {tp: m.member_id for m in desc.members for tp in m.assignment}
-    members = [{"member_id": m.member_id, "group_instance_id": m.instance_id, "client_id": m.client_id,
-                "client_host": m.client_host, "member_epoch": m.member_epoch,
-                "assignment": [{"topic": t, "partition": p} for t, p in m.assignment],
-                "target_assignment": [{"topic": t, "partition": p} for t, p in m.target_assignment]}
-               for m in desc.members]
-    offsets = [{"topic": lag.topic, "partition": lag.partition, "committed_offset": lag.committed_offset,
-                "log_end_offset": lag.log_end_offset, "lag": lag.lag,
-                "member_id": owners.get((lag.topic, lag.partition)), "metadata": lag.metadata}
-               for lag in coordinator.lag(group_id)]
-    return {"group_id": group_id, "state": desc.state, "protocol_type": "consumer", "protocol": desc.assignor,
-            "group_epoch": desc.group_epoch, "members": members, "offsets": offsets}
-
-
+@routes.post("/groups/{group}/reset-offsets")
 async def reset_offsets(request: web.Request) -> web.Response:
     ctx = context(request)
-    coordinator = _coordinator(request)
+    groups = coordinator(request)
     broker = ctx.broker
     group_id = request.match_info["group"]
-    group = coordinator.group(group_id)
-    if group is None:
+    desc = groups.describe_group(group_id)
+    if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
     body = body_object(await read_body(request))
     strategy = body.get("strategy")
@@ -126,13 +98,16 @@ async def reset_offsets(request: web.Request) -> web.Response:
     if strategy == "shift" and shift is None:
         raise bad_request("strategy shift needs a shift (records, may be negative)")
     topics = body.get("topics")
+    committed = groups.fetch_offsets(group_id, None)
     if topics is None:
-        topics = sorted({t for t, _ in group.offsets})
+        topics = sorted({t for t, _ in committed})
     elif not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
         raise bad_request("topics must be an array of topic names")
-    if not group.is_(GroupState.EMPTY) or group.members:
-        raise group_error(GroupError.NON_EMPTY_GROUP, f"group {group_id!r} must be empty to reset its offsets")
-    committed = coordinator.fetch_offsets(group_id, None)
+    if desc.active:
+        # As kafka-consumer-groups: the members would overwrite the new offsets with their next commit.
+        raise group_error(GroupError.NON_EMPTY_GROUP,
+                          f"offsets of group {group_id!r} can only be reset while it is inactive, but it is "
+                          f"{desc.state} with {len(desc.members)} member(s)")
     new: dict[tuple[str, int], OffsetCommitInput] = {}
     for topic in topics:
         partitions = broker.topic(topic).partitions
@@ -152,7 +127,7 @@ async def reset_offsets(request: web.Request) -> web.Response:
                 target = min(max((current.offset if current is not None else end) + shift, start), end)
             new[(topic, p)] = OffsetCommitInput(target)
     if new:
-        results = await coordinator.commit_offsets(group_id, -1, "", new, ctx.clock())
+        results = await groups.commit_offsets(group_id, -1, "", new, ctx.clock())
         failed = [(tp, e) for tp, e in results.items() if not e.ok]
         if failed:
             (topic, p), error = failed[0]
@@ -163,11 +138,11 @@ async def reset_offsets(request: web.Request) -> web.Response:
         {"topic": t, "partition": p, "offset": c.offset} for (t, p), c in sorted(new.items())]})
 
 
+@routes.delete("/groups/{group}")
 async def delete_group(request: web.Request) -> web.Response:
     ctx = context(request)
-    coordinator = _coordinator(request)
     group_id = request.match_info["group"]
-    results = await coordinator.delete_groups([group_id], ctx.clock())
+    results = await coordinator(request).delete_groups([group_id], ctx.clock())
     error = results.get(group_id, GroupError.NONE)
     if not error.ok:
         raise group_error(error, f"group {group_id!r}")

@@ -6,30 +6,30 @@ import logging
 
 from aiohttp import web
 
-from logbroker.http.app import HttpContext, context
 from logbroker.http.content import respond
+from logbroker.http.context import HttpContext, context
 from logbroker.http.metrics import CONTENT_TYPE, Exposition
 from logbroker.http.openapi import document
 
 log = logging.getLogger(__name__)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/health", health, allow_head=False)
-    app.router.add_get("/metrics", metrics, allow_head=False)
-    app.router.add_get("/openapi.json", openapi, allow_head=False)
+routes = web.RouteTableDef()
 
 
+@routes.get("/health", allow_head=False)
 async def health(request: web.Request) -> web.Response:
     broker = context(request).broker
     return respond(request, {"status": "ok", "node_id": broker.node_id, "cluster_id": broker.cluster_id,
                              "topics": len(broker.topic_names())})
 
 
+@routes.get("/openapi.json", allow_head=False)
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(document())
 
 
+@routes.get("/metrics", allow_head=False)
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=render_metrics(context(request)).encode(), headers={"Content-Type": CONTENT_TYPE})
 

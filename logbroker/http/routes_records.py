@@ -45,8 +45,8 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.broker import Broker, ReadOutcome
-from logbroker.http.app import MAX_WAIT_MS, context
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
+from logbroker.http.context import MAX_WAIT_MS, context
 from logbroker.http.errors import HttpError, bad_request
 from logbroker.http.params import INT64_MAX, body_object, path_partition, query_choice, query_int
 from logbroker.http.partitioner import partition_for_key
@@ -64,9 +64,7 @@ MAX_LIMIT = 10_000
 INLINE_READ_BYTES = 256 * 1024
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/topics/{topic}/records", produce)
-    app.router.add_get("/topics/{topic}/partitions/{partition}/records", read_records, allow_head=False)
+routes = web.RouteTableDef()
 
 
 # ----------------------------------------------------------------------------------------- produce
@@ -130,6 +128,7 @@ def _format(obj: Any, name: str, default: str) -> str:
     return str(value)
 
 
+@routes.post("/topics/{topic}/records")
 async def produce(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
@@ -247,6 +246,7 @@ def pread_all(parts: Sequence[Any]) -> bytes:
     return b"".join(os.pread(p.fileno, p.length, p.position) for p in parts)
 
 
+@routes.get("/topics/{topic}/partitions/{partition}/records", allow_head=False)
 async def read_records(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker

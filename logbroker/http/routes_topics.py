@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
-from logbroker.http.app import context
 from logbroker.http.content import read_body, respond
+from logbroker.http.context import context
 from logbroker.http.errors import bad_request
 from logbroker.http.params import body_object, field_int, field_str
 from logbroker.topics import MAX_PARTITIONS, ConfigEntry, TopicDescription
@@ -26,12 +26,7 @@ from logbroker.topics import MAX_PARTITIONS, ConfigEntry, TopicDescription
 log = logging.getLogger(__name__)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/topics", list_topics, allow_head=False)
-    app.router.add_post("/topics", create_topic)
-    app.router.add_get("/topics/{topic}", describe_topic, allow_head=False)
-    app.router.add_patch("/topics/{topic}/configs", alter_configs)
-    app.router.add_delete("/topics/{topic}", delete_topic)
+routes = web.RouteTableDef()
 
 
 def _config_strings(value: Any, what: str) -> dict[str, str]:
@@ -61,6 +56,7 @@ def description(d: TopicDescription) -> dict[str, Any]:
             "partitions": partitions, "configs": configs_of(d.configs)}
 
 
+@routes.get("/topics", allow_head=False)
 async def list_topics(request: web.Request) -> web.Response:
     broker = context(request).broker
     topics = [{"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
@@ -68,6 +64,7 @@ async def list_topics(request: web.Request) -> web.Response:
     return respond(request, {"topics": topics})
 
 
+@routes.post("/topics")
 async def create_topic(request: web.Request) -> web.Response:
     broker = context(request).broker
     body = body_object(await read_body(request))
@@ -87,11 +84,13 @@ async def create_topic(request: web.Request) -> web.Response:
     return respond(request, description(broker.describe_topic(name)), status=201)
 
 
+@routes.get("/topics/{topic}", allow_head=False)
 async def describe_topic(request: web.Request) -> web.Response:
     broker = context(request).broker
     return respond(request, description(broker.describe_topic(request.match_info["topic"])))
 
 
+@routes.patch("/topics/{topic}/configs")
 async def alter_configs(request: web.Request) -> web.Response:
     broker = context(request).broker
     name = request.match_info["topic"]
@@ -114,6 +113,7 @@ async def alter_configs(request: web.Request) -> web.Response:
                              "configs": configs_of(broker.configs_of(info))})
 
 
+@routes.delete("/topics/{topic}")
 async def delete_topic(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker

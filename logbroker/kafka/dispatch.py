@@ -15,12 +15,12 @@ import time
 from collections.abc import Sequence
 
 from logbroker.broker import Broker
-from logbroker.controller import Controller
 from logbroker.groups import GroupCoordinator
 from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.errors import ProtocolError, UnsupportedVersion
+from logbroker.kafka.fetch_sessions import FetchSessionCache
 from logbroker.kafka.handlers import Body, Handler, RequestContext
 from logbroker.kafka.handlers.acls import handle_create_acls, handle_delete_acls, handle_describe_acls
 from logbroker.kafka.handlers.configs import (
@@ -148,12 +148,12 @@ class Dispatcher:
     """The server's request handler: bytes of one frame in, response chunks out."""
 
     def __init__(self, broker: Broker, advertised_host: str, advertised_port: int, *,
-                 coordinator: GroupCoordinator | None = None, controller: Controller | None = None,
+                 coordinator: GroupCoordinator | None = None,
                  latencies: RequestLatencies | None = None) -> None:
         self.broker = broker
         self.latencies = latencies
         self.coordinator = coordinator
-        self.controller = controller
+        self.fetch_sessions = FetchSessionCache(broker.config.get_int("max.incremental.fetch.session.cache.slots"))
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
@@ -185,7 +185,7 @@ class Dispatcher:
                 return list(codec.encode_response(key, version, request.correlation_id, NOT_SERVED[key]))
             raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
-                             self.advertised_port, self.coordinator, self.controller)
+                             self.advertised_port, self.coordinator, self.fetch_sessions)
         if key == ApiKey.API_VERSIONS:
             response: Body | None = {"error_code": 0, "api_keys": self._api_keys, "throttle_time_ms": 0,
                                      "supported_features": [], "finalized_features_epoch": -1,

@@ -14,10 +14,17 @@ now has, each as a `memoryview` of exactly `size` bytes. Invariants:
   `socket.request.max.bytes`) as soon as its 4 bytes are known, before any of the body is
   buffered; a bad size raises `FrameTooLarge` and the decoder stays failed (the connection must be
   closed, there is no way to resynchronise a stream).
+- Memory follows the bytes that arrived, never the size a peer declares: the pieces of a frame
+  split across chunks are kept as they arrive; once half the frame is here they move into one
+  `bytearray` of exactly its size, which the rest is copied into (so the buffer is at most twice
+  the bytes received: a peer that sends a 4-byte prefix claiming 100 MiB and stops costs a few
+  bytes, not 100 MiB). `buffered` says how many bytes arrived, so the transport can bound them
+  across connections.
 - A frame is copied at most once: frames lying wholly inside one `bytes` chunk are returned as
-  zero-copy views of it; a frame split across chunks is assembled in a `bytearray` of exactly its
-  size, allocated once when the size is known. Mutable inputs (`bytearray`, `memoryview`) are
-  copied once on entry because the caller may reuse them.
+  zero-copy views of it; a split frame's pieces are views of their chunks until they are copied
+  into its buffer (a piece shorter than half its chunk is copied at once instead, so a small piece
+  never keeps a large chunk alive). Mutable inputs (`bytearray`, `memoryview`) are copied once on
+  entry because the caller may reuse them.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ DEFAULT_MAX_FRAME_BYTES = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes 
 class FrameDecoder:
     """Incremental frame splitter. Not thread-safe; one per connection."""
 
-    __slots__ = ("_body", "_failed", "_filled", "_head", "max_frame_bytes")
+    __slots__ = ("_body", "_failed", "_have", "_head", "_parts", "_size", "max_frame_bytes")
 
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
         if max_frame_bytes < 0:
@@ -42,27 +49,53 @@ class FrameDecoder:
         self.max_frame_bytes = max_frame_bytes
         # Partial size prefix (fewer than 4 bytes seen).
         self._head = b""
-        # Body of a frame split across feeds, and how many of its bytes are present.
+        # Pieces of a frame split across feeds (None between frames), their total and the declared size.
+        # Once half the frame has arrived the pieces move into one bytearray of the frame's size
+        # (``_body``), which the rest is copied into as it arrives.
+        self._parts: list[bytes | memoryview] | None = None
         self._body: bytearray | None = None
-        self._filled = 0
+        self._have = 0
+        self._size = 0
         self._failed: FrameTooLarge | None = None
 
     @property
     def buffered(self) -> int:
         """Bytes held for an incomplete frame (prefix included)."""
-        if self._body is not None:
-            return 4 + self._filled
+        if self._parts is not None:
+            return 4 + self._have
         return len(self._head)
 
     @property
     def pending_frame_size(self) -> int | None:
         """Declared size of the frame being assembled, if its prefix has been read."""
-        return None if self._body is None else len(self._body)
+        return None if self._parts is None else self._size
 
     def _check(self, size: int) -> None:
         if size < 0 or size > self.max_frame_bytes:
             self._failed = FrameTooLarge(size, self.max_frame_bytes)
             raise self._failed
+
+    def _keep(self, view: memoryview, start: int, length: int) -> None:
+        """Hold ``length`` bytes of the chunk from ``start`` for the frame being assembled."""
+        if length <= 0:
+            return
+        piece = view[start : start + length]
+        body = self._body
+        if body is not None:
+            body[self._have : self._have + length] = piece
+            self._have += length
+            return
+        assert self._parts is not None
+        self._parts.append(piece if 2 * length >= len(view) else bytes(piece))
+        self._have += length
+        if 2 * self._have >= self._size and self._have < self._size:
+            # Half the frame is here: one buffer of its size now costs at most twice what arrived.
+            body = self._body = bytearray(self._size)
+            pos = 0
+            for part in self._parts:
+                body[pos : pos + len(part)] = part
+                pos += len(part)
+            self._parts = []
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
         """Add bytes read from the peer; return every frame completed by them, in order."""
@@ -85,19 +118,19 @@ class FrameDecoder:
             size = _SIZE.unpack(self._head)[0]
             self._head = b""
             self._check(size)
-            self._body = bytearray(size)
-            self._filled = 0
-        if self._body is not None:
-            body = self._body
-            take = min(len(body) - self._filled, n - pos)
-            body[self._filled : self._filled + take] = view[pos : pos + take]
-            self._filled += take
+            self._parts = []
+            self._have = 0
+            self._size = size
+        if self._parts is not None:
+            take = min(self._size - self._have, n - pos)
+            self._keep(view, pos, take)
             pos += take
-            if self._filled < len(body):
+            if self._have < self._size:
                 return frames
+            body = self._body if self._body is not None else bytearray().join(self._parts)
             frames.append(memoryview(body))
-            self._body = None
-            self._filled = 0
+            self._parts = self._body = None
+            self._have = self._size = 0
 
         # Whole frames inside this chunk: zero-copy views.
         while n - pos >= 4:
@@ -106,11 +139,10 @@ class FrameDecoder:
             start = pos + 4
             end = start + size
             if end > n:
-                body = bytearray(size)
-                have = n - start
-                body[:have] = view[start:n]
-                self._body = body
-                self._filled = have
+                self._parts = []
+                self._have = 0
+                self._size = size
+                self._keep(view, start, n - start)
                 return frames
             frames.append(view[start:end])
             pos = end

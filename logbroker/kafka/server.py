@@ -11,9 +11,22 @@ segment file, so fetched record bytes never pass through Python. Both go through
 non-blocking socket, waiting for writability with ``loop.add_writer``; this works the same under the
 default loop and uvloop (whose ``loop.sendfile`` would fall back to copying).
 
-Memory is bounded: a frame above ``max_frame_bytes`` is refused from its 4-byte size, before its
-body is read, and a connection stops reading while the frames it has in flight exceed
-``max_inflight_bytes`` (backpressure: the client's sends block until the disk catches up).
+Memory is bounded three ways:
+
+- a frame above ``max_frame_bytes`` (``socket.request.max.bytes``) is refused from its 4-byte size,
+  before its body is read, and a frame's buffer grows with the bytes that arrive, never with the
+  size the peer declares;
+- every byte read is granted by one ``RequestMemoryPool`` shared by all connections
+  (``queued.max.request.bytes``) and given back when its request is answered or its connection
+  closes; while the pool is empty connections stop reading (the kernel's socket buffers, then the
+  clients' sends, absorb the wait), so peers that open requests and never finish them cannot make
+  the broker allocate, only wait;
+- a connection stops reading while the frames it has in flight exceed ``max_inflight_bytes``
+  (backpressure: the client's sends block until the disk catches up).
+
+One sweeper task closes connections whose request has not completed ``request_timeout_s`` after its
+first byte arrived (a slow or stalled sender holds pool bytes; time the broker itself held reading
+up does not count) and connections idle for ``idle_timeout_s`` (Kafka's ``connections.max.idle.ms``).
 """
 
 from __future__ import annotations
@@ -26,14 +39,16 @@ import os
 import socket
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from logbroker.kafka.errors import FrameTooLarge
 from logbroker.kafka.framing import FrameDecoder
+from logbroker.kafka.memory_pool import RequestMemoryPool
 
 log = logging.getLogger(__name__)
 
 _RECV_BYTES = 256 * 1024
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -53,6 +68,38 @@ class FilePart(Protocol):
 # A response chunk: bytes-like, or a FilePart (anything else is a programming error). Typed as
 # object so any codec's chunk type fits; ``_send_chunks`` checks at run time.
 Chunk = object
+
+
+class ListenError(OSError):
+    """A listener could not be opened; the message names the address and what it was for."""
+
+    def __init__(self, host: str, port: int, what: str, cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        super().__init__(cause.errno, f"cannot listen on {host}:{port} for {what}: {reason}")
+        self.host, self.port = host, port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def open_listener(host: str, port: int, what: str) -> socket.socket:
+    """A listening, non-blocking TCP socket on ``host:port`` (connections wait in the backlog until
+    accepted). Raises ``ListenError`` naming the address when it cannot be bound."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ListenError(host, port, what, exc) from exc
+    family, type_, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(host, port, what, exc) from exc
+    sock.setblocking(False)
+    return sock
 
 
 class CloseConnection(Exception):
@@ -77,19 +124,27 @@ class ServerStats:
     bytes_in: int = 0
     bytes_out: int = 0
     refused_frames: int = 0
+    request_timeouts: int = 0  # connections closed because a request did not complete in time
+    idle_closes: int = 0  # connections closed after connections.max.idle.ms without traffic
+    memory_waits: int = 0  # reads that waited for queued.max.request.bytes to free up
+    request_bytes_queued: int = 0  # bytes of partial and unanswered requests held right now
 
 
 class KafkaServer:
     """Accepts connections and runs one ``_Connection`` per client."""
 
     def __init__(self, handler: RequestHandler, *, max_frame_bytes: int, max_inflight_bytes: int,
-                 idle_timeout_s: float | None = None) -> None:
+                 idle_timeout_s: float | None = None, max_queued_request_bytes: int = -1,
+                 request_timeout_s: float | None = None) -> None:
         self._handler = handler
         self._max_frame = max_frame_bytes
         self._max_inflight = max_inflight_bytes
         self._idle_timeout = idle_timeout_s
+        self._request_timeout = request_timeout_s
+        self.pool = RequestMemoryPool(max_queued_request_bytes)
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
         self._connections: set[_Connection] = set()
         self._next_id = 0
         self.stats = ServerStats()
@@ -100,21 +155,40 @@ class KafkaServer:
         addr = self._listener.getsockname()
         return str(addr[0]), int(addr[1])
 
-    async def start(self, host: str, port: int) -> None:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)
-        family, type_, proto, _, sockaddr = infos[0]
-        sock = socket.socket(family, type_, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(sockaddr)
-        except OSError:
-            sock.close()
-            raise
-        sock.listen(1024)
-        sock.setblocking(False)
-        self._listener = sock
+    async def start(self, host: str, port: int, *, listener: socket.socket | None = None) -> None:
+        """Start accepting on ``listener`` (from ``open_listener``), or on a socket bound here."""
+        self._listener = listener if listener is not None else open_listener(host, port, "Kafka clients")
         self._accept_task = asyncio.create_task(self._accept_loop(), name="kafka-accept")
+        timeouts = [t for t in (self._request_timeout, self._idle_timeout) if t is not None]
+        if timeouts:
+            # Deadlines are checked a few times per shortest timeout, at most once a second.
+            interval = min(1.0, max(0.01, min(timeouts) / 4))
+            self._sweep_task = asyncio.create_task(self._sweep_loop(interval), name="kafka-deadlines")
+
+    async def _sweep_loop(self, interval_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval_s)
+            self.close_overdue(loop.time())
+
+    def close_overdue(self, now: float) -> None:
+        """Close connections whose request is past its deadline or that have been idle too long."""
+        request_timeout, idle_timeout = self._request_timeout, self._idle_timeout
+        self.stats.request_bytes_queued = self.pool.used
+        for conn in list(self._connections):
+            started = conn.frame_started
+            if (request_timeout is not None and started is not None and not conn.held_up
+                    and now - started > request_timeout):
+                self.stats.request_timeouts += 1
+                log.warning("closing connection %s: request incomplete after %.0f ms (%d bytes received, "
+                            "%s declared)", conn.info.peer, (now - started) * 1000, conn.partial_bytes,
+                            conn.declared_size)
+                conn.abort()
+            elif (idle_timeout is not None and started is None and conn.idle
+                  and now - conn.last_active > idle_timeout):
+                self.stats.idle_closes += 1
+                log.info("closing idle connection %s", conn.info.peer)
+                conn.abort()
 
     async def _accept_loop(self) -> None:
         assert self._listener is not None
@@ -144,6 +218,11 @@ class KafkaServer:
             self.stats.connections_open -= 1
 
     async def stop_accepting(self) -> None:
+        if self._sweep_task is not None:
+            self._sweep_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweep_task
+            self._sweep_task = None
         if self._accept_task is not None:
             self._accept_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -181,11 +260,38 @@ class _Connection:
         self._can_read.set()
         self._reading = True
         self._reader: asyncio.Task[None] | None = None
+        self._framer = FrameDecoder(server._max_frame)
+        # Bytes this connection holds from the pool: its partial frame plus unanswered requests.
+        self._charged = 0
+        # When the first byte of the request being received arrived (loop time), None between requests.
+        self.frame_started: float | None = None
+        self.last_active = asyncio.get_running_loop().time()
+        self.held_up = False  # reading is paused by the broker (memory pool or in-flight bound)
+
+    @property
+    def partial_bytes(self) -> int:
+        return self._framer.buffered
+
+    @property
+    def declared_size(self) -> int | None:
+        return self._framer.pending_frame_size
+
+    @property
+    def idle(self) -> bool:
+        """No request being received or answered."""
+        return self._inflight == 0 and self._framer.buffered == 0
 
     def stop_reading(self) -> None:
         self._reading = False
         if self._reader is not None:
             self._reader.cancel()
+
+    def abort(self) -> None:
+        """Close now, dropping unanswered requests (a deadline passed)."""
+        self._reading = False
+        if self.task is not None:
+            self.task.cancel()
+
 
     async def run(self) -> None:
         self._reader = asyncio.create_task(self._read_loop())
@@ -204,38 +310,96 @@ class _Connection:
                 if item is not None:
                     item[0].cancel()
             self.sock.close()
+            self.server.pool.release(self._charged)
+            self._charged = 0
             self.server._forget(self)
+
+    async def _recv(self) -> bytes:
+        """Read what the socket has, at most what the memory pool grants; b"" at end of stream."""
+        pool = self.server.pool
+        while True:
+            granted = pool.try_acquire(_RECV_BYTES)
+            if not granted:
+                granted = await self._paused(pool.acquire(_RECV_BYTES))
+            try:
+                # recv returns fresh bytes, so complete frames are zero-copy views of them.
+                data = self.sock.recv(granted)
+            except (BlockingIOError, InterruptedError):
+                pool.release(granted)
+                await self._wait_readable()
+                continue
+            except BaseException:
+                pool.release(granted)
+                raise
+            pool.release(granted - len(data))
+            self._charged += len(data)
+            return data
+
+    async def _paused(self, wait: Awaitable[T]) -> T:
+        """Await ``wait`` while the broker, not the peer, holds reading up: the request deadline
+        does not run meanwhile (a client is not closed for the broker's own backpressure)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        self.held_up = True
+        try:
+            return await wait
+        finally:
+            self.held_up = False
+            if self.frame_started is not None:
+                self.frame_started += loop.time() - start
+
+    async def _wait_readable(self) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        fd = self.sock.fileno()
+
+        def ready() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_reader(fd, ready)
+        try:
+            await fut
+        finally:
+            loop.remove_reader(fd)
 
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        framer = FrameDecoder(self.server._max_frame)
-        stats = self.server.stats
+        framer = self._framer
+        server = self.server
+        stats = server.stats
+        pool = server.pool
         try:
             while self._reading:
-                if self._inflight > self.server._max_inflight:
+                if self._inflight > server._max_inflight:
                     self._can_read.clear()
-                    await self._can_read.wait()
+                    await self._paused(self._can_read.wait())
                     continue
-                # sock_recv returns fresh bytes, so complete frames are zero-copy views of them.
-                if self.server._idle_timeout is not None:
-                    data = await asyncio.wait_for(loop.sock_recv(self.sock, _RECV_BYTES), self.server._idle_timeout)
-                else:
-                    data = await loop.sock_recv(self.sock, _RECV_BYTES)
+                waits = pool.waits
+                data = await self._recv()
+                if pool.waits != waits:
+                    stats.memory_waits += pool.waits - waits
+                stats.request_bytes_queued = pool.used
                 if not data:
                     break
                 stats.bytes_in += len(data)
+                now = self.last_active = loop.time()
                 try:
                     frames = framer.feed(data)
                 except FrameTooLarge as exc:
                     stats.refused_frames += 1
                     log.warning("closing connection %s: %s", self.info.peer, exc)
                     break
+                if not framer.buffered:
+                    self.frame_started = None
+                elif frames or self.frame_started is None:
+                    self.frame_started = now
                 for frame in frames:
                     # Backpressure per request: frames already received wait here (at most one
                     # receive's worth) until the responses ahead of them are written.
                     while self._inflight > self.server._max_inflight:
                         self._can_read.clear()
-                        await self._can_read.wait()
+                        await self._paused(self._can_read.wait())
                     stats.requests += 1
                     size = len(frame) + 4
                     self._inflight += size
@@ -243,14 +407,15 @@ class _Connection:
                     self._responses.put_nowait((task, size))
         except asyncio.CancelledError:
             pass
-        except TimeoutError:
-            log.info("closing idle connection %s", self.info.peer)
         except (ConnectionError, OSError) as exc:
             log.debug("connection %s read: %s", self.info.peer, exc)
         finally:
             self._responses.put_nowait(None)
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        pool = self.server.pool
+        max_inflight = self.server._max_inflight
         while True:
             item = await self._responses.get()
             if item is None:
@@ -262,11 +427,15 @@ class _Connection:
                 log.info("closing connection %s: %s", self.info.peer, exc)
                 return
             finally:
-                self._inflight -= size
-                if self._inflight <= self.server._max_inflight:
+                inflight = self._inflight = self._inflight - size
+                self._charged -= size
+                pool.release(size)
+                if inflight <= max_inflight:
                     self._can_read.set()
             if chunks:
                 await self._send_chunks(chunks)
+            if not self._inflight:
+                self.last_active = loop.time()
 
     async def _send_chunks(self, chunks: Sequence[Chunk]) -> None:
         pending = bytearray()

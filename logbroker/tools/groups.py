@@ -2,8 +2,9 @@
 kafka-consumer-groups.
 
 ``describe`` joins three sources per partition: the group's committed offset (OffsetFetch), the
-partition's log end offset (ListOffsets) and the member it is assigned to (DescribeGroups); lag is
-log end minus committed, unknown (``-``) when nothing is committed. ``reset-offsets`` computes a
+partition's log end offset (ListOffsets) and the member it is assigned to (DescribeGroups for a
+classic group, ConsumerGroupDescribe for a group of the KIP-848 consumer protocol, as Kafka's admin
+client does); lag is log end minus committed, unknown (``-``) when nothing is committed. ``reset-offsets`` computes a
 plan first and only commits it with ``execute``; targets are clamped to the partition's
 [log start, log end] range, as kafka-consumer-groups does, and an active group is refused because
 its members would overwrite the new offsets with their next commit.
@@ -22,13 +23,15 @@ from kafka.admin import OffsetSpec, OffsetTimestamp
 from kafka.structs import OffsetAndMetadata
 
 from logbroker.tools import clients
+from logbroker.tools.consumer_group_describe import describe_consumer_group
 from logbroker.tools.errors import ToolError, explain
 from logbroker.tools.output import render_table
 
 DESCRIBE_HEADERS = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID",
                     "HOST", "CLIENT-ID"]
 RESET_HEADERS = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"]
-ACTIVE_STATES = ("Stable", "PreparingRebalance", "CompletingRebalance")
+# Every state of a group with members, classic (first three) or consumer protocol (KIP-848).
+ACTIVE_STATES = ("Stable", "PreparingRebalance", "CompletingRebalance", "Assigning", "Reconciling")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,27 @@ class GroupInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberInfo:
+    member_id: str
+    host: str
+    client_id: str
+    partitions: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """What the coordinator says of a group, whichever protocol it runs."""
+
+    state: str
+    protocol: str  # a classic group's protocol, a consumer-protocol group's assignor
+    members: tuple[MemberInfo, ...]
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES or bool(self.members)
+
+
+@dataclass(frozen=True, slots=True)
 class ResetTarget:
     topic: str
     partition: int
@@ -98,14 +122,28 @@ def list_groups(admin: KafkaAdminClient) -> list[dict[str, Any]]:
     return sorted(out, key=lambda g: g["group"])
 
 
-def _describe_raw(admin: KafkaAdminClient, group: str) -> dict[str, Any]:
+def _describe(admin: KafkaAdminClient, group: str) -> Described | None:
+    """The group as DescribeGroups (classic) or ConsumerGroupDescribe (KIP-848) tells it; None when
+    neither knows it."""
     described = _kafka_call(f"describe group {group!r}", admin.describe_groups, [group])
     raw: dict[str, Any] = described.get(group, {})
-    if raw.get("error"):
-        if kafka_errors.GroupIdNotFoundError.__name__ in str(raw["error"]):
-            raise ToolError(f"consumer group {group!r} does not exist")
+    if not raw.get("error"):
+        members = []
+        for m in raw.get("members", []):
+            parts = tuple((topic, p) for topic, partitions in _assigned_partitions(m.get("member_assignment"))
+                          for p in partitions)
+            members.append(MemberInfo(m.get("member_id"), m.get("client_host"), m.get("client_id"), parts))
+        return Described(raw.get("group_state", "Unknown"), raw.get("protocol_data") or "", tuple(members))
+    if kafka_errors.GroupIdNotFoundError.__name__ not in str(raw["error"]):
         raise ToolError(f"cannot describe group {group!r}: {raw['error']}")
-    return raw
+    consumer = _kafka_call(f"describe group {group!r}", describe_consumer_group, admin, group)
+    if consumer.get("error_code"):
+        return None
+    return Described(consumer.get("group_state") or "Unknown", consumer.get("assignor_name") or "", tuple(
+        MemberInfo(m.get("member_id"), m.get("client_host"), m.get("client_id"), tuple(
+            (t["topic_name"], p) for t in (m.get("assignment") or {}).get("topic_partitions") or []
+            for p in t.get("partitions") or []))
+        for m in consumer.get("members") or []))
 
 
 def _committed(admin: KafkaAdminClient, group: str) -> dict[TopicPartition, int]:
@@ -135,17 +173,16 @@ def _assigned_partitions(assignment: Any) -> list[tuple[str, list[int]]]:
 
 
 def describe_group(admin: KafkaAdminClient, group: str) -> GroupInfo:
-    raw = _describe_raw(admin, group)
-    state = raw.get("group_state", "Unknown")
+    described = _describe(admin, group)
     committed = _committed(admin, group)
-    if state == "Dead" and not committed:
-        raise ToolError(f"consumer group {group!r} does not exist")
+    if described is None or described.state == "Dead":
+        if not committed:
+            raise ToolError(f"consumer group {group!r} does not exist")
+        described = Described("Dead", "", ())
     assigned: dict[TopicPartition, tuple[str, str, str]] = {}
-    members = raw.get("members", [])
-    for m in members:
-        for topic, partitions in _assigned_partitions(m.get("member_assignment")):
-            for p in partitions:
-                assigned[TopicPartition(topic, p)] = (m.get("member_id"), m.get("client_host"), m.get("client_id"))
+    for m in described.members:
+        for topic, p in m.partitions:
+            assigned[TopicPartition(topic, p)] = (m.member_id, m.host, m.client_id)
     tps = sorted(set(committed) | set(assigned), key=lambda tp: (tp.topic, tp.partition))
     ends = _log_offsets(admin, tps, OffsetSpec.LATEST)
     rows = []
@@ -153,8 +190,8 @@ def describe_group(admin: KafkaAdminClient, group: str) -> GroupInfo:
         member, host, client = assigned.get(tp, (None, None, None))
         rows.append(GroupPartition(group, tp.topic, tp.partition, committed.get(tp), ends.get(tp),
                                    member, host, client))
-    return GroupInfo(group=group, state=state, protocol=raw.get("protocol_data") or "",
-                     members=len(members), partitions=tuple(rows))
+    return GroupInfo(group=group, state=described.state, protocol=described.protocol,
+                     members=len(described.members), partitions=tuple(rows))
 
 
 def describe_lines(info: GroupInfo) -> list[str]:
@@ -242,12 +279,12 @@ def reset_lines(group: str, plan: list[ResetTarget]) -> list[str]:
 
 
 def execute_reset(admin: KafkaAdminClient, group: str, plan: list[ResetTarget]) -> None:
-    """Commit the plan's offsets for ``group``; refuses while the group has members."""
-    raw = _describe_raw(admin, group)
-    state = raw.get("group_state", "")
-    if state in ACTIVE_STATES or raw.get("members"):
-        raise ToolError(f"group {group!r} is active ({state}, {len(raw.get('members', []))} member(s)); "
-                        f"stop its consumers before resetting offsets")
+    """Commit the plan's offsets for ``group``; refuses while the group has members, whichever
+    protocol they speak (as kafka-consumer-groups does)."""
+    described = _describe(admin, group)
+    if described is not None and described.active:
+        raise ToolError(f"group {group!r} is active ({described.state}, {len(described.members)} member(s)): "
+                        f"offsets can only be reset while it is inactive; stop its consumers first")
     offsets = {TopicPartition(t.topic, t.partition): OffsetAndMetadata(t.new_offset, "", None) for t in plan}
     result = _kafka_call(f"reset offsets of group {group!r}", admin.alter_group_offsets, group, offsets)
     failed = {tp: err for tp, err in result.items() if err is not kafka_errors.NoError}

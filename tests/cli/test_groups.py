@@ -10,9 +10,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from confluent_kafka import Consumer
 
 from tests.cli.runner import Result, assert_clean_error, run_cli
 from tests.conftest import ROOT, BrokerProcess, free_port
+from tests.http.http_api import Api, assert_error
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +143,83 @@ def test_active_group_shows_members_and_refuses_reset_and_delete(shared: BrokerP
     assert "live" not in [g["group"] for g in json.loads(cli(shared, "groups", "list", "--format", "json").stdout)]
     assert_clean_error(cli(shared, "groups", "describe", "live"), "'live' does not exist")
 
+
+
+def test_consumer_protocol_group_is_described_and_reset_like_a_classic_one(shared: BrokerProcess) -> None:
+    """A KIP-848 group (librdkafka, group.protocol=consumer): the CLI and HTTP describe its member,
+    assignment, offsets and lag, and both refuse to reset its offsets while the member is in it."""
+    setup_topic(shared, "g848", 2, 5)
+    api = Api(shared.http_port)
+    consumer = Consumer({"bootstrap.servers": shared.bootstrap, "group.id": "kip848", "group.protocol": "consumer",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe(["g848"])
+    try:
+        seen = 0
+        deadline = time.monotonic() + 30
+        while seen < 10 and time.monotonic() < deadline:
+            seen += len([m for m in consumer.consume(num_messages=100, timeout=0.2) if m.error() is None])
+        assert seen == 10
+        consumer.commit(asynchronous=False)
+        member = consumer.memberid()
+
+        r = cli(shared, "groups", "describe", "kip848", "--format", "json")
+        assert r.code == 0, r
+        info = json.loads(r.stdout)[0]
+        assert (info["state"], info["members"]) == ("Stable", 1)
+        rows = {p["partition"]: p for p in info["partitions"]}
+        assert sorted(rows) == [0, 1]
+        assert all(row["current_offset"] == 5 and row["lag"] == 0 and row["consumer_id"] == member
+                   for row in rows.values())
+        assert cli(shared, "groups", "describe", "kip848").lines[0] == "Consumer group 'kip848' (Stable, 1 member(s))"
+        listed = {g["group"]: g for g in json.loads(cli(shared, "groups", "list", "--format", "json").stdout)}
+        assert listed["kip848"]["state"] == "Stable"
+
+        desc = api.get("/groups/kip848").body
+        assert (desc["group_type"], desc["state"]) == ("consumer", "Stable")
+        assert [m["member_id"] for m in desc["members"]] == [member]
+        assert sorted(a["partition"] for a in desc["members"][0]["assignment"]) == [0, 1]
+        assert {(o["partition"], o["committed_offset"], o["lag"], o["member_id"]) for o in desc["offsets"]} == {
+            (0, 5, 0, member), (1, 5, 0, member)}
+
+        assert_clean_error(cli(shared, "groups", "reset-offsets", "kip848", "--topic", "g848", "--to-earliest",
+                               "--execute"), "group 'kip848' is active")
+        assert_error(api.post("/groups/kip848/reset-offsets", {"strategy": "earliest"}), 409, "NON_EMPTY_GROUP")
+        assert_clean_error(cli(shared, "groups", "delete", "kip848"), "cannot delete group 'kip848'")
+    finally:
+        consumer.close()
+
+    deadline = time.monotonic() + 10
+    while api.get("/groups/kip848").body["state"] != "Empty" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cli(shared, "groups", "reset-offsets", "kip848", "--topic", "g848", "--to-earliest", "--execute").code == 0
+    assert {o["partition"]: o["committed_offset"] for o in api.get("/groups/kip848").body["offsets"]} == {0: 0, 1: 0}
+    reset = api.post("/groups/kip848/reset-offsets", {"strategy": "latest"})
+    assert reset.status == 200 and [o["offset"] for o in reset.body["offsets"]] == [5, 5]
+
+
+def test_http_member_group_is_described_by_the_cli(shared: BrokerProcess) -> None:
+    """An HTTP member group is a consumer-protocol group: ``groups describe`` shows its member,
+    assignment and lag, and reset-offsets is refused while the member is in the group."""
+    setup_topic(shared, "g-http", 1, 4)
+    api = Api(shared.http_port)
+    joined = api.post("/groups/http-readers/members", {"topics": ["g-http"], "auto_offset_reset": "earliest",
+                                                       "client_id": "curl"})
+    assert joined.status == 200, joined.body
+    member = joined.body["member_id"]
+    polled = api.post(f"/groups/http-readers/members/{member}/poll?max_records=3")
+    assert len(polled.body["records"]) == 3
+    assert api.post(f"/groups/http-readers/members/{member}/commit").status == 200
+    rows = describe_rows(shared, "http-readers")
+    row = rows[("g-http", 0)]
+    assert (row["current_offset"], row["log_end_offset"], row["lag"]) == (3, 4, 1)
+    assert row["consumer_id"] == member and row["client_id"] == "curl"
+    assert_clean_error(cli(shared, "groups", "reset-offsets", "http-readers", "--topic", "g-http", "--to-earliest",
+                           "--execute"), "group 'http-readers' is active")
+    assert api.delete(f"/groups/http-readers/members/{member}").status == 204
+    assert cli(shared, "groups", "describe", "http-readers").lines[0] == \
+        "Consumer group 'http-readers' (Empty, 0 member(s))"
+    assert cli(shared, "groups", "reset-offsets", "http-readers", "--topic", "g-http", "--to-earliest",
+               "--execute").code == 0
 
 def test_pattern_subscription_in_a_group(shared: BrokerProcess) -> None:
     setup_topic(shared, "g-pat.a", 1, 2)

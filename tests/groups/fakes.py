@@ -7,8 +7,9 @@ import struct
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 
-from logbroker.groups.coordinator import CoordinatorSettings, GroupCoordinator
-from logbroker.groups.offsets import Appended, StoredRecord
+from logbroker.groups.coordinator import GroupCoordinator
+from logbroker.groups.offsets_topic import Appended, StoredRecord
+from logbroker.groups.settings import CoordinatorSettings
 from segments.errors import StorageError
 
 

@@ -12,16 +12,12 @@ from typing import Any
 
 import pytest
 
-from logbroker.groups.coordinator import (
-    CoordinatorSettings,
-    GroupCoordinator,
-    JoinRequest,
-    JoinResult,
-    OffsetCommitInput,
-    SyncResult,
-)
+from logbroker.groups.classic import JoinRequest, JoinResult, SyncResult
+from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import GroupError
-from logbroker.groups.group import GroupState
+from logbroker.groups.offsets import OffsetCommitInput
+from logbroker.groups.settings import CoordinatorSettings
+from logbroker.groups.state import GroupState
 from logbroker.kafka.error_codes import ErrorCode
 from tests.groups.fakes import SETTINGS, MemoryGroupLog, assignment, drain, make_coordinator, subscription
 
@@ -250,9 +246,18 @@ def test_static_member_restart_keeps_assignment_without_rebalance(coord: GroupCo
         GroupError.FENCED_INSTANCE_ID
     group = coord.group(G)
     assert group is not None and group.state is GroupState.STABLE
-    # an older leader cannot skip the assignment: it gets a new generation to assign
-    third = coord.join_group(req(instance="host-1"), 5000)
-    assert result(third).generation_id == 2 and result(third).members
+    # An older leader (JoinGroup < v9) cannot skip the assignment: Kafka names the old member id as
+    # leader, so it syncs as a follower and gets the current assignment; still no rebalance.
+    third = result(coord.join_group(req(instance="host-1"), 5000))
+    assert third.error is GroupError.NONE and third.generation_id == 1 and not third.members
+    assert third.leader_id == again.member_id and third.member_id != again.member_id
+    assert result(coord.sync_group(G, 1, third.member_id, {}, 5001, group_instance_id="host-1")).assignment == \
+        b"plan"
+    assert group.state is GroupState.STABLE
+    # Different protocol metadata (e.g. a new subscription) is a reason to rebalance.
+    changed = dataclasses.replace(req(instance="host-1"), protocols=[("range", subscription("t", "u"))])
+    coord.join_group(changed, 6000)
+    assert group.state is GroupState.COMPLETING_REBALANCE and group.generation_id == 2
 
 
 def test_static_member_removed_by_instance_id(coord: GroupCoordinator) -> None:

@@ -1,18 +1,18 @@
-"""Consumer groups over HTTP with broker-side assignment (``logbroker/http/routes_consumers.py``).
+"""Consumer groups over HTTP with broker-side assignment (``logbroker/http/routes_consumers.py``
+over ``logbroker/groups/http_members.py``).
 
-The first tests run the HTTP app in-process over a real broker core and store, with a small scripted
-controller (``FakeController``: range assignment, a partition handed to its new owner only once the
-old one stopped reporting it, expiry by an injected clock), so each step of a rebalance is exact.
+The first tests run the HTTP app in-process over a real broker core, store and group coordinator
+(range assignment: of two members, the one with the smaller member id gets partition 0), with an
+injected clock and explicit coordinator ticks, so each step of a rebalance is exact.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from logbroker.broker import Broker
 from logbroker.config import BrokerConfig
-from logbroker.groups import GroupCoordinator, GroupError
-from logbroker.http.app import HttpContext, build_app
+from logbroker.groups import GroupCoordinator
+from logbroker.http.app import build_app
+from logbroker.http.context import HttpContext
 from segments.flush import Durability
 from segments.store import Store
 from tests.conftest import BrokerProcess
@@ -33,117 +34,17 @@ from tests.http.http_api import Api, assert_error, start_http_broker
 # ------------------------------------------------------------------------------- in-process harness
 
 
-@dataclass(frozen=True, slots=True)
-class FakeHeartbeat:
-    member_id: str
-    member_epoch: int
-    heartbeat_interval_ms: int
-    assignment: list[tuple[str, int]] | None
-    error: int = 0
-    message: str | None = None
-
-
-@dataclass
-class FakeMember:
-    member_id: str
-    topics: list[str]
-    regex: str | None
-    session_timeout_ms: int
-    deadline_ms: int
-    epoch: int = 1
-    owned: set[tuple[str, int]] = field(default_factory=set)
-    sent: set[tuple[str, int]] | None = None
-
-
-class FakeController:
-    """Range assignment with incremental revocation over one broker's topics."""
-
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
-        self.groups: dict[str, dict[str, FakeMember]] = {}
-        self.next_id = 0
-        self.calls: list[tuple[str, str, int, list[tuple[str, int]] | None]] = []
-
-    def heartbeat(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
-                  subscribed_topics: list[str] | None = None, subscribed_regex: str | None = None,
-                  owned: list[tuple[str, int]] | None = None, assignor: str | None = None,
-                  instance_id: str | None = None, rebalance_timeout_ms: int = -1,
-                  session_timeout_ms: int | None = None, client_id: str = "", client_host: str = "") -> FakeHeartbeat:
-        self.tick(now_ms)
-        self.calls.append((group_id, member_id, member_epoch, owned))
-        members = self.groups.setdefault(group_id, {})
-        if member_epoch == 0:
-            self.next_id += 1
-            member_id = f"m{self.next_id}"
-            timeout = session_timeout_ms or 45_000
-            members[member_id] = FakeMember(member_id, subscribed_topics or [], subscribed_regex, timeout,
-                                            now_ms + timeout)
-        member = members.get(member_id)
-        if member is None:
-            return FakeHeartbeat(member_id, 0, 0, None, 25, "unknown member")
-        if member_epoch not in (0, member.epoch):
-            return FakeHeartbeat(member_id, 0, 0, None, 110, "fenced")
-        member.deadline_ms = now_ms + member.session_timeout_ms
-        if owned is not None:
-            member.owned = set(owned)
-        target = self._targets(group_id)[member_id]
-        others = {tp for m in members.values() if m is not member for tp in m.owned}
-        # Keep what is still ours; take a new partition only when nobody else still owns it.
-        current = {tp for tp in target if tp not in others}
-        if current != member.sent:
-            member.sent = current
-            member.epoch += 1
-            return FakeHeartbeat(member_id, member.epoch, 100, sorted(current))
-        return FakeHeartbeat(member_id, member.epoch, 100, None)
-
-    def _targets(self, group_id: str) -> dict[str, set[tuple[str, int]]]:
-        members = sorted(self.groups[group_id])
-        out: dict[str, set[tuple[str, int]]] = {m: set() for m in members}
-        topics = sorted({t for m in self.groups[group_id].values() for t in m.topics} | {
-            t for m in self.groups[group_id].values() if m.regex for t in self.broker.store.list_topics()
-            if re.fullmatch(m.regex, t)})
-        for topic in topics:
-            if not self.broker.store.has_topic(topic):
-                continue
-            n = self.broker.partitions_of(topic)
-            for p in range(n):
-                out[members[p * len(members) // n]].add((topic, p))
-        return out
-
-    def leave(self, group_id: str, member_id: str, now_ms: int) -> None:
-        self.groups.get(group_id, {}).pop(member_id, None)
-
-    # The coordinator's view (``logbroker.groups.coordinator.ConsumerGroups``).
-    def owns(self, group_id: str) -> bool:
-        return group_id in self.groups
-
-    def subscribed_topics(self, group_id: str) -> set[str] | None:
-        members = self.groups.get(group_id)
-        return {t for m in members.values() for t in m.topics} if members else None
-
-    def validate_commit(self, group_id: str, member_id: str, member_epoch: int) -> GroupError:
-        member = self.groups.get(group_id, {}).get(member_id)
-        if member is None:
-            return GroupError.UNKNOWN_MEMBER_ID
-        return GroupError.NONE if member_epoch == member.epoch else GroupError.STALE_MEMBER_EPOCH
-
-    def forget(self, group_id: str) -> None:
-        if not self.groups.get(group_id):
-            self.groups.pop(group_id, None)
-
-    def tick(self, now_ms: int) -> None:
-        for members in self.groups.values():
-            for member_id in [m.member_id for m in members.values() if m.deadline_ms < now_ms]:
-                del members[member_id]
-
-
 @dataclass
 class Harness:
     client: TestClient  # type: ignore[type-arg]
     broker: Broker
-    controller: FakeController
     coordinator: GroupCoordinator
     now: list[int]
+
+    def tick(self, ms: int) -> None:
+        """Time passes; the coordinator expires sessions, as the application's periodic tick does."""
+        self.now[0] += ms
+        self.coordinator.tick(self.now[0])
 
     async def call(self, method: str, path: str, body: Any = None, *, use_msgpack: bool = False,
                    expect: int = 200) -> Any:
@@ -179,31 +80,28 @@ class Harness:
 
 
 def run_app(tmp_path: Path, test: Callable[[Harness], Coroutine[Any, Any, None]], *,
-            controller: bool = True) -> None:
+            coordinator: bool = True) -> None:
     async def main() -> None:
-        async with _harness(tmp_path, controller) as h:
+        async with _harness(tmp_path, coordinator) as h:
             await test(h)
 
     asyncio.run(main())
 
 
 @asynccontextmanager
-async def _harness(tmp_path: Path, with_controller: bool) -> AsyncIterator[Harness]:
-    config = BrokerConfig.load(None, {"offsets.topic.num.partitions": "1"})
+async def _harness(tmp_path: Path, with_coordinator: bool) -> AsyncIterator[Harness]:
+    config = BrokerConfig.load(None, {"offsets.topic.num.partitions": "1", "group.consumer.assignors": "range"})
     now = [1_000_000]
     store = Store.open(tmp_path, config.log_defaults, now_ms=now[0], clock=lambda: now[0])
     durability = Durability()
     broker = Broker(store, config, durability, tmp_path, clock=lambda: now[0])
     coordinator = GroupCoordinator.for_broker(broker)
     coordinator.load(now[0])
-    fake = FakeController(broker)
-    coordinator.consumer_groups = fake
-    ctx = HttpContext(broker, coordinator=coordinator, controller=fake if with_controller else None,
-                      clock=lambda: now[0])
+    ctx = HttpContext(broker, coordinator=coordinator if with_coordinator else None, clock=lambda: now[0])
     client = TestClient(TestServer(build_app(ctx)))
     await client.start_server()
     try:
-        yield Harness(client, broker, fake, coordinator, now)
+        yield Harness(client, broker, coordinator, now)
     finally:
         await client.close()
         broker.close()
@@ -219,6 +117,11 @@ def held(reply: dict[str, Any]) -> list[tuple[str, int]]:
     return [(a["topic"], a["partition"]) for a in reply["assignment"]]
 
 
+def split(first: dict[str, Any], second: dict[str, Any]) -> tuple[int, int]:
+    """(partition ``first`` keeps, partition ``second`` gets) of a 2-partition topic under range assignment."""
+    return (0, 1) if first["member_id"] < second["member_id"] else (1, 0)
+
+
 # ------------------------------------------------------------------------------- in-process tests
 
 
@@ -228,7 +131,7 @@ def test_rebalance_revokes_before_reassigning_and_resumes_from_the_commit(tmp_pa
         await h.produce("t", 0, ["a0", "a1", "a2"])
         await h.produce("t", 1, ["b0", "b1"])
         a = await h.join("g", ["t"])
-        assert held(a) == [("t", 0), ("t", 1)] and a["member_epoch"] == 2
+        assert held(a) == [("t", 0), ("t", 1)] and a["member_epoch"] == 1
         assert {(p["partition"], p["offset"]) for p in a["positions"]} == {(0, 0), (1, 0)}
         first = await h.poll("g", a["member_id"], "?max_records=4")
         assert len(first["records"]) == 4
@@ -236,19 +139,23 @@ def test_rebalance_revokes_before_reassigning_and_resumes_from_the_commit(tmp_pa
                    for r in first["records"])
         rest = await h.poll("g", a["member_id"])
         assert sorted(values(first) + values(rest)) == ["a0", "a1", "a2", "b0", "b1"]
-        # Commit partition 1 only at offset 1: b1 was handed out but not committed.
+        # Commit behind what was handed out: a2 and b1 were handed out but not committed.
         await h.call("POST", f"/groups/g/members/{a['member_id']}/commit",
-                     {"offsets": [{"topic": "t", "partition": 1, "offset": 1}]})
+                     {"offsets": [{"topic": "t", "partition": 0, "offset": 2},
+                                  {"topic": "t", "partition": 1, "offset": 1}]})
 
         b = await h.join("g", ["t"])
-        assert held(b) == []  # t-1 is still owned by a
+        assert held(b) == []  # b's share is still owned by a
+        kept, moved = split(a, b)
         again = await h.poll("g", a["member_id"])  # a learns of the revocation and acknowledges at once
-        assert held(again) == [("t", 0)] and again["records"] == []
-        assert h.controller.calls[-1][3] == [("t", 0)]
+        assert held(again) == [("t", kept)] and again["records"] == []
+        group = h.coordinator.consumer.group("g")
+        assert group is not None and not group.members[a["member_id"]].revoking
         b_poll = await h.poll("g", b["member_id"])
-        assert held(b_poll) == [("t", 1)]
-        assert values(b_poll) == ["b1"]  # from the committed offset: nothing committed is skipped
-        assert b_poll["positions"] == [{"topic": "t", "partition": 1, "offset": 2}]
+        assert held(b_poll) == [("t", moved)]
+        # From the committed offset: nothing committed is skipped.
+        assert values(b_poll) == (["a2"] if moved == 0 else ["b1"])
+        assert b_poll["positions"] == [{"topic": "t", "partition": moved, "offset": 3 if moved == 0 else 2}]
 
     run_app(tmp_path, test)
 
@@ -256,38 +163,41 @@ def test_rebalance_revokes_before_reassigning_and_resumes_from_the_commit(tmp_pa
 def test_commit_while_revocation_is_pending_then_fencing(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         h.broker.create_topic("t", 2, {})
+        await h.produce("t", 0, ["x", "y"])
         await h.produce("t", 1, ["x", "y"])
         a = await h.join("g", ["t"])
         member = a["member_id"]
-        assert values(await h.poll("g", member)) == ["x", "y"]
+        assert values(await h.poll("g", member)) == ["x", "y", "x", "y"]
         b = await h.join("g", ["t"])
+        kept, moved = split(a, b)
         # a commits its positions before it heard of the revocation: accepted (like a Kafka consumer's
         # commit in onPartitionsRevoked), and the revocation is applied after it.
         done = await h.call("POST", f"/groups/g/members/{member}/commit")
-        assert {(o["partition"], o["offset"]) for o in done["offsets"]} == {(0, 0), (1, 2)}
-        assert h.coordinator.fetch_offsets("g", [("t", 1)])[("t", 1)].offset == 2  # type: ignore[union-attr]
+        assert {(o["partition"], o["offset"]) for o in done["offsets"]} == {(0, 2), (1, 2)}
+        assert h.coordinator.fetch_offsets("g", [("t", moved)])[("t", moved)].offset == 2  # type: ignore[union-attr]
         hb = await h.call("POST", f"/groups/g/members/{member}/heartbeat")
-        assert held(hb) == [("t", 0)]
+        assert held(hb) == [("t", kept)]
         # No longer held: refused and nothing written.
         refused = await h.call("POST", f"/groups/g/members/{member}/commit",
-                               {"offsets": [{"topic": "t", "partition": 1, "offset": 1}]}, expect=409)
-        assert refused["error_code"] == "FENCED_MEMBER_EPOCH" and "t-1" in refused["message"]
-        assert h.coordinator.fetch_offsets("g", [("t", 1)])[("t", 1)].offset == 2  # type: ignore[union-attr]
-        stale = await h.call("POST", f"/groups/g/members/{member}/commit", {"member_epoch": 1}, expect=409)
+                               {"offsets": [{"topic": "t", "partition": moved, "offset": 1}]}, expect=409)
+        assert refused["error_code"] == "FENCED_MEMBER_EPOCH" and f"t-{moved}" in refused["message"]
+        assert h.coordinator.fetch_offsets("g", [("t", moved)])[("t", moved)].offset == 2  # type: ignore[union-attr]
+        stale = await h.call("POST", f"/groups/g/members/{member}/commit", {"member_epoch": 99}, expect=409)
         assert stale["error_code"] == "STALE_MEMBER_EPOCH"
         # b starts after the commit: nothing re-delivered.
         assert (await h.poll("g", b["member_id"]))["records"] == []
-        # Expiry: b stops heartbeating; a is kept alive and gets t-1 back from the committed offset.
-        h.now[0] += 30_000
+        # Expiry: b stops heartbeating; a is kept alive and gets its partition back from the committed offset.
+        h.tick(30_000)
         await h.call("POST", f"/groups/g/members/{member}/heartbeat")
-        h.now[0] += 30_000
+        h.tick(30_000)
         back = await h.poll("g", member)
         assert held(back) == [("t", 0), ("t", 1)] and back["records"] == []
         gone = await h.poll("g", b["member_id"], expect=404)
         assert gone["error_code"] == "UNKNOWN_MEMBER_ID"
         await h.poll("g", b["member_id"], expect=404)  # forgotten here too
         await h.call("DELETE", f"/groups/g/members/{member}", expect=204)
-        assert h.controller.groups["g"] == {}
+        group = h.coordinator.consumer.group("g")
+        assert group is not None and group.members == {}
         await h.call("DELETE", f"/groups/g/members/{member}", expect=404)
 
     run_app(tmp_path, test)
@@ -315,7 +225,7 @@ def test_long_poll_wakes_on_append_and_msgpack(tmp_path: Path) -> None:
     run_app(tmp_path, test)
 
 
-def test_bad_input_and_no_controller(tmp_path: Path) -> None:
+def test_bad_input_and_no_coordinator(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         bad: list[Any] = [{}, {"topics": []}, {"topics": "t"}, {"topics": ["t"], "pattern": "t"}, {"pattern": "("},
                           {"topics": ["t"], "assignor": "random"}, {"topics": ["t"], "session_timeout_ms": 0},
@@ -339,7 +249,7 @@ def test_bad_input_and_no_controller(tmp_path: Path) -> None:
         reply = await h.call("POST", "/groups/g/members", {"topics": ["t"]}, expect=503)
         assert reply["error_code"] == "COORDINATOR_NOT_AVAILABLE"
 
-    run_app(tmp_path / "none", unavailable, controller=False)
+    run_app(tmp_path / "none", unavailable, coordinator=False)
 
 
 # --------------------------------------------------------------------- a real `logbroker serve` process

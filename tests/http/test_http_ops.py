@@ -13,7 +13,8 @@ from typing import Any, cast
 from kafka import KafkaConsumer
 
 from logbroker.broker import Broker
-from logbroker.http.app import HttpContext, build_app
+from logbroker.http.app import build_app
+from logbroker.http.context import HttpContext
 from logbroker.http.openapi import document
 from logbroker.http.partitioner import murmur2, partition_for_key
 from tests.conftest import BrokerProcess

@@ -144,7 +144,7 @@ def test_stalled_member_partitions_move_and_new_partitions_are_picked_up(broker_
     assert settle([a, b], [2, 2], deadline, seen) == [2, 2]
     # b stops polling: librdkafka keeps heartbeating from its own thread, so the broker's session
     # timeout never fires; after max.poll.interval.ms b leaves and a owns all (session expiry itself
-    # is covered by tests/controller).
+    # is covered by tests/groups/test_consumer.py).
     assert settle([a], [4], deadline, seen) == [4]
     b.close()
     a.close()

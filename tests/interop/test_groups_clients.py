@@ -203,3 +203,55 @@ def test_bad_group_requests_get_kafka_errors(broker_factory) -> None:  # type: i
             E.UNKNOWN_MEMBER_ID
         # the broker is still serving
         assert raw.call(ApiKey.LIST_GROUPS, 4, {"states_filter": ["Empty"]})["groups"][0]["group_id"] == "g"
+
+
+def test_static_member_restart_keeps_its_partitions_without_a_rebalance(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    """KIP-345: a static member (``group.instance.id``) that restarts within its session timeout gets
+    its assignment back and the other member sees no revocation and no new assignment (Kafka replaces
+    the old member id and answers the rejoin with the current generation)."""
+    broker = broker_factory(**FAST)
+    topic = "static"
+    create_and_fill(broker, topic, 4, 100)
+    events: dict[str, list[tuple[str, list[int]]]] = {"a": [], "b": [], "b2": []}
+
+    def member(name: str, instance: str) -> Consumer:
+        c = rd_consumer(broker, "static-group", "range", **{"group.instance.id": instance,
+                                                           "session.timeout.ms": 20_000})
+
+        def assigned(_c: Consumer, parts: list[TopicPartition]) -> None:
+            events[name].append(("assign", sorted(p.partition for p in parts)))
+
+        def revoked(_c: Consumer, parts: list[TopicPartition]) -> None:
+            events[name].append(("revoke", sorted(p.partition for p in parts)))
+
+        c.subscribe([topic], on_assign=assigned, on_revoke=revoked)
+        return c
+
+    def settle(members: list[Consumer], want: list[int], seconds: float) -> list[int]:
+        deadline = time.monotonic() + seconds
+        sizes: list[int] = []
+        while time.monotonic() < deadline:
+            for m in members:
+                m.consume(num_messages=100, timeout=0.1)
+            sizes = sorted(len(m.assignment()) for m in members)
+            if sizes == want:
+                break
+        return sizes
+
+    a = member("a", "instance-a")
+    assert settle([a], [4], 30) == [4]  # a joins first: it is the leader
+    b = member("b", "instance-b")
+    assert settle([a, b], [2, 2], 30) == [2, 2]
+    b_partitions = sorted(p.partition for p in b.assignment())
+    settle([a, b], [9], 2)  # both stable for a while: no rebalance in flight
+    a_before = list(events["a"])
+    b.close()  # a static member leaves no LeaveGroup behind: the broker keeps its place
+
+    b2 = member("b2", "instance-b")
+    assert settle([a, b2], [2, 2], 30) == [2, 2]
+    assert sorted(p.partition for p in b2.assignment()) == b_partitions
+    settle([a, b2], [9], 3)  # a rebalance, if one were started, would reach a by now
+    assert events["a"] == a_before, events["a"]  # no revocation, no new generation for a
+    assert events["b2"] == [("assign", b_partitions)]
+    a.close()
+    b2.close()

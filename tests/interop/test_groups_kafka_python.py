@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, NoOffsetForPartitionError
 
@@ -296,3 +296,61 @@ def test_committed_offsets_and_metadata_survive_restart(broker_factory, sig: int
     assert (got.offset, got.metadata) == (42, "meta-é")
     assert c.committed(tps[1]) == 7
     c.close()
+
+
+class _Recorder(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Every revocation and assignment a consumer sees, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, list[int]]] = []
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.events.append(("revoke", sorted(tp.partition for tp in revoked)))
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.events.append(("assign", sorted(tp.partition for tp in assigned)))
+
+
+def test_static_leader_restart_keeps_assignments_without_a_rebalance(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    """KIP-345: the group's leader, a static member (``group_instance_id``), restarts within its
+    session timeout. Kafka replaces its member id and answers its rejoin with the current generation
+    (naming the old leader id to a client that cannot skip the assignment), so it gets its partitions
+    back and the other member sees no revocation at all."""
+    broker = broker_factory(**FAST)
+    KafkaAdminClient(bootstrap_servers=broker.bootstrap).create_topics([NewTopic("static-kp", 4, 1)])
+
+    def member(instance: str) -> tuple[KafkaConsumer, _Recorder]:
+        recorder = _Recorder()
+        c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="static-kp", group_instance_id=instance,
+                          session_timeout_ms=20_000, heartbeat_interval_ms=500, enable_auto_commit=False)
+        c.subscribe(["static-kp"], listener=recorder)
+        return c, recorder
+
+    def poll(consumers: list[KafkaConsumer], seconds: float, until: list[int] | None = None) -> list[int]:
+        deadline = time.monotonic() + seconds
+        sizes: list[int] = []
+        while time.monotonic() < deadline:
+            for c in consumers:
+                c.poll(timeout_ms=100)
+            sizes = sorted(len(c.assignment()) for c in consumers)
+            if sizes == until:
+                break
+        return sizes
+
+    leader, _ = member("static-a")  # first in: the leader
+    assert poll([leader], 20, [4]) == [4]
+    other, other_events = member("static-b")
+    assert poll([leader, other], 20, [2, 2]) == [2, 2]
+    leader_partitions = sorted(tp.partition for tp in leader.assignment())
+    poll([leader, other], 2)
+    seen_before = list(other_events.events)
+    leader.close()  # a static member sends no LeaveGroup
+
+    back, back_events = member("static-a")
+    assert poll([back, other], 20, [2, 2]) == [2, 2]
+    assert sorted(tp.partition for tp in back.assignment()) == leader_partitions
+    poll([back, other], 3)  # a rebalance, had one started, would have reached the other member by now
+    assert other_events.events == seen_before, other_events.events
+    assert [e for e in back_events.events if e[1]] == [("assign", leader_partitions)]
+    back.close()
+    other.close()

@@ -51,8 +51,8 @@ NEEDED = {
     ApiKey.INCREMENTAL_ALTER_CONFIGS, ApiKey.OFFSET_DELETE, ApiKey.DESCRIBE_CLUSTER,
     ApiKey.SASL_HANDSHAKE,
 }  # fmt: skip
-# kafka-python 3.0.12 has no classes for the KIP-848 APIs; their definitions are checked in
-# tests/controller/test_messages.py instead of against kafka-python.
+# kafka-python ships no definitions (or classes) for the KIP-848 APIs; logbroker's own definitions of
+# them are checked in tests/kafka/test_consumer_group_messages.py instead of against kafka-python.
 NOT_IN_KAFKA_PYTHON = {ApiKey.CONSUMER_GROUP_HEARTBEAT, ApiKey.CONSUMER_GROUP_DESCRIBE}
 
 # kafka-python decodes these int32 bitfields into Python sets; compared through our own decoder.

@@ -89,3 +89,17 @@ def test_random_bytes_raise_only_protocol_error(chunks: list[bytes]) -> None:
                 assert len(frame) <= 16
     except ProtocolError:
         pass
+
+
+def test_a_declared_size_is_not_allocated_before_half_of_it_arrived() -> None:
+    import struct
+
+    body = bytes(range(256)) * 40  # 10,240 bytes
+    dec = FrameDecoder(1 << 20)
+    assert dec.feed(struct.pack(">i", len(body)) + body[:10]) == []
+    assert dec._body is None and dec.buffered == 14  # a few bytes held, not 10 KiB
+    assert dec.feed(body[10:6000]) == []
+    assert dec._body is not None and len(dec._body) == len(body)  # half is here: one buffer of its size
+    frames = dec.feed(body[6000:] + struct.pack(">i", 2) + b"ok")
+    assert [bytes(f) for f in frames] == [body, b"ok"]
+    assert dec.buffered == 0 and dec.pending_frame_size is None

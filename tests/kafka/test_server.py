@@ -149,3 +149,108 @@ def test_server_listens_only_where_told() -> None:
     assert host == "127.0.0.1" and port > 0
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0  # closed after close()
+
+
+def test_a_declared_size_costs_nothing_until_its_bytes_arrive_and_a_stalled_request_is_closed() -> None:
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        return [frame(b"ok")]
+
+    async def main() -> tuple[int, int, bytes, bytes]:
+        server = KafkaServer(handler, max_frame_bytes=100 << 20, max_inflight_bytes=1 << 20,
+                             max_queued_request_bytes=(100 << 20) + 4, request_timeout_s=0.3)
+        await server.start("127.0.0.1", 0)
+        r1, w1 = await asyncio.open_connection(*server.address)
+        w1.write(struct.pack(">i", 100 << 20) + b"12345")  # claims 100 MiB, sends 5 bytes
+        await asyncio.sleep(0.1)
+        held = server.pool.used
+        r2, w2 = await asyncio.open_connection(*server.address)
+        w2.write(frame(b"hello"))
+        other = (await read_frames(r2, 1))[0]
+        closed = await asyncio.wait_for(r1.read(10), 3)  # EOF once the deadline passes
+        after = server.pool.used
+        assert server.stats.request_timeouts == 1
+        w1.close()
+        w2.close()
+        await server.close()
+        return held, after, other, closed
+
+    held, after, other, closed = asyncio.run(main())
+    assert held == 9, held
+    assert other == b"ok" and closed == b""
+    assert after == 0
+
+
+def test_reading_waits_while_the_shared_request_memory_is_exhausted() -> None:
+    release = asyncio.Event()
+    peak = 0
+
+    async def main() -> tuple[int, int]:
+        server: KafkaServer
+
+        async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+            nonlocal peak
+            peak = max(peak, server.pool.used)
+            await release.wait()
+            return [frame(b"ok")]
+
+        # Three connections of 10 requests of 1004 bytes; the pool holds about 4 requests at once.
+        server = KafkaServer(handler, max_frame_bytes=2000, max_inflight_bytes=1 << 20,
+                             max_queued_request_bytes=4100)
+        await server.start("127.0.0.1", 0)
+        conns = [await asyncio.open_connection(*server.address) for _ in range(3)]
+        for _, w in conns:
+            w.write(b"".join(frame(b"x" * 1000) for _ in range(10)))
+        await asyncio.sleep(0.3)
+        held = server.pool.used
+        release.set()
+        answered = 0
+        for r, w in conns:
+            answered += len(await read_frames(r, 10))
+            w.close()
+        assert server.stats.memory_waits > 0
+        await server.close()
+        return held, answered
+
+    held, answered = asyncio.run(main())
+    assert held <= 4100 and peak <= 4100, (held, peak)
+    assert answered == 30
+
+
+def test_idle_connections_are_closed() -> None:
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        return [frame(b"ok")]
+
+    async def main() -> bytes:
+        server = KafkaServer(handler, max_frame_bytes=100, max_inflight_bytes=1 << 20, idle_timeout_s=0.2)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(frame(b"hi"))
+        await read_frames(reader, 1)
+        got = await asyncio.wait_for(reader.read(10), 3)
+        assert server.stats.idle_closes == 1
+        writer.close()
+        await server.close()
+        return got
+
+    assert asyncio.run(main()) == b""
+
+
+def test_the_request_deadline_does_not_run_while_the_broker_holds_reading_up() -> None:
+    async def main() -> int:
+        async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+            await asyncio.sleep(0.8)  # slower than the request deadline
+            return [frame(b"ok")]
+
+        # The pool holds two requests and part of a third: that part waits for the pool, not the peer.
+        server = KafkaServer(handler, max_frame_bytes=2000, max_inflight_bytes=1 << 20,
+                             max_queued_request_bytes=2500, request_timeout_s=0.3)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(b"".join(frame(b"x" * 1000) for _ in range(5)))
+        got = await asyncio.wait_for(read_frames(reader, 5), 10)
+        assert server.stats.request_timeouts == 0
+        writer.close()
+        await server.close()
+        return len(got)
+
+    assert asyncio.run(main()) == 5

@@ -281,3 +281,30 @@ def test_read_stops_when_the_next_segments_first_batch_does_not_fit(tmp_path: Pa
     log.roll(0)
     log.append(make_batch(1), now_ms=0)
     assert _offsets(log.read(0, small + 100).read_bytes()) == [0]
+
+
+def test_a_disk_that_refuses_a_write_raises_a_storage_error_and_appends_nothing(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from segments.errors import StorageError, StorageIOError
+
+    log = _open(tmp_path)
+    log.append(bytearray(make_batch(2)), now_ms=1)
+    real_pwrite = os.pwrite
+
+    def full(fd: int, data: object, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(StorageIOError, match="No space left on device") as caught:
+        log.append(bytearray(make_batch(3)), now_ms=2)
+    assert isinstance(caught.value, StorageError) and isinstance(caught.value, OSError)
+    assert caught.value.errno == errno.ENOSPC
+    assert log.log_end_offset == 2
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    log.append(bytearray(make_batch(3)), now_ms=3)
+    assert log.log_end_offset == 5
+    assert _offsets(log.read(0, 1 << 20).read_bytes()) == [0, 1, 2, 3, 4]
+    log.close()

@@ -445,3 +445,37 @@ def test_a_create_that_fails_midway_leaves_no_topic(tmp_path: Path, monkeypatch:
     reopened = Store.open(tmp_path / "data", LogConfig(), now_ms=0)
     assert reopened.topic("orders").partitions == 3
     reopened.close()
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_partitions_beyond_the_handle_budget_share_it_and_bigger_topics_are_refused(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, LogConfig(), now_ms=0, max_open_segments=8)
+    with pytest.raises(InvalidPartitionsError, match="file handle budget of 8"):
+        store.create_topic("huge", 9)
+    assert not store.has_topic("huge") and not any(tmp_path.glob("huge-*"))
+    store.create_topic("t", 8)
+    with pytest.raises(InvalidPartitionsError, match="file handle budget"):
+        store.add_partitions("t", 9)
+    store.create_topic("u", 8)
+    before = _open_fds()
+    # 16 partitions written in turn through 8 descriptors: active segments are evicted and reopen.
+    for round_ in range(3):
+        for topic in ("t", "u"):
+            for p in range(8):
+                store.log(topic, p).append(_batch(b"%s-%d-%d" % (topic.encode(), p, round_)), now_ms=1000)
+    assert _open_fds() - before <= 8
+    for topic in ("t", "u"):
+        for p in range(8):
+            log = store.log(topic, p)
+            assert log.log_end_offset == 3
+            data = log.read(0, 1 << 20).read_bytes()
+            assert b"%s-%d-2" % (topic.encode(), p) in data
+    store.close()
+    again = Store.open(tmp_path, LogConfig(), now_ms=2000, max_open_segments=8)
+    assert again.opened_clean and again.log("u", 7).log_end_offset == 3
+    again.close()

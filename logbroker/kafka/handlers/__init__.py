@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from logbroker.broker import Broker
 
 if TYPE_CHECKING:
-    from logbroker.controller import Controller
     from logbroker.groups import GroupCoordinator
+    from logbroker.kafka.fetch_sessions import FetchSessionCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +30,8 @@ class RequestContext:
     peer: str
     advertised_host: str
     advertised_port: int
-    coordinator: GroupCoordinator | None = None  # classic groups and committed offsets
-    controller: Controller | None = None  # consumer-protocol groups (KIP-848): broker-side assignment
+    coordinator: GroupCoordinator | None = None  # every group (classic and KIP-848) and committed offsets
+    fetch_sessions: FetchSessionCache | None = None  # incremental fetch sessions (KIP-227)
 
 
 Body = dict[str, Any]

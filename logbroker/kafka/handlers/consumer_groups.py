@@ -1,10 +1,10 @@
 """The consumer group protocol of KIP-848: ConsumerGroupHeartbeat (68) and ConsumerGroupDescribe (69).
 
-Thin translations onto ``logbroker.controller.Controller``, which speaks topic names; the wire
+Thin translations onto ``logbroker.groups.GroupCoordinator``, which speaks topic names; the wire
 speaks topic ids, translated here (an owned partition of an unknown topic id is dropped: its topic
-was deleted). The controller's errors are Kafka's codes already.
+was deleted). Heartbeat errors (``HeartbeatError``) are Kafka's codes already.
 
-Wire rules checked here rather than in the controller, which the HTTP front calls more leniently
+Wire rules checked here rather than in the coordinator, which the HTTP front calls more leniently
 (Kafka's ``ConsumerGroupHeartbeatRequest`` validation):
 
 - v1 (KIP-1082): the member id is made by the client, so it must never be empty; in v0 it is empty
@@ -20,8 +20,9 @@ import uuid
 from collections.abc import Iterable
 
 from logbroker.broker import Broker
-from logbroker.controller import ControllerError
 from logbroker.errors import StorageError
+from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.state import CONSUMER
 from logbroker.kafka.handlers import Body, RequestContext
 
 log = logging.getLogger(__name__)
@@ -82,17 +83,17 @@ def _heartbeat_error(body: Body, version: int) -> str | None:
 
 async def handle_consumer_group_heartbeat(ctx: RequestContext, body: Body) -> Body:
     v = ctx.api_version
-    controller = ctx.controller
+    coordinator = ctx.coordinator
     member_id = body.get("member_id") or ""
     response: Body = {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "member_id": member_id or None,
                       "member_epoch": body.get("member_epoch", 0), "heartbeat_interval_ms": 0, "assignment": None}
-    if controller is None:
-        response.update(error_code=int(ControllerError.COORDINATOR_NOT_AVAILABLE),
-                        error_message="the group controller is not running")
+    if coordinator is None:
+        response.update(error_code=int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
+                        error_message="the group coordinator is not running")
         return response
     invalid = _heartbeat_error(body, v)
     if invalid is not None:
-        response.update(error_code=int(ControllerError.INVALID_REQUEST), error_message=invalid)
+        response.update(error_code=int(HeartbeatError.INVALID_REQUEST), error_message=invalid)
         return response
     owned: list[tuple[str, int]] | None = None
     if body.get("topic_partitions") is not None:
@@ -101,7 +102,7 @@ async def handle_consumer_group_heartbeat(ctx: RequestContext, body: Body) -> Bo
             name = ctx.broker.topic_name_by_id(t.get("topic_id"))
             if name is not None:
                 owned.extend((name, p) for p in t.get("partitions") or [])
-    result = controller.heartbeat(
+    result = coordinator.consumer_heartbeat(
         body["group_id"], member_id, body.get("member_epoch", 0), now_ms=ctx.broker.clock(),
         subscribed_topics=body.get("subscribed_topic_names"),
         subscribed_regex=body.get("subscribed_topic_regex") if v >= 1 else None,
@@ -116,33 +117,33 @@ async def handle_consumer_group_heartbeat(ctx: RequestContext, body: Body) -> Bo
 
 
 async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Body:
-    controller = ctx.controller
+    coordinator = ctx.coordinator
     out: list[Body] = []
     for group_id in body.get("group_ids") or []:
         entry: Body = {"error_code": 0, "error_message": None, "group_id": group_id, "group_state": "Dead",
                        "group_epoch": -1, "assignment_epoch": -1, "assignor_name": "", "members": [],
                        "authorized_operations": NO_AUTHORIZED_OPERATIONS}
         out.append(entry)
-        described = controller.describe(group_id) if controller is not None else None
-        if controller is None:
-            entry.update(error_code=int(ControllerError.COORDINATOR_NOT_AVAILABLE),
-                         error_message="the group controller is not running")
+        described = coordinator.describe_group(group_id) if coordinator is not None else None
+        if coordinator is None:
+            entry.update(error_code=int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
+                         error_message="the group coordinator is not running")
         elif not group_id:
-            entry.update(error_code=int(ControllerError.INVALID_GROUP_ID), error_message="the group id is empty")
-        elif described is None:
+            entry.update(error_code=int(HeartbeatError.INVALID_GROUP_ID), error_message="the group id is empty")
+        elif described is None or described.group_type != CONSUMER:
             # Also for classic groups: clients then fall back to DescribeGroups (as with Kafka).
-            entry.update(error_code=int(ControllerError.GROUP_ID_NOT_FOUND),
+            entry.update(error_code=int(HeartbeatError.GROUP_ID_NOT_FOUND),
                          error_message=f"group {group_id} is not a consumer group")
         else:
             entry.update(group_state=described.state, group_epoch=described.group_epoch,
-                         assignment_epoch=described.assignment_epoch, assignor_name=described.assignor,
+                         assignment_epoch=described.assignment_epoch, assignor_name=described.protocol_data,
                          members=[{
                              "member_id": m.member_id, "instance_id": m.instance_id, "rack_id": m.rack_id,
                              "member_epoch": m.member_epoch, "client_id": m.client_id, "client_host": m.client_host,
                              "subscribed_topic_names": list(m.subscribed_topics),
                              "subscribed_topic_regex": m.subscribed_regex,
-                             "assignment": {"topic_partitions": _by_topic(ctx.broker, m.assignment, with_names=True)},
-                             "target_assignment": {"topic_partitions": _by_topic(ctx.broker, m.target_assignment,
+                             "assignment": {"topic_partitions": _by_topic(ctx.broker, m.partitions, with_names=True)},
+                             "target_assignment": {"topic_partitions": _by_topic(ctx.broker, m.target_partitions,
                                                                                   with_names=True)},
                          } for m in described.members])
     return {"throttle_time_ms": 0, "groups": out}

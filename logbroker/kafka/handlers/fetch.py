@@ -1,93 +1,173 @@
 """Fetch (api key 1): file ranges out with sendfile; long poll woken by appends. HOT PATH.
 
-Semantics matched from Kafka: the first partition with data returns at least one whole batch even
-if larger than ``partition_max_bytes``/``max_bytes`` (KIP-74), later ones only while the response
-budget lasts; an offset inside a batch returns the whole batch (clients skip the earlier records);
-an empty partition answers zero-length records; no fetch sessions are created (session id 0), so
-every fetch is a full fetch, which Kafka clients accept.
+Semantics matched from Kafka:
+
+- Size limits (KIP-74): the response stays within the request's ``max_bytes`` and each partition
+  within its ``partition_max_bytes``, except that the first partition with data returns one whole
+  batch even when that batch alone is over both limits, so a consumer always makes progress. A
+  later partition whose next batch does not fit answers no records (with its offsets), and is
+  read again on the client's next fetch.
+- An offset inside a batch returns the whole batch (clients skip the earlier records); an empty
+  partition answers zero-length records.
+- Fetch sessions (KIP-227, v7+): epoch 0 opens a session, positive epochs fetch incrementally, -1
+  is a sessionless full fetch; see ``logbroker.kafka.fetch_sessions`` for the rules. The cache
+  holds ``max.incremental.fetch.session.cache.slots`` sessions.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any
+from collections.abc import Hashable, Sequence
 
 from logbroker.errors import OffsetOutOfRangeError, StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
+from logbroker.kafka.fetch_sessions import (
+    FINAL_EPOCH,
+    INITIAL_EPOCH,
+    FetchSession,
+    PartitionKey,
+    SessionPartition,
+    next_epoch,
+)
 from logbroker.kafka.handlers import Body, RequestContext
 
+log = logging.getLogger(__name__)
 
-def _records(parts: Any, nbytes: int) -> Any:
+_NO_LIMIT = 0x7FFFFFFF
+
+
+def _records(parts: Sequence[object], nbytes: int) -> object:
     """Zero-length bytes for an empty answer, else the file ranges (each sent with sendfile)."""
     return list(parts) if nbytes else b""
 
 
+def _requested(ctx: RequestContext, body: Body) -> dict[PartitionKey, SessionPartition]:
+    """The partitions a request lists, keyed as a session keys them (topic id from v13, else name)."""
+    by_id = ctx.api_version >= 13
+    out: dict[PartitionKey, SessionPartition] = {}
+    for t in body["topics"]:
+        topic_id = t.get("topic_id")
+        name = ctx.broker.topic_name_by_id(topic_id) if by_id else t.get("topic")
+        topic_key: Hashable = topic_id if by_id else name
+        for p in t["partitions"]:
+            out[(topic_key, p["partition"])] = SessionPartition(
+                name, topic_id, p["partition"], p["fetch_offset"], p.get("partition_max_bytes", 1 << 20))
+    return out
+
+
+def _forgotten(ctx: RequestContext, body: Body) -> list[PartitionKey]:
+    by_id = ctx.api_version >= 13
+    return [(t.get("topic_id") if by_id else t.get("topic"), p)
+            for t in body.get("forgotten_topics_data") or () for p in t["partitions"]]
+
+
+def _session_error(code: int) -> Body:
+    return {"throttle_time_ms": 0, "error_code": code, "session_id": 0, "responses": []}
+
+
 async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
     broker = ctx.broker
+    sessions = ctx.fetch_sessions
+    now_ms = time.monotonic_ns() // 1_000_000
+    session_id = body.get("session_id", 0) if ctx.api_version >= 7 else 0
+    epoch = body.get("session_epoch", FINAL_EPOCH) if ctx.api_version >= 7 else FINAL_EPOCH
+    session: FetchSession | None = None
+    incremental = False
+    if epoch > INITIAL_EPOCH:
+        session = sessions.get(session_id, now_ms) if sessions is not None else None
+        if sessions is None or session is None:
+            log.debug("fetch session %d of client %s not found", session_id, ctx.client_id)
+            return _session_error(ErrorCode.FETCH_SESSION_ID_NOT_FOUND)
+        if session.epoch != epoch:
+            log.debug("fetch session %d of client %s: epoch %d, expected %d", session_id, ctx.client_id,
+                      epoch, session.epoch)
+            return _session_error(ErrorCode.INVALID_FETCH_SESSION_EPOCH)
+        session.update(_requested(ctx, body).items(), _forgotten(ctx, body))
+        session.epoch = next_epoch(session.epoch)
+        log.debug("incremental fetch in session %d (epoch %d, %d partitions) of client %s", session_id, epoch,
+                  len(session.partitions), ctx.client_id)
+        incremental = True
+        sessions.incremental_fetches += 1
+        targets = list(session.partitions.values())
+    else:
+        if session_id and sessions is not None:
+            sessions.remove(session_id)
+        requested = _requested(ctx, body)
+        if epoch == INITIAL_EPOCH and sessions is not None:
+            session = sessions.create(requested, ctx.client_id, now_ms)
+        targets = list(requested.values())
+
     deadline = time.monotonic() + max(body.get("max_wait_ms", 0), 0) / 1000
     min_bytes = body.get("min_bytes", 1)
-    names: list[tuple[Body, str | None]] = []
-    for t in body["topics"]:
-        name = t.get("topic")
-        if ctx.api_version >= 13:
-            name = broker.topic_name_by_id(t.get("topic_id"))
-        names.append((t, name))
+    budget = body.get("max_bytes", _NO_LIMIT) if ctx.api_version >= 3 else _NO_LIMIT
     while True:
-        responses, total, sent_by_topic = _read_all(ctx, body, names)
+        entries, total = _read_all(ctx, targets, budget)
         remaining = deadline - time.monotonic()
         if total >= min_bytes or remaining <= 0:
             break
-        keys = [(name, p["partition"]) for t, name in names if name is not None for p in t["partitions"]]
+        keys = [(t.topic, t.partition) for t in targets if t.topic is not None]
         await broker.wait_for_append(keys, remaining)
         if time.monotonic() >= deadline:
-            responses, total, sent_by_topic = _read_all(ctx, body, names)
+            entries, total = _read_all(ctx, targets, budget)
             break
-    for name, sent in sent_by_topic.items():
-        broker.count_bytes_out(name, sent)
-    return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
+
+    responses: dict[Hashable, Body] = {}
+    for target, entry, nbytes in entries:
+        if session is not None:
+            changed = target.must_respond(entry["error_code"], entry["high_watermark"],
+                                          entry["log_start_offset"], nbytes)
+            if incremental and not changed:
+                continue
+        if nbytes and target.topic is not None:
+            broker.count_bytes_out(target.topic, nbytes)
+        topic_key = target.topic_id if ctx.api_version >= 13 else target.topic
+        topic = responses.get(topic_key)
+        if topic is None:
+            topic = responses[topic_key] = {"topic": target.topic, "topic_id": target.topic_id, "partitions": []}
+        topic["partitions"].append(entry)
+    return {"throttle_time_ms": 0, "error_code": 0, "session_id": session.id if session is not None else 0,
+            "responses": list(responses.values())}
 
 
-def _read_all(ctx: RequestContext, body: Body,
-              names: list[tuple[Body, str | None]]) -> tuple[list[Body], int, dict[str, int]]:
-    """Read every requested partition once; returns the response topics, the bytes in them, and
-    those bytes per topic (counted as sent only for the read that is answered)."""
+def _read_all(ctx: RequestContext, targets: Sequence[SessionPartition],
+              budget: int) -> tuple[list[tuple[SessionPartition, Body, int]], int]:
+    """Read every target partition once, in order; returns (target, response entry, record bytes)
+    triples and the record bytes in all of them."""
     broker = ctx.broker
-    budget = body.get("max_bytes", 0x7FFFFFFF) if ctx.api_version >= 3 else 0x7FFFFFFF
     total = 0
-    by_topic: dict[str, int] = {}
-    responses: list[Body] = []
-    for t, name in names:
-        partitions: list[Body] = []
-        responses.append({"topic": name, "topic_id": t.get("topic_id"), "partitions": partitions})
-        for p in t["partitions"]:
-            entry: Body = {"partition_index": p["partition"], "error_code": 0, "high_watermark": -1,
-                           "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None,
-                           "preferred_read_replica": -1, "records": b""}
-            partitions.append(entry)
-            if name is None:
-                entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
+    out: list[tuple[SessionPartition, Body, int]] = []
+    for target in targets:
+        entry: Body = {"partition_index": target.partition, "error_code": 0, "high_watermark": -1,
+                       "last_stable_offset": -1, "log_start_offset": -1, "aborted_transactions": None,
+                       "preferred_read_replica": -1, "records": b""}
+        out.append((target, entry, 0))
+        name = target.topic
+        if name is None:
+            entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
+            continue
+        limit = min(target.max_bytes, budget - total)
+        try:
+            if limit <= 0 and total > 0:
+                start, end = broker.offsets(name, target.partition)
+                entry.update(high_watermark=end, last_stable_offset=end, log_start_offset=start)
                 continue
-            limit = min(p.get("partition_max_bytes", 1 << 20), budget - total)
-            try:
-                if limit <= 0:
-                    start, end = broker.offsets(name, p["partition"])
-                    entry.update(high_watermark=end, last_stable_offset=end, log_start_offset=start)
-                    continue
-                # A zero limit after the first data would still return one batch; the budget check
-                # above keeps later partitions empty once the response is full.
-                out = broker.read(name, p["partition"], p["fetch_offset"], max(limit, 1) if total == 0 else limit)
-            except OffsetOutOfRangeError as exc:
-                entry.update(error_code=ErrorCode.OFFSET_OUT_OF_RANGE, high_watermark=exc.log_end_offset,
-                             last_stable_offset=exc.log_end_offset, log_start_offset=exc.log_start_offset)
-                continue
-            except StorageError as exc:
-                entry["error_code"] = error_code_for(exc)
-                continue
-            entry.update(high_watermark=out.high_watermark, last_stable_offset=out.high_watermark,
-                         log_start_offset=out.log_start_offset, records=_records(out.parts, out.nbytes))
-            total += out.nbytes
-            by_topic[name] = by_topic.get(name, 0) + out.nbytes
-    return responses, total, by_topic
-
-
+            # While the response is empty the read returns at least one whole batch, whatever
+            # its size (KIP-74); after that, a first batch over the limit is not sent.
+            result = broker.read(name, target.partition, target.fetch_offset, max(limit, 1))
+        except OffsetOutOfRangeError as exc:
+            entry.update(error_code=ErrorCode.OFFSET_OUT_OF_RANGE, high_watermark=exc.log_end_offset,
+                         last_stable_offset=exc.log_end_offset, log_start_offset=exc.log_start_offset)
+            continue
+        except StorageError as exc:
+            entry["error_code"] = error_code_for(exc)
+            continue
+        nbytes = result.nbytes
+        if total > 0 and nbytes > limit:
+            nbytes = 0
+        entry.update(high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
+                     log_start_offset=result.log_start_offset, records=_records(result.parts, nbytes))
+        out[-1] = (target, entry, nbytes)
+        total += nbytes
+    return out, total

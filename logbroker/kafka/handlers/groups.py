@@ -21,16 +21,15 @@ from typing import Any
 
 from logbroker.broker import Broker
 from logbroker.errors import StorageError
-from logbroker.groups.coordinator import GroupCoordinator, JoinRequest, OffsetCommitInput
+from logbroker.groups import GroupCoordinator, JoinRequest, OffsetCommitInput
 from logbroker.groups.errors import GroupError
+from logbroker.groups.state import CLASSIC
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 
 log = logging.getLogger(__name__)
 
 OFFSETS_COMMIT_TIMEOUT_S = 5.0  # Kafka's offsets.commit.timeout.ms
-GROUP_TYPE_CLASSIC = "classic"
-GROUP_TYPE_CONSUMER = "consumer"  # KIP-848 groups, served by the controller
 KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
 NO_AUTHORIZED_OPERATIONS = -2147483648
 NULL_UUID = uuid.UUID(int=0)
@@ -338,7 +337,8 @@ async def handle_describe_groups(ctx: RequestContext, body: Body) -> Body:
             entry["error_code"] = int(ErrorCode.INVALID_GROUP_ID)
             continue
         described = coordinator.describe_group(group_id)
-        if described is None:
+        if described is None or described.group_type != CLASSIC:
+            # A consumer-protocol group is described by ConsumerGroupDescribe (Kafka answers the same).
             if v >= 6:
                 entry["error_code"] = int(ErrorCode.GROUP_ID_NOT_FOUND)
                 entry["error_message"] = f"group {group_id} not found"
@@ -346,7 +346,7 @@ async def handle_describe_groups(ctx: RequestContext, body: Body) -> Body:
         entry.update({
             "group_state": described.state, "protocol_type": described.protocol_type,
             "protocol_data": described.protocol_data,
-            "members": [{"member_id": m.member_id, "group_instance_id": m.group_instance_id,
+            "members": [{"member_id": m.member_id, "group_instance_id": m.instance_id,
                          "client_id": m.client_id, "client_host": m.client_host, "member_metadata": m.metadata,
                          "member_assignment": m.assignment} for m in described.members],
         })
@@ -357,18 +357,10 @@ async def handle_list_groups(ctx: RequestContext, body: Body) -> Body:
     coordinator = _coordinator(ctx)
     if coordinator is None:
         return {"throttle_time_ms": 0, "error_code": _NOT_AVAILABLE, "groups": []}
-    types = {t.lower() for t in body.get("types_filter") or []} if ctx.api_version >= 5 else set()
+    types = body.get("types_filter") or [] if ctx.api_version >= 5 else []
     states = body.get("states_filter") or [] if ctx.api_version >= 4 else []
-    groups = [] if types and GROUP_TYPE_CLASSIC not in types else coordinator.list_groups(states)
     listed = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "group_state": g.state,
-               "group_type": GROUP_TYPE_CLASSIC} for g in groups]
-    if ctx.controller is not None and (not types or GROUP_TYPE_CONSUMER in types):
-        wanted = {s.lower() for s in states}
-        for group_id in ctx.controller.groups():
-            described = ctx.controller.describe(group_id)
-            if described is not None and (not wanted or described.state.lower() in wanted):
-                listed.append({"group_id": group_id, "protocol_type": "consumer", "group_state": described.state,
-                               "group_type": GROUP_TYPE_CONSUMER})
+               "group_type": g.group_type} for g in coordinator.list_groups(states, types)]
     return {"throttle_time_ms": 0, "error_code": 0, "groups": listed}
 
 

@@ -1,4 +1,5 @@
-"""One consumer group of the KIP-848 protocol: its epochs, target assignment and members.
+"""One consumer-protocol group (KIP-848): its epochs, target assignment and members. Its committed
+offsets are in ``offsets.OffsetStore``, as for every group type.
 
 The broker computes the assignment (no client leader), and each member moves towards its share of
 it on its own heartbeats, incrementally: a partition leaves its old owner before it reaches its new
@@ -40,6 +41,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from logbroker.groups.state import GroupState
+
 TopicPartition = tuple[str, int]
 
 LEAVE_EPOCH = -1  # member_epoch of a member leaving for good
@@ -50,16 +53,6 @@ class MemberState(enum.Enum):
     STABLE = "stable"
     UNREVOKED_PARTITIONS = "unrevoked_partitions"
     UNRELEASED_PARTITIONS = "unreleased_partitions"
-
-
-class GroupState(enum.Enum):
-    """Kafka's ``ConsumerGroup.ConsumerGroupState`` names, as ConsumerGroupDescribe reports them."""
-
-    EMPTY = "Empty"
-    ASSIGNING = "Assigning"
-    RECONCILING = "Reconciling"
-    STABLE = "Stable"
-    DEAD = "Dead"
 
 
 @dataclass(slots=True)

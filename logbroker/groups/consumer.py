@@ -1,14 +1,18 @@
-"""The controller: consumer groups whose partitions the broker assigns (KIP-848), for Kafka's
-ConsumerGroupHeartbeat and for the HTTP front's consumer groups.
+"""Consumer-protocol groups: groups whose partitions the broker assigns (KIP-848), for Kafka's
+ConsumerGroupHeartbeat and for the HTTP front's consumer groups (``http_members.py``).
 
-Synchronous and single-threaded like the classic coordinator: every call takes ``now_ms`` and
+``ConsumerGroups`` works on the coordinator's one group map (``coordinator.GroupCoordinator``),
+where classic groups live too: a group id is one group or the other (an empty group of either kind
+becomes the other kind when a member of the other protocol arrives, as in Kafka).
+
+Synchronous and single-threaded like the classic protocol: every call takes ``now_ms`` and
 answers at once (no futures: a heartbeat never waits, the member just comes back). ``tick(now_ms)``,
 called periodically by the application, expires sessions and fences members that did not give
 partitions back within their rebalance timeout.
 
 One heartbeat, in order (Kafka's ``GroupMetadataManager.consumerGroupHeartbeat``):
 
-1. Validate: group id; assignor name; a classic group with members owns the id (GROUP_ID_NOT_FOUND).
+1. Validate: group id; assignor name; a classic group with members holds the id (GROUP_ID_NOT_FOUND).
 2. ``member_epoch`` -1 removes the member (-2: a static member leaves for now, keeping its
    partitions); 0 joins (a new member, a static member taking its instance id back, or a known
    member starting over after being fenced); > 0 must match the member's epoch, or be its previous
@@ -25,9 +29,8 @@ Regex subscriptions: Kafka evaluates ``subscribed_topic_regex`` with RE2/J; this
 Python's ``re`` with ``fullmatch`` (the whole topic name must match, as in Kafka), and internal topics
 (names starting with ``__``) never match.
 
-Committed offsets of these groups live in the classic coordinator's store (``__consumer_offsets``);
-the coordinator asks this controller (``owns``, ``validate_commit``, ...) to treat the group id as a
-consumer group: commits carry the member epoch as their generation.
+Committed offsets of these groups are in ``offsets.OffsetStore`` like every group's; a commit
+carries the member epoch as its generation (``validate_commit``).
 """
 
 from __future__ import annotations
@@ -39,10 +42,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from logbroker.broker import Broker
-from logbroker.controller.assignors import ASSIGNORS, MemberSubscription
-from logbroker.controller.errors import ControllerError
-from logbroker.controller.group import (
+from logbroker.groups.assignors import ASSIGNORS, MemberSubscription
+from logbroker.groups.classic_group import ClassicGroup
+from logbroker.groups.consumer_group import (
     LEAVE_EPOCH,
     LEAVE_STATIC_EPOCH,
     ConsumerGroup,
@@ -51,51 +53,14 @@ from logbroker.controller.group import (
     TopicPartition,
     reconcile,
 )
-from logbroker.groups.coordinator import GroupCoordinator
-from logbroker.groups.errors import GroupError
+from logbroker.groups.description import GroupDescription, MemberDescription
+from logbroker.groups.errors import GroupError, HeartbeatError
+from logbroker.groups.settings import ConsumerGroupSettings
+from logbroker.groups.state import CONSUMER
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REBALANCE_TIMEOUT_MS = 300_000  # a consumer's max.poll.interval.ms default
-
-
-def _int_prop(props: Mapping[str, str], name: str, default: int) -> int:
-    value = props.get(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        log.warning("ignoring non-integer %s=%r; using %d", name, value, default)
-        return default
-
-
-@dataclass(frozen=True, slots=True)
-class ControllerSettings:
-    session_timeout_ms: int = 45_000  # group.consumer.session.timeout.ms: heartbeat silence before eviction
-    heartbeat_interval_ms: int = 5_000  # group.consumer.heartbeat.interval.ms: told to members
-    assignors: tuple[str, ...] = ("uniform", "range", "sticky")  # group.consumer.assignors; first is default
-    max_size: int = 2**31 - 1  # group.consumer.max.size: members per group
-
-    @classmethod
-    def from_props(cls, props: Mapping[str, str]) -> ControllerSettings:
-        """Kafka's broker property names; unknown assignor names are dropped with a warning."""
-        default = cls()
-        names = tuple(n.strip() for n in props.get("group.consumer.assignors", ",".join(default.assignors)).split(",")
-                      if n.strip())
-        # Kafka also accepts class names; the last dotted part ("...UniformAssignor") names ours.
-        normalized = tuple(n.rsplit(".", 1)[-1].lower().removesuffix("assignor") for n in names)
-        known = tuple(n for n in normalized if n in ASSIGNORS)
-        for n in normalized:
-            if n not in ASSIGNORS:
-                log.warning("group.consumer.assignors: unknown assignor %r ignored", n)
-        return cls(
-            session_timeout_ms=_int_prop(props, "group.consumer.session.timeout.ms", default.session_timeout_ms),
-            heartbeat_interval_ms=_int_prop(props, "group.consumer.heartbeat.interval.ms",
-                                            default.heartbeat_interval_ms),
-            assignors=known or default.assignors,
-            max_size=_int_prop(props, "group.consumer.max.size", default.max_size),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,108 +69,62 @@ class HeartbeatResult:
     member_epoch: int
     heartbeat_interval_ms: int
     assignment: list[TopicPartition] | None  # None: unchanged since the last one sent
-    error: int = ControllerError.NONE  # a ControllerError (Kafka's error code)
+    error: int = HeartbeatError.NONE  # a HeartbeatError (Kafka's error code)
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MemberDescription:
-    member_id: str
-    instance_id: str | None
-    rack_id: str | None
-    member_epoch: int
-    client_id: str
-    client_host: str
-    subscribed_topics: tuple[str, ...]
-    subscribed_regex: str | None
-    assignment: tuple[TopicPartition, ...]  # what the member owns (assigned and still revoking)
-    target_assignment: tuple[TopicPartition, ...]
-    state: str  # stable, unrevoked_partitions or unreleased_partitions
+Group = ClassicGroup | ConsumerGroup
 
 
-@dataclass(frozen=True, slots=True)
-class GroupDescription:
-    group_id: str
-    state: str  # Empty, Assigning, Reconciling, Stable
-    group_epoch: int
-    assignment_epoch: int
-    assignor: str
-    members: tuple[MemberDescription, ...]
+class ConsumerGroups:
+    """The consumer-protocol groups of the coordinator's group map. Not thread-safe: call it from the
+    event loop."""
 
-
-class Controller:
-    """Every consumer-protocol group of this broker. Not thread-safe: call it from the event loop."""
-
-    def __init__(self, topics: Callable[[], Mapping[str, int]], settings: ControllerSettings | None = None, *,
-                 classic_group_active: Callable[[str], bool] | None = None) -> None:
-        """``topics`` returns every topic's partition count; ``classic_group_active`` tells whether a
-        classic group with members holds a group id (the two protocols share one namespace)."""
+    def __init__(self, groups: dict[str, Group], topics: Callable[[], Mapping[str, int]],
+                 settings: ConsumerGroupSettings | None = None) -> None:
+        """``groups`` is the coordinator's map (shared with classic groups); ``topics`` returns every
+        topic's partition count."""
+        self._groups = groups
         self._topics = topics
-        self.settings = settings or ControllerSettings()
-        self._classic_group_active = classic_group_active or (lambda group_id: False)
-        self._groups: dict[str, ConsumerGroup] = {}
+        self.settings = settings or ConsumerGroupSettings()
         self._patterns: dict[str, re.Pattern[str]] = {}
-
-    @classmethod
-    def for_broker(cls, broker: Broker, coordinator: GroupCoordinator) -> Controller:
-        """The controller of a broker process: topics from the broker's store, settings from its
-        ``group.consumer.*`` properties, and the classic coordinator for the shared namespace."""
-
-        def topics() -> dict[str, int]:
-            out: dict[str, int] = {}
-            for info in broker.store.topics():
-                out[info.name] = info.partitions
-            return out
-
-        def classic_group_active(group_id: str) -> bool:
-            group = coordinator.group(group_id)
-            return group is not None and bool(group.members or group.pending_members)
-
-        return cls(topics, ControllerSettings.from_props(broker.config.props),
-                   classic_group_active=classic_group_active)
 
     # ------------------------------------------------------------------ queries
 
-    def groups(self) -> list[str]:
-        return list(self._groups)
-
     def group(self, group_id: str) -> ConsumerGroup | None:
         """The live group (tests and tools; do not mutate)."""
-        return self._groups.get(group_id)
+        group = self._groups.get(group_id)
+        return group if isinstance(group, ConsumerGroup) else None
 
     def describe(self, group_id: str) -> GroupDescription | None:
-        group = self._groups.get(group_id)
-        if group is None:
-            return None
+        group = self.group(group_id)
+        return self.describe_group(group) if group is not None else None
+
+    def describe_group(self, group: ConsumerGroup) -> GroupDescription:
         members = tuple(
-            MemberDescription(m.member_id, m.instance_id, m.rack_id, m.epoch, m.client_id, m.client_host,
-                              m.subscribed_topics, m.subscribed_regex, tuple(sorted(m.holds())),
-                              tuple(sorted(group.target.get(m.member_id, frozenset()))), m.state.value)
+            MemberDescription(m.member_id, m.instance_id, m.client_id, m.client_host, tuple(sorted(m.holds())),
+                              tuple(sorted(group.target.get(m.member_id, frozenset()))), member_epoch=m.epoch,
+                              rack_id=m.rack_id, subscribed_topics=m.subscribed_topics,
+                              subscribed_regex=m.subscribed_regex, member_state=m.state.value)
             for m in group.members.values())
-        return GroupDescription(group.group_id, group.state().value, group.group_epoch, group.assignment_epoch,
-                                group.assignor_name or self.settings.assignors[0], members)
-
-    # ------------------------------------------------------------------ the classic coordinator's view
-
-    def owns(self, group_id: str) -> bool:
-        """Whether ``group_id`` is a consumer-protocol group (the coordinator then defers to us)."""
-        return group_id in self._groups
+        return GroupDescription(group.group_id, CONSUMER, group.state().value, CONSUMER,
+                                group.assignor_name or self.settings.assignors[0], group.group_epoch, members,
+                                group.assignment_epoch)
 
     def subscribed_topics(self, group_id: str) -> set[str] | None:
         """Topics the group's members subscribe to (resolved); None when the group has no members."""
-        group = self._groups.get(group_id)
+        group = self.group(group_id)
         if group is None or not group.members:
             return None
         return set().union(*group.resolved.values()) if group.resolved else set()
 
-    def validate_commit(self, group_id: str, member_id: str, member_epoch: int) -> GroupError:
+    def validate_commit(self, group: ConsumerGroup, member_id: str, member_epoch: int) -> GroupError:
         """OffsetCommit to a consumer group (Kafka's ``ConsumerGroup.validateOffsetCommit``): the member
         must exist and the epoch be its current one (or the one before, for a commit still in flight
         when the epoch moved). Epoch < 0 without a member id is a commit from outside the group
-        protocol; Kafka allows it only while the group is empty, this broker always (the HTTP front
-        commits that way after checking the member's epoch and partitions itself)."""
-        group = self._groups.get(group_id)
-        if group is None or (member_epoch < 0 and not member_id):
+        protocol (an admin tool, a consumer assigning itself partitions): allowed only while the
+        group has no members, as in Kafka."""
+        if member_epoch < 0 and not group.members:
             return GroupError.NONE
         member = group.members.get(member_id)
         if member is None:
@@ -213,13 +132,6 @@ class Controller:
         if member_epoch != member.epoch and member_epoch != member.previous_epoch:
             return GroupError.STALE_MEMBER_EPOCH
         return GroupError.NONE
-
-    def forget(self, group_id: str) -> None:
-        """Drop an empty group (deleted, or its id taken over by a classic group)."""
-        group = self._groups.get(group_id)
-        if group is not None and not group.members:
-            del self._groups[group_id]
-            log.info("consumer group %s removed", group_id)
 
     # ------------------------------------------------------------------ heartbeat
 
@@ -234,41 +146,42 @@ class Controller:
         their own). ``owned`` None and the subscription fields None mean "unchanged"."""
         interval = self.settings.heartbeat_interval_ms
 
-        def fail(error: ControllerError, message: str, epoch: int = member_epoch) -> HeartbeatResult:
+        def fail(error: HeartbeatError, message: str, epoch: int = member_epoch) -> HeartbeatResult:
             return HeartbeatResult(member_id, epoch, interval, None, error, message)
 
         if not group_id:
-            return fail(ControllerError.INVALID_GROUP_ID, "the group id is empty")
+            return fail(HeartbeatError.INVALID_GROUP_ID, "the group id is empty")
         if assignor is not None and assignor not in self.settings.assignors:
-            return fail(ControllerError.UNSUPPORTED_ASSIGNOR,
+            return fail(HeartbeatError.UNSUPPORTED_ASSIGNOR,
                         f"assignor {assignor!r} is not one of {', '.join(self.settings.assignors)}")
         if subscribed_regex is not None:
             try:
                 self._pattern(subscribed_regex)
             except re.error as exc:
-                return fail(ControllerError.INVALID_REGULAR_EXPRESSION, f"invalid subscribed topic regex: {exc}")
+                return fail(HeartbeatError.INVALID_REGULAR_EXPRESSION, f"invalid subscribed topic regex: {exc}")
         if member_epoch == LEAVE_STATIC_EPOCH and instance_id is None:
-            group = self._groups.get(group_id)
+            group = self.group(group_id)
             member = group.members.get(member_id) if group is not None else None
             instance_id = member.instance_id if member is not None else None
             if instance_id is None:
-                return fail(ControllerError.INVALID_REQUEST, "member epoch -2 is only for static members")
+                return fail(HeartbeatError.INVALID_REQUEST, "member epoch -2 is only for static members")
         if member_epoch < LEAVE_STATIC_EPOCH:
-            return fail(ControllerError.INVALID_REQUEST, f"invalid member epoch {member_epoch}")
+            return fail(HeartbeatError.INVALID_REQUEST, f"invalid member epoch {member_epoch}")
         owned_set = frozenset(owned) if owned is not None else None
 
         if member_epoch in (LEAVE_EPOCH, LEAVE_STATIC_EPOCH):
             return self._leave(group_id, member_id, member_epoch, interval, now_ms)
 
-        group = self._groups.get(group_id)
+        group = self.group(group_id)
         if group is None:
             if member_epoch != 0:
-                return fail(ControllerError.UNKNOWN_MEMBER_ID if member_id else ControllerError.GROUP_ID_NOT_FOUND,
+                return fail(HeartbeatError.UNKNOWN_MEMBER_ID if member_id else HeartbeatError.GROUP_ID_NOT_FOUND,
                             f"group {group_id} has no member {member_id}")
-            if self._classic_group_active(group_id):
-                return fail(ControllerError.GROUP_ID_NOT_FOUND, f"group {group_id} is not a consumer group")
+            classic = self._groups.get(group_id)
+            if isinstance(classic, ClassicGroup) and (classic.members or classic.pending_members):
+                return fail(HeartbeatError.GROUP_ID_NOT_FOUND, f"group {group_id} is not a consumer group")
             group = ConsumerGroup(group_id)
-            self._groups[group_id] = group
+            self._groups[group_id] = group  # an empty classic group becomes a consumer group (its offsets stay)
             log.info("consumer group %s created", group_id)
 
         send_assignment = False
@@ -284,16 +197,16 @@ class Controller:
         else:
             found = group.members.get(member_id)
             if found is None:
-                return fail(ControllerError.UNKNOWN_MEMBER_ID, f"group {group_id} has no member {member_id}")
+                return fail(HeartbeatError.UNKNOWN_MEMBER_ID, f"group {group_id} has no member {member_id}")
             member = found
             if member.epoch == LEAVE_STATIC_EPOCH:
-                return fail(ControllerError.FENCED_MEMBER_EPOCH, "the static member left; rejoin with epoch 0")
+                return fail(HeartbeatError.FENCED_MEMBER_EPOCH, "the static member left; rejoin with epoch 0")
             if member_epoch > member.epoch or (member_epoch < member.epoch and (
                     member_epoch != member.previous_epoch or
                     (owned_set is not None and not owned_set <= member.holds()))):
                 log.info("consumer group %s: member %s fenced: epoch %d, expected %d", group_id, member_id,
                          member_epoch, member.epoch)
-                return fail(ControllerError.FENCED_MEMBER_EPOCH,
+                return fail(HeartbeatError.FENCED_MEMBER_EPOCH,
                             f"member epoch {member_epoch} is not the current epoch {member.epoch}")
             send_assignment = member_epoch < member.epoch
         member.session_timeout_ms = session_timeout_ms or self.settings.session_timeout_ms
@@ -336,7 +249,7 @@ class Controller:
             holder = group.members.get(holder_id) if holder_id is not None else None
             if holder is not None and holder.member_id != member_id:
                 if holder.epoch != LEAVE_STATIC_EPOCH:
-                    return HeartbeatResult(member_id, 0, interval, None, ControllerError.UNRELEASED_INSTANCE_ID,
+                    return HeartbeatResult(member_id, 0, interval, None, HeartbeatError.UNRELEASED_INSTANCE_ID,
                                            f"instance id {instance_id} is held by live member {holder.member_id}")
                 # The static member is back (typically a restarted process): a new member id takes
                 # over the old member's partitions and epoch, without a rebalance (KIP-345's promise).
@@ -368,7 +281,7 @@ class Controller:
             log.info("consumer group %s: member %s rejoined", group.group_id, member_id)
             return existing, False
         if len(group.members) >= self.settings.max_size:
-            return HeartbeatResult(member_id, 0, interval, None, ControllerError.GROUP_MAX_SIZE_REACHED,
+            return HeartbeatResult(member_id, 0, interval, None, HeartbeatError.GROUP_MAX_SIZE_REACHED,
                                    f"group {group.group_id} has {len(group.members)} members already")
         member = ConsumerMember(member_id or str(uuid.uuid4()), instance_id=instance_id,
                                 rebalance_timeout_ms=DEFAULT_REBALANCE_TIMEOUT_MS)
@@ -379,10 +292,10 @@ class Controller:
         return member, True
 
     def _leave(self, group_id: str, member_id: str, member_epoch: int, interval: int, now_ms: int) -> HeartbeatResult:
-        group = self._groups.get(group_id)
+        group = self.group(group_id)
         member = group.members.get(member_id) if group is not None else None
         if group is None or member is None:
-            return HeartbeatResult(member_id, member_epoch, interval, None, ControllerError.UNKNOWN_MEMBER_ID,
+            return HeartbeatResult(member_id, member_epoch, interval, None, HeartbeatError.UNKNOWN_MEMBER_ID,
                                    f"group {group_id} has no member {member_id}")
         if member_epoch == LEAVE_STATIC_EPOCH:
             # Keep the partitions for the member's return; the session timeout still applies.
@@ -399,7 +312,7 @@ class Controller:
 
     def leave(self, group_id: str, member_id: str, now_ms: int) -> None:
         """The member leaves for good (as a heartbeat with epoch -1); unknown members are ignored."""
-        group = self._groups.get(group_id)
+        group = self.group(group_id)
         member = group.members.get(member_id) if group is not None else None
         if group is not None and member is not None:
             self._remove(group, member, now_ms, "left the group")
@@ -470,7 +383,7 @@ class Controller:
     def tick(self, now_ms: int) -> None:
         """Evict members whose session expired and fence members that held on to revoked partitions
         past their rebalance timeout (their partitions move); pick up topic changes."""
-        for group in list(self._groups.values()):
+        for group in [g for g in self._groups.values() if isinstance(g, ConsumerGroup)]:
             for member in list(group.members.values()):
                 if member.session_deadline_ms <= now_ms:
                     self._remove(group, member, now_ms,

@@ -1,4 +1,5 @@
-"""One classic consumer group: its state, members, generation and committed offsets.
+"""One classic group (JoinGroup/SyncGroup): its state, members and generation. Its committed
+offsets are in ``offsets.OffsetStore``, as for every group type.
 
 Follows Kafka's ``GroupMetadata``/``MemberMetadata`` (``core/.../coordinator/group/`` before
 KIP-848; ``ClassicGroup`` since). Invariants:
@@ -9,7 +10,6 @@ KIP-848; ``ClassicGroup`` since). Invariants:
 - ``static_members`` maps each ``group.instance.id`` to the one member id currently holding it.
 - A member awaits at most one JoinGroup and one SyncGroup response (``join_future``,
   ``sync_future``); a future is resolved exactly once and then dropped.
-- ``offsets`` hold only commits that reached ``__consumer_offsets`` durably.
 
 State machine (Kafka's ``GroupState`` with its valid previous states)::
 
@@ -23,23 +23,15 @@ State machine (Kafka's ``GroupState`` with its valid previous states)::
 from __future__ import annotations
 
 import asyncio
-import enum
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from logbroker.groups.assignment import CONSUMER_PROTOCOL_TYPE, parse_subscription
 from logbroker.groups.schema import RecordFormatError
+from logbroker.groups.state import GroupState
 
 TopicPartition = tuple[str, int]
-
-
-class GroupState(enum.Enum):
-    EMPTY = "Empty"
-    PREPARING_REBALANCE = "PreparingRebalance"
-    COMPLETING_REBALANCE = "CompletingRebalance"
-    STABLE = "Stable"
-    DEAD = "Dead"
 
 
 _VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
@@ -54,18 +46,6 @@ _VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {
 
 class IllegalStateTransition(RuntimeError):
     """A coordinator bug: a transition Kafka's state machine does not allow."""
-
-
-@dataclass(frozen=True, slots=True)
-class CommittedOffset:
-    offset: int
-    leader_epoch: int
-    metadata: str
-    commit_timestamp: int
-    expire_timestamp: int = -1
-    # Offset of the record in __consumer_offsets that carried this commit: a commit whose write
-    # completes late never overwrites a newer one.
-    record_offset: int = -1
 
 
 @dataclass(slots=True)
@@ -103,7 +83,7 @@ class Member:
 
 
 @dataclass(slots=True)
-class Group:
+class ClassicGroup:
     group_id: str
     state: GroupState = GroupState.EMPTY
     state_since_ms: int = -1
@@ -119,7 +99,6 @@ class Group:
     # members: how much of the rebalance timeout is left to extend it by (Kafka's DelayedInitialJoin).
     initial_remaining_ms: int | None = None
     new_member_added: bool = False
-    offsets: dict[TopicPartition, CommittedOffset] = field(default_factory=dict)
 
     def transition(self, new: GroupState, now_ms: int) -> None:
         if self.state not in _VALID_PREVIOUS[new]:

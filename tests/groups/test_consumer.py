@@ -1,25 +1,34 @@
-"""``logbroker/controller/controller.py``: joins, incremental revocation, epochs, timeouts, static
+"""``logbroker/groups/consumer.py``: joins, incremental revocation, epochs, timeouts, static
 members, errors, regex and metadata changes, with an injected clock and topic table."""
 
 from __future__ import annotations
 
-from logbroker.controller import Controller, ControllerError, ControllerSettings, HeartbeatResult
-from logbroker.groups.errors import GroupError
+from logbroker.groups.classic_group import ClassicGroup, Member
+from logbroker.groups.consumer import ConsumerGroups, Group, HeartbeatResult
+from logbroker.groups.errors import GroupError, HeartbeatError
+from logbroker.groups.settings import ConsumerGroupSettings
 
-SETTINGS = ControllerSettings(session_timeout_ms=1000, heartbeat_interval_ms=100, assignors=("sticky", "range"))
+SETTINGS = ConsumerGroupSettings(session_timeout_ms=1000, heartbeat_interval_ms=100, assignors=("sticky", "range"))
 
 
-def make(topics: dict[str, int] | None = None, classic: set[str] | None = None) -> tuple[Controller, dict[str, int]]:
+def make(topics: dict[str, int] | None = None,
+         classic: set[str] | None = None) -> tuple[ConsumerGroups, dict[str, int]]:
+    """Consumer groups over a group map that holds a classic group with a member under each id of
+    ``classic`` (the two protocols share one map)."""
     table = topics if topics is not None else {"t": 4}
-    return Controller(lambda: table, SETTINGS, classic_group_active=lambda g: g in (classic or set())), table
+    groups: dict[str, Group] = {}
+    for group_id in classic or set():
+        group = groups[group_id] = ClassicGroup(group_id)
+        group.members["m"] = Member("m", None, "c", "h", 6000, 6000, "consumer", [("range", b"")])
+    return ConsumerGroups(groups, lambda: table, SETTINGS), table
 
 
-def join(c: Controller, member: str = "", now: int = 0, **kw: object) -> HeartbeatResult:
+def join(c: ConsumerGroups, member: str = "", now: int = 0, **kw: object) -> HeartbeatResult:
     kw.setdefault("subscribed_topics", ["t"])
     return c.heartbeat("g", member, 0, now_ms=now, owned=[], rebalance_timeout_ms=500, **kw)  # type: ignore[arg-type]
 
 
-def beat(c: Controller, r: HeartbeatResult, owned: list[tuple[str, int]], now: int) -> HeartbeatResult:
+def beat(c: ConsumerGroups, r: HeartbeatResult, owned: list[tuple[str, int]], now: int) -> HeartbeatResult:
     return c.heartbeat("g", r.member_id, r.member_epoch, now_ms=now, owned=owned)
 
 
@@ -61,15 +70,15 @@ def test_null_owned_never_confirms_a_revocation() -> None:
 def test_epochs_fence_and_retries_at_the_previous_epoch_are_accepted() -> None:
     c, _ = make()
     a = join(c, "a")
-    assert c.heartbeat("g", "a", 7, now_ms=1).error == ControllerError.FENCED_MEMBER_EPOCH
+    assert c.heartbeat("g", "a", 7, now_ms=1).error == HeartbeatError.FENCED_MEMBER_EPOCH
     b = join(c, "b")
     a2 = beat(c, a, a.assignment or [], 10)
     a3 = beat(c, a2, a2.assignment or [], 20)
     assert a3.member_epoch == 2
     retry = c.heartbeat("g", "a", 1, now_ms=30, owned=a2.assignment)  # response lost: previous epoch
     assert retry.error == 0 and retry.assignment is not None
-    assert c.heartbeat("g", "a", 0 - 0 + 5, now_ms=31).error == ControllerError.FENCED_MEMBER_EPOCH
-    assert c.heartbeat("g", "zz", 1, now_ms=32).error == ControllerError.UNKNOWN_MEMBER_ID
+    assert c.heartbeat("g", "a", 0 - 0 + 5, now_ms=31).error == HeartbeatError.FENCED_MEMBER_EPOCH
+    assert c.heartbeat("g", "zz", 1, now_ms=32).error == HeartbeatError.UNKNOWN_MEMBER_ID
     assert b.error == 0
 
 
@@ -99,7 +108,7 @@ def test_rebalance_timeout_fences_a_member_that_keeps_revoked_partitions() -> No
         c.heartbeat("g", "a", 1, now_ms=t, owned=a.assignment)  # keeps everything
     c.tick(600)
     assert [m.member_id for m in c.describe("g").members] == ["b"]  # type: ignore[union-attr]
-    assert c.heartbeat("g", "a", 1, now_ms=610).error == ControllerError.UNKNOWN_MEMBER_ID
+    assert c.heartbeat("g", "a", 1, now_ms=610).error == HeartbeatError.UNKNOWN_MEMBER_ID
 
 
 def test_leave_moves_partitions_at_once() -> None:
@@ -124,7 +133,7 @@ def test_static_member_comes_back_to_its_partitions() -> None:
     b = beat(c, b, [], 30)
     epoch = c.describe("g").group_epoch  # type: ignore[union-attr]
     assert c.heartbeat("g", "a", -2, now_ms=40, instance_id="i-1").member_epoch == -2
-    assert join(c, "a-new", now=50, instance_id="i-2").error == ControllerError.UNRELEASED_INSTANCE_ID
+    assert join(c, "a-new", now=50, instance_id="i-2").error == HeartbeatError.UNRELEASED_INSTANCE_ID
     back = join(c, "a-new", now=60, instance_id="i-1")
     assert back.error == 0 and back.member_id == "a-new"
     assert back.assignment == held and back.member_epoch == a.member_epoch
@@ -133,11 +142,11 @@ def test_static_member_comes_back_to_its_partitions() -> None:
 
 def test_errors() -> None:
     c, _ = make(classic={"classic"})
-    assert join(c, assignor="nope").error == ControllerError.UNSUPPORTED_ASSIGNOR
-    assert c.heartbeat("", "", 0, now_ms=0).error == ControllerError.INVALID_GROUP_ID
-    assert c.heartbeat("classic", "", 0, now_ms=0, subscribed_topics=["t"]).error == ControllerError.GROUP_ID_NOT_FOUND
-    assert join(c, subscribed_topics=None, subscribed_regex="(").error == ControllerError.INVALID_REGULAR_EXPRESSION
-    assert c.heartbeat("g", "x", -2, now_ms=0).error == ControllerError.INVALID_REQUEST
+    assert join(c, assignor="nope").error == HeartbeatError.UNSUPPORTED_ASSIGNOR
+    assert c.heartbeat("", "", 0, now_ms=0).error == HeartbeatError.INVALID_GROUP_ID
+    assert c.heartbeat("classic", "", 0, now_ms=0, subscribed_topics=["t"]).error == HeartbeatError.GROUP_ID_NOT_FOUND
+    assert join(c, subscribed_topics=None, subscribed_regex="(").error == HeartbeatError.INVALID_REGULAR_EXPRESSION
+    assert c.heartbeat("g", "x", -2, now_ms=0).error == HeartbeatError.INVALID_REQUEST
 
 
 def test_regex_and_new_topics_are_picked_up() -> None:
@@ -156,14 +165,18 @@ def test_regex_and_new_topics_are_picked_up() -> None:
 def test_offset_commit_validation() -> None:
     c, _ = make()
     a = join(c, "a")
-    assert c.owns("g") and c.subscribed_topics("g") == {"t"}
-    assert c.validate_commit("g", "a", a.member_epoch) is GroupError.NONE
-    assert c.validate_commit("g", "a", a.member_epoch + 3) is GroupError.STALE_MEMBER_EPOCH
-    assert c.validate_commit("g", "zz", 1) is GroupError.UNKNOWN_MEMBER_ID
-    assert c.validate_commit("g", "", -1) is GroupError.NONE
+    group = c.group("g")
+    assert group is not None and c.subscribed_topics("g") == {"t"}
+    assert c.validate_commit(group, "a", a.member_epoch) is GroupError.NONE
+    assert c.validate_commit(group, "a", a.member_epoch + 3) is GroupError.STALE_MEMBER_EPOCH
+    assert c.validate_commit(group, "zz", 1) is GroupError.UNKNOWN_MEMBER_ID
+    # Kafka: a commit from outside the group protocol (epoch -1, no member) only while the group is empty.
+    assert c.validate_commit(group, "", -1) is GroupError.UNKNOWN_MEMBER_ID
+    c.leave("g", "a", 1)
+    assert c.validate_commit(group, "", -1) is GroupError.NONE
 
 
 def test_error_codes_are_kafkas() -> None:
     from logbroker.kafka.error_codes import ErrorCode
-    for e in ControllerError:
+    for e in HeartbeatError:
         assert ErrorCode[e.name] == e.value

@@ -6,7 +6,7 @@ reporting what they own), and topics grow, in any order, with time moving forwar
 - no partition is held by two live clients, counting what each client consumes (its own view,
   which includes partitions it has not given back yet) -- the protocol's safety property (a client
   that could not heartbeat for a session stops consuming, as real clients do);
-- the controller's view agrees: no partition in two members' ``assigned | revoking``.
+- the coordinator's view agrees: no partition in two members' ``assigned | revoking``.
 
 At the end every client heartbeats a few rounds (dead ones expire first) and every subscribed
 partition is owned by exactly one live client: liveness.
@@ -18,16 +18,18 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from logbroker.controller import Controller, ControllerSettings
+from logbroker.groups.consumer import ConsumerGroups
+from logbroker.groups.settings import ConsumerGroupSettings
 
 SESSION_MS = 1000
+REBALANCE_MS = 800
 
 
 class Reconciliation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.topics: dict[str, int] = {"a": 3, "b": 2}
-        self.controller = Controller(lambda: self.topics, ControllerSettings(
+        self.groups = ConsumerGroups({}, lambda: self.topics, ConsumerGroupSettings(
             session_timeout_ms=SESSION_MS, heartbeat_interval_ms=100, assignors=("sticky", "uniform", "range")))
         self.now = 0
         self.clients: dict[str, tuple[int, set[tuple[str, int]]]] = {}  # live: member id -> (epoch, owned)
@@ -37,7 +39,7 @@ class Reconciliation(RuleBasedStateMachine):
 
     def _beat(self, member_id: str) -> None:
         epoch, owned = self.clients[member_id]
-        r = self.controller.heartbeat("g", member_id, epoch, now_ms=self.now, owned=sorted(owned))
+        r = self.groups.heartbeat("g", member_id, epoch, now_ms=self.now, owned=sorted(owned))
         if r.error:
             # Fenced or unknown: a real client drops its partitions and joins again.
             del self.clients[member_id]
@@ -52,8 +54,8 @@ class Reconciliation(RuleBasedStateMachine):
     def join(self, assignor: str, topics: list[str]) -> None:
         self.n += 1
         member_id = f"m{self.n}"
-        r = self.controller.heartbeat("g", member_id, 0, now_ms=self.now, subscribed_topics=topics, owned=[],
-                                      assignor=assignor, rebalance_timeout_ms=800)
+        r = self.groups.heartbeat("g", member_id, 0, now_ms=self.now, subscribed_topics=topics, owned=[],
+                                 assignor=assignor, rebalance_timeout_ms=REBALANCE_MS)
         assert r.error == 0
         self.clients[member_id] = (r.member_epoch, set(r.assignment or []))
         self.last_ok[member_id] = self.now
@@ -68,7 +70,7 @@ class Reconciliation(RuleBasedStateMachine):
     def leave(self, data: st.DataObject) -> None:
         member_id = data.draw(st.sampled_from(sorted(self.clients)))
         del self.clients[member_id]
-        self.controller.heartbeat("g", member_id, -1, now_ms=self.now)
+        self.groups.heartbeat("g", member_id, -1, now_ms=self.now)
 
     @precondition(lambda self: bool(self.clients))
     @rule(data=st.data())
@@ -81,11 +83,13 @@ class Reconciliation(RuleBasedStateMachine):
     def time_passes(self, ms: int) -> None:
         self.now += ms
         # A client that could not heartbeat for a whole session presumes its membership lost and stops
-        # consuming (as real clients do), before the broker's session timeout gives its partitions away.
+        # consuming (as real clients do), before the broker's session timeout gives its partitions away;
+        # one that could not heartbeat for its rebalance timeout (max.poll.interval.ms) leaves the group
+        # and stops too, before the broker fences it for partitions it did not give back in that time.
         for member_id in sorted(self.clients):
-            if self.now - self.last_ok[member_id] >= SESSION_MS:
+            if self.now - self.last_ok[member_id] >= min(SESSION_MS, REBALANCE_MS):
                 del self.clients[member_id]
-        self.controller.tick(self.now)
+        self.groups.tick(self.now)
         for member_id in sorted(self.clients):
             if member_id in self.clients and self.now % 3 == 0:
                 self._beat(member_id)
@@ -101,7 +105,7 @@ class Reconciliation(RuleBasedStateMachine):
             for tp in owned:
                 assert tp not in seen, f"{tp} owned by {seen[tp]} and {member_id}"
                 seen[tp] = member_id
-        group = self.controller.group("g")
+        group = self.groups.group("g")
         if group is not None:
             held: dict[tuple[str, int], str] = {}
             for m in group.members.values():
@@ -117,15 +121,15 @@ class Reconciliation(RuleBasedStateMachine):
             for member_id in sorted(self.clients):
                 if member_id in self.clients:
                     self._beat(member_id)
-            self.controller.tick(self.now)
+            self.groups.tick(self.now)
         for _ in range(8):
             self.now += 50
             for member_id in sorted(self.clients):
                 if member_id in self.clients:
                     self._beat(member_id)
-            self.controller.tick(self.now)
+            self.groups.tick(self.now)
         self.no_partition_owned_twice()
-        group = self.controller.group("g")
+        group = self.groups.group("g")
         if group is None or not self.clients:
             return
         assert not (set(m.member_id for m in group.members.values()) & self.dead)

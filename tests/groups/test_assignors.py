@@ -1,4 +1,4 @@
-"""The assignors of ``logbroker/controller/assignors.py``: coverage, balance, stickiness, determinism."""
+"""The assignors of ``logbroker/groups/assignors.py``: coverage, balance, stickiness, determinism."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logbroker.controller.assignors import ASSIGNORS, Assignment, MemberSubscription, TopicPartition
+from logbroker.groups.assignors import ASSIGNORS, Assignment, MemberSubscription, TopicPartition
 
 
 def subs(members: list[str], topics: set[str], current: Mapping[str, set[TopicPartition]] | None = None

@@ -1,0 +1,68 @@
+"""Start-up: the coordinator's state replayed from ``__consumer_offsets`` (Kafka's coordinator loader).
+
+Records are applied in log order per partition: a later record for a key wins, a null value
+(tombstone) deletes. What comes back is each group's last metadata record (classic groups: members,
+generation, assignment; consumer-protocol groups keep theirs in memory only and come back as their
+offsets) and each group's committed offsets. Unreadable records are skipped with a warning, never
+fatal: the rest of the group state is still worth having.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from logbroker.groups.offsets import CommittedOffset
+from logbroker.groups.offsets_topic import GroupLog
+from logbroker.groups.schema import (
+    GroupMetadataKey,
+    GroupMetadataValue,
+    OffsetCommitKey,
+    RecordFormatError,
+    decode_group_metadata_value,
+    decode_key,
+    decode_offset_commit_value,
+)
+
+log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
+
+
+@dataclass(slots=True)
+class Replayed:
+    metadata: dict[str, GroupMetadataValue | None] = field(default_factory=dict)  # None: deleted
+    offsets: dict[str, dict[TopicPartition, CommittedOffset]] = field(default_factory=dict)
+    applied: int = 0  # records applied
+
+    def group_ids(self) -> list[str]:
+        """Groups that still exist: with metadata or offsets left after the tombstones."""
+        return sorted(g for g in set(self.metadata) | set(self.offsets)
+                      if self.metadata.get(g) is not None or self.offsets.get(g))
+
+
+def replay(group_log: GroupLog) -> Replayed:
+    out = Replayed()
+    for record in group_log.replay():
+        try:
+            key = decode_key(record.key)
+            if isinstance(key, OffsetCommitKey):
+                group_offsets = out.offsets.setdefault(key.group, {})
+                tp = (key.topic, key.partition)
+                if record.value is None:
+                    group_offsets.pop(tp, None)
+                else:
+                    v = decode_offset_commit_value(record.value)
+                    group_offsets[tp] = CommittedOffset(v.offset, v.leader_epoch, v.metadata, v.commit_timestamp,
+                                                        v.expire_timestamp, record.offset)
+            elif isinstance(key, GroupMetadataKey):
+                out.metadata[key.group] = (None if record.value is None
+                                           else decode_group_metadata_value(record.value))
+            else:
+                continue
+        except RecordFormatError as exc:
+            log.warning("__consumer_offsets-%d offset %d: unreadable record skipped: %s", record.partition,
+                        record.offset, exc)
+            continue
+        out.applied += 1
+    return out
