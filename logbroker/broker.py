@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ from logbroker.topics import (
     is_internal,
 )
 from segments.batch import HEADER_SIZE, read_header, set_log_append_time
-from segments.config import describe
+from segments.config import ConfigSource, describe
 from segments.flush import Durability
 from segments.log import Log
 from segments.producer_state import ProducerState
@@ -260,8 +260,14 @@ class Broker:
             raise InvalidRequestError(f"Unexpected broker id, expected {self.node_id}, but received {name!r}")
 
     def describe_broker_configs(self, resource_name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
-        """This broker's configs (Kafka DescribeConfigs on a BROKER resource, named by its node id)."""
-        self._check_broker_resource(resource_name, allow_default=False)
+        """This broker's configs (Kafka DescribeConfigs on a BROKER resource, named by its node id), or
+        with an empty name the dynamic cluster defaults alone, as Kafka describes its default resource."""
+        self._check_broker_resource(resource_name, allow_default=True)
+        if resource_name == "":
+            layer = self.config.dynamic_default
+            wanted = [n for n in (names or layer) if n in layer]
+            return [replace(e, value=layer[e.name], source=ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
+                    for e in describe_broker(self.config, wanted)] if wanted else []
         return describe_broker(self.config, names)
 
     def alter_broker_configs(self, resource_name: str, changes: Iterable[ConfigChange], *, replace: bool = False,

@@ -66,6 +66,12 @@ def test_dynamic_broker_configs_apply_to_topics_and_survive_a_restart(broker_fac
     entries = describe(broker.bootstrap, ConfigResourceType.BROKER, "0")
     assert entries["log.retention.ms"]["config_source"] == "DYNAMIC_BROKER_CONFIG"
     assert entries["log.segment.bytes"]["config_source"] == "DYNAMIC_DEFAULT_BROKER_CONFIG"
+    with RawClient(broker.port) as c:
+        default = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+            {"resource_type": BROKER, "resource_name": "", "configuration_keys": None}],
+            "include_synonyms": False, "include_documentation": False})["results"][0]
+    assert default["error_code"] == 0
+    assert [(e["name"], e["value"]) for e in default["configs"]] == [("log.segment.bytes", "2097152")]
     topic = describe(broker.bootstrap, ConfigResourceType.TOPIC, "dyn")
     assert (topic["retention.ms"]["value"], topic["segment.bytes"]["value"]) == ("1234567", "2097152")
     assert topic["retention.ms"]["config_source"] == "DYNAMIC_BROKER_CONFIG"
