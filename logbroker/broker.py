@@ -18,22 +18,25 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from logbroker.config import BrokerConfig
+from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
     InternalTopicError,
     InvalidRecordError,
+    InvalidRequestError,
     LogStorageError,
+    OffsetOutOfRangeError,
     RecordTooLargeError,
     TopicAuthorizationError,
     TopicDeletionDisabledError,
@@ -42,8 +45,10 @@ from logbroker.errors import (
 from logbroker.producer_ids import ProducerIdAllocator
 from logbroker.records import RecordInput, build_batch
 from logbroker.topics import (
+    ActiveProducer,
     ConfigChange,
     ConfigEntry,
+    LogDirUsage,
     PartitionState,
     TopicDescription,
     TopicInfo,
@@ -52,7 +57,7 @@ from logbroker.topics import (
     is_internal,
 )
 from segments.batch import HEADER_SIZE, read_header, set_log_append_time
-from segments.config import describe
+from segments.config import ConfigSource, describe
 from segments.flush import Durability
 from segments.log import Log
 from segments.producer_state import ProducerState
@@ -116,6 +121,11 @@ class Broker:
         self.durability = durability
         self.clock = clock
         self.node_id = config.node_id
+        self.data_dir = data_dir
+        dynamic_default, dynamic_broker = load_dynamic(data_dir)
+        if dynamic_default or dynamic_broker:
+            self.config = config.with_dynamic(dynamic_default, dynamic_broker)
+            store.set_default_config(self.config.log_defaults)
         self.cluster_id = config.get_str("cluster.id")
         self._producer_ids = ProducerIdAllocator(data_dir)
         self._producer_states: dict[TopicPartition, ProducerState] = {}
@@ -220,7 +230,7 @@ class Broker:
     def configs_of(self, info: TopicInfo, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The configs a topic has (or would have: ``info`` from a validate-only change)."""
         return describe(info.overrides, self.config.log_defaults, broker_props=self.config.props,
-                        names=list(names) if names else None)
+                        names=list(names) if names else None, broker_sources=self.config.dynamic_sources())
 
     def alter_configs(self, name: str, *, set: Mapping[str, str], delete: Iterable[str] = (),
                       validate_only: bool = False) -> TopicInfo:
@@ -243,6 +253,48 @@ class Broker:
         return self.replace_configs(name, apply_config_ops(info.overrides, info.config, changes),
                                     validate_only=validate_only)
 
+    # ---------------------------------------------------------------- broker configs
+    def _check_broker_resource(self, name: str, *, allow_default: bool) -> None:
+        if name == "" and allow_default:
+            return
+        if name != str(self.node_id):
+            raise InvalidRequestError(f"Unexpected broker id, expected {self.node_id}, but received {name!r}")
+
+    def describe_broker_configs(self, resource_name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
+        """This broker's configs (Kafka DescribeConfigs on a BROKER resource, named by its node id), or
+        with an empty name the dynamic cluster defaults alone, as Kafka describes its default resource."""
+        self._check_broker_resource(resource_name, allow_default=True)
+        if resource_name == "":
+            layer = self.config.dynamic_default
+            wanted = [n for n in (names or layer) if n in layer]
+            return [replace(e, value=layer[e.name], source=ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
+                    for e in describe_broker(self.config, wanted)] if wanted else []
+        return describe_broker(self.config, names)
+
+    def alter_broker_configs(self, resource_name: str, changes: Iterable[ConfigChange], *, replace: bool = False,
+                             validate_only: bool = False) -> None:
+        """Change dynamic broker configs: for this broker (``resource_name`` its node id) or the
+        cluster-wide default (``""``). ``replace`` drops every dynamic config of that layer first
+        (Kafka's legacy AlterConfigs). The topic defaults they set apply at once to every topic.
+        Raises InvalidRequestError (another broker) or InvalidConfigError (not dynamic, bad value)."""
+        self._check_broker_resource(resource_name, allow_default=True)
+        config = self.config
+        layer = dict(config.dynamic_default if resource_name == "" else config.dynamic_broker)
+        if replace:
+            layer = {}
+        layer = apply_config_ops(layer, config.log_defaults, changes, base_of=config.props)
+        default = layer if resource_name == "" else config.dynamic_default
+        broker = config.dynamic_broker if resource_name == "" else layer
+        updated = config.with_dynamic(default, broker)
+        if validate_only:
+            return
+        with _disk_errors("change dynamic broker configs"):
+            save_dynamic(self.data_dir, updated.dynamic_default, updated.dynamic_broker)
+        self.config = updated
+        self.store.set_default_config(updated.log_defaults)
+        log.info("dynamic broker configs now: cluster default %s, broker %d %s", dict(updated.dynamic_default),
+                 self.node_id, dict(updated.dynamic_broker))
+
     def describe_topic(self, name: str) -> TopicDescription:
         """A topic with each partition's offsets and size and its configs."""
         info = self.store.topic(name)
@@ -253,6 +305,33 @@ class Broker:
         """Offsets and sizes of every partition log opened so far (metrics), sorted."""
         return [PartitionState(t, p, plog.log_start_offset, plog.log_end_offset, plog.size_bytes)
                 for (t, p), plog in sorted(self.store.open_logs().items())]
+
+    def log_dir_usage(self, wanted: Mapping[str, Iterable[int]] | None = None) -> LogDirUsage:
+        """The data directory with the size of each partition in ``wanted`` (topic -> partitions;
+        None: every partition of every topic), for Kafka's DescribeLogDirs. Unknown topics and
+        partitions are left out, as Kafka leaves out replicas it does not host."""
+        states: list[PartitionState] = []
+        for name in sorted(self.store.list_topics()) if wanted is None else wanted:
+            if not self.store.has_topic(name):
+                continue
+            count = self.store.topic(name).partitions
+            indexes = range(count) if wanted is None else sorted(set(wanted[name]))
+            states += [self._partition_state(name, p) for p in indexes if 0 <= p < count]
+        path = self.store.data_dir.resolve()
+        try:
+            usage = shutil.disk_usage(path)
+            total, usable = usage.total, usage.free
+        except OSError:
+            total = usable = -1
+        return LogDirUsage(str(path), tuple(states), total, usable)
+
+    def active_producers(self, topic: str, partition: int) -> list[ActiveProducer]:
+        """The idempotent producers with state on a partition (Kafka DescribeProducers), by id.
+        Raises UnknownTopicError."""
+        plog = self.store.log(topic, partition)
+        state = self._producer_state(topic, partition, plog)
+        return [ActiveProducer(e.producer_id, e.epoch, e.last_seq, e.last_timestamp)
+                for _, e in sorted(state.entries.items())]
 
     def _partition_state(self, topic: str, partition: int) -> PartitionState:
         plog = self.store.log(topic, partition)
@@ -497,6 +576,9 @@ class Broker:
         if is_internal(topic):
             raise InternalTopicError(f"Cannot delete records of internal topic {topic}")
         plog = self.store.log(topic, partition)
+        if offset < 0 and offset != -1:
+            # Kafka's ReplicaManager: only -1 (the high watermark) stands for an offset.
+            raise OffsetOutOfRangeError(offset, plog.log_start_offset, plog.log_end_offset)
         target = plog.log_end_offset if offset == -1 else offset
         with _disk_errors(f"delete records of {topic}-{partition}"):
             plog.delete_records_before(target)

@@ -5,16 +5,35 @@ Sources, later ones winning: the embedded defaults below, a ``--config`` file in
 defaults come from the broker's ``log.*`` properties (``log.segment.bytes`` -> ``segment.bytes``);
 that mapping lives with the topic configs in ``segments.config``, the one home of topic settings.
 Unknown properties are logged and ignored, as Kafka does, so a real ``server.properties`` loads.
+
+Dynamic broker configs (Kafka's AlterConfigs/IncrementalAlterConfigs on a BROKER resource): the
+properties Kafka lets a running broker change, here the broker-level topic defaults (``log.*``,
+``message.max.bytes``, ... Kafka's ``DynamicLogConfig``), can be set for this broker (resource name
+its node id) or as the cluster-wide default (resource name empty). Precedence, highest first:
+dynamic per-broker, dynamic cluster default, static (file and ``--override``), Kafka's default.
+They are kept in ``<data dir>/dynamic-broker-configs.json`` so they survive a restart, as Kafka keeps
+them in its metadata log. Every other property is read-only at run time, as in Kafka.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from segments.config import TOPIC_CONFIGS, LogConfig
+from segments.config import (
+    CONFIGS_BY_NAME,
+    TOPIC_CONFIGS,
+    ConfigEntry,
+    ConfigSource,
+    ConfigSynonym,
+    ConfigType,
+    LogConfig,
+    format_value,
+)
 from segments.errors import InvalidConfigError
 
 log = logging.getLogger(__name__)
@@ -38,6 +57,15 @@ class BrokerProperty:
     default: str
     doc: str
     minimum: int | None = None
+    type: ConfigType | None = None  # Kafka's type when the parser does not say it (LONG, LIST)
+
+    @property
+    def config_type(self) -> ConfigType:
+        if self.type is not None:
+            return self.type
+        if self.parse is _int:
+            return ConfigType.INT
+        return ConfigType.BOOLEAN if self.parse is _bool else ConfigType.STRING
 
 
 # Broker-level properties (not topic defaults). Values are Kafka's defaults unless noted.
@@ -56,14 +84,16 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("queued.max.request.bytes", _int, "209715200",
                        "Bytes of received requests (partial or unanswered) held across all connections; "
                        "reading pauses while they are exhausted (Kafka's default is -1, unbounded; "
-                       "logbroker's is 200 MiB). At least socket.request.max.bytes + 4, or -1."),
+                       "logbroker's is 200 MiB). At least socket.request.max.bytes + 4, or -1.",
+                       type=ConfigType.LONG),
         BrokerProperty("request.receive.timeout.ms", _int, "30000",
                        "logbroker's own: a connection whose request has not fully arrived this long after "
                        "its first byte is closed (Kafka has no such bound).", 1),
         BrokerProperty("log.retention.check.interval.ms", _int, "300000",
-                       "How often the retention sweeper runs.", 1),
+                       "How often the retention sweeper runs.", 1, type=ConfigType.LONG),
         BrokerProperty("log.flush.scheduler.interval.ms", _int, "1000",
-                       "How often logs are checked against flush.ms under the os flush policy.", 1),
+                       "How often logs are checked against flush.ms under the os flush policy.", 1,
+                       type=ConfigType.LONG),
         BrokerProperty("log.flush.offset.checkpoint.interval.ms", _int, "60000",
                        "How often recovery points are checkpointed.", 1),
         BrokerProperty("log.cleaner.enable", _bool, "true", "Run compaction for compacted topics."),
@@ -79,26 +109,30 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("group.consumer.heartbeat.interval.ms", _int, "5000",
                        "KIP-848 consumer groups: heartbeat interval told to members.", 1),
         BrokerProperty("group.consumer.assignors", str, "uniform,range,sticky",
-                       "KIP-848 consumer groups: server-side assignors; the first is the default."),
+                       "KIP-848 consumer groups: server-side assignors; the first is the default.",
+                       type=ConfigType.LIST),
         BrokerProperty("group.consumer.max.size", _int, "2147483647", "KIP-848 consumer groups: members per group.", 1),
         BrokerProperty("delete.topic.enable", _bool, "true", "Allow DeleteTopics."),
         BrokerProperty("listeners", str, "",
                        "The Kafka listener, NAME://HOST:PORT (one, PLAINTEXT; empty: 127.0.0.1:9092 or "
                        "--kafka-listen, which wins)."),
         BrokerProperty("advertised.listeners", str, "",
-                       "Address given to clients (PLAINTEXT://host:port); defaults to the listener."),
+                       "Address given to clients (PLAINTEXT://host:port); defaults to the listener.",
+                       type=ConfigType.STRING),
         BrokerProperty("listener.security.protocol.map", str, "",
                        "NAME:PROTOCOL pairs for listener names that are not protocol names."),
         BrokerProperty("controller.listener.names", str, "",
                        "KRaft controller listeners: accepted in listeners, not opened (no quorum here)."),
         BrokerProperty("log.dirs", str, "",
-                       "The data directory (one; empty: log.dir, else ./data; --data-dir wins)."),
+                       "The data directory (one; empty: log.dir, else ./data; --data-dir wins).",
+                       type=ConfigType.LIST),
         BrokerProperty("log.dir", str, "", "The data directory when log.dirs is not set."),
         BrokerProperty("transactional.id.expiration.ms", _int, "604800000",
                        "Producer-id state is forgotten after this long without writes.", 1),
         BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
                        "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
-        BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1),
+        BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1,
+                       type=ConfigType.LONG),
     )
 }
 
@@ -188,13 +222,47 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
     return props
 
 
+# The broker properties that set topic defaults, with the topic config each one sets and the factor
+# from its unit to the topic config's (log.retention.hours -> retention.ms: 3,600,000).
+LOG_PROPERTIES: dict[str, tuple[str, int]] = {
+    prop: (d.name, factor) for d in TOPIC_CONFIGS for prop, factor in d.broker_props
+}
+# What a running broker may change (Kafka's dynamic broker configs): the topic defaults.
+DYNAMIC_PROPERTIES = frozenset(LOG_PROPERTIES)
+DYNAMIC_CONFIGS_FILE = "dynamic-broker-configs.json"
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerConfig:
-    """The effective configuration of one broker process."""
+    """The effective configuration of one broker process.
+
+    ``props`` is what every reader uses: ``static`` (file and overrides) with the dynamic cluster
+    default and then the dynamic per-broker configs laid over it.
+    """
 
     props: Mapping[str, str]
     log_defaults: LogConfig
     unknown: tuple[str, ...] = field(default=())
+    static: Mapping[str, str] = field(default_factory=dict)
+    dynamic_default: Mapping[str, str] = field(default_factory=dict)
+    dynamic_broker: Mapping[str, str] = field(default_factory=dict)
+
+    def dynamic_sources(self) -> dict[str, ConfigSource]:
+        """Where each dynamically set property comes from (per-broker wins over the cluster default)."""
+        sources = dict.fromkeys(self.dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG)
+        sources.update(dict.fromkeys(self.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG))
+        return sources
+
+    def with_dynamic(self, default: Mapping[str, str], broker: Mapping[str, str]) -> BrokerConfig:
+        """This config with these dynamic layers (validated as a whole; raises InvalidConfigError)."""
+        for name in (*default, *broker):
+            if name not in DYNAMIC_PROPERTIES:
+                raise InvalidConfigError(f"Cannot update these configs dynamically: {{{name}}}"
+                                         if name in BROKER_PROPERTIES else f"unknown broker config {name!r}")
+        props = {**self.static, **default, **broker}
+        log_defaults = LogConfig.from_broker_props(props)
+        return replace(self, props=props, log_defaults=log_defaults, dynamic_default=dict(default),
+                       dynamic_broker=dict(broker))
 
     def get(self, name: str) -> object:
         spec = BROKER_PROPERTIES[name]
@@ -247,4 +315,105 @@ class BrokerConfig:
         unknown = tuple(sorted(k for k in props if k not in BROKER_PROPERTIES and k not in known_log))
         for name in unknown:
             log.warning("ignoring unknown broker property %s", name)
-        return cls(props=dict(props), log_defaults=log_defaults, unknown=unknown)
+        return cls(props=dict(props), log_defaults=log_defaults, unknown=unknown, static=dict(props))
+
+
+def _source_of(config: BrokerConfig, name: str) -> tuple[ConfigSource, str] | None:
+    for layer, source in ((config.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG),
+                          (config.dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+                          (config.static, ConfigSource.STATIC_BROKER_CONFIG)):
+        if name in layer:
+            return source, layer[name]
+    return None
+
+
+def _layers(config: BrokerConfig, name: str) -> list[ConfigSynonym]:
+    out: list[ConfigSynonym] = []
+    for layer, source in ((config.dynamic_broker, ConfigSource.DYNAMIC_BROKER_CONFIG),
+                          (config.dynamic_default, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG),
+                          (config.static, ConfigSource.STATIC_BROKER_CONFIG)):
+        if name in layer:
+            out.append(ConfigSynonym(name, layer[name], source))
+    return out
+
+
+def _log_default(name: str) -> str | None:
+    """Kafka's default of a ``log.*`` property in its own unit (None where Kafka has none, e.g. the
+    finer ``log.retention.ms`` whose default comes from ``log.retention.hours``)."""
+    topic_name, factor = LOG_PROPERTIES[name]
+    definition = CONFIGS_BY_NAME[topic_name]
+    synonyms = definition.broker_props
+    if len(synonyms) > 1 and name != synonyms[-1][0]:
+        return None
+    value = definition.default
+    if factor != 1 and isinstance(value, int) and not isinstance(value, bool):
+        return str(value // factor)
+    return format_value(value)
+
+
+def describe_broker(config: BrokerConfig, names: Iterable[str] | None = None) -> list[ConfigEntry]:
+    """DescribeConfigs rows for this broker: every broker property and topic-default property with
+    its value, source, Kafka type, whether it can change at run time, and its synonyms (the property
+    at each layer that sets it, then the synonyms of the same topic default; most specific first)."""
+    wanted = set(names) if names else None
+    entries: list[ConfigEntry] = []
+    for name, spec in BROKER_PROPERTIES.items():
+        if wanted is not None and name not in wanted:
+            continue
+        found = _source_of(config, name)
+        synonyms = [*_layers(config, name), ConfigSynonym(name, spec.default, ConfigSource.DEFAULT_CONFIG)]
+        entries.append(ConfigEntry(name=name, value=found[1] if found else spec.default, default=spec.default,
+                                   source=found[0] if found else ConfigSource.DEFAULT_CONFIG,
+                                   type=spec.config_type, doc=spec.doc, read_only=name not in DYNAMIC_PROPERTIES,
+                                   synonyms=tuple(synonyms)))
+    for name, (topic_name, factor) in LOG_PROPERTIES.items():
+        if (wanted is not None and name not in wanted) or name in BROKER_PROPERTIES:
+            continue
+        definition = CONFIGS_BY_NAME[topic_name]
+        default = _log_default(name)
+        found = _source_of(config, name)
+        synonyms = []
+        for prop, _ in definition.broker_props:
+            synonyms += _layers(config, prop)
+        for prop, _ in definition.broker_props:
+            prop_default = _log_default(prop)
+            if prop_default is not None:
+                synonyms.append(ConfigSynonym(prop, prop_default, ConfigSource.DEFAULT_CONFIG))
+        kind = ConfigType.INT if factor != 1 else definition.type
+        value = found[1] if found else default
+        doc = f"Default of the topic config {topic_name}" + (f" (in units of {factor} ms)" if factor != 1 else "")
+        entries.append(ConfigEntry(name=name, value=value if value is not None else "", default=default or "",
+                                   source=found[0] if found else ConfigSource.DEFAULT_CONFIG, type=kind,
+                                   doc=f"{doc}: {definition.doc}.", read_only=False, synonyms=tuple(synonyms)))
+        if value is None:
+            entries[-1] = replace(entries[-1], value=None)  # type: ignore[arg-type]
+    return entries
+
+
+def load_dynamic(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The dynamic (cluster default, per-broker) configs saved in the data directory."""
+    path = data_dir / DYNAMIC_CONFIGS_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, {}
+    except (OSError, ValueError) as exc:
+        raise InvalidConfigError(f"cannot read dynamic broker configs {path}: {exc}") from exc
+    return dict(doc.get("default", {})), dict(doc.get("broker", {}))
+
+
+def save_dynamic(data_dir: Path, default: Mapping[str, str], broker: Mapping[str, str]) -> None:
+    """Write the dynamic configs crash-safely: a temporary file, fsync, rename, fsync the directory."""
+    path = data_dir / DYNAMIC_CONFIGS_FILE
+    tmp = path.with_suffix(".tmp")
+    data = json.dumps({"default": dict(default), "broker": dict(broker)}, indent=1, sort_keys=True).encode()
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(data_dir, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -12,6 +12,8 @@ HTTP front once to statuses (``logbroker/http/errors.py``).
     TopicDeletionDisabledError       TOPIC_DELETION_DISABLED (73)          delete.topic.enable=false
     InvalidReplicationFactorError    INVALID_REPLICATION_FACTOR (38)       more replicas than brokers
     LogStorageError                  KAFKA_STORAGE_ERROR (56)              the disk refused a write (full, quota, I/O)
+    InvalidRequestError              INVALID_REQUEST (42)                  a request names another broker, or asks
+                                                                           for something no broker could do
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class LogStorageError(BrokerError):
     """The log directory refused a write (disk full, quota exceeded, I/O error); nothing was appended."""
 
 
+class InvalidRequestError(BrokerError):
+    """The request is well formed but cannot be served as asked (e.g. it names a broker id that is not
+    this broker's: Kafka's "Unexpected broker id")."""
+
+
 __all__ = [
     "BrokerError",
     "CorruptBatchError",
@@ -70,6 +77,7 @@ __all__ = [
     "InvalidProducerEpochError",
     "InvalidRecordError",
     "InvalidReplicationFactorError",
+    "InvalidRequestError",
     "InvalidTimestampError",
     "InvalidTopicError",
     "LogClosedError",

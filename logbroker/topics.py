@@ -49,8 +49,9 @@ class ConfigChange:
 
 
 def apply_config_ops(overrides: Mapping[str, str], effective: LogConfig,
-                     changes: Iterable[ConfigChange]) -> dict[str, str]:
-    """The new overrides after ``changes``; APPEND/SUBTRACT start from the effective value, as Kafka's."""
+                     changes: Iterable[ConfigChange], *, base_of: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The new overrides after ``changes``; APPEND/SUBTRACT start from the effective value, as Kafka's
+    (a topic config's from ``effective``; with ``base_of``, a broker property's from that mapping)."""
     new = dict(overrides)
     for change in changes:
         key, value = change.name, change.value
@@ -61,7 +62,12 @@ def apply_config_ops(overrides: Mapping[str, str], effective: LogConfig,
         elif change.op == ConfigOp.DELETE:
             new.pop(key, None)
         elif change.op in (ConfigOp.APPEND, ConfigOp.SUBTRACT):
-            base = new[key] if key in new else format_value(effective.get(key))
+            if key in new:
+                base = new[key]
+            elif base_of is not None:
+                base = base_of.get(key, "")
+            else:
+                base = format_value(effective.get(key))
             current = [v for v in base.split(",") if v]
             items = [v for v in (value or "").split(",") if v]
             if change.op == ConfigOp.APPEND:
@@ -86,6 +92,26 @@ class PartitionState:
 
 
 @dataclass(frozen=True, slots=True)
+class LogDirUsage:
+    """The one log directory: where it is, its partitions' sizes, and the file system's room."""
+
+    path: str
+    partitions: tuple[PartitionState, ...]
+    total_bytes: int
+    usable_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveProducer:
+    """An idempotent producer's state on one partition (Kafka DescribeProducers)."""
+
+    producer_id: int
+    epoch: int
+    last_sequence: int  # -1 before its first batch
+    last_timestamp: int  # ms, -1 before its first batch
+
+
+@dataclass(frozen=True, slots=True)
 class TopicDescription:
     info: TopicInfo
     internal: bool
@@ -97,10 +123,12 @@ __all__ = [
     "BROKER_COUNT",
     "INTERNAL_TOPICS",
     "MAX_PARTITIONS",
+    "ActiveProducer",
     "ConfigChange",
     "ConfigEntry",
     "ConfigOp",
     "ConfigSource",
+    "LogDirUsage",
     "PartitionState",
     "TopicDescription",
     "TopicInfo",

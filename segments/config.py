@@ -589,12 +589,15 @@ def describe(
     *,
     broker_props: Mapping[str, str] | None = None,
     names: Iterable[str] | None = None,
+    broker_sources: Mapping[str, ConfigSource] | None = None,
 ) -> list[ConfigEntry]:
     """Each topic config with its effective value, Kafka default and source, for DescribeConfigs.
 
     ``overrides`` are the topic's own configs. The broker-level value comes from ``broker_props`` when
     given; otherwise ``defaults`` (the broker-derived LogConfig) is compared with Kafka's default and a
     difference is reported as a broker config. ``names`` restricts the answer (unknown names raise).
+    ``broker_sources`` says where a broker property in ``broker_props`` was set when that is not the
+    static configuration (Kafka's dynamic broker configs).
     Synonyms are listed most specific first, as Kafka does.
     """
     kafka_defaults = LogConfig()
@@ -616,7 +619,8 @@ def describe(
         if broker_props is not None:
             for prop, _factor in definition.broker_props:
                 if prop in broker_props:
-                    synonyms.append(ConfigSynonym(prop, broker_props[prop], ConfigSource.STATIC_BROKER_CONFIG))
+                    source = (broker_sources or {}).get(prop, ConfigSource.STATIC_BROKER_CONFIG)
+                    synonyms.append(ConfigSynonym(prop, broker_props[prop], source))
         elif broker_text != default_text and definition.broker_prop is not None:
             synonyms.append(ConfigSynonym(definition.broker_prop, broker_text, ConfigSource.STATIC_BROKER_CONFIG))
         if definition.broker_prop is not None:

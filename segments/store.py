@@ -571,6 +571,22 @@ class Store:
     def default_config(self) -> LogConfig:
         return self._default_config
 
+    def set_default_config(self, default_config: LogConfig) -> None:
+        """Change the broker-derived topic defaults (Kafka's dynamic ``log.*`` broker configs): every
+        topic's effective config is recomputed from its own overrides on top of the new defaults and
+        applied to its open logs. Raises InvalidConfigError, changing nothing, when a topic's overrides
+        do not fit the new defaults."""
+        self._check_open()
+        configs = {name: LogConfig.from_props(t.overrides, default_config) for name, t in self._topics.items()}
+        self._default_config = default_config
+        for name, config in configs.items():
+            topic = self._topics[name]
+            topic.config = config
+            for partition in range(topic.partitions):
+                log = self._logs.get((name, partition))
+                if log is not None:
+                    _apply_config(log, config)
+
     def _topic(self, name: str) -> _Topic:
         topic = self._topics.get(name)
         if topic is None:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from logbroker.config import BrokerConfig, parse_overrides, parse_properties
+from logbroker.config import (
+    BrokerConfig,
+    describe_broker,
+    load_dynamic,
+    parse_overrides,
+    parse_properties,
+    save_dynamic,
+)
+from segments.config import ConfigSource, ConfigType
 from segments.errors import InvalidConfigError
 
 
@@ -69,3 +77,34 @@ def test_override_syntax_and_missing_file(tmp_path: Path) -> None:
         parse_overrides(["novalue"])
     with pytest.raises(InvalidConfigError, match="cannot read config file"):
         BrokerConfig.load(tmp_path / "missing.properties")
+
+
+def test_dynamic_layers_take_precedence_over_static_and_each_other() -> None:
+    static = BrokerConfig.from_props({"log.retention.ms": "1000", "log.segment.bytes": "2097152"})
+    config = static.with_dynamic({"log.retention.ms": "2000"}, {"log.retention.ms": "3000"})
+    assert config.log_defaults.retention_ms == 3000 and config.log_defaults.segment_bytes == 2097152
+    rows = {e.name: e for e in describe_broker(config, ["log.retention.ms", "log.segment.bytes"])}
+    assert rows["log.retention.ms"].source is ConfigSource.DYNAMIC_BROKER_CONFIG
+    assert [s.source for s in rows["log.retention.ms"].synonyms][:3] == [
+        ConfigSource.DYNAMIC_BROKER_CONFIG, ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+        ConfigSource.STATIC_BROKER_CONFIG]
+    assert rows["log.segment.bytes"].source is ConfigSource.STATIC_BROKER_CONFIG
+    assert config.dynamic_sources() == {"log.retention.ms": ConfigSource.DYNAMIC_BROKER_CONFIG}
+
+
+def test_only_topic_defaults_are_dynamic() -> None:
+    with pytest.raises(InvalidConfigError, match="dynamically"):
+        BrokerConfig.from_props({}).with_dynamic({}, {"num.partitions": "3"})
+    with pytest.raises(InvalidConfigError, match=r"segment\.bytes"):
+        BrokerConfig.from_props({}).with_dynamic({"log.segment.bytes": "-5"}, {})
+    rows = {e.name: e for e in describe_broker(BrokerConfig.from_props({}))}
+    assert rows["num.partitions"].read_only and not rows["log.retention.hours"].read_only
+    assert rows["log.retention.hours"].type is ConfigType.INT and rows["log.retention.ms"].type is ConfigType.LONG
+    assert rows["log.retention.hours"].value == "168" and rows["log.retention.ms"].value is None
+
+
+def test_dynamic_configs_round_trip_through_the_data_dir(tmp_path: Path) -> None:
+    assert load_dynamic(tmp_path) == ({}, {})
+    save_dynamic(tmp_path, {"log.segment.bytes": "2097152"}, {"log.retention.ms": "1"})
+    assert load_dynamic(tmp_path) == ({"log.segment.bytes": "2097152"}, {"log.retention.ms": "1"})
+    assert not list(tmp_path.glob("*.tmp"))

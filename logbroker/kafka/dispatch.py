@@ -4,7 +4,8 @@
 keys, each with the versions both the codec and the handler support (handler maxima below).
 A request the codec cannot parse, or for an API/version not served, closes that connection
 (Kafka's behaviour) after a log line, except ApiVersions, which is answered with
-UNSUPPORTED_VERSION in the v0 body format so the client can fall back.
+UNSUPPORTED_VERSION in the v0 body format so the client can fall back, and the APIs of
+``handlers/not_served.py``, answered with their error instead of a dropped connection.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.errors import ProtocolError, UnsupportedVersion
 from logbroker.kafka.fetch_sessions import FetchSessionCache
 from logbroker.kafka.handlers import Body, Handler, RequestContext
+from logbroker.kafka.handlers.acls import handle_create_acls, handle_delete_acls, handle_describe_acls
 from logbroker.kafka.handlers.configs import (
     handle_alter_configs,
     handle_describe_configs,
     handle_incremental_alter_configs,
+    handle_list_config_resources,
 )
 from logbroker.kafka.handlers.consumer_groups import (
     handle_consumer_group_describe,
@@ -44,15 +47,31 @@ from logbroker.kafka.handlers.groups import (
     handle_offset_fetch,
     handle_sync_group,
 )
-from logbroker.kafka.handlers.metadata import handle_describe_cluster, handle_metadata
+from logbroker.kafka.handlers.log_dirs import handle_alter_replica_log_dirs, handle_describe_log_dirs
+from logbroker.kafka.handlers.metadata import (
+    handle_describe_cluster,
+    handle_describe_topic_partitions,
+    handle_metadata,
+)
+from logbroker.kafka.handlers.not_served import NOT_SERVED
 from logbroker.kafka.handlers.offsets import (
     handle_delete_records,
     handle_list_offsets,
     handle_offset_for_leader_epoch,
 )
+from logbroker.kafka.handlers.partition_leadership import (
+    handle_alter_partition_reassignments,
+    handle_elect_leaders,
+    handle_list_partition_reassignments,
+)
 from logbroker.kafka.handlers.produce import handle_produce
 from logbroker.kafka.handlers.producer import handle_init_producer_id, handle_sasl_handshake
 from logbroker.kafka.handlers.topics import handle_create_partitions, handle_create_topics, handle_delete_topics
+from logbroker.kafka.handlers.transactions import (
+    handle_describe_producers,
+    handle_describe_transactions,
+    handle_list_transactions,
+)
 from logbroker.kafka.server import Chunk, CloseConnection, ConnectionInfo
 from logbroker.metrics import RequestLatencies
 
@@ -74,7 +93,7 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.ALTER_CONFIGS: (handle_alter_configs, 2),
     ApiKey.CREATE_PARTITIONS: (handle_create_partitions, 3),
     ApiKey.INCREMENTAL_ALTER_CONFIGS: (handle_incremental_alter_configs, 1),
-    ApiKey.DESCRIBE_CLUSTER: (handle_describe_cluster, 1),
+    ApiKey.DESCRIBE_CLUSTER: (handle_describe_cluster, 2),
     ApiKey.FIND_COORDINATOR: (handle_find_coordinator, 6),
     ApiKey.JOIN_GROUP: (handle_join_group, 9),
     ApiKey.HEARTBEAT: (handle_heartbeat, 4),
@@ -88,6 +107,19 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.OFFSET_DELETE: (handle_offset_delete, 0),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: (handle_consumer_group_heartbeat, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: (handle_consumer_group_describe, 0),
+    ApiKey.DESCRIBE_ACLS: (handle_describe_acls, 3),
+    ApiKey.CREATE_ACLS: (handle_create_acls, 3),
+    ApiKey.DELETE_ACLS: (handle_delete_acls, 3),
+    ApiKey.DESCRIBE_LOG_DIRS: (handle_describe_log_dirs, 4),
+    ApiKey.ALTER_REPLICA_LOG_DIRS: (handle_alter_replica_log_dirs, 2),
+    ApiKey.ELECT_LEADERS: (handle_elect_leaders, 2),
+    ApiKey.ALTER_PARTITION_REASSIGNMENTS: (handle_alter_partition_reassignments, 1),
+    ApiKey.LIST_PARTITION_REASSIGNMENTS: (handle_list_partition_reassignments, 0),
+    ApiKey.DESCRIBE_PRODUCERS: (handle_describe_producers, 0),
+    ApiKey.DESCRIBE_TRANSACTIONS: (handle_describe_transactions, 0),
+    ApiKey.LIST_TRANSACTIONS: (handle_list_transactions, 2),
+    ApiKey.LIST_CONFIG_RESOURCES: (handle_list_config_resources, 1),
+    ApiKey.DESCRIBE_TOPIC_PARTITIONS: (handle_describe_topic_partitions, 0),
 }
 API_VERSIONS_MAX = 4
 # Kafka's names for the APIs (PRODUCE -> Produce), as metrics labels.
@@ -148,6 +180,9 @@ class Dispatcher:
         if served is None or not served[0] <= version <= served[1]:
             if key == ApiKey.API_VERSIONS:
                 return self._unsupported_api_version(request.correlation_id)
+            if key in NOT_SERVED:
+                log.info("api key %d is not served; answered UNSUPPORTED_VERSION (client %r)", key, request.client_id)
+                return list(codec.encode_response(key, version, request.correlation_id, NOT_SERVED[key]))
             raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
                              self.advertised_port, self.coordinator, self.fetch_sessions)

@@ -15,6 +15,7 @@ _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (se.TopicDeletionDisabledError, ErrorCode.TOPIC_DELETION_DISABLED),
     (se.InvalidReplicationFactorError, ErrorCode.INVALID_REPLICATION_FACTOR),
     (se.LogStorageError, ErrorCode.KAFKA_STORAGE_ERROR),
+    (se.InvalidRequestError, ErrorCode.INVALID_REQUEST),
     (se.CorruptBatchError, ErrorCode.CORRUPT_MESSAGE),
     (se.InvalidTimestampError, ErrorCode.INVALID_TIMESTAMP),  # before its base class InvalidRecordError
     (se.InvalidRecordError, ErrorCode.INVALID_RECORD),

@@ -150,7 +150,6 @@ def test_create_partitions_and_delete_topics(report: dict[str, dict[str, Any]]) 
     assert ok(report, "delete_topics")["still_listed"] is False
 
 
-@pytest.mark.xfail(strict=True, reason="DescribeLogDirs (api key 35) is not served yet")
 def test_describe_log_dirs(report: dict[str, dict[str, Any]]) -> None:
     line = ok(report, "describe_log_dirs")
     assert line["dirs"] == 1 and line["replicas"] >= PARTITIONS

@@ -187,14 +187,12 @@ def test_producer_and_consumer_perf_tests(tools: Tools) -> None:
     assert int(row["data.consumed.in.nMsg"]) == n
 
 
-@pytest.mark.xfail(strict=True, reason="kafka-log-dirs needs DescribeLogDirs (api key 35), not served yet")
 def test_log_dirs(tools: Tools) -> None:
     tools(TOPICS, "--create", "--topic", "dirs", "--partitions", "1")
     out = tools(LOG_DIRS, "--describe", "--topic-list", "dirs")
     assert '"partition":"dirs-0"' in out
 
 
-@pytest.mark.xfail(strict=True, reason="kafka-configs --entity-type groups needs ListConfigResources (api key 74)")
 def test_configs_describe_all_groups(tools: Tools) -> None:
     tools(CONFIGS, "--entity-type", "groups", "--describe")
 

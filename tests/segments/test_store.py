@@ -479,3 +479,14 @@ def test_partitions_beyond_the_handle_budget_share_it_and_bigger_topics_are_refu
     again = Store.open(tmp_path, LogConfig(), now_ms=2000, max_open_segments=8)
     assert again.opened_clean and again.log("u", 7).log_end_offset == 3
     again.close()
+
+
+def test_new_defaults_reach_every_topic_but_its_overrides(tmp_path: Path) -> None:
+    store = open_store(tmp_path, Factory())
+    store.create_topic("plain", 1)
+    store.create_topic("own", 1, {"retention.ms": "1000"})
+    log: Any = store.log("plain", 0)
+    store.set_default_config(LogConfig(retention_ms=5000, segment_bytes=2_097_152))
+    assert store.topic("plain").config.retention_ms == 5000 and log.config.segment_bytes == 2_097_152
+    assert store.topic("own").config.retention_ms == 1000 and store.topic("own").config.segment_bytes == 2_097_152
+    assert store.default_config.retention_ms == 5000

@@ -1,8 +1,10 @@
-"""DescribeConfigs (32), AlterConfigs (33), IncrementalAlterConfigs (44).
+"""DescribeConfigs (32), AlterConfigs (33), IncrementalAlterConfigs (44), ListConfigResources (74).
 
 Topic resources (type 2) are described and changed by the core (``Broker.describe_configs`` and the
 alter methods, over ``segments.config``, the one home of topic configs). The broker resource
-(type 4) is described read-only; changing broker properties needs a restart.
+(type 4, named by the node id) is described with Kafka's types and sources; the properties Kafka
+makes dynamic (the broker-level topic defaults) can be changed for this broker or, with an empty
+name, as the cluster default (``Broker.alter_broker_configs``, ``logbroker/config.py``).
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from logbroker.broker import Broker
-from logbroker.config import BROKER_PROPERTIES
 from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from logbroker.topics import ConfigChange, ConfigSource, TopicInfo
+from logbroker.topics import ConfigChange, ConfigEntry, ConfigOp, ConfigSource
 
 TOPIC = 2
 BROKER = 4
+BROKER_LOGGER = 8
+CLIENT_METRICS = 16
+GROUP = 32
 # Kafka's ConfigType enum values for DescribeConfigs v3+.
 _SOURCE_STATIC_BROKER = 4
 _SOURCE_DEFAULT = 5
@@ -36,7 +40,7 @@ async def handle_describe_configs(ctx: RequestContext, body: Body) -> Body:
             if r["resource_type"] == TOPIC:
                 entry["configs"] = _describe_topic(ctx, r["resource_name"], keys, body)
             elif r["resource_type"] == BROKER:
-                entry["configs"] = _describe_broker(ctx, keys)
+                entry["configs"] = _describe_broker(ctx, r["resource_name"], keys, body)
             else:
                 entry["error_code"] = ErrorCode.INVALID_REQUEST
                 entry["error_message"] = f"resource type {r['resource_type']} is not supported"
@@ -48,33 +52,24 @@ async def handle_describe_configs(ctx: RequestContext, body: Body) -> Body:
 
 
 def _describe_topic(ctx: RequestContext, name: str, keys: list[str] | None, body: Body) -> list[Body]:
-    entries = ctx.broker.describe_configs(name, keys if keys else None)
+    return _rows(ctx.broker.describe_configs(name, keys if keys else None), body)
+
+
+def _describe_broker(ctx: RequestContext, name: str, keys: list[str] | None, body: Body) -> list[Body]:
+    return _rows(ctx.broker.describe_broker_configs(name, keys if keys else None), body)
+
+
+def _rows(entries: list[ConfigEntry], body: Body) -> list[Body]:
+    """DescribeConfigs rows; synonyms and documentation only when the request asks for them, as Kafka."""
     with_synonyms = bool(body.get("include_synonyms", False))
     with_docs = bool(body.get("include_documentation", False))
-    out: list[Body] = []
-    for e in entries:
-        out.append({
-            "name": e.name, "value": e.value, "read_only": e.read_only, "is_default": e.is_default,
-            "config_source": int(e.source), "is_sensitive": e.sensitive,
-            "synonyms": [{"name": s.name, "value": s.value, "source": int(s.source)} for s in e.synonyms]
-            if with_synonyms else [],
-            "config_type": int(e.type), "documentation": e.doc if with_docs else None,
-        })
-    return out
-
-
-def _describe_broker(ctx: RequestContext, keys: list[str] | None) -> list[Body]:
-    props = ctx.broker.config.props
-    out: list[Body] = []
-    for name, spec in BROKER_PROPERTIES.items():
-        if keys and name not in keys:
-            continue
-        explicit = name in props
-        out.append({"name": name, "value": props.get(name, spec.default), "read_only": True,
-                    "is_default": not explicit,
-                    "config_source": _SOURCE_STATIC_BROKER if explicit else _SOURCE_DEFAULT,
-                    "is_sensitive": False, "synonyms": [], "config_type": 0, "documentation": spec.doc})
-    return out
+    return [{
+        "name": e.name, "value": e.value, "read_only": e.read_only, "is_default": e.is_default,
+        "config_source": int(e.source), "is_sensitive": e.sensitive,
+        "synonyms": [{"name": s.name, "value": s.value, "source": int(s.source)} for s in e.synonyms]
+        if with_synonyms else [],
+        "config_type": int(e.type), "documentation": e.doc if with_docs else None,
+    } for e in entries]
 
 
 async def handle_alter_configs(ctx: RequestContext, body: Body) -> Body:
@@ -87,7 +82,12 @@ async def handle_alter_configs(ctx: RequestContext, body: Body) -> Body:
         responses.append(entry)
         new = {c["name"]: c["value"] for c in r["configs"] if c.get("value") is not None}
 
-        def replace(broker: Broker, name: str, new: dict[str, str] = new) -> TopicInfo:
+        def replace(broker: Broker, name: str, new: dict[str, str] = new,
+                    resource_type: int = r["resource_type"]) -> object:
+            if resource_type == BROKER:
+                sets = [ConfigChange(ConfigOp.SET, k, v) for k, v in new.items()]
+                broker.alter_broker_configs(name, sets, replace=True, validate_only=validate_only)
+                return None
             return broker.replace_configs(name, new, validate_only=validate_only)
 
         _apply(ctx, entry, r, replace)
@@ -103,23 +103,45 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
         responses.append(entry)
         changes = [ConfigChange(op["config_operation"], op["name"], op.get("value")) for op in r["configs"]]
 
-        def incremental(broker: Broker, name: str, changes: list[ConfigChange] = changes) -> TopicInfo:
+        def incremental(broker: Broker, name: str, changes: list[ConfigChange] = changes,
+                        resource_type: int = r["resource_type"]) -> object:
+            if resource_type == BROKER:
+                broker.alter_broker_configs(name, changes, validate_only=validate_only)
+                return None
             return broker.incremental_alter_configs(name, changes, validate_only=validate_only)
 
         _apply(ctx, entry, r, incremental)
     return {"throttle_time_ms": 0, "responses": responses}
 
 
-def _apply(ctx: RequestContext, entry: Body, resource: Body, change: Callable[[Broker, str], TopicInfo]) -> None:
-    if resource["resource_type"] != TOPIC:
+def _apply(ctx: RequestContext, entry: Body, resource: Body, change: Callable[[Broker, str], object]) -> None:
+    if resource["resource_type"] not in (TOPIC, BROKER):
         entry["error_code"] = ErrorCode.INVALID_REQUEST
-        entry["error_message"] = "only topic configs can be changed at run time"
+        entry["error_message"] = f"resource type {resource['resource_type']} has no configs here"
         return
     try:
         change(ctx.broker, resource["resource_name"])
     except StorageError as exc:
         entry["error_code"] = error_code_for(exc)
         entry["error_message"] = str(exc)
+
+
+async def handle_list_config_resources(ctx: RequestContext, body: Body) -> Body:
+    """The resources that have configs: every topic and this broker. Version 0 (Kafka's former
+    ListClientMetricsResources) lists client-metrics subscriptions only, and this broker has none;
+    it has no group configs either. A resource type outside those four is refused with
+    UNSUPPORTED_VERSION."""
+    if ctx.api_version == 0:
+        return {"throttle_time_ms": 0, "error_code": 0, "config_resources": []}
+    types = set(body.get("resource_types") or ()) or {TOPIC, BROKER, CLIENT_METRICS, GROUP}
+    if not types <= {TOPIC, BROKER, CLIENT_METRICS, GROUP}:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.UNSUPPORTED_VERSION, "config_resources": []}
+    resources: list[Body] = []
+    if TOPIC in types:
+        resources += [{"resource_name": name, "resource_type": TOPIC} for name in sorted(ctx.broker.topic_names())]
+    if BROKER in types:
+        resources.append({"resource_name": str(ctx.broker.node_id), "resource_type": BROKER})
+    return {"throttle_time_ms": 0, "error_code": 0, "config_resources": resources}
 
 
 __all__ = ["ConfigSource"]

@@ -1,4 +1,5 @@
-"""Metadata (api key 3), DescribeCluster (60): this single broker leads every partition."""
+"""Metadata (api key 3), DescribeCluster (60), DescribeTopicPartitions (75): this single broker leads
+every partition."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.acls import CLUSTER_OPERATIONS, TOPIC_OPERATIONS, authorized_operations
 
 NULL_UUID = uuid.UUID(int=0)
 LEADER_EPOCH = 0  # one node that has always led every partition
+# Kafka's max.request.partition.size.limit: the most partitions one DescribeTopicPartitions answer holds.
+MAX_PARTITIONS_PER_RESPONSE = 2000
 
 
 def broker_entry(ctx: RequestContext) -> Body:
@@ -18,17 +22,22 @@ def broker_entry(ctx: RequestContext) -> Body:
             "port": ctx.advertised_port, "rack": None, "is_fenced": False}
 
 
-def topic_entry(ctx: RequestContext, name: str) -> Body:
+def topic_entry(ctx: RequestContext, name: str, *, with_operations: bool = False, first_partition: int = 0,
+                limit: int | None = None) -> Body:
+    """A topic with its partitions ``first_partition`` onwards (at most ``limit`` of them)."""
     broker = ctx.broker
     info = broker.topic(name)
     node = broker.node_id
+    end = info.partitions if limit is None else min(info.partitions, first_partition + limit)
     partitions = [
         {"error_code": 0, "partition_index": p, "leader_id": node, "leader_epoch": LEADER_EPOCH,
-         "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": []}
-        for p in range(info.partitions)
+         "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": [],
+         "eligible_leader_replicas": [], "last_known_elr": []}
+        for p in range(first_partition, end)
     ]
     return {"error_code": 0, "name": name, "topic_id": info.topic_id, "is_internal": broker.is_internal(name),
-            "partitions": partitions, "topic_authorized_operations": -2147483648}
+            "partitions": partitions,
+            "topic_authorized_operations": authorized_operations(with_operations, TOPIC_OPERATIONS)}
 
 
 async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
@@ -37,10 +46,11 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
     if ctx.api_version == 0 and requested == []:
         requested = None  # v0: an empty list means all topics
     allow_create = body.get("allow_auto_topic_creation", True) if ctx.api_version >= 4 else True
+    with_ops = bool(body.get("include_topic_authorized_operations", False))
     topics: list[Body] = []
     if requested is None:
         names = broker.topic_names()
-        topics = [topic_entry(ctx, n) for n in sorted(names)]
+        topics = [topic_entry(ctx, n, with_operations=with_ops) for n in sorted(names)]
     else:
         for t in requested:
             name = t.get("name")
@@ -57,12 +67,14 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                                "is_internal": False, "partitions": []})
                 continue
             if exists:
-                topics.append(topic_entry(ctx, name))
+                topics.append(topic_entry(ctx, name, with_operations=with_ops))
             else:
                 topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "name": name,
                                "topic_id": NULL_UUID, "is_internal": False, "partitions": []})
     return {"throttle_time_ms": 0, "brokers": [broker_entry(ctx)], "cluster_id": broker.cluster_id,
-            "controller_id": broker.node_id, "topics": topics, "cluster_authorized_operations": -2147483648,
+            "controller_id": broker.node_id, "topics": topics,
+            "cluster_authorized_operations": authorized_operations(
+                bool(body.get("include_cluster_authorized_operations", False)), CLUSTER_OPERATIONS),
             "error_code": 0}
 
 
@@ -70,4 +82,45 @@ async def handle_describe_cluster(ctx: RequestContext, body: Body) -> Body:
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
             "endpoint_type": body.get("endpoint_type", 1), "cluster_id": ctx.broker.cluster_id,
             "controller_id": ctx.broker.node_id, "brokers": [broker_entry(ctx)],
-            "cluster_authorized_operations": -2147483648}
+            "cluster_authorized_operations": authorized_operations(
+                bool(body.get("include_cluster_authorized_operations", False)), CLUSTER_OPERATIONS)}
+
+
+async def handle_describe_topic_partitions(ctx: RequestContext, body: Body) -> Body:
+    """Topics by name with their partitions, paged: at most ``ResponsePartitionLimit`` partitions (capped
+    at Kafka's 2000) per answer, from ``Cursor`` on; ``NextCursor`` says where the next page starts.
+
+    As Kafka does: an empty topic list means every topic; topics are answered in name order; a
+    requested topic that does not exist is answered with UNKNOWN_TOPIC_OR_PARTITION and no partitions.
+    """
+    broker = ctx.broker
+    requested = sorted({t["name"] for t in body["topics"]})
+    names = requested if requested else sorted(broker.topic_names())
+    cursor = body.get("cursor")
+    first_partition = 0
+    if cursor is not None:
+        names = [n for n in names if n >= cursor["topic_name"]]
+        if names and names[0] == cursor["topic_name"]:
+            first_partition = max(cursor["partition_index"], 0)
+    limit = body.get("response_partition_limit", MAX_PARTITIONS_PER_RESPONSE)
+    remaining = min(limit, MAX_PARTITIONS_PER_RESPONSE) if limit > 0 else MAX_PARTITIONS_PER_RESPONSE
+    topics: list[Body] = []
+    next_cursor: Body | None = None
+    for i, name in enumerate(names):
+        start = first_partition if i == 0 else 0
+        if not broker.has_topic(name):
+            topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "name": name, "topic_id": NULL_UUID,
+                           "is_internal": False, "partitions": [],
+                           "topic_authorized_operations": authorized_operations(True, TOPIC_OPERATIONS)})
+            continue
+        if remaining == 0:
+            next_cursor = {"topic_name": name, "partition_index": start}
+            break
+        count = broker.partitions_of(name)
+        entry = topic_entry(ctx, name, with_operations=True, first_partition=start, limit=remaining)
+        topics.append(entry)
+        remaining -= len(entry["partitions"])
+        if start + len(entry["partitions"]) < count:
+            next_cursor = {"topic_name": name, "partition_index": start + len(entry["partitions"])}
+            break
+    return {"throttle_time_ms": 0, "topics": topics, "next_cursor": next_cursor}

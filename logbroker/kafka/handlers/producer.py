@@ -1,4 +1,15 @@
-"""InitProducerId (22): ids and epochs for idempotent producers (KIP-98, KIP-360)."""
+"""InitProducerId (22): ids and epochs for idempotent producers (KIP-98, KIP-360).
+
+Transactions are not supported: the APIs a transaction needs (AddPartitionsToTxn, AddOffsetsToTxn,
+EndTxn, TxnOffsetCommit) are not in ApiVersions, as on a broker that never had them, and a producer
+asking for a transactional id gets UNSUPPORTED_FOR_MESSAGE_FORMAT (43), Kafka's answer when its
+stored format cannot hold what a request needs (transactions came with record batch v2 and its
+control records, which this broker does not write). kafka-python and aiokafka then fail
+``init_transactions`` at once, librdkafka when its timeout runs out, each saying the broker's
+format does not support the request; a granted id would instead let librdkafka hang on the
+missing AddPartitionsToTxn, and TRANSACTIONAL_ID_AUTHORIZATION_FAILED reads like a permissions
+problem. What each client prints is in docs/COMPATIBILITY.md.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +25,7 @@ async def handle_init_producer_id(ctx: RequestContext, body: Body) -> Body:
     if body.get("transactional_id") is not None:
         log.warning("client %s asked for transactional id %r; transactions are not supported",
                     ctx.client_id, body["transactional_id"])
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
                 "producer_id": -1, "producer_epoch": -1}
     pid, epoch = ctx.broker.init_producer_id(body.get("producer_id", -1), body.get("producer_epoch", -1))
     log.info("producer id %d epoch %d given to %s", pid, epoch, ctx.client_id)
