@@ -390,7 +390,7 @@ class ClusterNode:
         rf = replication_factor if replication_factor not in (None, -1) else \
             self.config.get_int("default.replication.factor")
         assert rf is not None
-        live = sorted(self.brokers)
+        live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
         if rf < 1 or rf > len(live):
             raise InvalidReplicationFactorError(
                 f"Replication factor: {rf} larger than available brokers: {len(live)}.")

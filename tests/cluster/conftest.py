@@ -89,7 +89,7 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
             last = check()
             if last:
                 return last
-        except Exception as exc:  # noqa: BLE001 - a condition not reached yet
+        except Exception as exc:  # a condition not reached yet
             last = exc
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
@@ -102,6 +102,13 @@ def cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
     try:
         for node_id in (1, 2, 3):
             c.add(node_id)
+        client = KazooClient(hosts=zookeeper.connect, timeout=10)
+        client.start(timeout=10)
+        try:
+            wait_until(lambda: len(client.get_children("/brokers/ids")) == 3, 20, "three registered brokers")
+        finally:
+            client.stop()
+            client.close()
         yield c
     finally:
         c.stop_all()
