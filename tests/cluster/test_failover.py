@@ -93,3 +93,37 @@ def test_a_broker_that_does_not_lead_answers_not_leader_or_follower(
                                               "partition_max_bytes": 1 << 20}]}],
                                          "forgotten_topics_data": [], "rack_id": ""})
     assert body["responses"][0]["partitions"][0]["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
+
+
+def test_old_leader_truncates_its_unreplicated_tail_after_a_leader_change(
+        cluster: Cluster, zk_client: KazooClient) -> None:
+    """KIP-101: records the old leader appended (acks=1) that no follower had are cut when it returns
+    as a follower of the new leader's epoch, so the replicas end identical."""
+    create_topic(cluster.bootstrap, TOPIC)
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    produce(cluster.bootstrap, TOPIC, [f"a{i}".encode() for i in range(50)])
+    old = cluster.state(zk_client, TOPIC, 0)
+    leader = int(old["leader"])  # type: ignore[call-overload]
+    followers = [i for i in cluster.brokers if i != leader]
+    procs = [cluster.brokers[i].proc for i in followers]
+    for p in procs:
+        assert p is not None
+        p.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(3):
+            assert raw_produce(cluster.brokers[leader].port, TOPIC, acks=1)["error_code"] == 0
+        cluster.brokers[leader].stop(signal.SIGKILL)
+    finally:
+        for p in procs:
+            assert p is not None
+            p.send_signal(signal.SIGCONT)
+    new = wait_until(lambda: (s := cluster.state(zk_client, TOPIC, 0))["leader"] in followers and s, 30,
+                     "a new leader among the followers")
+    assert isinstance(new, dict) and new["leader_epoch"] > old["leader_epoch"]  # type: ignore[operator]
+    produce(cluster.bootstrap, TOPIC, [f"b{i}".encode() for i in range(20)])
+    cluster.brokers[leader].start()
+    wait_until(lambda: leader in cluster.state(zk_client, TOPIC, 0)["isr"], 30,  # type: ignore[operator]
+               "the old leader back in the ISR")
+    wait_until(lambda: len({segment_bytes(b.data_dir, TOPIC, 0) for b in cluster.brokers.values()}) == 1, 20,
+               "byte-identical replicas")
+    assert "truncating from" in cluster.brokers[leader].log_text()
