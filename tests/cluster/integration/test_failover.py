@@ -12,7 +12,7 @@ from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from segments.records import RecordInput, build_batch
 from tests.cluster.conftest import Cluster, wait_until
-from tests.cluster.test_replication import consume, create_topic, produce
+from tests.cluster.integration.test_replication import consume, create_topic, produce
 from tests.interop.rawclient import RawClient
 
 TOPIC = "events"
