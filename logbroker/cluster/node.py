@@ -231,6 +231,8 @@ class ClusterNode:
             assignment = self.assignments.get(topic)
             if assignment is None or self.broker_id not in assignment.replicas[partition]:
                 continue
+            if not self.broker.has_partition(topic, partition):
+                continue  # deleted here only (DeleteTopics does not reach the cluster yet)
             if state.leader == self.broker_id:
                 current = self.leading.get(tp)
                 if current is not None and current.leader_epoch == state.leader_epoch:

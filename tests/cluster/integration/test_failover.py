@@ -127,3 +127,57 @@ def test_old_leader_truncates_its_unreplicated_tail_after_a_leader_change(
     wait_until(lambda: len({segment_bytes(b.data_dir, TOPIC, 0) for b in cluster.brokers.values()}) == 1, 20,
                "byte-identical replicas")
     assert "truncating from" in cluster.brokers[leader].log_text()
+
+
+def consumer_fetch(port: int, topic: str, offset: int) -> dict[str, object]:
+    with RawClient(port) as c:
+        body = c.call(ApiKey.FETCH, 12, {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1 << 20,
+                                         "isolation_level": 0, "session_id": 0, "session_epoch": -1,
+                                         "topics": [{"topic": topic, "partitions": [
+                                             {"partition": 0, "current_leader_epoch": -1, "fetch_offset": offset,
+                                              "last_fetched_epoch": -1, "log_start_offset": -1,
+                                              "partition_max_bytes": 1 << 20}]}],
+                                         "forgotten_topics_data": [], "rack_id": ""})
+    return dict(body["responses"][0]["partitions"][0])
+
+
+def test_consumers_never_see_records_above_the_high_watermark(cluster: Cluster, zk_client: KazooClient) -> None:
+    create_topic(cluster.bootstrap, TOPIC)
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    produce(cluster.bootstrap, TOPIC, [b"x%d" % i for i in range(10)])
+    leader = leader_of(cluster, zk_client, TOPIC)
+    port = cluster.brokers[leader].port
+    wait_until(lambda: consumer_fetch(port, TOPIC, 0)["high_watermark"] == 10, 10, "the high watermark at 10")
+    followers = [cluster.brokers[i].proc for i in cluster.brokers if i != leader]
+    for p in followers:
+        assert p is not None
+        p.send_signal(signal.SIGSTOP)
+    try:
+        assert raw_produce(port, TOPIC, acks=1)["error_code"] == 0  # in the leader's log, on no follower
+        answer = consumer_fetch(port, TOPIC, 10)
+        assert answer["error_code"] == 0 and answer["high_watermark"] == 10
+        assert not answer["records"]  # offset 10 exists on the leader but is not committed
+    finally:
+        for p in followers:
+            assert p is not None
+            p.send_signal(signal.SIGCONT)
+    wait_until(lambda: consumer_fetch(port, TOPIC, 0)["high_watermark"] == 13, 10, "the batch committed")
+
+
+def test_a_leader_that_loses_its_zookeeper_session_stops_leading(cluster: Cluster, zk_client: KazooClient) -> None:
+    create_topic(cluster.bootstrap, TOPIC)
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    leader = leader_of(cluster, zk_client, TOPIC)
+    proc = cluster.brokers[leader].proc
+    assert proc is not None
+    proc.send_signal(signal.SIGSTOP)  # silent past the session timeout: ZooKeeper expires its session
+    try:
+        wait_until(lambda: leader_of(cluster, zk_client, TOPIC) not in (leader, -1), 30, "another leader")
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    answer = wait_until(lambda: (r := raw_produce(cluster.brokers[leader].port, TOPIC))["error_code"]
+                        == ErrorCode.NOT_LEADER_OR_FOLLOWER and r, 20, "the old leader refusing produce")
+    assert answer
+    produce(cluster.bootstrap, TOPIC, [b"after"])
+    wait_until(lambda: leader in cluster.state(zk_client, TOPIC, 0)["isr"], 30,  # type: ignore[operator]
+               "the old leader back in the ISR as a follower")
