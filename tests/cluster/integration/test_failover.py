@@ -129,12 +129,13 @@ def test_old_leader_truncates_its_unreplicated_tail_after_a_leader_change(
     assert "truncating from" in cluster.brokers[leader].log_text()
 
 
-def consumer_fetch(port: int, topic: str, offset: int) -> dict[str, object]:
+def consumer_fetch(port: int, topic: str, offset: int, leader_epoch: int = -1) -> dict[str, object]:
     with RawClient(port) as c:
         body = c.call(ApiKey.FETCH, 12, {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1 << 20,
                                          "isolation_level": 0, "session_id": 0, "session_epoch": -1,
                                          "topics": [{"topic": topic, "partitions": [
-                                             {"partition": 0, "current_leader_epoch": -1, "fetch_offset": offset,
+                                             {"partition": 0, "current_leader_epoch": leader_epoch,
+                                              "fetch_offset": offset,
                                               "last_fetched_epoch": -1, "log_start_offset": -1,
                                               "partition_max_bytes": 1 << 20}]}],
                                          "forgotten_topics_data": [], "rack_id": ""})
@@ -178,6 +179,13 @@ def test_a_leader_that_loses_its_zookeeper_session_stops_leading(cluster: Cluste
     answer = wait_until(lambda: (r := raw_produce(cluster.brokers[leader].port, TOPIC))["error_code"]
                         == ErrorCode.NOT_LEADER_OR_FOLLOWER and r, 20, "the old leader refusing produce")
     assert answer
+    # KIP-320: a fetch carrying the old leader epoch is fenced by the new leader; a future one is unknown.
+    state = cluster.state(zk_client, TOPIC, 0)
+    new_port = cluster.brokers[int(state["leader"])].port  # type: ignore[call-overload]
+    epoch = int(state["leader_epoch"])  # type: ignore[call-overload]
+    wait_until(lambda: consumer_fetch(new_port, TOPIC, 0, epoch)["error_code"] == 0, 10, "the new leader serving")
+    assert consumer_fetch(new_port, TOPIC, 0, epoch - 1)["error_code"] == ErrorCode.FENCED_LEADER_EPOCH
+    assert consumer_fetch(new_port, TOPIC, 0, epoch + 1)["error_code"] == ErrorCode.UNKNOWN_LEADER_EPOCH
     produce(cluster.bootstrap, TOPIC, [b"after"])
     wait_until(lambda: leader in cluster.state(zk_client, TOPIC, 0)["isr"], 30,  # type: ignore[operator]
                "the old leader back in the ISR as a follower")
