@@ -102,3 +102,36 @@ def test_leader_killed_new_leader_elected_no_acked_record_lost(cluster: Cluster,
     produce(cluster.bootstrap, TOPIC, second)
     got = consume(cluster.bootstrap, TOPIC, 200)
     assert got == first + second
+
+
+def test_one_producer_continues_through_a_leader_kill_exactly_once(cluster: Cluster, zk_client: KazooClient) -> None:
+    """One idempotent acks=all producer keeps sending while the leader is killed with SIGKILL: every
+    record it got an acknowledgement for is consumed exactly once, in order (2000 records, bounded)."""
+    create_topic(cluster.bootstrap, TOPIC)
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    leader = int(cluster.state(zk_client, TOPIC, 0)["leader"])  # type: ignore[call-overload]
+    acked: list[bytes] = []
+    errors: list[object] = []
+
+    def done(err: KafkaError | None, msg: object) -> None:
+        if err is not None:
+            errors.append(err)
+        else:
+            acked.append(msg.value())  # type: ignore[attr-defined]
+
+    p = Producer({"bootstrap.servers": cluster.bootstrap, "enable.idempotence": True, "acks": "all",
+                  "message.timeout.ms": 60000, "linger.ms": 5})
+    killed = False
+    for i in range(2000):
+        p.produce(TOPIC, b"r%05d" % i, callback=done)
+        p.poll(0)
+        if i % 50 == 49:
+            p.flush(30)
+        if not killed and len(acked) >= 500:
+            cluster.brokers[leader].stop(signal.SIGKILL)
+            killed = True
+    assert p.flush(90) == 0, "records left unacknowledged"
+    assert killed and not errors, errors
+    got = consume(cluster.bootstrap, TOPIC, len(acked), timeout=60)
+    assert got == sorted(acked) == [b"r%05d" % i for i in range(2000)]
+    assert int(cluster.state(zk_client, TOPIC, 0)["leader"]) != leader  # type: ignore[call-overload]
