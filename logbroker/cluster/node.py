@@ -245,7 +245,7 @@ class ClusterNode:
                 end = self.broker.log_end_offset(topic, partition)
                 hw = min(self.follower_hw.get(tp, 0), end)
                 replica = LeaderReplica(self.broker_id, state.leader_epoch, assignment.replicas[partition],
-                                        state.isr, version, hw, now)
+                                        state.isr, version, hw, now, epoch_start_offset=end)
                 self.leading[tp] = replica
                 replica.advance(end)
                 log.info("broker %d leads %s-%d (leader epoch %d, isr %s, log end %d)", self.broker_id, topic,

@@ -6,7 +6,8 @@ Invariants (Kafka's ``Partition``/``Replica`` on the leader):
 - a follower's log end is the offset it last fetched from (a follower fetches from its log end);
 - a follower is caught up at a fetch when it fetched from the leader's log end as it was at that
   follower's previous fetch (``last_caught_up_ms``); one not caught up for ``replica.lag.time.max.ms``
-  leaves the ISR, and one whose log end reaches the high watermark rejoins it.
+  leaves the ISR, and one whose log end reaches the high watermark and the start of this leader
+  epoch rejoins it (Kafka's ``isFollowerInSync``).
 The ISR itself changes only through a conditional znode write made by ``node.py``; this class
 proposes changes and applies the ones that were written.
 """
@@ -44,6 +45,7 @@ class LeaderReplica:
     zk_version: int  # of the partition's state znode, for the next conditional ISR write
     high_watermark: int
     now_ms: int
+    epoch_start_offset: int = 0  # the log end when this epoch began
     followers: dict[int, _Follower] = field(default_factory=dict)
     waiters: list[_Waiter] = field(default_factory=list)
     isr_change_pending: bool = False
@@ -71,8 +73,8 @@ class LeaderReplica:
                or now_ms - self.followers.get(r, _Follower()).last_caught_up_ms <= lag_ms]
         for r in self.replicas:
             f = self.followers.get(r)
-            if r not in isr and f is not None and f.log_end_offset >= self.high_watermark \
-                    and now_ms - f.last_caught_up_ms <= lag_ms:
+            caught_up = f is not None and f.log_end_offset >= max(self.high_watermark, self.epoch_start_offset)
+            if r not in isr and f is not None and caught_up and now_ms - f.last_caught_up_ms <= lag_ms:
                 isr.append(r)
         if self.broker_id not in isr:
             isr.insert(0, self.broker_id)

@@ -67,3 +67,13 @@ def test_resigning_fails_the_waiters_with_not_leader() -> None:
         assert isinstance(fut.exception(), NotLeaderOrFollowerError)
 
     asyncio.run(scenario())
+
+
+def test_a_follower_rejoins_only_past_the_start_of_the_leaders_epoch() -> None:
+    r = LeaderReplica(1, 3, (1, 2), (1,), 0, 0, now_ms=1000, epoch_start_offset=8)
+    r.advance(10)  # ISR {1}: the high watermark is the leader's log end
+    r.high_watermark = 5  # as if the leader had not yet advanced past older data
+    r.follower_fetched(2, 6, 10, 1100)
+    assert r.wanted_isr(10, 1100, lag_ms=3000) is None  # past the high watermark, not the epoch start
+    r.follower_fetched(2, 10, 10, 1200)
+    assert r.wanted_isr(10, 1200, lag_ms=3000) == (1, 2)
