@@ -215,6 +215,13 @@ class Broker:
         self.store.topic(name)
         if is_internal(name):
             raise TopicAuthorizationError(f"topic {name} is internal and cannot be deleted")
+        if self.ownership is not None:
+            self.ownership.unpublish_topic(name)
+        return self.forget_topic(name)
+
+    def forget_topic(self, name: str) -> TopicInfo:
+        """Delete a topic's local partitions and state (a client's DeleteTopics, or in a cluster the
+        topic's removal seen in the cluster state)."""
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
@@ -224,6 +231,8 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
+        for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
+            del self._epoch_caches[tp]
         with _disk_errors(f"delete topic {name}"):
             return self.store.delete_topic(name)
 

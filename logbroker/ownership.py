@@ -62,6 +62,9 @@ class PartitionOwnership(Protocol):
         """Register a new topic with the cluster (its replica assignment). Raises
         InvalidReplicationFactorError or TopicExistsError; nothing is registered when it raises."""
 
+    def unpublish_topic(self, name: str) -> None:
+        """Remove a topic from the cluster; every broker then deletes its local copy."""
+
     def live_brokers(self) -> list[BrokerEndpoint]:
         """Every registered broker, by id."""
 

@@ -139,6 +139,8 @@ class Controller:
         state) the state's own zkVersion. False when either check failed."""
         path = znodes.partition_state_path(topic, partition)
         if version < 0:
+            if self.zk.exists(znodes.topic_path(topic)) is None:
+                return False  # deleted meanwhile: never recreate its parents
             self.zk.ensure_path(path.rsplit("/", 1)[0])
         tx = self.zk.transaction()
         tx.check(znodes.CONTROLLER_EPOCH, self._epoch_version)

@@ -97,6 +97,10 @@ class ReplicaFetcher:
                 log.info("fetch from leader %d failed: %s; retrying", self.leader_id, exc)
                 self._disconnect()
                 await asyncio.sleep(RETRY_S)
+            except (StorageError, KeyError) as exc:  # e.g. a topic deleted while its fetch was in flight
+                log.warning("fetch from leader %d: %s; retrying", self.leader_id, exc)
+                self._disconnect()
+                await asyncio.sleep(RETRY_S)
 
     async def _request(self, api_key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
         if self._conn is None:

@@ -196,14 +196,22 @@ class ClusterNode:
     def _read_topics(self) -> None:
         names = set(self.zk.get_children(znodes.TOPICS, watch=self._poke))
         for gone in set(self.assignments) - names:
-            del self.assignments[gone]
+            self._forget(gone)
         for name in names:
             try:
                 data, _ = self.zk.get(znodes.topic_path(name), watch=self._poke)
             except NoNodeError:
                 continue
-            assignment = TopicAssignment.from_json(data)
+            try:
+                assignment = TopicAssignment.from_json(data)
+            except (ValueError, KeyError, TypeError):
+                log.warning("topic %s has no valid assignment in ZooKeeper (%r); ignored", name, data[:80])
+                continue
+            if name in self.assignments and self.assignments[name].topic_id != assignment.topic_id:
+                self._forget(name)  # deleted and created again between two passes
             if name not in self.assignments:
+                if self.broker.topic_id(name) not in (None, assignment.topic_id):
+                    self.broker.forget_topic(name)  # an older topic of that name, deleted meanwhile
                 configs: dict[str, str] = {}
                 try:
                     cdata, _ = self.zk.get(znodes.topic_config_path(name))
@@ -212,6 +220,13 @@ class ClusterNode:
                     pass
                 self.broker.adopt_topic(name, len(assignment.replicas), configs, assignment.topic_id)
             self.assignments[name] = assignment
+
+    def _forget(self, topic: str) -> None:
+        """The topic left the cluster: stop its roles and delete the local copy."""
+        self._forget_roles_only(topic)
+        if self.broker.has_topic(topic):
+            self.broker.forget_topic(topic)
+            log.info("topic %s was deleted from the cluster: local copy deleted", topic)
 
     def _read_states(self) -> dict[TopicPartition, tuple[PartitionState, int]]:
         for topic, assignment in self.assignments.items():
@@ -409,6 +424,27 @@ class ClusterNode:
         self.assignments[info.name] = assignment
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in replicas])
         self._wake.set()
+
+    def unpublish_topic(self, name: str) -> None:
+        """Delete the topic's znodes (assignment, partition states, config); brokers that see it gone
+        delete their copies. Kafka routes this through ``/admin/delete_topics`` and the controller."""
+        self.zk.delete(znodes.topic_path(name), recursive=True)
+        if self.zk.exists(znodes.topic_config_path(name)) is not None:
+            self.zk.delete(znodes.topic_config_path(name))
+        if name in self.assignments:
+            self._forget_roles_only(name)
+        self._wake.set()
+
+    def _forget_roles_only(self, topic: str) -> None:
+        """As ``_forget`` but leaving the local delete to the caller (the client's DeleteTopics)."""
+        del self.assignments[topic]
+        for tp in [tp for tp in self.states if tp[0] == topic]:
+            del self.states[tp]
+            replica = self.leading.pop(tp, None)
+            if replica is not None:
+                replica.resign(f"topic {topic} was deleted")
+            self._unfollow(tp)
+            self.follower_hw.pop(tp, None)
 
     def claim_producer_id_block(self) -> tuple[int, int]:
         """A block of producer ids no other broker holds (a conditional write of the last block's end)."""

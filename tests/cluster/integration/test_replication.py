@@ -135,3 +135,19 @@ def test_one_producer_continues_through_a_leader_kill_exactly_once(cluster: Clus
     got = consume(cluster.bootstrap, TOPIC, len(acked), timeout=60)
     assert got == sorted(acked) == [b"r%05d" % i for i in range(2000)]
     assert int(cluster.state(zk_client, TOPIC, 0)["leader"]) != leader  # type: ignore[call-overload]
+
+
+def test_deleting_a_topic_removes_it_from_the_cluster_and_every_broker(
+        cluster: Cluster, zk_client: KazooClient) -> None:
+    create_topic(cluster.bootstrap, TOPIC)
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    produce(cluster.bootstrap, TOPIC, [b"x"] * 10)
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    admin.delete_topics([TOPIC], operation_timeout=10)[TOPIC].result(timeout=20)
+    assert zk_client.exists(f"/brokers/topics/{TOPIC}") is None
+    assert zk_client.exists(f"/config/topics/{TOPIC}") is None
+    wait_until(lambda: not any((b.data_dir / f"{TOPIC}-0").exists() for b in cluster.brokers.values()), 20,
+               "every broker's copy deleted")
+    create_topic(cluster.bootstrap, TOPIC)  # the name can be used again
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR again")  # type: ignore[arg-type]
+    assert produce(cluster.bootstrap, TOPIC, [b"y"]) == [0]
