@@ -70,6 +70,7 @@ class Controller:
         self.unclean = unclean  # topic -> unclean.leader.election.enable
         self.epoch = -1
         self._epoch_version = -1
+        self._seen: dict[int, int] = {}  # broker id -> registration czxid at the last election pass
 
     @property
     def active(self) -> bool:
@@ -117,9 +118,20 @@ class Controller:
             except BadVersionError:
                 continue
 
-    def elect_leaders(self, live: set[int], assignments: dict[str, TopicAssignment],
+    def elect_leaders(self, registrations: dict[int, int], assignments: dict[str, TopicAssignment],
                       states: dict[tuple[str, int], tuple[PartitionState, int]]) -> int:
-        """Run leader election over every partition; returns how many states were written."""
+        """Run leader election over every partition; returns how many states were written.
+
+        ``registrations`` maps each live broker id to its registration znode's czxid. A broker whose
+        czxid changed since the last pass restarted in between (its old session may not even have
+        expired): for this pass it counts as dead, so it loses its leaderships and leaves the ISRs,
+        as Kafka's controller handles a bounced broker; it rejoins the ISR once caught up.
+        """
+        bounced = {b for b, czxid in registrations.items() if self._seen.get(b, czxid) != czxid}
+        for b in bounced:
+            log.info("controller %d: broker %d restarted (a new registration)", self.broker_id, b)
+        self._seen = dict(registrations)
+        live = set(registrations) - bounced
         written = 0
         for topic, assignment in assignments.items():
             for p, assigned in enumerate(assignment.replicas):

@@ -72,6 +72,7 @@ class ClusterNode:
         self.controller = Controller(self.zk, self.broker_id, self._unclean)
         self.lag_ms = config.get_int("replica.lag.time.max.ms")
         self.brokers: dict[int, BrokerRegistration] = {}
+        self.registrations: dict[int, int] = {}  # broker id -> czxid of its registration znode
         self.assignments: dict[str, TopicAssignment] = {}
         self.states: dict[TopicPartition, tuple[PartitionState, int]] = {}
         self.leading: dict[TopicPartition, LeaderReplica] = {}
@@ -174,24 +175,31 @@ class ClusterNode:
         self._read_topics()
         if self.controller.active:
             states = self._read_states()
-            if self.controller.elect_leaders(set(self.brokers), self.assignments, states):
+            if self.controller.elect_leaders(dict(self.registrations), self.assignments, states):
                 self._read_states()
         else:
             self._read_states()
         self._apply_roles()
 
     def _read_brokers(self) -> None:
+        """Every registration, read again each pass: a broker that restarted re-registers under the
+        same id with a new endpoint and a new znode (its czxid tells the controller it bounced)."""
         ids = {int(i) for i in self.zk.get_children(znodes.BROKER_IDS, watch=self._poke)}
         for gone in set(self.brokers) - ids:
             log.info("broker %d left the cluster", gone)
             del self.brokers[gone]
-        for i in ids - set(self.brokers):
+            self.registrations.pop(gone, None)
+        for i in ids:
             try:
-                data, _ = self.zk.get(znodes.broker_path(i))
+                data, stat = self.zk.get(znodes.broker_path(i))
             except NoNodeError:
+                self.brokers.pop(i, None)
+                self.registrations.pop(i, None)
                 continue
-            self.brokers[i] = BrokerRegistration.from_json(i, data)
-            log.info("broker %d is in the cluster at %s:%d", i, self.brokers[i].host, self.brokers[i].port)
+            if self.registrations.get(i) != stat.czxid:
+                self.brokers[i] = BrokerRegistration.from_json(i, data)
+                self.registrations[i] = stat.czxid
+                log.info("broker %d is in the cluster at %s:%d", i, self.brokers[i].host, self.brokers[i].port)
 
     def _read_topics(self) -> None:
         names = set(self.zk.get_children(znodes.TOPICS, watch=self._poke))
