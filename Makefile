@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run test test-java test-fast test-reference kafka-reference kafka-jars fault lint compat bench bench-limits bench-storage bench-compare install clean
+.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault lint compat bench bench-limits bench-storage bench-compare install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ install: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/logbroker serve --override group.initial.rebalance.delay.ms=0 $(ARGS)
 
+## A local ZooKeeper and three brokers on 127.0.0.1 (Kafka 9092-9094, HTTP 8082-8084, data in ./cluster-data),
+## until Ctrl-C. Needs ZooKeeper: apt-get install zookeeper (not zookeeperd). See docs/CLUSTER.md.
+cluster: $(RUN_STAMP)
+	$(BIN)/logbroker cluster $(ARGS)
+
 ## Install everything and run the whole test suite (but the Java interop tests: `make test-java`).
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -m "not java"
@@ -48,7 +53,7 @@ test-java: $(DEV_STAMP)
 
 ## Unit tests only (no broker processes).
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/interop --ignore=tests/fault
+	$(BIN)/python -m pytest -q --ignore=tests/interop --ignore=tests/fault --ignore=tests/cluster/integration
 
 ## kafka-python's own integration suite (from its PyPI sdist, cached outside the tree) against a fresh
 ## broker, with a pass/fail table; fails when a test that a single-node Kafka passes fails. About a minute.

@@ -19,6 +19,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
@@ -31,6 +32,9 @@ from logbroker.metrics import RequestLatencies
 from segments.flush import Durability
 from segments.retention import sweep
 from segments.store import Store
+
+if TYPE_CHECKING:
+    from logbroker.cluster.node import ClusterNode
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,7 @@ class App:
         self.kafka_latency = RequestLatencies()
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
+        self.cluster: ClusterNode | None = None  # set when zookeeper.connect is
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_event: asyncio.Event | None = None
 
@@ -154,6 +159,13 @@ class App:
         assert isinstance(dispatcher, Dispatcher)
         dispatcher.advertised_host, dispatcher.advertised_port = host, port
         log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
+        if config.get_str("zookeeper.connect"):
+            from logbroker.cluster.node import ClusterNode  # only a cluster needs kazoo
+
+            self.cluster = ClusterNode(self.broker, config, host, port)
+            self.broker.ownership = self.cluster
+            self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
+            await self.cluster.start()
         kafka = self.kafka
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: dataclasses.asdict(kafka.stats),
@@ -210,6 +222,8 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.cluster is not None:
+            await self.cluster.stop()
         if self.groups is not None:
             self.groups.close()  # answers waiting JoinGroup/SyncGroup so in-flight requests can finish
         if self.http is not None:

@@ -42,6 +42,7 @@ from logbroker.errors import (
     TopicDeletionDisabledError,
     UnknownTopicError,
 )
+from logbroker.ownership import PartitionOwnership
 from logbroker.producer_ids import ProducerIdAllocator
 from logbroker.records import RecordInput, build_batch
 from logbroker.topics import (
@@ -56,9 +57,10 @@ from logbroker.topics import (
     check_replication_factor,
     is_internal,
 )
-from segments.batch import HEADER_SIZE, read_header, set_log_append_time
+from segments.batch import HEADER_SIZE, iter_batches, read_header, set_log_append_time, set_partition_leader_epoch
 from segments.config import ConfigSource, describe
 from segments.flush import Durability
+from segments.leader_epoch import LeaderEpochCache
 from segments.log import Log
 from segments.producer_state import ProducerState
 from segments.records import has_keyless_record
@@ -101,6 +103,7 @@ class AppendOutcome:
     log_start_offset: int
     durable: Future[int] | None  # resolves when the bytes are as durable as the topic's policy promises
     duplicate: bool = False
+    next_offset: int = -1  # the log end right after this batch (what acks=all waits for the ISR to reach)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +130,14 @@ class Broker:
             self.config = config.with_dynamic(dynamic_default, dynamic_broker)
             store.set_default_config(self.config.log_defaults)
         self.cluster_id = config.get_str("cluster.id")
-        self._producer_ids = ProducerIdAllocator(data_dir)
+        self.producer_ids = ProducerIdAllocator(data_dir)
         self._producer_states: dict[TopicPartition, ProducerState] = {}
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
+        self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Set in a cluster (``zookeeper.connect``): who leads each partition is looked up there.
+        # None: this single broker leads every partition and the high watermark is the log end.
+        self.ownership: PartitionOwnership | None = None
         self.bytes_in = 0
         self.records_in = 0
         # Per-topic traffic for /metrics (Kafka's BrokerTopicMetrics: BytesIn, MessagesIn, BytesOut).
@@ -189,11 +196,24 @@ class Broker:
         Raises InvalidReplicationFactorError, InvalidTopicError, TopicExistsError,
         InvalidPartitionsError or InvalidConfigError; a failed create leaves no topic behind.
         """
-        check_replication_factor(replication_factor)
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
+        if self.ownership is None or is_internal(name):
+            check_replication_factor(replication_factor)
+            with _disk_errors(f"create topic {name}"):
+                return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
+        info = self.store.create_topic(name, partitions, dict(configs), validate_only=True)
+        if validate_only:
+            return info
+        self.ownership.publish_topic(info, replication_factor)
+        return self.adopt_topic(name, partitions, configs, info.topic_id)
+
+    def adopt_topic(self, name: str, partitions: int, configs: Mapping[str, str], topic_id: uuid.UUID) -> TopicInfo:
+        """Create locally a topic the cluster already registered (same id), unless it is here."""
+        if self.store.has_topic(name):
+            return self.store.topic(name)
         with _disk_errors(f"create topic {name}"):
-            return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
+            return self.store.create_topic(name, partitions, dict(configs), topic_id=topic_id)
 
     def delete_topic(self, name: str) -> TopicInfo:
         """Delete a topic for a client (Kafka DeleteTopics).
@@ -206,6 +226,13 @@ class Broker:
         self.store.topic(name)
         if is_internal(name):
             raise TopicAuthorizationError(f"topic {name} is internal and cannot be deleted")
+        if self.ownership is not None:
+            self.ownership.unpublish_topic(name)
+        return self.forget_topic(name)
+
+    def forget_topic(self, name: str) -> TopicInfo:
+        """Delete a topic's local partitions and state (a client's DeleteTopics, or in a cluster the
+        topic's removal seen in the cluster state)."""
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
@@ -215,6 +242,8 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
+        for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
+            del self._epoch_caches[tp]
         with _disk_errors(f"delete topic {name}"):
             return self.store.delete_topic(name)
 
@@ -376,6 +405,8 @@ class Broker:
         """
         if not internal:
             self.check_client_append(topic)
+            if self.ownership is not None:
+                self.ownership.check_leader(topic, partition)
         plog = self.store.log(topic, partition)
         config = plog.config
         now = self.clock()
@@ -400,11 +431,13 @@ class Broker:
                          header.producer_id, topic, partition, header.base_sequence, dup.first_offset)
                 return AppendOutcome(dup.first_offset, -1, plog.log_start_offset,
                                      self.durability.after_append(plog, config, dup.last_offset, now_ms=now),
-                                     duplicate=True)
+                                     duplicate=True, next_offset=dup.last_offset + 1)
         if records.readonly:
             # Offsets (and LogAppendTime) are written into the batch in place: one copy at most.
             records = memoryview(bytearray(records))
         log_append_time = -1
+        if self.ownership is not None and not internal:
+            set_partition_leader_epoch(records, 0, self.ownership.leader_epoch(topic, partition))
         if config.message_timestamp_type == "LogAppendTime":
             set_log_append_time(records, 0, now)
             log_append_time = now
@@ -417,7 +450,77 @@ class Broker:
         self.topic_bytes_in[topic] = self.topic_bytes_in.get(topic, 0) + len(records)
         self.topic_records_in[topic] = self.topic_records_in.get(topic, 0) + header.record_count
         durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now)
-        return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable)
+        return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable,
+                             next_offset=result.last_offset + 1)
+
+    def check_min_isr(self, topic: str, partition: int) -> None:
+        """acks=all: raise NotEnoughReplicasError when the ISR is below the topic's
+        ``min.insync.replicas`` (never on a single broker, whose ISR is itself)."""
+        if self.ownership is not None and not is_internal(topic):
+            min_isr = self.store.log(topic, partition).config.min_insync_replicas
+            self.ownership.check_min_isr(topic, partition, min_isr)
+
+    def replicated(self, topic: str, partition: int, next_offset: int) -> asyncio.Future[None] | None:
+        """acks=all: a future resolved once every ISR member has the log up to ``next_offset``;
+        None when nothing is to wait for (a single broker, or already replicated)."""
+        if self.ownership is None or is_internal(topic):
+            return None
+        min_isr = self.store.log(topic, partition).config.min_insync_replicas
+        return self.ownership.replicated(topic, partition, next_offset, min_isr)
+
+    # ---------------------------------------------------------------- replication (cluster only)
+    def append_replica(self, topic: str, partition: int, records: memoryview) -> int:
+        """A follower appends batches fetched from its leader as they are (offsets and leader epochs
+        kept) and records each newer leader epoch in the partition's epoch cache. Returns the log end."""
+        plog = self.store.log(topic, partition)
+        cache = self.epoch_cache(topic, partition)
+        with _disk_errors(f"replicate to {topic}-{partition}"):
+            result = plog.append_as_is(records)
+            for _pos, header in iter_batches(records, check_crc=False):
+                if header.partition_leader_epoch > cache.latest_epoch:
+                    cache.assign(header.partition_leader_epoch, header.base_offset)
+        state = self._producer_states.get((topic, partition))
+        if state is not None:
+            for _pos, header in iter_batches(records, check_crc=False):
+                if header.producer_id >= 0:
+                    state.update(header, header.base_offset)
+        self.durability.after_append(plog, plog.config, result.last_offset, now_ms=self.clock())
+        return int(plog.log_end_offset)
+
+    def truncate_replica(self, topic: str, partition: int, offset: int) -> int:
+        """Cut a follower's log to ``offset`` (KIP-101 truncation); returns the new log end."""
+        plog = self.store.log(topic, partition)
+        if offset < plog.log_end_offset:
+            with _disk_errors(f"truncate {topic}-{partition}"):
+                plog.truncate_to(offset)
+                self.epoch_cache(topic, partition).truncate_from_end(plog.log_end_offset)
+            self._producer_states.pop((topic, partition), None)  # rebuilt from the log when needed
+        return int(plog.log_end_offset)
+
+    def become_leader(self, topic: str, partition: int, leader_epoch: int) -> None:
+        """This broker now leads the partition under ``leader_epoch``: later batches are stamped with
+        it, and its epoch starts at the current log end. Producer state is rebuilt from the log, which
+        now holds the batches this broker replicated as a follower."""
+        plog = self.store.log(topic, partition)
+        self.epoch_cache(topic, partition).assign(leader_epoch, plog.log_end_offset)
+        self._producer_states.pop((topic, partition), None)
+
+    def epoch_cache(self, topic: str, partition: int) -> LeaderEpochCache:
+        tp = (topic, partition)
+        plog = self.store.log(topic, partition)
+        held = self._epoch_caches.get(tp)
+        if held is None or held[0] is not plog:
+            held = (plog, LeaderEpochCache.load(plog.path))
+            self._epoch_caches[tp] = held
+        return held[1]
+
+    def end_offset_for_epoch(self, topic: str, partition: int, leader_epoch: int) -> tuple[int, int]:
+        """OffsetForLeaderEpoch: (largest epoch <= ``leader_epoch``, the offset where it ends)."""
+        plog = self.store.log(topic, partition)
+        return self.epoch_cache(topic, partition).end_offset_for(leader_epoch, plog.log_end_offset)
+
+    def log_end_offset(self, topic: str, partition: int) -> int:
+        return int(self.store.log(topic, partition).log_end_offset)
 
     @staticmethod
     async def wait_durable(futures: Sequence[Future[int]], timeout_s: float) -> list[BaseException | None]:
@@ -455,20 +558,38 @@ class Broker:
         (KIP-360: a producer that lost track of its sequences asks for a fresh epoch)."""
         if producer_id >= 0 and producer_epoch >= 0:
             if producer_epoch >= 32766:
-                return self._producer_ids.allocate(), 0
+                return self.producer_ids.allocate(), 0
             new_epoch = producer_epoch + 1
             for state in self._producer_states.values():
                 state.bump_epoch(producer_id, new_epoch)
             return producer_id, new_epoch
-        return self._producer_ids.allocate(), 0
+        return self.producer_ids.allocate(), 0
 
     # ---------------------------------------------------------------- fetch
-    def read(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadOutcome:
-        """File ranges from ``offset`` (at least one whole batch if any). HOT PATH."""
+    def read(self, topic: str, partition: int, offset: int, max_bytes: int, *,
+             replica_id: int = -1, leader_epoch: int = -1) -> ReadOutcome:
+        """File ranges from ``offset`` (at least one whole batch if any). HOT PATH.
+
+        In a cluster only the leader answers; a consumer (``replica_id`` < 0) reads below the high
+        watermark only, a follower (its broker id) up to the log end, and its fetch offset is
+        reported to the leader's replica tracking.
+        """
         plog = self.store.log(topic, partition)
-        result = plog.read(offset, max_bytes)
+        ownership = self.ownership
+        if ownership is None:
+            result = plog.read(offset, max_bytes)
+            hw = plog.log_end_offset
+        elif replica_id >= 0:
+            ownership.check_leader(topic, partition, leader_epoch)
+            ownership.replica_fetched(topic, partition, replica_id, offset)
+            result = plog.read(offset, max_bytes)
+            hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
+        else:
+            ownership.check_leader(topic, partition, leader_epoch)
+            hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
+            result = plog.read(offset, max_bytes, max_offset=hw)
         nbytes = sum(r.length for r in result.ranges)
-        return ReadOutcome(result.ranges, nbytes, plog.log_end_offset, plog.log_start_offset)
+        return ReadOutcome(result.ranges, nbytes, hw, plog.log_start_offset)
 
     def count_bytes_out(self, topic: str, nbytes: int) -> None:
         """Record bytes a front actually answered with (once per response, not per read attempt)."""
@@ -476,8 +597,11 @@ class Broker:
             self.topic_bytes_out[topic] = self.topic_bytes_out.get(topic, 0) + nbytes
 
     def offsets(self, topic: str, partition: int) -> tuple[int, int]:
-        """(log start offset, log end offset) of a partition."""
+        """(log start offset, log end offset) of a partition; in a cluster the end a consumer sees is
+        the high watermark."""
         plog = self.store.log(topic, partition)
+        if self.ownership is not None and not is_internal(topic):
+            return plog.log_start_offset, self.ownership.high_watermark(topic, partition, plog.log_end_offset)
         return plog.log_start_offset, plog.log_end_offset
 
     async def wait_for_append(self, keys: Iterable[TopicPartition], timeout_s: float) -> None:
@@ -520,6 +644,10 @@ class Broker:
     def _on_append(self, tp: TopicPartition, _log_end_offset: int) -> None:
         self._notify(tp)
 
+    def notify_readers(self, topic: str, partition: int) -> None:
+        """Wake fetches waiting on the partition (its high watermark moved)."""
+        self._notify((topic, partition))
+
     def _notify(self, tp: TopicPartition) -> None:
         waiters = self._waiters.pop(tp, None)
         if waiters:
@@ -535,10 +663,12 @@ class Broker:
         the offset is the record's holding the largest timestamp, not its batch's (Kafka, KIP-734).
         """
         plog = self.store.log(topic, partition)
+        if self.ownership is not None and not is_internal(topic):
+            self.ownership.check_leader(topic, partition)
         if timestamp == -2:
             return plog.log_start_offset, -1
         if timestamp == -1:
-            return plog.log_end_offset, -1
+            return self.offsets(topic, partition)[1], -1
         found = plog.max_timestamp_record() if timestamp == -3 else plog.record_for_timestamp(timestamp)
         return found if found is not None else (-1, -1)
 

@@ -87,6 +87,44 @@ def serve(data_dir: Path | None, kafka_listen: str | None, http_listen: str, con
         raise click.ClickException(f"cannot start: {exc}") from exc
 
 
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./cluster-data"), show_default=True,
+              help="Directory for ZooKeeper's and every broker's data and logs.")
+@click.option("--brokers", type=click.IntRange(min=1, max=9), default=3, show_default=True,
+              help="How many brokers (ids 1..N).")
+@click.option("--zookeeper-port", type=int, default=2181, show_default=True, help="ZooKeeper's port on 127.0.0.1.")
+@click.option("--kafka-port", type=int, default=9092, show_default=True,
+              help="Kafka port of broker 1; broker i listens on this + i - 1.")
+@click.option("--http-port", type=int, default=8082, show_default=True,
+              help="HTTP port of broker 1; broker i listens on this + i - 1.")
+@click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="A broker property for every broker (Kafka's names); repeatable.")
+def cluster(data_dir: Path, brokers: int, zookeeper_port: int, kafka_port: int, http_port: int,
+            overrides: tuple[str, ...]) -> None:
+    """Run a local ZooKeeper and a cluster of brokers on 127.0.0.1 until Ctrl-C (development)."""
+    from logbroker.cluster.local import LocalCluster
+    from logbroker.cluster.zkserver import available
+    from logbroker.config import parse_overrides
+
+    missing = available()
+    if missing is not None:
+        raise click.ClickException(missing)
+    try:
+        props = parse_overrides(overrides)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    local = LocalCluster(data_dir, brokers, zookeeper_port, kafka_port, http_port, overrides=props)
+    try:
+        local.start()
+        click.echo(f"ZooKeeper on 127.0.0.1:{zookeeper_port}; {brokers} broker(s): --bootstrap-server "
+                   f"{local.bootstrap}; logs in {data_dir}/broker<i>.log. Ctrl-C stops them.")
+        local.wait()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        local.stop()
+
+
 # --- console tools -------------------------------------------------------------------------------
 
 F = TypeVar("F", bound=Callable[..., Any])

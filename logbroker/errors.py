@@ -14,6 +14,12 @@ HTTP front once to statuses (``logbroker/http/errors.py``).
     LogStorageError                  KAFKA_STORAGE_ERROR (56)              the disk refused a write (full, quota, I/O)
     InvalidRequestError              INVALID_REQUEST (42)                  a request names another broker, or asks
                                                                            for something no broker could do
+    NotLeaderOrFollowerError         NOT_LEADER_OR_FOLLOWER (6)            the partition is led by another broker
+    LeaderNotAvailableError          LEADER_NOT_AVAILABLE (5)              the partition has no live leader
+    NotEnoughReplicasError           NOT_ENOUGH_REPLICAS (19)              acks=all, ISR below min.insync.replicas
+    NotEnoughReplicasAfterAppendError NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) the ISR shrank below it after the append
+    FencedLeaderEpochError           FENCED_LEADER_EPOCH (74)              a request carried an older leader epoch
+    UnknownLeaderEpochError          UNKNOWN_LEADER_EPOCH (75)             a request carried a newer leader epoch
 """
 
 from __future__ import annotations
@@ -68,9 +74,35 @@ class InvalidRequestError(BrokerError):
     this broker's: Kafka's "Unexpected broker id")."""
 
 
+class NotLeaderOrFollowerError(BrokerError):
+    """This broker does not lead the partition (in a cluster); the client refreshes its metadata."""
+
+
+class LeaderNotAvailableError(BrokerError):
+    """The partition has no live leader at the moment (an election is pending or impossible)."""
+
+
+class NotEnoughReplicasError(BrokerError):
+    """acks=all produce refused before the append: the ISR is smaller than ``min.insync.replicas``."""
+
+
+class NotEnoughReplicasAfterAppendError(BrokerError):
+    """acks=all: the batch was appended, but the ISR fell below ``min.insync.replicas`` before it
+    was replicated; the producer retries (KIP-98 idempotence drops the duplicate)."""
+
+
+class FencedLeaderEpochError(BrokerError):
+    """The request's leader epoch is older than the partition's (KIP-320)."""
+
+
+class UnknownLeaderEpochError(BrokerError):
+    """The request's leader epoch is newer than this broker knows (it has not caught up yet)."""
+
+
 __all__ = [
     "BrokerError",
     "CorruptBatchError",
+    "FencedLeaderEpochError",
     "InternalTopicError",
     "InvalidConfigError",
     "InvalidPartitionsError",
@@ -80,8 +112,12 @@ __all__ = [
     "InvalidRequestError",
     "InvalidTimestampError",
     "InvalidTopicError",
+    "LeaderNotAvailableError",
     "LogClosedError",
     "LogStorageError",
+    "NotEnoughReplicasAfterAppendError",
+    "NotEnoughReplicasError",
+    "NotLeaderOrFollowerError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceError",
     "RecordTooLargeError",
@@ -89,5 +125,6 @@ __all__ = [
     "TopicAuthorizationError",
     "TopicDeletionDisabledError",
     "TopicExistsError",
+    "UnknownLeaderEpochError",
     "UnknownTopicError",
 ]

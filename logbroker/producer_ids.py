@@ -8,6 +8,7 @@ begins above every id that could have been given out.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 BLOCK = 1000
@@ -21,8 +22,17 @@ class ProducerIdAllocator:
         except (OSError, ValueError):
             self._next = 0
         self._block_end = self._next
+        # In a cluster, blocks come from the cluster (Kafka's /latest_producer_id_block), so no two
+        # brokers hand out the same id: a callable returning a fresh block [start, end).
+        self.claim_block: Callable[[], tuple[int, int]] | None = None
 
     def allocate(self) -> int:
+        if self.claim_block is not None:
+            if self._next >= self._block_end:
+                self._next, self._block_end = self.claim_block()
+            pid = self._next
+            self._next += 1
+            return pid
         if self._next >= self._block_end:
             self._block_end = self._next + BLOCK
             tmp = self._path.with_suffix(".tmp")

@@ -59,6 +59,7 @@ COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _PREFIX = struct.Struct(">qi")  # baseOffset, batchLength
 _BASE_OFFSET = struct.Struct(">q")
+_LEADER_EPOCH = struct.Struct(">i")
 _MAX_TIMESTAMP_AT = 35
 
 
@@ -228,6 +229,14 @@ def set_base_offset(buf: bytearray | memoryview, pos: int, base_offset: int) -> 
     The CRC does not cover baseOffset, so the batch stays valid.
     """
     _BASE_OFFSET.pack_into(buf, pos, base_offset)
+
+
+def set_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int) -> None:
+    """Stamp the leader epoch a batch is appended under (the leader does this, as Kafka's validator).
+
+    The CRC starts at ``attributes``, after this field, so the batch stays valid.
+    """
+    _LEADER_EPOCH.pack_into(buf, pos + 12, epoch)
 
 
 def max_timestamp_of(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:

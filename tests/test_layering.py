@@ -27,6 +27,11 @@ FORBIDDEN = [
     ("logbroker.tools", "segments", "a front reaches storage only through the core (Broker)"),
     ("logbroker.groups", "logbroker.kafka", "the group coordinator is below both fronts"),
     ("logbroker.groups", "logbroker.http", "the group coordinator is below both fronts"),
+    ("logbroker.broker", "logbroker.cluster", "the core looks partition ownership up (logbroker.ownership)"),
+    ("logbroker.kafka", "logbroker.cluster", "fronts see the cluster only through the core's PartitionOwnership"),
+    ("logbroker.http", "logbroker.cluster", "fronts see the cluster only through the core's PartitionOwnership"),
+    ("logbroker.cluster", "segments", "the cluster reaches storage only through the core (Broker)"),
+    ("logbroker.cluster", "logbroker.http", "replication speaks the Kafka protocol only"),
 ]
 
 # Pure byte-format modules of the storage engine that any layer may use: they hold no storage state.

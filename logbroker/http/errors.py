@@ -25,6 +25,12 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
     OutOfOrderSequenceError           409     OUT_OF_ORDER_SEQUENCE_NUMBER
     InvalidProducerEpochError         409     INVALID_PRODUCER_EPOCH
     LogClosedError                    503     NOT_LEADER_OR_FOLLOWER (retriable: the log went away)
+    NotLeaderOrFollowerError          503     NOT_LEADER_OR_FOLLOWER (a cluster: another broker leads)
+    LeaderNotAvailableError           503     LEADER_NOT_AVAILABLE
+    NotEnoughReplicasError            503     NOT_ENOUGH_REPLICAS (min.insync.replicas)
+    NotEnoughReplicasAfterAppendError 503     NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    FencedLeaderEpochError            409     FENCED_LEADER_EPOCH
+    UnknownLeaderEpochError           409     UNKNOWN_LEADER_EPOCH
     TimeoutError                      504     REQUEST_TIMED_OUT
     OSError                           500     KAFKA_STORAGE_ERROR
     aiohttp HTTPException (404, 405,  own     NOT_FOUND, METHOD_NOT_ALLOWED, REQUEST_TOO_LARGE, ...
@@ -89,6 +95,12 @@ _MAP: tuple[tuple[type[BaseException], int, str], ...] = (
     (se.OutOfOrderSequenceError, 409, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
     (se.InvalidProducerEpochError, 409, "INVALID_PRODUCER_EPOCH"),
     (se.LogClosedError, 503, "NOT_LEADER_OR_FOLLOWER"),
+    (se.NotLeaderOrFollowerError, 503, "NOT_LEADER_OR_FOLLOWER"),
+    (se.LeaderNotAvailableError, 503, "LEADER_NOT_AVAILABLE"),
+    (se.NotEnoughReplicasError, 503, "NOT_ENOUGH_REPLICAS"),
+    (se.NotEnoughReplicasAfterAppendError, 503, "NOT_ENOUGH_REPLICAS_AFTER_APPEND"),
+    (se.FencedLeaderEpochError, 409, "FENCED_LEADER_EPOCH"),
+    (se.UnknownLeaderEpochError, 409, "UNKNOWN_LEADER_EPOCH"),
     (TimeoutError, 504, "REQUEST_TIMED_OUT"),
     (OSError, 500, "KAFKA_STORAGE_ERROR"),
 )

@@ -16,6 +16,12 @@ _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (se.InvalidReplicationFactorError, ErrorCode.INVALID_REPLICATION_FACTOR),
     (se.LogStorageError, ErrorCode.KAFKA_STORAGE_ERROR),
     (se.InvalidRequestError, ErrorCode.INVALID_REQUEST),
+    (se.NotLeaderOrFollowerError, ErrorCode.NOT_LEADER_OR_FOLLOWER),
+    (se.LeaderNotAvailableError, ErrorCode.LEADER_NOT_AVAILABLE),
+    (se.NotEnoughReplicasError, ErrorCode.NOT_ENOUGH_REPLICAS),
+    (se.NotEnoughReplicasAfterAppendError, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+    (se.FencedLeaderEpochError, ErrorCode.FENCED_LEADER_EPOCH),
+    (se.UnknownLeaderEpochError, ErrorCode.UNKNOWN_LEADER_EPOCH),
     (se.CorruptBatchError, ErrorCode.CORRUPT_MESSAGE),
     (se.InvalidTimestampError, ErrorCode.INVALID_TIMESTAMP),  # before its base class InvalidRecordError
     (se.InvalidRecordError, ErrorCode.INVALID_RECORD),

@@ -65,6 +65,7 @@ class SessionPartition:
     max_bytes: int
     high_watermark: int = -1
     log_start_offset: int = -1
+    leader_epoch: int = -1  # the fetcher's CurrentLeaderEpoch (KIP-320), -1: not checked
 
     def must_respond(self, error_code: int, high_watermark: int, log_start_offset: int, nbytes: int) -> bool:
         """Whether an incremental response includes this partition; updates what was last sent
@@ -104,6 +105,7 @@ class FetchSession:
             else:
                 cached.fetch_offset = part.fetch_offset
                 cached.max_bytes = part.max_bytes
+                cached.leader_epoch = part.leader_epoch
         for key in forgotten:
             self.partitions.pop(key, None)
 

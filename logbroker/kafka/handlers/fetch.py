@@ -53,7 +53,8 @@ def _requested(ctx: RequestContext, body: Body) -> dict[PartitionKey, SessionPar
         topic_key: Hashable = topic_id if by_id else name
         for p in t["partitions"]:
             out[(topic_key, p["partition"])] = SessionPartition(
-                name, topic_id, p["partition"], p["fetch_offset"], p.get("partition_max_bytes", 1 << 20))
+                name, topic_id, p["partition"], p["fetch_offset"], p.get("partition_max_bytes", 1 << 20),
+                leader_epoch=p.get("current_leader_epoch", -1))
     return out
 
 
@@ -103,14 +104,14 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
     min_bytes = body.get("min_bytes", 1)
     budget = body.get("max_bytes", _NO_LIMIT) if ctx.api_version >= 3 else _NO_LIMIT
     while True:
-        entries, total = _read_all(ctx, targets, budget)
+        entries, total = _read_all(ctx, body, targets, budget)
         remaining = deadline - time.monotonic()
         if total >= min_bytes or remaining <= 0:
             break
         keys = [(t.topic, t.partition) for t in targets if t.topic is not None]
         await broker.wait_for_append(keys, remaining)
         if time.monotonic() >= deadline:
-            entries, total = _read_all(ctx, targets, budget)
+            entries, total = _read_all(ctx, body, targets, budget)
             break
 
     responses: dict[Hashable, Body] = {}
@@ -131,11 +132,20 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
             "responses": list(responses.values())}
 
 
-def _read_all(ctx: RequestContext, targets: Sequence[SessionPartition],
+def _replica_id(ctx: RequestContext, body: Body) -> int:
+    """The fetching follower's broker id (Fetch ``ReplicaId``, v15+ ``ReplicaState``), -1 for a consumer."""
+    if ctx.api_version >= 15:
+        state = body.get("replica_state") or {}
+        return int(state.get("replica_id", -1))
+    return int(body.get("replica_id", -1))
+
+
+def _read_all(ctx: RequestContext, body: Body, targets: Sequence[SessionPartition],
               budget: int) -> tuple[list[tuple[SessionPartition, Body, int]], int]:
     """Read every target partition once, in order; returns (target, response entry, record bytes)
     triples and the record bytes in all of them."""
     broker = ctx.broker
+    replica_id = _replica_id(ctx, body)
     total = 0
     out: list[tuple[SessionPartition, Body, int]] = []
     for target in targets:
@@ -155,7 +165,8 @@ def _read_all(ctx: RequestContext, targets: Sequence[SessionPartition],
                 continue
             # While the response is empty the read returns at least one whole batch, whatever
             # its size (KIP-74); after that, a first batch over the limit is not sent.
-            result = broker.read(name, target.partition, target.fetch_offset, max(limit, 1))
+            result = broker.read(name, target.partition, target.fetch_offset, max(limit, 1),
+                                 replica_id=replica_id, leader_epoch=target.leader_epoch)
         except OffsetOutOfRangeError as exc:
             entry.update(error_code=ErrorCode.OFFSET_OUT_OF_RANGE, high_watermark=exc.log_end_offset,
                          last_stable_offset=exc.log_end_offset, log_start_offset=exc.log_start_offset)

@@ -1,5 +1,9 @@
-"""Metadata (api key 3), DescribeCluster (60), DescribeTopicPartitions (75): this single broker leads
-every partition."""
+"""Metadata (api key 3), DescribeCluster (60), DescribeTopicPartitions (75).
+
+A single broker leads every partition (epoch 0); in a cluster the brokers, leaders, replicas and
+ISRs come from the core's ``PartitionOwnership`` (the cluster state), a partition without a live
+leader answering LEADER_NOT_AVAILABLE as Kafka does.
+"""
 
 from __future__ import annotations
 
@@ -22,19 +26,42 @@ def broker_entry(ctx: RequestContext) -> Body:
             "port": ctx.advertised_port, "rack": None, "is_fenced": False}
 
 
+def broker_entries(ctx: RequestContext) -> list[Body]:
+    ownership = ctx.broker.ownership
+    if ownership is None:
+        return [broker_entry(ctx)]
+    return [{"node_id": b.broker_id, "broker_id": b.broker_id, "host": b.host, "port": b.port, "rack": None,
+             "is_fenced": False} for b in ownership.live_brokers()]
+
+
+def controller_id(ctx: RequestContext) -> int:
+    ownership = ctx.broker.ownership
+    return ctx.broker.node_id if ownership is None else ownership.controller_id()
+
+
+def _partition_entry(ctx: RequestContext, name: str, p: int) -> Body:
+    node = ctx.broker.node_id
+    ownership = ctx.broker.ownership
+    view = ownership.partition_view(name, p) if ownership is not None and not ctx.broker.is_internal(name) else None
+    if view is None:
+        return {"error_code": 0, "partition_index": p, "leader_id": node, "leader_epoch": LEADER_EPOCH,
+                "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": [],
+                "eligible_leader_replicas": [], "last_known_elr": []}
+    assert ownership is not None
+    live = {b.broker_id for b in ownership.live_brokers()}
+    return {"error_code": 0 if view.leader >= 0 else ErrorCode.LEADER_NOT_AVAILABLE, "partition_index": p,
+            "leader_id": view.leader, "leader_epoch": view.leader_epoch, "replica_nodes": list(view.replicas),
+            "isr_nodes": list(view.isr), "offline_replicas": [r for r in view.replicas if r not in live],
+            "eligible_leader_replicas": [], "last_known_elr": []}
+
+
 def topic_entry(ctx: RequestContext, name: str, *, with_operations: bool = False, first_partition: int = 0,
                 limit: int | None = None) -> Body:
     """A topic with its partitions ``first_partition`` onwards (at most ``limit`` of them)."""
     broker = ctx.broker
     info = broker.topic(name)
-    node = broker.node_id
     end = info.partitions if limit is None else min(info.partitions, first_partition + limit)
-    partitions = [
-        {"error_code": 0, "partition_index": p, "leader_id": node, "leader_epoch": LEADER_EPOCH,
-         "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": [],
-         "eligible_leader_replicas": [], "last_known_elr": []}
-        for p in range(first_partition, end)
-    ]
+    partitions = [_partition_entry(ctx, name, p) for p in range(first_partition, end)]
     return {"error_code": 0, "name": name, "topic_id": info.topic_id, "is_internal": broker.is_internal(name),
             "partitions": partitions,
             "topic_authorized_operations": authorized_operations(with_operations, TOPIC_OPERATIONS)}
@@ -71,8 +98,8 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
             else:
                 topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "name": name,
                                "topic_id": NULL_UUID, "is_internal": False, "partitions": []})
-    return {"throttle_time_ms": 0, "brokers": [broker_entry(ctx)], "cluster_id": broker.cluster_id,
-            "controller_id": broker.node_id, "topics": topics,
+    return {"throttle_time_ms": 0, "brokers": broker_entries(ctx), "cluster_id": broker.cluster_id,
+            "controller_id": controller_id(ctx), "topics": topics,
             "cluster_authorized_operations": authorized_operations(
                 bool(body.get("include_cluster_authorized_operations", False)), CLUSTER_OPERATIONS),
             "error_code": 0}
@@ -81,7 +108,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
 async def handle_describe_cluster(ctx: RequestContext, body: Body) -> Body:
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
             "endpoint_type": body.get("endpoint_type", 1), "cluster_id": ctx.broker.cluster_id,
-            "controller_id": ctx.broker.node_id, "brokers": [broker_entry(ctx)],
+            "controller_id": controller_id(ctx), "brokers": broker_entries(ctx),
             "cluster_authorized_operations": authorized_operations(
                 bool(body.get("include_cluster_authorized_operations", False)), CLUSTER_OPERATIONS)}
 

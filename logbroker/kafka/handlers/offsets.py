@@ -31,7 +31,11 @@ async def handle_list_offsets(ctx: RequestContext, body: Body) -> Body:
 
 
 async def handle_offset_for_leader_epoch(ctx: RequestContext, body: Body) -> Body:
-    """One leader epoch (0) has ever existed, so every epoch ends at the log end offset."""
+    """The end offset of a leader epoch (KIP-101/KIP-279): followers truncate to it after a leader change.
+
+    A single broker has only ever had epoch 0, which ends at the log end; in a cluster the answer
+    comes from the partition's leader-epoch cache and only the leader answers (KIP-320 fencing).
+    """
     broker = ctx.broker
     topics: list[Body] = []
     for t in body["topics"]:
@@ -41,11 +45,17 @@ async def handle_offset_for_leader_epoch(ctx: RequestContext, body: Body) -> Bod
             entry: Body = {"error_code": 0, "partition": p["partition"], "leader_epoch": LEADER_EPOCH,
                            "end_offset": -1}
             parts.append(entry)
-            if p.get("current_leader_epoch", -1) > LEADER_EPOCH:
-                entry["error_code"] = ErrorCode.UNKNOWN_LEADER_EPOCH
-                continue
+            current = p.get("current_leader_epoch", -1)
             try:
-                entry["end_offset"] = broker.offsets(t["topic"], p["partition"])[1]
+                if broker.ownership is None:
+                    if current > LEADER_EPOCH:
+                        entry["error_code"] = ErrorCode.UNKNOWN_LEADER_EPOCH
+                        continue
+                    entry["end_offset"] = broker.offsets(t["topic"], p["partition"])[1]
+                    continue
+                broker.ownership.check_leader(t["topic"], p["partition"], current)
+                epoch, end = broker.end_offset_for_epoch(t["topic"], p["partition"], p["leader_epoch"])
+                entry["leader_epoch"], entry["end_offset"] = epoch, end
             except StorageError as exc:
                 entry["error_code"] = error_code_for(exc)
     return {"throttle_time_ms": 0, "topics": topics}

@@ -2,11 +2,14 @@
 
 Every partition's batch is appended before the first ``await`` (so appends keep request order);
 with acks=all the response waits until each batch is as durable as its topic's flush policy
-promises (by default fsynced by the group committer), bounded by the request's ``timeout_ms``.
+promises (by default fsynced by the group committer), bounded by the request's ``timeout_ms``; in a
+cluster it also waits until every in-sync replica has it (the high watermark passed it), and answers
+NOT_ENOUGH_REPLICAS(_AFTER_APPEND) against the topic's ``min.insync.replicas``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import Future
 
@@ -26,6 +29,7 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
         log.warning("client %s sent a transactional produce; transactions are not supported", ctx.client_id)
     responses: list[Body] = []
     waits: list[tuple[Body, Future[int]]] = []
+    replications: list[tuple[Body, asyncio.Future[None]]] = []
     for topic in body["topic_data"]:
         name = topic.get("name")
         topic_id = topic.get("topic_id")
@@ -53,7 +57,10 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
                 if not broker.ensure_topic(name):
                     entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                     continue
+                if acks == -1:
+                    broker.check_min_isr(name, p["index"])
                 outcome = broker.append(name, p["index"], records)
+                replicated = broker.replicated(name, p["index"], outcome.next_offset) if acks == -1 else None
             except StorageError as exc:
                 entry["error_code"] = error_code_for(exc)
                 entry["error_message"] = str(exc)
@@ -64,11 +71,31 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
             entry["log_start_offset"] = outcome.log_start_offset
             if acks == -1 and outcome.durable is not None:
                 waits.append((entry, outcome.durable))
+            if replicated is not None:
+                replications.append((entry, replicated))
     if acks == 0:
         return None
+    timeout_s = body.get("timeout_ms", 30000) / 1000
+    if replications:
+        await _await_replicated(replications, timeout_s)
     if waits:
-        await _await_durable(waits, body.get("timeout_ms", 30000) / 1000)
+        await _await_durable(waits, timeout_s)
     return {"responses": responses, "throttle_time_ms": 0}
+
+
+async def _await_replicated(waits: list[tuple[Body, asyncio.Future[None]]], timeout_s: float) -> None:
+    """acks=all in a cluster: every ISR member has the batch (the high watermark passed it)."""
+    await asyncio.wait([f for _, f in waits], timeout=max(timeout_s, 0.001))
+    for entry, fut in waits:
+        if not fut.done():
+            fut.cancel()
+            entry["error_code"] = ErrorCode.REQUEST_TIMED_OUT
+            entry["error_message"] = "the ISR did not replicate the batch within timeout_ms"
+        elif fut.exception() is not None:
+            exc = fut.exception()
+            assert exc is not None
+            entry["error_code"] = error_code_for(exc)
+            entry["error_message"] = str(exc)
 
 
 async def _await_durable(waits: list[tuple[Body, Future[int]]], timeout_s: float) -> None:

@@ -33,7 +33,9 @@ async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
             continue
         if not validate_only:
             log.info("created topic %s (%d partitions) for %s", name, info.partitions, ctx.client_id)
-        entry.update(topic_id=info.topic_id, num_partitions=info.partitions, replication_factor=1, configs=[])
+        view = broker.ownership.partition_view(name, 0) if broker.ownership is not None else None
+        rf = len(view.replicas) if view is not None else 1
+        entry.update(topic_id=info.topic_id, num_partitions=info.partitions, replication_factor=rf, configs=[])
     return {"throttle_time_ms": 0, "topics": results}
 
 

@@ -1,0 +1,91 @@
+"""A standalone ZooKeeper on loopback for development (``logbroker cluster``) and tests.
+
+Runs Debian's ZooKeeper 3.8 (``apt-get install zookeeper``; not ``zookeeperd``, which adds a system
+service) with its own ``zoo.cfg`` and data directory: ``ZooKeeperServerMain`` in a JVM whose class
+path is the jars the package installs in ``/usr/share/java`` (the ones its ``environment`` file and
+dependencies name). It listens on ``clientPortAddress=127.0.0.1`` only, with the admin server off.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+JAVA_DIR = Path("/usr/share/java")
+# ZooKeeper's own jars and what its server needs at run time (logging, netty, metrics, cli parsing).
+JARS = ("zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar", "slf4j-log4j12.jar", "log4j-1.2.jar",
+        "netty-all.jar", "metrics-core.jar", "commons-cli.jar", "commons-io.jar")
+MAIN = "org.apache.zookeeper.server.ZooKeeperServerMain"
+
+
+def available() -> str | None:
+    """Why ZooKeeper cannot run here, or None when it can."""
+    if shutil.which("java") is None:
+        return "java is not installed (apt-get install zookeeper pulls it in)"
+    if not (JAVA_DIR / "zookeeper.jar").exists():
+        return "ZooKeeper is not installed (apt-get install zookeeper)"
+    return None
+
+
+def class_path() -> str:
+    return ":".join(str(JAVA_DIR / j) for j in JARS if (JAVA_DIR / j).exists())
+
+
+class LocalZooKeeper:
+    """One ZooKeeper server process; ``stop`` ends exactly the process ``start`` began."""
+
+    def __init__(self, data_dir: Path, port: int, *, tick_ms: int = 500) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.tick_ms = tick_ms
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def connect(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> LocalZooKeeper:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.data_dir / "zoo.cfg"
+        # Sessions may be as short as two ticks, so tests can time out a killed broker quickly.
+        cfg.write_text(f"tickTime={self.tick_ms}\ndataDir={self.data_dir / 'data'}\nclientPort={self.port}\n"
+                       "clientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=100\n"
+                       f"minSessionTimeout={2 * self.tick_ms}\nmaxSessionTimeout=60000\n")
+        log = open(self.data_dir / "zookeeper.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        self.proc = subprocess.Popen(
+            ["java", "-Xmx128m", "-Dzookeeper.admin.enableServer=false", "-cp", class_path(), MAIN, str(cfg)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ZooKeeper exited with code {self.proc.returncode}; see {self.data_dir}")
+            if self._ruok():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"ZooKeeper did not answer on port {self.port} within {timeout_s}s")
+
+    def _ruok(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"srvr")
+                return s.recv(64).startswith(b"Zookeeper version")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None

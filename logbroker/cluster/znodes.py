@@ -1,0 +1,166 @@
+"""The znodes of a cluster and their JSON layouts, as Apache Kafka's ZooKeeper-era brokers write them.
+
+    path                                         ephemeral  content
+    /brokers/ids/<id>                            yes        {"version":4,"host","port","endpoints":["PLAINTEXT://h:p"],
+                                                            "listener_security_protocol_map","jmx_port":-1,
+                                                            "timestamp":"<ms>","rack":null}
+    /controller                                  yes        {"version":1,"brokerid":<id>,"timestamp":"<ms>"}
+    /controller_epoch                            no         "<epoch>" (decimal); its zkVersion fences writes
+    /brokers/topics/<topic>                      no         {"version":3,"topic_id":"<base64url uuid>",
+                                                            "partitions":{"<p>":[replica ids]},
+                                                            "adding_replicas":{},"removing_replicas":{}}
+    /config/topics/<topic>                       no         {"version":1,"config":{"<name>":"<value>"}}
+    /brokers/topics/<topic>/partitions/<p>/state no         {"version":1,"leader":<id or -1>,"leader_epoch":<n>,
+                                                            "isr":[ids],"controller_epoch":<n>}
+
+    /latest_producer_id_block                    no         {"version":1,"broker":<id>,"block_start":"<n>",
+                                                            "block_end":"<n>"} (the last block claimed; inclusive end)
+
+A partition's state changes only by a conditional write (``set`` with the zkVersion read); the
+controller's writes also check ``/controller_epoch``'s zkVersion in the same transaction, so a
+controller that lost its election cannot overwrite a newer one's decisions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+BROKER_IDS = "/brokers/ids"
+TOPICS = "/brokers/topics"
+TOPIC_CONFIGS = "/config/topics"
+CONTROLLER = "/controller"
+CONTROLLER_EPOCH = "/controller_epoch"
+PRODUCER_ID_BLOCK = "/latest_producer_id_block"
+NO_LEADER = -1
+
+
+def broker_path(broker_id: int) -> str:
+    return f"{BROKER_IDS}/{broker_id}"
+
+
+def topic_path(topic: str) -> str:
+    return f"{TOPICS}/{topic}"
+
+
+def topic_config_path(topic: str) -> str:
+    return f"{TOPIC_CONFIGS}/{topic}"
+
+
+def partition_state_path(topic: str, partition: int) -> str:
+    return f"{TOPICS}/{topic}/partitions/{partition}/state"
+
+
+def _now_ms() -> str:
+    return str(time.time_ns() // 1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerRegistration:
+    broker_id: int
+    host: str
+    port: int
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "version": 4, "host": self.host, "port": self.port, "jmx_port": -1, "timestamp": _now_ms(),
+            "endpoints": [f"PLAINTEXT://{self.host}:{self.port}"],
+            "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"}, "rack": None,
+        }).encode()
+
+    @classmethod
+    def from_json(cls, broker_id: int, data: bytes) -> BrokerRegistration:
+        doc = json.loads(data)
+        host, port = doc.get("host"), doc.get("port")
+        for endpoint in doc.get("endpoints") or ():
+            hostport = endpoint.split("://", 1)[-1]
+            h, _, p = hostport.rpartition(":")
+            if h and p.isdigit():
+                host, port = h.strip("[]"), int(p)
+                break
+        return cls(broker_id, str(host), int(port))
+
+
+def controller_json(broker_id: int) -> bytes:
+    return json.dumps({"version": 1, "brokerid": broker_id, "timestamp": _now_ms()}).encode()
+
+
+def controller_id(data: bytes) -> int:
+    return int(json.loads(data)["brokerid"])
+
+
+def uuid_to_kafka(value: uuid.UUID) -> str:
+    """Kafka's ``Uuid.toString``: URL-safe base64 of the 16 bytes, without padding."""
+    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+
+def uuid_from_kafka(text: str) -> uuid.UUID:
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+@dataclass(frozen=True, slots=True)
+class TopicAssignment:
+    topic_id: uuid.UUID
+    replicas: tuple[tuple[int, ...], ...]  # index: partition; in preference order (the first is preferred)
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "version": 3, "topic_id": uuid_to_kafka(self.topic_id),
+            "partitions": {str(p): list(r) for p, r in enumerate(self.replicas)},
+            "adding_replicas": {}, "removing_replicas": {},
+        }).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> TopicAssignment:
+        doc = json.loads(data)
+        parts = {int(p): tuple(int(b) for b in r) for p, r in doc["partitions"].items()}
+        return cls(uuid_from_kafka(doc["topic_id"]), tuple(parts[p] for p in range(len(parts))))
+
+
+def topic_config_json(config: dict[str, str]) -> bytes:
+    return json.dumps({"version": 1, "config": config}).encode()
+
+
+def topic_config(data: bytes) -> dict[str, str]:
+    return {str(k): str(v) for k, v in json.loads(data).get("config", {}).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    leader: int
+    leader_epoch: int
+    isr: tuple[int, ...]
+    controller_epoch: int
+
+    def to_json(self) -> bytes:
+        return json.dumps({"version": 1, "leader": self.leader, "leader_epoch": self.leader_epoch,
+                           "isr": list(self.isr), "controller_epoch": self.controller_epoch}).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> PartitionState:
+        doc = json.loads(data)
+        return cls(int(doc["leader"]), int(doc["leader_epoch"]), tuple(int(b) for b in doc["isr"]),
+                   int(doc["controller_epoch"]))
+
+
+def assign_replicas(brokers: list[int], partitions: int, replication_factor: int, start: int) -> list[tuple[int, ...]]:
+    """Round-robin replica placement (the rack-unaware part of Kafka's ``AdminUtils.assignReplicasToBrokers``):
+    partition p's first replica is broker (start + p) mod n, the others follow it in id order."""
+    ordered = sorted(brokers)
+    n = len(ordered)
+    return [tuple(ordered[(start + p + i) % n] for i in range(replication_factor)) for p in range(partitions)]
+
+
+def producer_id_block_json(broker_id: int, start: int, end_inclusive: int) -> bytes:
+    return json.dumps({"version": 1, "broker": broker_id, "block_start": str(start),
+                       "block_end": str(end_inclusive)}).encode()
+
+
+def producer_id_block_end(data: bytes) -> int:
+    """The inclusive end of the last claimed block (-1 when none was)."""
+    if not data:
+        return -1
+    return int(json.loads(data)["block_end"])

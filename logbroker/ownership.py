@@ -1,0 +1,75 @@
+"""Who leads a partition, looked up: the seam between the broker core and a cluster.
+
+A single broker (no ``zookeeper.connect``) has no ``PartitionOwnership``: it leads every partition
+and its high watermark is the log end. In a cluster, ``logbroker.cluster`` provides one; the core
+asks it before every client read and write and never assumes ownership itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from logbroker.topics import TopicInfo
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerEndpoint:
+    """A live broker as Metadata lists it."""
+
+    broker_id: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionView:
+    """What Metadata tells clients of one partition (leader -1: offline)."""
+
+    leader: int
+    leader_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+class PartitionOwnership(Protocol):
+    def check_leader(self, topic: str, partition: int, leader_epoch: int = -1) -> None:
+        """Raise NotLeaderOrFollowerError unless this broker leads the partition now;
+        FencedLeaderEpochError / UnknownLeaderEpochError when ``leader_epoch`` (>= 0) is older /
+        newer than the partition's (KIP-320)."""
+
+    def leader_epoch(self, topic: str, partition: int) -> int:
+        """The partition's current leader epoch as this broker knows it (-1: unknown)."""
+
+    def high_watermark(self, topic: str, partition: int, log_end_offset: int) -> int:
+        """The offset below which records are committed (replicated to the whole ISR)."""
+
+    def replica_fetched(self, topic: str, partition: int, replica_id: int, fetch_offset: int) -> None:
+        """A follower fetched from ``fetch_offset`` (its log end): track it for the ISR and high
+        watermark. Raises NotLeaderOrFollowerError unless this broker leads the partition."""
+
+    def check_min_isr(self, topic: str, partition: int, min_insync_replicas: int) -> None:
+        """Raise NotEnoughReplicasError when the ISR is smaller than ``min_insync_replicas``."""
+
+    def replicated(self, topic: str, partition: int, end_offset: int,
+                   min_insync_replicas: int) -> asyncio.Future[None] | None:
+        """A future resolved when the high watermark reaches ``end_offset`` (acks=all); it fails with
+        NotEnoughReplicasAfterAppendError when the ISR shrank below ``min_insync_replicas`` meanwhile,
+        NotLeaderOrFollowerError when leadership is lost. None: already replicated."""
+
+    def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
+        """Register a new topic with the cluster (its replica assignment). Raises
+        InvalidReplicationFactorError or TopicExistsError; nothing is registered when it raises."""
+
+    def unpublish_topic(self, name: str) -> None:
+        """Remove a topic from the cluster; every broker then deletes its local copy."""
+
+    def live_brokers(self) -> list[BrokerEndpoint]:
+        """Every registered broker, by id."""
+
+    def controller_id(self) -> int:
+        """The controller's broker id (-1: none elected)."""
+
+    def partition_view(self, topic: str, partition: int) -> PartitionView | None:
+        """Leader, epoch, replicas and ISR of a partition; None when the cluster does not know it."""

@@ -1,0 +1,114 @@
+"""Cluster fixtures: a real ZooKeeper on a free loopback port and real ``logbroker serve`` brokers.
+
+Each test gets its own ZooKeeper (own data directory and port) and its own brokers; everything a
+fixture starts it stops, by the process it started. Without ZooKeeper installed the tests skip, but
+under CI=true they fail (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+
+from logbroker.cluster.zkserver import LocalZooKeeper, available
+from tests.conftest import IN_CI, BrokerProcess, free_port
+
+# Short enough that a killed broker's session (and so its leadership) ends within seconds.
+SESSION_TIMEOUT_MS = 3000
+LAG_MS = 3000
+
+
+@pytest.fixture
+def zookeeper(tmp_path: Path) -> Iterator[LocalZooKeeper]:
+    missing = available()
+    if missing is not None:
+        if IN_CI:
+            pytest.fail(f"{missing}; .ci/run installs it in CI")
+        pytest.skip(missing)
+    zk = LocalZooKeeper(tmp_path / "zookeeper", free_port()).start()
+    try:
+        yield zk
+    finally:
+        zk.stop()
+
+
+@pytest.fixture
+def zk_client(zookeeper: LocalZooKeeper) -> Iterator[KazooClient]:
+    client = KazooClient(hosts=zookeeper.connect, timeout=10)
+    client.start(timeout=10)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()
+
+
+@dataclass
+class Cluster:
+    zookeeper: LocalZooKeeper
+    root: Path
+    brokers: dict[int, BrokerProcess] = field(default_factory=dict)
+
+    def add(self, node_id: int, **overrides: str) -> BrokerProcess:
+        props = {"zookeeper.connect": self.zookeeper.connect, "node.id": str(node_id),
+                 "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
+                 "replica.lag.time.max.ms": str(LAG_MS), "group.initial.rebalance.delay.ms": "0",
+                 "log.flush.offset.checkpoint.interval.ms": "1000"}
+        props.update({k.replace("_", "."): v for k, v in overrides.items()})
+        b = BrokerProcess(data_dir=self.root / f"broker{node_id}", log_path=self.root / f"broker{node_id}.log",
+                          overrides=props)
+        self.brokers[node_id] = b
+        return b.start()
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.bootstrap for b in self.brokers.values() if b.proc is not None)
+
+    def state(self, zk: KazooClient, topic: str, partition: int) -> dict[str, object]:
+        data, _ = zk.get(f"/brokers/topics/{topic}/partitions/{partition}/state")
+        return dict(json.loads(data))
+
+    def stop_all(self) -> None:
+        for b in self.brokers.values():
+            if b.proc is not None:
+                b.stop()
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll ``check`` until it returns something truthy (exceptions count as not yet), bounded."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as exc:  # a condition not reached yet
+            last = exc
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture
+def cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
+    """Three brokers (ids 1, 2, 3) registered in one ZooKeeper."""
+    c = Cluster(zookeeper, tmp_path)
+    try:
+        for node_id in (1, 2, 3):
+            c.add(node_id)
+        client = KazooClient(hosts=zookeeper.connect, timeout=10)
+        client.start(timeout=10)
+        try:
+            wait_until(lambda: len(client.get_children("/brokers/ids")) == 3, 20, "three registered brokers")
+        finally:
+            client.stop()
+            client.close()
+        yield c
+    finally:
+        c.stop_all()

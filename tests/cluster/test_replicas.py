@@ -1,0 +1,79 @@
+"""logbroker/cluster/replicas.py: a leader's ISR and high watermark bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from logbroker.cluster.replicas import LeaderReplica
+from logbroker.errors import NotEnoughReplicasAfterAppendError, NotLeaderOrFollowerError
+
+
+def leader(isr: tuple[int, ...] = (1, 2, 3), hw: int = 0) -> LeaderReplica:
+    return LeaderReplica(1, 3, (1, 2, 3), isr, 0, hw, now_ms=1000)
+
+
+def test_high_watermark_is_the_smallest_log_end_of_the_isr() -> None:
+    r = leader()
+    r.follower_fetched(2, 10, 10, 1100)
+    assert not r.advance(10)  # follower 3 is still at 0
+    r.follower_fetched(3, 7, 10, 1100)
+    assert r.advance(10) and r.high_watermark == 7
+    r.follower_fetched(3, 4, 10, 1200)  # never backwards
+    r.advance(10)
+    assert r.high_watermark == 7
+
+
+def test_a_lagging_follower_leaves_the_isr_and_rejoins_when_caught_up() -> None:
+    r = leader()
+    r.follower_fetched(2, 10, 10, 1500)
+    r.follower_fetched(3, 2, 10, 1500)
+    assert r.wanted_isr(10, 2000, lag_ms=3000) is None
+    assert r.wanted_isr(10, 4400, lag_ms=3000) == (1, 2)  # 3 not caught up since 1000, 2 since 1500
+    r.isr = (1, 2)
+    r.advance(10)
+    assert r.high_watermark == 10
+    r.follower_fetched(2, 10, 10, 4700)
+    r.follower_fetched(3, 10, 10, 4700)
+    assert r.wanted_isr(10, 4700, lag_ms=3000) == (1, 2, 3)
+
+
+@pytest.mark.parametrize("isr,error", [((1, 2, 3), None), ((1,), NotEnoughReplicasAfterAppendError)])
+def test_acks_all_waiters_resolve_when_the_high_watermark_passes(isr: tuple[int, ...],
+                                                                 error: type[BaseException] | None) -> None:
+    async def scenario() -> None:
+        r = leader(isr)
+        fut = r.wait_for(5, min_insync_replicas=2)
+        assert fut is not None and not fut.done()
+        for f in (2, 3):
+            r.follower_fetched(f, 5, 5, 1100)
+        r.advance(5)
+        assert fut.done()
+        if error is None:
+            assert fut.exception() is None
+        else:
+            assert isinstance(fut.exception(), error)
+
+    asyncio.run(scenario())
+
+
+def test_resigning_fails_the_waiters_with_not_leader() -> None:
+    async def scenario() -> None:
+        r = leader()
+        fut = r.wait_for(5, 1)
+        assert fut is not None
+        r.resign("test")
+        assert isinstance(fut.exception(), NotLeaderOrFollowerError)
+
+    asyncio.run(scenario())
+
+
+def test_a_follower_rejoins_only_past_the_start_of_the_leaders_epoch() -> None:
+    r = LeaderReplica(1, 3, (1, 2), (1,), 0, 0, now_ms=1000, epoch_start_offset=8)
+    r.advance(10)  # ISR {1}: the high watermark is the leader's log end
+    r.high_watermark = 5  # as if the leader had not yet advanced past older data
+    r.follower_fetched(2, 6, 10, 1100)
+    assert r.wanted_isr(10, 1100, lag_ms=3000) is None  # past the high watermark, not the epoch start
+    r.follower_fetched(2, 10, 10, 1200)
+    assert r.wanted_isr(10, 1200, lag_ms=3000) == (1, 2)
