@@ -81,9 +81,12 @@ kafka-reference: $(DEV_STAMP) kafka-jars
 kafka-jars: $(DEV_STAMP)
 	$(BIN)/python -m tests.kafka_reference fetch
 
+## ruff, mypy (the code strictly, tests/ with check_untyped_defs) and vulture (dead code; reviewed
+## false positives are listed in vulture_whitelist.py).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy segments logbroker
+	$(BIN)/mypy segments logbroker tests
+	$(BIN)/vulture logbroker segments vulture_whitelist.py --min-confidence 80
 
 ## Storage-engine and broker benchmarks; figures go to bench/README.md.
 ## Run one after the other (never in parallel: each would skew the other's figures).

@@ -80,16 +80,18 @@ _KEYLESS = "Compacted topic cannot accept message without key in topic partition
 
 @contextmanager
 def _disk_errors(action: str) -> Iterator[None]:
-    """Turn an OSError from the log directory into LogStorageError (KAFKA_STORAGE_ERROR for a Kafka
+    """Turn a refusal of the log directory (the storage engine's LogStorageError, or an OSError from a
+    file it does not wrap) into one LogStorageError naming the action (KAFKA_STORAGE_ERROR for a Kafka
     client, 507 over HTTP), logged once here: a full disk is a WARNING, anything else an ERROR."""
     try:
         yield
-    except OSError as exc:
+    except (LogStorageError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         if exc.errno in _DISK_FULL:
             log.warning("%s refused: the log directory is full (%s)", action, exc)
-            raise LogStorageError(f"{action} refused: the log directory is full ({exc.strerror})") from exc
+            raise LogStorageError(f"{action} refused: the log directory is full ({reason})", exc.errno) from exc
         log.error("%s failed: %s", action, exc)
-        raise LogStorageError(f"{action} failed: {exc.strerror or exc}") from exc
+        raise LogStorageError(f"{action} failed: {reason or exc}", exc.errno) from exc
 
 
 def wall_clock_ms() -> int:

@@ -32,6 +32,7 @@ from segments.errors import (
     InvalidTimestampError,
     InvalidTopicError,
     LogClosedError,
+    LogStorageError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
     StorageError,
@@ -63,10 +64,6 @@ class TopicDeletionDisabledError(BrokerError):
 
 class InvalidReplicationFactorError(BrokerError):
     """The replication factor asks for more replicas than there are brokers."""
-
-
-class LogStorageError(BrokerError):
-    """The log directory refused a write (disk full, quota exceeded, I/O error); nothing was appended."""
 
 
 class InvalidRequestError(BrokerError):

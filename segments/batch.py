@@ -45,16 +45,12 @@ CRC_START = 21  # the CRC covers attributes .. end of batch
 MAGIC = 2
 # The smallest legal batchLength: the header after the first 12 bytes, with zero records.
 MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
-# A sanity bound used when scanning files: a batch can never be larger than this.
-MAX_BATCH_SIZE = 2**31 - 1
 
 COMPRESSION_MASK = 0x07
 TIMESTAMP_TYPE_MASK = 0x08
 TRANSACTIONAL_MASK = 0x10
 CONTROL_MASK = 0x20
 DELETE_HORIZON_MASK = 0x40
-
-COMPRESSION_NAMES = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _PREFIX = struct.Struct(">qi")  # baseOffset, batchLength
@@ -110,10 +106,6 @@ class BatchHeader:
     @property
     def is_control(self) -> bool:
         return bool(self.attributes & CONTROL_MASK)
-
-    @property
-    def has_producer_id(self) -> bool:
-        return self.producer_id >= 0
 
     @property
     def last_sequence(self) -> int:

@@ -59,16 +59,17 @@ class LogClosedError(StorageError):
     """An operation reached a partition log after it was closed or deleted."""
 
 
-class StorageIOError(StorageError, OSError):
-    """The disk refused a write (``ENOSPC``: disk full, ``EIO``, ``EDQUOT``...); nothing was appended.
+class LogStorageError(StorageError):
+    """The log directory refused a write (``ENOSPC``: disk full, ``EDQUOT``, ``EIO``...); nothing was appended.
 
-    Also an ``OSError``, so both fronts' existing ``OSError`` mapping (Kafka ``KAFKA_STORAGE_ERROR``,
-    HTTP 500) answers it, while callers that handle ``StorageError`` answer the request instead of
-    dropping the connection.
+    The one storage-failure error: the storage engine raises it when a segment write fails, and the
+    core (``logbroker.broker``) turns any other ``OSError`` from the log directory into it. The Kafka
+    front answers it KAFKA_STORAGE_ERROR and the HTTP front 507. ``errno`` is the refused call's.
     """
 
-    def __str__(self) -> str:
-        return str(self.strerror)
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 class InvalidTimestampError(InvalidRecordError):

@@ -178,9 +178,6 @@ class _IndexFile:
                     os.truncate(self.path, keep * self.entry_size)
                 self._written = keep
 
-    def delete_file(self) -> None:
-        self.path.unlink(missing_ok=True)
-
 
 class OffsetIndex(_IndexFile):
     """Maps offsets to byte positions in the segment's .log file.

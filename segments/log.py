@@ -32,10 +32,10 @@ from segments.errors import (
     CorruptBatchError,
     InvalidRecordError,
     LogClosedError,
+    LogStorageError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
     StorageError,
-    StorageIOError,
 )
 from segments.records import Record, decode_batch
 from segments.recovery import LogLoader, RecoveryReport
@@ -316,7 +316,7 @@ class Log:
         except OSError as exc:
             # The segment cut any partial write, and the log end offset has not moved: nothing was
             # appended, and the next append (once the disk has room) writes where this one failed.
-            raise StorageIOError(exc.errno, f"cannot append to {self.path}: {exc.strerror or exc}") from exc
+            raise LogStorageError(f"cannot append to {self.path}: {exc.strerror or exc}", exc.errno) from exc
         self._log_end_offset = next_offset
         for listener in self._listeners:
             try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 UVARINT_MAX = 0xFFFFFFFF
 VARINT_MAX_BYTES = 5
-VARLONG_MAX_BYTES = 10
 
 
 class VarintError(ValueError):

@@ -157,7 +157,7 @@ class BrokerProcess:
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
         ready = self._wait_ready()
-        self.port, self.http_port = int(ready["kafka_port"]), int(ready["http_port"])
+        self.port, self.http_port = int(str(ready["kafka_port"])), int(str(ready["http_port"]))
         return self
 
     def _wait_ready(self) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The layering is a test: imports point downward only (see ARCHITECTURE.md)."""
+"""The layering is a test: imports point downward only (docs/ARCHITECTURE.md, "Layers")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The OpenAPI 3 document of the HTTP API, served at ``GET /openapi.json``.
 
-``tests/http/test_openapi.py`` checks that every aiohttp route is documented here and every
+``tests/http/test_http_ops.py`` checks that every aiohttp route is documented here and every
 documented operation is routed, and fuzzes the API from this document (schemathesis).
 """
 

@@ -5,8 +5,10 @@ Numbers, names and retriability follow Apache Kafka's
 its Java exception extends `RetriableException` (a client may retry the same request unchanged,
 typically after refreshing metadata).
 
-These are the int16 `error_code` values carried in response bodies. The mapping from the broker's
-own domain exceptions to these codes lives with those exceptions, not here.
+These are the int16 `error_code` values carried in response bodies. The one mapping from the core's
+exceptions (``logbroker/errors.py``) to these codes is ``logbroker/kafka/error_map.py``; the group
+coordinator's errors (``logbroker/groups/errors.py``) carry their Kafka names and are converted by name in
+``logbroker/kafka/handlers/groups.py``.
 """
 
 from __future__ import annotations

@@ -33,10 +33,6 @@ class RequestMemoryPool:
     def bounded(self) -> bool:
         return self.limit >= 0
 
-    @property
-    def available(self) -> int:
-        return max(0, self.limit - self.used) if self.bounded else 1 << 62
-
     def try_acquire(self, wanted: int) -> int:
         """Reserve up to ``wanted`` bytes without waiting; 0 when none are left."""
         if self.limit < 0:

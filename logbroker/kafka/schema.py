@@ -134,9 +134,6 @@ class FieldSpec:
     def is_nullable(self, version: int) -> bool:
         return version in self.nullable
 
-    def default_is_null(self) -> bool:
-        return bool(self.default_text == "null")
-
     def default_value(self) -> Any:
         """A fresh Python value for the field's default."""
         d = self.default_text
@@ -182,10 +179,6 @@ class MessageSpec:
     valid: Versions
     flexible: Versions
     fields: list[FieldSpec]
-
-    @property
-    def max_version(self) -> int:
-        return self.valid.hi
 
 
 @dataclass(slots=True)

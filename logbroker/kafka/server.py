@@ -107,7 +107,7 @@ class CloseConnection(Exception):
 
 
 class RequestHandler(Protocol):
-    def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Awaitable[Sequence[Chunk] | None]: ...
+    def __call__(self, frame: memoryview, conn: ConnectionInfo, /) -> Awaitable[Sequence[Chunk] | None]: ...
 
 
 @dataclass(slots=True)

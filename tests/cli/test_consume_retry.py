@@ -42,7 +42,7 @@ class FakeConsumer:
         step = self.polls.pop(0) if self.polls else {}
         if isinstance(step, BaseException):
             raise step
-        return step  # type: ignore[no-any-return]
+        return step
 
     def commit(self) -> None:
         step = self.commits.pop(0) if self.commits else None
@@ -63,7 +63,7 @@ def session(fake: FakeConsumer, clock: FakeClock, **options: Any) -> tuple[Conso
     notices: list[str] = []
     consumer = ConsoleConsumer(ClientSettings("127.0.0.1:1"), ConsumeOptions(topics=("t",), **options),
                                clock=clock, sleep=clock.sleep, notice=notices.append)
-    consumer._consumer = fake  # type: ignore[assignment]
+    consumer._consumer = fake
     return consumer, notices
 
 

@@ -76,8 +76,10 @@ def _read_back(broker: BrokerProcess) -> list[bytes]:
     while any(positions[p] < ends[p] for p in positions) and time.monotonic() < deadline:
         for m in consumer.consume(num_messages=5000, timeout=0.5):
             assert m.error() is None, m.error()
-            values.append(m.value())
-            positions[m.partition()] = m.offset() + 1
+            value, partition, offset = m.value(), m.partition(), m.offset()
+            assert value is not None and partition is not None and offset is not None
+            values.append(value)
+            positions[partition] = offset + 1
     consumer.close()
     return values
 

@@ -19,6 +19,7 @@ import random
 import signal
 import struct
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import BrokerProcess
 from tests.fault.figures import record, scale
@@ -73,7 +74,7 @@ def test_damaged_tails_are_cut_and_acknowledged_records_kept(broker_factory) -> 
     rng = random.Random(1129)
     broker: BrokerProcess = broker_factory(num_partitions="1")
     rounds = len(DAMAGES) * scale()
-    sent: list = []
+    sent: list[Any] = []
     damaged_bytes = 0
     for r in range(rounds):
         batch = make_records(300, "tails", start=len(sent))

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from logbroker.groups.classic import JoinRequest
+from logbroker.groups.classic_group import ClassicGroup
 from logbroker.groups.errors import GroupError
 from logbroker.groups.offsets import OffsetCommitInput
 from logbroker.groups.settings import CoordinatorSettings
@@ -76,6 +77,11 @@ class GroupMachine(RuleBasedStateMachine):
         self.loop.close()
 
     # ------------------------------------------------------------------ responses
+
+    def _group(self) -> ClassicGroup | None:
+        group = self.coord.group(G)
+        assert group is None or isinstance(group, ClassicGroup)  # only classic members join here
+        return group
 
     def _key(self, c: Client, member_id: str) -> str:
         return c.instance or member_id
@@ -131,7 +137,7 @@ class GroupMachine(RuleBasedStateMachine):
         if c.leader:
             for m in c.members:
                 plan[m] = f"{c.generation}:{m}".encode()
-            group = self.coord.group(G)
+            group = self._group()
             instances = {mid: m.group_instance_id for mid, m in group.members.items()} if group else {}
             for m, data in plan.items():
                 self.sent.setdefault((c.generation, instances.get(m) or m), data)
@@ -169,7 +175,7 @@ class GroupMachine(RuleBasedStateMachine):
     @rule(partition=st.integers(0, 2), offset=st.integers(0, 1000))
     def simple_commit(self, partition: int, offset: int) -> None:
         tp = ("t", partition)
-        group = self.coord.group(G)
+        group = self._group()
         empty = group is None or group.state is GroupState.EMPTY
         error = self.coord.commit_offsets(G, -1, "", {tp: OffsetCommitInput(offset)}, self.now).result()[tp]
         assert (error is GroupError.NONE) == empty
@@ -222,7 +228,7 @@ class GroupMachine(RuleBasedStateMachine):
         self.coord.close()
         self.coord = make_coordinator(self.log, self.loop, SETTINGS)
         self.coord.load(self.now)
-        group = self.coord.group(G)
+        group = self._group()
         # Like Kafka, a generation is persisted when its assignment is stored (or it empties); one
         # handed out but not yet synced is forgotten, and its number may be handed out again.
         self.max_generation = group.generation_id if group else 0
@@ -242,7 +248,7 @@ class GroupMachine(RuleBasedStateMachine):
 
     @invariant()
     def group_is_consistent(self) -> None:
-        group = self.coord.group(G)
+        group = self._group()
         if group is None:
             return
         assert group.generation_id >= self.max_generation

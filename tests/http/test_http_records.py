@@ -18,7 +18,7 @@ from tests.http.http_api import Api, assert_error, start_http_broker
 
 def kafka_partition(key: bytes, partitions: int) -> int:
     """kafka-python's DefaultPartitioner for a keyed record."""
-    return (kafka_murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(kafka_murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def test_text_round_trip_with_headers_timestamps_and_partitions(api: Api) -> None:

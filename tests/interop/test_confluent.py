@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -49,8 +50,11 @@ def consume_all(bootstrap: str, topic: str, partitions: int, expected: int, time
     while len(got) < expected and time.monotonic() < deadline:
         for m in consumer.consume(num_messages=5000, timeout=0.5):
             assert m.error() is None, m.error()
-            got.append(Got(m.partition(), m.offset(), m.key(), m.value(), tuple(m.headers() or ()),
-                           m.timestamp()[1]))
+            partition, offset = m.partition(), m.offset()
+            assert partition is not None and offset is not None
+            # A consumed message's headers are a list of (str, bytes | None) pairs.
+            headers = cast("tuple[tuple[str, bytes | None], ...]", tuple(m.headers() or ()))
+            got.append(Got(partition, offset, m.key(), m.value(), headers, m.timestamp()[1]))
     consumer.close()
     return got
 

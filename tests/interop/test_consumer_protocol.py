@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from confluent_kafka import Consumer, ConsumerGroupState, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from tests.conftest import BrokerHandle
 

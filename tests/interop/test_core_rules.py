@@ -60,7 +60,7 @@ def _offsets_end(served: BrokerProcess) -> int:
 
 def test_confluent_cannot_produce_to_consumer_offsets(served: BrokerProcess, offsets_topic: str) -> None:
     before = _offsets_end(served)
-    errors: list[KafkaError] = []
+    errors: list[KafkaError | None] = []
     producer = Producer({"bootstrap.servers": served.bootstrap, "enable.idempotence": False, "retries": 0})
     producer.produce(offsets_topic, key=b"forged", value=b"x", partition=0,
                      on_delivery=lambda err, _msg: errors.append(err))
@@ -149,7 +149,7 @@ def test_list_offsets_max_timestamp_names_the_record_not_its_batch(served: Broke
     deadline = time.monotonic() + 30
     while True:
         try:
-            result = admin.list_offsets({tp: OffsetSpec.max_timestamp()})[tp].result(30)
+            result = admin.list_offsets({tp: OffsetSpec.max_timestamp()})[tp].result(30)  # type: ignore[no-untyped-call]
             break
         except Exception:
             if time.monotonic() > deadline:

@@ -222,7 +222,7 @@ def test_consumer_group_offset_resets_and_delete_offsets(tools: Tools) -> None:
         out = tools(GROUPS, "--reset-offsets", "--group", "gr", "--topic", "resets", *how)
         found = re.findall(r"^gr\s+resets\s+0\s+(\d+)\s*$", out, re.M)
         assert len(found) == 1, out
-        return found[0]
+        return str(found[0])
 
     assert committed() == "10"
     assert reset("--shift-by", "-3", "--execute") == "7" and committed() == "7"

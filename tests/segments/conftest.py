@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from segments.config import LogConfig
 from segments.records import RecordInput, build_batch
 
 
-def small_config(**overrides: int) -> LogConfig:
+def small_config(**overrides: Any) -> LogConfig:
     """A config with tiny segments and a dense index, so tests roll and index often."""
     base = replace(LogConfig(), segment_bytes=4096, index_interval_bytes=128, segment_index_bytes=1024)
     return replace(base, **overrides)
