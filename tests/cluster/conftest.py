@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
@@ -70,7 +71,7 @@ class Cluster:
     def bootstrap(self) -> str:
         return ",".join(b.bootstrap for b in self.brokers.values() if b.proc is not None)
 
-    def state(self, zk: KazooClient, topic: str, partition: int) -> dict[str, object]:
+    def state(self, zk: KazooClient, topic: str, partition: int) -> dict[str, Any]:
         data, _ = zk.get(f"/brokers/topics/{topic}/partitions/{partition}/state")
         return dict(json.loads(data))
 

@@ -33,13 +33,13 @@ def segment_bytes(data_dir: Path, topic: str, partition: int) -> bytes:
 
 
 def leader_of(cluster: Cluster, zk: KazooClient, topic: str) -> int:
-    return int(cluster.state(zk, topic, 0)["leader"])  # type: ignore[call-overload]
+    return int(cluster.state(zk, topic, 0)["leader"])
 
 
 def test_follower_behind_catches_up_rejoins_isr_and_replicas_are_identical(
         cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, TOPIC)
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
     first = [f"a{i}".encode() for i in range(100)]
     produce(cluster.bootstrap, TOPIC, first)
     leader = leader_of(cluster, zk_client, TOPIC)
@@ -47,12 +47,12 @@ def test_follower_behind_catches_up_rejoins_isr_and_replicas_are_identical(
     cluster.brokers[follower].stop(signal.SIGKILL)
     # The dead follower leaves the ISR (session expiry or replica.lag.time.max.ms), then acks=all
     # needs only the two live replicas.
-    wait_until(lambda: follower not in cluster.state(zk_client, TOPIC, 0)["isr"], 20,  # type: ignore[operator]
+    wait_until(lambda: follower not in cluster.state(zk_client, TOPIC, 0)["isr"], 20,
                "the dead follower out of the ISR")
     second = [f"b{i}".encode() for i in range(200)]
     produce(cluster.bootstrap, TOPIC, second)
     cluster.brokers[follower].start()
-    wait_until(lambda: follower in cluster.state(zk_client, TOPIC, 0)["isr"], 30,  # type: ignore[operator]
+    wait_until(lambda: follower in cluster.state(zk_client, TOPIC, 0)["isr"], 30,
                "the restarted follower back in the ISR")
     assert consume(cluster.bootstrap, TOPIC, 300) == first + second
     wait_until(lambda: len({segment_bytes(b.data_dir, TOPIC, 0) for b in cluster.brokers.values()}) == 1, 20,
@@ -63,12 +63,12 @@ def test_follower_behind_catches_up_rejoins_isr_and_replicas_are_identical(
 def test_min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small(
         cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, TOPIC, config={"min.insync.replicas": "3"})
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
     leader = leader_of(cluster, zk_client, TOPIC)
     assert raw_produce(cluster.brokers[leader].port, TOPIC)["error_code"] == 0
     follower = next(i for i in cluster.brokers if i != leader)
     cluster.brokers[follower].stop(signal.SIGKILL)
-    wait_until(lambda: follower not in cluster.state(zk_client, TOPIC, 0)["isr"], 20,  # type: ignore[operator]
+    wait_until(lambda: follower not in cluster.state(zk_client, TOPIC, 0)["isr"], 20,
                "the dead follower out of the ISR")
     leader = leader_of(cluster, zk_client, TOPIC)
     answer = wait_until(lambda: (r := raw_produce(cluster.brokers[leader].port, TOPIC))["error_code"]
@@ -80,7 +80,7 @@ def test_min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small(
 def test_a_broker_that_does_not_lead_answers_not_leader_or_follower(
         cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, TOPIC)
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
     leader = leader_of(cluster, zk_client, TOPIC)
     follower = next(i for i in cluster.brokers if i != leader)
     assert raw_produce(cluster.brokers[follower].port, TOPIC)["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
@@ -100,10 +100,10 @@ def test_old_leader_truncates_its_unreplicated_tail_after_a_leader_change(
     """KIP-101: records the old leader appended (acks=1) that no follower had are cut when it returns
     as a follower of the new leader's epoch, so the replicas end identical."""
     create_topic(cluster.bootstrap, TOPIC)
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
     produce(cluster.bootstrap, TOPIC, [f"a{i}".encode() for i in range(50)])
     old = cluster.state(zk_client, TOPIC, 0)
-    leader = int(old["leader"])  # type: ignore[call-overload]
+    leader = int(old["leader"])
     followers = [i for i in cluster.brokers if i != leader]
     procs = [cluster.brokers[i].proc for i in followers]
     for p in procs:
@@ -119,10 +119,10 @@ def test_old_leader_truncates_its_unreplicated_tail_after_a_leader_change(
             p.send_signal(signal.SIGCONT)
     new = wait_until(lambda: (s := cluster.state(zk_client, TOPIC, 0))["leader"] in followers and s, 30,
                      "a new leader among the followers")
-    assert isinstance(new, dict) and new["leader_epoch"] > old["leader_epoch"]  # type: ignore[operator]
+    assert isinstance(new, dict) and new["leader_epoch"] > old["leader_epoch"]
     produce(cluster.bootstrap, TOPIC, [f"b{i}".encode() for i in range(20)])
     cluster.brokers[leader].start()
-    wait_until(lambda: leader in cluster.state(zk_client, TOPIC, 0)["isr"], 30,  # type: ignore[operator]
+    wait_until(lambda: leader in cluster.state(zk_client, TOPIC, 0)["isr"], 30,
                "the old leader back in the ISR")
     wait_until(lambda: len({segment_bytes(b.data_dir, TOPIC, 0) for b in cluster.brokers.values()}) == 1, 20,
                "byte-identical replicas")
@@ -144,7 +144,7 @@ def consumer_fetch(port: int, topic: str, offset: int, leader_epoch: int = -1) -
 
 def test_consumers_never_see_records_above_the_high_watermark(cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, TOPIC)
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
     produce(cluster.bootstrap, TOPIC, [b"x%d" % i for i in range(10)])
     leader = leader_of(cluster, zk_client, TOPIC)
     port = cluster.brokers[leader].port
@@ -167,7 +167,7 @@ def test_consumers_never_see_records_above_the_high_watermark(cluster: Cluster, 
 
 def test_a_leader_that_loses_its_zookeeper_session_stops_leading(cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, TOPIC)
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
     leader = leader_of(cluster, zk_client, TOPIC)
     proc = cluster.brokers[leader].proc
     assert proc is not None
@@ -181,11 +181,11 @@ def test_a_leader_that_loses_its_zookeeper_session_stops_leading(cluster: Cluste
     assert answer
     # KIP-320: a fetch carrying the old leader epoch is fenced by the new leader; a future one is unknown.
     state = cluster.state(zk_client, TOPIC, 0)
-    new_port = cluster.brokers[int(state["leader"])].port  # type: ignore[call-overload]
-    epoch = int(state["leader_epoch"])  # type: ignore[call-overload]
+    new_port = cluster.brokers[int(state["leader"])].port
+    epoch = int(state["leader_epoch"])
     wait_until(lambda: consumer_fetch(new_port, TOPIC, 0, epoch)["error_code"] == 0, 10, "the new leader serving")
     assert consumer_fetch(new_port, TOPIC, 0, epoch - 1)["error_code"] == ErrorCode.FENCED_LEADER_EPOCH
     assert consumer_fetch(new_port, TOPIC, 0, epoch + 1)["error_code"] == ErrorCode.UNKNOWN_LEADER_EPOCH
     produce(cluster.bootstrap, TOPIC, [b"after"])
-    wait_until(lambda: leader in cluster.state(zk_client, TOPIC, 0)["isr"], 30,  # type: ignore[operator]
+    wait_until(lambda: leader in cluster.state(zk_client, TOPIC, 0)["isr"], 30,
                "the old leader back in the ISR as a follower")

@@ -56,7 +56,9 @@ def consume(bootstrap: str, topic: str, count: int, timeout: float = 60) -> list
             msg = c.poll(0.5)
             if msg is None or msg.error():
                 continue
-            out.append(msg.value())
+            value = msg.value()
+            assert value is not None
+            out.append(value)
     finally:
         c.close()
     return out
@@ -93,11 +95,11 @@ def test_leader_killed_new_leader_elected_no_acked_record_lost(cluster: Cluster,
     first = [f"a{i}".encode() for i in range(100)]
     produce(cluster.bootstrap, TOPIC, first)
     old = cluster.state(zk_client, TOPIC, 0)
-    cluster.brokers[int(old["leader"])].stop(signal.SIGKILL)  # type: ignore[call-overload]
+    cluster.brokers[int(old["leader"])].stop(signal.SIGKILL)
     new = wait_until(lambda: (s := cluster.state(zk_client, TOPIC, 0))["leader"] not in (old["leader"], -1) and s,
                      30, "a new leader")
     assert isinstance(new, dict)
-    assert new["leader_epoch"] > old["leader_epoch"]  # type: ignore[operator]
+    assert new["leader_epoch"] > old["leader_epoch"]
     second = [f"b{i}".encode() for i in range(100)]
     produce(cluster.bootstrap, TOPIC, second)
     got = consume(cluster.bootstrap, TOPIC, 200)
@@ -108,8 +110,8 @@ def test_one_producer_continues_through_a_leader_kill_exactly_once(cluster: Clus
     """One idempotent acks=all producer keeps sending while the leader is killed with SIGKILL: every
     record it got an acknowledgement for is consumed exactly once, in order (2000 records, bounded)."""
     create_topic(cluster.bootstrap, TOPIC)
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
-    leader = int(cluster.state(zk_client, TOPIC, 0)["leader"])  # type: ignore[call-overload]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
+    leader = int(cluster.state(zk_client, TOPIC, 0)["leader"])
     acked: list[bytes] = []
     errors: list[object] = []
 
@@ -134,13 +136,13 @@ def test_one_producer_continues_through_a_leader_kill_exactly_once(cluster: Clus
     assert killed and not errors, errors
     got = consume(cluster.bootstrap, TOPIC, len(acked), timeout=60)
     assert got == sorted(acked) == [b"r%05d" % i for i in range(2000)]
-    assert int(cluster.state(zk_client, TOPIC, 0)["leader"]) != leader  # type: ignore[call-overload]
+    assert int(cluster.state(zk_client, TOPIC, 0)["leader"]) != leader
 
 
 def test_deleting_a_topic_removes_it_from_the_cluster_and_every_broker(
         cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, TOPIC)
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")
     produce(cluster.bootstrap, TOPIC, [b"x"] * 10)
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
     admin.delete_topics([TOPIC], operation_timeout=10)[TOPIC].result(timeout=20)
@@ -149,5 +151,5 @@ def test_deleting_a_topic_removes_it_from_the_cluster_and_every_broker(
     wait_until(lambda: not any((b.data_dir / f"{TOPIC}-0").exists() for b in cluster.brokers.values()), 20,
                "every broker's copy deleted")
     create_topic(cluster.bootstrap, TOPIC)  # the name can be used again
-    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR again")  # type: ignore[arg-type]
+    wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR again")
     assert produce(cluster.bootstrap, TOPIC, [b"y"]) == [0]
