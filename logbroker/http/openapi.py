@@ -523,6 +523,11 @@ _PATHS.update({
                               "404": {"description": "No such file"}}},
     },
 })
+_PATHS["/topics/{topic}/configs"]["get"] = {
+    "operationId": "describeTopicConfigs", "summary": "The topic's configs with defaults and sources",
+    "tags": ["topics"],
+    "responses": {"200": _ok("Configs", {"type": "object", "properties": {
+        "name": {"type": "string"}, "configs": {"type": "array", "items": {"type": "object"}}}}), **_errors(404)}}
 
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

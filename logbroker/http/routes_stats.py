@@ -9,6 +9,8 @@ paginated partitions of large topics, topic and group summaries, lag over time, 
     GET  /groups/{group}/lag-history     the group's total lag and lag per partition over the last minutes
     GET  /topics/{topic}/partitions      a page of partitions: log start/end offsets, size, segments, replicas
     POST /topics/{topic}/partitions      {"count": n, "validate_only"?} grow the topic to n partitions
+    GET  /topics/{topic}/configs         the topic's configs (Kafka names, values, defaults, sources) alone,
+                                         without opening every partition as GET /topics/{topic} does
 
 Rates come from ``history.History``, sampled every ``interval_ms`` by a task this module attaches to
 the application (``sampler``); lag history is sampled by the same task. Everything here reads the
@@ -32,6 +34,7 @@ from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.history import Counters, History
 from logbroker.http.params import body_object, field_int, query_choice, query_int
+from logbroker.http.routes_topics import configs_of
 from logbroker.metrics import Histogram
 from logbroker.topics import MAX_PARTITIONS
 
@@ -239,3 +242,10 @@ async def add_partitions(request: web.Request) -> web.Response:
     if not validate_only:
         log.info("topic %s grown to %d partitions over HTTP from %s", name, info.partitions, request.remote)
     return respond(request, {"name": name, "partitions": info.partitions, "validate_only": validate_only})
+
+
+@routes.get("/topics/{topic}/configs", allow_head=False)
+async def topic_configs(request: web.Request) -> web.Response:
+    broker = context(request).broker
+    name = request.match_info["topic"]
+    return respond(request, {"name": name, "configs": configs_of(broker.describe_configs(name))})
