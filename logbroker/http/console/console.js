@@ -52,9 +52,13 @@ async function show() {
     else if (section === "browse") current = await browsePage(parts[1], params);
     else if (section === "groups" && parts.length === 1) current = await groupsPage(params);
     else if (section === "groups") current = await groupPage(parts[1], params);
-    else main.replaceChildren(h("h1", null, "Not found"), h("p", null, h("a", { href: "#/" }, "Overview")));
+    else {
+      main.replaceChildren(h("h1", null, "Not found"), h("p", null, h("a", { href: "#/" }, "Overview")));
+      current = {};
+    }
   } catch (err) {
     main.replaceChildren(h("h1", null, "Error"), h("p", { class: "error" }, `${err.code ?? ""} ${err.message}`));
+    current = { error: err };
   }
   document.title = `${main.querySelector("h1")?.textContent ?? "console"} · logbroker`;
 }
@@ -144,7 +148,7 @@ async function topicsPage(params) {
   const filter = h("input", { type: "search", id: "topic-filter", placeholder: "Filter by name  (/)", value: state.filter, "aria-label": "Filter topics" });
   const list = h("div");
   const createForm = h("form", { id: "create-topic", class: "toolbar" },
-    h("label", null, "Name", h("input", { name: "name", required: true, pattern: "[a-zA-Z0-9._-]+", maxlength: 249 })),
+    h("label", null, "Name", h("input", { name: "name", required: true, pattern: "[a-zA-Z0-9._\\-]+", maxlength: 249 })),
     h("label", null, "Partitions", h("input", { name: "partitions", type: "number", min: 1, value: 1, style: "width:7em" })),
     h("label", null, "Configs (name=value per line)", h("textarea", { name: "configs", rows: 1, cols: 30, placeholder: "retention.ms=86400000" })),
     h("button", { type: "submit" }, "Create topic"));
