@@ -201,8 +201,8 @@ function parseLines(text) {
 
 // ------------------------------------------------------------------------------------------ topic detail
 async function topicPage(name, params) {
-  const desc = await get(`/topics/${enc(name)}/partitions?limit=1`);
-  const topic = await get(`/stats/topics${query({ filter: name, limit: 1000 })}`);
+  const [desc, topic] = await Promise.all([get(`/topics/${enc(name)}/partitions?limit=1`),
+    get(`/stats/topics${query({ filter: name, limit: 1000 })}`)]);
   const summary = topic.topics.find((t) => t.name === name) ?? {};
   const state = { offset: Number(params.get("offset") ?? 0) };
   const partitions = h("div");
