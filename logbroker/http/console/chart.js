@@ -5,7 +5,7 @@ import { h } from "./dom.js";
 const COLOURS = ["var(--c1)", "var(--c2)", "var(--c3)", "var(--c4)", "var(--c5)"];
 
 export function lineChart(title, times, series, format) {
-  const W = 600, H = 140, L = 56, B = 18, T = 6, R = 8;
+  const W = 600, H = 140, L = 76, B = 18, T = 6, R = 8;
   const all = series.flatMap((s) => s.values.filter((v) => v !== null && v !== undefined));
   const max = Math.max(1, ...all);
   const t0 = times.length ? times[0] : 0;

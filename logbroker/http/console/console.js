@@ -127,7 +127,7 @@ async function overviewPage() {
         card("Disk used / free", `${bytes(used)} / ${bytes(s.disk.free_bytes)}`, null, "small")),
       h("h2", null, `Rates (last ${Math.round((s.rates.window * s.rates.interval_ms) / 60000)} minutes, every ${s.rates.interval_ms / 1000} s)`),
       h("div", { class: "charts" },
-        lineChart("Messages per second", times, [{ name: "in", values: col("records_in") }, { name: "out (HTTP)", values: col("records_out") }], perS(num)),
+        lineChart("Messages per second", times, [{ name: "in (all topics)", values: col("records_in") }, { name: "out (HTTP)", values: col("records_out") }], perS(num)),
         lineChart("Bytes per second", times, [{ name: "in", values: col("bytes_in") }, { name: "out", values: col("bytes_out") }], perS(bytes))),
       h("h2", null, "Request latency per API"),
       table([{ label: "Front" }, { label: "API" }, { label: "Requests", num: true }, { label: "p50", num: true },
