@@ -32,7 +32,7 @@ from logbroker.groups import GroupError
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
 from logbroker.http.errors import bad_request, group_error
-from logbroker.http.history import Counters, History
+from logbroker.http.history import MAX_GROUPS, Counters, History
 from logbroker.http.params import body_object, field_int, query_choice, query_int
 from logbroker.http.routes_topics import configs_of
 from logbroker.metrics import Histogram
@@ -61,8 +61,10 @@ def sample_once(ctx: HttpContext, history: History) -> None:
     history.sample(now, counters(ctx))
     groups = ctx.coordinator
     if groups is not None:
+        # Bounded like the history itself: lag is computed for at most MAX_GROUPS groups per sample.
+        listed = groups.list_groups()[:MAX_GROUPS]
         history.sample_lag(now, [(g.group_id, [(lag.topic, lag.partition, lag.lag) for lag in groups.lag(g.group_id)])
-                                 for g in groups.list_groups()])
+                                 for g in listed])
 
 
 def install_history(app: web.Application, history: History | None = None) -> None:

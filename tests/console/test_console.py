@@ -247,3 +247,37 @@ def test_every_console_call_is_documented_api(api: Api) -> None:
     for path in called:
         concrete = re.sub(r"\$\{[^}]+\}", "x", path.split("${query")[0]).rstrip("/")
         assert any(t.match(concrete) for t in templates), path
+
+
+def test_what_the_console_shows_matches_kafka_clients_and_metrics(page: Page, api: Api, console_broker: Any) -> None:
+    """Records written by a Kafka client and a classic group committed by one appear in the console as
+    the HTTP API and /metrics count them."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    api.create_topic("via-kafka", partitions=2)
+    producer = KafkaProducer(bootstrap_servers=console_broker.bootstrap)
+    for i in range(9):
+        producer.send("via-kafka", value=f"k{i}".encode(), partition=i % 2)
+    producer.flush()
+    producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=console_broker.bootstrap, group_id="kafka-classic",
+                             enable_auto_commit=False)
+    consumer.commit({TopicPartition("via-kafka", 0): OffsetAndMetadata(2, "", -1)})
+    consumer.close()
+
+    metrics = api.get("/metrics").raw.decode()
+    ends = [int(float(v)) for v in re.findall(r'^logbroker_log_end_offset\{topic="via-kafka",partition="\d"\} (\S+)$',
+                                               metrics, re.MULTILINE)]
+    assert sum(ends) == 9
+    p = page.open("#/topics?filter=via-kafka")
+    expect(p.locator("#topics tbody tr[data-topic='via-kafka'] td").nth(2)).to_have_text("9")
+    p = page.open("#/groups/kafka-classic")
+    expect(p.locator("#group-state")).to_have_text("Empty")
+    lag = sum(o["lag"] for o in api.get("/groups/kafka-classic").body["offsets"])
+    metric_lag = sum(int(float(v)) for v in re.findall(
+        r'^logbroker_group_lag\{group="kafka-classic",topic="via-kafka",partition="\d"\} (\S+)$',
+        api.get("/metrics").raw.decode(), re.MULTILINE))
+    assert lag == metric_lag == 3  # partition 0: 5 records, committed 2
+    expect(p.locator("#group-lag")).to_have_text(str(lag))
+    assert page.errors == []
