@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault lint compat bench bench-limits bench-storage bench-compare install clean
+.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault lint compat bench bench-limits bench-storage bench-compare bench-console install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -108,6 +108,11 @@ bench-storage: $(BENCH_STAMP)
 ## installed (as root: apt-get install -y rabbitmq-server); ARGS=--quick for a smoke test.
 bench-compare: $(BENCH_STAMP)
 	$(BIN)/python bench/compare.py $(ARGS)
+
+## The console's pages timed in Debian's chromium on a 1,000-partition topic and a 1,000-member group
+## (ARGS=--huge adds a 10,000-partition topic; ARGS='--screenshots docs/console' retakes the docs' PNGs).
+bench-console: $(BENCH_STAMP)
+	$(BIN)/python bench/console.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -125,6 +125,7 @@ class Broker:
         self.config = config
         self.durability = durability
         self.clock = clock
+        self.data_dir = data_dir
         self.node_id = config.node_id
         self.data_dir = data_dir
         dynamic_default, dynamic_broker = load_dynamic(data_dir)
@@ -366,7 +367,20 @@ class Broker:
 
     def _partition_state(self, topic: str, partition: int) -> PartitionState:
         plog = self.store.log(topic, partition)
-        return PartitionState(topic, partition, plog.log_start_offset, plog.log_end_offset, plog.size_bytes)
+        return PartitionState(topic, partition, plog.log_start_offset, plog.log_end_offset, plog.size_bytes,
+                              len(plog.segments))
+
+    def partition_states(self, name: str, start: int, stop: int) -> list[PartitionState]:
+        """Offsets, sizes and segment counts of partitions ``[start, stop)`` of a topic: a page of a
+        large topic opens only the logs it shows. Raises UnknownTopicError."""
+        info = self.store.topic(name)
+        return [self._partition_state(name, p) for p in range(max(start, 0), min(stop, info.partitions))]
+
+    def disk_usage(self) -> tuple[int, int, int]:
+        """(bytes of the open partition logs, free bytes, total bytes) of the data directory's file system."""
+        usage = shutil.disk_usage(self.data_dir)
+        used = sum(plog.size_bytes for plog in self.store.open_logs().values())
+        return used, usage.free, usage.total
 
     # ---------------------------------------------------------------- produce
     @staticmethod

@@ -25,6 +25,27 @@ class Histogram:
         self.counts[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
         self.total += seconds
 
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def quantile(self, q: float) -> float | None:
+        """The ``q`` quantile in seconds, interpolated linearly inside its bucket as Prometheus'
+        ``histogram_quantile`` does (the +Inf bucket answers the largest finite bound); None when empty."""
+        total = sum(self.counts)
+        if total == 0:
+            return None
+        rank = q * total
+        running = 0
+        for i, n in enumerate(self.counts):
+            if n and running + n >= rank:
+                if i == len(LATENCY_BUCKETS):
+                    return LATENCY_BUCKETS[-1]
+                lower = LATENCY_BUCKETS[i - 1] if i > 0 else 0.0
+                return lower + (LATENCY_BUCKETS[i] - lower) * (rank - running) / n
+            running += n
+        return LATENCY_BUCKETS[-1]
+
 
 @dataclass(slots=True)
 class RequestLatencies:

@@ -89,6 +89,7 @@ class PartitionState:
     log_start_offset: int
     log_end_offset: int
     size_bytes: int
+    segments: int = 1  # segment files of the log (the active one included)
 
 
 @dataclass(frozen=True, slots=True)

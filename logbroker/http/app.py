@@ -21,7 +21,15 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from logbroker.http import routes_consumers, routes_groups, routes_ops, routes_records, routes_topics
+from logbroker.http import (
+    routes_console,
+    routes_consumers,
+    routes_groups,
+    routes_ops,
+    routes_records,
+    routes_stats,
+    routes_topics,
+)
 from logbroker.http.context import METRICS, HttpContext, install
 from logbroker.http.errors import Handler, error_middleware
 
@@ -51,6 +59,9 @@ def build_app(ctx: HttpContext) -> web.Application:
     install(app, ctx)
     for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_ops):
         app.add_routes(module.routes)
+    app.add_routes(routes_stats.routes)
+    app.add_routes(routes_console.routes)
+    routes_stats.install_history(app)
     return app
 
 

@@ -170,15 +170,19 @@ _SCHEMAS: dict[str, Any] = {
     },
     "ResetOffsets": {
         "type": "object", "required": ["strategy"],
-        "properties": {"strategy": {"type": "string", "enum": ["earliest", "latest", "timestamp", "shift"]},
-                       "timestamp": _INT64, "shift": {"type": "integer"},
+        "properties": {"strategy": {"type": "string", "enum": ["earliest", "latest", "timestamp", "shift",
+                                                                     "offset"]},
+                       "timestamp": _INT64, "shift": {"type": "integer"}, "offset": _INT64,
+                       "dry_run": {"type": "boolean", "description": "answer the offsets, commit nothing"},
                        "topics": {"type": "array", "items": {"type": "string"}}},
     },
     "ResetOffsetsResponse": {
         "type": "object", "required": ["group_id", "offsets"],
-        "properties": {"group_id": {"type": "string"}, "offsets": {"type": "array", "items": {
+        "properties": {"group_id": {"type": "string"}, "dry_run": {"type": "boolean"},
+                       "offsets": {"type": "array", "items": {
             "type": "object", "properties": {"topic": {"type": "string"}, "partition": {"type": "integer"},
-                                             "offset": {"type": "integer"}}}}},
+                                             "offset": {"type": "integer"},
+                                             "committed_offset": {"type": "integer", "nullable": True}}}}},
     },
     "JoinGroup": {
         "type": "object",
@@ -391,6 +395,139 @@ _PATHS: dict[str, Any] = {
                                       "content": {"application/json": {"schema": {"type": "object"}}}}}},
     },
 }
+
+_PAGE = [_query("offset", {"type": "integer", "minimum": 0, "maximum": 2147483647}, "first item (default 0)"),
+         _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "most items (default 100)")]
+_NUM = {"type": "number"}
+_SCHEMAS.update({
+    "Stats": {
+        "type": "object",
+        "required": ["node_id", "cluster_id", "topics", "partitions", "groups", "disk", "rates", "latency"],
+        "properties": {
+            "node_id": {"type": "integer"}, "cluster_id": {"type": "string"}, "status": {"type": "string"},
+            "now_ms": {"type": "integer"}, "brokers": {"type": "array", "items": {"type": "object"}},
+            "topics": {"type": "integer"}, "partitions": {"type": "integer"}, "groups": {"type": "integer"},
+            "disk": {"type": "object", "properties": {"log_bytes": {"type": "integer"},
+                                                      "free_bytes": {"type": "integer"},
+                                                      "total_bytes": {"type": "integer"}}},
+            "totals": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "rates": {"type": "object", "description": "per-second rates, one sample per interval_ms",
+                      "properties": {"interval_ms": {"type": "integer"}, "window": {"type": "integer"},
+                                     "samples": {"type": "array", "items": {"type": "object", "properties": {
+                                         "time_ms": {"type": "integer"}, "bytes_in": _NUM, "records_in": _NUM,
+                                         "bytes_out": _NUM, "records_out": _NUM}}}}},
+            "latency": {"type": "array", "description": "percentiles from the latency histograms of /metrics",
+                        "items": {"type": "object", "properties": {
+                            "front": {"type": "string", "enum": ["kafka", "http"]}, "name": {"type": "string"},
+                            "count": {"type": "integer"}, "mean_ms": _NUM,
+                            "p50_ms": {**_NUM, "nullable": True}, "p90_ms": {**_NUM, "nullable": True},
+                            "p99_ms": {**_NUM, "nullable": True}, "p999_ms": {**_NUM, "nullable": True}}}},
+        },
+    },
+    "TopicStats": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "partitions": {"type": "integer"}, "internal": {"type": "boolean"},
+                       "records": {"type": "integer"}, "size_bytes": {"type": "integer"},
+                       "retention_ms": {"type": "integer"}, "cleanup_policy": {"type": "string"},
+                       "bytes_in_per_s": _NUM, "records_in_per_s": _NUM, "bytes_out_per_s": _NUM},
+    },
+    "GroupStats": {
+        "type": "object",
+        "properties": {"group_id": {"type": "string"}, "state": {"type": "string"},
+                       "group_type": {"type": "string"}, "protocol_type": {"type": "string"},
+                       "members": {"type": "integer"}, "topics": {"type": "array", "items": {"type": "string"}},
+                       "total_lag": {"type": "integer"}},
+    },
+    "LagHistory": {
+        "type": "object",
+        "properties": {"group_id": {"type": "string"}, "interval_ms": {"type": "integer"},
+                       "partitions": {"type": "array", "items": {"type": "object", "properties": {
+                           "topic": {"type": "string"}, "partition": {"type": "integer"}}}},
+                       "samples": {"type": "array", "items": {"type": "object", "properties": {
+                           "time_ms": {"type": "integer"}, "total": {"type": "integer"},
+                           "lags": {"type": "array", "items": {"type": "integer", "nullable": True}}}}}},
+    },
+    "PartitionPage": {
+        "type": "object",
+        "properties": {"topic": {"type": "string"}, "total": {"type": "integer"}, "offset": {"type": "integer"},
+                       "limit": {"type": "integer"}, "partitions": {"type": "array", "items": {
+                           "type": "object", "properties": {
+                               "partition": {"type": "integer"}, "log_start_offset": {"type": "integer"},
+                               "log_end_offset": {"type": "integer"}, "size_bytes": {"type": "integer"},
+                               "segments": {"type": "integer"}, "leader": {"type": "integer"},
+                               "replicas": {"type": "array", "items": {"type": "integer"}},
+                               "isr": {"type": "array", "items": {"type": "integer"}}}}}},
+    },
+    "AddPartitions": {
+        "type": "object", "required": ["count"],
+        "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 100000,
+                                 "description": "the new total number of partitions"},
+                       "validate_only": {"type": "boolean"}},
+    },
+})
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_PATHS.update({
+    "/stats": {
+        "get": {"operationId": "stats", "summary": "Identity, counts, disk, rates over the last minutes, "
+                                                   "latency percentiles per API", "tags": ["operations"],
+                "responses": {"200": _ok("Broker statistics", _ref("Stats"))}},
+    },
+    "/stats/topics": {
+        "get": {"operationId": "topicStats", "summary": "A page of topics with records, size, retention, rates",
+                "tags": ["topics"],
+                "parameters": [*_PAGE, _query("filter", {"type": "string"}, "substring of the name"),
+                               _query("sort", {"type": "string", "enum": ["name", "partitions", "records",
+                                                                         "size_bytes", "bytes_in_per_s",
+                                                                         "bytes_out_per_s"]}, "sort key"),
+                               _query("order", {"type": "string", "enum": ["asc", "desc"]}, "sort order"),
+                               _query("internal", {"type": "string", "enum": ["true", "false"]},
+                                      "include internal topics (default true)")],
+                "responses": {"200": _ok("Topics", {"type": "object", "properties": {
+                    "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+                    "topics": {"type": "array", "items": _ref("TopicStats")}}}), **_errors(400)}},
+    },
+    "/stats/groups": {
+        "get": {"operationId": "groupStats", "summary": "A page of groups with state, members and total lag",
+                "tags": ["groups"],
+                "parameters": [*_PAGE, _query("filter", {"type": "string"}, "substring of the group id")],
+                "responses": {"200": _ok("Groups", {"type": "object", "properties": {
+                    "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"},
+                    "groups": {"type": "array", "items": _ref("GroupStats")}}}), **_errors(400, 503)}},
+    },
+    "/groups/{group}/lag-history": {
+        "parameters": [_GROUP],
+        "get": {"operationId": "groupLagHistory", "summary": "Total lag and lag per partition over the last minutes",
+                "tags": ["groups"],
+                "responses": {"200": _ok("Lag samples", _ref("LagHistory")), **_errors(404, 503)}},
+    },
+    "/topics/{topic}/partitions": {
+        "parameters": [_TOPIC],
+        "get": {"operationId": "listPartitions", "summary": "A page of partitions: offsets, size, segments, replicas",
+                "tags": ["topics"], "parameters": _PAGE,
+                "responses": {"200": _ok("Partitions", _ref("PartitionPage")), **_errors(400, 404)}},
+        "post": {"operationId": "addPartitions", "summary": "Grow the topic to count partitions",
+                 "tags": ["topics"], "requestBody": _body(_ref("AddPartitions")),
+                 "responses": {"200": _ok("The new count", {"type": "object", "properties": {
+                     "name": {"type": "string"}, "partitions": {"type": "integer"},
+                     "validate_only": {"type": "boolean"}}}), **_errors(400, 404, 413, 415)}},
+    },
+    "/": {
+        "get": {"operationId": "console", "summary": "The management console (HTML page over this API)",
+                "tags": ["console"], "responses": {"200": {"description": "The page", "content": _HTML}}},
+    },
+    "/console/{file}": {
+        "parameters": [{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "get": {"operationId": "consoleAsset", "summary": "The console's scripts and styles",
+                "tags": ["console"],
+                "responses": {"200": {"description": "The file", "content": {"*/*": {"schema": {"type": "string"}}}},
+                              "404": {"description": "No such file"}}},
+    },
+})
+_PATHS["/topics/{topic}/configs"]["get"] = {
+    "operationId": "describeTopicConfigs", "summary": "The topic's configs with defaults and sources",
+    "tags": ["topics"],
+    "responses": {"200": _ok("Configs", {"type": "object", "properties": {
+        "name": {"type": "string"}, "configs": {"type": "array", "items": {"type": "object"}}}}), **_errors(404)}}
 
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

@@ -2,8 +2,9 @@
 
     GET    /groups                      {"groups": [{"group_id", "protocol_type", "state", "group_type"}]}
     GET    /groups/{group}              state, members with their assignment, committed offsets and lag
-    POST   /groups/{group}/reset-offsets  {"strategy": "earliest"|"latest"|"timestamp"|"shift",
-                                         "timestamp"?: ms, "shift"?: n, "topics"?: [name]}
+    POST   /groups/{group}/reset-offsets  {"strategy": "earliest"|"latest"|"timestamp"|"shift"|"offset",
+                                         "timestamp"?: ms, "shift"?: n, "offset"?: n, "topics"?: [name],
+                                         "dry_run"?: bool}
     DELETE /groups/{group}              204; only a group without members
 
 Resetting offsets is allowed only while the group has no members (classic or consumer protocol),
@@ -11,7 +12,9 @@ as ``kafka-consumer-groups.sh --reset-offsets`` requires. It commits new offsets
 partition of ``topics`` (default: the topics the group has committed offsets for): ``earliest``
 the log start offset, ``latest`` the log end offset, ``timestamp`` the first offset with a
 timestamp at or after it (the log end when none), ``shift`` the committed offset plus ``shift``
-(from the log end when nothing is committed), kept within the log.
+(from the log end when nothing is committed), ``offset`` that offset; every target is kept within
+the log. ``dry_run`` answers the offsets it would commit and commits nothing (``--dry-run``); it is
+refused on an active group like the real reset, as the CLI does.
 """
 
 from __future__ import annotations
@@ -31,13 +34,17 @@ from logbroker.http.params import INT64_MAX, body_object, field_int
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("earliest", "latest", "timestamp", "shift")
+STRATEGIES = ("earliest", "latest", "timestamp", "shift", "offset")
 
 routes = web.RouteTableDef()
 
 
 def _partitions(tps: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
     return [{"topic": t, "partition": p} for t, p in tps]
+
+
+def _committed_offset(found: Any) -> int | None:
+    return None if found is None else int(found.offset)
 
 
 @routes.get("/groups", allow_head=False)
@@ -97,6 +104,12 @@ async def reset_offsets(request: web.Request) -> web.Response:
         raise bad_request("strategy timestamp needs a timestamp (ms)")
     if strategy == "shift" and shift is None:
         raise bad_request("strategy shift needs a shift (records, may be negative)")
+    to_offset = field_int(body, "offset", 0, INT64_MAX)
+    if strategy == "offset" and to_offset is None:
+        raise bad_request("strategy offset needs an offset")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise bad_request("dry_run must be a boolean")
     topics = body.get("topics")
     committed = groups.fetch_offsets(group_id, None)
     if topics is None:
@@ -121,11 +134,19 @@ async def reset_offsets(request: web.Request) -> web.Response:
                 assert timestamp is not None
                 found, _ = broker.offset_for_timestamp(topic, p, timestamp)
                 target = found if found >= 0 else end
+            elif strategy == "offset":
+                assert to_offset is not None
+                target = min(max(to_offset, start), end)
             else:
                 assert shift is not None
                 current = committed.get((topic, p))
                 target = min(max((current.offset if current is not None else end) + shift, start), end)
             new[(topic, p)] = OffsetCommitInput(target)
+    if dry_run:
+        return respond(request, {"group_id": group_id, "dry_run": True, "offsets": [
+            {"topic": t, "partition": p, "offset": c.offset,
+             "committed_offset": _committed_offset(committed.get((t, p)))}
+            for (t, p), c in sorted(new.items())]})
     if new:
         results = await groups.commit_offsets(group_id, -1, "", new, ctx.clock())
         failed = [(tp, e) for tp, e in results.items() if not e.ok]

@@ -1,0 +1,253 @@
+"""What a management view needs beyond the admin routes: live rates, latency percentiles, disk use,
+paginated partitions of large topics, topic and group summaries, lag over time, adding partitions.
+
+    GET  /stats                          identity, counts, disk, rates history, latency percentiles per API
+    GET  /stats/topics                   a page of topics with records, size, retention and rates
+                                         (?offset, limit, filter, sort, order, internal)
+    GET  /stats/groups                   a page of groups with state, protocol, members and total lag
+                                         (?offset, limit, filter)
+    GET  /groups/{group}/lag-history     the group's total lag and lag per partition over the last minutes
+    GET  /topics/{topic}/partitions      a page of partitions: log start/end offsets, size, segments, replicas
+    POST /topics/{topic}/partitions      {"count": n, "validate_only"?} grow the topic to n partitions
+    GET  /topics/{topic}/configs         the topic's configs (Kafka names, values, defaults, sources) alone,
+                                         without opening every partition as GET /topics/{topic} does
+
+Rates come from ``history.History``, sampled every ``interval_ms`` by a task this module attaches to
+the application (``sampler``); lag history is sampled by the same task. Everything here reads the
+broker core and the group coordinator, as every other route does, so what it shows matches the
+Kafka API and ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from logbroker.groups import GroupError
+from logbroker.http.content import read_body, respond
+from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
+from logbroker.http.errors import bad_request, group_error
+from logbroker.http.history import MAX_GROUPS, Counters, History
+from logbroker.http.params import body_object, field_int, query_choice, query_int
+from logbroker.http.routes_topics import configs_of
+from logbroker.metrics import Histogram
+from logbroker.topics import MAX_PARTITIONS
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+HISTORY: web.AppKey[History] = web.AppKey("logbroker_history", History)
+
+MAX_PAGE = 1000
+TOPIC_SORTS = ("name", "partitions", "records", "size_bytes", "bytes_in_per_s", "bytes_out_per_s")
+QUANTILES = (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99), ("p999_ms", 0.999))
+
+
+def counters(ctx: HttpContext) -> Counters:
+    broker = ctx.broker
+    return Counters(broker.bytes_in, broker.records_in, sum(broker.topic_bytes_out.values()),
+                    sum(ctx.metrics.records_out.values()), dict(broker.topic_bytes_in),
+                    dict(broker.topic_records_in), dict(broker.topic_bytes_out))
+
+
+def sample_once(ctx: HttpContext, history: History) -> None:
+    now = ctx.clock()
+    history.sample(now, counters(ctx))
+    groups = ctx.coordinator
+    if groups is not None:
+        # Bounded like the history itself: lag is computed for at most MAX_GROUPS groups per sample.
+        listed = groups.list_groups()[:MAX_GROUPS]
+        history.sample_lag(now, [(g.group_id, [(lag.topic, lag.partition, lag.lag) for lag in groups.lag(g.group_id)])
+                                 for g in listed])
+
+
+def install_history(app: web.Application, history: History | None = None) -> None:
+    """Keep rate and lag history for this application: a sampler task runs while the app runs."""
+    app[HISTORY] = history if history is not None else History()
+
+    async def sampler(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            ctx, hist = app[CONTEXT], app[HISTORY]
+            while True:
+                try:
+                    sample_once(ctx, hist)
+                except Exception:  # a sampling bug must not end the history for good
+                    log.exception("sampling broker counters failed")
+                await asyncio.sleep(hist.interval_ms / 1000)
+
+        task = asyncio.create_task(loop(), name="logbroker-http-history")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(sampler)
+
+
+def _latency(front: str, items: dict[str, Histogram]) -> list[dict[str, Any]]:
+    out = []
+    for name, hist in sorted(items.items()):
+        count = hist.count
+        if count == 0:
+            continue
+        row: dict[str, Any] = {"front": front, "name": name, "count": count,
+                               "mean_ms": round(hist.total / count * 1000, 3)}
+        for key, q in QUANTILES:
+            value = hist.quantile(q)
+            row[key] = None if value is None else round(value * 1000, 3)
+        out.append(row)
+    return out
+
+
+@routes.get("/stats", allow_head=False)
+async def stats(request: web.Request) -> web.Response:
+    ctx = context(request)
+    broker = ctx.broker
+    history = request.app[HISTORY]
+    topics = broker.topics()
+    used, free, total = broker.disk_usage()
+    groups = ctx.coordinator.list_groups() if ctx.coordinator is not None else []
+    http_latency = {f"{method} {route}": h for (route, method), h in ctx.metrics.latency.items()}
+    latency = _latency("http", http_latency)
+    if ctx.kafka_latency is not None:
+        latency = _latency("kafka", ctx.kafka_latency.by_name) + latency
+    return respond(request, {
+        "node_id": broker.node_id, "cluster_id": broker.cluster_id, "status": "ok", "now_ms": ctx.clock(),
+        "brokers": [{"node_id": broker.node_id}],
+        "topics": len(topics), "partitions": sum(t.partitions for t in topics), "groups": len(groups),
+        "disk": {"log_bytes": used, "free_bytes": free, "total_bytes": total},
+        "totals": {"bytes_in": broker.bytes_in, "records_in": broker.records_in,
+                   "bytes_out": sum(broker.topic_bytes_out.values())},
+        "rates": {"interval_ms": history.interval_ms, "window": history.window,
+                  "samples": [{"time_ms": s.time_ms, "bytes_in": round(s.bytes_in, 1),
+                               "records_in": round(s.records_in, 1), "bytes_out": round(s.bytes_out, 1),
+                               "records_out": round(s.records_out, 1)} for s in history.rates]},
+        "latency": latency,
+    })
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    offset = query_int(request, "offset", 0, 0, 2**31 - 1)
+    limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+    assert offset is not None and limit is not None
+    return offset, limit
+
+
+@routes.get("/stats/topics", allow_head=False)
+async def topic_stats(request: web.Request) -> web.Response:
+    """Topics with their size and records (over the partitions opened since start: a log is opened when
+    first read or written), retention and current rates; filtered, sorted and paginated here so a
+    broker with many topics never sends them all."""
+    ctx = context(request)
+    broker = ctx.broker
+    history = request.app[HISTORY]
+    offset, limit = _page(request)
+    needle = request.query.get("filter", "").lower()
+    sort = query_choice(request, "sort", TOPIC_SORTS, "name")
+    order = query_choice(request, "order", ("asc", "desc"), "asc")
+    internal = query_choice(request, "internal", ("true", "false"), "true") == "true"
+    sizes: dict[str, list[int]] = {}
+    for state in broker.open_partitions():
+        acc = sizes.setdefault(state.topic, [0, 0])
+        acc[0] += state.size_bytes
+        acc[1] += state.log_end_offset - state.log_start_offset
+    rows = []
+    for info in broker.topics():
+        if needle and needle not in info.name.lower():
+            continue
+        is_internal = broker.is_internal(info.name)
+        if is_internal and not internal:
+            continue
+        size, records = sizes.get(info.name, (0, 0))
+        rates = history.topic_rates.get(info.name)
+        rows.append({"name": info.name, "partitions": info.partitions, "internal": is_internal,
+                     "records": records, "size_bytes": size,
+                     "retention_ms": info.config.retention_ms, "cleanup_policy": ",".join(info.config.cleanup_policy),
+                     "bytes_in_per_s": round(rates.bytes_in, 1) if rates else 0.0,
+                     "records_in_per_s": round(rates.records_in, 1) if rates else 0.0,
+                     "bytes_out_per_s": round(rates.bytes_out, 1) if rates else 0.0})
+    rows.sort(key=lambda r: (r[sort], r["name"]), reverse=order == "desc")
+    return respond(request, {"total": len(rows), "offset": offset, "limit": limit,
+                             "topics": rows[offset:offset + limit]})
+
+
+@routes.get("/stats/groups", allow_head=False)
+async def group_stats(request: web.Request) -> web.Response:
+    groups = coordinator(request)
+    offset, limit = _page(request)
+    needle = request.query.get("filter", "").lower()
+    listed = [g for g in groups.list_groups() if not needle or needle in g.group_id.lower()]
+    rows = []
+    for g in listed[offset:offset + limit]:
+        desc = groups.describe_group(g.group_id)
+        lags = groups.lag(g.group_id)
+        rows.append({"group_id": g.group_id, "state": g.state, "group_type": g.group_type,
+                     "protocol_type": g.protocol_type, "members": len(desc.members) if desc else 0,
+                     "topics": sorted({lag.topic for lag in lags}),
+                     "total_lag": sum(lag.lag or 0 for lag in lags)})
+    return respond(request, {"total": len(listed), "offset": offset, "limit": limit, "groups": rows})
+
+
+@routes.get("/groups/{group}/lag-history", allow_head=False)
+async def lag_history(request: web.Request) -> web.Response:
+    groups = coordinator(request)
+    group_id = request.match_info["group"]
+    if groups.describe_group(group_id) is None:
+        raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
+    history = request.app[HISTORY]
+    hist = history.groups.get(group_id)
+    if hist is None:
+        return respond(request, {"group_id": group_id, "interval_ms": history.interval_ms, "partitions": [],
+                                 "samples": []})
+    return respond(request, {"group_id": group_id, "interval_ms": history.interval_ms,
+                             "partitions": [{"topic": t, "partition": p} for t, p in hist.partitions],
+                             "samples": [{"time_ms": s.time_ms, "total": s.total, "lags": list(s.lags)}
+                                         for s in hist.samples]})
+
+
+@routes.get("/topics/{topic}/partitions", allow_head=False)
+async def list_partitions(request: web.Request) -> web.Response:
+    """One page of a topic's partitions: only the logs on the page are opened."""
+    broker = context(request).broker
+    name = request.match_info["topic"]
+    info = broker.topic(name)
+    offset, limit = _page(request)
+    node = broker.node_id
+    states = broker.partition_states(name, offset, offset + limit)
+    return respond(request, {"topic": name, "total": info.partitions, "offset": offset, "limit": limit,
+                             "partitions": [{"partition": s.partition, "log_start_offset": s.log_start_offset,
+                                             "log_end_offset": s.log_end_offset, "size_bytes": s.size_bytes,
+                                             "segments": s.segments, "leader": node, "replicas": [node],
+                                             "isr": [node]} for s in states]})
+
+
+@routes.post("/topics/{topic}/partitions")
+async def add_partitions(request: web.Request) -> web.Response:
+    """Grow a topic (Kafka CreatePartitions): ``count`` is the new total, never fewer than today."""
+    broker = context(request).broker
+    name = request.match_info["topic"]
+    broker.topic(name)  # 404 before 400s about the body
+    body = body_object(await read_body(request))
+    count = field_int(body, "count", 1, MAX_PARTITIONS)
+    if count is None:
+        raise bad_request("count (the new total number of partitions) is required")
+    validate_only = body.get("validate_only", False)
+    if not isinstance(validate_only, bool):
+        raise bad_request("validate_only must be a boolean")
+    info = broker.create_partitions(name, count, validate_only=validate_only)
+    if not validate_only:
+        log.info("topic %s grown to %d partitions over HTTP from %s", name, info.partitions, request.remote)
+    return respond(request, {"name": name, "partitions": info.partitions, "validate_only": validate_only})
+
+
+@routes.get("/topics/{topic}/configs", allow_head=False)
+async def topic_configs(request: web.Request) -> web.Response:
+    broker = context(request).broker
+    name = request.match_info["topic"]
+    return respond(request, {"name": name, "configs": configs_of(broker.describe_configs(name))})
