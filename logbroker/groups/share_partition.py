@@ -106,17 +106,29 @@ class SharePartition:
             return True
         return self.end_offset < log_end_offset and self.end_offset - self.start_offset < self.max_in_flight
 
+    def next_fetch_offset(self, now_ms: int) -> int | None:
+        """The lowest offset ``acquire`` would hand out now (what to read the log from), or None
+        when only new records could be acquired and the in-flight limit is reached."""
+        self.expire_locks(now_ms)
+        available = [o for o, r in self.records.items() if r.state == RecordState.AVAILABLE]
+        if available:
+            return min(available)
+        return self.end_offset if self.end_offset - self.start_offset < self.max_in_flight else None
+
     # ------------------------------------------------------------------ acquisition
     def acquire(self, member: str, log_start_offset: int, log_end_offset: int, max_records: int,
                 now_ms: int) -> list[AcquiredRange]:
         """Acquire up to ``max_records`` offsets for ``member``: records to redeliver first (lowest
         offset first), then offsets never delivered, from the SPEO up to ``log_end_offset``. Each
-        acquisition increments the record's delivery count and locks it until ``now_ms + lock_ms``."""
+        acquisition increments the record's delivery count and locks it until ``now_ms + lock_ms``.
+        Nothing at or above ``log_end_offset`` is acquired (a caller that read less of the log than
+        there is passes the end of what it read)."""
         self.expire_locks(now_ms)
         self.advance_log_start(log_start_offset)
         deadline = now_ms + self.lock_ms
         taken: list[tuple[int, int]] = []
-        for offset in sorted(o for o, r in self.records.items() if r.state == RecordState.AVAILABLE):
+        for offset in sorted(o for o, r in self.records.items()
+                             if r.state == RecordState.AVAILABLE and o < log_end_offset):
             if len(taken) >= max_records:
                 break
             rec = self.records[offset]

@@ -32,6 +32,7 @@ from logbroker.groups.share_group import (
     ShareSettings,
 )
 from logbroker.groups.share_partition import AckType, AcquiredRange, InvalidRecordState, RecordState, SharePartition
+from logbroker.groups.share_sessions import ShareSessions
 from logbroker.groups.share_state import (
     SharePartitionSnapshot,
     encode_key,
@@ -83,6 +84,7 @@ class ShareGroups:
         self.settings = settings or ShareSettings()
         self._dirty: set[tuple[str, str, int]] = set()
         self.changed: asyncio.Event | None = None  # set when records become available again
+        self.sessions = ShareSessions()  # the Kafka front's share sessions, dropped with their member
 
     # ------------------------------------------------------------------ groups
     def group(self, group_id: str) -> ShareGroup | None:
@@ -152,6 +154,7 @@ class ShareGroups:
         group = self.group(group_id)
         if group is None or group.members.pop(member_id, None) is None:
             return
+        self.sessions.close(group_id, member_id)
         group.group_epoch += 1
         released = 0
         for (topic, partition), sp in group.partitions.items():
@@ -196,9 +199,30 @@ class ShareGroups:
         sp.delivery_limit = self._setting(group, DELIVERY_LIMIT, self.settings.delivery_limit)
         return sp
 
+    def next_fetch_offset(self, group_id: str, member_id: str, topic: str, partition: int,
+                          now_ms: int) -> int | None:
+        """Where to read the log from for ``acquire`` (None: nothing to acquire for this member now)."""
+        group = self.group(group_id)
+        if group is None or member_id not in group.members:
+            return None
+        sp = self._partition(group, topic, partition)
+        return sp.next_fetch_offset(now_ms) if sp is not None else None
+
+    def release(self, group_id: str, member_id: str, partitions: Iterable[TopicPartition], now_ms: int) -> None:
+        """Release what ``member_id`` holds in ``partitions`` (its share session closed)."""
+        group = self.group(group_id)
+        if group is None:
+            return
+        for topic, partition in partitions:
+            sp = group.partitions.get((topic, partition))
+            if sp is not None and sp.release_member(member_id):
+                self._dirty.add((group_id, topic, partition))
+                self._wake()
+
     def acquire(self, group_id: str, member_id: str, topic: str, partition: int, max_records: int,
-                now_ms: int) -> list[AcquiredRange]:
-        """Acquire up to ``max_records`` records of one partition for a member of the group."""
+                now_ms: int, *, read_end: int | None = None) -> list[AcquiredRange]:
+        """Acquire up to ``max_records`` records of one partition for a member of the group; with
+        ``read_end``, only below it (the end of what the caller read of the log)."""
         group = self.group(group_id)
         if group is None or member_id not in group.members:
             return []
@@ -206,7 +230,8 @@ class ShareGroups:
         offsets = self._offsets(topic, partition)
         if sp is None or offsets is None:
             return []
-        got = sp.acquire(member_id, offsets[0], offsets[1], max_records, now_ms)
+        end = offsets[1] if read_end is None else min(offsets[1], read_end)
+        got = sp.acquire(member_id, offsets[0], end, max_records, now_ms)
         if got:
             self._dirty.add((group_id, topic, partition))
         return got
@@ -346,6 +371,7 @@ class ShareGroups:
         """DeleteGroups: tombstones for every share-partition of an empty group."""
         tps = list(group.partitions)
         group.partitions.clear()
+        self.sessions.drop_group(group.group_id)
         for topic, partition in tps:
             self._write(group, topic, partition, now_ms, lambda _e: None)
 

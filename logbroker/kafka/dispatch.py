@@ -51,6 +51,17 @@ from logbroker.kafka.handlers.offsets import (
 )
 from logbroker.kafka.handlers.produce import handle_produce
 from logbroker.kafka.handlers.producer import handle_init_producer_id, handle_sasl_handshake
+from logbroker.kafka.handlers.share import (
+    handle_share_acknowledge,
+    handle_share_fetch,
+    handle_share_group_describe,
+    handle_share_group_heartbeat,
+)
+from logbroker.kafka.handlers.share_offsets import (
+    handle_alter_share_group_offsets,
+    handle_delete_share_group_offsets,
+    handle_describe_share_group_offsets,
+)
 from logbroker.kafka.handlers.topics import handle_create_partitions, handle_create_topics, handle_delete_topics
 from logbroker.kafka.server import Chunk, CloseConnection, ConnectionInfo
 from logbroker.metrics import RequestLatencies
@@ -87,6 +98,13 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.OFFSET_DELETE: (handle_offset_delete, 0),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: (handle_consumer_group_heartbeat, 1),
     ApiKey.CONSUMER_GROUP_DESCRIBE: (handle_consumer_group_describe, 0),
+    ApiKey.SHARE_GROUP_HEARTBEAT: (handle_share_group_heartbeat, 1),
+    ApiKey.SHARE_GROUP_DESCRIBE: (handle_share_group_describe, 1),
+    ApiKey.SHARE_FETCH: (handle_share_fetch, 1),
+    ApiKey.SHARE_ACKNOWLEDGE: (handle_share_acknowledge, 1),
+    ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: (handle_describe_share_group_offsets, 0),
+    ApiKey.ALTER_SHARE_GROUP_OFFSETS: (handle_alter_share_group_offsets, 0),
+    ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),
 }
 API_VERSIONS_MAX = 4
 # Kafka's names for the APIs (PRODUCE -> Produce), as metrics labels.

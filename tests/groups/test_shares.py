@@ -56,7 +56,8 @@ def test_group_types_do_not_mix(loop: asyncio.AbstractEventLoop) -> None:
     r = c.consumer_heartbeat("q", "x", 0, now_ms=0, subscribed_topics=["jobs"], rebalance_timeout_ms=1000)
     assert r.error == HeartbeatError.GROUP_ID_NOT_FOUND
     c.consumer_heartbeat("cg", "x", 0, now_ms=0, subscribed_topics=["jobs"], rebalance_timeout_ms=1000)
-    assert c.share.heartbeat("cg", "y", 0, now_ms=0, subscribed_topics=["jobs"]).error == HeartbeatError.GROUP_ID_NOT_FOUND
+    refused = c.share.heartbeat("cg", "y", 0, now_ms=0, subscribed_topics=["jobs"])
+    assert refused.error == HeartbeatError.GROUP_ID_NOT_FOUND
 
 
 def test_heartbeat_errors_and_session_expiry_release_records(loop: asyncio.AbstractEventLoop) -> None:
