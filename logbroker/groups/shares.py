@@ -150,12 +150,20 @@ class ShareGroups:
             member.sent_epoch = member.member_epoch
         return ShareHeartbeatResult(member_id, member.member_epoch, s.heartbeat_interval_ms, assignment)
 
-    def leave(self, group_id: str, member_id: str, now_ms: int) -> None:
+    def leave(self, group_id: str, member_id: str, now_ms: int, *, expired: bool = False) -> None:
+        """A member leaves. Its records are released now, unless it still has a share session: a
+        closing Kafka consumer sends its last acknowledgements (ShareAcknowledge with epoch -1)
+        beside its leaving heartbeat, and closing the session releases what is left. A member whose
+        session timed out loses its share session and its records at once."""
         group = self.group(group_id)
         if group is None or group.members.pop(member_id, None) is None:
             return
-        self.sessions.close(group_id, member_id)
         group.group_epoch += 1
+        if expired:
+            self.sessions.close(group_id, member_id)
+        elif self.sessions.get(group_id, member_id) is not None:
+            log.info("share group %s: member %s left", group_id, member_id)
+            return
         released = 0
         for (topic, partition), sp in group.partitions.items():
             n = sp.release_member(member_id)
@@ -381,7 +389,7 @@ class ShareGroups:
         for group in [g for g in self._groups.values() if isinstance(g, ShareGroup)]:
             for member in [m for m in group.members.values() if m.deadline_ms <= now_ms]:
                 log.info("share group %s: member %s session expired", group.group_id, member.member_id)
-                self.leave(group.group_id, member.member_id, now_ms)
+                self.leave(group.group_id, member.member_id, now_ms, expired=True)
             for (topic, partition), sp in group.partitions.items():
                 if sp.expire_locks(now_ms):
                     self._dirty.add((group.group_id, topic, partition))

@@ -1,0 +1,102 @@
+"""Share groups (KIP-932) with librdkafka's ShareConsumer (confluent-kafka 2.16) against a real
+`logbroker serve`: consumers sharing one partition each get distinct records, acknowledged records are
+not delivered again, records of a consumer closed without acknowledging them go to the others, and
+the start offset is described and altered with the admin APIs (raw requests, as kafka-share-groups
+sends them)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import Producer, ShareConsumer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from logbroker.kafka.api_keys import ApiKey
+from tests.conftest import BrokerProcess
+from tests.interop.rawclient import RawClient
+
+FAST = {"group_share_session_timeout_ms": "3000", "group_share_heartbeat_interval_ms": "300",
+        "group_share_record_lock_duration_ms": "2000", "offsets_topic_num_partitions": "2",
+        "share_coordinator_state_topic_num_partitions": "2"}
+
+
+def setup_topic(broker: BrokerProcess, topic: str, n: int) -> None:
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(20)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for i in range(n):
+        p.produce(topic, value=b"%d" % i)
+    assert p.flush(30) == 0
+
+
+def start_at(broker: BrokerProcess, group: str, topic: str, offset: int) -> dict[str, Any]:
+    with RawClient(broker.port) as raw:
+        return raw.call(ApiKey.ALTER_SHARE_GROUP_OFFSETS, 0, {"group_id": group, "topics": [
+            {"topic_name": topic, "partitions": [{"partition_index": 0, "start_offset": offset}]}]})
+
+
+def start_offset(broker: BrokerProcess, group: str, topic: str) -> int:
+    with RawClient(broker.port) as raw:
+        r = raw.call(ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, 0, {"groups": [{"group_id": group, "topics": None}]})
+    parts = {(t["topic_name"], p["partition_index"]): p["start_offset"]
+             for g in r["groups"] for t in g["topics"] for p in t["partitions"]}
+    return int(parts[(topic, 0)])
+
+
+def consumer(broker: BrokerProcess, group: str, topic: str, explicit: bool = False) -> ShareConsumer:
+    conf = {"bootstrap.servers": broker.bootstrap, "group.id": group}
+    if explicit:
+        conf["share.acknowledgement.mode"] = "explicit"
+    c = ShareConsumer(conf)
+    c.subscribe([topic])
+    return c
+
+
+def test_share_consumers_split_a_partition_and_acks_stick(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    broker: BrokerProcess = broker_factory(**FAST)
+    setup_topic(broker, "jobs", 60)
+    assert start_at(broker, "workers", "jobs", 0)["error_code"] == 0
+    consumers = [consumer(broker, "workers", "jobs") for _ in range(3)]
+    seen: dict[int, list[int]] = {}
+    deadline = time.time() + 30
+    while time.time() < deadline and len(seen) < 60:
+        for i, c in enumerate(consumers):
+            for m in c.poll(0.3):
+                assert m.error() is None, m.error()
+                seen.setdefault(m.offset(), []).append(i)
+    for c in consumers:
+        c.commit_sync(10)  # implicit mode: what the last poll returned is accepted
+        c.close()
+    assert sorted(seen) == list(range(60))
+    assert all(len(who) == 1 for who in seen.values()), {o: w for o, w in seen.items() if len(w) > 1}
+    deadline = time.time() + 10
+    while time.time() < deadline and start_offset(broker, "workers", "jobs") != 60:
+        time.sleep(0.2)
+    assert start_offset(broker, "workers", "jobs") == 60
+    # Nothing acknowledged comes back, also after a restart.
+    broker.restart()
+    assert start_offset(broker, "workers", "jobs") == 60
+    late = consumer(broker, "workers", "jobs")
+    assert [m.offset() for m in late.poll(2)] == []
+    late.close()
+
+
+def test_records_of_a_closed_consumer_are_redelivered(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    broker: BrokerProcess = broker_factory(**FAST)
+    setup_topic(broker, "tasks", 5)
+    start_at(broker, "q", "tasks", 0)
+    first = consumer(broker, "q", "tasks", explicit=True)
+    got: list[int] = []
+    deadline = time.time() + 15
+    while time.time() < deadline and not got:
+        got = [m.offset() for m in first.poll(0.5)]
+    assert got
+    first.close()  # nothing acknowledged: the records are released
+    second = consumer(broker, "q", "tasks")
+    again: list[int] = []
+    deadline = time.time() + 15
+    while time.time() < deadline and len(again) < 5:
+        again += [m.offset() for m in second.poll(0.5)]
+    second.close()
+    assert set(got) <= set(again) and sorted(again) == list(range(5))
