@@ -170,7 +170,8 @@ class App:
                 await task
         self._tasks.clear()
         if self.groups is not None:
-            self.groups.close()  # answers waiting JoinGroup/SyncGroup so in-flight requests can finish
+            # answers waiting JoinGroup/SyncGroup so in-flight requests can finish
+            self.groups.close(wall_clock_ms())
         if self.http is not None:
             await self.http.close()
         if self.kafka is not None:

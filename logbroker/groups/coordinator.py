@@ -395,7 +395,10 @@ class GroupCoordinator:
         log.info("loaded the state of %d share-partition(s)", self.share.load())
         return replayed.applied
 
-    def close(self) -> None:
+    def close(self, now_ms: int | None = None) -> None:
         """Answer every waiting JoinGroup/SyncGroup (COORDINATOR_NOT_AVAILABLE: clients find the
-        coordinator again once this broker is back) so shutdown does not wait on them."""
+        coordinator again once this broker is back) so shutdown does not wait on them, and write the
+        share-partitions' state changed since the last tick (delivery counts)."""
         self.classic.close()
+        if now_ms is not None:
+            self.share.flush(now_ms)

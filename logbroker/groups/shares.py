@@ -244,6 +244,18 @@ class ShareGroups:
             self._dirty.add((group_id, topic, partition))
         return got
 
+    def holds(self, group_id: str, member_id: str, topic: str, partition: int, offset: int,
+              delivery_count: int | None, now_ms: int) -> bool:
+        """Whether the member holds this record now (at this delivery, when ``delivery_count`` is given)."""
+        group = self.group(group_id)
+        sp = group.partitions.get((topic, partition)) if group is not None else None
+        if sp is None:
+            return False
+        sp.expire_locks(now_ms)
+        rec = sp.records.get(offset)
+        return (rec is not None and rec.state == RecordState.ACQUIRED and rec.member == member_id
+                and (delivery_count is None or rec.delivery_count == delivery_count))
+
     def has_available(self, group_id: str, topic: str, partition: int) -> bool:
         group = self.group(group_id)
         sp = group.partitions.get((topic, partition)) if group is not None else None
@@ -394,6 +406,10 @@ class ShareGroups:
                 if sp.expire_locks(now_ms):
                     self._dirty.add((group.group_id, topic, partition))
                     self._wake()
+        self.flush(now_ms)
+
+    def flush(self, now_ms: int) -> None:
+        """Write every share-partition changed since the last write (acquisitions, releases)."""
         if self._writer is None:
             self._dirty.clear()
             return

@@ -21,7 +21,14 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from logbroker.http import routes_consumers, routes_groups, routes_ops, routes_records, routes_topics
+from logbroker.http import (
+    routes_consumers,
+    routes_groups,
+    routes_ops,
+    routes_records,
+    routes_share,
+    routes_topics,
+)
 from logbroker.http.context import METRICS, HttpContext, install
 from logbroker.http.errors import Handler, error_middleware
 
@@ -49,7 +56,7 @@ def build_app(ctx: HttpContext) -> web.Application:
     max_body = ctx.broker.config.get_int("socket.request.max.bytes")
     app = web.Application(client_max_size=max_body, middlewares=[metrics_middleware, error_middleware])
     install(app, ctx)
-    for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_ops):
+    for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_share, routes_ops):
         app.add_routes(module.routes)
     return app
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from logbroker.http import openapi_share
+
 VERSION = "0.1.0"
 
 
@@ -391,6 +393,9 @@ _PATHS: dict[str, Any] = {
                                       "content": {"application/json": {"schema": {"type": "object"}}}}}},
     },
 }
+
+_SCHEMAS.update(openapi_share.SCHEMAS)
+_PATHS.update(openapi_share.PATHS)
 
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

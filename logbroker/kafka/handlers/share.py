@@ -23,21 +23,18 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from logbroker.errors import StorageError
+from logbroker.groups.share_fetch import acquire_records
 from logbroker.groups.share_partition import AckType, AcquiredRange
 from logbroker.groups.share_sessions import INVALID_SHARE_SESSION_EPOCH, ShareSession
 from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.consumer_groups import NO_AUTHORIZED_OPERATIONS, _by_topic, _client_host
-from segments.batch import iter_batches
-from segments.errors import CorruptBatchError
 
 log = logging.getLogger(__name__)
 
 _RECHECK_S = 0.1  # how often a waiting ShareFetch looks again for released or expired records
 _DEFAULT_MAX_RECORDS = 500  # Kafka's max.poll.records default, for a request that gives none
-_PARTITION_READ_BYTES = 1024 * 1024  # at most this much log is read per partition per ShareFetch
 
 TopicPartition = tuple[str, int]
 
@@ -157,44 +154,6 @@ async def _acknowledge(ctx: RequestContext, share: ShareGroups, group_id: str, m
 
 # ---------------------------------------------------------------------------------------- fetch
 
-def _read(ctx: RequestContext, topic: str, partition: int, offset: int, max_bytes: int) -> tuple[bytes, int]:
-    """Record batches from ``offset`` and the offset after the last one read."""
-    out = ctx.broker.read(topic, partition, offset, max_bytes)
-    data = b"".join(part.read() for part in out.parts)
-    end = offset
-    for _, header in iter_batches(data, check_crc=False):
-        end = max(end, header.next_offset)
-    return data, end
-
-
-def _acquire(ctx: RequestContext, share: ShareGroups, group_id: str, member_id: str,
-             partitions: list[TopicPartition], max_records: int,
-             max_bytes: int) -> dict[TopicPartition, tuple[bytes, list[AcquiredRange]]]:
-    now = ctx.broker.clock()
-    got: dict[TopicPartition, tuple[bytes, list[AcquiredRange]]] = {}
-    left_records, left_bytes = max_records, max_bytes
-    for topic, partition in partitions:
-        if left_records <= 0 or left_bytes <= 0:
-            break
-        start = share.next_fetch_offset(group_id, member_id, topic, partition, now)
-        if start is None:
-            continue
-        try:
-            data, read_end = _read(ctx, topic, partition, start, min(left_bytes, _PARTITION_READ_BYTES))
-        except (StorageError, CorruptBatchError) as exc:
-            log.warning("share fetch of %s-%d for group %s: %s", topic, partition, group_id, exc)
-            continue
-        if not data:
-            continue
-        ranges = share.acquire(group_id, member_id, topic, partition, left_records, now, read_end=read_end)
-        if ranges:
-            got[(topic, partition)] = (data, ranges)
-            left_records -= sum(r.last_offset - r.first_offset + 1 for r in ranges)
-            left_bytes -= len(data)
-            ctx.broker.count_bytes_out(topic, len(data))
-    return got
-
-
 def _partition_entry(index: int) -> Body:
     return {"partition_index": index, "error_code": 0, "error_message": None, "acknowledge_error_code": 0,
             "acknowledge_error_message": None, "current_leader": {"leader_id": -1, "leader_epoch": -1},
@@ -280,7 +239,9 @@ async def handle_share_fetch(ctx: RequestContext, body: Body) -> Body:
         deadline = time.monotonic() + max(body.get("max_wait_ms", 0), 0) / 1000
         while True:
             if share.is_member(group_id, member_id):
-                fetched = _acquire(ctx, share, group_id, member_id, list(session.partitions), max_records, max_bytes)
+                fetched = {tp: (a.data, a.ranges) for tp, a in acquire_records(
+                    ctx.broker, share, group_id, member_id, list(session.partitions), max_records, max_bytes,
+                    ctx.broker.clock()).items()}
             remaining = deadline - time.monotonic()
             if fetched or remaining <= 0 or acked:
                 break
