@@ -23,7 +23,16 @@ shaped like Kafka's ShareSnapshot records) and compiled by the schema engine::
         deliveryState  int8     0 available, 2 acknowledged, 4 archived (Kafka's numbering)
         deliveryCount  int16    deliveries so far
 
-A null value (tombstone) deletes a share-partition's state (DeleteShareGroupOffsets, group deletion).
+    key: ShareGroupConfigKey v1 -- a share group's configs (share.auto.offset.reset, ...)
+      field        type     meaning
+      version      int16    1
+      group        string   share group id
+
+    value: ShareGroupConfigValue v0 (flexible)
+      configs      array    name, value (strings): the group's overrides of the broker defaults
+
+A null value (tombstone) deletes a share-partition's state (DeleteShareGroupOffsets, group deletion)
+or a group's configs.
 A key goes to partition ``abs(javaHashCode("group:topic:partition")) % partitions`` (Kafka's share
 coordinator keys on group, topic and partition the same way).
 """
@@ -37,7 +46,7 @@ from logbroker.groups.offsets_topic import GroupLog
 from logbroker.groups.schema import partition_for
 from logbroker.groups.share_partition import RecordState, StateBatch
 from logbroker.kafka.errors import EncodeError, ProtocolError
-from logbroker.kafka.versioned import record_codec
+from logbroker.kafka.versioned import read_version, record_codec
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,8 @@ SHARE_STATE_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": str(1
 
 _KEY = record_codec("SharePartitionStateKey")
 _VALUE = record_codec("SharePartitionStateValue")
+_CONFIG_KEY = record_codec("ShareGroupConfigKey")
+_CONFIG_VALUE = record_codec("ShareGroupConfigValue")
 
 SharePartitionKey = tuple[str, str, int]  # (group, topic, partition)
 
@@ -69,7 +80,18 @@ def encode_value(snapshot: SharePartitionSnapshot) -> bytes:
                                                for b in snapshot.batches]})
 
 
-def decode_key(data: bytes) -> SharePartitionKey:
+def encode_config_key(group: str) -> bytes:
+    return _CONFIG_KEY.encode(1, {"group": group})
+
+
+def encode_config_value(configs: dict[str, str]) -> bytes:
+    return _CONFIG_VALUE.encode(0, {"configs": [{"name": k, "value": v} for k, v in sorted(configs.items())]})
+
+
+def decode_key(data: bytes) -> SharePartitionKey | str:
+    """A share-partition's key, or the group id of a group-config key."""
+    if read_version(data) == 1:
+        return str(_CONFIG_KEY.decode(data)[1]["group"])
     body = _KEY.decode(data)[1]
     return body["group"], body["topic"], body["partition"]
 
@@ -85,16 +107,29 @@ def state_partition(group: str, topic: str, partition: int, partitions: int) -> 
     return partition_for(f"{group}:{topic}:{partition}", partitions)
 
 
-def replay(state_log: GroupLog) -> dict[SharePartitionKey, SharePartitionSnapshot]:
-    """The latest snapshot of every share-partition (start-up); unreadable records are skipped."""
-    out: dict[SharePartitionKey, SharePartitionSnapshot] = {}
+@dataclass(slots=True)
+class ReplayedShareState:
+    partitions: dict[SharePartitionKey, SharePartitionSnapshot]
+    configs: dict[str, dict[str, str]]
+
+
+def replay(state_log: GroupLog) -> ReplayedShareState:
+    """The latest snapshot of every share-partition and the configs of every share group (start-up);
+    unreadable records are skipped."""
+    out = ReplayedShareState({}, {})
     for record in state_log.replay():
         try:
             key = decode_key(record.key)
-            if record.value is None:
-                out.pop(key, None)
+            if isinstance(key, str):
+                if record.value is None:
+                    out.configs.pop(key, None)
+                else:
+                    body = _CONFIG_VALUE.decode(record.value)[1]
+                    out.configs[key] = {c["name"]: c["value"] for c in body["configs"]}
+            elif record.value is None:
+                out.partitions.pop(key, None)
             else:
-                out[key] = decode_value(record.value)
+                out.partitions[key] = decode_value(record.value)
         except (ProtocolError, EncodeError, ValueError) as exc:
             log.warning("%s-%d offset %d: unreadable record skipped: %s", SHARE_STATE_TOPIC, record.partition,
                         record.offset, exc)

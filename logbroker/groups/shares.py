@@ -26,15 +26,19 @@ from logbroker.groups.record_writer import RecordWriter, resolve
 from logbroker.groups.share_group import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
+    GROUP_CONFIGS,
     LOCK_DURATION,
     ShareGroup,
     ShareMember,
     ShareSettings,
+    check_group_config,
 )
 from logbroker.groups.share_partition import AckType, AcquiredRange, InvalidRecordState, RecordState, SharePartition
 from logbroker.groups.share_sessions import ShareSessions
 from logbroker.groups.share_state import (
     SharePartitionSnapshot,
+    encode_config_key,
+    encode_config_value,
     encode_key,
     encode_value,
     replay,
@@ -303,6 +307,52 @@ class ShareGroups:
         part = state_partition(group.group_id, topic, partition, self._writer.log.partition_count())
         self._writer.write_to(part, [(key, value)], now_ms, lambda e, _b: on_done(e))
 
+    # ------------------------------------------------------------------ group configs
+    def configs(self, group_id: str) -> dict[str, str]:
+        """The group's config overrides (empty for an unknown group: it would get the defaults)."""
+        group = self.group(group_id)
+        return dict(group.configs) if group is not None else {}
+
+    def defaults(self) -> dict[str, str]:
+        s = self.settings
+        return {AUTO_OFFSET_RESET: "latest", LOCK_DURATION: str(s.lock_ms), DELIVERY_LIMIT: str(s.delivery_limit)}
+
+    def alter_configs(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
+                      validate_only: bool = False) -> asyncio.Future[tuple[int, str | None]]:
+        """Set (a value) or delete (None) share-group configs; the group is made if it does not exist
+        (its configs then apply when members come), as Kafka allows. Answers (error code, message)
+        once durable: INVALID_CONFIG (40) for an unknown name or a bad value, GROUP_ID_NOT_FOUND
+        when the id is held by a group of another type."""
+        assert self._writer is not None
+        fut: asyncio.Future[tuple[int, str | None]] = self._writer.future()
+        for name, value in changes.items():
+            problem = check_group_config(name, value) if value is not None else (
+                None if name in GROUP_CONFIGS else f"unknown share group config {name}")
+            if problem is not None:
+                fut.set_result((40, problem))
+                return fut
+        existing = self._groups.get(group_id)
+        if existing is not None and not isinstance(existing, ShareGroup):
+            fut.set_result((int(HeartbeatError.GROUP_ID_NOT_FOUND), f"{group_id} is not a share group"))
+            return fut
+        if validate_only:
+            fut.set_result((0, None))
+            return fut
+        group = existing if existing is not None else ShareGroup(group_id)
+        self._groups[group_id] = group
+        for name, value in changes.items():
+            if value is None:
+                group.configs.pop(name, None)
+            else:
+                group.configs[name] = value
+        key = encode_config_key(group_id)
+        value_bytes = encode_config_value(group.configs) if group.configs else None
+        part = state_partition(group_id, "", -1, self._writer.log.partition_count())
+        self._writer.write_to(part, [(key, value_bytes)], now_ms,
+                              lambda e, _b: resolve(fut, (0, None) if e.ok else
+                                                    (int(HeartbeatError.COORDINATOR_NOT_AVAILABLE), None)))
+        return fut
+
     # ------------------------------------------------------------------ admin of start offsets
     def start_offsets(self, group_id: str) -> dict[TopicPartition, int]:
         group = self.group(group_id)
@@ -394,6 +444,10 @@ class ShareGroups:
         self.sessions.drop_group(group.group_id)
         for topic, partition in tps:
             self._write(group, topic, partition, now_ms, lambda _e: None)
+        if group.configs and self._writer is not None:
+            group.configs.clear()
+            part = state_partition(group.group_id, "", -1, self._writer.log.partition_count())
+            self._writer.write_to(part, [(encode_config_key(group.group_id), None)], now_ms, lambda _e, _b: None)
 
     # ------------------------------------------------------------------ time and start-up
     def tick(self, now_ms: int) -> None:
@@ -423,7 +477,15 @@ class ShareGroups:
         """Rebuild share groups (without members) and their share-partitions from their records."""
         if self._writer is None:
             return 0
-        snapshots = replay(self._writer.log)
+        replayed = replay(self._writer.log)
+        snapshots = replayed.partitions
+        for group_id, configs in replayed.configs.items():
+            group = self._groups.get(group_id)
+            if group is None:
+                group = ShareGroup(group_id)
+                self._groups[group_id] = group
+            if isinstance(group, ShareGroup):
+                group.configs = dict(configs)
         for (group_id, topic, partition), snap in snapshots.items():
             group = self._groups.get(group_id)
             if group is None:
