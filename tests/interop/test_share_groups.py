@@ -100,3 +100,41 @@ def test_records_of_a_closed_consumer_are_redelivered(broker_factory) -> None:  
         again += [m.offset() for m in second.poll(0.5)]
     second.close()
     assert set(got) <= set(again) and sorted(again) == list(range(5))
+
+
+def test_explicit_acks_on_several_partitions(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    """Acknowledgements ride on the next ShareFetch; a partition answered with only its
+    acknowledgement result still carries (empty) records, which librdkafka requires."""
+    broker: BrokerProcess = broker_factory(**FAST)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("multi", 4, 1)])["multi"].result(20)
+    with RawClient(broker.port) as raw:
+        raw.call(ApiKey.ALTER_SHARE_GROUP_OFFSETS, 0, {"group_id": "acks", "topics": [
+            {"topic_name": "multi", "partitions": [{"partition_index": p, "start_offset": 0} for p in range(4)]}]})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for i in range(200):
+        producer.produce("multi", value=b"%d" % i, partition=i % 4)
+    assert producer.flush(30) == 0
+    consumers = [consumer(broker, "acks", "multi", explicit=True) for _ in range(2)]
+    acked: list[int] = []
+    failures: list[object] = []
+
+    def on_commit(offsets: dict[Any, set[int]], exc: object) -> None:
+        if exc is not None:
+            failures.append(exc)
+        acked.extend(o for found in offsets.values() for o in found)
+
+    for c in consumers:
+        c.set_acknowledgement_commit_callback(on_commit)
+    seen: list[int] = []
+    deadline = time.time() + 20
+    while time.time() < deadline and (len(seen) < 200 or len(acked) < 200):
+        for c in consumers:  # once all are seen, polls only carry acknowledgements
+            for m in c.poll(0.2):
+                assert m.error() is None, m.error()
+                seen.append(int(m.value()))
+                c.acknowledge(m)
+    for c in consumers:
+        c.close()
+    assert sorted(seen) == list(range(200))
+    assert not failures and len(acked) == 200

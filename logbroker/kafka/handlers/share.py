@@ -6,13 +6,12 @@ speaks topic names; the wire speaks topic ids, translated here.
 
 ShareFetch, per request: the share session's epoch is checked (``groups/share_sessions.py``), the
 piggybacked acknowledgements are applied and made durable, then records are acquired for the member
-and returned as the log's record batches with the acquired offset ranges beside them (a client
-keeps only the records inside those ranges). The log is read from the lowest offset the
-share-partition would hand out, and only offsets inside what was read are acquired, so every
-acquired record is in the response. With nothing to acquire the request waits up to ``MaxWaitMs``
-for an append (checking again every ``_RECHECK_S`` for records released or whose lock expired).
-Record bytes are read into memory here (a share fetch answers at most ``MaxBytes`` of them), not
-sent with sendfile as Fetch does.
+(``groups/share_fetch.py``) and returned as the log's record batches with the acquired offset
+ranges beside them (a client keeps only the records inside those ranges). With nothing to acquire
+the request waits up to ``MaxWaitMs`` for an append (checking again every ``_RECHECK_S`` for records
+released or whose lock expired). Record bytes are read into memory (a share fetch answers at most
+``MaxBytes`` of them), not sent with sendfile as Fetch does. A ShareFetch that carries
+acknowledgements answers without waiting.
 """
 
 from __future__ import annotations
@@ -157,7 +156,7 @@ async def _acknowledge(ctx: RequestContext, share: ShareGroups, group_id: str, m
 def _partition_entry(index: int) -> Body:
     return {"partition_index": index, "error_code": 0, "error_message": None, "acknowledge_error_code": 0,
             "acknowledge_error_message": None, "current_leader": {"leader_id": -1, "leader_epoch": -1},
-            "records": None, "acquired_records": []}
+            "records": b"", "acquired_records": []}
 
 
 def _session_partitions(ctx: RequestContext, session: ShareSession, body: Body) -> list[Body]:
