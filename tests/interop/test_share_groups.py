@@ -138,3 +138,23 @@ def test_explicit_acks_on_several_partitions(broker_factory) -> None:  # type: i
         c.close()
     assert sorted(seen) == list(range(200))
     assert not failures and len(acked) == 200
+
+
+def test_protocol_refusals(broker: BrokerProcess) -> None:
+    """What a client gets for requests outside the protocol's rules (ShareGroupDescribe's and
+    ShareGroupHeartbeat's answers as Apache Kafka 4.1 gives them)."""
+    with RawClient(broker.port) as raw:
+        described = raw.call(ApiKey.SHARE_GROUP_DESCRIBE, 1, {"group_ids": ["nope"],
+                                                              "include_authorized_operations": False})
+        group = described["groups"][0]
+        assert (group["error_code"], group["group_state"], group["group_epoch"]) == (69, "", 0)
+        beat = raw.call(ApiKey.SHARE_GROUP_HEARTBEAT, 1, {"group_id": "g", "member_id": "", "member_epoch": 0,
+                                                          "rack_id": None, "subscribed_topic_names": ["t"]})
+        assert beat["error_code"] == 42 and beat["assignment"] is None
+        fetch = raw.call(ApiKey.SHARE_FETCH, 1, {
+            "group_id": "g", "member_id": "m", "share_session_epoch": 5, "max_wait_ms": 0, "min_bytes": 1,
+            "max_bytes": 1000, "max_records": 5, "batch_size": 5, "topics": [], "forgotten_topics_data": []})
+        assert fetch["error_code"] == 122  # SHARE_SESSION_NOT_FOUND
+        ack = raw.call(ApiKey.SHARE_ACKNOWLEDGE, 1, {"group_id": "g", "member_id": "m", "share_session_epoch": 0,
+                                                     "topics": []})
+        assert ack["error_code"] == 123  # INVALID_SHARE_SESSION_EPOCH: acknowledging cannot open a session

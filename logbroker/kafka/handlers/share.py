@@ -80,8 +80,9 @@ async def handle_share_group_describe(ctx: RequestContext, body: Body) -> Body:
     coordinator = ctx.coordinator
     out: list[Body] = []
     for group_id in body.get("group_ids") or []:
-        entry: Body = {"error_code": 0, "error_message": None, "group_id": group_id, "group_state": "Dead",
-                       "group_epoch": -1, "assignment_epoch": -1, "assignor_name": "", "members": [],
+        # A group that cannot be described keeps empty defaults, as Kafka 4.1 answers (state "", epochs 0).
+        entry: Body = {"error_code": 0, "error_message": None, "group_id": group_id, "group_state": "",
+                       "group_epoch": 0, "assignment_epoch": 0, "assignor_name": "", "members": [],
                        "authorized_operations": NO_AUTHORIZED_OPERATIONS}
         out.append(entry)
         described = coordinator.describe_group(group_id) if coordinator is not None else None
@@ -92,7 +93,8 @@ async def handle_share_group_describe(ctx: RequestContext, body: Body) -> Body:
             entry.update(error_code=ErrorCode.INVALID_GROUP_ID, error_message="the group id is empty")
         elif described is None or described.group_type != "share":
             entry.update(error_code=ErrorCode.GROUP_ID_NOT_FOUND,
-                         error_message=f"group {group_id} is not a share group")
+                         error_message=f"Group {group_id} not found." if described is None
+                         else f"Group {group_id} is not a share group.")
         else:
             entry.update(group_state=described.state, group_epoch=described.group_epoch,
                          assignment_epoch=described.assignment_epoch, assignor_name=described.protocol_data,
