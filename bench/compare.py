@@ -5,6 +5,9 @@ Configurations (each broker started here on 127.0.0.1 with its own temporary dat
 - logbroker + confluent-kafka (librdkafka) and + kafka-python (pure Python): producer acks=all,
   linger 5 ms, records spread round-robin over a 4-partition topic; four consumer processes in one
   consumer group (``--assign``: each consumer assign()s one partition instead);
+- logbroker + confluent-kafka share group (KIP-932): the same producer; four ``ShareConsumer``
+  processes in one share group, each acknowledging every message on its own (ACCEPT, explicit mode),
+  the counterpart of RabbitMQ's manual acks;
 - logbroker over its HTTP API: batched msgpack produce (``POST /topics/{t}/records``, acks=all,
   1,000 records a request), four consumers each long-polling one partition
   (``GET /topics/{t}/partitions/{p}/records``);
@@ -28,7 +31,8 @@ Results go to ``bench/results/``: compare.md and compare.json (table), compare_<
 plot per message size) and COMPARE.md (the section for bench/README.md). Usage::
 
     python bench/compare.py [--runs 3] [--sizes 100,500,1000] [--messages 100000] [--quick]
-                            [--configs confluent,kafka-python,http,rabbit,rabbit-confirms,rabbit-transient]
+                            [--configs confluent,confluent-share,kafka-python,http,rabbit,rabbit-confirms,
+                                       rabbit-transient]
 """
 
 from __future__ import annotations
@@ -79,6 +83,7 @@ class Config:
 
 CONFIGS = {c.key: c for c in (
     Config("confluent", "logbroker + confluent-kafka", "logbroker", "confluent"),
+    Config("confluent-share", "logbroker + confluent-kafka share group", "logbroker", "confluent-share"),
     Config("kafka-python", "logbroker + kafka-python", "logbroker", "kafka-python"),
     Config("http", "logbroker + HTTP API", "logbroker", "http"),
     Config("rabbit", "RabbitMQ persistent", "rabbit", "rabbit"),
@@ -208,7 +213,9 @@ def _wait_ready(shared: drivers.Shared, got: list[dict[str, Any]], spec: drivers
     while True:
         _drain(shared, got)
         held = list(shared.assigned)
-        ready = all(h >= 1 for h in held) and (spec.driver == "rabbit" or not spec.group or sum(held) == PARTITIONS)
+        # Share-group members all read every partition, like a queue's consumers: each only has to be in.
+        ready = all(h >= 1 for h in held) and (spec.driver in ("rabbit", "confluent-share") or not spec.group
+                                               or sum(held) == PARTITIONS)
         now = time.monotonic()
         if not ready:
             stable_since = 0.0
@@ -576,6 +583,10 @@ interleaved (order rotated each round).
   otherwise), records spread round-robin over the partitions; consumers: {consumers}.
   The broker's default flush policy (acks=all answered after the group-commit fsync);
   `group.initial.rebalance.delay.ms=500` (the clock starts once the group has settled).
+- logbroker + confluent-kafka share group (KIP-932): the same producer; four `ShareConsumer`s in one
+  share group all read every partition, each acknowledging every message on its own (explicit ACCEPT,
+  sent with the next ShareFetch; acknowledgements durable in `__share_group_state` before they are
+  answered): the log's counterpart of RabbitMQ's manual acks.
 - logbroker + HTTP API: msgpack produce of {drivers.HTTP_BATCH:,} records a request with acks=all; four
   consumers each long-poll one partition (the HTTP API reads partitions, not groups).
 - RabbitMQ + pika: durable queue, manual acks (one per message), prefetch {drivers.RABBIT_PREFETCH};

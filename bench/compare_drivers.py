@@ -37,7 +37,7 @@ class RunSpec:
     """Everything a worker process needs to know about one run (picklable)."""
 
     config: str  # a key of compare.CONFIGS
-    driver: str  # kafka-python | confluent | http | rabbit
+    driver: str  # kafka-python | confluent | confluent-share | http | rabbit
     messages: int
     size: int
     consumers: int
@@ -234,6 +234,47 @@ def confluent_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
     tally.report()
 
 
+def confluent_share_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
+    """A member of one share group (KIP-932): every consumer reads every partition, and each message
+    is acknowledged on its own (ACCEPT), like a RabbitMQ consumer's manual acks."""
+    from confluent_kafka import AcknowledgeType, ShareConsumer
+    from confluent_kafka.admin import (  # type: ignore[attr-defined]
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ResourceType,
+    )
+
+    group = f"{spec.topic}-share"
+    admin = AdminClient({"bootstrap.servers": spec.bootstrap})
+    resource = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+        ConfigEntry("share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET)])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(30)
+    tally = Tally(idx, shared)
+    c = ShareConsumer({"bootstrap.servers": spec.bootstrap, "group.id": group,
+                       "share.acknowledgement.mode": "explicit", "max.poll.records": 1000})
+    c.subscribe([spec.topic])
+    c.poll(0.5)  # joins the group and opens the share session
+    shared.assigned[idx] = 1
+    deadline = _deadline(spec)
+    stop = shared.stop
+    while not stop.is_set() and time.monotonic() < deadline:
+        msgs = c.poll(0.02)
+        for m in msgs:
+            if m.error() is not None:
+                tally.errors += 1
+                continue
+            tally.see(m.value())
+            c.acknowledge(m, AcknowledgeType.ACCEPT)  # sent with the next poll's ShareFetch
+        if msgs:
+            tally.publish()
+    c.commit_sync(10)
+    c.close()
+    tally.report()
+
+
 # ================================================================================== HTTP API
 def http_producer(spec: RunSpec, shared: Shared) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", spec.http_port, timeout=60)
@@ -400,9 +441,9 @@ def rabbit_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
 
 
 PRODUCERS = {"kafka-python": kafka_python_producer, "confluent": confluent_producer, "http": http_producer,
-             "rabbit": rabbit_producer}
+             "rabbit": rabbit_producer, "confluent-share": confluent_producer}
 CONSUMERS = {"kafka-python": kafka_python_consumer, "confluent": confluent_consumer, "http": http_consumer,
-             "rabbit": rabbit_consumer}
+             "rabbit": rabbit_consumer, "confluent-share": confluent_share_consumer}
 
 
 def run_producer(spec: RunSpec, shared: Shared) -> None:

@@ -225,7 +225,8 @@ class App:
         if self.cluster is not None:
             await self.cluster.stop()
         if self.groups is not None:
-            self.groups.close()  # answers waiting JoinGroup/SyncGroup so in-flight requests can finish
+            # answers waiting JoinGroup/SyncGroup so in-flight requests can finish
+            self.groups.close(wall_clock_ms())
         if self.http is not None:
             await self.http.close()
         if self.kafka is not None:

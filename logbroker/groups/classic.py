@@ -59,11 +59,12 @@ from logbroker.groups.schema import (
     encode_group_metadata_value,
 )
 from logbroker.groups.settings import CoordinatorSettings
+from logbroker.groups.share_group import ShareGroup
 from logbroker.groups.state import CLASSIC, GroupState
 
 log = logging.getLogger(__name__)
 
-Group = ClassicGroup | ConsumerGroup
+Group = ClassicGroup | ConsumerGroup | ShareGroup  # the one group map holds share groups too
 
 
 

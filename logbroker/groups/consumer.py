@@ -56,6 +56,7 @@ from logbroker.groups.consumer_group import (
 from logbroker.groups.description import GroupDescription, MemberDescription
 from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.settings import ConsumerGroupSettings
+from logbroker.groups.share_group import ShareGroup
 from logbroker.groups.state import CONSUMER
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class HeartbeatResult:
     message: str | None = None
 
 
-Group = ClassicGroup | ConsumerGroup
+Group = ClassicGroup | ConsumerGroup | ShareGroup  # the one group map holds share groups too
 
 
 class ConsumerGroups:

@@ -38,19 +38,23 @@ from logbroker.groups.classic_group import ClassicGroup
 from logbroker.groups.consumer import ConsumerGroups, HeartbeatResult
 from logbroker.groups.consumer_group import ConsumerGroup
 from logbroker.groups.description import GroupDescription, ListedGroup, PartitionLag
-from logbroker.groups.errors import GroupError
+from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.loader import replay
 from logbroker.groups.offsets import CommittedOffset, OffsetCommitInput, OffsetStore
 from logbroker.groups.offsets_topic import BrokerGroupLog, GroupLog
 from logbroker.groups.record_writer import RecordWriter, resolve
 from logbroker.groups.schema import encode_group_metadata_key
 from logbroker.groups.settings import CoordinatorSettings
+from logbroker.groups.share_describe import describe_share_group
+from logbroker.groups.share_group import SHARE, ShareGroup, ShareSettings
+from logbroker.groups.share_state import SHARE_STATE_TOPIC, SHARE_STATE_TOPIC_CONFIGS
+from logbroker.groups.shares import Offsets, ShareGroups
 from logbroker.groups.state import GroupState
 
 log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
-Group = ClassicGroup | ConsumerGroup
+Group = ClassicGroup | ConsumerGroup | ShareGroup
 
 
 class GroupCoordinator:
@@ -65,6 +69,9 @@ class GroupCoordinator:
         partition_exists: Callable[[str, int], bool] | None = None,
         log_end_offset: Callable[[str, int], int | None] | None = None,
         topics: Callable[[], Mapping[str, int]] | None = None,
+        share_state_log: GroupLog | None = None,
+        share_settings: ShareSettings | None = None,
+        partition_offsets: Offsets | None = None,
     ) -> None:
         """``topics`` returns every topic's partition count (what consumer-protocol groups are
         assigned from); ``partition_exists`` and ``log_end_offset`` answer for commits and lag."""
@@ -76,6 +83,10 @@ class GroupCoordinator:
                                    self.settings.offset_metadata_max_bytes)
         self.classic = ClassicGroups(self._groups, self.settings, self._writer)
         self.consumer = ConsumerGroups(self._groups, topics or dict, self.settings.consumer)
+        # Share groups (KIP-932): same group map, their state in __share_group_state.
+        self.share = ShareGroups(self._groups, topics or dict, partition_offsets or (lambda topic, partition: None),
+                                 RecordWriter(share_state_log, loop) if share_state_log is not None else None,
+                                 share_settings)
         self._next_retention_check_ms: int | None = None
 
     @classmethod
@@ -94,9 +105,19 @@ class GroupCoordinator:
         def topics() -> dict[str, int]:
             return {info.name: info.partitions for info in broker.topics()}
 
+        def partition_offsets(topic: str, partition: int) -> tuple[int, int] | None:
+            try:
+                return broker.offsets(topic, partition)
+            except StorageError:
+                return None
+
+        share_settings = ShareSettings.from_config(broker.config)
         return cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
                    CoordinatorSettings.from_config(broker.config), partition_exists=partition_exists,
-                   log_end_offset=log_end_offset, topics=topics)
+                   log_end_offset=log_end_offset, topics=topics,
+                   share_state_log=BrokerGroupLog(broker, share_settings.state_partitions, topic=SHARE_STATE_TOPIC,
+                                                  configs=SHARE_STATE_TOPIC_CONFIGS),
+                   share_settings=share_settings, partition_offsets=partition_offsets)
 
     def ensure_offsets_topic(self) -> None:
         """Create ``__consumer_offsets`` if needed (Kafka does on FindCoordinator); raises StorageError."""
@@ -112,6 +133,8 @@ class GroupCoordinator:
     # ------------------------------------------------------------------ the classic protocol
 
     def join_group(self, req: JoinRequest, now_ms: int) -> asyncio.Future[JoinResult]:
+        if isinstance(self._groups.get(req.group_id), ShareGroup):
+            return self._writer.answered(JoinResult(GroupError.INCONSISTENT_GROUP_PROTOCOL, req.member_id))
         return self.classic.join_group(req, now_ms)
 
     def sync_group(self, group_id: str, generation_id: int, member_id: str, assignments: Mapping[str, bytes],
@@ -138,6 +161,9 @@ class GroupCoordinator:
                            session_timeout_ms: int | None = None, client_id: str = "",
                            client_host: str = "", rack_id: str | None = None) -> HeartbeatResult:
         """One ConsumerGroupHeartbeat (``consumer.ConsumerGroups.heartbeat``)."""
+        if isinstance(self._groups.get(group_id), ShareGroup):
+            return HeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.GROUP_ID_NOT_FOUND,
+                                   f"group {group_id} is a share group")
         return self.consumer.heartbeat(group_id, member_id, member_epoch, now_ms=now_ms,
                                        subscribed_topics=subscribed_topics, subscribed_regex=subscribed_regex,
                                        owned=owned, assignor=assignor, instance_id=instance_id,
@@ -161,6 +187,8 @@ class GroupCoordinator:
         group = self._groups.get(group_id)
         if not group_id:
             error = GroupError.INVALID_GROUP_ID
+        elif isinstance(group, ShareGroup):
+            error = GroupError.GROUP_ID_NOT_FOUND  # share groups keep start offsets, not commits
         elif isinstance(group, ConsumerGroup):
             error = self.consumer.validate_commit(group, member_id, generation_id)
         else:
@@ -190,6 +218,9 @@ class GroupCoordinator:
             fut.set_result((GroupError.GROUP_ID_NOT_FOUND, {}))
             return fut
         subscribed: set[str]
+        if isinstance(group, ShareGroup):
+            fut.set_result((GroupError.GROUP_ID_NOT_FOUND, {}))  # DeleteShareGroupOffsets is theirs
+            return fut
         if isinstance(group, ConsumerGroup):
             subscribed = self.consumer.subscribed_topics(group_id) or set()
         elif group.is_(GroupState.EMPTY):
@@ -221,6 +252,8 @@ class GroupCoordinator:
             return None
         if isinstance(group, ConsumerGroup):
             return self.consumer.describe_group(group)
+        if isinstance(group, ShareGroup):
+            return describe_share_group(group)
         return self.classic.describe(group)
 
     def list_groups(self, states: Iterable[str] = (), types: Iterable[str] = ()) -> list[ListedGroup]:
@@ -253,6 +286,10 @@ class GroupCoordinator:
                 results[group_id] = GroupError.GROUP_ID_NOT_FOUND
             elif desc.active or (isinstance(group, ClassicGroup) and group.pending_members):
                 results[group_id] = GroupError.NON_EMPTY_GROUP
+            elif isinstance(group, ShareGroup):
+                self.share.drop_group(group, now_ms)
+                self._remove(group, "deleted")
+                results[group_id] = GroupError.NONE
             else:
                 records = self.offsets.drop(group_id)
                 records.append((encode_group_metadata_key(group_id), None))
@@ -276,7 +313,8 @@ class GroupCoordinator:
             self.classic.remove_group(group, reason)
         elif self._groups.get(group.group_id) is group:
             del self._groups[group.group_id]
-            log.info("consumer group %s removed (%s)", group.group_id, reason)
+            log.info("%s group %s removed (%s)", SHARE if isinstance(group, ShareGroup) else "consumer",
+                     group.group_id, reason)
 
     def lag(self, group_id: str) -> list[PartitionLag]:
         """Per partition: committed offset, log end offset and lag, for committed and assigned partitions."""
@@ -303,6 +341,7 @@ class GroupCoordinator:
         offsets of groups that stayed empty too long."""
         self.classic.tick(now_ms)
         self.consumer.tick(now_ms)
+        self.share.tick(now_ms)
         if self._next_retention_check_ms is None:
             self._next_retention_check_ms = now_ms + self.settings.retention_check_interval_ms
         elif now_ms >= self._next_retention_check_ms:
@@ -317,6 +356,8 @@ class GroupCoordinator:
         retention = self.settings.offsets_retention_ms
         expired_total = 0
         for group in list(self._groups.values()):
+            if isinstance(group, ShareGroup):
+                continue  # a share group's state is its share-partitions', kept until the group is deleted
             if isinstance(group, ClassicGroup):
                 if not group.is_(GroupState.EMPTY):
                     continue
@@ -351,9 +392,13 @@ class GroupCoordinator:
             self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
         log.info("loaded %d group(s) and %d committed offset(s) from %d record(s)", len(self._groups),
                  sum(len(self.offsets.of(g)) for g in self._groups), replayed.applied)
+        log.info("loaded the state of %d share-partition(s)", self.share.load())
         return replayed.applied
 
-    def close(self) -> None:
+    def close(self, now_ms: int | None = None) -> None:
         """Answer every waiting JoinGroup/SyncGroup (COORDINATOR_NOT_AVAILABLE: clients find the
-        coordinator again once this broker is back) so shutdown does not wait on them."""
+        coordinator again once this broker is back) so shutdown does not wait on them, and write the
+        share-partitions' state changed since the last tick (delivery counts)."""
         self.classic.close()
+        if now_ms is not None:
+            self.share.flush(now_ms)

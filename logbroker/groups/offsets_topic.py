@@ -65,39 +65,43 @@ class GroupLog(Protocol):
 class BrokerGroupLog:
     """``GroupLog`` on the broker's own storage."""
 
-    def __init__(self, broker: Broker, configured_partitions: int) -> None:
+    def __init__(self, broker: Broker, configured_partitions: int, *, topic: str = OFFSETS_TOPIC,
+                 configs: dict[str, str] | None = None) -> None:
+        """``topic``: another internal compacted topic kept the same way (``__share_group_state``)."""
         self.broker = broker
         self.configured_partitions = configured_partitions
+        self.topic = topic
+        self.configs = OFFSETS_TOPIC_CONFIGS if configs is None else configs
 
     def partition_count(self) -> int:
         """The existing topic's partition count (it never changes once created, as in Kafka, or
         every group would move), else the configured one."""
-        if self.broker.has_topic(OFFSETS_TOPIC):
-            return self.broker.partitions_of(OFFSETS_TOPIC)
+        if self.broker.has_topic(self.topic):
+            return self.broker.partitions_of(self.topic)
         return self.configured_partitions
 
     def ensure_topic(self) -> None:
-        if not self.broker.has_topic(OFFSETS_TOPIC):
-            self.broker.create_topic(OFFSETS_TOPIC, self.configured_partitions, OFFSETS_TOPIC_CONFIGS)
-            log.info("created %s with %d partitions", OFFSETS_TOPIC, self.configured_partitions)
+        if not self.broker.has_topic(self.topic):
+            self.broker.create_topic(self.topic, self.configured_partitions, self.configs)
+            log.info("created %s with %d partitions", self.topic, self.configured_partitions)
 
     def append(self, partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
         self.ensure_topic()
         batch = build_batch([RecordInput(key, value, timestamp=now_ms) for key, value in records], now_ms=now_ms)
-        outcome = self.broker.append(OFFSETS_TOPIC, partition, memoryview(bytearray(batch)), internal=True)
+        outcome = self.broker.append(self.topic, partition, memoryview(bytearray(batch)), internal=True)
         return Appended(outcome.base_offset, outcome.durable)
 
     def replay(self) -> Iterator[StoredRecord]:
-        if not self.broker.has_topic(OFFSETS_TOPIC):
+        if not self.broker.has_topic(self.topic):
             return
-        for partition in range(self.broker.partitions_of(OFFSETS_TOPIC)):
+        for partition in range(self.broker.partitions_of(self.topic)):
             yield from self._replay_partition(partition)
 
     def _replay_partition(self, partition: int) -> Iterator[StoredRecord]:
-        start, end = self.broker.offsets(OFFSETS_TOPIC, partition)
+        start, end = self.broker.offsets(self.topic, partition)
         offset = start
         while offset < end:
-            result = self.broker.read(OFFSETS_TOPIC, partition, offset, _REPLAY_READ_BYTES)
+            result = self.broker.read(self.topic, partition, offset, _REPLAY_READ_BYTES)
             data = b"".join(part.read() for part in result.parts)
             if not data:
                 return
@@ -112,7 +116,7 @@ class BrokerGroupLog:
                             yield StoredRecord(partition, record.offset, record.key, record.value)
             except CorruptBatchError as exc:
                 log.error("%s-%d: unreadable batch at or after offset %d; replay of this partition stops there: %s",
-                          OFFSETS_TOPIC, partition, next_offset, exc)
+                          self.topic, partition, next_offset, exc)
                 return
             if next_offset <= offset:
                 return

@@ -55,9 +55,20 @@ class RecordWriter:
         """Append ``records`` to the group's partition, then ``on_done(error, base_offset)``."""
         try:
             partition = partition_for(group_id, self.log.partition_count())
+        except (StorageError, OSError, ValueError) as exc:
+            log.error("group %s: writing to __consumer_offsets failed: %s", group_id, exc)
+            on_done(GroupError.COORDINATOR_NOT_AVAILABLE, -1)
+            return
+        self.write_to(partition, records, now_ms, on_done, what=f"group {group_id}")
+
+    def write_to(self, partition: int, records: Records, now_ms: int, on_done: OnDone, *,
+                 what: str = "records") -> None:
+        """Append ``records`` to one partition of the log, then ``on_done(error, base_offset)``."""
+        group_id = what
+        try:
             appended = self.log.append(partition, records, now_ms)
         except RecordTooLargeError as exc:
-            log.warning("group %s: records for __consumer_offsets refused: %s", group_id, exc)
+            log.warning("%s: records for an internal topic refused: %s", group_id, exc)
             on_done(GroupError.INVALID_COMMIT_OFFSET_SIZE, -1)
             return
         except (StorageError, OSError, ValueError) as exc:

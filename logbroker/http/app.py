@@ -27,6 +27,7 @@ from logbroker.http import (
     routes_groups,
     routes_ops,
     routes_records,
+    routes_share,
     routes_stats,
     routes_topics,
 )
@@ -57,7 +58,7 @@ def build_app(ctx: HttpContext) -> web.Application:
     max_body = ctx.broker.config.get_int("socket.request.max.bytes")
     app = web.Application(client_max_size=max_body, middlewares=[metrics_middleware, error_middleware])
     install(app, ctx)
-    for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_ops):
+    for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_share, routes_ops):
         app.add_routes(module.routes)
     app.add_routes(routes_stats.routes)
     app.add_routes(routes_console.routes)

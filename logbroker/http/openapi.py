@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from logbroker.http import openapi_share
+
 VERSION = "0.1.0"
 
 
@@ -528,6 +530,8 @@ _PATHS["/topics/{topic}/configs"]["get"] = {
     "tags": ["topics"],
     "responses": {"200": _ok("Configs", {"type": "object", "properties": {
         "name": {"type": "string"}, "configs": {"type": "array", "items": {"type": "object"}}}}), **_errors(404)}}
+_SCHEMAS.update(openapi_share.SCHEMAS)
+_PATHS.update(openapi_share.PATHS)
 
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

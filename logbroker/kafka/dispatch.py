@@ -66,6 +66,17 @@ from logbroker.kafka.handlers.partition_leadership import (
 )
 from logbroker.kafka.handlers.produce import handle_produce
 from logbroker.kafka.handlers.producer import handle_init_producer_id, handle_sasl_handshake
+from logbroker.kafka.handlers.share import (
+    handle_share_acknowledge,
+    handle_share_fetch,
+    handle_share_group_describe,
+    handle_share_group_heartbeat,
+)
+from logbroker.kafka.handlers.share_offsets import (
+    handle_alter_share_group_offsets,
+    handle_delete_share_group_offsets,
+    handle_describe_share_group_offsets,
+)
 from logbroker.kafka.handlers.topics import handle_create_partitions, handle_create_topics, handle_delete_topics
 from logbroker.kafka.handlers.transactions import (
     handle_describe_producers,
@@ -120,6 +131,13 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.LIST_TRANSACTIONS: (handle_list_transactions, 2),
     ApiKey.LIST_CONFIG_RESOURCES: (handle_list_config_resources, 1),
     ApiKey.DESCRIBE_TOPIC_PARTITIONS: (handle_describe_topic_partitions, 0),
+    ApiKey.SHARE_GROUP_HEARTBEAT: (handle_share_group_heartbeat, 1),
+    ApiKey.SHARE_GROUP_DESCRIBE: (handle_share_group_describe, 1),
+    ApiKey.SHARE_FETCH: (handle_share_fetch, 1),
+    ApiKey.SHARE_ACKNOWLEDGE: (handle_share_acknowledge, 1),
+    ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: (handle_describe_share_group_offsets, 0),
+    ApiKey.ALTER_SHARE_GROUP_OFFSETS: (handle_alter_share_group_offsets, 0),
+    ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),
 }
 API_VERSIONS_MAX = 4
 # Kafka's names for the APIs (PRODUCE -> Produce), as metrics labels.

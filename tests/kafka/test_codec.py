@@ -53,7 +53,11 @@ NEEDED = {
 }  # fmt: skip
 # kafka-python ships no definitions (or classes) for the KIP-848 APIs; logbroker's own definitions of
 # them are checked in tests/kafka/test_consumer_group_messages.py instead of against kafka-python.
-NOT_IN_KAFKA_PYTHON = {ApiKey.CONSUMER_GROUP_HEARTBEAT, ApiKey.CONSUMER_GROUP_DESCRIBE}
+NOT_IN_KAFKA_PYTHON = {ApiKey.CONSUMER_GROUP_HEARTBEAT, ApiKey.CONSUMER_GROUP_DESCRIBE,
+                       # share groups (KIP-932): checked in test_share_messages.py instead
+                       ApiKey.SHARE_GROUP_HEARTBEAT, ApiKey.SHARE_GROUP_DESCRIBE, ApiKey.SHARE_FETCH,
+                       ApiKey.SHARE_ACKNOWLEDGE, ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS,
+                       ApiKey.ALTER_SHARE_GROUP_OFFSETS, ApiKey.DELETE_SHARE_GROUP_OFFSETS}
 
 # kafka-python decodes these int32 bitfields into Python sets; compared through our own decoder.
 KP_BITFIELDS = {"cluster_authorized_operations", "topic_authorized_operations", "authorized_operations"}

@@ -17,7 +17,9 @@ RECORDS = sorted(shipped_catalog().records)
 
 def test_every_record_definition_is_shipped() -> None:
     assert set(RECORDS) == {"OffsetCommitKey", "GroupMetadataKey", "OffsetCommitValue", "GroupMetadataValue",
-                            "ConsumerProtocolSubscription", "ConsumerProtocolAssignment"}
+                            "ConsumerProtocolSubscription", "ConsumerProtocolAssignment",
+                            "SharePartitionStateKey", "SharePartitionStateValue", "ShareGroupConfigKey",
+                            "ShareGroupConfigValue"}
 
 
 def test_version_prefix_and_body() -> None:

@@ -16,13 +16,13 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.group_configs import GROUP, alter_group_configs, describe_group_configs
 from logbroker.topics import ConfigChange, ConfigEntry, ConfigOp, ConfigSource
 
 TOPIC = 2
 BROKER = 4
 BROKER_LOGGER = 8
 CLIENT_METRICS = 16
-GROUP = 32
 # Kafka's ConfigType enum values for DescribeConfigs v3+.
 _SOURCE_STATIC_BROKER = 4
 _SOURCE_DEFAULT = 5
@@ -41,6 +41,8 @@ async def handle_describe_configs(ctx: RequestContext, body: Body) -> Body:
                 entry["configs"] = _describe_topic(ctx, r["resource_name"], keys, body)
             elif r["resource_type"] == BROKER:
                 entry["configs"] = _describe_broker(ctx, r["resource_name"], keys, body)
+            elif r["resource_type"] == GROUP:
+                entry.update(describe_group_configs(ctx, r["resource_name"], keys))
             else:
                 entry["error_code"] = ErrorCode.INVALID_REQUEST
                 entry["error_message"] = f"resource type {r['resource_type']} is not supported"
@@ -101,6 +103,9 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
         entry: Body = {"error_code": 0, "error_message": None, "resource_type": r["resource_type"],
                        "resource_name": r["resource_name"]}
         responses.append(entry)
+        if r["resource_type"] == GROUP:
+            entry.update(await alter_group_configs(ctx, r["resource_name"], r["configs"], validate_only))
+            continue
         changes = [ConfigChange(op["config_operation"], op["name"], op.get("value")) for op in r["configs"]]
 
         def incremental(broker: Broker, name: str, changes: list[ConfigChange] = changes,

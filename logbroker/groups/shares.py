@@ -1,0 +1,501 @@
+"""Every share group of the coordinator (KIP-932): heartbeats, acquisition, acknowledgement, the
+share-partitions' durable state and the admin of their start offsets.
+
+Share groups live in the coordinator's one group map next to classic and consumer groups (a group
+id names one group of one type). Each share-partition (``share_partition.SharePartition``) is made
+on first acquisition, its start offset from ``share.auto.offset.reset`` (``latest`` unless the group
+says otherwise, as in Kafka). Its state goes to ``__share_group_state`` (``share_state.py``):
+acknowledgements are answered only once their record is durable, so a restart never loses one;
+acquisitions and lock expiries are written on the next ``tick`` without anyone waiting (after a
+crash a record may be delivered once more than counted, which at-least-once allows).
+
+Synchronous and single-threaded, like the rest of the coordinator; every method takes ``now_ms``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.record_writer import RecordWriter, resolve
+from logbroker.groups.share_group import (
+    AUTO_OFFSET_RESET,
+    DELIVERY_LIMIT,
+    GROUP_CONFIGS,
+    LOCK_DURATION,
+    ShareGroup,
+    ShareMember,
+    ShareSettings,
+    check_group_config,
+)
+from logbroker.groups.share_partition import AckType, AcquiredRange, InvalidRecordState, RecordState, SharePartition
+from logbroker.groups.share_sessions import ShareSessions
+from logbroker.groups.share_state import (
+    SharePartitionSnapshot,
+    encode_config_key,
+    encode_config_value,
+    encode_key,
+    encode_value,
+    replay,
+    state_partition,
+)
+
+log = logging.getLogger(__name__)
+
+TopicPartition = tuple[str, int]
+# log start and end offset of a partition, None when it does not exist
+Offsets = Callable[[str, int], tuple[int, int] | None]
+
+INVALID_RECORD_STATE = 121  # Kafka's error code: an acknowledgement for a record not held
+SHARE_SESSION_NOT_FOUND = 122
+
+
+@dataclass(frozen=True, slots=True)
+class ShareHeartbeatResult:
+    member_id: str
+    member_epoch: int
+    heartbeat_interval_ms: int
+    assignment: list[TopicPartition] | None  # None: unchanged since the last one sent
+    error: int = HeartbeatError.NONE
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionShareState:
+    """What describe tools show of one share-partition."""
+
+    topic: str
+    partition: int
+    start_offset: int
+    end_offset: int
+    acquired: int
+    available: int
+    delivery_counts: dict[int, int]  # offset -> deliveries, for records still in flight
+
+
+class ShareGroups:
+    def __init__(self, groups: MutableMapping[str, Any], topics: Callable[[], Mapping[str, int]],
+                 offsets: Offsets, writer: RecordWriter | None, settings: ShareSettings | None = None) -> None:
+        self._groups = groups  # the coordinator's one group map
+        self._topics = topics
+        self._offsets = offsets
+        self._writer = writer  # None: no durable state (unit tests)
+        self.settings = settings or ShareSettings()
+        self._dirty: set[tuple[str, str, int]] = set()
+        self.changed: asyncio.Event | None = None  # set when records become available again
+        self.sessions = ShareSessions()  # the Kafka front's share sessions, dropped with their member
+
+    # ------------------------------------------------------------------ groups
+    def group(self, group_id: str) -> ShareGroup | None:
+        group = self._groups.get(group_id)
+        return group if isinstance(group, ShareGroup) else None
+
+    def _setting(self, group: ShareGroup, name: str, default: int) -> int:
+        value = group.configs.get(name)
+        return int(value) if value is not None else default
+
+    def heartbeat(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
+                  subscribed_topics: list[str] | None = None, client_id: str = "", client_host: str = "",
+                  rack_id: str | None = None) -> ShareHeartbeatResult:
+        """One ShareGroupHeartbeat: epoch 0 joins, -1 leaves, else the member's current epoch."""
+        s = self.settings
+        existing = self._groups.get(group_id)
+        if not group_id:
+            return ShareHeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.INVALID_GROUP_ID,
+                                        "the group id is empty")
+        if existing is not None and not isinstance(existing, ShareGroup):
+            return ShareHeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.GROUP_ID_NOT_FOUND,
+                                        f"group {group_id} is not a share group")
+        group = existing
+        if member_epoch == -1:
+            if group is not None and member_id in group.members:
+                self.leave(group_id, member_id, now_ms)
+            return ShareHeartbeatResult(member_id, -1, 0, None)
+        if member_epoch == 0:
+            if group is None:
+                group = ShareGroup(group_id)
+                self._groups[group_id] = group
+            member_id = member_id or str(uuid.uuid4())
+            member = group.members.get(member_id)
+            if member is None:
+                if len(group.members) >= s.max_size:
+                    return ShareHeartbeatResult(member_id, 0, 0, None, HeartbeatError.GROUP_MAX_SIZE_REACHED,
+                                                f"the group has group.share.max.size={s.max_size} members")
+                member = ShareMember(member_id, 0, tuple(subscribed_topics or ()), client_id, client_host, rack_id,
+                                     now_ms + s.session_timeout_ms)
+                group.members[member_id] = member
+                group.group_epoch += 1
+                log.info("share group %s: member %s joined (client %s)", group_id, member_id, client_id)
+        else:
+            member = group.members.get(member_id) if group is not None else None
+            if group is None or member is None:
+                return ShareHeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.UNKNOWN_MEMBER_ID,
+                                            f"member {member_id} is not in share group {group_id}")
+            if member_epoch != member.member_epoch:
+                return ShareHeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.FENCED_MEMBER_EPOCH,
+                                            f"epoch {member_epoch} is not the member's epoch {member.member_epoch}")
+        member.deadline_ms = now_ms + s.session_timeout_ms
+        if subscribed_topics is not None and tuple(subscribed_topics) != member.subscribed_topics:
+            member.subscribed_topics = tuple(subscribed_topics)
+            group.group_epoch += 1
+        before = member.assignment
+        group.assign(self._topics())
+        if member.assignment != before and member.member_epoch == group.group_epoch:
+            group.group_epoch += 1
+        member.member_epoch = group.group_epoch
+        assignment: list[TopicPartition] | None = None
+        if member.sent_epoch != member.member_epoch or member_epoch == 0:
+            assignment = list(member.assignment)
+            member.sent_epoch = member.member_epoch
+        return ShareHeartbeatResult(member_id, member.member_epoch, s.heartbeat_interval_ms, assignment)
+
+    def leave(self, group_id: str, member_id: str, now_ms: int, *, expired: bool = False) -> None:
+        """A member leaves. Its records are released now, unless it still has a share session: a
+        closing Kafka consumer sends its last acknowledgements (ShareAcknowledge with epoch -1)
+        beside its leaving heartbeat, and closing the session releases what is left. A member whose
+        session timed out loses its share session and its records at once."""
+        group = self.group(group_id)
+        if group is None or group.members.pop(member_id, None) is None:
+            return
+        group.group_epoch += 1
+        if expired:
+            self.sessions.close(group_id, member_id)
+        elif self.sessions.get(group_id, member_id) is not None:
+            log.info("share group %s: member %s left", group_id, member_id)
+            return
+        released = 0
+        for (topic, partition), sp in group.partitions.items():
+            n = sp.release_member(member_id)
+            if n:
+                released += n
+                self._dirty.add((group_id, topic, partition))
+        if released:
+            self._wake()
+        log.info("share group %s: member %s left; %d record(s) released", group_id, member_id, released)
+
+    def is_member(self, group_id: str, member_id: str) -> bool:
+        group = self.group(group_id)
+        return group is not None and member_id in group.members
+
+    def assignment(self, group_id: str, member_id: str) -> tuple[TopicPartition, ...]:
+        group = self.group(group_id)
+        member = group.members.get(member_id) if group is not None else None
+        return member.assignment if member is not None else ()
+
+    def touch(self, group_id: str, member_id: str, now_ms: int) -> None:
+        """Fetching keeps a member's session alive (the HTTP front has no separate heartbeat)."""
+        group = self.group(group_id)
+        member = group.members.get(member_id) if group is not None else None
+        if member is not None:
+            member.deadline_ms = now_ms + self.settings.session_timeout_ms
+
+    # ------------------------------------------------------------------ records
+    def _partition(self, group: ShareGroup, topic: str, partition: int) -> SharePartition | None:
+        sp = group.partitions.get((topic, partition))
+        offsets = self._offsets(topic, partition)
+        if offsets is None:
+            return None
+        start, end = offsets
+        if sp is None:
+            reset = group.configs.get(AUTO_OFFSET_RESET, "latest")
+            sp = SharePartition(start if reset == "earliest" else end, lock_ms=self.settings.lock_ms,
+                                delivery_limit=self.settings.delivery_limit, max_in_flight=self.settings.max_in_flight)
+            group.partitions[(topic, partition)] = sp
+            self._dirty.add((group.group_id, topic, partition))
+        sp.lock_ms = self._setting(group, LOCK_DURATION, self.settings.lock_ms)
+        sp.delivery_limit = self._setting(group, DELIVERY_LIMIT, self.settings.delivery_limit)
+        return sp
+
+    def next_fetch_offset(self, group_id: str, member_id: str, topic: str, partition: int,
+                          now_ms: int) -> int | None:
+        """Where to read the log from for ``acquire`` (None: nothing to acquire for this member now)."""
+        group = self.group(group_id)
+        if group is None or member_id not in group.members:
+            return None
+        sp = self._partition(group, topic, partition)
+        return sp.next_fetch_offset(now_ms) if sp is not None else None
+
+    def release(self, group_id: str, member_id: str, partitions: Iterable[TopicPartition], now_ms: int) -> None:
+        """Release what ``member_id`` holds in ``partitions`` (its share session closed)."""
+        group = self.group(group_id)
+        if group is None:
+            return
+        for topic, partition in partitions:
+            sp = group.partitions.get((topic, partition))
+            if sp is not None and sp.release_member(member_id):
+                self._dirty.add((group_id, topic, partition))
+                self._wake()
+
+    def acquire(self, group_id: str, member_id: str, topic: str, partition: int, max_records: int,
+                now_ms: int, *, read_end: int | None = None) -> list[AcquiredRange]:
+        """Acquire up to ``max_records`` records of one partition for a member of the group; with
+        ``read_end``, only below it (the end of what the caller read of the log)."""
+        group = self.group(group_id)
+        if group is None or member_id not in group.members:
+            return []
+        sp = self._partition(group, topic, partition)
+        offsets = self._offsets(topic, partition)
+        if sp is None or offsets is None:
+            return []
+        end = offsets[1] if read_end is None else min(offsets[1], read_end)
+        got = sp.acquire(member_id, offsets[0], end, max_records, now_ms)
+        if got:
+            self._dirty.add((group_id, topic, partition))
+        return got
+
+    def holds(self, group_id: str, member_id: str, topic: str, partition: int, offset: int,
+              delivery_count: int | None, now_ms: int) -> bool:
+        """Whether the member holds this record now (at this delivery, when ``delivery_count`` is given)."""
+        group = self.group(group_id)
+        sp = group.partitions.get((topic, partition)) if group is not None else None
+        if sp is None:
+            return False
+        sp.expire_locks(now_ms)
+        rec = sp.records.get(offset)
+        return (rec is not None and rec.state == RecordState.ACQUIRED and rec.member == member_id
+                and (delivery_count is None or rec.delivery_count == delivery_count))
+
+    def has_available(self, group_id: str, topic: str, partition: int) -> bool:
+        group = self.group(group_id)
+        sp = group.partitions.get((topic, partition)) if group is not None else None
+        offsets = self._offsets(topic, partition)
+        if offsets is None:
+            return False
+        return sp is None or sp.has_available(offsets[1])
+
+    def acknowledge(self, group_id: str, member_id: str, topic: str, partition: int,
+                    acks: Iterable[tuple[int, AckType]], now_ms: int) -> asyncio.Future[int]:
+        """Apply acknowledgements; the future answers a Kafka error code once they are durable (0)."""
+        assert self._writer is not None
+        fut: asyncio.Future[int] = self._writer.future()
+        group = self.group(group_id)
+        sp = group.partitions.get((topic, partition)) if group is not None else None
+        if group is None or sp is None:
+            fut.set_result(INVALID_RECORD_STATE)
+            return fut
+        acks = list(acks)
+        try:
+            sp.acknowledge(member_id, acks, now_ms)
+        except InvalidRecordState as exc:
+            log.info("share group %s %s-%d: acknowledgement refused: %s", group_id, topic, partition, exc)
+            fut.set_result(INVALID_RECORD_STATE)
+            return fut
+        if any(kind == AckType.RELEASE for _, kind in acks):
+            self._wake()
+        self._write(group, topic, partition, now_ms,
+                    lambda error: resolve(fut, 0 if error.ok else HeartbeatError.COORDINATOR_NOT_AVAILABLE))
+        return fut
+
+    def _wake(self) -> None:
+        if self.changed is not None:
+            self.changed.set()
+
+    def _write(self, group: ShareGroup, topic: str, partition: int, now_ms: int,
+               on_done: Callable[[Any], None]) -> None:
+        """Write one share-partition's state (or its tombstone when it is gone)."""
+        assert self._writer is not None
+        self._dirty.discard((group.group_id, topic, partition))
+        sp = group.partitions.get((topic, partition))
+        value = None if sp is None else encode_value(SharePartitionSnapshot(
+            sp.start_offset, group.state_epochs.get((topic, partition), 0), tuple(sp.state_batches())))
+        key = encode_key(group.group_id, topic, partition)
+        part = state_partition(group.group_id, topic, partition, self._writer.log.partition_count())
+        self._writer.write_to(part, [(key, value)], now_ms, lambda e, _b: on_done(e))
+
+    # ------------------------------------------------------------------ group configs
+    def configs(self, group_id: str) -> dict[str, str]:
+        """The group's config overrides (empty for an unknown group: it would get the defaults)."""
+        group = self.group(group_id)
+        return dict(group.configs) if group is not None else {}
+
+    def defaults(self) -> dict[str, str]:
+        s = self.settings
+        return {AUTO_OFFSET_RESET: "latest", LOCK_DURATION: str(s.lock_ms), DELIVERY_LIMIT: str(s.delivery_limit)}
+
+    def alter_configs(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
+                      validate_only: bool = False) -> asyncio.Future[tuple[int, str | None]]:
+        """Set (a value) or delete (None) share-group configs; the group is made if it does not exist
+        (its configs then apply when members come), as Kafka allows. Answers (error code, message)
+        once durable: INVALID_CONFIG (40) for an unknown name or a bad value, GROUP_ID_NOT_FOUND
+        when the id is held by a group of another type."""
+        assert self._writer is not None
+        fut: asyncio.Future[tuple[int, str | None]] = self._writer.future()
+        for name, value in changes.items():
+            problem = check_group_config(name, value) if value is not None else (
+                None if name in GROUP_CONFIGS else f"unknown share group config {name}")
+            if problem is not None:
+                fut.set_result((40, problem))
+                return fut
+        existing = self._groups.get(group_id)
+        if existing is not None and not isinstance(existing, ShareGroup):
+            fut.set_result((int(HeartbeatError.GROUP_ID_NOT_FOUND), f"{group_id} is not a share group"))
+            return fut
+        if validate_only:
+            fut.set_result((0, None))
+            return fut
+        group = existing if existing is not None else ShareGroup(group_id)
+        self._groups[group_id] = group
+        for name, value in changes.items():
+            if value is None:
+                group.configs.pop(name, None)
+            else:
+                group.configs[name] = value
+        key = encode_config_key(group_id)
+        value_bytes = encode_config_value(group.configs) if group.configs else None
+        part = state_partition(group_id, "", -1, self._writer.log.partition_count())
+        self._writer.write_to(part, [(key, value_bytes)], now_ms,
+                              lambda e, _b: resolve(fut, (0, None) if e.ok else
+                                                    (int(HeartbeatError.COORDINATOR_NOT_AVAILABLE), None)))
+        return fut
+
+    # ------------------------------------------------------------------ admin of start offsets
+    def start_offsets(self, group_id: str) -> dict[TopicPartition, int]:
+        group = self.group(group_id)
+        return {tp: sp.start_offset for tp, sp in sorted(group.partitions.items())} if group is not None else {}
+
+    def describe_partitions(self, group_id: str) -> list[PartitionShareState]:
+        group = self.group(group_id)
+        if group is None:
+            return []
+        return [PartitionShareState(t, p, sp.start_offset, sp.end_offset, sp.count(RecordState.ACQUIRED),
+                                    sp.count(RecordState.AVAILABLE),
+                                    {o: r.delivery_count for o, r in sorted(sp.records.items())
+                                     if r.state in (RecordState.ACQUIRED, RecordState.AVAILABLE)})
+                for (t, p), sp in sorted(group.partitions.items())]
+
+    def alter_start_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int],
+                            now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
+        """AlterShareGroupOffsets: only while the group has no members (else NON_EMPTY_GROUP, 68)."""
+        assert self._writer is not None
+        fut: asyncio.Future[dict[TopicPartition, int]] = self._writer.future()
+        group = self.group(group_id)
+        if group is None and group_id not in self._groups:
+            group = ShareGroup(group_id)
+            self._groups[group_id] = group
+        if group is None:
+            fut.set_result(dict.fromkeys(offsets, int(HeartbeatError.GROUP_ID_NOT_FOUND)))
+            return fut
+        if group.members:
+            fut.set_result(dict.fromkeys(offsets, 68))
+            return fut
+        results: dict[TopicPartition, int] = {}
+        waiting = set()
+        for (topic, partition), offset in offsets.items():
+            if self._offsets(topic, partition) is None:
+                results[(topic, partition)] = 3  # UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            sp = group.partitions.get((topic, partition))
+            if sp is None:
+                sp = SharePartition(offset, lock_ms=self.settings.lock_ms,
+                                    delivery_limit=self.settings.delivery_limit,
+                                    max_in_flight=self.settings.max_in_flight)
+                group.partitions[(topic, partition)] = sp
+            sp.reset(offset)
+            group.state_epochs[(topic, partition)] = group.state_epochs.get((topic, partition), 0) + 1
+            waiting.add((topic, partition))
+            results[(topic, partition)] = 0
+        self._write_all(group, waiting, now_ms, results, fut)
+        return fut
+
+    def delete_start_offsets(self, group_id: str, partitions: Iterable[TopicPartition],
+                             now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
+        """DeleteShareGroupOffsets: forget share-partitions (the next acquisition starts afresh)."""
+        assert self._writer is not None
+        fut: asyncio.Future[dict[TopicPartition, int]] = self._writer.future()
+        group = self.group(group_id)
+        partitions = list(partitions)
+        if group is None:
+            fut.set_result(dict.fromkeys(partitions, int(HeartbeatError.GROUP_ID_NOT_FOUND)))
+            return fut
+        if group.members:
+            fut.set_result(dict.fromkeys(partitions, 68))
+            return fut
+        results: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            group.partitions.pop(tp, None)
+            results[tp] = 0
+        self._write_all(group, set(partitions), now_ms, results, fut)
+        return fut
+
+    def _write_all(self, group: ShareGroup, tps: set[TopicPartition], now_ms: int,
+                   results: dict[TopicPartition, int], fut: asyncio.Future[dict[TopicPartition, int]]) -> None:
+        if not tps:
+            resolve(fut, results)
+            return
+        waiting = set(tps)
+        for tp in tps:
+            def done(error: Any, tp: TopicPartition = tp) -> None:
+                if not error.ok:
+                    results[tp] = int(HeartbeatError.COORDINATOR_NOT_AVAILABLE)
+                waiting.discard(tp)
+                if not waiting:
+                    resolve(fut, results)
+            self._write(group, tp[0], tp[1], now_ms, done)
+
+    def drop_group(self, group: ShareGroup, now_ms: int) -> None:
+        """DeleteGroups: tombstones for every share-partition of an empty group."""
+        tps = list(group.partitions)
+        group.partitions.clear()
+        self.sessions.drop_group(group.group_id)
+        for topic, partition in tps:
+            self._write(group, topic, partition, now_ms, lambda _e: None)
+        if group.configs and self._writer is not None:
+            group.configs.clear()
+            part = state_partition(group.group_id, "", -1, self._writer.log.partition_count())
+            self._writer.write_to(part, [(encode_config_key(group.group_id), None)], now_ms, lambda _e, _b: None)
+
+    # ------------------------------------------------------------------ time and start-up
+    def tick(self, now_ms: int) -> None:
+        """Expire sessions (their records are released) and locks; write what changed since."""
+        for group in [g for g in self._groups.values() if isinstance(g, ShareGroup)]:
+            for member in [m for m in group.members.values() if m.deadline_ms <= now_ms]:
+                log.info("share group %s: member %s session expired", group.group_id, member.member_id)
+                self.leave(group.group_id, member.member_id, now_ms, expired=True)
+            for (topic, partition), sp in group.partitions.items():
+                if sp.expire_locks(now_ms):
+                    self._dirty.add((group.group_id, topic, partition))
+                    self._wake()
+        self.flush(now_ms)
+
+    def flush(self, now_ms: int) -> None:
+        """Write every share-partition changed since the last write (acquisitions, releases)."""
+        if self._writer is None:
+            self._dirty.clear()
+            return
+        for group_id, topic, partition in sorted(self._dirty):
+            g = self.group(group_id)
+            if g is not None:
+                self._write(g, topic, partition, now_ms, lambda _e: None)
+        self._dirty.clear()
+
+    def load(self) -> int:
+        """Rebuild share groups (without members) and their share-partitions from their records."""
+        if self._writer is None:
+            return 0
+        replayed = replay(self._writer.log)
+        snapshots = replayed.partitions
+        for group_id, configs in replayed.configs.items():
+            group = self._groups.get(group_id)
+            if group is None:
+                group = ShareGroup(group_id)
+                self._groups[group_id] = group
+            if isinstance(group, ShareGroup):
+                group.configs = dict(configs)
+        for (group_id, topic, partition), snap in snapshots.items():
+            group = self._groups.get(group_id)
+            if group is None:
+                group = ShareGroup(group_id)
+                self._groups[group_id] = group
+            if not isinstance(group, ShareGroup):
+                log.warning("share state of %s ignored: the group id is held by another group type", group_id)
+                continue
+            group.partitions[(topic, partition)] = SharePartition.restore(
+                snap.start_offset, snap.batches, lock_ms=self.settings.lock_ms,
+                delivery_limit=self.settings.delivery_limit, max_in_flight=self.settings.max_in_flight)
+            group.state_epochs[(topic, partition)] = snap.state_epoch
+        return len(snapshots)

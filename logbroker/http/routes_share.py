@@ -1,0 +1,224 @@
+"""Share groups over HTTP (KIP-932): a queue for services without a Kafka client.
+
+    POST   /share-groups/{group}/members                  join: {"topics": [name], "client_id"?,
+                                                          "auto_offset_reset"?: earliest|latest}
+    GET    /share-groups/{group}/members/{member}/records acquire up to ?max= records (long poll ?wait_ms=),
+                                                          each with a delivery id and its lock expiry
+    POST   /share-groups/{group}/members/{member}/acks    {"acks": [{"delivery_id", "type": accept|release|reject}]}
+    DELETE /share-groups/{group}/members/{member}         leave; the member's records are released at once
+    GET    /share-groups/{group}                          members and share-partitions (in flight, acquired,
+                                                          delivery counts)
+
+Every acquired record is locked to the member until ``lock_expires_ms`` (the group's
+``share.record.lock.duration.ms``); an acknowledgement after that is refused (INVALID_RECORD_STATE)
+and the record goes to whoever asks next. A delivery id names one delivery:
+``topic/partition/offset/delivery_count``. Acknowledgements are answered once durable in
+``__share_group_state``. Each records request also keeps the member's session alive
+(``group.share.session.timeout.ms``).
+
+These routes only translate onto ``logbroker.groups.shares.ShareGroups`` (the coordinator's
+``share``); the records are read with ``groups/share_fetch.py`` like ShareFetch does, and rendered
+as ``GET /topics/{topic}/partitions/{partition}/records`` renders them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.share_fetch import acquire_records
+from logbroker.groups.share_group import AUTO_OFFSET_RESET
+from logbroker.groups.share_partition import AckType, offsets_of
+from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
+from logbroker.http.content import read_body, respond, wants_msgpack
+from logbroker.http.context import MAX_WAIT_MS, context, coordinator
+from logbroker.http.errors import HttpError, bad_request, heartbeat_error
+from logbroker.http.params import body_object, field_str, query_choice, query_int
+from logbroker.http.routes_records import FORMATS, default_key_format, record_out
+from logbroker.records import CorruptBatchError, records_from
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX = 10
+MAX_RECORDS = 10_000
+MAX_TOPICS = 10_000
+MAX_ACKS = 100_000
+READ_BYTES = 16 * 1024 * 1024
+_RECHECK_S = 0.1  # a long poll looks again this often for released or expired records
+ACK_TYPES = {"accept": AckType.ACCEPT, "release": AckType.RELEASE, "reject": AckType.REJECT}
+
+routes = web.RouteTableDef()
+
+
+def _share(request: web.Request) -> ShareGroups:
+    return coordinator(request).share
+
+
+def _member(request: web.Request) -> tuple[ShareGroups, str, str]:
+    share = _share(request)
+    group_id, member_id = request.match_info["group"], request.match_info["member"]
+    if not share.is_member(group_id, member_id):
+        raise HttpError(404, "UNKNOWN_MEMBER_ID", f"share group {group_id!r} has no member {member_id!r}; "
+                                                  f"join with POST /share-groups/{{group}}/members")
+    return share, group_id, member_id
+
+
+def delivery_id(topic: str, partition: int, offset: int, count: int) -> str:
+    return f"{topic}/{partition}/{offset}/{count}"
+
+
+def _parse_delivery_id(value: Any) -> tuple[str, int, int, int]:
+    if not isinstance(value, str):
+        raise bad_request("delivery_id must be a string")
+    try:
+        topic, partition, offset, count = value.rsplit("/", 3)
+        return topic, int(partition), int(offset), int(count)
+    except ValueError:
+        raise bad_request(f"{value!r} is not a delivery id (topic/partition/offset/delivery_count)") from None
+
+
+@routes.post("/share-groups/{group}/members")
+async def join(request: web.Request) -> web.Response:
+    ctx = context(request)
+    share = _share(request)
+    group_id = request.match_info["group"]
+    obj = body_object(await read_body(request))
+    topics = obj.get("topics")
+    if (not isinstance(topics, list) or not topics or len(topics) > MAX_TOPICS
+            or not all(isinstance(t, str) and t for t in topics)):
+        raise bad_request(f"topics must be a non-empty array of at most {MAX_TOPICS} topic names")
+    client_id = field_str(obj, "client_id", required=False) or "http"
+    reset = field_str(obj, "auto_offset_reset", required=False)
+    if reset is not None and reset not in ("earliest", "latest"):
+        raise bad_request("auto_offset_reset must be earliest or latest")
+    result = share.heartbeat(group_id, "", 0, now_ms=ctx.clock(), subscribed_topics=sorted(set(topics)),
+                             client_id=client_id, client_host=request.remote or "")
+    if result.error:
+        raise heartbeat_error(HeartbeatError(result.error), result.message or "", f"joining share group {group_id!r}")
+    group = share.group(group_id)
+    if reset is not None and group is not None:
+        group.configs[AUTO_OFFSET_RESET] = reset  # the group's config, as kafka-configs --entity-type groups sets it
+    return respond(request, {"group_id": group_id, "member_id": result.member_id, "member_epoch": result.member_epoch,
+                             "assignment": [{"topic": t, "partition": p} for t, p in result.assignment or []],
+                             "session_timeout_ms": share.settings.session_timeout_ms})
+
+
+@routes.delete("/share-groups/{group}/members/{member}")
+async def leave(request: web.Request) -> web.Response:
+    share, group_id, member_id = _member(request)
+    share.leave(group_id, member_id, context(request).clock())
+    return web.Response(status=204)
+
+
+@routes.get("/share-groups/{group}/members/{member}/records", allow_head=False)
+async def receive(request: web.Request) -> web.Response:
+    ctx = context(request)
+    share, group_id, member_id = _member(request)
+    limit = query_int(request, "max", DEFAULT_MAX, 1, MAX_RECORDS)
+    wait_ms = query_int(request, "wait_ms", 0, 0, MAX_WAIT_MS)
+    value_format = query_choice(request, "value_format", FORMATS, "text")
+    key_format = query_choice(request, "key_format", FORMATS, default_key_format(value_format))
+    assert limit is not None and wait_ms is not None
+    raw = wants_msgpack(request)
+    deadline = time.monotonic() + wait_ms / 1000
+    out: list[dict[str, Any]] = []
+    while True:
+        now = ctx.clock()
+        share.touch(group_id, member_id, now)
+        assignment = list(share.assignment(group_id, member_id))
+        got = acquire_records(ctx.broker, share, group_id, member_id, assignment, limit, READ_BYTES, now)
+        out = await _render(request, share, group_id, member_id, got, key_format, value_format, raw, now)
+        remaining = deadline - time.monotonic()
+        if out or remaining <= 0 or not share.is_member(group_id, member_id):
+            break
+        await ctx.broker.wait_for_append(assignment, min(remaining, _RECHECK_S))
+    return respond(request, {"records": out})
+
+
+async def _render(request: web.Request, share: ShareGroups, group_id: str, member_id: str, got: Any,
+                  key_format: str, value_format: str, raw: bool, now: int) -> list[dict[str, Any]]:
+    """The acquired records as JSON objects; acquired offsets without a record (compacted away,
+    control batches) are acknowledged as gaps at once."""
+    group = share.group(group_id)
+    out: list[dict[str, Any]] = []
+    for (topic, partition), acquired in got.items():
+        sp = group.partitions.get((topic, partition)) if group is not None else None
+        wanted = {o: r.delivery_count for r in acquired.ranges for o in range(r.first_offset, r.last_offset + 1)}
+        try:
+            records, _ = records_from(acquired.data, min(wanted), len(acquired.data))
+        except CorruptBatchError as exc:
+            log.error("corrupt batch reading %s-%d for share group %s: %s", topic, partition, group_id, exc)
+            raise HttpError(500, "CORRUPT_MESSAGE", f"stored data is corrupt: {exc}") from None
+        present = set()
+        for r in records:
+            if r.offset not in wanted:
+                continue
+            present.add(r.offset)
+            deadline = sp.records[r.offset].deadline_ms if sp is not None and r.offset in sp.records else now
+            out.append({"delivery_id": delivery_id(topic, partition, r.offset, wanted[r.offset]), "topic": topic,
+                        "partition": partition, "delivery_count": wanted[r.offset], "lock_expires_ms": deadline,
+                        **record_out(r, key_format, value_format, raw)})
+        gaps = [(o, AckType.GAP) for o in offsets_of(acquired.ranges) if o not in present]
+        if gaps:
+            await share.acknowledge(group_id, member_id, topic, partition, gaps, now)
+    return out
+
+
+@routes.post("/share-groups/{group}/members/{member}/acks")
+async def acknowledge(request: web.Request) -> web.Response:
+    ctx = context(request)
+    share, group_id, member_id = _member(request)
+    obj = body_object(await read_body(request))
+    acks = obj.get("acks")
+    if not isinstance(acks, list) or not acks or len(acks) > MAX_ACKS:
+        raise bad_request(f"acks must be a non-empty array of at most {MAX_ACKS} acknowledgements")
+    now = ctx.clock()
+    by_partition: dict[tuple[str, int], list[tuple[int, AckType, str]]] = {}
+    results: list[dict[str, Any]] = []
+    for i, ack in enumerate(acks):
+        a = body_object(ack, f"acks[{i}]")
+        kind = a.get("type", "accept")
+        if kind not in ACK_TYPES:
+            raise bad_request(f"acks[{i}].type must be one of {', '.join(ACK_TYPES)}")
+        topic, partition, offset, count = _parse_delivery_id(a.get("delivery_id"))
+        items = by_partition.setdefault((topic, partition), [])
+        # Each delivery on its own: one no longer held (lock expired, redelivered, acknowledged) is
+        # refused without failing the others.
+        if (not share.holds(group_id, member_id, topic, partition, offset, count, now)
+                or any(o == offset for o, _, _ in items)):
+            results.append({"delivery_id": a["delivery_id"], "error_code": "INVALID_RECORD_STATE"})
+            continue
+        items.append((offset, ACK_TYPES[kind], a["delivery_id"]))
+    waiting = [(items, share.acknowledge(group_id, member_id, topic, partition,
+                                         [(o, k) for o, k, _ in items], now))
+               for (topic, partition), items in by_partition.items() if items]
+    for items, fut in waiting:
+        code = await asyncio.wait_for(fut, 30)
+        error = None if code == 0 else ("INVALID_RECORD_STATE" if code == INVALID_RECORD_STATE
+                                        else "COORDINATOR_NOT_AVAILABLE")
+        results.extend({"delivery_id": d, "error_code": error} for _, _, d in items)
+    return respond(request, {"results": results})
+
+
+@routes.get("/share-groups/{group}", allow_head=False)
+async def describe(request: web.Request) -> web.Response:
+    share = _share(request)
+    group_id = request.match_info["group"]
+    group = share.group(group_id)
+    if group is None:
+        raise HttpError(404, "GROUP_ID_NOT_FOUND", f"no share group {group_id!r}")
+    return respond(request, {
+        "group_id": group_id, "state": group.state(), "group_epoch": group.group_epoch, "configs": group.configs,
+        "members": [{"member_id": m.member_id, "member_epoch": m.member_epoch, "client_id": m.client_id,
+                     "client_host": m.client_host, "subscribed_topics": list(m.subscribed_topics),
+                     "assignment": [{"topic": t, "partition": p} for t, p in m.assignment]}
+                    for m in group.members.values()],
+        "partitions": [{"topic": s.topic, "partition": s.partition, "start_offset": s.start_offset,
+                        "end_offset": s.end_offset, "acquired": s.acquired, "available": s.available,
+                        "delivery_counts": [{"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
+                       for s in share.describe_partitions(group_id)]})

@@ -1,0 +1,47 @@
+"""Group configs (resource type 32, KIP-848/KIP-932) in DescribeConfigs and IncrementalAlterConfigs:
+the share-group configs ``share.auto.offset.reset``, ``share.record.lock.duration.ms`` and
+``share.delivery.count.limit``, kept by ``logbroker.groups.shares.ShareGroups`` (durably, in
+``__share_group_state``). ``configs.py`` hands group resources here.
+"""
+
+from __future__ import annotations
+
+from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.handlers import Body, RequestContext
+
+GROUP = 32
+_SOURCE_GROUP = 8  # Kafka's ConfigSource GROUP_CONFIG
+_SOURCE_DEFAULT = 5
+_SET, _DELETE = 0, 1  # IncrementalAlterConfigs operations handled for groups
+
+
+def describe_group_configs(ctx: RequestContext, group_id: str, keys: list[str] | None) -> Body:
+    """The ``error_code``/``error_message``/``configs`` of one DescribeConfigs result."""
+    if ctx.coordinator is None:
+        return {"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "error_message": "no group coordinator"}
+    share = ctx.coordinator.share
+    overrides = share.configs(group_id)
+    out: list[Body] = []
+    for name, default in share.defaults().items():
+        if keys and name not in keys:
+            continue
+        explicit = name in overrides
+        out.append({"name": name, "value": overrides.get(name, default), "read_only": False,
+                    "is_default": not explicit, "config_source": _SOURCE_GROUP if explicit else _SOURCE_DEFAULT,
+                    "is_sensitive": False, "synonyms": [], "config_type": 0, "documentation": None})
+    return {"configs": out}
+
+
+async def alter_group_configs(ctx: RequestContext, group_id: str, ops: list[Body], validate_only: bool) -> Body:
+    """The ``error_code``/``error_message`` of one IncrementalAlterConfigs result."""
+    if ctx.coordinator is None:
+        return {"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "error_message": "no group coordinator"}
+    changes: dict[str, str | None] = {}
+    for op in ops:
+        if op["config_operation"] not in (_SET, _DELETE):
+            return {"error_code": ErrorCode.INVALID_REQUEST,
+                    "error_message": "group configs support SET and DELETE only"}
+        changes[op["name"]] = op.get("value") if op["config_operation"] == _SET else None
+    code, message = await ctx.coordinator.share.alter_configs(group_id, changes, ctx.broker.clock(),
+                                                              validate_only=validate_only)
+    return {"error_code": code, "error_message": message}

@@ -1,0 +1,119 @@
+"""Share groups in the coordinator (``logbroker/groups/shares.py``), on an in-memory state log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from logbroker.groups.coordinator import GroupCoordinator
+from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.share_group import ShareSettings
+from logbroker.groups.share_partition import AckType, offsets_of
+from logbroker.groups.shares import INVALID_RECORD_STATE
+from tests.groups.fakes import SETTINGS, MemoryGroupLog, drain
+
+END = {"end": 10}
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def make(loop: asyncio.AbstractEventLoop, state: MemoryGroupLog) -> GroupCoordinator:
+    return GroupCoordinator(MemoryGroupLog(), SETTINGS, loop=loop, topics=lambda: {"jobs": 1, "other": 2},
+                            share_state_log=state, share_settings=ShareSettings(lock_ms=1000, delivery_limit=3),
+                            partition_offsets=lambda t, p: (0, END["end"]) if t in ("jobs", "other") else None)
+
+
+def join(c: GroupCoordinator, member: str, now: int = 0, group: str = "q") -> int:
+    r = c.share.heartbeat(group, member, 0, now_ms=now, subscribed_topics=["jobs"])
+    assert r.error == 0 and r.assignment == [("jobs", 0)]
+    return r.member_epoch
+
+
+def test_members_share_a_partition_and_groups_are_listed(loop: asyncio.AbstractEventLoop) -> None:
+    c = make(loop, MemoryGroupLog())
+    join(c, "a")
+    join(c, "b")
+    c.share.group("q").configs["share.auto.offset.reset"] = "earliest"  # type: ignore[union-attr]
+    a = list(offsets_of(c.share.acquire("q", "a", "jobs", 0, 3, 0)))
+    b = list(offsets_of(c.share.acquire("q", "b", "jobs", 0, 3, 0)))
+    assert a == [0, 1, 2] and b == [3, 4, 5]
+    listed = c.list_groups()
+    assert [(g.group_id, g.group_type, g.protocol_type, g.state) for g in listed] == [("q", "share", "share", "Stable")]
+    desc = c.describe_group("q")
+    assert desc is not None and {m.member_id for m in desc.members} == {"a", "b"}
+
+
+def test_group_types_do_not_mix(loop: asyncio.AbstractEventLoop) -> None:
+    c = make(loop, MemoryGroupLog())
+    join(c, "a")
+    r = c.consumer_heartbeat("q", "x", 0, now_ms=0, subscribed_topics=["jobs"], rebalance_timeout_ms=1000)
+    assert r.error == HeartbeatError.GROUP_ID_NOT_FOUND
+    c.consumer_heartbeat("cg", "x", 0, now_ms=0, subscribed_topics=["jobs"], rebalance_timeout_ms=1000)
+    refused = c.share.heartbeat("cg", "y", 0, now_ms=0, subscribed_topics=["jobs"])
+    assert refused.error == HeartbeatError.GROUP_ID_NOT_FOUND
+
+
+def test_heartbeat_errors_and_session_expiry_release_records(loop: asyncio.AbstractEventLoop) -> None:
+    c = make(loop, MemoryGroupLog())
+    epoch = join(c, "a")
+    assert c.share.heartbeat("q", "a", epoch + 5, now_ms=1).error == HeartbeatError.FENCED_MEMBER_EPOCH
+    assert c.share.heartbeat("q", "zz", 3, now_ms=1).error == HeartbeatError.UNKNOWN_MEMBER_ID
+    c.share.group("q").configs["share.auto.offset.reset"] = "earliest"  # type: ignore[union-attr]
+    assert list(offsets_of(c.share.acquire("q", "a", "jobs", 0, 2, 0))) == [0, 1]
+    join(c, "b", now=40_000)
+    c.tick(46_000)  # a's session (45 s) is over; b heartbeated at 40 s
+    assert not c.share.is_member("q", "a")
+    again = c.share.acquire("q", "b", "jobs", 0, 2, 46_001)
+    assert [(r.first_offset, r.last_offset, r.delivery_count) for r in again] == [(0, 1, 2)]
+
+
+def test_acks_are_durable_and_survive_a_reload(loop: asyncio.AbstractEventLoop) -> None:
+    state = MemoryGroupLog()
+    state.defer = True
+    c = make(loop, state)
+    join(c, "a")
+    c.share.group("q").configs["share.auto.offset.reset"] = "earliest"  # type: ignore[union-attr]
+    assert list(offsets_of(c.share.acquire("q", "a", "jobs", 0, 5, 0))) == [0, 1, 2, 3, 4]
+    fut = c.share.acknowledge("q", "a", "jobs", 0, [(0, AckType.ACCEPT), (1, AckType.ACCEPT), (3, AckType.REJECT)], 1)
+    drain(loop)
+    assert not fut.done()  # answered only once durable
+    state.complete_pending()
+    drain(loop)
+    assert fut.result() == 0
+    bad = c.share.acknowledge("q", "a", "jobs", 0, [(0, AckType.ACCEPT)], 2)
+    assert bad.result() == INVALID_RECORD_STATE
+    state.defer = False
+
+    again = make(loop, state)
+    again.load(10)
+    assert again.share.start_offsets("q") == {("jobs", 0): 2}
+    join(again, "b", now=10)
+    got = again.share.acquire("q", "b", "jobs", 0, 10, 10)
+    # 2 and 4 were acquired, not acknowledged: redelivered; 0, 1 (accepted) and 3 (rejected) are not.
+    assert list(offsets_of(got)) == [2, 4, 5, 6, 7, 8, 9]
+
+
+def test_admin_offsets_need_an_empty_group(loop: asyncio.AbstractEventLoop) -> None:
+    c = make(loop, MemoryGroupLog())
+    join(c, "a")
+    assert c.share.alter_start_offsets("q", {("jobs", 0): 4}, 0).result() == {("jobs", 0): 68}
+    c.share.heartbeat("q", "a", -1, now_ms=1)
+    fut = c.share.alter_start_offsets("q", {("jobs", 0): 4, ("nope", 0): 1}, 1)
+    drain(loop)
+    assert fut.result() == {("jobs", 0): 0, ("nope", 0): 3}
+    join(c, "b", now=2)
+    assert list(offsets_of(c.share.acquire("q", "b", "jobs", 0, 2, 2))) == [4, 5]
+    c.share.heartbeat("q", "b", -1, now_ms=3)
+    deleted = c.share.delete_start_offsets("q", [("jobs", 0)], 3)
+    drain(loop)
+    assert deleted.result() == {("jobs", 0): 0} and c.share.start_offsets("q") == {}
+    removed = c.delete_groups(["q"], 4)
+    drain(loop)
+    assert removed.result()["q"].ok and c.group("q") is None
