@@ -51,6 +51,11 @@ class RecordWriter:
     def future(self) -> asyncio.Future[Any]:
         return self.loop().create_future()
 
+    def answered(self, value: T) -> asyncio.Future[T]:
+        fut: asyncio.Future[T] = self.future()
+        fut.set_result(value)
+        return fut
+
     def write(self, group_id: str, records: Records, now_ms: int, on_done: OnDone) -> None:
         """Append ``records`` to the group's partition, then ``on_done(error, base_offset)``."""
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 import uuid
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,7 @@ def test_heartbeat_response_layout() -> None:
 
 def test_share_fetch_partition_without_records_has_empty_not_null_records() -> None:
     """librdkafka drops a ShareFetch response whose partition has null records."""
-    part = {"partition_index": 0, "error_code": 0, "error_message": None, "acknowledge_error_code": 0,
+    part: dict[str, Any] = {"partition_index": 0, "error_code": 0, "error_message": None, "acknowledge_error_code": 0,
             "acknowledge_error_message": None, "current_leader": {"leader_id": -1, "leader_epoch": -1},
             "records": b"", "acquired_records": []}
     body = {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "acquisition_lock_timeout_ms": 30000,
