@@ -362,6 +362,24 @@ class Broker:
                                       f"{len(batch)} bytes, over the topic's max.message.bytes {limit}")
         return batch
 
+    def build_batches(self, topic: str, partition: int, records: Sequence[RecordInput], *,
+                      now_ms: int) -> list[tuple[int, bytes]]:
+        """``records`` as consecutive batches that each fit the topic's ``max.message.bytes``, as a Kafka
+        producer or REST proxy splits what it was given: ``(record count, batch)`` pairs in order.
+
+        A request that fits is one batch (one build); one that does not is halved until each part fits,
+        so the work stays per batch. Raises RecordTooLargeError when a single record is over the limit,
+        and what ``build_batch`` raises.
+        """
+        try:
+            return [(len(records), self.build_batch(topic, partition, records, now_ms=now_ms))]
+        except RecordTooLargeError:
+            if len(records) == 1:
+                raise
+        half = len(records) // 2
+        return (self.build_batches(topic, partition, records[:half], now_ms=now_ms)
+                + self.build_batches(topic, partition, records[half:], now_ms=now_ms))
+
     def append(self, topic: str, partition: int, records: memoryview, *,
                expect_one_batch: bool = True, internal: bool = False) -> AppendOutcome:
         """Append one partition's produced batch. HOT PATH: per batch work only (records are walked

@@ -41,6 +41,8 @@ _PARTITION = {"name": "partition", "in": "path", "required": True,
 _INT64 = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _FORMAT = {"type": "string", "enum": ["text", "json", "base64"]}
 _NULLABLE_STRING = {"type": "string", "nullable": True}
+_FALLBACK = {"type": "string", "enum": ["base64"],
+             "description": "present when these bytes did not fit the requested format and are sent as base64"}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -128,7 +130,12 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {"offset": {"type": "integer"}, "timestamp": {"type": "integer"},
                        "timestamp_type": {"type": "string", "enum": ["CreateTime", "LogAppendTime"]},
                        "key": {"nullable": True}, "value": {"nullable": True},
-                       "headers": {"type": "array", "items": _ref("Header")}},
+                       "key_format": _FALLBACK, "value_format": _FALLBACK,
+                       "headers": {"type": "array", "items": _ref("ReadHeader")}},
+    },
+    "ReadHeader": {
+        "type": "object", "required": ["key"],
+        "properties": {"key": {"type": "string"}, "value": {"nullable": True}, "value_format": _FALLBACK},
     },
     "ReadResponse": {
         "type": "object", "required": ["topic", "partition", "records", "next_offset", "high_watermark"],

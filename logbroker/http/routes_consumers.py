@@ -185,8 +185,8 @@ async def _fetch(ctx: HttpContext, sessions: HttpMembers, member: HttpMember, ma
     """Records from the member's held partitions, advancing its positions. Call with the member's lock.
 
     Like a Kafka fetch: at least one batch when any partition has data, then stop near ``max_bytes``
-    (or at ``max_records``). Records are rendered before any position moves, so an answer that
-    cannot be rendered (406) hands out nothing.
+    (or at ``max_records``). Records are rendered before any position moves (bytes that do not fit
+    the requested format come as base64, marked per record).
     """
     broker = ctx.broker
     held = sorted(member.positions)

@@ -11,11 +11,12 @@ base64 strings. Keys, values and header values may be null. In a msgpack body th
 (``bin``) or strings (stored UTF-8) and the formats are ignored. A record without ``partition`` goes
 where Kafka's default partitioner puts it (murmur2 of the key bytes; round-robin without a key).
 
-The records of one request are grouped into one batch per partition (``Broker.build_batch``) and
-each batch goes through ``Broker.append``, the same checks and durability as a Kafka produce.
-Every batch is checked against the topic's ``max.message.bytes`` (and, on a compacted topic, for
-records without a key) before the first is appended, so a request is refused whole rather than half
-written. ``acks=all`` (default) answers once every batch
+The records of one request are grouped into one batch per partition (``Broker.build_batches``),
+split into several consecutive batches where one would be over the topic's ``max.message.bytes``
+(as a Kafka producer splits), and each batch goes through ``Broker.append``, the same checks and
+durability as a Kafka produce. Every batch is built and checked (a single record over the limit:
+413; on a compacted topic, records without a key) before the first is appended, so a request is
+refused whole rather than half written. ``acks=all`` (default) answers once every batch
 is as durable as its topic's flush policy promises, ``acks=1`` once appended; ``acks=0`` answers the
 same offsets without waiting. Answer: ``{"topic", "records": [{"partition", "offset"}]}`` in request order.
 
@@ -26,8 +27,9 @@ least one whole batch, as Kafka fetch does) and returning at most ``limit`` reco
 to return, the read waits up to ``wait_ms`` for an append (long poll). Answer: ``{"topic",
 "partition", "records": [{"offset", "timestamp", "timestamp_type", "key", "value", "headers"}],
 "next_offset", "high_watermark", "log_start_offset"}``; an offset outside the log gives 416.
-A record that cannot be shown in the requested format (bytes that are not UTF-8 as ``text``) gives
-406: read it with ``value_format=base64``.
+A key, value or header value that cannot be shown in the requested format (bytes that are not
+UTF-8 as ``text``, not JSON as ``json``) is sent as base64 and its object says so with
+``"key_format": "base64"`` / ``"value_format": "base64"``; the rest of the range keeps its format.
 """
 
 from __future__ import annotations
@@ -171,10 +173,13 @@ async def produce(request: web.Request) -> web.Response:
     batches: list[tuple[int, list[int], bytes]] = []
     for partition, items in sorted(by_partition.items()):
         try:
-            batch = broker.build_batch(topic, partition, [rec for _, rec in items], now_ms=now)
+            built = broker.build_batches(topic, partition, [rec for _, rec in items], now_ms=now)
         except ValueError as exc:
             raise bad_request(f"records for partition {partition}: {exc}") from None
-        batches.append((partition, [i for i, _ in items], batch))
+        start = 0
+        for count, batch in built:
+            batches.append((partition, [i for i, _ in items[start:start + count]], batch))
+            start += count
     placed: list[dict[str, int]] = [{} for _ in records]
     durable: list[Future[int]] = []
     # No await between the appends: batches of one request land together and in order.
@@ -216,7 +221,11 @@ async def render_records(broker: Broker, topic: str, partition: int, out: ReadOu
 
 
 # -------------------------------------------------------------------------------------------- read
-def _render(data: bytes | None, fmt: str, offset: int, what: str) -> Any:
+_UNRENDERABLE = object()
+
+
+def _render(data: bytes | None, fmt: str) -> Any:
+    """``data`` in ``fmt``, or ``_UNRENDERABLE`` when the bytes do not fit it (not UTF-8, not JSON)."""
     if data is None:
         return None
     if fmt == "base64":
@@ -225,9 +234,18 @@ def _render(data: bytes | None, fmt: str, offset: int, what: str) -> Any:
         text = data.decode("utf-8")
         return text if fmt == "text" else json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        kind = "UTF-8 text" if fmt == "text" else "JSON"
-        raise HttpError(406, "NOT_ACCEPTABLE", f"the {what} of the record at offset {offset} is not {kind}; "
-                                               f"read with value_format=base64 (or key_format=base64)") from None
+        return _UNRENDERABLE
+
+
+def _put(out: dict[str, Any], name: str, data: bytes | None, fmt: str) -> None:
+    """Set ``out[name]`` to ``data`` in ``fmt``; bytes that do not fit it go as base64, and the object
+    says so in ``<name>_format``, so one binary record does not make a whole range unreadable."""
+    rendered = _render(data, fmt)
+    if rendered is _UNRENDERABLE:
+        out[name] = base64.b64encode(data or b"").decode("ascii")
+        out[f"{name}_format"] = "base64"
+    else:
+        out[name] = rendered
 
 
 def record_out(r: Record, key_format: str, value_format: str, raw: bool) -> dict[str, Any]:
@@ -235,11 +253,16 @@ def record_out(r: Record, key_format: str, value_format: str, raw: bool) -> dict
     if raw:
         return {"offset": r.offset, "timestamp": r.timestamp, "timestamp_type": ts_type, "key": r.key,
                 "value": r.value, "headers": [{"key": k, "value": v} for k, v in r.headers]}
-    return {"offset": r.offset, "timestamp": r.timestamp, "timestamp_type": ts_type,
-            "key": _render(r.key, key_format, r.offset, "key"),
-            "value": _render(r.value, value_format, r.offset, "value"),
-            "headers": [{"key": k, "value": _render(v, value_format, r.offset, f"header {k!r}")}
-                        for k, v in r.headers]}
+    out: dict[str, Any] = {"offset": r.offset, "timestamp": r.timestamp, "timestamp_type": ts_type}
+    _put(out, "key", r.key, key_format)
+    _put(out, "value", r.value, value_format)
+    headers: list[dict[str, Any]] = []
+    for k, v in r.headers:
+        header: dict[str, Any] = {"key": k}
+        _put(header, "value", v, value_format)
+        headers.append(header)
+    out["headers"] = headers
+    return out
 
 
 def pread_all(parts: Sequence[Any]) -> bytes:
