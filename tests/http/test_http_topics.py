@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+from typing import Any
+
 from tests.http.http_api import Api, assert_error
 
 
@@ -91,3 +95,28 @@ def test_errors(api: Api) -> None:
 def test_error_is_logged(api: Api, http_broker) -> None:  # type: ignore[no-untyped-def]
     assert_error(api.get("/topics/logged-missing"), 404)
     assert "GET /topics/logged-missing -> 404 UNKNOWN_TOPIC_OR_PARTITION" in http_broker.log_text()
+
+
+def _post_with_content_type(api: Api, path: str, body: bytes, content_type: str | None) -> tuple[int, dict[str, Any]]:
+    """A POST with exactly the given Content-Type header (None: no header at all)."""
+    conn = http.client.HTTPConnection(api.base.removeprefix("http://"), timeout=30)
+    try:
+        conn.putrequest("POST", path)
+        if content_type is not None:
+            conn.putheader("Content-Type", content_type)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_bodies_that_do_not_say_json_get_415(api: Api) -> None:
+    body = json.dumps({"name": "ctype"}).encode()
+    for ctype in ("text/plain", "", "bogus", "text/plain; charset=utf-8", "application/octet-stream", "/"):
+        status, reply = _post_with_content_type(api, "/topics", body, ctype)
+        assert (status, reply.get("error_code")) == (415, "UNSUPPORTED_MEDIA_TYPE"), (ctype, reply)
+    assert _post_with_content_type(api, "/topics", body, None)[0] == 201
+    assert _post_with_content_type(api, "/topics", json.dumps({"name": "ctype2"}).encode(),
+                                   "application/vnd.logbroker+json")[0] == 201
