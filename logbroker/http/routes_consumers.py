@@ -38,7 +38,15 @@ from logbroker.groups.http_members import OFFSET_RESETS, HttpMember, HttpMembers
 from logbroker.http.content import read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, HttpContext, context, members
 from logbroker.http.errors import HttpError, bad_request, group_error, heartbeat_error
-from logbroker.http.params import INT64_MAX, body_object, field_int, field_str, query_choice, query_int
+from logbroker.http.params import (
+    INT64_MAX,
+    body_object,
+    field_int,
+    field_str,
+    optional,
+    query_choice,
+    query_int,
+)
 from logbroker.http.routes_records import (
     DEFAULT_MAX_BYTES,
     FORMATS,
@@ -98,7 +106,7 @@ def _member_state(sessions: HttpMembers, member: HttpMember) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- join
 def _subscription(body: Any) -> tuple[list[str] | None, str | None]:
     obj = body_object(body)
-    topics = obj.get("topics")
+    topics = optional(obj, "topics")
     pattern = field_str(obj, "pattern", required=False)
     if (topics is None) == (pattern is None):
         raise bad_request("give either topics (an array of topic names) or pattern (a regular expression)")
@@ -268,7 +276,7 @@ def _commit_offsets(body: Any) -> tuple[dict[TopicPartition, OffsetCommitInput] 
         return None, None
     obj = body_object(body)
     epoch = field_int(obj, "member_epoch", 0, 2**31 - 1)
-    items = obj.get("offsets")
+    items = optional(obj, "offsets")
     if items is None:
         return None, epoch
     if not isinstance(items, list) or len(items) > MAX_TOPICS * 10:

@@ -27,7 +27,7 @@ from logbroker.groups.state import CONSUMER
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context, coordinator
 from logbroker.http.errors import bad_request, group_error
-from logbroker.http.params import INT64_MAX, body_object, field_int
+from logbroker.http.params import INT64_MAX, body_object, field_int, optional
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ async def reset_offsets(request: web.Request) -> web.Response:
         raise bad_request("strategy timestamp needs a timestamp (ms)")
     if strategy == "shift" and shift is None:
         raise bad_request("strategy shift needs a shift (records, may be negative)")
-    topics = body.get("topics")
+    topics = optional(body, "topics")
     committed = groups.fetch_offsets(group_id, None)
     if topics is None:
         topics = sorted({t for t, _ in committed})

@@ -22,9 +22,10 @@ same offsets without waiting. Answer: ``{"topic", "records": [{"partition", "off
 
 Read, ``GET /topics/{topic}/partitions/{partition}/records?offset=|timestamp=&max_bytes=&limit=&wait_ms=
 &value_format=&key_format=``: records from ``offset`` (default: the log start), or from the first record
-with a timestamp at or after ``timestamp`` (ms), reading at most about ``max_bytes`` of batches (at
-least one whole batch, as Kafka fetch does) and returning at most ``limit`` records. With nothing
-to return, the read waits up to ``wait_ms`` for an append (long poll). Answer: ``{"topic",
+with a timestamp at or after ``timestamp`` (ms) (both: the later of the two), reading at most about
+``max_bytes`` of batches (at least one whole batch, as Kafka fetch does) and returning at most
+``limit`` records. With nothing to return, the read waits up to ``wait_ms`` for an append (long
+poll). Answer: ``{"topic",
 "partition", "records": [{"offset", "timestamp", "timestamp_type", "key", "value", "headers"}],
 "next_offset", "high_watermark", "log_start_offset"}``; an offset outside the log gives 416.
 A key, value or header value that cannot be shown in the requested format (bytes that are not
@@ -50,7 +51,14 @@ from logbroker.broker import Broker, ReadOutcome
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, context
 from logbroker.http.errors import HttpError, bad_request
-from logbroker.http.params import INT64_MAX, body_object, path_partition, query_choice, query_int
+from logbroker.http.params import (
+    INT64_MAX,
+    body_object,
+    optional,
+    path_partition,
+    query_choice,
+    query_int,
+)
 from logbroker.http.partitioner import partition_for_key
 from logbroker.records import LOG_APPEND_TIME, CorruptBatchError, Header, Record, RecordInput, records_from
 
@@ -122,9 +130,7 @@ def default_key_format(value_format: str) -> str:
 
 
 def _format(obj: Any, name: str, default: str) -> str:
-    value = obj.get(name, default)
-    if value is None:
-        value = default
+    value = optional(obj, name, default)
     if value not in FORMATS:
         raise bad_request(f"{name} must be one of {', '.join(FORMATS)}, not {value!r}")
     return str(value)
@@ -154,12 +160,12 @@ async def produce(request: web.Request) -> web.Response:
             raise bad_request(f"{where} must be an object")
         key = _to_bytes(r.get("key"), key_format, raw_bytes, f"{where}.key")
         value = _to_bytes(r.get("value"), value_format, raw_bytes, f"{where}.value")
-        headers = _headers(r.get("headers"), value_format, raw_bytes, f"{where}.headers")
-        timestamp = r.get("timestamp")
+        headers = _headers(optional(r, "headers", where=f"{where}."), value_format, raw_bytes, f"{where}.headers")
+        timestamp = optional(r, "timestamp", where=f"{where}.")
         if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int)
                                       or not 0 <= timestamp <= INT64_MAX):
             raise bad_request(f"{where}.timestamp must be an integer number of ms since the epoch")
-        partition = r.get("partition")
+        partition = optional(r, "partition", where=f"{where}.")
         if partition is None:
             partition = (partition_for_key(key, info.partitions) if key is not None
                          else ctx.round_robin.next_partition(topic, info.partitions))
@@ -278,8 +284,6 @@ async def read_records(request: web.Request) -> web.Response:
     partition = path_partition(request, info.partitions)
     offset = query_int(request, "offset", None, 0, INT64_MAX)
     timestamp = query_int(request, "timestamp", None, 0, INT64_MAX)
-    if offset is not None and timestamp is not None:
-        raise bad_request("give offset or timestamp, not both")
     max_bytes = query_int(request, "max_bytes", DEFAULT_MAX_BYTES, 1, MAX_READ_BYTES)
     limit = query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     wait_ms = query_int(request, "wait_ms", 0, 0, MAX_WAIT_MS)
@@ -288,7 +292,8 @@ async def read_records(request: web.Request) -> web.Response:
     assert max_bytes is not None and limit is not None and wait_ms is not None
     if timestamp is not None:
         found, _ = broker.offset_for_timestamp(topic, partition, timestamp)
-        offset = found if found >= 0 else broker.offsets(topic, partition)[1]
+        by_time = found if found >= 0 else broker.offsets(topic, partition)[1]
+        offset = by_time if offset is None else max(offset, by_time)
     elif offset is None:
         offset = broker.offsets(topic, partition)[0]
     out = broker.read(topic, partition, offset, max_bytes)

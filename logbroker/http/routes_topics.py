@@ -20,7 +20,7 @@ from aiohttp import web
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context
 from logbroker.http.errors import bad_request
-from logbroker.http.params import body_object, field_int, field_str
+from logbroker.http.params import body_object, field_int, field_str, optional
 from logbroker.topics import MAX_PARTITIONS, ConfigEntry, TopicDescription
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,8 @@ async def create_topic(request: web.Request) -> web.Response:
     assert name is not None
     partitions = field_int(body, "partitions", 1, MAX_PARTITIONS)
     replication = field_int(body, "replication_factor", -1, 32767)
-    configs = _config_strings(body.get("configs"), "configs")
-    validate_only = body.get("validate_only", False)
+    configs = _config_strings(optional(body, "configs"), "configs")
+    validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
     info = broker.create_topic(name, partitions, configs, replication_factor=replication,
@@ -96,13 +96,11 @@ async def alter_configs(request: web.Request) -> web.Response:
     name = request.match_info["topic"]
     broker.topic(name)  # 404 before 400s about the body
     body = body_object(await read_body(request))
-    to_set = _config_strings(body.get("set"), "set")
-    to_delete = body.get("delete", [])
-    if to_delete is None:
-        to_delete = []
+    to_set = _config_strings(optional(body, "set"), "set")
+    to_delete = optional(body, "delete", [])
     if not isinstance(to_delete, list) or not all(isinstance(k, str) for k in to_delete):
         raise bad_request("delete must be an array of config names")
-    validate_only = body.get("validate_only", False)
+    validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
     info = broker.alter_configs(name, set=to_set, delete=to_delete, validate_only=validate_only)

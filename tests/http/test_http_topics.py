@@ -120,3 +120,17 @@ def test_bodies_that_do_not_say_json_get_415(api: Api) -> None:
     assert _post_with_content_type(api, "/topics", body, None)[0] == 201
     assert _post_with_content_type(api, "/topics", json.dumps({"name": "ctype2"}).encode(),
                                    "application/vnd.logbroker+json")[0] == 201
+
+
+def test_fields_documented_as_non_null_refuse_null(api: Api) -> None:
+    api.create_topic("nulls")
+    assert_error(api.patch("/topics/nulls/configs", {"set": {}, "delete": None}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "nulls2", "configs": None}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "nulls2", "partitions": None}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics/nulls/records", {"value_format": None, "records": [{"value": "v"}]}), 400)
+    assert_error(api.post("/topics/nulls/records", {"records": [{"value": "v", "partition": None}]}), 400)
+    assert_error(api.post("/topics/nulls/records", {"records": [{"value": "v", "headers": None}]}), 400)
+    # Keys, values and header values are documented nullable: null is a null.
+    assert api.post("/topics/nulls/records", {"records": [{"key": None, "value": None,
+                                                           "headers": [{"key": "h", "value": None}]}]}).status == 200
+    assert api.get("/topics/nulls").body["partitions"][0]["log_end_offset"] == 1
