@@ -63,6 +63,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -212,6 +213,16 @@ class _Topic:
         return (json.dumps(doc, indent=1) + "\n").encode()
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointSnapshot:
+    """The three offset checkpoints as of one moment (``Store.checkpoint_snapshot``)."""
+
+    generation: int
+    recovery: dict[TopicPartition, int]
+    starts: dict[TopicPartition, int]
+    cleaned: dict[TopicPartition, int]
+
+
 class Store:
     """One data directory: the topics, their lazily opened partition logs and the checkpoints.
 
@@ -245,6 +256,11 @@ class Store:
         self._recovery_points: dict[TopicPartition, int] = {}
         self._log_start_offsets: dict[TopicPartition, int] = {}
         self._cleaner_offsets: dict[TopicPartition, int] = {}
+        # Checkpoint files may be written from a worker thread: one writer at a time, never an older
+        # snapshot over a newer one.
+        self._checkpoint_lock = threading.Lock()
+        self._snapshot_generation = 0
+        self._written_generation = 0
         self._clean = False
         self._closed = False
 
@@ -673,17 +689,35 @@ class Store:
         self._check_open()
         self._write_checkpoints(sync=sync)
 
-    def _write_checkpoints(self, *, sync: bool = True) -> None:
+    def checkpoint_snapshot(self) -> CheckpointSnapshot:
+        """What the checkpoints would say now, from memory only (per partition, no I/O): take it on
+        the thread that mutates the logs, then ``write_checkpoint`` it from any thread."""
+        self._check_open()
         for key, log in self._logs.items():
             self._recovery_points[key] = log.recovery_point
             self._log_start_offsets[key] = log.log_start_offset
-        live = {key for key in self._recovery_points if self._is_live(key)}
-        recovery = {k: v for k, v in self._recovery_points.items() if k in live}
-        starts = {k: v for k, v in self._log_start_offsets.items() if self._is_live(k)}
-        write_offset_checkpoint(self.data_dir / RECOVERY_POINT_CHECKPOINT, recovery, sync=sync)
-        write_offset_checkpoint(self.data_dir / LOG_START_OFFSET_CHECKPOINT, starts, sync=sync)
-        cleaned = {k: v for k, v in self._cleaner_offsets.items() if self._is_live(k)}
-        write_offset_checkpoint(self.data_dir / CLEANER_OFFSET_CHECKPOINT, cleaned, sync=sync)
+        self._snapshot_generation += 1
+        return CheckpointSnapshot(
+            generation=self._snapshot_generation,
+            recovery={k: v for k, v in self._recovery_points.items() if self._is_live(k)},
+            starts={k: v for k, v in self._log_start_offsets.items() if self._is_live(k)},
+            cleaned={k: v for k, v in self._cleaner_offsets.items() if self._is_live(k)},
+        )
+
+    def write_checkpoint(self, snapshot: CheckpointSnapshot, *, sync: bool = True) -> bool:
+        """Write ``snapshot`` crash-safely (fsync + rename); safe from a worker thread. Returns False,
+        writing nothing, when a newer snapshot was already written."""
+        with self._checkpoint_lock:
+            if snapshot.generation <= self._written_generation:
+                return False
+            write_offset_checkpoint(self.data_dir / RECOVERY_POINT_CHECKPOINT, snapshot.recovery, sync=sync)
+            write_offset_checkpoint(self.data_dir / LOG_START_OFFSET_CHECKPOINT, snapshot.starts, sync=sync)
+            write_offset_checkpoint(self.data_dir / CLEANER_OFFSET_CHECKPOINT, snapshot.cleaned, sync=sync)
+            self._written_generation = snapshot.generation
+            return True
+
+    def _write_checkpoints(self, *, sync: bool = True) -> None:
+        self.write_checkpoint(self.checkpoint_snapshot(), sync=sync)
 
     def _is_live(self, key: TopicPartition) -> bool:
         topic = self._topics.get(key[0])
