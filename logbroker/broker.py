@@ -195,6 +195,21 @@ class Broker:
         with _disk_errors(f"create topic {name}"):
             return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
 
+    async def create_topic_async(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
+                                 replication_factor: int | None = None, validate_only: bool = False) -> TopicInfo:
+        """``create_topic`` for the fronts: the partition directories and metadata file are written in a
+        worker thread (5,000 partitions take seconds of mkdir and fsync) while produce, fetch and
+        /health go on; the topic becomes visible on the event loop once its files are durable."""
+        check_replication_factor(replication_factor)
+        if partitions is None or partitions == -1:
+            partitions = self.config.get_int("num.partitions")
+        with _disk_errors(f"create topic {name}"):
+            prepared = await asyncio.to_thread(self.store.prepare_topic, name, partitions, dict(configs),
+                                               validate_only=validate_only)
+        if validate_only:
+            return prepared.info()
+        return self.store.commit_topic(prepared)
+
     def delete_topic(self, name: str) -> TopicInfo:
         """Delete a topic for a client (Kafka DeleteTopics).
 

@@ -259,6 +259,9 @@ class Store:
         # Checkpoint files may be written from a worker thread: one writer at a time, never an older
         # snapshot over a newer one.
         self._checkpoint_lock = threading.Lock()
+        # Topic creation writes its files from a worker thread: names being created are reserved.
+        self._admin_lock = threading.Lock()
+        self._reserved: set[str] = set()
         self._snapshot_generation = 0
         self._written_generation = 0
         self._clean = False
@@ -399,9 +402,51 @@ class Store:
         Raises InvalidTopicError (name), TopicExistsError, InvalidPartitionsError (count < 1),
         InvalidConfigError. With ``validate_only`` nothing is written (CreateTopics validateOnly).
         """
+        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only)
+        if validate_only:
+            return topic.info()
+        return self.commit_topic(topic)
+
+    def prepare_topic(
+        self,
+        name: str,
+        partitions: int,
+        configs: Mapping[str, str] | None = None,
+        *,
+        topic_id: uuid.UUID | None = None,
+        validate_only: bool = False,
+    ) -> _Topic:
+        """The slow half of ``create_topic``, safe from a worker thread: validate and write the
+        partition directories and the metadata file. The name is reserved until ``commit_topic``
+        (on the thread that owns the in-memory maps) makes the topic visible."""
+        with self._admin_lock:
+            topic = self._validate_new_topic(name, partitions, configs, topic_id)
+            if validate_only:
+                return topic
+            self._reserved.add(name)
+        try:
+            self._create_files(topic)
+        except BaseException:
+            with self._admin_lock:
+                self._reserved.discard(name)
+            raise
+        return topic
+
+    def commit_topic(self, topic: _Topic) -> TopicInfo:
+        """Make a prepared topic visible (call on the thread that owns the maps: the event loop)."""
+        self._topics[topic.name] = topic
+        self._collisions[_collision_key(topic.name)] = topic.name
+        with self._admin_lock:
+            self._reserved.discard(topic.name)
+        logger.info("created topic %s (%s) with %d partitions, overrides %s", topic.name, topic.topic_id,
+                    topic.partitions, topic.overrides)
+        return topic.info()
+
+    def _validate_new_topic(self, name: str, partitions: int, configs: Mapping[str, str] | None,
+                            topic_id: uuid.UUID | None) -> _Topic:
         self._check_open()
         validate_topic_name(name)
-        if name in self._topics:
+        if name in self._topics or name in self._reserved:
             raise TopicExistsError(f"topic {name!r} already exists")
         other = self._collisions.get(_collision_key(name))
         if other is not None:
@@ -412,17 +457,11 @@ class Store:
         overrides = normalize_props(configs or {})
         config = LogConfig.from_props(overrides, self._default_config)
         topic = _Topic(name, topic_id or uuid.uuid4(), partitions, overrides, config)
-        if validate_only:
-            return topic.info()
-        if any(t.topic_id == topic.topic_id for t in self._topics.values()):
+        if any(t.topic_id == topic.topic_id for t in list(self._topics.values())):
             raise TopicExistsError(f"topic id {topic.topic_id} is already in use")
-        self._create_atomically(topic)
-        logger.info(
-            "created topic %s (%s) with %d partitions, overrides %s", name, topic.topic_id, partitions, overrides
-        )
-        return topic.info()
+        return topic
 
-    def _create_atomically(self, topic: _Topic) -> None:
+    def _create_files(self, topic: _Topic) -> None:
         """Partition directories first, then the metadata file (the commit point), then the in-memory
         maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
         does not find a half-created topic. A crash before the metadata file leaves only empty
@@ -444,8 +483,6 @@ class Store:
                 shutil.rmtree(path, ignore_errors=True)
             logger.warning("creating topic %s failed; removed its %d partition directories", topic.name, len(made))
             raise
-        self._topics[topic.name] = topic
-        self._collisions[_collision_key(topic.name)] = topic.name
 
     def _check_handle_budget(self, partitions: int) -> None:
         """Refuse, before writing anything, a topic whose partitions cannot all keep a file open."""

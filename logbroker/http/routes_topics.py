@@ -76,8 +76,8 @@ async def create_topic(request: web.Request) -> web.Response:
     validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
-    info = broker.create_topic(name, partitions, configs, replication_factor=replication,
-                               validate_only=validate_only)
+    info = await broker.create_topic_async(name, partitions, configs, replication_factor=replication,
+                                           validate_only=validate_only)
     if validate_only:
         return respond(request, {"name": info.name, "partitions": info.partitions, "validate_only": True})
     log.info("created topic %s (%d partitions) over HTTP from %s", name, info.partitions, request.remote)

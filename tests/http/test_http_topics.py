@@ -134,3 +134,32 @@ def test_fields_documented_as_non_null_refuse_null(api: Api) -> None:
     assert api.post("/topics/nulls/records", {"records": [{"key": None, "value": None,
                                                            "headers": [{"key": "h", "value": None}]}]}).status == 200
     assert api.get("/topics/nulls").body["partitions"][0]["log_end_offset"] == 1
+
+
+def test_topic_creation_runs_off_the_event_loop(api: Api) -> None:
+    """A large create writes its files in a worker thread: /health keeps answering meanwhile, and
+    racing creates of one name give one 201 and one 409."""
+    import threading
+    import time
+
+    replies: list[int] = []
+
+    def create(name: str, partitions: int) -> None:
+        replies.append(api.post("/topics", {"name": name, "partitions": partitions}, timeout=120).status)
+
+    big = threading.Thread(target=create, args=("big-create", 800))
+    big.start()
+    health: list[float] = []
+    while big.is_alive():
+        start = time.monotonic()
+        assert api.get("/health").status == 200
+        health.append(time.monotonic() - start)
+    big.join()
+    assert replies == [201]
+    assert api.get("/topics/big-create").body["partitions"][799]["partition"] == 799
+    racers = [threading.Thread(target=create, args=("raced", 50)) for _ in range(2)]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    assert sorted(replies[1:]) == [201, 409]
