@@ -216,11 +216,20 @@ class Broker:
         Raises TopicDeletionDisabledError (``delete.topic.enable=false``), UnknownTopicError, or
         TopicAuthorizationError for an internal topic (the group coordinator's state lives there).
         """
+        self._check_deletable(name)
+        self._forget_topic(name)
+        with _disk_errors(f"delete topic {name}"):
+            return self.store.delete_topic(name)
+
+    def _check_deletable(self, name: str) -> None:
         if not self.config.get_bool("delete.topic.enable"):
             raise TopicDeletionDisabledError("topic deletion is disabled (delete.topic.enable=false)")
         self.store.topic(name)
         if is_internal(name):
             raise TopicAuthorizationError(f"topic {name} is internal and cannot be deleted")
+
+    def _forget_topic(self, name: str) -> None:
+        """Drop the broker's own state of a topic being deleted and wake its waiters."""
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
@@ -230,8 +239,16 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
+
+    async def delete_topic_async(self, name: str) -> TopicInfo:
+        """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
+        loop), and its data files are removed in a worker thread."""
+        self._check_deletable(name)
+        self._forget_topic(name)
         with _disk_errors(f"delete topic {name}"):
-            return self.store.delete_topic(name)
+            info, doomed = self.store.detach_topic(name)
+        await asyncio.to_thread(self.store.remove_detached, doomed)
+        return info
 
     def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
         """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""

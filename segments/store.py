@@ -495,6 +495,14 @@ class Store:
 
     def delete_topic(self, name: str) -> TopicInfo:
         """Delete a topic and its data (Kafka DeleteTopics); crash-safe, see the module docstring."""
+        info, doomed = self.detach_topic(name)
+        self.remove_detached(doomed)
+        return info
+
+    def detach_topic(self, name: str) -> tuple[TopicInfo, list[Path]]:
+        """The quick half of ``delete_topic`` (call on the thread that owns the maps): close the logs,
+        rename the partition directories to ``-delete`` and drop the metadata; the topic is gone once
+        this returns. Returns the directories whose data ``remove_detached`` removes."""
         self._check_open()
         topic = self._topic(name)
         for partition in range(topic.partitions):
@@ -502,10 +510,15 @@ class Store:
             if log is not None:
                 log.close()
         doomed = self._detach_topic(topic)
-        for path in doomed:
-            shutil.rmtree(path, ignore_errors=True)
         logger.info("deleted topic %s (%s)", name, topic.topic_id)
-        return topic.info()
+        return topic.info(), doomed
+
+    @staticmethod
+    def remove_detached(paths: Iterable[Path]) -> None:
+        """Remove detached partition directories (their data); safe from a worker thread, as nothing
+        refers to them any more. A crash first leaves them to the next start's cleanup."""
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
 
     def _detach_topic(self, topic: _Topic) -> list[Path]:
         """Rename partition dirs to ``-delete``, then drop the metadata; returns the dirs to remove."""

@@ -121,7 +121,7 @@ async def delete_topic(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
     name = request.match_info["topic"]
-    broker.delete_topic(name)
+    await broker.delete_topic_async(name)
     ctx.round_robin.forget(name)
     log.info("deleted topic %s over HTTP from %s", name, request.remote)
     return web.Response(status=204)

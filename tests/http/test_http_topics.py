@@ -6,6 +6,7 @@ import http.client
 import json
 from typing import Any
 
+from tests.conftest import BrokerProcess
 from tests.http.http_api import Api, assert_error
 
 
@@ -163,3 +164,13 @@ def test_topic_creation_runs_off_the_event_loop(api: Api) -> None:
     for t in racers:
         t.join()
     assert sorted(replies[1:]) == [201, 409]
+
+
+def test_deleted_topic_data_is_removed_off_the_loop_and_the_name_reusable(api: Api, http_broker: BrokerProcess) -> None:
+    api.create_topic("doomed", partitions=3)
+    assert api.post("/topics/doomed/records", {"records": [{"value": "v" * 1000}] * 50}).status == 200
+    assert api.delete("/topics/doomed").status == 204
+    data = http_broker.data_dir
+    assert not [p for p in data.iterdir() if p.name.startswith("doomed-")]
+    api.create_topic("doomed", partitions=1)
+    assert api.get("/topics/doomed/partitions/0/records").body["records"] == []

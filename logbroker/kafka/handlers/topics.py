@@ -55,7 +55,7 @@ async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
             entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
             continue
         try:
-            broker.delete_topic(name)
+            await broker.delete_topic_async(name)
             log.info("deleted topic %s for %s", name, ctx.client_id)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
