@@ -200,7 +200,7 @@ class App:
         stats = sweep(self.store, wall_clock_ms())
         if stats.retention.segments_deleted or stats.compacted_partitions or stats.errors:
             log.info("retention sweep: %s", stats)
-        self.store.checkpoint()
+        await self._write_checkpoint()
 
     async def _flush_tick(self) -> None:
         assert self.broker is not None
@@ -212,8 +212,15 @@ class App:
 
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None
-        self.store.checkpoint()
+        await self._write_checkpoint()
         self.broker.snapshot_producer_states()
+
+    async def _write_checkpoint(self) -> None:
+        """The offset checkpoints: a snapshot from memory on the loop, the fsync + rename of the files
+        in a worker thread, so a slow disk does not stall produce, fetch and /health."""
+        assert self.store is not None
+        snapshot = self.store.checkpoint_snapshot()
+        await asyncio.to_thread(self.store.write_checkpoint, snapshot)
 
     async def stop(self) -> None:
         for task in self._tasks:

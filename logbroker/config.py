@@ -38,6 +38,9 @@ from segments.errors import InvalidConfigError
 
 log = logging.getLogger(__name__)
 
+# The topic configs a client may name (create, alter), for the fronts' documents.
+TOPIC_CONFIG_NAMES: tuple[str, ...] = tuple(d.name for d in TOPIC_CONFIGS)
+
 
 def _bool(value: str) -> bool:
     v = value.strip().lower()

@@ -136,38 +136,47 @@ class OpenSegmentCache:
     - ``max_inactive``: inactive segments holding a descriptor or their indexes (memory); an
       evicted inactive segment drops both.
 
-    Share one cache between many logs to bound a whole data directory. Not thread-safe: use from
-    the event loop only (a flusher thread may fsync a dropped descriptor: it holds the handle).
+    Share one cache between many logs to bound a whole data directory. Thread-safe: the event loop
+    and worker threads (compaction, topic creation and deletion) may touch segments at once. The
+    lock guards only the two lists; evicted segments are released after it is let go, so a
+    segment's own locks are never taken under it.
     """
 
-    __slots__ = ("_active", "_inactive", "max_inactive", "max_open")
+    __slots__ = ("_active", "_inactive", "_lock", "max_inactive", "max_open")
 
     def __init__(self, max_open: int = 64, max_inactive: int | None = None) -> None:
         self.max_open = max(1, max_open)
         self.max_inactive = max(1, min(self.max_open, max_inactive if max_inactive is not None else max_open))
         self._active: OrderedDict[LogSegment, None] = OrderedDict()
         self._inactive: OrderedDict[LogSegment, None] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._active) + len(self._inactive)
+        with self._lock:
+            return len(self._active) + len(self._inactive)
 
     def touch(self, segment: LogSegment) -> None:
-        """``segment`` was just used (O(1); on the produce path once per append)."""
-        mine, other = (self._active, self._inactive) if segment.active else (self._inactive, self._active)
-        if other:
-            other.pop(segment, None)
-        mine[segment] = None
-        mine.move_to_end(segment)
-        while len(self._inactive) > self.max_inactive:
-            self._inactive.popitem(last=False)[0].release()
-        while len(self._active) + len(self._inactive) > self.max_open:
-            # Inactive segments go first: an active one is likely to be appended to again soon.
-            victims = self._inactive if self._inactive else self._active
-            victims.popitem(last=False)[0].release()
+        """``segment`` was just used (O(1) and one uncontended lock; on the produce path once per append)."""
+        evicted: list[LogSegment] = []
+        with self._lock:
+            mine, other = (self._active, self._inactive) if segment.active else (self._inactive, self._active)
+            if other:
+                other.pop(segment, None)
+            mine[segment] = None
+            mine.move_to_end(segment)
+            while len(self._inactive) > self.max_inactive:
+                evicted.append(self._inactive.popitem(last=False)[0])
+            while len(self._active) + len(self._inactive) > self.max_open:
+                # Inactive segments go first: an active one is likely to be appended to again soon.
+                victims = self._inactive if self._inactive else self._active
+                evicted.append(victims.popitem(last=False)[0])
+        for victim in evicted:
+            victim.release()
 
     def discard(self, segment: LogSegment) -> None:
-        self._active.pop(segment, None)
-        self._inactive.pop(segment, None)
+        with self._lock:
+            self._active.pop(segment, None)
+            self._inactive.pop(segment, None)
 
 
 @dataclass(slots=True)

@@ -63,6 +63,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -212,6 +213,16 @@ class _Topic:
         return (json.dumps(doc, indent=1) + "\n").encode()
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointSnapshot:
+    """The three offset checkpoints as of one moment (``Store.checkpoint_snapshot``)."""
+
+    generation: int
+    recovery: dict[TopicPartition, int]
+    starts: dict[TopicPartition, int]
+    cleaned: dict[TopicPartition, int]
+
+
 class Store:
     """One data directory: the topics, their lazily opened partition logs and the checkpoints.
 
@@ -245,6 +256,14 @@ class Store:
         self._recovery_points: dict[TopicPartition, int] = {}
         self._log_start_offsets: dict[TopicPartition, int] = {}
         self._cleaner_offsets: dict[TopicPartition, int] = {}
+        # Checkpoint files may be written from a worker thread: one writer at a time, never an older
+        # snapshot over a newer one.
+        self._checkpoint_lock = threading.Lock()
+        # Topic creation writes its files from a worker thread: names being created are reserved.
+        self._admin_lock = threading.Lock()
+        self._reserved: set[str] = set()
+        self._snapshot_generation = 0
+        self._written_generation = 0
         self._clean = False
         self._closed = False
 
@@ -383,9 +402,51 @@ class Store:
         Raises InvalidTopicError (name), TopicExistsError, InvalidPartitionsError (count < 1),
         InvalidConfigError. With ``validate_only`` nothing is written (CreateTopics validateOnly).
         """
+        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only)
+        if validate_only:
+            return topic.info()
+        return self.commit_topic(topic)
+
+    def prepare_topic(
+        self,
+        name: str,
+        partitions: int,
+        configs: Mapping[str, str] | None = None,
+        *,
+        topic_id: uuid.UUID | None = None,
+        validate_only: bool = False,
+    ) -> _Topic:
+        """The slow half of ``create_topic``, safe from a worker thread: validate and write the
+        partition directories and the metadata file. The name is reserved until ``commit_topic``
+        (on the thread that owns the in-memory maps) makes the topic visible."""
+        with self._admin_lock:
+            topic = self._validate_new_topic(name, partitions, configs, topic_id)
+            if validate_only:
+                return topic
+            self._reserved.add(name)
+        try:
+            self._create_files(topic)
+        except BaseException:
+            with self._admin_lock:
+                self._reserved.discard(name)
+            raise
+        return topic
+
+    def commit_topic(self, topic: _Topic) -> TopicInfo:
+        """Make a prepared topic visible (call on the thread that owns the maps: the event loop)."""
+        self._topics[topic.name] = topic
+        self._collisions[_collision_key(topic.name)] = topic.name
+        with self._admin_lock:
+            self._reserved.discard(topic.name)
+        logger.info("created topic %s (%s) with %d partitions, overrides %s", topic.name, topic.topic_id,
+                    topic.partitions, topic.overrides)
+        return topic.info()
+
+    def _validate_new_topic(self, name: str, partitions: int, configs: Mapping[str, str] | None,
+                            topic_id: uuid.UUID | None) -> _Topic:
         self._check_open()
         validate_topic_name(name)
-        if name in self._topics:
+        if name in self._topics or name in self._reserved:
             raise TopicExistsError(f"topic {name!r} already exists")
         other = self._collisions.get(_collision_key(name))
         if other is not None:
@@ -396,17 +457,11 @@ class Store:
         overrides = normalize_props(configs or {})
         config = LogConfig.from_props(overrides, self._default_config)
         topic = _Topic(name, topic_id or uuid.uuid4(), partitions, overrides, config)
-        if validate_only:
-            return topic.info()
-        if any(t.topic_id == topic.topic_id for t in self._topics.values()):
+        if any(t.topic_id == topic.topic_id for t in list(self._topics.values())):
             raise TopicExistsError(f"topic id {topic.topic_id} is already in use")
-        self._create_atomically(topic)
-        logger.info(
-            "created topic %s (%s) with %d partitions, overrides %s", name, topic.topic_id, partitions, overrides
-        )
-        return topic.info()
+        return topic
 
-    def _create_atomically(self, topic: _Topic) -> None:
+    def _create_files(self, topic: _Topic) -> None:
         """Partition directories first, then the metadata file (the commit point), then the in-memory
         maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
         does not find a half-created topic. A crash before the metadata file leaves only empty
@@ -428,8 +483,6 @@ class Store:
                 shutil.rmtree(path, ignore_errors=True)
             logger.warning("creating topic %s failed; removed its %d partition directories", topic.name, len(made))
             raise
-        self._topics[topic.name] = topic
-        self._collisions[_collision_key(topic.name)] = topic.name
 
     def _check_handle_budget(self, partitions: int) -> None:
         """Refuse, before writing anything, a topic whose partitions cannot all keep a file open."""
@@ -442,6 +495,14 @@ class Store:
 
     def delete_topic(self, name: str) -> TopicInfo:
         """Delete a topic and its data (Kafka DeleteTopics); crash-safe, see the module docstring."""
+        info, doomed = self.detach_topic(name)
+        self.remove_detached(doomed)
+        return info
+
+    def detach_topic(self, name: str) -> tuple[TopicInfo, list[Path]]:
+        """The quick half of ``delete_topic`` (call on the thread that owns the maps): close the logs,
+        rename the partition directories to ``-delete`` and drop the metadata; the topic is gone once
+        this returns. Returns the directories whose data ``remove_detached`` removes."""
         self._check_open()
         topic = self._topic(name)
         for partition in range(topic.partitions):
@@ -449,10 +510,15 @@ class Store:
             if log is not None:
                 log.close()
         doomed = self._detach_topic(topic)
-        for path in doomed:
-            shutil.rmtree(path, ignore_errors=True)
         logger.info("deleted topic %s (%s)", name, topic.topic_id)
-        return topic.info()
+        return topic.info(), doomed
+
+    @staticmethod
+    def remove_detached(paths: Iterable[Path]) -> None:
+        """Remove detached partition directories (their data); safe from a worker thread, as nothing
+        refers to them any more. A crash first leaves them to the next start's cleanup."""
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
 
     def _detach_topic(self, topic: _Topic) -> list[Path]:
         """Rename partition dirs to ``-delete``, then drop the metadata; returns the dirs to remove."""
@@ -673,17 +739,35 @@ class Store:
         self._check_open()
         self._write_checkpoints(sync=sync)
 
-    def _write_checkpoints(self, *, sync: bool = True) -> None:
+    def checkpoint_snapshot(self) -> CheckpointSnapshot:
+        """What the checkpoints would say now, from memory only (per partition, no I/O): take it on
+        the thread that mutates the logs, then ``write_checkpoint`` it from any thread."""
+        self._check_open()
         for key, log in self._logs.items():
             self._recovery_points[key] = log.recovery_point
             self._log_start_offsets[key] = log.log_start_offset
-        live = {key for key in self._recovery_points if self._is_live(key)}
-        recovery = {k: v for k, v in self._recovery_points.items() if k in live}
-        starts = {k: v for k, v in self._log_start_offsets.items() if self._is_live(k)}
-        write_offset_checkpoint(self.data_dir / RECOVERY_POINT_CHECKPOINT, recovery, sync=sync)
-        write_offset_checkpoint(self.data_dir / LOG_START_OFFSET_CHECKPOINT, starts, sync=sync)
-        cleaned = {k: v for k, v in self._cleaner_offsets.items() if self._is_live(k)}
-        write_offset_checkpoint(self.data_dir / CLEANER_OFFSET_CHECKPOINT, cleaned, sync=sync)
+        self._snapshot_generation += 1
+        return CheckpointSnapshot(
+            generation=self._snapshot_generation,
+            recovery={k: v for k, v in self._recovery_points.items() if self._is_live(k)},
+            starts={k: v for k, v in self._log_start_offsets.items() if self._is_live(k)},
+            cleaned={k: v for k, v in self._cleaner_offsets.items() if self._is_live(k)},
+        )
+
+    def write_checkpoint(self, snapshot: CheckpointSnapshot, *, sync: bool = True) -> bool:
+        """Write ``snapshot`` crash-safely (fsync + rename); safe from a worker thread. Returns False,
+        writing nothing, when a newer snapshot was already written."""
+        with self._checkpoint_lock:
+            if snapshot.generation <= self._written_generation:
+                return False
+            write_offset_checkpoint(self.data_dir / RECOVERY_POINT_CHECKPOINT, snapshot.recovery, sync=sync)
+            write_offset_checkpoint(self.data_dir / LOG_START_OFFSET_CHECKPOINT, snapshot.starts, sync=sync)
+            write_offset_checkpoint(self.data_dir / CLEANER_OFFSET_CHECKPOINT, snapshot.cleaned, sync=sync)
+            self._written_generation = snapshot.generation
+            return True
+
+    def _write_checkpoints(self, *, sync: bool = True) -> None:
+        self.write_checkpoint(self.checkpoint_snapshot(), sync=sync)
 
     def _is_live(self, key: TopicPartition) -> bool:
         topic = self._topics.get(key[0])

@@ -1,7 +1,8 @@
 """Content negotiation: JSON by default, msgpack when the client says ``application/msgpack``.
 
-Request bodies are decoded by their ``Content-Type`` (``application/json``, or missing: JSON;
-``application/msgpack`` / ``application/x-msgpack``: msgpack). Answers use msgpack when the
+Request bodies are decoded by their ``Content-Type`` (``application/json``, ``application/*+json``
+or no header: JSON; ``application/msgpack`` / ``application/x-msgpack``: msgpack; anything else,
+including ``text/plain``, an empty or an unparseable type: 415). Answers use msgpack when the
 ``Accept`` header names it (or, with no ``Accept`` preference, when the request body was msgpack),
 else JSON. In msgpack, record keys, values and header values travel as raw bytes (bin type).
 """
@@ -12,7 +13,7 @@ import json
 from typing import Any
 
 import msgpack
-from aiohttp import web
+from aiohttp import hdrs, web
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
@@ -30,6 +31,15 @@ def wants_msgpack(request: web.Request) -> bool:
 
 def body_is_msgpack(request: web.Request) -> bool:
     return request.content_type in _MSGPACK_TYPES
+
+
+def body_is_json(request: web.Request) -> bool:
+    """A body sent without a ``Content-Type`` is read as JSON; one that names a type must name JSON
+    (``application/json`` or ``+json``): text, empty and unparseable types are refused with 415."""
+    if hdrs.CONTENT_TYPE not in request.headers:
+        return True
+    ctype = request.content_type
+    return ctype == JSON or (ctype.startswith("application/") and ctype.endswith("+json"))
 
 
 def _json_default(value: object) -> object:
@@ -70,10 +80,10 @@ async def read_body(request: web.Request) -> Any:
             raise BodyError(f"request body is not valid msgpack: {exc}") from None
         except Exception as exc:  # msgpack raises a few more kinds on hostile input
             raise BodyError(f"request body is not valid msgpack: {exc}") from None
-    ctype = request.content_type
-    if raw and ctype not in (JSON, "application/octet-stream", "text/plain") and not ctype.endswith("+json"):
+    if raw and not body_is_json(request):
         raise UnsupportedMediaTypeError(
-            f"unsupported content type {ctype!r}: send application/json or application/msgpack")
+            f"unsupported content type {request.headers.get(hdrs.CONTENT_TYPE)!r}: "
+            f"send application/json or application/msgpack")
     if not raw:
         raise BodyError("request body is empty")
     try:

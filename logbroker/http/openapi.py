@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from logbroker.config import TOPIC_CONFIG_NAMES
 from logbroker.http import openapi_share
 
 VERSION = "0.1.0"
@@ -43,6 +44,12 @@ _PARTITION = {"name": "partition", "in": "path", "required": True,
 _INT64 = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _FORMAT = {"type": "string", "enum": ["text", "json", "base64"]}
 _NULLABLE_STRING = {"type": "string", "nullable": True}
+_CONFIG_VALUE = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+# Kafka's topic names: 1 to 249 of [a-zA-Z0-9._-], but not "." or "..".
+_TOPIC_NAME = {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$",
+               "not": {"enum": [".", ".."]}}
+_FALLBACK = {"type": "string", "enum": ["base64"],
+             "description": "present when these bytes did not fit the requested format and are sent as base64"}
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -81,12 +88,14 @@ _SCHEMAS: dict[str, Any] = {
         },
     },
     "ConfigValues": {
-        "type": "object", "description": "topic config overrides by Kafka name (e.g. retention.ms)",
-        "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+        "type": "object", "description": "topic config overrides by Kafka name (e.g. retention.ms); a value "
+                                         "the config does not take answers 400 INVALID_CONFIG",
+        "properties": {name: _CONFIG_VALUE for name in TOPIC_CONFIG_NAMES},
+        "additionalProperties": False,
     },
     "CreateTopic": {
         "type": "object", "required": ["name"],
-        "properties": {"name": {"type": "string"},
+        "properties": {"name": _TOPIC_NAME,
                        "partitions": {"type": "integer", "minimum": 1, "maximum": 100000,
                                       "description": "default: the broker's num.partitions"},
                        "replication_factor": {"type": "integer", "enum": [-1, 1]},
@@ -96,7 +105,7 @@ _SCHEMAS: dict[str, Any] = {
     "AlterConfigs": {
         "type": "object",
         "properties": {"set": _ref("ConfigValues"),
-                       "delete": {"type": "array", "items": {"type": "string"}},
+                       "delete": {"type": "array", "items": {"type": "string", "enum": list(TOPIC_CONFIG_NAMES)}},
                        "validate_only": {"type": "boolean"}},
     },
     "Header": {
@@ -130,7 +139,12 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {"offset": {"type": "integer"}, "timestamp": {"type": "integer"},
                        "timestamp_type": {"type": "string", "enum": ["CreateTime", "LogAppendTime"]},
                        "key": {"nullable": True}, "value": {"nullable": True},
-                       "headers": {"type": "array", "items": _ref("Header")}},
+                       "key_format": _FALLBACK, "value_format": _FALLBACK,
+                       "headers": {"type": "array", "items": _ref("ReadHeader")}},
+    },
+    "ReadHeader": {
+        "type": "object", "required": ["key"],
+        "properties": {"key": {"type": "string"}, "value": {"nullable": True}, "value_format": _FALLBACK},
     },
     "ReadResponse": {
         "type": "object", "required": ["topic", "partition", "records", "next_offset", "high_watermark"],
@@ -172,9 +186,16 @@ _SCHEMAS: dict[str, Any] = {
     },
     "ResetOffsets": {
         "type": "object", "required": ["strategy"],
+        "description": "strategy timestamp needs timestamp; strategy shift needs shift; strategy offset needs offset",
+        "oneOf": [{"properties": {"strategy": {"enum": ["earliest", "latest"]}}},
+                  {"required": ["timestamp"], "properties": {"strategy": {"enum": ["timestamp"]}}},
+                  {"required": ["shift"], "properties": {"strategy": {"enum": ["shift"]}}},
+                  {"required": ["offset"], "properties": {"strategy": {"enum": ["offset"]}}}],
         "properties": {"strategy": {"type": "string", "enum": ["earliest", "latest", "timestamp", "shift",
-                                                                     "offset"]},
-                       "timestamp": _INT64, "shift": {"type": "integer"}, "offset": _INT64,
+                                                              "offset"]},
+                       "timestamp": _INT64,
+                       "shift": {"type": "integer", "minimum": -(2**63 - 1), "maximum": 2**63 - 1},
+                       "offset": _INT64,
                        "dry_run": {"type": "boolean", "description": "answer the offsets, commit nothing"},
                        "topics": {"type": "array", "items": {"type": "string"}}},
     },
@@ -189,9 +210,10 @@ _SCHEMAS: dict[str, Any] = {
     "JoinGroup": {
         "type": "object",
         "description": "Give topics or pattern (not both).",
+        "oneOf": [{"required": ["topics"]}, {"required": ["pattern"]}],
         "properties": {
             "topics": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
-            "pattern": {"type": "string", "minLength": 1, "maxLength": 1000,
+            "pattern": {"type": "string", "format": "regex", "minLength": 1, "maxLength": 1000,
                         "description": "regular expression matched against topic names"},
             "session_timeout_ms": {"type": "integer", "minimum": 1, "maximum": 3600000,
                                    "description": "expire the member after this long without a poll or "
@@ -300,7 +322,8 @@ _PATHS: dict[str, Any] = {
         "get": {"operationId": "readRecords", "summary": "Read records from an offset or a timestamp",
                 "tags": ["records"],
                 "parameters": [
-                    _query("offset", _INT64, "first offset to return (default: the log start offset)"),
+                    _query("offset", _INT64, "first offset to return (default: the log start offset; with "
+                                              "timestamp: the later of the two)"),
                     _query("timestamp", _INT64, "start at the first record with a timestamp >= this (ms)"),
                     _query("max_bytes", {"type": "integer", "minimum": 1, "maximum": 64 * 1024 * 1024},
                            "about how many bytes of batches to read (at least one batch); default 1 MiB"),

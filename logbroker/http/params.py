@@ -52,8 +52,19 @@ def body_object(body: Any, what: str = "request body") -> Mapping[str, Any]:
     return body
 
 
+def optional(obj: Mapping[str, Any], name: str, default: Any = None, *, where: str = "") -> Any:
+    """``obj[name]``, or ``default`` when it is left out; an explicit null is refused (400), as the
+    OpenAPI document has no nullable optional fields but those it marks ``nullable``."""
+    if name not in obj:
+        return default
+    value = obj[name]
+    if value is None:
+        raise bad_request(f"{where}{name} must not be null (leave it out for the default)")
+    return value
+
+
 def field_str(obj: Mapping[str, Any], name: str, *, required: bool = True, where: str = "") -> str | None:
-    value = obj.get(name)
+    value = optional(obj, name, where=where)
     if value is None:
         if required:
             raise bad_request(f"{where}{name} is required")
@@ -64,7 +75,7 @@ def field_str(obj: Mapping[str, Any], name: str, *, required: bool = True, where
 
 
 def field_int(obj: Mapping[str, Any], name: str, low: int, high: int, *, where: str = "") -> int | None:
-    value = obj.get(name)
+    value = optional(obj, name, where=where)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):

@@ -38,7 +38,15 @@ from logbroker.groups.http_members import OFFSET_RESETS, HttpMember, HttpMembers
 from logbroker.http.content import read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, HttpContext, context, members
 from logbroker.http.errors import HttpError, bad_request, group_error, heartbeat_error
-from logbroker.http.params import INT64_MAX, body_object, field_int, field_str, query_choice, query_int
+from logbroker.http.params import (
+    INT64_MAX,
+    body_object,
+    field_int,
+    field_str,
+    optional,
+    query_choice,
+    query_int,
+)
 from logbroker.http.routes_records import (
     DEFAULT_MAX_BYTES,
     FORMATS,
@@ -98,7 +106,7 @@ def _member_state(sessions: HttpMembers, member: HttpMember) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- join
 def _subscription(body: Any) -> tuple[list[str] | None, str | None]:
     obj = body_object(body)
-    topics = obj.get("topics")
+    topics = optional(obj, "topics")
     pattern = field_str(obj, "pattern", required=False)
     if (topics is None) == (pattern is None):
         raise bad_request("give either topics (an array of topic names) or pattern (a regular expression)")
@@ -185,8 +193,8 @@ async def _fetch(ctx: HttpContext, sessions: HttpMembers, member: HttpMember, ma
     """Records from the member's held partitions, advancing its positions. Call with the member's lock.
 
     Like a Kafka fetch: at least one batch when any partition has data, then stop near ``max_bytes``
-    (or at ``max_records``). Records are rendered before any position moves, so an answer that
-    cannot be rendered (406) hands out nothing.
+    (or at ``max_records``). Records are rendered before any position moves (bytes that do not fit
+    the requested format come as base64, marked per record).
     """
     broker = ctx.broker
     held = sorted(member.positions)
@@ -268,7 +276,7 @@ def _commit_offsets(body: Any) -> tuple[dict[TopicPartition, OffsetCommitInput] 
         return None, None
     obj = body_object(body)
     epoch = field_int(obj, "member_epoch", 0, 2**31 - 1)
-    items = obj.get("offsets")
+    items = optional(obj, "offsets")
     if items is None:
         return None, epoch
     if not isinstance(items, list) or len(items) > MAX_TOPICS * 10:

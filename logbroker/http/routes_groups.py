@@ -30,7 +30,7 @@ from logbroker.groups.state import CONSUMER
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context, coordinator
 from logbroker.http.errors import bad_request, group_error
-from logbroker.http.params import INT64_MAX, body_object, field_int
+from logbroker.http.params import INT64_MAX, body_object, field_int, optional
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,10 @@ async def reset_offsets(request: web.Request) -> web.Response:
     to_offset = field_int(body, "offset", 0, INT64_MAX)
     if strategy == "offset" and to_offset is None:
         raise bad_request("strategy offset needs an offset")
-    dry_run = body.get("dry_run", False)
+    dry_run = optional(body, "dry_run") or False
     if not isinstance(dry_run, bool):
         raise bad_request("dry_run must be a boolean")
-    topics = body.get("topics")
+    topics = optional(body, "topics")
     committed = groups.fetch_offsets(group_id, None)
     if topics is None:
         topics = sorted({t for t, _ in committed})

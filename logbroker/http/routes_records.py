@@ -11,23 +11,26 @@ base64 strings. Keys, values and header values may be null. In a msgpack body th
 (``bin``) or strings (stored UTF-8) and the formats are ignored. A record without ``partition`` goes
 where Kafka's default partitioner puts it (murmur2 of the key bytes; round-robin without a key).
 
-The records of one request are grouped into one batch per partition (``Broker.build_batch``) and
-each batch goes through ``Broker.append``, the same checks and durability as a Kafka produce.
-Every batch is checked against the topic's ``max.message.bytes`` (and, on a compacted topic, for
-records without a key) before the first is appended, so a request is refused whole rather than half
-written. ``acks=all`` (default) answers once every batch
+The records of one request are grouped into one batch per partition (``Broker.build_batches``),
+split into several consecutive batches where one would be over the topic's ``max.message.bytes``
+(as a Kafka producer splits), and each batch goes through ``Broker.append``, the same checks and
+durability as a Kafka produce. Every batch is built and checked (a single record over the limit:
+413; on a compacted topic, records without a key) before the first is appended, so a request is
+refused whole rather than half written. ``acks=all`` (default) answers once every batch
 is as durable as its topic's flush policy promises, ``acks=1`` once appended; ``acks=0`` answers the
 same offsets without waiting. Answer: ``{"topic", "records": [{"partition", "offset"}]}`` in request order.
 
 Read, ``GET /topics/{topic}/partitions/{partition}/records?offset=|timestamp=&max_bytes=&limit=&wait_ms=
 &value_format=&key_format=``: records from ``offset`` (default: the log start), or from the first record
-with a timestamp at or after ``timestamp`` (ms), reading at most about ``max_bytes`` of batches (at
-least one whole batch, as Kafka fetch does) and returning at most ``limit`` records. With nothing
-to return, the read waits up to ``wait_ms`` for an append (long poll). Answer: ``{"topic",
+with a timestamp at or after ``timestamp`` (ms) (both: the later of the two), reading at most about
+``max_bytes`` of batches (at least one whole batch, as Kafka fetch does) and returning at most
+``limit`` records. With nothing to return, the read waits up to ``wait_ms`` for an append (long
+poll). Answer: ``{"topic",
 "partition", "records": [{"offset", "timestamp", "timestamp_type", "key", "value", "headers"}],
 "next_offset", "high_watermark", "log_start_offset"}``; an offset outside the log gives 416.
-A record that cannot be shown in the requested format (bytes that are not UTF-8 as ``text``) gives
-406: read it with ``value_format=base64``.
+A key, value or header value that cannot be shown in the requested format (bytes that are not
+UTF-8 as ``text``, not JSON as ``json``) is sent as base64 and its object says so with
+``"key_format": "base64"`` / ``"value_format": "base64"``; the rest of the range keeps its format.
 """
 
 from __future__ import annotations
@@ -48,7 +51,14 @@ from logbroker.broker import Broker, ReadOutcome
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, context
 from logbroker.http.errors import HttpError, bad_request
-from logbroker.http.params import INT64_MAX, body_object, path_partition, query_choice, query_int
+from logbroker.http.params import (
+    INT64_MAX,
+    body_object,
+    optional,
+    path_partition,
+    query_choice,
+    query_int,
+)
 from logbroker.http.partitioner import partition_for_key
 from logbroker.records import LOG_APPEND_TIME, CorruptBatchError, Header, Record, RecordInput, records_from
 
@@ -120,9 +130,7 @@ def default_key_format(value_format: str) -> str:
 
 
 def _format(obj: Any, name: str, default: str) -> str:
-    value = obj.get(name, default)
-    if value is None:
-        value = default
+    value = optional(obj, name, default)
     if value not in FORMATS:
         raise bad_request(f"{name} must be one of {', '.join(FORMATS)}, not {value!r}")
     return str(value)
@@ -152,12 +160,12 @@ async def produce(request: web.Request) -> web.Response:
             raise bad_request(f"{where} must be an object")
         key = _to_bytes(r.get("key"), key_format, raw_bytes, f"{where}.key")
         value = _to_bytes(r.get("value"), value_format, raw_bytes, f"{where}.value")
-        headers = _headers(r.get("headers"), value_format, raw_bytes, f"{where}.headers")
-        timestamp = r.get("timestamp")
+        headers = _headers(optional(r, "headers", where=f"{where}."), value_format, raw_bytes, f"{where}.headers")
+        timestamp = optional(r, "timestamp", where=f"{where}.")
         if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int)
                                       or not 0 <= timestamp <= INT64_MAX):
             raise bad_request(f"{where}.timestamp must be an integer number of ms since the epoch")
-        partition = r.get("partition")
+        partition = optional(r, "partition", where=f"{where}.")
         if partition is None:
             partition = (partition_for_key(key, info.partitions) if key is not None
                          else ctx.round_robin.next_partition(topic, info.partitions))
@@ -171,10 +179,13 @@ async def produce(request: web.Request) -> web.Response:
     batches: list[tuple[int, list[int], bytes]] = []
     for partition, items in sorted(by_partition.items()):
         try:
-            batch = broker.build_batch(topic, partition, [rec for _, rec in items], now_ms=now)
+            built = broker.build_batches(topic, partition, [rec for _, rec in items], now_ms=now)
         except ValueError as exc:
             raise bad_request(f"records for partition {partition}: {exc}") from None
-        batches.append((partition, [i for i, _ in items], batch))
+        start = 0
+        for count, batch in built:
+            batches.append((partition, [i for i, _ in items[start:start + count]], batch))
+            start += count
     placed: list[dict[str, int]] = [{} for _ in records]
     durable: list[Future[int]] = []
     # No await between the appends: batches of one request land together and in order.
@@ -216,7 +227,11 @@ async def render_records(broker: Broker, topic: str, partition: int, out: ReadOu
 
 
 # -------------------------------------------------------------------------------------------- read
-def _render(data: bytes | None, fmt: str, offset: int, what: str) -> Any:
+_UNRENDERABLE = object()
+
+
+def _render(data: bytes | None, fmt: str) -> Any:
+    """``data`` in ``fmt``, or ``_UNRENDERABLE`` when the bytes do not fit it (not UTF-8, not JSON)."""
     if data is None:
         return None
     if fmt == "base64":
@@ -225,9 +240,18 @@ def _render(data: bytes | None, fmt: str, offset: int, what: str) -> Any:
         text = data.decode("utf-8")
         return text if fmt == "text" else json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        kind = "UTF-8 text" if fmt == "text" else "JSON"
-        raise HttpError(406, "NOT_ACCEPTABLE", f"the {what} of the record at offset {offset} is not {kind}; "
-                                               f"read with value_format=base64 (or key_format=base64)") from None
+        return _UNRENDERABLE
+
+
+def _put(out: dict[str, Any], name: str, data: bytes | None, fmt: str) -> None:
+    """Set ``out[name]`` to ``data`` in ``fmt``; bytes that do not fit it go as base64, and the object
+    says so in ``<name>_format``, so one binary record does not make a whole range unreadable."""
+    rendered = _render(data, fmt)
+    if rendered is _UNRENDERABLE:
+        out[name] = base64.b64encode(data or b"").decode("ascii")
+        out[f"{name}_format"] = "base64"
+    else:
+        out[name] = rendered
 
 
 def record_out(r: Record, key_format: str, value_format: str, raw: bool) -> dict[str, Any]:
@@ -235,11 +259,16 @@ def record_out(r: Record, key_format: str, value_format: str, raw: bool) -> dict
     if raw:
         return {"offset": r.offset, "timestamp": r.timestamp, "timestamp_type": ts_type, "key": r.key,
                 "value": r.value, "headers": [{"key": k, "value": v} for k, v in r.headers]}
-    return {"offset": r.offset, "timestamp": r.timestamp, "timestamp_type": ts_type,
-            "key": _render(r.key, key_format, r.offset, "key"),
-            "value": _render(r.value, value_format, r.offset, "value"),
-            "headers": [{"key": k, "value": _render(v, value_format, r.offset, f"header {k!r}")}
-                        for k, v in r.headers]}
+    out: dict[str, Any] = {"offset": r.offset, "timestamp": r.timestamp, "timestamp_type": ts_type}
+    _put(out, "key", r.key, key_format)
+    _put(out, "value", r.value, value_format)
+    headers: list[dict[str, Any]] = []
+    for k, v in r.headers:
+        header: dict[str, Any] = {"key": k}
+        _put(header, "value", v, value_format)
+        headers.append(header)
+    out["headers"] = headers
+    return out
 
 
 def pread_all(parts: Sequence[Any]) -> bytes:
@@ -255,8 +284,6 @@ async def read_records(request: web.Request) -> web.Response:
     partition = path_partition(request, info.partitions)
     offset = query_int(request, "offset", None, 0, INT64_MAX)
     timestamp = query_int(request, "timestamp", None, 0, INT64_MAX)
-    if offset is not None and timestamp is not None:
-        raise bad_request("give offset or timestamp, not both")
     max_bytes = query_int(request, "max_bytes", DEFAULT_MAX_BYTES, 1, MAX_READ_BYTES)
     limit = query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     wait_ms = query_int(request, "wait_ms", 0, 0, MAX_WAIT_MS)
@@ -265,7 +292,8 @@ async def read_records(request: web.Request) -> web.Response:
     assert max_bytes is not None and limit is not None and wait_ms is not None
     if timestamp is not None:
         found, _ = broker.offset_for_timestamp(topic, partition, timestamp)
-        offset = found if found >= 0 else broker.offsets(topic, partition)[1]
+        by_time = found if found >= 0 else broker.offsets(topic, partition)[1]
+        offset = by_time if offset is None else max(offset, by_time)
     elif offset is None:
         offset = broker.offsets(topic, partition)[0]
     out = broker.read(topic, partition, offset, max_bytes)

@@ -20,7 +20,7 @@ from aiohttp import web
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context
 from logbroker.http.errors import bad_request
-from logbroker.http.params import body_object, field_int, field_str
+from logbroker.http.params import body_object, field_int, field_str, optional
 from logbroker.topics import MAX_PARTITIONS, ConfigEntry, TopicDescription
 
 log = logging.getLogger(__name__)
@@ -72,16 +72,21 @@ async def create_topic(request: web.Request) -> web.Response:
     assert name is not None
     partitions = field_int(body, "partitions", 1, MAX_PARTITIONS)
     replication = field_int(body, "replication_factor", -1, 32767)
-    configs = _config_strings(body.get("configs"), "configs")
-    validate_only = body.get("validate_only", False)
+    configs = _config_strings(optional(body, "configs"), "configs")
+    validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
-    info = broker.create_topic(name, partitions, configs, replication_factor=replication,
-                               validate_only=validate_only)
+    info = await broker.create_topic_async(name, partitions, configs, replication_factor=replication,
+                                           validate_only=validate_only)
     if validate_only:
         return respond(request, {"name": info.name, "partitions": info.partitions, "validate_only": True})
     log.info("created topic %s (%d partitions) over HTTP from %s", name, info.partitions, request.remote)
-    return respond(request, description(broker.describe_topic(name)), status=201)
+    # A new topic's partitions are empty: describe them without opening every log on the event loop
+    # (5,000 logs opened here stalled produce for seconds).
+    empty = [{"partition": p, "log_start_offset": 0, "log_end_offset": 0, "size_bytes": 0}
+             for p in range(info.partitions)]
+    return respond(request, {"name": info.name, "topic_id": str(info.topic_id), "internal": broker.is_internal(name),
+                             "partitions": empty, "configs": configs_of(broker.configs_of(info))}, status=201)
 
 
 @routes.get("/topics/{topic}", allow_head=False)
@@ -96,13 +101,11 @@ async def alter_configs(request: web.Request) -> web.Response:
     name = request.match_info["topic"]
     broker.topic(name)  # 404 before 400s about the body
     body = body_object(await read_body(request))
-    to_set = _config_strings(body.get("set"), "set")
-    to_delete = body.get("delete", [])
-    if to_delete is None:
-        to_delete = []
+    to_set = _config_strings(optional(body, "set"), "set")
+    to_delete = optional(body, "delete", [])
     if not isinstance(to_delete, list) or not all(isinstance(k, str) for k in to_delete):
         raise bad_request("delete must be an array of config names")
-    validate_only = body.get("validate_only", False)
+    validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
     info = broker.alter_configs(name, set=to_set, delete=to_delete, validate_only=validate_only)
@@ -118,7 +121,7 @@ async def delete_topic(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
     name = request.match_info["topic"]
-    broker.delete_topic(name)
+    await broker.delete_topic_async(name)
     ctx.round_robin.forget(name)
     log.info("deleted topic %s over HTTP from %s", name, request.remote)
     return web.Response(status=204)

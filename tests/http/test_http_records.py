@@ -58,7 +58,10 @@ def test_read_by_timestamp(api: Api) -> None:
     got = api.get("/topics/times/partitions/0/records?timestamp=2500").body
     assert [r["value"] for r in got["records"]] == ["2", "3", "4"]
     assert api.get("/topics/times/partitions/0/records?timestamp=99999").body["records"] == []
-    assert_error(api.get("/topics/times/partitions/0/records?timestamp=1&offset=0"), 400, "BAD_REQUEST")
+    both = api.get("/topics/times/partitions/0/records?timestamp=2500&offset=3").body  # the later of the two
+    assert [r["value"] for r in both["records"]] == ["3", "4"]
+    assert [r["value"] for r in api.get("/topics/times/partitions/0/records?timestamp=4500&offset=1")
+            .body["records"]] == ["4"]
 
 
 def test_json_and_base64_formats(api: Api) -> None:
@@ -76,8 +79,45 @@ def test_json_and_base64_formats(api: Api) -> None:
     as_b64 = api.get("/topics/formats/partitions/0/records?offset=1&value_format=base64").body["records"][0]
     assert base64.b64decode(as_b64["value"]) == blob and base64.b64decode(as_b64["key"]) == b"\x00\xff"
     assert base64.b64decode(as_b64["headers"][0]["value"]) == b"\x01"
-    assert_error(api.get("/topics/formats/partitions/0/records?offset=1"), 406, "NOT_ACCEPTABLE")
-    assert_error(api.get("/topics/formats/partitions/0/records?offset=1&value_format=json"), 406)
+
+
+def test_a_range_mixing_text_and_binary_reads_whole_marked_per_record(api: Api) -> None:
+    api.create_topic("mixed")
+    blob = b"\xff\x00\xfe"
+    api.post("/topics/mixed/records", {"records": [{"key": "a", "value": "plain"}]})
+    api.post("/topics/mixed/records", {"value_format": "base64", "records": [
+        {"key": base64.b64encode(b"\x80").decode(), "value": base64.b64encode(blob).decode(),
+         "headers": [{"key": "h", "value": base64.b64encode(b"\xc3").decode()}]}]})
+    api.post("/topics/mixed/records", {"records": [{"key": "c", "value": "{\"n\": 1}"}]})
+    read = api.get("/topics/mixed/partitions/0/records")
+    assert read.status == 200, read.body
+    first, second, third = read.body["records"]
+    assert first["value"] == "plain" and "value_format" not in first and "key_format" not in first
+    assert second["value_format"] == "base64" and base64.b64decode(second["value"]) == blob
+    assert second["key_format"] == "base64" and base64.b64decode(second["key"]) == b"\x80"
+    assert second["headers"] == [{"key": "h", "value": base64.b64encode(b"\xc3").decode(), "value_format": "base64"}]
+    assert third["value"] == "{\"n\": 1}"
+    as_json = api.get("/topics/mixed/partitions/0/records?value_format=json").body["records"]
+    assert as_json[0]["value_format"] == "base64" and base64.b64decode(as_json[0]["value"]) == b"plain"
+    assert as_json[2]["value"] == {"n": 1} and "value_format" not in as_json[2]
+
+
+def test_many_small_records_are_split_into_batches_that_fit(api: Api) -> None:
+    api.create_topic("split")  # max.message.bytes: Kafka's default, 1 MiB and a bit
+    records = [{"key": f"k{i}", "value": "x" * 1000} for i in range(2000)]
+    produced = api.post("/topics/split/records", {"records": [{**r, "partition": 0} for r in records]})
+    assert produced.status == 200, produced.body
+    assert [p["offset"] for p in produced.body["records"]] == list(range(2000))
+    seen: list[str] = []
+    offset = 0
+    while offset < 2000:
+        page = api.get(f"/topics/split/partitions/0/records?offset={offset}&limit=10000&max_bytes=4000000").body
+        seen += [r["key"] for r in page["records"]]
+        offset = page["next_offset"]
+    assert seen == [f"k{i}" for i in range(2000)]
+    one_too_big = api.post("/topics/split/records", {"records": [{"value": "y" * 1_100_000}]})
+    assert_error(one_too_big, 413, "MESSAGE_TOO_LARGE")
+    assert api.get("/topics/split/partitions/0/records?offset=2000").body["records"] == []
 
 
 def test_msgpack_raw_bytes(api: Api) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+from typing import Any
+
+from tests.conftest import BrokerProcess
 from tests.http.http_api import Api, assert_error
 
 
@@ -91,3 +96,81 @@ def test_errors(api: Api) -> None:
 def test_error_is_logged(api: Api, http_broker) -> None:  # type: ignore[no-untyped-def]
     assert_error(api.get("/topics/logged-missing"), 404)
     assert "GET /topics/logged-missing -> 404 UNKNOWN_TOPIC_OR_PARTITION" in http_broker.log_text()
+
+
+def _post_with_content_type(api: Api, path: str, body: bytes, content_type: str | None) -> tuple[int, dict[str, Any]]:
+    """A POST with exactly the given Content-Type header (None: no header at all)."""
+    conn = http.client.HTTPConnection(api.base.removeprefix("http://"), timeout=30)
+    try:
+        conn.putrequest("POST", path)
+        if content_type is not None:
+            conn.putheader("Content-Type", content_type)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_bodies_that_do_not_say_json_get_415(api: Api) -> None:
+    body = json.dumps({"name": "ctype"}).encode()
+    for ctype in ("text/plain", "", "bogus", "text/plain; charset=utf-8", "application/octet-stream", "/"):
+        status, reply = _post_with_content_type(api, "/topics", body, ctype)
+        assert (status, reply.get("error_code")) == (415, "UNSUPPORTED_MEDIA_TYPE"), (ctype, reply)
+    assert _post_with_content_type(api, "/topics", body, None)[0] == 201
+    assert _post_with_content_type(api, "/topics", json.dumps({"name": "ctype2"}).encode(),
+                                   "application/vnd.logbroker+json")[0] == 201
+
+
+def test_fields_documented_as_non_null_refuse_null(api: Api) -> None:
+    api.create_topic("nulls")
+    assert_error(api.patch("/topics/nulls/configs", {"set": {}, "delete": None}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "nulls2", "configs": None}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics", {"name": "nulls2", "partitions": None}), 400, "BAD_REQUEST")
+    assert_error(api.post("/topics/nulls/records", {"value_format": None, "records": [{"value": "v"}]}), 400)
+    assert_error(api.post("/topics/nulls/records", {"records": [{"value": "v", "partition": None}]}), 400)
+    assert_error(api.post("/topics/nulls/records", {"records": [{"value": "v", "headers": None}]}), 400)
+    # Keys, values and header values are documented nullable: null is a null.
+    assert api.post("/topics/nulls/records", {"records": [{"key": None, "value": None,
+                                                           "headers": [{"key": "h", "value": None}]}]}).status == 200
+    assert api.get("/topics/nulls").body["partitions"][0]["log_end_offset"] == 1
+
+
+def test_topic_creation_runs_off_the_event_loop(api: Api) -> None:
+    """A large create writes its files in a worker thread: /health keeps answering meanwhile, and
+    racing creates of one name give one 201 and one 409."""
+    import threading
+    import time
+
+    replies: list[int] = []
+
+    def create(name: str, partitions: int) -> None:
+        replies.append(api.post("/topics", {"name": name, "partitions": partitions}, timeout=120).status)
+
+    big = threading.Thread(target=create, args=("big-create", 800))
+    big.start()
+    health: list[float] = []
+    while big.is_alive():
+        start = time.monotonic()
+        assert api.get("/health").status == 200
+        health.append(time.monotonic() - start)
+    big.join()
+    assert replies == [201]
+    assert api.get("/topics/big-create").body["partitions"][799]["partition"] == 799
+    racers = [threading.Thread(target=create, args=("raced", 50)) for _ in range(2)]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    assert sorted(replies[1:]) == [201, 409]
+
+
+def test_deleted_topic_data_is_removed_off_the_loop_and_the_name_reusable(api: Api, http_broker: BrokerProcess) -> None:
+    api.create_topic("doomed", partitions=3)
+    assert api.post("/topics/doomed/records", {"records": [{"value": "v" * 1000}] * 50}).status == 200
+    assert api.delete("/topics/doomed").status == 204
+    data = http_broker.data_dir
+    assert not [p for p in data.iterdir() if p.name.startswith("doomed-")]
+    api.create_topic("doomed", partitions=1)
+    assert api.get("/topics/doomed/partitions/0/records").body["records"] == []

@@ -171,3 +171,46 @@ def test_append_to_inactive_segment_fails(tmp_path: Path) -> None:
     segment.seal()
     with pytest.raises(ValueError):
         _fill(segment, 3, 1)
+
+
+def test_open_segment_cache_is_safe_across_threads(tmp_path: Path) -> None:
+    """Worker threads and the event loop touch one cache at once: the bounds hold, nothing is lost
+    from the lists' bookkeeping, and every segment still reads its records after the storm."""
+    import sys
+    import threading
+
+    config = small_config()
+    cache = OpenSegmentCache(max_open=4, max_inactive=2)
+    segments = []
+    for base in range(0, 1600, 100):
+        segment = LogSegment.create(tmp_path, base, config, cache=cache)
+        _fill(segment, base, 2)
+        segment.close()
+        segments.append(LogSegment.open(tmp_path, base, config, cache=cache))
+    errors: list[BaseException] = []
+
+    def worker(mine: list[LogSegment]) -> None:
+        try:
+            for _ in range(300):
+                for s in mine:
+                    assert s.read(s.base_offset, 1) is not None
+                    assert len(cache) <= 4
+        except BaseException as exc:  # collected for the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(segments[i::4],)) for i in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows: races show
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:3]
+    assert len(cache) <= 4 and len(cache._inactive) <= 2
+    assert not set(cache._active) & set(cache._inactive)
+    for s in segments:
+        rng = s.read(s.base_offset, 1 << 20)
+        assert rng is not None and rng.length > 0

@@ -490,3 +490,27 @@ def test_new_defaults_reach_every_topic_but_its_overrides(tmp_path: Path) -> Non
     assert store.topic("plain").config.retention_ms == 5000 and log.config.segment_bytes == 2_097_152
     assert store.topic("own").config.retention_ms == 1000 and store.topic("own").config.segment_bytes == 2_097_152
     assert store.default_config.retention_ms == 5000
+
+
+def test_checkpoint_written_from_a_worker_thread_never_goes_back(tmp_path: Path) -> None:
+    """The snapshot is taken where the logs change; the files are written from another thread,
+    and a snapshot older than one already written is dropped, not written over it."""
+    import threading
+
+    store = Store.open(tmp_path, LogConfig(), now_ms=0)
+    store.create_topic("t", 1)
+    log = store.log("t", 0)
+    log.append(bytearray(_batch(b"one")), now_ms=0)
+    log.flush()
+    old = store.checkpoint_snapshot()
+    log.append(bytearray(_batch(b"two")), now_ms=0)
+    log.flush()
+    new = store.checkpoint_snapshot()
+    worker = threading.Thread(target=store.write_checkpoint, args=(new,))
+    worker.start()
+    worker.join(timeout=30)
+    assert read_offset_checkpoint(tmp_path / RECOVERY_POINT_CHECKPOINT) == {("t", 0): 2}
+    assert store.write_checkpoint(old) is False
+    assert read_offset_checkpoint(tmp_path / RECOVERY_POINT_CHECKPOINT) == {("t", 0): 2}
+    store.close()
+    assert read_offset_checkpoint(tmp_path / RECOVERY_POINT_CHECKPOINT) == {("t", 0): 2}

@@ -25,8 +25,9 @@ async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
         partitions = len(t["assignments"]) if t.get("assignments") else t["num_partitions"]
         configs = {c["name"]: c["value"] for c in t.get("configs") or [] if c.get("value") is not None}
         try:
-            info = broker.create_topic(name, partitions, configs, replication_factor=t["replication_factor"],
-                                       validate_only=validate_only)
+            info = await broker.create_topic_async(name, partitions, configs,
+                                                   replication_factor=t["replication_factor"],
+                                                   validate_only=validate_only)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
             entry["error_message"] = str(exc)
@@ -56,7 +57,7 @@ async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
             entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
             continue
         try:
-            broker.delete_topic(name)
+            await broker.delete_topic_async(name)
             log.info("deleted topic %s for %s", name, ctx.client_id)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
