@@ -162,8 +162,11 @@ class Dispatcher:
 
     def _unsupported_api_version(self, correlation_id: int) -> list[Chunk]:
         """ApiVersions of a version this broker does not serve: error 35 in the v0 body (KIP-511), so the
-        client learns the supported ranges and retries with one of them."""
-        body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": self._api_keys, "throttle_time_ms": 0}
+        client learns ApiVersions' own range and retries with a version both know. Like Kafka, the answer
+        lists ApiVersions alone; the retried request gets the full list."""
+        low, high = self.versions[ApiKey.API_VERSIONS]
+        body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "throttle_time_ms": 0,
+                "api_keys": [{"api_key": ApiKey.API_VERSIONS, "min_version": low, "max_version": high}]}
         return list(codec.encode_response(ApiKey.API_VERSIONS, 0, correlation_id, body))
 
     async def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Sequence[Chunk] | None:

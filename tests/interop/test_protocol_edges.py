@@ -111,9 +111,6 @@ def test_idempotent_duplicates_sequences_and_epochs(broker: BrokerHandle) -> Non
         assert other_pid != pid
 
 
-@pytest.mark.logbroker_differs(reason="InitProducerId with a producer id and epoch but no transactional id bumps "
-                                      "the epoch of the same id; Kafka hands out a new producer id (epoch 0) and "
-                                      "the old id keeps producing")
 def test_init_producer_id_without_transactional_id_gives_a_new_id(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "reinit")
@@ -159,9 +156,6 @@ def api_versions(c: RawClient) -> dict[int, tuple[int, int]]:
     return {k["api_key"]: (k["min_version"], k["max_version"]) for k in body["api_keys"]}
 
 
-@pytest.mark.logbroker_differs(reason="producer state is kept across a restart whatever its age; Kafka drops, when "
-                                      "it loads a log, producers whose last batch's timestamp is older than "
-                                      "producer.id.expiration.ms, so a retried batch is appended again")
 def test_producer_idle_past_expiration_is_forgotten_at_restart(broker: BrokerHandle) -> None:
     week_ago = int(time.time() * 1000) - 7 * 86_400_000
     with RawClient(broker.port) as c:
@@ -203,8 +197,6 @@ def test_bytes_after_a_request_body_are_ignored(broker: BrokerHandle) -> None:
                                             "include_topic_authorized_operations": False})["topics"]
 
 
-@pytest.mark.logbroker_differs(reason="the UNSUPPORTED_VERSION answer to ApiVersions lists every API; Kafka lists "
-                                      "only ApiVersions' own version range")
 def test_api_versions_error_lists_only_api_versions(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         response = api_versions_too_new(c)
@@ -279,8 +271,6 @@ def test_fetch_out_of_range_and_empty_records(broker: BrokerHandle) -> None:
         assert beyond["error_code"] == ErrorCode.OFFSET_OUT_OF_RANGE
 
 
-@pytest.mark.logbroker_differs(reason="an OFFSET_OUT_OF_RANGE fetch answer carries the high watermark; Kafka "
-                                      "sends -1 there (and -1 for the log start offset)")
 def test_fetch_out_of_range_carries_no_watermarks(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "ranges")
