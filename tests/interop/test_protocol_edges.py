@@ -304,8 +304,6 @@ def test_pipelined_requests_are_answered_in_order(broker: BrokerHandle) -> None:
         assert offsets == list(range(25))
 
 
-@pytest.mark.logbroker_differs(reason="segment.bytes below 1 MiB is accepted; Kafka 4 refuses it with INVALID_CONFIG "
-                                      "(its minimum is 1048576)")
 def test_segment_bytes_below_one_mib_is_refused(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         body = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": "tiny-segments", "num_partitions": 1,
