@@ -122,6 +122,10 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.DESCRIBE_TOPIC_PARTITIONS: (handle_describe_topic_partitions, 0),
 }
 API_VERSIONS_MAX = 4
+# Kafka 4 lists Produce from v0 in its ApiVersions answer (ApiKeys.PRODUCE_API_VERSIONS_RESPONSE_MIN_VERSION,
+# for old librdkafka: KAFKA-18659) though its validVersions are 3-13: a Produce v0-2 frame is still refused
+# (the connection is closed), as here, where dispatch uses the served range, not the advertised one.
+ADVERTISED_MIN_VERSIONS: dict[int, int] = {ApiKey.PRODUCE: 0}
 # Kafka's names for the APIs (PRODUCE -> Produce), as metrics labels.
 _API_NAMES = {int(k): "".join(part.capitalize() for part in k.name.split("_")) for k in ApiKey}
 
@@ -157,7 +161,7 @@ class Dispatcher:
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
-        self._api_keys = [{"api_key": k, "min_version": lo, "max_version": hi}
+        self._api_keys = [{"api_key": k, "min_version": ADVERTISED_MIN_VERSIONS.get(k, lo), "max_version": hi}
                           for k, (lo, hi) in sorted(self.versions.items())]
 
     def _unsupported_api_version(self, correlation_id: int) -> list[Chunk]:

@@ -204,12 +204,19 @@ def test_api_versions_error_lists_only_api_versions(broker: BrokerHandle) -> Non
         assert listed == {ApiKey.API_VERSIONS: api_versions(c)[ApiKey.API_VERSIONS]}
 
 
-@pytest.mark.logbroker_differs(reason="ApiVersions advertises Produce from v3; Kafka 4 advertises Produce from v0 "
-                                      "(kept for old librdkafka, KAFKA-18659)")
 def test_api_versions_lowest_versions_are_kafka_4s(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         versions = api_versions(c)
         assert versions[ApiKey.PRODUCE][0] == 0 and versions[ApiKey.FETCH][0] == 4
+
+
+def test_produce_v0_to_v2_are_advertised_but_refused(broker: BrokerHandle) -> None:
+    # Kafka 4 lists Produce from v0 for old librdkafka (KAFKA-18659) but closes a connection that sends it.
+    with RawClient(broker.port) as old, RawClient(broker.port) as good:
+        payload = struct.pack(">hhi", ApiKey.PRODUCE, 2, 1) + struct.pack(">h", -1) + struct.pack(">hii", 1, 1000, 0)
+        old.sock.sendall(struct.pack(">i", len(payload)) + payload)
+        assert old.is_closed_by_peer()
+        create_topic(good, "after-old-produce")
 
 
 def test_unknown_api_key_closes_only_that_connection(broker: BrokerHandle) -> None:
