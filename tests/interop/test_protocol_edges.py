@@ -8,8 +8,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
 from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
