@@ -623,19 +623,19 @@ class Broker:
         state = self._producer_states.get(tp)
         if state is None:
             state = ProducerState.recover(plog)
+            # As Kafka's ProducerStateManager on load: producers idle past producer.id.expiration.ms
+            # (by their last batch's timestamp) are dropped.
+            state.expire(int(time.time() * 1000), self.config.get_int("producer.id.expiration.ms"))
             self._producer_states[tp] = state
         return state
 
     def init_producer_id(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
-        """Give an idempotent producer its id and epoch (KIP-98), or bump the epoch of a known one
-        (KIP-360: a producer that lost track of its sequences asks for a fresh epoch)."""
-        if producer_id >= 0 and producer_epoch >= 0:
-            if producer_epoch >= 32766:
-                return self.producer_ids.allocate(), 0
-            new_epoch = producer_epoch + 1
-            for state in self._producer_states.values():
-                state.bump_epoch(producer_id, new_epoch)
-            return producer_id, new_epoch
+        """Give an idempotent producer a new id at epoch 0 (KIP-98).
+
+        Without a transactional id Kafka's coordinator always allocates a new id, even when the request
+        names the producer's current id and epoch (KIP-360's bump applies to transactional producers);
+        the old id is not fenced and keeps producing with its own sequences."""
+        del producer_id, producer_epoch
         return self.producer_ids.allocate(), 0
 
     # ---------------------------------------------------------------- fetch

@@ -156,6 +156,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("log.dir", str, "", "The data directory when log.dirs is not set."),
         BrokerProperty("transactional.id.expiration.ms", _int, "604800000",
                        "Producer-id state is forgotten after this long without writes.", 1),
+        BrokerProperty("producer.id.expiration.ms", _int, "86400000",
+                       "An idempotent producer whose last batch is older than this is forgotten when its log "
+                       "loads, so a retry of its batch is appended again.", 1),
         BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
                        "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
         BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1,

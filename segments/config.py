@@ -45,6 +45,7 @@ LONG_MAX = 2**63 - 1
 LONG_MIN = -(2**63)
 INT_MAX = 2**31 - 1
 INT_MIN = -(2**31)
+SEGMENT_BYTES_MIN = 1_048_576  # Kafka 4's minimum segment.bytes / log.segment.bytes (KIP-1030)
 
 CLEANUP_DELETE = "delete"
 CLEANUP_COMPACT = "compact"
@@ -315,7 +316,7 @@ TOPIC_CONFIGS: tuple[ConfigDef, ...] = (
         ConfigType.INT,
         1_073_741_824,
         "roll a new segment when the active one reaches this size, in bytes",
-        at_least(14),
+        at_least(SEGMENT_BYTES_MIN),
         (("log.segment.bytes", 1),),
     ),
     ConfigDef(
@@ -361,7 +362,18 @@ TOPIC_CONFIGS: tuple[ConfigDef, ...] = (
     ),
 )
 
+# Kafka 4's internal topic config (LogConfig.INTERNAL_SEGMENT_BYTES_CONFIG, "for testing only"): when set it
+# replaces segment.bytes, without segment.bytes' 1 MiB minimum, so tests can roll small segments. Like
+# Kafka's internal configs it is accepted and persisted, but not listed among the topic configs.
+INTERNAL_SEGMENT_BYTES = ConfigDef(
+    "internal.segment.bytes",
+    ConfigType.INT,
+    1_073_741_824,
+    "the maximum size of a segment, overriding segment.bytes; for testing only",
+    at_least(14),
+)
 CONFIGS_BY_NAME: dict[str, ConfigDef] = {d.name: d for d in TOPIC_CONFIGS}
+CONFIGS_BY_NAME[INTERNAL_SEGMENT_BYTES.name] = INTERNAL_SEGMENT_BYTES
 
 
 def _range_of(definition: ConfigDef) -> tuple[int, int]:
@@ -484,9 +496,15 @@ class LogConfig:
         """
         base = defaults if defaults is not None else cls()
         changes: dict[str, Any] = {}
+        internal_segment_bytes = None
         for name, raw in props.items():
             definition = _definition(name)
+            if definition is INTERNAL_SEGMENT_BYTES:
+                internal_segment_bytes = parse_value(definition, raw)
+                continue
             changes[definition.attr] = parse_value(definition, raw)
+        if internal_segment_bytes is not None:
+            changes["segment_bytes"] = internal_segment_bytes
         config = replace(base, **changes) if changes else base
         if config.min_compaction_lag_ms > config.max_compaction_lag_ms:
             raise InvalidConfigError(

@@ -144,7 +144,8 @@ class ProducerState:
                 entry.batches = deque(kept, maxlen=MAX_BATCHES)
 
     def expire(self, now_ms: int, max_idle_ms: int) -> None:
-        for pid in [p for p, e in self.entries.items() if 0 <= e.last_timestamp < now_ms - max_idle_ms]:
+        """Forget producers whose last batch is at least ``max_idle_ms`` old (Kafka's isProducerExpired)."""
+        for pid in [p for p, e in self.entries.items() if 0 <= e.last_timestamp <= now_ms - max_idle_ms]:
             del self.entries[pid]
 
     # -- snapshots -------------------------------------------------------------------------------------

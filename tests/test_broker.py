@@ -6,6 +6,7 @@ import asyncio
 import errno
 import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,13 +139,14 @@ def test_producer_state_is_rebuilt_from_the_log_after_a_restart(tmp_path: Path) 
     broker = make_broker(tmp_path)
     broker.create_topic("t", 1, {})
     records = [RecordInput(b"k", b"v")]
-    first = memoryview(bytearray(build_batch(records, producer_id=7, producer_epoch=0, base_sequence=0, now_ms=NOW)))
+    now = int(time.time() * 1000)  # a recent batch: older producers expire when the log loads
+    first = memoryview(bytearray(build_batch(records, producer_id=7, producer_epoch=0, base_sequence=0, now_ms=now)))
     assert broker.append("t", 0, first).base_offset == 0
     broker.store.close()  # no producer snapshot: the state must come from the batch headers
     again = make_broker(tmp_path)
     try:
         retry = memoryview(bytearray(build_batch(records, producer_id=7, producer_epoch=0, base_sequence=0,
-                                                 now_ms=NOW)))
+                                                 now_ms=now)))
         outcome = again.append("t", 0, retry)
         assert outcome.duplicate and outcome.base_offset == 0
     finally:

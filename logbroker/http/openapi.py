@@ -157,15 +157,16 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["group_id", "protocol_type", "state"],
         "properties": {"group_id": {"type": "string"}, "protocol_type": {"type": "string"},
                        "state": {"type": "string"},
-                       "group_type": {"type": "string", "enum": ["classic", "consumer"],
+                       "group_type": {"type": "string", "enum": ["classic", "consumer", "share"],
                                       "description": "classic: members assign (JoinGroup); consumer: the broker "
-                                                     "assigns (HTTP members and KIP-848 clients)"}},
+                                                     "assigns (HTTP members and KIP-848 clients); share: "
+                                                     "a share group (KIP-932)"}},
     },
     "GroupDescription": {
         "type": "object", "required": ["group_id", "state", "members", "offsets"],
         "properties": {
             "group_id": {"type": "string"}, "state": {"type": "string"}, "protocol_type": {"type": "string"},
-            "group_type": {"type": "string", "enum": ["classic", "consumer"]},
+            "group_type": {"type": "string", "enum": ["classic", "consumer", "share"]},
             "protocol": {"type": "string", "description": "classic: the selected protocol; consumer: the assignor"},
             "group_epoch": {"type": "integer", "description": "classic: the generation; consumer: the group epoch"},
             "members": {"type": "array", "items": {"type": "object", "properties": {

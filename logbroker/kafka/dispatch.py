@@ -140,6 +140,10 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),
 }
 API_VERSIONS_MAX = 4
+# Kafka 4 lists Produce from v0 in its ApiVersions answer (ApiKeys.PRODUCE_API_VERSIONS_RESPONSE_MIN_VERSION,
+# for old librdkafka: KAFKA-18659) though its validVersions are 3-13: a Produce v0-2 frame is still refused
+# (the connection is closed), as here, where dispatch uses the served range, not the advertised one.
+ADVERTISED_MIN_VERSIONS: dict[int, int] = {ApiKey.PRODUCE: 0}
 # Kafka's names for the APIs (PRODUCE -> Produce), as metrics labels.
 _API_NAMES = {int(k): "".join(part.capitalize() for part in k.name.split("_")) for k in ApiKey}
 
@@ -175,13 +179,16 @@ class Dispatcher:
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
-        self._api_keys = [{"api_key": k, "min_version": lo, "max_version": hi}
+        self._api_keys = [{"api_key": k, "min_version": ADVERTISED_MIN_VERSIONS.get(k, lo), "max_version": hi}
                           for k, (lo, hi) in sorted(self.versions.items())]
 
     def _unsupported_api_version(self, correlation_id: int) -> list[Chunk]:
         """ApiVersions of a version this broker does not serve: error 35 in the v0 body (KIP-511), so the
-        client learns the supported ranges and retries with one of them."""
-        body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": self._api_keys, "throttle_time_ms": 0}
+        client learns ApiVersions' own range and retries with a version both know. Like Kafka, the answer
+        lists ApiVersions alone; the retried request gets the full list."""
+        low, high = self.versions[ApiKey.API_VERSIONS]
+        body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "throttle_time_ms": 0,
+                "api_keys": [{"api_key": ApiKey.API_VERSIONS, "min_version": low, "max_version": high}]}
         return list(codec.encode_response(ApiKey.API_VERSIONS, 0, correlation_id, body))
 
     async def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Sequence[Chunk] | None:

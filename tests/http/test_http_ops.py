@@ -174,7 +174,13 @@ def test_the_api_matches_its_openapi_document(api: Api, http_broker: BrokerProce
     """Every schemathesis check: statuses and bodies as documented, schema-valid requests accepted,
     schema-violating ones refused, content types as documented."""
     _fuzzed_topic(api)
-    result = _schemathesis(api, tmp_path, "all", 30, "--exclude-operation-id", "createTopic")
+    result = _schemathesis(api, tmp_path, "all", 30, "--exclude-operation-id", "createTopic",
+                           "--exclude-operation-id", "addPartitions")
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    # Adding partitions: a count the schema allows is refused (400 INVALID_PARTITIONS) when it is not
+    # above the topic's current count, a rule of the topic's state the document cannot express.
+    result = _schemathesis(api, tmp_path, "all", 30, "--include-operation-id", "addPartitions",
+                           "--exclude-checks", "positive_data_acceptance")
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     # Topic creation: the partition count is capped at 4 here (not the document's 100,000), so 5 is no
     # "invalid" input; test_http_topics checks the refusal of bad partition counts.

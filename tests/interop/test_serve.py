@@ -25,7 +25,7 @@ def serve(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_config_file_and_overrides_apply(tmp_path: Path) -> None:
     config = tmp_path / "server.properties"
-    config.write_text("# as in Kafka's server.properties\nnum.partitions=3\nlog.segment.bytes=65536\n")
+    config.write_text("# as in Kafka's server.properties\nnum.partitions=3\nlog.segment.bytes=1048576\n")
     broker = BrokerProcess(data_dir=tmp_path / "data", log_path=tmp_path / "broker.log",
                            overrides={"num.partitions": "6"}, extra_args=["--config", str(config)]).start()
     try:

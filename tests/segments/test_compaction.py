@@ -140,7 +140,7 @@ def test_delete_policy_does_nothing_and_dirty_ratio(tmp_path: Path) -> None:
 
 
 def test_compact_delete_policy_and_grouping(tmp_path: Path) -> None:
-    config = COMPACT.with_overrides({"cleanup.policy": "compact,delete", "segment.bytes": "100000"})
+    config = COMPACT.with_overrides({"cleanup.policy": "compact,delete", "internal.segment.bytes": "100000"})
     batches = [[rec(b"k%d" % (i % 3), b"v%d" % i)] for i in range(12)]
     log = build(tmp_path / "t-0", config, batches)
     assert len(log.closed_segments()) == 12

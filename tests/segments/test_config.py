@@ -56,7 +56,7 @@ def test_from_props_parses_each_type() -> None:
     c = LogConfig.from_props(
         {
             "cleanup.policy": " compact , delete ",
-            "segment.bytes": "1024",
+            "internal.segment.bytes": "1024",
             "retention.ms": "-1",
             "min.cleanable.dirty.ratio": "0.25",
             "preallocate": "FALSE",
@@ -73,7 +73,7 @@ def test_from_props_parses_each_type() -> None:
 
 
 def test_from_props_layers_on_defaults() -> None:
-    base = LogConfig.from_props({"segment.bytes": "2048", "retention.ms": "10"})
+    base = LogConfig.from_props({"internal.segment.bytes": "2048", "retention.ms": "10"})
     c = LogConfig.from_props({"retention.ms": "20"}, base)
     assert c.segment_bytes == 2048 and c.retention_ms == 20
     assert base.with_overrides({}) is base
@@ -82,7 +82,8 @@ def test_from_props_layers_on_defaults() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "fragment"),
     [
-        ("segment.bytes", "13", "at least 14"),
+        ("internal.segment.bytes", "13", "at least 14"),
+        ("segment.bytes", "1048575", "at least 1048576"),
         ("segment.bytes", "2147483648", "between"),
         ("segment.bytes", "ten", "integer"),
         ("retention.ms", "-2", "at least -1"),
@@ -119,7 +120,7 @@ def test_to_props_round_trips() -> None:
     props = c.to_props()
     assert props["cleanup.policy"] == "compact,delete"
     assert props["preallocate"] == "false"
-    assert set(props) == set(CONFIGS_BY_NAME)
+    assert set(props) == set(CONFIGS_BY_NAME) - {"internal.segment.bytes"}
     assert LogConfig.from_props(props) == c
 
 
@@ -139,7 +140,7 @@ def test_flush_messages_one_means_always() -> None:
 def test_from_broker_props_units_and_precedence() -> None:
     c = LogConfig.from_broker_props(
         {
-            "log.segment.bytes": "4096",
+            "log.segment.bytes": "2097152",
             "log.retention.hours": "2",
             "log.roll.hours": "1",
             "message.max.bytes": "5000",
@@ -149,7 +150,7 @@ def test_from_broker_props_units_and_precedence() -> None:
             "log.dirs": "/tmp/x",
         }
     )
-    assert c.segment_bytes == 4096
+    assert c.segment_bytes == 2097152
     assert c.retention_ms == 2 * 3_600_000
     assert c.segment_ms == 3_600_000
     assert c.max_message_bytes == 5000
@@ -166,9 +167,9 @@ def test_from_broker_props_units_and_precedence() -> None:
 
 def test_describe_sources() -> None:
     broker = {"log.retention.hours": "1"}
-    entries = {e.name: e for e in describe({"segment.bytes": "2048"}, broker_props=broker)}
+    entries = {e.name: e for e in describe({"segment.bytes": "2097152"}, broker_props=broker)}
     seg = entries["segment.bytes"]
-    assert seg.value == "2048" and seg.default == "1073741824"
+    assert seg.value == "2097152" and seg.default == "1073741824"
     assert seg.source is ConfigSource.TOPIC_CONFIG
     assert seg.type is ConfigType.INT
     assert [s.source for s in seg.synonyms] == [ConfigSource.TOPIC_CONFIG, ConfigSource.DEFAULT_CONFIG]

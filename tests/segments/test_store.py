@@ -82,14 +82,14 @@ def test_create_and_reopen(tmp_path: Path) -> None:
 def test_metadata_file_format(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     tid = uuid.UUID("12345678-1234-5678-1234-567812345678")
-    store.create_topic("t", 2, {"segment.bytes": "1024"}, topic_id=tid)
+    store.create_topic("t", 2, {"internal.segment.bytes": "1024"}, topic_id=tid)
     doc = json.loads((tmp_path / TOPICS_DIR / f"{tid.hex}.json").read_text())
     assert doc == {
         "version": 1,
         "name": "t",
         "topic_id": str(tid),
         "partitions": 2,
-        "configs": {"segment.bytes": "1024"},
+        "configs": {"internal.segment.bytes": "1024"},
     }
     assert not list((tmp_path / TOPICS_DIR).glob("*.tmp"))
     store.close()
@@ -290,10 +290,10 @@ def test_add_partitions(tmp_path: Path) -> None:
 def test_alter_config(tmp_path: Path) -> None:
     defaults = LogConfig.from_props({"retention.ms": "5000"})
     store = open_store(tmp_path, config=defaults)
-    store.create_topic("t", 2, {"segment.bytes": "2048", "retention.bytes": "100"})
+    store.create_topic("t", 2, {"segment.bytes": "2097152", "retention.bytes": "100"})
     log: Any = store.log("t", 0)
     info = store.alter_config("t", {"retention.ms": "60000"}, delete=["retention.bytes"])
-    assert info.overrides == {"segment.bytes": "2048", "retention.ms": "60000"}
+    assert info.overrides == {"segment.bytes": "2097152", "retention.ms": "60000"}
     assert info.config.retention_ms == 60000 and info.config.retention_bytes == -1
     assert log.config == info.config  # applied to the open log
     with pytest.raises(InvalidConfigError):
@@ -310,7 +310,7 @@ def test_alter_config(tmp_path: Path) -> None:
     assert rows["retention.ms"].source is ConfigSource.STATIC_BROKER_CONFIG
     assert rows["retention.bytes"].source is ConfigSource.DEFAULT_CONFIG
     store.close()
-    assert open_store(tmp_path, config=defaults).topic("t").overrides == {"segment.bytes": "2048"}
+    assert open_store(tmp_path, config=defaults).topic("t").overrides == {"segment.bytes": "2097152"}
 
 
 def test_checkpoint_file_format(tmp_path: Path) -> None:
@@ -380,7 +380,7 @@ def test_real_logs_alter_config_reaches_open_log(tmp_path: Path) -> None:
     store = Store.open(tmp_path, LogConfig(), now_ms=0)
     store.create_topic("t", 1)
     log = store.log("t", 0)
-    store.alter_config("t", {"segment.bytes": "1000"})
+    store.alter_config("t", {"internal.segment.bytes": "1000"})
     assert log.config.segment_bytes == 1000
     store.delete_topic("t")
     assert list(tmp_path.glob("t-*")) == []

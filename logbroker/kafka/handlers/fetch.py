@@ -167,9 +167,11 @@ def _read_all(ctx: RequestContext, body: Body, targets: Sequence[SessionPartitio
             # its size (KIP-74); after that, a first batch over the limit is not sent.
             result = broker.read(name, target.partition, target.fetch_offset, max(limit, 1),
                                  replica_id=replica_id, leader_epoch=target.leader_epoch)
-        except OffsetOutOfRangeError as exc:
-            entry.update(error_code=ErrorCode.OFFSET_OUT_OF_RANGE, high_watermark=exc.log_end_offset,
-                         last_stable_offset=exc.log_end_offset, log_start_offset=exc.log_start_offset)
+        except OffsetOutOfRangeError:
+            # Kafka's answer to an out-of-range fetch carries no offsets: high watermark, last stable
+            # offset and log start offset are all -1 (the consumer asks ListOffsets to reset).
+            entry.update(error_code=ErrorCode.OFFSET_OUT_OF_RANGE, high_watermark=-1,
+                         last_stable_offset=-1, log_start_offset=-1)
             continue
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
