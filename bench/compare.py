@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare_drivers as drivers
 import compare_kafka
+import compare_nats
 import compare_rabbit
 from common import MB, ROOT, Broker, CpuMeter, loadavg, machine_line, median, percentile, spread
 
@@ -76,7 +77,7 @@ KAFKA_GOALS = ("confluent", "confluent-os")
 class Config:
     key: str
     label: str
-    broker: str  # logbroker | kafka | rabbit
+    broker: str  # logbroker | kafka | rabbit | nats
     driver: str
     persistent: bool = True
     confirms: bool = False
@@ -90,6 +91,7 @@ CONFIGS = {c.key: c for c in (
     Config("kafka-python", "logbroker + kafka-python", "logbroker", "kafka-python"),
     Config("kafka-python-kafka", "Apache Kafka + kafka-python", "kafka", "kafka-python"),
     Config("http", "logbroker + HTTP API", "logbroker", "http"),
+    Config("nats", "NATS JetStream work queue", "nats", "nats"),
     Config("rabbit", "RabbitMQ persistent", "rabbit", "rabbit"),
     Config("rabbit-confirms", "RabbitMQ persistent + confirms", "rabbit", "rabbit", confirms=True),
     Config("rabbit-transient", "RabbitMQ transient", "rabbit", "rabbit", persistent=False),
@@ -112,7 +114,7 @@ def _create_topic(bootstrap: str, topic: str, config: dict[str, str] | None = No
 
 @contextmanager
 def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.RabbitNode | None,
-            kafka: compare_kafka.KafkaNode | None,
+            kafka: compare_kafka.KafkaNode | None, nats: compare_nats.NatsNode | None,
             base: drivers.RunSpec) -> Iterator[tuple[drivers.RunSpec, int | None]]:
     """The broker side of one run and the broker's pid: a fresh logbroker with a 4-partition topic,
     a fresh 4-partition topic on the Apache Kafka node, or a fresh queue."""
@@ -142,6 +144,13 @@ def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.Rabbi
             yield drivers.RunSpec(**{**asdict(base), "bootstrap": kafka.bootstrap}), kafka.pid
         finally:
             kafka.delete_topic(topic)
+    elif cfg.broker == "nats":
+        assert nats is not None
+        nats.create_stream(topic)
+        try:
+            yield drivers.RunSpec(**{**asdict(base), "options": {"nats_port": nats.port}}), nats.pid
+        finally:
+            nats.delete_stream(topic)
     else:
         assert rabbit is not None
         rabbit.declare_queue(topic)
@@ -169,16 +178,16 @@ def _progress(total: int, desc: str) -> Any:
 
 
 def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
-             rabbit: compare_rabbit.RabbitNode | None, kafka: compare_kafka.KafkaNode | None, group: bool,
-             timeout_s: float) -> dict[str, Any]:
-    topic = f"cmp-{cfg.key}-{size}-{run_no}"
+             rabbit: compare_rabbit.RabbitNode | None, kafka: compare_kafka.KafkaNode | None,
+             nats: compare_nats.NatsNode | None, group: bool, timeout_s: float) -> dict[str, Any]:
+    topic = f"cmp-{cfg.key}-{size}-{run_no}" if run_no >= 0 else f"cmp-{cfg.key}-warmup"
     base = drivers.RunSpec(config=cfg.key, driver=cfg.driver, messages=messages, size=size, consumers=CONSUMERS,
                            topic=topic, partitions=PARTITIONS, group=group, persistent=cfg.persistent,
                            confirms=cfg.confirms, timeout_s=timeout_s)
     load_before = loadavg()
     t_setup = time.monotonic()
     meter: CpuMeter | None = None
-    with _target(cfg, topic, workdir, rabbit, kafka, base) as (spec, pid):
+    with _target(cfg, topic, workdir, rabbit, kafka, nats, base) as (spec, pid):
         shared = drivers.Shared(progress=CTX.Array("q", CONSUMERS, lock=False),
                                 assigned=CTX.Array("q", CONSUMERS, lock=False),
                                 go=CTX.Event(), stop=CTX.Event(), results=CTX.Queue())
@@ -238,7 +247,8 @@ def _wait_ready(shared: drivers.Shared, got: list[dict[str, Any]], spec: drivers
     while True:
         _drain(shared, got)
         held = list(shared.assigned)
-        ready = all(h >= 1 for h in held) and (spec.driver == "rabbit" or not spec.group or sum(held) == PARTITIONS)
+        shared_queue = spec.driver in ("rabbit", "nats")
+        ready = all(h >= 1 for h in held) and (shared_queue or not spec.group or sum(held) == PARTITIONS)
         now = time.monotonic()
         if not ready:
             stable_since = 0.0
@@ -535,8 +545,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if c.broker == "kafka":
                         skipped[c.key] = reason
                 configs = [c for c in configs if c.broker != "kafka"]
+        nats: compare_nats.NatsNode | None = None
+        nats_version = ""
+        if any(c.broker == "nats" for c in configs):
+            reason = compare_nats.unavailable_reason()
+            if reason is None:
+                try:
+                    nats = stack.enter_context(compare_nats.NatsNode(args.dir))
+                    nats_version = nats.version()
+                    print(f"NATS {nats_version} (pid {nats.pid}) on 127.0.0.1:{nats.port}")
+                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                    reason = f"NATS did not start: {exc}"
+            if reason is not None:
+                print(f"NATS JetStream skipped: {reason}")
+                for c in configs:
+                    if c.broker == "nats":
+                        skipped[c.key] = reason
+                configs = [c for c in configs if c.broker != "nats"]
         runs: list[dict[str, Any]] = []
         failures: list[str] = []
+        if kafka is not None:
+            # The JVM compiles its hot paths during the first runs: one untimed run per Kafka configuration
+            # (5,000 messages) so that the measured runs see a warmed-up broker, as a long-running one would be.
+            for cfg in (c for c in configs if c.broker == "kafka"):
+                try:
+                    run_once(cfg, args.sizes[0], 5_000, -1, workdir, rabbit, kafka, nats, not args.assign,
+                             args.run_timeout)
+                    print(f"{cfg.label}: warm-up run done (not counted)")
+                except (RunFailed, RuntimeError, OSError) as exc:
+                    print(f"  warm-up of {cfg.key} failed: {exc}")
         for round_no in range(args.runs):
             if round_no and time.monotonic() - started > args.budget * 60:
                 failures.append(f"time budget of {args.budget:.0f} min used up: rounds {round_no + 1}.."
@@ -547,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shift = (round_no + si) % len(configs)
                 for cfg in configs[shift:] + configs[:shift]:
                     try:
-                        r = run_once(cfg, size, args.messages, round_no, workdir, rabbit, kafka, not args.assign,
+                        r = run_once(cfg, size, args.messages, round_no, workdir, rabbit, kafka, nats, not args.assign,
                                      args.run_timeout)
                     except (RunFailed, RuntimeError, OSError) as exc:
                         failures.append(f"{cfg.key} {size} B run {round_no + 1}: {exc}")
@@ -567,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     kgs = kafka_goals(rows, args.sizes)
     meta = {"machine": machine_line(), "python": platform.python_version(), "rabbitmq": rabbit_version,
             "kafka": compare_kafka.ref.KAFKA_VERSION if kafka is not None else "",
-            "kafka_jvm": compare_kafka.JVM_OPTS, "kafka_overrides": compare_kafka.OVERRIDES,
+            "kafka_jvm": compare_kafka.JVM_OPTS, "nats": nats_version, "kafka_overrides": compare_kafka.OVERRIDES,
             "clients": _client_versions(), "messages": args.messages, "sizes": args.sizes, "runs": args.runs,
             "consumers": CONSUMERS, "partitions": PARTITIONS, "kafka_consumers": "assign" if args.assign else "group",
             "loadavg_start": load_start, "loadavg_end": load_end, "elapsed_s": elapsed, "skipped": skipped,
@@ -601,9 +638,11 @@ def _client_versions() -> dict[str, str]:
         out["confluent-kafka"] = f"{confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]})"
     except ImportError:
         pass
-    for name, mod in (("kafka-python", "kafka"), ("pika", "pika")):
-        with suppress(ImportError):
-            out[name] = __import__(mod).__version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in ("kafka-python", "pika", "nats-py"):
+        with suppress(PackageNotFoundError):
+            out[name] = version(name)
     return out
 
 
@@ -652,7 +691,8 @@ competing consumers for RabbitMQ), message sizes {", ".join(f"{s} B" for s in ar
     make bench-compare        # python bench/compare.py; about 7 minutes here with RabbitMQ installed
     python bench/compare.py --quick    # smoke test: 5,000 messages, 1 run
 
-**Machine**: {meta["machine"]}. Apache Kafka {meta["kafka"] or "(not run)"}; RabbitMQ {meta["rabbitmq"] or "(not run)"};
+**Machine**: {meta["machine"]}. Apache Kafka {meta["kafka"] or "(not run)"}; NATS {meta.get("nats") or "(not run)"};
+RabbitMQ {meta["rabbitmq"] or "(not run)"};
 {clients}.
 Load average {ls[0]:.2f} at the start, {le[0]:.2f} at the end. The benchmark alone keeps both cores
 busy (1 producer, 4 consumers and the broker), so other work on the machine adds noise: see the
@@ -680,6 +720,11 @@ interleaved (order rotated each round).
   a fresh topic per run; Kafka's shipped JVM options (`{" ".join(meta.get("kafka_jvm", []))}`) and
   broker defaults, except replication factors of 1 (one node) and
   `group.initial.rebalance.delay.ms=500` as for logbroker. Same clients and settings as logbroker.
+- NATS JetStream (`nats-server -js`, one server for the comparison; nats-py): a fresh file-backed
+  stream per run with work-queue retention, one durable pull consumer shared by the four consumer
+  processes (fetch batches of {compare_nats.FETCH_BATCH}, an explicit ack per message, up to
+  {compare_nats.MAX_ACK_PENDING:,} unacknowledged); the producer publishes asynchronously and is done when
+  every message is acknowledged by JetStream (stored; fsync left to the OS, as Kafka).
 - logbroker + HTTP API: msgpack produce of {drivers.HTTP_BATCH:,} records a request with acks=all; four
   consumers each long-poll one partition (the HTTP API reads partitions, not groups).
 - RabbitMQ + pika: durable queue, manual acks (one per message), prefetch {drivers.RABBIT_PREFETCH};
