@@ -1,10 +1,16 @@
-"""logbroker versus RabbitMQ: one producer, four competing consumers, 100,000 messages.
+"""logbroker versus Apache Kafka, NATS JetStream and RabbitMQ: one producer, four competing consumers.
 
 Configurations (each broker started here on 127.0.0.1 with its own temporary data):
 
 - logbroker + confluent-kafka (librdkafka) and + kafka-python (pure Python): producer acks=all,
   linger 5 ms, records spread round-robin over a 4-partition topic; four consumer processes in one
-  consumer group (``--assign``: each consumer assign()s one partition instead);
+  consumer group (``--assign``: each consumer assign()s one partition instead); ``confluent-os``: the
+  same on a topic with ``logbroker.flush.policy=os`` (no fsync before the answer, as Kafka);
+- Apache Kafka 4.1.1 (``compare_kafka``: single-node KRaft, Kafka's shipped JVM options with a 1 GB heap
+  and its defaults) with the same two clients and settings, one broker for the whole comparison, a fresh
+  topic per run, one untimed warm-up run per configuration first;
+- NATS JetStream (``compare_nats``: Debian's ``nats-server -js``, nats-py): a work-queue stream, one
+  durable pull consumer shared by four consumer processes, explicit acks;
 - logbroker over its HTTP API: batched msgpack produce (``POST /topics/{t}/records``, acks=all,
   1,000 records a request), four consumers each long-polling one partition
   (``GET /topics/{t}/partitions/{p}/records``);
@@ -12,8 +18,10 @@ Configurations (each broker started here on 127.0.0.1 with its own temporary dat
   prefetch 100; messages persistent, persistent with publisher confirms (batches of 100), or transient;
   the producer publishes asynchronously (``SelectConnection``).
 
-A fresh logbroker (own data directory) serves each run; one RabbitMQ node serves the whole
-comparison and each run gets a fresh queue, deleted afterwards. Runs of all configurations are
+A fresh logbroker (own data directory) serves each run; one Kafka, one NATS and one RabbitMQ
+server each serve the whole comparison and each run gets a fresh topic, stream or queue, deleted
+afterwards. The broker's CPU seconds (psutil, all threads) from the first send until the last
+message was processed are reported per GB of payload. Runs of all configurations are
 interleaved (round-robin, order rotated each round) so machine drift hits all alike; each figure is
 the median of ``--runs`` runs.
 
@@ -28,7 +36,8 @@ Results go to ``bench/results/``: compare.md and compare.json (table), compare_<
 plot per message size) and COMPARE.md (the section for bench/README.md). Usage::
 
     python bench/compare.py [--runs 3] [--sizes 100,500,1000] [--messages 100000] [--quick]
-                            [--configs confluent,kafka-python,http,rabbit,rabbit-confirms,rabbit-transient]
+                            [--configs confluent,confluent-os,kafka-confluent,kafka-python,kafka-python-kafka,
+                                       http,nats,rabbit,rabbit-confirms,rabbit-transient] [--budget MIN]
 """
 
 from __future__ import annotations
