@@ -613,7 +613,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kgs = kafka_goals(rows, args.sizes)
     meta = {"machine": machine_line(), "python": platform.python_version(), "rabbitmq": rabbit_version,
             "kafka": compare_kafka.ref.KAFKA_VERSION if kafka is not None else "",
-            "kafka_jvm": compare_kafka.JVM_OPTS, "nats": nats_version, "kafka_overrides": compare_kafka.OVERRIDES,
+            "argv": sys.argv[1:], "kafka_jvm": compare_kafka.JVM_OPTS, "nats": nats_version,
+            "kafka_overrides": compare_kafka.OVERRIDES,
             "clients": _client_versions(), "messages": args.messages, "sizes": args.sizes, "runs": args.runs,
             "consumers": CONSUMERS, "partitions": PARTITIONS, "kafka_consumers": "assign" if args.assign else "group",
             "loadavg_start": load_start, "loadavg_end": load_end, "elapsed_s": elapsed, "skipped": skipped,
@@ -697,8 +698,10 @@ The classic experiment: one producer sends {args.messages:,} messages, four cons
 (one consumer group over a 4-partition topic for logbroker and Apache Kafka; one queue with four
 competing consumers for RabbitMQ), message sizes {", ".join(f"{s} B" for s in args.sizes)}.
 
-    make bench-compare        # python bench/compare.py; about 7 minutes here with RabbitMQ installed
+    make bench-compare        # python bench/compare.py: every configuration, about 15 minutes here
     python bench/compare.py --quick    # smoke test: 5,000 messages, 1 run
+
+This run: `python bench/compare.py {" ".join(meta.get("argv", []))}`.
 
 **Machine**: {meta["machine"]}. Apache Kafka {meta["kafka"] or "(not run)"}; NATS {meta.get("nats") or "(not run)"};
 RabbitMQ {meta["rabbitmq"] or "(not run)"};
