@@ -667,7 +667,8 @@ def write_outputs(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list
     (out / "compare.md").write_text(markdown_table(rows) + "\n\n" + goals_table(gs) + "\n\n"
                                     + kafka_goals_table(kgs) + "\n")
     load = meta["loadavg_start"], meta["loadavg_end"]
-    subtitle = (f"{args.messages:,} messages, median of {args.runs} run(s); load avg {load[0][0]:.1f} -> "
+    done = max((r["runs"] for r in rows), default=0)
+    subtitle = (f"{args.messages:,} messages, median of {done} run(s); load avg {load[0][0]:.1f} -> "
                 f"{load[1][0]:.1f} on {os.cpu_count()} cores")
     for size in args.sizes:
         if any(r["size"] == size for r in rows):
@@ -719,7 +720,8 @@ HTTP: the last answer; confirms: the last confirm; RabbitMQ without confirms: th
 the connection close after the last publish, which says it read them all, not that they are safe).
 End-to-end throughput runs from the first send until the last message is processed. Latency is
 processing time minus send time under full load, so it is mostly time spent in the backlog when the
-producer outruns the consumers. Median of {args.runs} run(s); the runs of all configurations are
+producer outruns the consumers. Median of {max((r["runs"] for r in rows), default=0)} run(s) (of {args.runs}
+asked); the runs of all configurations are
 interleaved (order rotated each round).
 
 - logbroker + Kafka clients: acks=all, linger 5 ms (kafka-python batch 128 KiB; librdkafka defaults
