@@ -53,6 +53,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from array import array
 from collections.abc import Iterator, Sequence
@@ -462,7 +463,7 @@ def plot(rows: list[dict[str, Any]], size: int, path: Path, subtitle: str) -> No
         ax.set_ylim(min(values) / 2, max(values) * 4)
     ax.set_ylabel("messages per second (log scale)")
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([r["label"].replace(" + ", "\n+ ") for r in rs], fontsize=8)
+    ax.set_xticklabels([textwrap.fill(r["label"].replace(" + ", " +\u00a0"), 18) for r in rs], fontsize=8)
     ax.set_title(f"{size}-byte messages: 1 producer, {CONSUMERS} consumers\n{subtitle}", fontsize=10)
     ax.legend(["producer (light)", "end-to-end (whiskers: min-max of runs)"], loc="upper left", fontsize=8)
     ax.grid(axis="y", which="both", alpha=0.3)
