@@ -94,7 +94,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python bench/limits.py
 	$(BIN)/python bench/storage.py
 
-## The broker against the machine's own limits (loopback TCP, disk, sendfile), ~4-5 minutes;
+## The broker against the machine's own limits (loopback TCP, disk, sendfile), then the same runs against
+## Apache Kafka and Kafka's perf tools against both (ARGS=--no-kafka to skip), ~8-10 minutes;
 ## ARGS=--quick for a smoke run, ARGS='--profile --json out.json' for py-spy hot spots and JSON.
 bench-limits: $(BENCH_STAMP)
 	$(BIN)/python bench/limits.py $(ARGS)
@@ -103,9 +104,11 @@ bench-limits: $(BENCH_STAMP)
 bench-storage: $(BENCH_STAMP)
 	$(BIN)/python bench/storage.py
 
-## logbroker versus RabbitMQ: 1 producer, 4 consumers, 100,000 messages of 100/500/1000 B, median of 3 runs,
-## ~7 minutes here; results (table, JSON, one plot per size, COMPARE.md) in bench/results/. RabbitMQ runs if
-## installed (as root: apt-get install -y rabbitmq-server); ARGS=--quick for a smoke test.
+## logbroker versus Apache Kafka, NATS JetStream and RabbitMQ: 1 producer, 4 consumers, 100,000 messages of
+## 100/500/1000 B, median of 3 runs, ~15 minutes here with every configuration; results (table, JSON, one plot
+## per size, COMPARE.md) in bench/results/. Kafka runs after `make kafka-jars`; RabbitMQ and NATS if installed
+## (as root: apt-get install -y rabbitmq-server nats-server); ARGS=--quick for a smoke test,
+## ARGS='--configs confluent,kafka-confluent,...' for a subset, ARGS='--budget 9' to bound the time.
 bench-compare: $(BENCH_STAMP)
 	$(BIN)/python bench/compare.py $(ARGS)
 

@@ -1,10 +1,16 @@
-"""logbroker versus RabbitMQ: one producer, four competing consumers, 100,000 messages.
+"""logbroker versus Apache Kafka, NATS JetStream and RabbitMQ: one producer, four competing consumers.
 
 Configurations (each broker started here on 127.0.0.1 with its own temporary data):
 
 - logbroker + confluent-kafka (librdkafka) and + kafka-python (pure Python): producer acks=all,
   linger 5 ms, records spread round-robin over a 4-partition topic; four consumer processes in one
-  consumer group (``--assign``: each consumer assign()s one partition instead);
+  consumer group (``--assign``: each consumer assign()s one partition instead); ``confluent-os``: the
+  same on a topic with ``logbroker.flush.policy=os`` (no fsync before the answer, as Kafka);
+- Apache Kafka 4.1.1 (``compare_kafka``: single-node KRaft, Kafka's shipped JVM options with a 1 GB heap
+  and its defaults) with the same two clients and settings, one broker for the whole comparison, a fresh
+  topic per run, one untimed warm-up run per configuration first;
+- NATS JetStream (``compare_nats``: Debian's ``nats-server -js``, nats-py): a work-queue stream, one
+  durable pull consumer shared by four consumer processes, explicit acks;
 - logbroker + confluent-kafka share group (KIP-932): the same producer; four ``ShareConsumer``
   processes in one share group, each acknowledging every message on its own (ACCEPT, explicit mode),
   the counterpart of RabbitMQ's manual acks;
@@ -15,8 +21,10 @@ Configurations (each broker started here on 127.0.0.1 with its own temporary dat
   prefetch 100; messages persistent, persistent with publisher confirms (batches of 100), or transient;
   the producer publishes asynchronously (``SelectConnection``).
 
-A fresh logbroker (own data directory) serves each run; one RabbitMQ node serves the whole
-comparison and each run gets a fresh queue, deleted afterwards. Runs of all configurations are
+A fresh logbroker (own data directory) serves each run; one Kafka, one NATS and one RabbitMQ
+server each serve the whole comparison and each run gets a fresh topic, stream or queue, deleted
+afterwards. The broker's CPU seconds (psutil, all threads) from the first send until the last
+message was processed are reported per GB of payload. Runs of all configurations are
 interleaved (round-robin, order rotated each round) so machine drift hits all alike; each figure is
 the median of ``--runs`` runs.
 
@@ -31,8 +39,9 @@ Results go to ``bench/results/``: compare.md and compare.json (table), compare_<
 plot per message size) and COMPARE.md (the section for bench/README.md). Usage::
 
     python bench/compare.py [--runs 3] [--sizes 100,500,1000] [--messages 100000] [--quick]
-                            [--configs confluent,confluent-share,kafka-python,http,rabbit,rabbit-confirms,
-                                       rabbit-transient]
+                            [--configs confluent,confluent-os,confluent-share,kafka-confluent,kafka-python,
+                                       kafka-python-kafka,http,nats,rabbit,rabbit-confirms,rabbit-transient]
+                            [--budget MIN]
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from array import array
 from collections.abc import Iterator, Sequence
@@ -59,8 +69,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare_drivers as drivers
+import compare_kafka
+import compare_nats
 import compare_rabbit
-from common import MB, ROOT, Broker, loadavg, machine_line, median, percentile, spread
+from common import MB, ROOT, Broker, CpuMeter, loadavg, machine_line, median, percentile, spread
 
 CTX = mp.get_context("spawn")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -69,23 +81,32 @@ CONSUMERS = 4
 # The clock starts once the group has settled, so the join delay only costs set-up time; 3 s is the default.
 BROKER_OVERRIDES = {"group.initial.rebalance.delay.ms": "500"}
 GOALS = {"confluent": 20.0, "kafka-python": 3.0}  # x RabbitMQ's best configuration, end-to-end
+# logbroker configuration -> the Apache Kafka one with the same client; goal: end-to-end >= 1.0x, p99 no worse.
+KAFKA_PEERS = {"confluent": "kafka-confluent", "confluent-os": "kafka-confluent",
+               "kafka-python": "kafka-python-kafka"}
+KAFKA_GOALS = ("confluent", "confluent-os")
 
 
 @dataclass(frozen=True)
 class Config:
     key: str
     label: str
-    broker: str  # logbroker | rabbit
+    broker: str  # logbroker | kafka | rabbit | nats
     driver: str
     persistent: bool = True
     confirms: bool = False
+    flush: str = ""  # logbroker: topic config logbroker.flush.policy ("" = the default, group commit)
 
 
 CONFIGS = {c.key: c for c in (
     Config("confluent", "logbroker + confluent-kafka", "logbroker", "confluent"),
     Config("confluent-share", "logbroker + confluent-kafka share group", "logbroker", "confluent-share"),
+    Config("confluent-os", "logbroker (flush os) + confluent-kafka", "logbroker", "confluent", flush="os"),
+    Config("kafka-confluent", "Apache Kafka + confluent-kafka", "kafka", "confluent"),
     Config("kafka-python", "logbroker + kafka-python", "logbroker", "kafka-python"),
+    Config("kafka-python-kafka", "Apache Kafka + kafka-python", "kafka", "kafka-python"),
     Config("http", "logbroker + HTTP API", "logbroker", "http"),
+    Config("nats", "NATS JetStream work queue", "nats", "nats"),
     Config("rabbit", "RabbitMQ persistent", "rabbit", "rabbit"),
     Config("rabbit-confirms", "RabbitMQ persistent + confirms", "rabbit", "rabbit", confirms=True),
     Config("rabbit-transient", "RabbitMQ transient", "rabbit", "rabbit", persistent=False),
@@ -97,18 +118,21 @@ class RunFailed(RuntimeError):
     pass
 
 
-def _create_topic(bootstrap: str, topic: str) -> None:
+def _create_topic(bootstrap: str, topic: str, config: dict[str, str] | None = None) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    futures = admin.create_topics([NewTopic(topic, PARTITIONS, 1)], operation_timeout=15, request_timeout=15)
+    futures = admin.create_topics([NewTopic(topic, PARTITIONS, 1, config=config or {})], operation_timeout=15,
+                                  request_timeout=15)
     futures[topic].result(timeout=30)
 
 
 @contextmanager
 def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.RabbitNode | None,
-            base: drivers.RunSpec) -> Iterator[drivers.RunSpec]:
-    """The broker side of one run: a fresh logbroker with a 4-partition topic, or a fresh queue."""
+            kafka: compare_kafka.KafkaNode | None, nats: compare_nats.NatsNode | None,
+            base: drivers.RunSpec) -> Iterator[tuple[drivers.RunSpec, int | None]]:
+    """The broker side of one run and the broker's pid: a fresh logbroker with a 4-partition topic,
+    a fresh 4-partition topic on the Apache Kafka node, or a fresh queue."""
     if cfg.broker == "logbroker":
         data = workdir / topic
         log_path = workdir / f"{topic}.log"
@@ -119,19 +143,34 @@ def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.Rabbi
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:] if log_path.exists() else []
             raise RunFailed(f"logbroker did not start ({exc}): {' | '.join(tail)}") from None
         try:
-            _create_topic(broker.bootstrap, topic)
-            yield drivers.RunSpec(**{**asdict(base), "bootstrap": broker.bootstrap, "http_port": broker.http_port})
+            _create_topic(broker.bootstrap, topic, {"logbroker.flush.policy": cfg.flush} if cfg.flush else None)
+            yield (drivers.RunSpec(**{**asdict(base), "bootstrap": broker.bootstrap, "http_port": broker.http_port}),
+                   broker.pid)
         finally:
             code = broker.stop()
             if code not in (0, None):
                 tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
                 print(f"  logbroker exited with code {code}: {' | '.join(tail)}")
             shutil.rmtree(data, ignore_errors=True)
+    elif cfg.broker == "kafka":
+        assert kafka is not None
+        _create_topic(kafka.bootstrap, topic)
+        try:
+            yield drivers.RunSpec(**{**asdict(base), "bootstrap": kafka.bootstrap}), kafka.pid
+        finally:
+            kafka.delete_topic(topic)
+    elif cfg.broker == "nats":
+        assert nats is not None
+        nats.create_stream(topic)
+        try:
+            yield drivers.RunSpec(**{**asdict(base), "options": {"nats_port": nats.port}}), nats.pid
+        finally:
+            nats.delete_stream(topic)
     else:
         assert rabbit is not None
         rabbit.declare_queue(topic)
         try:
-            yield drivers.RunSpec(**{**asdict(base), "amqp_port": rabbit.port})
+            yield drivers.RunSpec(**{**asdict(base), "amqp_port": rabbit.port}), rabbit.pid
         finally:
             rabbit.delete_queue(topic)
 
@@ -154,14 +193,16 @@ def _progress(total: int, desc: str) -> Any:
 
 
 def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
-             rabbit: compare_rabbit.RabbitNode | None, group: bool, timeout_s: float) -> dict[str, Any]:
-    topic = f"cmp-{cfg.key}-{size}-{run_no}"
+             rabbit: compare_rabbit.RabbitNode | None, kafka: compare_kafka.KafkaNode | None,
+             nats: compare_nats.NatsNode | None, group: bool, timeout_s: float) -> dict[str, Any]:
+    topic = f"cmp-{cfg.key}-{size}-{run_no}" if run_no >= 0 else f"cmp-{cfg.key}-warmup"
     base = drivers.RunSpec(config=cfg.key, driver=cfg.driver, messages=messages, size=size, consumers=CONSUMERS,
                            topic=topic, partitions=PARTITIONS, group=group, persistent=cfg.persistent,
                            confirms=cfg.confirms, timeout_s=timeout_s)
     load_before = loadavg()
     t_setup = time.monotonic()
-    with _target(cfg, topic, workdir, rabbit, base) as spec:
+    meter: CpuMeter | None = None
+    with _target(cfg, topic, workdir, rabbit, kafka, nats, base) as (spec, pid):
         shared = drivers.Shared(progress=CTX.Array("q", CONSUMERS, lock=False),
                                 assigned=CTX.Array("q", CONSUMERS, lock=False),
                                 go=CTX.Event(), stop=CTX.Event(), results=CTX.Queue())
@@ -174,8 +215,11 @@ def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
         try:
             _wait_ready(shared, got, spec)
             setup_s = time.monotonic() - t_setup
+            meter = CpuMeter(pid).start() if pid else None
             shared.go.set()
             _wait_done(shared, got, spec, f"{cfg.key} {size}B #{run_no + 1}")
+            if meter is not None:
+                meter.stop()
             shared.stop.set()
             deadline = time.monotonic() + 60
             while len(got) < CONSUMERS + 1:
@@ -189,6 +233,11 @@ def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
             _reap(procs, shared)
     result = _measure(cfg, size, messages, run_no, got, load_before)
     result["setup_s"], result["wall_s"] = setup_s, time.monotonic() - t_setup
+    # Broker CPU (user + system, all its threads) from the producer's start until the last message was
+    # processed, per GB of message payload carried end to end (written once, read once).
+    sample = meter.sample if meter is not None else None
+    result["broker_cpu_s"] = sample.cpu_s if sample else float("nan")
+    result["cpu_s_per_gb"] = sample.per_gb(messages * size) if sample else float("nan")
     return result
 
 
@@ -214,8 +263,8 @@ def _wait_ready(shared: drivers.Shared, got: list[dict[str, Any]], spec: drivers
         _drain(shared, got)
         held = list(shared.assigned)
         # Share-group members all read every partition, like a queue's consumers: each only has to be in.
-        ready = all(h >= 1 for h in held) and (spec.driver in ("rabbit", "confluent-share") or not spec.group
-                                               or sum(held) == PARTITIONS)
+        shared_queue = spec.driver in ("rabbit", "nats", "confluent-share")
+        ready = all(h >= 1 for h in held) and (shared_queue or not spec.group or sum(held) == PARTITIONS)
         now = time.monotonic()
         if not ready:
             stable_since = 0.0
@@ -296,12 +345,16 @@ def summarize(runs: list[dict[str, Any]], configs: Sequence[Config], sizes: Sequ
             rows.append({
                 "config": cfg.key, "label": cfg.label, "size": size, "runs": len(rs),
                 **{k: median([r[k] for r in rs]) for k in ("producer_msg_s", "producer_mb_s", "e2e_msg_s",
-                                                            "e2e_mb_s", "p50_ms", "p99_ms")},
+                                                            "e2e_mb_s", "p50_ms", "p99_ms", "cpu_s_per_gb")},
                 "e2e_min": min(r["e2e_msg_s"] for r in rs), "e2e_max": max(r["e2e_msg_s"] for r in rs),
                 "e2e_spread": spread([r["e2e_msg_s"] for r in rs]), "shares": shares,
                 "duplicates": max(r["duplicates"] for r in rs), "lost": max(r["lost"] for r in rs),
                 "errors": max(r["producer_errors"] + r["consumer_errors"] for r in rs),
             })
+    for r in rows:
+        peer = next((p for p in rows if p["size"] == r["size"] and p["config"] == KAFKA_PEERS.get(r["config"])), None)
+        r["vs_kafka"] = r["e2e_msg_s"] / peer["e2e_msg_s"] if peer else float("nan")
+        r["cpu_vs_kafka"] = r["cpu_s_per_gb"] / peer["cpu_s_per_gb"] if peer else float("nan")
     return rows
 
 
@@ -324,20 +377,57 @@ def goals(rows: list[dict[str, Any]], sizes: Sequence[int]) -> list[dict[str, An
     return out
 
 
+def kafka_goals(rows: list[dict[str, Any]], sizes: Sequence[int]) -> list[dict[str, Any]]:
+    """logbroker + confluent-kafka (each flush policy) against Apache Kafka + confluent-kafka, same run."""
+    out = []
+    for size in sizes:
+        by = {r["config"]: r for r in rows if r["size"] == size}
+        for key in KAFKA_GOALS:
+            peer = by.get(KAFKA_PEERS[key])
+            if key not in by or peer is None:
+                continue
+            r = by[key]
+            clean = r["lost"] == 0 and r["duplicates"] == 0
+            out.append({"size": size, "config": key, "label": r["label"], "ratio": r["vs_kafka"],
+                        "kafka_msg_s": peer["e2e_msg_s"], "p99_ms": r["p99_ms"], "kafka_p99_ms": peer["p99_ms"],
+                        "cpu_s_per_gb": r["cpu_s_per_gb"], "kafka_cpu_s_per_gb": peer["cpu_s_per_gb"],
+                        "met": r["vs_kafka"] >= 1.0 and r["p99_ms"] <= peer["p99_ms"] and clean,
+                        "cpu_met": r["cpu_s_per_gb"] <= peer["cpu_s_per_gb"]})
+    return out
+
+
+def kafka_goals_table(gs: list[dict[str, Any]]) -> str:
+    if not gs:
+        return "(not measured: needs runs of logbroker and Apache Kafka with confluent-kafka)"
+    lines = ["| size | configuration | end-to-end vs Apache Kafka | p99 ms (Kafka) | goal 1.0x and p99 met | "
+             "broker CPU s/GB (Kafka) | CPU goal met |", "|---:|---|---:|---:|---|---:|---|"]
+    for g in gs:
+        lines.append(f"| {g['size']} B | {g['label']} | {g['ratio']:.2f}x ({_k(g['kafka_msg_s'])} msg/s) | "
+                     f"{g['p99_ms']:,.0f} ({g['kafka_p99_ms']:,.0f}) | {'yes' if g['met'] else '**no**'} | "
+                     f"{g['cpu_s_per_gb']:.1f} ({g['kafka_cpu_s_per_gb']:.1f}) | "
+                     f"{'yes' if g['cpu_met'] else '**no**'} |")
+    return "\n".join(lines)
+
+
 def _k(x: float) -> str:
     return f"{x / 1000:,.1f}k" if x >= 1000 else f"{x:,.0f}"
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     lines = ["| size | configuration | producer msg/s | producer MB/s | end-to-end msg/s | end-to-end MB/s | "
-             "spread | p50 ms | p99 ms | consumer shares % | dup | lost |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+             "spread | vs Apache Kafka | p50 ms | p99 ms | broker CPU s/GB | consumer shares % | dup | lost |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in rows:
         shares = "/".join(f"{s:.0f}" for s in r["shares"])
         lines.append(f"| {r['size']} B | {r['label']} | {_k(r['producer_msg_s'])} | {r['producer_mb_s']:.2f} | "
                      f"{_k(r['e2e_msg_s'])} | {r['e2e_mb_s']:.2f} | {100 * r['e2e_spread']:.0f}% | "
-                     f"{r['p50_ms']:,.0f} | {r['p99_ms']:,.0f} | {shares} | {r['duplicates']} | {r['lost']} |")
+                     f"{_ratio(r['vs_kafka'])} | {r['p50_ms']:,.0f} | {r['p99_ms']:,.0f} | "
+                     f"{r['cpu_s_per_gb']:.1f} | {shares} | {r['duplicates']} | {r['lost']} |")
     return "\n".join(lines)
+
+
+def _ratio(x: float) -> str:
+    return "" if x != x else f"{x:.2f}x"
 
 
 def goals_table(gs: list[dict[str, Any]]) -> str:
@@ -361,7 +451,8 @@ def plot(rows: list[dict[str, Any]], size: int, path: Path, subtitle: str) -> No
     fig, ax = plt.subplots(figsize=(10, 5.2))
     xs = range(len(rs))
     width = 0.38
-    colors = ["#1f77b4" if not r["config"].startswith("rabbit") else "#ff7f0e" for r in rs]
+    colors = ["#ff7f0e" if r["config"].startswith("rabbit") else "#2ca02c" if r["config"] in KAFKA_PEERS.values()
+              else "#1f77b4" for r in rs]
     ax.bar([x - width / 2 for x in xs], [r["producer_msg_s"] for r in rs], width, color=colors, alpha=0.45,
            label="producer")
     e2e = [r["e2e_msg_s"] for r in rs]
@@ -378,7 +469,7 @@ def plot(rows: list[dict[str, Any]], size: int, path: Path, subtitle: str) -> No
         ax.set_ylim(min(values) / 2, max(values) * 4)
     ax.set_ylabel("messages per second (log scale)")
     ax.set_xticks(list(xs))
-    ax.set_xticklabels([r["label"].replace(" + ", "\n+ ") for r in rs], fontsize=8)
+    ax.set_xticklabels([textwrap.fill(r["label"].replace(" + ", " +\u00a0"), 18) for r in rs], fontsize=8)
     ax.set_title(f"{size}-byte messages: 1 producer, {CONSUMERS} consumers\n{subtitle}", fontsize=10)
     ax.legend(["producer (light)", "end-to-end (whiskers: min-max of runs)"], loc="upper left", fontsize=8)
     ax.grid(axis="y", which="both", alpha=0.3)
@@ -455,8 +546,50 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if c.broker == "rabbit":
                         skipped[c.key] = reason
                 configs = [c for c in configs if c.broker != "rabbit"]
+        kafka: compare_kafka.KafkaNode | None = None
+        if any(c.broker == "kafka" for c in configs):
+            reason = compare_kafka.unavailable_reason()
+            if reason is None:
+                try:
+                    kafka = stack.enter_context(compare_kafka.KafkaNode(args.dir))
+                    print(f"Apache Kafka {kafka.version} (pid {kafka.pid}) on {kafka.bootstrap}")
+                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                    reason = f"Apache Kafka did not start: {exc}"
+            if reason is not None:
+                print(reason)
+                for c in configs:
+                    if c.broker == "kafka":
+                        skipped[c.key] = reason
+                configs = [c for c in configs if c.broker != "kafka"]
+        nats: compare_nats.NatsNode | None = None
+        nats_version = ""
+        if any(c.broker == "nats" for c in configs):
+            reason = compare_nats.unavailable_reason()
+            if reason is None:
+                try:
+                    nats = stack.enter_context(compare_nats.NatsNode(args.dir))
+                    nats_version = nats.version()
+                    print(f"NATS {nats_version} (pid {nats.pid}) on 127.0.0.1:{nats.port}")
+                except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                    reason = f"NATS did not start: {exc}"
+            if reason is not None:
+                print(f"NATS JetStream skipped: {reason}")
+                for c in configs:
+                    if c.broker == "nats":
+                        skipped[c.key] = reason
+                configs = [c for c in configs if c.broker != "nats"]
         runs: list[dict[str, Any]] = []
         failures: list[str] = []
+        if kafka is not None:
+            # The JVM compiles its hot paths during the first runs: one untimed run per Kafka configuration
+            # (5,000 messages) so that the measured runs see a warmed-up broker, as a long-running one would be.
+            for cfg in (c for c in configs if c.broker == "kafka"):
+                try:
+                    run_once(cfg, args.sizes[0], 5_000, -1, workdir, rabbit, kafka, nats, not args.assign,
+                             args.run_timeout)
+                    print(f"{cfg.label}: warm-up run done (not counted)")
+                except (RunFailed, RuntimeError, OSError) as exc:
+                    print(f"  warm-up of {cfg.key} failed: {exc}")
         for round_no in range(args.runs):
             if round_no and time.monotonic() - started > args.budget * 60:
                 failures.append(f"time budget of {args.budget:.0f} min used up: rounds {round_no + 1}.."
@@ -467,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shift = (round_no + si) % len(configs)
                 for cfg in configs[shift:] + configs[:shift]:
                     try:
-                        r = run_once(cfg, size, args.messages, round_no, workdir, rabbit, not args.assign,
+                        r = run_once(cfg, size, args.messages, round_no, workdir, rabbit, kafka, nats, not args.assign,
                                      args.run_timeout)
                     except (RunFailed, RuntimeError, OSError) as exc:
                         failures.append(f"{cfg.key} {size} B run {round_no + 1}: {exc}")
@@ -476,6 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runs.append(r)
                     print(f"{cfg.label:32} {size:5} B #{round_no + 1}: producer {_k(r['producer_msg_s']):>7} msg/s, "
                           f"end-to-end {_k(r['e2e_msg_s']):>7} msg/s {r['e2e_mb_s']:6.2f} MB/s, "
+                          f"broker {r['cpu_s_per_gb']:.1f} CPU s/GB, "
                           f"p50 {r['p50_ms']:7.1f} ms p99 {r['p99_ms']:7.1f} ms, shares {r['per_consumer']}, "
                           f"dup {r['duplicates']} lost {r['lost']}, load {r['loadavg_after'][0]:.2f}, "
                           f"set-up {r['setup_s']:.1f} s, run {r['wall_s']:.1f} s", flush=True)
@@ -483,7 +617,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_end = loadavg()
     rows = summarize(runs, args.configs, args.sizes)
     gs = goals(rows, args.sizes)
+    kgs = kafka_goals(rows, args.sizes)
     meta = {"machine": machine_line(), "python": platform.python_version(), "rabbitmq": rabbit_version,
+            "kafka": compare_kafka.ref.KAFKA_VERSION if kafka is not None else "",
+            "argv": sys.argv[1:], "kafka_jvm": compare_kafka.JVM_OPTS, "nats": nats_version,
+            "kafka_overrides": compare_kafka.OVERRIDES,
             "clients": _client_versions(), "messages": args.messages, "sizes": args.sizes, "runs": args.runs,
             "consumers": CONSUMERS, "partitions": PARTITIONS, "kafka_consumers": "assign" if args.assign else "group",
             "loadavg_start": load_start, "loadavg_end": load_end, "elapsed_s": elapsed, "skipped": skipped,
@@ -492,11 +630,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "confluent producer": drivers.CONFLUENT_PRODUCER,
                 "http batch": drivers.HTTP_BATCH, "rabbit prefetch": drivers.RABBIT_PREFETCH,
                 "rabbit confirm batch": drivers.RABBIT_CONFIRM_BATCH}}
-    write_outputs(args, rows, gs, runs, meta)
+    write_outputs(args, rows, gs, kgs, runs, meta)
     print()
     print(markdown_table(rows))
     print()
     print(goals_table(gs))
+    print()
+    print(kafka_goals_table(kgs))
     for key, reason in skipped.items():
         print(f"skipped {key}: {reason}")
     for f in failures:
@@ -515,32 +655,36 @@ def _client_versions() -> dict[str, str]:
         out["confluent-kafka"] = f"{confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]})"
     except ImportError:
         pass
-    for name, mod in (("kafka-python", "kafka"), ("pika", "pika")):
-        with suppress(ImportError):
-            out[name] = __import__(mod).__version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in ("kafka-python", "pika", "nats-py"):
+        with suppress(PackageNotFoundError):
+            out[name] = version(name)
     return out
 
 
 def write_outputs(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list[dict[str, Any]],
-                  runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+                  kgs: list[dict[str, Any]], runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("compare_*B.png"):
         old.unlink()
-    (out / "compare.json").write_text(json.dumps({"meta": meta, "summary": rows, "goals": gs, "runs": runs},
-                                                 indent=1) + "\n")
-    (out / "compare.md").write_text(markdown_table(rows) + "\n\n" + goals_table(gs) + "\n")
+    doc = {"meta": meta, "summary": rows, "goals": gs, "kafka_goals": kgs, "runs": runs}
+    (out / "compare.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / "compare.md").write_text(markdown_table(rows) + "\n\n" + goals_table(gs) + "\n\n"
+                                    + kafka_goals_table(kgs) + "\n")
     load = meta["loadavg_start"], meta["loadavg_end"]
-    subtitle = (f"{args.messages:,} messages, median of {args.runs} run(s); load avg {load[0][0]:.1f} -> "
+    done = max((r["runs"] for r in rows), default=0)
+    subtitle = (f"{args.messages:,} messages, median of {done} run(s); load avg {load[0][0]:.1f} -> "
                 f"{load[1][0]:.1f} on {os.cpu_count()} cores")
     for size in args.sizes:
         if any(r["size"] == size for r in rows):
             plot(rows, size, out / f"compare_{size}B.png", subtitle)
-    (out / "COMPARE.md").write_text(readme_section(args, rows, gs, meta))
+    (out / "COMPARE.md").write_text(readme_section(args, rows, gs, kgs, meta))
 
 
 def readme_section(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list[dict[str, Any]],
-                   meta: dict[str, Any]) -> str:
+                   kgs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     rel = os.path.relpath(args.out, ROOT / "bench")
     plots = "\n".join(f"![{s}-byte messages]({rel}/compare_{s}B.png)" for s in args.sizes
                       if any(r["size"] == s for r in rows))
@@ -553,16 +697,23 @@ def readme_section(args: argparse.Namespace, rows: list[dict[str, Any]], gs: lis
                f"{len(met)} of {len(gs)} goals met" if gs else "goals not measured")
     skipped = "".join(f"\n- skipped {k}: {v}" for k, v in meta["skipped"].items())
     failures = "".join(f"\n- failed run: {f}" for f in meta["failures"])
-    return f"""## logbroker versus RabbitMQ
+    kmet = [g for g in kgs if g["met"]]
+    kverdict = (f"{len(kmet)} of {len(kgs)} met (throughput and p99)" if kgs else "not measured")
+    kcpu = [g for g in kgs if g["cpu_met"]]
+    return f"""## logbroker versus Apache Kafka and RabbitMQ
 
 The classic experiment: one producer sends {args.messages:,} messages, four consumers share the work
-(one consumer group over a 4-partition topic for logbroker; one queue with four competing consumers
-for RabbitMQ), message sizes {", ".join(f"{s} B" for s in args.sizes)}.
+(one consumer group over a 4-partition topic for logbroker and Apache Kafka; one queue with four
+competing consumers for RabbitMQ), message sizes {", ".join(f"{s} B" for s in args.sizes)}.
 
-    make bench-compare        # python bench/compare.py; about 7 minutes here with RabbitMQ installed
+    make bench-compare        # python bench/compare.py: every configuration, about 15 minutes here
     python bench/compare.py --quick    # smoke test: 5,000 messages, 1 run
 
-**Machine**: {meta["machine"]}. RabbitMQ {meta["rabbitmq"] or "(not run)"}; {clients}.
+This run: `python bench/compare.py {" ".join(meta.get("argv", []))}`.
+
+**Machine**: {meta["machine"]}. Apache Kafka {meta["kafka"] or "(not run)"}; NATS {meta.get("nats") or "(not run)"};
+RabbitMQ {meta["rabbitmq"] or "(not run)"};
+{clients}.
 Load average {ls[0]:.2f} at the start, {le[0]:.2f} at the end. The benchmark alone keeps both cores
 busy (1 producer, 4 consumers and the broker), so other work on the machine adds noise: see the
 spread column ((max - min) / median of the runs). Took {meta["elapsed_s"] / 60:.1f} minutes.
@@ -576,7 +727,8 @@ HTTP: the last answer; confirms: the last confirm; RabbitMQ without confirms: th
 the connection close after the last publish, which says it read them all, not that they are safe).
 End-to-end throughput runs from the first send until the last message is processed. Latency is
 processing time minus send time under full load, so it is mostly time spent in the backlog when the
-producer outruns the consumers. Median of {args.runs} run(s); the runs of all configurations are
+producer outruns the consumers. Median of {max((r["runs"] for r in rows), default=0)} run(s) (of {args.runs}
+asked); the runs of all configurations are
 interleaved (order rotated each round).
 
 - logbroker + Kafka clients: acks=all, linger 5 ms (kafka-python batch 128 KiB; librdkafka defaults
@@ -587,6 +739,17 @@ interleaved (order rotated each round).
   share group all read every partition, each acknowledging every message on its own (explicit ACCEPT,
   sent with the next ShareFetch; acknowledgements durable in `__share_group_state` before they are
   answered): the log's counterpart of RabbitMQ's manual acks.
+- logbroker (flush os): the same, on a topic with `logbroker.flush.policy=os` (acks=all answered once the
+  bytes are in the page cache, as Kafka does on a single node; the fsync is left to the OS).
+- Apache Kafka: one single-node KRaft broker (broker and controller in one) for the whole comparison,
+  a fresh topic per run; Kafka's shipped JVM options (`{" ".join(meta.get("kafka_jvm", []))}`) and
+  broker defaults, except replication factors of 1 (one node) and
+  `group.initial.rebalance.delay.ms=500` as for logbroker. Same clients and settings as logbroker.
+- NATS JetStream (`nats-server -js`, one server for the comparison; nats-py): a fresh file-backed
+  stream per run with work-queue retention, one durable pull consumer shared by the four consumer
+  processes (fetch batches of {compare_nats.FETCH_BATCH}, an explicit ack per message, up to
+  {compare_nats.MAX_ACK_PENDING:,} unacknowledged); the producer publishes asynchronously and is done when
+  every message is acknowledged by JetStream (stored; fsync left to the OS, as Kafka).
 - logbroker + HTTP API: msgpack produce of {drivers.HTTP_BATCH:,} records a request with acks=all; four
   consumers each long-poll one partition (the HTTP API reads partitions, not groups).
 - RabbitMQ + pika: durable queue, manual acks (one per message), prefetch {drivers.RABBIT_PREFETCH};
@@ -596,6 +759,15 @@ interleaved (order rotated each round).
   half as fast here).
 
 {markdown_table(rows)}
+
+"vs Apache Kafka": end-to-end throughput over Apache Kafka's with the same client, same run. "broker
+CPU s/GB": the broker process's CPU seconds (user + system, all threads) from the first send until
+the last message was processed, per GB of payload carried (each byte written once and read once).
+
+**Goals against Apache Kafka** (logbroker + confluent-kafka at least 1.0x Kafka end-to-end and p99 no
+worse, same run): {kverdict}; broker CPU s/GB no more than Kafka's: {len(kcpu)} of {len(kgs)}.
+
+{kafka_goals_table(kgs)}
 
 **Goals** (end-to-end, against RabbitMQ's best configuration at the same size, same run): {verdict}.
 

@@ -440,14 +440,24 @@ def rabbit_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
     tally.report()
 
 
-PRODUCERS = {"kafka-python": kafka_python_producer, "confluent": confluent_producer, "http": http_producer,
-             "rabbit": rabbit_producer, "confluent-share": confluent_producer}
-CONSUMERS = {"kafka-python": kafka_python_consumer, "confluent": confluent_consumer, "http": http_consumer,
-             "rabbit": rabbit_consumer, "confluent-share": confluent_share_consumer}
+PRODUCERS: dict[str, Any] = {"kafka-python": kafka_python_producer, "confluent": confluent_producer,
+                             "http": http_producer, "rabbit": rabbit_producer, "confluent-share": confluent_producer}
+CONSUMERS: dict[str, Any] = {"kafka-python": kafka_python_consumer, "confluent": confluent_consumer,
+                             "http": http_consumer, "rabbit": rabbit_consumer,
+                             "confluent-share": confluent_share_consumer}
+
+
+def _nats_drivers() -> None:
+    import compare_nats  # imports this module: registered on first use
+
+    PRODUCERS["nats"] = compare_nats.nats_producer
+    CONSUMERS["nats"] = compare_nats.nats_consumer
 
 
 def run_producer(spec: RunSpec, shared: Shared) -> None:
     try:
+        if spec.driver == "nats":
+            _nats_drivers()
         PRODUCERS[spec.driver](spec, shared)
     except BaseException as exc:
         shared.results.put({"kind": "producer", "failed": f"{type(exc).__name__}: {exc}"})
@@ -456,6 +466,8 @@ def run_producer(spec: RunSpec, shared: Shared) -> None:
 
 def run_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
     try:
+        if spec.driver == "nats":
+            _nats_drivers()
         CONSUMERS[spec.driver](spec, idx, shared)
     except BaseException as exc:
         shared.results.put({"kind": "consumer", "idx": idx, "failed": f"{type(exc).__name__}: {exc}"})

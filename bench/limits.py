@@ -45,6 +45,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import compare_kafka
+import limits_peer
 from common import (
     MB,
     Broker,
@@ -117,12 +119,13 @@ class Raw:
         return response.body
 
 
-def create_topic(port: int, name: str, partitions: int) -> None:
+def create_topic(port: int, name: str, partitions: int, configs: dict[str, str] | None = None) -> None:
     c = Raw(port)
     try:
+        cfgs = [{"name": k, "value": v} for k, v in (configs or {}).items()]
         body = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": name, "num_partitions": partitions,
                                                             "replication_factor": 1, "assignments": [],
-                                                            "configs": []}],
+                                                            "configs": cfgs}],
                                                 "timeout_ms": 10000, "validate_only": False})
         assert body["topics"][0]["error_code"] == 0, body
     finally:
@@ -311,10 +314,11 @@ def _producer_worker(idx: int, bootstrap: str, topic: str, value_size: int, acks
                  "t1": time.monotonic()})
 
 
-def run_producers(broker: Broker, topic: str, partitions: int, nproc: int, value_size: int, acks: str,
+def run_producers(broker: Any, topic: str, partitions: int, nproc: int, value_size: int, acks: str,
                   seconds: float, extra: dict[str, Any] | None = None,
-                  during: Callable[[], None] | None = None) -> dict[str, Any]:
-    create_topic(broker.port, topic, partitions)
+                  during: Callable[[], None] | None = None,
+                  topic_configs: dict[str, str] | None = None) -> dict[str, Any]:
+    create_topic(broker.port, topic, partitions, topic_configs)
     ready, results, go = CTX.Queue(), CTX.Queue(), CTX.Event()
     procs = [CTX.Process(target=_producer_worker, daemon=True,
                          args=(i, broker.bootstrap, topic, value_size, acks, seconds, extra or {}, ready, go,
@@ -345,7 +349,7 @@ def run_producers(broker: Broker, topic: str, partitions: int, nproc: int, value
 
 
 # =========================================================================== raw produce (fill)
-def raw_produce(broker: Broker, topic: str, total: int, acks: int, window: int = 8,
+def raw_produce(broker: Any, topic: str, total: int, acks: int, window: int = 8,
                 seconds: float = 60.0) -> dict[str, Any]:
     """Pre-built ~1 MB batches of 1 KB records, ``window`` requests in flight, until ``total`` bytes."""
     create_topic(broker.port, topic, 1)
@@ -402,7 +406,7 @@ def next_offset(records: memoryview, fallback: int) -> int:
     return nxt
 
 
-def raw_fetch(broker: Broker, topic: str, end: int, max_bytes: int) -> dict[str, Any]:
+def raw_fetch(broker: Any, topic: str, end: int, max_bytes: int) -> dict[str, Any]:
     c = Raw(broker.port)
     buf = bytearray(max_bytes + MiB)
     offset = total = requests = 0
@@ -449,7 +453,7 @@ def _consumer_worker(bootstrap: str, topic: str, end: int, seconds: float, resul
     results.put({"records": n, "bytes": nbytes, "seconds": elapsed})
 
 
-def confluent_fetch(broker: Broker, topic: str, end: int, seconds: float) -> dict[str, Any]:
+def confluent_fetch(broker: Any, topic: str, end: int, seconds: float) -> dict[str, Any]:
     results = CTX.Queue()
     proc = CTX.Process(target=_consumer_worker, args=(broker.bootstrap, topic, end, seconds, results), daemon=True)
     meter = CpuMeter(broker.pid).start()
@@ -511,7 +515,7 @@ def _latency_consumer(bootstrap: str, topic: str, expect: int, seconds: float, r
     results.put(lat)
 
 
-def latency(broker: Broker, rate: int, seconds: float, linger_ms: float) -> dict[str, Any]:
+def latency(broker: Any, rate: int, seconds: float, linger_ms: float) -> dict[str, Any]:
     topic = "latency"
     create_topic(broker.port, topic, 1)
     results_p, results_c, go = CTX.Queue(), CTX.Queue(), CTX.Event()
@@ -663,10 +667,12 @@ def main() -> None:
     parser.add_argument("--fetch-max-mib", type=int, default=32, help="raw fetcher max_bytes (MiB)")
     parser.add_argument("--latency-linger-ms", type=float, default=1.0, help="producer linger.ms in the latency run")
     parser.add_argument("--profile", action="store_true", help="also profile the broker with py-spy (+40 s)")
+    parser.add_argument("--no-kafka", action="store_true",
+                        help="skip the Apache Kafka runs and the Kafka perf tools (logbroker only)")
     args = parser.parse_args()
 
     quick = args.quick
-    budget_s = 300 if quick else 570  # the whole run is bounded: past this the broker is stopped
+    budget_s = 480 if quick else 900  # the whole run is bounded: past this the brokers are stopped
 
     def out_of_time(_sig: int, _frame: Any) -> None:
         raise TimeoutError(f"limits.py ran past its {budget_s} s budget; stopping")
@@ -696,6 +702,10 @@ def main() -> None:
           "threads instead of the broker's fsync is not in it")
 
     scratch_root = Path(tempfile.mkdtemp(dir=args.dir, prefix="logbroker-limits-"))
+    os_ingest: list[dict[str, Any]] = []
+    perf: dict[str, dict[str, Any]] = {}
+    kafka_res: dict[str, Any] = {}
+    perf_records = 50_000 if quick else 500_000
     broker = Broker(scratch_root / "data")
     raws: dict[str, list[float]] = {k: [] for k in RAW_KEYS}
     profiles: dict[str, Any] = {}
@@ -773,6 +783,21 @@ def main() -> None:
               f"{lat['sent']:,} sent; first 0.5 s dropped)")
         print(f"  {fmt_cpu(lat['cpu'], lat['sent'] * 1000)}; {POLICY_NOTE['all']}")
 
+        # ------------------------------------------------------------------ flush os, perf tools
+        peer_n = nprocs[0]
+        print(f"\n== logbroker with flush policy os (Kafka's behaviour: acks=all answered from the page cache), "
+              f"{peer_n} producer process(es) ==")
+        for value_size in (1000, 100):
+            for acks in ("1", "all"):
+                r = run_producers(broker, f"os-{value_size}-{acks}", args.partitions, peer_n, value_size, acks,
+                                  ingest_s, topic_configs={"logbroker.flush.policy": "os"})
+                r.update(value_size=value_size, acks=acks, producers=peer_n, policy="flush=os")
+                os_ingest.append(r)
+                print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
+                      f"{fmt_cpu(r['cpu'], r['bytes'])}")
+        if not args.no_kafka:
+            perf["logbroker"] = perf_tools(broker, perf_records)
+
         if rounds > 2:
             do_raw_round("3 (after latency)")
 
@@ -810,8 +835,17 @@ def main() -> None:
             profiles["raw fetch"] = prof
             print_profile(f"raw fetch ({passes} passes over the topic)", prof)
     finally:
-        signal.alarm(0)
         broker.stop()
+        if args.no_kafka:
+            signal.alarm(0)
+
+    # ---------------------------------------------------------------------- Apache Kafka
+    try:
+        if not args.no_kafka:
+            kafka_res = kafka_runs(scratch_root, nprocs[0], args.partitions, ingest_s, fill, fetch_repeats,
+                                   args.fetch_max_mib, lat_s, args.latency_linger_ms, quick, perf_records, perf)
+    finally:
+        signal.alarm(0)
         shutil.rmtree(scratch_root, ignore_errors=True)
 
     # ---------------------------------------------------------------------- summary
@@ -866,6 +900,9 @@ def main() -> None:
     print(f"  latency at {lat['mb_s']:.1f} MB/s: p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, "
           f"p99.9 {lat['p999_ms']:.2f} ms; broker CPU {lat['cpu'].core_pct:.0f}% of a core; {POLICY_NOTE['all']}")
 
+    versus = kafka_table(raw, best, rawp, rawp_all, mid_fetch, cf, lat, os_ingest, kafka_res, perf) \
+        if kafka_res else []
+
     targets = [
         ("ingest 1 KB records >= 300 MB/s (confluent, acks=1)", best[(1000, "1")]["mb_s"], 300, "MB/s"),
         ("ingest 1 KB records >= 300 MB/s (confluent, acks=all)", best[(1000, "all")]["mb_s"], 300, "MB/s"),
@@ -875,12 +912,22 @@ def main() -> None:
          1_000_000, "rec/s"),
         ("fetch >= 1 GB/s (raw fetcher, median)", fetch_mb, 1000, "MB/s"),
         ("p99 end-to-end < 10 ms at 10 MB/s (acks=all)", lat["p99_ms"], 10, "ms"),
+        ("ingest 1 KB acks=1 >= 90% of raw write (confluent)", best[(1000, "1")]["mb_s"] / raw["write"], 0.9,
+         "of limit"),
+        ("ingest 1 KB acks=all, fsync >= 80% of write+fsync loop (confluent)",
+         best[(1000, "all")]["mb_s"] / raw["write_gfsync"], 0.8, "of limit"),
     ]
+    for v in versus:
+        if v["figure"].startswith("ingest 1000 B") and v.get("kafka_cpu_s_per_gb", 0) > 0:
+            targets.append((f"broker CPU s/GB <= Kafka's, {v['figure']} (flush group)",
+                            v["group_cpu_s_per_gb"] / v["kafka_cpu_s_per_gb"], 1.0, "x Kafka"))
     print(f"\n== issue targets (flush policy {POLICY}) ==")
     target_rows = []
     for name, value, goal, unit in targets:
-        met = value < goal if unit == "ms" else value >= goal
-        print(f"  {'MET    ' if met else 'NOT MET'}  {name}: {value:,.1f} {unit}")
+        met = value < goal if unit == "ms" else value <= goal if unit == "x Kafka" else value >= goal
+        shown = f"{value:.1%} {unit}" if unit == "of limit" else f"{value:,.2f} {unit}" if unit == "x Kafka" \
+            else f"{value:,.1f} {unit}"
+        print(f"  {'MET    ' if met else 'NOT MET'}  {name}: {shown}")
         target_rows.append({"target": name, "value": value, "goal": goal, "unit": unit, "met": met})
     res["loadavg_end"] = loadavg()
     res["elapsed_s"] = time.monotonic() - t_start
@@ -905,9 +952,143 @@ def main() -> None:
         res.update(raw_runs=raws, raw_median=raw, ingest=[clean(r) for r in ingest],
                    raw_produce={"acks_1": clean(rawp), "acks_all": clean(rawp_all)},
                    fetch_raw=[clean(f) for f in fetches], fetch_confluent=clean(cf), latency=clean(lat),
-                   summary=rows, fetch_summary=fetch_rows, targets=target_rows, profiles=profiles)
+                   summary=rows, fetch_summary=fetch_rows, targets=target_rows, profiles=profiles,
+                   flush_os_ingest=[clean(r) for r in os_ingest], versus_kafka=versus,
+                   perf_tools={b: {k: clean(v) for k, v in d.items()} for b, d in perf.items()},
+                   kafka={k: ([clean(x) for x in v] if isinstance(v, list) else clean(v))
+                          for k, v in kafka_res.items() if k != "version"})
         Path(args.json).write_text(json.dumps(res, indent=2, default=str))
         print(f"results written to {args.json}")
+
+
+def perf_tools(broker: Any, records: int) -> dict[str, Any]:
+    """Kafka's own producer and consumer perf tools against ``broker`` (1 KB records, 1 partition)."""
+    out: dict[str, Any] = {}
+    for acks in ("1", "all"):
+        topic = f"perf-{acks}"
+        create_topic(broker.port, topic, 1)
+        try:
+            r = limits_peer.producer_perf(broker, topic, records, 1000, acks)
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            print(f"  kafka-producer-perf-test acks={acks} failed: {exc}")
+            continue
+        out[f"producer acks={acks}"] = r
+        print(f"  kafka-producer-perf-test 1000 B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s, "
+              f"avg {r['avg_ms']:.0f} ms p99 {r['p99_ms']:.0f} ms  {fmt_cpu(r['cpu'], r['bytes'])}")
+    if "producer acks=1" in out:
+        try:
+            r = limits_peer.consumer_perf(broker, "perf-1", records)
+            out["consumer"] = r
+            print(f"  kafka-consumer-perf-test          : {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
+                  f"{fmt_cpu(r['cpu'], r['bytes'])}")
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            print(f"  kafka-consumer-perf-test failed: {exc}")
+    return out
+
+
+def kafka_runs(scratch: Path, nproc: int, partitions: int, ingest_s: float, fill: int, fetch_repeats: int,
+               fetch_max_mib: int, lat_s: float, linger_ms: float, quick: bool, perf_records: int,
+               perf: dict[str, Any]) -> dict[str, Any]:
+    """The same ingest, fetch and latency runs against Apache Kafka, then Kafka's perf tools against it."""
+    reason = compare_kafka.unavailable_reason()
+    if reason is not None:
+        print(f"\n== Apache Kafka skipped: {reason} ==")
+        return {}
+    node, kb = limits_peer.start_kafka(scratch)
+    res: dict[str, Any] = {"version": node.version, "ingest": []}
+    try:
+        print(f"\n== Apache Kafka {node.version} (pid {kb.pid}, {' '.join(compare_kafka.JVM_OPTS)}, shipped "
+              f"defaults: acks=all answered without fsync) on {kb.bootstrap} ==")
+        warm = run_producers(kb, "warmup", partitions, 1, 1000, "1", 2.0 if quick else 5.0)
+        print(f"  warm-up (not counted): {warm['mb_s']:.0f} MB/s")
+        for value_size in (1000, 100):
+            for acks in ("1", "all"):
+                r = run_producers(kb, f"ingest-{value_size}-{acks}", partitions, nproc, value_size, acks, ingest_s)
+                r.update(value_size=value_size, acks=acks, producers=nproc, policy="Kafka defaults")
+                res["ingest"].append(r)
+                print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
+                      f"{fmt_cpu(r['cpu'], r['bytes'])}")
+        rawp = raw_produce(kb, "fetch", fill, acks=1)
+        res["raw_produce"] = rawp
+        print(f"  raw producer 1000 B acks=1: {rawp['mb_s']:7.1f} MB/s  {fmt_cpu(rawp['cpu'], rawp['bytes'])}")
+        end = end_offsets(kb.port, "fetch", 1)[0]
+        fetches = []
+        for i in range(fetch_repeats):
+            r = raw_fetch(kb, "fetch", end, fetch_max_mib * MiB)
+            fetches.append(r)
+            print(f"  raw fetcher run {i + 1}: {r['mb_s']:7.1f} MB/s  {fmt_cpu(r['cpu'], r['bytes'])}")
+        res["fetch_raw"] = sorted(fetches, key=lambda f: f["mb_s"])[len(fetches) // 2]
+        cf = confluent_fetch(kb, "fetch", end, 6.0 if quick else 10.0)
+        res["fetch_confluent"] = cf
+        print(f"  confluent consumer: {cf['mb_s']:7.1f} MB/s  {fmt_cpu(cf['cpu'], cf['bytes'])}")
+        lat = latency(kb, 10_000, lat_s, linger_ms)
+        res["latency"] = lat
+        print(f"  latency at 10 MB/s, acks=all: p50 {lat['p50_ms']:.2f} ms p99 {lat['p99_ms']:.2f} ms "
+              f"p99.9 {lat['p999_ms']:.2f} ms  {fmt_cpu(lat['cpu'], lat['sent'] * 1000)}")
+        perf["kafka"] = perf_tools(kb, perf_records)
+    except (RuntimeError, OSError, TimeoutError, AssertionError) as exc:
+        print(f"  Apache Kafka runs stopped: {type(exc).__name__}: {exc}")
+    finally:
+        node.__exit__(None, None, None)
+    return res
+
+
+def kafka_table(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any]], rawp: dict[str, Any],
+                rawp_all: dict[str, Any], mid_fetch: dict[str, Any], cf: dict[str, Any], lat: dict[str, Any],
+                os_ingest: list[dict[str, Any]], kafka: dict[str, Any], perf: dict[str, Any]) -> list[dict[str, Any]]:
+    """logbroker (flush group, flush os) beside Apache Kafka, with ratios and CPU s/GB, printed and returned."""
+    out: list[dict[str, Any]] = []
+
+    def gb(r: dict[str, Any]) -> float:
+        return float(r["cpu"].per_gb(r.get("bytes", r.get("sent", 0) * 1000)))
+
+    def add(figure: str, limit: str, group: dict[str, Any] | None, osr: dict[str, Any] | None,
+            k: dict[str, Any] | None, key: str = "mb_s") -> None:
+        lim = raw.get(limit, float("nan")) if limit else float("nan")
+        row = {"figure": figure, "limit": limit, "limit_mb_s": lim}
+        for name, r in (("group", group), ("os", osr), ("kafka", k)):
+            row[name] = r[key] if r else float("nan")
+            row[f"{name}_vs_limit"] = r[key] / lim if r and limit else float("nan")
+            row[f"{name}_cpu_s_per_gb"] = gb(r) if r else float("nan")
+        for name in ("group", "os"):
+            row[f"{name}_vs_kafka"] = row[name] / row["kafka"] if k and row["kafka"] else float("nan")
+        out.append(row)
+
+    kin = {(r["value_size"], r["acks"]): r for r in kafka.get("ingest", [])}
+    oin = {(r["value_size"], r["acks"]): r for r in os_ingest}
+    for vs in (1000, 100):
+        for acks in ("1", "all"):
+            limit = "write" if acks == "1" else "write_gfsync"
+            add(f"ingest {vs} B acks={acks} (confluent)", limit, best.get((vs, acks)), oin.get((vs, acks)),
+                kin.get((vs, acks)))
+    add("raw producer 1000 B acks=1", "write", rawp, None, kafka.get("raw_produce"))
+    add("fetch, raw fetcher", "sendfile", mid_fetch, None, kafka.get("fetch_raw"))
+    add("fetch, confluent consumer", "sendfile", cf, None, kafka.get("fetch_confluent"))
+    for name in ("producer acks=1", "producer acks=all", "consumer"):
+        lb, kk = perf.get("logbroker", {}).get(name), perf.get("kafka", {}).get(name)
+        if lb or kk:
+            limit = "sendfile" if name == "consumer" else "write" if name.endswith("=1") else "write_gfsync"
+            add(f"kafka-{name.split()[0]}-perf-test 1000 B{' ' + name.split()[1] if ' ' in name else ''}", limit,
+                lb, None, kk)
+    print("\n== logbroker versus Apache Kafka (same run; 'group' = logbroker's default flush policy, fsync group "
+          "commit; 'os' = flush policy os, as Kafka: no fsync before the answer) ==")
+    print(f"  {'figure':<44} {'group MB/s':>10} {'os MB/s':>8} {'Kafka MB/s':>10} {'group/K':>8} {'os/K':>6} "
+          f"{'K vs limit':>10} {'CPU s/GB g/os/K':>18}")
+    def f(x: float, spec: str) -> str:
+        return "-" if x != x else format(x, spec)
+
+    for r in out:
+        print(f"  {r['figure']:<44} {f(r['group'], '10.1f'):>10} {f(r['os'], '8.1f'):>8} {f(r['kafka'], '10.1f'):>10} "
+              f"{f(r['group_vs_kafka'], '7.2f'):>7}x {f(r['os_vs_kafka'], '5.2f'):>5}x "
+              f"{f(r['kafka_vs_limit'], '10.1%'):>10} {f(r['group_cpu_s_per_gb'], '.2f')}/"
+              f"{f(r['os_cpu_s_per_gb'], '.2f')}/{f(r['kafka_cpu_s_per_gb'], '.2f')}")
+    kl = kafka.get("latency")
+    if kl:
+        print(f"  latency at 10 MB/s acks=all: logbroker (group) p99 {lat['p99_ms']:.2f} ms, Kafka p99 "
+              f"{kl['p99_ms']:.2f} ms (p50 {lat['p50_ms']:.2f} / {kl['p50_ms']:.2f} ms)")
+        out.append({"figure": "latency p99 ms at 10 MB/s acks=all", "group": lat["p99_ms"], "kafka": kl["p99_ms"],
+                    "group_p50": lat["p50_ms"], "kafka_p50": kl["p50_ms"]})
+    return out
 
 
 if __name__ == "__main__":
