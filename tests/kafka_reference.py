@@ -253,7 +253,8 @@ class KafkaBroker:
     def _format(self) -> None:
         # A fresh cluster id each format, in Kafka's form: a UUID as unpadded URL-safe base64.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c",
+        # Attached with "=": an id that starts with "-" would otherwise read as an option.
+        result = subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c",
                                            str(self.properties_path), "--standalone", "--ignore-formatted"),
                                 capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:

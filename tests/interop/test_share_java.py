@@ -18,12 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BrokerProcess
+from tests.conftest import IN_CI, BrokerProcess
 
 JARS = Path(os.environ.get("LOGBROKER_KAFKA_JARS", Path.home() / ".cache" / "logbroker" / "kafka-4.1.1"))
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None or not (JARS / "kafka-tools-4.1.1.jar").exists(),
-                                reason=f"needs java and Kafka 4.1.1's jars in {JARS}")
+_MISSING = shutil.which("java") is None or not (JARS / "kafka-tools-4.1.1.jar").exists()
+# Under CI a missing tool fails (make kafka-jars fetches the jars before make test); elsewhere it skips.
+pytestmark = [
+    pytest.mark.skipif(_MISSING and not IN_CI, reason=f"needs java and Kafka 4.1.1's jars in {JARS} (make kafka-jars)"),
+    pytest.mark.logbroker_only("share groups are not enabled in the reference broker's configuration; "
+                               "comparing them with Apache Kafka is still to do"),
+]
 
 
 def kafka_tool(cls: str, *args: str, timeout: float = 90) -> str:

@@ -17,7 +17,9 @@ from logbroker.kafka.error_codes import ErrorCode
 from tests.conftest import BrokerProcess
 from tests.interop.rawclient import RawClient
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop,
+              pytest.mark.logbroker_only("Apache Kafka serves transactions; these check how logbroker, which "
+                                         "does not, refuses them")]
 TXN_APIS = {ApiKey.ADD_PARTITIONS_TO_TXN, ApiKey.ADD_OFFSETS_TO_TXN, ApiKey.END_TXN, ApiKey.TXN_OFFSET_COMMIT,
             ApiKey.WRITE_TXN_MARKERS}
 
