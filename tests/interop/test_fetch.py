@@ -12,6 +12,7 @@ from logbroker.kafka.error_codes import ErrorCode
 from segments.records import RecordInput, build_batch
 from tests.conftest import BrokerProcess
 from tests.interop.rawclient import RawClient
+from tests.interop.test_protocol_edges import wait_for_leaders
 
 pytestmark = pytest.mark.interop
 
@@ -29,6 +30,7 @@ def create_topic(c: RawClient, topic: str, partitions: int) -> None:
                                                         "replication_factor": 1, "assignments": [], "configs": []}],
                                             "timeout_ms": 5000, "validate_only": False})
     assert body["topics"][0]["error_code"] == 0, body
+    wait_for_leaders(c, topic, partitions)  # Kafka leads new partitions a moment after CreateTopics answers
 
 
 def produce(c: RawClient, topic: str, partition: int, records: bytes) -> int:
