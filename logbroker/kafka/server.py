@@ -349,6 +349,10 @@ class _Connection:
                 self.frame_started += loop.time() - start
 
     async def _wait_readable(self) -> None:
+        await self._wait_fd(write=False)
+
+    async def _wait_fd(self, *, write: bool) -> None:
+        """Until the socket is writable (``write``) or readable, through the loop's fd watchers."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         fd = self.sock.fileno()
@@ -357,11 +361,17 @@ class _Connection:
             if not fut.done():
                 fut.set_result(None)
 
-        loop.add_reader(fd, ready)
+        if write:
+            loop.add_writer(fd, ready)
+        else:
+            loop.add_reader(fd, ready)
         try:
             await fut
         finally:
-            loop.remove_reader(fd)
+            if write:
+                loop.remove_writer(fd)
+            else:
+                loop.remove_reader(fd)
 
     async def _read_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -453,19 +463,7 @@ class _Connection:
             await self._send_bytes(pending)
 
     async def _wait_writable(self) -> None:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        fd = self.sock.fileno()
-
-        def ready() -> None:
-            if not fut.done():
-                fut.set_result(None)
-
-        loop.add_writer(fd, ready)
-        try:
-            await fut
-        finally:
-            loop.remove_writer(fd)
+        await self._wait_fd(write=True)
 
     async def _send_bytes(self, data: bytearray | bytes) -> None:
         view = memoryview(data)
