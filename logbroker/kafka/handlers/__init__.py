@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from logbroker.broker import Broker
+from logbroker.security.principal import ANONYMOUS, Principal
 
 if TYPE_CHECKING:
     from logbroker.groups import GroupCoordinator
@@ -32,6 +33,7 @@ class RequestContext:
     advertised_port: int
     coordinator: GroupCoordinator | None = None  # every group (classic and KIP-848) and committed offsets
     fetch_sessions: FetchSessionCache | None = None  # incremental fetch sessions (KIP-227)
+    principal: Principal = ANONYMOUS  # who the connection authenticated as
 
 
 Body = dict[str, Any]
