@@ -78,7 +78,8 @@ def serve(data_dir: Path | None, kafka_listen: str | None, http_listen: str, con
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = AppSettings(data_dir=network.data_dir, kafka_listen=network.listen, http_listen=http,
-                           config=config, advertised=network.advertised, ready_file=ready_file)
+                           config=config, advertised=network.advertised, ready_file=ready_file,
+                           listeners=network.listeners, inter_broker_listener=network.inter_broker_listener)
     try:
         App(settings).run()
     except StorageError as exc:

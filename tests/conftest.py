@@ -134,6 +134,7 @@ class BrokerProcess:
     proc: subprocess.Popen[bytes] | None = None
     kind: str = "logbroker"
     start_timeout_s: float = 30.0
+    listener_ports: dict[str, int] = field(default_factory=dict)  # every listener's bound port, by name
 
     @property
     def bootstrap(self) -> str:
@@ -158,6 +159,9 @@ class BrokerProcess:
             self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
         ready = self._wait_ready()
         self.port, self.http_port = int(str(ready["kafka_port"])), int(str(ready["http_port"]))
+        listeners = ready.get("listeners", {})
+        assert isinstance(listeners, dict)
+        self.listener_ports = {name: int(entry["port"]) for name, entry in listeners.items()}
         return self
 
     def _wait_ready(self) -> dict[str, object]:
