@@ -402,7 +402,9 @@ def _is_listener_or_provider_property(name: str) -> bool:
     if not name.startswith("listener.name."):
         return False
     rest = name[len("listener.name."):].partition(".")[2]
-    return rest in BROKER_PROPERTIES or rest.endswith(".sasl.jaas.config")
+    # <property>, or <mechanism>.<property> (sasl.jaas.config, connections.max.reauth.ms)
+    return rest in BROKER_PROPERTIES or rest.partition(".")[2] in BROKER_PROPERTIES or rest.endswith(
+        ".sasl.jaas.config")
 
 
 def is_sensitive(name: str) -> bool:

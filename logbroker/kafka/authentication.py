@@ -110,6 +110,7 @@ class Authenticator:
             except ValueError as exc:
                 log.warning("failed authentication from %s: %s", peer, exc)
                 raise AuthClose(f"certificate subject {dn!r} maps to no principal") from None
+            log.info("authenticated %s as %s (TLS client certificate %s)", peer, auth.principal, dn)
             return auth.principal
         auth.principal = ANONYMOUS
         return ANONYMOUS
@@ -148,9 +149,12 @@ class Authenticator:
 
     def authenticate(self, auth: ConnectionAuth, version: int, token: bytes, peer: str) -> dict[str, object]:
         """One SaslAuthenticate request; AuthClose with the error response when it fails."""
+        if self.security.sasl is not None and auth.server is None and auth.authenticated_mechanism is None:
+            raise AuthClose("SaslAuthenticate before a SaslHandshake")  # Kafka closes: no mechanism yet
         if self.security.sasl is None or auth.server is None:
+            # Kafka's answer on a listener without SASL, or when already authenticated.
             return {"error_code": ErrorCode.ILLEGAL_SASL_STATE, "auth_bytes": b"", "session_lifetime_ms": 0,
-                    "error_message": "SaslAuthenticate without a SaslHandshake naming a mechanism"}
+                    "error_message": "SaslAuthenticate request received after successful authentication"}
         try:
             out = self.step(auth, token, peer)
         except AuthenticationFailed as exc:
@@ -158,8 +162,9 @@ class Authenticator:
                 "error_code": ErrorCode.SASL_AUTHENTICATION_FAILED, "error_message": str(exc),
                 "auth_bytes": b"", "session_lifetime_ms": 0}) from None
         lifetime = 0
-        if auth.server is None and version >= 1 and self.security.sasl.reauth_ms > 0:
-            lifetime = self.security.sasl.reauth_ms
+        reauth_ms = self.security.sasl.reauth_ms.get(auth.authenticated_mechanism or "", 0)
+        if auth.server is None and version >= 1 and reauth_ms > 0:
+            lifetime = reauth_ms
             auth.session_expires = self._now() + lifetime / 1000
         return {"error_code": 0, "error_message": None, "auth_bytes": out, "session_lifetime_ms": lifetime}
 
@@ -224,5 +229,15 @@ def listener_security(config: BrokerConfig, listener: ListenerSettings,
                                          f"{exc.strerror}") from None
         elif "PLAIN" in mechanisms and "PlainLoginModule" in jaas:
             plain = plain_users(jaas)
-        sasl = SaslConfig(mechanisms, store, plain, config.get_int("connections.max.reauth.ms"))
+        # connections.max.reauth.ms, optionally per listener and per mechanism (Kafka's prefixes).
+        reauth: dict[str, int] = {}
+        for mechanism in mechanisms:
+            value = setting(props, f"{prefix}{mechanism.lower()}.", "connections.max.reauth.ms",
+                            setting(props, prefix, "connections.max.reauth.ms",
+                                    str(config.get_int("connections.max.reauth.ms"))))
+            try:
+                reauth[mechanism] = max(0, int(value))
+            except ValueError:
+                raise InvalidConfigError(f"{what}: connections.max.reauth.ms={value!r} is not a number") from None
+        sasl = SaslConfig(mechanisms, store, plain, reauth)
     return ListenerSecurity(listener.protocol, mapper, sasl), context

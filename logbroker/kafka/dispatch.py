@@ -229,7 +229,8 @@ class Dispatcher:
                 response = self.authenticator.authenticate(auth, version, bytes(body.get("auth_bytes") or b""),
                                                            conn.peer)
         except AuthClose as exc:
-            assert exc.body is not None
+            if exc.body is None:
+                raise CloseConnection(str(exc)) from None
             raise CloseAfterResponse(str(exc), codec.encode_response(key, version, correlation_id, exc.body)) from None
         return list(codec.encode_response(key, version, correlation_id, response))
 

@@ -15,15 +15,18 @@ Sources: RFC 4616 (PLAIN), RFC 5802 and RFC 7677 (SCRAM), KIP-84 (SCRAM in Kafka
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from scramp import ScramException, ScramMechanism
 
 from logbroker.security.scram_store import MECHANISMS, CredentialStore, check_password
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_MECHANISMS = ("PLAIN", *MECHANISMS)
 
@@ -118,6 +121,18 @@ class ScramServer:
     def complete(self) -> bool:
         return self._done
 
+    def _accept_prefixed_nonce(self, client_final: str) -> None:
+        """Kafka checks that the final nonce *ends with* the one it sent (not equality); librdkafka
+        2.0.x repeats its own nonce in front of it, and Kafka accepts that. The proof still covers
+        the message as sent and the server's nonce is still in it, so freshness is unchanged."""
+        sent = str(self._server.nonce)
+        for part in client_final.split(","):
+            if part.startswith("r="):
+                echoed = part[2:]
+                if echoed != sent and echoed.endswith(sent):
+                    self._server.nonce = type(self._server.nonce)(echoed)
+                return
+
     @property
     def username(self) -> str:
         assert self._user is not None
@@ -136,12 +151,14 @@ class ScramServer:
                 return first.encode()
             if self._step == 1:
                 self._step = 2
+                self._accept_prefixed_nonce(text)
                 self._server.set_client_final(text)
                 final: str = self._server.get_server_final()
                 out = final.encode()
                 self._done = True
                 return out
-        except ScramException:
+        except ScramException as exc:
+            log.debug("%s exchange for %r failed: %s", self.mechanism, self.attempted_user, exc)
             raise invalid_credentials(self.mechanism) from None
         raise AuthenticationFailed(f"Unexpected {self.mechanism} message after the exchange completed")
 
@@ -161,7 +178,7 @@ class SaslConfig:
     mechanisms: tuple[str, ...]
     store: CredentialStore
     plain_users: dict[str, str] | None = None  # None: PLAIN checks the SCRAM store
-    reauth_ms: int = 0  # connections.max.reauth.ms
+    reauth_ms: dict[str, int] = field(default_factory=dict)  # connections.max.reauth.ms by mechanism; 0: none
 
     def check_plain(self, user: str, password: str) -> bool:
         if self.plain_users is not None:

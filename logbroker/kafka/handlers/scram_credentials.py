@@ -8,7 +8,7 @@ password, never the password; the broker derives the stored and server keys from
     unknown mechanism                                        UNSUPPORTED_SASL_MECHANISM (33)
     fewer than 4096 or more than 16384 iterations            UNACCEPTABLE_CREDENTIAL (93)
     empty user name, salt or salted password                 UNACCEPTABLE_CREDENTIAL (93)
-    a user and mechanism altered twice in one request        DUPLICATE_RESOURCE (92)
+    a user named twice in one request (any mechanisms)       DUPLICATE_RESOURCE (92)
     deleting (describing) a credential that does not exist   RESOURCE_NOT_FOUND (91)
 
 A user with an error has none of its alterations applied. Describe answers every user with a
@@ -79,8 +79,9 @@ async def handle_alter_user_scram_credentials(ctx: RequestContext, body: Body) -
     for item in (*deletions, *upsertions):
         if item["name"] not in order:
             order.append(item["name"])
-    seen = Counter((item["name"], item["mechanism"]) for item in (*deletions, *upsertions))
-    for (name, _), n in seen.items():
+    # Kafka refuses a user named twice in one request, even for two different mechanisms.
+    seen = Counter(item["name"] for item in (*deletions, *upsertions))
+    for name, n in seen.items():
         if n > 1:
             errors.setdefault(name, (ErrorCode.DUPLICATE_RESOURCE,
                                      "A user credential cannot be altered twice in the same request"))
