@@ -25,9 +25,12 @@ from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
 from logbroker.groups import GroupCoordinator
 from logbroker.http.app import HttpContext, HttpServer
+from logbroker.kafka.authentication import listener_security
 from logbroker.kafka.dispatch import Dispatcher
-from logbroker.kafka.server import KafkaServer, open_listener
-from logbroker.listeners import advertised_address
+from logbroker.kafka.fetch_sessions import FetchSessionCache
+from logbroker.kafka.memory_pool import RequestMemoryPool
+from logbroker.kafka.server import KafkaServer, ServerStats, open_listener
+from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
 from segments.flush import Durability
 from segments.retention import sweep
@@ -53,6 +56,14 @@ class AppSettings:
     config: BrokerConfig
     advertised: tuple[str, int] | None = None  # advertised.listeners (logbroker.listeners); None: the listener
     ready_file: Path | None = None  # written with the bound ports once both listeners are up
+    # Every Kafka listener (logbroker.listeners.resolve); empty: one PLAINTEXT listener on kafka_listen.
+    listeners: tuple[ListenerSettings, ...] = ()
+    inter_broker_listener: str = "PLAINTEXT"
+
+    def kafka_listeners(self) -> tuple[ListenerSettings, ...]:
+        if self.listeners:
+            return self.listeners
+        return (ListenerSettings("PLAINTEXT", "PLAINTEXT", self.kafka_listen, self.advertised),)
 
 
 def handle_budget(nofile: int | None = None) -> tuple[int, int]:
@@ -64,17 +75,31 @@ def handle_budget(nofile: int | None = None) -> tuple[int, int]:
     return max(1, nofile - reserve), reserve
 
 
-def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int]) -> None:
+def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int],
+                      listeners: dict[str, tuple[str, int]] | None = None) -> None:
     """The bound ports as JSON, renamed into place so a reader never sees a partial file.
 
     Listening on port 0 and reading this back is how tests start brokers without a free-port race.
+    ``kafka_*`` is the first listener; ``listeners`` maps every listener name to its bound port.
     """
     body = json.dumps({"kafka_host": kafka[0], "kafka_port": kafka[1], "http_host": http[0], "http_port": http[1],
-                       "pid": os.getpid()})
+                       "pid": os.getpid(),
+                       "listeners": {name: {"host": h, "port": p} for name, (h, p) in (listeners or {}).items()}})
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(body + "\n")
     tmp.replace(path)
     log.info("ready file %s written", path)
+
+
+def _sum_stats(servers: list[KafkaServer]) -> dict[str, int]:
+    """Transport counters of every listener added up (the memory pool is shared: its gauge once)."""
+    total: dict[str, int] = dict.fromkeys(dataclasses.asdict(ServerStats()), 0)
+    for server in servers:
+        for key, value in dataclasses.asdict(server.stats).items():
+            total[key] += value
+    if servers:
+        total["request_bytes_queued"] = servers[0].stats.request_bytes_queued
+    return total
 
 
 class App:
@@ -82,7 +107,8 @@ class App:
         self.settings = settings
         self.store: Store | None = None
         self.broker: Broker | None = None
-        self.kafka: KafkaServer | None = None
+        self.kafka: KafkaServer | None = None  # the first listener's server
+        self.kafka_servers: list[KafkaServer] = []  # one per listener, the first first
         self.kafka_latency = RequestLatencies()
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
@@ -115,20 +141,23 @@ class App:
         s = self.settings
         # Both ports are claimed before the data directory is touched: a broker that cannot listen
         # exits with the address in its message and leaves no directory behind.
-        kafka_listener = open_listener(*s.kafka_listen, "Kafka clients")
+        sockets: list[socket.socket] = []
         try:
+            for listener in s.kafka_listeners():
+                sockets.append(open_listener(*listener.listen, f"Kafka clients ({listener.name})"))
             open_listener(*s.http_listen, "HTTP").close()  # aiohttp binds it again below
         except OSError:
-            kafka_listener.close()
+            for sock in sockets:
+                sock.close()
             raise
         try:
-            await self._start(kafka_listener)
+            await self._start(sockets)
         except BaseException:
-            if self.kafka is None:
-                kafka_listener.close()
+            for sock in sockets[len(self.kafka_servers):]:
+                sock.close()
             raise
 
-    async def _start(self, kafka_listener: socket.socket) -> None:
+    async def _start(self, sockets: list[socket.socket]) -> None:
         s = self.settings
         config = s.config
         s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -144,21 +173,31 @@ class App:
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
         self.groups.load(wall_clock_ms())
-        self.kafka = KafkaServer(
-            Dispatcher(self.broker, "", 0, coordinator=self.groups,
-                       latencies=self.kafka_latency),
-            max_frame_bytes=config.get_int("socket.request.max.bytes"),
-            max_inflight_bytes=DEFAULT_INFLIGHT_BYTES,
-            max_queued_request_bytes=config.get_int("queued.max.request.bytes"),
-            request_timeout_s=config.get_int("request.receive.timeout.ms") / 1000,
-            idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
-        )
-        await self.kafka.start(*s.kafka_listen, listener=kafka_listener)
-        host, port = advertised_address(s.advertised, s.kafka_listen, self.kafka.address)
-        dispatcher = self.kafka._handler
-        assert isinstance(dispatcher, Dispatcher)
-        dispatcher.advertised_host, dispatcher.advertised_port = host, port
-        log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
+        pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
+        fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
+        addresses: dict[str, tuple[str, int]] = {}
+        for listener, sock in zip(s.kafka_listeners(), sockets, strict=True):
+            security, tls = listener_security(config, listener, self.broker.credentials)
+            dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
+                                    security=security, fetch_sessions=fetch_sessions)
+            server = KafkaServer(
+                dispatcher,
+                max_frame_bytes=config.get_int("socket.request.max.bytes"),
+                max_inflight_bytes=DEFAULT_INFLIGHT_BYTES,
+                request_timeout_s=config.get_int("request.receive.timeout.ms") / 1000,
+                idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
+                tls=tls, pool=pool, name=f"Kafka clients ({listener.name})",
+            )
+            await server.start(*listener.listen, listener=sock)
+            self.kafka_servers.append(server)
+            host, port = advertised_address(listener.advertised, listener.listen, server.address)
+            dispatcher.advertised_host, dispatcher.advertised_port = host, port
+            addresses[listener.name] = (host, port)
+            log.info("Kafka listener %s (%s) on %s:%d (advertised as %s:%d)", listener.name, listener.protocol,
+                     *server.address, host, port)
+        self.kafka = self.kafka_servers[0]
+        # Brokers of a cluster reach each other (and register) on the inter-broker listener.
+        host, port = addresses.get(s.inter_broker_listener, next(iter(addresses.values())))
         if config.get_str("zookeeper.connect"):
             from logbroker.cluster.node import ClusterNode  # only a cluster needs kazoo
 
@@ -166,14 +205,15 @@ class App:
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
             await self.cluster.start()
-        kafka = self.kafka
+        servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
-                                           kafka_stats=lambda: dataclasses.asdict(kafka.stats),
+                                           kafka_stats=lambda: _sum_stats(servers),
                                            kafka_latency=self.kafka_latency))
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
         if s.ready_file is not None:
-            _write_ready_file(s.ready_file, self.kafka.address, self.http.address)
+            _write_ready_file(s.ready_file, self.kafka.address, self.http.address,
+                              {name: server.address for name, server in zip(addresses, servers, strict=True)})
         self._every(config.get_int("log.retention.check.interval.ms"), self._sweep, "retention")
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
@@ -236,8 +276,8 @@ class App:
             self.groups.close(wall_clock_ms())
         if self.http is not None:
             await self.http.close()
-        if self.kafka is not None:
-            await self.kafka.close()
+        for server in self.kafka_servers:
+            await server.close()
         if self.broker is not None:
             self.broker.close()
             self.broker.durability.close()

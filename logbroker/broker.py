@@ -45,6 +45,7 @@ from logbroker.errors import (
 from logbroker.ownership import PartitionOwnership
 from logbroker.producer_ids import ProducerIdAllocator
 from logbroker.records import RecordInput, build_batch
+from logbroker.security.scram_store import CredentialStore, FileCredentialStore
 from logbroker.topics import (
     ActiveProducer,
     ConfigChange,
@@ -128,6 +129,8 @@ class Broker:
         self.data_dir = data_dir
         self.node_id = config.node_id
         self.data_dir = data_dir
+        # SCRAM credentials (logbroker/security/scram_store.py): a file here; a cluster swaps in ZooKeeper's.
+        self.credentials: CredentialStore = FileCredentialStore(data_dir)
         dynamic_default, dynamic_broker = load_dynamic(data_dir)
         if dynamic_default or dynamic_broker:
             self.config = config.with_dynamic(dynamic_default, dynamic_broker)
