@@ -100,6 +100,7 @@ class BrokerHandle(Protocol):
     kind: str  # "logbroker" or "kafka"
     data_dir: Path
     port: int
+    overrides: dict[str, str]  # broker properties by Kafka's names; a restart takes them as they are then
 
     @property
     def bootstrap(self) -> str: ...

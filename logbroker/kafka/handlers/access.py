@@ -33,6 +33,11 @@ def cluster_allowed(ctx: RequestContext, op: AclOperation) -> bool:
     return allowed(ctx, op, Res.CLUSTER, CLUSTER_NAME)
 
 
+def any_allowed(ctx: RequestContext, op: AclOperation, rtype: ResourceType) -> bool:
+    """May the principal ``op`` at least one resource of ``rtype``? (Kafka's authorizeByResourceType.)"""
+    return ctx.broker.authorizer.authorize_any(ctx.principal, host_of(ctx.peer), op, rtype)
+
+
 def allowed_topics(ctx: RequestContext, op: AclOperation, topics: Iterable[str]) -> set[str]:
     """The names among ``topics`` the principal may ``op`` (each asked once)."""
     return {t for t in set(topics) if topic_allowed(ctx, op, t)}
