@@ -76,6 +76,9 @@ class AclFile:
                 log.error("skipping an unreadable ACL in %s: %r (%s)", self.path, item, exc)
         return acls
 
+    def update(self, after: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
+        self.save(after)
+
     def save(self, acls: Iterable[AclBinding]) -> None:
         body = {"version": 1, "acls": [binding_to_json(a) for a in sorted(acls)]}
         atomic_write(self.path, json.dumps(body, indent=1).encode())

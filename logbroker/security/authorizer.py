@@ -61,11 +61,12 @@ Res = ResourceType
 
 
 class AclStore(Protocol):
-    """Where ACLs are kept; ``replace`` persists the whole new set before it takes effect."""
+    """Where ACLs are kept. ``update`` persists a change before it takes effect: the whole set after it
+    (a file rewrites it) and what was added and removed (ZooKeeper rewrites only those resources)."""
 
     def load(self) -> set[AclBinding]: ...
 
-    def save(self, acls: Iterable[AclBinding]) -> None: ...
+    def update(self, after: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ class Authorizer:
             added.add(binding)
             results.append(None)
         if added != self._acls:
-            self._replace(added)
+            self._replace(added, added - self._acls, set())
             log.info("ACLs added: %s", ", ".join(describe(b) for b, r in zip(bindings, results, strict=True)
                                                  if r is None))
         return results
@@ -193,7 +194,7 @@ class Authorizer:
         matched = [[a for a in sorted(self._acls) if f.matches(a)] for f in filters]
         gone = {a for group in matched for a in group}
         if gone:
-            self._replace(self._acls - gone)
+            self._replace(self._acls - gone, set(), gone)
             log.info("ACLs deleted: %s", ", ".join(describe(b) for b in sorted(gone)))
         return matched
 
@@ -203,9 +204,15 @@ class Authorizer:
             self._acls = self.store.load()
             self._index()
 
-    def _replace(self, acls: set[AclBinding]) -> None:
+    def use_store(self, store: AclStore) -> None:
+        """Keep ACLs in ``store`` from now on (a broker joining a cluster switches to ZooKeeper's)."""
+        self.store = store
+        self.reload()
+        log.info("ACLs now kept in %s: %d ACL(s)", type(store).__name__, len(self._acls))
+
+    def _replace(self, acls: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
         if self.store is not None:
-            self.store.save(acls)
+            self.store.update(acls, added, removed)
         self._acls = acls
         self._index()
 

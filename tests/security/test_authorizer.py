@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -42,8 +41,9 @@ class MemoryStore:
     def load(self) -> set[AclBinding]:
         return set(self.saved)
 
-    def save(self, acls: Iterable[AclBinding]) -> None:
-        self.saved = set(acls)
+    def update(self, after: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
+        assert added.isdisjoint(self.saved) and removed <= self.saved
+        self.saved = set(after)
         self.saves += 1
 
 
