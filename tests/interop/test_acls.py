@@ -10,6 +10,8 @@ ACLs that had to survive the restart:
     ALLOW User:ANONYMOUS  ALL             TOPIC   PREFIXED open.
     DENY  User:ANONYMOUS  READ            TOPIC   LITERAL  open.denied
     ALLOW User:ANONYMOUS  READ            GROUP   PREFIXED open.
+    ALLOW User:tenant-b   ALL             TOPIC   PREFIXED tenant-b.   (another tenant)
+    ALLOW User:tenant-b   ALL             GROUP   PREFIXED tenant-b.
 
 ``secret.*`` topics and groups have no ACL at all: refused, and ``allow.everyone.if.no.acl.found``
 is false by default.
@@ -40,13 +42,16 @@ ALL, READ, CLUSTER_ACTION = 2, 3, 9
 DENY, ALLOW = 2, 3
 E = ErrorCode
 
-BOOTSTRAP_ACLS = [
-    (CLUSTER, "kafka-cluster", LITERAL, CLUSTER_ACTION, ALLOW),
-    (TOPIC, "open.", PREFIXED, ALL, ALLOW),
-    (TOPIC, "open.denied", LITERAL, READ, DENY),
-    (GROUP, "open.", PREFIXED, READ, ALLOW),
+BOOTSTRAP_ACLS: list[tuple[int, str, int, int, int, str]] = [
+    (CLUSTER, "kafka-cluster", LITERAL, CLUSTER_ACTION, ALLOW, ANON),
+    (TOPIC, "open.", PREFIXED, ALL, ALLOW, ANON),
+    (TOPIC, "open.denied", LITERAL, READ, DENY, ANON),
+    (GROUP, "open.", PREFIXED, READ, ALLOW, ANON),
+    # Another tenant: its own principal and prefix.
+    (TOPIC, "tenant-b.", PREFIXED, ALL, ALLOW, "User:tenant-b"),
+    (GROUP, "tenant-b.", PREFIXED, ALL, ALLOW, "User:tenant-b"),
 ]
-TOPICS = ["open.t", "open.denied", "secret.t"]
+TOPICS = ["open.t", "open.denied", "secret.t", "tenant-b.orders"]
 
 
 def batch(n: int = 2) -> bytes:
@@ -130,11 +135,12 @@ def secured(module_broker_factory: BrokerFactory) -> Iterator[BrokerHandle]:
         body = c.call(ApiKey.CREATE_TOPICS, 5, {"topics": [
             {"name": t, "num_partitions": 1, "replication_factor": 1, "assignments": [], "configs": []}
             for t in TOPICS], "timeout_ms": 10000, "validate_only": False})
-        assert [t["error_code"] for t in body["topics"]] == [0, 0, 0]
+        assert [t["error_code"] for t in body["topics"]] == [0] * len(TOPICS)
         for t in TOPICS:
             wait_until(lambda t=t: produce(c, t) == 0)
         # FindCoordinator creates __consumer_offsets on Kafka; commits work once it is led.
         wait_until(lambda: find_coordinator(c, "secret.g") == 0 and commit(c, "secret.g", "secret.t") == 0, 60)
+        assert commit(c, "tenant-b.g", "tenant-b.orders") == 0
     b.overrides.pop("super.users")
     b.restart()
     with RawClient(b.port) as c:  # the authorizer has caught up once the ACLs decide
@@ -250,3 +256,50 @@ def test_a_transactional_id_needs_write_on_it(client: RawClient) -> None:
     body = client.call(ApiKey.INIT_PRODUCER_ID, 4, {"transactional_id": "secret.txn", "transaction_timeout_ms": 60000,
                                                     "producer_id": -1, "producer_epoch": -1})
     assert body["error_code"] == E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+
+
+def delete_topic(c: RawClient, topic: str) -> int:
+    body = c.call(ApiKey.DELETE_TOPICS, 4, {"topic_names": [topic], "timeout_ms": 5000})
+    return int(body["responses"][0]["error_code"])
+
+
+def delete_records(c: RawClient, topic: str) -> int:
+    body = c.call(ApiKey.DELETE_RECORDS, 2, {"topics": [
+        {"name": topic, "partitions": [{"partition_index": 0, "offset": 1}]}], "timeout_ms": 5000})
+    return int(body["topics"][0]["partitions"][0]["error_code"])
+
+
+def describe(c: RawClient, topic: str) -> int:
+    return int(metadata(c, [topic])["topics"][0]["error_code"])
+
+
+# The bypass matrix of docs/SECURITY.md ("Bypass matrix: authorization"): each row's attempts, all refused
+# with one code. Existing and missing names alternate, so no answer tells whether a topic exists.
+NO_ACL_TOPICS = ["secret.t", "secret.missing-1", "secret.missing-2", "nothing.here"]
+OTHER_TENANT_TOPICS = ["tenant-b.orders", "tenant-b.missing"]
+NO_ACL_GROUPS = ["secret.g", "secret.other", "nothing.g"]
+OTHER_TENANT_GROUPS = ["tenant-b.g", "tenant-b.new"]
+
+
+def test_bypass_matrix(client: RawClient) -> None:
+    rows: dict[str, list[int]] = {
+        "produce without the ACL": [produce(client, t) for t in NO_ACL_TOPICS],
+        "fetch without the ACL": [fetch(client, t) for t in NO_ACL_TOPICS],
+        "describe (Metadata, ListOffsets) without the ACL": [
+            f(client, t) for t in NO_ACL_TOPICS for f in (describe, list_offsets)],
+        "delete (DeleteTopics, DeleteRecords) without the ACL": [
+            f(client, t) for t in NO_ACL_TOPICS for f in (delete_topic, delete_records)],
+        "commit to a group without the ACL": [commit(client, g, "open.t") for g in NO_ACL_GROUPS],
+        "join a group without the ACL": [join(client, g) for g in NO_ACL_GROUPS],
+        "another tenant's topics (produce, fetch, describe, delete)": [
+            f(client, t) for t in OTHER_TENANT_TOPICS for f in (produce, fetch, describe, delete_topic)],
+        "another tenant's groups (commit, join, find coordinator)": [
+            f(client, g) for g in OTHER_TENANT_GROUPS
+            for f in (lambda c, g: commit(c, g, "open.t"), join, find_coordinator)],
+        "a DENY overriding a prefixed ALLOW (fetch)": [fetch(client, "open.denied") for _ in range(3)],
+    }
+    expected = {row: (E.GROUP_AUTHORIZATION_FAILED if "group" in row else E.TOPIC_AUTHORIZATION_FAILED)
+                for row in rows}
+    for row, codes in rows.items():
+        assert codes == [expected[row]] * len(codes), (row, codes)
+    assert sum(len(c) for c in rows.values()) == 47
