@@ -30,7 +30,8 @@ def entries(out: str) -> set[tuple[str, str, str, str, str]]:
             continue
         acl = re.search(r"\(principal=(\S+), host=(\S+), operation=(\w+), permissionType=(\w+)\)", line)
         if acl and resource:
-            found.add((resource, *acl.groups()))
+            principal, host, operation, permission = acl.groups()
+            found.add((resource, principal, host, operation, permission))
     return found
 
 
