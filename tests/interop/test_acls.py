@@ -303,3 +303,15 @@ def test_bypass_matrix(client: RawClient) -> None:
     for row, codes in rows.items():
         assert codes == [expected[row]] * len(codes), (row, codes)
     assert sum(len(c) for c in rows.values()) == 47
+
+
+def test_authorized_operations_reported_for_cluster_and_groups(client: RawClient) -> None:
+    cluster = client.call(ApiKey.DESCRIBE_CLUSTER, 1, {"include_cluster_authorized_operations": True,
+                                                       "endpoint_type": 1})
+    assert cluster["cluster_authorized_operations"] == 0  # no DESCRIBE on the cluster: nothing reported
+    meta = client.call(ApiKey.METADATA, 10, {"topics": [], "allow_auto_topic_creation": False,
+                                             "include_cluster_authorized_operations": True,
+                                             "include_topic_authorized_operations": False})
+    assert meta["cluster_authorized_operations"] == 0
+    described = client.call(ApiKey.DESCRIBE_GROUPS, 5, {"groups": ["open.g"], "include_authorized_operations": True})
+    assert described["groups"][0]["authorized_operations"] == (1 << READ) | (1 << 8)  # READ implies DESCRIBE

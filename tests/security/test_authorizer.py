@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logbroker.security.acl import (
     CLUSTER_NAME,
@@ -236,3 +238,40 @@ def test_an_unreadable_entry_is_skipped_not_fatal(tmp_path: Path) -> None:
 def test_host_of_peer_addresses() -> None:
     assert host_of("127.0.0.1:5555") == "127.0.0.1"
     assert host_of("[::1]:5555") == "::1"
+
+
+def model_authorize(acls: list[AclBinding], who: Principal, host: str, op: AclOperation, rtype: ResourceType,
+                    name: str, allow_if_no_acl: bool) -> bool:
+    """The rule as docs/SECURITY.md states it, over a plain list: the authorizer's index must agree."""
+    applying = [a for a in acls if a.pattern.matches(rtype, name)]
+    matching = [a for a in applying
+                if a.entry.principal in (str(who), "User:*") and a.entry.host in (host, "*")
+                and (a.entry.operation in (op, Op.ALL)
+                     or (a.entry.permission == ALLOW and op == Op.DESCRIBE
+                         and a.entry.operation in (Op.READ, Op.WRITE, Op.DELETE, Op.ALTER))
+                     or (a.entry.permission == ALLOW and op == Op.DESCRIBE_CONFIGS
+                         and a.entry.operation == Op.ALTER_CONFIGS))]
+    if any(a.entry.permission == DENY for a in matching):
+        return False
+    return bool(matching) or (not applying and allow_if_no_acl)
+
+
+NAMES = ["a", "ab", "abc", "b", "*", "ba"]
+acl_strategy = st.builds(
+    lambda name, pattern, who, host, op, perm: acl(name, op, who=who, perm=perm, pattern=pattern, host=host),
+    st.sampled_from(NAMES), st.sampled_from([Pat.LITERAL, Pat.PREFIXED]),
+    st.sampled_from(["User:alice", "User:bob", "User:*"]), st.sampled_from(["*", HOST, "10.9.9.9"]),
+    st.sampled_from([Op.ALL, Op.READ, Op.WRITE, Op.DESCRIBE, Op.ALTER_CONFIGS, Op.DESCRIBE_CONFIGS]),
+    st.sampled_from([ALLOW, DENY]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(acl_strategy, max_size=8), st.sampled_from([*NAMES[:4], "abcd", "c"]),
+       st.sampled_from([Op.READ, Op.WRITE, Op.DESCRIBE, Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS]),
+       st.sampled_from([ALICE, BOB]), st.booleans())
+def test_the_index_agrees_with_the_plain_rule(acls: list[AclBinding], name: str, op: AclOperation,
+                                              who: Principal, allow_if_no_acl: bool) -> None:
+    a = Authorizer(MemoryStore(), allow_if_no_acl=allow_if_no_acl)
+    a.create_acls(acls)
+    assert a.authorize(who, HOST, op, Res.TOPIC, name) == model_authorize(
+        sorted(set(acls)), who, HOST, op, Res.TOPIC, name, allow_if_no_acl)
