@@ -57,6 +57,10 @@ REFERENCE_PROPERTIES: dict[str, str] = {
     "delete.topic.enable": "true",
 }
 
+# Features finalized at format time. Share groups (KIP-932) are a preview in Kafka 4.1, off until
+# share.version is 1 (4.1's upgrade notes; the StorageTool's --feature option sets it at format time).
+FEATURES = ("share.version=1",)
+
 POM = """<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -263,7 +267,8 @@ class KafkaBroker:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         # Attached with "=": an id that starts with "-" would otherwise read as an option.
         result = subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c",
-                                           str(self.properties_path), "--standalone", "--ignore-formatted"),
+                                           str(self.properties_path), "--standalone", "--ignore-formatted",
+                                           *(f"--feature={f}" for f in FEATURES)),
                                 capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
             raise ReferenceError(f"kafka-storage format failed:\n{result.stdout}\n{result.stderr}")
