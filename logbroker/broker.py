@@ -33,6 +33,7 @@ from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_d
 from logbroker.errors import (
     CorruptBatchError,
     InternalTopicError,
+    InvalidConfigError,
     InvalidRecordError,
     InvalidRequestError,
     LogStorageError,
@@ -46,6 +47,7 @@ from logbroker.ownership import PartitionOwnership
 from logbroker.producer_ids import ProducerIdAllocator
 from logbroker.records import RecordInput, build_batch
 from logbroker.topics import (
+    OFFSETS_TOPIC,
     ActiveProducer,
     ConfigChange,
     ConfigEntry,
@@ -138,6 +140,9 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Called with a topic's name once it is deleted (the group coordinator drops its state when
+        # __consumer_offsets goes).
+        self._deletion_listeners: list[Callable[[str], None]] = []
         # Set in a cluster (``zookeeper.connect``): who leads each partition is looked up there.
         # None: this single broker leads every partition and the high watermark is the log end.
         self.ownership: PartitionOwnership | None = None
@@ -241,10 +246,10 @@ class Broker:
         """Delete a topic for a client (Kafka DeleteTopics).
 
         Raises TopicDeletionDisabledError (``delete.topic.enable=false``), UnknownTopicError, or
-        TopicAuthorizationError for an internal topic (the group coordinator's state lives there).
+        TopicAuthorizationError for an internal topic other than ``__consumer_offsets``.
         """
         self._check_deletable(name)
-        if self.ownership is not None:
+        if self.ownership is not None and not is_internal(name):  # internal topics are each broker's own
             self.ownership.unpublish_topic(name)
         return self.forget_topic(name)
 
@@ -252,7 +257,10 @@ class Broker:
         if not self.config.get_bool("delete.topic.enable"):
             raise TopicDeletionDisabledError("topic deletion is disabled (delete.topic.enable=false)")
         self.store.topic(name)
-        if is_internal(name):
+        # Kafka 4.1 (KRaft, no authorizer) deletes __consumer_offsets when asked, and every group's
+        # state with it; the coordinator creates the topic again when a group next needs it. The
+        # other internal topics hold state logbroker does not rebuild that way, so they stay.
+        if is_internal(name) and name != OFFSETS_TOPIC:
             raise TopicAuthorizationError(f"topic {name} is internal and cannot be deleted")
 
     def forget_topic(self, name: str) -> TopicInfo:
@@ -262,8 +270,15 @@ class Broker:
         with _disk_errors(f"delete topic {name}"):
             return self.store.delete_topic(name)
 
+    def add_topic_deletion_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(topic)`` whenever a topic is deleted (on the event loop)."""
+        self._deletion_listeners.append(listener)
+
     def _forget_topic_state(self, name: str) -> None:
-        """Drop the broker's own state of a topic being deleted and wake its waiters."""
+        """Drop the broker's own state of a topic being deleted, wake its waiters and tell the
+        deletion listeners."""
+        for listener in self._deletion_listeners:
+            listener(name)
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
@@ -280,7 +295,7 @@ class Broker:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
         loop), and its data files are removed in a worker thread. In a cluster the deletion goes
         through the cluster state (``delete_topic``)."""
-        if self.ownership is not None:
+        if self.ownership is not None and not is_internal(name):
             return self.delete_topic(name)
         self._check_deletable(name)
         self._forget_topic_state(name)
@@ -347,16 +362,21 @@ class Broker:
         """Change dynamic broker configs: for this broker (``resource_name`` its node id) or the
         cluster-wide default (``""``). ``replace`` drops every dynamic config of that layer first
         (Kafka's legacy AlterConfigs). The topic defaults they set apply at once to every topic.
-        Raises InvalidRequestError (another broker) or InvalidConfigError (not dynamic, bad value)."""
+        Raises InvalidRequestError: another broker, a config that is not dynamic, a bad value (Kafka
+        answers INVALID_REQUEST for every refused change of a BROKER resource, where a topic's get
+        INVALID_CONFIG)."""
         self._check_broker_resource(resource_name, allow_default=True)
         config = self.config
         layer = dict(config.dynamic_default if resource_name == "" else config.dynamic_broker)
         if replace:
             layer = {}
-        layer = apply_config_ops(layer, config.log_defaults, changes, base_of=config.props)
-        default = layer if resource_name == "" else config.dynamic_default
-        broker = config.dynamic_broker if resource_name == "" else layer
-        updated = config.with_dynamic(default, broker)
+        try:
+            layer = apply_config_ops(layer, config.log_defaults, changes, base_of=config.props)
+            default = layer if resource_name == "" else config.dynamic_default
+            broker = config.dynamic_broker if resource_name == "" else layer
+            updated = config.with_dynamic(default, broker)
+        except InvalidConfigError as exc:
+            raise InvalidRequestError(str(exc)) from exc
         if validate_only:
             return
         with _disk_errors("change dynamic broker configs"):

@@ -219,8 +219,12 @@ def broker(broker_factory) -> BrokerProcess:  # type: ignore[no-untyped-def]
     return b
 
 
-def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str, str]) -> BrokerHandle:
-    """Start the broker of ``kind`` with broker properties ``overrides`` (Kafka's names, for both)."""
+def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str, str], *,
+                  log_level: str | None = None) -> BrokerHandle:
+    """Start the broker of ``kind`` with broker properties ``overrides`` (Kafka's names, for both).
+
+    ``log_level`` is logbroker's ``serve --log-level`` (for tests that read its log lines); the
+    reference broker keeps its own log settings."""
     if kind == "kafka":
         from tests.kafka_reference import KafkaBroker, ReferenceError, fetch
 
@@ -231,7 +235,8 @@ def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str
                 pytest.fail(str(exc))
             pytest.skip(str(exc))
         return KafkaBroker(data_dir=data_dir, log_path=log_path, overrides=overrides, jars=jars).start()
-    return BrokerProcess(data_dir=data_dir, log_path=log_path, overrides=overrides).start()
+    extra = ["--log-level", log_level] if log_level else []
+    return BrokerProcess(data_dir=data_dir, log_path=log_path, overrides=overrides, extra_args=extra).start()
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from segments.records import RecordInput, build_batch
 from tests.conftest import BrokerProcess
-from tests.interop.rawclient import RawClient
-from tests.interop.test_protocol_edges import wait_for_leaders
+from tests.interop.rawclient import RawClient, wait_for_leaders
 
 pytestmark = pytest.mark.interop
 
