@@ -660,27 +660,30 @@ class Broker:
 
     # ---------------------------------------------------------------- fetch
     def read(self, topic: str, partition: int, offset: int, max_bytes: int, *,
-             replica_id: int = -1, leader_epoch: int = -1) -> ReadOutcome:
-        """File ranges from ``offset`` (at least one whole batch if any). HOT PATH.
+             replica_id: int = -1, leader_epoch: int = -1, min_one_batch: bool = True,
+             whole_batches: bool = True) -> ReadOutcome:
+        """File ranges from ``offset`` (at least one whole batch if any, with ``min_one_batch``). HOT PATH.
 
-        In a cluster only the leader answers; a consumer (``replica_id`` < 0) reads below the high
-        watermark only, a follower (its broker id) up to the log end, and its fetch offset is
-        reported to the leader's replica tracking.
+        ``whole_batches=False``: Kafka's fetch slice, exactly ``max_bytes`` from one segment,
+        possibly ending inside a batch (``Log.read``). In a cluster only the leader answers; a
+        consumer (``replica_id`` < 0) reads below the high watermark only, a follower (its broker
+        id) up to the log end, and its fetch offset is reported to the leader's replica tracking.
         """
         plog = self.store.log(topic, partition)
         ownership = self.ownership
+        sizing = {"min_one_batch": min_one_batch, "whole_batches": whole_batches}
         if ownership is None:
-            result = plog.read(offset, max_bytes)
+            result = plog.read(offset, max_bytes, **sizing)
             hw = plog.log_end_offset
         elif replica_id >= 0:
             ownership.check_leader(topic, partition, leader_epoch)
             ownership.replica_fetched(topic, partition, replica_id, offset)
-            result = plog.read(offset, max_bytes)
+            result = plog.read(offset, max_bytes, **sizing)
             hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
         else:
             ownership.check_leader(topic, partition, leader_epoch)
             hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
-            result = plog.read(offset, max_bytes, max_offset=hw)
+            result = plog.read(offset, max_bytes, max_offset=hw, **sizing)
         nbytes = sum(r.length for r in result.ranges)
         return ReadOutcome(result.ranges, nbytes, hw, plog.log_start_offset)
 

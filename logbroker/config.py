@@ -160,7 +160,8 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "An idempotent producer whose last batch is older than this is forgotten when its log "
                        "loads, so a retry of its batch is appended again.", 1),
         BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
-                       "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
+                       "Incremental fetch sessions (KIP-227) kept; when full, a stale or long-lived one makes "
+                       "room by Kafka's rule (logbroker/kafka/fetch_sessions.py), else a new one gets none.", 0),
         BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1,
                        type=ConfigType.LONG),
     )
