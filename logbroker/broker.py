@@ -55,6 +55,7 @@ from logbroker.security.authorizer import (
 )
 from logbroker.security.scram_store import CredentialStore, FileCredentialStore
 from logbroker.topics import (
+    OFFSETS_TOPIC,
     ActiveProducer,
     ConfigChange,
     ConfigEntry,
@@ -166,6 +167,9 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Called with a topic's name once it is deleted (the group coordinator drops its state when
+        # __consumer_offsets goes).
+        self._deletion_listeners: list[Callable[[str], None]] = []
         # Set in a cluster (``zookeeper.connect``): who leads each partition is looked up there.
         # None: this single broker leads every partition and the high watermark is the log end.
         self.ownership: PartitionOwnership | None = None
@@ -269,10 +273,10 @@ class Broker:
         """Delete a topic for a client (Kafka DeleteTopics).
 
         Raises TopicDeletionDisabledError (``delete.topic.enable=false``), UnknownTopicError, or
-        TopicAuthorizationError for an internal topic (the group coordinator's state lives there).
+        TopicAuthorizationError for an internal topic other than ``__consumer_offsets``.
         """
         self._check_deletable(name)
-        if self.ownership is not None:
+        if self.ownership is not None and not is_internal(name):  # internal topics are each broker's own
             self.ownership.unpublish_topic(name)
         return self.forget_topic(name)
 
@@ -280,7 +284,10 @@ class Broker:
         if not self.config.get_bool("delete.topic.enable"):
             raise TopicDeletionDisabledError("topic deletion is disabled (delete.topic.enable=false)")
         self.store.topic(name)
-        if is_internal(name):
+        # Kafka 4.1 (KRaft, no authorizer) deletes __consumer_offsets when asked, and every group's
+        # state with it; the coordinator creates the topic again when a group next needs it. The
+        # other internal topics hold state logbroker does not rebuild that way, so they stay.
+        if is_internal(name) and name != OFFSETS_TOPIC:
             raise TopicAuthorizationError(f"topic {name} is internal and cannot be deleted")
 
     def forget_topic(self, name: str) -> TopicInfo:
@@ -290,8 +297,15 @@ class Broker:
         with _disk_errors(f"delete topic {name}"):
             return self.store.delete_topic(name)
 
+    def add_topic_deletion_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(topic)`` whenever a topic is deleted (on the event loop)."""
+        self._deletion_listeners.append(listener)
+
     def _forget_topic_state(self, name: str) -> None:
-        """Drop the broker's own state of a topic being deleted and wake its waiters."""
+        """Drop the broker's own state of a topic being deleted, wake its waiters and tell the
+        deletion listeners."""
+        for listener in self._deletion_listeners:
+            listener(name)
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
@@ -308,7 +322,7 @@ class Broker:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
         loop), and its data files are removed in a worker thread. In a cluster the deletion goes
         through the cluster state (``delete_topic``)."""
-        if self.ownership is not None:
+        if self.ownership is not None and not is_internal(name):
             return self.delete_topic(name)
         self._check_deletable(name)
         self._forget_topic_state(name)
@@ -375,16 +389,21 @@ class Broker:
         """Change dynamic broker configs: for this broker (``resource_name`` its node id) or the
         cluster-wide default (``""``). ``replace`` drops every dynamic config of that layer first
         (Kafka's legacy AlterConfigs). The topic defaults they set apply at once to every topic.
-        Raises InvalidRequestError (another broker) or InvalidConfigError (not dynamic, bad value)."""
+        Raises InvalidRequestError: another broker, a config that is not dynamic, a bad value (Kafka
+        answers INVALID_REQUEST for every refused change of a BROKER resource, where a topic's get
+        INVALID_CONFIG)."""
         self._check_broker_resource(resource_name, allow_default=True)
         config = self.config
         layer = dict(config.dynamic_default if resource_name == "" else config.dynamic_broker)
         if replace:
             layer = {}
-        layer = apply_config_ops(layer, config.log_defaults, changes, base_of=config.props)
-        default = layer if resource_name == "" else config.dynamic_default
-        broker = config.dynamic_broker if resource_name == "" else layer
-        updated = config.with_dynamic(default, broker)
+        try:
+            layer = apply_config_ops(layer, config.log_defaults, changes, base_of=config.props)
+            default = layer if resource_name == "" else config.dynamic_default
+            broker = config.dynamic_broker if resource_name == "" else layer
+            updated = config.with_dynamic(default, broker)
+        except InvalidConfigError as exc:
+            raise InvalidRequestError(str(exc)) from exc
         if validate_only:
             return
         with _disk_errors("change dynamic broker configs"):
@@ -668,27 +687,30 @@ class Broker:
 
     # ---------------------------------------------------------------- fetch
     def read(self, topic: str, partition: int, offset: int, max_bytes: int, *,
-             replica_id: int = -1, leader_epoch: int = -1) -> ReadOutcome:
-        """File ranges from ``offset`` (at least one whole batch if any). HOT PATH.
+             replica_id: int = -1, leader_epoch: int = -1, min_one_batch: bool = True,
+             whole_batches: bool = True) -> ReadOutcome:
+        """File ranges from ``offset`` (at least one whole batch if any, with ``min_one_batch``). HOT PATH.
 
-        In a cluster only the leader answers; a consumer (``replica_id`` < 0) reads below the high
-        watermark only, a follower (its broker id) up to the log end, and its fetch offset is
-        reported to the leader's replica tracking.
+        ``whole_batches=False``: Kafka's fetch slice, exactly ``max_bytes`` from one segment,
+        possibly ending inside a batch (``Log.read``). In a cluster only the leader answers; a
+        consumer (``replica_id`` < 0) reads below the high watermark only, a follower (its broker
+        id) up to the log end, and its fetch offset is reported to the leader's replica tracking.
         """
         plog = self.store.log(topic, partition)
         ownership = self.ownership
+        sizing = {"min_one_batch": min_one_batch, "whole_batches": whole_batches}
         if ownership is None:
-            result = plog.read(offset, max_bytes)
+            result = plog.read(offset, max_bytes, **sizing)
             hw = plog.log_end_offset
         elif replica_id >= 0:
             ownership.check_leader(topic, partition, leader_epoch)
             ownership.replica_fetched(topic, partition, replica_id, offset)
-            result = plog.read(offset, max_bytes)
+            result = plog.read(offset, max_bytes, **sizing)
             hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
         else:
             ownership.check_leader(topic, partition, leader_epoch)
             hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
-            result = plog.read(offset, max_bytes, max_offset=hw)
+            result = plog.read(offset, max_bytes, max_offset=hw, **sizing)
         nbytes = sum(r.length for r in result.ranges)
         return ReadOutcome(result.ranges, nbytes, hw, plog.log_start_offset)
 

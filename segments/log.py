@@ -369,12 +369,18 @@ class Log:
 
     # ------------------------------------------------------------------ read
 
-    def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None) -> ReadResult:
+    def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None, min_one_batch: bool = True,
+             whole_batches: bool = True) -> ReadResult:
         """File ranges of whole batches from the one holding ``offset``, about ``max_bytes`` in all.
 
         HOT PATH: no record bytes pass through Python. The first batch is returned even when larger
-        than ``max_bytes``; further batches (across segments) only while the total stays within it.
-        Only batches below ``max_offset`` (exclusive, e.g. a high watermark) are returned.
+        than ``max_bytes`` (unless ``min_one_batch`` is false); further batches (across segments)
+        only while the total stays within it. Only batches below ``max_offset`` (exclusive, e.g. a
+        high watermark) are returned.
+
+        ``whole_batches=False`` reads as Kafka's fetch does (``LocalLog.read``): one segment's bytes,
+        ``max_bytes`` of them when there are that many, possibly ending inside a batch, and none
+        when the first batch is over ``max_bytes`` (without ``min_one_batch``).
         Raises OffsetOutOfRangeError when ``offset`` is below the log start or above the log end.
         """
         self._check_open()
@@ -398,11 +404,16 @@ class Log:
                 found = segment.translate_offset(limit)
                 if found is not None:
                     max_position = found[0]
-            part = segment.read(offset, budget, max_position, min_one_batch=not ranges)
+            part = segment.read(offset, budget, max_position, min_one_batch=min_one_batch and not ranges,
+                                whole_batches=whole_batches)
             if part is None:
                 if ranges and max_position > 0:
                     break  # the next batch does not fit the remaining budget
                 continue  # nothing at or after ``offset`` here (or an empty segment): look further
+            if not whole_batches:
+                if part.length:
+                    ranges.append(part)
+                break  # one segment per read, as Kafka's
             ranges.append(part)
             budget -= part.length
             if budget <= 0 or part.position + part.length < max_position:

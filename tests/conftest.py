@@ -226,11 +226,13 @@ def broker(broker_factory) -> BrokerProcess:  # type: ignore[no-untyped-def]
 
 
 def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str, str],
-                  listeners: dict[str, str] | None = None) -> BrokerHandle:
+                  listeners: dict[str, str] | None = None, *, log_level: str | None = None) -> BrokerHandle:
     """Start the broker of ``kind`` with broker properties ``overrides`` (Kafka's names, for both).
 
     ``listeners`` adds client listeners (name -> security protocol) beside PLAINTEXT, which stays
     the bootstrap listener; the handle's ``listener_ports`` has every listener's port by name.
+    ``log_level`` is logbroker's ``serve --log-level`` (for tests that read its log lines); the
+    reference broker keeps its own log settings.
     """
     if kind == "kafka":
         from tests.kafka_reference import KafkaBroker, ReferenceError, fetch
@@ -249,7 +251,8 @@ def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str
         props["listeners"] = "PLAINTEXT://127.0.0.1:0" + "".join(f",{n}://127.0.0.1:0" for n in listeners)
         props["listener.security.protocol.map"] = ",".join(
             ["PLAINTEXT:PLAINTEXT", *(f"{n}:{p}" for n, p in listeners.items())])
-    return BrokerProcess(data_dir=data_dir, log_path=log_path, overrides=props).start()
+    extra = ["--log-level", log_level] if log_level else []
+    return BrokerProcess(data_dir=data_dir, log_path=log_path, overrides=props, extra_args=extra).start()
 
 
 @pytest.fixture(scope="session")
