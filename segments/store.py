@@ -472,14 +472,19 @@ class Store:
         maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
         does not find a half-created topic. A crash before the metadata file leaves only empty
         directories, which the next create of that name reuses."""
-        made: list[Path] = []
+        made: list[str] = []
         metadata = self._topics_dir / f"{topic.topic_id.hex}.json"
+        # One mkdir per partition and little Python around it: this runs in a worker thread, and the
+        # event loop waits for the interpreter lock whenever this loop holds it between system calls.
+        prefix = os.path.join(self.data_dir, topic.name) + "-"
         try:
             for partition in range(topic.partitions):
-                path = self.data_dir / f"{topic.name}-{partition}"
-                if not path.exists():
-                    path.mkdir()
-                    made.append(path)
+                path = prefix + str(partition)
+                try:
+                    os.mkdir(path)
+                except FileExistsError:
+                    continue
+                made.append(path)
             fsync_dir(self.data_dir)
             self._write_metadata(topic)
         except BaseException:
