@@ -17,9 +17,11 @@ after a crash.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 POLL_INTERVAL_S = 0.1
 # Added to the child's nice value: a background job yields the CPU to the broker's event loop.
 NICENESS = 10
+_PR_SET_PDEATHSIG = 1
 _ROOT = Path(__file__).resolve().parent.parent  # the directory holding the ``segments`` package
 
 
@@ -58,8 +61,8 @@ class CleanerProcess:
         with self._lock:
             if self._closed:
                 raise CompactionAbortedError("the cleaner is closed")
-            process = subprocess.Popen([sys.executable, "-m", "segments.cleaner"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, env=env, close_fds=True)
+            process = subprocess.Popen([sys.executable, "-m", "segments.cleaner", str(os.getpid())],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
             self._running = process
         try:
             data: bytes | None = pickle.dumps(plan)
@@ -108,8 +111,21 @@ def _stop(process: subprocess.Popen[bytes], directory: Path) -> None:
         remove_cleaned(directory, base)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel kill this process when the broker dies (Linux ``PR_SET_PDEATHSIG``), so a
+    broker killed with -9 leaves no cleaner writing into the directory its successor recovers."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the parent's own kill on close() still applies
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request above
+        os._exit(1)
+
+
 def _main() -> None:
     """The child: plan on stdin, result (or the exception) on stdout."""
+    _die_with_parent(int(sys.argv[1]))
     os.nice(NICENESS)
     plan = pickle.loads(sys.stdin.buffer.read())
     try:
