@@ -14,7 +14,8 @@ it, for a short time: the loop never waits long on it.
   segments only, whose bytes never change, so it reads them without the lock.
 - The cleaner builds a cleaned segment (``.cleaned`` files) without the lock, fsyncs it, and only
   then takes the lock for the swap (``replace_segments``): renames plus two directory fsyncs, no data
-  fsync, no unlink. The old segments' files are unlinked after the lock is let go.
+  fsync, no unlink. The old segments' files are unlinked after the lock is let go; retention
+  likewise renames the segments it deletes to ``.deleted`` under the lock and unlinks them after.
 - A reader (fetch) holds ``FileRange``s, each referencing its file's descriptor, so a swap,
   retention or the open-segment cache never closes a file being sent; a fetch racing a swap has
   taken its ranges either before it (old segments, still readable after they are renamed or
@@ -615,26 +616,39 @@ class Log:
         if doomed:
             self._remove_segments(doomed)
 
-    @_locked
     def delete_segments(self, segments: Sequence[LogSegment]) -> None:
         """Delete the oldest closed segments (retention); the log start offset moves past them.
 
-        ``segments`` must be a prefix of ``closed_segments()``.
+        ``segments`` must be a prefix of ``closed_segments()``. Under ``lock`` the segments leave the
+        list and their files are renamed ``.deleted``; the unlinks (slow for large files) and the
+        directory fsync follow without it. A crash in between leaves ``.deleted`` files to recovery.
         """
-        self._check_open()
-        if not segments:
-            return
-        if list(segments) != self._segments[: len(segments)] or len(segments) >= len(self._segments):
-            raise ValueError("only the oldest closed segments can be deleted, oldest first")
-        self._remove_segments(list(segments))
-        self._log_start_offset = max(self._log_start_offset, self._bases[0])
+        doomed = list(segments)
+        with self.lock:
+            self._check_open()
+            if not doomed:
+                return
+            if doomed != self._segments[: len(doomed)] or len(doomed) >= len(self._segments):
+                raise ValueError("only the oldest closed segments can be deleted, oldest first")
+            self._detach_segments(doomed)
+            self._log_start_offset = max(self._log_start_offset, self._bases[0])
+        self._unlink_segments(doomed)
 
     def _remove_segments(self, doomed: list[LogSegment]) -> None:
+        self._detach_segments(doomed)
+        self._unlink_segments(doomed)
+
+    def _detach_segments(self, doomed: list[LogSegment]) -> None:
+        """Take the oldest segments out of the list and rename their files ``.deleted`` (under ``lock``)."""
         count = len(doomed)
         del self._segments[:count]
         del self._bases[:count]
         for segment in doomed:
             logger.info("%s: deleting segment %s (%d bytes)", self.path, segment.path.name, segment.size)
+            segment.rename_suffix(DELETED_SUFFIX)
+
+    def _unlink_segments(self, doomed: list[LogSegment]) -> None:
+        for segment in doomed:
             segment.delete()
         fsync_directory(self.path)
 
