@@ -72,7 +72,7 @@ from segments.config import ConfigSource, describe
 from segments.flush import Durability
 from segments.leader_epoch import LeaderEpochCache
 from segments.log import Log
-from segments.producer_state import ProducerState
+from segments.producer_state import ProducerState, write_snapshot
 from segments.records import has_keyless_record
 from segments.store import Store
 from segments.timestamp_bounds import check_timestamp_bounds
@@ -142,6 +142,16 @@ class ReadOutcome:
     log_start_offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class ProducerSnapshot:
+    """One partition's producer state, taken on the loop, to be written by a worker thread."""
+
+    partition: TopicPartition
+    directory: Path
+    offset: int
+    doc: dict[str, object]
+
+
 class Broker:
     """One broker's state. Not thread-safe: call it from the event loop that owns it."""
 
@@ -164,6 +174,7 @@ class Broker:
         self.producer_ids = ProducerIdAllocator(data_dir)
         self.authorizer = build_authorizer(config, data_dir)
         self._producer_states: dict[TopicPartition, ProducerState] = {}
+        self._snapshot_offsets: dict[TopicPartition, int] = {}  # log end covered by the last snapshot written
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
@@ -309,6 +320,7 @@ class Broker:
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
+            self._snapshot_offsets.pop(tp, None)
         for tp in [tp for tp in self._waiters if tp[0] == name]:
             for fut in self._waiters.pop(tp):
                 if not fut.done():
@@ -854,12 +866,32 @@ class Broker:
     def snapshot_producer_states(self) -> None:
         """Write each loaded partition's producer state, so a restart after a crash only rescans the
         batches appended since (entries beyond the log end are dropped when a snapshot is loaded)."""
-        for (topic, partition), state in list(self._producer_states.items()):
+        self.write_producer_snapshots(self.producer_snapshots())
+
+    def producer_snapshots(self) -> list[ProducerSnapshot]:
+        """The producer state of every loaded partition as a document, from memory (on the event loop;
+        no I/O). Partitions whose log end has not moved since their last snapshot are left out."""
+        out: list[ProducerSnapshot] = []
+        for tp, state in list(self._producer_states.items()):
             try:
-                plog = self.store.log(topic, partition)
-                state.write_snapshot(plog.path, plog.log_end_offset)
-            except (OSError, UnknownTopicError) as exc:
-                log.warning("could not write producer snapshot for %s-%d: %s", topic, partition, exc)
+                plog = self.store.log(*tp)
+            except UnknownTopicError:
+                continue
+            end = plog.log_end_offset
+            if self._snapshot_offsets.get(tp) == end:
+                continue
+            self._snapshot_offsets[tp] = end
+            out.append(ProducerSnapshot(tp, plog.path, end, state.snapshot(end)))
+        return out
+
+    @staticmethod
+    def write_producer_snapshots(snapshots: Iterable[ProducerSnapshot]) -> None:
+        """Write ``producer_snapshots()`` (fsync + rename each); safe from a worker thread."""
+        for snap in snapshots:
+            try:
+                write_snapshot(snap.directory, snap.offset, snap.doc)
+            except OSError as exc:  # e.g. the topic was deleted meanwhile
+                log.warning("could not write producer snapshot for %s-%d: %s", *snap.partition, exc)
 
     def close(self) -> None:
         self.snapshot_producer_states()
