@@ -56,8 +56,10 @@ from logbroker.topics import (
     apply_config_ops,
     check_replication_factor,
     is_internal,
+    is_replicated,
 )
 from segments.batch import HEADER_SIZE, iter_batches, read_header, set_log_append_time, set_partition_leader_epoch
+from segments.checkpoint import CheckpointError, read_offset_checkpoint, write_offset_checkpoint
 from segments.config import ConfigSource, describe
 from segments.flush import Durability
 from segments.leader_epoch import LeaderEpochCache
@@ -70,6 +72,7 @@ from segments.timestamp_bounds import check_timestamp_bounds
 log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
+REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"  # high watermarks, in a cluster
 # errno values of a log directory that has no room left: Kafka answers KAFKA_STORAGE_ERROR.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -138,6 +141,7 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        self._epochs_checked: set[TopicPartition] = set()  # caches checked against the log end once
         # Set in a cluster (``zookeeper.connect``): who leads each partition is looked up there.
         # None: this single broker leads every partition and the high watermark is the log end.
         self.ownership: PartitionOwnership | None = None
@@ -153,6 +157,11 @@ class Broker:
     def is_internal(name: str) -> bool:
         """Kafka's internal topics (``__consumer_offsets``): only the broker writes them."""
         return is_internal(name)
+
+    @staticmethod
+    def is_replicated(name: str) -> bool:
+        """Topics a cluster replicates and leads per partition: client topics and ``__consumer_offsets``."""
+        return is_replicated(name)
 
     def has_topic(self, name: str) -> bool:
         return self.store.has_topic(name)
@@ -201,7 +210,7 @@ class Broker:
         """
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
-        if self.ownership is None or is_internal(name):
+        if self.ownership is None or not is_replicated(name):
             check_replication_factor(replication_factor)
             with _disk_errors(f"create topic {name}"):
                 return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
@@ -224,7 +233,7 @@ class Broker:
         worker thread (5,000 partitions take seconds of mkdir and fsync) while produce, fetch and
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
         cluster the topic is registered in the cluster state first (``create_topic``)."""
-        if self.ownership is not None and not is_internal(name):
+        if self.ownership is not None and is_replicated(name):
             return self.create_topic(name, partitions, configs, replication_factor=replication_factor,
                                      validate_only=validate_only)
         check_replication_factor(replication_factor)
@@ -275,6 +284,7 @@ class Broker:
             del self._listening[tp]
         for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
             del self._epoch_caches[tp]
+        self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
     async def delete_topic_async(self, name: str) -> TopicInfo:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
@@ -478,8 +488,8 @@ class Broker:
         """
         if not internal:
             self.check_client_append(topic)
-            if self.ownership is not None:
-                self.ownership.check_leader(topic, partition)
+        if self.ownership is not None and is_replicated(topic):
+            self.ownership.check_leader(topic, partition)
         plog = self.store.log(topic, partition)
         config = plog.config
         now = self.clock()
@@ -509,7 +519,7 @@ class Broker:
             # Offsets (and LogAppendTime) are written into the batch in place: one copy at most.
             records = memoryview(bytearray(records))
         log_append_time = -1
-        if self.ownership is not None and not internal:
+        if self.ownership is not None and is_replicated(topic):
             set_partition_leader_epoch(records, 0, self.ownership.leader_epoch(topic, partition))
         if config.message_timestamp_type == "LogAppendTime":
             set_log_append_time(records, 0, now)
@@ -529,14 +539,14 @@ class Broker:
     def check_min_isr(self, topic: str, partition: int) -> None:
         """acks=all: raise NotEnoughReplicasError when the ISR is below the topic's
         ``min.insync.replicas`` (never on a single broker, whose ISR is itself)."""
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             min_isr = self.store.log(topic, partition).config.min_insync_replicas
             self.ownership.check_min_isr(topic, partition, min_isr)
 
     def replicated(self, topic: str, partition: int, next_offset: int) -> asyncio.Future[None] | None:
         """acks=all: a future resolved once every ISR member has the log up to ``next_offset``;
         None when nothing is to wait for (a single broker, or already replicated)."""
-        if self.ownership is None or is_internal(topic):
+        if self.ownership is None or not is_replicated(topic):
             return None
         min_isr = self.store.log(topic, partition).config.min_insync_replicas
         return self.ownership.replicated(topic, partition, next_offset, min_isr)
@@ -579,13 +589,35 @@ class Broker:
         self._producer_states.pop((topic, partition), None)
 
     def epoch_cache(self, topic: str, partition: int) -> LeaderEpochCache:
+        """The partition's leader-epoch cache. The first time a process loads it, epochs starting at or
+        after the log end are dropped (crash recovery may have cut the log below them, or the epoch
+        wrote nothing), as Kafka's log loader does, so the file never names offsets the log lacks."""
         tp = (topic, partition)
         plog = self.store.log(topic, partition)
         held = self._epoch_caches.get(tp)
         if held is None or held[0] is not plog:
-            held = (plog, LeaderEpochCache.load(plog.path))
+            cache = LeaderEpochCache.load(plog.path)
+            if tp not in self._epochs_checked:
+                self._epochs_checked.add(tp)
+                with _disk_errors(f"leader-epoch checkpoint of {topic}-{partition}"):
+                    cache.truncate_from_end(plog.log_end_offset)
+            held = (plog, cache)
             self._epoch_caches[tp] = held
         return held[1]
+
+    def read_high_watermarks(self) -> dict[TopicPartition, int]:
+        """The ``replication-offset-checkpoint`` of the data directory (Kafka's name): each replicated
+        partition's high watermark as last checkpointed; empty when missing or unreadable."""
+        try:
+            return read_offset_checkpoint(self.data_dir / REPLICATION_OFFSET_CHECKPOINT)
+        except CheckpointError as exc:
+            log.warning("ignoring the unreadable high-watermark checkpoint: %s", exc)
+            return {}
+
+    def write_high_watermarks(self, high_watermarks: Mapping[TopicPartition, int]) -> None:
+        """Replace the ``replication-offset-checkpoint`` crash-safely (blocking: fsync and rename)."""
+        with _disk_errors("write the high-watermark checkpoint"):
+            write_offset_checkpoint(self.data_dir / REPLICATION_OFFSET_CHECKPOINT, high_watermarks)
 
     def end_offset_for_epoch(self, topic: str, partition: int, leader_epoch: int) -> tuple[int, int]:
         """OffsetForLeaderEpoch: (largest epoch <= ``leader_epoch``, the offset where it ends)."""
@@ -673,9 +705,23 @@ class Broker:
         """(log start offset, log end offset) of a partition; in a cluster the end a consumer sees is
         the high watermark."""
         plog = self.store.log(topic, partition)
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             return plog.log_start_offset, self.ownership.high_watermark(topic, partition, plog.log_end_offset)
         return plog.log_start_offset, plog.log_end_offset
+
+    def local_offsets(self, topic: str, partition: int) -> tuple[int, int]:
+        """(log start offset, log end offset) of this broker's own copy, whoever leads: the group
+        coordinator loading ``__consumer_offsets`` after it became a partition's leader."""
+        plog = self.store.log(topic, partition)
+        return plog.log_start_offset, plog.log_end_offset
+
+    def read_local(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadOutcome:
+        """``read`` of this broker's own copy up to its log end, without asking who leads (the group
+        coordinator's load of ``__consumer_offsets``; never a client's read)."""
+        plog = self.store.log(topic, partition)
+        result = plog.read(offset, max_bytes)
+        return ReadOutcome(result.ranges, sum(r.length for r in result.ranges), plog.log_end_offset,
+                           plog.log_start_offset)
 
     async def wait_for_append(self, keys: Iterable[TopicPartition], timeout_s: float) -> None:
         """Return when any of ``keys`` gets an append, or after ``timeout_s``.
@@ -736,7 +782,7 @@ class Broker:
         the offset is the record's holding the largest timestamp, not its batch's (Kafka, KIP-734).
         """
         plog = self.store.log(topic, partition)
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             self.ownership.check_leader(topic, partition)
         if timestamp == -2:
             return plog.log_start_offset, -1

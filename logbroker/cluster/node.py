@@ -27,6 +27,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
@@ -43,12 +44,14 @@ from logbroker.errors import (
     InvalidReplicationFactorError,
     NotEnoughReplicasError,
     NotLeaderOrFollowerError,
+    StorageError,
     TopicExistsError,
     UnknownLeaderEpochError,
     UnknownTopicError,
 )
+from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.ownership import BrokerEndpoint, PartitionView
-from logbroker.topics import TopicInfo, is_internal
+from logbroker.topics import TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,9 @@ class ClusterNode:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._controller_id = -1
+        # Told when this broker starts or stops leading a partition (the group coordinator loads or
+        # unloads the groups of a ``__consumer_offsets`` partition).
+        self.on_leadership: Callable[[str, int, bool], None] | None = None
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -92,10 +98,14 @@ class ClusterNode:
         self.zk.add_listener(self._on_session_state)
         for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
             self.zk.ensure_path(path)
+        # The high watermarks as last checkpointed: a partition led again after a restart starts there
+        # (never above its log end), not at zero, and a follower serves nothing above it.
+        self.follower_hw.update(self.broker.read_high_watermarks())
         self._register()
         self._reconcile()
         self._tasks.append(asyncio.create_task(self._reconcile_loop(), name="cluster-reconcile"))
         self._tasks.append(asyncio.create_task(self._isr_loop(), name="cluster-isr"))
+        self._tasks.append(asyncio.create_task(self._hw_checkpoint_loop(), name="cluster-hw-checkpoint"))
         log.info("broker %d joined the cluster at %s", self.broker_id, self.config.get_str("zookeeper.connect"))
 
     async def stop(self) -> None:
@@ -106,9 +116,11 @@ class ClusterNode:
                 await task
         for fetcher in self.fetchers.values():
             await fetcher.close()
-        for replica in self.leading.values():
+        for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
+            self._leadership(tp, False)
         self.leading.clear()
+        await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
         await asyncio.to_thread(self._close_session)
 
     def _close_session(self) -> None:
@@ -129,8 +141,9 @@ class ClusterNode:
     def _session_lost(self) -> None:
         log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
                     len(self.leading))
-        for replica in self.leading.values():
+        for tp, replica in self.leading.items():
             replica.resign("the broker lost its ZooKeeper session")
+            self._leadership(tp, False)
         self.leading.clear()
         self.controller.epoch = -1
 
@@ -273,12 +286,15 @@ class ClusterNode:
                 replica.advance(end)
                 log.info("broker %d leads %s-%d (leader epoch %d, isr %s, log end %d)", self.broker_id, topic,
                          partition, state.leader_epoch, list(state.isr), end)
+                if current is None:
+                    self._leadership(tp, True)
                 continue
             current = self.leading.pop(tp, None)
             if current is not None:
                 current.resign(f"broker {state.leader} leads now")
                 self.follower_hw[tp] = current.high_watermark
                 log.info("broker %d no longer leads %s-%d", self.broker_id, topic, partition)
+                self._leadership(tp, False)
             if state.leader < 0:
                 self._unfollow(tp)
                 continue
@@ -288,6 +304,14 @@ class ClusterNode:
                 self._fetcher(state.leader).follow(tp, state.leader_epoch)
                 log.info("broker %d follows %s-%d from broker %d (leader epoch %d)", self.broker_id, topic,
                          partition, state.leader, state.leader_epoch)
+
+    def _leadership(self, tp: TopicPartition, leading: bool) -> None:
+        if self.on_leadership is None:
+            return
+        try:
+            self.on_leadership(tp[0], tp[1], leading)
+        except Exception:
+            log.exception("%s-%d: reacting to %s leadership failed", *tp, "gaining" if leading else "losing")
 
     def _unfollow(self, tp: TopicPartition) -> None:
         held = self.following.pop(tp, None)
@@ -312,6 +336,28 @@ class ClusterNode:
 
     def _dropped(self, tp: TopicPartition) -> None:
         self.following.pop(tp, None)  # followed again by the next reconcile, if the state still says so
+
+    # ---------------------------------------------------------------- high-watermark checkpoint
+    def high_watermarks(self) -> dict[TopicPartition, int]:
+        """Each replica's high watermark here (a leader's own, a follower's as its leader last told
+        it, never above the local log end): the content of ``replication-offset-checkpoint``."""
+        out: dict[TopicPartition, int] = {}
+        for topic, assignment in self.assignments.items():
+            for p, replicas in enumerate(assignment.replicas):
+                if self.broker_id not in replicas or not self.broker.has_partition(topic, p):
+                    continue
+                end = self.broker.log_end_offset(topic, p)
+                out[(topic, p)] = self.high_watermark(topic, p, end)
+        return out
+
+    async def _hw_checkpoint_loop(self) -> None:
+        interval = self.config.get_int("replica.high.watermark.checkpoint.interval.ms") / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
+            except StorageError as exc:
+                log.error("high-watermark checkpoint not written: %s", exc)
 
     # ---------------------------------------------------------------- ISR
     async def _isr_loop(self) -> None:
@@ -350,7 +396,7 @@ class ClusterNode:
 
     # ---------------------------------------------------------------- PartitionOwnership
     def check_leader(self, topic: str, partition: int, leader_epoch: int = -1) -> None:
-        if is_internal(topic):
+        if not is_replicated(topic):
             return
         replica = self.leading.get((topic, partition))
         if replica is None:
@@ -371,7 +417,7 @@ class ClusterNode:
         return replica.leader_epoch if replica is not None else -1
 
     def high_watermark(self, topic: str, partition: int, log_end_offset: int) -> int:
-        if is_internal(topic):
+        if not is_replicated(topic):
             return log_end_offset
         replica = self.leading.get((topic, partition))
         if replica is not None:
@@ -412,10 +458,14 @@ class ClusterNode:
         return replica.wait_for(end_offset, min_insync_replicas)
 
     def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
-        rf = replication_factor if replication_factor not in (None, -1) else \
-            self.config.get_int("default.replication.factor")
-        assert rf is not None
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
+        if replication_factor not in (None, -1):
+            rf = replication_factor
+        elif info.name == OFFSETS_TOPIC:
+            rf = min(self.config.get_int("offsets.topic.replication.factor"), len(live))
+        else:
+            rf = self.config.get_int("default.replication.factor")
+        assert rf is not None
         if rf < 1 or rf > len(live):
             raise InvalidReplicationFactorError(
                 f"Replication factor: {rf} larger than available brokers: {len(live)}.")
@@ -451,6 +501,7 @@ class ClusterNode:
             replica = self.leading.pop(tp, None)
             if replica is not None:
                 replica.resign(f"topic {topic} was deleted")
+                self._leadership(tp, False)
             self._unfollow(tp)
             self.follower_hw.pop(tp, None)
 
