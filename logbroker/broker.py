@@ -33,7 +33,9 @@ from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_d
 from logbroker.errors import (
     CorruptBatchError,
     InternalTopicError,
+    InvalidPartitionsError,
     InvalidRecordError,
+    InvalidReplicaAssignmentError,
     InvalidRequestError,
     LogStorageError,
     OffsetOutOfRangeError,
@@ -299,10 +301,31 @@ class Broker:
         await asyncio.to_thread(self.store.remove_detached, doomed)
         return info
 
-    def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
-        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""
+    def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False,
+                          assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
+        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink. In a
+        cluster the new partitions' replicas (``assignments``, else spread over the live brokers) are
+        registered in the cluster state first; every broker then grows its copy."""
+        if self.ownership is not None and is_replicated(name):
+            if is_internal(name):
+                raise InvalidPartitionsError(f"the partition count of internal topic {name} cannot change")
+            info = self.store.add_partitions(name, new_total, validate_only=True)
+            if validate_only:
+                return info
+            self.ownership.add_partitions(name, new_total, assignments)
+            return self.grow_topic(name, new_total)
+        if assignments is not None and any(list(a) != [self.node_id] for a in assignments):
+            raise InvalidReplicaAssignmentError(f"the only broker is {self.node_id}")
         with _disk_errors(f"add partitions to {name}"):
             return self.store.add_partitions(name, new_total, validate_only=validate_only)
+
+    def grow_topic(self, name: str, partitions: int) -> TopicInfo:
+        """Grow the local copy of a topic the cluster grew (unless it has that many already)."""
+        info = self.store.topic(name)
+        if info.partitions >= partitions:
+            return info
+        with _disk_errors(f"add partitions to {name}"):
+            return self.store.add_partitions(name, partitions)
 
     def describe_configs(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The topic's configs with their values, defaults and sources (Kafka DescribeConfigs)."""

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
@@ -41,7 +42,10 @@ from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAs
 from logbroker.config import BrokerConfig
 from logbroker.errors import (
     FencedLeaderEpochError,
+    InvalidPartitionsError,
+    InvalidReplicaAssignmentError,
     InvalidReplicationFactorError,
+    NotControllerError,
     NotEnoughReplicasError,
     NotLeaderOrFollowerError,
     StorageError,
@@ -50,7 +54,7 @@ from logbroker.errors import (
     UnknownTopicError,
 )
 from logbroker.groups.schema import OFFSETS_TOPIC
-from logbroker.ownership import BrokerEndpoint, PartitionView
+from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
 from logbroker.topics import TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
@@ -188,7 +192,11 @@ class ClusterNode:
         self._read_topics()
         if self.controller.active:
             states = self._read_states()
-            if self.controller.elect_leaders(dict(self.registrations), self.assignments, states):
+            changed = self.controller.elect_leaders(dict(self.registrations), self.assignments, states)
+            if changed:
+                states = self._read_states()
+            if self.controller.finish_reassignments(dict(self.registrations), self.assignments, states):
+                self._read_topics()
                 self._read_states()
         else:
             self._read_states()
@@ -240,6 +248,9 @@ class ClusterNode:
                 except NoNodeError:
                     pass
                 self.broker.adopt_topic(name, len(assignment.replicas), configs, assignment.topic_id)
+            elif len(assignment.replicas) > len(self.assignments[name].replicas):
+                self.broker.grow_topic(name, len(assignment.replicas))
+                log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
 
     def _forget(self, topic: str) -> None:
@@ -265,7 +276,10 @@ class ClusterNode:
         for tp, (state, version) in self.states.items():
             topic, partition = tp
             assignment = self.assignments.get(topic)
-            if assignment is None or self.broker_id not in assignment.replicas[partition]:
+            if assignment is None or partition >= len(assignment.replicas):
+                continue
+            if self.broker_id not in assignment.replicas[partition]:
+                self._no_longer_a_replica(tp)
                 continue
             if not self.broker.has_partition(topic, partition):
                 continue  # deleted here only (DeleteTopics does not reach the cluster yet)
@@ -273,6 +287,7 @@ class ClusterNode:
                 current = self.leading.get(tp)
                 if current is not None and current.leader_epoch == state.leader_epoch:
                     current.isr, current.zk_version = state.isr, version
+                    current.set_replicas(assignment.replicas[partition], now)
                     continue
                 if current is not None:
                     current.resign("a newer leader epoch")
@@ -304,6 +319,17 @@ class ClusterNode:
                 self._fetcher(state.leader).follow(tp, state.leader_epoch)
                 log.info("broker %d follows %s-%d from broker %d (leader epoch %d)", self.broker_id, topic,
                          partition, state.leader, state.leader_epoch)
+
+    def _no_longer_a_replica(self, tp: TopicPartition) -> None:
+        """A reassignment moved the partition away from this broker: stop leading or following it. Its
+        local data stays (Kafka deletes it), unused until this broker is a replica again and truncates."""
+        replica = self.leading.pop(tp, None)
+        if replica is not None:
+            replica.resign("this broker is no longer a replica")
+            self._leadership(tp, False)
+        if tp in self.following:
+            self._unfollow(tp)
+            log.info("broker %d is no longer a replica of %s-%d", self.broker_id, *tp)
 
     def _leadership(self, tp: TopicPartition, leading: bool) -> None:
         if self.on_leadership is None:
@@ -519,6 +545,92 @@ class ClusterNode:
                 continue
             log.info("broker %d claimed producer ids %d..%d", self.broker_id, start, end - 1)
             return start, end
+
+    # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
+    def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+        live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))
+
+        def grow(current: TopicAssignment) -> TopicAssignment:
+            old = len(current.replicas)
+            if new_total <= old:
+                raise InvalidPartitionsError(f"Topic currently has {old} partitions, which is higher than "
+                                             f"the requested {new_total}.")
+            rf = len(current.replicas[0])
+            if assignments is not None:
+                if len(assignments) != new_total - old:
+                    raise InvalidReplicaAssignmentError(
+                        f"Increasing the number of partitions by {new_total - old} but {len(assignments)} "
+                        "assignments provided.")
+                added = [znodes.checked_replicas(a, live, rf) for a in assignments]
+            else:
+                if rf > len(live):
+                    raise InvalidReplicationFactorError(
+                        f"Replication factor: {rf} larger than available brokers: {len(live)}.")
+                start = live.index(current.replicas[0][0]) if current.replicas[0][0] in live else 0
+                added = znodes.assign_replicas(live, new_total, rf, start)[old:]
+            return TopicAssignment(current.topic_id, current.replicas + tuple(added), dict(current.adding),
+                                   dict(current.removing))
+
+        grown = znodes.update_topic(self.zk, topic, grow)
+        self.assignments[topic] = grown
+        log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
+        self._wake.set()
+
+    def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
+                      ) -> dict[TopicPartition, StorageError | None]:
+        self.controller.require_active()
+        live = set(self.registrations)
+        if partitions is None:
+            partitions = [tp for tp, (state, _) in sorted(self.states.items())
+                          if tp[0] in self.assignments and tp[1] < len(self.assignments[tp[0]].replicas)
+                          and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
+                               else state.leader not in live)]
+        results: dict[TopicPartition, StorageError | None] = {}
+        for topic, p in partitions:
+            assignment = self.assignments.get(topic)
+            try:
+                if assignment is None or not 0 <= p < len(assignment.replicas):
+                    raise UnknownTopicError(f"{topic}-{p} does not exist")
+                self.controller.elect_now(topic, p, assignment.replicas[p], live, preferred)
+                results[(topic, p)] = None
+            except NotControllerError:
+                raise
+            except StorageError as exc:
+                results[(topic, p)] = exc
+        self._wake.set()
+        return results
+
+    def alter_reassignments(self, changes: Mapping[TopicPartition, Sequence[int] | None]
+                            ) -> dict[TopicPartition, StorageError | None]:
+        self.controller.require_active()
+        live = sorted(self.registrations)
+        results: dict[TopicPartition, StorageError | None] = {}
+        for (topic, p), target in changes.items():
+            try:
+                assignment = self.assignments.get(topic)
+                if assignment is None or not 0 <= p < len(assignment.replicas):
+                    raise UnknownTopicError(f"{topic}-{p} does not exist")
+                wanted = None if target is None else znodes.checked_replicas(target, live, len(target))
+                self.controller.update_assignment(topic, functools.partial(znodes.reassign, partition=p,
+                                                                           target=wanted))
+                results[(topic, p)] = None
+                log.info("%s-%d: %s", topic, p, "reassignment cancelled" if wanted is None
+                         else f"reassignment to {list(wanted)} started")
+            except NotControllerError:
+                raise
+            except StorageError as exc:
+                results[(topic, p)] = exc
+        self._wake.set()
+        return results
+
+    def list_reassignments(self, partitions: Sequence[TopicPartition] | None) -> list[Reassignment]:
+        out: list[Reassignment] = []
+        for topic, assignment in sorted(self.assignments.items()):
+            for p in sorted(set(assignment.adding) | set(assignment.removing)):
+                if partitions is None or (topic, p) in partitions:
+                    out.append(Reassignment(topic, p, assignment.replicas[p], assignment.adding.get(p, ()),
+                                            assignment.removing.get(p, ())))
+        return out
 
     # ---------------------------------------------------------------- views for Metadata
     def live_brokers(self) -> list[BrokerEndpoint]:
