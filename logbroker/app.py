@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
 from logbroker.groups import GroupCoordinator
+from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.authentication import listener_security
 from logbroker.kafka.dispatch import Dispatcher
@@ -192,6 +193,9 @@ class App:
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
+        if config.get_str("zookeeper.connect"):
+            # In a cluster, groups are loaded partition by partition as this broker comes to lead them.
+            self.groups.coordinate_partitions(set())
         self.groups.load(wall_clock_ms())
         pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
         fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
@@ -224,6 +228,7 @@ class App:
             self.cluster = ClusterNode(self.broker, config, host, port)
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
+            self.cluster.on_leadership = self._offsets_leadership
             await self.cluster.start()
             if self.broker.authorizer.enabled:
                 self._acls_in_zookeeper(self.cluster)
@@ -255,6 +260,16 @@ class App:
             loop.call_soon_threadsafe(authorizer.reload)
 
         authorizer.use_store(AclZooKeeperStore(cluster.zk, changed))
+
+    def _offsets_leadership(self, topic: str, partition: int, leading: bool) -> None:
+        """The cluster says this broker started or stopped leading a partition: for a partition of
+        ``__consumer_offsets`` the group coordinator loads or drops that partition's groups."""
+        if topic != OFFSETS_TOPIC or self.groups is None:
+            return
+        if leading:
+            self.groups.take_partition(partition, wall_clock_ms())
+        else:
+            self.groups.release_partition(partition)
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:

@@ -34,7 +34,9 @@ from logbroker.errors import (
     CorruptBatchError,
     InternalTopicError,
     InvalidConfigError,
+    InvalidPartitionsError,
     InvalidRecordError,
+    InvalidReplicaAssignmentError,
     InvalidRequestError,
     LogStorageError,
     OffsetOutOfRangeError,
@@ -66,8 +68,10 @@ from logbroker.topics import (
     apply_config_ops,
     check_replication_factor,
     is_internal,
+    is_replicated,
 )
 from segments.batch import HEADER_SIZE, iter_batches, read_header, set_log_append_time, set_partition_leader_epoch
+from segments.checkpoint import CheckpointError, read_offset_checkpoint, write_offset_checkpoint
 from segments.config import ConfigSource, describe
 from segments.flush import Durability
 from segments.leader_epoch import LeaderEpochCache
@@ -80,6 +84,7 @@ from segments.timestamp_bounds import check_timestamp_bounds
 log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
+REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"  # high watermarks, in a cluster
 # errno values of a log directory that has no room left: Kafka answers KAFKA_STORAGE_ERROR.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -181,6 +186,7 @@ class Broker:
         # Called with a topic's name once it is deleted (the group coordinator drops its state when
         # __consumer_offsets goes).
         self._deletion_listeners: list[Callable[[str], None]] = []
+        self._epochs_checked: set[TopicPartition] = set()  # caches checked against the log end once
         # Set in a cluster (``zookeeper.connect``): who leads each partition is looked up there.
         # None: this single broker leads every partition and the high watermark is the log end.
         self.ownership: PartitionOwnership | None = None
@@ -196,6 +202,11 @@ class Broker:
     def is_internal(name: str) -> bool:
         """Kafka's internal topics (``__consumer_offsets``): only the broker writes them."""
         return is_internal(name)
+
+    @staticmethod
+    def is_replicated(name: str) -> bool:
+        """Topics a cluster replicates and leads per partition: client topics and ``__consumer_offsets``."""
+        return is_replicated(name)
 
     def has_topic(self, name: str) -> bool:
         return self.store.has_topic(name)
@@ -244,7 +255,7 @@ class Broker:
         """
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
-        if self.ownership is None or is_internal(name):
+        if self.ownership is None or not is_replicated(name):
             check_replication_factor(replication_factor)
             with _disk_errors(f"create topic {name}"):
                 return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
@@ -267,7 +278,7 @@ class Broker:
         worker thread (5,000 partitions take seconds of mkdir and fsync) while produce, fetch and
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
         cluster the topic is registered in the cluster state first (``create_topic``)."""
-        if self.ownership is not None and not is_internal(name):
+        if self.ownership is not None and is_replicated(name):
             return self.create_topic(name, partitions, configs, replication_factor=replication_factor,
                                      validate_only=validate_only)
         check_replication_factor(replication_factor)
@@ -329,6 +340,7 @@ class Broker:
             del self._listening[tp]
         for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
             del self._epoch_caches[tp]
+        self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
     async def delete_topic_async(self, name: str) -> TopicInfo:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
@@ -343,10 +355,31 @@ class Broker:
         await asyncio.to_thread(self.store.remove_detached, doomed)
         return info
 
-    def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
-        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""
+    def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False,
+                          assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
+        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink. In a
+        cluster the new partitions' replicas (``assignments``, else spread over the live brokers) are
+        registered in the cluster state first; every broker then grows its copy."""
+        if self.ownership is not None and is_replicated(name):
+            if is_internal(name):
+                raise InvalidPartitionsError(f"the partition count of internal topic {name} cannot change")
+            info = self.store.add_partitions(name, new_total, validate_only=True)
+            if validate_only:
+                return info
+            self.ownership.add_partitions(name, new_total, assignments)
+            return self.grow_topic(name, new_total)
+        if assignments is not None and any(list(a) != [self.node_id] for a in assignments):
+            raise InvalidReplicaAssignmentError(f"the only broker is {self.node_id}")
         with _disk_errors(f"add partitions to {name}"):
             return self.store.add_partitions(name, new_total, validate_only=validate_only)
+
+    def grow_topic(self, name: str, partitions: int) -> TopicInfo:
+        """Grow the local copy of a topic the cluster grew (unless it has that many already)."""
+        info = self.store.topic(name)
+        if info.partitions >= partitions:
+            return info
+        with _disk_errors(f"add partitions to {name}"):
+            return self.store.add_partitions(name, partitions)
 
     def describe_configs(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The topic's configs with their values, defaults and sources (Kafka DescribeConfigs)."""
@@ -537,8 +570,8 @@ class Broker:
         """
         if not internal:
             self.check_client_append(topic)
-            if self.ownership is not None:
-                self.ownership.check_leader(topic, partition)
+        if self.ownership is not None and is_replicated(topic):
+            self.ownership.check_leader(topic, partition)
         plog = self.store.log(topic, partition)
         config = plog.config
         now = self.clock()
@@ -568,7 +601,7 @@ class Broker:
             # Offsets (and LogAppendTime) are written into the batch in place: one copy at most.
             records = memoryview(bytearray(records))
         log_append_time = -1
-        if self.ownership is not None and not internal:
+        if self.ownership is not None and is_replicated(topic):
             set_partition_leader_epoch(records, 0, self.ownership.leader_epoch(topic, partition))
         if config.message_timestamp_type == "LogAppendTime":
             set_log_append_time(records, 0, now)
@@ -588,14 +621,14 @@ class Broker:
     def check_min_isr(self, topic: str, partition: int) -> None:
         """acks=all: raise NotEnoughReplicasError when the ISR is below the topic's
         ``min.insync.replicas`` (never on a single broker, whose ISR is itself)."""
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             min_isr = self.store.log(topic, partition).config.min_insync_replicas
             self.ownership.check_min_isr(topic, partition, min_isr)
 
     def replicated(self, topic: str, partition: int, next_offset: int) -> asyncio.Future[None] | None:
         """acks=all: a future resolved once every ISR member has the log up to ``next_offset``;
         None when nothing is to wait for (a single broker, or already replicated)."""
-        if self.ownership is None or is_internal(topic):
+        if self.ownership is None or not is_replicated(topic):
             return None
         min_isr = self.store.log(topic, partition).config.min_insync_replicas
         return self.ownership.replicated(topic, partition, next_offset, min_isr)
@@ -638,13 +671,35 @@ class Broker:
         self._producer_states.pop((topic, partition), None)
 
     def epoch_cache(self, topic: str, partition: int) -> LeaderEpochCache:
+        """The partition's leader-epoch cache. The first time a process loads it, epochs starting at or
+        after the log end are dropped (crash recovery may have cut the log below them, or the epoch
+        wrote nothing), as Kafka's log loader does, so the file never names offsets the log lacks."""
         tp = (topic, partition)
         plog = self.store.log(topic, partition)
         held = self._epoch_caches.get(tp)
         if held is None or held[0] is not plog:
-            held = (plog, LeaderEpochCache.load(plog.path))
+            cache = LeaderEpochCache.load(plog.path)
+            if tp not in self._epochs_checked:
+                self._epochs_checked.add(tp)
+                with _disk_errors(f"leader-epoch checkpoint of {topic}-{partition}"):
+                    cache.truncate_from_end(plog.log_end_offset)
+            held = (plog, cache)
             self._epoch_caches[tp] = held
         return held[1]
+
+    def read_high_watermarks(self) -> dict[TopicPartition, int]:
+        """The ``replication-offset-checkpoint`` of the data directory (Kafka's name): each replicated
+        partition's high watermark as last checkpointed; empty when missing or unreadable."""
+        try:
+            return read_offset_checkpoint(self.data_dir / REPLICATION_OFFSET_CHECKPOINT)
+        except CheckpointError as exc:
+            log.warning("ignoring the unreadable high-watermark checkpoint: %s", exc)
+            return {}
+
+    def write_high_watermarks(self, high_watermarks: Mapping[TopicPartition, int]) -> None:
+        """Replace the ``replication-offset-checkpoint`` crash-safely (blocking: fsync and rename)."""
+        with _disk_errors("write the high-watermark checkpoint"):
+            write_offset_checkpoint(self.data_dir / REPLICATION_OFFSET_CHECKPOINT, high_watermarks)
 
     def end_offset_for_epoch(self, topic: str, partition: int, leader_epoch: int) -> tuple[int, int]:
         """OffsetForLeaderEpoch: (largest epoch <= ``leader_epoch``, the offset where it ends)."""
@@ -735,9 +790,23 @@ class Broker:
         """(log start offset, log end offset) of a partition; in a cluster the end a consumer sees is
         the high watermark."""
         plog = self.store.log(topic, partition)
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             return plog.log_start_offset, self.ownership.high_watermark(topic, partition, plog.log_end_offset)
         return plog.log_start_offset, plog.log_end_offset
+
+    def local_offsets(self, topic: str, partition: int) -> tuple[int, int]:
+        """(log start offset, log end offset) of this broker's own copy, whoever leads: the group
+        coordinator loading ``__consumer_offsets`` after it became a partition's leader."""
+        plog = self.store.log(topic, partition)
+        return plog.log_start_offset, plog.log_end_offset
+
+    def read_local(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadOutcome:
+        """``read`` of this broker's own copy up to its log end, without asking who leads (the group
+        coordinator's load of ``__consumer_offsets``; never a client's read)."""
+        plog = self.store.log(topic, partition)
+        result = plog.read(offset, max_bytes)
+        return ReadOutcome(result.ranges, sum(r.length for r in result.ranges), plog.log_end_offset,
+                           plog.log_start_offset)
 
     async def wait_for_append(self, keys: Iterable[TopicPartition], timeout_s: float) -> None:
         """Return when any of ``keys`` gets an append, or after ``timeout_s``.
@@ -798,7 +867,7 @@ class Broker:
         the offset is the record's holding the largest timestamp, not its batch's (Kafka, KIP-734).
         """
         plog = self.store.log(topic, partition)
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             self.ownership.check_leader(topic, partition)
         if timestamp == -2:
             return plog.log_start_offset, -1

@@ -127,6 +127,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "ZooKeeper session timeout: a silent broker loses its registration after this.", 1),
         BrokerProperty("zookeeper.connection.timeout.ms", _int, "18000",
                        "How long start-up waits for the first ZooKeeper connection.", 1),
+        BrokerProperty("replica.high.watermark.checkpoint.interval.ms", _int, "5000",
+                       "How often each partition's high watermark is written to replication-offset-checkpoint "
+                       "(a cluster).", 1, type=ConfigType.LONG),
         BrokerProperty("replica.lag.time.max.ms", _int, "30000",
                        "A follower that has not caught up for this long leaves the ISR.", 1),
         BrokerProperty("replica.fetch.wait.max.ms", _int, "500", "Longest wait of a follower's fetch.", 1),
@@ -153,6 +156,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "How often the cleaner thread looks for compacted partitions to clean.", 0,
                        type=ConfigType.LONG),
         BrokerProperty("offsets.topic.num.partitions", _int, "50", "Partitions of __consumer_offsets.", 1),
+        BrokerProperty("offsets.topic.replication.factor", _int, "3",
+                       "Replicas of __consumer_offsets in a cluster (at most the live brokers when it is "
+                       "created).", 1, type=ConfigType.SHORT),
         BrokerProperty("offsets.retention.minutes", _int, "10080",
                        "How long committed offsets of an empty group are kept.", 1),
         BrokerProperty("group.initial.rebalance.delay.ms", _int, "3000",

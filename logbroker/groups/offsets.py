@@ -81,6 +81,10 @@ class OffsetStore:
         if offsets:
             self._offsets[group_id] = offsets
 
+    def forget(self, group_id: str) -> None:
+        """Drop the group's offsets from memory only (another broker coordinates it now)."""
+        self._offsets.pop(group_id, None)
+
     def apply(self, group_id: str, tp: TopicPartition, value: CommittedOffset) -> None:
         group = self._offsets.setdefault(group_id, {})
         current = group.get(tp)
