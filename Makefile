@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault fault-cluster lint compat bench bench-limits bench-storage bench-compare bench-console install clean
+.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault fault-cluster lint compat bench bench-limits bench-storage bench-compare bench-console bench-cluster install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -124,6 +124,12 @@ bench-storage: $(BENCH_STAMP)
 ## ARGS='--configs confluent,kafka-confluent,...' for a subset, ARGS='--budget 9' to bound the time.
 bench-compare: $(BENCH_STAMP)
 	$(BIN)/python bench/compare.py $(ARGS)
+
+## One broker, then a local ZooKeeper and three brokers: acks=all throughput and p99 latency with RF=1 and RF=3,
+## failover time p50/p99 over 5 bounded leader kills (about 3 minutes; ARGS=--quick for a smoke run).
+## Figures go to bench/README.md and bench/results/cluster.json. Needs ZooKeeper (apt-get install zookeeper).
+bench-cluster: $(BENCH_STAMP)
+	$(BIN)/python bench/cluster.py --write-readme $(ARGS)
 
 ## The console's pages timed in Debian's chromium on a 1,000-partition topic and a 1,000-member group
 ## (ARGS=--huge adds a 10,000-partition topic; ARGS='--screenshots docs/console' retakes the docs' PNGs).
