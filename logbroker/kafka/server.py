@@ -37,18 +37,23 @@ import errno
 import logging
 import os
 import socket
+from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 from logbroker.kafka.errors import FrameTooLarge
-from logbroker.kafka.framing import FrameDecoder
+from logbroker.kafka.frame_reader import FrameReader
 from logbroker.kafka.memory_pool import RequestMemoryPool
+from logbroker.kafka.recv_buffers import BufferCache
 
 log = logging.getLogger(__name__)
 
-_RECV_BYTES = 256 * 1024
 T = TypeVar("T")
+# Byte chunks of ready responses joined into one send; larger ones go out on their own, uncopied.
+_JOIN_BYTES = 64 * 1024
+# At most this many ready responses are gathered before a send.
+_COALESCE = 256
 
 
 @runtime_checkable
@@ -142,6 +147,7 @@ class KafkaServer:
         self._idle_timeout = idle_timeout_s
         self._request_timeout = request_timeout_s
         self.pool = RequestMemoryPool(max_queued_request_bytes)
+        self.buffers = BufferCache()
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
@@ -254,13 +260,15 @@ class _Connection:
         self.sock = sock
         self.info = info
         self.task: asyncio.Task[None] | None = None
-        self._responses: asyncio.Queue[tuple[asyncio.Task[Sequence[Chunk] | None], int] | None] = asyncio.Queue()
+        # Requests in arrival order (None: no more), and a flag raised when one is added.
+        self._responses: deque[tuple[asyncio.Future[Sequence[Chunk] | None], int] | None] = deque()
+        self._queued = asyncio.Event()
         self._inflight = 0
         self._can_read = asyncio.Event()
         self._can_read.set()
         self._reading = True
         self._reader: asyncio.Task[None] | None = None
-        self._framer = FrameDecoder(server._max_frame)
+        self._framer = FrameReader(server._max_frame, server.buffers)
         # Bytes this connection holds from the pool: its partial frame plus unanswered requests.
         self._charged = 0
         # When the first byte of the request being received arrived (loop time), None between requests.
@@ -305,8 +313,8 @@ class _Connection:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-            while not self._responses.empty():
-                item = self._responses.get_nowait()
+            while self._responses:
+                item = self._responses.popleft()
                 if item is not None:
                     item[0].cancel()
             self.sock.close()
@@ -314,26 +322,33 @@ class _Connection:
             self._charged = 0
             self.server._forget(self)
 
-    async def _recv(self) -> bytes:
-        """Read what the socket has, at most what the memory pool grants; b"" at end of stream."""
+    async def _recv(self) -> int:
+        """Read what the socket has into the frame reader's buffer, at most what the memory pool
+        grants; the number of bytes read, 0 at end of stream. HOT PATH: the kernel writes the
+        bytes where the frames will be handed on from, nothing copies them."""
         pool = self.server.pool
+        framer = self._framer
         while True:
-            granted = pool.try_acquire(_RECV_BYTES)
+            target = framer.read_buffer()
+            granted = pool.try_acquire(len(target))
             if not granted:
-                granted = await self._paused(pool.acquire(_RECV_BYTES))
+                granted = await self._paused(pool.acquire(len(target)))
+                target = framer.read_buffer()
             try:
-                # recv returns fresh bytes, so complete frames are zero-copy views of them.
-                data = self.sock.recv(granted)
+                n = self.sock.recv_into(target, granted)
             except (BlockingIOError, InterruptedError):
                 pool.release(granted)
+                if not self._inflight:
+                    framer.release()  # idle: hold no buffer while waiting
+                del target
                 await self._wait_readable()
                 continue
             except BaseException:
                 pool.release(granted)
                 raise
-            pool.release(granted - len(data))
-            self._charged += len(data)
-            return data
+            pool.release(granted - n)
+            self._charged += n
+            return n
 
     async def _paused(self, wait: Awaitable[T]) -> T:
         """Await ``wait`` while the broker, not the peer, holds reading up: the request deadline
@@ -386,16 +401,16 @@ class _Connection:
                     await self._paused(self._can_read.wait())
                     continue
                 waits = pool.waits
-                data = await self._recv()
+                n = await self._recv()
                 if pool.waits != waits:
                     stats.memory_waits += pool.waits - waits
                 stats.request_bytes_queued = pool.used
-                if not data:
+                if not n:
                     break
-                stats.bytes_in += len(data)
+                stats.bytes_in += n
                 now = self.last_active = loop.time()
                 try:
-                    frames = framer.feed(data)
+                    frames = framer.commit(n)
                 except FrameTooLarge as exc:
                     stats.refused_frames += 1
                     log.warning("closing connection %s: %s", self.info.peer, exc)
@@ -404,68 +419,103 @@ class _Connection:
                     self.frame_started = None
                 elif frames or self.frame_started is None:
                     self.frame_started = now
-                for frame in frames:
-                    # Backpressure per request: frames already received wait here (at most one
-                    # receive's worth) until the responses ahead of them are written.
-                    while self._inflight > self.server._max_inflight:
-                        self._can_read.clear()
-                        await self._paused(self._can_read.wait())
-                    stats.requests += 1
-                    size = len(frame) + 4
-                    self._inflight += size
-                    task = asyncio.ensure_future(self.server._handler(frame, self.info))
-                    self._responses.put_nowait((task, size))
+                if frames:
+                    await self._start_requests(frames)
+                    del frames  # no view of the receive buffer outlives its request
         except asyncio.CancelledError:
             pass
         except (ConnectionError, OSError) as exc:
             log.debug("connection %s read: %s", self.info.peer, exc)
         finally:
-            self._responses.put_nowait(None)
+            self._responses.append(None)
+            self._queued.set()
+
+    async def _start_requests(self, frames: list[memoryview]) -> None:
+        """One handler task per frame, in arrival order."""
+        stats = self.server.stats
+        handler = self.server._handler
+        max_inflight = self.server._max_inflight
+        for frame in frames:
+            # Backpressure per request: frames already received wait here (at most one
+            # receive's worth) until the responses ahead of them are written.
+            while self._inflight > max_inflight:
+                self._can_read.clear()
+                await self._paused(self._can_read.wait())
+            stats.requests += 1
+            size = len(frame) + 4
+            self._inflight += size
+            self._responses.append((asyncio.ensure_future(handler(frame, self.info)), size))
+            self._queued.set()
 
     async def _write_loop(self) -> None:
+        """Answer in request order; responses already computed when one is written go out in the
+        same send (a pipelining client gets one write per batch of ready answers, not one each)."""
         loop = asyncio.get_running_loop()
         pool = self.server.pool
         max_inflight = self.server._max_inflight
+        responses = self._responses
+        out: list[Chunk] = []
         while True:
-            item = await self._responses.get()
+            if not responses:
+                if out:
+                    await self._send_chunks(out)
+                    out = []
+                    continue
+                self._queued.clear()
+                await self._queued.wait()
+                continue
+            item = responses[0]
             if item is None:
-                return
+                break
             task, size = item
+            if out and (not task.done() or len(out) >= _COALESCE or task.cancelled()
+                        or task.exception() is not None):
+                await self._send_chunks(out)
+                out = []
             try:
                 chunks = await task
             except CloseConnection as exc:
                 log.info("closing connection %s: %s", self.info.peer, exc)
-                return
+                break
             finally:
+                responses.popleft()
                 inflight = self._inflight = self._inflight - size
                 self._charged -= size
                 pool.release(size)
                 if inflight <= max_inflight:
                     self._can_read.set()
             if chunks:
-                await self._send_chunks(chunks)
+                out.extend(chunks)
             if not self._inflight:
                 self.last_active = loop.time()
+        if out:
+            await self._send_chunks(out)
 
     async def _send_chunks(self, chunks: Sequence[Chunk]) -> None:
-        pending = bytearray()
+        pending: list[bytes | bytearray | memoryview] = []
         for chunk in chunks:
             if isinstance(chunk, (bytes, bytearray, memoryview)):
-                pending += chunk
+                if len(chunk) < _JOIN_BYTES:
+                    pending.append(chunk)
+                    continue
+                if pending:
+                    await self._send_bytes(b"".join(pending) if len(pending) > 1 else pending[0])
+                    pending = []
+                await self._send_bytes(chunk)
                 continue
             if pending:
-                await self._send_bytes(pending)
-                pending = bytearray()
+                await self._send_bytes(b"".join(pending) if len(pending) > 1 else pending[0])
+                pending = []
             if not isinstance(chunk, FilePart):
                 raise TypeError(f"cannot send a {type(chunk).__name__} response chunk")
             await self._send_file(chunk)
         if pending:
-            await self._send_bytes(pending)
+            await self._send_bytes(b"".join(pending) if len(pending) > 1 else pending[0])
 
     async def _wait_writable(self) -> None:
         await self._wait_fd(write=True)
 
-    async def _send_bytes(self, data: bytearray | bytes) -> None:
+    async def _send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         stats = self.server.stats
         while view:
