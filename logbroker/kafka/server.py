@@ -3,7 +3,10 @@
 It knows nothing of Kafka APIs. Each connection reads size-prefixed frames, hands every frame to a
 ``RequestHandler`` (one task per request, created in arrival order so their synchronous prefixes,
 e.g. appends, run in arrival order) and writes the responses strictly in request order, as Kafka
-requires.
+requires. Requests are received with ``recv_into`` straight into the ``FrameReader``'s buffers
+(reused through the listener's ``BufferCache``), so a frame reaches its handler as a writable view of
+the bytes the kernel wrote, never copied. Responses that are ready when one is written go out in the
+same send.
 
 A response is a list of chunks. A bytes-like chunk is written with ``socket.send``; a ``FilePart``
 (anything with ``fileno``, ``position`` and ``length``) is sent with ``os.sendfile`` straight from the
@@ -14,8 +17,8 @@ default loop and uvloop (whose ``loop.sendfile`` would fall back to copying).
 Memory is bounded three ways:
 
 - a frame above ``max_frame_bytes`` (``socket.request.max.bytes``) is refused from its 4-byte size,
-  before its body is read, and a frame's buffer grows with the bytes that arrive, never with the
-  size the peer declares;
+  before a buffer is sized for it, and a frame's buffer grows with the bytes that arrive, never with
+  the size the peer declares (``FrameReader``); an idle connection holds no buffer;
 - every byte read is granted by one ``RequestMemoryPool`` shared by all connections
   (``queued.max.request.bytes``) and given back when its request is answered or its connection
   closes; while the pool is empty connections stop reading (the kernel's socket buffers, then the
@@ -451,45 +454,57 @@ class _Connection:
         """Answer in request order; responses already computed when one is written go out in the
         same send (a pipelining client gets one write per batch of ready answers, not one each)."""
         loop = asyncio.get_running_loop()
-        pool = self.server.pool
-        max_inflight = self.server._max_inflight
         responses = self._responses
         out: list[Chunk] = []
-        while True:
-            if not responses:
-                if out:
-                    await self._send_chunks(out)
-                    out = []
+        # Bytes of requests answered since the pool was last given them back: returned once per
+        # batch, always before this loop waits for anything.
+        answered = 0
+        try:
+            while True:
+                if not responses:
+                    answered = self._give_back(answered)
+                    if out:
+                        await self._send_chunks(out)
+                        out = []
+                        continue
+                    self._queued.clear()
+                    await self._queued.wait()
                     continue
-                self._queued.clear()
-                await self._queued.wait()
-                continue
-            item = responses[0]
-            if item is None:
-                break
-            task, size = item
-            if out and (not task.done() or len(out) >= _COALESCE or task.cancelled()
-                        or task.exception() is not None):
-                await self._send_chunks(out)
-                out = []
-            try:
-                chunks = await task
-            except CloseConnection as exc:
-                log.info("closing connection %s: %s", self.info.peer, exc)
-                break
-            finally:
-                responses.popleft()
-                inflight = self._inflight = self._inflight - size
-                self._charged -= size
-                pool.release(size)
-                if inflight <= max_inflight:
-                    self._can_read.set()
-            if chunks:
-                out.extend(chunks)
-            if not self._inflight:
-                self.last_active = loop.time()
+                item = responses[0]
+                if item is None:
+                    break
+                task, size = item
+                if not task.done() or len(out) >= _COALESCE or task.cancelled() or task.exception() is not None:
+                    answered = self._give_back(answered)
+                    if out:
+                        await self._send_chunks(out)
+                        out = []
+                try:
+                    chunks = await task
+                except CloseConnection as exc:
+                    log.info("closing connection %s: %s", self.info.peer, exc)
+                    break
+                finally:
+                    responses.popleft()
+                    self._inflight -= size
+                    self._charged -= size
+                    answered += size
+                if chunks:
+                    out.extend(chunks)
+                if not self._inflight:
+                    self.last_active = loop.time()
+        finally:
+            self._give_back(answered)
         if out:
             await self._send_chunks(out)
+
+    def _give_back(self, answered: int) -> int:
+        """Return answered requests' bytes to the pool and let reading resume; returns 0."""
+        if answered:
+            self.server.pool.release(answered)
+            if self._inflight <= self.server._max_inflight:
+                self._can_read.set()
+        return 0
 
     async def _send_chunks(self, chunks: Sequence[Chunk]) -> None:
         pending: list[bytes | bytearray | memoryview] = []
