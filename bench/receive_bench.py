@@ -274,10 +274,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                       f"{res.us_per_request:8.1f} us/req {res.s_per_gb:7.2f} s/GB "
                       f"{res.nbytes / res.seconds / MB:8.1f} MB/s load {res.load1:.1f}", flush=True)
     print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in loadavg())}")
-    print(f"{'workload':15} {'variant':12} {'us/req':>9} {'s/GB':>8} {'req/s':>10} {'MB/s':>8} {'spread':>7}")
+    print("medians over rounds (min: the least CPU of any round, the figure least disturbed by load)")
+    print(f"{'workload':15} {'variant':12} {'us/req':>9} {'min':>7} {'s/GB':>8} {'min':>7} {'req/s':>10} {'MB/s':>8} "
+          f"{'spread':>7}")
     for (workload, name), rs in results.items():
         us = [x.us_per_request for x in rs]
-        print(f"{workload:15} {name:12} {median(us):9.1f} {median([x.s_per_gb for x in rs]):8.2f} "
+        gb = [x.s_per_gb for x in rs]
+        print(f"{workload:15} {name:12} {median(us):9.1f} {min(us):7.1f} {median(gb):8.2f} {min(gb):7.2f} "
               f"{median([x.requests / x.seconds for x in rs]):10.0f} "
               f"{median([x.nbytes / x.seconds / MB for x in rs]):8.1f} {100 * spread(us):6.0f}%")
 

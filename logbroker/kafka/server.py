@@ -493,6 +493,7 @@ class _Connection:
                     out.extend(chunks)
                 if not self._inflight:
                     self.last_active = loop.time()
+                    self._framer.release()  # nothing in flight: an idle connection holds no buffer
         finally:
             self._give_back(answered)
         if out:

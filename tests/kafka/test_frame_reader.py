@@ -184,3 +184,17 @@ def test_the_cache_is_bounded_and_checks_for_live_views() -> None:
     assert is_free(buf) and len(buf) == GRAIN
     assert rounded(1) == GRAIN and rounded(GRAIN + 1) == 2 * GRAIN
     assert cache.take(4 * GRAIN, allocate=False) is None
+
+
+def test_produced_records_reach_the_append_as_a_writable_view_of_the_receive_buffer() -> None:
+    from logbroker.kafka import codec
+    from logbroker.kafka.api_keys import ApiKey
+    from segments.records import RecordInput, build_batch
+
+    batch = build_batch([RecordInput(key=None, value=b"v" * 100, timestamp=1)])
+    wire = codec.encode_request(ApiKey.PRODUCE, 9, 1, "c", {"acks": 1, "timeout_ms": 1000, "topic_data": [
+        {"name": "t", "partition_data": [{"index": 0, "records": batch}]}]})
+    [frame] = FrameReader(1 << 20).feed(wire)
+    records = codec.decode_request(frame).body["topic_data"][0]["partition_data"][0]["records"]
+    assert isinstance(records, memoryview) and not records.readonly  # Log.append patches it, no copy
+    assert records.obj is frame.obj and bytes(records) == batch
