@@ -204,6 +204,18 @@ def _recv_exact(s: socket.socket, n: int) -> bytes:
     return bytes(out)
 
 
+def _print_buffer_reuse(http_port: int) -> None:
+    """The broker's receive-buffer counters from /metrics (a cold cache shows as allocations)."""
+    import urllib.request
+
+    time.sleep(1.1)  # the counters are refreshed by the listener's once-a-second sweep
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    found = {line.split()[0]: line.split()[1] for line in text.splitlines()
+             if line.startswith("logbroker_kafka_receive_buffers")}
+    print("   ", " ".join(f"{k.removeprefix('logbroker_kafka_')}={v}" for k, v in sorted(found.items())), flush=True)
+
+
 @dataclass
 class Result:
     requests: int
@@ -240,6 +252,8 @@ def run_one(variant: Variant, workload: str, seconds: float, data_parent: Path) 
         meter = CpuMeter(pid).start()
         done, elapsed = pipeline(port, blob, per_blob, window, total, seconds)
         cpu = meter.stop()
+        if isinstance(server, Broker):
+            _print_buffer_reuse(server.http_port)
     finally:
         server.stop()
     return Result(done, done * len(blob) // per_blob, elapsed, cpu.cpu_s, cpu.load1)

@@ -136,6 +136,8 @@ class ServerStats:
     idle_closes: int = 0  # connections closed after connections.max.idle.ms without traffic
     memory_waits: int = 0  # reads that waited for queued.max.request.bytes to free up
     request_bytes_queued: int = 0  # bytes of partial and unanswered requests held right now
+    receive_buffers_allocated: int = 0  # receive buffers allocated (a fresh buffer costs page faults)
+    receive_buffers_reused: int = 0  # receive buffers taken again from the listener's cache
 
 
 class KafkaServer:
@@ -184,6 +186,8 @@ class KafkaServer:
         """Close connections whose request is past its deadline or that have been idle too long."""
         request_timeout, idle_timeout = self._request_timeout, self._idle_timeout
         self.stats.request_bytes_queued = self.pool.used
+        self.stats.receive_buffers_allocated = self.buffers.allocated
+        self.stats.receive_buffers_reused = self.buffers.reused
         for conn in list(self._connections):
             started = conn.frame_started
             if (request_timeout is not None and started is not None and not conn.held_up
@@ -474,7 +478,7 @@ class _Connection:
                 if item is None:
                     break
                 task, size = item
-                if not task.done() or len(out) >= _COALESCE or task.cancelled() or task.exception() is not None:
+                if not task.done() or len(out) >= _COALESCE:
                     answered = self._give_back(answered)
                     if out:
                         await self._send_chunks(out)
@@ -484,6 +488,13 @@ class _Connection:
                 except CloseConnection as exc:
                     log.info("closing connection %s: %s", self.info.peer, exc)
                     break
+                except Exception:
+                    # A handler failed (a bug): the answers before it still go out, then the
+                    # connection closes.
+                    answered = self._give_back(answered)
+                    if out:
+                        await self._send_chunks(out)
+                    raise
                 finally:
                     responses.popleft()
                     self._inflight -= size

@@ -281,3 +281,24 @@ def test_requests_split_across_reads_are_answered_and_an_idle_connection_holds_n
     got, held, queued = asyncio.run(main())
     assert got == [b"aaaaaaaa10", b"bbbbbbbb300000", b"ccccc5", b"dddddddd2000000", b"eeeeeeee70000"]
     assert held == 0 and queued == 0
+
+
+def test_answers_ready_before_a_failing_handler_are_sent_then_the_connection_closes() -> None:
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        if bytes(data) == b"boom":
+            raise RuntimeError("handler bug")
+        return [frame(bytes(data))]
+
+    async def main() -> tuple[list[bytes], bytes]:
+        server = KafkaServer(handler, max_frame_bytes=100, max_inflight_bytes=1 << 20)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(frame(b"one") + frame(b"two") + frame(b"boom") + frame(b"four"))
+        got = await asyncio.wait_for(read_frames(reader, 2), 5)
+        rest = await asyncio.wait_for(reader.read(100), 5)
+        writer.close()
+        await server.close()
+        return got, rest
+
+    got, rest = asyncio.run(main())
+    assert got == [b"one", b"two"] and rest == b""
