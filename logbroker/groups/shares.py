@@ -20,7 +20,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from logbroker.groups.errors import HeartbeatError
@@ -78,6 +78,15 @@ class PartitionShareState:
     acquired: int
     available: int
     delivery_counts: dict[int, int]  # offset -> deliveries, for records still in flight
+    acknowledged: int = 0  # in the window (at or above the start offset)
+    archived: int = 0  # in the window
+    log_end_offset: int = -1  # -1: the partition is gone
+    histogram: dict[int, int] = field(default_factory=dict)  # deliveries so far -> records in flight
+
+    @property
+    def lag(self) -> int:
+        """Records not finished yet: in flight (acquired or waiting for redelivery) plus never acquired."""
+        return self.acquired + self.available + max(self.log_end_offset - self.end_offset, 0)
 
 
 class ShareGroups:
@@ -387,11 +396,19 @@ class ShareGroups:
         group = self.group(group_id)
         if group is None:
             return []
-        return [PartitionShareState(t, p, sp.start_offset, sp.end_offset, sp.count(RecordState.ACQUIRED),
-                                    sp.count(RecordState.AVAILABLE),
-                                    {o: r.delivery_count for o, r in sorted(sp.records.items())
-                                     if r.state in (RecordState.ACQUIRED, RecordState.AVAILABLE)})
-                for (t, p), sp in sorted(group.partitions.items())]
+        out: list[PartitionShareState] = []
+        for (t, p), sp in sorted(group.partitions.items()):
+            in_flight = {o: r.delivery_count for o, r in sorted(sp.records.items())
+                         if r.state in (RecordState.ACQUIRED, RecordState.AVAILABLE)}
+            histogram: dict[int, int] = {}
+            for count in in_flight.values():
+                histogram[count] = histogram.get(count, 0) + 1
+            offsets = self._offsets(t, p)
+            out.append(PartitionShareState(
+                t, p, sp.start_offset, sp.end_offset, sp.count(RecordState.ACQUIRED), sp.count(RecordState.AVAILABLE),
+                in_flight, sp.count(RecordState.ACKNOWLEDGED), sp.count(RecordState.ARCHIVED),
+                -1 if offsets is None else offsets[1], dict(sorted(histogram.items()))))
+        return out
 
     def alter_start_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int],
                             now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:

@@ -183,6 +183,8 @@ _SCHEMAS: dict[str, Any] = {
                 "committed_offset": {"type": "integer"}, "log_end_offset": {"type": "integer"},
                 "lag": {"type": "integer", "nullable": True}, "member_id": _NULLABLE_STRING,
                 "metadata": {"type": "string"}}}},
+            "share_partitions": {"type": "array", "description": "share groups only",
+                                 "items": _ref("SharePartitionState")},
         },
     },
     "ResetOffsets": {

@@ -41,6 +41,7 @@ from logbroker.http.context import MAX_WAIT_MS, context, coordinator
 from logbroker.http.errors import HttpError, bad_request, heartbeat_error
 from logbroker.http.params import body_object, field_str, query_choice, query_int
 from logbroker.http.routes_records import FORMATS, default_key_format, record_out
+from logbroker.http.share_partitions import share_partition_json
 from logbroker.records import CorruptBatchError, records_from
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,6 @@ async def describe(request: web.Request) -> web.Response:
                      "client_host": m.client_host, "subscribed_topics": list(m.subscribed_topics),
                      "assignment": [{"topic": t, "partition": p} for t, p in m.assignment]}
                     for m in group.members.values()],
-        "partitions": [{"topic": s.topic, "partition": s.partition, "start_offset": s.start_offset,
-                        "end_offset": s.end_offset, "acquired": s.acquired, "available": s.available,
-                        "delivery_counts": [{"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
+        "partitions": [share_partition_json(s) | {"delivery_counts": [
+                           {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
                        for s in share.describe_partitions(group_id)]})

@@ -75,6 +75,7 @@ def table(output: str, first: str) -> list[list[str]]:
     return [line.split() for line in output.splitlines() if line.split()[:1] == [first]]
 
 
+@pytest.mark.java
 def test_kafka_share_tools(broker_factory) -> None:  # type: ignore[no-untyped-def]
     broker: BrokerHandle = broker_factory(**SHARE_FAST)
     values = prepare_jobs(broker, 20)
