@@ -121,18 +121,6 @@ class ScramServer:
     def complete(self) -> bool:
         return self._done
 
-    def _accept_prefixed_nonce(self, client_final: str) -> None:
-        """Kafka checks that the final nonce *ends with* the one it sent (not equality); librdkafka
-        2.0.x repeats its own nonce in front of it, and Kafka accepts that. The proof still covers
-        the message as sent and the server's nonce is still in it, so freshness is unchanged."""
-        sent = str(self._server.nonce)
-        for part in client_final.split(","):
-            if part.startswith("r="):
-                echoed = part[2:]
-                if echoed != sent and echoed.endswith(sent):
-                    self._server.nonce = type(self._server.nonce)(echoed)
-                return
-
     @property
     def username(self) -> str:
         assert self._user is not None
@@ -151,7 +139,6 @@ class ScramServer:
                 return first.encode()
             if self._step == 1:
                 self._step = 2
-                self._accept_prefixed_nonce(text)
                 self._server.set_client_final(text)
                 final: str = self._server.get_server_final()
                 out = final.encode()
