@@ -205,6 +205,8 @@ class App:
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
             await self.cluster.start()
+            if self.broker.authorizer.enabled:
+                self._acls_in_zookeeper(self.cluster)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
@@ -218,6 +220,19 @@ class App:
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
         self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
+
+    def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them on the loop."""
+        from logbroker.security.acl_zookeeper import AclZooKeeperStore  # kazoo: a cluster only
+
+        loop = asyncio.get_running_loop()
+        authorizer = self.broker.authorizer if self.broker is not None else None
+        assert authorizer is not None
+
+        def changed() -> None:  # kazoo's thread
+            loop.call_soon_threadsafe(authorizer.reload)
+
+        authorizer.use_store(AclZooKeeperStore(cluster.zk, changed))
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:

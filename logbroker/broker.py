@@ -33,6 +33,7 @@ from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_d
 from logbroker.errors import (
     CorruptBatchError,
     InternalTopicError,
+    InvalidConfigError,
     InvalidRecordError,
     InvalidRequestError,
     LogStorageError,
@@ -45,6 +46,13 @@ from logbroker.errors import (
 from logbroker.ownership import PartitionOwnership
 from logbroker.producer_ids import ProducerIdAllocator
 from logbroker.records import RecordInput, build_batch
+from logbroker.security.acl_file import AclFile
+from logbroker.security.authorizer import (
+    AUTHORIZER_CLASS_NAMES,
+    AllowEverything,
+    Authorizer,
+    parse_super_users,
+)
 from logbroker.security.scram_store import CredentialStore, FileCredentialStore
 from logbroker.topics import (
     ActiveProducer,
@@ -95,6 +103,22 @@ def _disk_errors(action: str) -> Iterator[None]:
         raise LogStorageError(f"{action} failed: {reason or exc}", exc.errno) from exc
 
 
+def build_authorizer(config: BrokerConfig, data_dir: Path) -> Authorizer:
+    """The authorizer ``authorizer.class.name`` asks for; ACLs in the data directory (a cluster swaps in
+    its ZooKeeper store when it joins). An unknown class name stops the broker rather than leaving it open."""
+    name = config.get_str("authorizer.class.name").strip()
+    if not name:
+        return AllowEverything()
+    if name not in AUTHORIZER_CLASS_NAMES:
+        raise InvalidConfigError(f"authorizer.class.name={name} is not known; use one of "
+                                 + ", ".join(sorted(AUTHORIZER_CLASS_NAMES)))
+    authorizer = Authorizer(AclFile(data_dir), super_users=parse_super_users(config.get_str("super.users")),
+                            allow_if_no_acl=config.get_bool("allow.everyone.if.no.acl.found"))
+    log.info("authorizer on (%s): %d ACL(s), super users %s", name, len(authorizer.acls()),
+             sorted(authorizer.super_users) or "none")
+    return authorizer
+
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -137,6 +161,7 @@ class Broker:
             store.set_default_config(self.config.log_defaults)
         self.cluster_id = config.get_str("cluster.id")
         self.producer_ids = ProducerIdAllocator(data_dir)
+        self.authorizer = build_authorizer(config, data_dir)
         self._producer_states: dict[TopicPartition, ProducerState] = {}
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener

@@ -210,6 +210,15 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "loads, so a retry of its batch is appended again.", 1),
         BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
                        "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
+        BrokerProperty("authorizer.class.name", str, "",
+                       "Set to org.apache.kafka.metadata.authorizer.StandardAuthorizer or "
+                       "kafka.security.authorizer.AclAuthorizer to check every request against ACLs "
+                       "(logbroker's authorizer either way); empty: no authorization."),
+        BrokerProperty("super.users", str, "",
+                       "Principals allowed everything, separated by ';' (User:admin;User:ops).",
+                       type=ConfigType.LIST),
+        BrokerProperty("allow.everyone.if.no.acl.found", _bool, "false",
+                       "With an authorizer: allow a resource no ACL names at all (false: refuse)."),
         BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1,
                        type=ConfigType.LONG),
         BrokerProperty("inter.broker.listener.name", str, "",

@@ -101,6 +101,7 @@ class BrokerHandle(Protocol):
     data_dir: Path
     port: int
     listener_ports: dict[str, int]  # every listener's port by name (PLAINTEXT is ``port``)
+    overrides: dict[str, str]  # broker properties by Kafka's names; a restart takes them as they are then
 
     @property
     def bootstrap(self) -> str: ...

@@ -272,6 +272,8 @@ class KafkaBroker:
         if self.jars is None:
             self.jars = fetch()
         formatted = (self.data_dir / "kraft-logs" / "meta.properties").exists()
+        if formatted and self.controller_port:
+            self._write_config()  # a restart takes the overrides as they are now (same controller port)
         attempts = 1 if formatted else 3
         for attempt in range(attempts):
             if not formatted:

@@ -32,6 +32,7 @@ from logbroker.kafka.fetch_sessions import (
     next_epoch,
 )
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, cluster_allowed, topic_allowed
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,10 @@ def _read_all(ctx: RequestContext, body: Body, targets: Sequence[SessionPartitio
     triples and the record bytes in all of them."""
     broker = ctx.broker
     replica_id = _replica_id(ctx, body)
+    # Kafka: a follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic; refused
+    # partitions answer TOPIC_AUTHORIZATION_FAILED whether their topic exists or not.
+    follower_ok = replica_id < 0 or cluster_allowed(ctx, Op.CLUSTER_ACTION)
+    readable: dict[str, bool] = {}
     total = 0
     out: list[tuple[SessionPartition, Body, int]] = []
     for target in targets:
@@ -156,6 +161,12 @@ def _read_all(ctx: RequestContext, body: Body, targets: Sequence[SessionPartitio
         name = target.topic
         if name is None:
             entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
+            continue
+        ok = readable.get(name)
+        if ok is None:
+            ok = readable[name] = follower_ok and (replica_id >= 0 or topic_allowed(ctx, Op.READ, name))
+        if not ok:
+            entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
             continue
         limit = min(target.max_bytes, budget - total)
         try:

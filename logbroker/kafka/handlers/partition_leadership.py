@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, cluster_allowed
 
 
 def _partition_error(ctx: RequestContext, topic: str, partition: int) -> int:
@@ -21,6 +22,9 @@ def _partition_error(ctx: RequestContext, topic: str, partition: int) -> int:
 
 async def handle_elect_leaders(ctx: RequestContext, body: Body) -> Body:
     requested = body.get("topic_partitions")
+    if not cluster_allowed(ctx, Op.ALTER):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                "replica_election_results": []}
     if requested is None:  # every partition; Kafka lists none of those already led by their preferred replica
         return {"throttle_time_ms": 0, "error_code": 0, "replica_election_results": []}
     results: list[Body] = []
@@ -38,6 +42,9 @@ async def handle_elect_leaders(ctx: RequestContext, body: Body) -> Body:
 async def handle_alter_partition_reassignments(ctx: RequestContext, body: Body) -> Body:
     node = ctx.broker.node_id
     responses: list[Body] = []
+    if not cluster_allowed(ctx, Op.ALTER):
+        return {"throttle_time_ms": 0, "allow_replication_factor_change": True, "responses": [],
+                "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "error_message": "Cluster authorization failed."}
     for t in body["topics"]:
         parts: list[Body] = []
         for p in t["partitions"]:
@@ -59,4 +66,7 @@ async def handle_alter_partition_reassignments(ctx: RequestContext, body: Body) 
 
 
 async def handle_list_partition_reassignments(ctx: RequestContext, body: Body) -> Body:
+    if not cluster_allowed(ctx, Op.DESCRIBE):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                "error_message": "Cluster authorization failed.", "topics": []}
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "topics": []}
