@@ -32,6 +32,7 @@ from logbroker.kafka.memory_pool import RequestMemoryPool
 from logbroker.kafka.server import KafkaServer, ServerStats, open_listener
 from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
+from logbroker.security.scram_store import CredentialStore
 from segments.flush import Durability
 from segments.retention import sweep
 from segments.store import Store
@@ -176,8 +177,13 @@ class App:
         pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
         fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
         addresses: dict[str, tuple[str, int]] = {}
+        broker = self.broker
+
+        def credentials() -> CredentialStore:  # looked up per authentication: a cluster swaps the store
+            return broker.credentials
+
         for listener, sock in zip(s.kafka_listeners(), sockets, strict=True):
-            security, tls = listener_security(config, listener, self.broker.credentials)
+            security, tls = listener_security(config, listener, credentials)
             dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
                                     security=security, fetch_sessions=fetch_sessions)
             server = KafkaServer(
@@ -207,6 +213,7 @@ class App:
             await self.cluster.start()
             if self.broker.authorizer.enabled:
                 self._acls_in_zookeeper(self.cluster)
+            self._credentials_in_zookeeper(self.cluster)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
@@ -233,6 +240,23 @@ class App:
             loop.call_soon_threadsafe(authorizer.reload)
 
         authorizer.use_store(AclZooKeeperStore(cluster.zk, changed))
+
+    def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps SCRAM credentials in ZooKeeper (/config/users); a change notification
+        reloads them on the loop."""
+        from logbroker.security.scram_zookeeper import ScramZooKeeperStore  # kazoo: a cluster only
+
+        loop = asyncio.get_running_loop()
+        assert self.broker is not None
+        holder: list[ScramZooKeeperStore] = []
+
+        def changed() -> None:  # kazoo's thread
+            if holder:
+                loop.call_soon_threadsafe(holder[0].reload)
+
+        store = ScramZooKeeperStore(cluster.zk, changed)
+        holder.append(store)
+        self.broker.credentials = store
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:

@@ -163,7 +163,9 @@ class SaslConfig:
     """What one SASL listener accepts."""
 
     mechanisms: tuple[str, ...]
-    store: CredentialStore
+    # Where the credentials are, asked at each authentication: a cluster swaps in ZooKeeper's
+    # store after the listeners are open.
+    store_of: Callable[[], CredentialStore]
     plain_users: dict[str, str] | None = None  # None: PLAIN checks the SCRAM store
     reauth_ms: dict[str, int] = field(default_factory=dict)  # connections.max.reauth.ms by mechanism; 0: none
 
@@ -171,12 +173,12 @@ class SaslConfig:
         if self.plain_users is not None:
             expected = self.plain_users.get(user)
             return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
-        return check_password(self.store, user, password)
+        return check_password(self.store_of(), user, password)
 
     def server(self, mechanism: str) -> SaslServer:
         if mechanism == "PLAIN":
             return PlainServer(self.check_plain)
-        return ScramServer(mechanism, self.store)
+        return ScramServer(mechanism, self.store_of())
 
 
 def load_plain_users(path: str) -> dict[str, str]:
