@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
+from logbroker.errors import InvalidConfigError
 from logbroker.groups import GroupCoordinator
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.authentication import listener_security
@@ -33,6 +35,7 @@ from logbroker.kafka.server import KafkaServer, ServerStats, open_listener
 from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
 from logbroker.security.scram_store import CredentialStore
+from logbroker.security.tls import client_context
 from segments.flush import Durability
 from segments.retention import sweep
 from segments.store import Store
@@ -90,6 +93,18 @@ def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int],
     tmp.write_text(body + "\n")
     tmp.replace(path)
     log.info("ready file %s written", path)
+
+
+def _inter_broker_tls(config: BrokerConfig, s: AppSettings) -> ssl.SSLContext | None:
+    """The client TLS context followers use when the inter-broker listener is SSL; SASL between
+    brokers is refused at start-up (not supported yet) rather than failing every fetch."""
+    listener = next((entry for entry in s.kafka_listeners() if entry.name == s.inter_broker_listener), None)
+    if listener is None or listener.protocol == "PLAINTEXT":
+        return None
+    if listener.sasl:
+        raise InvalidConfigError(f"inter.broker.listener.name={listener.name} uses {listener.protocol}: SASL "
+                                 "between brokers is not supported yet; use a PLAINTEXT or SSL listener")
+    return client_context(config.props, f"listener.name.{listener.name.lower()}.")
 
 
 def _sum_stats(servers: list[KafkaServer]) -> dict[str, int]:
@@ -185,7 +200,7 @@ class App:
         for listener, sock in zip(s.kafka_listeners(), sockets, strict=True):
             security, tls = listener_security(config, listener, credentials)
             dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
-                                    security=security, fetch_sessions=fetch_sessions)
+                                    security=security, fetch_sessions=fetch_sessions, listener=listener.name)
             server = KafkaServer(
                 dispatcher,
                 max_frame_bytes=config.get_int("socket.request.max.bytes"),
@@ -207,7 +222,9 @@ class App:
         if config.get_str("zookeeper.connect"):
             from logbroker.cluster.node import ClusterNode  # only a cluster needs kazoo
 
-            self.cluster = ClusterNode(self.broker, config, host, port)
+            self.cluster = ClusterNode(self.broker, config, host, port, endpoints=addresses,
+                                       protocols={e.name: e.protocol for e in s.kafka_listeners()})
+            self.cluster.inter_broker_tls = _inter_broker_tls(config, s)
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
             await self.cluster.start()

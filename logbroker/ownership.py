@@ -65,8 +65,8 @@ class PartitionOwnership(Protocol):
     def unpublish_topic(self, name: str) -> None:
         """Remove a topic from the cluster; every broker then deletes its local copy."""
 
-    def live_brokers(self) -> list[BrokerEndpoint]:
-        """Every registered broker, by id."""
+    def live_brokers(self, listener: str | None = None) -> list[BrokerEndpoint]:
+        """Every registered broker, by id, at its address on ``listener`` (the client's listener name)."""
 
     def controller_id(self) -> int:
         """The controller's broker id (-1: none elected)."""
