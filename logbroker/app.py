@@ -23,6 +23,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
+from logbroker.errors import InvalidConfigError
 from logbroker.groups import GroupCoordinator
 from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
@@ -43,6 +45,8 @@ from logbroker.kafka.memory_pool import RequestMemoryPool
 from logbroker.kafka.server import KafkaServer, ServerStats, open_listener
 from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
+from logbroker.security.scram_store import CredentialStore
+from logbroker.security.tls import client_context
 from segments.checkpoint import TopicPartition
 from segments.cleaner import CleanerProcess
 from segments.errors import StorageError
@@ -106,6 +110,18 @@ def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int],
     tmp.write_text(body + "\n")
     tmp.replace(path)
     log.info("ready file %s written", path)
+
+
+def _inter_broker_tls(config: BrokerConfig, s: AppSettings) -> ssl.SSLContext | None:
+    """The client TLS context followers use when the inter-broker listener is SSL; SASL between
+    brokers is refused at start-up (not supported yet) rather than failing every fetch."""
+    listener = next((entry for entry in s.kafka_listeners() if entry.name == s.inter_broker_listener), None)
+    if listener is None or listener.protocol == "PLAINTEXT":
+        return None
+    if listener.sasl:
+        raise InvalidConfigError(f"inter.broker.listener.name={listener.name} uses {listener.protocol}: SASL "
+                                 "between brokers is not supported yet; use a PLAINTEXT or SSL listener")
+    return client_context(config.props, f"listener.name.{listener.name.lower()}.")
 
 
 def _sum_stats(servers: list[KafkaServer]) -> dict[str, int]:
@@ -200,10 +216,15 @@ class App:
         pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
         fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
         addresses: dict[str, tuple[str, int]] = {}
+        broker = self.broker
+
+        def credentials() -> CredentialStore:  # looked up per authentication: a cluster swaps the store
+            return broker.credentials
+
         for listener, sock in zip(s.kafka_listeners(), sockets, strict=True):
-            security, tls = listener_security(config, listener, self.broker.credentials)
+            security, tls = listener_security(config, listener, credentials)
             dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
-                                    security=security, fetch_sessions=fetch_sessions)
+                                    security=security, fetch_sessions=fetch_sessions, listener=listener.name)
             server = KafkaServer(
                 dispatcher,
                 max_frame_bytes=config.get_int("socket.request.max.bytes"),
@@ -225,13 +246,16 @@ class App:
         if config.get_str("zookeeper.connect"):
             from logbroker.cluster.node import ClusterNode  # only a cluster needs kazoo
 
-            self.cluster = ClusterNode(self.broker, config, host, port)
+            self.cluster = ClusterNode(self.broker, config, host, port, endpoints=addresses,
+                                       protocols={e.name: e.protocol for e in s.kafka_listeners()})
+            self.cluster.inter_broker_tls = _inter_broker_tls(config, s)
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
             self.cluster.on_leadership = self._offsets_leadership
             await self.cluster.start()
             if self.broker.authorizer.enabled:
                 self._acls_in_zookeeper(self.cluster)
+            self._credentials_in_zookeeper(self.cluster)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
@@ -270,6 +294,23 @@ class App:
             self.groups.take_partition(partition, wall_clock_ms())
         else:
             self.groups.release_partition(partition)
+
+    def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps SCRAM credentials in ZooKeeper (/config/users); a change notification
+        reloads them on the loop."""
+        from logbroker.security.scram_zookeeper import ScramZooKeeperStore  # kazoo: a cluster only
+
+        loop = asyncio.get_running_loop()
+        assert self.broker is not None
+        holder: list[ScramZooKeeperStore] = []
+
+        def changed() -> None:  # kazoo's thread
+            if holder:
+                loop.call_soon_threadsafe(holder[0].reload)
+
+        store = ScramZooKeeperStore(cluster.zk, changed)
+        holder.append(store)
+        self.broker.credentials = store
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:

@@ -105,6 +105,17 @@ _SECURITY_PROPERTIES = (
     BrokerProperty("connections.max.reauth.ms", _int, "0",
                    "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
                    0, type=ConfigType.LONG),
+    BrokerProperty("logbroker.http.ssl.enable", _bool, "false",
+                   "Serve the HTTP API over TLS, with the ssl.* settings prefixed logbroker.http. (else the "
+                   "broker-wide ssl.* values)."),
+    BrokerProperty("logbroker.http.auth.enable", _bool, "false",
+                   "Require credentials on the HTTP API and console (HTTP Basic, bearer tokens, the console's "
+                   "session cookie); /health stays open."),
+    BrokerProperty("logbroker.http.metrics.auth", _bool, "false",
+                   "With logbroker.http.auth.enable, /metrics needs credentials too."),
+    _secret("logbroker.http.token.secret", "HMAC key of the bearer tokens (empty: random per process)."),
+    BrokerProperty("logbroker.http.token.lifetime.ms", _int, "3600000", "How long an issued token is valid.", 1000,
+                   type=ConfigType.LONG),
     BrokerProperty("config.providers", str, "", "Config providers for ${provider:[path:]key} values "
                    "(env, file, dir).", type=ConfigType.LIST),
 )
@@ -421,6 +432,8 @@ def _is_listener_or_provider_property(name: str) -> bool:
     ``<mechanism>.sasl.jaas.config``) and ``config.providers.<name>.*`` are known too."""
     if name.startswith("config.providers."):
         return True
+    if name.startswith("logbroker.http.ssl."):
+        return name[len("logbroker.http."):] in BROKER_PROPERTIES
     if not name.startswith("listener.name."):
         return False
     rest = name[len("listener.name."):].partition(".")[2]
@@ -432,6 +445,8 @@ def _is_listener_or_provider_property(name: str) -> bool:
 def is_sensitive(name: str) -> bool:
     """A property whose value is a secret: never logged, answered as null by DescribeConfigs."""
     base = name
+    if name.startswith("logbroker.http.ssl."):
+        base = name[len("logbroker.http."):]
     if name.startswith("listener.name."):
         base = name[len("listener.name."):].partition(".")[2]
     if base.endswith(".sasl.jaas.config"):
@@ -488,7 +503,7 @@ def describe_broker(config: BrokerConfig, names: Iterable[str] | None = None) ->
                             source=found[0] if found else ConfigSource.DEFAULT_CONFIG,
                             type=spec.config_type, doc=spec.doc, read_only=name not in DYNAMIC_PROPERTIES,
                             synonyms=tuple(synonyms))
-        if spec.type == ConfigType.PASSWORD:
+        if is_sensitive(name):
             # Kafka answers a secret's value (and its synonyms' values) as null, isSensitive true.
             entry = replace(entry, value=None, default=None, sensitive=True,  # type: ignore[arg-type]
                             synonyms=tuple(replace(s, value=None) for s in synonyms))  # type: ignore[arg-type]

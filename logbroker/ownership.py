@@ -96,8 +96,8 @@ class PartitionOwnership(Protocol):
     def list_reassignments(self, partitions: Sequence[tuple[str, int]] | None) -> list[Reassignment]:
         """The reassignments in progress (of ``partitions``, None: all)."""
 
-    def live_brokers(self) -> list[BrokerEndpoint]:
-        """Every registered broker, by id."""
+    def live_brokers(self, listener: str | None = None) -> list[BrokerEndpoint]:
+        """Every registered broker, by id, at its address on ``listener`` (the client's listener name)."""
 
     def controller_id(self) -> int:
         """The controller's broker id (-1: none elected)."""

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -69,11 +70,16 @@ def _now_ms() -> int:
 
 
 class ClusterNode:
-    def __init__(self, broker: Broker, config: BrokerConfig, host: str, port: int) -> None:
+    def __init__(self, broker: Broker, config: BrokerConfig, host: str, port: int, *,
+                 endpoints: dict[str, tuple[str, int]] | None = None,
+                 protocols: dict[str, str] | None = None) -> None:
         self.broker = broker
         self.config = config
         self.broker_id = config.node_id
-        self.registration = BrokerRegistration(self.broker_id, host, port)
+        self.registration = BrokerRegistration(self.broker_id, host, port, dict(endpoints or {}),
+                                               dict(protocols or {}))
+        # Set when the inter-broker listener is SSL: followers fetch from leaders through TLS.
+        self.inter_broker_tls: ssl.SSLContext | None = None
         self.zk = KazooClient(hosts=config.get_str("zookeeper.connect"),
                               timeout=config.get_int("zookeeper.session.timeout.ms") / 1000)
         self.controller = Controller(self.zk, self.broker_id, self._unclean)
@@ -353,7 +359,8 @@ class ClusterNode:
             fetcher = ReplicaFetcher(self.broker, self.broker_id, leader, address,
                                      on_high_watermark=self._follower_hw, on_dropped=self._dropped,
                                      wait_ms=self.config.get_int("replica.fetch.wait.max.ms"),
-                                     max_bytes=self.config.get_int("replica.fetch.max.bytes"))
+                                     max_bytes=self.config.get_int("replica.fetch.max.bytes"),
+                                     tls=self.inter_broker_tls)
             self.fetchers[leader] = fetcher
         return fetcher
 
@@ -637,8 +644,8 @@ class ClusterNode:
         return out
 
     # ---------------------------------------------------------------- views for Metadata
-    def live_brokers(self) -> list[BrokerEndpoint]:
-        return [BrokerEndpoint(i, self.brokers[i].host, self.brokers[i].port) for i in sorted(self.brokers)]
+    def live_brokers(self, listener: str | None = None) -> list[BrokerEndpoint]:
+        return [BrokerEndpoint(i, *self.brokers[i].address_for(listener)) for i in sorted(self.brokers)]
 
     def controller_id(self) -> int:
         return self._controller_id

@@ -74,27 +74,42 @@ def _now_ms() -> str:
 @dataclass(frozen=True, slots=True)
 class BrokerRegistration:
     broker_id: int
-    host: str
+    host: str  # the inter-broker listener's address (followers fetch from it)
     port: int
+    # Every client listener: name -> (host, port), and name -> security protocol (Kafka's fields).
+    endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
+    protocols: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
+        endpoints = self.endpoints or {"PLAINTEXT": (self.host, self.port)}
+        protocols = self.protocols or {name: "PLAINTEXT" for name in endpoints}
         return json.dumps({
             "version": 4, "host": self.host, "port": self.port, "jmx_port": -1, "timestamp": _now_ms(),
-            "endpoints": [f"PLAINTEXT://{self.host}:{self.port}"],
-            "listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"}, "rack": None,
+            "endpoints": [f"{name}://{h}:{p}" for name, (h, p) in endpoints.items()],
+            "listener_security_protocol_map": protocols, "rack": None,
         }).encode()
 
     @classmethod
     def from_json(cls, broker_id: int, data: bytes) -> BrokerRegistration:
         doc = json.loads(data)
-        host, port = doc.get("host"), doc.get("port")
+        endpoints: dict[str, tuple[str, int]] = {}
         for endpoint in doc.get("endpoints") or ():
-            hostport = endpoint.split("://", 1)[-1]
+            name, _, hostport = endpoint.partition("://")
             h, _, p = hostport.rpartition(":")
-            if h and p.isdigit():
-                host, port = h.strip("[]"), int(p)
-                break
-        return cls(broker_id, str(host), int(port))
+            if name and h and p.isdigit():
+                endpoints[name] = (h.strip("[]"), int(p))
+        host, port = doc.get("host"), doc.get("port")
+        if not host or port in (None, -1):
+            host, port = next(iter(endpoints.values())) if endpoints else (host, port)
+        protocols = doc.get("listener_security_protocol_map") or {}
+        return cls(broker_id, str(host), int(port), endpoints, {str(k): str(v) for k, v in protocols.items()})
+
+    def address_for(self, listener: str | None) -> tuple[str, int]:
+        """Where clients of ``listener`` reach this broker (its inter-broker address when it has no
+        listener of that name)."""
+        if listener is not None and listener in self.endpoints:
+            return self.endpoints[listener]
+        return self.host, self.port
 
 
 def controller_json(broker_id: int) -> bytes:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from logbroker.config import BrokerConfig
@@ -198,7 +199,7 @@ class Authenticator:
 
 
 def listener_security(config: BrokerConfig, listener: ListenerSettings,
-                      store: CredentialStore) -> tuple[ListenerSecurity, ssl.SSLContext | None]:
+                      store_of: Callable[[], CredentialStore]) -> tuple[ListenerSecurity, ssl.SSLContext | None]:
     """The security of one listener from the broker's settings (per-listener values win:
     ``listener.name.<name lower-cased>.<setting>``); InvalidConfigError when they do not hold."""
     props = config.props
@@ -239,5 +240,5 @@ def listener_security(config: BrokerConfig, listener: ListenerSettings,
                 reauth[mechanism] = max(0, int(value))
             except ValueError:
                 raise InvalidConfigError(f"{what}: connections.max.reauth.ms={value!r} is not a number") from None
-        sasl = SaslConfig(mechanisms, store, plain, reauth)
+        sasl = SaslConfig(mechanisms, store_of, plain, reauth)
     return ListenerSecurity(listener.protocol, mapper, sasl), context

@@ -188,8 +188,9 @@ class Dispatcher:
     def __init__(self, broker: Broker, advertised_host: str, advertised_port: int, *,
                  coordinator: GroupCoordinator | None = None,
                  latencies: RequestLatencies | None = None, security: ListenerSecurity | None = None,
-                 fetch_sessions: FetchSessionCache | None = None) -> None:
+                 fetch_sessions: FetchSessionCache | None = None, listener: str | None = None) -> None:
         self.broker = broker
+        self.listener = listener
         self.authenticator = Authenticator(security if security is not None else ListenerSecurity())
         self.latencies = latencies
         self.coordinator = coordinator
@@ -263,7 +264,8 @@ class Dispatcher:
         if key in CONNECTION_APIS:
             return self._connection_api(auth, key, version, request.correlation_id, request.body, conn)
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
-                             self.advertised_port, self.coordinator, self.fetch_sessions, principal=principal)
+                             self.advertised_port, self.coordinator, self.fetch_sessions, principal=principal,
+                             listener=self.listener)
         if key == ApiKey.API_VERSIONS:
             response: Body | None = {"error_code": 0, "api_keys": self._api_keys, "throttle_time_ms": 0,
                                      "supported_features": [], "finalized_features_epoch": -1,

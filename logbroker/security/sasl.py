@@ -121,18 +121,6 @@ class ScramServer:
     def complete(self) -> bool:
         return self._done
 
-    def _accept_prefixed_nonce(self, client_final: str) -> None:
-        """Kafka checks that the final nonce *ends with* the one it sent (not equality); librdkafka
-        2.0.x repeats its own nonce in front of it, and Kafka accepts that. The proof still covers
-        the message as sent and the server's nonce is still in it, so freshness is unchanged."""
-        sent = str(self._server.nonce)
-        for part in client_final.split(","):
-            if part.startswith("r="):
-                echoed = part[2:]
-                if echoed != sent and echoed.endswith(sent):
-                    self._server.nonce = type(self._server.nonce)(echoed)
-                return
-
     @property
     def username(self) -> str:
         assert self._user is not None
@@ -151,7 +139,6 @@ class ScramServer:
                 return first.encode()
             if self._step == 1:
                 self._step = 2
-                self._accept_prefixed_nonce(text)
                 self._server.set_client_final(text)
                 final: str = self._server.get_server_final()
                 out = final.encode()
@@ -176,7 +163,9 @@ class SaslConfig:
     """What one SASL listener accepts."""
 
     mechanisms: tuple[str, ...]
-    store: CredentialStore
+    # Where the credentials are, asked at each authentication: a cluster swaps in ZooKeeper's
+    # store after the listeners are open.
+    store_of: Callable[[], CredentialStore]
     plain_users: dict[str, str] | None = None  # None: PLAIN checks the SCRAM store
     reauth_ms: dict[str, int] = field(default_factory=dict)  # connections.max.reauth.ms by mechanism; 0: none
 
@@ -184,12 +173,12 @@ class SaslConfig:
         if self.plain_users is not None:
             expected = self.plain_users.get(user)
             return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
-        return check_password(self.store, user, password)
+        return check_password(self.store_of(), user, password)
 
     def server(self, mechanism: str) -> SaslServer:
         if mechanism == "PLAIN":
             return PlainServer(self.check_plain)
-        return ScramServer(mechanism, self.store)
+        return ScramServer(mechanism, self.store_of())
 
 
 def load_plain_users(path: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ import os
 import re
 import ssl
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from logbroker.errors import InvalidConfigError
@@ -99,6 +99,33 @@ def server_context(props: Mapping[str, str], prefix: str = "", *, what: str = "l
     ctx.verify_mode = _CLIENT_AUTH[client_auth]
     mapper = PrincipalMapper.parse(get("ssl.principal.mapping.rules", "DEFAULT"))
     return TlsSettings(ctx, client_auth, mapper)
+
+
+def client_context(props: Mapping[str, str], prefix: str = "", *, what: str = "inter-broker client") -> ssl.SSLContext:
+    """A client-side SSLContext (TLS 1.2+, the peer's certificate and host name verified against the
+    trust store) presenting this broker's own key store, for a broker connecting to another one."""
+    def get(name: str) -> str:
+        return setting(props, prefix, name)
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        trust_file, trust_pem = get("ssl.truststore.location"), get("ssl.truststore.certificates")
+        if trust_file:
+            ctx.load_verify_locations(cafile=trust_file)
+        elif trust_pem:
+            ctx.load_verify_locations(cadata=trust_pem)
+        else:
+            raise InvalidConfigError(f"{what}: TLS between brokers needs a trust store (ssl.truststore.location)")
+        password = get("ssl.key.password") or None
+        if get("ssl.keystore.location"):
+            ctx.load_cert_chain(get("ssl.keystore.location"), password=password)
+        elif get("ssl.keystore.certificate.chain") and get("ssl.keystore.key"):
+            _load_inline_chain(ctx, get("ssl.keystore.certificate.chain"), get("ssl.keystore.key"), password)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
+        raise InvalidConfigError(f"{what}: cannot load the TLS key store or trust store: {reason}") from None
+    return ctx
 
 
 def _load_inline_chain(ctx: ssl.SSLContext, chain: str, key: str, password: str | None) -> None:
@@ -197,5 +224,3 @@ class PrincipalMapper:
                 return name
         raise ValueError(f"no ssl.principal.mapping.rules rule applies to {dn!r}")
 
-
-PrincipalOf = Callable[[Mapping[str, object]], str]

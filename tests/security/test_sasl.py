@@ -41,12 +41,12 @@ def test_wrong_password_and_unknown_user_fail_alike(store: FileCredentialStore, 
 
 
 def test_plain_checks_the_store_or_a_users_list(store: FileCredentialStore) -> None:
-    by_store = SaslConfig(("PLAIN",), store)
+    by_store = SaslConfig(("PLAIN",), lambda: store)
     assert by_store.check_plain("alice", "alice-secret") and not by_store.check_plain("alice", "x")
     users = plain_users('PlainLoginModule required username="a" password="b" user_bob="bob-secret" '
                         'user_carol="c\\"q";')
     assert users == {"bob": "bob-secret", "carol": 'c"q'}
-    by_file = SaslConfig(("PLAIN",), store, users)
+    by_file = SaslConfig(("PLAIN",), lambda: store, users)
     assert by_file.check_plain("bob", "bob-secret") and not by_file.check_plain("alice", "alice-secret")
 
 
@@ -60,7 +60,7 @@ def test_plain_checks_the_store_or_a_users_list(store: FileCredentialStore) -> N
     (b"\x00alice\x00wrong", "invalid credentials with SASL mechanism PLAIN"),
 ])
 def test_plain_tokens(store: FileCredentialStore, token: bytes, message: str | None) -> None:
-    server = PlainServer(SaslConfig(("PLAIN",), store).check_plain)
+    server = PlainServer(SaslConfig(("PLAIN",), lambda: store).check_plain)
     if message is None:
         assert server.evaluate(token) == b"" and server.complete and server.username == "alice"
     else:

@@ -115,7 +115,7 @@ def _coordinator_entry(ctx: RequestContext, coordinator: GroupCoordinator | None
     ownership = ctx.broker.ownership
     if error == 0 and coordinator is not None and ownership is not None and key_type == KEY_TYPE_GROUP:
         node = coordinator.locate(key)
-        endpoint = next((b for b in ownership.live_brokers() if b.broker_id == node), None)
+        endpoint = next((b for b in ownership.live_brokers(ctx.listener) if b.broker_id == node), None)
         if node != ctx.broker.node_id:
             if endpoint is None:
                 error, message = _NOT_AVAILABLE, "the group's coordinator is not available yet"

@@ -38,7 +38,7 @@ def broker_entries(ctx: RequestContext) -> list[Body]:
     if ownership is None:
         return [broker_entry(ctx)]
     return [{"node_id": b.broker_id, "broker_id": b.broker_id, "host": b.host, "port": b.port, "rack": None,
-             "is_fenced": False} for b in ownership.live_brokers()]
+             "is_fenced": False} for b in ownership.live_brokers(ctx.listener)]
 
 
 def controller_id(ctx: RequestContext) -> int:
