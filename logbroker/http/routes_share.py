@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups.errors import HeartbeatError
-from logbroker.groups.share_fetch import acquire_records
+from logbroker.groups.share_fetch import acquire_durably
 from logbroker.groups.share_group import AUTO_OFFSET_RESET
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
@@ -138,7 +138,7 @@ async def receive(request: web.Request) -> web.Response:
         assignment = list(share.assignment(group_id, member_id))
         for topic in {t for t, _ in assignment}:
             require_topic(request, Op.READ, topic)  # as ShareFetch: READ on every topic read
-        got = acquire_records(ctx.broker, share, group_id, member_id, assignment, limit, READ_BYTES, now)
+        got = await acquire_durably(ctx.broker, share, group_id, member_id, assignment, limit, READ_BYTES, now)
         out = await _render(request, share, group_id, member_id, got, key_format, value_format, raw, now)
         remaining = deadline - time.monotonic()
         if out or remaining <= 0 or not share.is_member(group_id, member_id):

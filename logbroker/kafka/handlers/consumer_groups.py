@@ -157,6 +157,9 @@ async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Bod
                          error_message="the group coordinator is not running")
         elif not group_id:
             entry.update(error_code=int(HeartbeatError.INVALID_GROUP_ID), error_message="the group id is empty")
+        elif not coordinator.owns(group_id):
+            entry.update(error_code=int(HeartbeatError.NOT_COORDINATOR),
+                         error_message=f"this broker does not coordinate group {group_id}")
         elif described is None or described.group_type != CONSUMER:
             # Also for classic groups: clients then fall back to DescribeGroups (as with Kafka).
             entry.update(error_code=int(HeartbeatError.GROUP_ID_NOT_FOUND),

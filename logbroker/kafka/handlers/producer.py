@@ -41,6 +41,3 @@ async def handle_init_producer_id(ctx: RequestContext, body: Body) -> Body:
     log.info("producer id %d epoch %d given to %s", pid, epoch, ctx.client_id)
     return {"throttle_time_ms": 0, "error_code": 0, "producer_id": pid, "producer_epoch": epoch}
 
-
-async def handle_sasl_handshake(ctx: RequestContext, body: Body) -> Body:
-    return {"error_code": ErrorCode.UNSUPPORTED_SASL_MECHANISM, "mechanisms": []}
