@@ -159,3 +159,13 @@ def test_tenants_cannot_manage_acls(alice: RawClient) -> None:
         E.CLUSTER_AUTHORIZATION_FAILED]
 
 
+
+
+def test_users_cannot_read_or_change_scram_credentials_without_cluster_grants(alice: RawClient) -> None:
+    # Users named: Kafka 4.1 fails to answer an unauthorized describe of every user (users null).
+    described = alice.call(ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS, 0, {"users": [{"name": "bob"}]})
+    assert described["error_code"] == E.CLUSTER_AUTHORIZATION_FAILED
+    assert [r["error_code"] for r in described["results"]] == [E.CLUSTER_AUTHORIZATION_FAILED]
+    altered = alice.call(ApiKey.ALTER_USER_SCRAM_CREDENTIALS, 0, {"deletions": [{"name": "bob", "mechanism": 2}],
+                                                                  "upsertions": []})
+    assert [r["error_code"] for r in altered["results"]] == [E.CLUSTER_AUTHORIZATION_FAILED]
