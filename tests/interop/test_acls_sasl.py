@@ -169,3 +169,17 @@ def test_users_cannot_read_or_change_scram_credentials_without_cluster_grants(al
     altered = alice.call(ApiKey.ALTER_USER_SCRAM_CREDENTIALS, 0, {"deletions": [{"name": "bob", "mechanism": 2}],
                                                                   "upsertions": []})
     assert [r["error_code"] for r in altered["results"]] == [E.CLUSTER_AUTHORIZATION_FAILED]
+
+
+def heartbeat(c: RawClient, group: str, topics: list[str]) -> int:
+    body = c.call(ApiKey.CONSUMER_GROUP_HEARTBEAT, 1, {
+        "group_id": group, "member_id": uuid.uuid4().hex[:22], "member_epoch": 0, "instance_id": None,
+        "rack_id": None, "rebalance_timeout_ms": 30000, "subscribed_topic_names": topics,
+        "subscribed_topic_regex": None, "server_assignor": None, "topic_partitions": []})
+    return int(body["error_code"])
+
+
+def test_kip848_heartbeats_check_the_group_and_the_subscription(alice: RawClient) -> None:
+    assert heartbeat(alice, "tenant-b.g848", ["tenant-a.orders"]) == E.GROUP_AUTHORIZATION_FAILED
+    assert heartbeat(alice, "tenant-a.g848", ["tenant-b.orders"]) == E.TOPIC_AUTHORIZATION_FAILED
+    assert heartbeat(alice, "tenant-a.g848", ["tenant-a.orders"]) == 0
