@@ -30,6 +30,14 @@ class RawClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def sasl_plain(self, username: str, password: str) -> None:
+        """Log in with SASL/PLAIN (SaslHandshake v1, then SaslAuthenticate v2), as a SASL_PLAINTEXT client does."""
+        handshake = self.call(ApiKey.SASL_HANDSHAKE, 1, {"mechanism": "PLAIN"})
+        assert handshake["error_code"] == 0, handshake
+        token = b"\0" + username.encode() + b"\0" + password.encode()
+        answer = self.call(ApiKey.SASL_AUTHENTICATE, 2, {"auth_bytes": token})
+        assert answer["error_code"] == 0, answer
+
     def send(self, api_key: int, version: int, body: dict[str, Any]) -> int:
         self.correlation += 1
         self.sock.sendall(codec.encode_request(api_key, version, self.correlation, self.client_id, body))
