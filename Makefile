@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault fault-cluster lint compat bench bench-limits bench-storage bench-compare bench-console bench-cluster install clean
+.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault fault-cluster lint compat bench bench-limits bench-storage bench-compare bench-console bench-cluster bench-receive install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -130,6 +130,11 @@ bench-compare: $(BENCH_STAMP)
 ## Figures go to bench/README.md and bench/results/cluster.json. Needs ZooKeeper (apt-get install zookeeper).
 bench-cluster: $(BENCH_STAMP)
 	$(BIN)/python bench/cluster.py --write-readme $(ARGS)
+
+## The Kafka listener's receive path: broker CPU per request and per GB, A/B between source trees, e.g.
+## ARGS='--variant base=/tmp/base --variant new=. --rounds 5' (python bench/receive_bench.py -h), ~5 minutes.
+bench-receive: $(BENCH_STAMP)
+	$(BIN)/python bench/receive_bench.py $(ARGS)
 
 ## The console's pages timed in Debian's chromium on a 1,000-partition topic and a 1,000-member group
 ## (ARGS=--huge adds a 10,000-partition topic; ARGS='--screenshots docs/console' retakes the docs' PNGs).

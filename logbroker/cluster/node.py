@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
+from collections.abc import Callable, Mapping, Sequence
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
@@ -40,15 +42,20 @@ from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAs
 from logbroker.config import BrokerConfig
 from logbroker.errors import (
     FencedLeaderEpochError,
+    InvalidPartitionsError,
+    InvalidReplicaAssignmentError,
     InvalidReplicationFactorError,
+    NotControllerError,
     NotEnoughReplicasError,
     NotLeaderOrFollowerError,
+    StorageError,
     TopicExistsError,
     UnknownLeaderEpochError,
     UnknownTopicError,
 )
-from logbroker.ownership import BrokerEndpoint, PartitionView
-from logbroker.topics import TopicInfo, is_internal
+from logbroker.groups.schema import OFFSETS_TOPIC
+from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
+from logbroker.topics import TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +90,9 @@ class ClusterNode:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._controller_id = -1
+        # Told when this broker starts or stops leading a partition (the group coordinator loads or
+        # unloads the groups of a ``__consumer_offsets`` partition).
+        self.on_leadership: Callable[[str, int, bool], None] | None = None
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -92,10 +102,14 @@ class ClusterNode:
         self.zk.add_listener(self._on_session_state)
         for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
             self.zk.ensure_path(path)
+        # The high watermarks as last checkpointed: a partition led again after a restart starts there
+        # (never above its log end), not at zero, and a follower serves nothing above it.
+        self.follower_hw.update(self.broker.read_high_watermarks())
         self._register()
         self._reconcile()
         self._tasks.append(asyncio.create_task(self._reconcile_loop(), name="cluster-reconcile"))
         self._tasks.append(asyncio.create_task(self._isr_loop(), name="cluster-isr"))
+        self._tasks.append(asyncio.create_task(self._hw_checkpoint_loop(), name="cluster-hw-checkpoint"))
         log.info("broker %d joined the cluster at %s", self.broker_id, self.config.get_str("zookeeper.connect"))
 
     async def stop(self) -> None:
@@ -106,9 +120,11 @@ class ClusterNode:
                 await task
         for fetcher in self.fetchers.values():
             await fetcher.close()
-        for replica in self.leading.values():
+        for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
+            self._leadership(tp, False)
         self.leading.clear()
+        await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
         await asyncio.to_thread(self._close_session)
 
     def _close_session(self) -> None:
@@ -129,8 +145,9 @@ class ClusterNode:
     def _session_lost(self) -> None:
         log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
                     len(self.leading))
-        for replica in self.leading.values():
+        for tp, replica in self.leading.items():
             replica.resign("the broker lost its ZooKeeper session")
+            self._leadership(tp, False)
         self.leading.clear()
         self.controller.epoch = -1
 
@@ -175,7 +192,11 @@ class ClusterNode:
         self._read_topics()
         if self.controller.active:
             states = self._read_states()
-            if self.controller.elect_leaders(dict(self.registrations), self.assignments, states):
+            changed = self.controller.elect_leaders(dict(self.registrations), self.assignments, states)
+            if changed:
+                states = self._read_states()
+            if self.controller.finish_reassignments(dict(self.registrations), self.assignments, states):
+                self._read_topics()
                 self._read_states()
         else:
             self._read_states()
@@ -227,6 +248,9 @@ class ClusterNode:
                 except NoNodeError:
                     pass
                 self.broker.adopt_topic(name, len(assignment.replicas), configs, assignment.topic_id)
+            elif len(assignment.replicas) > len(self.assignments[name].replicas):
+                self.broker.grow_topic(name, len(assignment.replicas))
+                log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
 
     def _forget(self, topic: str) -> None:
@@ -252,7 +276,10 @@ class ClusterNode:
         for tp, (state, version) in self.states.items():
             topic, partition = tp
             assignment = self.assignments.get(topic)
-            if assignment is None or self.broker_id not in assignment.replicas[partition]:
+            if assignment is None or partition >= len(assignment.replicas):
+                continue
+            if self.broker_id not in assignment.replicas[partition]:
+                self._no_longer_a_replica(tp)
                 continue
             if not self.broker.has_partition(topic, partition):
                 continue  # deleted here only (DeleteTopics does not reach the cluster yet)
@@ -260,6 +287,7 @@ class ClusterNode:
                 current = self.leading.get(tp)
                 if current is not None and current.leader_epoch == state.leader_epoch:
                     current.isr, current.zk_version = state.isr, version
+                    current.set_replicas(assignment.replicas[partition], now)
                     continue
                 if current is not None:
                     current.resign("a newer leader epoch")
@@ -273,12 +301,15 @@ class ClusterNode:
                 replica.advance(end)
                 log.info("broker %d leads %s-%d (leader epoch %d, isr %s, log end %d)", self.broker_id, topic,
                          partition, state.leader_epoch, list(state.isr), end)
+                if current is None:
+                    self._leadership(tp, True)
                 continue
             current = self.leading.pop(tp, None)
             if current is not None:
                 current.resign(f"broker {state.leader} leads now")
                 self.follower_hw[tp] = current.high_watermark
                 log.info("broker %d no longer leads %s-%d", self.broker_id, topic, partition)
+                self._leadership(tp, False)
             if state.leader < 0:
                 self._unfollow(tp)
                 continue
@@ -288,6 +319,25 @@ class ClusterNode:
                 self._fetcher(state.leader).follow(tp, state.leader_epoch)
                 log.info("broker %d follows %s-%d from broker %d (leader epoch %d)", self.broker_id, topic,
                          partition, state.leader, state.leader_epoch)
+
+    def _no_longer_a_replica(self, tp: TopicPartition) -> None:
+        """A reassignment moved the partition away from this broker: stop leading or following it. Its
+        local data stays (Kafka deletes it), unused until this broker is a replica again and truncates."""
+        replica = self.leading.pop(tp, None)
+        if replica is not None:
+            replica.resign("this broker is no longer a replica")
+            self._leadership(tp, False)
+        if tp in self.following:
+            self._unfollow(tp)
+            log.info("broker %d is no longer a replica of %s-%d", self.broker_id, *tp)
+
+    def _leadership(self, tp: TopicPartition, leading: bool) -> None:
+        if self.on_leadership is None:
+            return
+        try:
+            self.on_leadership(tp[0], tp[1], leading)
+        except Exception:
+            log.exception("%s-%d: reacting to %s leadership failed", *tp, "gaining" if leading else "losing")
 
     def _unfollow(self, tp: TopicPartition) -> None:
         held = self.following.pop(tp, None)
@@ -312,6 +362,28 @@ class ClusterNode:
 
     def _dropped(self, tp: TopicPartition) -> None:
         self.following.pop(tp, None)  # followed again by the next reconcile, if the state still says so
+
+    # ---------------------------------------------------------------- high-watermark checkpoint
+    def high_watermarks(self) -> dict[TopicPartition, int]:
+        """Each replica's high watermark here (a leader's own, a follower's as its leader last told
+        it, never above the local log end): the content of ``replication-offset-checkpoint``."""
+        out: dict[TopicPartition, int] = {}
+        for topic, assignment in self.assignments.items():
+            for p, replicas in enumerate(assignment.replicas):
+                if self.broker_id not in replicas or not self.broker.has_partition(topic, p):
+                    continue
+                end = self.broker.log_end_offset(topic, p)
+                out[(topic, p)] = self.high_watermark(topic, p, end)
+        return out
+
+    async def _hw_checkpoint_loop(self) -> None:
+        interval = self.config.get_int("replica.high.watermark.checkpoint.interval.ms") / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
+            except StorageError as exc:
+                log.error("high-watermark checkpoint not written: %s", exc)
 
     # ---------------------------------------------------------------- ISR
     async def _isr_loop(self) -> None:
@@ -350,7 +422,7 @@ class ClusterNode:
 
     # ---------------------------------------------------------------- PartitionOwnership
     def check_leader(self, topic: str, partition: int, leader_epoch: int = -1) -> None:
-        if is_internal(topic):
+        if not is_replicated(topic):
             return
         replica = self.leading.get((topic, partition))
         if replica is None:
@@ -371,7 +443,7 @@ class ClusterNode:
         return replica.leader_epoch if replica is not None else -1
 
     def high_watermark(self, topic: str, partition: int, log_end_offset: int) -> int:
-        if is_internal(topic):
+        if not is_replicated(topic):
             return log_end_offset
         replica = self.leading.get((topic, partition))
         if replica is not None:
@@ -416,10 +488,14 @@ class ClusterNode:
         return replica.wait_for(end_offset, min_insync_replicas)
 
     def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
-        rf = replication_factor if replication_factor not in (None, -1) else \
-            self.config.get_int("default.replication.factor")
-        assert rf is not None
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
+        if replication_factor not in (None, -1):
+            rf = replication_factor
+        elif info.name == OFFSETS_TOPIC:
+            rf = min(self.config.get_int("offsets.topic.replication.factor"), len(live))
+        else:
+            rf = self.config.get_int("default.replication.factor")
+        assert rf is not None
         if rf < 1 or rf > len(live):
             raise InvalidReplicationFactorError(
                 f"Replication factor: {rf} larger than available brokers: {len(live)}.")
@@ -455,6 +531,7 @@ class ClusterNode:
             replica = self.leading.pop(tp, None)
             if replica is not None:
                 replica.resign(f"topic {topic} was deleted")
+                self._leadership(tp, False)
             self._unfollow(tp)
             self.follower_hw.pop(tp, None)
 
@@ -472,6 +549,92 @@ class ClusterNode:
                 continue
             log.info("broker %d claimed producer ids %d..%d", self.broker_id, start, end - 1)
             return start, end
+
+    # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
+    def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+        live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))
+
+        def grow(current: TopicAssignment) -> TopicAssignment:
+            old = len(current.replicas)
+            if new_total <= old:
+                raise InvalidPartitionsError(f"Topic currently has {old} partitions, which is higher than "
+                                             f"the requested {new_total}.")
+            rf = len(current.replicas[0])
+            if assignments is not None:
+                if len(assignments) != new_total - old:
+                    raise InvalidReplicaAssignmentError(
+                        f"Increasing the number of partitions by {new_total - old} but {len(assignments)} "
+                        "assignments provided.")
+                added = [znodes.checked_replicas(a, live, rf) for a in assignments]
+            else:
+                if rf > len(live):
+                    raise InvalidReplicationFactorError(
+                        f"Replication factor: {rf} larger than available brokers: {len(live)}.")
+                start = live.index(current.replicas[0][0]) if current.replicas[0][0] in live else 0
+                added = znodes.assign_replicas(live, new_total, rf, start)[old:]
+            return TopicAssignment(current.topic_id, current.replicas + tuple(added), dict(current.adding),
+                                   dict(current.removing))
+
+        grown = znodes.update_topic(self.zk, topic, grow)
+        self.assignments[topic] = grown
+        log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
+        self._wake.set()
+
+    def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
+                      ) -> dict[TopicPartition, StorageError | None]:
+        self.controller.require_active()
+        live = set(self.registrations)
+        if partitions is None:
+            partitions = [tp for tp, (state, _) in sorted(self.states.items())
+                          if tp[0] in self.assignments and tp[1] < len(self.assignments[tp[0]].replicas)
+                          and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
+                               else state.leader not in live)]
+        results: dict[TopicPartition, StorageError | None] = {}
+        for topic, p in partitions:
+            assignment = self.assignments.get(topic)
+            try:
+                if assignment is None or not 0 <= p < len(assignment.replicas):
+                    raise UnknownTopicError(f"{topic}-{p} does not exist")
+                self.controller.elect_now(topic, p, assignment.replicas[p], live, preferred)
+                results[(topic, p)] = None
+            except NotControllerError:
+                raise
+            except StorageError as exc:
+                results[(topic, p)] = exc
+        self._wake.set()
+        return results
+
+    def alter_reassignments(self, changes: Mapping[TopicPartition, Sequence[int] | None]
+                            ) -> dict[TopicPartition, StorageError | None]:
+        self.controller.require_active()
+        live = sorted(self.registrations)
+        results: dict[TopicPartition, StorageError | None] = {}
+        for (topic, p), target in changes.items():
+            try:
+                assignment = self.assignments.get(topic)
+                if assignment is None or not 0 <= p < len(assignment.replicas):
+                    raise UnknownTopicError(f"{topic}-{p} does not exist")
+                wanted = None if target is None else znodes.checked_replicas(target, live, len(target))
+                self.controller.update_assignment(topic, functools.partial(znodes.reassign, partition=p,
+                                                                           target=wanted))
+                results[(topic, p)] = None
+                log.info("%s-%d: %s", topic, p, "reassignment cancelled" if wanted is None
+                         else f"reassignment to {list(wanted)} started")
+            except NotControllerError:
+                raise
+            except StorageError as exc:
+                results[(topic, p)] = exc
+        self._wake.set()
+        return results
+
+    def list_reassignments(self, partitions: Sequence[TopicPartition] | None) -> list[Reassignment]:
+        out: list[Reassignment] = []
+        for topic, assignment in sorted(self.assignments.items()):
+            for p in sorted(set(assignment.adding) | set(assignment.removing)):
+                if partitions is None or (topic, p) in partitions:
+                    out.append(Reassignment(topic, p, assignment.replicas[p], assignment.adding.get(p, ()),
+                                            assignment.removing.get(p, ())))
+        return out
 
     # ---------------------------------------------------------------- views for Metadata
     def live_brokers(self) -> list[BrokerEndpoint]:

@@ -56,6 +56,17 @@ class LeaderReplica:
             if r != self.broker_id:
                 self.followers[r] = _Follower(last_caught_up_ms=self.now_ms)
 
+    def set_replicas(self, replicas: tuple[int, ...], now_ms: int) -> None:
+        """The assignment changed (a reassignment): track joining followers from now, forget leaving ones."""
+        if replicas == self.replicas:
+            return
+        self.replicas = replicas
+        for r in replicas:
+            if r != self.broker_id and r not in self.followers:
+                self.followers[r] = _Follower(last_caught_up_ms=now_ms)
+        for r in [r for r in self.followers if r not in replicas]:
+            del self.followers[r]
+
     def follower_fetched(self, replica_id: int, fetch_offset: int, leader_end: int, now_ms: int) -> None:
         f = self.followers.get(replica_id)
         if f is None:
