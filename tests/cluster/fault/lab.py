@@ -91,12 +91,28 @@ class FaultCluster:
                      "replica.lag.time.max.ms": str(LAG_MS), "group.initial.rebalance.delay.ms": "0",
                      "min.insync.replicas": "2", "default.replication.factor": "3",
                      "log.flush.offset.checkpoint.interval.ms": "1000"}
+            # A restart loads every partition's log; on a busy shared machine that can take a while.
             b = NamespacedBroker(data_dir=self.root / f"broker{i}", log_path=self.root / f"broker{i}.log",
-                                 overrides=props, host=self.net.address(i), prefix=self.net.exec_prefix(i))
+                                 overrides=props, host=self.net.address(i), prefix=self.net.exec_prefix(i),
+                                 start_timeout_s=120.0)
             self.brokers[i] = b
             b.start()
         wait_until(lambda: sorted(self.registered()) == list(BROKERS), 30, "three registered brokers")
         return self
+
+    def revive(self) -> None:
+        """Links up, routes clean, every broker running and registered: the state each run starts from,
+        whatever an earlier run that failed midway left behind."""
+        for i, b in self.brokers.items():
+            self.net.heal(i)
+            self.net.join(i, [o for o in BROKERS if o != i])
+            if b.proc is not None and b.proc.poll() is not None:
+                b.proc = None
+            if b.proc is None:
+                b.start()
+            else:
+                b.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: sorted(self.registered()) == list(BROKERS), 60, "three registered brokers")
 
     def close(self) -> None:
         """Stop every process this cluster started, then remove the network; never raises."""
@@ -151,7 +167,7 @@ class FaultCluster:
         states = [self.state(topic, p) for p in range(partitions)]
         return all(s["leader"] in BROKERS and sorted(s["isr"]) == list(BROKERS) for s in states)
 
-    def wait_healthy(self, topic: str, partitions: int, timeout: float = 60) -> None:
+    def wait_healthy(self, topic: str, partitions: int, timeout: float = 120) -> None:
         wait_until(lambda: self.healthy(topic, partitions), timeout, "every partition led with a full ISR")
 
     # Replicas -----------------------------------------------------------------------------------

@@ -50,8 +50,10 @@ def render(figures: dict[str, Any]) -> str:
         return "Not measured yet (`make fault-cluster`).\n"
     first = min(e.get("measured_at", "?") for e in measured)
     last = max(e.get("measured_at", "?") for e in measured)
+    loads = [e["load_average"] for e in measured if "load_average" in e]
+    load = f", load average {min(loads)} to {max(loads)}" if loads else ""
     out = [f"`tests/cluster/fault/test_faults.py`, measured {first} to {last} on "
-           f"{measured[0].get('machine', '?')}, scale {measured[0].get('scale', 1)} "
+           f"{measured[0].get('machine', '?')}{load}, scale {measured[0].get('scale', 1)} "
            f"({measured[0].get('rounds', '?')} rounds per fault).\n",
            "| fault | " + " | ".join(label for _, label in COLUMNS) + " |",
            "|---|" + "---|" * len(COLUMNS)]

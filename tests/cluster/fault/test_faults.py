@@ -13,6 +13,7 @@ partition acknowledged a write sent after the fault began) is measured and recor
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -58,7 +59,7 @@ def _leader(c: FaultCluster, topic: str) -> int:
 
 
 def _new_leader(c: FaultCluster, topic: str, old: int) -> None:
-    wait_until(lambda: _leader(c, topic) not in (old, -1), 30, f"a leader other than {old}")
+    wait_until(lambda: _leader(c, topic) not in (old, -1), 60, f"a leader other than {old}")
 
 
 def kill_leader(c: FaultCluster, topic: str) -> list[float]:
@@ -186,6 +187,7 @@ def percentile(values: list[float], q: float) -> float:
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_fault_loses_and_duplicates_nothing(lab: FaultCluster, fault: str) -> None:
     topic = f"fault-{fault.replace('_', '-')}"
+    lab.revive()
     lab.create_topic(topic, PARTITIONS)
     lab.wait_healthy(topic, PARTITIONS)
     workload = Workload(lab.bootstrap, topic, PARTITIONS).start()
@@ -210,7 +212,7 @@ def test_fault_loses_and_duplicates_nothing(lab: FaultCluster, fault: str) -> No
            **{kind: report.count(kind) for kind in report.violations},
            unavailable_p50_ms=round(percentile(measured, 50) * 1000) if measured else None,
            unavailable_p99_ms=round(percentile(measured, 99) * 1000) if measured else None,
-           producer_errors=len(workload.errors))
+           producer_errors=len(workload.errors), load_average=round(os.getloadavg()[0], 1))
     assert report.acknowledged > 0, "nothing was acknowledged"
     assert not workload.errors, workload.errors[:5]
     assert None not in windows, f"a partition took no write after a fault: {windows}"
