@@ -15,7 +15,8 @@ from segments.config import ConfigEntry, ConfigSource, LogConfig, format_value
 from segments.store import MAX_PARTITIONS, TopicInfo
 
 # Kafka's ``Topic.isInternal``: topics only the broker writes; clients may read them.
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
+OFFSETS_TOPIC = "__consumer_offsets"  # the group coordinator's records
+INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, "__transaction_state", "__share_group_state"})
 # One node: every partition has exactly one replica.
 BROKER_COUNT = 1
 

@@ -511,6 +511,9 @@ class ClusterNode:
             return log_end_offset
         replica = self.leading.get((topic, partition))
         if replica is not None:
+            # A leader alone in its ISR (RF=1, or every follower dropped out) gets no follower fetch to
+            # move its high watermark: its own log end does, as in Kafka's maybeIncrementLeaderHW.
+            replica.advance(log_end_offset)
             return replica.high_watermark
         return min(self.follower_hw.get((topic, partition), 0), log_end_offset)
 
@@ -541,6 +544,7 @@ class ClusterNode:
         replica = self.leading.get((topic, partition))
         if replica is None:
             raise NotLeaderOrFollowerError(f"broker {self.broker_id} does not lead {topic}-{partition}")
+        replica.advance(self.broker.log_end_offset(topic, partition))  # the leader's own append counts
         return replica.wait_for(end_offset, min_insync_replicas)
 
     def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:

@@ -128,12 +128,29 @@ class GroupCoordinator:
             return -1 if view is None else view.leader
 
         share_settings = ShareSettings.from_config(broker.config)
-        return cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
+        coordinator = cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
                    CoordinatorSettings.from_config(broker.config), partition_exists=partition_exists,
                    log_end_offset=log_end_offset, topics=topics,
                    share_state_log=BrokerGroupLog(broker, share_settings.state_partitions, topic=SHARE_STATE_TOPIC,
                                                   configs=SHARE_STATE_TOPIC_CONFIGS),
                    share_settings=share_settings, partition_offsets=partition_offsets, leader_of=leader_of)
+        broker.add_topic_deletion_listener(coordinator.topic_deleted)
+        return coordinator
+
+    def topic_deleted(self, topic: str) -> None:
+        """A deleted ``__consumer_offsets`` takes every classic and consumer-protocol group and every
+        committed offset with it, as Kafka unloads them when the topic's partitions go: waiting
+        JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE, members find the group
+        gone and join again, and the next FindCoordinator creates the topic anew. Share groups
+        keep theirs (``__share_group_state``)."""
+        if topic != OFFSETS_TOPIC:
+            return
+        self.classic.close()
+        dropped = [gid for gid, g in self._groups.items() if not isinstance(g, ShareGroup)]
+        for gid in dropped:
+            del self._groups[gid]
+        self.offsets.clear()
+        log.warning("%s was deleted: dropped %d group(s) and their committed offsets", OFFSETS_TOPIC, len(dropped))
 
     def ensure_offsets_topic(self) -> None:
         """Create ``__consumer_offsets`` if needed (Kafka does on FindCoordinator); raises StorageError."""

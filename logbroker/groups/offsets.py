@@ -142,6 +142,10 @@ class OffsetStore:
         log.info("group %s: deleting offsets of %d partition(s)", group_id, len(deleting))
         self._writer.write(group_id, self.tombstones(group_id, deleting), now_ms, lambda e, _b: done(e))
 
+    def clear(self) -> None:
+        """Forget every group's offsets (their records are gone: ``__consumer_offsets`` was deleted)."""
+        self._offsets.clear()
+
     def drop(self, group_id: str) -> list[tuple[bytes, bytes | None]]:
         """Forget every offset of the group; returns their tombstones for the caller to write."""
         return self.tombstones(group_id, list(self._offsets.pop(group_id, {})))

@@ -23,7 +23,9 @@ from logbroker.broker import Broker
 from logbroker.errors import StorageError
 from logbroker.groups.errors import HeartbeatError
 from logbroker.groups.state import CONSUMER
+from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, Res, authorized_operations, group_allowed, topic_allowed
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,16 @@ async def handle_consumer_group_heartbeat(ctx: RequestContext, body: Body) -> Bo
         response.update(error_code=int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
                         error_message="the group coordinator is not running")
         return response
+    # Kafka: READ on the group, then DESCRIBE on every topic named in the subscription.
+    if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
+        response.update(error_code=int(ErrorCode.GROUP_AUTHORIZATION_FAILED),
+                        error_message="Group authorization failed.")
+        return response
+    hidden = sorted({t for t in body.get("subscribed_topic_names") or () if not topic_allowed(ctx, Op.DESCRIBE, t)})
+    if hidden:
+        response.update(error_code=int(ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+                        error_message="Topic authorization failed for the subscribed topics " + ", ".join(hidden))
+        return response
     invalid = _heartbeat_error(body, v)
     if invalid is not None:
         response.update(error_code=int(HeartbeatError.INVALID_REQUEST), error_message=invalid)
@@ -125,6 +137,21 @@ async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Bod
                        "authorized_operations": NO_AUTHORIZED_OPERATIONS}
         out.append(entry)
         described = coordinator.describe_group(group_id) if coordinator is not None else None
+        if coordinator is not None and not group_allowed(ctx, Op.DESCRIBE, group_id):
+            entry.update(error_code=int(ErrorCode.GROUP_AUTHORIZATION_FAILED),
+                         error_message="Group authorization failed.")
+            continue
+        entry["authorized_operations"] = authorized_operations(
+            ctx, bool(body.get("include_authorized_operations", False)), Res.GROUP, group_id)
+        if described is not None and described.group_type == CONSUMER:
+            topics = {t for m in described.members
+                      for t in (*m.subscribed_topics, *(tp[0] for tp in (*m.partitions, *m.target_partitions)))}
+            if any(not topic_allowed(ctx, Op.DESCRIBE, t) for t in topics):
+                # Kafka: a group whose members read topics the principal may not describe is not shown.
+                entry.update(error_code=int(ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+                             error_message="The group has described topic(s) that the client is not authorized "
+                                           "to describe.")
+                continue
         if coordinator is None:
             entry.update(error_code=int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
                          error_message="the group coordinator is not running")

@@ -20,6 +20,7 @@ from logbroker.errors import NotControllerError, StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, cluster_allowed
 from logbroker.ownership import PartitionOwnership
 
 ELECTION_PREFERRED = 0  # ElectionType; 1 is unclean
@@ -84,6 +85,9 @@ def _partition_error(ctx: RequestContext, topic: str, partition: int) -> int:
 
 
 async def handle_elect_leaders(ctx: RequestContext, body: Body) -> Body:
+    if not cluster_allowed(ctx, Op.ALTER):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                "replica_election_results": []}
     ownership = ctx.broker.ownership
     if ownership is not None:
         return _elect_in_cluster(ownership, body)
@@ -103,6 +107,9 @@ async def handle_elect_leaders(ctx: RequestContext, body: Body) -> Body:
 
 
 async def handle_alter_partition_reassignments(ctx: RequestContext, body: Body) -> Body:
+    if not cluster_allowed(ctx, Op.ALTER):
+        return {"throttle_time_ms": 0, "allow_replication_factor_change": True, "responses": [],
+                "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "error_message": "Cluster authorization failed."}
     ownership = ctx.broker.ownership
     if ownership is not None:
         return _reassign_in_cluster(ownership, body)
@@ -129,6 +136,9 @@ async def handle_alter_partition_reassignments(ctx: RequestContext, body: Body) 
 
 
 async def handle_list_partition_reassignments(ctx: RequestContext, body: Body) -> Body:
+    if not cluster_allowed(ctx, Op.DESCRIBE):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                "error_message": "Cluster authorization failed.", "topics": []}
     ownership = ctx.broker.ownership
     if ownership is None:
         return {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "topics": []}
