@@ -50,7 +50,7 @@ test: $(DEV_STAMP)
 ## Kafka's jars from Maven Central into ~/.m2 and builds tests/java into tests/java/target.
 test-java: $(DEV_STAMP)
 	$(BIN)/python -m tests.interop.kafka_java
-	$(BIN)/python -m pytest -q -m java tests/interop
+	$(BIN)/python -m pytest -q -m java tests/interop tests/cluster/integration
 
 ## Unit tests only (no broker processes).
 test-fast: $(DEV_STAMP)

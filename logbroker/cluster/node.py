@@ -17,7 +17,14 @@ reconciles on every change it is told of (one-shot watches re-armed by each read
 The controller tells brokers their roles through the state znodes they watch, not with
 LeaderAndIsr requests (Kafka sends both). A broker whose session is lost stops leading at once:
 client reads and writes are refused with NOT_LEADER_OR_FOLLOWER until a new session has re-read
-the state. ZooKeeper calls are made synchronously on the event loop (loopback, milliseconds).
+the state.
+
+A pass runs when a watch fires (kazoo's thread wakes the loop) or every ``RECONCILE_S`` as a safety
+net. Its ZooKeeper reads and the controller's writes run in a worker thread (``_read_view``), and
+ISR writes too (``_change_isr``), so the event loop never waits on ZooKeeper; what was read is
+applied on the loop (``_apply_view``). Administrative writes (topic creation and deletion, new
+partitions, elections, reassignments, producer-id blocks) are still made on the loop: they are rare
+and a client waits for them anyway.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ import logging
 import random
 import ssl
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
@@ -60,9 +69,22 @@ from logbroker.topics import TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
-RECONCILE_S = 0.5
+REFOLLOW_S = 0.5  # after a leader refused a follower's fetch
+RECONCILE_S = 5.0  # a safety net only: watches start a pass as soon as something changes
 PRODUCER_ID_BLOCK_SIZE = 1000  # Kafka's ProducerIdsBlock size
 TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """What one reconcile pass read from ZooKeeper."""
+
+    brokers: dict[int, BrokerRegistration]
+    registrations: dict[int, int]  # broker id -> czxid of its registration znode
+    controller_id: int
+    assignments: dict[str, TopicAssignment]
+    configs: dict[str, dict[str, str]]  # of the topics new to this broker
+    states: dict[TopicPartition, tuple[PartitionState, int]]
 
 
 def _now_ms() -> int:
@@ -96,6 +118,8 @@ class ClusterNode:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._controller_id = -1
+        self._isr_tasks: set[asyncio.Task[None]] = set()
+        self._local_changes = 0  # topic changes this broker wrote; a pass that saw none of them is redone
         # Told when this broker starts or stops leading a partition (the group coordinator loads or
         # unloads the groups of a ``__consumer_offsets`` partition).
         self.on_leadership: Callable[[str, int, bool], None] | None = None
@@ -106,13 +130,11 @@ class ClusterNode:
         timeout = self.config.get_int("zookeeper.connection.timeout.ms") / 1000
         await asyncio.to_thread(self.zk.start, timeout)
         self.zk.add_listener(self._on_session_state)
-        for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
-            self.zk.ensure_path(path)
+        await asyncio.to_thread(self._ensure_paths)
         # The high watermarks as last checkpointed: a partition led again after a restart starts there
         # (never above its log end), not at zero, and a follower serves nothing above it.
         self.follower_hw.update(self.broker.read_high_watermarks())
-        self._register()
-        self._reconcile()
+        await self._reconcile()
         self._tasks.append(asyncio.create_task(self._reconcile_loop(), name="cluster-reconcile"))
         self._tasks.append(asyncio.create_task(self._isr_loop(), name="cluster-isr"))
         self._tasks.append(asyncio.create_task(self._hw_checkpoint_loop(), name="cluster-hw-checkpoint"))
@@ -132,6 +154,10 @@ class ClusterNode:
         self.leading.clear()
         await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
         await asyncio.to_thread(self._close_session)
+
+    def _ensure_paths(self) -> None:
+        for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
+            self.zk.ensure_path(path)
 
     def _close_session(self) -> None:
         try:
@@ -170,7 +196,7 @@ class ClusterNode:
             if not self.zk.connected:
                 continue
             try:
-                self._reconcile()
+                await self._reconcile()
             except KazooException as exc:
                 log.info("cluster reconcile interrupted: %s", exc)
             except Exception:
@@ -190,49 +216,53 @@ class ClusterNode:
             log.info("broker id %d is still registered by an older session; waiting for it to expire",
                      self.broker_id)
 
-    def _reconcile(self) -> None:
-        self._register()
-        self._read_brokers()
-        self.controller.try_elect(self._poke)
-        self._controller_id = self.controller.controller_id()
-        self._read_topics()
-        if self.controller.active:
-            states = self._read_states()
-            changed = self.controller.elect_leaders(dict(self.registrations), self.assignments, states)
-            if changed:
-                states = self._read_states()
-            if self.controller.finish_reassignments(dict(self.registrations), self.assignments, states):
-                self._read_topics()
-                self._read_states()
-        else:
-            self._read_states()
-        self._apply_roles()
+    async def _reconcile(self) -> None:
+        """One pass: read the cluster state (and, as controller, act on it) in a worker thread, so the
+        event loop never waits on ZooKeeper; then apply it here, on the loop."""
+        known = {name: a.topic_id for name, a in self.assignments.items()}
+        changes = self._local_changes
+        view = await asyncio.to_thread(self._read_view, known)
+        if changes != self._local_changes:
+            self._wake.set()  # this broker registered a topic change meanwhile: read again
+            return
+        self._apply_view(view, known)
 
-    def _read_brokers(self) -> None:
+    def _read_view(self, known: dict[str, uuid.UUID]) -> ClusterView:
+        """ZooKeeper reads (each re-arming its watch) and the controller's work; a worker thread."""
+        self._register()
+        brokers, registrations = self._read_brokers()
+        self.controller.try_elect(self._poke)
+        controller_id = self.controller.controller_id()
+        assignments, configs = self._read_topics(known)
+        states = self._read_states(assignments)
+        if self.controller.active:
+            if self.controller.elect_leaders(dict(registrations), assignments, states):
+                states = self._read_states(assignments)
+            if self.controller.finish_reassignments(dict(registrations), assignments, states):
+                assignments, configs = self._read_topics(known)
+                states = self._read_states(assignments)
+        return ClusterView(brokers, registrations, controller_id, assignments, configs, states)
+
+    def _read_brokers(self) -> tuple[dict[int, BrokerRegistration], dict[int, int]]:
         """Every registration, read again each pass: a broker that restarted re-registers under the
         same id with a new endpoint and a new znode (its czxid tells the controller it bounced)."""
-        ids = {int(i) for i in self.zk.get_children(znodes.BROKER_IDS, watch=self._poke)}
-        for gone in set(self.brokers) - ids:
-            log.info("broker %d left the cluster", gone)
-            del self.brokers[gone]
-            self.registrations.pop(gone, None)
-        for i in ids:
+        brokers: dict[int, BrokerRegistration] = {}
+        registrations: dict[int, int] = {}
+        for i in sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS, watch=self._poke)):
             try:
                 data, stat = self.zk.get(znodes.broker_path(i))
             except NoNodeError:
-                self.brokers.pop(i, None)
-                self.registrations.pop(i, None)
                 continue
-            if self.registrations.get(i) != stat.czxid:
-                self.brokers[i] = BrokerRegistration.from_json(i, data)
-                self.registrations[i] = stat.czxid
-                log.info("broker %d is in the cluster at %s:%d", i, self.brokers[i].host, self.brokers[i].port)
+            brokers[i] = BrokerRegistration.from_json(i, data)
+            registrations[i] = stat.czxid
+        return brokers, registrations
 
-    def _read_topics(self) -> None:
-        names = set(self.zk.get_children(znodes.TOPICS, watch=self._poke))
-        for gone in set(self.assignments) - names:
-            self._forget(gone)
-        for name in names:
+    def _read_topics(self, known: dict[str, uuid.UUID]
+                     ) -> tuple[dict[str, TopicAssignment], dict[str, dict[str, str]]]:
+        """Every topic's assignment, and the configs of those new to this broker."""
+        assignments: dict[str, TopicAssignment] = {}
+        configs: dict[str, dict[str, str]] = {}
+        for name in self.zk.get_children(znodes.TOPICS, watch=self._poke):
             try:
                 data, _ = self.zk.get(znodes.topic_path(name), watch=self._poke)
             except NoNodeError:
@@ -242,22 +272,56 @@ class ClusterNode:
             except (ValueError, KeyError, TypeError):
                 log.warning("topic %s has no valid assignment in ZooKeeper (%r); ignored", name, data[:80])
                 continue
+            assignments[name] = assignment
+            if known.get(name) != assignment.topic_id:
+                try:
+                    cdata, _ = self.zk.get(znodes.topic_config_path(name))
+                    configs[name] = znodes.topic_config(cdata)
+                except NoNodeError:
+                    configs[name] = {}
+        return assignments, configs
+
+    def _read_states(self, assignments: dict[str, TopicAssignment]
+                     ) -> dict[TopicPartition, tuple[PartitionState, int]]:
+        states: dict[TopicPartition, tuple[PartitionState, int]] = {}
+        for topic, assignment in assignments.items():
+            for p in range(len(assignment.replicas)):
+                try:
+                    data, stat = self.zk.get(znodes.partition_state_path(topic, p), watch=self._poke)
+                except NoNodeError:
+                    self.zk.exists(znodes.partition_state_path(topic, p), watch=self._poke)
+                    continue
+                states[(topic, p)] = (PartitionState.from_json(data), stat.version)
+        return states
+
+    def _apply_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
+        """On the loop: brokers, topics (created, grown or deleted locally as the cluster says) and
+        this broker's roles."""
+        for gone in set(self.brokers) - set(view.brokers):
+            log.info("broker %d left the cluster", gone)
+        for i, czxid in view.registrations.items():
+            if self.registrations.get(i) != czxid:
+                b = view.brokers[i]
+                log.info("broker %d is in the cluster at %s:%d", i, b.host, b.port)
+        self.brokers, self.registrations = view.brokers, view.registrations
+        self._controller_id = view.controller_id
+        for deleted in set(known) - set(view.assignments):
+            if deleted in self.assignments:
+                self._forget(deleted)
+        for name, assignment in view.assignments.items():
             if name in self.assignments and self.assignments[name].topic_id != assignment.topic_id:
                 self._forget(name)  # deleted and created again between two passes
             if name not in self.assignments:
                 if self.broker.topic_id(name) not in (None, assignment.topic_id):
                     self.broker.forget_topic(name)  # an older topic of that name, deleted meanwhile
-                configs: dict[str, str] = {}
-                try:
-                    cdata, _ = self.zk.get(znodes.topic_config_path(name))
-                    configs = znodes.topic_config(cdata)
-                except NoNodeError:
-                    pass
-                self.broker.adopt_topic(name, len(assignment.replicas), configs, assignment.topic_id)
+                self.broker.adopt_topic(name, len(assignment.replicas), view.configs.get(name, {}),
+                                        assignment.topic_id)
             elif len(assignment.replicas) > len(self.assignments[name].replicas):
                 self.broker.grow_topic(name, len(assignment.replicas))
                 log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
+        self.states = dict(view.states)
+        self._apply_roles()
 
     def _forget(self, topic: str) -> None:
         """The topic left the cluster: stop its roles and delete the local copy."""
@@ -265,17 +329,6 @@ class ClusterNode:
         if self.broker.has_topic(topic):
             self.broker.forget_topic(topic)
             log.info("topic %s was deleted from the cluster: local copy deleted", topic)
-
-    def _read_states(self) -> dict[TopicPartition, tuple[PartitionState, int]]:
-        for topic, assignment in self.assignments.items():
-            for p in range(len(assignment.replicas)):
-                try:
-                    data, stat = self.zk.get(znodes.partition_state_path(topic, p), watch=self._poke)
-                except NoNodeError:
-                    self.zk.exists(znodes.partition_state_path(topic, p), watch=self._poke)
-                    continue
-                self.states[(topic, p)] = (PartitionState.from_json(data), stat.version)
-        return dict(self.states)
 
     def _apply_roles(self) -> None:
         now = _now_ms()
@@ -368,7 +421,11 @@ class ClusterNode:
         self.follower_hw[tp] = max(self.follower_hw.get(tp, 0), hw)
 
     def _dropped(self, tp: TopicPartition) -> None:
-        self.following.pop(tp, None)  # followed again by the next reconcile, if the state still says so
+        """The leader refused the partition (it may not know yet that it leads): follow it again after
+        a pass shortly, if the state still says so."""
+        self.following.pop(tp, None)
+        if self._loop is not None:
+            self._loop.call_later(REFOLLOW_S, self._wake.set)
 
     # ---------------------------------------------------------------- high-watermark checkpoint
     def high_watermarks(self) -> dict[TopicPartition, int]:
@@ -398,33 +455,40 @@ class ClusterNode:
         while True:
             await asyncio.sleep(interval)
             for tp in list(self.leading):
-                try:
-                    self._maybe_change_isr(tp)
-                except KazooException as exc:
-                    log.info("%s-%d: ISR change not written: %s", *tp, exc)
+                await self._change_isr(tp)
 
-    def _maybe_change_isr(self, tp: TopicPartition) -> None:
+    async def _change_isr(self, tp: TopicPartition) -> None:
+        """Write the ISR this leader wants (laggards out, caught-up followers in) with a conditional
+        write of the state znode, in a worker thread; one write per partition at a time."""
         replica = self.leading.get(tp)
-        if replica is None or not self.zk.connected:
+        if replica is None or replica.isr_change_pending or not self.zk.connected:
             return
-        end = self.broker.log_end_offset(*tp)
-        wanted = replica.wanted_isr(end, _now_ms(), self.lag_ms)
+        wanted = replica.wanted_isr(self.broker.log_end_offset(*tp), _now_ms(), self.lag_ms)
         if wanted is None:
             return
         held = self.states.get(tp)
         controller_epoch = held[0].controller_epoch if held is not None else self.controller.epoch
         new = PartitionState(self.broker_id, replica.leader_epoch, wanted, controller_epoch)
+        replica.isr_change_pending = True
         try:
-            stat = self.zk.set(znodes.partition_state_path(*tp), new.to_json(), version=replica.zk_version)
+            stat = await asyncio.to_thread(self.zk.set, znodes.partition_state_path(*tp), new.to_json(),
+                                           replica.zk_version)
         except BadVersionError:
             log.info("%s-%d: ISR change to %s refused: the state changed; re-reading", *tp, list(wanted))
             self._wake.set()
             return
+        except KazooException as exc:
+            log.info("%s-%d: ISR change not written: %s", *tp, exc)
+            return
+        finally:
+            replica.isr_change_pending = False
+        if self.leading.get(tp) is not replica:
+            return  # leadership moved while the write was in flight; the next pass reads the state
         log.info("%s-%d: ISR %s -> %s (leader %d, epoch %d)", *tp, list(replica.isr), list(wanted),
                  self.broker_id, replica.leader_epoch)
         replica.isr, replica.zk_version = wanted, stat.version
         self.states[tp] = (new, stat.version)
-        if replica.advance(end):
+        if replica.advance(self.broker.log_end_offset(*tp)):
             self.broker.notify_readers(*tp)
 
     # ---------------------------------------------------------------- PartitionOwnership
@@ -469,14 +533,10 @@ class ClusterNode:
         replica.follower_fetched(replica_id, fetch_offset, end, _now_ms())
         if replica.advance(end):
             self.broker.notify_readers(topic, partition)
-        if replica_id not in replica.isr and self._loop is not None:
-            self._loop.call_soon(self._safe_isr_change, tp)
-
-    def _safe_isr_change(self, tp: TopicPartition) -> None:
-        try:
-            self._maybe_change_isr(tp)
-        except KazooException as exc:
-            log.info("%s-%d: ISR change not written: %s", *tp, exc)
+        if replica_id not in replica.isr and not replica.isr_change_pending and self._loop is not None:
+            task = self._loop.create_task(self._change_isr(tp))
+            self._isr_tasks.add(task)
+            task.add_done_callback(self._isr_tasks.discard)
 
     def check_min_isr(self, topic: str, partition: int, min_insync_replicas: int) -> None:
         replica = self.leading.get((topic, partition))
@@ -517,6 +577,7 @@ class ClusterNode:
         if any(isinstance(r, Exception) for r in results):
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         self.assignments[info.name] = assignment
+        self._local_changes += 1
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in replicas])
         self._wake.set()
 
@@ -528,6 +589,7 @@ class ClusterNode:
             self.zk.delete(znodes.topic_config_path(name))
         if name in self.assignments:
             self._forget_roles_only(name)
+        self._local_changes += 1
         self._wake.set()
 
     def _forget_roles_only(self, topic: str) -> None:
@@ -584,6 +646,7 @@ class ClusterNode:
 
         grown = znodes.update_topic(self.zk, topic, grow)
         self.assignments[topic] = grown
+        self._local_changes += 1
         log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
         self._wake.set()
 
