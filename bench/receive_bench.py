@@ -8,7 +8,9 @@ Workloads (one connection, requests pipelined, the broker measured with psutil f
 - ``apiversions``: ApiVersions v3 through a real ``logbroker serve`` (about 60-byte frames);
 - ``produce-100``: Produce v9, acks=1, one batch of one 100-byte record a request (about 230 bytes);
 - ``produce-1m-1`` / ``produce-1m-all``: Produce v9 of ~1 MB batches of 1 KB records, 8 requests in
-  flight, acks=1 / acks=all (the broker's default flush policy, group commit).
+  flight, acks=1 / acks=all (the broker's default flush policy, group commit);
+- ``produce-1m-os``: the same with acks=1 on a topic with flush policy ``os`` (no fsync: the receive
+  and append path alone, without the disk's writeback in the broker's CPU time).
 
 Each variant names a source tree (its ``PYTHONPATH``) and optional broker overrides, e.g.
 ``--variant base=/tmp/base --variant new=.`` or ``--variant unbounded=.:queued.max.request.bytes=-1``.
@@ -172,7 +174,7 @@ def workload_frames(name: str, topic: str) -> tuple[bytes, int, int]:
         one = _request(ApiKey.PRODUCE, 9, {"acks": 1, "timeout_ms": 30000, "topic_data": [
             {"name": topic, "partition_data": [{"index": 0, "records": batch}]}]})
         return one * 32, 32, 256
-    acks = {"produce-1m-1": 1, "produce-1m-all": -1}[name]
+    acks = {"produce-1m-1": 1, "produce-1m-all": -1, "produce-1m-os": 1}[name]
     value = os.urandom(1000)
     batch = build_batch([RecordInput(key=None, value=value, timestamp=1_700_000_000_000 + i) for i in range(990)])
     one = _request(ApiKey.PRODUCE, 9, {"acks": acks, "timeout_ms": 30000, "topic_data": [
@@ -180,12 +182,14 @@ def workload_frames(name: str, topic: str) -> tuple[bytes, int, int]:
     return one, 1, 8
 
 
-def create_topic(port: int, name: str) -> None:
+def create_topic(port: int, name: str, configs: dict[str, str]) -> None:
     from logbroker.kafka import codec
     from logbroker.kafka.api_keys import ApiKey
 
     frame = _request(ApiKey.CREATE_TOPICS, 5, {"topics": [{"name": name, "num_partitions": 1, "replication_factor": 1,
-                                                           "assignments": [], "configs": []}],
+                                                           "assignments": [],
+                                                           "configs": [{"name": k, "value": v}
+                                                                       for k, v in configs.items()]}],
                                                "timeout_ms": 10000, "validate_only": False})
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
         s.sendall(frame)
@@ -246,7 +250,7 @@ def run_one(variant: Variant, workload: str, seconds: float, data_parent: Path) 
         server = Broker(data_dir, dict(variant.overrides)).start()
         port, pid = server.port, server.pid
         if workload.startswith("produce"):
-            create_topic(port, topic)
+            create_topic(port, topic, {"logbroker.flush.policy": "os"} if workload.endswith("-os") else {})
     try:
         pipeline(port, blob, per_blob, window, 20 * per_blob, 10.0)  # warm-up
         meter = CpuMeter(pid).start()

@@ -77,6 +77,8 @@ class BufferCache:
 
     def give(self, buf: bytearray) -> None:
         """Keep ``buf`` for reuse once its views are gone (it may still be in use now)."""
+        if len(buf) > self.max_bytes:
+            return  # larger than the whole cache: keeping it would push every other buffer out
         self._free.append(buf)
         self._bytes += len(buf)
         while self._free and (self._bytes > self.max_bytes or len(self._free) > self.max_count):

@@ -390,10 +390,15 @@ class _Connection:
         framer = self._framer
         while True:
             target = framer.read_buffer()
-            granted = pool.try_acquire(len(target))
+            wanted = len(target)
+            granted = pool.try_acquire(wanted)
             if not granted:
-                granted = await self._paused(pool.acquire(len(target)))
+                del target  # hold no view of the buffer while waiting (it may be given back meanwhile)
+                granted = await self._paused(pool.acquire(wanted))
                 target = framer.read_buffer()
+                if granted > len(target):
+                    pool.release(granted - len(target))
+                    granted = len(target)
             try:
                 n = self.sock.recv_into(target, granted)
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):

@@ -184,6 +184,8 @@ def test_the_cache_is_bounded_and_checks_for_live_views() -> None:
     assert is_free(buf) and len(buf) == GRAIN
     assert rounded(1) == GRAIN and rounded(GRAIN + 1) == 2 * GRAIN
     assert cache.take(4 * GRAIN, allocate=False) is None
+    cache.give(bytearray(4 * GRAIN))  # larger than the whole cache: not kept, nothing pushed out
+    assert cache.cached_bytes == 2 * GRAIN
 
 
 def test_produced_records_reach_the_append_as_a_writable_view_of_the_receive_buffer() -> None:
