@@ -25,6 +25,8 @@ from typing import Protocol
 import pytest
 from hypothesis import settings
 
+from tests.processes import ServerProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -119,7 +121,7 @@ BrokerFactory = Callable[..., BrokerHandle]  # make(**overrides) -> a started br
 
 
 @dataclass
-class BrokerProcess:
+class BrokerProcess(ServerProcess):
     """A `logbroker serve` subprocess on loopback.
 
     Both listeners bind port 0; the broker writes the ports it bound to a ready file once it
@@ -137,6 +139,7 @@ class BrokerProcess:
     kind: str = "logbroker"
     start_timeout_s: float = 30.0
     listener_ports: dict[str, int] = field(default_factory=dict)  # every listener's bound port, by name
+    stop_timeout_s: float = 20.0
 
     @property
     def bootstrap(self) -> str:
@@ -178,27 +181,6 @@ class BrokerProcess:
             time.sleep(0.02)
         self.stop(signal.SIGKILL)
         raise RuntimeError(f"broker wrote no ready file within {self.start_timeout_s}s:\n{self.log_text()[-3000:]}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        """Stop the process with ``sig`` (SIGKILL simulates a crash); returns its exit code."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        code = self.proc.returncode
-        self.proc = None
-        return int(code)
-
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        self.stop(sig)
-        self.start()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from logbroker.kafka.handlers.access import Op, Res, authorized_operations, grou
 
 log = logging.getLogger(__name__)
 
+_CONSUMER_MEMBER = 1  # ConsumerGroupDescribe v1's MemberType: -1 unknown, 0 classic, 1 consumer
+
 NO_AUTHORIZED_OPERATIONS = -2147483648
 
 def _client_host(peer: str) -> str:
@@ -175,5 +177,8 @@ async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Bod
                              "assignment": {"topic_partitions": _by_topic(ctx.broker, m.partitions, with_names=True)},
                              "target_assignment": {"topic_partitions": _by_topic(ctx.broker, m.target_partitions,
                                                                                   with_names=True)},
+                             # v1 (KIP-1099): 1, a consumer-protocol member; logbroker's consumer
+                             # groups have no classic members (0).
+                             "member_type": _CONSUMER_MEMBER,
                          } for m in described.members])
     return {"throttle_time_ms": 0, "groups": out}
