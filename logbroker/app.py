@@ -326,7 +326,11 @@ class App:
     async def _sweep(self) -> None:
         """Retention over every partition (``log.retention.check.interval.ms``), on the cleaner thread."""
         assert self.store is not None
-        logs = await self._open_logs(list(self.store.partitions()))
+        store = self.store
+        opened = store.open_logs()
+        unopened = [key for key in store.partitions() if key not in opened]
+        # Partitions never written to are not opened (a worker thread looks at their directories).
+        logs = opened | await self._open_logs(await asyncio.to_thread(store.partitions_with_data, unopened))
         stats = await self._on_cleaner_thread(logs, retention=True)
         if stats.retention.segments_deleted or stats.errors:
             log.info("retention sweep: %s", stats)

@@ -51,9 +51,10 @@ keeps its active segment open until the topic is deleted or the store is closed.
 
 Threading: a Store belongs to one thread (the broker's event loop); its methods are not
 thread-safe, except as stated: ``prepare_topic`` and ``remove_detached`` (topic creation and
-deletion in a worker thread), ``write_checkpoint`` (the fsync + rename of the checkpoints in a
-worker thread) and ``cleaner_offset``/``set_cleaner_offset`` (the cleaner thread, which is handed
-logs opened on the loop and works on them under their own ``Log.lock``). The group-commit flusher
+deletion in a worker thread), ``partitions_with_data`` (the retention sweep's look at the
+directories), ``write_checkpoint`` (the fsync + rename of the checkpoints in a worker thread) and
+``cleaner_offset``/``set_cleaner_offset`` (the cleaner thread, which is handed logs opened on the
+loop and works on them under their own ``Log.lock``). The group-commit flusher
 calls ``Log.flush`` on logs obtained from the store; ``checkpoint_snapshot()`` reads the recovery
 points the flusher advances (plain ints).
 """
@@ -719,6 +720,20 @@ class Store:
         for name in sorted(self._topics):
             for partition in range(self._topics[name].partitions):
                 yield name, partition
+
+    def partitions_with_data(self, keys: Iterable[TopicPartition]) -> list[TopicPartition]:
+        """Those of ``keys`` whose directory holds a segment file (a ``.log``); safe from a worker
+        thread (it reads the file system only). A partition never written to has nothing to retain
+        or compact, so the retention sweep need not open it (which would create its segment files)."""
+        out: list[TopicPartition] = []
+        for topic, partition in keys:
+            try:
+                with os.scandir(os.path.join(self.data_dir, f"{topic}-{partition}")) as entries:
+                    if any(entry.name.endswith(".log") for entry in entries):
+                        out.append((topic, partition))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return out
 
     def cleaner_offset(self, topic: str, partition: int) -> int:
         """Where the not yet compacted part of a partition starts (``compact(first_dirty_offset=...)``)."""

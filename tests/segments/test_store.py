@@ -515,3 +515,17 @@ def test_checkpoint_written_from_a_worker_thread_never_goes_back(tmp_path: Path)
     assert read_offset_checkpoint(tmp_path / RECOVERY_POINT_CHECKPOINT) == {("t", 0): 2}
     store.close()
     assert read_offset_checkpoint(tmp_path / RECOVERY_POINT_CHECKPOINT) == {("t", 0): 2}
+
+
+def test_partitions_with_data_lists_only_written_directories(tmp_path: Path) -> None:
+    """The retention sweep opens only partitions with segment files: a fresh topic's empty directories
+    are left unopened (and get no segment files)."""
+    store = Store.open(tmp_path, LogConfig(), now_ms=0)
+    store.create_topic("t", 3)
+    store.log("t", 1).append(_batch(b"v"), now_ms=1)
+    store.close()
+    reopened = Store.open(tmp_path, LogConfig(), now_ms=0)
+    keys = list(reopened.partitions())
+    assert reopened.partitions_with_data([*keys, ("gone", 0)]) == [("t", 1)]
+    assert not list((tmp_path / "t-0").iterdir()) and not list((tmp_path / "t-2").iterdir())
+    reopened.close()
