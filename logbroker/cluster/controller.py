@@ -51,6 +51,8 @@ from logbroker.errors import (
 
 log = logging.getLogger(__name__)
 
+WRITE_BATCH = 200  # partition states per ZooKeeper transaction (well under its 1 MiB request limit)
+
 
 def elect_preferred(assigned: tuple[int, ...], state: PartitionState, live: set[int],
                     controller_epoch: int) -> PartitionState:
@@ -203,19 +205,55 @@ class Controller:
             log.info("controller %d: broker %d restarted (a new registration)", self.broker_id, b)
         self._seen = dict(registrations)
         live = set(registrations) - bounced
-        written = 0
+        writes: list[tuple[str, int, PartitionState, int]] = []
         for topic, assignment in assignments.items():
             for p, assigned in enumerate(assignment.replicas):
                 held = states.get((topic, p))
                 state, version = held if held is not None else (None, -1)
                 new = elect(assigned, state, live, self.epoch, self.unclean(topic))
-                if new is None:
-                    continue
-                if self._write(topic, p, new, version):
-                    written += 1
-                    log.info("controller %d: %s-%d leader %d epoch %d isr %s", self.broker_id, topic, p,
-                             new.leader, new.leader_epoch, list(new.isr))
-        return written
+                if new is not None:
+                    writes.append((topic, p, new, version))
+        written = []
+        for start in range(0, len(writes), WRITE_BATCH):
+            written += self._write_many(writes[start:start + WRITE_BATCH])
+        for topic, p, new, _ in written:
+            log.info("controller %d: %s-%d leader %d epoch %d isr %s", self.broker_id, topic, p, new.leader,
+                     new.leader_epoch, list(new.isr))
+        return len(written)
+
+    def _write_many(self, writes: list[tuple[str, int, PartitionState, int]]
+                    ) -> list[tuple[str, int, PartitionState, int]]:
+        """Several partition states in one transaction (one write to ZooKeeper's log, instead of one per
+        partition: a new topic's partitions, or every partition a dead broker led); when it is refused
+        (one state moved meanwhile), one by one. Returns the writes made."""
+        if len(writes) == 1:
+            return writes if self._write(*writes[0]) else []
+        tx = self.zk.transaction()
+        tx.check(znodes.CONTROLLER_EPOCH, self._epoch_version)
+        planned: list[tuple[str, int, PartitionState, int]] = []
+        parents: set[str] = set()
+        for topic, p, state, version in writes:
+            path = znodes.partition_state_path(topic, p)
+            if version < 0:
+                if self.zk.exists(znodes.topic_path(topic)) is None:
+                    continue  # deleted meanwhile: never recreate its parents
+                partitions = f"{znodes.topic_path(topic)}/partitions"
+                for parent in (partitions, f"{partitions}/{p}"):
+                    if parent not in parents and self.zk.exists(parent) is None:
+                        tx.create(parent)
+                    parents.add(parent)
+                tx.create(path, state.to_json())
+            else:
+                tx.set_data(path, state.to_json(), version=version)
+            planned.append((topic, p, state, version))
+        if not planned:
+            return []
+        if not any(isinstance(r, Exception) for r in tx.commit()):
+            return planned
+        if self._fenced():
+            self.epoch = -1
+            return []
+        return [w for w in planned if self._write(*w)]
 
     # ------------------------------------------------------------ admin requests (the controller's)
     def require_active(self) -> None:

@@ -320,7 +320,10 @@ class ClusterNode:
                 self.broker.grow_topic(name, len(assignment.replicas))
                 log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
-        self.states = dict(view.states)
+        # A state this broker wrote (an ISR change) while the pass was reading is newer than the read.
+        self.states = {tp: held if (held := self.states.get(tp)) is not None and held[1] > read[1]
+                       and held[0].leader_epoch == read[0].leader_epoch else read
+                       for tp, read in view.states.items()}
         self._apply_roles()
 
     def _forget(self, topic: str) -> None:
@@ -345,7 +348,8 @@ class ClusterNode:
             if state.leader == self.broker_id:
                 current = self.leading.get(tp)
                 if current is not None and current.leader_epoch == state.leader_epoch:
-                    current.isr, current.zk_version = state.isr, version
+                    if version >= current.zk_version:  # never an ISR older than one this leader wrote
+                        current.isr, current.zk_version = state.isr, version
                     current.set_replicas(assignment.replicas[partition], now)
                     continue
                 if current is not None:

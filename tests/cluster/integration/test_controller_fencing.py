@@ -71,3 +71,32 @@ def test_a_broker_that_restarted_between_two_passes_loses_its_leadership(zookeep
     finally:
         zk.stop()
         zk.close()
+
+
+def test_many_partitions_are_elected_in_one_transaction_and_a_stale_one_is_still_fenced(
+        zookeeper: LocalZooKeeper) -> None:
+    """A new 50-partition topic's states are created by one ZooKeeper transaction (one zxid, one log
+    write); a stale controller's batch is refused whole by the epoch check."""
+    a_zk, b_zk = client(zookeeper), client(zookeeper)
+    try:
+        wide = {"wide": TopicAssignment(uuid.uuid4(), tuple((1 + p % 2, 2 - p % 2) for p in range(50)))}
+        a_zk.create(znodes.topic_path("wide"), wide["wide"].to_json())
+        a, b = Controller(a_zk, 1, lambda _t: False), Controller(b_zk, 2, lambda _t: False)
+        a.try_elect(lambda *_: None)
+        assert a.elect_leaders({1: 10, 2: 11}, wide, {}) == 50
+        stats = [a_zk.get(znodes.partition_state_path("wide", p)) for p in range(50)]
+        assert len({stat.czxid for _, stat in stats}) == 1
+        assert [PartitionState.from_json(d).leader for d, _ in stats] == [1 + p % 2 for p in range(50)]
+        held = {("wide", p): (PartitionState.from_json(d), stat.version) for p, (d, stat) in enumerate(stats)}
+
+        a_zk.delete(znodes.CONTROLLER)
+        b.try_elect(lambda *_: None)
+        assert a.elect_leaders({2: 11}, wide, held) == 0 and not a.active  # fenced: nothing written
+        assert all(a_zk.get(znodes.partition_state_path("wide", p))[1].version == 0 for p in range(50))
+        assert b.elect_leaders({2: 11}, wide, held) == 50
+        assert {PartitionState.from_json(a_zk.get(znodes.partition_state_path("wide", p))[0]).leader
+                for p in range(50)} == {2}
+    finally:
+        for c in (a_zk, b_zk):
+            c.stop()
+            c.close()

@@ -56,7 +56,7 @@ def test_java_producer_and_group_consumer_continue_through_a_leader_kill(
             def first_half_in() -> bool:
                 ends = [probe.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=5)[1] for p in range(3)]
                 return sum(ends) >= COUNT // 2
-            wait_until(first_half_in, 60, "the first half acknowledged")
+            wait_until(first_half_in, 120, "the first half acknowledged")  # two JVMs start first
         finally:
             probe.close()
         victim = int(cluster.state(zk_client, TOPIC, 0)["leader"])
