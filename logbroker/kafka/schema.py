@@ -71,6 +71,15 @@ class Versions:
     def empty(self) -> bool:
         return self.lo > self.hi
 
+    @property
+    def text(self) -> str:
+        """The range as definitions write it: ``none``, ``N``, ``N-M`` or ``N+``."""
+        if self.empty:
+            return "none"
+        if self.hi >= _OPEN_END:
+            return f"{self.lo}+"
+        return str(self.lo) if self.lo == self.hi else f"{self.lo}-{self.hi}"
+
     @classmethod
     def parse(cls, text: str | int | None) -> Versions:
         if text is None:
