@@ -595,9 +595,9 @@ _PATHS.update(openapi_share.PATHS)
 
 # With an authorizer (docs/SECURITY.md) every route but these may answer 403 (TOPIC_, GROUP_ or
 # CLUSTER_AUTHORIZATION_FAILED).
-_OPEN_PATHS = frozenset({"/health", "/openapi.json", "/metrics", "/", "/console/{file}"})
+_OPEN_PATHS = frozenset({"/health", "/openapi.json", "/metrics", "/", "/login", "/console/{file}"})
 for _path, _operations in _PATHS.items():
-    if _path not in _OPEN_PATHS:
+    if _path not in _OPEN_PATHS and not _path.startswith("/auth/"):
         for _operation in _operations.values():
             if isinstance(_operation, dict) and "responses" in _operation:
                 _operation["responses"].setdefault("403", {"$ref": "#/components/responses/Error"})
