@@ -31,6 +31,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -80,9 +81,10 @@ POLICY_NOTE = {
 class Raw:
     """A blocking Kafka connection on our codec, with pipelining (send many, then receive)."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, port: int, tls: ssl.SSLContext | None = None) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = tls.wrap_socket(sock, server_hostname="127.0.0.1") if tls is not None else sock
         self.corr = 0
         self._size = bytearray(4)
 
@@ -350,8 +352,9 @@ def run_producers(broker: Any, topic: str, partitions: int, nproc: int, value_si
 
 # =========================================================================== raw produce (fill)
 def raw_produce(broker: Any, topic: str, total: int, acks: int, window: int = 8,
-                seconds: float = 60.0) -> dict[str, Any]:
-    """Pre-built ~1 MB batches of 1 KB records, ``window`` requests in flight, until ``total`` bytes."""
+                seconds: float = 60.0, *, port: int | None = None, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
+    """Pre-built ~1 MB batches of 1 KB records, ``window`` requests in flight, until ``total`` bytes
+    (on ``port``, through TLS when ``tls`` is given; by default the broker's plaintext port)."""
     create_topic(broker.port, topic, 1)
     value = os.urandom(1000)
     batch = build_batch([RecordInput(key=None, value=value, timestamp=1_700_000_000_000 + i) for i in range(990)])
@@ -359,7 +362,7 @@ def raw_produce(broker: Any, topic: str, total: int, acks: int, window: int = 8,
     body = {"acks": acks, "timeout_ms": 30000, "topic_data": [
         {"name": topic, "partition_data": [{"index": 0, "records": batch}]}]}
     frame = codec.encode_request(ApiKey.PRODUCE, PRODUCE_V, 1, "limits-bench", body)
-    c = Raw(broker.port)
+    c = Raw(port or broker.port, tls)
     buf = bytearray(64 * 1024)
     sent = received = 0
     meter = CpuMeter(broker.pid).start()
@@ -406,8 +409,9 @@ def next_offset(records: memoryview, fallback: int) -> int:
     return nxt
 
 
-def raw_fetch(broker: Any, topic: str, end: int, max_bytes: int) -> dict[str, Any]:
-    c = Raw(broker.port)
+def raw_fetch(broker: Any, topic: str, end: int, max_bytes: int, *, port: int | None = None,
+              tls: ssl.SSLContext | None = None) -> dict[str, Any]:
+    c = Raw(port or broker.port, tls)
     buf = bytearray(max_bytes + MiB)
     offset = total = requests = 0
     meter = CpuMeter(broker.pid).start()

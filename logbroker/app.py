@@ -1,8 +1,14 @@
 """One broker process: the store, the durability policy, the broker core, listeners, the sweeper.
 
 ``App`` owns every task and resource, so shutdown is one call and a test could run two brokers in
-one process. Shutdown order (SIGINT/SIGTERM): stop accepting, let in-flight requests finish, flush
-every log, write checkpoints and the clean-shutdown marker, so the next start scans nothing.
+one process. Shutdown order (SIGINT/SIGTERM): stop the cleaner, stop accepting, let in-flight
+requests finish, flush every log, write checkpoints and the clean-shutdown marker, so the next start
+scans nothing.
+
+Admin work stays off the event loop (see docs/ARCHITECTURE.md, "Threads and locks"): retention and
+compaction run on one cleaner thread (the decoding of records in a child process,
+``segments/cleaner.py``), the checkpoint and producer-snapshot files are written by worker threads;
+the loop only takes in-memory snapshots and opens logs, a few milliseconds at a time.
 """
 
 from __future__ import annotations
@@ -10,27 +16,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
 import resource
 import signal
 import socket
+import ssl
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
+from logbroker.errors import InvalidConfigError
 from logbroker.groups import GroupCoordinator
+from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
+from logbroker.kafka.authentication import listener_security
 from logbroker.kafka.dispatch import Dispatcher
-from logbroker.kafka.server import KafkaServer, open_listener
-from logbroker.listeners import advertised_address
+from logbroker.kafka.fetch_sessions import FetchSessionCache
+from logbroker.kafka.memory_pool import RequestMemoryPool
+from logbroker.kafka.server import KafkaServer, ServerStats, open_listener
+from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
+from logbroker.security.scram_store import CredentialStore
+from logbroker.security.tls import client_context
+from segments.checkpoint import TopicPartition
+from segments.cleaner import CleanerProcess
+from segments.errors import StorageError
 from segments.flush import Durability
-from segments.retention import sweep
+from segments.log import Log
+from segments.retention import SweepStats, sweep_logs
 from segments.store import Store
 
 if TYPE_CHECKING:
@@ -43,6 +65,8 @@ GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
 # snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
 MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
+# Opening logs for the cleaner yields to other tasks after this long on the loop (seconds).
+OPEN_SLICE_S = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +77,14 @@ class AppSettings:
     config: BrokerConfig
     advertised: tuple[str, int] | None = None  # advertised.listeners (logbroker.listeners); None: the listener
     ready_file: Path | None = None  # written with the bound ports once both listeners are up
+    # Every Kafka listener (logbroker.listeners.resolve); empty: one PLAINTEXT listener on kafka_listen.
+    listeners: tuple[ListenerSettings, ...] = ()
+    inter_broker_listener: str = "PLAINTEXT"
+
+    def kafka_listeners(self) -> tuple[ListenerSettings, ...]:
+        if self.listeners:
+            return self.listeners
+        return (ListenerSettings("PLAINTEXT", "PLAINTEXT", self.kafka_listen, self.advertised),)
 
 
 def handle_budget(nofile: int | None = None) -> tuple[int, int]:
@@ -64,17 +96,43 @@ def handle_budget(nofile: int | None = None) -> tuple[int, int]:
     return max(1, nofile - reserve), reserve
 
 
-def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int]) -> None:
+def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int],
+                      listeners: dict[str, tuple[str, int]] | None = None) -> None:
     """The bound ports as JSON, renamed into place so a reader never sees a partial file.
 
     Listening on port 0 and reading this back is how tests start brokers without a free-port race.
+    ``kafka_*`` is the first listener; ``listeners`` maps every listener name to its bound port.
     """
     body = json.dumps({"kafka_host": kafka[0], "kafka_port": kafka[1], "http_host": http[0], "http_port": http[1],
-                       "pid": os.getpid()})
+                       "pid": os.getpid(),
+                       "listeners": {name: {"host": h, "port": p} for name, (h, p) in (listeners or {}).items()}})
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(body + "\n")
     tmp.replace(path)
     log.info("ready file %s written", path)
+
+
+def _inter_broker_tls(config: BrokerConfig, s: AppSettings) -> ssl.SSLContext | None:
+    """The client TLS context followers use when the inter-broker listener is SSL; SASL between
+    brokers is refused at start-up (not supported yet) rather than failing every fetch."""
+    listener = next((entry for entry in s.kafka_listeners() if entry.name == s.inter_broker_listener), None)
+    if listener is None or listener.protocol == "PLAINTEXT":
+        return None
+    if listener.sasl:
+        raise InvalidConfigError(f"inter.broker.listener.name={listener.name} uses {listener.protocol}: SASL "
+                                 "between brokers is not supported yet; use a PLAINTEXT or SSL listener")
+    return client_context(config.props, f"listener.name.{listener.name.lower()}.")
+
+
+def _sum_stats(servers: list[KafkaServer]) -> dict[str, int]:
+    """Transport counters of every listener added up (the memory pool is shared: its gauge once)."""
+    total: dict[str, int] = dict.fromkeys(dataclasses.asdict(ServerStats()), 0)
+    for server in servers:
+        for key, value in dataclasses.asdict(server.stats).items():
+            total[key] += value
+    if servers:
+        total["request_bytes_queued"] = servers[0].stats.request_bytes_queued
+    return total
 
 
 class App:
@@ -82,13 +140,18 @@ class App:
         self.settings = settings
         self.store: Store | None = None
         self.broker: Broker | None = None
-        self.kafka: KafkaServer | None = None
+        self.kafka: KafkaServer | None = None  # the first listener's server
+        self.kafka_servers: list[KafkaServer] = []  # one per listener, the first first
         self.kafka_latency = RequestLatencies()
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
         self.cluster: ClusterNode | None = None  # set when zookeeper.connect is
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_event: asyncio.Event | None = None
+        # Kafka's log cleaner thread: retention and compaction, one log at a time, never two at once.
+        self._cleaner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-cleaner")
+        self._cleaner = CleanerProcess()
+        self._stop_cleaning = threading.Event()
 
     def run(self) -> None:
         """Run until SIGINT/SIGTERM (blocking)."""
@@ -115,20 +178,23 @@ class App:
         s = self.settings
         # Both ports are claimed before the data directory is touched: a broker that cannot listen
         # exits with the address in its message and leaves no directory behind.
-        kafka_listener = open_listener(*s.kafka_listen, "Kafka clients")
+        sockets: list[socket.socket] = []
         try:
+            for listener in s.kafka_listeners():
+                sockets.append(open_listener(*listener.listen, f"Kafka clients ({listener.name})"))
             open_listener(*s.http_listen, "HTTP").close()  # aiohttp binds it again below
         except OSError:
-            kafka_listener.close()
+            for sock in sockets:
+                sock.close()
             raise
         try:
-            await self._start(kafka_listener)
+            await self._start(sockets)
         except BaseException:
-            if self.kafka is None:
-                kafka_listener.close()
+            for sock in sockets[len(self.kafka_servers):]:
+                sock.close()
             raise
 
-    async def _start(self, kafka_listener: socket.socket) -> None:
+    async def _start(self, sockets: list[socket.socket]) -> None:
         s = self.settings
         config = s.config
         s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -143,41 +209,108 @@ class App:
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
+        if config.get_str("zookeeper.connect"):
+            # In a cluster, groups are loaded partition by partition as this broker comes to lead them.
+            self.groups.coordinate_partitions(set())
         self.groups.load(wall_clock_ms())
-        self.kafka = KafkaServer(
-            Dispatcher(self.broker, "", 0, coordinator=self.groups,
-                       latencies=self.kafka_latency),
-            max_frame_bytes=config.get_int("socket.request.max.bytes"),
-            max_inflight_bytes=DEFAULT_INFLIGHT_BYTES,
-            max_queued_request_bytes=config.get_int("queued.max.request.bytes"),
-            request_timeout_s=config.get_int("request.receive.timeout.ms") / 1000,
-            idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
-        )
-        await self.kafka.start(*s.kafka_listen, listener=kafka_listener)
-        host, port = advertised_address(s.advertised, s.kafka_listen, self.kafka.address)
-        dispatcher = self.kafka._handler
-        assert isinstance(dispatcher, Dispatcher)
-        dispatcher.advertised_host, dispatcher.advertised_port = host, port
-        log.info("Kafka listener on %s:%d (advertised as %s:%d)", *self.kafka.address, host, port)
+        pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
+        fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
+        addresses: dict[str, tuple[str, int]] = {}
+        broker = self.broker
+
+        def credentials() -> CredentialStore:  # looked up per authentication: a cluster swaps the store
+            return broker.credentials
+
+        for listener, sock in zip(s.kafka_listeners(), sockets, strict=True):
+            security, tls = listener_security(config, listener, credentials)
+            dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
+                                    security=security, fetch_sessions=fetch_sessions, listener=listener.name)
+            server = KafkaServer(
+                dispatcher,
+                max_frame_bytes=config.get_int("socket.request.max.bytes"),
+                max_inflight_bytes=DEFAULT_INFLIGHT_BYTES,
+                request_timeout_s=config.get_int("request.receive.timeout.ms") / 1000,
+                idle_timeout_s=config.get_int("connections.max.idle.ms") / 1000,
+                tls=tls, pool=pool, name=f"Kafka clients ({listener.name})",
+            )
+            await server.start(*listener.listen, listener=sock)
+            self.kafka_servers.append(server)
+            host, port = advertised_address(listener.advertised, listener.listen, server.address)
+            dispatcher.advertised_host, dispatcher.advertised_port = host, port
+            addresses[listener.name] = (host, port)
+            log.info("Kafka listener %s (%s) on %s:%d (advertised as %s:%d)", listener.name, listener.protocol,
+                     *server.address, host, port)
+        self.kafka = self.kafka_servers[0]
+        # Brokers of a cluster reach each other (and register) on the inter-broker listener.
+        host, port = addresses.get(s.inter_broker_listener, next(iter(addresses.values())))
         if config.get_str("zookeeper.connect"):
             from logbroker.cluster.node import ClusterNode  # only a cluster needs kazoo
 
-            self.cluster = ClusterNode(self.broker, config, host, port)
+            self.cluster = ClusterNode(self.broker, config, host, port, endpoints=addresses,
+                                       protocols={e.name: e.protocol for e in s.kafka_listeners()})
+            self.cluster.inter_broker_tls = _inter_broker_tls(config, s)
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
+            self.cluster.on_leadership = self._offsets_leadership
             await self.cluster.start()
-        kafka = self.kafka
+            if self.broker.authorizer.enabled:
+                self._acls_in_zookeeper(self.cluster)
+            self._credentials_in_zookeeper(self.cluster)
+        servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
-                                           kafka_stats=lambda: dataclasses.asdict(kafka.stats),
+                                           kafka_stats=lambda: _sum_stats(servers),
                                            kafka_latency=self.kafka_latency))
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
         if s.ready_file is not None:
-            _write_ready_file(s.ready_file, self.kafka.address, self.http.address)
+            _write_ready_file(s.ready_file, self.kafka.address, self.http.address,
+                              {name: server.address for name, server in zip(addresses, servers, strict=True)})
         self._every(config.get_int("log.retention.check.interval.ms"), self._sweep, "retention")
+        if config.get_bool("log.cleaner.enable"):
+            self._every(max(1, config.get_int("log.cleaner.backoff.ms")), self._clean, "log-cleaner")
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
         self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
+
+    def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them on the loop."""
+        from logbroker.security.acl_zookeeper import AclZooKeeperStore  # kazoo: a cluster only
+
+        loop = asyncio.get_running_loop()
+        authorizer = self.broker.authorizer if self.broker is not None else None
+        assert authorizer is not None
+
+        def changed() -> None:  # kazoo's thread
+            loop.call_soon_threadsafe(authorizer.reload)
+
+        authorizer.use_store(AclZooKeeperStore(cluster.zk, changed))
+
+    def _offsets_leadership(self, topic: str, partition: int, leading: bool) -> None:
+        """The cluster says this broker started or stopped leading a partition: for a partition of
+        ``__consumer_offsets`` the group coordinator loads or drops that partition's groups."""
+        if topic != OFFSETS_TOPIC or self.groups is None:
+            return
+        if leading:
+            self.groups.take_partition(partition, wall_clock_ms())
+        else:
+            self.groups.release_partition(partition)
+
+    def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps SCRAM credentials in ZooKeeper (/config/users); a change notification
+        reloads them on the loop."""
+        from logbroker.security.scram_zookeeper import ScramZooKeeperStore  # kazoo: a cluster only
+
+        loop = asyncio.get_running_loop()
+        assert self.broker is not None
+        holder: list[ScramZooKeeperStore] = []
+
+        def changed() -> None:  # kazoo's thread
+            if holder:
+                loop.call_soon_threadsafe(holder[0].reload)
+
+        store = ScramZooKeeperStore(cluster.zk, changed)
+        holder.append(store)
+        self.broker.credentials = store
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:
@@ -191,16 +324,48 @@ class App:
         self._tasks.append(asyncio.create_task(loop(), name=name))
 
     async def _sweep(self) -> None:
-        """Retention and compaction over every partition (``log.retention.check.interval.ms``).
-
-        Runs on the event loop: deleting segments is quick, but compacting a large segment blocks
-        produce and fetch while it runs (Kafka uses cleaner threads with per-log locks).
-        """
+        """Retention over every partition (``log.retention.check.interval.ms``), on the cleaner thread."""
         assert self.store is not None
-        stats = sweep(self.store, wall_clock_ms())
-        if stats.retention.segments_deleted or stats.compacted_partitions or stats.errors:
+        logs = await self._open_logs(list(self.store.partitions()))
+        stats = await self._on_cleaner_thread(logs, retention=True)
+        if stats.retention.segments_deleted or stats.errors:
             log.info("retention sweep: %s", stats)
         await self._write_checkpoint()
+
+    async def _clean(self) -> None:
+        """Compaction of compacted partitions when due (Kafka's cleaner, every ``log.cleaner.backoff.ms``)."""
+        assert self.store is not None
+        store = self.store
+        keys = [(info.name, p) for info in store.topics() if info.config.compact for p in range(info.partitions)]
+        if not keys:
+            return
+        stats = await self._on_cleaner_thread(await self._open_logs(keys), retention=False)
+        if stats.compacted_partitions or stats.errors:
+            log.info("log cleaner: %s", stats)
+            await self._write_checkpoint()
+
+    async def _open_logs(self, keys: list[TopicPartition]) -> dict[TopicPartition, Log]:
+        """The logs of ``keys``, opening those not open yet on the loop (the store's maps live there), a
+        slice of a few milliseconds at a time so requests keep being served in between."""
+        assert self.store is not None
+        logs: dict[TopicPartition, Log] = {}
+        slice_end = time.monotonic() + OPEN_SLICE_S
+        for topic, partition in keys:
+            try:
+                logs[(topic, partition)] = self.store.log(topic, partition)
+            except (StorageError, OSError) as exc:  # deleted meanwhile, or unreadable: the next pass retries
+                log.info("cleaner skips %s-%d: %s", topic, partition, exc)
+            if time.monotonic() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + OPEN_SLICE_S
+        return logs
+
+    async def _on_cleaner_thread(self, logs: dict[TopicPartition, Log], *, retention: bool) -> SweepStats:
+        assert self.store is not None
+        job = functools.partial(sweep_logs, self.store, logs, wall_clock_ms(), retention=retention,
+                                compaction=not retention, runner=self._cleaner,
+                                cancelled=self._stop_cleaning.is_set)
+        return await asyncio.get_running_loop().run_in_executor(self._cleaner_thread, job)
 
     async def _flush_tick(self) -> None:
         assert self.broker is not None
@@ -213,7 +378,9 @@ class App:
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None
         await self._write_checkpoint()
-        self.broker.snapshot_producer_states()
+        snapshots = self.broker.producer_snapshots()
+        if snapshots:
+            await asyncio.to_thread(self.broker.write_producer_snapshots, snapshots)
 
     async def _write_checkpoint(self) -> None:
         """The offset checkpoints: a snapshot from memory on the loop, the fsync + rename of the files
@@ -223,12 +390,16 @@ class App:
         await asyncio.to_thread(self.store.write_checkpoint, snapshot)
 
     async def stop(self) -> None:
+        self._stop_cleaning.set()
+        self._cleaner.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # No cleaner work may touch a log once the store starts closing them.
+        await asyncio.to_thread(self._cleaner_thread.shutdown, wait=True)
         if self.cluster is not None:
             await self.cluster.stop()
         if self.groups is not None:
@@ -236,8 +407,8 @@ class App:
             self.groups.close(wall_clock_ms())
         if self.http is not None:
             await self.http.close()
-        if self.kafka is not None:
-            await self.kafka.close()
+        for server in self.kafka_servers:
+            await server.close()
         if self.broker is not None:
             self.broker.close()
             self.broker.durability.close()

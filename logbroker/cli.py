@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 import click
 from kafka import errors as kafka_errors
@@ -22,6 +22,7 @@ from logbroker import __version__
 from logbroker.tools import clients, kafka_argv
 from logbroker.tools import groups as group_tools
 from logbroker.tools import topics as topic_tools
+from logbroker.tools import users as user_tools
 from logbroker.tools.consume import ConsoleConsumer, ConsumeOptions
 from logbroker.tools.errors import ToolError, explain
 from logbroker.tools.kafka_argv import ActionStyle
@@ -78,7 +79,8 @@ def serve(data_dir: Path | None, kafka_listen: str | None, http_listen: str, con
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = AppSettings(data_dir=network.data_dir, kafka_listen=network.listen, http_listen=http,
-                           config=config, advertised=network.advertised, ready_file=ready_file)
+                           config=config, advertised=network.advertised, ready_file=ready_file,
+                           listeners=network.listeners, inter_broker_listener=network.inter_broker_listener)
     try:
         App(settings).run()
     except StorageError as exc:
@@ -595,6 +597,88 @@ def groups_delete(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int, v
                 click.echo(f"Deleted consumer group {g}.")
         if failed:
             raise ToolError("; ".join(f"cannot delete group {g!r}: {r}" for g, r in failed.items()))
+
+
+USERS_EPILOG = """\b
+Like kafka-configs --entity-type users (SCRAM credentials, KIP-554):
+  logbroker users add alice [--password-file F] [--mechanism SCRAM-SHA-512] [--iterations 4096]
+  logbroker users list [USER...]
+  logbroker users delete alice [--mechanism SCRAM-SHA-256]
+The password is asked for (twice, not echoed) or read from the first line of --password-file;
+it is never an argument, so it stays out of the shell history and the process list.
+"""
+
+
+@main.group(epilog=USERS_EPILOG)
+def users() -> None:
+    """Add, list and delete SCRAM users (like kafka-configs --entity-type users)."""
+
+
+def _mechanisms(values: tuple[str, ...]) -> tuple[str, ...]:
+    return values or user_tools.MECHANISMS
+
+
+_MECHANISM_OPTION = click.option("--mechanism", "mechanisms", multiple=True,
+                                 type=click.Choice(user_tools.MECHANISMS),
+                                 help="Which SCRAM mechanism; repeatable [default: both].")
+
+
+@users.command("add")
+@click.argument("user")
+@_client_options
+@_MECHANISM_OPTION
+@click.option("--iterations", type=click.IntRange(4096, 16384), default=4096, show_default=True)
+@click.option("--password-file", type=click.File("r"), default=None,
+              help="Read the password from the first line of this file (- for stdin).")
+def users_add(user: str, bootstrap: str, timeout_ms: int, verbose: bool, mechanisms: tuple[str, ...],
+              iterations: int, password_file: TextIO | None) -> None:
+    """Create USER or set a new password (salted and hashed before it is sent)."""
+    if password_file is not None:
+        password = password_file.readline().rstrip("\r\n")
+    else:
+        password = click.prompt(f"Password for {user}", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise click.BadParameter("the password is empty", param_hint="--password-file")
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            user_tools.add_user(admin, user, password, _mechanisms(mechanisms), iterations)
+        finally:
+            admin.close()
+        click.echo(f"Set {', '.join(_mechanisms(mechanisms))} credentials of user {user}.")
+
+
+@users.command("list")
+@click.argument("names", nargs=-1)
+@_client_options
+def users_list(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool) -> None:
+    """Users with SCRAM credentials: name, then mechanism=iterations."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            found = user_tools.list_users(admin, list(names) or None)
+        finally:
+            admin.close()
+        for user in sorted(found):
+            click.echo(f"{user} " + ",".join(f"{m}={i}" for m, i in found[user]))
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise ToolError(f"no SCRAM credentials for {', '.join(missing)}")
+
+
+@users.command("delete")
+@click.argument("user")
+@_client_options
+@_MECHANISM_OPTION
+def users_delete(user: str, bootstrap: str, timeout_ms: int, verbose: bool, mechanisms: tuple[str, ...]) -> None:
+    """Delete USER's SCRAM credentials (of the given mechanisms, else all)."""
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            deleted = user_tools.delete_user(admin, user, _mechanisms(mechanisms))
+        finally:
+            admin.close()
+        click.echo(f"Deleted {', '.join(deleted)} credentials of user {user}.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -71,6 +71,55 @@ class BrokerProperty:
         return ConfigType.BOOLEAN if self.parse is _bool else ConfigType.STRING
 
 
+def _secret(name: str, doc: str) -> BrokerProperty:
+    return BrokerProperty(name, str, "", doc, type=ConfigType.PASSWORD)
+
+
+# TLS and SASL (docs/SECURITY.md). Each may also be set for one listener as
+# ``listener.name.<listener, lower case>.<property>``, which wins for that listener.
+_SECURITY_PROPERTIES = (
+    BrokerProperty("ssl.keystore.type", str, "PEM",
+                   "Key store format: PEM only (logbroker's default; Kafka's is JKS)."),
+    BrokerProperty("ssl.keystore.location", str, "", "PEM file with the private key and its certificate chain."),
+    _secret("ssl.keystore.certificate.chain", "The certificate chain as PEM text (instead of a location)."),
+    _secret("ssl.keystore.key", "The private key as PEM text (with ssl.keystore.certificate.chain)."),
+    _secret("ssl.key.password", "Password of an encrypted private key."),
+    _secret("ssl.keystore.password", "Key store password (PEM files need none; accepted for Kafka's files)."),
+    BrokerProperty("ssl.truststore.type", str, "PEM", "Trust store format: PEM only."),
+    BrokerProperty("ssl.truststore.location", str, "", "PEM file of the CA certificates client certificates "
+                   "must chain to."),
+    _secret("ssl.truststore.certificates", "Trusted CA certificates as PEM text."),
+    _secret("ssl.truststore.password", "Trust store password (unused for PEM)."),
+    BrokerProperty("ssl.client.auth", str, "none", "Client certificates: required, requested or none."),
+    BrokerProperty("ssl.enabled.protocols", str, "TLSv1.2,TLSv1.3", "TLS versions served (1.2 and newer only).",
+                   type=ConfigType.LIST),
+    BrokerProperty("ssl.principal.mapping.rules", str, "DEFAULT",
+                   "Certificate subject -> user name: DEFAULT or RULE:pattern/replacement/[LU], first match wins."),
+    BrokerProperty("sasl.enabled.mechanisms", str, "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+                   "SASL mechanisms served on SASL listeners (logbroker's default; Kafka's is GSSAPI).",
+                   type=ConfigType.LIST),
+    _secret("sasl.jaas.config", "JAAS login settings; for PLAIN, user_NAME=\"password\" entries list the users."),
+    BrokerProperty("logbroker.sasl.plain.users.file", str, "",
+                   "A file of user_NAME=\"password\" entries (JAAS PlainLoginModule style) PLAIN checks "
+                   "against; empty: the SCRAM credential store."),
+    BrokerProperty("connections.max.reauth.ms", _int, "0",
+                   "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
+                   0, type=ConfigType.LONG),
+    BrokerProperty("logbroker.http.ssl.enable", _bool, "false",
+                   "Serve the HTTP API over TLS, with the ssl.* settings prefixed logbroker.http. (else the "
+                   "broker-wide ssl.* values)."),
+    BrokerProperty("logbroker.http.auth.enable", _bool, "false",
+                   "Require credentials on the HTTP API and console (HTTP Basic, bearer tokens, the console's "
+                   "session cookie); /health stays open."),
+    BrokerProperty("logbroker.http.metrics.auth", _bool, "false",
+                   "With logbroker.http.auth.enable, /metrics needs credentials too."),
+    _secret("logbroker.http.token.secret", "HMAC key of the bearer tokens (empty: random per process)."),
+    BrokerProperty("logbroker.http.token.lifetime.ms", _int, "3600000", "How long an issued token is valid.", 1000,
+                   type=ConfigType.LONG),
+    BrokerProperty("config.providers", str, "", "Config providers for ${provider:[path:]key} values "
+                   "(env, file, dir).", type=ConfigType.LIST),
+)
+
 # Broker-level properties (not topic defaults). Values are Kafka's defaults unless noted.
 BROKER_PROPERTIES: dict[str, BrokerProperty] = {
     p.name: p
@@ -89,6 +138,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "ZooKeeper session timeout: a silent broker loses its registration after this.", 1),
         BrokerProperty("zookeeper.connection.timeout.ms", _int, "18000",
                        "How long start-up waits for the first ZooKeeper connection.", 1),
+        BrokerProperty("replica.high.watermark.checkpoint.interval.ms", _int, "5000",
+                       "How often each partition's high watermark is written to replication-offset-checkpoint "
+                       "(a cluster).", 1, type=ConfigType.LONG),
         BrokerProperty("replica.lag.time.max.ms", _int, "30000",
                        "A follower that has not caught up for this long leaves the ISR.", 1),
         BrokerProperty("replica.fetch.wait.max.ms", _int, "500", "Longest wait of a follower's fetch.", 1),
@@ -111,7 +163,13 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("log.flush.offset.checkpoint.interval.ms", _int, "60000",
                        "How often recovery points are checkpointed.", 1),
         BrokerProperty("log.cleaner.enable", _bool, "true", "Run compaction for compacted topics."),
+        BrokerProperty("log.cleaner.backoff.ms", _int, "15000",
+                       "How often the cleaner thread looks for compacted partitions to clean.", 0,
+                       type=ConfigType.LONG),
         BrokerProperty("offsets.topic.num.partitions", _int, "50", "Partitions of __consumer_offsets.", 1),
+        BrokerProperty("offsets.topic.replication.factor", _int, "3",
+                       "Replicas of __consumer_offsets in a cluster (at most the live brokers when it is "
+                       "created).", 1, type=ConfigType.SHORT),
         BrokerProperty("offsets.retention.minutes", _int, "10080",
                        "How long committed offsets of an empty group are kept.", 1),
         BrokerProperty("group.initial.rebalance.delay.ms", _int, "3000",
@@ -160,9 +218,24 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "An idempotent producer whose last batch is older than this is forgotten when its log "
                        "loads, so a retry of its batch is appended again.", 1),
         BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
-                       "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
+                       "Incremental fetch sessions (KIP-227) kept; when full, a stale or long-lived one makes "
+                       "room by Kafka's rule (logbroker/kafka/fetch_sessions.py), else a new one gets none.", 0),
+        BrokerProperty("authorizer.class.name", str, "",
+                       "Set to org.apache.kafka.metadata.authorizer.StandardAuthorizer or "
+                       "kafka.security.authorizer.AclAuthorizer to check every request against ACLs "
+                       "(logbroker's authorizer either way); empty: no authorization."),
+        BrokerProperty("super.users", str, "",
+                       "Principals allowed everything, separated by ';' (User:admin;User:ops).",
+                       type=ConfigType.LIST),
+        BrokerProperty("allow.everyone.if.no.acl.found", _bool, "false",
+                       "With an authorizer: allow a resource no ACL names at all (false: refuse)."),
         BrokerProperty("connections.max.idle.ms", _int, "600000", "Idle connections are closed after this.", 1,
                        type=ConfigType.LONG),
+        BrokerProperty("inter.broker.listener.name", str, "",
+                       "The listener brokers of a cluster use between them (followers fetch over it)."),
+        BrokerProperty("security.inter.broker.protocol", str, "PLAINTEXT",
+                       "The inter-broker listener's protocol when inter.broker.listener.name is not set."),
+        *_SECURITY_PROPERTIES,
     )
 }
 
@@ -257,8 +330,10 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
 LOG_PROPERTIES: dict[str, tuple[str, int]] = {
     prop: (d.name, factor) for d in TOPIC_CONFIGS for prop, factor in d.broker_props
 }
-# What a running broker may change (Kafka's dynamic broker configs): the topic defaults.
-DYNAMIC_PROPERTIES = frozenset(LOG_PROPERTIES)
+# What a running broker may change (Kafka's dynamic broker configs): the topic defaults, each by its
+# main property only (Kafka's DynamicLogConfig takes the head of each topic config's synonyms:
+# log.retention.ms, not log.retention.hours or .minutes; log.roll.ms, not log.roll.hours).
+DYNAMIC_PROPERTIES = frozenset(d.broker_prop for d in TOPIC_CONFIGS if d.broker_prop is not None)
 DYNAMIC_CONFIGS_FILE = "dynamic-broker-configs.json"
 
 
@@ -287,8 +362,9 @@ class BrokerConfig:
         """This config with these dynamic layers (validated as a whole; raises InvalidConfigError)."""
         for name in (*default, *broker):
             if name not in DYNAMIC_PROPERTIES:
+                known = name in BROKER_PROPERTIES or name in LOG_PROPERTIES
                 raise InvalidConfigError(f"Cannot update these configs dynamically: {{{name}}}"
-                                         if name in BROKER_PROPERTIES else f"unknown broker config {name!r}")
+                                         if known else f"unknown broker config {name!r}")
         props = {**self.static, **default, **broker}
         log_defaults = LogConfig.from_broker_props(props)
         return replace(self, props=props, log_defaults=log_defaults, dynamic_default=dict(default),
@@ -327,7 +403,9 @@ class BrokerConfig:
                 raise InvalidConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
             props.update(parse_properties(text))
         props.update(overrides or {})
-        return cls.from_props(props)
+        from logbroker.security import config_providers  # imports parse_properties from here
+
+        return cls.from_props(config_providers.resolve(props))
 
     @classmethod
     def from_props(cls, props: Mapping[str, str]) -> BrokerConfig:
@@ -342,10 +420,39 @@ class BrokerConfig:
         _check_request_memory(props)
         log_defaults = LogConfig.from_broker_props(props)
         known_log = {prop for d in TOPIC_CONFIGS for prop, _ in d.broker_props}
-        unknown = tuple(sorted(k for k in props if k not in BROKER_PROPERTIES and k not in known_log))
+        unknown = tuple(sorted(k for k in props if k not in BROKER_PROPERTIES and k not in known_log
+                               and not _is_listener_or_provider_property(k)))
         for name in unknown:
             log.warning("ignoring unknown broker property %s", name)
         return cls(props=dict(props), log_defaults=log_defaults, unknown=unknown, static=dict(props))
+
+
+def _is_listener_or_provider_property(name: str) -> bool:
+    """``listener.name.<l>.<property>`` (a per-listener value of a known property, or a
+    ``<mechanism>.sasl.jaas.config``) and ``config.providers.<name>.*`` are known too."""
+    if name.startswith("config.providers."):
+        return True
+    if name.startswith("logbroker.http.ssl."):
+        return name[len("logbroker.http."):] in BROKER_PROPERTIES
+    if not name.startswith("listener.name."):
+        return False
+    rest = name[len("listener.name."):].partition(".")[2]
+    # <property>, or <mechanism>.<property> (sasl.jaas.config, connections.max.reauth.ms)
+    return rest in BROKER_PROPERTIES or rest.partition(".")[2] in BROKER_PROPERTIES or rest.endswith(
+        ".sasl.jaas.config")
+
+
+def is_sensitive(name: str) -> bool:
+    """A property whose value is a secret: never logged, answered as null by DescribeConfigs."""
+    base = name
+    if name.startswith("logbroker.http.ssl."):
+        base = name[len("logbroker.http."):]
+    if name.startswith("listener.name."):
+        base = name[len("listener.name."):].partition(".")[2]
+    if base.endswith(".sasl.jaas.config"):
+        return True
+    spec = BROKER_PROPERTIES.get(base)
+    return spec is not None and spec.type == ConfigType.PASSWORD
 
 
 def _source_of(config: BrokerConfig, name: str) -> tuple[ConfigSource, str] | None:
@@ -392,10 +499,15 @@ def describe_broker(config: BrokerConfig, names: Iterable[str] | None = None) ->
             continue
         found = _source_of(config, name)
         synonyms = [*_layers(config, name), ConfigSynonym(name, spec.default, ConfigSource.DEFAULT_CONFIG)]
-        entries.append(ConfigEntry(name=name, value=found[1] if found else spec.default, default=spec.default,
-                                   source=found[0] if found else ConfigSource.DEFAULT_CONFIG,
-                                   type=spec.config_type, doc=spec.doc, read_only=name not in DYNAMIC_PROPERTIES,
-                                   synonyms=tuple(synonyms)))
+        entry = ConfigEntry(name=name, value=found[1] if found else spec.default, default=spec.default,
+                            source=found[0] if found else ConfigSource.DEFAULT_CONFIG,
+                            type=spec.config_type, doc=spec.doc, read_only=name not in DYNAMIC_PROPERTIES,
+                            synonyms=tuple(synonyms))
+        if is_sensitive(name):
+            # Kafka answers a secret's value (and its synonyms' values) as null, isSensitive true.
+            entry = replace(entry, value=None, default=None, sensitive=True,  # type: ignore[arg-type]
+                            synonyms=tuple(replace(s, value=None) for s in synonyms))  # type: ignore[arg-type]
+        entries.append(entry)
     for name, (topic_name, factor) in LOG_PROPERTIES.items():
         if (wanted is not None and name not in wanted) or name in BROKER_PROPERTIES:
             continue
@@ -414,7 +526,8 @@ def describe_broker(config: BrokerConfig, names: Iterable[str] | None = None) ->
         doc = f"Default of the topic config {topic_name}" + (f" (in units of {factor} ms)" if factor != 1 else "")
         entries.append(ConfigEntry(name=name, value=value if value is not None else "", default=default or "",
                                    source=found[0] if found else ConfigSource.DEFAULT_CONFIG, type=kind,
-                                   doc=f"{doc}: {definition.doc}.", read_only=False, synonyms=tuple(synonyms)))
+                                   doc=f"{doc}: {definition.doc}.", read_only=name not in DYNAMIC_PROPERTIES,
+                                   synonyms=tuple(synonyms)))
         if value is None:
             entries[-1] = replace(entries[-1], value=None)  # type: ignore[arg-type]
     return entries

@@ -4,20 +4,22 @@ Kafka's ``server.properties`` says this with three properties; logbroker honours
 refuses them with a clear error before anything starts, never applying part of them:
 
     property              form                                   logbroker
-    listeners             NAME://HOST:PORT[,NAME://HOST:PORT]    one client listener, PLAINTEXT; an
-                                                                 empty HOST binds every interface;
-                                                                 listeners named in
-                                                                 controller.listener.names (KRaft's
-                                                                 quorum) are not opened, and said so
-    advertised.listeners  NAME://HOST:PORT[,...]                 the entry named like the listener is
-                                                                 what Metadata tells clients; other
-                                                                 names are refused (Kafka refuses them
-                                                                 too); port 0 is refused
+    listeners             NAME://HOST:PORT[,NAME://HOST:PORT]    every client listener is opened, each
+                                                                 with its security protocol; an empty
+                                                                 HOST binds every interface; listeners
+                                                                 named in controller.listener.names
+                                                                 (KRaft's quorum) are not opened, and
+                                                                 said so
+    advertised.listeners  NAME://HOST:PORT[,...]                 per listener, what Metadata tells the
+                                                                 clients connected to it; names that
+                                                                 are not listeners are refused (Kafka
+                                                                 refuses them too); port 0 is refused
     log.dirs (log.dir)    DIR[,DIR]                              one directory; several are refused
 
-The command line wins: ``--kafka-listen`` over ``listeners`` and ``--data-dir`` over ``log.dirs``.
-``listener.security.protocol.map`` (``NAME:PROTOCOL,...``) maps a custom listener name to its
-protocol; only PLAINTEXT is served.
+The command line wins: ``--kafka-listen`` over the first listener's address and ``--data-dir``
+over ``log.dirs``. ``listener.security.protocol.map`` (``NAME:PROTOCOL,...``) maps a listener name
+to PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (each protocol name maps to itself by default).
+``inter.broker.listener.name`` names the listener brokers of a cluster use between them.
 """
 
 from __future__ import annotations
@@ -48,13 +50,37 @@ class Endpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerSettings:
+    """One client listener: its name, security protocol, address and what it advertises."""
+
+    name: str
+    protocol: str  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+    listen: tuple[str, int]
+    advertised: tuple[str, int] | None  # None: the listener's own address, once bound
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+
+@dataclass(frozen=True, slots=True)
 class NetworkSettings:
-    """The effective listener, advertised address and data directory of one broker process."""
+    """The effective listeners, advertised addresses and data directory of one broker process.
+
+    ``listener_name``, ``listen`` and ``advertised`` are the first listener's (the one
+    ``--kafka-listen`` sets and the ready file's ``kafka_port`` names).
+    """
 
     listener_name: str
     listen: tuple[str, int]
     advertised: tuple[str, int] | None  # None: the listener's own address, once bound
     data_dir: Path
+    listeners: tuple[ListenerSettings, ...] = ()
+    inter_broker_listener: str = "PLAINTEXT"
 
     def advertised_address(self, bound: tuple[str, int]) -> tuple[str, int]:
         return advertised_address(self.advertised, self.listen, bound)
@@ -100,51 +126,77 @@ def _protocol_map(config: BrokerConfig) -> dict[str, str]:
     return mapping
 
 
-def _client_listener(config: BrokerConfig) -> Endpoint | None:
+def protocol_map(config: BrokerConfig) -> dict[str, str]:
+    """listener name -> security protocol: Kafka's default (each protocol names itself) plus
+    ``listener.security.protocol.map``."""
+    return _protocol_map(config)
+
+
+def _client_listeners(config: BrokerConfig) -> list[tuple[Endpoint, str]]:
+    """The listeners to open, with their security protocols, in the order written."""
     endpoints = parse_endpoints(config.get_str("listeners"), "listeners")
-    if not endpoints:
-        return None
     controllers = {n.strip() for n in config.get_str("controller.listener.names").split(",") if n.strip()}
-    clients = [e for e in endpoints if e.name not in controllers]
-    if len(clients) != 1:
-        names = ", ".join(e.name for e in clients) or "none"
-        raise InvalidConfigError(
-            f"listeners: logbroker serves exactly one client listener, this names {len(clients)} ({names})"
-        )
-    listener = clients[0]
-    protocol = _protocol_map(config).get(listener.name)
-    if protocol is None:
-        raise InvalidConfigError(
-            f"listeners: listener {listener.name} has no security protocol (add it to listener.security.protocol.map)"
-        )
-    if protocol != "PLAINTEXT":
-        raise InvalidConfigError(
-            f"listeners: listener {listener.name} uses {protocol}; logbroker serves PLAINTEXT only"
-        )
+    mapping = _protocol_map(config)
+    out: list[tuple[Endpoint, str]] = []
     for e in endpoints:
         if e.name in controllers:
             log.warning("not opening listener %s://%s:%d: logbroker has no KRaft controller quorum",
                         e.name, e.host, e.port)
-    return listener
+            continue
+        protocol = mapping.get(e.name)
+        if protocol is None:
+            raise InvalidConfigError(
+                f"listeners: listener {e.name} has no security protocol (add it to listener.security.protocol.map)"
+            )
+        if protocol not in _PROTOCOLS:
+            raise InvalidConfigError(f"listener.security.protocol.map: {e.name} maps to {protocol}, which is not "
+                                     f"one of {', '.join(_PROTOCOLS)}")
+        out.append((e, protocol))
+    if endpoints and not out:
+        raise InvalidConfigError("listeners: every listener is a controller listener; name a client listener")
+    ports = [e.port for e, _ in out if e.port != 0]
+    if len(ports) != len(set(ports)):
+        raise InvalidConfigError("listeners: two listeners use the same port")
+    return out
 
 
-def _advertised(config: BrokerConfig, listener_name: str) -> tuple[str, int] | None:
+def _advertised(config: BrokerConfig, names: list[str]) -> dict[str, tuple[str, int]]:
     endpoints = parse_endpoints(config.get_str("advertised.listeners"), "advertised.listeners")
-    if not endpoints:
-        return None
-    others = [e.name for e in endpoints if e.name != listener_name]
-    if others:
-        raise InvalidConfigError(
-            f"advertised.listeners: {', '.join(others)} is not the listener logbroker serves ({listener_name})"
-        )
-    advertised = endpoints[0]
-    if advertised.port == 0:
-        raise InvalidConfigError("advertised.listeners: port 0 cannot be advertised; give the port clients use")
-    if advertised.host in ("0.0.0.0", "::"):
-        raise InvalidConfigError(
-            f"advertised.listeners: {advertised.host} is not an address clients can reach (Kafka refuses it too)"
-        )
-    return advertised.host, advertised.port  # an empty host is filled in from the listener
+    out: dict[str, tuple[str, int]] = {}
+    for advertised in endpoints:
+        if advertised.name not in names:
+            raise InvalidConfigError(
+                f"advertised.listeners: {advertised.name} is not a listener logbroker serves ({', '.join(names)})"
+            )
+        if advertised.port == 0:
+            raise InvalidConfigError("advertised.listeners: port 0 cannot be advertised; give the port clients use")
+        if advertised.host in ("0.0.0.0", "::"):
+            raise InvalidConfigError(
+                f"advertised.listeners: {advertised.host} is not an address clients can reach (Kafka refuses it too)"
+            )
+        out[advertised.name] = (advertised.host, advertised.port)  # an empty host is filled in from the listener
+    return out
+
+
+def _inter_broker(config: BrokerConfig, listeners: list[ListenerSettings]) -> str:
+    """The listener followers fetch over: ``inter.broker.listener.name``, else the one whose
+    protocol is ``security.inter.broker.protocol`` (PLAINTEXT), else the first (Kafka refuses that
+    case; a single node needs no inter-broker listener, so it is only checked in a cluster)."""
+    names = [entry.name for entry in listeners]
+    name = config.get_str("inter.broker.listener.name").strip()
+    if name:
+        if name not in names:
+            raise InvalidConfigError(f"inter.broker.listener.name: {name} is not one of the listeners "
+                                     f"({', '.join(names)})")
+        return name
+    protocol = config.get_str("security.inter.broker.protocol").strip() or "PLAINTEXT"
+    for entry in listeners:
+        if entry.protocol == protocol:
+            return entry.name
+    if config.get_str("zookeeper.connect"):
+        raise InvalidConfigError(f"no listener uses security.inter.broker.protocol={protocol}; set "
+                                 "inter.broker.listener.name to the listener brokers use between them")
+    return names[0]
 
 
 def _data_dir(config: BrokerConfig) -> Path | None:
@@ -163,20 +215,26 @@ def resolve(config: BrokerConfig, *, kafka_listen: tuple[str, int] | None = None
     """The effective settings: command-line values, else the config, else the embedded defaults.
 
     Every property is checked, even one a flag overrides, so a bad file is refused as a whole.
+    ``kafka_listen`` replaces the first listener's address (or is the one PLAINTEXT listener when
+    ``listeners`` is empty).
     """
-    listener = _client_listener(config)
-    name = listener.name if listener is not None else "PLAINTEXT"
-    advertised = _advertised(config, name)
+    clients = _client_listeners(config)
+    if not clients:
+        clients = [(Endpoint("PLAINTEXT", *DEFAULT_KAFKA_LISTEN), "PLAINTEXT")]
+    advertised = _advertised(config, [e.name for e, _ in clients])
+    listeners: list[ListenerSettings] = []
+    for i, (e, protocol) in enumerate(clients):
+        listen = ("0.0.0.0" if e.host == "" else e.host, e.port)
+        if i == 0 and kafka_listen is not None:
+            listen = kafka_listen
+        listeners.append(ListenerSettings(e.name, protocol, listen, advertised.get(e.name)))
     configured_dir = _data_dir(config)
-    if kafka_listen is not None:
-        listen = kafka_listen
-    elif listener is not None:
-        listen = ("0.0.0.0" if listener.host == "" else listener.host, listener.port)
-    else:
-        listen = DEFAULT_KAFKA_LISTEN
+    first = listeners[0]
     return NetworkSettings(
-        listener_name=name,
-        listen=listen,
-        advertised=advertised,
+        listener_name=first.name,
+        listen=first.listen,
+        advertised=first.advertised,
         data_dir=data_dir if data_dir is not None else configured_dir or DEFAULT_DATA_DIR,
+        listeners=tuple(listeners),
+        inter_broker_listener=_inter_broker(config, listeners),
     )

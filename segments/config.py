@@ -72,6 +72,8 @@ class ConfigType(IntEnum):
     LONG = 5
     DOUBLE = 6
     LIST = 7
+    CLASS = 8
+    PASSWORD = 9  # a secret: DescribeConfigs answers its value as null, isSensitive true
 
 
 class ConfigSource(IntEnum):

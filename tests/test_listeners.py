@@ -52,13 +52,15 @@ def test_a_custom_listener_name_mapped_to_plaintext() -> None:
 
 @pytest.mark.parametrize(("props", "message"), [
     ({"log.dirs": "/a,/b"}, "log.dirs lists 2 directories"),
-    ({"listeners": "SSL://:9093"}, "uses SSL; logbroker serves PLAINTEXT only"),
-    ({"listeners": "PLAINTEXT://:9092,OTHER://:9094", "listener.security.protocol.map": "OTHER:PLAINTEXT"},
-     "exactly one client listener"),
+    ({"listeners": "X://:9093", "listener.security.protocol.map": "X:KERBEROS"}, "X maps to KERBEROS"),
+    ({"listeners": "PLAINTEXT://:9092,OTHER://:9092", "listener.security.protocol.map": "OTHER:PLAINTEXT"},
+     "two listeners use the same port"),
+    ({"listeners": "PLAINTEXT://:9092", "inter.broker.listener.name": "INTERNAL"},
+     "inter.broker.listener.name: INTERNAL is not one of the listeners"),
     ({"listeners": "CLIENT://:9092"}, "listener CLIENT has no security protocol"),
     ({"listeners": "127.0.0.1:9092"}, "is not of the form NAME://HOST:PORT"),
     ({"listeners": "PLAINTEXT://:99999"}, "is not of the form NAME://HOST:PORT"),
-    ({"advertised.listeners": "EXTERNAL://x:9092"}, "EXTERNAL is not the listener logbroker serves"),
+    ({"advertised.listeners": "EXTERNAL://x:9092"}, "EXTERNAL is not a listener logbroker serves"),
     ({"advertised.listeners": "PLAINTEXT://0.0.0.0:9092"}, "not an address clients can reach"),
     ({"advertised.listeners": "PLAINTEXT://host:0"}, "port 0 cannot be advertised"),
 ])
@@ -76,3 +78,29 @@ def test_the_request_pool_must_hold_the_largest_request() -> None:
         BrokerConfig.from_props({"queued.max.request.bytes": "1000"})
     assert BrokerConfig.from_props({"queued.max.request.bytes": "-1"}).get_int("queued.max.request.bytes") == -1
 
+
+
+def test_several_listeners_each_with_its_protocol_and_advertised_address() -> None:
+    net = resolve(_config(
+        listeners="PLAINTEXT://127.0.0.1:9092,SSL://127.0.0.1:9093,SASL_PLAINTEXT://127.0.0.1:9094,"
+                  "INTERNAL://127.0.0.1:9095,CONTROLLER://:9096",
+        listener_security_protocol_map="INTERNAL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        controller_listener_names="CONTROLLER",
+        advertised_listeners="SSL://kafka.example:19093,INTERNAL://broker1:9095",
+        inter_broker_listener_name="INTERNAL"))
+    assert [(entry.name, entry.protocol, entry.listen, entry.advertised) for entry in net.listeners] == [
+        ("PLAINTEXT", "PLAINTEXT", ("127.0.0.1", 9092), None),
+        ("SSL", "SSL", ("127.0.0.1", 9093), ("kafka.example", 19093)),
+        ("SASL_PLAINTEXT", "SASL_PLAINTEXT", ("127.0.0.1", 9094), None),
+        ("INTERNAL", "SASL_SSL", ("127.0.0.1", 9095), ("broker1", 9095)),
+    ]
+    assert net.inter_broker_listener == "INTERNAL"
+    assert [e.tls for e in net.listeners] == [False, True, False, True]
+    assert [e.sasl for e in net.listeners] == [False, False, True, True]
+
+
+def test_kafka_listen_replaces_the_first_listener_only() -> None:
+    net = resolve(_config(listeners="SASL_SSL://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092"),
+                  kafka_listen=("127.0.0.1", 0))
+    assert [e.listen for e in net.listeners] == [("127.0.0.1", 0), ("127.0.0.1", 9092)]
+    assert net.listener_name == "SASL_SSL" and net.inter_broker_listener == "PLAINTEXT"

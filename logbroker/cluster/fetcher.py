@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,8 +50,10 @@ class ReplicaFetcher:
     def __init__(self, broker: Broker, broker_id: int, leader_id: int,
                  address: Callable[[], tuple[str, int] | None], *,
                  on_high_watermark: Callable[[TopicPartition, int], None],
-                 on_dropped: Callable[[TopicPartition], None], wait_ms: int, max_bytes: int) -> None:
+                 on_dropped: Callable[[TopicPartition], None], wait_ms: int, max_bytes: int,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.broker = broker
+        self.tls = tls  # the inter-broker listener is SSL: connect to the leader through TLS
         self.broker_id = broker_id
         self.leader_id = leader_id
         self._address = address
@@ -107,7 +110,11 @@ class ReplicaFetcher:
             address = self._address()
             if address is None:
                 raise ConnectionError(f"leader {self.leader_id} is not registered")
-            self._conn = await asyncio.wait_for(asyncio.open_connection(*address), 5)
+            if self.tls is not None:
+                self._conn = await asyncio.wait_for(
+                    asyncio.open_connection(*address, ssl=self.tls, server_hostname=address[0]), 5)
+            else:
+                self._conn = await asyncio.wait_for(asyncio.open_connection(*address), 5)
         reader, writer = self._conn
         self._correlation += 1
         writer.write(codec.encode_request(api_key, version, self._correlation, f"replica-{self.broker_id}", body))

@@ -15,6 +15,7 @@ broker core (``logbroker.broker``); it never imports the Kafka front.
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from logbroker.http import (
+    routes_auth,
     routes_console,
     routes_consumers,
     routes_groups,
@@ -31,8 +33,10 @@ from logbroker.http import (
     routes_stats,
     routes_topics,
 )
+from logbroker.http.auth import AUTH, HttpAuth, auth_middleware
 from logbroker.http.context import METRICS, HttpContext, install
 from logbroker.http.errors import Handler, error_middleware
+from logbroker.security.tls import server_context
 
 __all__ = ["HttpContext", "HttpServer", "build_app"]
 
@@ -56,8 +60,11 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def build_app(ctx: HttpContext) -> web.Application:
     max_body = ctx.broker.config.get_int("socket.request.max.bytes")
-    app = web.Application(client_max_size=max_body, middlewares=[metrics_middleware, error_middleware])
+    app = web.Application(client_max_size=max_body,
+                          middlewares=[metrics_middleware, error_middleware, auth_middleware])
     install(app, ctx)
+    app[AUTH] = HttpAuth.from_config(ctx.broker.config, ctx.broker.credentials)
+    app.add_routes(routes_auth.routes)
     for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_share, routes_ops):
         app.add_routes(module.routes)
     app.add_routes(routes_stats.routes)
@@ -84,6 +91,11 @@ class HttpServer:
     def __init__(self, ctx: HttpContext) -> None:
         self.ctx = ctx
         self.app = build_app(ctx)
+        config = ctx.broker.config
+        # TLS on the HTTP listener: logbroker.http.ssl.* settings, else the broker-wide ssl.* ones.
+        self.tls: ssl.SSLContext | None = None
+        if config.get_bool("logbroker.http.ssl.enable"):
+            self.tls = server_context(config.props, "logbroker.http.", what="HTTP listener").context
         self._runner: web.AppRunner | None = None
         self._address: tuple[str, int] | None = None
 
@@ -96,7 +108,7 @@ class HttpServer:
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                logger=cast(logging.Logger, _ServerLog(log, {})))
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=self.tls)
         await site.start()
         self._runner = runner
         server = runner.server

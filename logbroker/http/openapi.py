@@ -183,6 +183,8 @@ _SCHEMAS: dict[str, Any] = {
                 "committed_offset": {"type": "integer"}, "log_end_offset": {"type": "integer"},
                 "lag": {"type": "integer", "nullable": True}, "member_id": _NULLABLE_STRING,
                 "metadata": {"type": "string"}}}},
+            "share_partitions": {"type": "array", "description": "share groups only",
+                                 "items": _ref("SharePartitionState")},
         },
     },
     "ResetOffsets": {
@@ -541,6 +543,33 @@ _PATHS.update({
         "get": {"operationId": "console", "summary": "The management console (HTML page over this API)",
                 "tags": ["console"], "responses": {"200": {"description": "The page", "content": _HTML}}},
     },
+    "/login": {
+        "get": {"operationId": "consoleLogin", "summary": "The console's login page",
+                "tags": ["console"], "responses": {"200": {"description": "The page", "content": _HTML}}},
+    },
+    "/auth/token": {
+        "post": {"operationId": "issueToken", "summary": "A bearer token for a user name and password "
+                                                        "(JSON body or HTTP Basic)", "tags": ["auth"],
+                 "requestBody": {"required": False, "content": _json(_ref("Credentials"))},
+                 "responses": {"200": _ok("The token", _ref("Token")), **_errors(400, 401, 415)}},
+    },
+    "/auth/login": {
+        "post": {"operationId": "login", "summary": "The console's session: an HttpOnly cookie and a CSRF token",
+                 "tags": ["auth"], "requestBody": {"required": False, "content": _json(_ref("Credentials"))},
+                 "responses": {"200": _ok("Logged in", {"type": "object", "properties": {
+                     "principal": {"type": "string"}, "csrf_token": {"type": "string"}}}),
+                     **_errors(400, 401, 415)}},
+    },
+    "/auth/logout": {
+        "post": {"operationId": "logout", "summary": "End the console's session (clears its cookies)",
+                 "tags": ["auth"], "responses": {"204": {"description": "Logged out"}}},
+    },
+    "/auth/whoami": {
+        "get": {"operationId": "whoami", "summary": "The principal this request authenticated as", "tags": ["auth"],
+                "responses": {"200": _ok("The principal", {"type": "object", "properties": {
+                    "principal": {"type": "string"}, "authentication": {"type": "boolean"}}}),
+                    **_errors(401)}},
+    },
     "/console/{file}": {
         "parameters": [{"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}],
         "get": {"operationId": "consoleAsset", "summary": "The console's scripts and styles",
@@ -554,8 +583,24 @@ _PATHS["/topics/{topic}/configs"]["get"] = {
     "tags": ["topics"],
     "responses": {"200": _ok("Configs", {"type": "object", "properties": {
         "name": {"type": "string"}, "configs": {"type": "array", "items": {"type": "object"}}}}), **_errors(404)}}
+_SCHEMAS.update({
+    "Credentials": {"type": "object", "required": ["username", "password"],
+                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+    "Token": {"type": "object", "required": ["access_token", "token_type", "expires_in"],
+              "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"},
+                             "expires_in": {"type": "integer"}}},
+})
 _SCHEMAS.update(openapi_share.SCHEMAS)
 _PATHS.update(openapi_share.PATHS)
+
+# With an authorizer (docs/SECURITY.md) every route but these may answer 403 (TOPIC_, GROUP_ or
+# CLUSTER_AUTHORIZATION_FAILED).
+_OPEN_PATHS = frozenset({"/health", "/openapi.json", "/metrics", "/", "/console/{file}"})
+for _path, _operations in _PATHS.items():
+    if _path not in _OPEN_PATHS:
+        for _operation in _operations.values():
+            if isinstance(_operation, dict) and "responses" in _operation:
+                _operation["responses"].setdefault("403", {"$ref": "#/components/responses/Error"})
 
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

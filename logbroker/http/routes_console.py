@@ -1,6 +1,7 @@
 """The management console: a static page and its ES modules, served on the HTTP listener.
 
     GET /                  console/index.html
+    GET /login             console/login.html (when authentication is on; docs/SECURITY.md)
     GET /console/{file}    console/<file> (``console.js``, ``console.css``, ...; no subdirectories)
 
 The page is plain HTML, CSS and JavaScript modules shipped in the package (no build step, no
@@ -35,6 +36,12 @@ def _file(name: str) -> web.StreamResponse:
 @routes.get("/", allow_head=False)
 async def index(request: web.Request) -> web.StreamResponse:
     return _file("index.html")
+
+
+@routes.get("/login", allow_head=False)
+async def login_page(request: web.Request) -> web.StreamResponse:
+    """The console's login page (used when logbroker.http.auth.enable is set)."""
+    return _file("login.html")
 
 
 @routes.get("/console/{file}", allow_head=False)

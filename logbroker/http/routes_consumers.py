@@ -35,6 +35,7 @@ from aiohttp import web
 from logbroker.errors import OffsetOutOfRangeError, StorageError
 from logbroker.groups import GroupError, OffsetCommitInput
 from logbroker.groups.http_members import OFFSET_RESETS, HttpMember, HttpMembers, MemberRefused, Subscription
+from logbroker.http.access import Op, require_group, require_topic
 from logbroker.http.content import read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, HttpContext, context, members
 from logbroker.http.errors import HttpError, bad_request, group_error, heartbeat_error
@@ -72,6 +73,7 @@ routes = web.RouteTableDef()
 
 def _member(request: web.Request) -> HttpMember:
     group_id = request.match_info["group"]
+    require_group(request, Op.READ, group_id)  # every member request, as Kafka's heartbeats and commits
     member_id = request.match_info["member"]
     member = members(request).get(group_id, member_id)
     if member is None:
@@ -140,8 +142,11 @@ async def join(request: web.Request) -> web.Response:
     ctx = context(request)
     sessions = members(request)
     group_id = request.match_info["group"]
+    require_group(request, Op.READ, group_id)
     body = body_object(await read_body(request))
     topics, pattern = _subscription(body)
+    for topic in topics or ():
+        require_topic(request, Op.DESCRIBE, topic)  # as ConsumerGroupHeartbeat's subscription check
     session_timeout_ms = field_int(body, "session_timeout_ms", 1, MAX_SESSION_TIMEOUT_MS)
     rebalance_timeout_ms = field_int(body, "rebalance_timeout_ms", 1, MAX_SESSION_TIMEOUT_MS)
     assignor = _choice(body, "assignor", ASSIGNORS, None)
@@ -260,6 +265,8 @@ async def poll(request: web.Request) -> web.Response:
             if loop.time() >= beat_at:
                 _beat(ctx, sessions, member)
                 beat_at = loop.time() + member.heartbeat_interval_ms / 1000
+            for topic in {t for t, _ in member.positions}:
+                require_topic(request, Op.READ, topic)  # as Fetch: READ on every topic read
             fetched = await _fetch(ctx, sessions, member, max_records, max_bytes, key_format, value_format, raw)
             if fetched.records or loop.time() >= deadline:
                 return respond(request, {**_member_state(sessions, member), "records": fetched.records})
@@ -303,6 +310,8 @@ async def commit(request: web.Request) -> web.Response:
     member = _member(request)
     body = await read_body(request) if request.can_read_body else None
     asked, epoch = _commit_offsets(body)
+    for topic in {t for t, _ in (asked if asked is not None else member.positions)}:
+        require_topic(request, Op.READ, topic)  # as OffsetCommit: READ on every committed topic
     async with member.lock:
         try:
             offsets, waiting = sessions.commit(member, asked, epoch, ctx.clock)

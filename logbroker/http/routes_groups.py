@@ -1,7 +1,10 @@
 """Group administration over HTTP, the same for every group type (the coordinator answers for all).
 
     GET    /groups                      {"groups": [{"group_id", "protocol_type", "state", "group_type"}]}
-    GET    /groups/{group}              state, members with their assignment, committed offsets and lag
+    GET    /groups/{group}              state, members with their assignment, committed offsets and lag;
+                                        for a share group, each share-partition's start offset as its
+                                        committed offset, and ``share_partitions`` (in flight,
+                                        acquired, acknowledged, archived, delivery-count histogram)
     POST   /groups/{group}/reset-offsets  {"strategy": "earliest"|"latest"|"timestamp"|"shift"|"offset",
                                          "timestamp"?: ms, "shift"?: n, "offset"?: n, "topics"?: [name],
                                          "dry_run"?: bool}
@@ -26,11 +29,14 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups import GroupDescription, GroupError, OffsetCommitInput
+from logbroker.groups.share_group import SHARE
 from logbroker.groups.state import CONSUMER
+from logbroker.http.access import Op, require_group, require_topic, visible_groups, visible_topics
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.params import INT64_MAX, body_object, field_int, optional
+from logbroker.http.share_partitions import share_partition_json
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +56,10 @@ def _committed_offset(found: Any) -> int | None:
 @routes.get("/groups", allow_head=False)
 async def list_groups(request: web.Request) -> web.Response:
     """Every group: classic (Kafka clients' JoinGroup) and consumer-protocol (HTTP and KIP-848 members)."""
+    every = coordinator(request).list_groups()
+    visible = visible_groups(request, (g.group_id for g in every))
     groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "state": g.state, "group_type": g.group_type}
-              for g in coordinator(request).list_groups()]
+              for g in every if g.group_id in visible]
     return respond(request, {"groups": groups})
 
 
@@ -76,12 +84,25 @@ async def describe_group(request: web.Request) -> web.Response:
     """State, members with their assignment, committed offsets and lag, the same for every group type."""
     groups = coordinator(request)
     group_id = request.match_info["group"]
+    require_group(request, Op.DESCRIBE, group_id)
     desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
+    if desc.group_type == SHARE:
+        # A share group has no committed offsets: each partition's start offset plays their part.
+        shown_shares = groups.share.describe_partitions(group_id)
+        allowed = visible_topics(request, {s.topic for s in shown_shares})
+        shares = [share_partition_json(s) for s in shown_shares if s.topic in allowed]
+        offsets = [{"topic": s["topic"], "partition": s["partition"], "committed_offset": s["start_offset"],
+                    "log_end_offset": s["log_end_offset"], "lag": s["lag"], "member_id": None, "metadata": ""}
+                   for s in shares]
+        return respond(request, {**_description(desc), "offsets": offsets, "share_partitions": shares})
+    lags = groups.lag(group_id)
+    # As Kafka's OffsetFetch for a whole group: the topics the principal may not describe are left out.
+    shown = visible_topics(request, {lag.topic for lag in lags})
     offsets = [{"topic": lag.topic, "partition": lag.partition, "committed_offset": lag.committed_offset,
                 "log_end_offset": lag.log_end_offset, "lag": lag.lag, "member_id": lag.member_id,
-                "metadata": lag.metadata} for lag in groups.lag(group_id)]
+                "metadata": lag.metadata} for lag in lags if lag.topic in shown]
     return respond(request, {**_description(desc), "offsets": offsets})
 
 
@@ -91,6 +112,7 @@ async def reset_offsets(request: web.Request) -> web.Response:
     groups = coordinator(request)
     broker = ctx.broker
     group_id = request.match_info["group"]
+    require_group(request, Op.READ, group_id)  # an offset commit, as Kafka's OffsetCommit
     desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
@@ -122,6 +144,8 @@ async def reset_offsets(request: web.Request) -> web.Response:
                           f"offsets of group {group_id!r} can only be reset while it is inactive, but it is "
                           f"{desc.state} with {len(desc.members)} member(s)")
     new: dict[tuple[str, int], OffsetCommitInput] = {}
+    for topic in topics:
+        require_topic(request, Op.READ, topic)
     for topic in topics:
         partitions = broker.topic(topic).partitions
         for p in range(partitions):
@@ -163,6 +187,7 @@ async def reset_offsets(request: web.Request) -> web.Response:
 async def delete_group(request: web.Request) -> web.Response:
     ctx = context(request)
     group_id = request.match_info["group"]
+    require_group(request, Op.DELETE, group_id)
     results = await coordinator(request).delete_groups([group_id], ctx.clock())
     error = results.get(group_id, GroupError.NONE)
     if not error.ok:

@@ -48,6 +48,7 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.broker import Broker, ReadOutcome
+from logbroker.http.access import Op, require_topic
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, context
 from logbroker.http.errors import HttpError, bad_request
@@ -144,6 +145,7 @@ async def produce(request: web.Request) -> web.Response:
     acks = query_choice(request, "acks", ACKS, "all")
     timeout_ms = query_int(request, "timeout_ms", 30_000, 1, 300_000)
     assert timeout_ms is not None
+    require_topic(request, Op.WRITE, topic)  # before the lookup: a refusal does not tell whether it exists
     info = broker.topic(topic)
     broker.check_client_append(topic)
     raw_bytes = body_is_msgpack(request)
@@ -280,6 +282,7 @@ async def read_records(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
     topic = request.match_info["topic"]
+    require_topic(request, Op.READ, topic)
     info = broker.topic(topic)
     partition = path_partition(request, info.partitions)
     offset = query_int(request, "offset", None, 0, INT64_MAX)

@@ -31,15 +31,17 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups.errors import HeartbeatError
-from logbroker.groups.share_fetch import acquire_records
+from logbroker.groups.share_fetch import acquire_durably
 from logbroker.groups.share_group import AUTO_OFFSET_RESET
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
+from logbroker.http.access import Op, require_group, require_topic
 from logbroker.http.content import read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, context, coordinator
 from logbroker.http.errors import HttpError, bad_request, heartbeat_error
 from logbroker.http.params import body_object, field_str, query_choice, query_int
 from logbroker.http.routes_records import FORMATS, default_key_format, record_out
+from logbroker.http.share_partitions import share_partition_json
 from logbroker.records import CorruptBatchError, records_from
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ def _share(request: web.Request) -> ShareGroups:
 def _member(request: web.Request) -> tuple[ShareGroups, str, str]:
     share = _share(request)
     group_id, member_id = request.match_info["group"], request.match_info["member"]
+    require_group(request, Op.READ, group_id)  # as ShareFetch/ShareAcknowledge
     if not share.is_member(group_id, member_id):
         raise HttpError(404, "UNKNOWN_MEMBER_ID", f"share group {group_id!r} has no member {member_id!r}; "
                                                   f"join with POST /share-groups/{{group}}/members")
@@ -92,6 +95,9 @@ async def join(request: web.Request) -> web.Response:
     if (not isinstance(topics, list) or not topics or len(topics) > MAX_TOPICS
             or not all(isinstance(t, str) and t for t in topics)):
         raise bad_request(f"topics must be a non-empty array of at most {MAX_TOPICS} topic names")
+    require_group(request, Op.READ, group_id)  # as ShareGroupHeartbeat: READ on the group, DESCRIBE on topics
+    for topic in topics:
+        require_topic(request, Op.DESCRIBE, topic)
     client_id = field_str(obj, "client_id", required=False) or "http"
     reset = field_str(obj, "auto_offset_reset", required=False)
     if reset is not None and reset not in ("earliest", "latest"):
@@ -131,7 +137,9 @@ async def receive(request: web.Request) -> web.Response:
         now = ctx.clock()
         share.touch(group_id, member_id, now)
         assignment = list(share.assignment(group_id, member_id))
-        got = acquire_records(ctx.broker, share, group_id, member_id, assignment, limit, READ_BYTES, now)
+        for topic in {t for t, _ in assignment}:
+            require_topic(request, Op.READ, topic)  # as ShareFetch: READ on every topic read
+        got = await acquire_durably(ctx.broker, share, group_id, member_id, assignment, limit, READ_BYTES, now)
         out = await _render(request, share, group_id, member_id, got, key_format, value_format, raw, now)
         remaining = deadline - time.monotonic()
         if out or remaining <= 0 or not share.is_member(group_id, member_id):
@@ -209,6 +217,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 async def describe(request: web.Request) -> web.Response:
     share = _share(request)
     group_id = request.match_info["group"]
+    require_group(request, Op.DESCRIBE, group_id)
     group = share.group(group_id)
     if group is None:
         raise HttpError(404, "GROUP_ID_NOT_FOUND", f"no share group {group_id!r}")
@@ -218,7 +227,6 @@ async def describe(request: web.Request) -> web.Response:
                      "client_host": m.client_host, "subscribed_topics": list(m.subscribed_topics),
                      "assignment": [{"topic": t, "partition": p} for t, p in m.assignment]}
                     for m in group.members.values()],
-        "partitions": [{"topic": s.topic, "partition": s.partition, "start_offset": s.start_offset,
-                        "end_offset": s.end_offset, "acquired": s.acquired, "available": s.available,
-                        "delivery_counts": [{"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
+        "partitions": [share_partition_json(s) | {"delivery_counts": [
+                           {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
                        for s in share.describe_partitions(group_id)]})

@@ -29,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups import GroupError
+from logbroker.http.access import Op, require_cluster, require_group, require_topic, visible_groups, visible_topics
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
 from logbroker.http.errors import bad_request, group_error
@@ -109,6 +110,7 @@ def _latency(front: str, items: dict[str, Histogram]) -> list[dict[str, Any]]:
 async def stats(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
+    require_cluster(request, Op.DESCRIBE)  # broker-wide figures: Kafka's DescribeCluster/metrics permission
     history = request.app[HISTORY]
     topics = broker.topics()
     used, free, total = broker.disk_usage()
@@ -158,8 +160,10 @@ async def topic_stats(request: web.Request) -> web.Response:
         acc[0] += state.size_bytes
         acc[1] += state.log_end_offset - state.log_start_offset
     rows = []
-    for info in broker.topics():
-        if needle and needle not in info.name.lower():
+    all_topics = broker.topics()
+    visible = visible_topics(request, (t.name for t in all_topics))
+    for info in all_topics:
+        if info.name not in visible or (needle and needle not in info.name.lower()):
             continue
         is_internal = broker.is_internal(info.name)
         if is_internal and not internal:
@@ -182,7 +186,9 @@ async def group_stats(request: web.Request) -> web.Response:
     groups = coordinator(request)
     offset, limit = _page(request)
     needle = request.query.get("filter", "").lower()
-    listed = [g for g in groups.list_groups() if not needle or needle in g.group_id.lower()]
+    every = groups.list_groups()
+    visible = visible_groups(request, (g.group_id for g in every))
+    listed = [g for g in every if g.group_id in visible and (not needle or needle in g.group_id.lower())]
     rows = []
     for g in listed[offset:offset + limit]:
         desc = groups.describe_group(g.group_id)
@@ -198,6 +204,7 @@ async def group_stats(request: web.Request) -> web.Response:
 async def lag_history(request: web.Request) -> web.Response:
     groups = coordinator(request)
     group_id = request.match_info["group"]
+    require_group(request, Op.DESCRIBE, group_id)
     if groups.describe_group(group_id) is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
     history = request.app[HISTORY]
@@ -216,6 +223,7 @@ async def list_partitions(request: web.Request) -> web.Response:
     """One page of a topic's partitions: only the logs on the page are opened."""
     broker = context(request).broker
     name = request.match_info["topic"]
+    require_topic(request, Op.DESCRIBE, name)
     info = broker.topic(name)
     offset, limit = _page(request)
     node = broker.node_id
@@ -232,6 +240,7 @@ async def add_partitions(request: web.Request) -> web.Response:
     """Grow a topic (Kafka CreatePartitions): ``count`` is the new total, never fewer than today."""
     broker = context(request).broker
     name = request.match_info["topic"]
+    require_topic(request, Op.ALTER, name)
     broker.topic(name)  # 404 before 400s about the body
     body = body_object(await read_body(request))
     count = field_int(body, "count", 1, MAX_PARTITIONS)
@@ -250,4 +259,5 @@ async def add_partitions(request: web.Request) -> web.Response:
 async def topic_configs(request: web.Request) -> web.Response:
     broker = context(request).broker
     name = request.match_info["topic"]
+    require_topic(request, Op.DESCRIBE_CONFIGS, name)
     return respond(request, {"name": name, "configs": configs_of(broker.describe_configs(name))})

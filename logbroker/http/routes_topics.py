@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from logbroker.http.access import Op, may_create_topic, require_topic, visible_topics
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context
 from logbroker.http.errors import bad_request
@@ -59,8 +60,10 @@ def description(d: TopicDescription) -> dict[str, Any]:
 @routes.get("/topics", allow_head=False)
 async def list_topics(request: web.Request) -> web.Response:
     broker = context(request).broker
+    all_topics = broker.topics()
+    visible = visible_topics(request, (t.name for t in all_topics))
     topics = [{"name": t.name, "topic_id": str(t.topic_id), "partitions": t.partitions,
-               "internal": broker.is_internal(t.name)} for t in broker.topics()]
+               "internal": broker.is_internal(t.name)} for t in all_topics if t.name in visible]
     return respond(request, {"topics": topics})
 
 
@@ -70,6 +73,8 @@ async def create_topic(request: web.Request) -> web.Response:
     body = body_object(await read_body(request))
     name = field_str(body, "name")
     assert name is not None
+    if not may_create_topic(request, name):
+        require_topic(request, Op.CREATE, name)  # raises the 403
     partitions = field_int(body, "partitions", 1, MAX_PARTITIONS)
     replication = field_int(body, "replication_factor", -1, 32767)
     configs = _config_strings(optional(body, "configs"), "configs")
@@ -92,6 +97,7 @@ async def create_topic(request: web.Request) -> web.Response:
 @routes.get("/topics/{topic}", allow_head=False)
 async def describe_topic(request: web.Request) -> web.Response:
     broker = context(request).broker
+    require_topic(request, Op.DESCRIBE, request.match_info["topic"])
     return respond(request, description(broker.describe_topic(request.match_info["topic"])))
 
 
@@ -99,6 +105,7 @@ async def describe_topic(request: web.Request) -> web.Response:
 async def alter_configs(request: web.Request) -> web.Response:
     broker = context(request).broker
     name = request.match_info["topic"]
+    require_topic(request, Op.ALTER_CONFIGS, name)
     broker.topic(name)  # 404 before 400s about the body
     body = body_object(await read_body(request))
     to_set = _config_strings(optional(body, "set"), "set")
@@ -121,6 +128,7 @@ async def delete_topic(request: web.Request) -> web.Response:
     ctx = context(request)
     broker = ctx.broker
     name = request.match_info["topic"]
+    require_topic(request, Op.DELETE, name)
     await broker.delete_topic_async(name)
     ctx.round_robin.forget(name)
     log.info("deleted topic %s over HTTP from %s", name, request.remote)

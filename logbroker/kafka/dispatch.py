@@ -18,6 +18,13 @@ from logbroker.broker import Broker
 from logbroker.groups import GroupCoordinator
 from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.authentication import (
+    AuthClose,
+    Authenticator,
+    ConnectionAuth,
+    ListenerSecurity,
+    connection_auth,
+)
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.errors import ProtocolError, UnsupportedVersion
 from logbroker.kafka.fetch_sessions import FetchSessionCache
@@ -65,7 +72,11 @@ from logbroker.kafka.handlers.partition_leadership import (
     handle_list_partition_reassignments,
 )
 from logbroker.kafka.handlers.produce import handle_produce
-from logbroker.kafka.handlers.producer import handle_init_producer_id, handle_sasl_handshake
+from logbroker.kafka.handlers.producer import handle_init_producer_id
+from logbroker.kafka.handlers.scram_credentials import (
+    handle_alter_user_scram_credentials,
+    handle_describe_user_scram_credentials,
+)
 from logbroker.kafka.handlers.share import (
     handle_share_acknowledge,
     handle_share_fetch,
@@ -83,8 +94,9 @@ from logbroker.kafka.handlers.transactions import (
     handle_describe_transactions,
     handle_list_transactions,
 )
-from logbroker.kafka.server import Chunk, CloseConnection, ConnectionInfo
+from logbroker.kafka.server import Chunk, CloseAfterResponse, CloseConnection, ConnectionInfo
 from logbroker.metrics import RequestLatencies
+from logbroker.security.sasl import AuthenticationFailed
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +106,6 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.FETCH: (handle_fetch, 18),
     ApiKey.LIST_OFFSETS: (handle_list_offsets, 10),
     ApiKey.METADATA: (handle_metadata, 13),
-    ApiKey.SASL_HANDSHAKE: (handle_sasl_handshake, 1),
     ApiKey.CREATE_TOPICS: (handle_create_topics, 7),
     ApiKey.DELETE_TOPICS: (handle_delete_topics, 6),
     ApiKey.DELETE_RECORDS: (handle_delete_records, 2),
@@ -112,12 +123,12 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.SYNC_GROUP: (handle_sync_group, 5),
     ApiKey.DESCRIBE_GROUPS: (handle_describe_groups, 6),
     ApiKey.LIST_GROUPS: (handle_list_groups, 5),
-    ApiKey.OFFSET_COMMIT: (handle_offset_commit, 10),
-    ApiKey.OFFSET_FETCH: (handle_offset_fetch, 10),
+    ApiKey.OFFSET_COMMIT: (handle_offset_commit, 9),
+    ApiKey.OFFSET_FETCH: (handle_offset_fetch, 9),
     ApiKey.DELETE_GROUPS: (handle_delete_groups, 2),
     ApiKey.OFFSET_DELETE: (handle_offset_delete, 0),
     ApiKey.CONSUMER_GROUP_HEARTBEAT: (handle_consumer_group_heartbeat, 1),
-    ApiKey.CONSUMER_GROUP_DESCRIBE: (handle_consumer_group_describe, 0),
+    ApiKey.CONSUMER_GROUP_DESCRIBE: (handle_consumer_group_describe, 1),
     ApiKey.DESCRIBE_ACLS: (handle_describe_acls, 3),
     ApiKey.CREATE_ACLS: (handle_create_acls, 3),
     ApiKey.DELETE_ACLS: (handle_delete_acls, 3),
@@ -138,8 +149,12 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: (handle_describe_share_group_offsets, 0),
     ApiKey.ALTER_SHARE_GROUP_OFFSETS: (handle_alter_share_group_offsets, 0),
     ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),
+    ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: (handle_describe_user_scram_credentials, 0),
+    ApiKey.ALTER_USER_SCRAM_CREDENTIALS: (handle_alter_user_scram_credentials, 0),
 }
 API_VERSIONS_MAX = 4
+# APIs about the connection itself, answered by the dispatcher (authentication.py), not a handler.
+CONNECTION_APIS: dict[int, int] = {ApiKey.SASL_HANDSHAKE: 1, ApiKey.SASL_AUTHENTICATE: 2}
 # Kafka 4 lists Produce from v0 in its ApiVersions answer (ApiKeys.PRODUCE_API_VERSIONS_RESPONSE_MIN_VERSION,
 # for old librdkafka: KAFKA-18659) though its validVersions are 3-13: a Produce v0-2 frame is still refused
 # (the connection is closed), as here, where dispatch uses the served range, not the advertised one.
@@ -151,7 +166,8 @@ _API_NAMES = {int(k): "".join(part.capitalize() for part in k.name.split("_")) f
 def served_versions() -> dict[int, tuple[int, int]]:
     """api key -> (min, max) versions served: the codec's range capped by the handler's maximum."""
     out: dict[int, tuple[int, int]] = {}
-    for key, (_, handler_max) in HANDLERS.items():
+    maxima = {key: handler_max for key, (_, handler_max) in HANDLERS.items()} | CONNECTION_APIS
+    for key, handler_max in maxima.items():
         known = codec.SUPPORTED.get(key)
         if known is None:
             continue
@@ -171,11 +187,15 @@ class Dispatcher:
 
     def __init__(self, broker: Broker, advertised_host: str, advertised_port: int, *,
                  coordinator: GroupCoordinator | None = None,
-                 latencies: RequestLatencies | None = None) -> None:
+                 latencies: RequestLatencies | None = None, security: ListenerSecurity | None = None,
+                 fetch_sessions: FetchSessionCache | None = None, listener: str | None = None) -> None:
         self.broker = broker
+        self.listener = listener
+        self.authenticator = Authenticator(security if security is not None else ListenerSecurity())
         self.latencies = latencies
         self.coordinator = coordinator
-        self.fetch_sessions = FetchSessionCache(broker.config.get_int("max.incremental.fetch.session.cache.slots"))
+        self.fetch_sessions = fetch_sessions if fetch_sessions is not None else FetchSessionCache(
+            broker.config.get_int("max.incremental.fetch.session.cache.slots"))
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
@@ -191,7 +211,34 @@ class Dispatcher:
                 "api_keys": [{"api_key": ApiKey.API_VERSIONS, "min_version": low, "max_version": high}]}
         return list(codec.encode_response(ApiKey.API_VERSIONS, 0, correlation_id, body))
 
+    def _raw_token(self, auth: ConnectionAuth, frame: memoryview, conn: ConnectionInfo) -> list[Chunk]:
+        """A bare SASL token after a v0 SaslHandshake; the answer is the server's token, size-prefixed.
+        A failure closes the connection without an answer (v0 has no error field)."""
+        try:
+            out = self.authenticator.step(auth, bytes(frame), conn.peer)
+        except AuthenticationFailed as exc:
+            raise CloseConnection(f"authentication failed: {exc}") from None
+        return [len(out).to_bytes(4, "big") + out]
+
+    def _connection_api(self, auth: ConnectionAuth, key: int, version: int, correlation_id: int,
+                        body: Body, conn: ConnectionInfo) -> list[Chunk]:
+        """SaslHandshake and SaslAuthenticate; CloseAfterResponse when the connection must close."""
+        try:
+            if key == ApiKey.SASL_HANDSHAKE:
+                response = self.authenticator.handshake(auth, version, str(body.get("mechanism", "")), conn.peer)
+            else:
+                response = self.authenticator.authenticate(auth, version, bytes(body.get("auth_bytes") or b""),
+                                                           conn.peer)
+        except AuthClose as exc:
+            if exc.body is None:
+                raise CloseConnection(str(exc)) from None
+            raise CloseAfterResponse(str(exc), codec.encode_response(key, version, correlation_id, exc.body)) from None
+        return list(codec.encode_response(key, version, correlation_id, response))
+
     async def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Sequence[Chunk] | None:
+        auth = connection_auth(conn.state)
+        if auth.raw_tokens:
+            return self._raw_token(auth, frame, conn)
         try:
             request = codec.decode_request(frame)
         except UnsupportedVersion as exc:
@@ -209,8 +256,16 @@ class Dispatcher:
                 log.info("api key %d is not served; answered UNSUPPORTED_VERSION (client %r)", key, request.client_id)
                 return list(codec.encode_response(key, version, request.correlation_id, NOT_SERVED[key]))
             raise CloseConnection(f"api key {key} version {version} is not served (client {request.client_id!r})")
+        try:
+            self.authenticator.gate(auth, key)
+            principal = self.authenticator.principal(auth, conn.peer, conn.peer_cert)
+        except AuthClose as exc:
+            raise CloseConnection(f"{exc} (client {request.client_id!r})") from None
+        if key in CONNECTION_APIS:
+            return self._connection_api(auth, key, version, request.correlation_id, request.body, conn)
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
-                             self.advertised_port, self.coordinator, self.fetch_sessions)
+                             self.advertised_port, self.coordinator, self.fetch_sessions, principal=principal,
+                             listener=self.listener)
         if key == ApiKey.API_VERSIONS:
             response: Body | None = {"error_code": 0, "api_keys": self._api_keys, "throttle_time_ms": 0,
                                      "supported_features": [], "finalized_features_epoch": -1,

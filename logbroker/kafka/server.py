@@ -40,10 +40,11 @@ import errno
 import logging
 import os
 import socket
+import ssl
 from collections import deque
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from logbroker.kafka.errors import FrameTooLarge
 from logbroker.kafka.frame_reader import FrameReader
@@ -52,6 +53,9 @@ from logbroker.kafka.recv_buffers import BufferCache
 
 log = logging.getLogger(__name__)
 
+# File bytes read per TLS write when a fetch response cannot use sendfile (one read, one encryption).
+_TLS_FILE_CHUNK = 256 * 1024
+_TLS_HANDSHAKE_TIMEOUT_S = 10.0
 T = TypeVar("T")
 # Byte chunks of ready responses joined into one send; larger ones go out on their own, uncopied.
 _JOIN_BYTES = 64 * 1024
@@ -114,6 +118,15 @@ class CloseConnection(Exception):
     """Raised by a handler to close the connection after writing the responses before it."""
 
 
+class CloseAfterResponse(Exception):
+    """Raised by a handler to write ``chunks`` (its response) and then close the connection, as
+    Kafka does after a failed authentication."""
+
+    def __init__(self, reason: str, chunks: Sequence[Chunk]) -> None:
+        super().__init__(reason)
+        self.chunks = chunks
+
+
 class RequestHandler(Protocol):
     def __call__(self, frame: memoryview, conn: ConnectionInfo, /) -> Awaitable[Sequence[Chunk] | None]: ...
 
@@ -122,6 +135,11 @@ class RequestHandler(Protocol):
 class ConnectionInfo:
     peer: str
     conn_id: int
+    tls: bool = False
+    # The verified client certificate (``SSLSocket.getpeercert()``) on a TLS listener, else None.
+    peer_cert: dict[str, Any] | None = None
+    # The request handler's own per-connection state (authentication), opaque to the transport.
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -145,13 +163,17 @@ class KafkaServer:
 
     def __init__(self, handler: RequestHandler, *, max_frame_bytes: int, max_inflight_bytes: int,
                  idle_timeout_s: float | None = None, max_queued_request_bytes: int = -1,
-                 request_timeout_s: float | None = None) -> None:
+                 request_timeout_s: float | None = None, tls: ssl.SSLContext | None = None,
+                 pool: RequestMemoryPool | None = None, name: str = "Kafka clients") -> None:
         self._handler = handler
+        self.tls = tls
+        self.name = name
         self._max_frame = max_frame_bytes
         self._max_inflight = max_inflight_bytes
         self._idle_timeout = idle_timeout_s
         self._request_timeout = request_timeout_s
-        self.pool = RequestMemoryPool(max_queued_request_bytes)
+        # One pool may be shared by several listeners: queued.max.request.bytes bounds them all.
+        self.pool = pool if pool is not None else RequestMemoryPool(max_queued_request_bytes)
         self.buffers = BufferCache()
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
@@ -168,7 +190,7 @@ class KafkaServer:
 
     async def start(self, host: str, port: int, *, listener: socket.socket | None = None) -> None:
         """Start accepting on ``listener`` (from ``open_listener``), or on a socket bound here."""
-        self._listener = listener if listener is not None else open_listener(host, port, "Kafka clients")
+        self._listener = listener if listener is not None else open_listener(host, port, self.name)
         self._accept_task = asyncio.create_task(self._accept_loop(), name="kafka-accept")
         timeouts = [t for t in (self._request_timeout, self._idle_timeout) if t is not None]
         if timeouts:
@@ -219,7 +241,7 @@ class KafkaServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._next_id += 1
             peer = f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
-            conn = _Connection(self, sock, ConnectionInfo(peer=peer, conn_id=self._next_id))
+            conn = _Connection(self, sock, ConnectionInfo(peer=peer, conn_id=self._next_id, tls=self.tls is not None))
             self._connections.add(conn)
             self.stats.connections_total += 1
             self.stats.connections_open += 1
@@ -308,7 +330,38 @@ class _Connection:
             self.task.cancel()
 
 
+    async def _tls_handshake(self, context: ssl.SSLContext) -> bool:
+        """Wrap the socket in TLS and complete the handshake (bounded in time); False on failure,
+        logged with the peer and the reason (plaintext on a TLS port, an untrusted or expired
+        client certificate, ...)."""
+        tls_sock = context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+        self.sock = tls_sock
+
+        async def handshake() -> None:
+            while True:
+                try:
+                    tls_sock.do_handshake()
+                    return
+                except ssl.SSLWantReadError:
+                    await self._wait_fd(write=False)
+                except ssl.SSLWantWriteError:
+                    await self._wait_fd(write=True)
+
+        try:
+            await asyncio.wait_for(handshake(), _TLS_HANDSHAKE_TIMEOUT_S)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+            log.warning("TLS handshake with %s failed: %s", self.info.peer, reason)
+            return False
+        cert = tls_sock.getpeercert()
+        self.info.peer_cert = dict(cert) if cert else None
+        return True
+
     async def run(self) -> None:
+        if self.server.tls is not None and not await self._tls_handshake(self.server.tls):
+            self.sock.close()
+            self.server._forget(self)
+            return
         self._reader = asyncio.create_task(self._read_loop())
         try:
             await self._write_loop()
@@ -348,12 +401,16 @@ class _Connection:
                     granted = len(target)
             try:
                 n = self.sock.recv_into(target, granted)
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
                 pool.release(granted)
                 if not self._inflight:
                     framer.release()  # idle: hold no buffer while waiting
                 del target
                 await self._wait_readable()
+                continue
+            except ssl.SSLWantWriteError:
+                pool.release(granted)
+                await self._wait_writable()
                 continue
             except BaseException:
                 pool.release(granted)
@@ -493,6 +550,10 @@ class _Connection:
                 except CloseConnection as exc:
                     log.info("closing connection %s: %s", self.info.peer, exc)
                     break
+                except CloseAfterResponse as exc:
+                    log.info("closing connection %s: %s", self.info.peer, exc)
+                    out.extend(exc.chunks)
+                    break
                 except Exception:
                     # A handler failed (a bug): the answers before it still go out, then the
                     # connection closes.
@@ -553,14 +614,20 @@ class _Connection:
         while view:
             try:
                 n = self.sock.send(view)
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
                 await self._wait_writable()
+                continue
+            except ssl.SSLWantReadError:
+                await self._wait_readable()
                 continue
             stats.bytes_out += n
             view = view[n:]
 
     async def _send_file(self, part: FilePart) -> None:
         """Send a file range with os.sendfile (zero-copy). HOT PATH of Fetch."""
+        if self.info.tls:
+            await self._send_file_tls(part)
+            return
         out = self.sock.fileno()
         offset = part.position
         remaining = part.length
@@ -584,3 +651,21 @@ class _Connection:
             offset += n
             remaining -= n
 
+
+    async def _send_file_tls(self, part: FilePart) -> None:
+        """Send a file range through TLS. HOT PATH of Fetch on a TLS listener.
+
+        ``sendfile`` cannot encrypt, so the range is read in large slices (``pread`` into one
+        buffer, reused) and each slice is written whole: one copy and one encryption per slice,
+        never per record or per batch.
+        """
+        offset, remaining = part.position, part.length
+        buffer = bytearray(min(remaining, _TLS_FILE_CHUNK))
+        view = memoryview(buffer)
+        while remaining > 0:
+            n = os.preadv(part.fileno, [view[: min(remaining, len(buffer))]], offset)
+            if n == 0:
+                raise ConnectionError(f"segment file ended {remaining} bytes early during a TLS fetch")
+            await self._send_bytes(view[:n])
+            offset += n
+            remaining -= n

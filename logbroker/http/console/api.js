@@ -7,13 +7,28 @@ export class ApiError extends Error {
   }
 }
 
+// With authentication on, the console's session is an HttpOnly cookie the page cannot read; the
+// CSRF token beside it is readable and goes back as X-CSRF-Token on every state-changing request.
+function csrfToken() {
+  const match = document.cookie.split("; ").find((c) => c.startsWith("logbroker_csrf="));
+  return match ? decodeURIComponent(match.slice("logbroker_csrf=".length)) : "";
+}
+
 export async function api(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+  const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (method !== "GET" && method !== "HEAD") {
+    const csrf = csrfToken();
+    if (csrf) init.headers["X-CSRF-Token"] = csrf;
+  }
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   const response = await fetch(path, init);
+  if (response.status === 401 && !path.startsWith("/auth/")) {
+    // Not logged in (or the session expired): to the login page, then back here.
+    location.assign(`/login?next=${encodeURIComponent(location.hash || "#/")}`);
+  }
   if (response.status === 204) return null;
   const text = await response.text();
   let data = null;

@@ -34,6 +34,7 @@ class RequestContext:
     coordinator: GroupCoordinator | None = None  # every group (classic and KIP-848) and committed offsets
     fetch_sessions: FetchSessionCache | None = None  # incremental fetch sessions (KIP-227)
     principal: Principal = ANONYMOUS  # who the connection authenticated as
+    listener: str | None = None  # the listener the request came in on (Metadata answers its addresses)
 
 
 Body = dict[str, Any]

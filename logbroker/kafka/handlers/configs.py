@@ -16,7 +16,9 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, cluster_allowed, group_allowed, topic_allowed
 from logbroker.kafka.handlers.group_configs import GROUP, alter_group_configs, describe_group_configs
+from logbroker.security.acl import AclOperation
 from logbroker.topics import ConfigChange, ConfigEntry, ConfigOp, ConfigSource
 
 TOPIC = 2
@@ -28,6 +30,17 @@ _SOURCE_STATIC_BROKER = 4
 _SOURCE_DEFAULT = 5
 
 
+def _denied(ctx: RequestContext, resource_type: int, name: str, op: AclOperation) -> Body | None:
+    """Kafka's check per config resource: the topic or group itself, the cluster for broker-wide ones."""
+    if resource_type == TOPIC:
+        ok, code, what = topic_allowed(ctx, op, name), ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Topic"
+    elif resource_type == GROUP:
+        ok, code, what = group_allowed(ctx, op, name), ErrorCode.GROUP_AUTHORIZATION_FAILED, "Group"
+    else:
+        ok, code, what = cluster_allowed(ctx, op), ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "Cluster"
+    return None if ok else {"error_code": code, "error_message": f"{what} authorization failed."}
+
+
 async def handle_describe_configs(ctx: RequestContext, body: Body) -> Body:
     broker = ctx.broker
     results: list[Body] = []
@@ -36,6 +49,10 @@ async def handle_describe_configs(ctx: RequestContext, body: Body) -> Body:
                        "resource_name": r["resource_name"], "configs": []}
         results.append(entry)
         keys = r.get("configuration_keys")
+        refusal = _denied(ctx, r["resource_type"], r["resource_name"], Op.DESCRIBE_CONFIGS)
+        if refusal is not None:
+            entry.update(refusal)
+            continue
         try:
             if r["resource_type"] == TOPIC:
                 entry["configs"] = _describe_topic(ctx, r["resource_name"], keys, body)
@@ -82,6 +99,10 @@ async def handle_alter_configs(ctx: RequestContext, body: Body) -> Body:
         entry: Body = {"error_code": 0, "error_message": None, "resource_type": r["resource_type"],
                        "resource_name": r["resource_name"]}
         responses.append(entry)
+        refusal = _denied(ctx, r["resource_type"], r["resource_name"], Op.ALTER_CONFIGS)
+        if refusal is not None:
+            entry.update(refusal)
+            continue
         new = {c["name"]: c["value"] for c in r["configs"] if c.get("value") is not None}
 
         def replace(broker: Broker, name: str, new: dict[str, str] = new,
@@ -103,6 +124,10 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
         entry: Body = {"error_code": 0, "error_message": None, "resource_type": r["resource_type"],
                        "resource_name": r["resource_name"]}
         responses.append(entry)
+        refusal = _denied(ctx, r["resource_type"], r["resource_name"], Op.ALTER_CONFIGS)
+        if refusal is not None:
+            entry.update(refusal)
+            continue
         if r["resource_type"] == GROUP:
             entry.update(await alter_group_configs(ctx, r["resource_name"], r["configs"], validate_only))
             continue
@@ -136,6 +161,8 @@ async def handle_list_config_resources(ctx: RequestContext, body: Body) -> Body:
     ListClientMetricsResources) lists client-metrics subscriptions only, and this broker has none;
     it has no group configs either. A resource type outside those four is refused with
     UNSUPPORTED_VERSION."""
+    if not cluster_allowed(ctx, Op.DESCRIBE_CONFIGS):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "config_resources": []}
     if ctx.api_version == 0:
         return {"throttle_time_ms": 0, "error_code": 0, "config_resources": []}
     types = set(body.get("resource_types") or ()) or {TOPIC, BROKER, CLIENT_METRICS, GROUP}

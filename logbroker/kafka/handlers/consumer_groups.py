@@ -23,9 +23,13 @@ from logbroker.broker import Broker
 from logbroker.errors import StorageError
 from logbroker.groups.errors import HeartbeatError
 from logbroker.groups.state import CONSUMER
+from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, Res, authorized_operations, group_allowed, topic_allowed
 
 log = logging.getLogger(__name__)
+
+_CONSUMER_MEMBER = 1  # ConsumerGroupDescribe v1's MemberType: -1 unknown, 0 classic, 1 consumer
 
 NO_AUTHORIZED_OPERATIONS = -2147483648
 
@@ -91,6 +95,16 @@ async def handle_consumer_group_heartbeat(ctx: RequestContext, body: Body) -> Bo
         response.update(error_code=int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
                         error_message="the group coordinator is not running")
         return response
+    # Kafka: READ on the group, then DESCRIBE on every topic named in the subscription.
+    if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
+        response.update(error_code=int(ErrorCode.GROUP_AUTHORIZATION_FAILED),
+                        error_message="Group authorization failed.")
+        return response
+    hidden = sorted({t for t in body.get("subscribed_topic_names") or () if not topic_allowed(ctx, Op.DESCRIBE, t)})
+    if hidden:
+        response.update(error_code=int(ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+                        error_message="Topic authorization failed for the subscribed topics " + ", ".join(hidden))
+        return response
     invalid = _heartbeat_error(body, v)
     if invalid is not None:
         response.update(error_code=int(HeartbeatError.INVALID_REQUEST), error_message=invalid)
@@ -125,11 +139,29 @@ async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Bod
                        "authorized_operations": NO_AUTHORIZED_OPERATIONS}
         out.append(entry)
         described = coordinator.describe_group(group_id) if coordinator is not None else None
+        if coordinator is not None and not group_allowed(ctx, Op.DESCRIBE, group_id):
+            entry.update(error_code=int(ErrorCode.GROUP_AUTHORIZATION_FAILED),
+                         error_message="Group authorization failed.")
+            continue
+        entry["authorized_operations"] = authorized_operations(
+            ctx, bool(body.get("include_authorized_operations", False)), Res.GROUP, group_id)
+        if described is not None and described.group_type == CONSUMER:
+            topics = {t for m in described.members
+                      for t in (*m.subscribed_topics, *(tp[0] for tp in (*m.partitions, *m.target_partitions)))}
+            if any(not topic_allowed(ctx, Op.DESCRIBE, t) for t in topics):
+                # Kafka: a group whose members read topics the principal may not describe is not shown.
+                entry.update(error_code=int(ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+                             error_message="The group has described topic(s) that the client is not authorized "
+                                           "to describe.")
+                continue
         if coordinator is None:
             entry.update(error_code=int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
                          error_message="the group coordinator is not running")
         elif not group_id:
             entry.update(error_code=int(HeartbeatError.INVALID_GROUP_ID), error_message="the group id is empty")
+        elif not coordinator.owns(group_id):
+            entry.update(error_code=int(HeartbeatError.NOT_COORDINATOR),
+                         error_message=f"this broker does not coordinate group {group_id}")
         elif described is None or described.group_type != CONSUMER:
             # Also for classic groups: clients then fall back to DescribeGroups (as with Kafka).
             entry.update(error_code=int(HeartbeatError.GROUP_ID_NOT_FOUND),
@@ -145,5 +177,8 @@ async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Bod
                              "assignment": {"topic_partitions": _by_topic(ctx.broker, m.partitions, with_names=True)},
                              "target_assignment": {"topic_partitions": _by_topic(ctx.broker, m.target_partitions,
                                                                                   with_names=True)},
+                             # v1 (KIP-1099): 1, a consumer-protocol member; logbroker's consumer
+                             # groups have no classic members (0).
+                             "member_type": _CONSUMER_MEMBER,
                          } for m in described.members])
     return {"throttle_time_ms": 0, "groups": out}

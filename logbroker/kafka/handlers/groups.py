@@ -3,8 +3,10 @@ SyncGroup (14), DescribeGroups (15), ListGroups (16), OffsetCommit (8), OffsetFe
 DeleteGroups (42), OffsetDelete (47).
 
 Thin translations onto ``logbroker.groups.GroupCoordinator``: the coordinator answers in its own
-error vocabulary (``GroupError``), mapped to Kafka codes by name in ``_code``, once. This broker is
-the coordinator of every group, so FindCoordinator always names it.
+error vocabulary (``GroupError``), mapped to Kafka codes by name in ``_code``, once. Alone, this
+broker coordinates every group, so FindCoordinator names it; in a cluster FindCoordinator names the
+leader of the group's ``__consumer_offsets`` partition (``GroupCoordinator.locate``), and the other
+brokers answer NOT_COORDINATOR for that group.
 
 JoinGroup and SyncGroup wait (for the join phase, for the leader's assignment) on coordinator
 futures; they are shielded so a client that disconnects does not cancel the coordinator's state.
@@ -26,6 +28,15 @@ from logbroker.groups.errors import GroupError
 from logbroker.groups.state import CLASSIC
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import (
+    Op,
+    Res,
+    allowed,
+    authorized_operations,
+    cluster_allowed,
+    group_allowed,
+    topic_allowed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +54,8 @@ def _code(error: GroupError) -> int:
 
 
 _NOT_AVAILABLE = int(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+_GROUP_DENIED = int(ErrorCode.GROUP_AUTHORIZATION_FAILED)
+_TOPIC_DENIED = int(ErrorCode.TOPIC_AUTHORIZATION_FAILED)
 
 
 def _client_host(peer: str) -> str:
@@ -78,15 +91,40 @@ async def handle_find_coordinator(ctx: RequestContext, body: Body) -> Body:
         except (StorageError, OSError) as exc:
             log.error("cannot create __consumer_offsets: %s", exc)
             error, message = _NOT_AVAILABLE, "__consumer_offsets is not available"
-    found = error == 0
-    entries = [{"key": k, "node_id": ctx.broker.node_id if found else -1,
-                "host": ctx.advertised_host if found else "", "port": ctx.advertised_port if found else -1,
-                "error_code": error, "error_message": message} for k in keys]
+    entries = []
+    for k in keys:
+        code, text = error, message
+        # Kafka: finding a group's coordinator needs DESCRIBE on the group, a transaction's on its id.
+        if code == 0 and key_type == KEY_TYPE_GROUP and not group_allowed(ctx, Op.DESCRIBE, k):
+            code, text = _GROUP_DENIED, "Group authorization failed."
+        elif code == 0 and key_type == KEY_TYPE_TRANSACTION and not allowed(ctx, Op.DESCRIBE,
+                                                                             Res.TRANSACTIONAL_ID, k):
+            code, text = int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), "Transactional Id authorization failed."
+        entries.append(_coordinator_entry(ctx, coordinator, k, code, text, key_type))
     if v >= 4:
         return {"throttle_time_ms": 0, "coordinators": entries}
     first = entries[0]
-    return {"throttle_time_ms": 0, "error_code": error, "error_message": message, "node_id": first["node_id"],
-            "host": first["host"], "port": first["port"]}
+    return {"throttle_time_ms": 0, "error_code": first["error_code"], "error_message": first["error_message"],
+            "node_id": first["node_id"], "host": first["host"], "port": first["port"]}
+
+
+def _coordinator_entry(ctx: RequestContext, coordinator: GroupCoordinator | None, key: str, error: int,
+                       message: str | None, key_type: int) -> Body:
+    """One key's answer: this broker alone, or in a cluster the leader of the group's partition."""
+    node, host, port = ctx.broker.node_id, ctx.advertised_host, ctx.advertised_port
+    ownership = ctx.broker.ownership
+    if error == 0 and coordinator is not None and ownership is not None and key_type == KEY_TYPE_GROUP:
+        node = coordinator.locate(key)
+        endpoint = next((b for b in ownership.live_brokers(ctx.listener) if b.broker_id == node), None)
+        if node != ctx.broker.node_id:
+            if endpoint is None:
+                error, message = _NOT_AVAILABLE, "the group's coordinator is not available yet"
+            else:
+                host, port = endpoint.host, endpoint.port
+    if error != 0:
+        node, host, port = -1, "", -1
+    return {"key": key, "node_id": node, "host": host, "port": port, "error_code": error,
+            "error_message": message}
 
 
 # ---------------------------------------------------------------------------------- membership
@@ -98,6 +136,8 @@ async def handle_join_group(ctx: RequestContext, body: Body) -> Body:
     coordinator = _coordinator(ctx)
     if coordinator is None:
         return _join_response(_NOT_AVAILABLE, member_id)
+    if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
+        return _join_response(_GROUP_DENIED, member_id)
     req = JoinRequest(
         group_id=body.get("group_id") or "",
         member_id=member_id,
@@ -137,6 +177,9 @@ async def handle_sync_group(ctx: RequestContext, body: Body) -> Body:
     if coordinator is None:
         return {"throttle_time_ms": 0, "error_code": _NOT_AVAILABLE, "protocol_type": None, "protocol_name": None,
                 "assignment": b""}
+    if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
+        return {"throttle_time_ms": 0, "error_code": _GROUP_DENIED, "protocol_type": None, "protocol_name": None,
+                "assignment": b""}
     assignments = {a["member_id"]: bytes(a["assignment"] or b"") for a in body.get("assignments") or []}
     fut = coordinator.sync_group(
         body.get("group_id") or "", body["generation_id"], body.get("member_id") or "", assignments, _now(ctx),
@@ -153,6 +196,8 @@ async def handle_heartbeat(ctx: RequestContext, body: Body) -> Body:
     coordinator = _coordinator(ctx)
     if coordinator is None:
         return {"throttle_time_ms": 0, "error_code": _NOT_AVAILABLE}
+    if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
+        return {"throttle_time_ms": 0, "error_code": _GROUP_DENIED}
     error = coordinator.heartbeat(body.get("group_id") or "", body["generation_id"], body.get("member_id") or "",
                                   _now(ctx), group_instance_id=body.get("group_instance_id")
                                   if ctx.api_version >= 3 else None)
@@ -168,6 +213,8 @@ async def handle_leave_group(ctx: RequestContext, body: Body) -> Body:
     coordinator = _coordinator(ctx)
     if coordinator is None:
         return {"throttle_time_ms": 0, "error_code": _NOT_AVAILABLE, "members": []}
+    if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
+        return {"throttle_time_ms": 0, "error_code": _GROUP_DENIED, "members": []}
     group_error, errors = coordinator.leave_group(body.get("group_id") or "", leaving, _now(ctx))
     top = _code(group_error)
     if v < 3 and top == 0:
@@ -188,15 +235,26 @@ async def handle_offset_commit(ctx: RequestContext, body: Body) -> Body:
     topics_out: list[Body] = []
     entries: list[tuple[Body, tuple[str, int] | None]] = []
     commits: dict[tuple[str, int], OffsetCommitInput] = {}
+    # Kafka: READ on the group (else every partition GROUP_AUTHORIZATION_FAILED), then READ on each topic.
+    group_ok = group_allowed(ctx, Op.READ, body.get("group_id") or "")
     for topic in body.get("topics") or []:
         name = broker.topic_name_by_id(topic.get("topic_id")) if v >= 10 else topic.get("name")
         parts: list[Body] = []
         topics_out.append({"name": name or "", "topic_id": topic.get("topic_id") or NULL_UUID, "partitions": parts})
+        topic_ok = name is not None and group_ok and topic_allowed(ctx, Op.READ, name)
         for p in topic.get("partitions") or []:
             entry: Body = {"partition_index": p["partition_index"], "error_code": 0}
             parts.append(entry)
+            if not group_ok:
+                entry["error_code"] = _GROUP_DENIED
+                entries.append((entry, None))
+                continue
             if name is None:
                 entry["error_code"] = int(ErrorCode.UNKNOWN_TOPIC_ID)
+                entries.append((entry, None))
+                continue
+            if not topic_ok:
+                entry["error_code"] = _TOPIC_DENIED
                 entries.append((entry, None))
                 continue
             tp = (name, p["partition_index"])
@@ -206,6 +264,8 @@ async def handle_offset_commit(ctx: RequestContext, body: Body) -> Body:
     if coordinator is None:
         for entry, _ in entries:
             entry["error_code"] = _NOT_AVAILABLE
+        return {"throttle_time_ms": 0, "topics": topics_out}
+    if not group_ok:
         return {"throttle_time_ms": 0, "topics": topics_out}
     fut = coordinator.commit_offsets(
         body.get("group_id") or "", body.get("generation_id_or_member_epoch", -1) if v >= 1 else -1,
@@ -250,22 +310,31 @@ def _fetch_group(ctx: RequestContext, coordinator: GroupCoordinator | None, grou
     broker = ctx.broker
     wanted: list[tuple[str, int]] | None = None
     unknown_ids: list[Body] = []
+    if coordinator is not None and not group_allowed(ctx, Op.DESCRIBE, group_id):
+        return _GROUP_DENIED, []
     if topics is not None:
         wanted = []
         for t in topics:
             name = broker.topic_name_by_id(t.get("topic_id")) if by_id else t.get("name")
-            if name is None:
-                unknown_ids.append({"name": "", "topic_id": t.get("topic_id"), "partitions": [
+            denied = name is not None and not topic_allowed(ctx, Op.DESCRIBE, name)
+            if name is None or denied:
+                code = _TOPIC_DENIED if denied else int(ErrorCode.UNKNOWN_TOPIC_ID)
+                unknown_ids.append({"name": name or "", "topic_id": t.get("topic_id"), "partitions": [
                     {"partition_index": p, "committed_offset": -1, "committed_leader_epoch": -1, "metadata": "",
-                     "error_code": int(ErrorCode.UNKNOWN_TOPIC_ID)} for p in t.get("partition_indexes") or []]})
+                     "error_code": code} for p in t.get("partition_indexes") or []]})
                 continue
             wanted.extend((name, p) for p in t.get("partition_indexes") or [])
     if coordinator is None:
         return _NOT_AVAILABLE, []
     if not group_id:
         return int(ErrorCode.INVALID_GROUP_ID), []
+    owner_error = coordinator.check_coordinator(group_id)
+    if not owner_error.ok:
+        return _code(owner_error), []
     out: list[Body] = []
     for name, parts in _offset_partitions(coordinator, group_id, wanted).items():
+        if wanted is None and not topic_allowed(ctx, Op.DESCRIBE, name):
+            continue  # all of a group's offsets: only the topics the principal may describe
         topic_id = _topic_id(broker, name) if by_id else NULL_UUID
         if topic_id is None:
             continue  # v10 names topics by id; a deleted topic has none
@@ -300,10 +369,15 @@ async def handle_offset_delete(ctx: RequestContext, body: Body) -> Body:
     error = 0
     if coordinator is None:
         error = _NOT_AVAILABLE
+    elif not group_allowed(ctx, Op.DELETE, body.get("group_id") or ""):
+        error = _GROUP_DENIED
     else:
-        known = [tp for tp in requested if broker.has_partition(*tp)]
+        readable = {t for t, _ in requested if topic_allowed(ctx, Op.READ, t)}
+        known = [tp for tp in requested if tp[0] in readable and broker.has_partition(*tp)]
         for tp in requested:
-            if tp not in known:
+            if tp[0] not in readable:
+                results[tp] = _TOPIC_DENIED
+            elif tp not in known:
                 results[tp] = int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
         group_error, per_partition = await _wait(coordinator.delete_offsets(body.get("group_id") or "", known,
                                                                             _now(ctx)))
@@ -333,8 +407,17 @@ async def handle_describe_groups(ctx: RequestContext, body: Body) -> Body:
         if coordinator is None:
             entry["error_code"] = _NOT_AVAILABLE
             continue
+        if not group_allowed(ctx, Op.DESCRIBE, group_id):
+            entry["error_code"] = _GROUP_DENIED
+            continue
         if not group_id:
             entry["error_code"] = int(ErrorCode.INVALID_GROUP_ID)
+            continue
+        entry["authorized_operations"] = authorized_operations(
+            ctx, bool(body.get("include_authorized_operations", False)), Res.GROUP, group_id)
+        owner_error = coordinator.check_coordinator(group_id)
+        if not owner_error.ok:
+            entry["error_code"] = _code(owner_error)
             continue
         described = coordinator.describe_group(group_id)
         if described is None or described.group_type != CLASSIC:
@@ -359,8 +442,11 @@ async def handle_list_groups(ctx: RequestContext, body: Body) -> Body:
         return {"throttle_time_ms": 0, "error_code": _NOT_AVAILABLE, "groups": []}
     types = body.get("types_filter") or [] if ctx.api_version >= 5 else []
     states = body.get("states_filter") or [] if ctx.api_version >= 4 else []
+    # Kafka: DESCRIBE on the cluster lists every group, else only the groups the principal may describe.
+    every = cluster_allowed(ctx, Op.DESCRIBE)
     listed = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "group_state": g.state,
-               "group_type": g.group_type} for g in coordinator.list_groups(states, types)]
+               "group_type": g.group_type} for g in coordinator.list_groups(states, types)
+              if every or group_allowed(ctx, Op.DESCRIBE, g.group_id)]
     return {"throttle_time_ms": 0, "error_code": 0, "groups": listed}
 
 
@@ -369,6 +455,8 @@ async def handle_delete_groups(ctx: RequestContext, body: Body) -> Body:
     names: list[str] = list(body.get("groups_names") or [])
     if coordinator is None:
         return {"throttle_time_ms": 0, "results": [{"group_id": g, "error_code": _NOT_AVAILABLE} for g in names]}
-    results = await _wait(coordinator.delete_groups(names, _now(ctx)))
+    deletable = [g for g in dict.fromkeys(names) if group_allowed(ctx, Op.DELETE, g)]
+    results = await _wait(coordinator.delete_groups(deletable, _now(ctx))) if deletable else {}
     return {"throttle_time_ms": 0,
-            "results": [{"group_id": g, "error_code": _code(results[g])} for g in dict.fromkeys(names)]}
+            "results": [{"group_id": g, "error_code": _code(results[g]) if g in results else _GROUP_DENIED}
+                        for g in dict.fromkeys(names)]}

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, cluster_allowed
 
 
 async def handle_describe_log_dirs(ctx: RequestContext, body: Body) -> Body:
+    if not cluster_allowed(ctx, Op.DESCRIBE):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "results": []}
     requested = body.get("topics")
     wanted = None if requested is None else {t["topic"]: t["partitions"] for t in requested}
     usage = ctx.broker.log_dir_usage(wanted)
@@ -30,10 +33,13 @@ async def handle_alter_replica_log_dirs(ctx: RequestContext, body: Body) -> Body
     has one log directory, so any other path is LOG_DIR_NOT_FOUND."""
     here = ctx.broker.log_dir_usage({}).path
     results: dict[str, list[Body]] = {}
+    may_alter = cluster_allowed(ctx, Op.ALTER)
     for d in body["dirs"]:
         for t in d["topics"]:
             for p in t["partitions"]:
-                if not ctx.broker.has_partition(t["name"], p):
+                if not may_alter:
+                    error = ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+                elif not ctx.broker.has_partition(t["name"], p):
                     error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                 elif d["path"].rstrip("/") != here.rstrip("/"):
                     error = ErrorCode.LOG_DIR_NOT_FOUND

@@ -13,7 +13,14 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from logbroker.kafka.handlers.acls import CLUSTER_OPERATIONS, TOPIC_OPERATIONS, authorized_operations
+from logbroker.kafka.handlers.access import (
+    NOT_REQUESTED,
+    Op,
+    Res,
+    authorized_operations,
+    cluster_allowed,
+    topic_allowed,
+)
 
 NULL_UUID = uuid.UUID(int=0)
 LEADER_EPOCH = 0  # one node that has always led every partition
@@ -31,7 +38,7 @@ def broker_entries(ctx: RequestContext) -> list[Body]:
     if ownership is None:
         return [broker_entry(ctx)]
     return [{"node_id": b.broker_id, "broker_id": b.broker_id, "host": b.host, "port": b.port, "rack": None,
-             "is_fenced": False} for b in ownership.live_brokers()]
+             "is_fenced": False} for b in ownership.live_brokers(ctx.listener)]
 
 
 def controller_id(ctx: RequestContext) -> int:
@@ -42,7 +49,7 @@ def controller_id(ctx: RequestContext) -> int:
 def _partition_entry(ctx: RequestContext, name: str, p: int) -> Body:
     node = ctx.broker.node_id
     ownership = ctx.broker.ownership
-    view = ownership.partition_view(name, p) if ownership is not None and not ctx.broker.is_internal(name) else None
+    view = ownership.partition_view(name, p) if ownership is not None and ctx.broker.is_replicated(name) else None
     if view is None:
         return {"error_code": 0, "partition_index": p, "leader_id": node, "leader_epoch": LEADER_EPOCH,
                 "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": [],
@@ -64,7 +71,20 @@ def topic_entry(ctx: RequestContext, name: str, *, with_operations: bool = False
     partitions = [_partition_entry(ctx, name, p) for p in range(first_partition, end)]
     return {"error_code": 0, "name": name, "topic_id": info.topic_id, "is_internal": broker.is_internal(name),
             "partitions": partitions,
-            "topic_authorized_operations": authorized_operations(with_operations, TOPIC_OPERATIONS)}
+            "topic_authorized_operations": authorized_operations(ctx, with_operations, Res.TOPIC, name)}
+
+
+def _refused(name: str | None, topic_id: uuid.UUID = NULL_UUID) -> Body:
+    """A topic the principal may not describe: the same answer whether it exists or not."""
+    return {"error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED, "name": name, "topic_id": topic_id,
+            "is_internal": False, "partitions": [], "topic_authorized_operations": NOT_REQUESTED}
+
+
+def cluster_operations(ctx: RequestContext, requested: bool) -> int:
+    """Kafka reports the cluster's authorized operations only to a principal that may DESCRIBE it (else 0)."""
+    if not requested:
+        return NOT_REQUESTED
+    return authorized_operations(ctx, True, Res.CLUSTER, "kafka-cluster") if cluster_allowed(ctx, Op.DESCRIBE) else 0
 
 
 async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
@@ -76,9 +96,11 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
     with_ops = bool(body.get("include_topic_authorized_operations", False))
     topics: list[Body] = []
     if requested is None:
-        names = broker.topic_names()
+        # Every topic: only those the principal may describe, the others left out without a word.
+        names = [n for n in broker.topic_names() if topic_allowed(ctx, Op.DESCRIBE, n)]
         topics = [topic_entry(ctx, n, with_operations=with_ops) for n in sorted(names)]
     else:
+        may_create_any = cluster_allowed(ctx, Op.CREATE)
         for t in requested:
             name = t.get("name")
             if name is None and t.get("topic_id") not in (None, NULL_UUID):
@@ -87,6 +109,18 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                     topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_ID, "name": None,
                                    "topic_id": t["topic_id"], "is_internal": False, "partitions": []})
                     continue
+                if not topic_allowed(ctx, Op.DESCRIBE, name):
+                    topics.append(_refused(None, t["topic_id"]))
+                    continue
+            if name is not None and not topic_allowed(ctx, Op.DESCRIBE, name):
+                topics.append(_refused(name))
+                continue
+            # Auto-creation needs CREATE on the cluster or on the topic (Kafka's rule).
+            if (name is not None and allow_create and not broker.has_topic(name) and not may_create_any
+                    and not topic_allowed(ctx, Op.CREATE, name) and broker.config.get_bool(
+                        "auto.create.topics.enable")):
+                topics.append(_refused(name))
+                continue
             try:
                 exists = broker.has_topic(name) or (allow_create and broker.ensure_topic(name))
             except StorageError as exc:
@@ -100,8 +134,8 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                                "topic_id": NULL_UUID, "is_internal": False, "partitions": []})
     return {"throttle_time_ms": 0, "brokers": broker_entries(ctx), "cluster_id": broker.cluster_id,
             "controller_id": controller_id(ctx), "topics": topics,
-            "cluster_authorized_operations": authorized_operations(
-                bool(body.get("include_cluster_authorized_operations", False)), CLUSTER_OPERATIONS),
+            "cluster_authorized_operations": cluster_operations(
+                ctx, bool(body.get("include_cluster_authorized_operations", False))),
             "error_code": 0}
 
 
@@ -109,8 +143,8 @@ async def handle_describe_cluster(ctx: RequestContext, body: Body) -> Body:
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
             "endpoint_type": body.get("endpoint_type", 1), "cluster_id": ctx.broker.cluster_id,
             "controller_id": controller_id(ctx), "brokers": broker_entries(ctx),
-            "cluster_authorized_operations": authorized_operations(
-                bool(body.get("include_cluster_authorized_operations", False)), CLUSTER_OPERATIONS)}
+            "cluster_authorized_operations": cluster_operations(
+                ctx, bool(body.get("include_cluster_authorized_operations", False)))}
 
 
 async def handle_describe_topic_partitions(ctx: RequestContext, body: Body) -> Body:
@@ -123,6 +157,8 @@ async def handle_describe_topic_partitions(ctx: RequestContext, body: Body) -> B
     broker = ctx.broker
     requested = sorted({t["name"] for t in body["topics"]})
     names = requested if requested else sorted(broker.topic_names())
+    if not requested:  # every topic: only those the principal may describe
+        names = [n for n in names if topic_allowed(ctx, Op.DESCRIBE, n)]
     cursor = body.get("cursor")
     first_partition = 0
     if cursor is not None:
@@ -135,10 +171,13 @@ async def handle_describe_topic_partitions(ctx: RequestContext, body: Body) -> B
     next_cursor: Body | None = None
     for i, name in enumerate(names):
         start = first_partition if i == 0 else 0
+        if not topic_allowed(ctx, Op.DESCRIBE, name):
+            topics.append(_refused(name))
+            continue
         if not broker.has_topic(name):
             topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "name": name, "topic_id": NULL_UUID,
                            "is_internal": False, "partitions": [],
-                           "topic_authorized_operations": authorized_operations(True, TOPIC_OPERATIONS)})
+                           "topic_authorized_operations": authorized_operations(ctx, True, Res.TOPIC, name)})
             continue
         if remaining == 0:
             next_cursor = {"topic_name": name, "partition_index": start}

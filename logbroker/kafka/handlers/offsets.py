@@ -6,6 +6,7 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, cluster_allowed, topic_allowed
 from logbroker.kafka.handlers.metadata import LEADER_EPOCH
 
 
@@ -15,10 +16,14 @@ async def handle_list_offsets(ctx: RequestContext, body: Body) -> Body:
     for t in body["topics"]:
         parts: list[Body] = []
         topics.append({"name": t["name"], "partitions": parts})
+        describable = topic_allowed(ctx, Op.DESCRIBE, t["name"])
         for p in t["partitions"]:
             entry: Body = {"partition_index": p["partition_index"], "error_code": 0, "timestamp": -1,
                            "offset": -1, "leader_epoch": LEADER_EPOCH, "old_style_offsets": []}
             parts.append(entry)
+            if not describable:
+                entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                continue
             try:
                 offset, ts = broker.offset_for_timestamp(t["name"], p["partition_index"], p["timestamp"])
             except StorageError as exc:
@@ -38,13 +43,20 @@ async def handle_offset_for_leader_epoch(ctx: RequestContext, body: Body) -> Bod
     """
     broker = ctx.broker
     topics: list[Body] = []
+    # Kafka: a follower (replica id >= 0) needs CLUSTER_ACTION, a client DESCRIBE on the topic.
+    follower = body.get("replica_id", -1) >= 0
+    follower_ok = follower and cluster_allowed(ctx, Op.CLUSTER_ACTION)
     for t in body["topics"]:
         parts: list[Body] = []
         topics.append({"topic": t["topic"], "partitions": parts})
+        ok = follower_ok if follower else topic_allowed(ctx, Op.DESCRIBE, t["topic"])
         for p in t["partitions"]:
             entry: Body = {"error_code": 0, "partition": p["partition"], "leader_epoch": LEADER_EPOCH,
                            "end_offset": -1}
             parts.append(entry)
+            if not ok:
+                entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                continue
             current = p.get("current_leader_epoch", -1)
             try:
                 if broker.ownership is None:
@@ -67,9 +79,13 @@ async def handle_delete_records(ctx: RequestContext, body: Body) -> Body:
     for t in body["topics"]:
         parts: list[Body] = []
         topics.append({"name": t["name"], "partitions": parts})
+        deletable = topic_allowed(ctx, Op.DELETE, t["name"])
         for p in t["partitions"]:
             entry: Body = {"partition_index": p["partition_index"], "low_watermark": -1, "error_code": 0}
             parts.append(entry)
+            if not deletable:
+                entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                continue
             try:
                 entry["low_watermark"] = broker.delete_records(t["name"], p["partition_index"], p["offset"])
             except StorageError as exc:

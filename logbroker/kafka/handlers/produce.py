@@ -18,6 +18,7 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, Res, allowed, topic_allowed
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,11 @@ log = logging.getLogger(__name__)
 async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
     broker = ctx.broker
     acks = body["acks"]
-    if body.get("transactional_id") is not None:
+    transactional_id = body.get("transactional_id")
+    # Kafka: a transactional produce needs WRITE on its transactional id, else every partition fails.
+    txn_refused = transactional_id is not None and not allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID,
+                                                               transactional_id)
+    if transactional_id is not None:
         log.warning("client %s sent a transactional produce; transactions are not supported", ctx.client_id)
     responses: list[Body] = []
     waits: list[tuple[Body, Future[int]]] = []
@@ -37,6 +42,7 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
             name = broker.topic_name_by_id(topic_id)
         parts: list[Body] = []
         responses.append({"name": name, "topic_id": topic_id, "partition_responses": parts})
+        writable = name is not None and topic_allowed(ctx, Op.WRITE, name)
         for p in topic["partition_data"]:
             entry: Body = {"index": p["index"], "error_code": 0, "base_offset": -1, "log_append_time_ms": -1,
                            "log_start_offset": -1, "record_errors": [], "error_message": None}
@@ -44,8 +50,15 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
             if acks not in (0, 1, -1):
                 entry["error_code"] = ErrorCode.INVALID_REQUIRED_ACKS
                 continue
+            if txn_refused:
+                entry["error_code"] = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                continue
             if name is None:
                 entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
+                continue
+            if not writable:
+                # Refused whether the topic exists or not: the answer does not tell which.
+                entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
                 continue
             records = p.get("records")
             if records is None:
@@ -63,7 +76,10 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
                 replicated = broker.replicated(name, p["index"], outcome.next_offset) if acks == -1 else None
             except StorageError as exc:
                 entry["error_code"] = error_code_for(exc)
-                entry["error_message"] = str(exc)
+                # Kafka 4.1 answers a write to an internal topic with the code alone (its message
+                # is the broker log's); the other refusals carry their reason.
+                if entry["error_code"] != ErrorCode.INVALID_TOPIC_EXCEPTION:
+                    entry["error_message"] = str(exc)
                 log.info("produce to %s-%d from %s refused: %s", name, p["index"], ctx.client_id, exc)
                 continue
             entry["base_offset"] = outcome.base_offset

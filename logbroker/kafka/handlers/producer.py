@@ -17,12 +17,22 @@ import logging
 
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, Res, allowed, any_allowed, cluster_allowed
 
 log = logging.getLogger(__name__)
 
 
 async def handle_init_producer_id(ctx: RequestContext, body: Body) -> Body:
-    if body.get("transactional_id") is not None:
+    transactional_id = body.get("transactional_id")
+    if transactional_id is not None and not allowed(ctx, Op.WRITE, Res.TRANSACTIONAL_ID, transactional_id):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                "producer_id": -1, "producer_epoch": -1}
+    # Kafka: an idempotent producer needs IDEMPOTENT_WRITE on the cluster, or WRITE on some topic.
+    if transactional_id is None and not (cluster_allowed(ctx, Op.IDEMPOTENT_WRITE)
+                                         or any_allowed(ctx, Op.WRITE, Res.TOPIC)):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+                "producer_id": -1, "producer_epoch": -1}
+    if transactional_id is not None:
         log.warning("client %s asked for transactional id %r; transactions are not supported",
                     ctx.client_id, body["transactional_id"])
         return {"throttle_time_ms": 0, "error_code": ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
@@ -31,6 +41,3 @@ async def handle_init_producer_id(ctx: RequestContext, body: Body) -> Body:
     log.info("producer id %d epoch %d given to %s", pid, epoch, ctx.client_id)
     return {"throttle_time_ms": 0, "error_code": 0, "producer_id": pid, "producer_epoch": epoch}
 
-
-async def handle_sasl_handshake(ctx: RequestContext, body: Body) -> Body:
-    return {"error_code": ErrorCode.UNSUPPORTED_SASL_MECHANISM, "mechanisms": []}

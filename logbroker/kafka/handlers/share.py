@@ -22,12 +22,13 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from logbroker.groups.share_fetch import acquire_records
+from logbroker.groups.share_fetch import acquire_durably
 from logbroker.groups.share_partition import AckType, AcquiredRange
 from logbroker.groups.share_sessions import INVALID_SHARE_SESSION_EPOCH, ShareSession
 from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, Res, authorized_operations, group_allowed, topic_allowed
 from logbroker.kafka.handlers.consumer_groups import NO_AUTHORIZED_OPERATIONS, _by_topic, _client_host
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,15 @@ async def handle_share_group_heartbeat(ctx: RequestContext, body: Body) -> Body:
     if share is None:
         response.update(error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
                         error_message="the group coordinator is not running")
+        return response
+    # Kafka: READ on the group, then DESCRIBE on every subscribed topic.
+    if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
+        response.update(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, error_message="Group authorization failed.")
+        return response
+    hidden = sorted({t for t in body.get("subscribed_topic_names") or () if not topic_allowed(ctx, Op.DESCRIBE, t)})
+    if hidden:
+        response.update(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                        error_message="Topic authorization failed for the subscribed topics " + ", ".join(hidden))
         return response
     invalid = None
     if not body.get("group_id"):
@@ -86,6 +96,11 @@ async def handle_share_group_describe(ctx: RequestContext, body: Body) -> Body:
                        "authorized_operations": NO_AUTHORIZED_OPERATIONS}
         out.append(entry)
         described = coordinator.describe_group(group_id) if coordinator is not None else None
+        if coordinator is not None and not group_allowed(ctx, Op.DESCRIBE, group_id):
+            entry.update(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, error_message="Group authorization failed.")
+            continue
+        entry["authorized_operations"] = authorized_operations(
+            ctx, bool(body.get("include_authorized_operations", False)), Res.GROUP, group_id)
         if coordinator is None:
             entry.update(error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
                          error_message="the group coordinator is not running")
@@ -142,6 +157,9 @@ async def _acknowledge(ctx: RequestContext, share: ShareGroups, group_id: str, m
                 results[(str(t.get("topic_id")), p["partition_index"])] = (ErrorCode.UNKNOWN_TOPIC_ID, None)
                 continue
             tp = (name, p["partition_index"])
+            if not topic_allowed(ctx, Op.READ, name):
+                results[tp] = (ErrorCode.TOPIC_AUTHORIZATION_FAILED, None)
+                continue
             acks = _acks(batches)
             if acks is None:
                 results[tp] = (ErrorCode.INVALID_REQUEST, "malformed acknowledgement batches")
@@ -167,9 +185,14 @@ def _session_partitions(ctx: RequestContext, session: ShareSession, body: Body) 
     unknown: list[Body] = []
     for t in body.get("topics") or []:
         name = ctx.broker.topic_name_by_id(t.get("topic_id"))
+        readable = name is not None and topic_allowed(ctx, Op.READ, name)
         for p in t.get("partitions") or []:
             if name is None:
                 unknown.append({"topic_id": t.get("topic_id"), "partition": p["partition_index"]})
+            elif not readable:
+                # Kafka: READ on each topic; a refused partition never joins the session.
+                unknown.append({"topic_id": t.get("topic_id"), "partition": p["partition_index"],
+                                "error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED})
             elif (name, p["partition_index"]) not in session.partitions:
                 session.partitions.append((name, p["partition_index"]))
     for t in body.get("forgotten_topics_data") or []:
@@ -197,7 +220,7 @@ def _responses(ctx: RequestContext, acked: dict[TopicPartition, tuple[int, str |
                                           "delivery_count": r.delivery_count} for r in ranges]
     for u in unknown:
         entry = by_topic.setdefault(u["topic_id"], {}).setdefault(u["partition"], _partition_entry(u["partition"]))
-        entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
+        entry["error_code"] = u.get("error_code", ErrorCode.UNKNOWN_TOPIC_ID)
     return [{"topic_id": tid, "partitions": list(parts.values())} for tid, parts in by_topic.items()]
 
 
@@ -214,6 +237,8 @@ async def handle_share_fetch(ctx: RequestContext, body: Body) -> Body:
         return _top_error(ErrorCode.COORDINATOR_NOT_AVAILABLE, "the group coordinator is not running")
     if not group_id or not member_id:
         return _top_error(ErrorCode.INVALID_REQUEST, "GroupId and MemberId must be set")
+    if not group_allowed(ctx, Op.READ, group_id):
+        return _top_error(ErrorCode.GROUP_AUTHORIZATION_FAILED, "Group authorization failed.")
     topics = body.get("topics") or []
     if epoch == 0:
         if any(p.get("acknowledgement_batches") for t in topics for p in t.get("partitions") or []):
@@ -240,9 +265,9 @@ async def handle_share_fetch(ctx: RequestContext, body: Body) -> Body:
         deadline = time.monotonic() + max(body.get("max_wait_ms", 0), 0) / 1000
         while True:
             if share.is_member(group_id, member_id):
-                fetched = {tp: (a.data, a.ranges) for tp, a in acquire_records(
+                fetched = {tp: (a.data, a.ranges) for tp, a in (await acquire_durably(
                     ctx.broker, share, group_id, member_id, list(session.partitions), max_records, max_bytes,
-                    ctx.broker.clock()).items()}
+                    ctx.broker.clock())).items()}
             remaining = deadline - time.monotonic()
             if fetched or remaining <= 0 or acked:
                 break
@@ -265,6 +290,9 @@ async def handle_share_acknowledge(ctx: RequestContext, body: Body) -> Body:
         return base | {"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE}
     if not group_id or not member_id:
         return base | {"error_code": ErrorCode.INVALID_REQUEST, "error_message": "GroupId and MemberId must be set"}
+    if not group_allowed(ctx, Op.READ, group_id):
+        return base | {"error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED,
+                       "error_message": "Group authorization failed."}
     if epoch == 0:
         return base | {"error_code": ErrorCode.INVALID_SHARE_SESSION_EPOCH,
                        "error_message": "ShareAcknowledge cannot open a share session"}

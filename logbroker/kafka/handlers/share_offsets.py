@@ -10,6 +10,7 @@ import uuid
 
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, group_allowed, topic_allowed
 
 NON_EMPTY_GROUP = 68
 ZERO_UUID = uuid.UUID(int=0)  # the topic id of a topic that does not exist
@@ -29,6 +30,9 @@ async def handle_describe_share_group_offsets(ctx: RequestContext, body: Body) -
         if share is None:
             entry["error_code"] = ErrorCode.COORDINATOR_NOT_AVAILABLE
             continue
+        if not group_allowed(ctx, Op.DESCRIBE, group_id):
+            entry.update(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, error_message="Group authorization failed.")
+            continue
         if share.group(group_id) is None:
             entry.update(error_code=ErrorCode.GROUP_ID_NOT_FOUND, error_message=f"no share group {group_id}")
             continue
@@ -41,6 +45,13 @@ async def handle_describe_share_group_offsets(ctx: RequestContext, body: Body) -
             for t in g["topics"]:
                 wanted.setdefault(t["topic_name"], []).extend(t.get("partitions") or [])
         for topic, partitions in wanted.items():
+            if not topic_allowed(ctx, Op.DESCRIBE, topic):
+                if g.get("topics") is not None:
+                    entry["topics"].append({"topic_name": topic, "topic_id": ZERO_UUID, "partitions": [{
+                        "partition_index": p, "start_offset": -1, "leader_epoch": -1,
+                        "error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED, "error_message": None}
+                        for p in partitions]})
+                continue
             topic_id = _topic_id(ctx, topic)
             entry["topics"].append({"topic_name": topic, "topic_id": topic_id or ZERO_UUID,
                                     "partitions": [{
@@ -60,6 +71,12 @@ async def handle_alter_share_group_offsets(ctx: RequestContext, body: Body) -> B
     group_id = body.get("group_id") or ""
     if not group_id:
         return response | {"error_code": ErrorCode.INVALID_GROUP_ID}
+    if not group_allowed(ctx, Op.READ, group_id):
+        return response | {"error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED,
+                           "error_message": "Group authorization failed."}
+    if any(not topic_allowed(ctx, Op.READ, t["topic_name"]) for t in body.get("topics") or []):
+        return response | {"error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                           "error_message": "Topic authorization failed."}
     existing = ctx.coordinator.group(group_id) if ctx.coordinator is not None else None
     if existing is not None and share.group(group_id) is None:
         return response | {"error_code": ErrorCode.GROUP_ID_NOT_FOUND,
@@ -84,6 +101,12 @@ async def handle_delete_share_group_offsets(ctx: RequestContext, body: Body) -> 
     if share is None:
         return response | {"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE}
     group_id = body.get("group_id") or ""
+    if not group_allowed(ctx, Op.DELETE, group_id):
+        return response | {"error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED,
+                           "error_message": "Group authorization failed."}
+    if any(not topic_allowed(ctx, Op.READ, t["topic_name"]) for t in body.get("topics") or []):
+        return response | {"error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                           "error_message": "Topic authorization failed."}
     group = share.group(group_id)
     if group is None:
         return response | {"error_code": ErrorCode.GROUP_ID_NOT_FOUND, "error_message": f"no share group {group_id}"}

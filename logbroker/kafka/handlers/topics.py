@@ -8,20 +8,33 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, cluster_allowed, topic_allowed
 from logbroker.kafka.handlers.metadata import NULL_UUID
 
 log = logging.getLogger(__name__)
+
+_TOPIC_DENIED = "Topic authorization failed."
+
+
+def _deny(entry: Body) -> None:
+    entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+    entry["error_message"] = _TOPIC_DENIED
 
 
 async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
     broker = ctx.broker
     validate_only = bool(body.get("validate_only", False))
     results: list[Body] = []
+    # Kafka: CREATE on the cluster allows every topic, else CREATE on each topic.
+    may_create_any = cluster_allowed(ctx, Op.CREATE)
     for t in body["topics"]:
         name = t["name"]
         entry: Body = {"name": name, "topic_id": NULL_UUID, "error_code": 0, "error_message": None,
                        "num_partitions": -1, "replication_factor": -1, "configs": None}
         results.append(entry)
+        if not may_create_any and not topic_allowed(ctx, Op.CREATE, name):
+            _deny(entry)
+            continue
         partitions = len(t["assignments"]) if t.get("assignments") else t["num_partitions"]
         configs = {c["name"]: c["value"] for c in t.get("configs") or [] if c.get("value") is not None}
         try:
@@ -56,6 +69,12 @@ async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
         if name is None:
             entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_ID
             continue
+        if not topic_allowed(ctx, Op.DELETE, name):
+            # Before the existence check: the answer does not tell whether the topic exists.
+            if topic_id not in (None, NULL_UUID) and not topic_allowed(ctx, Op.DESCRIBE, name):
+                entry["name"] = None  # asked by id: the name is not told either
+            _deny(entry)
+            continue
         try:
             await broker.delete_topic_async(name)
             log.info("deleted topic %s for %s", name, ctx.client_id)
@@ -72,9 +91,16 @@ async def handle_create_partitions(ctx: RequestContext, body: Body) -> Body:
     for t in body["topics"]:
         entry: Body = {"name": t["name"], "error_code": 0, "error_message": None}
         results.append(entry)
+        if not topic_allowed(ctx, Op.ALTER, t["name"]):
+            _deny(entry)
+            continue
         try:
-            broker.create_partitions(t["name"], t["count"], validate_only=validate_only)
+            assignments = t.get("assignments")
+            broker.create_partitions(t["name"], t["count"], validate_only=validate_only,
+                                     assignments=None if assignments is None
+                                     else [list(a["broker_ids"]) for a in assignments])
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
             entry["error_message"] = str(exc)
     return {"throttle_time_ms": 0, "results": results}
+

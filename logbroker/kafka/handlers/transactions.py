@@ -14,6 +14,7 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
+from logbroker.kafka.handlers.access import Op, Res, allowed, topic_allowed
 
 # Kafka's TransactionState names, the only values ListTransactions' StateFilters may hold.
 TRANSACTION_STATES = frozenset({"Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit",
@@ -25,9 +26,13 @@ async def handle_describe_producers(ctx: RequestContext, body: Body) -> Body:
     for t in body["topics"]:
         parts: list[Body] = []
         topics.append({"name": t["name"], "partitions": parts})
+        readable = topic_allowed(ctx, Op.READ, t["name"])
         for index in t["partition_indexes"]:
             entry: Body = {"partition_index": index, "error_code": 0, "error_message": None, "active_producers": []}
             parts.append(entry)
+            if not readable:
+                entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+                continue
             if not ctx.broker.has_partition(t["name"], index):
                 entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                 continue
@@ -51,7 +56,9 @@ async def handle_list_transactions(ctx: RequestContext, body: Body) -> Body:
 
 
 async def handle_describe_transactions(ctx: RequestContext, body: Body) -> Body:
-    states = [{"error_code": ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, "transactional_id": tid, "transaction_state": "",
+    states = [{"error_code": ErrorCode.TRANSACTIONAL_ID_NOT_FOUND
+               if allowed(ctx, Op.DESCRIBE, Res.TRANSACTIONAL_ID, tid)
+               else ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "transactional_id": tid, "transaction_state": "",
                "transaction_timeout_ms": 0, "transaction_start_time_ms": -1, "producer_id": -1,
                "producer_epoch": -1, "topics": []}
               for tid in body["transactional_ids"]]

@@ -1,0 +1,156 @@
+"""The ACLs of a cluster, in ZooKeeper where Kafka's ZooKeeper-mode AclAuthorizer kept them.
+
+    path                                                content
+    /kafka-acl/<ResourceType>/<name>                    LITERAL patterns of one resource:
+                                                        {"version":1,"acls":[{"principal":"User:alice",
+                                                        "permissionType":"Allow","operation":"Read","host":"*"}]}
+    /kafka-acl-extended/prefixed/<ResourceType>/<name>  PREFIXED patterns, the same JSON
+    /kafka-acl-changes/acl_changes_<seq>                a change to a LITERAL resource: "TOPIC:<name>" (text)
+    /kafka-acl-extended-changes/acl_changes_<seq>       a change to a PREFIXED one: {"version":1,
+                                                        "resourceType":"TOPIC","name":"<name>","patternType":"PREFIXED"}
+
+``<ResourceType>`` is Kafka's text name (Topic, Group, Cluster, TransactionalId, DelegationToken).
+A change rewrites only the resources it touches, each with a read-modify-write conditional on the
+znode's version (retried when another broker wrote in between), then adds a sequential change
+notification. Every broker watches both notification paths and reloads its ACLs when one appears,
+so an ACL created through any broker applies on all of them. Notifications are only a signal: the
+ACL znodes are the truth, and old notifications are removed (Kafka kept them 15 minutes).
+Sources: Kafka 3.x ``kafka.zk.ZkData`` (ZkAclStore, ExtendedAclChangeEvent) and KIP-290.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from logbroker.security.acl import (
+    AccessControlEntry,
+    AclBinding,
+    AclPermissionType,
+    PatternType,
+    ResourcePattern,
+    operation_from_name,
+    operation_name,
+    resource_type_from_name,
+    resource_type_name,
+)
+
+log = logging.getLogger(__name__)
+
+ROOTS = {PatternType.LITERAL: "/kafka-acl", PatternType.PREFIXED: "/kafka-acl-extended/prefixed"}
+CHANGES = {PatternType.LITERAL: "/kafka-acl-changes", PatternType.PREFIXED: "/kafka-acl-extended-changes"}
+CHANGE_PREFIX = "acl_changes_"
+KEEP_CHANGES = 100  # notifications kept per path; older ones are deleted by the broker that writes
+
+
+def resource_path(p: ResourcePattern) -> str:
+    return f"{ROOTS[p.pattern_type]}/{resource_type_name(p.resource_type)}/{p.name}"
+
+
+def encode_entries(entries: list[AccessControlEntry]) -> bytes:
+    return json.dumps({"version": 1, "acls": [
+        {"principal": e.principal, "permissionType": e.permission.name.capitalize(),
+         "operation": operation_name(e.operation), "host": e.host} for e in sorted(entries)]}).encode()
+
+
+def decode_entries(data: bytes) -> list[AccessControlEntry]:
+    doc: dict[str, Any] = json.loads(data) if data else {"acls": []}
+    return [AccessControlEntry(str(a["principal"]), str(a["host"]), operation_from_name(str(a["operation"])),
+                               AclPermissionType[str(a["permissionType"]).upper()]) for a in doc.get("acls", [])]
+
+
+def change_event(p: ResourcePattern) -> bytes:
+    if p.pattern_type == PatternType.LITERAL:
+        return f"{p.resource_type.name}:{p.name}".encode()
+    return json.dumps({"version": 1, "resourceType": p.resource_type.name, "name": p.name,
+                       "patternType": p.pattern_type.name}).encode()
+
+
+class AclZooKeeperStore:
+    """Loads every ACL znode; writes per resource; tells ``on_change`` (from kazoo's thread) of changes."""
+
+    def __init__(self, zk: KazooClient, on_change: Callable[[], None]) -> None:
+        self.zk = zk
+        self.on_change = on_change
+        for path in (*ROOTS.values(), *CHANGES.values()):
+            zk.ensure_path(path)
+        for path in CHANGES.values():
+            self._watch(path)
+
+    def _watch(self, path: str) -> None:
+        def fired(_: object) -> None:
+            self.on_change()
+            try:
+                self.zk.get_children(path, watch=fired)  # one-shot watches: arm it again
+            except Exception as exc:  # the session is going away; the next start reads everything
+                log.info("ACL change watch on %s not re-armed: %s", path, exc)
+
+        self.zk.get_children(path, watch=fired)
+
+    def load(self) -> set[AclBinding]:
+        acls: set[AclBinding] = set()
+        for pattern_type, root in ROOTS.items():
+            for type_name in self.zk.get_children(root):
+                try:
+                    rtype = resource_type_from_name(type_name)
+                except ValueError:
+                    log.warning("ignoring ACL znodes of unknown resource type %s/%s", root, type_name)
+                    continue
+                for name in self.zk.get_children(f"{root}/{type_name}"):
+                    pattern = ResourcePattern(rtype, name, pattern_type)
+                    try:
+                        data, _ = self.zk.get(resource_path(pattern))
+                        acls.update(AclBinding(pattern, e) for e in decode_entries(data))
+                    except NoNodeError:
+                        continue  # deleted while listing
+                    except (KeyError, ValueError) as exc:
+                        log.error("skipping unreadable ACL znode %s: %s", resource_path(pattern), exc)
+        return acls
+
+    def update(self, after: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
+        touched: dict[ResourcePattern, tuple[set[AccessControlEntry], set[AccessControlEntry]]] = {}
+        for acl in added:
+            touched.setdefault(acl.pattern, (set(), set()))[0].add(acl.entry)
+        for acl in removed:
+            touched.setdefault(acl.pattern, (set(), set()))[1].add(acl.entry)
+        for pattern, (plus, minus) in touched.items():
+            self._rewrite(pattern, plus, minus)
+            self._notify(pattern)
+
+    def _rewrite(self, pattern: ResourcePattern, plus: set[AccessControlEntry], minus: set[AccessControlEntry]) -> None:
+        path = resource_path(pattern)
+        while True:  # read-modify-write, conditional on the version read
+            try:
+                data, stat = self.zk.get(path)
+            except NoNodeError:
+                entries = plus - minus
+                if not entries:
+                    return
+                try:
+                    self.zk.create(path, encode_entries(list(entries)), makepath=True)
+                    return
+                except NodeExistsError:
+                    continue
+            entries = (set(decode_entries(data)) | plus) - minus
+            try:
+                if entries:
+                    self.zk.set(path, encode_entries(list(entries)), version=stat.version)
+                else:
+                    self.zk.delete(path, version=stat.version)
+                return
+            except (BadVersionError, NoNodeError):
+                continue  # another broker wrote in between: read again
+
+    def _notify(self, pattern: ResourcePattern) -> None:
+        changes = CHANGES[pattern.pattern_type]
+        self.zk.create(f"{changes}/{CHANGE_PREFIX}", change_event(pattern), sequence=True)
+        old = sorted(self.zk.get_children(changes))[:-KEEP_CHANGES]
+        for name in old:
+            with contextlib.suppress(NoNodeError):  # another broker removed it first
+                self.zk.delete(f"{changes}/{name}")

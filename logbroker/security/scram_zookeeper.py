@@ -1,0 +1,136 @@
+"""The SCRAM credentials of a cluster, in ZooKeeper where Kafka's ZooKeeper mode kept them.
+
+    path                                  content
+    /config/users/<name>                  {"version":1,"config":{"SCRAM-SHA-512":"salt=...,stored_key=...,
+                                          server_key=...,iterations=4096", ...}}  (the user's config znode)
+    /config/changes/config_change_<seq>   {"version":2,"entity_path":"users/<name>"}  (a change notification)
+
+Each broker keeps every credential in memory (authentication never waits for ZooKeeper) and
+reloads them when a change notification appears, so a user created through any broker can log in
+on all of them. A change is a read-modify-write of the user's znode conditional on its version
+(retried when another broker wrote in between), then a notification. Notifications are a signal
+only; old ones are removed. Sources: Kafka 3.x ``kafka.zk.ZkData`` (ConfigEntityZNode,
+ConfigEntityChangeNotificationZNode) and ``ScramCredentialUtils`` (the credential text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from logbroker.security.scram_store import MECHANISMS, ScramCredential
+
+log = logging.getLogger(__name__)
+
+USERS = "/config/users"
+CHANGES = "/config/changes"
+CHANGE_PREFIX = "config_change_"
+KEEP_CHANGES = 100
+
+
+def _decode(data: bytes) -> dict[str, str]:
+    doc = json.loads(data) if data else {}
+    config = doc.get("config", {}) if isinstance(doc, dict) else {}
+    return {k: v for k, v in config.items() if isinstance(v, str)}
+
+
+def _encode(config: dict[str, str]) -> bytes:
+    return json.dumps({"version": 1, "config": config}, sort_keys=True).encode()
+
+
+class ScramZooKeeperStore:
+    """A ``CredentialStore`` over ZooKeeper (see the module docstring)."""
+
+    def __init__(self, zk: KazooClient, on_change: Callable[[], None]) -> None:
+        self.zk = zk
+        self.on_change = on_change
+        for path in (USERS, CHANGES):
+            zk.ensure_path(path)
+        self._users: dict[str, dict[str, ScramCredential]] = {}
+        self.reload()
+        self._watch()
+
+    def _watch(self) -> None:
+        def fired(_: object) -> None:  # kazoo's thread: only signal, reload on the loop
+            self.on_change()
+            try:
+                self.zk.get_children(CHANGES, watch=fired)  # one-shot watches: arm it again
+            except Exception as exc:  # the session is going away; the next start reads everything
+                log.info("credential change watch not re-armed: %s", exc)
+
+        self.zk.get_children(CHANGES, watch=fired)
+
+    def reload(self) -> None:
+        users: dict[str, dict[str, ScramCredential]] = {}
+        for name in self.zk.get_children(USERS):
+            try:
+                data, _ = self.zk.get(f"{USERS}/{name}")
+            except NoNodeError:
+                continue
+            try:
+                config = _decode(data)
+            except ValueError as exc:
+                log.error("skipping unreadable user config znode %s/%s: %s", USERS, name, exc)
+                continue
+            for mechanism, text in config.items():
+                if mechanism not in MECHANISMS:
+                    continue  # quotas and other user configs share the znode
+                try:
+                    users.setdefault(name, {})[mechanism] = ScramCredential.from_text(text)
+                except ValueError as exc:
+                    log.error("skipping the %s credential of user %r: %s", mechanism, name, exc)
+        self._users = users
+
+    def get(self, user: str, mechanism: str) -> ScramCredential | None:
+        return self._users.get(user, {}).get(mechanism)
+
+    def users(self) -> dict[str, dict[str, ScramCredential]]:
+        return {u: dict(m) for u, m in self._users.items()}
+
+    def upsert(self, user: str, mechanism: str, credential: ScramCredential) -> None:
+        self._change(user, mechanism, credential.to_text())
+        self._users.setdefault(user, {})[mechanism] = credential
+
+    def delete(self, user: str, mechanism: str) -> bool:
+        if self.get(user, mechanism) is None:
+            return False
+        self._change(user, mechanism, None)
+        mechanisms = self._users.get(user, {})
+        mechanisms.pop(mechanism, None)
+        if not mechanisms:
+            self._users.pop(user, None)
+        return True
+
+    def _change(self, user: str, mechanism: str, text: str | None) -> None:
+        path = f"{USERS}/{user}"
+        while True:  # read-modify-write, conditional on the version read
+            try:
+                data, stat = self.zk.get(path)
+            except NoNodeError:
+                if text is None:
+                    break
+                try:
+                    self.zk.create(path, _encode({mechanism: text}), makepath=True)
+                    break
+                except NodeExistsError:
+                    continue
+            config = _decode(data)
+            if text is None:
+                config.pop(mechanism, None)
+            else:
+                config[mechanism] = text
+            try:
+                self.zk.set(path, _encode(config), version=stat.version)
+                break
+            except (BadVersionError, NoNodeError):
+                continue
+        self.zk.create(f"{CHANGES}/{CHANGE_PREFIX}",
+                       json.dumps({"version": 2, "entity_path": f"users/{user}"}).encode(), sequence=True)
+        for name in sorted(self.zk.get_children(CHANGES))[:-KEEP_CHANGES]:
+            with contextlib.suppress(NoNodeError):
+                self.zk.delete(f"{CHANGES}/{name}")
