@@ -41,7 +41,7 @@ CHUNK = 64 * 1024  # the shared buffer of small frames; also the least a read as
 class FrameReader:
     """Incremental frame splitter reading into its own reusable buffers."""
 
-    __slots__ = ("_buf", "_cache", "_end", "_failed", "_start", "_view", "max_frame_bytes")
+    __slots__ = ("_buf", "_cache", "_end", "_failed", "_probed", "_start", "_view", "max_frame_bytes")
 
     def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES, cache: BufferCache | None = None) -> None:
         if max_frame_bytes < 0:
@@ -54,6 +54,9 @@ class FrameReader:
         self._start = 0
         self._end = 0
         self._failed: FrameTooLarge | None = None
+        # ``_start`` when the cache was last asked for a buffer fitting the frame there (-1: not yet
+        # in this buffer): asked once per frame and buffer, and again only when the buffer is full.
+        self._probed = -1
 
     @property
     def buffered(self) -> int:
@@ -85,6 +88,7 @@ class FrameReader:
         if old is not None:
             self._cache.give(old)
         self._start, self._end = 0, pending
+        self._probed = -1
         return True
 
     def read_buffer(self) -> memoryview:
@@ -103,11 +107,12 @@ class FrameReader:
             if self._start + need > len(buf):
                 if need <= CHUNK:
                     self._move(CHUNK)
-                elif self._move(need, allocate=False):
-                    pass  # a free cached buffer fits the whole frame: move now, while little is here
-                elif self._end == len(buf):
-                    # Grow with what arrived (at most twice it), never with what the peer declares.
-                    self._move(need if 2 * pending >= need else max(CHUNK, 2 * pending))
+                elif self._probed != self._start or self._end == len(buf):
+                    self._probed = self._start
+                    # A free cached buffer that fits the whole frame: move now, while little is here.
+                    if not self._move(need, allocate=False) and self._end == len(buf):
+                        # Grow with what arrived (at most twice it), never with what the peer declares.
+                        self._move(need if 2 * pending >= need else max(CHUNK, 2 * pending))
         elif self._end == len(buf) or self._start + 4 > len(buf):
             self._move(CHUNK)
         return self._view[self._end :]

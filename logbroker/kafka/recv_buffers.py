@@ -60,13 +60,16 @@ class BufferCache:
         """A buffer of at least ``nbytes``: the smallest free cached one, else a new one of
         ``rounded(nbytes)`` (or None when ``allocate`` is false)."""
         best: bytearray | None = None
-        for buf in self._free:
-            if len(buf) >= nbytes and (best is None or len(buf) < len(best)) and is_free(buf):
-                best = buf
-                if len(buf) == rounded(nbytes):
+        at = -1
+        exact = rounded(nbytes)
+        for i, buf in enumerate(self._free):
+            size = len(buf)
+            if size >= nbytes and (best is None or size < len(best)) and is_free(buf):
+                best, at = buf, i
+                if size == exact:
                     break
         if best is not None:
-            self._free.remove(best)
+            del self._free[at]  # by position: deque.remove would compare contents, not identity
             self._bytes -= len(best)
             self.reused += 1
             return best

@@ -200,3 +200,15 @@ def test_produced_records_reach_the_append_as_a_writable_view_of_the_receive_buf
     records = codec.decode_request(frame).body["topic_data"][0]["partition_data"][0]["records"]
     assert isinstance(records, memoryview) and not records.readonly  # Log.append patches it, no copy
     assert records.obj is frame.obj and bytes(records) == batch
+
+
+def test_the_cache_hands_out_the_buffer_it_chose_not_an_equal_one() -> None:
+    cache = BufferCache()
+    busy, free = bytearray(GRAIN), bytearray(GRAIN)  # equal contents, different buffers
+    view = memoryview(busy)
+    cache.give(busy)
+    cache.give(free)
+    assert cache.take(GRAIN, allocate=False) is free
+    assert cache.take(GRAIN, allocate=False) is None  # the busy one stays cached, not handed out
+    del view
+    assert cache.take(GRAIN, allocate=False) is busy
