@@ -214,8 +214,8 @@ class App:
             host, port = advertised_address(listener.advertised, listener.listen, server.address)
             dispatcher.advertised_host, dispatcher.advertised_port = host, port
             addresses[listener.name] = (host, port)
-            log.info("Kafka listener %s (%s) on %s:%d (advertised as %s:%d)", listener.name, listener.protocol,
-                     *server.address, host, port)
+            log.info("Kafka listener on %s:%d (%s, %s; advertised as %s:%d)", *server.address, listener.name,
+                     listener.protocol, host, port)
         self.kafka = self.kafka_servers[0]
         # Brokers of a cluster reach each other (and register) on the inter-broker listener.
         host, port = addresses.get(s.inter_broker_listener, next(iter(addresses.values())))
