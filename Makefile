@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault lint compat bench bench-limits bench-storage bench-compare bench-console install clean
+.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault fault-cluster lint compat bench bench-limits bench-storage bench-compare bench-console bench-cluster bench-receive install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,20 +40,22 @@ run: $(RUN_STAMP)
 cluster: $(RUN_STAMP)
 	$(BIN)/logbroker cluster $(ARGS)
 
-## Install everything and run the whole test suite (but the Java interop tests: `make test-java`).
+## Install everything and run the whole test suite (but the Java interop tests: `make test-java`, and the
+## cluster fault runs: `make fault-cluster`).
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m "not java"
+	$(BIN)/python -m pytest -q -m "not java and not cluster_fault"
 
 ## Kafka's Java clients, Kafka Streams and Kafka's command-line tools against logbroker (~5 minutes).
 ## Needs java (17+) and mvn: apt-get install default-jdk-headless maven. The first run downloads
 ## Kafka's jars from Maven Central into ~/.m2 and builds tests/java into tests/java/target.
 test-java: $(DEV_STAMP)
 	$(BIN)/python -m tests.interop.kafka_java
-	$(BIN)/python -m pytest -q -m java tests/interop
+	$(BIN)/python -m pytest -q -m java tests/interop tests/cluster/integration
 
 ## Unit tests only (no broker processes).
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q --ignore=tests/interop --ignore=tests/fault --ignore=tests/cluster/integration
+	$(BIN)/python -m pytest -q --ignore=tests/interop --ignore=tests/fault --ignore=tests/cluster/integration \
+		-m "not cluster_fault"
 
 ## kafka-python's own integration suite (from its PyPI sdist, cached outside the tree) against a fresh
 ## broker, with a pass/fail table; fails when a test that a single-node Kafka passes fails. About a minute.
@@ -68,6 +70,17 @@ fault: $(DEV_STAMP)
 	LOGBROKER_FAULT_SCALE=$(FAULT_SCALE) LOGBROKER_FAULT_FIGURES=docs/reliability-figures.json \
 		$(BIN)/python -m pytest -q tests/fault; status=$$?; \
 		$(BIN)/python -m tests.fault.report docs/reliability-figures.json docs/RELIABILITY.md; exit $$status
+
+## Faults on a three-broker cluster (RF=3, min.insync.replicas=2, acks=all, idempotent producers, a consumer
+## group), each broker in its own network namespace (needs root and ZooKeeper; CI runs as root): kill -9 of the
+## leader, the controller, a follower; rolling restart; ZooKeeper session expiry; links cut, flapping and a leader
+## cut from its followers. A Jepsen-style checker looks for lost, duplicated and reordered records. About 6 minutes
+## at CLUSTER_FAULT_SCALE=1 (2 rounds per fault). Figures go to docs/cluster-fault-figures.json and docs/RELIABILITY.md.
+CLUSTER_FAULT_SCALE ?= 1
+fault-cluster: $(DEV_STAMP)
+	LOGBROKER_FAULT_SCALE=$(CLUSTER_FAULT_SCALE) LOGBROKER_FAULT_FIGURES=docs/cluster-fault-figures.json \
+		$(BIN)/python -m pytest -q -rxX -m cluster_fault tests/cluster/fault; status=$$?; \
+		$(BIN)/python -m tests.cluster.fault.report docs/cluster-fault-figures.json docs/RELIABILITY.md; exit $$status
 
 ## The interop suite against Apache Kafka, the reference (needs java and mvn; jars are fetched
 ## once into ~/.cache/logbroker/kafka-<version>, or $$LOGBROKER_KAFKA_JARS). See docs/REFERENCE.md.
@@ -111,6 +124,17 @@ bench-storage: $(BENCH_STAMP)
 ## ARGS='--configs confluent,kafka-confluent,...' for a subset, ARGS='--budget 9' to bound the time.
 bench-compare: $(BENCH_STAMP)
 	$(BIN)/python bench/compare.py $(ARGS)
+
+## One broker, then a local ZooKeeper and three brokers: acks=all throughput and p99 latency with RF=1 and RF=3,
+## failover time p50/p99 over 5 bounded leader kills (about 3 minutes; ARGS=--quick for a smoke run).
+## Figures go to bench/README.md and bench/results/cluster.json. Needs ZooKeeper (apt-get install zookeeper).
+bench-cluster: $(BENCH_STAMP)
+	$(BIN)/python bench/cluster.py --write-readme $(ARGS)
+
+## The Kafka listener's receive path: broker CPU per request and per GB, A/B between source trees, e.g.
+## ARGS='--variant base=/tmp/base --variant new=. --rounds 5' (python bench/receive_bench.py -h), ~5 minutes.
+bench-receive: $(BENCH_STAMP)
+	$(BIN)/python bench/receive_bench.py $(ARGS)
 
 ## The console's pages timed in Debian's chromium on a 1,000-partition topic and a 1,000-member group
 ## (ARGS=--huge adds a 10,000-partition topic; ARGS='--screenshots docs/console' retakes the docs' PNGs).

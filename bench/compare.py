@@ -11,9 +11,10 @@ Configurations (each broker started here on 127.0.0.1 with its own temporary dat
   topic per run, one untimed warm-up run per configuration first;
 - NATS JetStream (``compare_nats``: Debian's ``nats-server -js``, nats-py): a work-queue stream, one
   durable pull consumer shared by four consumer processes, explicit acks;
-- logbroker + confluent-kafka share group (KIP-932): the same producer; four ``ShareConsumer``
-  processes in one share group, each acknowledging every message on its own (ACCEPT, explicit mode),
-  the counterpart of RabbitMQ's manual acks;
+- logbroker + confluent-kafka share group (KIP-932): the same producer, to a topic of ONE partition;
+  four ``ShareConsumer`` processes in one share group compete for its records, each acknowledging
+  every message on its own (ACCEPT, explicit mode): a work queue, the counterpart of RabbitMQ's one
+  queue with four consumers, manual acks and prefetch;
 - logbroker over its HTTP API: batched msgpack produce (``POST /topics/{t}/records``, acks=all,
   1,000 records a request), four consumers each long-polling one partition
   (``GET /topics/{t}/partitions/{p}/records``);
@@ -96,11 +97,13 @@ class Config:
     persistent: bool = True
     confirms: bool = False
     flush: str = ""  # logbroker: topic config logbroker.flush.policy ("" = the default, group commit)
+    partitions: int = PARTITIONS  # of the topic (Kafka brokers); a share group is measured on one
 
 
 CONFIGS = {c.key: c for c in (
     Config("confluent", "logbroker + confluent-kafka", "logbroker", "confluent"),
-    Config("confluent-share", "logbroker + confluent-kafka share group", "logbroker", "confluent-share"),
+    Config("confluent-share", "logbroker + confluent-kafka share group, 1 partition", "logbroker", "confluent-share",
+           partitions=1),
     Config("confluent-os", "logbroker (flush os) + confluent-kafka", "logbroker", "confluent", flush="os"),
     Config("kafka-confluent", "Apache Kafka + confluent-kafka", "kafka", "confluent"),
     Config("kafka-python", "logbroker + kafka-python", "logbroker", "kafka-python"),
@@ -118,11 +121,12 @@ class RunFailed(RuntimeError):
     pass
 
 
-def _create_topic(bootstrap: str, topic: str, config: dict[str, str] | None = None) -> None:
+def _create_topic(bootstrap: str, topic: str, config: dict[str, str] | None = None,
+                  partitions: int = PARTITIONS) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
-    futures = admin.create_topics([NewTopic(topic, PARTITIONS, 1, config=config or {})], operation_timeout=15,
+    futures = admin.create_topics([NewTopic(topic, partitions, 1, config=config or {})], operation_timeout=15,
                                   request_timeout=15)
     futures[topic].result(timeout=30)
 
@@ -143,7 +147,8 @@ def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.Rabbi
             tail = log_path.read_text(errors="replace").strip().splitlines()[-3:] if log_path.exists() else []
             raise RunFailed(f"logbroker did not start ({exc}): {' | '.join(tail)}") from None
         try:
-            _create_topic(broker.bootstrap, topic, {"logbroker.flush.policy": cfg.flush} if cfg.flush else None)
+            _create_topic(broker.bootstrap, topic, {"logbroker.flush.policy": cfg.flush} if cfg.flush else None,
+                          cfg.partitions)
             yield (drivers.RunSpec(**{**asdict(base), "bootstrap": broker.bootstrap, "http_port": broker.http_port}),
                    broker.pid)
         finally:
@@ -197,7 +202,7 @@ def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
              nats: compare_nats.NatsNode | None, group: bool, timeout_s: float) -> dict[str, Any]:
     topic = f"cmp-{cfg.key}-{size}-{run_no}" if run_no >= 0 else f"cmp-{cfg.key}-warmup"
     base = drivers.RunSpec(config=cfg.key, driver=cfg.driver, messages=messages, size=size, consumers=CONSUMERS,
-                           topic=topic, partitions=PARTITIONS, group=group, persistent=cfg.persistent,
+                           topic=topic, partitions=cfg.partitions, group=group, persistent=cfg.persistent,
                            confirms=cfg.confirms, timeout_s=timeout_s)
     load_before = loadavg()
     t_setup = time.monotonic()
@@ -735,10 +740,11 @@ interleaved (order rotated each round).
   otherwise), records spread round-robin over the partitions; consumers: {consumers}.
   The broker's default flush policy (acks=all answered after the group-commit fsync);
   `group.initial.rebalance.delay.ms=500` (the clock starts once the group has settled).
-- logbroker + confluent-kafka share group (KIP-932): the same producer; four `ShareConsumer`s in one
-  share group all read every partition, each acknowledging every message on its own (explicit ACCEPT,
-  sent with the next ShareFetch; acknowledgements durable in `__share_group_state` before they are
-  answered): the log's counterpart of RabbitMQ's manual acks.
+- logbroker + confluent-kafka share group (KIP-932): the same producer, to a topic of one partition;
+  four `ShareConsumer`s in one share group compete for its records (a work queue, as RabbitMQ's one
+  queue), each acknowledging every message on its own (explicit ACCEPT, sent with the next
+  ShareFetch; acquisitions and acknowledgements durable in `__share_group_state` before they are
+  answered): the log's counterpart of RabbitMQ's manual acks and prefetch.
 - logbroker (flush os): the same, on a topic with `logbroker.flush.policy=os` (acks=all answered once the
   bytes are in the page cache, as Kafka does on a single node; the fsync is left to the OS).
 - Apache Kafka: one single-node KRaft broker (broker and controller in one) for the whole comparison,

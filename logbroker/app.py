@@ -1,8 +1,14 @@
 """One broker process: the store, the durability policy, the broker core, listeners, the sweeper.
 
 ``App`` owns every task and resource, so shutdown is one call and a test could run two brokers in
-one process. Shutdown order (SIGINT/SIGTERM): stop accepting, let in-flight requests finish, flush
-every log, write checkpoints and the clean-shutdown marker, so the next start scans nothing.
+one process. Shutdown order (SIGINT/SIGTERM): stop the cleaner, stop accepting, let in-flight
+requests finish, flush every log, write checkpoints and the clean-shutdown marker, so the next start
+scans nothing.
+
+Admin work stays off the event loop (see docs/ARCHITECTURE.md, "Threads and locks"): retention and
+compaction run on one cleaner thread (the decoding of records in a child process,
+``segments/cleaner.py``), the checkpoint and producer-snapshot files are written by worker threads;
+the loop only takes in-memory snapshots and opens logs, a few milliseconds at a time.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -17,7 +24,10 @@ import resource
 import signal
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +36,7 @@ from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
 from logbroker.errors import InvalidConfigError
 from logbroker.groups import GroupCoordinator
+from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.authentication import ListenerSecurity, listener_security
 from logbroker.kafka.dispatch import Dispatcher
@@ -36,8 +47,12 @@ from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
 from logbroker.security.scram_store import CredentialStore
 from logbroker.security.tls import client_context, server_context
+from segments.checkpoint import TopicPartition
+from segments.cleaner import CleanerProcess
+from segments.errors import StorageError
 from segments.flush import Durability
-from segments.retention import sweep
+from segments.log import Log
+from segments.retention import SweepStats, sweep_logs
 from segments.store import Store
 
 if TYPE_CHECKING:
@@ -50,6 +65,8 @@ GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
 # snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
 MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
+# Opening logs for the cleaner yields to other tasks after this long on the loop (seconds).
+OPEN_SLICE_S = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +151,10 @@ class App:
         self._securities: list[tuple[ListenerSecurity, ssl.SSLContext | None]] = []
         self._inter_broker_tls: ssl.SSLContext | None = None
         self._http_tls: ssl.SSLContext | None = None
+        # Kafka's log cleaner thread: retention and compaction, one log at a time, never two at once.
+        self._cleaner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-cleaner")
+        self._cleaner = CleanerProcess()
+        self._stop_cleaning = threading.Event()
 
     def run(self) -> None:
         """Run until SIGINT/SIGTERM (blocking)."""
@@ -199,6 +220,9 @@ class App:
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
+        if config.get_str("zookeeper.connect"):
+            # In a cluster, groups are loaded partition by partition as this broker comes to lead them.
+            self.groups.coordinate_partitions(set())
         self.groups.load(wall_clock_ms())
         pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
         fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
@@ -232,6 +256,7 @@ class App:
             self.cluster.inter_broker_tls = self._inter_broker_tls
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
+            self.cluster.on_leadership = self._offsets_leadership
             await self.cluster.start()
             if self.broker.authorizer.enabled:
                 self._acls_in_zookeeper(self.cluster)
@@ -246,6 +271,8 @@ class App:
             _write_ready_file(s.ready_file, self.kafka.address, self.http.address,
                               {name: server.address for name, server in zip(addresses, servers, strict=True)})
         self._every(config.get_int("log.retention.check.interval.ms"), self._sweep, "retention")
+        if config.get_bool("log.cleaner.enable"):
+            self._every(max(1, config.get_int("log.cleaner.backoff.ms")), self._clean, "log-cleaner")
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
         self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
@@ -267,6 +294,16 @@ class App:
         """The SCRAM store, looked up per authentication: a cluster swaps in ZooKeeper's after start."""
         assert self.broker is not None
         return self.broker.credentials
+
+    def _offsets_leadership(self, topic: str, partition: int, leading: bool) -> None:
+        """The cluster says this broker started or stopped leading a partition: for a partition of
+        ``__consumer_offsets`` the group coordinator loads or drops that partition's groups."""
+        if topic != OFFSETS_TOPIC or self.groups is None:
+            return
+        if leading:
+            self.groups.take_partition(partition, wall_clock_ms())
+        else:
+            self.groups.release_partition(partition)
 
     def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps SCRAM credentials in ZooKeeper (/config/users); a change notification
@@ -297,16 +334,48 @@ class App:
         self._tasks.append(asyncio.create_task(loop(), name=name))
 
     async def _sweep(self) -> None:
-        """Retention and compaction over every partition (``log.retention.check.interval.ms``).
-
-        Runs on the event loop: deleting segments is quick, but compacting a large segment blocks
-        produce and fetch while it runs (Kafka uses cleaner threads with per-log locks).
-        """
+        """Retention over every partition (``log.retention.check.interval.ms``), on the cleaner thread."""
         assert self.store is not None
-        stats = sweep(self.store, wall_clock_ms())
-        if stats.retention.segments_deleted or stats.compacted_partitions or stats.errors:
+        logs = await self._open_logs(list(self.store.partitions()))
+        stats = await self._on_cleaner_thread(logs, retention=True)
+        if stats.retention.segments_deleted or stats.errors:
             log.info("retention sweep: %s", stats)
         await self._write_checkpoint()
+
+    async def _clean(self) -> None:
+        """Compaction of compacted partitions when due (Kafka's cleaner, every ``log.cleaner.backoff.ms``)."""
+        assert self.store is not None
+        store = self.store
+        keys = [(info.name, p) for info in store.topics() if info.config.compact for p in range(info.partitions)]
+        if not keys:
+            return
+        stats = await self._on_cleaner_thread(await self._open_logs(keys), retention=False)
+        if stats.compacted_partitions or stats.errors:
+            log.info("log cleaner: %s", stats)
+            await self._write_checkpoint()
+
+    async def _open_logs(self, keys: list[TopicPartition]) -> dict[TopicPartition, Log]:
+        """The logs of ``keys``, opening those not open yet on the loop (the store's maps live there), a
+        slice of a few milliseconds at a time so requests keep being served in between."""
+        assert self.store is not None
+        logs: dict[TopicPartition, Log] = {}
+        slice_end = time.monotonic() + OPEN_SLICE_S
+        for topic, partition in keys:
+            try:
+                logs[(topic, partition)] = self.store.log(topic, partition)
+            except (StorageError, OSError) as exc:  # deleted meanwhile, or unreadable: the next pass retries
+                log.info("cleaner skips %s-%d: %s", topic, partition, exc)
+            if time.monotonic() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + OPEN_SLICE_S
+        return logs
+
+    async def _on_cleaner_thread(self, logs: dict[TopicPartition, Log], *, retention: bool) -> SweepStats:
+        assert self.store is not None
+        job = functools.partial(sweep_logs, self.store, logs, wall_clock_ms(), retention=retention,
+                                compaction=not retention, runner=self._cleaner,
+                                cancelled=self._stop_cleaning.is_set)
+        return await asyncio.get_running_loop().run_in_executor(self._cleaner_thread, job)
 
     async def _flush_tick(self) -> None:
         assert self.broker is not None
@@ -319,7 +388,9 @@ class App:
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None
         await self._write_checkpoint()
-        self.broker.snapshot_producer_states()
+        snapshots = self.broker.producer_snapshots()
+        if snapshots:
+            await asyncio.to_thread(self.broker.write_producer_snapshots, snapshots)
 
     async def _write_checkpoint(self) -> None:
         """The offset checkpoints: a snapshot from memory on the loop, the fsync + rename of the files
@@ -329,12 +400,16 @@ class App:
         await asyncio.to_thread(self.store.write_checkpoint, snapshot)
 
     async def stop(self) -> None:
+        self._stop_cleaning.set()
+        self._cleaner.close()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        # No cleaner work may touch a log once the store starts closing them.
+        await asyncio.to_thread(self._cleaner_thread.shutdown, wait=True)
         if self.cluster is not None:
             await self.cluster.stop()
         if self.groups is not None:

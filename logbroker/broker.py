@@ -34,7 +34,9 @@ from logbroker.errors import (
     CorruptBatchError,
     InternalTopicError,
     InvalidConfigError,
+    InvalidPartitionsError,
     InvalidRecordError,
+    InvalidReplicaAssignmentError,
     InvalidRequestError,
     LogStorageError,
     OffsetOutOfRangeError,
@@ -55,6 +57,7 @@ from logbroker.security.authorizer import (
 )
 from logbroker.security.scram_store import CredentialStore, FileCredentialStore
 from logbroker.topics import (
+    OFFSETS_TOPIC,
     ActiveProducer,
     ConfigChange,
     ConfigEntry,
@@ -65,13 +68,15 @@ from logbroker.topics import (
     apply_config_ops,
     check_replication_factor,
     is_internal,
+    is_replicated,
 )
 from segments.batch import HEADER_SIZE, iter_batches, read_header, set_log_append_time, set_partition_leader_epoch
+from segments.checkpoint import CheckpointError, read_offset_checkpoint, write_offset_checkpoint
 from segments.config import ConfigSource, describe
 from segments.flush import Durability
 from segments.leader_epoch import LeaderEpochCache
 from segments.log import Log
-from segments.producer_state import ProducerState
+from segments.producer_state import ProducerState, write_snapshot
 from segments.records import has_keyless_record
 from segments.store import Store
 from segments.timestamp_bounds import check_timestamp_bounds
@@ -79,6 +84,7 @@ from segments.timestamp_bounds import check_timestamp_bounds
 log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
+REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"  # high watermarks, in a cluster
 # errno values of a log directory that has no room left: Kafka answers KAFKA_STORAGE_ERROR.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -141,6 +147,16 @@ class ReadOutcome:
     log_start_offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class ProducerSnapshot:
+    """One partition's producer state, taken on the loop, to be written by a worker thread."""
+
+    partition: TopicPartition
+    directory: Path
+    offset: int
+    doc: dict[str, object]
+
+
 class Broker:
     """One broker's state. Not thread-safe: call it from the event loop that owns it."""
 
@@ -163,9 +179,14 @@ class Broker:
         self.producer_ids = ProducerIdAllocator(data_dir)
         self.authorizer = build_authorizer(config, data_dir)
         self._producer_states: dict[TopicPartition, ProducerState] = {}
+        self._snapshot_offsets: dict[TopicPartition, int] = {}  # log end covered by the last snapshot written
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Called with a topic's name once it is deleted (the group coordinator drops its state when
+        # __consumer_offsets goes).
+        self._deletion_listeners: list[Callable[[str], None]] = []
+        self._epochs_checked: set[TopicPartition] = set()  # caches checked against the log end once
         # Set in a cluster (``zookeeper.connect``): who leads each partition is looked up there.
         # None: this single broker leads every partition and the high watermark is the log end.
         self.ownership: PartitionOwnership | None = None
@@ -181,6 +202,11 @@ class Broker:
     def is_internal(name: str) -> bool:
         """Kafka's internal topics (``__consumer_offsets``): only the broker writes them."""
         return is_internal(name)
+
+    @staticmethod
+    def is_replicated(name: str) -> bool:
+        """Topics a cluster replicates and leads per partition: client topics and ``__consumer_offsets``."""
+        return is_replicated(name)
 
     def has_topic(self, name: str) -> bool:
         return self.store.has_topic(name)
@@ -229,7 +255,7 @@ class Broker:
         """
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
-        if self.ownership is None or is_internal(name):
+        if self.ownership is None or not is_replicated(name):
             check_replication_factor(replication_factor)
             with _disk_errors(f"create topic {name}"):
                 return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
@@ -252,7 +278,7 @@ class Broker:
         worker thread (5,000 partitions take seconds of mkdir and fsync) while produce, fetch and
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
         cluster the topic is registered in the cluster state first (``create_topic``)."""
-        if self.ownership is not None and not is_internal(name):
+        if self.ownership is not None and is_replicated(name):
             return self.create_topic(name, partitions, configs, replication_factor=replication_factor,
                                      validate_only=validate_only)
         check_replication_factor(replication_factor)
@@ -269,10 +295,10 @@ class Broker:
         """Delete a topic for a client (Kafka DeleteTopics).
 
         Raises TopicDeletionDisabledError (``delete.topic.enable=false``), UnknownTopicError, or
-        TopicAuthorizationError for an internal topic (the group coordinator's state lives there).
+        TopicAuthorizationError for an internal topic other than ``__consumer_offsets``.
         """
         self._check_deletable(name)
-        if self.ownership is not None:
+        if self.ownership is not None and not is_internal(name):  # internal topics are each broker's own
             self.ownership.unpublish_topic(name)
         return self.forget_topic(name)
 
@@ -280,7 +306,10 @@ class Broker:
         if not self.config.get_bool("delete.topic.enable"):
             raise TopicDeletionDisabledError("topic deletion is disabled (delete.topic.enable=false)")
         self.store.topic(name)
-        if is_internal(name):
+        # Kafka 4.1 (KRaft, no authorizer) deletes __consumer_offsets when asked, and every group's
+        # state with it; the coordinator creates the topic again when a group next needs it. The
+        # other internal topics hold state logbroker does not rebuild that way, so they stay.
+        if is_internal(name) and name != OFFSETS_TOPIC:
             raise TopicAuthorizationError(f"topic {name} is internal and cannot be deleted")
 
     def forget_topic(self, name: str) -> TopicInfo:
@@ -290,11 +319,19 @@ class Broker:
         with _disk_errors(f"delete topic {name}"):
             return self.store.delete_topic(name)
 
+    def add_topic_deletion_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(topic)`` whenever a topic is deleted (on the event loop)."""
+        self._deletion_listeners.append(listener)
+
     def _forget_topic_state(self, name: str) -> None:
-        """Drop the broker's own state of a topic being deleted and wake its waiters."""
+        """Drop the broker's own state of a topic being deleted, wake its waiters and tell the
+        deletion listeners."""
+        for listener in self._deletion_listeners:
+            listener(name)
         keys = [tp for tp in self._producer_states if tp[0] == name]
         for tp in keys:
             del self._producer_states[tp]
+            self._snapshot_offsets.pop(tp, None)
         for tp in [tp for tp in self._waiters if tp[0] == name]:
             for fut in self._waiters.pop(tp):
                 if not fut.done():
@@ -303,12 +340,13 @@ class Broker:
             del self._listening[tp]
         for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
             del self._epoch_caches[tp]
+        self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
     async def delete_topic_async(self, name: str) -> TopicInfo:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
         loop), and its data files are removed in a worker thread. In a cluster the deletion goes
         through the cluster state (``delete_topic``)."""
-        if self.ownership is not None:
+        if self.ownership is not None and not is_internal(name):
             return self.delete_topic(name)
         self._check_deletable(name)
         self._forget_topic_state(name)
@@ -317,10 +355,31 @@ class Broker:
         await asyncio.to_thread(self.store.remove_detached, doomed)
         return info
 
-    def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
-        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""
+    def create_partitions(self, name: str, new_total: int, *, validate_only: bool = False,
+                          assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
+        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink. In a
+        cluster the new partitions' replicas (``assignments``, else spread over the live brokers) are
+        registered in the cluster state first; every broker then grows its copy."""
+        if self.ownership is not None and is_replicated(name):
+            if is_internal(name):
+                raise InvalidPartitionsError(f"the partition count of internal topic {name} cannot change")
+            info = self.store.add_partitions(name, new_total, validate_only=True)
+            if validate_only:
+                return info
+            self.ownership.add_partitions(name, new_total, assignments)
+            return self.grow_topic(name, new_total)
+        if assignments is not None and any(list(a) != [self.node_id] for a in assignments):
+            raise InvalidReplicaAssignmentError(f"the only broker is {self.node_id}")
         with _disk_errors(f"add partitions to {name}"):
             return self.store.add_partitions(name, new_total, validate_only=validate_only)
+
+    def grow_topic(self, name: str, partitions: int) -> TopicInfo:
+        """Grow the local copy of a topic the cluster grew (unless it has that many already)."""
+        info = self.store.topic(name)
+        if info.partitions >= partitions:
+            return info
+        with _disk_errors(f"add partitions to {name}"):
+            return self.store.add_partitions(name, partitions)
 
     def describe_configs(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The topic's configs with their values, defaults and sources (Kafka DescribeConfigs)."""
@@ -375,16 +434,21 @@ class Broker:
         """Change dynamic broker configs: for this broker (``resource_name`` its node id) or the
         cluster-wide default (``""``). ``replace`` drops every dynamic config of that layer first
         (Kafka's legacy AlterConfigs). The topic defaults they set apply at once to every topic.
-        Raises InvalidRequestError (another broker) or InvalidConfigError (not dynamic, bad value)."""
+        Raises InvalidRequestError: another broker, a config that is not dynamic, a bad value (Kafka
+        answers INVALID_REQUEST for every refused change of a BROKER resource, where a topic's get
+        INVALID_CONFIG)."""
         self._check_broker_resource(resource_name, allow_default=True)
         config = self.config
         layer = dict(config.dynamic_default if resource_name == "" else config.dynamic_broker)
         if replace:
             layer = {}
-        layer = apply_config_ops(layer, config.log_defaults, changes, base_of=config.props)
-        default = layer if resource_name == "" else config.dynamic_default
-        broker = config.dynamic_broker if resource_name == "" else layer
-        updated = config.with_dynamic(default, broker)
+        try:
+            layer = apply_config_ops(layer, config.log_defaults, changes, base_of=config.props)
+            default = layer if resource_name == "" else config.dynamic_default
+            broker = config.dynamic_broker if resource_name == "" else layer
+            updated = config.with_dynamic(default, broker)
+        except InvalidConfigError as exc:
+            raise InvalidRequestError(str(exc)) from exc
         if validate_only:
             return
         with _disk_errors("change dynamic broker configs"):
@@ -506,8 +570,8 @@ class Broker:
         """
         if not internal:
             self.check_client_append(topic)
-            if self.ownership is not None:
-                self.ownership.check_leader(topic, partition)
+        if self.ownership is not None and is_replicated(topic):
+            self.ownership.check_leader(topic, partition)
         plog = self.store.log(topic, partition)
         config = plog.config
         now = self.clock()
@@ -537,7 +601,7 @@ class Broker:
             # Offsets (and LogAppendTime) are written into the batch in place: one copy at most.
             records = memoryview(bytearray(records))
         log_append_time = -1
-        if self.ownership is not None and not internal:
+        if self.ownership is not None and is_replicated(topic):
             set_partition_leader_epoch(records, 0, self.ownership.leader_epoch(topic, partition))
         if config.message_timestamp_type == "LogAppendTime":
             set_log_append_time(records, 0, now)
@@ -557,14 +621,14 @@ class Broker:
     def check_min_isr(self, topic: str, partition: int) -> None:
         """acks=all: raise NotEnoughReplicasError when the ISR is below the topic's
         ``min.insync.replicas`` (never on a single broker, whose ISR is itself)."""
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             min_isr = self.store.log(topic, partition).config.min_insync_replicas
             self.ownership.check_min_isr(topic, partition, min_isr)
 
     def replicated(self, topic: str, partition: int, next_offset: int) -> asyncio.Future[None] | None:
         """acks=all: a future resolved once every ISR member has the log up to ``next_offset``;
         None when nothing is to wait for (a single broker, or already replicated)."""
-        if self.ownership is None or is_internal(topic):
+        if self.ownership is None or not is_replicated(topic):
             return None
         min_isr = self.store.log(topic, partition).config.min_insync_replicas
         return self.ownership.replicated(topic, partition, next_offset, min_isr)
@@ -607,13 +671,35 @@ class Broker:
         self._producer_states.pop((topic, partition), None)
 
     def epoch_cache(self, topic: str, partition: int) -> LeaderEpochCache:
+        """The partition's leader-epoch cache. The first time a process loads it, epochs starting at or
+        after the log end are dropped (crash recovery may have cut the log below them, or the epoch
+        wrote nothing), as Kafka's log loader does, so the file never names offsets the log lacks."""
         tp = (topic, partition)
         plog = self.store.log(topic, partition)
         held = self._epoch_caches.get(tp)
         if held is None or held[0] is not plog:
-            held = (plog, LeaderEpochCache.load(plog.path))
+            cache = LeaderEpochCache.load(plog.path)
+            if tp not in self._epochs_checked:
+                self._epochs_checked.add(tp)
+                with _disk_errors(f"leader-epoch checkpoint of {topic}-{partition}"):
+                    cache.truncate_from_end(plog.log_end_offset)
+            held = (plog, cache)
             self._epoch_caches[tp] = held
         return held[1]
+
+    def read_high_watermarks(self) -> dict[TopicPartition, int]:
+        """The ``replication-offset-checkpoint`` of the data directory (Kafka's name): each replicated
+        partition's high watermark as last checkpointed; empty when missing or unreadable."""
+        try:
+            return read_offset_checkpoint(self.data_dir / REPLICATION_OFFSET_CHECKPOINT)
+        except CheckpointError as exc:
+            log.warning("ignoring the unreadable high-watermark checkpoint: %s", exc)
+            return {}
+
+    def write_high_watermarks(self, high_watermarks: Mapping[TopicPartition, int]) -> None:
+        """Replace the ``replication-offset-checkpoint`` crash-safely (blocking: fsync and rename)."""
+        with _disk_errors("write the high-watermark checkpoint"):
+            write_offset_checkpoint(self.data_dir / REPLICATION_OFFSET_CHECKPOINT, high_watermarks)
 
     def end_offset_for_epoch(self, topic: str, partition: int, leader_epoch: int) -> tuple[int, int]:
         """OffsetForLeaderEpoch: (largest epoch <= ``leader_epoch``, the offset where it ends)."""
@@ -668,27 +754,30 @@ class Broker:
 
     # ---------------------------------------------------------------- fetch
     def read(self, topic: str, partition: int, offset: int, max_bytes: int, *,
-             replica_id: int = -1, leader_epoch: int = -1) -> ReadOutcome:
-        """File ranges from ``offset`` (at least one whole batch if any). HOT PATH.
+             replica_id: int = -1, leader_epoch: int = -1, min_one_batch: bool = True,
+             whole_batches: bool = True) -> ReadOutcome:
+        """File ranges from ``offset`` (at least one whole batch if any, with ``min_one_batch``). HOT PATH.
 
-        In a cluster only the leader answers; a consumer (``replica_id`` < 0) reads below the high
-        watermark only, a follower (its broker id) up to the log end, and its fetch offset is
-        reported to the leader's replica tracking.
+        ``whole_batches=False``: Kafka's fetch slice, exactly ``max_bytes`` from one segment,
+        possibly ending inside a batch (``Log.read``). In a cluster only the leader answers; a
+        consumer (``replica_id`` < 0) reads below the high watermark only, a follower (its broker
+        id) up to the log end, and its fetch offset is reported to the leader's replica tracking.
         """
         plog = self.store.log(topic, partition)
         ownership = self.ownership
+        sizing = {"min_one_batch": min_one_batch, "whole_batches": whole_batches}
         if ownership is None:
-            result = plog.read(offset, max_bytes)
+            result = plog.read(offset, max_bytes, **sizing)
             hw = plog.log_end_offset
         elif replica_id >= 0:
             ownership.check_leader(topic, partition, leader_epoch)
             ownership.replica_fetched(topic, partition, replica_id, offset)
-            result = plog.read(offset, max_bytes)
+            result = plog.read(offset, max_bytes, **sizing)
             hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
         else:
             ownership.check_leader(topic, partition, leader_epoch)
             hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
-            result = plog.read(offset, max_bytes, max_offset=hw)
+            result = plog.read(offset, max_bytes, max_offset=hw, **sizing)
         nbytes = sum(r.length for r in result.ranges)
         return ReadOutcome(result.ranges, nbytes, hw, plog.log_start_offset)
 
@@ -701,9 +790,23 @@ class Broker:
         """(log start offset, log end offset) of a partition; in a cluster the end a consumer sees is
         the high watermark."""
         plog = self.store.log(topic, partition)
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             return plog.log_start_offset, self.ownership.high_watermark(topic, partition, plog.log_end_offset)
         return plog.log_start_offset, plog.log_end_offset
+
+    def local_offsets(self, topic: str, partition: int) -> tuple[int, int]:
+        """(log start offset, log end offset) of this broker's own copy, whoever leads: the group
+        coordinator loading ``__consumer_offsets`` after it became a partition's leader."""
+        plog = self.store.log(topic, partition)
+        return plog.log_start_offset, plog.log_end_offset
+
+    def read_local(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadOutcome:
+        """``read`` of this broker's own copy up to its log end, without asking who leads (the group
+        coordinator's load of ``__consumer_offsets``; never a client's read)."""
+        plog = self.store.log(topic, partition)
+        result = plog.read(offset, max_bytes)
+        return ReadOutcome(result.ranges, sum(r.length for r in result.ranges), plog.log_end_offset,
+                           plog.log_start_offset)
 
     async def wait_for_append(self, keys: Iterable[TopicPartition], timeout_s: float) -> None:
         """Return when any of ``keys`` gets an append, or after ``timeout_s``.
@@ -764,7 +867,7 @@ class Broker:
         the offset is the record's holding the largest timestamp, not its batch's (Kafka, KIP-734).
         """
         plog = self.store.log(topic, partition)
-        if self.ownership is not None and not is_internal(topic):
+        if self.ownership is not None and is_replicated(topic):
             self.ownership.check_leader(topic, partition)
         if timestamp == -2:
             return plog.log_start_offset, -1
@@ -832,12 +935,32 @@ class Broker:
     def snapshot_producer_states(self) -> None:
         """Write each loaded partition's producer state, so a restart after a crash only rescans the
         batches appended since (entries beyond the log end are dropped when a snapshot is loaded)."""
-        for (topic, partition), state in list(self._producer_states.items()):
+        self.write_producer_snapshots(self.producer_snapshots())
+
+    def producer_snapshots(self) -> list[ProducerSnapshot]:
+        """The producer state of every loaded partition as a document, from memory (on the event loop;
+        no I/O). Partitions whose log end has not moved since their last snapshot are left out."""
+        out: list[ProducerSnapshot] = []
+        for tp, state in list(self._producer_states.items()):
             try:
-                plog = self.store.log(topic, partition)
-                state.write_snapshot(plog.path, plog.log_end_offset)
-            except (OSError, UnknownTopicError) as exc:
-                log.warning("could not write producer snapshot for %s-%d: %s", topic, partition, exc)
+                plog = self.store.log(*tp)
+            except UnknownTopicError:
+                continue
+            end = plog.log_end_offset
+            if self._snapshot_offsets.get(tp) == end:
+                continue
+            self._snapshot_offsets[tp] = end
+            out.append(ProducerSnapshot(tp, plog.path, end, state.snapshot(end)))
+        return out
+
+    @staticmethod
+    def write_producer_snapshots(snapshots: Iterable[ProducerSnapshot]) -> None:
+        """Write ``producer_snapshots()`` (fsync + rename each); safe from a worker thread."""
+        for snap in snapshots:
+            try:
+                write_snapshot(snap.directory, snap.offset, snap.doc)
+            except OSError as exc:  # e.g. the topic was deleted meanwhile
+                log.warning("could not write producer snapshot for %s-%d: %s", *snap.partition, exc)
 
     def close(self) -> None:
         self.snapshot_producer_states()

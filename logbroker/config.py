@@ -138,6 +138,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "ZooKeeper session timeout: a silent broker loses its registration after this.", 1),
         BrokerProperty("zookeeper.connection.timeout.ms", _int, "18000",
                        "How long start-up waits for the first ZooKeeper connection.", 1),
+        BrokerProperty("replica.high.watermark.checkpoint.interval.ms", _int, "5000",
+                       "How often each partition's high watermark is written to replication-offset-checkpoint "
+                       "(a cluster).", 1, type=ConfigType.LONG),
         BrokerProperty("replica.lag.time.max.ms", _int, "30000",
                        "A follower that has not caught up for this long leaves the ISR.", 1),
         BrokerProperty("replica.fetch.wait.max.ms", _int, "500", "Longest wait of a follower's fetch.", 1),
@@ -160,7 +163,13 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("log.flush.offset.checkpoint.interval.ms", _int, "60000",
                        "How often recovery points are checkpointed.", 1),
         BrokerProperty("log.cleaner.enable", _bool, "true", "Run compaction for compacted topics."),
+        BrokerProperty("log.cleaner.backoff.ms", _int, "15000",
+                       "How often the cleaner thread looks for compacted partitions to clean.", 0,
+                       type=ConfigType.LONG),
         BrokerProperty("offsets.topic.num.partitions", _int, "50", "Partitions of __consumer_offsets.", 1),
+        BrokerProperty("offsets.topic.replication.factor", _int, "3",
+                       "Replicas of __consumer_offsets in a cluster (at most the live brokers when it is "
+                       "created).", 1, type=ConfigType.SHORT),
         BrokerProperty("offsets.retention.minutes", _int, "10080",
                        "How long committed offsets of an empty group are kept.", 1),
         BrokerProperty("group.initial.rebalance.delay.ms", _int, "3000",
@@ -209,7 +218,8 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "An idempotent producer whose last batch is older than this is forgotten when its log "
                        "loads, so a retry of its batch is appended again.", 1),
         BrokerProperty("max.incremental.fetch.session.cache.slots", _int, "1000",
-                       "Incremental fetch sessions (KIP-227) kept; the least recently used is evicted.", 0),
+                       "Incremental fetch sessions (KIP-227) kept; when full, a stale or long-lived one makes "
+                       "room by Kafka's rule (logbroker/kafka/fetch_sessions.py), else a new one gets none.", 0),
         BrokerProperty("authorizer.class.name", str, "",
                        "Set to org.apache.kafka.metadata.authorizer.StandardAuthorizer or "
                        "kafka.security.authorizer.AclAuthorizer to check every request against ACLs "
@@ -320,8 +330,10 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
 LOG_PROPERTIES: dict[str, tuple[str, int]] = {
     prop: (d.name, factor) for d in TOPIC_CONFIGS for prop, factor in d.broker_props
 }
-# What a running broker may change (Kafka's dynamic broker configs): the topic defaults.
-DYNAMIC_PROPERTIES = frozenset(LOG_PROPERTIES)
+# What a running broker may change (Kafka's dynamic broker configs): the topic defaults, each by its
+# main property only (Kafka's DynamicLogConfig takes the head of each topic config's synonyms:
+# log.retention.ms, not log.retention.hours or .minutes; log.roll.ms, not log.roll.hours).
+DYNAMIC_PROPERTIES = frozenset(d.broker_prop for d in TOPIC_CONFIGS if d.broker_prop is not None)
 DYNAMIC_CONFIGS_FILE = "dynamic-broker-configs.json"
 
 
@@ -350,8 +362,9 @@ class BrokerConfig:
         """This config with these dynamic layers (validated as a whole; raises InvalidConfigError)."""
         for name in (*default, *broker):
             if name not in DYNAMIC_PROPERTIES:
+                known = name in BROKER_PROPERTIES or name in LOG_PROPERTIES
                 raise InvalidConfigError(f"Cannot update these configs dynamically: {{{name}}}"
-                                         if name in BROKER_PROPERTIES else f"unknown broker config {name!r}")
+                                         if known else f"unknown broker config {name!r}")
         props = {**self.static, **default, **broker}
         log_defaults = LogConfig.from_broker_props(props)
         return replace(self, props=props, log_defaults=log_defaults, dynamic_default=dict(default),
@@ -513,7 +526,8 @@ def describe_broker(config: BrokerConfig, names: Iterable[str] | None = None) ->
         doc = f"Default of the topic config {topic_name}" + (f" (in units of {factor} ms)" if factor != 1 else "")
         entries.append(ConfigEntry(name=name, value=value if value is not None else "", default=default or "",
                                    source=found[0] if found else ConfigSource.DEFAULT_CONFIG, type=kind,
-                                   doc=f"{doc}: {definition.doc}.", read_only=False, synonyms=tuple(synonyms)))
+                                   doc=f"{doc}: {definition.doc}.", read_only=name not in DYNAMIC_PROPERTIES,
+                                   synonyms=tuple(synonyms)))
         if value is None:
             entries[-1] = replace(entries[-1], value=None)  # type: ignore[arg-type]
     return entries

@@ -20,6 +20,12 @@ HTTP front once to statuses (``logbroker/http/errors.py``).
     NotEnoughReplicasAfterAppendError NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) the ISR shrank below it after the append
     FencedLeaderEpochError           FENCED_LEADER_EPOCH (74)              a request carried an older leader epoch
     UnknownLeaderEpochError          UNKNOWN_LEADER_EPOCH (75)             a request carried a newer leader epoch
+    NotControllerError               NOT_CONTROLLER (41)                   a controller's request reached another broker
+    InvalidReplicaAssignmentError    INVALID_REPLICA_ASSIGNMENT (39)       replicas naming unknown brokers, duplicates
+    ElectionNotNeededError           ELECTION_NOT_NEEDED (84)              the wanted leader leads already
+    PreferredLeaderNotAvailableError PREFERRED_LEADER_NOT_AVAILABLE (80)   the preferred replica cannot lead now
+    EligibleLeadersNotAvailableError ELIGIBLE_LEADERS_NOT_AVAILABLE (83)   no live replica may lead
+    NoReassignmentInProgressError    NO_REASSIGNMENT_IN_PROGRESS (85)      cancelling a reassignment that is not running
 """
 
 from __future__ import annotations
@@ -88,6 +94,31 @@ class NotEnoughReplicasAfterAppendError(BrokerError):
     was replicated; the producer retries (KIP-98 idempotence drops the duplicate)."""
 
 
+class NotControllerError(BrokerError):
+    """ElectLeaders or a reassignment reached a broker that is not the controller (the client finds it
+    in Metadata and retries)."""
+
+
+class InvalidReplicaAssignmentError(BrokerError):
+    """A replica list names a broker that is not registered, twice the same broker, or none."""
+
+
+class ElectionNotNeededError(BrokerError):
+    """The partition is led already by the replica the election would choose."""
+
+
+class PreferredLeaderNotAvailableError(BrokerError):
+    """The preferred replica is not alive or not in the ISR, so it cannot lead now."""
+
+
+class EligibleLeadersNotAvailableError(BrokerError):
+    """No live replica may lead the partition."""
+
+
+class NoReassignmentInProgressError(BrokerError):
+    """A reassignment was cancelled for a partition that has none in progress."""
+
+
 class FencedLeaderEpochError(BrokerError):
     """The request's leader epoch is older than the partition's (KIP-320)."""
 
@@ -99,12 +130,15 @@ class UnknownLeaderEpochError(BrokerError):
 __all__ = [
     "BrokerError",
     "CorruptBatchError",
+    "ElectionNotNeededError",
+    "EligibleLeadersNotAvailableError",
     "FencedLeaderEpochError",
     "InternalTopicError",
     "InvalidConfigError",
     "InvalidPartitionsError",
     "InvalidProducerEpochError",
     "InvalidRecordError",
+    "InvalidReplicaAssignmentError",
     "InvalidReplicationFactorError",
     "InvalidRequestError",
     "InvalidTimestampError",
@@ -112,11 +146,14 @@ __all__ = [
     "LeaderNotAvailableError",
     "LogClosedError",
     "LogStorageError",
+    "NoReassignmentInProgressError",
+    "NotControllerError",
     "NotEnoughReplicasAfterAppendError",
     "NotEnoughReplicasError",
     "NotLeaderOrFollowerError",
     "OffsetOutOfRangeError",
     "OutOfOrderSequenceError",
+    "PreferredLeaderNotAvailableError",
     "RecordTooLargeError",
     "StorageError",
     "TopicAuthorizationError",

@@ -8,9 +8,11 @@ asks it before every client read and write and never assumes ownership itself.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from logbroker.errors import StorageError
 from logbroker.topics import TopicInfo
 
 
@@ -31,6 +33,17 @@ class PartitionView:
     leader_epoch: int
     replicas: tuple[int, ...]
     isr: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reassignment:
+    """A partition being moved: its replicas now, the ones joining and the ones leaving."""
+
+    topic: str
+    partition: int
+    replicas: tuple[int, ...]
+    adding: tuple[int, ...]
+    removing: tuple[int, ...]
 
 
 class PartitionOwnership(Protocol):
@@ -64,6 +77,24 @@ class PartitionOwnership(Protocol):
 
     def unpublish_topic(self, name: str) -> None:
         """Remove a topic from the cluster; every broker then deletes its local copy."""
+
+    def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+        """Register a topic's new partitions (their replicas: ``assignments``, else spread over the live
+        brokers). Raises InvalidPartitionsError, InvalidReplicaAssignmentError or
+        InvalidReplicationFactorError; nothing is registered when it raises."""
+
+    def elect_leaders(self, preferred: bool, partitions: Sequence[tuple[str, int]] | None
+                      ) -> dict[tuple[str, int], StorageError | None]:
+        """ElectLeaders (KIP-460), preferred or unclean, of ``partitions`` (None: every partition that
+        needs one); per partition None or the refusal. Raises NotControllerError on another broker."""
+
+    def alter_reassignments(self, changes: Mapping[tuple[str, int], Sequence[int] | None]
+                            ) -> dict[tuple[str, int], StorageError | None]:
+        """AlterPartitionReassignments (KIP-455): move each partition to its replicas, or cancel its
+        reassignment (None). Per partition None or the refusal; NotControllerError on another broker."""
+
+    def list_reassignments(self, partitions: Sequence[tuple[str, int]] | None) -> list[Reassignment]:
+        """The reassignments in progress (of ``partitions``, None: all)."""
 
     def live_brokers(self, listener: str | None = None) -> list[BrokerEndpoint]:
         """Every registered broker, by id, at its address on ``listener`` (the client's listener name)."""

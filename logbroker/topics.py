@@ -15,13 +15,24 @@ from segments.config import ConfigEntry, ConfigSource, LogConfig, format_value
 from segments.store import MAX_PARTITIONS, TopicInfo
 
 # Kafka's ``Topic.isInternal``: topics only the broker writes; clients may read them.
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
+OFFSETS_TOPIC = "__consumer_offsets"  # the group coordinator's records
+INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, "__transaction_state", "__share_group_state"})
 # One node: every partition has exactly one replica.
 BROKER_COUNT = 1
 
 
+# Internal topics a cluster replicates like any topic (the group coordinators live on their leaders);
+# the others stay local to each broker.
+REPLICATED_INTERNAL_TOPICS = frozenset({"__consumer_offsets"})
+
+
 def is_internal(name: str) -> bool:
     return name in INTERNAL_TOPICS
+
+
+def is_replicated(name: str) -> bool:
+    """True for topics a cluster replicates: every client topic and ``__consumer_offsets``."""
+    return name not in INTERNAL_TOPICS or name in REPLICATED_INTERNAL_TOPICS
 
 
 def check_replication_factor(replication_factor: int | None) -> None:
@@ -124,6 +135,7 @@ __all__ = [
     "BROKER_COUNT",
     "INTERNAL_TOPICS",
     "MAX_PARTITIONS",
+    "REPLICATED_INTERNAL_TOPICS",
     "ActiveProducer",
     "ConfigChange",
     "ConfigEntry",
@@ -136,4 +148,5 @@ __all__ = [
     "apply_config_ops",
     "check_replication_factor",
     "is_internal",
+    "is_replicated",
 ]

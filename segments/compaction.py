@@ -19,6 +19,13 @@ Follows Kafka's ``LogCleaner``/``Cleaner`` for one partition:
 5. ``Log.replace_segments`` swaps the cleaned segment in crash-safely (``.cleaned`` -> ``.swap`` ->
    final names; recovery finishes or discards an interrupted swap).
 
+Off the data path: ``compact`` chooses the segments and swaps the results in; the two passes are a
+``CleaningPlan`` handed to a runner. The plan names segment files only (closed segments, whose bytes
+never change) and the runner writes nothing but ``.cleaned`` files, so it may run in this thread
+(``clean``, the default), or in a child process (``segments/cleaner.py``: the broker's choice, so
+that decoding records never holds the interpreter lock the event loop needs), and killing it at any
+point leaves only files recovery deletes. The swap takes ``Log.lock`` briefly (``segments/log.py``).
+
 Simplifications, stated: transactional and control batches are copied unchanged (aborted
 transactional data is not removed); the tombstone horizon is the batch's maxTimestamp plus
 ``delete.retention.ms`` rather than Kafka's KIP-534 horizon recorded at the first cleaning; the key map
@@ -31,19 +38,21 @@ see ``Store.cleaner_offset``); ``CompactionStats.next_dirty_offset`` is the valu
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segments.batch import BatchHeader, validate
 from segments.config import LogConfig
+from segments.errors import StorageError
 from segments.records import decode_records, rebuild_batch
-from segments.segment import CLEANED_SUFFIX
+from segments.segment import CLEANED_SUFFIX, FILE_KINDS, LogSegment, segment_file_name
 
 if TYPE_CHECKING:
     from segments.log import Log
-    from segments.segment import LogSegment
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +82,52 @@ class CompactionStats:
     @property
     def ran(self) -> bool:
         return self.segments_cleaned > 0
+
+
+class CompactionAbortedError(StorageError):
+    """A compaction was asked to stop (shutdown) before it finished; its output is discarded."""
+
+
+Cancelled = Callable[[], bool]
+"""Polled between batches: True asks a running cleaning to stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class CleaningPlan:
+    """What to clean, by file: picklable, so a child process can run it.
+
+    ``groups`` lists, per cleaned segment to write, the (base offset, size in bytes) of the old
+    segments it replaces; ``segments`` is every cleanable segment (pass one reads all of them).
+    """
+
+    directory: Path
+    config: LogConfig
+    now_ms: int
+    groups: tuple[tuple[tuple[int, int], ...], ...]
+
+    @property
+    def segments(self) -> list[tuple[int, int]]:
+        return [segment for group in self.groups for segment in group]
+
+
+@dataclass(frozen=True, slots=True)
+class CleaningResult:
+    """What ``clean`` wrote: per group the cleaned segment's size, and the counters."""
+
+    sizes: tuple[int, ...]
+    records_before: int
+    records_removed: int
+    tombstones_removed: int
+    batches_removed: int
+
+
+CleaningRunner = Callable[[CleaningPlan, Cancelled], CleaningResult]
+"""Runs ``clean`` somewhere (this thread, a child process) and returns its result."""
+
+
+def run_here(plan: CleaningPlan, cancelled: Cancelled) -> CleaningResult:
+    """The default runner: ``clean`` in the calling thread."""
+    return clean(plan, cancelled)
 
 
 def cleanable_segments(log: Log, config: LogConfig, now_ms: int) -> list[LogSegment]:
@@ -110,9 +165,11 @@ def needs_compaction(log: Log, config: LogConfig, now_ms: int, first_dirty_offse
     return any(now_ms - s.max_timestamp > max_lag for s in dirty if s.max_timestamp >= 0)
 
 
-def _batches(segment: LogSegment) -> Iterator[tuple[BatchHeader, bytes]]:
+def _batches(segment: LogSegment, cancelled: Cancelled) -> Iterator[tuple[BatchHeader, bytes]]:
     """Each batch of a closed segment with its bytes, CRC-checked (one pread per batch)."""
     for position, header in segment.iter_batches():
+        if cancelled():
+            raise CompactionAbortedError(f"compaction of {segment.directory} stopped")
         data = segment.read_bytes(position, header.size)
         validate(data)
         yield header, data
@@ -180,12 +237,16 @@ def compact(
     *,
     first_dirty_offset: int = 0,
     force: bool = False,
+    runner: CleaningRunner = run_here,
+    cancelled: Cancelled | None = None,
 ) -> CompactionStats:
     """Compact ``log``'s cleanable segments when due (see the module docstring); returns what changed.
 
     ``config`` None means the log's own. Runs only under ``cleanup.policy`` ``compact``; ``force``
-    skips the dirty-ratio/lag check (not the policy). Blocking file work: call it off the event loop's
-    hot path (the broker's background sweeper), never concurrently with another compaction of the log.
+    skips the dirty-ratio/lag check (not the policy). Blocking file work: call it from a cleaner
+    thread, never concurrently with another compaction of the same log. ``runner`` runs the two
+    passes (see ``CleaningRunner``); ``cancelled`` is polled to stop early (CompactionAbortedError).
+    Raises ReplacedSegmentsError (``segments.log``) when the log changed under it; nothing is lost.
     """
     config = config if config is not None else log.config
     if not config.compact:
@@ -196,54 +257,31 @@ def compact(
     if not segments:
         return CompactionStats(next_dirty_offset=first_dirty_offset)
     end_offset = segments[-1].next_offset
-
-    # Pass one: the latest offset of every key, and each producer's last batch.
-    latest: dict[bytes, int] = {}
-    last_batch_of_producer: dict[int, int] = {}
-    for segment in segments:
-        for header, data in _batches(segment):
-            if header.producer_id >= 0:
-                last_batch_of_producer[header.producer_id] = header.base_offset
-            if header.is_control or header.is_transactional:
-                continue
-            for record in decode_records(header, data):
-                if record.key is not None:
-                    latest[record.key] = record.offset
-
-    # Pass two: rewrite group by group.
-    horizon = now_ms - config.delete_retention_ms
-    counters = _Counters()
-    bytes_before = sum(s.size for s in segments)
-    bytes_after = 0
+    groups = _group(segments, config.segment_bytes)
+    plan = CleaningPlan(log.path, config, now_ms,
+                        tuple(tuple((s.base_offset, s.size) for s in group) for group in groups))
+    result = runner(plan, cancelled if cancelled is not None else _never)
     written = 0
-    for group in _group(segments, config.segment_bytes):
-        cleaned = log.create_cleaned_segment(group[0].base_offset)
-        writer = _SegmentWriter(cleaned, now_ms)
-        try:
-            for segment in group:
-                for header, data in _batches(segment):
-                    out = _clean_batch(header, data, latest, last_batch_of_producer, horizon, counters)
-                    if out is not None:
-                        writer.add(header, out)
-            writer.flush()
-            log.replace_segments(group, cleaned)
-        except BaseException:
-            # Before the swap is committed the old segments are untouched and the output can go (recovery
-            # would delete *.cleaned too); after it, recovery must finish the swap, so leave the files.
-            if cleaned.suffix == CLEANED_SUFFIX:
-                cleaned.delete()
-            raise
-        bytes_after += cleaned.size
-        written += 1
+    try:
+        for group, size in zip(groups, result.sizes, strict=True):
+            log.replace_segments(group, log.open_cleaned_segment(group[0].base_offset, size))
+            written += 1
+    except BaseException:
+        # Groups not swapped in yet leave nothing behind (a committed swap is recovery's to finish).
+        for group in groups[written:]:
+            remove_cleaned(log.path, group[0].base_offset)
+        raise
+    bytes_before = sum(s.size for s in segments)
+    bytes_after = sum(result.sizes)
     stats = CompactionStats(
         segments_cleaned=len(segments),
         segments_written=written,
         bytes_before=bytes_before,
         bytes_after=bytes_after,
-        records_before=counters.records_before,
-        records_removed=counters.records_removed,
-        tombstones_removed=counters.tombstones_removed,
-        batches_removed=counters.batches_removed,
+        records_before=result.records_before,
+        records_removed=result.records_removed,
+        tombstones_removed=result.tombstones_removed,
+        batches_removed=result.batches_removed,
         next_dirty_offset=end_offset,
     )
     logger.info(
@@ -258,6 +296,71 @@ def compact(
         stats.tombstones_removed,
     )
     return stats
+
+
+def _never() -> bool:
+    return False
+
+
+def remove_cleaned(directory: Path, base_offset: int) -> None:
+    for kind in FILE_KINDS:
+        with contextlib.suppress(OSError):
+            (directory / segment_file_name(base_offset, kind, CLEANED_SUFFIX)).unlink(missing_ok=True)
+
+
+def clean(plan: CleaningPlan, cancelled: Cancelled = _never) -> CleaningResult:
+    """Both passes over the plan's segment files: write one fsynced ``.cleaned`` segment per group.
+
+    Touches no ``Log``: reads closed segment files by name and writes only ``.cleaned`` files (all
+    removed again when it fails or is cancelled). Safe in any thread or process.
+    """
+    directory, config = plan.directory, plan.config
+    old = [LogSegment.open(directory, base, config, size=size) for base, size in plan.segments]
+    try:
+        # Pass one: the latest offset of every key, and each producer's last batch.
+        latest: dict[bytes, int] = {}
+        last_batch_of_producer: dict[int, int] = {}
+        for segment in old:
+            for header, data in _batches(segment, cancelled):
+                if header.producer_id >= 0:
+                    last_batch_of_producer[header.producer_id] = header.base_offset
+                if header.is_control or header.is_transactional:
+                    continue
+                for record in decode_records(header, data):
+                    if record.key is not None:
+                        latest[record.key] = record.offset
+        # Pass two: rewrite group by group.
+        horizon = plan.now_ms - config.delete_retention_ms
+        counters = _Counters()
+        sizes: list[int] = []
+        position = 0
+        for group in plan.groups:
+            base = group[0][0]
+            remove_cleaned(directory, base)
+            cleaned = LogSegment.create(directory, base, config, suffix=CLEANED_SUFFIX)
+            try:
+                writer = _SegmentWriter(cleaned, plan.now_ms)
+                for segment in old[position : position + len(group)]:
+                    for header, data in _batches(segment, cancelled):
+                        out = _clean_batch(header, data, latest, last_batch_of_producer, horizon, counters)
+                        if out is not None:
+                            writer.add(header, out)
+                writer.flush()
+                cleaned.seal()
+                cleaned.flush(force=True)
+            finally:
+                cleaned.close()
+            position += len(group)
+            sizes.append(cleaned.size)
+    except BaseException:
+        for group in plan.groups:
+            remove_cleaned(directory, group[0][0])
+        raise
+    finally:
+        for segment in old:
+            segment.close()
+    return CleaningResult(tuple(sizes), counters.records_before, counters.records_removed,
+                          counters.tombstones_removed, counters.batches_removed)
 
 
 def _clean_batch(

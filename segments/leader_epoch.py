@@ -75,7 +75,9 @@ class LeaderEpochCache:
 
     def end_offset_for(self, epoch: int, log_end_offset: int) -> tuple[int, int]:
         """(largest epoch <= ``epoch``, its end offset), Kafka's ``endOffsetFor``: the answer to
-        OffsetForLeaderEpoch. Unknown (no entry at or below ``epoch``): (-1, -1)."""
+        OffsetForLeaderEpoch. No entries: (-1, -1). An ``epoch`` older than every entry: (``epoch``,
+        the start of the first entry), as Kafka answers, so a follower whose log holds only epochs
+        this log never had cuts it back to where this log's history begins."""
         if not self._entries:
             return UNDEFINED_EPOCH, UNDEFINED_OFFSET
         if epoch == self._entries[-1][0]:
@@ -84,7 +86,7 @@ class LeaderEpochCache:
         for i, (e, _start) in enumerate(self._entries):
             if e > epoch:
                 if found == UNDEFINED_EPOCH:
-                    return UNDEFINED_EPOCH, UNDEFINED_OFFSET
+                    return epoch, self._entries[0][1]
                 return found, self._entries[i][1]
             found = e
         return found, log_end_offset

@@ -4,8 +4,29 @@ Directory ``<topic>-<partition>/`` holds the segment files described in ``segmen
 the segment with the highest base offset is the active one, the only one appended to. Offsets are
 assigned here, densely, from the log end offset. Recovery on open is ``segments/recovery.py``.
 
-Threading: a Log belongs to one thread (the event loop), except ``flush``, which a group-commit
-thread may run concurrently with ``append`` and ``read``.
+Threading (Kafka's ``UnifiedLog.lock`` and ``LogCleaner`` threads): the event loop appends and
+reads; a cleaner thread runs retention and compaction (``segments/retention.py``, ``compaction.py``);
+the group-commit thread runs ``flush``. ``Log.lock`` (re-entrant) guards the segment list, the log
+start and end offsets and the names of segment files. Every method that reads or changes them takes
+it, for a short time: the loop never waits long on it.
+
+- Appends change only the active segment, and only the loop appends; the cleaner touches closed
+  segments only, whose bytes never change, so it reads them without the lock.
+- The cleaner builds a cleaned segment (``.cleaned`` files) without the lock, fsyncs it, and only
+  then takes the lock for the swap (``replace_segments``): renames plus two directory fsyncs, no data
+  fsync, no unlink. The old segments' files are unlinked after the lock is let go; retention
+  likewise renames the segments it deletes to ``.deleted`` under the lock and unlinks them after.
+- A reader (fetch) holds ``FileRange``s, each referencing its file's descriptor, so a swap,
+  retention or the open-segment cache never closes a file being sent; a fetch racing a swap has
+  taken its ranges either before it (old segments, still readable after they are renamed or
+  unlinked) or after it (the new segment, whole and fsynced before it joined the list).
+- ``flush`` copies the segment list under the lock and fsyncs without it; a segment swapped out
+  meanwhile is skipped.
+- ``close`` and ``delete`` take the lock; a cleaner finding the log closed, or its segments no
+  longer in the list (DeleteRecords, truncation), abandons its output (``ReplacedSegmentsError``).
+
+Lock order: ``Log.lock``, then a segment's index lock, then the ``OpenSegmentCache`` lock (which
+never calls back into a segment while held).
 """
 
 from __future__ import annotations
@@ -13,10 +34,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import wraps
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from segments.batch import (
     HEADER_SIZE,
@@ -41,6 +65,7 @@ from segments.records import Record, decode_batch
 from segments.recovery import LogLoader, RecoveryReport
 from segments.segment import (
     CLEANED_SUFFIX,
+    DELETED_SUFFIX,
     NO_TIMESTAMP,
     SWAP_SUFFIX,
     FileRange,
@@ -56,6 +81,26 @@ AppendListener = Callable[[int], None]
 
 # Inactive segments of one log that may keep their files open when no shared cache is given.
 DEFAULT_OPEN_SEGMENTS = 8
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[Log, _P], _R]) -> Callable[Concatenate[Log, _P], _R]:
+    """Run a ``Log`` method under ``Log.lock`` (see the module docstring)."""
+
+    @wraps(method)
+    def locked(self: Log, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
+class ReplacedSegmentsError(StorageError):
+    """A cleaned segment can no longer be swapped in: the log was closed, or the segments it replaces
+    left the log meanwhile (DeleteRecords, truncation). The cleaned output is discarded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +153,7 @@ class Log:
         "_log_start_offset",
         "_recovery_point",
         "_segments",
+        "lock",
         "path",
         "recovery_report",
     )
@@ -135,6 +181,7 @@ class Log:
         self._listeners: list[AppendListener] = []
         self._closed = False
         self.recovery_report = recovery_report
+        self.lock = threading.RLock()
 
     @classmethod
     def open(
@@ -213,11 +260,17 @@ class Log:
 
     @property
     def size_bytes(self) -> int:
-        return sum(s.size for s in self._segments)
+        with self.lock:
+            return sum(s.size for s in self._segments)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def segments(self) -> tuple[LogSegment, ...]:
-        return tuple(self._segments)
+        with self.lock:
+            return tuple(self._segments)
 
     @property
     def active_segment(self) -> LogSegment:
@@ -225,7 +278,8 @@ class Log:
 
     def closed_segments(self) -> list[LogSegment]:
         """Every segment but the active one, oldest first (what retention and compaction may touch)."""
-        return self._segments[:-1]
+        with self.lock:
+            return self._segments[:-1]
 
     def add_append_listener(self, listener: AppendListener) -> None:
         self._listeners.append(listener)
@@ -309,15 +363,16 @@ class Log:
     ) -> AppendResult:
         last_offset = next_offset - 1
         try:
-            segment = self._maybe_roll(len(data), first_offset, last_offset, now_ms)
-            position = segment.append(last_offset, max_timestamp, offset_of_max, data, now_ms=now_ms)
+            with self.lock:  # a roll changes the segment list
+                segment = self._maybe_roll(len(data), first_offset, last_offset, now_ms)
+                position = segment.append(last_offset, max_timestamp, offset_of_max, data, now_ms=now_ms)
+                self._log_end_offset = next_offset
         except StorageError:
             raise
         except OSError as exc:
             # The segment cut any partial write, and the log end offset has not moved: nothing was
             # appended, and the next append (once the disk has room) writes where this one failed.
             raise LogStorageError(f"cannot append to {self.path}: {exc.strerror or exc}", exc.errno) from exc
-        self._log_end_offset = next_offset
         for listener in self._listeners:
             try:
                 listener(next_offset)
@@ -347,8 +402,9 @@ class Log:
 
     def roll(self, now_ms: int | None = None) -> LogSegment:
         """Start a new active segment at the log end (no-op when the active one is empty)."""
-        self._check_open()
-        return self._roll_at(self._log_end_offset)
+        with self.lock:
+            self._check_open()
+            return self._roll_at(self._log_end_offset)
 
     def _roll_at(self, base_offset: int) -> LogSegment:
         active = self._segments[-1]
@@ -369,12 +425,19 @@ class Log:
 
     # ------------------------------------------------------------------ read
 
-    def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None) -> ReadResult:
+    @_locked
+    def read(self, offset: int, max_bytes: int, *, max_offset: int | None = None, min_one_batch: bool = True,
+             whole_batches: bool = True) -> ReadResult:
         """File ranges of whole batches from the one holding ``offset``, about ``max_bytes`` in all.
 
         HOT PATH: no record bytes pass through Python. The first batch is returned even when larger
-        than ``max_bytes``; further batches (across segments) only while the total stays within it.
-        Only batches below ``max_offset`` (exclusive, e.g. a high watermark) are returned.
+        than ``max_bytes`` (unless ``min_one_batch`` is false); further batches (across segments)
+        only while the total stays within it. Only batches below ``max_offset`` (exclusive, e.g. a
+        high watermark) are returned.
+
+        ``whole_batches=False`` reads as Kafka's fetch does (``LocalLog.read``): one segment's bytes,
+        ``max_bytes`` of them when there are that many, possibly ending inside a batch, and none
+        when the first batch is over ``max_bytes`` (without ``min_one_batch``).
         Raises OffsetOutOfRangeError when ``offset`` is below the log start or above the log end.
         """
         self._check_open()
@@ -398,17 +461,23 @@ class Log:
                 found = segment.translate_offset(limit)
                 if found is not None:
                     max_position = found[0]
-            part = segment.read(offset, budget, max_position, min_one_batch=not ranges)
+            part = segment.read(offset, budget, max_position, min_one_batch=min_one_batch and not ranges,
+                                whole_batches=whole_batches)
             if part is None:
                 if ranges and max_position > 0:
                     break  # the next batch does not fit the remaining budget
                 continue  # nothing at or after ``offset`` here (or an empty segment): look further
+            if not whole_batches:
+                if part.length:
+                    ranges.append(part)
+                break  # one segment per read, as Kafka's
             ranges.append(part)
             budget -= part.length
             if budget <= 0 or part.position + part.length < max_position:
                 break
         return ReadResult(ranges, start, end)
 
+    @_locked
     def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
         """(offset, maxTimestamp) of the first batch whose maxTimestamp >= ``timestamp``, or None.
 
@@ -427,6 +496,7 @@ class Log:
                 return found
         return None
 
+    @_locked
     def max_timestamp_offset(self) -> tuple[int, int] | None:
         """(offset, timestamp) of the batch with the largest maxTimestamp (ListOffsets MAX_TIMESTAMP).
 
@@ -506,6 +576,7 @@ class Log:
 
     # ------------------------------------------------------------------ truncation and deletion
 
+    @_locked
     def truncate_to(self, offset: int) -> None:
         """Remove every batch whose last offset is >= ``offset`` (a follower's truncation).
 
@@ -530,6 +601,7 @@ class Log:
         logger.info("%s: truncated to offset %d (%d bytes removed from the active segment)", self.path,
                     self._log_end_offset, removed)
 
+    @_locked
     def _truncate_fully(self, offset: int) -> None:
         """Delete every segment and start empty at ``offset``."""
         for segment in self._segments:
@@ -540,6 +612,7 @@ class Log:
         fsync_directory(self.path)
         logger.info("%s: truncated fully, starting at offset %d", self.path, offset)
 
+    @_locked
     def delete_records_before(self, offset: int) -> None:
         """Advance the log start offset to ``offset`` (DeleteRecords) and drop whole segments below it."""
         self._check_open()
@@ -557,27 +630,42 @@ class Log:
     def delete_segments(self, segments: Sequence[LogSegment]) -> None:
         """Delete the oldest closed segments (retention); the log start offset moves past them.
 
-        ``segments`` must be a prefix of ``closed_segments()``.
+        ``segments`` must be a prefix of ``closed_segments()``. Under ``lock`` the segments leave the
+        list and their files are renamed ``.deleted``; the unlinks (slow for large files) and the
+        directory fsync follow without it. A crash in between leaves ``.deleted`` files to recovery.
         """
-        self._check_open()
-        if not segments:
-            return
-        if list(segments) != self._segments[: len(segments)] or len(segments) >= len(self._segments):
-            raise ValueError("only the oldest closed segments can be deleted, oldest first")
-        self._remove_segments(list(segments))
-        self._log_start_offset = max(self._log_start_offset, self._bases[0])
+        doomed = list(segments)
+        with self.lock:
+            self._check_open()
+            if not doomed:
+                return
+            if doomed != self._segments[: len(doomed)] or len(doomed) >= len(self._segments):
+                raise ValueError("only the oldest closed segments can be deleted, oldest first")
+            self._detach_segments(doomed)
+            self._log_start_offset = max(self._log_start_offset, self._bases[0])
+        self._unlink_segments(doomed)
 
     def _remove_segments(self, doomed: list[LogSegment]) -> None:
+        self._detach_segments(doomed)
+        self._unlink_segments(doomed)
+
+    def _detach_segments(self, doomed: list[LogSegment]) -> None:
+        """Take the oldest segments out of the list and rename their files ``.deleted`` (under ``lock``)."""
         count = len(doomed)
         del self._segments[:count]
         del self._bases[:count]
         for segment in doomed:
             logger.info("%s: deleting segment %s (%d bytes)", self.path, segment.path.name, segment.size)
+            segment.rename_suffix(DELETED_SUFFIX)
+
+    def _unlink_segments(self, doomed: list[LogSegment]) -> None:
+        for segment in doomed:
             segment.delete()
         fsync_directory(self.path)
 
     # ------------------------------------------------------------------ compaction support
 
+    @_locked
     def create_cleaned_segment(self, base_offset: int) -> LogSegment:
         """A new segment (``*.cleaned`` files) for compaction output; fill it with ``append``."""
         self._check_open()
@@ -586,42 +674,66 @@ class Log:
                 (self.path / f"{base_offset:020d}.{name}{suffix}").unlink(missing_ok=True)
         return LogSegment.create(self.path, base_offset, self._config, cache=self._cache, suffix=CLEANED_SUFFIX)
 
+    def open_cleaned_segment(self, base_offset: int, size: int) -> LogSegment:
+        """The ``.cleaned`` segment a cleaning wrote at ``base_offset`` (``compaction.clean``), for
+        ``replace_segments``; its files are opened on first use."""
+        return LogSegment.open(self.path, base_offset, self._config, cache=self._cache, suffix=CLEANED_SUFFIX,
+                               size=size)
+
     def replace_segments(self, old: Sequence[LogSegment], new: LogSegment) -> None:
         """Replace consecutive closed segments by ``new`` (made by ``create_cleaned_segment``), crash-safely.
 
-        Steps, each followed by a directory fsync: fsync ``new``; rename its files ``.cleaned`` ->
-        ``.swap`` (the commit point: recovery finishes the swap from here on, and deletes ``.cleaned``
-        files before it); delete the old segments; rename ``.swap`` -> final names.
+        May run on a cleaner thread while the loop appends and reads. Without the lock: seal and
+        fsync ``new``. Under ``lock`` (the only part a reader can wait on): check that ``old`` is
+        still a run of closed segments of this open log (else ``ReplacedSegmentsError``: ``new`` is
+        deleted and nothing changes); rename ``new`` ``.cleaned`` -> ``.swap`` and fsync the
+        directory (the commit point: from here recovery finishes the swap, and before it deletes
+        the ``.cleaned`` files); rename the old segments' files to ``.deleted`` and fsync the
+        directory; rename ``new`` to its final names; put it in the list. After the lock: fsync
+        the directory and unlink the ``.deleted`` files (recovery deletes leftovers).
         """
-        self._check_open()
         old = list(old)
         if not old:
             raise ValueError("no segments to replace")
-        try:
-            first = self._segments.index(old[0])
-        except ValueError:
-            raise ValueError(f"{old[0]} is not a segment of {self.path}") from None
-        if self._segments[first : first + len(old)] != old or first + len(old) >= len(self._segments):
-            raise ValueError("the replaced segments must be consecutive closed segments")
         if new.base_offset != old[0].base_offset or new.suffix != CLEANED_SUFFIX:
             raise ValueError("the new segment must be a cleaned segment with the first old segment's base offset")
-        following = self._bases[first + len(old)]
-        if new.size and new.next_offset > following:
-            raise ValueError(f"the new segment runs past the next segment's base offset {following}")
         new.seal()
         new.flush(force=True)
-        new.rename_suffix(SWAP_SUFFIX)
+        try:
+            with self.lock:
+                first = self._check_replaceable(old, new)
+                new.rename_suffix(SWAP_SUFFIX)
+                fsync_directory(self.path)
+                for segment in old:
+                    segment.rename_suffix(DELETED_SUFFIX)
+                fsync_directory(self.path)
+                new.rename_suffix("")
+                self._segments[first : first + len(old)] = [new]
+                self._bases[first : first + len(old)] = [new.base_offset]
+                new.config = self._config
+        except ReplacedSegmentsError:
+            new.delete()
+            raise
         fsync_directory(self.path)
         for segment in old:
             segment.delete()
-        fsync_directory(self.path)
-        new.rename_suffix("")
-        fsync_directory(self.path)
-        self._segments[first : first + len(old)] = [new]
-        self._bases[first : first + len(old)] = [new.base_offset]
-        new.config = self._config
         logger.info("%s: replaced %d segment(s) from offset %d with a cleaned segment of %d bytes", self.path,
                     len(old), new.base_offset, new.size)
+
+    def _check_replaceable(self, old: list[LogSegment], new: LogSegment) -> int:
+        """Where ``old`` starts in the segment list; raises when ``new`` can no longer replace it."""
+        if self._closed:
+            raise ReplacedSegmentsError(f"log {self.path} was closed during compaction")
+        try:
+            first = self._segments.index(old[0])
+        except ValueError:
+            raise ReplacedSegmentsError(f"{old[0]} left {self.path} during compaction") from None
+        if self._segments[first : first + len(old)] != old or first + len(old) >= len(self._segments):
+            raise ReplacedSegmentsError(f"the segments compacted into {new} are no longer closed segments")
+        following = self._bases[first + len(old)]
+        if new.size and new.next_offset > following:
+            raise ValueError(f"the new segment runs past the next segment's base offset {following}")
+        return first
 
     # ------------------------------------------------------------------ durability and lifecycle
 
@@ -633,16 +745,25 @@ class Log:
         """
         if self._closed:
             return
-        target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
-        for segment in list(self._segments):
-            if segment.active:
-                if segment.base_offset < target or segment.needs_flush():
-                    segment.flush(indexes=False)
-            elif segment.needs_flush():
-                segment.flush()
+        with self.lock:
+            target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
+            segments = list(self._segments)
+        for segment in segments:
+            try:
+                if segment.active:
+                    if segment.base_offset < target or segment.needs_flush():
+                        segment.flush(indexes=False)
+                elif segment.needs_flush():
+                    segment.flush()
+            except FileNotFoundError:
+                # Swapped out by compaction (or deleted by retention) since the copy: nothing to sync.
+                with self.lock:
+                    if segment in self._segments:
+                        raise
         if target > self._recovery_point:
             self._recovery_point = target
 
+    @_locked
     def close(self) -> None:
         """Flush everything, write the indexes trimmed and let go of the files (a clean shutdown)."""
         if self._closed:
@@ -656,6 +777,7 @@ class Log:
         self._closed = True
         self._listeners.clear()
 
+    @_locked
     def delete(self) -> None:
         """Delete every segment file and, if nothing else is left in it, the directory."""
         for segment in self._segments:

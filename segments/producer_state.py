@@ -151,7 +151,12 @@ class ProducerState:
     # -- snapshots -------------------------------------------------------------------------------------
     def write_snapshot(self, directory: Path, offset: int) -> Path:
         """Write the state as of ``offset`` (the log end it covers) crash-safely; remove older ones."""
-        doc = {
+        return write_snapshot(directory, offset, self.snapshot(offset))
+
+    def snapshot(self, offset: int) -> dict[str, object]:
+        """The state as a JSON document, from memory only: take it on the thread that appends, then
+        ``write_snapshot`` it from any thread (the fsync and rename stay off the event loop)."""
+        return {
             "version": 1,
             "offset": offset,
             "producers": [
@@ -161,22 +166,6 @@ class ProducerState:
                 for e in self.entries.values()
             ],
         }
-        path = directory / f"{offset:020d}{SNAPSHOT_SUFFIX}"
-        tmp = path.with_suffix(".snapshot.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(doc, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        for old in directory.glob(f"*{SNAPSHOT_SUFFIX}"):
-            if old != path:
-                old.unlink(missing_ok=True)
-        return path
 
     @classmethod
     def load_snapshot(cls, directory: Path, log_end_offset: int) -> tuple[ProducerState, int]:
@@ -215,3 +204,25 @@ class ProducerState:
         state.truncate_to(end)
         state.rebuild(log.batch_headers_from(max(covered, log.log_start_offset)))
         return state
+
+
+def write_snapshot(directory: Path, offset: int, doc: dict[str, object]) -> Path:
+    """Write a ``ProducerState.snapshot`` document as ``<offset>.snapshot`` crash-safely (tmp, fsync,
+    rename, directory fsync) and remove older snapshots. Safe from a worker thread."""
+    path = directory / f"{offset:020d}{SNAPSHOT_SUFFIX}"
+    tmp = path.with_suffix(".snapshot.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    for old in directory.glob(f"*{SNAPSHOT_SUFFIX}"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return path
+

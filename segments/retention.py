@@ -18,19 +18,23 @@ batch is read (the segment's largest timestamp is kept in memory by ``LogSegment
 ``sweep(store, now_ms)`` is the periodic pass over a whole data directory (Kafka's
 ``log.retention.check.interval.ms`` task plus the log cleaner): retention on every partition, then
 compaction where the policy asks for it and the dirty ratio is reached. Nothing here reads the clock:
-callers pass ``now_ms``.
+callers pass ``now_ms``. ``sweep_logs`` is the same pass over logs already opened, for a cleaner
+thread (the broker opens the logs on its event loop and hands them over; see ``segments/log.py``
+for what the thread may do to a log the loop is using).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from segments.compaction import CompactionStats, compact
+from segments.checkpoint import TopicPartition
+from segments.compaction import Cancelled, CleaningRunner, CompactionAbortedError, CompactionStats, compact, run_here
 from segments.config import LogConfig
-from segments.errors import StorageError
+from segments.errors import LogClosedError, StorageError, UnknownTopicError
+from segments.log import ReplacedSegmentsError
 
 if TYPE_CHECKING:
     from segments.log import Log
@@ -159,27 +163,70 @@ def sweep(store: Store, now_ms: int, *, include_unopened: bool = True) -> SweepS
 
     With ``include_unopened`` (the default) partitions not yet opened are opened, since their old
     segments must expire too; the first sweep therefore opens every log. An error on one partition is
-    logged and counted, and the sweep goes on with the others. Blocking file work: run it where the
-    broker runs background tasks, not on the produce/fetch path.
+    logged and counted, and the sweep goes on with the others. Blocking file work, in the calling
+    thread (the broker uses ``sweep_logs`` from a cleaner thread instead).
     """
     keys = list(store.partitions()) if include_unopened else sorted(store.open_logs())
-    retention = RetentionStats()
-    compacted = bytes_removed = records_removed = errors = 0
+    logs: dict[TopicPartition, Log] = {}
+    errors = 0
     for topic, partition in keys:
         try:
-            log = store.log(topic, partition, now_ms=now_ms)
+            logs[(topic, partition)] = store.log(topic, partition, now_ms=now_ms)
+        except (StorageError, OSError):
+            logger.exception("opening %s-%d for retention failed", topic, partition)
+            errors += 1
+    stats = sweep_logs(store, logs, now_ms)
+    return SweepStats(len(keys), stats.retention, stats.compacted_partitions, stats.compaction_bytes_removed,
+                      stats.compaction_records_removed, stats.errors + errors)
+
+
+def _not_cancelled() -> bool:
+    return False
+
+
+def sweep_logs(
+    store: Store,
+    logs: Mapping[TopicPartition, Log],
+    now_ms: int,
+    *,
+    retention: bool = True,
+    compaction: bool = True,
+    runner: CleaningRunner = run_here,
+    cancelled: Cancelled = _not_cancelled,
+) -> SweepStats:
+    """Retention and/or compaction of ``logs`` (opened already); safe from a cleaner thread.
+
+    A log closed meanwhile (its topic deleted, the broker stopping) or changed under a compaction
+    (DeleteRecords) is skipped quietly: the next pass sees it as it is then. ``cancelled`` stops the
+    pass between logs and a running compaction between batches.
+    """
+    removed = RetentionStats()
+    compacted = bytes_removed = records_removed = errors = 0
+    for (topic, partition), log in logs.items():
+        if cancelled():
+            break
+        if log.closed:
+            continue
+        try:
             config = log.config
-            retention = retention + apply_retention(log, config, now_ms)
-            if config.compact:
+            if retention:
+                removed = removed + apply_retention(log, config, now_ms)
+            if compaction and config.compact:
                 stats: CompactionStats = compact(
-                    log, config, now_ms, first_dirty_offset=store.cleaner_offset(topic, partition)
+                    log, config, now_ms, first_dirty_offset=store.cleaner_offset(topic, partition),
+                    runner=runner, cancelled=cancelled,
                 )
                 if stats.ran:
                     store.set_cleaner_offset(topic, partition, stats.next_dirty_offset)
                     compacted += 1
                     bytes_removed += stats.bytes_removed
                     records_removed += stats.records_removed
+        except (ReplacedSegmentsError, CompactionAbortedError, LogClosedError, UnknownTopicError) as exc:
+            logger.info("retention/compaction of %s-%d skipped: %s", topic, partition, exc)
         except (StorageError, OSError, ValueError):
+            if log.closed:  # the topic went away under the pass
+                logger.info("retention/compaction of %s-%d skipped: the log was closed", topic, partition)
+                continue
             logger.exception("retention/compaction of %s-%d failed", topic, partition)
             errors += 1
-    return SweepStats(len(keys), retention, compacted, bytes_removed, records_removed, errors)
+    return SweepStats(len(logs), removed, compacted, bytes_removed, records_removed, errors)

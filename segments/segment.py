@@ -538,7 +538,8 @@ class LogSegment:
         return boundary
 
     def read(
-        self, start_offset: int, max_bytes: int, max_position: int | None = None, *, min_one_batch: bool = True
+        self, start_offset: int, max_bytes: int, max_position: int | None = None, *, min_one_batch: bool = True,
+        whole_batches: bool = True,
     ) -> FileRange | None:
         """Whole batches from the one holding ``start_offset``, at most ``max_bytes`` of them.
 
@@ -546,6 +547,11 @@ class LogSegment:
         bytes are read. With ``min_one_batch`` the first batch is returned even when larger than
         ``max_bytes`` (KIP-74). ``max_position`` (a batch boundary) caps the range. None when no
         batch at or after ``start_offset`` lies below ``max_position``.
+
+        ``whole_batches=False`` is Kafka 4.1's fetch slice (``LogSegment.read``, and what it
+        answers): ``max_bytes`` from the batch holding ``start_offset`` when that first batch fits
+        in them (or always, with ``min_one_batch``), so the range may end inside a batch (Kafka's
+        clients drop a partial batch at the end); an empty range when the first batch does not fit.
         """
         end = self.size if max_position is None else min(max_position, self.size)
         found = self.translate_offset(start_offset, end)
@@ -553,6 +559,10 @@ class LogSegment:
             return None
         start, first = found
         limit = start + (max(max_bytes, first.size) if min_one_batch else max_bytes)
+        if not whole_batches:
+            stop = min(end, limit) if limit - start >= first.size else start
+            handle = self._file()
+            return FileRange(handle.fd, start, stop - start, handle)
         stop = end if limit >= end else self._batch_boundary_before(limit, start, end)
         if stop <= start:
             return None

@@ -49,9 +49,13 @@ opens in milliseconds (5,000 partitions: about 10 ms). All logs share one ``Open
 bounds the inactive segments holding a file descriptor across the whole directory; each opened log
 keeps its active segment open until the topic is deleted or the store is closed.
 
-Threading: a Store belongs to one thread (the broker's event loop); none of its methods are
-thread-safe. The only other thread is the group-commit flusher, which calls ``Log.flush`` on logs
-obtained from the store; ``checkpoint()`` reads the recovery points the flusher advances (plain ints).
+Threading: a Store belongs to one thread (the broker's event loop); its methods are not
+thread-safe, except as stated: ``prepare_topic`` and ``remove_detached`` (topic creation and
+deletion in a worker thread), ``write_checkpoint`` (the fsync + rename of the checkpoints in a
+worker thread) and ``cleaner_offset``/``set_cleaner_offset`` (the cleaner thread, which is handed
+logs opened on the loop and works on them under their own ``Log.lock``). The group-commit flusher
+calls ``Log.flush`` on logs obtained from the store; ``checkpoint_snapshot()`` reads the recovery
+points the flusher advances (plain ints).
 """
 
 from __future__ import annotations
@@ -259,6 +263,8 @@ class Store:
         # Checkpoint files may be written from a worker thread: one writer at a time, never an older
         # snapshot over a newer one.
         self._checkpoint_lock = threading.Lock()
+        # The cleaner thread records where each compacted partition's dirty part starts.
+        self._cleaner_offsets_lock = threading.Lock()
         # Topic creation writes its files from a worker thread: names being created are reserved.
         self._admin_lock = threading.Lock()
         self._reserved: set[str] = set()
@@ -466,14 +472,19 @@ class Store:
         maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
         does not find a half-created topic. A crash before the metadata file leaves only empty
         directories, which the next create of that name reuses."""
-        made: list[Path] = []
+        made: list[str] = []
         metadata = self._topics_dir / f"{topic.topic_id.hex}.json"
+        # One mkdir per partition and little Python around it: this runs in a worker thread, and the
+        # event loop waits for the interpreter lock whenever this loop holds it between system calls.
+        prefix = os.path.join(self.data_dir, topic.name) + "-"
         try:
             for partition in range(topic.partitions):
-                path = self.data_dir / f"{topic.name}-{partition}"
-                if not path.exists():
-                    path.mkdir()
-                    made.append(path)
+                path = prefix + str(partition)
+                try:
+                    os.mkdir(path)
+                except FileExistsError:
+                    continue
+                made.append(path)
             fsync_dir(self.data_dir)
             self._write_metadata(topic)
         except BaseException:
@@ -539,8 +550,9 @@ class Store:
             del self._recovery_points[key]
         for key in [k for k in self._log_start_offsets if k[0] == topic.name]:
             del self._log_start_offsets[key]
-        for key in [k for k in self._cleaner_offsets if k[0] == topic.name]:
-            del self._cleaner_offsets[key]
+        with self._cleaner_offsets_lock:
+            for key in [k for k in self._cleaner_offsets if k[0] == topic.name]:
+                del self._cleaner_offsets[key]
         return renamed
 
     @staticmethod
@@ -713,8 +725,11 @@ class Store:
         return self._cleaner_offsets.get((topic, partition), 0)
 
     def set_cleaner_offset(self, topic: str, partition: int, offset: int) -> None:
-        """Record ``CompactionStats.next_dirty_offset``; persisted by ``checkpoint()`` and ``close()``."""
-        self._cleaner_offsets[(topic, partition)] = offset
+        """Record ``CompactionStats.next_dirty_offset``; persisted by ``checkpoint()`` and ``close()``.
+        Safe from the cleaner thread."""
+        with self._cleaner_offsets_lock:
+            if self._is_live((topic, partition)):
+                self._cleaner_offsets[(topic, partition)] = offset
 
     def _time(self, now_ms: int | None) -> int:
         if now_ms is not None:
@@ -747,11 +762,13 @@ class Store:
             self._recovery_points[key] = log.recovery_point
             self._log_start_offsets[key] = log.log_start_offset
         self._snapshot_generation += 1
+        with self._cleaner_offsets_lock:
+            cleaned = {k: v for k, v in self._cleaner_offsets.items() if self._is_live(k)}
         return CheckpointSnapshot(
             generation=self._snapshot_generation,
             recovery={k: v for k, v in self._recovery_points.items() if self._is_live(k)},
             starts={k: v for k, v in self._log_start_offsets.items() if self._is_live(k)},
-            cleaned={k: v for k, v in self._cleaner_offsets.items() if self._is_live(k)},
+            cleaned=cleaned,
         )
 
     def write_checkpoint(self, snapshot: CheckpointSnapshot, *, sync: bool = True) -> bool:

@@ -25,6 +25,8 @@ from typing import Protocol
 import pytest
 from hypothesis import settings
 
+from tests.processes import ServerProcess
+
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -119,7 +121,7 @@ BrokerFactory = Callable[..., BrokerHandle]  # make(**overrides) -> a started br
 
 
 @dataclass
-class BrokerProcess:
+class BrokerProcess(ServerProcess):
     """A `logbroker serve` subprocess on loopback.
 
     Both listeners bind port 0; the broker writes the ports it bound to a ready file once it
@@ -137,6 +139,7 @@ class BrokerProcess:
     kind: str = "logbroker"
     start_timeout_s: float = 30.0
     listener_ports: dict[str, int] = field(default_factory=dict)  # every listener's bound port, by name
+    stop_timeout_s: float = 20.0
 
     @property
     def bootstrap(self) -> str:
@@ -179,27 +182,6 @@ class BrokerProcess:
         self.stop(signal.SIGKILL)
         raise RuntimeError(f"broker wrote no ready file within {self.start_timeout_s}s:\n{self.log_text()[-3000:]}")
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
-        """Stop the process with ``sig`` (SIGKILL simulates a crash); returns its exit code."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        code = self.proc.returncode
-        self.proc = None
-        return int(code)
-
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        self.stop(sig)
-        self.start()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
 
 @pytest.fixture
 def broker_factory(tmp_path: Path) -> Iterator[type]:
@@ -226,11 +208,13 @@ def broker(broker_factory) -> BrokerProcess:  # type: ignore[no-untyped-def]
 
 
 def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str, str],
-                  listeners: dict[str, str] | None = None) -> BrokerHandle:
+                  listeners: dict[str, str] | None = None, *, log_level: str | None = None) -> BrokerHandle:
     """Start the broker of ``kind`` with broker properties ``overrides`` (Kafka's names, for both).
 
     ``listeners`` adds client listeners (name -> security protocol) beside PLAINTEXT, which stays
     the bootstrap listener; the handle's ``listener_ports`` has every listener's port by name.
+    ``log_level`` is logbroker's ``serve --log-level`` (for tests that read its log lines); the
+    reference broker keeps its own log settings.
     """
     if kind == "kafka":
         from tests.kafka_reference import KafkaBroker, ReferenceError, fetch
@@ -249,7 +233,8 @@ def launch_broker(kind: str, data_dir: Path, log_path: Path, overrides: dict[str
         props["listeners"] = "PLAINTEXT://127.0.0.1:0" + "".join(f",{n}://127.0.0.1:0" for n in listeners)
         props["listener.security.protocol.map"] = ",".join(
             ["PLAINTEXT:PLAINTEXT", *(f"{n}:{p}" for n, p in listeners.items())])
-    return BrokerProcess(data_dir=data_dir, log_path=log_path, overrides=props).start()
+    extra = ["--log-level", log_level] if log_level else []
+    return BrokerProcess(data_dir=data_dir, log_path=log_path, overrides=props, extra_args=extra).start()
 
 
 @pytest.fixture(scope="session")

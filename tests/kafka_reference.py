@@ -31,6 +31,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.processes import ServerProcess
+
 KAFKA_VERSION = os.environ.get("LOGBROKER_KAFKA_VERSION", "4.1.1")
 LOG4J_VERSION = "2.24.3"
 SLF4J_VERSION = "2.0.17"  # Kafka 4's; without it Maven's nearest-wins picks a 1.7 API and logging goes silent
@@ -56,6 +58,10 @@ REFERENCE_PROPERTIES: dict[str, str] = {
     "log.flush.offset.checkpoint.interval.ms": "60000",
     "delete.topic.enable": "true",
 }
+
+# Features finalized at format time. Share groups (KIP-932) are a preview in Kafka 4.1, off until
+# share.version is 1 (4.1's upgrade notes; the StorageTool's --feature option sets it at format time).
+FEATURES = ("share.version=1",)
 
 POM = """<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -200,7 +206,7 @@ def _cluster_ready(port: int) -> bool:
 
 
 @dataclass
-class KafkaBroker:
+class KafkaBroker(ServerProcess):
     """One Apache Kafka process (broker and controller in one), started and stopped by pid.
 
     ``data_dir`` holds ``server.properties``, the log4j2 config and the KRaft log directory;
@@ -220,6 +226,7 @@ class KafkaBroker:
     # before start (Kafka reports no bound ports); ``listener_ports`` holds every listener's port.
     extra_listeners: dict[str, str] = field(default_factory=dict)
     listener_ports: dict[str, int] = field(default_factory=dict)
+    stop_timeout_s: float = 60.0
 
     @property
     def bootstrap(self) -> str:
@@ -263,7 +270,8 @@ class KafkaBroker:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         # Attached with "=": an id that starts with "-" would otherwise read as an option.
         result = subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c",
-                                           str(self.properties_path), "--standalone", "--ignore-formatted"),
+                                           str(self.properties_path), "--standalone", "--ignore-formatted",
+                                           *(f"--feature={f}" for f in FEATURES)),
                                 capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
             raise ReferenceError(f"kafka-storage format failed:\n{result.stdout}\n{result.stderr}")
@@ -310,28 +318,6 @@ class KafkaBroker:
             time.sleep(0.3)
         self.stop(signal.SIGKILL)
         raise ReferenceError(f"Kafka did not become ready within {self.start_timeout_s}s; see {self.log_path}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
-        """Stop the process with ``sig`` (SIGKILL simulates a crash); returns its exit code."""
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        code = self.proc.returncode
-        self.proc = None
-        return int(code)
-
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        self.stop(sig)
-        self.start()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 def run_in_foreground(broker: KafkaBroker) -> None:

@@ -52,17 +52,28 @@ def batch(*records: RecordInput, compression: int = 0) -> memoryview:
     return memoryview(bytearray(build_batch(list(records), compression=compression, now_ms=NOW)))
 
 
-def test_clients_cannot_append_to_or_delete_an_internal_topic(broker: Broker) -> None:
+def test_clients_cannot_append_to_an_internal_topic(broker: Broker) -> None:
     broker.create_topic("__consumer_offsets", 1, {"cleanup.policy": "compact"})
     with pytest.raises(InternalTopicError, match="Cannot append to internal topic __consumer_offsets"):
         broker.append("__consumer_offsets", 0, batch(RecordInput(b"k", b"v")))
-    with pytest.raises(TopicAuthorizationError):
-        broker.delete_topic("__consumer_offsets")
     with pytest.raises(InternalTopicError):
         broker.delete_records("__consumer_offsets", 0, -1)
     assert broker.offsets("__consumer_offsets", 0) == (0, 0)
     # The broker's own writes (the group coordinator's) go through.
     assert broker.append("__consumer_offsets", 0, batch(RecordInput(b"k", b"v")), internal=True).base_offset == 0
+
+
+def test_consumer_offsets_may_be_deleted_but_not_the_other_internal_topics(broker: Broker) -> None:
+    """As Kafka 4.1: DeleteTopics on __consumer_offsets deletes it (and the listeners hear of it)."""
+    deleted: list[str] = []
+    broker.add_topic_deletion_listener(deleted.append)
+    for name in ("__consumer_offsets", "__share_group_state"):
+        broker.create_topic(name, 1, {"cleanup.policy": "compact"})
+    broker.delete_topic("__consumer_offsets")
+    assert not broker.has_topic("__consumer_offsets") and deleted == ["__consumer_offsets"]
+    with pytest.raises(TopicAuthorizationError):
+        broker.delete_topic("__share_group_state")
+    assert broker.has_topic("__share_group_state") and deleted == ["__consumer_offsets"]
     assert not broker.ensure_topic("__transaction_state")  # never auto-created for a client
 
 

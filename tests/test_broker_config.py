@@ -93,12 +93,15 @@ def test_dynamic_layers_take_precedence_over_static_and_each_other() -> None:
 
 
 def test_only_topic_defaults_are_dynamic() -> None:
-    with pytest.raises(InvalidConfigError, match="dynamically"):
-        BrokerConfig.from_props({}).with_dynamic({}, {"num.partitions": "3"})
+    """Each by its main property, as Kafka: log.retention.ms is dynamic, log.retention.hours is not."""
+    for name in ("num.partitions", "log.retention.hours", "log.roll.hours"):
+        with pytest.raises(InvalidConfigError, match="dynamically"):
+            BrokerConfig.from_props({}).with_dynamic({}, {name: "3"})
     with pytest.raises(InvalidConfigError, match=r"segment\.bytes"):
         BrokerConfig.from_props({}).with_dynamic({"log.segment.bytes": "-5"}, {})
     rows = {e.name: e for e in describe_broker(BrokerConfig.from_props({}))}
-    assert rows["num.partitions"].read_only and not rows["log.retention.hours"].read_only
+    assert rows["num.partitions"].read_only and rows["log.retention.hours"].read_only
+    assert not rows["log.retention.ms"].read_only and not rows["log.roll.ms"].read_only
     assert rows["log.retention.hours"].type is ConfigType.INT and rows["log.retention.ms"].type is ConfigType.LONG
     assert rows["log.retention.hours"].value == "168" and rows["log.retention.ms"].value is None
 

@@ -16,10 +16,22 @@ whenever brokers come or go, topics appear, or on a periodic pass:
 - a live leader with dead ISR members gets them removed (leader epoch incremented, as Kafka's
   controller does on a broker failure);
 - an offline partition whose ISR member returns gets it as leader.
+
+Administrative elections (ElectLeaders, KIP-460) and reassignments (KIP-455) are the controller's
+too; only the controller accepts them (others answer NOT_CONTROLLER, as Kafka's ZooKeeper-era
+brokers did):
+- preferred: the first assigned replica leads, if it is live and in the ISR;
+- unclean: a partition without a live leader gets a live ISR member, else any live replica;
+- a reassignment writes the target replicas followed by the leaving ones, with ``adding_replicas``
+  and ``removing_replicas``, into the topic znode; the new replicas follow the leader and join the
+  ISR once caught up; when every target replica is in the ISR, the controller moves leadership into
+  the target if needed, drops the leaving replicas from the ISR (a new leader epoch) and writes the
+  target alone as the assignment. Cancelling writes the original replicas back.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -29,8 +41,67 @@ from kazoo.protocol.states import ZnodeStat
 
 from logbroker.cluster import znodes
 from logbroker.cluster.znodes import NO_LEADER, PartitionState, TopicAssignment
+from logbroker.errors import (
+    ElectionNotNeededError,
+    EligibleLeadersNotAvailableError,
+    NotControllerError,
+    PreferredLeaderNotAvailableError,
+    UnknownTopicError,
+)
 
 log = logging.getLogger(__name__)
+
+
+def elect_preferred(assigned: tuple[int, ...], state: PartitionState, live: set[int],
+                    controller_epoch: int) -> PartitionState:
+    """ElectLeaders PREFERRED: the first assigned replica leads. Raises ElectionNotNeededError or
+    PreferredLeaderNotAvailableError (pure)."""
+    preferred = assigned[0]
+    if state.leader == preferred:
+        raise ElectionNotNeededError("Leader election not needed for topic partition.")
+    if preferred not in live or preferred not in state.isr:
+        raise PreferredLeaderNotAvailableError(
+            f"Failed to elect leader for partition: preferred replica {preferred} is not alive or not in "
+            f"the ISR {list(state.isr)}")
+    return PartitionState(preferred, state.leader_epoch + 1, state.isr, controller_epoch)
+
+
+def elect_unclean(assigned: tuple[int, ...], state: PartitionState, live: set[int],
+                  controller_epoch: int) -> PartitionState:
+    """ElectLeaders UNCLEAN: only for a partition without a live leader; a live ISR member first, else
+    any live replica (it may lack acknowledged records). Raises ElectionNotNeededError or
+    EligibleLeadersNotAvailableError (pure)."""
+    if state.leader in live:
+        raise ElectionNotNeededError("Leader election not needed for topic partition.")
+    in_sync = [r for r in assigned if r in live and r in state.isr]
+    if in_sync:
+        return PartitionState(in_sync[0], state.leader_epoch + 1, tuple(r for r in state.isr if r in live),
+                              controller_epoch)
+    anyone = [r for r in assigned if r in live]
+    if not anyone:
+        raise EligibleLeadersNotAvailableError("Failed to elect leader for partition: no live replica")
+    log.warning("unclean leader election asked for: broker %d leads without being in the ISR %s", anyone[0],
+                list(state.isr))
+    return PartitionState(anyone[0], state.leader_epoch + 1, (anyone[0],), controller_epoch)
+
+
+def finish_reassignment(target: tuple[int, ...], state: PartitionState, live: set[int],
+                        controller_epoch: int) -> PartitionState | None:
+    """The state once every target replica is in the ISR: the leader inside the target, the leaving
+    replicas out of the ISR; None while some target replica is not in sync yet (pure)."""
+    if not all(r in state.isr for r in target):
+        return None
+    leader = state.leader if state.leader in target and state.leader in live else \
+        next((r for r in target if r in live), NO_LEADER)
+    isr = tuple(r for r in state.isr if r in target)
+    return PartitionState(leader, state.leader_epoch + 1, isr, controller_epoch)
+
+
+def _complete(assignment: TopicAssignment, *, partition: int, target: tuple[int, ...]) -> TopicAssignment | None:
+    """The assignment with ``partition``'s reassignment to ``target`` completed (None: not running)."""
+    if assignment.reassigning(partition) and assignment.target(partition) == target:
+        return assignment.with_partition(partition, target)
+    return None
 
 
 def elect(assigned: tuple[int, ...], state: PartitionState | None, live: set[int], controller_epoch: int,
@@ -145,6 +216,84 @@ class Controller:
                     log.info("controller %d: %s-%d leader %d epoch %d isr %s", self.broker_id, topic, p,
                              new.leader, new.leader_epoch, list(new.isr))
         return written
+
+    # ------------------------------------------------------------ admin requests (the controller's)
+    def require_active(self) -> None:
+        if not self.active:
+            raise NotControllerError(f"broker {self.broker_id} is not the controller")
+
+    def read_state(self, topic: str, partition: int) -> tuple[PartitionState, int]:
+        try:
+            data, stat = self.zk.get(znodes.partition_state_path(topic, partition))
+        except NoNodeError:
+            raise UnknownTopicError(f"{topic}-{partition} has no state yet") from None
+        return PartitionState.from_json(data), stat.version
+
+    def elect_now(self, topic: str, partition: int, assigned: tuple[int, ...], live: set[int],
+                  preferred: bool) -> PartitionState:
+        """ElectLeaders for one partition; raises the election's refusal, NotControllerError when
+        fenced. A state changed meanwhile is read again (a few times)."""
+        self.require_active()
+        for _ in range(5):
+            state, version = self.read_state(topic, partition)
+            chosen = (elect_preferred if preferred else elect_unclean)(assigned, state, live, self.epoch)
+            if self._write(topic, partition, chosen, version):
+                log.info("controller %d: %s election of %s-%d: leader %d epoch %d", self.broker_id,
+                         "preferred" if preferred else "unclean", topic, partition, chosen.leader,
+                         chosen.leader_epoch)
+                return chosen
+            self.require_active()
+        raise NotControllerError(f"{topic}-{partition}: its state kept changing; retry")
+
+    def update_assignment(self, topic: str,
+                          change: Callable[[TopicAssignment], TopicAssignment | None]) -> TopicAssignment:
+        """Rewrite a topic's assignment with ``change`` (None: leave it), conditionally on both the
+        topic znode's and the controller epoch's versions; a concurrent change is read again."""
+        self.require_active()
+        path = znodes.topic_path(topic)
+        for _ in range(5):
+            try:
+                data, stat = self.zk.get(path)
+            except NoNodeError:
+                raise UnknownTopicError(f"Topic '{topic}' does not exist.") from None
+            current = TopicAssignment.from_json(data)
+            new = change(current)
+            if new is None:
+                return current
+            tx = self.zk.transaction()
+            tx.check(znodes.CONTROLLER_EPOCH, self._epoch_version)
+            tx.set_data(path, new.to_json(), version=stat.version)
+            failed = [r for r in tx.commit() if isinstance(r, Exception)]
+            if not failed:
+                return new
+            if self._fenced():
+                self.epoch = -1
+                self.require_active()
+        raise NotControllerError(f"the assignment of {topic} kept changing; retry")
+
+    def finish_reassignments(self, registrations: dict[int, int], assignments: dict[str, TopicAssignment],
+                             states: dict[tuple[str, int], tuple[PartitionState, int]]) -> int:
+        """Complete every reassignment whose target replicas are all in the ISR; returns how many."""
+        live = set(registrations)
+        done = 0
+        for topic, assignment in assignments.items():
+            for p in sorted(set(assignment.adding) | set(assignment.removing)):
+                held = states.get((topic, p))
+                if held is None:
+                    continue
+                state, version = held
+                target = assignment.target(p)
+                new = finish_reassignment(target, state, live, self.epoch)
+                if new is None:
+                    continue
+                if (new.leader, new.isr) != (state.leader, state.isr) and not self._write(topic, p, new, version):
+                    continue
+
+                self.update_assignment(topic, functools.partial(_complete, partition=p, target=target))
+                log.info("controller %d: %s-%d reassigned to %s (leader %d, isr %s)", self.broker_id, topic, p,
+                         list(target), new.leader, list(new.isr))
+                done += 1
+        return done
 
     def _write(self, topic: str, partition: int, state: PartitionState, version: int) -> bool:
         """Write one partition state, fenced by the controller epoch's zkVersion and (for an existing

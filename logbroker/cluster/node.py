@@ -17,17 +17,28 @@ reconciles on every change it is told of (one-shot watches re-armed by each read
 The controller tells brokers their roles through the state znodes they watch, not with
 LeaderAndIsr requests (Kafka sends both). A broker whose session is lost stops leading at once:
 client reads and writes are refused with NOT_LEADER_OR_FOLLOWER until a new session has re-read
-the state. ZooKeeper calls are made synchronously on the event loop (loopback, milliseconds).
+the state.
+
+A pass runs when a watch fires (kazoo's thread wakes the loop) or every ``RECONCILE_S`` as a safety
+net. Its ZooKeeper reads and the controller's writes run in a worker thread (``_read_view``), and
+ISR writes too (``_change_isr``), so the event loop never waits on ZooKeeper; what was read is
+applied on the loop (``_apply_view``). Administrative writes (topic creation and deletion, new
+partitions, elections, reassignments, producer-id blocks) are still made on the loop: they are rare
+and a client waits for them anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import ssl
 import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
@@ -41,21 +52,39 @@ from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAs
 from logbroker.config import BrokerConfig
 from logbroker.errors import (
     FencedLeaderEpochError,
+    InvalidPartitionsError,
+    InvalidReplicaAssignmentError,
     InvalidReplicationFactorError,
+    NotControllerError,
     NotEnoughReplicasError,
     NotLeaderOrFollowerError,
+    StorageError,
     TopicExistsError,
     UnknownLeaderEpochError,
     UnknownTopicError,
 )
-from logbroker.ownership import BrokerEndpoint, PartitionView
-from logbroker.topics import TopicInfo, is_internal
+from logbroker.groups.schema import OFFSETS_TOPIC
+from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
+from logbroker.topics import TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
-RECONCILE_S = 0.5
+REFOLLOW_S = 0.5  # after a leader refused a follower's fetch
+RECONCILE_S = 5.0  # a safety net only: watches start a pass as soon as something changes
 PRODUCER_ID_BLOCK_SIZE = 1000  # Kafka's ProducerIdsBlock size
 TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    """What one reconcile pass read from ZooKeeper."""
+
+    brokers: dict[int, BrokerRegistration]
+    registrations: dict[int, int]  # broker id -> czxid of its registration znode
+    controller_id: int
+    assignments: dict[str, TopicAssignment]
+    configs: dict[str, dict[str, str]]  # of the topics new to this broker
+    states: dict[TopicPartition, tuple[PartitionState, int]]
 
 
 def _now_ms() -> int:
@@ -89,6 +118,11 @@ class ClusterNode:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._controller_id = -1
+        self._isr_tasks: set[asyncio.Task[None]] = set()
+        self._local_changes = 0  # topic changes this broker wrote; a pass that saw none of them is redone
+        # Told when this broker starts or stops leading a partition (the group coordinator loads or
+        # unloads the groups of a ``__consumer_offsets`` partition).
+        self.on_leadership: Callable[[str, int, bool], None] | None = None
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -96,12 +130,14 @@ class ClusterNode:
         timeout = self.config.get_int("zookeeper.connection.timeout.ms") / 1000
         await asyncio.to_thread(self.zk.start, timeout)
         self.zk.add_listener(self._on_session_state)
-        for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
-            self.zk.ensure_path(path)
-        self._register()
-        self._reconcile()
+        await asyncio.to_thread(self._ensure_paths)
+        # The high watermarks as last checkpointed: a partition led again after a restart starts there
+        # (never above its log end), not at zero, and a follower serves nothing above it.
+        self.follower_hw.update(self.broker.read_high_watermarks())
+        await self._reconcile()
         self._tasks.append(asyncio.create_task(self._reconcile_loop(), name="cluster-reconcile"))
         self._tasks.append(asyncio.create_task(self._isr_loop(), name="cluster-isr"))
+        self._tasks.append(asyncio.create_task(self._hw_checkpoint_loop(), name="cluster-hw-checkpoint"))
         log.info("broker %d joined the cluster at %s", self.broker_id, self.config.get_str("zookeeper.connect"))
 
     async def stop(self) -> None:
@@ -112,10 +148,16 @@ class ClusterNode:
                 await task
         for fetcher in self.fetchers.values():
             await fetcher.close()
-        for replica in self.leading.values():
+        for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
+            self._leadership(tp, False)
         self.leading.clear()
+        await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
         await asyncio.to_thread(self._close_session)
+
+    def _ensure_paths(self) -> None:
+        for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
+            self.zk.ensure_path(path)
 
     def _close_session(self) -> None:
         try:
@@ -135,8 +177,9 @@ class ClusterNode:
     def _session_lost(self) -> None:
         log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
                     len(self.leading))
-        for replica in self.leading.values():
+        for tp, replica in self.leading.items():
             replica.resign("the broker lost its ZooKeeper session")
+            self._leadership(tp, False)
         self.leading.clear()
         self.controller.epoch = -1
 
@@ -153,7 +196,7 @@ class ClusterNode:
             if not self.zk.connected:
                 continue
             try:
-                self._reconcile()
+                await self._reconcile()
             except KazooException as exc:
                 log.info("cluster reconcile interrupted: %s", exc)
             except Exception:
@@ -173,45 +216,53 @@ class ClusterNode:
             log.info("broker id %d is still registered by an older session; waiting for it to expire",
                      self.broker_id)
 
-    def _reconcile(self) -> None:
-        self._register()
-        self._read_brokers()
-        self.controller.try_elect(self._poke)
-        self._controller_id = self.controller.controller_id()
-        self._read_topics()
-        if self.controller.active:
-            states = self._read_states()
-            if self.controller.elect_leaders(dict(self.registrations), self.assignments, states):
-                self._read_states()
-        else:
-            self._read_states()
-        self._apply_roles()
+    async def _reconcile(self) -> None:
+        """One pass: read the cluster state (and, as controller, act on it) in a worker thread, so the
+        event loop never waits on ZooKeeper; then apply it here, on the loop."""
+        known = {name: a.topic_id for name, a in self.assignments.items()}
+        changes = self._local_changes
+        view = await asyncio.to_thread(self._read_view, known)
+        if changes != self._local_changes:
+            self._wake.set()  # this broker registered a topic change meanwhile: read again
+            return
+        self._apply_view(view, known)
 
-    def _read_brokers(self) -> None:
+    def _read_view(self, known: dict[str, uuid.UUID]) -> ClusterView:
+        """ZooKeeper reads (each re-arming its watch) and the controller's work; a worker thread."""
+        self._register()
+        brokers, registrations = self._read_brokers()
+        self.controller.try_elect(self._poke)
+        controller_id = self.controller.controller_id()
+        assignments, configs = self._read_topics(known)
+        states = self._read_states(assignments)
+        if self.controller.active:
+            if self.controller.elect_leaders(dict(registrations), assignments, states):
+                states = self._read_states(assignments)
+            if self.controller.finish_reassignments(dict(registrations), assignments, states):
+                assignments, configs = self._read_topics(known)
+                states = self._read_states(assignments)
+        return ClusterView(brokers, registrations, controller_id, assignments, configs, states)
+
+    def _read_brokers(self) -> tuple[dict[int, BrokerRegistration], dict[int, int]]:
         """Every registration, read again each pass: a broker that restarted re-registers under the
         same id with a new endpoint and a new znode (its czxid tells the controller it bounced)."""
-        ids = {int(i) for i in self.zk.get_children(znodes.BROKER_IDS, watch=self._poke)}
-        for gone in set(self.brokers) - ids:
-            log.info("broker %d left the cluster", gone)
-            del self.brokers[gone]
-            self.registrations.pop(gone, None)
-        for i in ids:
+        brokers: dict[int, BrokerRegistration] = {}
+        registrations: dict[int, int] = {}
+        for i in sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS, watch=self._poke)):
             try:
                 data, stat = self.zk.get(znodes.broker_path(i))
             except NoNodeError:
-                self.brokers.pop(i, None)
-                self.registrations.pop(i, None)
                 continue
-            if self.registrations.get(i) != stat.czxid:
-                self.brokers[i] = BrokerRegistration.from_json(i, data)
-                self.registrations[i] = stat.czxid
-                log.info("broker %d is in the cluster at %s:%d", i, self.brokers[i].host, self.brokers[i].port)
+            brokers[i] = BrokerRegistration.from_json(i, data)
+            registrations[i] = stat.czxid
+        return brokers, registrations
 
-    def _read_topics(self) -> None:
-        names = set(self.zk.get_children(znodes.TOPICS, watch=self._poke))
-        for gone in set(self.assignments) - names:
-            self._forget(gone)
-        for name in names:
+    def _read_topics(self, known: dict[str, uuid.UUID]
+                     ) -> tuple[dict[str, TopicAssignment], dict[str, dict[str, str]]]:
+        """Every topic's assignment, and the configs of those new to this broker."""
+        assignments: dict[str, TopicAssignment] = {}
+        configs: dict[str, dict[str, str]] = {}
+        for name in self.zk.get_children(znodes.TOPICS, watch=self._poke):
             try:
                 data, _ = self.zk.get(znodes.topic_path(name), watch=self._poke)
             except NoNodeError:
@@ -221,19 +272,56 @@ class ClusterNode:
             except (ValueError, KeyError, TypeError):
                 log.warning("topic %s has no valid assignment in ZooKeeper (%r); ignored", name, data[:80])
                 continue
+            assignments[name] = assignment
+            if known.get(name) != assignment.topic_id:
+                try:
+                    cdata, _ = self.zk.get(znodes.topic_config_path(name))
+                    configs[name] = znodes.topic_config(cdata)
+                except NoNodeError:
+                    configs[name] = {}
+        return assignments, configs
+
+    def _read_states(self, assignments: dict[str, TopicAssignment]
+                     ) -> dict[TopicPartition, tuple[PartitionState, int]]:
+        states: dict[TopicPartition, tuple[PartitionState, int]] = {}
+        for topic, assignment in assignments.items():
+            for p in range(len(assignment.replicas)):
+                try:
+                    data, stat = self.zk.get(znodes.partition_state_path(topic, p), watch=self._poke)
+                except NoNodeError:
+                    self.zk.exists(znodes.partition_state_path(topic, p), watch=self._poke)
+                    continue
+                states[(topic, p)] = (PartitionState.from_json(data), stat.version)
+        return states
+
+    def _apply_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
+        """On the loop: brokers, topics (created, grown or deleted locally as the cluster says) and
+        this broker's roles."""
+        for gone in set(self.brokers) - set(view.brokers):
+            log.info("broker %d left the cluster", gone)
+        for i, czxid in view.registrations.items():
+            if self.registrations.get(i) != czxid:
+                b = view.brokers[i]
+                log.info("broker %d is in the cluster at %s:%d", i, b.host, b.port)
+        self.brokers, self.registrations = view.brokers, view.registrations
+        self._controller_id = view.controller_id
+        for deleted in set(known) - set(view.assignments):
+            if deleted in self.assignments:
+                self._forget(deleted)
+        for name, assignment in view.assignments.items():
             if name in self.assignments and self.assignments[name].topic_id != assignment.topic_id:
                 self._forget(name)  # deleted and created again between two passes
             if name not in self.assignments:
                 if self.broker.topic_id(name) not in (None, assignment.topic_id):
                     self.broker.forget_topic(name)  # an older topic of that name, deleted meanwhile
-                configs: dict[str, str] = {}
-                try:
-                    cdata, _ = self.zk.get(znodes.topic_config_path(name))
-                    configs = znodes.topic_config(cdata)
-                except NoNodeError:
-                    pass
-                self.broker.adopt_topic(name, len(assignment.replicas), configs, assignment.topic_id)
+                self.broker.adopt_topic(name, len(assignment.replicas), view.configs.get(name, {}),
+                                        assignment.topic_id)
+            elif len(assignment.replicas) > len(self.assignments[name].replicas):
+                self.broker.grow_topic(name, len(assignment.replicas))
+                log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
+        self.states = dict(view.states)
+        self._apply_roles()
 
     def _forget(self, topic: str) -> None:
         """The topic left the cluster: stop its roles and delete the local copy."""
@@ -242,23 +330,15 @@ class ClusterNode:
             self.broker.forget_topic(topic)
             log.info("topic %s was deleted from the cluster: local copy deleted", topic)
 
-    def _read_states(self) -> dict[TopicPartition, tuple[PartitionState, int]]:
-        for topic, assignment in self.assignments.items():
-            for p in range(len(assignment.replicas)):
-                try:
-                    data, stat = self.zk.get(znodes.partition_state_path(topic, p), watch=self._poke)
-                except NoNodeError:
-                    self.zk.exists(znodes.partition_state_path(topic, p), watch=self._poke)
-                    continue
-                self.states[(topic, p)] = (PartitionState.from_json(data), stat.version)
-        return dict(self.states)
-
     def _apply_roles(self) -> None:
         now = _now_ms()
         for tp, (state, version) in self.states.items():
             topic, partition = tp
             assignment = self.assignments.get(topic)
-            if assignment is None or self.broker_id not in assignment.replicas[partition]:
+            if assignment is None or partition >= len(assignment.replicas):
+                continue
+            if self.broker_id not in assignment.replicas[partition]:
+                self._no_longer_a_replica(tp)
                 continue
             if not self.broker.has_partition(topic, partition):
                 continue  # deleted here only (DeleteTopics does not reach the cluster yet)
@@ -266,6 +346,7 @@ class ClusterNode:
                 current = self.leading.get(tp)
                 if current is not None and current.leader_epoch == state.leader_epoch:
                     current.isr, current.zk_version = state.isr, version
+                    current.set_replicas(assignment.replicas[partition], now)
                     continue
                 if current is not None:
                     current.resign("a newer leader epoch")
@@ -279,12 +360,15 @@ class ClusterNode:
                 replica.advance(end)
                 log.info("broker %d leads %s-%d (leader epoch %d, isr %s, log end %d)", self.broker_id, topic,
                          partition, state.leader_epoch, list(state.isr), end)
+                if current is None:
+                    self._leadership(tp, True)
                 continue
             current = self.leading.pop(tp, None)
             if current is not None:
                 current.resign(f"broker {state.leader} leads now")
                 self.follower_hw[tp] = current.high_watermark
                 log.info("broker %d no longer leads %s-%d", self.broker_id, topic, partition)
+                self._leadership(tp, False)
             if state.leader < 0:
                 self._unfollow(tp)
                 continue
@@ -294,6 +378,25 @@ class ClusterNode:
                 self._fetcher(state.leader).follow(tp, state.leader_epoch)
                 log.info("broker %d follows %s-%d from broker %d (leader epoch %d)", self.broker_id, topic,
                          partition, state.leader, state.leader_epoch)
+
+    def _no_longer_a_replica(self, tp: TopicPartition) -> None:
+        """A reassignment moved the partition away from this broker: stop leading or following it. Its
+        local data stays (Kafka deletes it), unused until this broker is a replica again and truncates."""
+        replica = self.leading.pop(tp, None)
+        if replica is not None:
+            replica.resign("this broker is no longer a replica")
+            self._leadership(tp, False)
+        if tp in self.following:
+            self._unfollow(tp)
+            log.info("broker %d is no longer a replica of %s-%d", self.broker_id, *tp)
+
+    def _leadership(self, tp: TopicPartition, leading: bool) -> None:
+        if self.on_leadership is None:
+            return
+        try:
+            self.on_leadership(tp[0], tp[1], leading)
+        except Exception:
+            log.exception("%s-%d: reacting to %s leadership failed", *tp, "gaining" if leading else "losing")
 
     def _unfollow(self, tp: TopicPartition) -> None:
         held = self.following.pop(tp, None)
@@ -318,7 +421,33 @@ class ClusterNode:
         self.follower_hw[tp] = max(self.follower_hw.get(tp, 0), hw)
 
     def _dropped(self, tp: TopicPartition) -> None:
-        self.following.pop(tp, None)  # followed again by the next reconcile, if the state still says so
+        """The leader refused the partition (it may not know yet that it leads): follow it again after
+        a pass shortly, if the state still says so."""
+        self.following.pop(tp, None)
+        if self._loop is not None:
+            self._loop.call_later(REFOLLOW_S, self._wake.set)
+
+    # ---------------------------------------------------------------- high-watermark checkpoint
+    def high_watermarks(self) -> dict[TopicPartition, int]:
+        """Each replica's high watermark here (a leader's own, a follower's as its leader last told
+        it, never above the local log end): the content of ``replication-offset-checkpoint``."""
+        out: dict[TopicPartition, int] = {}
+        for topic, assignment in self.assignments.items():
+            for p, replicas in enumerate(assignment.replicas):
+                if self.broker_id not in replicas or not self.broker.has_partition(topic, p):
+                    continue
+                end = self.broker.log_end_offset(topic, p)
+                out[(topic, p)] = self.high_watermark(topic, p, end)
+        return out
+
+    async def _hw_checkpoint_loop(self) -> None:
+        interval = self.config.get_int("replica.high.watermark.checkpoint.interval.ms") / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
+            except StorageError as exc:
+                log.error("high-watermark checkpoint not written: %s", exc)
 
     # ---------------------------------------------------------------- ISR
     async def _isr_loop(self) -> None:
@@ -326,38 +455,45 @@ class ClusterNode:
         while True:
             await asyncio.sleep(interval)
             for tp in list(self.leading):
-                try:
-                    self._maybe_change_isr(tp)
-                except KazooException as exc:
-                    log.info("%s-%d: ISR change not written: %s", *tp, exc)
+                await self._change_isr(tp)
 
-    def _maybe_change_isr(self, tp: TopicPartition) -> None:
+    async def _change_isr(self, tp: TopicPartition) -> None:
+        """Write the ISR this leader wants (laggards out, caught-up followers in) with a conditional
+        write of the state znode, in a worker thread; one write per partition at a time."""
         replica = self.leading.get(tp)
-        if replica is None or not self.zk.connected:
+        if replica is None or replica.isr_change_pending or not self.zk.connected:
             return
-        end = self.broker.log_end_offset(*tp)
-        wanted = replica.wanted_isr(end, _now_ms(), self.lag_ms)
+        wanted = replica.wanted_isr(self.broker.log_end_offset(*tp), _now_ms(), self.lag_ms)
         if wanted is None:
             return
         held = self.states.get(tp)
         controller_epoch = held[0].controller_epoch if held is not None else self.controller.epoch
         new = PartitionState(self.broker_id, replica.leader_epoch, wanted, controller_epoch)
+        replica.isr_change_pending = True
         try:
-            stat = self.zk.set(znodes.partition_state_path(*tp), new.to_json(), version=replica.zk_version)
+            stat = await asyncio.to_thread(self.zk.set, znodes.partition_state_path(*tp), new.to_json(),
+                                           replica.zk_version)
         except BadVersionError:
             log.info("%s-%d: ISR change to %s refused: the state changed; re-reading", *tp, list(wanted))
             self._wake.set()
             return
+        except KazooException as exc:
+            log.info("%s-%d: ISR change not written: %s", *tp, exc)
+            return
+        finally:
+            replica.isr_change_pending = False
+        if self.leading.get(tp) is not replica:
+            return  # leadership moved while the write was in flight; the next pass reads the state
         log.info("%s-%d: ISR %s -> %s (leader %d, epoch %d)", *tp, list(replica.isr), list(wanted),
                  self.broker_id, replica.leader_epoch)
         replica.isr, replica.zk_version = wanted, stat.version
         self.states[tp] = (new, stat.version)
-        if replica.advance(end):
+        if replica.advance(self.broker.log_end_offset(*tp)):
             self.broker.notify_readers(*tp)
 
     # ---------------------------------------------------------------- PartitionOwnership
     def check_leader(self, topic: str, partition: int, leader_epoch: int = -1) -> None:
-        if is_internal(topic):
+        if not is_replicated(topic):
             return
         replica = self.leading.get((topic, partition))
         if replica is None:
@@ -378,10 +514,13 @@ class ClusterNode:
         return replica.leader_epoch if replica is not None else -1
 
     def high_watermark(self, topic: str, partition: int, log_end_offset: int) -> int:
-        if is_internal(topic):
+        if not is_replicated(topic):
             return log_end_offset
         replica = self.leading.get((topic, partition))
         if replica is not None:
+            # A leader alone in its ISR (RF=1, or every follower dropped out) gets no follower fetch to
+            # move its high watermark: its own log end does, as in Kafka's maybeIncrementLeaderHW.
+            replica.advance(log_end_offset)
             return replica.high_watermark
         return min(self.follower_hw.get((topic, partition), 0), log_end_offset)
 
@@ -394,14 +533,10 @@ class ClusterNode:
         replica.follower_fetched(replica_id, fetch_offset, end, _now_ms())
         if replica.advance(end):
             self.broker.notify_readers(topic, partition)
-        if replica_id not in replica.isr and self._loop is not None:
-            self._loop.call_soon(self._safe_isr_change, tp)
-
-    def _safe_isr_change(self, tp: TopicPartition) -> None:
-        try:
-            self._maybe_change_isr(tp)
-        except KazooException as exc:
-            log.info("%s-%d: ISR change not written: %s", *tp, exc)
+        if replica_id not in replica.isr and not replica.isr_change_pending and self._loop is not None:
+            task = self._loop.create_task(self._change_isr(tp))
+            self._isr_tasks.add(task)
+            task.add_done_callback(self._isr_tasks.discard)
 
     def check_min_isr(self, topic: str, partition: int, min_insync_replicas: int) -> None:
         replica = self.leading.get((topic, partition))
@@ -416,13 +551,18 @@ class ClusterNode:
         replica = self.leading.get((topic, partition))
         if replica is None:
             raise NotLeaderOrFollowerError(f"broker {self.broker_id} does not lead {topic}-{partition}")
+        replica.advance(self.broker.log_end_offset(topic, partition))  # the leader's own append counts
         return replica.wait_for(end_offset, min_insync_replicas)
 
     def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
-        rf = replication_factor if replication_factor not in (None, -1) else \
-            self.config.get_int("default.replication.factor")
-        assert rf is not None
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
+        if replication_factor not in (None, -1):
+            rf = replication_factor
+        elif info.name == OFFSETS_TOPIC:
+            rf = min(self.config.get_int("offsets.topic.replication.factor"), len(live))
+        else:
+            rf = self.config.get_int("default.replication.factor")
+        assert rf is not None
         if rf < 1 or rf > len(live):
             raise InvalidReplicationFactorError(
                 f"Replication factor: {rf} larger than available brokers: {len(live)}.")
@@ -437,6 +577,7 @@ class ClusterNode:
         if any(isinstance(r, Exception) for r in results):
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         self.assignments[info.name] = assignment
+        self._local_changes += 1
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in replicas])
         self._wake.set()
 
@@ -448,6 +589,7 @@ class ClusterNode:
             self.zk.delete(znodes.topic_config_path(name))
         if name in self.assignments:
             self._forget_roles_only(name)
+        self._local_changes += 1
         self._wake.set()
 
     def _forget_roles_only(self, topic: str) -> None:
@@ -458,6 +600,7 @@ class ClusterNode:
             replica = self.leading.pop(tp, None)
             if replica is not None:
                 replica.resign(f"topic {topic} was deleted")
+                self._leadership(tp, False)
             self._unfollow(tp)
             self.follower_hw.pop(tp, None)
 
@@ -475,6 +618,93 @@ class ClusterNode:
                 continue
             log.info("broker %d claimed producer ids %d..%d", self.broker_id, start, end - 1)
             return start, end
+
+    # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
+    def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+        live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))
+
+        def grow(current: TopicAssignment) -> TopicAssignment:
+            old = len(current.replicas)
+            if new_total <= old:
+                raise InvalidPartitionsError(f"Topic currently has {old} partitions, which is higher than "
+                                             f"the requested {new_total}.")
+            rf = len(current.replicas[0])
+            if assignments is not None:
+                if len(assignments) != new_total - old:
+                    raise InvalidReplicaAssignmentError(
+                        f"Increasing the number of partitions by {new_total - old} but {len(assignments)} "
+                        "assignments provided.")
+                added = [znodes.checked_replicas(a, live, rf) for a in assignments]
+            else:
+                if rf > len(live):
+                    raise InvalidReplicationFactorError(
+                        f"Replication factor: {rf} larger than available brokers: {len(live)}.")
+                start = live.index(current.replicas[0][0]) if current.replicas[0][0] in live else 0
+                added = znodes.assign_replicas(live, new_total, rf, start)[old:]
+            return TopicAssignment(current.topic_id, current.replicas + tuple(added), dict(current.adding),
+                                   dict(current.removing))
+
+        grown = znodes.update_topic(self.zk, topic, grow)
+        self.assignments[topic] = grown
+        self._local_changes += 1
+        log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
+        self._wake.set()
+
+    def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
+                      ) -> dict[TopicPartition, StorageError | None]:
+        self.controller.require_active()
+        live = set(self.registrations)
+        if partitions is None:
+            partitions = [tp for tp, (state, _) in sorted(self.states.items())
+                          if tp[0] in self.assignments and tp[1] < len(self.assignments[tp[0]].replicas)
+                          and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
+                               else state.leader not in live)]
+        results: dict[TopicPartition, StorageError | None] = {}
+        for topic, p in partitions:
+            assignment = self.assignments.get(topic)
+            try:
+                if assignment is None or not 0 <= p < len(assignment.replicas):
+                    raise UnknownTopicError(f"{topic}-{p} does not exist")
+                self.controller.elect_now(topic, p, assignment.replicas[p], live, preferred)
+                results[(topic, p)] = None
+            except NotControllerError:
+                raise
+            except StorageError as exc:
+                results[(topic, p)] = exc
+        self._wake.set()
+        return results
+
+    def alter_reassignments(self, changes: Mapping[TopicPartition, Sequence[int] | None]
+                            ) -> dict[TopicPartition, StorageError | None]:
+        self.controller.require_active()
+        live = sorted(self.registrations)
+        results: dict[TopicPartition, StorageError | None] = {}
+        for (topic, p), target in changes.items():
+            try:
+                assignment = self.assignments.get(topic)
+                if assignment is None or not 0 <= p < len(assignment.replicas):
+                    raise UnknownTopicError(f"{topic}-{p} does not exist")
+                wanted = None if target is None else znodes.checked_replicas(target, live, len(target))
+                self.controller.update_assignment(topic, functools.partial(znodes.reassign, partition=p,
+                                                                           target=wanted))
+                results[(topic, p)] = None
+                log.info("%s-%d: %s", topic, p, "reassignment cancelled" if wanted is None
+                         else f"reassignment to {list(wanted)} started")
+            except NotControllerError:
+                raise
+            except StorageError as exc:
+                results[(topic, p)] = exc
+        self._wake.set()
+        return results
+
+    def list_reassignments(self, partitions: Sequence[TopicPartition] | None) -> list[Reassignment]:
+        out: list[Reassignment] = []
+        for topic, assignment in sorted(self.assignments.items()):
+            for p in sorted(set(assignment.adding) | set(assignment.removing)):
+                if partitions is None or (topic, p) in partitions:
+                    out.append(Reassignment(topic, p, assignment.replicas[p], assignment.adding.get(p, ()),
+                                            assignment.removing.get(p, ())))
+        return out
 
     # ---------------------------------------------------------------- views for Metadata
     def live_brokers(self, listener: str | None = None) -> list[BrokerEndpoint]:

@@ -7,7 +7,8 @@ Invariants (Kafka's ``Partition``/``Replica`` on the leader):
 - a follower is caught up at a fetch when it fetched from the leader's log end as it was at that
   follower's previous fetch (``last_caught_up_ms``); one not caught up for ``replica.lag.time.max.ms``
   leaves the ISR, and one whose log end reaches the high watermark and the start of this leader
-  epoch rejoins it (Kafka's ``isFollowerInSync``).
+  epoch rejoins it (Kafka's ``isFollowerInSync``), once it has fetched under this epoch: a follower
+  only assumed at offset 0 (a dead broker, an empty partition) never joins.
 The ISR itself changes only through a conditional znode write made by ``node.py``; this class
 proposes changes and applies the ones that were written.
 """
@@ -25,6 +26,7 @@ class _Follower:
     log_end_offset: int = 0
     last_caught_up_ms: int = 0
     leader_end_at_last_fetch: int = 0
+    fetched: bool = False  # it fetched from this leader under this epoch (only then may it join the ISR)
 
 
 @dataclass(slots=True)
@@ -56,11 +58,23 @@ class LeaderReplica:
             if r != self.broker_id:
                 self.followers[r] = _Follower(last_caught_up_ms=self.now_ms)
 
+    def set_replicas(self, replicas: tuple[int, ...], now_ms: int) -> None:
+        """The assignment changed (a reassignment): track joining followers from now, forget leaving ones."""
+        if replicas == self.replicas:
+            return
+        self.replicas = replicas
+        for r in replicas:
+            if r != self.broker_id and r not in self.followers:
+                self.followers[r] = _Follower(last_caught_up_ms=now_ms)
+        for r in [r for r in self.followers if r not in replicas]:
+            del self.followers[r]
+
     def follower_fetched(self, replica_id: int, fetch_offset: int, leader_end: int, now_ms: int) -> None:
         f = self.followers.get(replica_id)
         if f is None:
             return
         f.log_end_offset = fetch_offset
+        f.fetched = True
         if fetch_offset >= leader_end:
             f.last_caught_up_ms = now_ms
         elif fetch_offset >= f.leader_end_at_last_fetch:
@@ -73,7 +87,8 @@ class LeaderReplica:
                or now_ms - self.followers.get(r, _Follower()).last_caught_up_ms <= lag_ms]
         for r in self.replicas:
             f = self.followers.get(r)
-            caught_up = f is not None and f.log_end_offset >= max(self.high_watermark, self.epoch_start_offset)
+            caught_up = (f is not None and f.fetched
+                         and f.log_end_offset >= max(self.high_watermark, self.epoch_start_offset))
             if r not in isr and f is not None and caught_up and now_ms - f.last_caught_up_ms <= lag_ms:
                 isr.append(r)
         if self.broker_id not in isr:

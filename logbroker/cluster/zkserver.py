@@ -3,7 +3,8 @@
 Runs Debian's ZooKeeper 3.8 (``apt-get install zookeeper``; not ``zookeeperd``, which adds a system
 service) with its own ``zoo.cfg`` and data directory: ``ZooKeeperServerMain`` in a JVM whose class
 path is the jars the package installs in ``/usr/share/java`` (the ones its ``environment`` file and
-dependencies name). It listens on ``clientPortAddress=127.0.0.1`` only, with the admin server off.
+dependencies name). It listens on one address only (``clientPortAddress``, 127.0.0.1 by default),
+with the admin server off.
 """
 
 from __future__ import annotations
@@ -38,22 +39,23 @@ def class_path() -> str:
 class LocalZooKeeper:
     """One ZooKeeper server process; ``stop`` ends exactly the process ``start`` began."""
 
-    def __init__(self, data_dir: Path, port: int, *, tick_ms: int = 500) -> None:
+    def __init__(self, data_dir: Path, port: int, *, tick_ms: int = 500, host: str = "127.0.0.1") -> None:
         self.data_dir = data_dir
         self.port = port
+        self.host = host  # the one address it listens on: loopback, or a test network's private address
         self.tick_ms = tick_ms
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def connect(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> LocalZooKeeper:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.data_dir / "zoo.cfg"
         # Sessions may be as short as two ticks, so tests can time out a killed broker quickly.
         cfg.write_text(f"tickTime={self.tick_ms}\ndataDir={self.data_dir / 'data'}\nclientPort={self.port}\n"
-                       "clientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=100\n"
+                       f"clientPortAddress={self.host}\nadmin.enableServer=false\nmaxClientCnxns=100\n"
                        f"minSessionTimeout={2 * self.tick_ms}\nmaxSessionTimeout=60000\n")
         log = open(self.data_dir / "zookeeper.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
@@ -72,7 +74,7 @@ class LocalZooKeeper:
 
     def _ruok(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+            with socket.create_connection((self.host, self.port), timeout=0.5) as s:
                 s.sendall(b"srvr")
                 return s.recv(64).startswith(b"Zookeeper version")
         except OSError:

@@ -8,7 +8,9 @@
     /controller_epoch                            no         "<epoch>" (decimal); its zkVersion fences writes
     /brokers/topics/<topic>                      no         {"version":3,"topic_id":"<base64url uuid>",
                                                             "partitions":{"<p>":[replica ids]},
-                                                            "adding_replicas":{},"removing_replicas":{}}
+                                                            "adding_replicas":{"<p>":[ids]},
+                                                            "removing_replicas":{"<p>":[ids]}}
+                                                            (the last two non-empty while reassigning)
     /config/topics/<topic>                       no         {"version":1,"config":{"<name>":"<value>"}}
     /brokers/topics/<topic>/partitions/<p>/state no         {"version":1,"leader":<id or -1>,"leader_epoch":<n>,
                                                             "isr":[ids],"controller_epoch":<n>}
@@ -27,7 +29,18 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NoNodeError
+
+from logbroker.errors import (
+    InvalidPartitionsError,
+    InvalidReplicaAssignmentError,
+    NoReassignmentInProgressError,
+    UnknownTopicError,
+)
 
 BROKER_IDS = "/brokers/ids"
 TOPICS = "/brokers/topics"
@@ -118,21 +131,117 @@ def uuid_from_kafka(text: str) -> uuid.UUID:
 
 @dataclass(frozen=True, slots=True)
 class TopicAssignment:
+    """A topic's replicas per partition. While a partition is reassigned (KIP-455) its replicas are the
+    target replicas followed by the original ones not in the target; ``adding`` and ``removing`` hold
+    the replicas that join and leave (Kafka's ``adding_replicas``/``removing_replicas``)."""
+
     topic_id: uuid.UUID
     replicas: tuple[tuple[int, ...], ...]  # index: partition; in preference order (the first is preferred)
+    adding: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    removing: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps({
             "version": 3, "topic_id": uuid_to_kafka(self.topic_id),
             "partitions": {str(p): list(r) for p, r in enumerate(self.replicas)},
-            "adding_replicas": {}, "removing_replicas": {},
+            "adding_replicas": {str(p): list(r) for p, r in sorted(self.adding.items())},
+            "removing_replicas": {str(p): list(r) for p, r in sorted(self.removing.items())},
         }).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> TopicAssignment:
         doc = json.loads(data)
         parts = {int(p): tuple(int(b) for b in r) for p, r in doc["partitions"].items()}
-        return cls(uuid_from_kafka(doc["topic_id"]), tuple(parts[p] for p in range(len(parts))))
+
+        def by_partition(key: str) -> dict[int, tuple[int, ...]]:
+            return {int(p): tuple(int(b) for b in r) for p, r in (doc.get(key) or {}).items() if r}
+
+        return cls(uuid_from_kafka(doc["topic_id"]), tuple(parts[p] for p in range(len(parts))),
+                   by_partition("adding_replicas"), by_partition("removing_replicas"))
+
+    def reassigning(self, partition: int) -> bool:
+        return partition in self.adding or partition in self.removing
+
+    def target(self, partition: int) -> tuple[int, ...]:
+        """The replicas the partition ends up with (its replicas when no reassignment runs)."""
+        leaving = self.removing.get(partition, ())
+        return tuple(r for r in self.replicas[partition] if r not in leaving)
+
+    def original(self, partition: int) -> tuple[int, ...]:
+        """The replicas before the running reassignment (its replicas when none runs)."""
+        joining = self.adding.get(partition, ())
+        return tuple(r for r in self.replicas[partition] if r not in joining)
+
+    def with_partition(self, partition: int, replicas: tuple[int, ...], adding: tuple[int, ...] = (),
+                       removing: tuple[int, ...] = ()) -> TopicAssignment:
+        """A copy with one partition's replicas (and reassignment state) replaced."""
+        reps = list(self.replicas)
+        reps[partition] = replicas
+        add, rem = dict(self.adding), dict(self.removing)
+        add.pop(partition, None)
+        rem.pop(partition, None)
+        if adding:
+            add[partition] = adding
+        if removing:
+            rem[partition] = removing
+        return TopicAssignment(self.topic_id, tuple(reps), add, rem)
+
+
+def reassignment(original: tuple[int, ...], target: tuple[int, ...]
+                 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(replicas while moving, adding, removing) of a reassignment from ``original`` to ``target``:
+    the target first (its first replica is the preferred leader), then the originals that leave."""
+    adding = tuple(r for r in target if r not in original)
+    removing = tuple(r for r in original if r not in target)
+    return target + removing, adding, removing
+
+
+def checked_replicas(replicas: Sequence[int], live: Sequence[int], replication_factor: int) -> tuple[int, ...]:
+    """A replica list given by a client: ``replication_factor`` distinct registered brokers."""
+    out = tuple(int(r) for r in replicas)
+    if not out:
+        raise InvalidReplicaAssignmentError("an empty replica list")
+    if len(set(out)) != len(out):
+        raise InvalidReplicaAssignmentError(f"duplicate brokers in the replica list {list(out)}")
+    if len(out) != replication_factor:
+        raise InvalidReplicaAssignmentError(
+            f"the replica list {list(out)} does not have the topic's replication factor {replication_factor}")
+    unknown = [r for r in out if r not in live]
+    if unknown:
+        raise InvalidReplicaAssignmentError(f"unknown broker(s) {unknown} in the replica list {list(out)}")
+    return out
+
+
+def reassign(assignment: TopicAssignment, partition: int, target: tuple[int, ...] | None) -> TopicAssignment | None:
+    """The assignment once a reassignment of ``partition`` to ``target`` started (None: cancel the
+    running one, back to the original replicas); None when nothing changes."""
+    original = assignment.original(partition)
+    if target is None:
+        if not assignment.reassigning(partition):
+            raise NoReassignmentInProgressError("There is no ongoing reassignment for this partition to cancel.")
+        return assignment.with_partition(partition, original)
+    if target == original and not assignment.reassigning(partition):
+        return None
+    replicas, adding, removing = reassignment(original, target)
+    return assignment.with_partition(partition, replicas, adding, removing)
+
+
+def update_topic(zk: KazooClient, topic: str,
+                 change: Callable[[TopicAssignment], TopicAssignment]) -> TopicAssignment:
+    """Rewrite a topic's assignment conditionally on the znode's version (read again when it moved)."""
+    path = topic_path(topic)
+    for _ in range(5):
+        try:
+            data, stat = zk.get(path)
+        except NoNodeError:
+            raise UnknownTopicError(f"Topic '{topic}' does not exist.") from None
+        new = change(TopicAssignment.from_json(data))
+        try:
+            zk.set(path, new.to_json(), version=stat.version)
+        except BadVersionError:
+            continue
+        return new
+    raise InvalidPartitionsError(f"the assignment of {topic} kept changing; retry")
 
 
 def topic_config_json(config: dict[str, str]) -> bytes:

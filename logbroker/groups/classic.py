@@ -692,6 +692,14 @@ class ClassicGroups:
             group.state_since_ms = now
         return group
 
+    def release(self, group: ClassicGroup) -> None:
+        """Another broker coordinates the group now: answer its waiting members NOT_COORDINATOR."""
+        for m in group.members.values():
+            resolve(m.join_future, JoinResult(GroupError.NOT_COORDINATOR, m.member_id))
+            resolve(m.sync_future, SyncResult(GroupError.NOT_COORDINATOR))
+            m.join_future = m.sync_future = None
+        group.transition(GroupState.DEAD, self._now)
+
     def close(self) -> None:
         """Answer every waiting JoinGroup/SyncGroup (COORDINATOR_NOT_AVAILABLE: clients find the
         coordinator again once this broker is back) so shutdown does not wait on them."""

@@ -2,7 +2,12 @@
 consumer-protocol alike, and every group's committed offsets (Kafka's ``GroupCoordinatorShard`` with
 its ``GroupMetadataManager``/``OffsetMetadataManager`` split).
 
-This broker is the coordinator of every group. The coordinator is a thin facade over modules with
+Alone, this broker is the coordinator of every group. In a cluster it coordinates the groups whose
+``__consumer_offsets`` partition (``schema.partition_for``) it leads: ``take_partition`` loads a
+partition's groups from the replicated log when this broker becomes its leader, ``release_partition``
+drops them when it stops leading (waiting members are answered NOT_COORDINATOR), and every request for
+a group of another partition is answered NOT_COORDINATOR; ``locate`` names the coordinator of a group
+for FindCoordinator. The coordinator is a thin facade over modules with
 one job each:
 
 - ``classic.py``: JoinGroup/SyncGroup/Heartbeat/LeaveGroup, the classic rebalance state machine;
@@ -43,7 +48,7 @@ from logbroker.groups.loader import replay
 from logbroker.groups.offsets import CommittedOffset, OffsetCommitInput, OffsetStore
 from logbroker.groups.offsets_topic import BrokerGroupLog, GroupLog
 from logbroker.groups.record_writer import RecordWriter, resolve
-from logbroker.groups.schema import encode_group_metadata_key
+from logbroker.groups.schema import OFFSETS_TOPIC, encode_group_metadata_key, partition_for
 from logbroker.groups.settings import CoordinatorSettings
 from logbroker.groups.share_describe import describe_share_group
 from logbroker.groups.share_group import SHARE, ShareGroup, ShareSettings
@@ -72,6 +77,7 @@ class GroupCoordinator:
         share_state_log: GroupLog | None = None,
         share_settings: ShareSettings | None = None,
         partition_offsets: Offsets | None = None,
+        leader_of: Callable[[int], int] | None = None,
     ) -> None:
         """``topics`` returns every topic's partition count (what consumer-protocol groups are
         assigned from); ``partition_exists`` and ``log_end_offset`` answer for commits and lag."""
@@ -88,6 +94,9 @@ class GroupCoordinator:
                                  RecordWriter(share_state_log, loop) if share_state_log is not None else None,
                                  share_settings)
         self._next_retention_check_ms: int | None = None
+        # The __consumer_offsets partitions whose groups are here; None: all of them (one broker).
+        self._owned: set[int] | None = None
+        self._leader_of = leader_of  # partition -> the broker leading it (-1: none)
 
     @classmethod
     def for_broker(cls, broker: Broker) -> GroupCoordinator:
@@ -111,17 +120,100 @@ class GroupCoordinator:
             except StorageError:
                 return None
 
+        def leader_of(partition: int) -> int:
+            ownership = broker.ownership
+            if ownership is None:
+                return broker.node_id
+            view = ownership.partition_view(OFFSETS_TOPIC, partition)
+            return -1 if view is None else view.leader
+
         share_settings = ShareSettings.from_config(broker.config)
-        return cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
+        coordinator = cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
                    CoordinatorSettings.from_config(broker.config), partition_exists=partition_exists,
                    log_end_offset=log_end_offset, topics=topics,
                    share_state_log=BrokerGroupLog(broker, share_settings.state_partitions, topic=SHARE_STATE_TOPIC,
                                                   configs=SHARE_STATE_TOPIC_CONFIGS),
-                   share_settings=share_settings, partition_offsets=partition_offsets)
+                   share_settings=share_settings, partition_offsets=partition_offsets, leader_of=leader_of)
+        broker.add_topic_deletion_listener(coordinator.topic_deleted)
+        return coordinator
+
+    def topic_deleted(self, topic: str) -> None:
+        """A deleted ``__consumer_offsets`` takes every classic and consumer-protocol group and every
+        committed offset with it, as Kafka unloads them when the topic's partitions go: waiting
+        JoinGroup/SyncGroup calls are answered COORDINATOR_NOT_AVAILABLE, members find the group
+        gone and join again, and the next FindCoordinator creates the topic anew. Share groups
+        keep theirs (``__share_group_state``)."""
+        if topic != OFFSETS_TOPIC:
+            return
+        self.classic.close()
+        dropped = [gid for gid, g in self._groups.items() if not isinstance(g, ShareGroup)]
+        for gid in dropped:
+            del self._groups[gid]
+        self.offsets.clear()
+        log.warning("%s was deleted: dropped %d group(s) and their committed offsets", OFFSETS_TOPIC, len(dropped))
 
     def ensure_offsets_topic(self) -> None:
         """Create ``__consumer_offsets`` if needed (Kafka does on FindCoordinator); raises StorageError."""
         self._writer.log.ensure_topic()
+
+    # ------------------------------------------------------------------ which groups are here
+
+    def partition_of(self, group_id: str) -> int:
+        """The group's ``__consumer_offsets`` partition."""
+        return partition_for(group_id, self._writer.log.partition_count())
+
+    def owns(self, group_id: str) -> bool:
+        """True when this broker coordinates the group now."""
+        return self._owned is None or self.partition_of(group_id) in self._owned
+
+    def check_coordinator(self, group_id: str) -> GroupError:
+        """NOT_COORDINATOR for a group another broker coordinates, else NONE."""
+        return GroupError.NONE if self.owns(group_id) else GroupError.NOT_COORDINATOR
+
+    def locate(self, group_id: str) -> int:
+        """The broker id coordinating the group (the leader of its partition); -1 when none leads."""
+        if self._leader_of is None:
+            return -1
+        return self._leader_of(self.partition_of(group_id))
+
+    def coordinate_partitions(self, partitions: set[int]) -> None:
+        """In a cluster: coordinate only the groups of ``partitions`` (start-up passes none; leadership
+        then adds them one by one with ``take_partition``)."""
+        self._owned = set(partitions)
+
+    def take_partition(self, partition: int, now_ms: int) -> int:
+        """This broker now leads ``partition``: load its groups and offsets from the log (Kafka's
+        coordinator load on becoming leader). Returns the records applied."""
+        if self._owned is None:
+            return 0
+        self._owned.add(partition)
+        self.classic.advance_clock(now_ms)
+        replayed = replay(self._writer.log, {partition})
+        for group_id in replayed.group_ids():
+            if group_id in self._groups or self.partition_of(group_id) != partition:
+                continue
+            self._groups[group_id] = self.classic.restore_group(group_id, replayed.metadata.get(group_id), now_ms)
+            self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
+        log.info("coordinating %s-%d: loaded %d group(s) from %d record(s)", OFFSETS_TOPIC, partition,
+                 len(replayed.group_ids()), replayed.applied)
+        return replayed.applied
+
+    def release_partition(self, partition: int) -> int:
+        """This broker no longer leads ``partition``: forget its groups (their members are answered
+        NOT_COORDINATOR and find the new coordinator). Returns the groups dropped."""
+        if self._owned is None:
+            return 0
+        self._owned.discard(partition)
+        leaving = {g for g in set(self._groups) | set(self.offsets.group_ids())
+                   if self.partition_of(g) == partition}
+        for group_id in leaving:
+            group = self._groups.pop(group_id, None)
+            if isinstance(group, ClassicGroup):
+                self.classic.release(group)
+            self.offsets.forget(group_id)
+        if leaving:
+            log.info("no longer coordinating %s-%d: %d group(s) dropped", OFFSETS_TOPIC, partition, len(leaving))
+        return len(leaving)
 
     def group(self, group_id: str) -> Group | None:
         """The live group of either type (tests and tools; do not mutate)."""
@@ -133,6 +225,8 @@ class GroupCoordinator:
     # ------------------------------------------------------------------ the classic protocol
 
     def join_group(self, req: JoinRequest, now_ms: int) -> asyncio.Future[JoinResult]:
+        if not self.owns(req.group_id):
+            return self._writer.answered(JoinResult(GroupError.NOT_COORDINATOR, req.member_id))
         if isinstance(self._groups.get(req.group_id), ShareGroup):
             return self._writer.answered(JoinResult(GroupError.INCONSISTENT_GROUP_PROTOCOL, req.member_id))
         return self.classic.join_group(req, now_ms)
@@ -140,16 +234,22 @@ class GroupCoordinator:
     def sync_group(self, group_id: str, generation_id: int, member_id: str, assignments: Mapping[str, bytes],
                    now_ms: int, *, group_instance_id: str | None = None, protocol_type: str | None = None,
                    protocol_name: str | None = None) -> asyncio.Future[SyncResult]:
+        if not self.owns(group_id):
+            return self._writer.answered(SyncResult(GroupError.NOT_COORDINATOR))
         return self.classic.sync_group(group_id, generation_id, member_id, assignments, now_ms,
                                        group_instance_id=group_instance_id, protocol_type=protocol_type,
                                        protocol_name=protocol_name)
 
     def heartbeat(self, group_id: str, generation_id: int, member_id: str, now_ms: int, *,
                   group_instance_id: str | None = None) -> GroupError:
+        if not self.owns(group_id):
+            return GroupError.NOT_COORDINATOR
         return self.classic.heartbeat(group_id, generation_id, member_id, now_ms, group_instance_id=group_instance_id)
 
     def leave_group(self, group_id: str, members: Sequence[tuple[str, str | None]],
                     now_ms: int) -> tuple[GroupError, list[GroupError]]:
+        if not self.owns(group_id):
+            return GroupError.NOT_COORDINATOR, [GroupError.NOT_COORDINATOR] * len(members)
         return self.classic.leave_group(group_id, members, now_ms)
 
     # ------------------------------------------------------------------ the consumer protocol
@@ -161,6 +261,9 @@ class GroupCoordinator:
                            session_timeout_ms: int | None = None, client_id: str = "",
                            client_host: str = "", rack_id: str | None = None) -> HeartbeatResult:
         """One ConsumerGroupHeartbeat (``consumer.ConsumerGroups.heartbeat``)."""
+        if not self.owns(group_id):
+            return HeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.NOT_COORDINATOR,
+                                   f"this broker does not coordinate group {group_id}")
         if isinstance(self._groups.get(group_id), ShareGroup):
             return HeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.GROUP_ID_NOT_FOUND,
                                    f"group {group_id} is a share group")
@@ -172,6 +275,8 @@ class GroupCoordinator:
                                        client_host=client_host, rack_id=rack_id)
 
     def consumer_leave(self, group_id: str, member_id: str, now_ms: int) -> None:
+        if not self.owns(group_id):
+            return
         self.consumer.leave(group_id, member_id, now_ms)
 
     # ------------------------------------------------------------------ offsets
@@ -187,6 +292,8 @@ class GroupCoordinator:
         group = self._groups.get(group_id)
         if not group_id:
             error = GroupError.INVALID_GROUP_ID
+        elif not self.owns(group_id):
+            error = GroupError.NOT_COORDINATOR
         elif isinstance(group, ShareGroup):
             error = GroupError.GROUP_ID_NOT_FOUND  # share groups keep start offsets, not commits
         elif isinstance(group, ConsumerGroup):
@@ -197,7 +304,8 @@ class GroupCoordinator:
             fut.set_result(dict.fromkeys(offsets, error))
             return fut
         current = self._groups.get(group_id)
-        self.offsets.commit(group_id, offsets, now_ms, fut, lambda: self._groups.get(group_id) is current)
+        self.offsets.commit(group_id, offsets, now_ms, fut,
+                            lambda: self.owns(group_id) and self._groups.get(group_id) is current)
         return fut
 
     def fetch_offsets(self, group_id: str,
@@ -212,6 +320,9 @@ class GroupCoordinator:
         fut: asyncio.Future[tuple[GroupError, dict[TopicPartition, GroupError]]] = self._writer.future()
         if not group_id:
             fut.set_result((GroupError.INVALID_GROUP_ID, {}))
+            return fut
+        if not self.owns(group_id):
+            fut.set_result((GroupError.NOT_COORDINATOR, {}))
             return fut
         group = self._groups.get(group_id)
         if group is None:
@@ -282,6 +393,8 @@ class GroupCoordinator:
             desc = self.describe_group(group_id)
             if not group_id:
                 results[group_id] = GroupError.INVALID_GROUP_ID
+            elif not self.owns(group_id):
+                results[group_id] = GroupError.NOT_COORDINATOR
             elif group is None or desc is None:
                 results[group_id] = GroupError.GROUP_ID_NOT_FOUND
             elif desc.active or (isinstance(group, ClassicGroup) and group.pending_members):
@@ -386,7 +499,7 @@ class GroupCoordinator:
         an empty classic group holding them (consumer-protocol members rejoin, as after a Kafka
         coordinator moves, and the group becomes theirs again)."""
         self.classic.advance_clock(now_ms)
-        replayed = replay(self._writer.log)
+        replayed = replay(self._writer.log, self._owned)
         for group_id in replayed.group_ids():
             self._groups[group_id] = self.classic.restore_group(group_id, replayed.metadata.get(group_id), now_ms)
             self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))

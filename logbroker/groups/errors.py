@@ -15,6 +15,7 @@ import enum
 class GroupError(enum.Enum):
     NONE = "no error"
     COORDINATOR_NOT_AVAILABLE = "the group's state could not be written; retry"
+    NOT_COORDINATOR = "this broker is not the group's coordinator; find it again"
     REQUEST_TIMED_OUT = "the write was not durable in time"
     INVALID_GROUP_ID = "the group id is empty"
     INVALID_SESSION_TIMEOUT = "session timeout outside group.min/max.session.timeout.ms"
@@ -45,6 +46,7 @@ class HeartbeatError(enum.IntEnum):
 
     NONE = 0
     COORDINATOR_NOT_AVAILABLE = 15  # the group coordinator is not running
+    NOT_COORDINATOR = 16  # another broker coordinates the group (a cluster): find it again
     INCONSISTENT_GROUP_PROTOCOL = 23  # the group id is held by a classic group with members
     INVALID_GROUP_ID = 24  # empty group id
     UNKNOWN_MEMBER_ID = 25  # the member is not (or no longer) in the group: rejoin with epoch 0

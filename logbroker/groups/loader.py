@@ -10,6 +10,7 @@ fatal: the rest of the group state is still worth having.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from logbroker.groups.offsets import CommittedOffset
@@ -41,9 +42,10 @@ class Replayed:
                       if self.metadata.get(g) is not None or self.offsets.get(g))
 
 
-def replay(group_log: GroupLog) -> Replayed:
+def replay(group_log: GroupLog, partitions: Collection[int] | None = None) -> Replayed:
+    """The groups of ``partitions`` of the log (None: every partition)."""
     out = Replayed()
-    for record in group_log.replay():
+    for record in group_log.replay(partitions):
         try:
             key = decode_key(record.key)
             if isinstance(key, OffsetCommitKey):

@@ -81,6 +81,10 @@ class OffsetStore:
         if offsets:
             self._offsets[group_id] = offsets
 
+    def forget(self, group_id: str) -> None:
+        """Drop the group's offsets from memory only (another broker coordinates it now)."""
+        self._offsets.pop(group_id, None)
+
     def apply(self, group_id: str, tp: TopicPartition, value: CommittedOffset) -> None:
         group = self._offsets.setdefault(group_id, {})
         current = group.get(tp)
@@ -137,6 +141,10 @@ class OffsetStore:
             self._offsets.pop(group_id, None)
         log.info("group %s: deleting offsets of %d partition(s)", group_id, len(deleting))
         self._writer.write(group_id, self.tombstones(group_id, deleting), now_ms, lambda e, _b: done(e))
+
+    def clear(self) -> None:
+        """Forget every group's offsets (their records are gone: ``__consumer_offsets`` was deleted)."""
+        self._offsets.clear()
 
     def drop(self, group_id: str) -> list[tuple[bytes, bytes | None]]:
         """Forget every offset of the group; returns their tombstones for the caller to write."""

@@ -6,7 +6,12 @@ The topic is created on first use with ``offsets.topic.num.partitions`` partitio
 with ``segments.records.build_batch`` and appended through ``Broker.append`` like any produce, so
 they get the topic's durability policy. Nothing here is on the produce or fetch hot path.
 
-Replay reads each partition from its log start to its log end, batch by batch (``iter_batches`` and
+In a cluster ``__consumer_offsets`` is replicated like any topic: an append is refused unless this
+broker leads the partition, and ``Appended.replicated`` resolves once every ISR member has the batch
+(acks=all, with the topic's ``min.insync.replicas``).
+
+Replay reads each partition (or the partitions asked for) of this broker's own copy from its log
+start to its log end, batch by batch (``iter_batches`` and
 ``decode_records``, which ``decode_batches`` is made of; the batch headers tell where to read next
 even when compaction emptied a batch), and yields every record; the coordinator applies them in
 order (a later record for a key wins; a null value deletes).
@@ -14,8 +19,9 @@ order (a later record for a key wins; a null value deletes).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
@@ -44,6 +50,7 @@ class StoredRecord:
 class Appended:
     base_offset: int
     durable: Future[int] | None  # None: durable already, as far as the policy promises
+    replicated: asyncio.Future[None] | None = None  # None: nothing to wait for (one broker, or done)
 
 
 class GroupLog(Protocol):
@@ -59,7 +66,9 @@ class GroupLog(Protocol):
         """Append one batch of keyed records; raises StorageError (or OSError) when nothing was written."""
         ...
 
-    def replay(self) -> Iterator[StoredRecord]: ...
+    def replay(self, partitions: Collection[int] | None = None) -> Iterator[StoredRecord]:
+        """Every record of ``partitions`` (None: of every partition), in log order per partition."""
+        ...
 
 
 class BrokerGroupLog:
@@ -88,20 +97,23 @@ class BrokerGroupLog:
     def append(self, partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
         self.ensure_topic()
         batch = build_batch([RecordInput(key, value, timestamp=now_ms) for key, value in records], now_ms=now_ms)
+        self.broker.check_min_isr(self.topic, partition)
         outcome = self.broker.append(self.topic, partition, memoryview(bytearray(batch)), internal=True)
-        return Appended(outcome.base_offset, outcome.durable)
+        replicated = self.broker.replicated(self.topic, partition, outcome.next_offset)
+        return Appended(outcome.base_offset, outcome.durable, replicated)
 
-    def replay(self) -> Iterator[StoredRecord]:
+    def replay(self, partitions: Collection[int] | None = None) -> Iterator[StoredRecord]:
         if not self.broker.has_topic(self.topic):
             return
         for partition in range(self.broker.partitions_of(self.topic)):
-            yield from self._replay_partition(partition)
+            if partitions is None or partition in partitions:
+                yield from self._replay_partition(partition)
 
     def _replay_partition(self, partition: int) -> Iterator[StoredRecord]:
-        start, end = self.broker.offsets(self.topic, partition)
+        start, end = self.broker.local_offsets(self.topic, partition)
         offset = start
         while offset < end:
-            result = self.broker.read(self.topic, partition, offset, _REPLAY_READ_BYTES)
+            result = self.broker.read_local(self.topic, partition, offset, _REPLAY_READ_BYTES)
             data = b"".join(part.read() for part in result.parts)
             if not data:
                 return

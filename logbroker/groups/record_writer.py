@@ -6,6 +6,11 @@ durable as the topic's flush policy promises: at once when it needs no wait, els
 (durability completes on the flusher's thread). Errors are the coordinator's own (``GroupError``):
 a batch too large for the topic is INVALID_COMMIT_OFFSET_SIZE, any storage failure
 COORDINATOR_NOT_AVAILABLE (clients retry, as with Kafka).
+
+In a cluster a write is answered once it is durable and every ISR member has it (acks=all): a broker
+that no longer leads the group's partition answers NOT_COORDINATOR (the client finds the new
+coordinator), an ISR below ``min.insync.replicas`` COORDINATOR_NOT_AVAILABLE (Kafka's mapping of
+NOT_ENOUGH_REPLICAS for the coordinator's appends).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from logbroker.errors import NotEnoughReplicasError, NotLeaderOrFollowerError
 from logbroker.groups.errors import GroupError
 from logbroker.groups.offsets_topic import GroupLog
 from logbroker.groups.schema import partition_for
@@ -76,25 +82,56 @@ class RecordWriter:
             log.warning("%s: records for an internal topic refused: %s", group_id, exc)
             on_done(GroupError.INVALID_COMMIT_OFFSET_SIZE, -1)
             return
+        except NotLeaderOrFollowerError as exc:
+            log.info("%s: not written, this broker does not coordinate it: %s", group_id, exc)
+            on_done(GroupError.NOT_COORDINATOR, -1)
+            return
+        except NotEnoughReplicasError as exc:
+            log.warning("%s: not written: %s", group_id, exc)
+            on_done(GroupError.COORDINATOR_NOT_AVAILABLE, -1)
+            return
         except (StorageError, OSError, ValueError) as exc:
             log.error("group %s: writing to __consumer_offsets failed: %s", group_id, exc)
             on_done(GroupError.COORDINATOR_NOT_AVAILABLE, -1)
             return
         base = appended.base_offset
         durable = appended.durable
+        replicated = appended.replicated
+
+        def stored(error: GroupError, _base: int) -> None:
+            """Durable here; now wait for the ISR (acks=all) when in a cluster."""
+            if not error.ok or replicated is None:
+                on_done(error, base)
+            elif replicated.done():
+                on_done(_replication_error(group_id, replicated), base)
+            else:
+                replicated.add_done_callback(lambda f: on_done(_replication_error(group_id, f), base))
+
         if durable is None:
-            on_done(GroupError.NONE, base)
+            stored(GroupError.NONE, base)
         elif durable.done():
-            on_done(_durable_error(group_id, durable), base)
+            stored(_durable_error(group_id, durable), base)
         else:
             loop = self.loop()
 
             def finished(f: Future[int]) -> None:
                 # RuntimeError: the loop closed during shutdown; nobody is waiting any more.
                 with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(on_done, _durable_error(group_id, f), base)
+                    loop.call_soon_threadsafe(stored, _durable_error(group_id, f), base)
 
             durable.add_done_callback(finished)
+
+
+def _replication_error(what: str, f: asyncio.Future[None]) -> GroupError:
+    if f.cancelled():
+        return GroupError.COORDINATOR_NOT_AVAILABLE
+    exc = f.exception()
+    if exc is None:
+        return GroupError.NONE
+    log.info("%s: __consumer_offsets write not replicated: %s", what, exc)
+    if isinstance(exc, NotLeaderOrFollowerError):
+        return GroupError.NOT_COORDINATOR
+    return GroupError.COORDINATOR_NOT_AVAILABLE  # NOT_ENOUGH_REPLICAS_AFTER_APPEND among others
 
 
 def _durable_error(group_id: str, f: Future[int]) -> GroupError:

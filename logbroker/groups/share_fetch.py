@@ -1,6 +1,7 @@
 """Acquisition from the log for a share-group member, the same for both fronts: for each partition,
 read the log from the lowest offset the share-partition would hand out, then acquire only offsets
-inside what was read, so every acquired record is among the bytes returned. Not on the produce or
+inside what was read, so every acquired record is among the bytes returned; the acquisitions are
+made durable before the records are handed out (``acquire_durably``). Not on the produce or
 fetch hot path: the batches are read into memory (at most ``max_bytes`` in all, and
 ``PARTITION_READ_BYTES`` per partition).
 """
@@ -65,4 +66,18 @@ def acquire_records(broker: Broker, share: ShareGroups, group_id: str, member_id
             left_records -= sum(r.last_offset - r.first_offset + 1 for r in ranges)
             left_bytes -= len(data)
             broker.count_bytes_out(topic, len(data))
+    return got
+
+
+async def acquire_durably(broker: Broker, share: ShareGroups, group_id: str, member_id: str,
+                          partitions: Sequence[TopicPartition], max_records: int, max_bytes: int,
+                          now_ms: int) -> dict[TopicPartition, Acquired]:
+    """``acquire_records``, answered once the acquisitions' delivery counts are durable. If the state
+    cannot be written, nothing is handed out: the records stay locked and come back when the lock
+    expires, with the delivery counted."""
+    got = acquire_records(broker, share, group_id, member_id, partitions, max_records, max_bytes, now_ms)
+    if got and not await share.persist(group_id, got, now_ms):
+        log.warning("share group %s: acquisitions of member %s on %s not written; withheld", group_id, member_id,
+                    sorted(got))
+        return {}
     return got

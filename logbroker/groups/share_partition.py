@@ -243,11 +243,14 @@ class SharePartition:
 
     @classmethod
     def restore(cls, start_offset: int, batches: Iterable[StateBatch], **settings: int) -> SharePartition:
-        """A share-partition as ``state_batches`` left it: every unfinished record AVAILABLE again."""
+        """A share-partition as ``state_batches`` left it: every unfinished record AVAILABLE again, as if
+        its lock had expired, so one whose last delivery reached the delivery limit is ARCHIVED."""
         sp = cls(start_offset, **settings)
         for batch in batches:
             for offset in range(max(batch.first_offset, start_offset), batch.last_offset + 1):
                 state = RecordState.AVAILABLE if batch.state == RecordState.ACQUIRED else batch.state
+                if state == RecordState.AVAILABLE and batch.delivery_count >= sp.delivery_limit:
+                    state = RecordState.ARCHIVED
                 sp.records[offset] = InFlight(state, batch.delivery_count)
                 sp.end_offset = max(sp.end_offset, offset + 1)
         sp._advance_start()

@@ -6,8 +6,10 @@ id names one group of one type). Each share-partition (``share_partition.SharePa
 on first acquisition, its start offset from ``share.auto.offset.reset`` (``latest`` unless the group
 says otherwise, as in Kafka). Its state goes to ``__share_group_state`` (``share_state.py``):
 acknowledgements are answered only once their record is durable, so a restart never loses one;
-acquisitions and lock expiries are written on the next ``tick`` without anyone waiting (after a
-crash a record may be delivered once more than counted, which at-least-once allows).
+acquisitions are handed out only once their delivery counts are durable (``persist``), so a restart
+never forgets a delivery and the delivery-count limit holds across crashes; lock expiries and
+releases are written on the next ``tick`` without anyone waiting (a crash before then only makes
+the record available again, as the expiry did).
 
 Synchronous and single-threaded, like the rest of the coordinator; every method takes ``now_ms``.
 """
@@ -18,7 +20,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from logbroker.groups.errors import HeartbeatError
@@ -76,6 +78,15 @@ class PartitionShareState:
     acquired: int
     available: int
     delivery_counts: dict[int, int]  # offset -> deliveries, for records still in flight
+    acknowledged: int = 0  # in the window (at or above the start offset)
+    archived: int = 0  # in the window
+    log_end_offset: int = -1  # -1: the partition is gone
+    histogram: dict[int, int] = field(default_factory=dict)  # deliveries so far -> records in flight
+
+    @property
+    def lag(self) -> int:
+        """Records not finished yet: in flight (acquired or waiting for redelivery) plus never acquired."""
+        return self.acquired + self.available + max(self.log_end_offset - self.end_offset, 0)
 
 
 class ShareGroups:
@@ -248,6 +259,29 @@ class ShareGroups:
             self._dirty.add((group_id, topic, partition))
         return got
 
+    def persist(self, group_id: str, partitions: Iterable[TopicPartition], now_ms: int) -> asyncio.Future[bool]:
+        """Write the state of these share-partitions now; True once all of it is durable.
+
+        Acquisitions go through here before records are handed out: Kafka 4.1 writes a share-partition's
+        state on acknowledgement, release and lock expiry but not on acquisition, so after a crash a
+        record's last delivery is not counted; here it is, so no record is delivered more often than
+        ``share.delivery.count.limit`` allows, restarts included.
+        """
+        if self._writer is None:  # no state topic (a coordinator without storage): nothing to wait for
+            fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            fut.set_result(True)
+            return fut
+        fut = self._writer.future()
+        group = self.group(group_id)
+        if group is None:
+            fut.set_result(False)
+            return fut
+        results: dict[TopicPartition, int] = {}
+        done: asyncio.Future[dict[TopicPartition, int]] = self._writer.future()
+        done.add_done_callback(lambda f: resolve(fut, not f.result()))
+        self._write_all(group, set(partitions), now_ms, results, done)
+        return fut
+
     def holds(self, group_id: str, member_id: str, topic: str, partition: int, offset: int,
               delivery_count: int | None, now_ms: int) -> bool:
         """Whether the member holds this record now (at this delivery, when ``delivery_count`` is given)."""
@@ -362,11 +396,19 @@ class ShareGroups:
         group = self.group(group_id)
         if group is None:
             return []
-        return [PartitionShareState(t, p, sp.start_offset, sp.end_offset, sp.count(RecordState.ACQUIRED),
-                                    sp.count(RecordState.AVAILABLE),
-                                    {o: r.delivery_count for o, r in sorted(sp.records.items())
-                                     if r.state in (RecordState.ACQUIRED, RecordState.AVAILABLE)})
-                for (t, p), sp in sorted(group.partitions.items())]
+        out: list[PartitionShareState] = []
+        for (t, p), sp in sorted(group.partitions.items()):
+            in_flight = {o: r.delivery_count for o, r in sorted(sp.records.items())
+                         if r.state in (RecordState.ACQUIRED, RecordState.AVAILABLE)}
+            histogram: dict[int, int] = {}
+            for count in in_flight.values():
+                histogram[count] = histogram.get(count, 0) + 1
+            offsets = self._offsets(t, p)
+            out.append(PartitionShareState(
+                t, p, sp.start_offset, sp.end_offset, sp.count(RecordState.ACQUIRED), sp.count(RecordState.AVAILABLE),
+                in_flight, sp.count(RecordState.ACKNOWLEDGED), sp.count(RecordState.ARCHIVED),
+                -1 if offsets is None else offsets[1], dict(sorted(histogram.items()))))
+        return out
 
     def alter_start_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int],
                             now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
@@ -495,7 +537,8 @@ class ShareGroups:
                 log.warning("share state of %s ignored: the group id is held by another group type", group_id)
                 continue
             group.partitions[(topic, partition)] = SharePartition.restore(
-                snap.start_offset, snap.batches, lock_ms=self.settings.lock_ms,
-                delivery_limit=self.settings.delivery_limit, max_in_flight=self.settings.max_in_flight)
+                snap.start_offset, snap.batches, lock_ms=self._setting(group, LOCK_DURATION, self.settings.lock_ms),
+                delivery_limit=self._setting(group, DELIVERY_LIMIT, self.settings.delivery_limit),
+                max_in_flight=self.settings.max_in_flight)
             group.state_epochs[(topic, partition)] = snap.state_epoch
         return len(snapshots)

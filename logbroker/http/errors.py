@@ -39,10 +39,12 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
 
 Group coordinator errors (``logbroker.groups.errors.GroupError``) are mapped by ``group_error``:
 GROUP_ID_NOT_FOUND 404, NON_EMPTY_GROUP / REBALANCE_IN_PROGRESS 409, INVALID_GROUP_ID 400,
-UNKNOWN_TOPIC_OR_PARTITION 404, COORDINATOR_NOT_AVAILABLE 503, REQUEST_TIMED_OUT 504, others 400.
+UNKNOWN_TOPIC_OR_PARTITION 404, COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR (a cluster: another
+broker coordinates the group) 503, REQUEST_TIMED_OUT 504, others 400.
 Consumer-protocol heartbeat errors (``HeartbeatError``, Kafka's codes) by ``heartbeat_error``:
 UNKNOWN_MEMBER_ID / GROUP_ID_NOT_FOUND 404, FENCED_MEMBER_EPOCH / STALE_MEMBER_EPOCH /
-UNRELEASED_INSTANCE_ID / INCONSISTENT_GROUP_PROTOCOL / GROUP_MAX_SIZE_REACHED 409, others 400.
+UNRELEASED_INSTANCE_ID / INCONSISTENT_GROUP_PROTOCOL / GROUP_MAX_SIZE_REACHED 409,
+COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR 503, others 400.
 
 A 5xx is logged with its traceback; the client gets the exception's message, never a traceback.
 """
@@ -123,6 +125,7 @@ _GROUP_STATUS = {
     GroupError.REBALANCE_IN_PROGRESS: 409,
     GroupError.GROUP_SUBSCRIBED_TO_TOPIC: 409,
     GroupError.COORDINATOR_NOT_AVAILABLE: 503,
+    GroupError.NOT_COORDINATOR: 503,
     GroupError.REQUEST_TIMED_OUT: 504,
 }
 
@@ -185,6 +188,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 # Consumer-protocol heartbeat errors (Kafka's codes and names) as HTTP statuses.
 _HEARTBEAT_STATUS: dict[HeartbeatError, int] = {
     HeartbeatError.COORDINATOR_NOT_AVAILABLE: 503,
+    HeartbeatError.NOT_COORDINATOR: 503,
     HeartbeatError.INCONSISTENT_GROUP_PROTOCOL: 409,
     HeartbeatError.INVALID_GROUP_ID: 400,
     HeartbeatError.UNKNOWN_MEMBER_ID: 404,

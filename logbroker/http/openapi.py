@@ -183,6 +183,8 @@ _SCHEMAS: dict[str, Any] = {
                 "committed_offset": {"type": "integer"}, "log_end_offset": {"type": "integer"},
                 "lag": {"type": "integer", "nullable": True}, "member_id": _NULLABLE_STRING,
                 "metadata": {"type": "string"}}}},
+            "share_partitions": {"type": "array", "description": "share groups only",
+                                 "items": _ref("SharePartitionState")},
         },
     },
     "ResetOffsets": {
@@ -590,6 +592,15 @@ _SCHEMAS.update({
 })
 _SCHEMAS.update(openapi_share.SCHEMAS)
 _PATHS.update(openapi_share.PATHS)
+
+# With an authorizer (docs/SECURITY.md) every route but these may answer 403 (TOPIC_, GROUP_ or
+# CLUSTER_AUTHORIZATION_FAILED).
+_OPEN_PATHS = frozenset({"/health", "/openapi.json", "/metrics", "/", "/console/{file}"})
+for _path, _operations in _PATHS.items():
+    if _path not in _OPEN_PATHS:
+        for _operation in _operations.values():
+            if isinstance(_operation, dict) and "responses" in _operation:
+                _operation["responses"].setdefault("403", {"$ref": "#/components/responses/Error"})
 
 _DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

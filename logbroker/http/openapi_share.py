@@ -86,12 +86,29 @@ SCHEMAS: dict[str, Any] = {
                 "client_id": {"type": "string"}, "client_host": {"type": "string"},
                 "subscribed_topics": {"type": "array", "items": {"type": "string"}},
                 "assignment": {"type": "array", "items": _TP}}}},
-            "partitions": {"type": "array", "items": {"type": "object", "properties": {
-                "topic": {"type": "string"}, "partition": {"type": "integer"},
-                "start_offset": {"type": "integer"}, "end_offset": {"type": "integer"},
-                "acquired": {"type": "integer"}, "available": {"type": "integer"},
-                "delivery_counts": {"type": "array", "items": {"type": "object", "properties": {
-                    "offset": {"type": "integer"}, "delivery_count": {"type": "integer"}}}}}}},
+            "partitions": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/SharePartitionState"},
+                {"type": "object", "properties": {
+                    "delivery_counts": {"type": "array", "items": {"type": "object", "properties": {
+                        "offset": {"type": "integer"}, "delivery_count": {"type": "integer"}}}}}}]}},
+        },
+    },
+    "SharePartitionState": {
+        "type": "object",
+        "required": ["topic", "partition", "start_offset", "end_offset", "log_end_offset", "lag", "in_flight",
+                     "acquired", "available", "acknowledged", "archived", "delivery_histogram"],
+        "properties": {
+            "topic": {"type": "string"}, "partition": {"type": "integer"},
+            "start_offset": {"type": "integer", "description": "every record below it is finished"},
+            "end_offset": {"type": "integer", "description": "the end of the in-flight window"},
+            "log_end_offset": {"type": "integer", "description": "-1 when the partition is gone"},
+            "lag": {"type": "integer", "description": "records not finished: in flight plus never acquired"},
+            "in_flight": {"type": "integer", "description": "acquired plus available for redelivery"},
+            "acquired": {"type": "integer"}, "available": {"type": "integer"},
+            "acknowledged": {"type": "integer", "description": "accepted, in the window"},
+            "archived": {"type": "integer", "description": "rejected or past the delivery limit, in the window"},
+            "delivery_histogram": {"type": "array", "items": {"type": "object", "properties": {
+                "delivery_count": {"type": "integer"}, "records": {"type": "integer"}}}},
         },
     },
 }

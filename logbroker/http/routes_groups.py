@@ -1,7 +1,10 @@
 """Group administration over HTTP, the same for every group type (the coordinator answers for all).
 
     GET    /groups                      {"groups": [{"group_id", "protocol_type", "state", "group_type"}]}
-    GET    /groups/{group}              state, members with their assignment, committed offsets and lag
+    GET    /groups/{group}              state, members with their assignment, committed offsets and lag;
+                                        for a share group, each share-partition's start offset as its
+                                        committed offset, and ``share_partitions`` (in flight,
+                                        acquired, acknowledged, archived, delivery-count histogram)
     POST   /groups/{group}/reset-offsets  {"strategy": "earliest"|"latest"|"timestamp"|"shift"|"offset",
                                          "timestamp"?: ms, "shift"?: n, "offset"?: n, "topics"?: [name],
                                          "dry_run"?: bool}
@@ -26,12 +29,14 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups import GroupDescription, GroupError, OffsetCommitInput
+from logbroker.groups.share_group import SHARE
 from logbroker.groups.state import CONSUMER
 from logbroker.http.access import Op, require_group, require_topic, visible_groups, visible_topics
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.params import INT64_MAX, body_object, field_int, optional
+from logbroker.http.share_partitions import share_partition_json
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,15 @@ async def describe_group(request: web.Request) -> web.Response:
     desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
+    if desc.group_type == SHARE:
+        # A share group has no committed offsets: each partition's start offset plays their part.
+        shown_shares = groups.share.describe_partitions(group_id)
+        allowed = visible_topics(request, {s.topic for s in shown_shares})
+        shares = [share_partition_json(s) for s in shown_shares if s.topic in allowed]
+        offsets = [{"topic": s["topic"], "partition": s["partition"], "committed_offset": s["start_offset"],
+                    "log_end_offset": s["log_end_offset"], "lag": s["lag"], "member_id": None, "metadata": ""}
+                   for s in shares]
+        return respond(request, {**_description(desc), "offsets": offsets, "share_partitions": shares})
     lags = groups.lag(group_id)
     # As Kafka's OffsetFetch for a whole group: the topics the principal may not describe are left out.
     shown = visible_topics(request, {lag.topic for lag in lags})

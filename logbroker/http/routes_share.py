@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups.errors import HeartbeatError
-from logbroker.groups.share_fetch import acquire_records
+from logbroker.groups.share_fetch import acquire_durably
 from logbroker.groups.share_group import AUTO_OFFSET_RESET
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
@@ -41,6 +41,7 @@ from logbroker.http.context import MAX_WAIT_MS, context, coordinator
 from logbroker.http.errors import HttpError, bad_request, heartbeat_error
 from logbroker.http.params import body_object, field_str, query_choice, query_int
 from logbroker.http.routes_records import FORMATS, default_key_format, record_out
+from logbroker.http.share_partitions import share_partition_json
 from logbroker.records import CorruptBatchError, records_from
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ async def receive(request: web.Request) -> web.Response:
         assignment = list(share.assignment(group_id, member_id))
         for topic in {t for t, _ in assignment}:
             require_topic(request, Op.READ, topic)  # as ShareFetch: READ on every topic read
-        got = acquire_records(ctx.broker, share, group_id, member_id, assignment, limit, READ_BYTES, now)
+        got = await acquire_durably(ctx.broker, share, group_id, member_id, assignment, limit, READ_BYTES, now)
         out = await _render(request, share, group_id, member_id, got, key_format, value_format, raw, now)
         remaining = deadline - time.monotonic()
         if out or remaining <= 0 or not share.is_member(group_id, member_id):
@@ -226,7 +227,6 @@ async def describe(request: web.Request) -> web.Response:
                      "client_host": m.client_host, "subscribed_topics": list(m.subscribed_topics),
                      "assignment": [{"topic": t, "partition": p} for t, p in m.assignment]}
                     for m in group.members.values()],
-        "partitions": [{"topic": s.topic, "partition": s.partition, "start_offset": s.start_offset,
-                        "end_offset": s.end_offset, "acquired": s.acquired, "available": s.available,
-                        "delivery_counts": [{"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
+        "partitions": [share_partition_json(s) | {"delivery_counts": [
+                           {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
                        for s in share.describe_partitions(group_id)]})

@@ -3,7 +3,10 @@
 It knows nothing of Kafka APIs. Each connection reads size-prefixed frames, hands every frame to a
 ``RequestHandler`` (one task per request, created in arrival order so their synchronous prefixes,
 e.g. appends, run in arrival order) and writes the responses strictly in request order, as Kafka
-requires.
+requires. Requests are received with ``recv_into`` straight into the ``FrameReader``'s buffers
+(reused through the listener's ``BufferCache``), so a frame reaches its handler as a writable view of
+the bytes the kernel wrote, never copied. Responses that are ready when one is written go out in the
+same send.
 
 A response is a list of chunks. A bytes-like chunk is written with ``socket.send``; a ``FilePart``
 (anything with ``fileno``, ``position`` and ``length``) is sent with ``os.sendfile`` straight from the
@@ -14,8 +17,8 @@ default loop and uvloop (whose ``loop.sendfile`` would fall back to copying).
 Memory is bounded three ways:
 
 - a frame above ``max_frame_bytes`` (``socket.request.max.bytes``) is refused from its 4-byte size,
-  before its body is read, and a frame's buffer grows with the bytes that arrive, never with the
-  size the peer declares;
+  before a buffer is sized for it, and a frame's buffer grows with the bytes that arrive, never with
+  the size the peer declares (``FrameReader``); an idle connection holds no buffer;
 - every byte read is granted by one ``RequestMemoryPool`` shared by all connections
   (``queued.max.request.bytes``) and given back when its request is answered or its connection
   closes; while the pool is empty connections stop reading (the kernel's socket buffers, then the
@@ -38,21 +41,26 @@ import logging
 import os
 import socket
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from logbroker.kafka.errors import FrameTooLarge
-from logbroker.kafka.framing import FrameDecoder
+from logbroker.kafka.frame_reader import FrameReader
 from logbroker.kafka.memory_pool import RequestMemoryPool
+from logbroker.kafka.recv_buffers import BufferCache
 
 log = logging.getLogger(__name__)
 
-_RECV_BYTES = 256 * 1024
 # File bytes read per TLS write when a fetch response cannot use sendfile (one read, one encryption).
 _TLS_FILE_CHUNK = 256 * 1024
 _TLS_HANDSHAKE_TIMEOUT_S = 10.0
 T = TypeVar("T")
+# Byte chunks of ready responses joined into one send; larger ones go out on their own, uncopied.
+_JOIN_BYTES = 64 * 1024
+# At most this many ready responses are gathered before a send.
+_COALESCE = 256
 
 
 @runtime_checkable
@@ -146,6 +154,8 @@ class ServerStats:
     idle_closes: int = 0  # connections closed after connections.max.idle.ms without traffic
     memory_waits: int = 0  # reads that waited for queued.max.request.bytes to free up
     request_bytes_queued: int = 0  # bytes of partial and unanswered requests held right now
+    receive_buffers_allocated: int = 0  # receive buffers allocated (a fresh buffer costs page faults)
+    receive_buffers_reused: int = 0  # receive buffers taken again from the listener's cache
 
 
 class KafkaServer:
@@ -164,6 +174,7 @@ class KafkaServer:
         self._request_timeout = request_timeout_s
         # One pool may be shared by several listeners: queued.max.request.bytes bounds them all.
         self.pool = pool if pool is not None else RequestMemoryPool(max_queued_request_bytes)
+        self.buffers = BufferCache()
         self._listener: socket.socket | None = None
         self._accept_task: asyncio.Task[None] | None = None
         self._sweep_task: asyncio.Task[None] | None = None
@@ -197,6 +208,8 @@ class KafkaServer:
         """Close connections whose request is past its deadline or that have been idle too long."""
         request_timeout, idle_timeout = self._request_timeout, self._idle_timeout
         self.stats.request_bytes_queued = self.pool.used
+        self.stats.receive_buffers_allocated = self.buffers.allocated
+        self.stats.receive_buffers_reused = self.buffers.reused
         for conn in list(self._connections):
             started = conn.frame_started
             if (request_timeout is not None and started is not None and not conn.held_up
@@ -276,13 +289,15 @@ class _Connection:
         self.sock = sock
         self.info = info
         self.task: asyncio.Task[None] | None = None
-        self._responses: asyncio.Queue[tuple[asyncio.Task[Sequence[Chunk] | None], int] | None] = asyncio.Queue()
+        # Requests in arrival order (None: no more), and a flag raised when one is added.
+        self._responses: deque[tuple[asyncio.Future[Sequence[Chunk] | None], int] | None] = deque()
+        self._queued = asyncio.Event()
         self._inflight = 0
         self._can_read = asyncio.Event()
         self._can_read.set()
         self._reading = True
         self._reader: asyncio.Task[None] | None = None
-        self._framer = FrameDecoder(server._max_frame)
+        self._framer = FrameReader(server._max_frame, server.buffers)
         # Bytes this connection holds from the pool: its partial frame plus unanswered requests.
         self._charged = 0
         # When the first byte of the request being received arrived (loop time), None between requests.
@@ -358,8 +373,8 @@ class _Connection:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-            while not self._responses.empty():
-                item = self._responses.get_nowait()
+            while self._responses:
+                item = self._responses.popleft()
                 if item is not None:
                     item[0].cancel()
             self.sock.close()
@@ -367,18 +382,30 @@ class _Connection:
             self._charged = 0
             self.server._forget(self)
 
-    async def _recv(self) -> bytes:
-        """Read what the socket has, at most what the memory pool grants; b"" at end of stream."""
+    async def _recv(self) -> int:
+        """Read what the socket has into the frame reader's buffer, at most what the memory pool
+        grants; the number of bytes read, 0 at end of stream. HOT PATH: the kernel writes the
+        bytes where the frames will be handed on from, nothing copies them."""
         pool = self.server.pool
+        framer = self._framer
         while True:
-            granted = pool.try_acquire(_RECV_BYTES)
+            target = framer.read_buffer()
+            wanted = len(target)
+            granted = pool.try_acquire(wanted)
             if not granted:
-                granted = await self._paused(pool.acquire(_RECV_BYTES))
+                del target  # hold no view of the buffer while waiting (it may be given back meanwhile)
+                granted = await self._paused(pool.acquire(wanted))
+                target = framer.read_buffer()
+                if granted > len(target):
+                    pool.release(granted - len(target))
+                    granted = len(target)
             try:
-                # recv returns fresh bytes, so complete frames are zero-copy views of them.
-                data = self.sock.recv(granted)
+                n = self.sock.recv_into(target, granted)
             except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
                 pool.release(granted)
+                if not self._inflight:
+                    framer.release()  # idle: hold no buffer while waiting
+                del target
                 await self._wait_readable()
                 continue
             except ssl.SSLWantWriteError:
@@ -388,9 +415,9 @@ class _Connection:
             except BaseException:
                 pool.release(granted)
                 raise
-            pool.release(granted - len(data))
-            self._charged += len(data)
-            return data
+            pool.release(granted - n)
+            self._charged += n
+            return n
 
     async def _paused(self, wait: Awaitable[T]) -> T:
         """Await ``wait`` while the broker, not the peer, holds reading up: the request deadline
@@ -443,16 +470,16 @@ class _Connection:
                     await self._paused(self._can_read.wait())
                     continue
                 waits = pool.waits
-                data = await self._recv()
+                n = await self._recv()
                 if pool.waits != waits:
                     stats.memory_waits += pool.waits - waits
                 stats.request_bytes_queued = pool.used
-                if not data:
+                if not n:
                     break
-                stats.bytes_in += len(data)
+                stats.bytes_in += n
                 now = self.last_active = loop.time()
                 try:
-                    frames = framer.feed(data)
+                    frames = framer.commit(n)
                 except FrameTooLarge as exc:
                     stats.refused_frames += 1
                     log.warning("closing connection %s: %s", self.info.peer, exc)
@@ -461,72 +488,127 @@ class _Connection:
                     self.frame_started = None
                 elif frames or self.frame_started is None:
                     self.frame_started = now
-                for frame in frames:
-                    # Backpressure per request: frames already received wait here (at most one
-                    # receive's worth) until the responses ahead of them are written.
-                    while self._inflight > self.server._max_inflight:
-                        self._can_read.clear()
-                        await self._paused(self._can_read.wait())
-                    stats.requests += 1
-                    size = len(frame) + 4
-                    self._inflight += size
-                    task = asyncio.ensure_future(self.server._handler(frame, self.info))
-                    self._responses.put_nowait((task, size))
+                if frames:
+                    await self._start_requests(frames)
+                    del frames  # no view of the receive buffer outlives its request
         except asyncio.CancelledError:
             pass
         except (ConnectionError, OSError) as exc:
             log.debug("connection %s read: %s", self.info.peer, exc)
         finally:
-            self._responses.put_nowait(None)
+            self._responses.append(None)
+            self._queued.set()
+
+    async def _start_requests(self, frames: list[memoryview]) -> None:
+        """One handler task per frame, in arrival order."""
+        stats = self.server.stats
+        handler = self.server._handler
+        max_inflight = self.server._max_inflight
+        for frame in frames:
+            # Backpressure per request: frames already received wait here (at most one
+            # receive's worth) until the responses ahead of them are written.
+            while self._inflight > max_inflight:
+                self._can_read.clear()
+                await self._paused(self._can_read.wait())
+            stats.requests += 1
+            size = len(frame) + 4
+            self._inflight += size
+            self._responses.append((asyncio.ensure_future(handler(frame, self.info)), size))
+            self._queued.set()
 
     async def _write_loop(self) -> None:
+        """Answer in request order; responses already computed when one is written go out in the
+        same send (a pipelining client gets one write per batch of ready answers, not one each)."""
         loop = asyncio.get_running_loop()
-        pool = self.server.pool
-        max_inflight = self.server._max_inflight
-        while True:
-            item = await self._responses.get()
-            if item is None:
-                return
-            task, size = item
-            try:
-                chunks = await task
-            except CloseConnection as exc:
-                log.info("closing connection %s: %s", self.info.peer, exc)
-                return
-            except CloseAfterResponse as exc:
-                log.info("closing connection %s: %s", self.info.peer, exc)
-                await self._send_chunks(exc.chunks)
-                return
-            finally:
-                inflight = self._inflight = self._inflight - size
-                self._charged -= size
-                pool.release(size)
-                if inflight <= max_inflight:
-                    self._can_read.set()
-            if chunks:
-                await self._send_chunks(chunks)
-            if not self._inflight:
-                self.last_active = loop.time()
+        responses = self._responses
+        out: list[Chunk] = []
+        # Bytes of requests answered since the pool was last given them back: returned once per
+        # batch, always before this loop waits for anything.
+        answered = 0
+        try:
+            while True:
+                if not responses:
+                    answered = self._give_back(answered)
+                    if out:
+                        await self._send_chunks(out)
+                        out = []
+                        continue
+                    self._queued.clear()
+                    await self._queued.wait()
+                    continue
+                item = responses[0]
+                if item is None:
+                    break
+                task, size = item
+                if not task.done() or len(out) >= _COALESCE:
+                    answered = self._give_back(answered)
+                    if out:
+                        await self._send_chunks(out)
+                        out = []
+                try:
+                    chunks = await task
+                except CloseConnection as exc:
+                    log.info("closing connection %s: %s", self.info.peer, exc)
+                    break
+                except CloseAfterResponse as exc:
+                    log.info("closing connection %s: %s", self.info.peer, exc)
+                    out.extend(exc.chunks)
+                    break
+                except Exception:
+                    # A handler failed (a bug): the answers before it still go out, then the
+                    # connection closes.
+                    answered = self._give_back(answered)
+                    if out:
+                        await self._send_chunks(out)
+                    raise
+                finally:
+                    responses.popleft()
+                    self._inflight -= size
+                    self._charged -= size
+                    answered += size
+                if chunks:
+                    out.extend(chunks)
+                if not self._inflight:
+                    self.last_active = loop.time()
+                    self._framer.release()  # nothing in flight: an idle connection holds no buffer
+        finally:
+            self._give_back(answered)
+        if out:
+            await self._send_chunks(out)
+
+    def _give_back(self, answered: int) -> int:
+        """Return answered requests' bytes to the pool and let reading resume; returns 0."""
+        if answered:
+            self.server.pool.release(answered)
+            if self._inflight <= self.server._max_inflight:
+                self._can_read.set()
+        return 0
 
     async def _send_chunks(self, chunks: Sequence[Chunk]) -> None:
-        pending = bytearray()
+        pending: list[bytes | bytearray | memoryview] = []
         for chunk in chunks:
             if isinstance(chunk, (bytes, bytearray, memoryview)):
-                pending += chunk
+                if len(chunk) < _JOIN_BYTES:
+                    pending.append(chunk)
+                    continue
+                if pending:
+                    await self._send_bytes(b"".join(pending) if len(pending) > 1 else pending[0])
+                    pending = []
+                await self._send_bytes(chunk)
                 continue
             if pending:
-                await self._send_bytes(pending)
-                pending = bytearray()
+                await self._send_bytes(b"".join(pending) if len(pending) > 1 else pending[0])
+                pending = []
             if not isinstance(chunk, FilePart):
                 raise TypeError(f"cannot send a {type(chunk).__name__} response chunk")
             await self._send_file(chunk)
         if pending:
-            await self._send_bytes(pending)
+            await self._send_bytes(b"".join(pending) if len(pending) > 1 else pending[0])
 
     async def _wait_writable(self) -> None:
         await self._wait_fd(write=True)
 
-    async def _send_bytes(self, data: bytearray | bytes | memoryview) -> None:
+    async def _send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
         stats = self.server.stats
         while view:

@@ -190,12 +190,6 @@ class AclBindingFilter:
     operation: AclOperation = _Op.ANY
     permission: AclPermissionType = AclPermissionType.ANY
 
-    def validate(self) -> None:
-        for field_name, value in (("resourceType", self.resource_type), ("patternType", self.pattern_type),
-                                  ("operation", self.operation), ("permissionType", self.permission)):
-            if value == 0:
-                raise InvalidAclError(f"Invalid {field_name} filter: UNKNOWN")
-
     def matches(self, acl: AclBinding) -> bool:
         p, e = acl.pattern, acl.entry
         if self.resource_type != ResourceType.ANY and self.resource_type != p.resource_type:

@@ -4,7 +4,9 @@ kafka-consumer-groups.
 ``describe`` joins three sources per partition: the group's committed offset (OffsetFetch), the
 partition's log end offset (ListOffsets) and the member it is assigned to (DescribeGroups for a
 classic group, ConsumerGroupDescribe for a group of the KIP-848 consumer protocol, as Kafka's admin
-client does); lag is log end minus committed, unknown (``-``) when nothing is committed. ``reset-offsets`` computes a
+client does); lag is log end minus committed, unknown (``-``) when nothing is committed. A share
+group (KIP-932, ShareGroupDescribe) has no committed offsets: its rows carry each share-partition's
+start offset (DescribeShareGroupOffsets) in their place, as kafka-share-groups does. ``reset-offsets`` computes a
 plan first and only commits it with ``execute``; targets are clamped to the partition's
 [log start, log end] range, as kafka-consumer-groups does, and an active group is refused because
 its members would overwrite the new offsets with their next commit.
@@ -26,11 +28,13 @@ from logbroker.tools import clients
 from logbroker.tools.consumer_group_describe import describe_consumer_group
 from logbroker.tools.errors import ToolError, explain
 from logbroker.tools.output import render_table
+from logbroker.tools.share_group_describe import describe_share_group, share_start_offsets
 
 DESCRIBE_HEADERS = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID",
                     "HOST", "CLIENT-ID"]
 RESET_HEADERS = ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"]
 # Every state of a group with members, classic (first three) or consumer protocol (KIP-848).
+GROUP_ID_NOT_FOUND = 69  # what ConsumerGroupDescribe answers for a group of another type
 ACTIVE_STATES = ("Stable", "PreparingRebalance", "CompletingRebalance", "Assigning", "Reconciling")
 
 
@@ -70,10 +74,11 @@ class GroupInfo:
     protocol: str
     members: int
     partitions: tuple[GroupPartition, ...]
+    group_type: str = "consumer"  # "share" for a share group (KIP-932)
 
     def as_json(self) -> dict[str, Any]:
-        return {"group": self.group, "state": self.state, "protocol": self.protocol, "members": self.members,
-                "partitions": [p.as_json() for p in self.partitions]}
+        return {"group": self.group, "type": self.group_type, "state": self.state, "protocol": self.protocol,
+                "members": self.members, "partitions": [p.as_json() for p in self.partitions]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ class Described:
     state: str
     protocol: str  # a classic group's protocol, a consumer-protocol group's assignor
     members: tuple[MemberInfo, ...]
+    group_type: str = "consumer"
 
     @property
     def active(self) -> bool:
@@ -137,6 +143,8 @@ def _describe(admin: KafkaAdminClient, group: str) -> Described | None:
     if kafka_errors.GroupIdNotFoundError.__name__ not in str(raw["error"]):
         raise ToolError(f"cannot describe group {group!r}: {raw['error']}")
     consumer = _kafka_call(f"describe group {group!r}", describe_consumer_group, admin, group)
+    if consumer.get("error_code") == GROUP_ID_NOT_FOUND:
+        return _describe_share(admin, group)
     if consumer.get("error_code"):
         return None
     return Described(consumer.get("group_state") or "Unknown", consumer.get("assignor_name") or "", tuple(
@@ -144,6 +152,18 @@ def _describe(admin: KafkaAdminClient, group: str) -> Described | None:
             (t["topic_name"], p) for t in (m.get("assignment") or {}).get("topic_partitions") or []
             for p in t.get("partitions") or []))
         for m in consumer.get("members") or []))
+
+
+def _describe_share(admin: KafkaAdminClient, group: str) -> Described | None:
+    """The group as ShareGroupDescribe tells it (a share group), None when it is none."""
+    share = _kafka_call(f"describe group {group!r}", describe_share_group, admin, group)
+    if share.get("error_code"):
+        return None
+    return Described(share.get("group_state") or "Unknown", share.get("assignor_name") or "", tuple(
+        MemberInfo(m.get("member_id"), m.get("client_host"), m.get("client_id"), tuple(
+            (t["topic_name"], p) for t in (m.get("assignment") or {}).get("topic_partitions") or []
+            for p in t.get("partitions") or []))
+        for m in share.get("members") or []), group_type="share")
 
 
 def _committed(admin: KafkaAdminClient, group: str) -> dict[TopicPartition, int]:
@@ -174,6 +194,8 @@ def _assigned_partitions(assignment: Any) -> list[tuple[str, list[int]]]:
 
 def describe_group(admin: KafkaAdminClient, group: str) -> GroupInfo:
     described = _describe(admin, group)
+    if described is not None and described.group_type == "share":
+        return _describe_share_group(admin, group, described)
     committed = _committed(admin, group)
     if described is None or described.state == "Dead":
         if not committed:
@@ -194,8 +216,27 @@ def describe_group(admin: KafkaAdminClient, group: str) -> GroupInfo:
                      members=len(described.members), partitions=tuple(rows))
 
 
+def _describe_share_group(admin: KafkaAdminClient, group: str, described: Described) -> GroupInfo:
+    """A share group's rows: per share-partition, its start offset as the current offset (every record
+    below it is finished, as kafka-share-groups shows START-OFFSET) and the lag from it to the log end;
+    a share-partition is shared by all members, so the member columns name how many there are."""
+    starts = {TopicPartition(t, p): o
+              for (t, p), o in _kafka_call(f"describe offsets of {group!r}", share_start_offsets, admin, group).items()}
+    assigned = {TopicPartition(t, p) for m in described.members for t, p in m.partitions}
+    tps = sorted(set(starts) | assigned, key=lambda tp: (tp.topic, tp.partition))
+    ends = _log_offsets(admin, tps, OffsetSpec.LATEST)
+    rows = []
+    for tp in tps:
+        sharing = [m for m in described.members if (tp.topic, tp.partition) in m.partitions]
+        member = f"{len(sharing)} member(s)" if sharing else None
+        rows.append(GroupPartition(group, tp.topic, tp.partition, starts.get(tp), ends.get(tp), member, None, None))
+    return GroupInfo(group=group, state=described.state, protocol=described.protocol,
+                     members=len(described.members), partitions=tuple(rows), group_type="share")
+
+
 def describe_lines(info: GroupInfo) -> list[str]:
-    head = f"Consumer group '{info.group}' ({info.state}, {info.members} member(s))"
+    kind = "Share group" if info.group_type == "share" else "Consumer group"
+    head = f"{kind} '{info.group}' ({info.state}, {info.members} member(s))"
     if not info.partitions:
         return [head, "  (no committed offsets and no assigned partitions)"]
     return [head, *render_table(DESCRIBE_HEADERS, (p.row() for p in info.partitions))]

@@ -234,3 +234,24 @@ def test_pattern_subscription_in_a_group(shared: BrokerProcess) -> None:
 def test_unreachable_broker() -> None:
     r = run_cli("groups", "list", "--bootstrap-server", f"127.0.0.1:{free_port()}", "--command-timeout-ms", "500")
     assert_clean_error(r, "cannot reach a broker")
+
+
+def test_describe_a_share_group(shared: BrokerProcess) -> None:
+    """``groups describe`` of a share group (KIP-932): its type, state and members, and per partition
+    the start offset in the current-offset column, the log end and the lag between them."""
+    setup_topic(shared, "g-share", 1, 6)
+    api = Api(shared.http_port)
+    joined = api.post("/share-groups/crew/members", {"topics": ["g-share"], "auto_offset_reset": "earliest"})
+    assert joined.status == 200, joined.body
+    records = f"/share-groups/crew/members/{joined.body['member_id']}"
+    got = api.get(f"{records}/records?max=4").body["records"]
+    acks = [{"delivery_id": r["delivery_id"], "type": "accept"} for r in got[:2]]
+    assert api.post(f"{records}/acks", {"acks": acks}).status == 200
+    info = json.loads(cli(shared, "groups", "describe", "crew", "--format", "json").stdout)[0]
+    assert (info["type"], info["state"], info["protocol"], info["members"]) == ("share", "Stable", "simple", 1)
+    assert info["partitions"] == [{"group": "crew", "topic": "g-share", "partition": 0, "current_offset": 2,
+                                   "log_end_offset": 6, "lag": 4, "consumer_id": "1 member(s)", "host": None,
+                                   "client_id": None}]
+    text = cli(shared, "groups", "describe", "crew")
+    assert text.code == 0 and text.lines[0] == "Share group 'crew' (Stable, 1 member(s))"
+    assert text.lines[2].split()[:6] == ["crew", "g-share", "0", "2", "6", "4"]

@@ -77,3 +77,21 @@ def test_a_follower_rejoins_only_past_the_start_of_the_leaders_epoch() -> None:
     assert r.wanted_isr(10, 1100, lag_ms=3000) is None  # past the high watermark, not the epoch start
     r.follower_fetched(2, 10, 10, 1200)
     assert r.wanted_isr(10, 1200, lag_ms=3000) == (1, 2)
+
+
+def test_a_follower_that_never_fetched_does_not_join_the_isr_of_an_empty_partition() -> None:
+    """An empty partition: a dead follower is assumed at offset 0, as caught up as it could be, but
+    joins the ISR only once it fetched under this leader epoch."""
+    r = LeaderReplica(1, 3, (1, 2, 3), (1, 3), 0, 0, now_ms=1000)
+    assert r.wanted_isr(0, 1100, lag_ms=3000) is None  # 2 never fetched: stays out
+    r.follower_fetched(2, 0, 0, 1200)
+    assert r.wanted_isr(0, 1200, lag_ms=3000) == (1, 2, 3)
+
+
+def test_a_reassignment_adds_and_removes_tracked_followers() -> None:
+    r = leader()
+    r.set_replicas((1, 2, 4), 2000)
+    assert sorted(r.followers) == [2, 4] and r.followers[4].last_caught_up_ms == 2000
+    r.follower_fetched(4, 0, 0, 2100)
+    r.isr = (1, 2)
+    assert r.wanted_isr(0, 2100, lag_ms=3000) == (1, 2, 4)

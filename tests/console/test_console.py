@@ -281,3 +281,33 @@ def test_what_the_console_shows_matches_kafka_clients_and_metrics(page: Page, ap
     assert lag == metric_lag == 3  # partition 0: 5 records, committed 2
     expect(p.locator("#group-lag")).to_have_text(str(lag))
     assert page.errors == []
+
+
+def test_share_group_page_shows_share_partitions(page: Page, api: Api) -> None:
+    """A share group in the groups list with its type, and its page: members, the start offset, the
+    in-flight records by state and how often they were delivered, as GET /groups/{group} gives them."""
+    api.create_topic("queue")
+    api.post("/topics/queue/records", {"records": [{"value": f"task-{i}"} for i in range(8)]})
+    joined = api.post("/share-groups/workers/members", {"topics": ["queue"], "auto_offset_reset": "earliest"}).body
+    member = f"/share-groups/workers/members/{joined['member_id']}"
+    got = api.get(f"{member}/records?max=5").body["records"]
+    acks = [{"delivery_id": got[0]["delivery_id"], "type": "accept"},
+            {"delivery_id": got[1]["delivery_id"], "type": "reject"},
+            {"delivery_id": got[2]["delivery_id"], "type": "release"}]
+    assert api.post(f"{member}/acks", {"acks": acks}).status == 200
+    assert [r["offset"] for r in api.get(f"{member}/records?max=1").body["records"]] == [2]  # its 2nd delivery
+
+    p = page.open("#/groups?filter=workers")
+    row = p.locator("#groups tbody tr[data-group=workers]")
+    expect(row.locator("td").nth(2)).to_have_text("share")
+    p = page.open("#/groups/workers")
+    expect(p.locator("h1")).to_have_text("workers")
+    expect(p.locator("#group-state")).to_have_text("Stable")
+    expect(p.locator("#members tbody tr")).to_have_count(1)
+    share = api.get("/groups/workers").body["share_partitions"][0]
+    cells = p.locator("#share-partitions tbody tr[data-partition=queue-0] td")
+    # topic, partition, start, window end, log end, lag, in flight, acquired, available, acked, archived, deliveries
+    expect(cells).to_have_text(["queue", "0", "2", "5", "8", "6", "3", "3", "0", "0", "0", "2\u00d71  1\u00d72"])
+    assert (share["start_offset"], share["in_flight"], share["lag"]) == (2, 3, 6)
+    expect(p.locator("#reset")).to_be_hidden()  # a share group has no committed offsets to reset
+    assert page.errors == []

@@ -43,6 +43,12 @@ SECTIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
         ("records", "records"), ("peak_open_fds", "peak descriptors open"),
         ("refused_partitions", "a create of this many partitions refused"),
         ("creates_after", "creates that worked after"))),
+    ("kill9_during_compaction", "kill -9 during compaction", "tests/fault/test_compaction_crash.py", (
+        ("rounds", "rounds (a kill -9 each, then a restart)"),
+        ("kills_while_writing_cleaned", "kills while the cleaner wrote .cleaned files"),
+        ("kills_during_a_swap", "kills while a .swap or .deleted file was on disk"),
+        ("kills_at_random", "kills at a random moment"),
+        ("interrupted_swaps_completed_by_recovery", "interrupted swaps finished by recovery"))),
 )
 
 

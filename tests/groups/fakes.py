@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future
 
 from logbroker.groups.coordinator import GroupCoordinator
@@ -51,9 +51,10 @@ class MemoryGroupLog:
                 fut.set_exception(error)
         self.pending.clear()
 
-    def replay(self) -> Iterator[StoredRecord]:
+    def replay(self, partitions: Collection[int] | None = None) -> Iterator[StoredRecord]:
         for p in range(self.partitions):
-            yield from self.records[p]
+            if partitions is None or p in partitions:
+                yield from self.records[p]
 
 
 SETTINGS = CoordinatorSettings(initial_rebalance_delay_ms=3000, min_session_timeout_ms=6000,

@@ -157,12 +157,14 @@ class SharePartitionMachine(RuleBasedStateMachine):
 
     @rule()
     def restart(self) -> None:
-        """Replace the partition with its durable form: locks are lost, nothing else is."""
+        """Replace the partition with its durable form: locks are lost as if they expired (a record whose
+        last delivery reached the limit is archived), nothing else is."""
         self.sp = SharePartition.restore(self.sp.start_offset, self.sp.state_batches(), lock_ms=LOCK,
                                          delivery_limit=LIMIT, max_in_flight=8)
         for rec in self.model.values():
             if rec[0] == "acquired":
-                rec[0], rec[1] = "available", None
+                rec[0] = "archived" if rec[3] >= LIMIT else "available"  # type: ignore[operator]
+                rec[1] = None
 
     @invariant()
     def no_record_acked_twice(self) -> None:

@@ -117,3 +117,36 @@ def test_bad_requests(share_broker: BrokerProcess) -> None:
     assert_error(api.post(f"/share-groups/g/members/{member}/acks",
                           {"acks": [{"delivery_id": "t/0/0/1", "type": "maybe"}]}), 400)
     assert ack(api, "g", member, [{"delivery_id": "t/0/0/1"}], "accept") == ["INVALID_RECORD_STATE"]
+
+
+def test_groups_route_describes_a_share_group(share_broker: BrokerProcess) -> None:
+    """``GET /groups`` and ``GET /groups/{group}``, the routes every group type shares, tell a share
+    group's type, state, members with their assignment, each share-partition's start offset (as the
+    committed offset), lag, and its in-flight records by state with a delivery-count histogram."""
+    api = Api(share_broker.http_port)
+    api.create_topic("tasks")
+    produce(api, "tasks", [f"t-{i}" for i in range(8)])
+    member = join(api, "ops", "tasks")
+    first = receive(api, "ops", member, 6)
+    assert ack(api, "ops", member, first[:2], "accept") == [None, None]
+    assert ack(api, "ops", member, first[2:3], "reject") == [None]
+    assert ack(api, "ops", member, first[3:4], "release") == [None]
+    again = receive(api, "ops", member, 1)  # t-3 once more: its second delivery
+    assert [r["offset"] for r in again] == [3]
+    listed = api.get("/groups").body["groups"]
+    assert {"group_id": "ops", "protocol_type": "share", "state": "Stable", "group_type": "share"} in listed
+    described = api.get("/groups/ops")
+    assert described.status == 200, described.body
+    body = described.body
+    assert (body["group_type"], body["state"], body["protocol"]) == ("share", "Stable", "simple")
+    assert [(m["member_id"], m["assignment"]) for m in body["members"]] == [
+        (member, [{"topic": "tasks", "partition": 0}])]
+    # 0, 1 accepted and 2 rejected: the start offset is 3; 3, 4, 5 are acquired; 6, 7 never delivered.
+    assert body["offsets"] == [{"topic": "tasks", "partition": 0, "committed_offset": 3, "log_end_offset": 8,
+                                "lag": 5, "member_id": None, "metadata": ""}]
+    assert body["share_partitions"] == [{
+        "topic": "tasks", "partition": 0, "start_offset": 3, "end_offset": 6, "log_end_offset": 8, "lag": 5,
+        "in_flight": 3, "acquired": 3, "available": 0, "acknowledged": 0, "archived": 0,
+        "delivery_histogram": [{"delivery_count": 1, "records": 2}, {"delivery_count": 2, "records": 1}]}]
+    assert api.get("/share-groups/ops").body["partitions"][0]["delivery_histogram"] == \
+        body["share_partitions"][0]["delivery_histogram"]

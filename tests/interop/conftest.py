@@ -16,10 +16,10 @@ from tests.conftest import BrokerFactory, BrokerHandle, launch_broker
 
 
 def _factory(kind: str, base: Path, started: list[BrokerHandle]) -> BrokerFactory:
-    def make(**overrides: str) -> BrokerHandle:
+    def make(log_level: str | None = None, **overrides: str) -> BrokerHandle:
         n = len(started)
         props = {k.replace("_", "."): v for k, v in overrides.items()}
-        b = launch_broker(kind, base / f"data{n}", base / f"broker{n}.log", props)
+        b = launch_broker(kind, base / f"data{n}", base / f"broker{n}.log", props, log_level=log_level)
         started.append(b)
         return b
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from typing import Any
 
 from logbroker.kafka import codec
+from logbroker.kafka.api_keys import ApiKey
 
 
 class RawClient:
@@ -27,6 +29,14 @@ class RawClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def sasl_plain(self, username: str, password: str) -> None:
+        """Log in with SASL/PLAIN (SaslHandshake v1, then SaslAuthenticate v2), as a SASL_PLAINTEXT client does."""
+        handshake = self.call(ApiKey.SASL_HANDSHAKE, 1, {"mechanism": "PLAIN"})
+        assert handshake["error_code"] == 0, handshake
+        token = b"\0" + username.encode() + b"\0" + password.encode()
+        answer = self.call(ApiKey.SASL_AUTHENTICATE, 2, {"auth_bytes": token})
+        assert answer["error_code"] == 0, answer
 
     def send(self, api_key: int, version: int, body: dict[str, Any]) -> int:
         self.correlation += 1
@@ -62,3 +72,24 @@ class RawClient:
             return self.sock.recv(1) == b""
         except ConnectionResetError:
             return True
+
+
+def wait_for_leaders(c: RawClient, topic: str, partitions: int, timeout_s: float = 15) -> None:
+    """Until Metadata shows a leader for every partition. Kafka answers CreateTopics once the controller
+    has the topic, a moment before the broker leads its partitions; real clients retry in between."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        meta = c.call(ApiKey.METADATA, 12, {"topics": [{"name": topic, "topic_id": None}],
+                                            "allow_auto_topic_creation": False,
+                                            "include_topic_authorized_operations": False})
+        parts = meta["topics"][0]["partitions"]
+        if meta["topics"][0]["error_code"] == 0 and len(parts) == partitions and \
+                all(p["error_code"] == 0 and p["leader_id"] >= 0 for p in parts):
+            # Kafka's metadata can name the leader a moment before the partition serves requests.
+            listed = c.call(ApiKey.LIST_OFFSETS, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
+                {"name": topic, "partitions": [{"partition_index": i, "current_leader_epoch": -1, "timestamp": -1}
+                                               for i in range(partitions)]}]})
+            if all(p["error_code"] == 0 for p in listed["topics"][0]["partitions"]):
+                return
+        assert time.monotonic() < deadline, f"no leaders for {topic}: {meta['topics'][0]}"
+        time.sleep(0.05)

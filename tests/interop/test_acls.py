@@ -315,3 +315,35 @@ def test_authorized_operations_reported_for_cluster_and_groups(client: RawClient
     assert meta["cluster_authorized_operations"] == 0
     described = client.call(ApiKey.DESCRIBE_GROUPS, 5, {"groups": ["open.g"], "include_authorized_operations": True})
     assert described["groups"][0]["authorized_operations"] == (1 << READ) | (1 << 8)  # READ implies DESCRIBE
+
+
+
+
+def test_invalid_acls_get_kafkas_answers(broker_factory: BrokerFactory) -> None:
+    """Refused one by one (the rest created); a filter value in a creation fails the whole request; an
+    UNKNOWN code is a malformed request that closes the connection. What Kafka 4.1 answers."""
+    b = broker_factory(authorizer_class_name=AUTHORIZER, super_users=ANON)
+    valid = creation(TOPIC, "valid", LITERAL, READ, ALLOW, principal="User:alice")
+    with RawClient(b.port) as c:
+        codes = create_acls(c, [
+            creation(CLUSTER, "not-the-cluster", LITERAL, ALL, ALLOW),
+            creation(TOPIC, "", LITERAL, READ, ALLOW),
+            creation(TOPIC, "t", LITERAL, READ, ALLOW, principal="alice"),
+            valid])
+        assert codes == [E.INVALID_REQUEST, E.INVALID_REQUEST, E.INVALID_REQUEST, 0]
+        for filter_value in (creation(TOPIC, "t", LITERAL, 1, ALLOW), creation(TOPIC, "t", 2, READ, ALLOW),
+                             creation(1, "t", LITERAL, READ, ALLOW), creation(TOPIC, "t", LITERAL, READ, 1)):
+            assert create_acls(c, [filter_value, creation(TOPIC, "other", LITERAL, READ, ALLOW)]) == [
+                E.UNKNOWN_SERVER_ERROR] * 2
+        listed = c.call(ApiKey.DESCRIBE_ACLS, 3, {
+            "resource_type_filter": 1, "resource_name_filter": None, "pattern_type_filter": 1,
+            "principal_filter": None, "host_filter": None, "operation": 1, "permission_type": 1})
+        assert [(r["resource_name"], [a["principal"] for a in r["acls"]]) for r in listed["resources"]] == [
+            ("valid", ["User:alice"])]
+    unknown_filter = {"resource_type_filter": 0, "resource_name_filter": None, "pattern_type_filter": 1,
+                      "principal_filter": None, "host_filter": None, "operation": 1, "permission_type": 1}
+    for api, body in ((ApiKey.CREATE_ACLS, {"creations": [creation(TOPIC, "t", LITERAL, 0, ALLOW)]}),
+                      (ApiKey.DESCRIBE_ACLS, unknown_filter), (ApiKey.DELETE_ACLS, {"filters": [unknown_filter]})):
+        with RawClient(b.port) as c:
+            c.send(api, 3, body)
+            assert c.is_closed_by_peer(), api

@@ -10,9 +10,8 @@ import pytest
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from segments.records import RecordInput, build_batch
-from tests.conftest import BrokerProcess
-from tests.interop.rawclient import RawClient
-from tests.interop.test_protocol_edges import wait_for_leaders
+from tests.conftest import BrokerFactory, BrokerHandle
+from tests.interop.rawclient import RawClient, wait_for_leaders
 
 pytestmark = pytest.mark.interop
 
@@ -77,9 +76,11 @@ def record_bytes(body: dict[str, Any]) -> int:
 
 
 # ------------------------------------------------------------------------------------- max_bytes
-@pytest.mark.logbroker_only("not yet reconciled with Apache Kafka 4.1, which answered 1,666 bytes where this "
-                             "test allows 1,111: Kafka's rule for later partitions is to be checked")
-def test_max_bytes_is_exceeded_only_by_the_first_batch(broker: BrokerProcess) -> None:
+def test_max_bytes_is_a_byte_slice_past_the_first_batch(broker: BrokerHandle) -> None:
+    """Kafka's rule (ReplicaManager.readFromLog, LogSegment.read): partitions in request order, each
+    given min(partition_max_bytes, what is left of max_bytes) bytes cut from its log, even inside a
+    batch, or nothing when its first batch is over that; while the response is empty a partition
+    gives at least its first batch whole. (Kafka 4.1 answered exactly these sizes.)"""
     with RawClient(broker.port) as c:
         create_topic(c, "sized", 3)
         one = batch()
@@ -88,36 +89,37 @@ def test_max_bytes_is_exceeded_only_by_the_first_batch(broker: BrokerProcess) ->
             produce(c, "sized", p, one)
             produce(c, "sized", p, batch(tag=b"w"))
         everything = {("sized", p): 0 for p in range(3)}
+        whole = {k: bytes(p["records"]) for k, p in by_partition(fetch(c, everything)).items()}
+        assert [len(b) for b in whole.values()] == [2 * size] * 3
 
-        # Room for one and a half batches: the first partition's first batch only.
-        body = fetch(c, everything, max_bytes=size + size // 2)
-        got = by_partition(body)
-        assert len(got[("sized", 0)]["records"]) == size
-        assert got[("sized", 1)]["records"] == b"" and got[("sized", 2)]["records"] == b""
-        assert all(p["high_watermark"] == 10 and p["error_code"] == 0 for p in got.values())
-        assert record_bytes(body) <= size + size // 2
+        def sizes(body: dict[str, Any]) -> list[int]:
+            got = by_partition(body)
+            for key, part in got.items():  # every answer is the start of the partition's data
+                assert bytes(part["records"] or b"") == whole[key][:len(part["records"] or b"")]
+                assert part["high_watermark"] == 10 and part["error_code"] == 0
+            return [len(p["records"] or b"") for p in got.values()]
 
-        # A limit below one batch still returns the first batch, and nothing more.
-        body = fetch(c, everything, max_bytes=10)
-        assert [len(p["records"]) for p in by_partition(body).values()] == [size, 0, 0]
-
-        # Room for exactly three batches: both of the first partition's, one of the second's.
-        body = fetch(c, everything, max_bytes=3 * size)
-        assert [len(p["records"]) for p in by_partition(body).values()] == [2 * size, size, 0]
-
-        # partition_max_bytes: only the first partition with data may go over it.
-        body = fetch(c, everything, partition_max_bytes=10)
-        assert [len(p["records"]) for p in by_partition(body).values()] == [size, 0, 0]
-        body = fetch(c, everything, partition_max_bytes=size + size // 2)
-        assert [len(p["records"]) for p in by_partition(body).values()] == [size, size, size]
-
+        # Room for one and a half batches: the first partition's first batch and half its second.
+        half = size // 2
+        assert sizes(fetch(c, everything, max_bytes=size + half)) == [size + half, 0, 0]
+        # A limit below one batch still gives the first batch whole, and nothing more.
+        assert sizes(fetch(c, everything, max_bytes=10)) == [size, 0, 0]
+        # Room for three batches: both of the first partition's, one of the second's.
+        assert sizes(fetch(c, everything, max_bytes=3 * size)) == [2 * size, size, 0]
+        # Left over, less than a batch: a later partition whose first batch does not fit gives nothing.
+        assert sizes(fetch(c, everything, max_bytes=2 * size + 100)) == [2 * size, 0, 0]
+        # partition_max_bytes: only the first partition goes over it; a later one gives nothing
+        # unless its first batch fits, and then exactly that many bytes.
+        assert sizes(fetch(c, everything, partition_max_bytes=10)) == [size, 0, 0]
+        assert sizes(fetch(c, everything, partition_max_bytes=size - 1)) == [size, 0, 0]
+        assert sizes(fetch(c, everything, partition_max_bytes=size + 10)) == [size + 10] * 3
+        assert sizes(fetch(c, everything, partition_max_bytes=size + half)) == [size + half] * 3
         # The first partition *with data* is the one allowed over: here partition 1.
-        body = fetch(c, {("sized", 0): 10, ("sized", 1): 0, ("sized", 2): 0}, max_bytes=10)
-        assert [len(p["records"]) for p in by_partition(body).values()] == [0, size, 0]
+        assert sizes(fetch(c, {("sized", 0): 10, ("sized", 1): 0, ("sized", 2): 0}, max_bytes=10)) == [0, size, 0]
 
 
 # -------------------------------------------------------------------------------- fetch sessions
-def test_incremental_fetch_session(broker: BrokerProcess) -> None:
+def test_incremental_fetch_session(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "inc", 2)
         produce(c, "inc", 0, batch(n=3))
@@ -170,7 +172,7 @@ def test_incremental_fetch_session(broker: BrokerProcess) -> None:
         assert body["session_id"] == 0 and len(by_partition(body)) == 2
 
 
-def test_sessions_by_topic_id(broker: BrokerProcess) -> None:
+def test_sessions_by_topic_id(broker: BrokerHandle) -> None:
     """Fetch v13+ names topics by id, in requests, forgotten topics and responses."""
     with RawClient(broker.port) as c:
         create_topic(c, "ids", 1)
@@ -193,27 +195,31 @@ def test_sessions_by_topic_id(broker: BrokerProcess) -> None:
         assert by_partition(body, names) == {}
 
 
-@pytest.mark.logbroker_only("not yet reconciled with Apache Kafka 4.1, whose session cache evicts by its own "
-                             "rule (it keeps fresh sessions) where logbroker evicts the least recently used")
-def test_session_cache_is_bounded(broker_factory) -> None:  # type: ignore[no-untyped-def]
-    b: BrokerProcess = broker_factory(max_incremental_fetch_session_cache_slots="1")
-    with RawClient(b.port) as c1, RawClient(b.port) as c2:
-        create_topic(c1, "lru", 1)
-        first = fetch(c1, {("lru", 0): 0}, epoch=0)["session_id"]
-        assert fetch(c1, {}, session_id=first, epoch=1)["error_code"] == 0
-        second = fetch(c2, {("lru", 0): 0}, epoch=0)["session_id"]
-        assert second != first
-        # One slot, so one session lives on. logbroker evicts the least recently used (the first);
-        # Kafka's cache instead keeps a fresh session and gives the newcomer none (id 0).
-        if second:
-            assert fetch(c1, {}, session_id=first, epoch=2)["error_code"] == ErrorCode.FETCH_SESSION_ID_NOT_FOUND
-            assert fetch(c2, {}, session_id=second, epoch=1)["error_code"] == 0
-        else:
-            assert fetch(c1, {}, session_id=first, epoch=2)["error_code"] == 0
+def test_a_full_session_cache_keeps_fresh_sessions(broker_factory: BrokerFactory) -> None:
+    """KIP-227's cache, sharded as Kafka's broker shards it (8 shards of slots // 8, filled in
+    turn): with 8 slots, eight sessions fill it; a ninth may not evict a fresh one (younger than
+    two minutes, recently used), so the newcomer fetches in full without a session (id 0)."""
+    b = broker_factory(max_incremental_fetch_session_cache_slots="8")
+    with RawClient(b.port) as c:
+        create_topic(c, "kept", 1)
+        sessions = [fetch(c, {("kept", 0): 0}, epoch=0)["session_id"] for _ in range(8)]
+        assert all(sessions) and len(set(sessions)) == 8
+        newcomer = fetch(c, {("kept", 0): 0}, epoch=0)
+        assert newcomer["error_code"] == 0 and newcomer["session_id"] == 0
+        assert len(by_partition(newcomer)) == 1  # still a full fetch
+        for sid in sessions:
+            assert fetch(c, {}, session_id=sid, epoch=1)["error_code"] == 0
 
 
-def test_no_slots_means_full_fetches(broker_factory) -> None:  # type: ignore[no-untyped-def]
-    b: BrokerProcess = broker_factory(max_incremental_fetch_session_cache_slots="0")
+def test_fewer_slots_than_shards_means_full_fetches(broker_factory: BrokerFactory) -> None:
+    b = broker_factory(max_incremental_fetch_session_cache_slots="7")
+    with RawClient(b.port) as c:
+        create_topic(c, "unsharded", 1)
+        assert [fetch(c, {("unsharded", 0): 0}, epoch=0)["session_id"] for _ in range(3)] == [0, 0, 0]
+
+
+def test_no_slots_means_full_fetches(broker_factory: BrokerFactory) -> None:
+    b = broker_factory(max_incremental_fetch_session_cache_slots="0")
     with RawClient(b.port) as c:
         create_topic(c, "none", 1)
         body = fetch(c, {("none", 0): 0}, epoch=0)

@@ -13,7 +13,7 @@ from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from segments.records import RecordInput, build_batch
 from tests.conftest import BrokerHandle
-from tests.interop.rawclient import RawClient
+from tests.interop.rawclient import RawClient, wait_for_leaders
 
 PRODUCE_V = 9
 FETCH_V = 12
@@ -40,27 +40,6 @@ def create_topic(c: RawClient, topic: str, partitions: int = 1) -> None:
                                             "timeout_ms": 5000, "validate_only": False})
     assert body["topics"][0]["error_code"] == 0, body
     wait_for_leaders(c, topic, partitions)
-
-
-def wait_for_leaders(c: RawClient, topic: str, partitions: int, timeout_s: float = 15) -> None:
-    """Until Metadata shows a leader for every partition. Kafka answers CreateTopics once the controller
-    has the topic, a moment before the broker leads its partitions; real clients retry in between."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        meta = c.call(ApiKey.METADATA, 12, {"topics": [{"name": topic, "topic_id": None}],
-                                            "allow_auto_topic_creation": False,
-                                            "include_topic_authorized_operations": False})
-        parts = meta["topics"][0]["partitions"]
-        if meta["topics"][0]["error_code"] == 0 and len(parts) == partitions and \
-                all(p["error_code"] == 0 and p["leader_id"] >= 0 for p in parts):
-            # Kafka's metadata can name the leader a moment before the partition serves requests.
-            listed = c.call(ApiKey.LIST_OFFSETS, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
-                {"name": topic, "partitions": [{"partition_index": i, "current_leader_epoch": -1, "timestamp": -1}
-                                               for i in range(partitions)]}]})
-            if all(p["error_code"] == 0 for p in listed["topics"][0]["partitions"]):
-                return
-        assert time.monotonic() < deadline, f"no leaders for {topic}: {meta['topics'][0]}"
-        time.sleep(0.05)
 
 
 def end_offset(c: RawClient, topic: str) -> int:

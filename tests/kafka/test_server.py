@@ -254,3 +254,51 @@ def test_the_request_deadline_does_not_run_while_the_broker_holds_reading_up() -
         return len(got)
 
     assert asyncio.run(main()) == 5
+
+
+def test_requests_split_across_reads_are_answered_and_an_idle_connection_holds_no_buffer() -> None:
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        return [frame(bytes(data[:8]) + str(len(data)).encode())]
+
+    async def main() -> tuple[list[bytes], int, int]:
+        server = KafkaServer(handler, max_frame_bytes=4 << 20, max_inflight_bytes=64 << 20)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        bodies = [b"a" * 10, b"b" * 300_000, b"c" * 5, b"d" * 2_000_000, b"e" * 70_000]
+        wire = b"".join(frame(b) for b in bodies)
+        for i in range(0, len(wire), 99_991):  # pieces that cut sizes and bodies anywhere
+            writer.write(wire[i : i + 99_991])
+            await writer.drain()
+        got = await asyncio.wait_for(read_frames(reader, len(bodies)), 10)
+        await asyncio.sleep(0.05)
+        [conn] = list(server._connections)
+        held = conn._framer.capacity
+        queued = server.pool.used
+        writer.close()
+        await server.close()
+        return got, held, queued
+
+    got, held, queued = asyncio.run(main())
+    assert got == [b"aaaaaaaa10", b"bbbbbbbb300000", b"ccccc5", b"dddddddd2000000", b"eeeeeeee70000"]
+    assert held == 0 and queued == 0
+
+
+def test_answers_ready_before_a_failing_handler_are_sent_then_the_connection_closes() -> None:
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        if bytes(data) == b"boom":
+            raise RuntimeError("handler bug")
+        return [frame(bytes(data))]
+
+    async def main() -> tuple[list[bytes], bytes]:
+        server = KafkaServer(handler, max_frame_bytes=100, max_inflight_bytes=1 << 20)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address)
+        writer.write(frame(b"one") + frame(b"two") + frame(b"boom") + frame(b"four"))
+        got = await asyncio.wait_for(read_frames(reader, 2), 5)
+        rest = await asyncio.wait_for(reader.read(100), 5)
+        writer.close()
+        await server.close()
+        return got, rest
+
+    got, rest = asyncio.run(main())
+    assert got == [b"one", b"two"] and rest == b""

@@ -28,7 +28,9 @@ def test_end_offset_for_an_epoch(tmp_path: Path) -> None:
     assert cache.end_offset_for(4, 40) == (4, 40)  # the latest epoch ends at the log end
     assert cache.end_offset_for(3, 40) == (3, 25)
     assert cache.end_offset_for(2, 40) == (1, 10)  # unknown epoch: the largest below it (KIP-279)
-    assert cache.end_offset_for(0, 40) == (-1, -1)
+    # Older than every entry: the start of the first one (Kafka's LeaderEpochFileCache.endOffsetFor), so
+    # a follower holding only an epoch this log never had truncates to where this log's history begins.
+    assert cache.end_offset_for(0, 40) == (0, 0)
     assert cache.end_offset_for(9, 40) == (4, 40)
 
 

@@ -194,14 +194,22 @@ def _rename_all(path: Path, base: int, old_suffix: str, new_suffix: str, kinds: 
 ALL = (".index", ".timeindex", ".log")
 
 
-@pytest.mark.parametrize("step", ["cleaned", "index-swapped", "swapped", "old-deleted", "half-renamed"])
+@pytest.mark.parametrize("step", ["cleaned", "index-swapped", "swapped", "old-renaming", "old-renamed",
+                                  "old-deleted", "half-renamed"])
 def test_interrupted_swap(tmp_path: Path, step: str) -> None:
+    """A crash at each step of ``Log.replace_segments``: before the commit the old segments stay; after
+    it (the ``.swap`` log file) the swap is finished, wherever the old files were (renamed
+    ``.deleted`` one by one, or already unlinked)."""
     (kept, rest), old_paths, path = _prepare_swap(tmp_path)
     base = int(old_paths[0].name[:20])
     original = b"".join(p.read_bytes() for p in old_paths) + rest
     committed = kept + rest
     if step != "cleaned":
         _rename_all(path, base, ".cleaned", ".swap", (".index", ".timeindex") if step == "index-swapped" else ALL)
+    if step in ("old-renaming", "old-renamed"):
+        renamed = old_paths[:1] if step == "old-renaming" else old_paths
+        for old in renamed:
+            _rename_all(path, int(old.name[:20]), "", ".deleted", ALL)
     if step in ("old-deleted", "half-renamed"):
         for old in old_paths:
             for kind in ALL:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -417,18 +418,18 @@ def test_interrupted_create_or_grow_heals_on_first_use(tmp_path: Path) -> None:
 def test_a_create_that_fails_midway_leaves_no_topic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       failing_step: str) -> None:
     store = Store.open(tmp_path / "data", LogConfig(), now_ms=0)
-    real_mkdir = Path.mkdir
+    real_mkdir = os.mkdir
 
-    def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
-        if self.name == "orders-2":
+    def mkdir(path: str, *args: Any, **kwargs: Any) -> None:
+        if os.path.basename(path) == "orders-2":
             raise OSError(28, "No space left on device")
-        real_mkdir(self, *args, **kwargs)
+        real_mkdir(path, *args, **kwargs)
 
     def write(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
     if failing_step == "partition directory":
-        monkeypatch.setattr(Path, "mkdir", mkdir)
+        monkeypatch.setattr(os, "mkdir", mkdir)
     else:
         monkeypatch.setattr("segments.store.atomic_write", write)
     with pytest.raises(OSError):

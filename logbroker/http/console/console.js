@@ -4,7 +4,8 @@
 //   #/topics/NAME             topic detail (partitions page by page, add partitions, configs, consuming groups)
 //   #/browse/NAME             message browser (offset, timestamp, live tail, key search; produce)
 //   #/groups                  consumer groups
-//   #/groups/ID               group detail (members, offsets and lag, lag chart, reset offsets)
+//   #/groups/ID               group detail (members, offsets and lag, lag chart, reset offsets; for a share
+//                             group its share-partitions: start offset, records in flight by state, deliveries)
 import { api, del, enc, get, patch, post, query } from "./api.js";
 import { lineChart } from "./chart.js";
 import { bytes, h, ms, num, time, toast } from "./dom.js";
@@ -505,10 +506,12 @@ async function groupPage(groupId, params) {
       resetOut.replaceChildren(h("p", { class: "error" }, `${err.code}: ${err.message}`));
     }
   });
-  main.replaceChildren(h("h1", null, groupId), head, h("h2", null, "Lag over time"), chart,
-    h("h2", null, "Committed offsets and lag"), offsets, h("h2", null, "Members"), members,
-    h("h2", null, "Reset offsets"), h("p", { class: "muted" }, "Allowed only while the group has no members, as kafka-consumer-groups --reset-offsets. A dry run shows the offsets without committing."),
+  const shares = h("div", { id: "share-box" });
+  const offsetsTitle = h("h2", null, "Committed offsets and lag");
+  const reset = h("div", null, h("h2", null, "Reset offsets"), h("p", { class: "muted" }, "Allowed only while the group has no members, as kafka-consumer-groups --reset-offsets. A dry run shows the offsets without committing."),
     resetForm, resetOut);
+  main.replaceChildren(h("h1", null, groupId), head, shares, h("h2", null, "Lag over time"), chart,
+    offsetsTitle, offsets, h("h2", null, "Members"), members, reset);
   const draw = async () => {
     const [d, hist] = await Promise.all([get(`/groups/${enc(groupId)}`), get(`/groups/${enc(groupId)}/lag-history`)]);
     const totalLag = d.offsets.reduce((a, o) => a + (o.lag ?? 0), 0);
@@ -521,8 +524,13 @@ async function groupPage(groupId, params) {
     chart.replaceChildren(
       lineChart("Total lag (records)", times, [{ name: "total", values: hist.samples.map((s) => s.total) }], num),
       lineChart("Lag per partition (largest 4)", times, worst.map((w) => ({ name: `${w.p.topic}-${w.p.partition}`, values: hist.samples.map((s) => s.lags[w.i]) })), num));
+    const share = d.group_type === "share";
+    // A share group has no committed offsets: each share-partition's start offset stands in for them.
+    offsetsTitle.textContent = share ? "Start offsets and lag" : "Committed offsets and lag";
+    reset.hidden = share;
+    shares.replaceChildren(...(share ? sharePartitions(d.share_partitions ?? []) : []));
     const offs = d.offsets;
-    offsets.replaceChildren(table([{ label: "Topic" }, { label: "Partition", num: true }, { label: "Committed", num: true }, { label: "End", num: true }, { label: "Lag", num: true }, { label: "Member", cls: "hide-narrow" }],
+    offsets.replaceChildren(table([{ label: "Topic" }, { label: "Partition", num: true }, { label: share ? "Start offset" : "Committed", num: true }, { label: "End", num: true }, { label: "Lag", num: true }, { label: "Member", cls: "hide-narrow" }],
       offs.slice(state.offsets, state.offsets + MEMBERS_PAGE).map((o) => h("tr", null, h("td", null, h("a", { href: `#/topics/${enc(o.topic)}` }, o.topic)),
         h("td", { class: "num" }, o.partition), h("td", { class: "num" }, o.committed_offset < 0 ? "–" : num(o.committed_offset)),
         h("td", { class: "num" }, num(o.log_end_offset)), h("td", { class: "num" }, num(o.lag)), h("td", { class: "hide-narrow muted" }, o.member_id ?? ""))),
@@ -537,6 +545,25 @@ async function groupPage(groupId, params) {
   await draw();
   void params;
   return { stop: poller(draw), refresh: draw };
+}
+
+// A share group's share-partitions (KIP-932): where each stands and what is in flight, from GET /groups/{group}.
+function sharePartitions(parts) {
+  const histogram = (s) => s.delivery_histogram.map((b) => `${num(b.records)}×${b.delivery_count}`).join("  ") || "–";
+  return [h("h2", null, "Share-partitions"),
+    h("p", { class: "muted" }, "Every record below the start offset is finished. In flight: acquired by a member, or available for redelivery; acknowledged and archived count the records finished inside the window. Deliveries: records in flight × times delivered."),
+    table([{ label: "Topic" }, { label: "Partition", num: true }, { label: "Start offset", num: true }, { label: "Window end", cls: "num hide-narrow" },
+      { label: "Log end", num: true }, { label: "Lag", num: true }, { label: "In flight", num: true }, { label: "Acquired", num: true },
+      { label: "Available", cls: "num hide-narrow" }, { label: "Acknowledged", cls: "num hide-narrow" }, { label: "Archived", num: true },
+      { label: "Deliveries", cls: "hide-narrow" }],
+    parts.map((s) => h("tr", { dataset: { partition: `${s.topic}-${s.partition}` } },
+      h("td", null, h("a", { href: `#/topics/${enc(s.topic)}` }, s.topic)), h("td", { class: "num" }, s.partition),
+      h("td", { class: "num" }, num(s.start_offset)), h("td", { class: "num hide-narrow" }, num(s.end_offset)),
+      h("td", { class: "num" }, num(s.log_end_offset)), h("td", { class: "num" }, num(s.lag)), h("td", { class: "num" }, num(s.in_flight)),
+      h("td", { class: "num" }, num(s.acquired)), h("td", { class: "num hide-narrow" }, num(s.available)),
+      h("td", { class: "num hide-narrow" }, num(s.acknowledged)), h("td", { class: "num" }, num(s.archived)),
+      h("td", { class: "hide-narrow histogram" }, histogram(s)))),
+    { id: "share-partitions", empty: "No share-partitions yet: no member has fetched" })];
 }
 
 // ------------------------------------------------------------------------------------------ keyboard

@@ -3,9 +3,12 @@
 As Kafka's AclApis: DescribeAcls needs DESCRIBE on the cluster (else CLUSTER_AUTHORIZATION_FAILED for
 the whole answer), CreateAcls and DeleteAcls ALTER on the cluster (else that code per creation or
 filter). Without an authorizer (``authorizer.class.name`` unset) all three answer SECURITY_DISABLED.
-A creation Kafka would refuse (a CLUSTER resource not named ``kafka-cluster``, an empty name, a
-principal without a type, ANY/UNKNOWN values) gets INVALID_REQUEST with Kafka's message; the others
-are still created.
+A creation Kafka refuses (a CLUSTER resource not named ``kafka-cluster``, an empty name, a principal
+without a type) gets INVALID_REQUEST; the others are still created. As Kafka 4.1 answers (checked
+against it in tests/interop/test_acls.py): a creation carrying a filter value (resource type,
+operation or permission ANY, pattern ANY or MATCH) fails the whole request with UNKNOWN_SERVER_ERROR
+on every creation, nothing created; an UNKNOWN (0) or unknown code anywhere in the three requests is a
+malformed request and closes the connection.
 
 Operations are Kafka's ``AclOperation`` codes; an ``*AuthorizedOperations`` value is a bit field,
 bit ``code`` set for each operation (``Utils.to32BitField``).
@@ -21,6 +24,7 @@ from typing import TypeVar
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, cluster_allowed
+from logbroker.kafka.server import CloseConnection
 from logbroker.security.acl import (
     SUPPORTED_OPERATIONS,
     AccessControlEntry,
@@ -28,7 +32,6 @@ from logbroker.security.acl import (
     AclBindingFilter,
     AclOperation,
     AclPermissionType,
-    InvalidAclError,
     PatternType,
     ResourcePattern,
     ResourceType,
@@ -56,10 +59,21 @@ E = TypeVar("E", ResourceType, PatternType, AclOperation, AclPermissionType)
 
 
 def _enum(kind: type[E], value: int) -> E:
+    """The enum member of a wire code; UNKNOWN (0) or a code Kafka does not define is a malformed request."""
     try:
-        return kind(value)
+        member = kind(value)
     except ValueError:
-        return kind(0)  # an unknown code reads as UNKNOWN, which validation refuses
+        member = kind(0)
+    if member == 0:
+        raise CloseConnection(f"{kind.__name__} {value} is not a valid ACL value")
+    return member
+
+
+def _is_filter_value(b: AclBinding) -> bool:
+    """A value that only a filter may carry (ANY, MATCH): Kafka cannot build the binding at all."""
+    return (b.pattern.resource_type == ResourceType.ANY or b.entry.operation == AclOperation.ANY
+            or b.entry.permission == AclPermissionType.ANY
+            or b.pattern.pattern_type in (PatternType.ANY, PatternType.MATCH))
 
 
 def _filter(body: Body) -> AclBindingFilter:
@@ -80,20 +94,14 @@ async def handle_describe_acls(ctx: RequestContext, body: Body) -> Body:
     if not cluster_allowed(ctx, Op.DESCRIBE):
         return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
                 "error_message": _DENIED, "resources": []}
-    flt = _filter(body)
-    try:
-        flt.validate()
-    except InvalidAclError as exc:
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST, "error_message": str(exc),
-                "resources": []}
     resources = []
-    for pattern, acls in groupby(authorizer.acls(flt), key=lambda a: a.pattern):
+    for pattern, acls in groupby(authorizer.acls(_filter(body)), key=lambda a: a.pattern):
         resources.append({"resource_type": pattern.resource_type, "resource_name": pattern.name,
                           "pattern_type": pattern.pattern_type,
                           "acls": [{"principal": a.entry.principal, "host": a.entry.host,
                                     "operation": a.entry.operation, "permission_type": a.entry.permission}
                                    for a in acls]})
-    return {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "resources": resources}
+    return {"throttle_time_ms": 0, "error_code": 0, "error_message": "", "resources": resources}
 
 
 async def handle_create_acls(ctx: RequestContext, body: Body) -> Body:
@@ -110,10 +118,14 @@ async def handle_create_acls(ctx: RequestContext, body: Body) -> Body:
         AccessControlEntry(c["principal"], c["host"], _enum(AclOperation, c["operation"]),
                            _enum(AclPermissionType, c["permission_type"])))
         for c in creations]
+    if any(_is_filter_value(b) for b in bindings):
+        log.info("CreateAcls from %s carries filter values (ANY/MATCH); nothing created", ctx.principal)
+        return {"throttle_time_ms": 0, "results": [{"error_code": ErrorCode.UNKNOWN_SERVER_ERROR, "error_message": None}
+                                                   for _ in bindings]}
     results: list[Body] = []
     for outcome in authorizer.create_acls(bindings):
         if outcome is None:
-            results.append({"error_code": 0, "error_message": None})
+            results.append({"error_code": 0, "error_message": ""})  # Kafka's success carries "" here
         else:
             log.info("CreateAcls from %s refused an ACL: %s", ctx.principal, outcome)
             results.append({"error_code": ErrorCode.INVALID_REQUEST, "error_message": str(outcome)})
@@ -128,24 +140,10 @@ async def handle_delete_acls(ctx: RequestContext, body: Body) -> Body:
                          else (ErrorCode.CLUSTER_AUTHORIZATION_FAILED, _DENIED))
         return {"throttle_time_ms": 0, "filter_results": [
             {"error_code": code, "error_message": message, "matching_acls": []} for _ in filters_in]}
-    filters = [_filter(f) for f in filters_in]
-    valid: list[AclBindingFilter] = []
-    errors: dict[int, str] = {}
-    for i, flt in enumerate(filters):
-        try:
-            flt.validate()
-            valid.append(flt)
-        except InvalidAclError as exc:
-            errors[i] = str(exc)
-    matched = iter(authorizer.delete_acls(valid))
-    results: list[Body] = []
-    for i in range(len(filters)):
-        if i in errors:
-            results.append({"error_code": ErrorCode.INVALID_REQUEST, "error_message": errors[i], "matching_acls": []})
-            continue
-        results.append({"error_code": 0, "error_message": None, "matching_acls": [
-            {"error_code": 0, "error_message": None, "resource_type": a.pattern.resource_type,
-             "resource_name": a.pattern.name, "pattern_type": a.pattern.pattern_type,
-             "principal": a.entry.principal, "host": a.entry.host, "operation": a.entry.operation,
-             "permission_type": a.entry.permission} for a in next(matched)]})
+    matched = authorizer.delete_acls([_filter(f) for f in filters_in])
+    results = [{"error_code": 0, "error_message": None, "matching_acls": [
+        {"error_code": 0, "error_message": None, "resource_type": a.pattern.resource_type,
+         "resource_name": a.pattern.name, "pattern_type": a.pattern.pattern_type,
+         "principal": a.entry.principal, "host": a.entry.host, "operation": a.entry.operation,
+         "permission_type": a.entry.permission} for a in acls]} for acls in matched]
     return {"throttle_time_ms": 0, "filter_results": results}

@@ -29,6 +29,8 @@ from logbroker.kafka.handlers.access import Op, Res, authorized_operations, grou
 
 log = logging.getLogger(__name__)
 
+_CONSUMER_MEMBER = 1  # ConsumerGroupDescribe v1's MemberType: -1 unknown, 0 classic, 1 consumer
+
 NO_AUTHORIZED_OPERATIONS = -2147483648
 
 def _client_host(peer: str) -> str:
@@ -157,6 +159,9 @@ async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Bod
                          error_message="the group coordinator is not running")
         elif not group_id:
             entry.update(error_code=int(HeartbeatError.INVALID_GROUP_ID), error_message="the group id is empty")
+        elif not coordinator.owns(group_id):
+            entry.update(error_code=int(HeartbeatError.NOT_COORDINATOR),
+                         error_message=f"this broker does not coordinate group {group_id}")
         elif described is None or described.group_type != CONSUMER:
             # Also for classic groups: clients then fall back to DescribeGroups (as with Kafka).
             entry.update(error_code=int(HeartbeatError.GROUP_ID_NOT_FOUND),
@@ -172,5 +177,8 @@ async def handle_consumer_group_describe(ctx: RequestContext, body: Body) -> Bod
                              "assignment": {"topic_partitions": _by_topic(ctx.broker, m.partitions, with_names=True)},
                              "target_assignment": {"topic_partitions": _by_topic(ctx.broker, m.target_partitions,
                                                                                   with_names=True)},
+                             # v1 (KIP-1099): 1, a consumer-protocol member; logbroker's consumer
+                             # groups have no classic members (0).
+                             "member_type": _CONSUMER_MEMBER,
                          } for m in described.members])
     return {"throttle_time_ms": 0, "groups": out}

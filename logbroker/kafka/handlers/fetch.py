@@ -2,11 +2,13 @@
 
 Semantics matched from Kafka:
 
-- Size limits (KIP-74): the response stays within the request's ``max_bytes`` and each partition
-  within its ``partition_max_bytes``, except that the first partition with data returns one whole
-  batch even when that batch alone is over both limits, so a consumer always makes progress. A
-  later partition whose next batch does not fit answers no records (with its offsets), and is
-  read again on the client's next fetch.
+- Size limits (KIP-74, Kafka's ``ReplicaManager.readFromLog``): partitions are read in request
+  order, each up to ``min(partition_max_bytes, bytes left of max_bytes)``, as a byte slice of one
+  segment from the batch holding the fetch offset; the slice may end inside a batch, which
+  clients drop and fetch again, and is empty when that first batch is over the limit. While the
+  response is still empty a partition returns at least its first batch whole, even above both
+  limits, so a consumer always makes progress. Partitions without records still answer their
+  offsets.
 - An offset inside a batch returns the whole batch (clients skip the earlier records); an empty
   partition answers zero-length records.
 - Fetch sessions (KIP-227, v7+): epoch 0 opens a session, positive epochs fetch incrementally, -1
@@ -98,7 +100,7 @@ async def handle_fetch(ctx: RequestContext, body: Body) -> Body:
             sessions.remove(session_id)
         requested = _requested(ctx, body)
         if epoch == INITIAL_EPOCH and sessions is not None:
-            session = sessions.create(requested, ctx.client_id, now_ms)
+            session = sessions.create(requested, ctx.client_id, now_ms, privileged=_replica_id(ctx, body) >= 0)
         targets = list(requested.values())
 
     deadline = time.monotonic() + max(body.get("max_wait_ms", 0), 0) / 1000
@@ -168,16 +170,22 @@ def _read_all(ctx: RequestContext, body: Body, targets: Sequence[SessionPartitio
         if not ok:
             entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
             continue
-        limit = min(target.max_bytes, budget - total)
+        limit = max(0, min(target.max_bytes, budget - total))
+        first = total == 0
         try:
-            if limit <= 0 and total > 0:
+            if limit == 0 and not first:
                 start, end = broker.offsets(name, target.partition)
                 entry.update(high_watermark=end, last_stable_offset=end, log_start_offset=start)
                 continue
-            # While the response is empty the read returns at least one whole batch, whatever
-            # its size (KIP-74); after that, a first batch over the limit is not sent.
-            result = broker.read(name, target.partition, target.fetch_offset, max(limit, 1),
-                                 replica_id=replica_id, leader_epoch=target.leader_epoch)
+            # Kafka's rule (ReplicaManager.readFromLog): while the response is empty, a partition
+            # returns at least its first batch whole, whatever its size (KIP-74); every partition
+            # returns min(partition_max_bytes, what is left of max_bytes) bytes, cut where that
+            # ends, even inside a batch (clients drop a partial batch at the end), or none when
+            # its first batch is over that. Followers of
+            # logbroker's own replication get whole batches, since they append what they fetch.
+            result = broker.read(name, target.partition, target.fetch_offset, limit,
+                                 replica_id=replica_id, leader_epoch=target.leader_epoch,
+                                 min_one_batch=first, whole_batches=replica_id >= 0)
         except OffsetOutOfRangeError:
             # Kafka's answer to an out-of-range fetch carries no offsets: high watermark, last stable
             # offset and log start offset are all -1 (the consumer asks ListOffsets to reset).
@@ -188,8 +196,6 @@ def _read_all(ctx: RequestContext, body: Body, targets: Sequence[SessionPartitio
             entry["error_code"] = error_code_for(exc)
             continue
         nbytes = result.nbytes
-        if total > 0 and nbytes > limit:
-            nbytes = 0
         entry.update(high_watermark=result.high_watermark, last_stable_offset=result.high_watermark,
                      log_start_offset=result.log_start_offset, records=_records(result.parts, nbytes))
         out[-1] = (target, entry, nbytes)

@@ -3,8 +3,10 @@ SyncGroup (14), DescribeGroups (15), ListGroups (16), OffsetCommit (8), OffsetFe
 DeleteGroups (42), OffsetDelete (47).
 
 Thin translations onto ``logbroker.groups.GroupCoordinator``: the coordinator answers in its own
-error vocabulary (``GroupError``), mapped to Kafka codes by name in ``_code``, once. This broker is
-the coordinator of every group, so FindCoordinator always names it.
+error vocabulary (``GroupError``), mapped to Kafka codes by name in ``_code``, once. Alone, this
+broker coordinates every group, so FindCoordinator names it; in a cluster FindCoordinator names the
+leader of the group's ``__consumer_offsets`` partition (``GroupCoordinator.locate``), and the other
+brokers answer NOT_COORDINATOR for that group.
 
 JoinGroup and SyncGroup wait (for the join phase, for the leader's assignment) on coordinator
 futures; they are shielded so a client that disconnects does not cancel the coordinator's state.
@@ -98,15 +100,31 @@ async def handle_find_coordinator(ctx: RequestContext, body: Body) -> Body:
         elif code == 0 and key_type == KEY_TYPE_TRANSACTION and not allowed(ctx, Op.DESCRIBE,
                                                                              Res.TRANSACTIONAL_ID, k):
             code, text = int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), "Transactional Id authorization failed."
-        found = code == 0
-        entries.append({"key": k, "node_id": ctx.broker.node_id if found else -1,
-                        "host": ctx.advertised_host if found else "", "port": ctx.advertised_port if found else -1,
-                        "error_code": code, "error_message": text})
+        entries.append(_coordinator_entry(ctx, coordinator, k, code, text, key_type))
     if v >= 4:
         return {"throttle_time_ms": 0, "coordinators": entries}
     first = entries[0]
-    return {"throttle_time_ms": 0, "error_code": error, "error_message": message, "node_id": first["node_id"],
-            "host": first["host"], "port": first["port"]}
+    return {"throttle_time_ms": 0, "error_code": first["error_code"], "error_message": first["error_message"],
+            "node_id": first["node_id"], "host": first["host"], "port": first["port"]}
+
+
+def _coordinator_entry(ctx: RequestContext, coordinator: GroupCoordinator | None, key: str, error: int,
+                       message: str | None, key_type: int) -> Body:
+    """One key's answer: this broker alone, or in a cluster the leader of the group's partition."""
+    node, host, port = ctx.broker.node_id, ctx.advertised_host, ctx.advertised_port
+    ownership = ctx.broker.ownership
+    if error == 0 and coordinator is not None and ownership is not None and key_type == KEY_TYPE_GROUP:
+        node = coordinator.locate(key)
+        endpoint = next((b for b in ownership.live_brokers(ctx.listener) if b.broker_id == node), None)
+        if node != ctx.broker.node_id:
+            if endpoint is None:
+                error, message = _NOT_AVAILABLE, "the group's coordinator is not available yet"
+            else:
+                host, port = endpoint.host, endpoint.port
+    if error != 0:
+        node, host, port = -1, "", -1
+    return {"key": key, "node_id": node, "host": host, "port": port, "error_code": error,
+            "error_message": message}
 
 
 # ---------------------------------------------------------------------------------- membership
@@ -310,6 +328,9 @@ def _fetch_group(ctx: RequestContext, coordinator: GroupCoordinator | None, grou
         return _NOT_AVAILABLE, []
     if not group_id:
         return int(ErrorCode.INVALID_GROUP_ID), []
+    owner_error = coordinator.check_coordinator(group_id)
+    if not owner_error.ok:
+        return _code(owner_error), []
     out: list[Body] = []
     for name, parts in _offset_partitions(coordinator, group_id, wanted).items():
         if wanted is None and not topic_allowed(ctx, Op.DESCRIBE, name):
@@ -394,6 +415,10 @@ async def handle_describe_groups(ctx: RequestContext, body: Body) -> Body:
             continue
         entry["authorized_operations"] = authorized_operations(
             ctx, bool(body.get("include_authorized_operations", False)), Res.GROUP, group_id)
+        owner_error = coordinator.check_coordinator(group_id)
+        if not owner_error.ok:
+            entry["error_code"] = _code(owner_error)
+            continue
         described = coordinator.describe_group(group_id)
         if described is None or described.group_type != CLASSIC:
             # A consumer-protocol group is described by ConsumerGroupDescribe (Kafka answers the same).

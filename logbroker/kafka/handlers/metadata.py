@@ -49,7 +49,7 @@ def controller_id(ctx: RequestContext) -> int:
 def _partition_entry(ctx: RequestContext, name: str, p: int) -> Body:
     node = ctx.broker.node_id
     ownership = ctx.broker.ownership
-    view = ownership.partition_view(name, p) if ownership is not None and not ctx.broker.is_internal(name) else None
+    view = ownership.partition_view(name, p) if ownership is not None and ctx.broker.is_replicated(name) else None
     if view is None:
         return {"error_code": 0, "partition_index": p, "leader_id": node, "leader_epoch": LEADER_EPOCH,
                 "replica_nodes": [node], "isr_nodes": [node], "offline_replicas": [],

@@ -76,7 +76,10 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
                 replicated = broker.replicated(name, p["index"], outcome.next_offset) if acks == -1 else None
             except StorageError as exc:
                 entry["error_code"] = error_code_for(exc)
-                entry["error_message"] = str(exc)
+                # Kafka 4.1 answers a write to an internal topic with the code alone (its message
+                # is the broker log's); the other refusals carry their reason.
+                if entry["error_code"] != ErrorCode.INVALID_TOPIC_EXCEPTION:
+                    entry["error_message"] = str(exc)
                 log.info("produce to %s-%d from %s refused: %s", name, p["index"], ctx.client_id, exc)
                 continue
             entry["base_offset"] = outcome.base_offset

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from logbroker.groups.share_fetch import acquire_records
+from logbroker.groups.share_fetch import acquire_durably
 from logbroker.groups.share_partition import AckType, AcquiredRange
 from logbroker.groups.share_sessions import INVALID_SHARE_SESSION_EPOCH, ShareSession
 from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
@@ -265,9 +265,9 @@ async def handle_share_fetch(ctx: RequestContext, body: Body) -> Body:
         deadline = time.monotonic() + max(body.get("max_wait_ms", 0), 0) / 1000
         while True:
             if share.is_member(group_id, member_id):
-                fetched = {tp: (a.data, a.ranges) for tp, a in acquire_records(
+                fetched = {tp: (a.data, a.ranges) for tp, a in (await acquire_durably(
                     ctx.broker, share, group_id, member_id, list(session.partitions), max_records, max_bytes,
-                    ctx.broker.clock()).items()}
+                    ctx.broker.clock())).items()}
             remaining = deadline - time.monotonic()
             if fetched or remaining <= 0 or acked:
                 break

@@ -4,6 +4,7 @@ through any one of them; a restarted broker reads them back."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from kazoo.client import KazooClient
 from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
-from tests.cluster.conftest import Cluster, wait_until
+from segments.records import RecordInput, build_batch
+from tests.cluster.conftest import LAG_MS, Cluster, wait_until
 from tests.interop.rawclient import RawClient
 
 pytestmark = pytest.mark.logbroker_only("logbroker's ZooKeeper cluster mode (Kafka 4 has no ZooKeeper mode)")
@@ -24,6 +26,10 @@ ANON = "User:ANONYMOUS"
 def acl(rtype: int, name: str, pattern: int, op: int) -> dict[str, object]:
     return {"resource_type": rtype, "resource_name": name, "resource_pattern_type": pattern, "principal": ANON,
             "host": "*", "operation": op, "permission_type": 3}
+
+
+def batch() -> bytes:
+    return build_batch([RecordInput(key=b"k", value=b"v", timestamp=int(time.time() * 1000))])
 
 
 def topic_error(port: int, topic: str) -> int:
@@ -59,6 +65,27 @@ def test_an_acl_made_on_one_broker_applies_on_the_other_and_survives_a_restart(
         assert topic_error(other.port, "private.t") == ErrorCode.TOPIC_AUTHORIZATION_FAILED
         other.restart()
         assert topic_error(other.port, "shared.t") == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        # Followers fetch with CLUSTER_ACTION: a replicated topic keeps both brokers in its ISR past the
+        # lag bound after a write (a refused follower would drop out of it). No broker has super users now.
+        admin.overrides.pop("super.users")
+        admin.restart()
+        with RawClient(other.port) as a:
+            made = a.call(ApiKey.CREATE_TOPICS, 5, {"topics": [
+                {"name": "shared.r", "num_partitions": 1, "replication_factor": 2, "assignments": [],
+                 "configs": []}], "timeout_ms": 10000, "validate_only": False})
+            assert made["topics"][0]["error_code"] == 0
+        state = wait_until(lambda: c.state(zk_client, "shared.r", 0), 20, "the partition state")
+        assert isinstance(state, dict)
+        leader = c.brokers[state["leader"]]
+        with RawClient(leader.port) as p:
+            wait_until(lambda: p.call(ApiKey.PRODUCE, 9, {"acks": -1, "timeout_ms": 10000, "transactional_id": None,
+                                                          "topic_data": [{"name": "shared.r", "partition_data": [
+                                                              {"index": 0, "records": batch()}]}]}
+                                      )["responses"][0]["partition_responses"][0]["error_code"] == 0, 20, "a write")
+        time.sleep(LAG_MS / 1000 + 1.5)
+        assert sorted(c.state(zk_client, "shared.r", 0)["isr"]) == [1, 2]
+        admin.overrides["super.users"] = ANON
+        admin.restart()
         with RawClient(admin.port) as a:
             deleted = a.call(ApiKey.DELETE_ACLS, 3, {"filters": [
                 {"resource_type_filter": 2, "resource_name_filter": "shared.", "pattern_type_filter": 4,

@@ -153,3 +153,17 @@ def test_deleting_a_topic_removes_it_from_the_cluster_and_every_broker(
     create_topic(cluster.bootstrap, TOPIC)  # the name can be used again
     wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR again")
     assert produce(cluster.bootstrap, TOPIC, [b"y"]) == [0]
+
+
+def test_a_partition_led_alone_answers_acks_all_and_serves_consumers(
+        cluster: Cluster, zk_client: KazooClient) -> None:
+    """RF=1 in a cluster: the leader is the whole ISR, so its own appends move the high watermark
+    (no follower fetch ever does): acks=all and acks=1 are answered and consumers see the records."""
+    create_topic(cluster.bootstrap, TOPIC, partitions=3, rf=1)
+    wait_until(lambda: all(len(cluster.state(zk_client, TOPIC, p)["isr"]) == 1 for p in range(3)), 20,
+               "a leader for each partition")
+    values = [f"v{i}".encode() for i in range(60)]
+    produce(cluster.bootstrap, TOPIC, values[:30], **{"message.timeout.ms": 20000})
+    produce(cluster.bootstrap, TOPIC, values[30:], acks="1",
+            **{"enable.idempotence": False, "message.timeout.ms": 20000})
+    assert sorted(consume(cluster.bootstrap, TOPIC, 60)) == sorted(values)

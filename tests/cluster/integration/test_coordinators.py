@@ -1,0 +1,151 @@
+"""Group coordinators on the leaders of ``__consumer_offsets`` partitions, with real clients.
+
+Three real brokers and a real ZooKeeper: FindCoordinator names the leader of the group's partition,
+``__consumer_offsets`` is replicated, and committed offsets survive the coordinator's kill -9 (the
+new leader loads the group from its replica of the log).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
+from confluent_kafka.admin import AdminClient
+from kafka import KafkaConsumer
+from kafka import TopicPartition as KafkaTopicPartition
+from kazoo.client import KazooClient
+
+from logbroker.cluster.zkserver import LocalZooKeeper
+from logbroker.groups.schema import partition_for
+from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.error_codes import ErrorCode
+from tests.cluster.conftest import Cluster, wait_until
+from tests.cluster.integration.test_replication import create_topic, produce
+from tests.interop.rawclient import RawClient
+
+TOPIC = "orders"
+OFFSETS = "__consumer_offsets"
+OFFSETS_PARTITIONS = 10
+GROUP = "billing"
+
+
+@pytest.fixture
+def offsets_cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
+    """Three brokers with a small ``__consumer_offsets`` (10 partitions) to keep start-up short."""
+    c = Cluster(zookeeper, tmp_path)
+    try:
+        for node_id in (1, 2, 3):
+            c.add(node_id, offsets_topic_num_partitions=str(OFFSETS_PARTITIONS))
+        client = KazooClient(hosts=zookeeper.connect, timeout=10)
+        client.start(timeout=10)
+        try:
+            wait_until(lambda: len(client.get_children("/brokers/ids")) == 3, 20, "three registered brokers")
+        finally:
+            client.stop()
+            client.close()
+        yield c
+    finally:
+        c.stop_all()
+
+
+def _coordinator(bootstrap: str, group: str) -> int:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    described = admin.describe_consumer_groups([group], request_timeout=10)[group].result(timeout=20)
+    assert described.state in (ConsumerGroupState.EMPTY, ConsumerGroupState.STABLE), described.state
+    return int(described.coordinator.id)
+
+
+def _consume_and_commit(bootstrap: str, count: int) -> tuple[dict[int, int], list[bytes]]:
+    """Consume ``count`` records in group GROUP, committing each synchronously; returns the offsets
+    committed per partition (the next offset to read) and the records consumed."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "session.timeout.ms": 6000})
+    c.subscribe([TOPIC])
+    committed: dict[int, int] = {}
+    got: list[bytes] = []
+    deadline = time.monotonic() + 60
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            msg = c.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            got.append(msg.value() or b"")
+            c.commit(message=msg, asynchronous=False)
+            committed[int(msg.partition() or 0)] = int(msg.offset() or 0) + 1
+    finally:
+        c.close()
+    assert len(got) == count, f"consumed {len(got)} of {count}"
+    return committed, got
+
+
+def test_commits_survive_a_coordinator_kill_and_the_group_resumes_there(offsets_cluster: Cluster,
+                                                                       zk_client: KazooClient) -> None:
+    cluster = offsets_cluster
+    create_topic(cluster.bootstrap, TOPIC, partitions=3)
+    wait_until(lambda: all(len(cluster.state(zk_client, TOPIC, p)["isr"]) == 3 for p in range(3)), 20,
+               "full ISRs")
+    values = [f"v{i:04d}".encode() for i in range(300)]
+    produce(cluster.bootstrap, TOPIC, values)
+
+    committed, before = _consume_and_commit(cluster.bootstrap, 120)
+
+    # The coordinator is the leader of the group's __consumer_offsets partition, replicated 3 times.
+    part = partition_for(GROUP, OFFSETS_PARTITIONS)
+    assignment = json.loads(zk_client.get(f"/brokers/topics/{OFFSETS}")[0])
+    assert len(assignment["partitions"]) == OFFSETS_PARTITIONS
+    assert sorted(assignment["partitions"][str(part)]) == [1, 2, 3]
+    wait_until(lambda: len(cluster.state(zk_client, OFFSETS, part)["isr"]) == 3, 20, "the offsets partition's ISR")
+    leader = int(cluster.state(zk_client, OFFSETS, part)["leader"])
+    for b in cluster.brokers.values():
+        assert _coordinator(b.bootstrap, GROUP) == leader  # every broker names the same one
+
+    # The others answer NOT_COORDINATOR for the group (OffsetFetch v7 sent to each directly); a
+    # client that asks the coordinator gets the committed offsets.
+    for i, b in cluster.brokers.items():
+        with RawClient(b.port) as raw:
+            answer = raw.call(ApiKey.OFFSET_FETCH, 7, {"group_id": GROUP, "topics": None,
+                                                       "require_stable": False})
+        assert answer["error_code"] == (0 if i == leader else ErrorCode.NOT_COORDINATOR), (i, answer)
+    kc = KafkaConsumer(bootstrap_servers=cluster.bootstrap, group_id=GROUP, enable_auto_commit=False)
+    try:
+        fetched = {p: kc.committed(KafkaTopicPartition(TOPIC, p)) for p in range(3)}
+    finally:
+        kc.close()
+    assert {p: o for p, o in fetched.items() if o is not None} == committed
+
+    cluster.brokers[leader].stop(signal.SIGKILL)
+    new = wait_until(lambda: (s := cluster.state(zk_client, OFFSETS, part))["leader"] not in (leader, -1) and s,
+                     30, "a new leader of the group's offsets partition")
+    assert isinstance(new, dict)
+    survivors = ",".join(b.bootstrap for i, b in cluster.brokers.items() if i != leader)
+    assert _coordinator(survivors, GROUP) == int(new["leader"])
+
+    # A consumer of the same group resumes from the committed offsets, via the new coordinator.
+    c = Consumer({"bootstrap.servers": survivors, "group.id": GROUP, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "session.timeout.ms": 6000})
+    try:
+        seen = c.committed([TopicPartition(TOPIC, p) for p in range(3)], timeout=20)
+        assert {tp.partition: tp.offset for tp in seen if tp.offset >= 0} == committed
+        c.subscribe([TOPIC])
+        rest: list[bytes] = []
+        firsts: dict[int, int] = {}
+        deadline = time.monotonic() + 60
+        while len(rest) < 180 and time.monotonic() < deadline:
+            msg = c.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            firsts.setdefault(int(msg.partition() or 0), int(msg.offset() or 0))
+            value = msg.value()
+            assert value is not None
+            rest.append(value)
+    finally:
+        c.close()
+    assert len(rest) == 180
+    # Each partition resumes exactly at its committed offset: nothing consumed twice, nothing skipped.
+    assert all(firsts[p] == committed[p] for p in firsts if p in committed), (firsts, committed)
+    assert sorted(before + rest) == values
