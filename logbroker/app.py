@@ -38,7 +38,7 @@ from logbroker.errors import InvalidConfigError
 from logbroker.groups import GroupCoordinator
 from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
-from logbroker.kafka.authentication import listener_security
+from logbroker.kafka.authentication import ListenerSecurity, listener_security
 from logbroker.kafka.dispatch import Dispatcher
 from logbroker.kafka.fetch_sessions import FetchSessionCache
 from logbroker.kafka.memory_pool import RequestMemoryPool
@@ -46,7 +46,7 @@ from logbroker.kafka.server import KafkaServer, ServerStats, open_listener
 from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
 from logbroker.security.scram_store import CredentialStore
-from logbroker.security.tls import client_context
+from logbroker.security.tls import client_context, server_context
 from segments.checkpoint import TopicPartition
 from segments.cleaner import CleanerProcess
 from segments.errors import StorageError
@@ -148,6 +148,9 @@ class App:
         self.cluster: ClusterNode | None = None  # set when zookeeper.connect is
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_event: asyncio.Event | None = None
+        self._securities: list[tuple[ListenerSecurity, ssl.SSLContext | None]] = []
+        self._inter_broker_tls: ssl.SSLContext | None = None
+        self._http_tls: ssl.SSLContext | None = None
         # Kafka's log cleaner thread: retention and compaction, one log at a time, never two at once.
         self._cleaner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-cleaner")
         self._cleaner = CleanerProcess()
@@ -178,6 +181,14 @@ class App:
         s = self.settings
         # Both ports are claimed before the data directory is touched: a broker that cannot listen
         # exits with the address in its message and leaves no directory behind.
+        # TLS and SASL settings are checked (key stores loaded, users files read) before any port
+        # or the data directory is touched: a broker that cannot serve them says so and leaves nothing.
+        self._securities = [listener_security(s.config, listener, self._credentials)
+                            for listener in s.kafka_listeners()]
+        self._inter_broker_tls = (_inter_broker_tls(s.config, s) if s.config.get_str("zookeeper.connect")
+                                  else None)
+        self._http_tls = (server_context(s.config.props, "logbroker.http.", what="HTTP listener").context
+                          if s.config.get_bool("logbroker.http.ssl.enable") else None)
         sockets: list[socket.socket] = []
         try:
             for listener in s.kafka_listeners():
@@ -216,13 +227,7 @@ class App:
         pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
         fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
         addresses: dict[str, tuple[str, int]] = {}
-        broker = self.broker
-
-        def credentials() -> CredentialStore:  # looked up per authentication: a cluster swaps the store
-            return broker.credentials
-
-        for listener, sock in zip(s.kafka_listeners(), sockets, strict=True):
-            security, tls = listener_security(config, listener, credentials)
+        for listener, sock, (security, tls) in zip(s.kafka_listeners(), sockets, self._securities, strict=True):
             dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
                                     security=security, fetch_sessions=fetch_sessions, listener=listener.name)
             server = KafkaServer(
@@ -238,8 +243,8 @@ class App:
             host, port = advertised_address(listener.advertised, listener.listen, server.address)
             dispatcher.advertised_host, dispatcher.advertised_port = host, port
             addresses[listener.name] = (host, port)
-            log.info("Kafka listener %s (%s) on %s:%d (advertised as %s:%d)", listener.name, listener.protocol,
-                     *server.address, host, port)
+            log.info("Kafka listener on %s:%d (%s, %s; advertised as %s:%d)", *server.address, listener.name,
+                     listener.protocol, host, port)
         self.kafka = self.kafka_servers[0]
         # Brokers of a cluster reach each other (and register) on the inter-broker listener.
         host, port = addresses.get(s.inter_broker_listener, next(iter(addresses.values())))
@@ -248,7 +253,7 @@ class App:
 
             self.cluster = ClusterNode(self.broker, config, host, port, endpoints=addresses,
                                        protocols={e.name: e.protocol for e in s.kafka_listeners()})
-            self.cluster.inter_broker_tls = _inter_broker_tls(config, s)
+            self.cluster.inter_broker_tls = self._inter_broker_tls
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
             self.cluster.on_leadership = self._offsets_leadership
@@ -259,7 +264,7 @@ class App:
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
-                                           kafka_latency=self.kafka_latency))
+                                           kafka_latency=self.kafka_latency), tls=self._http_tls)
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
         if s.ready_file is not None:
@@ -284,6 +289,11 @@ class App:
             loop.call_soon_threadsafe(authorizer.reload)
 
         authorizer.use_store(AclZooKeeperStore(cluster.zk, changed))
+
+    def _credentials(self) -> CredentialStore:
+        """The SCRAM store, looked up per authentication: a cluster swaps in ZooKeeper's after start."""
+        assert self.broker is not None
+        return self.broker.credentials
 
     def _offsets_leadership(self, topic: str, partition: int, leading: bool) -> None:
         """The cluster says this broker started or stopped leading a partition: for a partition of

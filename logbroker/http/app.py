@@ -36,7 +36,6 @@ from logbroker.http import (
 from logbroker.http.auth import AUTH, HttpAuth, auth_middleware
 from logbroker.http.context import METRICS, HttpContext, install
 from logbroker.http.errors import Handler, error_middleware
-from logbroker.security.tls import server_context
 
 __all__ = ["HttpContext", "HttpServer", "build_app"]
 
@@ -88,14 +87,12 @@ class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 class HttpServer:
     """The HTTP listener: start on a host/port, stop in one call."""
 
-    def __init__(self, ctx: HttpContext) -> None:
+    def __init__(self, ctx: HttpContext, *, tls: ssl.SSLContext | None = None) -> None:
         self.ctx = ctx
         self.app = build_app(ctx)
-        config = ctx.broker.config
-        # TLS on the HTTP listener: logbroker.http.ssl.* settings, else the broker-wide ssl.* ones.
-        self.tls: ssl.SSLContext | None = None
-        if config.get_bool("logbroker.http.ssl.enable"):
-            self.tls = server_context(config.props, "logbroker.http.", what="HTTP listener").context
+        # TLS on the HTTP listener (logbroker.http.ssl.enable): the context App built from the
+        # logbroker.http.ssl.* settings (else the broker-wide ssl.* ones) before anything started.
+        self.tls = tls
         self._runner: web.AppRunner | None = None
         self._address: tuple[str, int] | None = None
 

@@ -48,7 +48,7 @@ _OPEN_PATHS = frozenset({"/health", "/", "/login", "/openapi.json", "/auth/token
 class HttpAuth:
     enabled: bool
     metrics_protected: bool
-    store: CredentialStore
+    credentials: CredentialStore
     signer: TokenSigner
     secure_cookies: bool  # the listener is TLS: cookies get the Secure attribute
 
@@ -60,7 +60,7 @@ class HttpAuth:
                    config.get_bool("logbroker.http.ssl.enable"))
 
     def check_password(self, user: str, password: str) -> bool:
-        return bool(user) and check_password(self.store, user, password)
+        return bool(user) and check_password(self.credentials, user, password)
 
 
 AUTH: web.AppKey[HttpAuth] = web.AppKey("logbroker_http_auth", HttpAuth)

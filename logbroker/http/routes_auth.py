@@ -35,7 +35,12 @@ async def _credentials(request: web.Request, auth: HttpAuth) -> tuple[str, str] 
         if not isinstance(found, Principal):
             return found
         return found.name, ""
-    body: Any = await read_body(request) if request.can_read_body else None
+    if not request.can_read_body:  # neither Basic nor a body: no credentials at all
+        response = error_response(request, 401, "SASL_AUTHENTICATION_FAILED",
+                                  'credentials required: {"username": ..., "password": ...} as JSON, or HTTP Basic')
+        response.headers["WWW-Authenticate"] = 'Bearer realm="logbroker"'
+        return response
+    body: Any = await read_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
             or not isinstance(body.get("password"), str):
         return error_response(request, 400, "INVALID_REQUEST",

@@ -81,10 +81,14 @@ def test_flags_win_over_the_file(tmp_path: Path, started) -> None:  # type: igno
 
 @pytest.mark.parametrize(("lines", "message"), [
     ("log.dirs={a},{b}\n", "log.dirs lists 2 directories"),
-    ("listeners=SSL://127.0.0.1:9093\nlog.dirs={a}\n", "logbroker serves PLAINTEXT only"),
+    ("listeners=SSL://127.0.0.1:0\nlog.dirs={a}\n", "listener SSL: TLS needs ssl.keystore.location"),
+    ("listeners=SASL_SSL://127.0.0.1:0\nssl.keystore.location={a}.pem\nlog.dirs={a}\n",
+     "listener SASL_SSL: cannot load the TLS key store"),
+    ("listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=GSSAPI\nlog.dirs={a}\n",
+     "sasl.enabled.mechanisms GSSAPI"),
     ("listeners=PLAINTEXT://127.0.0.1:9092\nadvertised.listeners=EXTERNAL://x:1\nlog.dirs={a}\n",
-     "EXTERNAL is not the listener logbroker serves"),
-], ids=["two-log-dirs", "ssl", "foreign-advertised"])
+     "EXTERNAL is not a listener logbroker serves"),
+], ids=["two-log-dirs", "ssl-without-keys", "unreadable-key-store", "unknown-mechanism", "foreign-advertised"])
 def test_a_setting_that_cannot_be_honoured_is_refused_before_anything_starts(tmp_path: Path, lines: str,
                                                                              message: str) -> None:
     a, b = tmp_path / "a", tmp_path / "b"

@@ -285,6 +285,17 @@ def test_plain_with_bad_credentials_answers_58_with_a_message_and_closes(secured
         assert c.is_closed_by_peer()
 
 
+def test_after_a_v0_handshake_tokens_are_bare_frames(secured: Secured) -> None:
+    """KIP-43's original form: SaslHandshake v0, then the PLAIN token as a size-prefixed frame with
+    no Kafka header, answered the same way; then ordinary requests."""
+    with RawClient(secured.port("SASL_PLAINTEXT")) as c:
+        assert _handshake(c, "PLAIN", version=0)["error_code"] == 0
+        token = b"\x00alice\x00" + PASSWORDS["alice"].encode()
+        c.sock.sendall(len(token).to_bytes(4, "big") + token)
+        assert c.recv_frame() == b""  # PLAIN's (empty) server token
+        assert _metadata(c)["brokers"]
+
+
 def test_an_unsupported_mechanism_answers_33_with_the_enabled_list_and_closes(secured: Secured) -> None:
     with RawClient(secured.port("SASL_PLAINTEXT")) as c:
         body = _handshake(c, "GSSAPI")
