@@ -28,7 +28,9 @@ from tests.cluster.fault.workload import Workload, read_all
 from tests.conftest import IN_CI
 from tests.fault.figures import record, scale
 
-pytestmark = pytest.mark.cluster_fault
+# A rolling restart restarts three brokers twice; on a busy shared machine that outlasts the suite's
+# default 300 s per test, so these runs get their own (still finite) bound.
+pytestmark = [pytest.mark.cluster_fault, pytest.mark.timeout(900)]
 
 PARTITIONS = 3
 ROUNDS = 2
@@ -59,7 +61,15 @@ def _leader(c: FaultCluster, topic: str) -> int:
 
 
 def _new_leader(c: FaultCluster, topic: str, old: int) -> None:
-    wait_until(lambda: _leader(c, topic) not in (old, -1), 60, f"a leader other than {old}")
+    """Another broker leads partition 0, or none can: the ISR had shrunk to ``old`` alone (a busy
+    machine's followers fall behind), so without unclean election the partition stays offline until
+    ``old`` returns, as in Kafka."""
+
+    def moved() -> bool:
+        state = c.state(topic, 0)
+        return state["leader"] not in (old, -1) or (state["leader"] == -1 and state["isr"] == [old])
+
+    wait_until(moved, 60, f"a leader other than {old}")
 
 
 def kill_leader(c: FaultCluster, topic: str) -> list[float]:
@@ -216,11 +226,4 @@ def test_fault_loses_and_duplicates_nothing(lab: FaultCluster, fault: str) -> No
     assert report.acknowledged > 0, "nothing was acknowledged"
     assert not workload.errors, workload.errors[:5]
     assert None not in windows, f"a partition took no write after a fault: {windows}"
-    backward = report.violations.pop("offsets_backward")
     assert report.ok, report.summary()
-    if backward:
-        # Everything else held; this one is a known gap, not a flake: each broker is its own group
-        # coordinator with its own unreplicated __consumer_offsets (docs/CLUSTER.md, "Not done yet"),
-        # so a consumer whose coordinator restarts or moves reads older (or no) committed offsets.
-        pytest.xfail(f"committed offsets went back {len(backward)} time(s), e.g. {backward[:3]}: "
-                     "group coordinators are per broker and __consumer_offsets is not replicated yet")
