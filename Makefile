@@ -74,8 +74,9 @@ fault: $(DEV_STAMP)
 ## Faults on a three-broker cluster (RF=3, min.insync.replicas=2, acks=all, idempotent producers, a consumer
 ## group), each broker in its own network namespace (needs root and ZooKeeper; CI runs as root): kill -9 of the
 ## leader, the controller, a follower; rolling restart; ZooKeeper session expiry; links cut, flapping and a leader
-## cut from its followers. A Jepsen-style checker looks for lost, duplicated and reordered records. About 6 minutes
-## at CLUSTER_FAULT_SCALE=1 (2 rounds per fault). Figures go to docs/cluster-fault-figures.json and docs/RELIABILITY.md.
+## cut from its followers. A Jepsen-style checker looks for lost, duplicated and reordered records. About 3 minutes
+## on a quiet machine at CLUSTER_FAULT_SCALE=1 (2 rounds per fault; 17 at load 20). Figures go to
+## docs/cluster-fault-figures.json and docs/RELIABILITY.md.
 CLUSTER_FAULT_SCALE ?= 1
 fault-cluster: $(DEV_STAMP)
 	LOGBROKER_FAULT_SCALE=$(CLUSTER_FAULT_SCALE) LOGBROKER_FAULT_FIGURES=docs/cluster-fault-figures.json \

@@ -70,7 +70,10 @@ class Workload:
                     self.errors.append(f"{value!r}: {err}")
                     return
                 partition, offset = msg.partition(), msg.offset()
-                assert partition is not None and offset is not None
+                if partition is None or offset is None or offset < 0:
+                    # Answered without error but without an offset: counted, never trusted as an ack.
+                    self.errors.append(f"{value!r}: acknowledged without an offset ({partition}, {offset})")
+                    return
                 self.history.acks.append(Ack(value, partition, offset))
                 self.ack_times.setdefault(partition, []).append((self.send_times[value], now))
 
