@@ -141,12 +141,17 @@ def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_pa
     workers.start(4)
     try:
         workers.wait_for(all_offsets(written), 90)
+        # A member that joined last may still be in its first rebalance when the others have read
+        # everything: wait (bounded) for the settled assignment, read it while all four are members.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(len(workers.assignment(i)) == 2 for i in range(4)):
+            time.sleep(0.2)
+        owned = [workers.assignment(i) for i in range(4)]
         workers.stop()  # once they have exited, nothing more can arrive
         got = workers.records()
         dupes = [k for k, n in Counter(got).items() if n > 1]
         assert not dupes, f"{len(dupes)} records consumed twice, e.g. {dupes[:5]}"
         assert set(got) == all_offsets(written)
-        owned = [workers.assignment(i) for i in range(4)]
         assert sorted(p for ps in owned for p in ps) == list(range(PARTITIONS))
         assert all(len(ps) == 2 for ps in owned), owned
     finally:
