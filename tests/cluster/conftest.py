@@ -7,6 +7,7 @@ under CI=true they fail (``.ci/run`` installs it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -96,13 +97,14 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-@pytest.fixture
-def cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
-    """Three brokers (ids 1, 2, 3) registered in one ZooKeeper."""
+@contextlib.contextmanager
+def three_brokers(zookeeper: LocalZooKeeper, tmp_path: Path, **overrides: str) -> Iterator[Cluster]:
+    """Three brokers (ids 1, 2, 3) with broker properties ``overrides``, once all are registered in
+    ZooKeeper; stopped afterwards."""
     c = Cluster(zookeeper, tmp_path)
     try:
         for node_id in (1, 2, 3):
-            c.add(node_id)
+            c.add(node_id, **overrides)
         client = KazooClient(hosts=zookeeper.connect, timeout=10)
         client.start(timeout=10)
         try:
@@ -113,3 +115,10 @@ def cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop_all()
+
+
+@pytest.fixture
+def cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
+    """Three brokers (ids 1, 2, 3) registered in one ZooKeeper."""
+    with three_brokers(zookeeper, tmp_path) as c:
+        yield c

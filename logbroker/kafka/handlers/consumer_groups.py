@@ -21,7 +21,9 @@ from collections.abc import Iterable
 
 from logbroker.broker import Broker
 from logbroker.errors import StorageError
+from logbroker.groups.consumer import HeartbeatResult
 from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.shares import ShareHeartbeatResult
 from logbroker.groups.state import CONSUMER
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
@@ -123,6 +125,12 @@ async def handle_consumer_group_heartbeat(ctx: RequestContext, body: Body) -> Bo
         owned=owned, assignor=body.get("server_assignor"), instance_id=body.get("instance_id"),
         rebalance_timeout_ms=body.get("rebalance_timeout_ms", -1), client_id=ctx.client_id or "",
         client_host=_client_host(ctx.peer), rack_id=body.get("rack_id"))
+    return heartbeat_answer(ctx, response, result)
+
+
+def heartbeat_answer(ctx: RequestContext, response: Body, result: HeartbeatResult | ShareHeartbeatResult) -> Body:
+    """Fill a ConsumerGroupHeartbeat or ShareGroupHeartbeat response from the coordinator's result
+    (both carry the same fields; the assignment goes out by topic id)."""
     response.update(error_code=int(result.error), error_message=result.message, member_id=result.member_id,
                     member_epoch=result.member_epoch, heartbeat_interval_ms=result.heartbeat_interval_ms)
     if result.assignment is not None and not result.error:

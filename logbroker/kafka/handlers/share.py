@@ -29,7 +29,12 @@ from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, Res, authorized_operations, group_allowed, topic_allowed
-from logbroker.kafka.handlers.consumer_groups import NO_AUTHORIZED_OPERATIONS, _by_topic, _client_host
+from logbroker.kafka.handlers.consumer_groups import (
+    NO_AUTHORIZED_OPERATIONS,
+    _by_topic,
+    _client_host,
+    heartbeat_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +84,7 @@ async def handle_share_group_heartbeat(ctx: RequestContext, body: Body) -> Body:
     result = share.heartbeat(body["group_id"], member_id, epoch, now_ms=ctx.broker.clock(),
                              subscribed_topics=body.get("subscribed_topic_names"), client_id=ctx.client_id or "",
                              client_host=_client_host(ctx.peer), rack_id=body.get("rack_id"))
-    response.update(error_code=int(result.error), error_message=result.message, member_id=result.member_id,
-                    member_epoch=result.member_epoch, heartbeat_interval_ms=result.heartbeat_interval_ms)
-    if result.assignment is not None and not result.error:
-        response["assignment"] = {"topic_partitions": _by_topic(ctx.broker, result.assignment, with_names=False)}
-    return response
+    return heartbeat_answer(ctx, response, result)
 
 
 async def handle_share_group_describe(ctx: RequestContext, body: Body) -> Body:

@@ -24,7 +24,7 @@ from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.groups.schema import partition_for
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
-from tests.cluster.conftest import Cluster, wait_until
+from tests.cluster.conftest import Cluster, three_brokers, wait_until
 from tests.cluster.integration.test_replication import create_topic, produce
 from tests.interop.rawclient import RawClient
 
@@ -37,20 +37,8 @@ GROUP = "billing"
 @pytest.fixture
 def offsets_cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
     """Three brokers with a small ``__consumer_offsets`` (10 partitions) to keep start-up short."""
-    c = Cluster(zookeeper, tmp_path)
-    try:
-        for node_id in (1, 2, 3):
-            c.add(node_id, offsets_topic_num_partitions=str(OFFSETS_PARTITIONS))
-        client = KazooClient(hosts=zookeeper.connect, timeout=10)
-        client.start(timeout=10)
-        try:
-            wait_until(lambda: len(client.get_children("/brokers/ids")) == 3, 20, "three registered brokers")
-        finally:
-            client.stop()
-            client.close()
+    with three_brokers(zookeeper, tmp_path, offsets_topic_num_partitions=str(OFFSETS_PARTITIONS)) as c:
         yield c
-    finally:
-        c.stop_all()
 
 
 def _coordinator(bootstrap: str, group: str) -> int:
