@@ -21,16 +21,17 @@ the state.
 
 A pass runs when a watch fires (kazoo's thread wakes the loop) or every ``RECONCILE_S`` as a safety
 net. Its ZooKeeper reads and the controller's writes run in a worker thread (``_read_view``), and
-ISR writes too (``_change_isr``), so the event loop never waits on ZooKeeper; what was read is
-applied on the loop (``_apply_view``). Administrative writes (topic creation and deletion, new
-partitions, elections, reassignments, producer-id blocks) are still made on the loop: they are rare
-and a client waits for them anyway.
+ISR writes too (``_change_isr``), and so do the administrative writes (topic creation and deletion,
+new partitions, elections, reassignments, producer-id blocks): the event loop never waits on
+ZooKeeper. What was read or written is applied on the loop (``_apply_view`` and the admin methods'
+own last lines), so the loop's view of the cluster changes only on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -159,6 +160,22 @@ class ClusterNode:
         for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
             self.zk.ensure_path(path)
 
+    async def advertise_http(self, url: str) -> None:
+        """Name this broker's HTTP API (``url``) in its registration, so the other brokers can forward
+        the HTTP requests of groups this broker coordinates; the znode is rewritten in a worker thread."""
+        self.registration = dataclasses.replace(self.registration, http=url)
+        await asyncio.to_thread(self._rewrite_registration)
+        self._wake.set()
+
+    def _rewrite_registration(self) -> None:
+        path = znodes.broker_path(self.broker_id)
+        try:
+            stat = self.zk.exists(path)
+            if stat is not None and stat.ephemeralOwner == self.zk.client_id[0]:
+                self.zk.set(path, self.registration.to_json(), version=stat.version)
+        except KazooException as exc:  # the next registration (a new session) carries it anyway
+            log.info("broker %d: registration not rewritten: %s", self.broker_id, exc)
+
     def _close_session(self) -> None:
         try:
             self.zk.stop()
@@ -250,7 +267,7 @@ class ClusterNode:
         registrations: dict[int, int] = {}
         for i in sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS, watch=self._poke)):
             try:
-                data, stat = self.zk.get(znodes.broker_path(i))
+                data, stat = self.zk.get(znodes.broker_path(i), watch=self._poke)  # its HTTP URL may come later
             except NoNodeError:
                 continue
             brokers[i] = BrokerRegistration.from_json(i, data)
@@ -558,7 +575,17 @@ class ClusterNode:
         replica.advance(self.broker.log_end_offset(topic, partition))  # the leader's own append counts
         return replica.wait_for(end_offset, min_insync_replicas)
 
-    def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
+    async def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
+        """Register a new topic: its replica assignment is written in a worker thread (the event loop
+        never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
+        assignment = await asyncio.to_thread(self._register_topic, info, replication_factor)
+        self.assignments[info.name] = assignment
+        self._local_changes += 1
+        log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
+        self._wake.set()
+
+    def _register_topic(self, info: TopicInfo, replication_factor: int | None) -> TopicAssignment:
+        """The topic's config and assignment znodes, in one transaction; a worker thread."""
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
         if replication_factor not in (None, -1):
             rf = replication_factor
@@ -580,21 +607,22 @@ class ClusterNode:
         results = tx.commit()
         if any(isinstance(r, Exception) for r in results):
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
-        self.assignments[info.name] = assignment
-        self._local_changes += 1
-        log.info("topic %s registered: replicas %s", info.name, [list(r) for r in replicas])
-        self._wake.set()
+        return assignment
 
-    def unpublish_topic(self, name: str) -> None:
-        """Delete the topic's znodes (assignment, partition states, config); brokers that see it gone
-        delete their copies. Kafka routes this through ``/admin/delete_topics`` and the controller."""
-        self.zk.delete(znodes.topic_path(name), recursive=True)
-        if self.zk.exists(znodes.topic_config_path(name)) is not None:
-            self.zk.delete(znodes.topic_config_path(name))
+    async def unpublish_topic(self, name: str) -> None:
+        """Delete the topic's znodes (assignment, partition states, config) in a worker thread; brokers
+        that see it gone delete their copies. Kafka routes this through ``/admin/delete_topics`` and
+        the controller."""
+        await asyncio.to_thread(self._remove_topic_znodes, name)
         if name in self.assignments:
             self._forget_roles_only(name)
         self._local_changes += 1
         self._wake.set()
+
+    def _remove_topic_znodes(self, name: str) -> None:
+        self.zk.delete(znodes.topic_path(name), recursive=True)
+        if self.zk.exists(znodes.topic_config_path(name)) is not None:
+            self.zk.delete(znodes.topic_config_path(name))
 
     def _forget_roles_only(self, topic: str) -> None:
         """As ``_forget`` but leaving the local delete to the caller (the client's DeleteTopics)."""
@@ -609,7 +637,8 @@ class ClusterNode:
             self.follower_hw.pop(tp, None)
 
     def claim_producer_id_block(self) -> tuple[int, int]:
-        """A block of producer ids no other broker holds (a conditional write of the last block's end)."""
+        """A block of producer ids no other broker holds (a conditional write of the last block's end).
+        Blocking: the allocator calls it in a worker thread."""
         self.zk.ensure_path(znodes.PRODUCER_ID_BLOCK)
         while True:
             data, stat = self.zk.get(znodes.PRODUCER_ID_BLOCK)
@@ -624,7 +653,16 @@ class ClusterNode:
             return start, end
 
     # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
-    def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+    async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+        """Register new partitions with a conditional write of the topic znode, in a worker thread."""
+        grown = await asyncio.to_thread(self._grow_assignment, topic, new_total, assignments)
+        self.assignments[topic] = grown
+        self._local_changes += 1
+        log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
+        self._wake.set()
+
+    def _grow_assignment(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None
+                         ) -> TopicAssignment:
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))
 
         def grow(current: TopicAssignment) -> TopicAssignment:
@@ -648,14 +686,12 @@ class ClusterNode:
             return TopicAssignment(current.topic_id, current.replicas + tuple(added), dict(current.adding),
                                    dict(current.removing))
 
-        grown = znodes.update_topic(self.zk, topic, grow)
-        self.assignments[topic] = grown
-        self._local_changes += 1
-        log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
-        self._wake.set()
+        return znodes.update_topic(self.zk, topic, grow)
 
-    def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
-                      ) -> dict[TopicPartition, StorageError | None]:
+    async def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
+                            ) -> dict[TopicPartition, StorageError | None]:
+        """ElectLeaders on the controller: the partitions are chosen here, the state writes are made
+        in a worker thread."""
         self.controller.require_active()
         live = set(self.registrations)
         if partitions is None:
@@ -663,9 +699,15 @@ class ClusterNode:
                           if tp[0] in self.assignments and tp[1] < len(self.assignments[tp[0]].replicas)
                           and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
                                else state.leader not in live)]
+        wanted = [(tp, self.assignments.get(tp[0])) for tp in partitions]
+        results = await asyncio.to_thread(self._elect_now, wanted, live, preferred)
+        self._wake.set()
+        return results
+
+    def _elect_now(self, wanted: list[tuple[TopicPartition, TopicAssignment | None]], live: set[int],
+                   preferred: bool) -> dict[TopicPartition, StorageError | None]:
         results: dict[TopicPartition, StorageError | None] = {}
-        for topic, p in partitions:
-            assignment = self.assignments.get(topic)
+        for (topic, p), assignment in wanted:
             try:
                 if assignment is None or not 0 <= p < len(assignment.replicas):
                     raise UnknownTopicError(f"{topic}-{p} does not exist")
@@ -675,30 +717,35 @@ class ClusterNode:
                 raise
             except StorageError as exc:
                 results[(topic, p)] = exc
+        return results
+
+    async def alter_reassignments(self, changes: Mapping[TopicPartition, Sequence[int] | None]
+                                  ) -> dict[TopicPartition, StorageError | None]:
+        """AlterPartitionReassignments on the controller: the assignment writes in a worker thread."""
+        self.controller.require_active()
+        live = sorted(self.registrations)
+        wanted = [(tp, target, self.assignments.get(tp[0])) for tp, target in changes.items()]
+        results = await asyncio.to_thread(self._reassign_now, wanted, live)
         self._wake.set()
         return results
 
-    def alter_reassignments(self, changes: Mapping[TopicPartition, Sequence[int] | None]
-                            ) -> dict[TopicPartition, StorageError | None]:
-        self.controller.require_active()
-        live = sorted(self.registrations)
+    def _reassign_now(self, wanted: list[tuple[TopicPartition, Sequence[int] | None, TopicAssignment | None]],
+                      live: list[int]) -> dict[TopicPartition, StorageError | None]:
         results: dict[TopicPartition, StorageError | None] = {}
-        for (topic, p), target in changes.items():
+        for (topic, p), target, assignment in wanted:
             try:
-                assignment = self.assignments.get(topic)
                 if assignment is None or not 0 <= p < len(assignment.replicas):
                     raise UnknownTopicError(f"{topic}-{p} does not exist")
-                wanted = None if target is None else znodes.checked_replicas(target, live, len(target))
+                moved = None if target is None else znodes.checked_replicas(target, live, len(target))
                 self.controller.update_assignment(topic, functools.partial(znodes.reassign, partition=p,
-                                                                           target=wanted))
+                                                                           target=moved))
                 results[(topic, p)] = None
-                log.info("%s-%d: %s", topic, p, "reassignment cancelled" if wanted is None
-                         else f"reassignment to {list(wanted)} started")
+                log.info("%s-%d: %s", topic, p, "reassignment cancelled" if moved is None
+                         else f"reassignment to {list(moved)} started")
             except NotControllerError:
                 raise
             except StorageError as exc:
                 results[(topic, p)] = exc
-        self._wake.set()
         return results
 
     def list_reassignments(self, partitions: Sequence[TopicPartition] | None) -> list[Reassignment]:
@@ -716,6 +763,10 @@ class ClusterNode:
 
     def controller_id(self) -> int:
         return self._controller_id
+
+    def http_url(self, broker_id: int) -> str | None:
+        reg = self.brokers.get(broker_id)
+        return reg.http or None if reg is not None else None
 
     def partition_view(self, topic: str, partition: int) -> PartitionView | None:
         assignment = self.assignments.get(topic)

@@ -123,7 +123,7 @@ async def handle_create_acls(ctx: RequestContext, body: Body) -> Body:
         return {"throttle_time_ms": 0, "results": [{"error_code": ErrorCode.UNKNOWN_SERVER_ERROR, "error_message": None}
                                                    for _ in bindings]}
     results: list[Body] = []
-    for outcome in authorizer.create_acls(bindings):
+    for outcome in await authorizer.create_acls_async(bindings):
         if outcome is None:
             results.append({"error_code": 0, "error_message": ""})  # Kafka's success carries "" here
         else:
@@ -140,7 +140,7 @@ async def handle_delete_acls(ctx: RequestContext, body: Body) -> Body:
                          else (ErrorCode.CLUSTER_AUTHORIZATION_FAILED, _DENIED))
         return {"throttle_time_ms": 0, "filter_results": [
             {"error_code": code, "error_message": message, "matching_acls": []} for _ in filters_in]}
-    matched = authorizer.delete_acls([_filter(f) for f in filters_in])
+    matched = await authorizer.delete_acls_async([_filter(f) for f in filters_in])
     results = [{"error_code": 0, "error_message": None, "matching_acls": [
         {"error_code": 0, "error_message": None, "resource_type": a.pattern.resource_type,
          "resource_name": a.pattern.name, "pattern_type": a.pattern.pattern_type,

@@ -37,7 +37,7 @@ async def handle_init_producer_id(ctx: RequestContext, body: Body) -> Body:
                     ctx.client_id, body["transactional_id"])
         return {"throttle_time_ms": 0, "error_code": ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
                 "producer_id": -1, "producer_epoch": -1}
-    pid, epoch = ctx.broker.init_producer_id(body.get("producer_id", -1), body.get("producer_epoch", -1))
+    pid, epoch = await ctx.broker.init_producer_id_async(body.get("producer_id", -1), body.get("producer_epoch", -1))
     log.info("producer id %d epoch %d given to %s", pid, epoch, ctx.client_id)
     return {"throttle_time_ms": 0, "error_code": 0, "producer_id": pid, "producer_epoch": epoch}
 

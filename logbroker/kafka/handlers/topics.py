@@ -96,9 +96,9 @@ async def handle_create_partitions(ctx: RequestContext, body: Body) -> Body:
             continue
         try:
             assignments = t.get("assignments")
-            broker.create_partitions(t["name"], t["count"], validate_only=validate_only,
-                                     assignments=None if assignments is None
-                                     else [list(a["broker_ids"]) for a in assignments])
+            await broker.create_partitions_async(t["name"], t["count"], validate_only=validate_only,
+                                                 assignments=None if assignments is None
+                                                 else [list(a["broker_ids"]) for a in assignments])
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
             entry["error_message"] = str(exc)
