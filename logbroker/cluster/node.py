@@ -40,6 +40,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
@@ -52,6 +53,7 @@ from logbroker.cluster.replicas import LeaderReplica
 from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAssignment
 from logbroker.config import BrokerConfig
 from logbroker.errors import (
+    ClusterStateUnavailableError,
     FencedLeaderEpochError,
     InvalidPartitionsError,
     InvalidReplicaAssignmentError,
@@ -74,6 +76,7 @@ REFOLLOW_S = 0.5  # after a leader refused a follower's fetch
 RECONCILE_S = 5.0  # a safety net only: watches start a pass as soon as something changes
 PRODUCER_ID_BLOCK_SIZE = 1000  # Kafka's ProducerIdsBlock size
 TopicPartition = tuple[str, int]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,15 @@ class ClusterView:
 
 def _now_ms() -> int:
     return time.monotonic_ns() // 1_000_000
+
+
+async def _off_loop(fn: Callable[..., _T], *args: object) -> _T:
+    """``fn(*args)`` in a worker thread: ZooKeeper calls never block the event loop. A lost connection
+    or session becomes ClusterStateUnavailableError (REQUEST_TIMED_OUT to a client, which retries)."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except KazooException as exc:
+        raise ClusterStateUnavailableError(f"ZooKeeper: {exc!r}") from exc
 
 
 class ClusterNode:
@@ -578,7 +590,7 @@ class ClusterNode:
     async def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
         """Register a new topic: its replica assignment is written in a worker thread (the event loop
         never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
-        assignment = await asyncio.to_thread(self._register_topic, info, replication_factor)
+        assignment = await _off_loop(self._register_topic, info, replication_factor)
         self.assignments[info.name] = assignment
         self._local_changes += 1
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
@@ -613,15 +625,18 @@ class ClusterNode:
         """Delete the topic's znodes (assignment, partition states, config) in a worker thread; brokers
         that see it gone delete their copies. Kafka routes this through ``/admin/delete_topics`` and
         the controller."""
-        await asyncio.to_thread(self._remove_topic_znodes, name)
+        await _off_loop(self._remove_topic_znodes, name)
         if name in self.assignments:
             self._forget_roles_only(name)
         self._local_changes += 1
         self._wake.set()
 
     def _remove_topic_znodes(self, name: str) -> None:
-        self.zk.delete(znodes.topic_path(name), recursive=True)
-        if self.zk.exists(znodes.topic_config_path(name)) is not None:
+        try:
+            self.zk.delete(znodes.topic_path(name), recursive=True)
+        except NoNodeError:
+            raise UnknownTopicError(f"Topic '{name}' does not exist.") from None  # deleted meanwhile
+        with contextlib.suppress(NoNodeError):
             self.zk.delete(znodes.topic_config_path(name))
 
     def _forget_roles_only(self, topic: str) -> None:
@@ -639,6 +654,12 @@ class ClusterNode:
     def claim_producer_id_block(self) -> tuple[int, int]:
         """A block of producer ids no other broker holds (a conditional write of the last block's end).
         Blocking: the allocator calls it in a worker thread."""
+        try:
+            return self._claim_producer_id_block()
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"no producer-id block claimed: ZooKeeper: {exc!r}") from exc
+
+    def _claim_producer_id_block(self) -> tuple[int, int]:
         self.zk.ensure_path(znodes.PRODUCER_ID_BLOCK)
         while True:
             data, stat = self.zk.get(znodes.PRODUCER_ID_BLOCK)
@@ -655,7 +676,7 @@ class ClusterNode:
     # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
     async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
         """Register new partitions with a conditional write of the topic znode, in a worker thread."""
-        grown = await asyncio.to_thread(self._grow_assignment, topic, new_total, assignments)
+        grown = await _off_loop(self._grow_assignment, topic, new_total, assignments)
         self.assignments[topic] = grown
         self._local_changes += 1
         log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
@@ -700,7 +721,7 @@ class ClusterNode:
                           and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
                                else state.leader not in live)]
         wanted = [(tp, self.assignments.get(tp[0])) for tp in partitions]
-        results = await asyncio.to_thread(self._elect_now, wanted, live, preferred)
+        results = await _off_loop(self._elect_now, wanted, live, preferred)
         self._wake.set()
         return results
 
@@ -725,7 +746,7 @@ class ClusterNode:
         self.controller.require_active()
         live = sorted(self.registrations)
         wanted = [(tp, target, self.assignments.get(tp[0])) for tp, target in changes.items()]
-        results = await asyncio.to_thread(self._reassign_now, wanted, live)
+        results = await _off_loop(self._reassign_now, wanted, live)
         self._wake.set()
         return results
 

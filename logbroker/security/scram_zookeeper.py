@@ -22,8 +22,9 @@ import threading
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
 
+from logbroker.errors import ClusterStateUnavailableError
 from logbroker.security.scram_store import MECHANISMS, ScramCredential, with_credential
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,12 @@ class ScramZooKeeperStore:
             return True
 
     def _change(self, user: str, mechanism: str, text: str | None) -> None:
+        try:
+            self._write(user, mechanism, text)
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper: {exc!r}") from exc
+
+    def _write(self, user: str, mechanism: str, text: str | None) -> None:
         path = f"{USERS}/{user}"
         while True:  # read-modify-write, conditional on the version read
             try:
