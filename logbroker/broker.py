@@ -291,19 +291,21 @@ class Broker:
             return self.store.create_topic(name, partitions, dict(configs), topic_id=topic_id)
 
     async def create_topic_async(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
-                                 replication_factor: int | None = None, validate_only: bool = False) -> TopicInfo:
+                                 replication_factor: int | None = None, validate_only: bool = False,
+                                 assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
         """``create_topic`` for the fronts: the partition directories and metadata file are written in a
         worker thread (5,000 partitions take seconds of mkdir and fsync) while produce, fetch and
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
         cluster the topic is registered in the cluster state first, the ZooKeeper writes in a worker
-        thread; then it is created here with the cluster's topic id."""
+        thread; then it is created here with the cluster's topic id. ``assignments``: each partition's
+        replicas as the client chose them (a cluster only; a single broker has one replica to give)."""
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
         if self.ownership is not None and is_replicated(name):
             info = self.store.create_topic(name, partitions, dict(configs), validate_only=True)
             if validate_only:
                 return info
-            await self.ownership.publish_topic(info, replication_factor)
+            await self.ownership.publish_topic(info, replication_factor, assignments)
             return self.adopt_topic(name, partitions, configs, info.topic_id)
         check_replication_factor(replication_factor)
         with _disk_errors(f"create topic {name}"):

@@ -71,9 +71,11 @@ class PartitionOwnership(Protocol):
         NotEnoughReplicasAfterAppendError when the ISR shrank below ``min_insync_replicas`` meanwhile,
         NotLeaderOrFollowerError when leadership is lost. None: already replicated."""
 
-    async def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
-        """Register a new topic with the cluster (its replica assignment). Raises
-        InvalidReplicationFactorError or TopicExistsError; nothing is registered when it raises."""
+    async def publish_topic(self, info: TopicInfo, replication_factor: int | None,
+                            assignments: Sequence[Sequence[int]] | None = None) -> None:
+        """Register a new topic with the cluster (its replica assignment: ``assignments``, one replica
+        list per partition, else spread over the live brokers). Raises InvalidReplicationFactorError,
+        InvalidReplicaAssignmentError or TopicExistsError; nothing is registered when it raises."""
 
     async def unpublish_topic(self, name: str) -> None:
         """Remove a topic from the cluster; every broker then deletes its local copy."""

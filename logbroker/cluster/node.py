@@ -58,6 +58,7 @@ from logbroker.errors import (
     InvalidPartitionsError,
     InvalidReplicaAssignmentError,
     InvalidReplicationFactorError,
+    InvalidRequestError,
     NotControllerError,
     NotEnoughReplicasError,
     NotLeaderOrFollowerError,
@@ -587,18 +588,26 @@ class ClusterNode:
         replica.advance(self.broker.log_end_offset(topic, partition))  # the leader's own append counts
         return replica.wait_for(end_offset, min_insync_replicas)
 
-    async def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
+    async def publish_topic(self, info: TopicInfo, replication_factor: int | None,
+                            assignments: Sequence[Sequence[int]] | None = None) -> None:
         """Register a new topic: its replica assignment is written in a worker thread (the event loop
         never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
-        assignment = await _off_loop(self._register_topic, info, replication_factor)
+        assignment = await _off_loop(self._register_topic, info, replication_factor, assignments)
         self.assignments[info.name] = assignment
         self._local_changes += 1
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
         self._wake.set()
 
-    def _register_topic(self, info: TopicInfo, replication_factor: int | None) -> TopicAssignment:
+    def _register_topic(self, info: TopicInfo, replication_factor: int | None,
+                        assignments: Sequence[Sequence[int]] | None) -> TopicAssignment:
         """The topic's config and assignment znodes, in one transaction; a worker thread."""
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
+        if assignments:
+            # As Kafka: the client's replicas, every list as long as the first, on registered brokers.
+            if replication_factor not in (None, -1):
+                raise InvalidRequestError("Both replicationFactor and replicasAssignments were set.")
+            chosen = [znodes.checked_replicas(a, live, len(assignments[0])) for a in assignments]
+            return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen)))
         if replication_factor not in (None, -1):
             rf = replication_factor
         elif info.name == OFFSETS_TOPIC:
@@ -612,7 +621,9 @@ class ClusterNode:
         if self.zk.exists(znodes.topic_path(info.name)) is not None:
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         replicas = znodes.assign_replicas(live, info.partitions, rf, random.randrange(len(live)))
-        assignment = TopicAssignment(info.topic_id, tuple(replicas))
+        return self._write_topic(info, TopicAssignment(info.topic_id, tuple(replicas)))
+
+    def _write_topic(self, info: TopicInfo, assignment: TopicAssignment) -> TopicAssignment:
         tx = self.zk.transaction()
         tx.create(znodes.topic_config_path(info.name), znodes.topic_config_json(dict(info.overrides)))
         tx.create(znodes.topic_path(info.name), assignment.to_json())
