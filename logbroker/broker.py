@@ -262,8 +262,8 @@ class Broker:
             return False
         try:
             await self.create_topic_async(name, self.config.get_int("num.partitions"), {})
-        except TopicExistsError:
-            return True  # another client's request created it meanwhile
+        except TopicExistsError:  # another request (or broker) registered it meanwhile: here once adopted
+            return self.store.has_topic(name)
         log.info("auto-created topic %s with %d partition(s)", name, self.config.get_int("num.partitions"))
         return True
 
