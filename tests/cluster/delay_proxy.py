@@ -3,13 +3,15 @@
 Put between a broker and its ZooKeeper, it makes every ZooKeeper request of the broker slow on
 demand (``delay_s``), or ZooKeeper unreachable (``cut``, until ``heal``), without touching either
 process: a test can then see whether the broker's event loop waits on ZooKeeper and how it answers
-without it. Each chunk read from a client is forwarded ``delay_s`` later; what the server sends back
-passes at once. Every thread and socket it opens it closes in ``close``.
+without it. Each chunk read from a client is forwarded ``delay_s`` after it arrived (a latency, not a
+throughput limit: chunks in flight do not wait for each other); what the server sends back passes at
+once. Every thread and socket it opens it closes in ``close``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import threading
 import time
@@ -59,17 +61,31 @@ class DelayProxy:
             self._start(self._pump, server, client, False)
 
     def _pump(self, src: socket.socket, dst: socket.socket, delayed: bool) -> None:
+        pending: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
+        if delayed:
+            self._start(self._send_later, pending, dst)
         with contextlib.suppress(OSError):
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                if delayed and self.delay_s > 0:
-                    time.sleep(self.delay_s)
-                dst.sendall(data)
+                if delayed:
+                    pending.put((time.monotonic() + self.delay_s, data))
+                else:
+                    dst.sendall(data)
+        pending.put(None)
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _send_later(pending: queue.Queue[tuple[float, bytes] | None], dst: socket.socket) -> None:
+        """Send each chunk once its time came, in arrival order."""
+        with contextlib.suppress(OSError):
+            while (item := pending.get()) is not None:
+                due, data = item
+                time.sleep(max(0.0, due - time.monotonic()))
+                dst.sendall(data)
 
     def cut(self) -> None:
         """End every connection and refuse new ones until ``heal``."""
