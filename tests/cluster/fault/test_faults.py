@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster.conftest import LAG_MS, SESSION_TIMEOUT_MS, wait_until
 from tests.cluster.fault import netlab
 from tests.cluster.fault.checker import check
-from tests.cluster.fault.lab import BROKERS, LAG_MS, SESSION_TIMEOUT_MS, FaultCluster, wait_until
+from tests.cluster.fault.lab import BROKERS, FaultCluster
 from tests.cluster.fault.workload import Workload, read_all
 from tests.conftest import IN_CI
 from tests.fault.figures import record, scale
