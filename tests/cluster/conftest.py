@@ -62,7 +62,8 @@ class Cluster:
                  "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
                  "replica.lag.time.max.ms": str(LAG_MS), "group.initial.rebalance.delay.ms": "0",
                  "log.flush.offset.checkpoint.interval.ms": "1000"}
-        props.update({k.replace("_", "."): v for k, v in overrides.items()})
+        # keyword names (min_insync_replicas) become property names; dotted names are taken as they are
+        props.update({k if "." in k else k.replace("_", "."): v for k, v in overrides.items()})
         b = BrokerProcess(data_dir=self.root / f"broker{node_id}", log_path=self.root / f"broker{node_id}.log",
                           overrides=props)
         self.brokers[node_id] = b
