@@ -102,6 +102,13 @@ _SECURITY_PROPERTIES = (
     BrokerProperty("logbroker.sasl.plain.users.file", str, "",
                    "A file of user_NAME=\"password\" entries (JAAS PlainLoginModule style) PLAIN checks "
                    "against; empty: the SCRAM credential store."),
+    BrokerProperty("sasl.mechanism.inter.broker.protocol", str, "GSSAPI",
+                   "SASL mechanism brokers authenticate to each other with on a SASL inter-broker listener: "
+                   "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Kafka's default, GSSAPI, is not served)."),
+    BrokerProperty("logbroker.inter.broker.sasl.username", str, "",
+                   "This broker's own SASL user on the inter-broker listener when "
+                   "listener.name.<l>.<mechanism>.sasl.jaas.config names none."),
+    _secret("logbroker.inter.broker.sasl.password", "The password of logbroker.inter.broker.sasl.username."),
     BrokerProperty("connections.max.reauth.ms", _int, "0",
                    "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
                    0, type=ConfigType.LONG),

@@ -34,7 +34,6 @@ import contextlib
 import functools
 import logging
 import random
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +44,7 @@ from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, N
 
 from logbroker.broker import Broker
 from logbroker.cluster import znodes
+from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
 from logbroker.cluster.replicas import LeaderReplica
@@ -100,8 +100,8 @@ class ClusterNode:
         self.broker_id = config.node_id
         self.registration = BrokerRegistration(self.broker_id, host, port, dict(endpoints or {}),
                                                dict(protocols or {}))
-        # Set when the inter-broker listener is SSL: followers fetch from leaders through TLS.
-        self.inter_broker_tls: ssl.SSLContext | None = None
+        # Set when the inter-broker listener uses TLS or SASL: how followers connect to leaders.
+        self.inter_broker_security: InterBrokerSecurity | None = None
         self.zk = KazooClient(hosts=config.get_str("zookeeper.connect"),
                               timeout=config.get_int("zookeeper.session.timeout.ms") / 1000)
         self.controller = Controller(self.zk, self.broker_id, self._unclean)
@@ -417,7 +417,7 @@ class ClusterNode:
                                      on_high_watermark=self._follower_hw, on_dropped=self._dropped,
                                      wait_ms=self.config.get_int("replica.fetch.wait.max.ms"),
                                      max_bytes=self.config.get_int("replica.fetch.max.bytes"),
-                                     tls=self.inter_broker_tls)
+                                     security=self.inter_broker_security)
             self.fetchers[leader] = fetcher
         return fetcher
 

@@ -67,7 +67,8 @@ class Cluster:
 
     def add(self, node_id: int, **overrides: str) -> BrokerProcess:
         props = broker_properties(self.zookeeper.connect, node_id)
-        props.update({k.replace("_", "."): v for k, v in overrides.items()})
+        # keyword names (min_insync_replicas) become property names; dotted names are taken as they are
+        props.update({k if "." in k else k.replace("_", "."): v for k, v in overrides.items()})
         b = BrokerProcess(data_dir=self.root / f"broker{node_id}", log_path=self.root / f"broker{node_id}.log",
                           overrides=props)
         self.brokers[node_id] = b
