@@ -75,21 +75,22 @@ class LeaderEpochCache:
 
     def end_offset_for(self, epoch: int, log_end_offset: int) -> tuple[int, int]:
         """(largest epoch <= ``epoch``, its end offset), Kafka's ``endOffsetFor``: the answer to
-        OffsetForLeaderEpoch. No entries: (-1, -1). An ``epoch`` older than every entry: (``epoch``,
-        the start of the first entry), as Kafka answers, so a follower whose log holds only epochs
-        this log never had cuts it back to where this log's history begins."""
-        if not self._entries:
+        OffsetForLeaderEpoch. (-1, -1) (undefined) when ``epoch`` is undefined, when there are no
+        entries, or when ``epoch`` is newer than the latest entry: this log cannot say where an epoch
+        it never had ends. An ``epoch`` older than every entry: (``epoch``, the start of the first
+        entry), as Kafka answers, so a follower whose log holds only epochs this log never had cuts
+        it back to where this log's history begins."""
+        if epoch == UNDEFINED_EPOCH or not self._entries:
             return UNDEFINED_EPOCH, UNDEFINED_OFFSET
         if epoch == self._entries[-1][0]:
             return epoch, log_end_offset
-        found = UNDEFINED_EPOCH
-        for i, (e, _start) in enumerate(self._entries):
-            if e > epoch:
-                if found == UNDEFINED_EPOCH:
-                    return epoch, self._entries[0][1]
-                return found, self._entries[i][1]
-            found = e
-        return found, log_end_offset
+        if epoch > self._entries[-1][0]:
+            return UNDEFINED_EPOCH, UNDEFINED_OFFSET
+        # Older than the latest: the first entry of a larger epoch ends the one asked for.
+        higher = next(i for i, (e, _) in enumerate(self._entries) if e > epoch)
+        if higher == 0:
+            return epoch, self._entries[0][1]
+        return self._entries[higher - 1][0], self._entries[higher][1]
 
     def truncate_from_end(self, end_offset: int) -> None:
         """Drop the entries of epochs that start at or after ``end_offset`` (the log was truncated there)."""

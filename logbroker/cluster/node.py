@@ -150,6 +150,7 @@ class ClusterNode:
             await fetcher.close()
         for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
+            self.follower_hw[tp] = replica.high_watermark  # what the final checkpoint below records
             self._leadership(tp, False)
         self.leading.clear()
         await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
@@ -175,10 +176,14 @@ class ClusterNode:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _session_lost(self) -> None:
-        log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
-                    len(self.leading))
+        if self.leading:
+            log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
+                        len(self.leading))
+        else:
+            log.info("broker %d lost its ZooKeeper session", self.broker_id)
         for tp, replica in self.leading.items():
             replica.resign("the broker lost its ZooKeeper session")
+            self.follower_hw[tp] = replica.high_watermark
             self._leadership(tp, False)
         self.leading.clear()
         self.controller.epoch = -1
@@ -414,7 +419,8 @@ class ClusterNode:
                 reg = self.brokers.get(leader)
                 return (reg.host, reg.port) if reg is not None else None
             fetcher = ReplicaFetcher(self.broker, self.broker_id, leader, address,
-                                     on_high_watermark=self._follower_hw, on_dropped=self._dropped,
+                                     on_high_watermark=self._follower_hw,
+                                     high_watermark=lambda tp: self.follower_hw.get(tp, 0), on_dropped=self._dropped,
                                      wait_ms=self.config.get_int("replica.fetch.wait.max.ms"),
                                      max_bytes=self.config.get_int("replica.fetch.max.bytes"),
                                      tls=self.inter_broker_tls)
