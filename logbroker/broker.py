@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from logbroker.checkpoint_writer import CheckpointWriter
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
@@ -183,6 +184,8 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Leader-epoch checkpoints change on the loop; their fsyncs run on this writer's thread.
+        self.epoch_writer = CheckpointWriter("leader-epoch-checkpoint")
         # Called with a topic's name once it is deleted (the group coordinator drops its state when
         # __consumer_offsets goes).
         self._deletion_listeners: list[Callable[[str], None]] = []
@@ -338,8 +341,12 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
-        for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
+        dropped = [tp for tp in self._epoch_caches if tp[0] == name]
+        for tp in dropped:
             del self._epoch_caches[tp]
+        if dropped:
+            # A queued epoch checkpoint must not land in a directory of the same name created next.
+            self.epoch_writer.flush()
         self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
     async def delete_topic_async(self, name: str) -> TopicInfo:
@@ -678,7 +685,7 @@ class Broker:
         plog = self.store.log(topic, partition)
         held = self._epoch_caches.get(tp)
         if held is None or held[0] is not plog:
-            cache = LeaderEpochCache.load(plog.path)
+            cache = LeaderEpochCache.load(plog.path, self.epoch_writer.write)
             if tp not in self._epochs_checked:
                 self._epochs_checked.add(tp)
                 with _disk_errors(f"leader-epoch checkpoint of {topic}-{partition}"):
@@ -964,6 +971,7 @@ class Broker:
 
     def close(self) -> None:
         self.snapshot_producer_states()
+        self.epoch_writer.close()
         for waiters in self._waiters.values():
             for fut in waiters:
                 if not fut.done():

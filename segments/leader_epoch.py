@@ -7,7 +7,9 @@ removes entries at or after the new end (``truncate_from_end``); deleting record
 moves the first entry's start up (``truncate_from_start``).
 
 File format (Kafka's ``LeaderEpochCheckpointFile``), UTF-8 text in the partition directory, replaced
-atomically (``segments.checkpoint.atomic_write``):
+atomically (``segments.checkpoint.atomic_write``) by the cache's ``write`` function: by default at
+once, in the caller; a broker passes one that queues the write for a worker thread, in order, so its
+event loop never waits on the fsync:
 
     line        content                    meaning
     1           ``0``                      format version
@@ -17,6 +19,7 @@ atomically (``segments.checkpoint.atomic_write``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from segments.checkpoint import CheckpointError, atomic_write
@@ -30,17 +33,19 @@ UNDEFINED_OFFSET = -1
 class LeaderEpochCache:
     """Epoch -> start offset entries of one partition log, persisted on every change."""
 
-    def __init__(self, path: Path, entries: list[tuple[int, int]]) -> None:
+    def __init__(self, path: Path, entries: list[tuple[int, int]],
+                 write: Callable[[Path, bytes], None] = atomic_write) -> None:
         self.path = path
         self._entries = entries
+        self._write = write
 
     @classmethod
-    def load(cls, log_dir: Path) -> LeaderEpochCache:
+    def load(cls, log_dir: Path, write: Callable[[Path, bytes], None] = atomic_write) -> LeaderEpochCache:
         path = log_dir / FILE_NAME
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return cls(path, [])
+            return cls(path, [], write)
         lines = text.splitlines()
         if len(lines) < 2 or lines[0].strip() != str(VERSION):
             raise CheckpointError(f"{path}: not a version {VERSION} leader-epoch checkpoint")
@@ -51,7 +56,7 @@ class LeaderEpochCache:
             raise CheckpointError(f"{path}: malformed entry") from None
         if len(entries) != count:
             raise CheckpointError(f"{path}: expected {count} entries, found {len(entries)}")
-        return cls(path, entries)
+        return cls(path, entries, write)
 
     @property
     def entries(self) -> tuple[tuple[int, int], ...]:
@@ -102,4 +107,4 @@ class LeaderEpochCache:
     def _flush(self) -> None:
         lines = [str(VERSION), str(len(self._entries))]
         lines.extend(f"{e} {s}" for e, s in self._entries)
-        atomic_write(self.path, ("\n".join(lines) + "\n").encode())
+        self._write(self.path, ("\n".join(lines) + "\n").encode())
