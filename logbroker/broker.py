@@ -669,6 +669,25 @@ class Broker:
             self._producer_states.pop((topic, partition), None)  # rebuilt from the log when needed
         return int(plog.log_end_offset)
 
+    def drop_replica(self, topic: str, partition: int) -> Path | None:
+        """This broker is no longer a replica of the partition: forget its producer state and epoch
+        cache, wake its waiting fetches and take its data out of the store (on the loop; quick).
+        Returns the detached directory, for ``Store.remove_detached`` in a worker thread."""
+        tp = (topic, partition)
+        self._producer_states.pop(tp, None)
+        self._snapshot_offsets.pop(tp, None)
+        self._notify(tp)
+        self._listening.pop(tp, None)
+        if self._epoch_caches.pop(tp, None) is not None:
+            self.epoch_writer.flush()  # a queued checkpoint must not land after the directory moved
+        self._epochs_checked.discard(tp)
+        with _disk_errors(f"remove the replica of {topic}-{partition}"):
+            return self.store.detach_partition(topic, partition)
+
+    def remove_dropped_replica(self, path: Path) -> None:
+        """Remove what ``drop_replica`` detached (blocking: run it in a worker thread)."""
+        self.store.remove_detached([path])
+
     def become_leader(self, topic: str, partition: int, leader_epoch: int) -> None:
         """This broker now leads the partition under ``leader_epoch``: later batches are stamped with
         it, and its epoch starts at the current log end. Producer state is rebuilt from the log, which

@@ -119,6 +119,7 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._controller_id = -1
         self._isr_tasks: set[asyncio.Task[None]] = set()
+        self._removals: set[asyncio.Task[None]] = set()  # directories of replicas this broker dropped
         self._local_changes = 0  # topic changes this broker wrote; a pass that saw none of them is redone
         # Told when this broker starts or stops leading a partition (the group coordinator loads or
         # unloads the groups of a ``__consumer_offsets`` partition).
@@ -389,15 +390,29 @@ class ClusterNode:
                          partition, state.leader, state.leader_epoch)
 
     def _no_longer_a_replica(self, tp: TopicPartition) -> None:
-        """A reassignment moved the partition away from this broker: stop leading or following it. Its
-        local data stays (Kafka deletes it), unused until this broker is a replica again and truncates."""
+        """A reassignment moved the partition away from this broker: stop leading or following it and
+        delete its local data, as Kafka's StopReplica with delete does. The directory is renamed at
+        once (a fetch still sending from it keeps its open files) and removed in a worker thread."""
         replica = self.leading.pop(tp, None)
         if replica is not None:
             replica.resign("this broker is no longer a replica")
             self._leadership(tp, False)
+        had_role = replica is not None or tp in self.following
         if tp in self.following:
             self._unfollow(tp)
-            log.info("broker %d is no longer a replica of %s-%d", self.broker_id, *tp)
+        if not had_role:
+            return
+        log.info("broker %d is no longer a replica of %s-%d: deleting its copy", self.broker_id, *tp)
+        self.follower_hw.pop(tp, None)
+        try:
+            detached = self.broker.drop_replica(*tp)
+        except StorageError as exc:
+            log.error("%s-%d: the local copy could not be removed: %s", *tp, exc)
+            return
+        if detached is not None and self._loop is not None:
+            task = self._loop.create_task(asyncio.to_thread(self.broker.remove_dropped_replica, detached))
+            self._removals.add(task)
+            task.add_done_callback(self._removals.discard)
 
     def _leadership(self, tp: TopicPartition, leading: bool) -> None:
         if self.on_leadership is None:
