@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from logbroker.checkpoint_writer import CheckpointWriter
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
@@ -183,6 +184,8 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Leader-epoch checkpoints change on the loop; their fsyncs run on this writer's thread.
+        self.epoch_writer = CheckpointWriter("leader-epoch-checkpoint")
         # Called with a topic's name once it is deleted (the group coordinator drops its state when
         # __consumer_offsets goes).
         self._deletion_listeners: list[Callable[[str], None]] = []
@@ -338,8 +341,12 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
-        for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
+        dropped = [tp for tp in self._epoch_caches if tp[0] == name]
+        for tp in dropped:
             del self._epoch_caches[tp]
+        if dropped:
+            # A queued epoch checkpoint must not land in a directory of the same name created next.
+            self.epoch_writer.flush()
         self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
     async def delete_topic_async(self, name: str) -> TopicInfo:
@@ -662,6 +669,25 @@ class Broker:
             self._producer_states.pop((topic, partition), None)  # rebuilt from the log when needed
         return int(plog.log_end_offset)
 
+    def drop_replica(self, topic: str, partition: int) -> Path | None:
+        """This broker is no longer a replica of the partition: forget its producer state and epoch
+        cache, wake its waiting fetches and take its data out of the store (on the loop; quick).
+        Returns the detached directory, for ``Store.remove_detached`` in a worker thread."""
+        tp = (topic, partition)
+        self._producer_states.pop(tp, None)
+        self._snapshot_offsets.pop(tp, None)
+        self._notify(tp)
+        self._listening.pop(tp, None)
+        if self._epoch_caches.pop(tp, None) is not None:
+            self.epoch_writer.flush()  # a queued checkpoint must not land after the directory moved
+        self._epochs_checked.discard(tp)
+        with _disk_errors(f"remove the replica of {topic}-{partition}"):
+            return self.store.detach_partition(topic, partition)
+
+    def remove_dropped_replica(self, path: Path) -> None:
+        """Remove what ``drop_replica`` detached (blocking: run it in a worker thread)."""
+        self.store.remove_detached([path])
+
     def become_leader(self, topic: str, partition: int, leader_epoch: int) -> None:
         """This broker now leads the partition under ``leader_epoch``: later batches are stamped with
         it, and its epoch starts at the current log end. Producer state is rebuilt from the log, which
@@ -678,7 +704,7 @@ class Broker:
         plog = self.store.log(topic, partition)
         held = self._epoch_caches.get(tp)
         if held is None or held[0] is not plog:
-            cache = LeaderEpochCache.load(plog.path)
+            cache = LeaderEpochCache.load(plog.path, self.epoch_writer.write)
             if tp not in self._epochs_checked:
                 self._epochs_checked.add(tp)
                 with _disk_errors(f"leader-epoch checkpoint of {topic}-{partition}"):
@@ -964,6 +990,7 @@ class Broker:
 
     def close(self) -> None:
         self.snapshot_producer_states()
+        self.epoch_writer.close()
         for waiters in self._waiters.values():
             for fut in waiters:
                 if not fut.done():

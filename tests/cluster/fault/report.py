@@ -30,7 +30,8 @@ FAULTS: tuple[tuple[str, str], ...] = (
     ("flapping_leader_link", "network: the leader's link flapping (0.5 s down, 1 s up, 6 s)"),
 )
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("faults", "faults"), ("records_acknowledged", "acked"), ("lost", "lost"), ("duplicated", "dup."),
+    ("faults", "faults"), ("records_acknowledged", "acked"), ("acks_without_offset", "acked w/o offset"),
+    ("lost", "lost"), ("duplicated", "dup."),
     ("reordered", "reord."), ("unstable_reads", "unstable reads"), ("offsets_backward", "offsets back"),
     ("unavailable_p50_ms", "unavail. p50 ms"), ("unavailable_p99_ms", "p99 ms"),
 )
