@@ -336,7 +336,8 @@ def test_plain_with_bad_credentials_answers_58_with_a_message_and_closes(secured
         assert _handshake(c, "PLAIN")["error_code"] == 0
         body = _authenticate(c, token)
         assert body["error_code"] == ErrorCode.SASL_AUTHENTICATION_FAILED
-        assert body["error_message"] and "wrong-password" not in body["error_message"]
+        # Kafka's PLAIN wording, the same for an unknown user (found by the kafkajs reference run)
+        assert body["error_message"] == "Authentication failed: Invalid username or password"
         assert c.is_closed_by_peer()
 
 
