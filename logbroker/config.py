@@ -79,17 +79,18 @@ def _secret(name: str, doc: str) -> BrokerProperty:
 # ``listener.name.<listener, lower case>.<property>``, which wins for that listener.
 _SECURITY_PROPERTIES = (
     BrokerProperty("ssl.keystore.type", str, "PEM",
-                   "Key store format: PEM only (logbroker's default; Kafka's is JKS)."),
-    BrokerProperty("ssl.keystore.location", str, "", "PEM file with the private key and its certificate chain."),
+                   "Key store format: PEM (logbroker's default; Kafka's is JKS, refused) or PKCS12."),
+    BrokerProperty("ssl.keystore.location", str, "",
+                   "PEM file with the private key and its certificate chain, or a PKCS12 file."),
     _secret("ssl.keystore.certificate.chain", "The certificate chain as PEM text (instead of a location)."),
     _secret("ssl.keystore.key", "The private key as PEM text (with ssl.keystore.certificate.chain)."),
     _secret("ssl.key.password", "Password of an encrypted private key."),
-    _secret("ssl.keystore.password", "Key store password (PEM files need none; accepted for Kafka's files)."),
-    BrokerProperty("ssl.truststore.type", str, "PEM", "Trust store format: PEM only."),
-    BrokerProperty("ssl.truststore.location", str, "", "PEM file of the CA certificates client certificates "
-                   "must chain to."),
+    _secret("ssl.keystore.password", "Password of a PKCS12 key store (PEM files need none)."),
+    BrokerProperty("ssl.truststore.type", str, "PEM", "Trust store format: PEM or PKCS12 (JKS is refused)."),
+    BrokerProperty("ssl.truststore.location", str, "", "PEM (or PKCS12) file of the CA certificates peer "
+                   "certificates must chain to."),
     _secret("ssl.truststore.certificates", "Trusted CA certificates as PEM text."),
-    _secret("ssl.truststore.password", "Trust store password (unused for PEM)."),
+    _secret("ssl.truststore.password", "Password of a PKCS12 trust store (may be empty; unused for PEM)."),
     BrokerProperty("ssl.client.auth", str, "none", "Client certificates: required, requested or none."),
     BrokerProperty("ssl.enabled.protocols", str, "TLSv1.2,TLSv1.3", "TLS versions served (1.2 and newer only).",
                    type=ConfigType.LIST),

@@ -35,6 +35,9 @@ class AuthenticationFailed(Exception):
     """Authentication failed; the message may be sent to the client (no secrets in it)."""
 
 
+PLAIN_INVALID = "Authentication failed: Invalid username or password"
+
+
 def invalid_credentials(mechanism: str) -> AuthenticationFailed:
     # Kafka's wording for this case, so clients show the same text.
     return AuthenticationFailed(
@@ -92,7 +95,9 @@ class PlainServer:
                                        "different from username")
         self.attempted_user = user
         if not self._check(user, password):
-            raise invalid_credentials(self.mechanism)
+            # Kafka's PLAIN words it its own way (SCRAM's is invalid_credentials), for a wrong password
+            # and an unknown user alike.
+            raise AuthenticationFailed(PLAIN_INVALID)
         self._user = user
         return b""
 

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
 
 from logbroker.cluster.zkserver import LocalZooKeeper
@@ -61,20 +60,14 @@ def _bootstrap(c: Cluster) -> str:
     return ",".join(f"127.0.0.1:{b.listener_ports['SASL_SSL']}" for b in c.brokers.values() if b.proc is not None)
 
 
-def _create(bootstrap: str, client: dict[str, Any], name: str, assignment: list[list[int]]) -> None:
-    """A topic with its replicas placed (kafka-python: confluent-kafka refuses an assignment here)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, security_protocol=client["security.protocol"],
-                             sasl_mechanism=client["sasl.mechanism"], sasl_plain_username=client["sasl.username"],
-                             sasl_plain_password=client["sasl.password"], ssl_cafile=client.get("ssl.ca.location"),
-                             request_timeout_ms=30000)
-    try:
-        admin.create_topics([NewTopic(name, len(assignment), len(assignment[0]),
-                                      replica_assignments=dict(enumerate(assignment)))])
-    finally:
-        admin.close()
+def _create(bootstrap: str, client: dict[str, Any], name: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap, **client})
+    futures = admin.create_topics([NewTopic(name, partitions, 3)], operation_timeout=10)
+    futures[name].result(timeout=30)
 
 
-def _produce(bootstrap: str, client: dict[str, Any], topic: str, values: list[bytes]) -> list[int]:
+def _produce(bootstrap: str, client: dict[str, Any], topic: str, values: list[bytes],
+             partition: int = 0) -> list[int]:
     acked: list[int] = []
     errors: list[KafkaError] = []
 
@@ -87,7 +80,7 @@ def _produce(bootstrap: str, client: dict[str, Any], topic: str, values: list[by
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
                   "message.timeout.ms": 60000, "linger.ms": 5, **client})
     for v in values:
-        p.produce(topic, v, callback=done)
+        p.produce(topic, v, partition=partition, callback=done)
         p.poll(0)
     assert p.flush(90) == 0, "records left unacknowledged"
     assert not errors, errors
@@ -120,7 +113,7 @@ def test_three_brokers_replicate_over_sasl_ssl_with_scram(
     props, client = _sasl_ssl(tmp_path)
     with three_brokers(zookeeper, tmp_path, **props) as c:
         bootstrap = _bootstrap(c)
-        _create(bootstrap, client, "secure-orders", [[1, 2, 3]])
+        _create(bootstrap, client, "secure-orders", 1)
         wait_until(lambda: sorted(c.state(zk_client, "secure-orders", 0)["isr"]) == [1, 2, 3], 30,
                    "all three replicas in the ISR")
         values = [f"v{i}".encode() for i in range(50)]
@@ -148,19 +141,29 @@ def test_a_broker_with_a_wrong_password_cannot_join_replication(
         c.add(3, **wrong)
         wait_until(lambda: len(zk_client.get_children("/brokers/ids")) == 3, 20, "three registered brokers")
         bootstrap = _bootstrap(c)
-        _create(bootstrap, client, "guarded", [[1, 2, 3]])
-        assert c.state(zk_client, "guarded", 0)["leader"] == 1  # the preferred replica; 3 only follows
-        # Broker 3 is registered but never fetches: the leader drops it from the ISR after the lag time.
-        wait_until(lambda: sorted(c.state(zk_client, "guarded", 0)["isr"]) == [1, 2], 30,
-                   "the ISR without broker 3")
-        assert _produce(bootstrap, client, "guarded", [b"a", b"b"]) == [0, 1]
-        wait_until(lambda: "cannot replicate from leader 1" in c.brokers[3].log_text(), 20, "broker 3's log line")
-        line = next(x for x in c.brokers[3].log_text().splitlines() if "cannot replicate from leader 1" in x)
+        _create(bootstrap, client, "guarded", 3)
+
+        def followed_by_3() -> list[int]:
+            """Partitions broker 3 only follows (it leads the others, which need no fetch of its own)."""
+            states = [c.state(zk_client, "guarded", p) for p in range(3)]
+            return [p for p, st in enumerate(states) if st["leader"] != 3]
+
+        partitions = wait_until(followed_by_3, 20, "partitions led by brokers 1 and 2")
+        assert isinstance(partitions, list)
+        # Broker 3 is registered but never fetches: each leader drops it from the ISR after the lag time.
+        wait_until(lambda: all(3 not in c.state(zk_client, "guarded", p)["isr"] for p in partitions), 30,
+                   "ISRs without broker 3")
+        leader = c.state(zk_client, "guarded", partitions[0])["leader"]
+        wait_until(lambda: f"cannot replicate from leader {leader}" in c.brokers[3].log_text(), 20,
+                   "broker 3's log line")
+        line = next(x for x in c.brokers[3].log_text().splitlines() if f"cannot replicate from leader {leader}" in x)
         assert "SCRAM-SHA-512 as 'broker'" in line and "invalid credentials" in line
-        assert "not-the-password" not in c.brokers[3].log_text() + c.brokers[1].log_text()
-        assert "failed authentication from" in c.brokers[1].log_text()  # the leader's side, once per attempt
+        assert "not-the-password" not in "".join(b.log_text() for b in c.brokers.values())
+        assert "failed authentication from" in c.brokers[leader].log_text()  # the leader's side, once per attempt
         assert "Traceback" not in c.brokers[3].log_text()
-        assert sorted(c.state(zk_client, "guarded", 0)["isr"]) == [1, 2]
+        # The partitions still take acks=all writes from the shrunk ISRs, and broker 3 stays out.
+        assert _produce(bootstrap, client, "guarded", [b"a", b"b"], partition=partitions[0]) == [0, 1]
+        assert all(3 not in c.state(zk_client, "guarded", p)["isr"] for p in partitions)
     finally:
         c.stop_all()
 
@@ -180,7 +183,7 @@ def test_sasl_plaintext_with_plain_between_brokers(
               "sasl.password": "admin-secret"}
     with three_brokers(zookeeper, tmp_path, **props) as c:
         bootstrap = ",".join(f"127.0.0.1:{b.listener_ports['SASL_PLAINTEXT']}" for b in c.brokers.values())
-        _create(bootstrap, client, "plain-orders", [[1, 2, 3]])
+        _create(bootstrap, client, "plain-orders", 1)
         wait_until(lambda: sorted(c.state(zk_client, "plain-orders", 0)["isr"]) == [1, 2, 3], 30, "a full ISR")
         assert _produce(bootstrap, client, "plain-orders", [b"x"] * 10) == list(range(10))
         leader = c.state(zk_client, "plain-orders", 0)["leader"]
