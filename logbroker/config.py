@@ -102,6 +102,9 @@ _SECURITY_PROPERTIES = (
     BrokerProperty("logbroker.sasl.plain.users.file", str, "",
                    "A file of user_NAME=\"password\" entries (JAAS PlainLoginModule style) PLAIN checks "
                    "against; empty: the SCRAM credential store."),
+    BrokerProperty("connection.failed.authentication.delay.ms", _int, "100",
+                   "A failed SASL authentication is answered, and its connection closed, only after this "
+                   "long (slows password guessing); 0: at once.", 0),
     BrokerProperty("connections.max.reauth.ms", _int, "0",
                    "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
                    0, type=ConfigType.LONG),

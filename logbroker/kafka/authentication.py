@@ -67,6 +67,9 @@ class ListenerSecurity:
     protocol: str = "PLAINTEXT"
     mapper: PrincipalMapper | None = None  # SSL listeners: certificate subject -> user
     sasl: SaslConfig | None = None  # SASL listeners
+    # connection.failed.authentication.delay.ms: how long a SASL failure waits before it is answered
+    # and the connection closed, as Kafka's Selector holds it (KIP-306).
+    failed_auth_delay_ms: int = 0
 
     @property
     def uses_sasl(self) -> bool:
@@ -115,6 +118,14 @@ class Authenticator:
             return auth.principal
         auth.principal = ANONYMOUS
         return ANONYMOUS
+
+    def failure_delay_s(self, auth: ConnectionAuth) -> float:
+        """How long to hold a refusal before answering and closing: the SASL failure delay while the
+        connection is still authenticating (Kafka delays only failures of the authenticator, not a
+        TLS handshake or an expired session), else none."""
+        if self.security.sasl is None or auth.authenticated_mechanism is not None:
+            return 0.0
+        return self.security.failed_auth_delay_ms / 1000
 
     def gate(self, auth: ConnectionAuth, api_key: int) -> None:
         """Refuse (close) a request the connection may not send yet."""
@@ -241,4 +252,5 @@ def listener_security(config: BrokerConfig, listener: ListenerSettings,
             except ValueError:
                 raise InvalidConfigError(f"{what}: connections.max.reauth.ms={value!r} is not a number") from None
         sasl = SaslConfig(mechanisms, store_of, plain, reauth)
-    return ListenerSecurity(listener.protocol, mapper, sasl), context
+    delay = config.get_int("connection.failed.authentication.delay.ms") if sasl is not None else 0
+    return ListenerSecurity(listener.protocol, mapper, sasl, delay), context
