@@ -119,6 +119,12 @@ _SECURITY_PROPERTIES = (
     _secret("logbroker.http.token.secret", "HMAC key of the bearer tokens (empty: random per process)."),
     BrokerProperty("logbroker.http.token.lifetime.ms", _int, "3600000", "How long an issued token is valid.", 1000,
                    type=ConfigType.LONG),
+    BrokerProperty("logbroker.http.auth.max.failures", _int, "5",
+                   "Failed HTTP password attempts a client address, or a user name, may make within "
+                   "logbroker.http.auth.failure.window.ms before further attempts get 429; 0: no limit.", 0),
+    BrokerProperty("logbroker.http.auth.failure.window.ms", _int, "60000",
+                   "The window failed HTTP password attempts are counted in (and the longest wait).", 1000,
+                   type=ConfigType.LONG),
     BrokerProperty("config.providers", str, "", "Config providers for ${provider:[path:]key} values "
                    "(env, file, dir).", type=ConfigType.LIST),
 )

@@ -62,7 +62,8 @@ def build_app(ctx: HttpContext) -> web.Application:
     app = web.Application(client_max_size=max_body,
                           middlewares=[metrics_middleware, error_middleware, auth_middleware])
     install(app, ctx)
-    app[AUTH] = HttpAuth.from_config(ctx.broker.config, ctx.broker.credentials)
+    broker = ctx.broker
+    app[AUTH] = HttpAuth.from_config(broker.config, lambda: broker.credentials, broker.data_dir)
     app.add_routes(routes_auth.routes)
     for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_share, routes_ops):
         app.add_routes(module.routes)
