@@ -120,6 +120,19 @@ class BrokerHandle(Protocol):
 BrokerFactory = Callable[..., BrokerHandle]  # make(**overrides) -> a started broker
 
 
+# aiohttp warns (NotAppKeyWarning, a UserWarning) when the application, a request or a response is
+# keyed by a plain string instead of web.AppKey / RequestKey / ResponseKey; in the brokers the tests
+# start that is an error (a 500 the test sees). By message: -W cannot name aiohttp's own class at
+# interpreter start-up, before site-packages is importable.
+TYPED_KEYS_WARNING = "error:It is recommended to use web.:UserWarning"
+
+
+def broker_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS", ""), TYPED_KEYS_WARNING]))
+    return env
+
+
 @dataclass
 class BrokerProcess(ServerProcess):
     """A `logbroker serve` subprocess on loopback.
@@ -167,7 +180,8 @@ class BrokerProcess(ServerProcess):
         """Run ``cmd`` (a ``serve_command``, perhaps behind a prefix) and read back the bound ports."""
         self.ready_path.unlink(missing_ok=True)
         with open(self.log_path, "ab") as log_file:
-            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+                                         env=broker_environment())
         ready = self._wait_ready()
         self.port, self.http_port = int(str(ready["kafka_port"])), int(str(ready["http_port"]))
         listeners = ready.get("listeners", {})
