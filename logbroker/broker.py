@@ -265,8 +265,8 @@ class Broker:
             return False
         try:
             await self.create_topic_async(name, self.config.get_int("num.partitions"), {})
-        except TopicExistsError:
-            return True  # another client's request created it meanwhile
+        except TopicExistsError:  # another request (or broker) registered it meanwhile: here once adopted
+            return self.store.has_topic(name)
         log.info("auto-created topic %s with %d partition(s)", name, self.config.get_int("num.partitions"))
         return True
 
@@ -849,6 +849,18 @@ class Broker:
             result = plog.read(offset, max_bytes, max_offset=hw, **sizing)
         nbytes = sum(r.length for r in result.ranges)
         return ReadOutcome(result.ranges, nbytes, hw, plog.log_start_offset)
+
+    def read_replica(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadOutcome:
+        """A consumer's read of this broker's own replica, whether it leads the partition or follows it
+        (Kafka's fetch from a follower, KIP-392): whole batches below the high watermark this broker
+        knows (a follower's as its leader last told it), so only committed records. HOT PATH: the HTTP
+        front's group members read this way on their coordinator, which leads only some partitions."""
+        if self.ownership is None or not is_replicated(topic):
+            return self.read(topic, partition, offset, max_bytes)
+        plog = self.store.log(topic, partition)
+        hw = self.ownership.high_watermark(topic, partition, plog.log_end_offset)
+        result = plog.read(offset, max_bytes, max_offset=hw)
+        return ReadOutcome(result.ranges, sum(r.length for r in result.ranges), hw, plog.log_start_offset)
 
     def count_bytes_out(self, topic: str, nbytes: int) -> None:
         """Record bytes a front actually answered with (once per response, not per read attempt)."""

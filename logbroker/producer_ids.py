@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 BLOCK = 1000
+CLAIM_TIMEOUT_S = 30.0  # longest wait for a cluster's block (TimeoutError: the client retries)
 
 
 class ProducerIdAllocator:
@@ -34,7 +35,7 @@ class ProducerIdAllocator:
         if claim is not None and self._next >= self._block_end:
             async with self._claiming:
                 if self._next >= self._block_end:  # not claimed by a request that held the lock before
-                    self._next, self._block_end = await asyncio.to_thread(claim)
+                    self._next, self._block_end = await asyncio.wait_for(asyncio.to_thread(claim), CLAIM_TIMEOUT_S)
         return self.allocate()
 
     def allocate(self) -> int:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, ConnectionLoss, KazooException, NodeExistsError, NoNodeError
 
 from logbroker.broker import Broker
 from logbroker.cluster import znodes
@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 REFOLLOW_S = 0.5  # after a leader refused a follower's fetch
 RECONCILE_S = 5.0  # a safety net only: watches start a pass as soon as something changes
 PRODUCER_ID_BLOCK_SIZE = 1000  # Kafka's ProducerIdsBlock size
+ADMIN_TIMEOUT_S = 30.0  # longest wait of an admin request on ZooKeeper (Kafka's request.timeout.ms default)
 TopicPartition = tuple[str, int]
 _T = TypeVar("_T")
 
@@ -96,11 +97,17 @@ def _now_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-async def _off_loop(fn: Callable[..., _T], *args: object) -> _T:
-    """``fn(*args)`` in a worker thread: ZooKeeper calls never block the event loop. A lost connection
-    or session becomes ClusterStateUnavailableError (REQUEST_TIMED_OUT to a client, which retries)."""
+async def _off_loop(zk: KazooClient, fn: Callable[..., _T], *args: object) -> _T:
+    """``fn(*args)`` in a worker thread: ZooKeeper calls never block the event loop. Without a
+    connection it is not tried, and it is waited for ``ADMIN_TIMEOUT_S`` at most (kazoo holds requests
+    while it reconnects); either, or a lost session, becomes ClusterStateUnavailableError
+    (REQUEST_TIMED_OUT to a client, which retries). A write that answers late may still be done."""
+    if not zk.connected:
+        raise ClusterStateUnavailableError("ZooKeeper is not connected")
     try:
-        return await asyncio.to_thread(fn, *args)
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args), ADMIN_TIMEOUT_S)
+    except TimeoutError:
+        raise ClusterStateUnavailableError(f"ZooKeeper did not answer within {ADMIN_TIMEOUT_S:.0f}s") from None
     except KazooException as exc:
         raise ClusterStateUnavailableError(f"ZooKeeper: {exc!r}") from exc
 
@@ -242,7 +249,10 @@ class ClusterNode:
     def _register(self) -> None:
         path = znodes.broker_path(self.broker_id)
         stat = self.zk.exists(path)
-        if stat is not None and stat.ephemeralOwner == self.zk.client_id[0]:
+        session = self.zk.client_id  # None once the connection dropped meanwhile: the pass ends below
+        if session is None:
+            raise ConnectionLoss("the ZooKeeper connection dropped during the pass")
+        if stat is not None and stat.ephemeralOwner == session[0]:
             return
         try:
             self.zk.create(path, self.registration.to_json(), ephemeral=True)
@@ -613,7 +623,7 @@ class ClusterNode:
                             assignments: Sequence[Sequence[int]] | None = None) -> None:
         """Register a new topic: its replica assignment is written in a worker thread (the event loop
         never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
-        assignment = await _off_loop(self._register_topic, info, replication_factor, assignments)
+        assignment = await _off_loop(self.zk, self._register_topic, info, replication_factor, assignments)
         self.assignments[info.name] = assignment
         self._local_changes += 1
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
@@ -657,7 +667,7 @@ class ClusterNode:
         """Delete the topic's znodes (assignment, partition states, config) in a worker thread; brokers
         that see it gone delete their copies. Kafka routes this through ``/admin/delete_topics`` and
         the controller."""
-        await _off_loop(self._remove_topic_znodes, name)
+        await _off_loop(self.zk, self._remove_topic_znodes, name)
         if name in self.assignments:
             self._forget_roles_only(name)
         self._local_changes += 1
@@ -686,6 +696,8 @@ class ClusterNode:
     def claim_producer_id_block(self) -> tuple[int, int]:
         """A block of producer ids no other broker holds (a conditional write of the last block's end).
         Blocking: the allocator calls it in a worker thread."""
+        if not self.zk.connected:
+            raise ClusterStateUnavailableError("no producer-id block claimed: ZooKeeper is not connected")
         try:
             return self._claim_producer_id_block()
         except KazooException as exc:
@@ -708,7 +720,7 @@ class ClusterNode:
     # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
     async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
         """Register new partitions with a conditional write of the topic znode, in a worker thread."""
-        grown = await _off_loop(self._grow_assignment, topic, new_total, assignments)
+        grown = await _off_loop(self.zk, self._grow_assignment, topic, new_total, assignments)
         self.assignments[topic] = grown
         self._local_changes += 1
         log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
@@ -753,7 +765,7 @@ class ClusterNode:
                           and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
                                else state.leader not in live)]
         wanted = [(tp, self.assignments.get(tp[0])) for tp in partitions]
-        results = await _off_loop(self._elect_now, wanted, live, preferred)
+        results = await _off_loop(self.zk, self._elect_now, wanted, live, preferred)
         self._wake.set()
         return results
 
@@ -778,7 +790,7 @@ class ClusterNode:
         self.controller.require_active()
         live = sorted(self.registrations)
         wanted = [(tp, target, self.assignments.get(tp[0])) for tp, target in changes.items()]
-        results = await _off_loop(self._reassign_now, wanted, live)
+        results = await _off_loop(self.zk, self._reassign_now, wanted, live)
         self._wake.set()
         return results
 

@@ -198,8 +198,9 @@ async def _fetch(ctx: HttpContext, sessions: HttpMembers, member: HttpMember, ma
     """Records from the member's held partitions, advancing its positions. Call with the member's lock.
 
     Like a Kafka fetch: at least one batch when any partition has data, then stop near ``max_bytes``
-    (or at ``max_records``). Records are rendered before any position moves (bytes that do not fit
-    the requested format come as base64, marked per record).
+    (or at ``max_records``). In a cluster the coordinator reads its own replicas, led or followed,
+    below the high watermark it knows (``Broker.read_replica``). Records are rendered before any
+    position moves (bytes that do not fit the requested format come as base64, marked per record).
     """
     broker = ctx.broker
     held = sorted(member.positions)
@@ -216,13 +217,13 @@ async def _fetch(ctx: HttpContext, sessions: HttpMembers, member: HttpMember, ma
         if position is None:
             continue
         try:
-            read = broker.read(tp[0], tp[1], position, max(1, max_bytes - out.nbytes))
+            read = broker.read_replica(tp[0], tp[1], position, max(1, max_bytes - out.nbytes))
         except OffsetOutOfRangeError:
             position = sessions.reset(member, tp)
             if position is None:
                 continue
             try:
-                read = broker.read(tp[0], tp[1], position, max(1, max_bytes - out.nbytes))
+                read = broker.read_replica(tp[0], tp[1], position, max(1, max_bytes - out.nbytes))
             except StorageError:
                 continue
         except StorageError:

@@ -116,6 +116,8 @@ class AclZooKeeperStore:
 
     def update(self, after: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
         """Blocking (ZooKeeper writes): the authorizer calls it in a worker thread."""
+        if not self.zk.connected:  # kazoo would hold the request until it reconnects
+            raise ClusterStateUnavailableError("ACLs not changed: ZooKeeper is not connected")
         try:
             self._update(added, removed)
         except KazooException as exc:

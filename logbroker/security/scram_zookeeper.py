@@ -119,6 +119,8 @@ class ScramZooKeeperStore:
             return True
 
     def _change(self, user: str, mechanism: str, text: str | None) -> None:
+        if not self.zk.connected:  # kazoo would hold the request until it reconnects
+            raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper is not connected")
         try:
             self._write(user, mechanism, text)
         except KazooException as exc:

@@ -1,9 +1,10 @@
-"""A TCP proxy on loopback that can hold back what clients send by a fixed delay.
+"""A TCP proxy on loopback that can hold back what clients send by a fixed delay, or cut them off.
 
 Put between a broker and its ZooKeeper, it makes every ZooKeeper request of the broker slow on
-demand (``delay_s``), without touching either process: a test can then see whether the broker's
-event loop waits on ZooKeeper. Each chunk read from a client is forwarded ``delay_s`` later; what
-the server sends back passes at once. Every thread and socket it opens it closes in ``close``.
+demand (``delay_s``), or ZooKeeper unreachable (``cut``, until ``heal``), without touching either
+process: a test can then see whether the broker's event loop waits on ZooKeeper and how it answers
+without it. Each chunk read from a client is forwarded ``delay_s`` later; what the server sends back
+passes at once. Every thread and socket it opens it closes in ``close``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class DelayProxy:
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
+        self._cut = threading.Event()
         self._lock = threading.Lock()
         self._start(self._accept)
 
@@ -42,6 +44,9 @@ class DelayProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._cut.is_set():
+                client.close()  # as a ZooKeeper that is down: the connection ends at once
+                continue
             try:
                 server = socket.create_connection(self.target, timeout=5)
             except OSError:
@@ -65,6 +70,18 @@ class DelayProxy:
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        """End every connection and refuse new ones until ``heal``."""
+        self._cut.set()
+        with self._lock:
+            sockets, self._sockets = list(self._sockets), []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def heal(self) -> None:
+        self._cut.clear()
 
     def close(self) -> None:
         self._closed.set()

@@ -14,6 +14,7 @@ broker alone (accepted, and already complete); any other names a broker that doe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 from logbroker.errors import NotControllerError, StorageError
@@ -22,6 +23,8 @@ from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, cluster_allowed
 from logbroker.ownership import PartitionOwnership
+
+log = logging.getLogger(__name__)
 
 ELECTION_PREFERRED = 0  # ElectionType; 1 is unclean
 
@@ -47,6 +50,9 @@ async def _elect_in_cluster(ownership: PartitionOwnership, body: Body) -> Body:
         results = await ownership.elect_leaders(preferred, requested)
     except NotControllerError:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_CONTROLLER, "replica_election_results": []}
+    except StorageError as exc:  # ZooKeeper out of reach
+        log.info("ElectLeaders not done: %s", exc)
+        return {"throttle_time_ms": 0, "error_code": error_code_for(exc), "replica_election_results": []}
     out: list[Body] = []
     for topic, parts in _by_topic(results).items():
         entries = []
@@ -66,6 +72,9 @@ async def _reassign_in_cluster(ownership: PartitionOwnership, body: Body) -> Bod
         results = await ownership.alter_reassignments(changes)
     except NotControllerError as exc:
         return {**out, "error_code": ErrorCode.NOT_CONTROLLER, "error_message": str(exc)}
+    except StorageError as exc:  # ZooKeeper out of reach
+        log.info("AlterPartitionReassignments not done: %s", exc)
+        return {**out, "error_code": error_code_for(exc), "error_message": str(exc)}
     for topic, parts in _by_topic(results).items():
         entries = []
         for p, error in parts:

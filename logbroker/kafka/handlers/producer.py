@@ -42,7 +42,7 @@ async def handle_init_producer_id(ctx: RequestContext, body: Body) -> Body:
     try:
         pid, epoch = await ctx.broker.init_producer_id_async(body.get("producer_id", -1),
                                                              body.get("producer_epoch", -1))
-    except StorageError as exc:  # a cluster could not claim a block of ids
+    except (StorageError, TimeoutError) as exc:  # a cluster could not claim a block of ids
         log.info("no producer id for %s: %s", ctx.client_id, exc)
         return {"throttle_time_ms": 0, "error_code": error_code_for(exc), "producer_id": -1, "producer_epoch": -1}
     log.info("producer id %d epoch %d given to %s", pid, epoch, ctx.client_id)

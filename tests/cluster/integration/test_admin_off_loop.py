@@ -22,7 +22,8 @@ from kazoo.client import KazooClient
 
 from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.kafka.api_keys import ApiKey
-from tests.cluster.conftest import Cluster
+from logbroker.kafka.error_codes import ErrorCode
+from tests.cluster.conftest import Cluster, wait_until
 from tests.cluster.delay_proxy import DelayProxy
 from tests.interop.rawclient import RawClient, wait_for_leaders
 
@@ -138,6 +139,30 @@ def test_admin_writes_wait_on_zookeeper_while_the_loop_keeps_serving(
         assert max(round_trips) < MAX_ROUND_TRIP_S, (f"an ApiVersions round trip took {max(round_trips):.2f}s "
                                                      f"while ZooKeeper answered in {DELAY_S}s; took {slow}")
         assert broker.proc is not None and broker.proc.poll() is None
+    finally:
+        c.stop_all()
+        proxy.close()
+
+
+def test_admin_requests_without_zookeeper_answer_request_timed_out_and_work_again_after(
+        zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
+    proxy = DelayProxy((zookeeper.host, zookeeper.port))
+    c = Cluster(zookeeper, tmp_path)
+    try:
+        broker = c.add(1, zookeeper_connect=proxy.address)
+        proxy.cut()
+        with RawClient(broker.port) as raw:
+            raw.sock.settimeout(60)
+            body = {"topics": [{"name": "unreachable", "num_partitions": 1, "replication_factor": 1,
+                                "assignments": [], "configs": []}], "timeout_ms": 30000, "validate_only": False}
+            refused = raw.call(ApiKey.CREATE_TOPICS, 7, body)["topics"][0]
+            assert refused["error_code"] == ErrorCode.REQUEST_TIMED_OUT, refused
+            assert raw.call(ApiKey.API_VERSIONS, 0, {})["error_code"] == 0  # the connection still serves
+            proxy.heal()
+            wait_until(lambda: raw.call(ApiKey.CREATE_TOPICS, 7, body)["topics"][0]["error_code"] == 0, 60,
+                       "CreateTopics answered once ZooKeeper is back")
+        assert zk_client.exists("/brokers/topics/unreachable") is not None
+        assert "Traceback" not in broker.log_path.read_text()
     finally:
         c.stop_all()
         proxy.close()
