@@ -17,6 +17,7 @@ from kazoo.client import KazooClient
 from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.security.scram_store import from_password
 from tests.cluster.conftest import Cluster, three_brokers, wait_until
+from tests.conftest import BrokerProcess
 from tests.tls_material import make_material
 
 pytestmark = pytest.mark.logbroker_only("logbroker's ZooKeeper cluster mode (Kafka 4 has no ZooKeeper mode)")
@@ -203,9 +204,13 @@ def test_sasl_plaintext_with_plain_between_brokers(
      "is not in the sasl.enabled.mechanisms"),
 ])
 def test_inter_broker_sasl_settings_that_do_not_hold_stop_the_broker_at_start_up(
-        zookeeper: LocalZooKeeper, tmp_path: Path, extra: dict[str, str], message: str) -> None:
-    c = Cluster(zookeeper, tmp_path)
+        tmp_path: Path, extra: dict[str, str], message: str) -> None:
+    """Checked before the broker opens a port or reaches ZooKeeper (none runs here)."""
+    b = BrokerProcess(data_dir=tmp_path / "data", log_path=tmp_path / "broker.log",
+                      overrides={"zookeeper.connect": "127.0.0.1:1", "node.id": "1",
+                                 "listeners": "SASL_PLAINTEXT://127.0.0.1:0",
+                                 "inter.broker.listener.name": "SASL_PLAINTEXT", **extra})
     with pytest.raises(RuntimeError, match=message):
-        c.add(1, **{"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "inter.broker.listener.name": "SASL_PLAINTEXT",
-                    **extra})
-    c.stop_all()
+        b.start()
+    assert "Traceback" not in b.log_text()
+    assert not (tmp_path / "data").exists()
