@@ -17,6 +17,7 @@ from kazoo.client import KazooClient
 from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.security.scram_store import from_password
 from tests.cluster.conftest import Cluster, three_brokers, wait_until
+from tests.conftest import BrokerProcess
 from tests.tls_material import make_material
 
 pytestmark = pytest.mark.logbroker_only("logbroker's ZooKeeper cluster mode (Kafka 4 has no ZooKeeper mode)")
@@ -171,12 +172,13 @@ def test_a_broker_with_a_wrong_password_cannot_join_replication(
 def test_sasl_plaintext_with_plain_between_brokers(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
     """PLAIN with Kafka's PlainLoginModule block: the broker's own username/password and the
-    user_NAME entries the listener checks against."""
+    user_NAME entries the listener checks against. Sessions last 2 s (connections.max.reauth.ms):
+    followers replace their connections before the leader would end them, and stay in the ISR."""
     jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" '
             'password="broker-secret" user_broker="broker-secret" user_admin="admin-secret";')
     props = {"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "inter.broker.listener.name": "SASL_PLAINTEXT",
              "sasl.enabled.mechanisms": "PLAIN", "sasl.mechanism.inter.broker.protocol": "PLAIN",
-             "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas,
+             "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas, "connections.max.reauth.ms": "2000",
              "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
              "super.users": "User:broker;User:admin"}
     client = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.username": "admin",
@@ -187,7 +189,12 @@ def test_sasl_plaintext_with_plain_between_brokers(
         wait_until(lambda: sorted(c.state(zk_client, "plain-orders", 0)["isr"]) == [1, 2, 3], 30, "a full ISR")
         assert _produce(bootstrap, client, "plain-orders", [b"x"] * 10) == list(range(10))
         leader = c.state(zk_client, "plain-orders", 0)["leader"]
-        assert c.brokers[leader].log_text().count("as User:broker (PLAIN)") >= 2  # both followers
+        # Both followers, each on a new connection at least every 1.6 s (80 % of the session).
+        wait_until(lambda: c.brokers[leader].log_text().count("as User:broker (PLAIN)") >= 6, 20,
+                   "followers authenticating new sessions")
+        assert _produce(bootstrap, client, "plain-orders", [b"y"] * 10) == list(range(10, 20))
+        assert sorted(c.state(zk_client, "plain-orders", 0)["isr"]) == [1, 2, 3]
+        assert "SASL session expired" not in c.brokers[leader].log_text()
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -197,9 +204,13 @@ def test_sasl_plaintext_with_plain_between_brokers(
      "is not in the sasl.enabled.mechanisms"),
 ])
 def test_inter_broker_sasl_settings_that_do_not_hold_stop_the_broker_at_start_up(
-        zookeeper: LocalZooKeeper, tmp_path: Path, extra: dict[str, str], message: str) -> None:
-    c = Cluster(zookeeper, tmp_path)
+        tmp_path: Path, extra: dict[str, str], message: str) -> None:
+    """Checked before the broker opens a port or reaches ZooKeeper (none runs here)."""
+    b = BrokerProcess(data_dir=tmp_path / "data", log_path=tmp_path / "broker.log",
+                      overrides={"zookeeper.connect": "127.0.0.1:1", "node.id": "1",
+                                 "listeners": "SASL_PLAINTEXT://127.0.0.1:0",
+                                 "inter.broker.listener.name": "SASL_PLAINTEXT", **extra})
     with pytest.raises(RuntimeError, match=message):
-        c.add(1, **{"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "inter.broker.listener.name": "SASL_PLAINTEXT",
-                    **extra})
-    c.stop_all()
+        b.start()
+    assert "Traceback" not in b.log_text()
+    assert not (tmp_path / "data").exists()
