@@ -986,10 +986,12 @@ class Broker:
             return committed
         return self.reset_offset(topic, partition, reset)
 
-    def delete_records(self, topic: str, partition: int, offset: int) -> int:
+    def delete_records(self, topic: str, partition: int, offset: int, *, checkpoint: bool = True) -> int:
         """Advance the log start offset to ``offset`` (-1: the high watermark); returns the new low watermark.
 
-        Kafka refuses DeleteRecords on internal topics (INVALID_TOPIC_EXCEPTION).
+        Kafka refuses DeleteRecords on internal topics (INVALID_TOPIC_EXCEPTION). With ``checkpoint``
+        the log-start-offset checkpoint is written here (blocking: fsync and rename); without it the
+        caller writes it (``write_checkpoint``, in a worker thread) before answering.
         """
         if is_internal(topic):
             raise InternalTopicError(f"Cannot delete records of internal topic {topic}")
@@ -1000,8 +1002,17 @@ class Broker:
         target = plog.log_end_offset if offset == -1 else offset
         with _disk_errors(f"delete records of {topic}-{partition}"):
             plog.delete_records_before(target)
-            self.store.checkpoint()
+            if checkpoint:
+                self.store.checkpoint()
         return int(plog.log_start_offset)
+
+    async def write_checkpoint(self) -> None:
+        """Write the offset checkpoints (recovery points, log start offsets) as they are now: the
+        snapshot is taken here, on the loop; the fsync and rename run in a worker thread, so a slow
+        disk does not stall produce and fetch. Raises LogStorageError when the disk refuses."""
+        snapshot = self.store.checkpoint_snapshot()
+        with _disk_errors("write the offset checkpoints"):
+            await asyncio.to_thread(self.store.write_checkpoint, snapshot)
 
     # ---------------------------------------------------------------- lifecycle
     def partitions_of(self, topic: str) -> int:
