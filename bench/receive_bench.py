@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -256,12 +257,14 @@ def run_one(variant: Variant, workload: str, seconds: float, data_parent: Path) 
     topic = "bench-" + workload
     blob, per_blob, window = workload_frames(workload, topic)
     total = 10_000_000 if workload in SMALL else 100_000
+    scratch: list[Path] = []
     if workload == "echo":
         server: EchoServer | Broker = EchoServer(variant)
         port, pid = server.port, server.pid
     else:
         os.environ["PYTHONPATH"] = str(variant.path)
         data_dir = Path(tempfile.mkdtemp(prefix="recv-", dir=data_parent))
+        scratch = [data_dir, data_dir.with_name(data_dir.name + ".log")]
         server = Broker(data_dir, dict(variant.overrides)).start()
         port, pid = server.port, server.pid
         if workload.startswith("produce"):
@@ -277,6 +280,12 @@ def run_one(variant: Variant, workload: str, seconds: float, data_parent: Path) 
             _print_buffer_reuse(server.http_port)
     finally:
         server.stop()
+        # A produce-1m run writes gigabytes: nothing of a run may outlive it.
+        for path in scratch:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
     return Result(done, done * len(blob) // per_blob, elapsed, cpu.cpu_s, cpu.load1, loop_cpu)
 
 
