@@ -54,6 +54,7 @@ from segments.flush import Durability
 from segments.log import Log
 from segments.retention import SweepStats, sweep_logs
 from segments.store import Store
+from segments.writer import AppendWriter
 
 if TYPE_CHECKING:
     from logbroker.cluster.broker_connection import InterBrokerSecurity
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Appends of at least this many bytes are written by the append writer thread; smaller ones inline.
+_WRITER_MIN_BYTES = 256 * 1024
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
@@ -142,6 +145,7 @@ class App:
     def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
         self.store: Store | None = None
+        self._writer: AppendWriter | None = None
         self.broker: Broker | None = None
         self.kafka: KafkaServer | None = None  # the first listener's server
         self.kafka_servers: list[KafkaServer] = []  # one per listener, the first first
@@ -219,6 +223,9 @@ class App:
                  budget, reserve)
         self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms,
                                 max_open_segments=budget)
+        # Appends' pwrite runs on the writer thread; fetch wake-ups and answers come back to the loop.
+        self._writer = AppendWriter(asyncio.get_running_loop().call_soon_threadsafe, min_bytes=_WRITER_MIN_BYTES)
+        self.store.use_writer(self._writer)
         durability = Durability()
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()
@@ -454,5 +461,7 @@ class App:
             self.broker.close()
             self.broker.durability.close()
         if self.store is not None:
-            self.store.close()
+            self.store.close()  # every log first waits for its pending writes
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
         log.info("stopped cleanly")

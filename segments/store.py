@@ -97,6 +97,7 @@ from segments.errors import (
 
 if TYPE_CHECKING:
     from segments.log import Log
+    from segments.writer import AppendWriter
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +275,14 @@ class Store:
         self._written_generation = 0
         self._clean = False
         self._closed = False
+        self._writer: AppendWriter | None = None
+
+    def use_writer(self, writer: AppendWriter | None) -> None:
+        """Hand the writes of appends to ``writer`` (``segments/writer.py``), for every log open now
+        and opened later; None writes inline again."""
+        self._writer = writer
+        for log in self._logs.values():
+            log.use_writer(writer)
 
     # ----------------------------------------------------------------------------------- opening
 
@@ -736,6 +745,8 @@ class Store:
             log_start_offset=self._log_start_offsets.get(key),
             clean=self._clean,
         )
+        if self._writer is not None:
+            log.use_writer(self._writer)
         self._logs[key] = log
         return log
 
