@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from kafka import KafkaConsumer
 
 from logbroker.broker import Broker
@@ -169,6 +170,7 @@ def _fuzzed_topic(api: Api) -> None:
         api.post("/topics/fuzzed/records", {"records": [{"key": "k", "value": "v"}]})
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(api: Api, http_broker: BrokerProcess, tmp_path: Path) -> None:
     _fuzzed_topic(api)
     result = _schemathesis(api, tmp_path, "not_a_server_error", 30)
@@ -177,6 +179,7 @@ def test_schemathesis_finds_no_server_errors(api: Api, http_broker: BrokerProces
     assert api.get("/health").status == 200
 
 
+@pytest.mark.slow
 def test_the_api_matches_its_openapi_document(api: Api, http_broker: BrokerProcess, tmp_path: Path) -> None:
     """Every schemathesis check: statuses and bodies as documented, schema-valid requests accepted,
     schema-violating ones refused, content types as documented."""
