@@ -23,8 +23,12 @@ class CheckpointWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     def write(self, path: Path, data: bytes) -> None:
-        """Queue ``path`` to be replaced by ``data`` (crash-safely, on the worker thread)."""
-        self._pool.submit(self._replace, path, data)
+        """Queue ``path`` to be replaced by ``data`` (crash-safely, on the worker thread); once the
+        writer is closed, the file is replaced at once, in the caller."""
+        try:
+            self._pool.submit(self._replace, path, data)
+        except RuntimeError:  # closed: nothing is queued behind this write any more
+            self._replace(path, data)
 
     @staticmethod
     def _replace(path: Path, data: bytes) -> None:

@@ -23,6 +23,8 @@ def test_writes_land_in_order_and_a_missing_directory_is_only_logged(tmp_path: P
     assert target.read_text() == "49\n"
     assert not (tmp_path / "gone").exists()
     w.close()
+    w.write(target, b"late\n")  # after close: written at once
+    assert target.read_text() == "late\n"
 
 
 def test_leader_epoch_checkpoints_are_written_off_the_calling_thread(
