@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 ARGS ?=
 
-.PHONY: run cluster test test-java test-fast test-reference kafka-reference kafka-jars fault fault-cluster lint compat bench bench-limits bench-storage bench-compare bench-console bench-cluster bench-receive install clean
+.PHONY: run cluster test test-slow test-java test-fast test-reference kafka-reference kafka-jars fault fault-cluster lint compat bench bench-limits bench-storage bench-compare bench-console bench-cluster bench-receive install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,17 @@ run: $(RUN_STAMP)
 cluster: $(RUN_STAMP)
 	$(BIN)/logbroker cluster $(ARGS)
 
-## Install everything and run the whole test suite (but the Java interop tests: `make test-java`, and the
-## cluster fault runs: `make fault-cluster`).
+## Install everything and run the whole test suite (but the Java interop tests: `make test-java`, the
+## cluster fault runs: `make fault-cluster`, and the tests long by design: `make test-slow`), in
+## TEST_WORKERS processes (pytest-xdist; each test file stays in one worker, so a module's shared broker
+## is started once). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m "not java and not cluster_fault"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not java and not cluster_fault and not slow"
+
+## The tests marked slow: the HTTP API's schemathesis fuzzing against its OpenAPI document (~3 minutes).
+test-slow: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q -m "slow and not java and not cluster_fault"
 
 ## Kafka's Java clients, Kafka Streams and Kafka's command-line tools against logbroker (~5 minutes).
 ## Needs java (17+) and mvn: apt-get install default-jdk-headless maven. The first run downloads

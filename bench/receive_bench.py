@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -41,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psutil
 from common import MB, Broker, CpuMeter, loadavg, median, spread
 
 _SIZE = struct.Struct(">i")
@@ -227,6 +229,7 @@ class Result:
     seconds: float
     cpu_s: float
     load1: float
+    loop_cpu_s: float = float("nan")  # the broker's main (event-loop) thread alone
 
     @property
     def us_per_request(self) -> float:
@@ -236,17 +239,32 @@ class Result:
     def s_per_gb(self) -> float:
         return self.cpu_s / (self.nbytes / 1e9)
 
+    @property
+    def loop_s_per_gb(self) -> float:
+        """The event loop's CPU per GB: the work one core must carry (the rest runs on other threads)."""
+        return self.loop_cpu_s / (self.nbytes / 1e9)
+
+
+def _main_thread_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of the process's main thread, where the broker's event loop runs."""
+    for thread in psutil.Process(pid).threads():
+        if thread.id == pid:
+            return float(thread.user_time + thread.system_time)
+    return float("nan")
+
 
 def run_one(variant: Variant, workload: str, seconds: float, data_parent: Path) -> Result:
     topic = "bench-" + workload
     blob, per_blob, window = workload_frames(workload, topic)
     total = 10_000_000 if workload in SMALL else 100_000
+    scratch: list[Path] = []
     if workload == "echo":
         server: EchoServer | Broker = EchoServer(variant)
         port, pid = server.port, server.pid
     else:
         os.environ["PYTHONPATH"] = str(variant.path)
         data_dir = Path(tempfile.mkdtemp(prefix="recv-", dir=data_parent))
+        scratch = [data_dir, data_dir.with_name(data_dir.name + ".log")]
         server = Broker(data_dir, dict(variant.overrides)).start()
         port, pid = server.port, server.pid
         if workload.startswith("produce"):
@@ -254,13 +272,21 @@ def run_one(variant: Variant, workload: str, seconds: float, data_parent: Path) 
     try:
         pipeline(port, blob, per_blob, window, 20 * per_blob, 10.0)  # warm-up
         meter = CpuMeter(pid).start()
+        loop0 = _main_thread_cpu(pid)
         done, elapsed = pipeline(port, blob, per_blob, window, total, seconds)
+        loop_cpu = _main_thread_cpu(pid) - loop0
         cpu = meter.stop()
         if isinstance(server, Broker):
             _print_buffer_reuse(server.http_port)
     finally:
         server.stop()
-    return Result(done, done * len(blob) // per_blob, elapsed, cpu.cpu_s, cpu.load1)
+        # A produce-1m run writes gigabytes: nothing of a run may outlive it.
+        for path in scratch:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    return Result(done, done * len(blob) // per_blob, elapsed, cpu.cpu_s, cpu.load1, loop_cpu)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -290,15 +316,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                 results.setdefault((workload, v.name), []).append(res)
                 print(f"round {r + 1} {workload:15} {v.name:12} {res.requests:9d} req {res.seconds:5.2f} s "
                       f"{res.us_per_request:8.1f} us/req {res.s_per_gb:7.2f} s/GB "
-                      f"{res.nbytes / res.seconds / MB:8.1f} MB/s load {res.load1:.1f}", flush=True)
+                      f"{res.nbytes / res.seconds / MB:8.1f} MB/s loop {res.loop_s_per_gb:6.2f} s/GB "
+                      f"load {res.load1:.1f}", flush=True)
     print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in loadavg())}")
     print("medians over rounds (min: the least CPU of any round, the figure least disturbed by load)")
-    print(f"{'workload':15} {'variant':12} {'us/req':>9} {'min':>7} {'s/GB':>8} {'min':>7} {'req/s':>10} {'MB/s':>8} "
-          f"{'spread':>7}")
+    print(f"{'workload':15} {'variant':12} {'us/req':>9} {'min':>7} {'s/GB':>8} {'min':>7} {'loop s/GB':>9} "
+          f"{'req/s':>10} {'MB/s':>8} {'spread':>7}")
     for (workload, name), rs in results.items():
         us = [x.us_per_request for x in rs]
         gb = [x.s_per_gb for x in rs]
         print(f"{workload:15} {name:12} {median(us):9.1f} {min(us):7.1f} {median(gb):8.2f} {min(gb):7.2f} "
+              f"{median([x.loop_s_per_gb for x in rs]):9.2f} "
               f"{median([x.requests / x.seconds for x in rs]):10.0f} "
               f"{median([x.nbytes / x.seconds / MB for x in rs]):8.1f} {100 * spread(us):6.0f}%")
 

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
-from logbroker.errors import InvalidConfigError
 from logbroker.groups import GroupCoordinator
 from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
@@ -45,6 +44,7 @@ from logbroker.kafka.memory_pool import RequestMemoryPool
 from logbroker.kafka.server import KafkaServer, ServerStats, open_listener
 from logbroker.listeners import ListenerSettings, advertised_address
 from logbroker.metrics import RequestLatencies
+from logbroker.security.sasl_client import inter_broker_credentials
 from logbroker.security.scram_store import CredentialStore
 from logbroker.security.tls import client_context, server_context
 from segments.checkpoint import TopicPartition
@@ -54,12 +54,16 @@ from segments.flush import Durability
 from segments.log import Log
 from segments.retention import SweepStats, sweep_logs
 from segments.store import Store
+from segments.writer import AppendWriter
 
 if TYPE_CHECKING:
+    from logbroker.cluster.broker_connection import InterBrokerSecurity
     from logbroker.cluster.node import ClusterNode
 
 log = logging.getLogger(__name__)
 
+# Appends of at least this many bytes are written by the append writer thread; smaller ones inline.
+_WRITER_MIN_BYTES = 256 * 1024
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
@@ -112,16 +116,18 @@ def _write_ready_file(path: Path, kafka: tuple[str, int], http: tuple[str, int],
     log.info("ready file %s written", path)
 
 
-def _inter_broker_tls(config: BrokerConfig, s: AppSettings) -> ssl.SSLContext | None:
-    """The client TLS context followers use when the inter-broker listener is SSL; SASL between
-    brokers is refused at start-up (not supported yet) rather than failing every fetch."""
+def _inter_broker_security(config: BrokerConfig, s: AppSettings) -> InterBrokerSecurity | None:
+    """How followers connect to leaders on the inter-broker listener: its TLS client context (SSL,
+    SASL_SSL) and this broker's own SASL credentials (SASL_PLAINTEXT, SASL_SSL); settings that do not
+    hold stop the broker at start-up rather than failing every fetch."""
+    from logbroker.cluster.broker_connection import InterBrokerSecurity  # a cluster only
+
     listener = next((entry for entry in s.kafka_listeners() if entry.name == s.inter_broker_listener), None)
     if listener is None or listener.protocol == "PLAINTEXT":
         return None
-    if listener.sasl:
-        raise InvalidConfigError(f"inter.broker.listener.name={listener.name} uses {listener.protocol}: SASL "
-                                 "between brokers is not supported yet; use a PLAINTEXT or SSL listener")
-    return client_context(config.props, f"listener.name.{listener.name.lower()}.")
+    tls = client_context(config.props, f"listener.name.{listener.name.lower()}.") if listener.tls else None
+    sasl = inter_broker_credentials(config.props, listener.name) if listener.sasl else None
+    return InterBrokerSecurity(tls, sasl)
 
 
 def _sum_stats(servers: list[KafkaServer]) -> dict[str, int]:
@@ -139,6 +145,7 @@ class App:
     def __init__(self, settings: AppSettings) -> None:
         self.settings = settings
         self.store: Store | None = None
+        self._writer: AppendWriter | None = None
         self.broker: Broker | None = None
         self.kafka: KafkaServer | None = None  # the first listener's server
         self.kafka_servers: list[KafkaServer] = []  # one per listener, the first first
@@ -150,7 +157,7 @@ class App:
         self._background: set[asyncio.Task[None]] = set()  # one-off work (reloads) started by a callback
         self._stop_event: asyncio.Event | None = None
         self._securities: list[tuple[ListenerSecurity, ssl.SSLContext | None]] = []
-        self._inter_broker_tls: ssl.SSLContext | None = None
+        self._inter_broker: InterBrokerSecurity | None = None
         self._http_tls: ssl.SSLContext | None = None
         # Kafka's log cleaner thread: retention and compaction, one log at a time, never two at once.
         self._cleaner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-cleaner")
@@ -186,8 +193,8 @@ class App:
         # or the data directory is touched: a broker that cannot serve them says so and leaves nothing.
         self._securities = [listener_security(s.config, listener, self._credentials)
                             for listener in s.kafka_listeners()]
-        self._inter_broker_tls = (_inter_broker_tls(s.config, s) if s.config.get_str("zookeeper.connect")
-                                  else None)
+        self._inter_broker = (_inter_broker_security(s.config, s) if s.config.get_str("zookeeper.connect")
+                              else None)
         self._http_tls = (server_context(s.config.props, "logbroker.http.", what="HTTP listener").context
                           if s.config.get_bool("logbroker.http.ssl.enable") else None)
         sockets: list[socket.socket] = []
@@ -216,6 +223,9 @@ class App:
                  budget, reserve)
         self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms,
                                 max_open_segments=budget)
+        # Appends' pwrite runs on the writer thread; fetch wake-ups and answers come back to the loop.
+        self._writer = AppendWriter(asyncio.get_running_loop().call_soon_threadsafe, min_bytes=_WRITER_MIN_BYTES)
+        self.store.use_writer(self._writer)
         durability = Durability()
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()
@@ -254,7 +264,7 @@ class App:
 
             self.cluster = ClusterNode(self.broker, config, host, port, endpoints=addresses,
                                        protocols={e.name: e.protocol for e in s.kafka_listeners()})
-            self.cluster.inter_broker_tls = self._inter_broker_tls
+            self.cluster.inter_broker_security = self._inter_broker
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
             self.cluster.on_leadership = self._offsets_leadership
@@ -451,5 +461,7 @@ class App:
             self.broker.close()
             self.broker.durability.close()
         if self.store is not None:
-            self.store.close()
+            self.store.close()  # every log first waits for its pending writes
+        if self._writer is not None:
+            await asyncio.to_thread(self._writer.close)
         log.info("stopped cleanly")

@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from logbroker.checkpoint_writer import CheckpointWriter
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
@@ -81,6 +82,7 @@ from segments.producer_state import ProducerState, write_snapshot
 from segments.records import has_keyless_record
 from segments.store import Store
 from segments.timestamp_bounds import check_timestamp_bounds
+from segments.writer import WriteTicket
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +111,30 @@ def _disk_errors(action: str) -> Iterator[None]:
     try:
         yield
     except (LogStorageError, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        if exc.errno in _DISK_FULL:
-            log.warning("%s refused: the log directory is full (%s)", action, exc)
-            raise LogStorageError(f"{action} refused: the log directory is full ({reason})", exc.errno) from exc
-        log.error("%s failed: %s", action, exc)
-        raise LogStorageError(f"{action} failed: {reason or exc}", exc.errno) from exc
+        raise _storage_error(action, exc) from exc
+
+
+def _storage_error(action: str, exc: LogStorageError | OSError) -> LogStorageError:
+    """``_disk_errors``' translation and log line, for an error that arrives later (a pending write)."""
+    reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+    if exc.errno in _DISK_FULL:
+        log.warning("%s refused: the log directory is full (%s)", action, exc)
+        return LogStorageError(f"{action} refused: the log directory is full ({reason})", exc.errno)
+    log.error("%s failed: %s", action, exc)
+    return LogStorageError(f"{action} failed: {reason or exc}", exc.errno)
+
+
+def _settle(fut: asyncio.Future[None], _error: BaseException | None) -> None:
+    if not fut.done():
+        fut.set_result(None)  # the outcome is read from the ticket; a future with no waiter stays quiet
+
+
+def _copy_outcome(source: Future[int], target: Future[int]) -> None:
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
 
 
 def build_authorizer(config: BrokerConfig, data_dir: Path) -> Authorizer:
@@ -145,6 +165,9 @@ class AppendOutcome:
     durable: Future[int] | None  # resolves when the bytes are as durable as the topic's policy promises
     duplicate: bool = False
     next_offset: int = -1  # the log end right after this batch (what acks=all waits for the ISR to reach)
+    # The write still pending when ``append`` returned (an append writer copies the bytes into the
+    # file); ``Broker.wait_written`` waits for it (acks=1). None when the bytes were already written.
+    written: WriteTicket | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +214,8 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Leader-epoch checkpoints change on the loop; their fsyncs run on this writer's thread.
+        self.epoch_writer = CheckpointWriter("leader-epoch-checkpoint")
         # Called with a topic's name once it is deleted (the group coordinator drops its state when
         # __consumer_offsets goes).
         self._deletion_listeners: list[Callable[[str], None]] = []
@@ -362,8 +387,12 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
-        for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
+        dropped = [tp for tp in self._epoch_caches if tp[0] == name]
+        for tp in dropped:
             del self._epoch_caches[tp]
+        if dropped:
+            # A queued epoch checkpoint must not land in a directory of the same name created next.
+            self.epoch_writer.flush()
         self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
     async def delete_topic_async(self, name: str) -> TopicInfo:
@@ -629,6 +658,8 @@ class Broker:
             state = self._producer_state(topic, partition, plog)
             dup = state.check(header)
             if dup is not None:
+                if dup.last_offset >= plog.log_end_offset:
+                    plog.drain()  # a retry of a batch whose write is still pending (rare): let it land
                 log.info("duplicate batch from producer %d to %s-%d (sequence %d): answering offset %d",
                          header.producer_id, topic, partition, header.base_sequence, dup.first_offset)
                 return AppendOutcome(dup.first_offset, -1, plog.log_start_offset,
@@ -651,9 +682,69 @@ class Broker:
         self.records_in += header.record_count
         self.topic_bytes_in[topic] = self.topic_bytes_in.get(topic, 0) + len(records)
         self.topic_records_in[topic] = self.topic_records_in.get(topic, 0) + header.record_count
-        durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now)
+        ticket = result.written
+        if ticket is None:
+            durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now)
+        else:
+            durable = self._after_write(topic, partition, plog, result.last_offset, now, ticket)
         return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable,
-                             next_offset=result.last_offset + 1)
+                             next_offset=result.last_offset + 1, written=ticket)
+
+    def _after_write(self, topic: str, partition: int, plog: Log, last_offset: int, now: int,
+                     ticket: WriteTicket) -> Future[int]:
+        """The durability future of an append whose write is pending: the topic's policy applies once
+        the bytes are in the file (its callbacks run on the loop); a failed write fails it."""
+        durable: Future[int] = Future()
+
+        def written(error: BaseException | None) -> None:
+            if error is None and last_offset >= plog.log_end_offset:
+                error = LogStorageError(f"offset {last_offset} of {topic}-{partition} was truncated")
+            if error is not None:
+                err = error if isinstance(error, (LogStorageError, OSError)) else LogStorageError(str(error))
+                # The producer state counted batches that are not in the log: rebuilt from the log
+                # once the writes still pending have landed or failed.
+                plog.drain()
+                self._producer_states.pop((topic, partition), None)
+                durable.set_exception(_storage_error(f"append to {topic}-{partition}", err))
+                return
+            try:
+                policy = self.durability.after_append(plog, plog.config, last_offset, now_ms=now)
+            except Exception as exc:
+                durable.set_exception(exc)
+                return
+            policy.add_done_callback(partial(_copy_outcome, target=durable))
+
+        ticket.add_done_callback(written)
+        return durable
+
+    @staticmethod
+    async def wait_written(outcomes: Sequence[AppendOutcome], timeout_s: float) -> list[BaseException | None]:
+        """Wait until appends' bytes are in their files (acks=1); one result per outcome, in order:
+        None when written, TimeoutError when not within ``timeout_s``, else the storage error. No
+        await at all when every write has already landed (or was done inline)."""
+        tickets = [o.written for o in outcomes if o.written is not None]
+        pending = [t for t in tickets if not t.done]
+        if pending:
+            loop = asyncio.get_running_loop()
+            futures = []
+            for ticket in pending:
+                fut: asyncio.Future[None] = loop.create_future()
+                ticket.add_done_callback(partial(_settle, fut))
+                futures.append(fut)
+            await asyncio.wait(futures, timeout=max(timeout_s, 0.001))
+        results: list[BaseException | None] = []
+        for outcome in outcomes:
+            written = outcome.written
+            if written is None:
+                results.append(None)
+            elif not written.done:
+                results.append(TimeoutError("the write did not complete within the request timeout"))
+            elif written.error is not None:
+                err = written.error
+                results.append(err if isinstance(err, LogStorageError) else LogStorageError(str(err)))
+            else:
+                results.append(None)
+        return results
 
     def check_min_isr(self, topic: str, partition: int) -> None:
         """acks=all: raise NotEnoughReplicasError when the ISR is below the topic's
@@ -699,6 +790,25 @@ class Broker:
             self._producer_states.pop((topic, partition), None)  # rebuilt from the log when needed
         return int(plog.log_end_offset)
 
+    def drop_replica(self, topic: str, partition: int) -> Path | None:
+        """This broker is no longer a replica of the partition: forget its producer state and epoch
+        cache, wake its waiting fetches and take its data out of the store (on the loop; quick).
+        Returns the detached directory, for ``Store.remove_detached`` in a worker thread."""
+        tp = (topic, partition)
+        self._producer_states.pop(tp, None)
+        self._snapshot_offsets.pop(tp, None)
+        self._notify(tp)
+        self._listening.pop(tp, None)
+        if self._epoch_caches.pop(tp, None) is not None:
+            self.epoch_writer.flush()  # a queued checkpoint must not land after the directory moved
+        self._epochs_checked.discard(tp)
+        with _disk_errors(f"remove the replica of {topic}-{partition}"):
+            return self.store.detach_partition(topic, partition)
+
+    def remove_dropped_replica(self, path: Path) -> None:
+        """Remove what ``drop_replica`` detached (blocking: run it in a worker thread)."""
+        self.store.remove_detached([path])
+
     def become_leader(self, topic: str, partition: int, leader_epoch: int) -> None:
         """This broker now leads the partition under ``leader_epoch``: later batches are stamped with
         it, and its epoch starts at the current log end. Producer state is rebuilt from the log, which
@@ -715,7 +825,7 @@ class Broker:
         plog = self.store.log(topic, partition)
         held = self._epoch_caches.get(tp)
         if held is None or held[0] is not plog:
-            cache = LeaderEpochCache.load(plog.path)
+            cache = LeaderEpochCache.load(plog.path, self.epoch_writer.write)
             if tp not in self._epochs_checked:
                 self._epochs_checked.add(tp)
                 with _disk_errors(f"leader-epoch checkpoint of {topic}-{partition}"):
@@ -957,10 +1067,12 @@ class Broker:
             return committed
         return self.reset_offset(topic, partition, reset)
 
-    def delete_records(self, topic: str, partition: int, offset: int) -> int:
+    def delete_records(self, topic: str, partition: int, offset: int, *, checkpoint: bool = True) -> int:
         """Advance the log start offset to ``offset`` (-1: the high watermark); returns the new low watermark.
 
-        Kafka refuses DeleteRecords on internal topics (INVALID_TOPIC_EXCEPTION).
+        Kafka refuses DeleteRecords on internal topics (INVALID_TOPIC_EXCEPTION). With ``checkpoint``
+        the log-start-offset checkpoint is written here (blocking: fsync and rename); without it the
+        caller writes it (``write_checkpoint``, in a worker thread) before answering.
         """
         if is_internal(topic):
             raise InternalTopicError(f"Cannot delete records of internal topic {topic}")
@@ -971,8 +1083,17 @@ class Broker:
         target = plog.log_end_offset if offset == -1 else offset
         with _disk_errors(f"delete records of {topic}-{partition}"):
             plog.delete_records_before(target)
-            self.store.checkpoint()
+            if checkpoint:
+                self.store.checkpoint()
         return int(plog.log_start_offset)
+
+    async def write_checkpoint(self) -> None:
+        """Write the offset checkpoints (recovery points, log start offsets) as they are now: the
+        snapshot is taken here, on the loop; the fsync and rename run in a worker thread, so a slow
+        disk does not stall produce and fetch. Raises LogStorageError when the disk refuses."""
+        snapshot = self.store.checkpoint_snapshot()
+        with _disk_errors("write the offset checkpoints"):
+            await asyncio.to_thread(self.store.write_checkpoint, snapshot)
 
     # ---------------------------------------------------------------- lifecycle
     def partitions_of(self, topic: str) -> int:
@@ -1029,6 +1150,7 @@ class Broker:
 
     def close(self) -> None:
         self.snapshot_producer_states()
+        self.epoch_writer.close()
         for waiters in self._waiters.values():
             for fut in waiters:
                 if not fut.done():

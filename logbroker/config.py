@@ -79,17 +79,18 @@ def _secret(name: str, doc: str) -> BrokerProperty:
 # ``listener.name.<listener, lower case>.<property>``, which wins for that listener.
 _SECURITY_PROPERTIES = (
     BrokerProperty("ssl.keystore.type", str, "PEM",
-                   "Key store format: PEM only (logbroker's default; Kafka's is JKS)."),
-    BrokerProperty("ssl.keystore.location", str, "", "PEM file with the private key and its certificate chain."),
+                   "Key store format: PEM (logbroker's default; Kafka's is JKS, refused) or PKCS12."),
+    BrokerProperty("ssl.keystore.location", str, "",
+                   "PEM file with the private key and its certificate chain, or a PKCS12 file."),
     _secret("ssl.keystore.certificate.chain", "The certificate chain as PEM text (instead of a location)."),
     _secret("ssl.keystore.key", "The private key as PEM text (with ssl.keystore.certificate.chain)."),
     _secret("ssl.key.password", "Password of an encrypted private key."),
-    _secret("ssl.keystore.password", "Key store password (PEM files need none; accepted for Kafka's files)."),
-    BrokerProperty("ssl.truststore.type", str, "PEM", "Trust store format: PEM only."),
-    BrokerProperty("ssl.truststore.location", str, "", "PEM file of the CA certificates client certificates "
-                   "must chain to."),
+    _secret("ssl.keystore.password", "Password of a PKCS12 key store (PEM files need none)."),
+    BrokerProperty("ssl.truststore.type", str, "PEM", "Trust store format: PEM or PKCS12 (JKS is refused)."),
+    BrokerProperty("ssl.truststore.location", str, "", "PEM (or PKCS12) file of the CA certificates peer "
+                   "certificates must chain to."),
     _secret("ssl.truststore.certificates", "Trusted CA certificates as PEM text."),
-    _secret("ssl.truststore.password", "Trust store password (unused for PEM)."),
+    _secret("ssl.truststore.password", "Password of a PKCS12 trust store (may be empty; unused for PEM)."),
     BrokerProperty("ssl.client.auth", str, "none", "Client certificates: required, requested or none."),
     BrokerProperty("ssl.enabled.protocols", str, "TLSv1.2,TLSv1.3", "TLS versions served (1.2 and newer only).",
                    type=ConfigType.LIST),
@@ -102,6 +103,16 @@ _SECURITY_PROPERTIES = (
     BrokerProperty("logbroker.sasl.plain.users.file", str, "",
                    "A file of user_NAME=\"password\" entries (JAAS PlainLoginModule style) PLAIN checks "
                    "against; empty: the SCRAM credential store."),
+    BrokerProperty("sasl.mechanism.inter.broker.protocol", str, "GSSAPI",
+                   "SASL mechanism brokers authenticate to each other with on a SASL inter-broker listener: "
+                   "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Kafka's default, GSSAPI, is not served)."),
+    BrokerProperty("logbroker.inter.broker.sasl.username", str, "",
+                   "This broker's own SASL user on the inter-broker listener when "
+                   "listener.name.<l>.<mechanism>.sasl.jaas.config names none."),
+    _secret("logbroker.inter.broker.sasl.password", "The password of logbroker.inter.broker.sasl.username."),
+    BrokerProperty("connection.failed.authentication.delay.ms", _int, "100",
+                   "A failed SASL authentication is answered, and its connection closed, only after this "
+                   "long (slows password guessing); 0: at once.", 0),
     BrokerProperty("connections.max.reauth.ms", _int, "0",
                    "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
                    0, type=ConfigType.LONG),
@@ -115,6 +126,12 @@ _SECURITY_PROPERTIES = (
                    "With logbroker.http.auth.enable, /metrics needs credentials too."),
     _secret("logbroker.http.token.secret", "HMAC key of the bearer tokens (empty: random per process)."),
     BrokerProperty("logbroker.http.token.lifetime.ms", _int, "3600000", "How long an issued token is valid.", 1000,
+                   type=ConfigType.LONG),
+    BrokerProperty("logbroker.http.auth.max.failures", _int, "5",
+                   "Failed HTTP password attempts a client address, or a user name, may make within "
+                   "logbroker.http.auth.failure.window.ms before further attempts get 429; 0: no limit.", 0),
+    BrokerProperty("logbroker.http.auth.failure.window.ms", _int, "60000",
+                   "The window failed HTTP password attempts are counted in (and the longest wait).", 1000,
                    type=ConfigType.LONG),
     BrokerProperty("config.providers", str, "", "Config providers for ${provider:[path:]key} values "
                    "(env, file, dir).", type=ConfigType.LIST),

@@ -12,6 +12,13 @@ it, for a short time: the loop never waits long on it.
 
 - Appends change only the active segment, and only the loop appends; the cleaner touches closed
   segments only, whose bytes never change, so it reads them without the lock.
+- With an append writer (``use_writer``, ``segments/writer.py``) a large append's write runs on the
+  writer thread: ``append`` takes the offsets (``_next_offset``) and returns; the thread rolls when
+  due and records the segment under the lock, ``pwrite``s without it, then moves the segment size
+  and ``log_end_offset`` under it. Readers see only ``log_end_offset``, so never unwritten bytes.
+  What changes the active segment from the loop (roll, truncation, close, delete) first ``drain``s.
+  A failed write bumps ``_generation``: the writes queued behind it fail, and ``_next_offset``
+  returns to the log end.
 - The cleaner builds a cleaned segment (``.cleaned`` files) without the lock, fsyncs it, and only
   then takes the lock for the swap (``replace_segments``): renames plus two directory fsyncs, no data
   fsync, no unlink. The old segments' files are unlinked after the lock is let go; retention
@@ -72,7 +79,9 @@ from segments.segment import (
     LogSegment,
     OpenSegmentCache,
     fsync_directory,
+    write_at,
 )
+from segments.writer import AppendWriter, WriteTicket
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +118,12 @@ class AppendResult:
     last_offset: int
     max_timestamp: int  # largest batch maxTimestamp appended (-1 if none carried one)
     offset_of_max_timestamp: int  # base offset of the first batch carrying it
-    position_bytes: int  # where the bytes went in the segment
-    segment_base_offset: int
+    position_bytes: int  # where the bytes went in the segment (-1 while the write is pending)
+    segment_base_offset: int  # (-1 while the write is pending)
     size_bytes: int
+    # With an append writer: the write's outcome (the bytes are not in the file when ``append``
+    # returns); None when the write was done inline.
+    written: WriteTicket | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +160,16 @@ class Log:
         "_cache",
         "_closed",
         "_config",
+        "_generation",
+        "_inflight",
         "_listeners",
         "_log_end_offset",
         "_log_start_offset",
+        "_next_offset",
         "_recovery_point",
         "_segments",
+        "_settled",
+        "_writer",
         "lock",
         "path",
         "recovery_report",
@@ -182,6 +199,15 @@ class Log:
         self._closed = False
         self.recovery_report = recovery_report
         self.lock = threading.RLock()
+        # Appends handed to an append writer (``use_writer``): offsets are assigned from
+        # ``_next_offset`` at once, while ``_log_end_offset`` (what readers see) moves only once the
+        # bytes are in the file. ``_inflight`` counts writes submitted and not yet performed;
+        # ``_generation`` moves when a write fails, failing the writes queued behind it.
+        self._writer: AppendWriter | None = None
+        self._next_offset = log_end_offset
+        self._inflight = 0
+        self._generation = 0
+        self._settled = threading.Condition(self.lock)
 
     @classmethod
     def open(
@@ -287,6 +313,24 @@ class Log:
     def remove_append_listener(self, listener: AppendListener) -> None:
         self._listeners.remove(listener)
 
+    def use_writer(self, writer: AppendWriter | None) -> None:
+        """Hand later appends' writes to ``writer`` (None: write inline, in ``append``)."""
+        with self.lock:
+            self.drain()
+            self._writer = writer
+
+    @property
+    def pending_writes(self) -> int:
+        """Appends whose bytes are not in the file yet."""
+        return self._inflight
+
+    def drain(self) -> None:
+        """Wait until every submitted write is performed (before the active segment changes under
+        them: roll, truncation, close). Blocks; on the event loop only on those rare paths."""
+        with self.lock:
+            while self._inflight:
+                self._settled.wait()
+
     def _check_open(self) -> None:
         if self._closed:
             raise LogClosedError(f"log {self.path} is closed")
@@ -306,7 +350,7 @@ class Log:
         if total == 0:
             raise InvalidRecordError("no record batch to append")
         max_message_bytes = self._config.max_message_bytes
-        first_offset = next_offset = self._log_end_offset
+        first_offset = next_offset = self._next_offset
         max_timestamp, offset_of_max = NO_TIMESTAMP, first_offset
         pos = 0
         while pos < total:
@@ -321,7 +365,75 @@ class Log:
                 max_timestamp, offset_of_max = header.max_timestamp, next_offset
             next_offset += header.last_offset_delta + 1
             pos += header.size
-        return self._write(buf, first_offset, next_offset, max_timestamp, offset_of_max, now_ms)
+        writer = self._writer
+        if writer is None or (total < writer.min_bytes and not self._inflight):
+            # A small append costs less written here than handed over (a thread switch each way).
+            return self._write(buf, first_offset, next_offset, max_timestamp, offset_of_max, now_ms)
+        return self._submit(writer, buf, first_offset, next_offset, max_timestamp, offset_of_max, now_ms)
+
+    def _submit(
+        self,
+        writer: AppendWriter,
+        data: bytearray | memoryview,
+        first_offset: int,
+        next_offset: int,
+        max_timestamp: int,
+        offset_of_max: int,
+        now_ms: int,
+    ) -> AppendResult:
+        """Hand the write to the append writer (HOT PATH): the offsets are taken now, the log end
+        moves when the bytes are in the file (``_AsyncWrite``)."""
+        ticket = WriteTicket()
+        with self.lock:
+            if self._next_offset != first_offset:
+                # A failed write reset the next offset while this append was being validated.
+                raise LogStorageError(f"cannot append to {self.path}: an earlier write failed")
+            self._next_offset = next_offset
+            self._inflight += 1
+            write = _AsyncWrite(self, self._generation, data, first_offset, next_offset, max_timestamp,
+                                offset_of_max, now_ms, ticket)
+            try:
+                writer.submit(write)
+            except RuntimeError as exc:
+                self._next_offset = first_offset
+                self._inflight -= 1
+                raise LogClosedError(f"log {self.path} is closing: {exc}") from exc
+        return AppendResult(first_offset, next_offset - 1, max_timestamp, offset_of_max, -1, -1, len(data),
+                            ticket)
+
+    def _perform(self, write: _AsyncWrite) -> None:
+        """The writer thread's part of an append: roll if due, ``pwrite`` without ``lock`` (readers and
+        the loop's next appends go on meanwhile), then move the segment size and the log end."""
+        try:
+            with self.lock:
+                if write.generation != self._generation or self._closed:
+                    raise LogStorageError(f"cannot append to {self.path}: an earlier write failed"
+                                          if not self._closed else f"log {self.path} is closed")
+                last_offset = write.next_offset - 1
+                segment = self._maybe_roll(len(write.data), write.first_offset, last_offset, write.now_ms)
+                handle, position = segment.reserve(last_offset)
+            view = memoryview(write.data).cast("B")
+            write_at(handle, position, view)
+            with self.lock:
+                segment.record_append(position, view, last_offset, write.max_timestamp, write.offset_of_max,
+                                      now_ms=write.now_ms)
+                self._log_end_offset = write.next_offset
+                self._inflight -= 1
+                self._settled.notify_all()
+        except Exception as exc:
+            error = exc if isinstance(exc, StorageError) else LogStorageError(
+                f"cannot append to {self.path}: {getattr(exc, 'strerror', None) or exc}", getattr(exc, "errno", None))
+            with self.lock:
+                if write.generation == self._generation:
+                    # The writes queued behind this one carry offsets past the hole: they fail too
+                    # (their generation is now stale), and the next append starts at the log end.
+                    self._generation += 1
+                    self._next_offset = self._log_end_offset
+                    logger.error("%s: write of offsets %d..%d failed: %s", self.path, write.first_offset,
+                                 write.next_offset - 1, error)
+                self._inflight -= 1
+                self._settled.notify_all()
+            write.error = error
 
     def append_as_is(self, data: bytes | bytearray | memoryview, *, now_ms: int | None = None) -> AppendResult:
         """Append batches that already carry offsets (replication, tools), keeping them.
@@ -333,6 +445,7 @@ class Log:
         total = len(data)
         if total == 0:
             raise InvalidRecordError("no record batch to append")
+        self.drain()  # written inline, after every write already submitted
         expected = self._log_end_offset
         first_offset = -1
         max_timestamp, offset_of_max = NO_TIMESTAMP, expected
@@ -366,21 +479,24 @@ class Log:
             with self.lock:  # a roll changes the segment list
                 segment = self._maybe_roll(len(data), first_offset, last_offset, now_ms)
                 position = segment.append(last_offset, max_timestamp, offset_of_max, data, now_ms=now_ms)
-                self._log_end_offset = next_offset
+                self._log_end_offset = self._next_offset = next_offset
         except StorageError:
             raise
         except OSError as exc:
             # The segment cut any partial write, and the log end offset has not moved: nothing was
             # appended, and the next append (once the disk has room) writes where this one failed.
             raise LogStorageError(f"cannot append to {self.path}: {exc.strerror or exc}", exc.errno) from exc
+        self._notify_listeners(next_offset)
+        return AppendResult(
+            first_offset, last_offset, max_timestamp, offset_of_max, position, segment.base_offset, len(data)
+        )
+
+    def _notify_listeners(self, next_offset: int) -> None:
         for listener in self._listeners:
             try:
                 listener(next_offset)
             except Exception:
                 logger.exception("append listener of %s failed", self.path)
-        return AppendResult(
-            first_offset, last_offset, max_timestamp, offset_of_max, position, segment.base_offset, len(data)
-        )
 
     def _maybe_roll(self, size: int, first_offset: int, last_offset: int, now_ms: int) -> LogSegment:
         """The segment to append to, rolling first when Kafka would (``LogSegment.shouldRoll``)."""
@@ -404,6 +520,7 @@ class Log:
         """Start a new active segment at the log end (no-op when the active one is empty)."""
         with self.lock:
             self._check_open()
+            self.drain()
             return self._roll_at(self._log_end_offset)
 
     def _roll_at(self, base_offset: int) -> LogSegment:
@@ -584,6 +701,7 @@ class Log:
         batch boundary, as Kafka's truncation points are.
         """
         self._check_open()
+        self.drain()
         if offset >= self._log_end_offset:
             return
         if offset <= self._segments[0].base_offset:
@@ -595,7 +713,7 @@ class Log:
         segment = self._segments[-1]
         segment.activate()
         removed = segment.truncate_to(offset)
-        self._log_end_offset = segment.next_offset
+        self._log_end_offset = self._next_offset = segment.next_offset
         self._log_start_offset = min(self._log_start_offset, self._log_end_offset)
         self._recovery_point = min(self._recovery_point, self._log_end_offset)
         logger.info("%s: truncated to offset %d (%d bytes removed from the active segment)", self.path,
@@ -604,11 +722,12 @@ class Log:
     @_locked
     def _truncate_fully(self, offset: int) -> None:
         """Delete every segment and start empty at ``offset``."""
+        self.drain()
         for segment in self._segments:
             segment.delete()
         self._segments = [LogSegment.create(self.path, offset, self._config, cache=self._cache)]
         self._bases = [offset]
-        self._log_start_offset = self._log_end_offset = self._recovery_point = offset
+        self._log_start_offset = self._log_end_offset = self._recovery_point = self._next_offset = offset
         fsync_directory(self.path)
         logger.info("%s: truncated fully, starting at offset %d", self.path, offset)
 
@@ -622,7 +741,9 @@ class Log:
             return
         self._log_start_offset = offset
         if offset == self._log_end_offset and self._segments[-1].size > 0:
-            self._roll_at(offset)
+            self.drain()
+            if offset == self._log_end_offset:
+                self._roll_at(offset)
         doomed = [s for i, s in enumerate(self._segments[:-1]) if self._bases[i + 1] <= offset]
         if doomed:
             self._remove_segments(doomed)
@@ -768,6 +889,7 @@ class Log:
         """Flush everything, write the indexes trimmed and let go of the files (a clean shutdown)."""
         if self._closed:
             return
+        self.drain()
         active = self._segments[-1]
         active.seal()
         self.flush()
@@ -780,6 +902,7 @@ class Log:
     @_locked
     def delete(self) -> None:
         """Delete every segment file and, if nothing else is left in it, the directory."""
+        self.drain()
         for segment in self._segments:
             segment.delete()
         self._closed = True
@@ -787,6 +910,36 @@ class Log:
         # Other files (e.g. the store's metadata) may live here; then the store removes the directory.
         with contextlib.suppress(OSError):
             os.rmdir(self.path)
+
+
+class _AsyncWrite:
+    """One append handed to the append writer: its bytes (a view the caller keeps unchanged until
+    the ticket finishes), offsets, and outcome."""
+
+    __slots__ = ("data", "error", "first_offset", "generation", "log", "max_timestamp", "next_offset", "now_ms",
+                 "offset_of_max", "ticket")
+
+    def __init__(self, log: Log, generation: int, data: bytearray | memoryview, first_offset: int, next_offset: int,
+                 max_timestamp: int, offset_of_max: int, now_ms: int, ticket: WriteTicket) -> None:
+        self.log = log
+        self.generation = generation
+        self.data: bytes | bytearray | memoryview = data
+        self.first_offset = first_offset
+        self.next_offset = next_offset
+        self.max_timestamp = max_timestamp
+        self.offset_of_max = offset_of_max
+        self.now_ms = now_ms
+        self.ticket = ticket
+        self.error: BaseException | None = None
+
+    def perform(self) -> None:
+        self.log._perform(self)
+
+    def publish(self) -> None:
+        self.data = b""  # the caller's buffer may be reused from here
+        if self.error is None:
+            self.log._notify_listeners(self.next_offset)
+        self.ticket.finish(self.error)
 
 
 def _writable(data: bytes | bytearray | memoryview) -> bytearray | memoryview:

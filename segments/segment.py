@@ -431,26 +431,41 @@ class LogSegment:
         HOT PATH: one ``pwrite``; per batch only the 12-byte prefix (and maxTimestamp when an index
         entry is due) is read, to place sparse index entries every ``index.interval.bytes``.
         """
+        handle, position = self.reserve(largest_offset)
+        view = memoryview(data).cast("B")
+        write_at(handle, position, view)
+        self.record_append(position, view, largest_offset, max_timestamp, offset_of_max_ts, now_ms=now_ms)
+        return position
+
+    def reserve(self, largest_offset: int) -> tuple[FileHandle, int]:
+        """Where the next append goes: the file (held, so an eviction cannot close it meanwhile) and
+        the position (the end of the valid bytes). The caller writes there with ``write_at`` and then
+        calls ``record_append``; until then no reader sees the bytes (``size`` has not moved).
+        Only one append may be between ``reserve`` and ``record_append`` at a time."""
         self._check_open()
         if not self.active:
             raise ValueError(f"segment {self.path} is not active")
         if not self.can_hold_offset(largest_offset):
             raise ValueError(f"offset {largest_offset} does not fit segment {self.base_offset}")
+        self._indexes()
+        self._tail_state()
+        return self._file(), self.size
+
+    def record_append(
+        self,
+        position: int,
+        view: memoryview,
+        largest_offset: int,
+        max_timestamp: int,
+        offset_of_max_ts: int,
+        *,
+        now_ms: int | None = None,
+    ) -> None:
+        """Account for ``view``, written at ``position`` by ``write_at``: sparse index entries, the
+        tail state and the size (from here readers see the bytes)."""
         offset_index, time_index = self._indexes()
         tail = self._tail_state()
-        fd = self._file().fd
-        position = self.size
-        view = memoryview(data).cast("B")
         total = len(view)
-        written = 0
-        try:
-            while written < total:
-                written += os.pwrite(fd, view[written:], position + written)
-        except OSError:
-            # Bytes past ``size`` are never served and the next append overwrites them.
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, position)
-            raise
         interval = self.config.index_interval_bytes
         since = self._bytes_since_index
         if since + total > interval:
@@ -478,7 +493,6 @@ class LogSegment:
         self._size = position + total
         self._log_dirty = True
         self._indexes_dirty = True
-        return position
 
     # ------------------------------------------------------------------ read
 
@@ -755,6 +769,24 @@ class LogSegment:
             self._offset_index.path = self.index_path
         if self._time_index is not None:
             self._time_index.path = self.time_index_path
+
+
+def write_at(handle: FileHandle, position: int, view: memoryview) -> None:
+    """``pwrite`` all of ``view`` at ``position``. HOT PATH (the kernel's copy into the page cache).
+
+    On an error the bytes written past ``position`` are cut again (best effort: bytes past a
+    segment's ``size`` are never served and the next append overwrites them), then it raises.
+    """
+    fd = handle.fd
+    total = len(view)
+    written = 0
+    try:
+        while written < total:
+            written += os.pwrite(fd, view[written:], position + written)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, position)
+        raise
 
 
 def _fsync_path(path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -104,3 +105,21 @@ def make_material(directory: Path) -> TlsMaterial:
         untrusted=other.issue("mallory", "mallory", ou="eng"),
         encrypted_server=ca.issue("server-enc", "127.0.0.1", server=True, key_password=KEY_PASSWORD.encode()),
     )
+
+
+def write_pkcs12_key_store(pair: Pair, ca: CertificateAuthority, path: Path, password: str) -> Path:
+    """``pair``'s key (unencrypted PEM) and certificate with the CA certificate as a PKCS#12 file."""
+    key = serialization.load_pem_private_key(pair.key.read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    cert = x509.load_pem_x509_certificate(pair.cert.read_bytes())
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"broker", key, cert, [ca.cert], serialization.BestAvailableEncryption(password.encode())))
+    return path
+
+
+def write_pkcs12_trust_store(ca: CertificateAuthority, path: Path, password: str | None) -> Path:
+    """The CA certificate alone as a PKCS#12 file (no key)."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption())
+    path.write_bytes(pkcs12.serialize_key_and_certificates(None, None, None, [ca.cert], encryption))
+    return path

@@ -3,11 +3,12 @@
 One task per leader broker, for every partition this broker follows there. Before a partition's
 first fetch under a leader epoch the follower asks OffsetForLeaderEpoch (v3, with its replica id)
 for the end of its own latest epoch on the leader and truncates its log there (KIP-101; when the
-leader answers an older epoch, to the smaller of both ends of that epoch, KIP-279), so its log never
-keeps records the new leader does not have. Then it fetches (Fetch v12 with ``ReplicaId`` = its broker
-id and ``CurrentLeaderEpoch``, KIP-320) from its log end, appends the batches as they are and keeps
-the leader's high watermark. A partition the leader refuses (not leader, fenced or unknown epoch) is
-dropped until the cluster state says otherwise.
+leader answers an older epoch, to the smaller of both ends of that epoch, KIP-279; when it answers
+undefined, the follower's epoch being unknown there, to the follower's own high watermark, as Kafka's
+fetcher does), so its log never keeps records the new leader does not have. Then it fetches (Fetch
+v12 with ``ReplicaId`` = its broker id and ``CurrentLeaderEpoch``, KIP-320) from its log end,
+appends the batches as they are and keeps the leader's high watermark. A partition the leader
+refuses (not leader, fenced or unknown epoch) is dropped until the cluster state says otherwise.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from logbroker.broker import Broker
+from logbroker.cluster.broker_connection import (
+    BrokerConnection,
+    InterBrokerAuthenticationFailed,
+    InterBrokerSecurity,
+    connect,
+)
 from logbroker.errors import StorageError
-from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.errors import ProtocolError
@@ -33,7 +37,7 @@ log = logging.getLogger(__name__)
 FETCH_VERSION = 12
 EPOCH_VERSION = 3
 RETRY_S = 0.2
-_SIZE = struct.Struct(">i")
+AUTH_RETRY_S = 2.0  # after the leader refused this broker's credentials
 _DROP = {ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH,
          ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.OFFSET_OUT_OF_RANGE}
 
@@ -50,22 +54,23 @@ class ReplicaFetcher:
     def __init__(self, broker: Broker, broker_id: int, leader_id: int,
                  address: Callable[[], tuple[str, int] | None], *,
                  on_high_watermark: Callable[[TopicPartition, int], None],
+                 high_watermark: Callable[[TopicPartition], int],
                  on_dropped: Callable[[TopicPartition], None], wait_ms: int, max_bytes: int,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 security: InterBrokerSecurity | None = None) -> None:
         self.broker = broker
-        self.tls = tls  # the inter-broker listener is SSL: connect to the leader through TLS
+        self.security = security  # TLS and/or SASL of the inter-broker listener
         self.broker_id = broker_id
         self.leader_id = leader_id
         self._address = address
         self._on_hw = on_high_watermark
+        self._hw = high_watermark
         self._on_dropped = on_dropped
         self.wait_ms = wait_ms
         self.max_bytes = max_bytes
         self.partitions: dict[TopicPartition, Followed] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._correlation = 0
-        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._conn: BrokerConnection | None = None
 
     def follow(self, tp: TopicPartition, leader_epoch: int) -> None:
         held = self.partitions.get(tp)
@@ -100,33 +105,30 @@ class ReplicaFetcher:
                 log.info("fetch from leader %d failed: %s; retrying", self.leader_id, exc)
                 self._disconnect()
                 await asyncio.sleep(RETRY_S)
+            except InterBrokerAuthenticationFailed as exc:
+                log.error("cannot replicate from leader %d: %s; retrying in %.0f s", self.leader_id, exc,
+                          AUTH_RETRY_S)
+                self._disconnect()
+                await asyncio.sleep(AUTH_RETRY_S)
             except (StorageError, KeyError) as exc:  # e.g. a topic deleted while its fetch was in flight
                 log.warning("fetch from leader %d: %s; retrying", self.leader_id, exc)
                 self._disconnect()
                 await asyncio.sleep(RETRY_S)
 
     async def _request(self, api_key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
+        if self._conn is not None and self._conn.expired:
+            self._disconnect()  # the leader's SASL session ends soon: authenticate a new connection
         if self._conn is None:
             address = self._address()
             if address is None:
                 raise ConnectionError(f"leader {self.leader_id} is not registered")
-            if self.tls is not None:
-                self._conn = await asyncio.wait_for(
-                    asyncio.open_connection(*address, ssl=self.tls, server_hostname=address[0]), 5)
-            else:
-                self._conn = await asyncio.wait_for(asyncio.open_connection(*address), 5)
-        reader, writer = self._conn
-        self._correlation += 1
-        writer.write(codec.encode_request(api_key, version, self._correlation, f"replica-{self.broker_id}", body))
-        await writer.drain()
-        timeout = self.wait_ms / 1000 + 10
-        size = _SIZE.unpack(await asyncio.wait_for(reader.readexactly(4), timeout))[0]
-        frame = await asyncio.wait_for(reader.readexactly(size), timeout)
-        return dict(codec.decode_response(frame, api_key, version).body)
+            self._conn = await connect(address, self.security, f"replica-{self.broker_id}")
+        return await self._conn.request(api_key, version, f"replica-{self.broker_id}", body,
+                                        self.wait_ms / 1000 + 10)
 
     def _disconnect(self) -> None:
         if self._conn is not None:
-            self._conn[1].close()
+            self._conn.close()
             self._conn = None
 
     async def _truncate_new(self) -> None:
@@ -159,7 +161,15 @@ class ReplicaFetcher:
         topic, partition = tp
         own_end = self.broker.log_end_offset(topic, partition)
         if end_offset < 0:
-            return  # the leader knows no epoch of ours: nothing to compare (an empty or pre-cluster log)
+            # Undefined: the leader cannot place our latest epoch (we have none, or one it never had).
+            # Kafka's fetcher keeps what is committed, its high watermark, and fetches the rest again.
+            target = self._hw(tp)
+            if target < own_end:
+                log.info("%s-%d: truncating from %d to the high watermark %d (leader %d cannot place epoch %d)",
+                         topic, partition, own_end, target, self.leader_id,
+                         self.broker.epoch_cache(topic, partition).latest_epoch)
+                self.broker.truncate_replica(topic, partition, target)
+            return
         target = end_offset
         mine = self.broker.epoch_cache(topic, partition).latest_epoch
         if leader_epoch != mine:

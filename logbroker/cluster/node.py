@@ -35,7 +35,6 @@ import dataclasses
 import functools
 import logging
 import random
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +46,7 @@ from kazoo.exceptions import BadVersionError, ConnectionLoss, KazooException, No
 
 from logbroker.broker import Broker
 from logbroker.cluster import znodes
+from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
 from logbroker.cluster.replicas import LeaderReplica
@@ -121,8 +121,8 @@ class ClusterNode:
         self.broker_id = config.node_id
         self.registration = BrokerRegistration(self.broker_id, host, port, dict(endpoints or {}),
                                                dict(protocols or {}))
-        # Set when the inter-broker listener is SSL: followers fetch from leaders through TLS.
-        self.inter_broker_tls: ssl.SSLContext | None = None
+        # Set when the inter-broker listener uses TLS or SASL: how followers connect to leaders.
+        self.inter_broker_security: InterBrokerSecurity | None = None
         self.zk = KazooClient(hosts=config.get_str("zookeeper.connect"),
                               timeout=config.get_int("zookeeper.session.timeout.ms") / 1000)
         self.controller = Controller(self.zk, self.broker_id, self._unclean)
@@ -140,6 +140,7 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._controller_id = -1
         self._isr_tasks: set[asyncio.Task[None]] = set()
+        self._removals: set[asyncio.Task[None]] = set()  # directories of replicas this broker dropped
         self._local_changes = 0  # topic changes this broker wrote; a pass that saw none of them is redone
         # Told when this broker starts or stops leading a partition (the group coordinator loads or
         # unloads the groups of a ``__consumer_offsets`` partition).
@@ -171,6 +172,7 @@ class ClusterNode:
             await fetcher.close()
         for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
+            self.follower_hw[tp] = replica.high_watermark  # what the final checkpoint below records
             self._leadership(tp, False)
         self.leading.clear()
         await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
@@ -212,10 +214,14 @@ class ClusterNode:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _session_lost(self) -> None:
-        log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
-                    len(self.leading))
+        if self.leading:
+            log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
+                        len(self.leading))
+        else:
+            log.info("broker %d lost its ZooKeeper session", self.broker_id)
         for tp, replica in self.leading.items():
             replica.resign("the broker lost its ZooKeeper session")
+            self.follower_hw[tp] = replica.high_watermark
             self._leadership(tp, False)
         self.leading.clear()
         self.controller.epoch = -1
@@ -424,15 +430,29 @@ class ClusterNode:
                          partition, state.leader, state.leader_epoch)
 
     def _no_longer_a_replica(self, tp: TopicPartition) -> None:
-        """A reassignment moved the partition away from this broker: stop leading or following it. Its
-        local data stays (Kafka deletes it), unused until this broker is a replica again and truncates."""
+        """A reassignment moved the partition away from this broker: stop leading or following it and
+        delete its local data, as Kafka's StopReplica with delete does. The directory is renamed at
+        once (a fetch still sending from it keeps its open files) and removed in a worker thread."""
         replica = self.leading.pop(tp, None)
         if replica is not None:
             replica.resign("this broker is no longer a replica")
             self._leadership(tp, False)
+        had_role = replica is not None or tp in self.following
         if tp in self.following:
             self._unfollow(tp)
-            log.info("broker %d is no longer a replica of %s-%d", self.broker_id, *tp)
+        if not had_role:
+            return
+        log.info("broker %d is no longer a replica of %s-%d: deleting its copy", self.broker_id, *tp)
+        self.follower_hw.pop(tp, None)
+        try:
+            detached = self.broker.drop_replica(*tp)
+        except StorageError as exc:
+            log.error("%s-%d: the local copy could not be removed: %s", *tp, exc)
+            return
+        if detached is not None and self._loop is not None:
+            task = self._loop.create_task(asyncio.to_thread(self.broker.remove_dropped_replica, detached))
+            self._removals.add(task)
+            task.add_done_callback(self._removals.discard)
 
     def _leadership(self, tp: TopicPartition, leading: bool) -> None:
         if self.on_leadership is None:
@@ -454,10 +474,11 @@ class ClusterNode:
                 reg = self.brokers.get(leader)
                 return (reg.host, reg.port) if reg is not None else None
             fetcher = ReplicaFetcher(self.broker, self.broker_id, leader, address,
-                                     on_high_watermark=self._follower_hw, on_dropped=self._dropped,
+                                     on_high_watermark=self._follower_hw,
+                                     high_watermark=lambda tp: self.follower_hw.get(tp, 0), on_dropped=self._dropped,
                                      wait_ms=self.config.get_int("replica.fetch.wait.max.ms"),
                                      max_bytes=self.config.get_int("replica.fetch.max.bytes"),
-                                     tls=self.inter_broker_tls)
+                                     security=self.inter_broker_security)
             self.fetchers[leader] = fetcher
         return fetcher
 

@@ -47,7 +47,8 @@ from typing import Any
 
 from aiohttp import web
 
-from logbroker.broker import Broker, ReadOutcome
+from logbroker.broker import AppendOutcome, Broker, ReadOutcome
+from logbroker.errors import LogStorageError
 from logbroker.http.access import Op, require_topic
 from logbroker.http.content import body_is_msgpack, read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, context
@@ -190,22 +191,37 @@ async def produce(request: web.Request) -> web.Response:
             start += count
     placed: list[dict[str, int]] = [{} for _ in records]
     durable: list[Future[int]] = []
+    outcomes: list[AppendOutcome] = []
     # No await between the appends: batches of one request land together and in order.
     for partition, indexes, batch in batches:
         outcome = broker.append(topic, partition, memoryview(bytearray(batch)))
+        outcomes.append(outcome)
         for n, i in enumerate(indexes):
             placed[i] = {"partition": partition, "offset": outcome.base_offset + n}
         if outcome.durable is not None:
             durable.append(outcome.durable)
     if acks in ("all", "-1") and durable:
-        await _await_durable(durable, timeout_ms / 1000)
+        await _await_durable(durable, timeout_ms / 1000)  # resolved after the writes: covers them
+    elif acks == "1":
+        await _await_written(outcomes, timeout_ms / 1000)
     return respond(request, {"topic": topic, "records": placed})
+
+
+async def _await_written(outcomes: Sequence[AppendOutcome], timeout_s: float) -> None:
+    """acks=1: answered once the bytes are in the segment files (an append writer copies them)."""
+    for exc in await Broker.wait_written(outcomes, timeout_s):
+        if isinstance(exc, TimeoutError):
+            raise TimeoutError("the records were not written within timeout_ms")
+        if exc is not None:
+            raise exc
 
 
 async def _await_durable(futures: Sequence[Future[int]], timeout_s: float) -> None:
     for exc in await Broker.wait_durable(futures, timeout_s):
         if isinstance(exc, TimeoutError):
             raise TimeoutError("the records were written but not made durable within timeout_ms")
+        if isinstance(exc, LogStorageError):
+            raise exc  # the write itself failed (it was pending when the append returned): 507
         if exc is not None:
             raise OSError(f"the records were written but could not be made durable: {exc}") from exc
 

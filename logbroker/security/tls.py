@@ -4,13 +4,17 @@ Kafka's names, read under a prefix (``""`` for the broker-wide value, ``listener
 one listener, which wins; ``logbroker.http.`` for the HTTP listener):
 
     setting                            meaning here
-    ssl.keystore.type                  PEM only (Kafka's JKS/PKCS12 keystores are refused by name)
-    ssl.keystore.location              a PEM file holding the private key and the certificate chain
+    ssl.keystore.type                  PEM (the default here; Kafka's is JKS) or PKCS12; JKS is
+                                       refused (logbroker/security/keystores.py)
+    ssl.keystore.location              a PEM file holding the private key and the certificate chain,
+                                       or a PKCS12 file
+    ssl.keystore.password              the PKCS12 file's password
     ssl.keystore.certificate.chain     the chain as PEM text (instead of a location)
     ssl.keystore.key                   the private key as PEM text (with the chain)
     ssl.key.password                   the password of an encrypted private key
-    ssl.truststore.type                PEM only
-    ssl.truststore.location            a PEM file of trusted CA certificates (client certificates)
+    ssl.truststore.type                PEM or PKCS12, as the key store
+    ssl.truststore.location            a PEM (or PKCS12) file of trusted CA certificates
+    ssl.truststore.password            the PKCS12 trust store's password (may be empty)
     ssl.truststore.certificates        the same as PEM text
     ssl.client.auth                    required | requested | none (Kafka's default: none)
     ssl.enabled.protocols              TLSv1.2 and/or TLSv1.3; older protocols are refused
@@ -22,14 +26,13 @@ Facts from Kafka's documentation, "Encryption and Authentication using SSL"
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from logbroker.errors import InvalidConfigError
+from logbroker.security.keystores import load_key_store, load_trust_store, store_type
 
 # The TLS settings of one listener, by Kafka's name.
 SSL_SETTINGS = ("ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.certificate.chain",
@@ -60,9 +63,7 @@ def server_context(props: Mapping[str, str], prefix: str = "", *, what: str = "l
         return setting(props, prefix, name, default)
 
     for kind in ("ssl.keystore.type", "ssl.truststore.type"):
-        value = get(kind, "PEM")
-        if value.upper() != "PEM":
-            raise InvalidConfigError(f"{what}: {kind}={value} is not supported; logbroker reads PEM files only")
+        store_type(get, kind, what)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     versions = [v.strip() for v in get("ssl.enabled.protocols", "TLSv1.2,TLSv1.3").split(",") if v.strip()]
     unknown = [v for v in versions if v not in _PROTOCOLS]
@@ -71,21 +72,11 @@ def server_context(props: Mapping[str, str], prefix: str = "", *, what: str = "l
                                  "only TLSv1.2 and TLSv1.3 are served")
     ctx.minimum_version = min(_PROTOCOLS[v] for v in versions)
     ctx.maximum_version = max(_PROTOCOLS[v] for v in versions)
-    password = get("ssl.key.password") or None
-    location, chain, key = get("ssl.keystore.location"), get("ssl.keystore.certificate.chain"), get("ssl.keystore.key")
     try:
-        if location:
-            ctx.load_cert_chain(location, password=password)
-        elif chain and key:
-            _load_inline_chain(ctx, chain, key, password)
-        else:
+        if not load_key_store(ctx, get, what):
             raise InvalidConfigError(f"{what}: TLS needs ssl.keystore.location, or ssl.keystore.certificate.chain "
                                      "with ssl.keystore.key")
-        trust_file, trust_pem = get("ssl.truststore.location"), get("ssl.truststore.certificates")
-        if trust_file:
-            ctx.load_verify_locations(cafile=trust_file)
-        elif trust_pem:
-            ctx.load_verify_locations(cadata=trust_pem)
+        trusted = load_trust_store(ctx, get, what)
     except (ssl.SSLError, OSError) as exc:
         # The message names the file or the failing step, never a key or password.
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
@@ -93,7 +84,7 @@ def server_context(props: Mapping[str, str], prefix: str = "", *, what: str = "l
     client_auth = get("ssl.client.auth", "none").lower()
     if client_auth not in _CLIENT_AUTH:
         raise InvalidConfigError(f"{what}: ssl.client.auth={client_auth} is not one of required, requested, none")
-    if client_auth != "none" and not (get("ssl.truststore.location") or get("ssl.truststore.certificates")):
+    if client_auth != "none" and not trusted:
         raise InvalidConfigError(f"{what}: ssl.client.auth={client_auth} needs a trust store "
                                  "(ssl.truststore.location or ssl.truststore.certificates)")
     ctx.verify_mode = _CLIENT_AUTH[client_auth]
@@ -110,34 +101,13 @@ def client_context(props: Mapping[str, str], prefix: str = "", *, what: str = "i
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        trust_file, trust_pem = get("ssl.truststore.location"), get("ssl.truststore.certificates")
-        if trust_file:
-            ctx.load_verify_locations(cafile=trust_file)
-        elif trust_pem:
-            ctx.load_verify_locations(cadata=trust_pem)
-        else:
+        if not load_trust_store(ctx, get, what):
             raise InvalidConfigError(f"{what}: TLS between brokers needs a trust store (ssl.truststore.location)")
-        password = get("ssl.key.password") or None
-        if get("ssl.keystore.location"):
-            ctx.load_cert_chain(get("ssl.keystore.location"), password=password)
-        elif get("ssl.keystore.certificate.chain") and get("ssl.keystore.key"):
-            _load_inline_chain(ctx, get("ssl.keystore.certificate.chain"), get("ssl.keystore.key"), password)
+        load_key_store(ctx, get, what)
     except (ssl.SSLError, OSError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
         raise InvalidConfigError(f"{what}: cannot load the TLS key store or trust store: {reason}") from None
     return ctx
-
-
-def _load_inline_chain(ctx: ssl.SSLContext, chain: str, key: str, password: str | None) -> None:
-    """``load_cert_chain`` reads files only: the PEM text goes to a private temporary file that is
-    removed as soon as it is loaded."""
-    fd, path = tempfile.mkstemp(prefix="logbroker-tls-", suffix=".pem")
-    try:
-        with os.fdopen(fd, "w") as f:  # mkstemp creates it mode 0600
-            f.write(key.strip() + "\n" + chain.strip() + "\n")
-        ctx.load_cert_chain(path, password=password)
-    finally:
-        os.unlink(path)
 
 
 # RFC 2253 short names, as Java's X500Principal.getName() writes a subject.

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.locks import exclusive
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES_ENV = "LOGBROKER_FAULT_FIGURES"
 SCALE_ENV = "LOGBROKER_FAULT_SCALE"
@@ -39,15 +41,15 @@ def figures_path() -> Path:
 def record(name: str, **values: Any) -> None:
     """Store the figures of one test (replacing its previous entry), atomically."""
     path = figures_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
     values["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     values["scale"] = scale()
     values["machine"] = f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores"
-    data[name] = values
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    with exclusive(path.with_name(path.name + ".lock")):  # tests in parallel processes record at once
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        data[name] = values
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from kafka import KafkaConsumer
 
 from logbroker.broker import Broker
@@ -71,7 +72,8 @@ def test_metrics(api: Api, http_broker: BrokerProcess) -> None:
 def _stub_app_routes() -> set[tuple[str, str]]:
     """(method, path template) of every route the application registers."""
     broker = SimpleNamespace(config=SimpleNamespace(get_int=lambda name: 1024, get_str=lambda name: "",
-                                                    get_bool=lambda name: False), credentials=None)
+                                                    get_bool=lambda name: False), credentials=None,
+                             data_dir=None)
     app = build_app(HttpContext(cast(Broker, broker)))
     routes = set()
     for route in app.router.routes():
@@ -168,6 +170,7 @@ def _fuzzed_topic(api: Api) -> None:
         api.post("/topics/fuzzed/records", {"records": [{"key": "k", "value": "v"}]})
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(api: Api, http_broker: BrokerProcess, tmp_path: Path) -> None:
     _fuzzed_topic(api)
     result = _schemathesis(api, tmp_path, "not_a_server_error", 30)
@@ -176,6 +179,7 @@ def test_schemathesis_finds_no_server_errors(api: Api, http_broker: BrokerProces
     assert api.get("/health").status == 200
 
 
+@pytest.mark.slow
 def test_the_api_matches_its_openapi_document(api: Api, http_broker: BrokerProcess, tmp_path: Path) -> None:
     """Every schemathesis check: statuses and bodies as documented, schema-valid requests accepted,
     schema-violating ones refused, content types as documented."""

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_CI, ROOT
+from tests.locks import exclusive
 
 JAVA_DIR = ROOT / "tests" / "java"
 TARGET = JAVA_DIR / "target"
@@ -57,11 +58,14 @@ def build() -> None:
     if _build_is_fresh():
         return
     mvn = require("mvn", "maven")
-    proc = subprocess.run([mvn, "-q", "-B", "clean", "package"], cwd=JAVA_DIR, capture_output=True, text=True,
-                          timeout=BUILD_TIMEOUT_S, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"mvn package failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    (TARGET / "lib" / ".complete").touch()
+    with exclusive(ROOT / "build" / "java-interop.lock"):  # parallel test processes build once
+        if _build_is_fresh():
+            return
+        proc = subprocess.run([mvn, "-q", "-B", "clean", "package"], cwd=JAVA_DIR, capture_output=True, text=True,
+                              timeout=BUILD_TIMEOUT_S, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"mvn package failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        (TARGET / "lib" / ".complete").touch()
 
 
 @dataclass(frozen=True, slots=True)

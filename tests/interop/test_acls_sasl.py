@@ -171,6 +171,13 @@ def test_users_cannot_read_or_change_scram_credentials_without_cluster_grants(al
     assert [r["error_code"] for r in altered["results"]] == [E.CLUSTER_AUTHORIZATION_FAILED]
 
 
+def test_users_cannot_describe_client_quotas_without_describe_configs_on_the_cluster(alice: RawClient) -> None:
+    body = alice.call(ApiKey.DESCRIBE_CLIENT_QUOTAS, 1, {
+        "components": [{"entity_type": "user", "match_type": 0, "match": "bob"}], "strict": False})
+    assert (body["error_code"], body["entries"]) == (E.CLUSTER_AUTHORIZATION_FAILED, None)
+    assert body["error_message"] is None  # as Kafka 4.1 answers it
+
+
 def heartbeat(c: RawClient, group: str, topics: list[str]) -> int:
     body = c.call(ApiKey.CONSUMER_GROUP_HEARTBEAT, 1, {
         "group_id": group, "member_id": uuid.uuid4().hex[:22], "member_epoch": 0, "instance_id": None,

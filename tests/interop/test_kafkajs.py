@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import BrokerFactory, require_tool
 from tests.interop.kafka_java import checks
+from tests.locks import exclusive
 
 pytestmark = pytest.mark.interop
 
@@ -42,12 +43,16 @@ def kafkajs() -> tuple[str, Path]:
     npm = require_tool("npm")
     cache = node_cache()
     package = cache / "node_modules" / "kafkajs" / "package.json"
-    if not package.exists() or f'"version": "{KAFKAJS_VERSION}"' not in package.read_text():
-        cache.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund",
-                                 f"kafkajs@{KAFKAJS_VERSION}"], capture_output=True, text=True, timeout=300,
-                                check=False)
-        assert result.returncode == 0, f"npm could not install kafkajs {KAFKAJS_VERSION}:\n{result.stderr[-3000:]}"
+
+    def installed() -> bool:
+        return package.exists() and f'"version": "{KAFKAJS_VERSION}"' in package.read_text()
+
+    with exclusive(cache / ".install.lock"):  # parallel test processes install once
+        if not installed():
+            result = subprocess.run([npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund",
+                                     f"kafkajs@{KAFKAJS_VERSION}"], capture_output=True, text=True, timeout=300,
+                                    check=False)
+            assert result.returncode == 0, f"npm could not install kafkajs {KAFKAJS_VERSION}:\n{result.stderr[-3000:]}"
     return node, cache / "node_modules"
 
 

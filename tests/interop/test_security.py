@@ -208,12 +208,67 @@ def test_kafka_configs_adds_a_scram_user_who_can_then_log_in(secured: Secured, k
                     "--add-config", "SCRAM-SHA-512=[iterations=8192,password=carol-secret]",
                     "--entity-type", "users", "--entity-name", "carol")
     wait_for_scram(secured, "carol", "carol-secret")
-    # (kafka-configs --describe for users also asks DescribeClientQuotas, which logbroker does not serve.)
     admin = AdminClient({"bootstrap.servers": secured.broker.bootstrap})
     answers = admin.describe_user_scram_credentials(["carol"], request_timeout=20)
     assert isinstance(answers, dict)
     infos = answers["carol"].result(20).scram_credential_infos
     assert [(i.mechanism.name, i.iterations) for i in infos] == [("SCRAM_SHA_512", 8192)]
+
+
+@pytest.mark.java
+def test_kafka_configs_describes_users(secured: Secured, kafka_java: Java) -> None:  # noqa: F811
+    """kafka-configs --describe --entity-type users asks DescribeClientQuotas and
+    DescribeUserScramCredentials; with no quota set, only the SCRAM credentials are listed."""
+    one = kafka_java.tool("kafka.admin.ConfigCommand", "--bootstrap-server", secured.broker.bootstrap, "--describe",
+                          "--entity-type", "users", "--entity-name", "alice").stdout
+    prefix = "SCRAM credential configs for user-principal 'alice' are "
+    lines = one.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix), one
+    # (Kafka does not list the mechanisms in the order they were added: compared as a set)
+    assert set(lines[0][len(prefix):].split(", ")) == {"SCRAM-SHA-256=iterations=4096",
+                                                       "SCRAM-SHA-512=iterations=4096"}
+    every = kafka_java.tool("kafka.admin.ConfigCommand", "--bootstrap-server", secured.broker.bootstrap,
+                            "--describe", "--entity-type", "users").stdout
+    assert "SCRAM credential configs for user-principal 'alice' are" in every
+    assert "SCRAM credential configs for user-principal 'bob' are" in every
+    assert "Quota configs" not in every + one
+
+
+def _quotas(port: int, components: list[dict[str, Any]], strict: bool = False,
+            version: int = 1) -> tuple[int, str | None, list[Any] | None]:
+    with RawClient(port) as c:
+        body = c.call(ApiKey.DESCRIBE_CLIENT_QUOTAS, version, {"components": components, "strict": strict})
+    return body["error_code"], body["error_message"], body["entries"]
+
+
+def _component(entity_type: str, match_type: int, match: str | None = None) -> dict[str, Any]:
+    return {"entity_type": entity_type, "match_type": match_type, "match": match}
+
+
+def test_describe_client_quotas_on_the_wire(secured: Secured) -> None:
+    """No quota is set on either broker: every valid filter matches nothing; a filter Kafka refuses is
+    refused with the same code (the whole answer, no entries)."""
+    port = secured.broker.port
+    for version in (0, 1):
+        assert _quotas(port, [], version=version) == (0, "", [])
+        assert _quotas(port, [_component("user", 0, "alice")], version=version) == (0, "", [])
+    assert _quotas(port, [_component("user", 2), _component("client-id", 1)], strict=True) == (0, "", [])
+    assert _quotas(port, [_component("ip", 0, "127.0.0.1")]) == (0, "", [])
+    refused = {
+        "empty type": [_component("", 0, "x")],
+        "type twice": [_component("user", 0, "a"), _component("user", 2)],
+        "exact without a name": [_component("user", 0)],
+        "default with a name": [_component("user", 1, "a")],
+        "any with a name": [_component("client-id", 2, "a")],
+        "unknown match type": [_component("user", 7)],
+        "ip with user": [_component("ip", 2), _component("user", 2)],
+    }
+    for what, components in refused.items():
+        code, message, entries = _quotas(port, components)
+        assert (code, entries) == (ErrorCode.INVALID_REQUEST, None), what
+        assert message, what
+    code, message, entries = _quotas(port, [_component("tenant", 2)])
+    assert (code, message, entries) == (ErrorCode.UNSUPPORTED_VERSION, "Unsupported entity type tenant", None)
 
 
 def test_describe_user_scram_credentials_lists_mechanisms_and_iterations_only(secured: Secured) -> None:
@@ -281,8 +336,38 @@ def test_plain_with_bad_credentials_answers_58_with_a_message_and_closes(secured
         assert _handshake(c, "PLAIN")["error_code"] == 0
         body = _authenticate(c, token)
         assert body["error_code"] == ErrorCode.SASL_AUTHENTICATION_FAILED
-        assert body["error_message"] and "wrong-password" not in body["error_message"]
+        # Kafka's PLAIN wording, the same for an unknown user (found by the kafkajs reference run)
+        assert body["error_message"] == "Authentication failed: Invalid username or password"
         assert c.is_closed_by_peer()
+
+
+FAILED_AUTH_DELAY_S = 0.1  # connection.failed.authentication.delay.ms, Kafka's default on both brokers
+
+
+def _closed_after(c: RawClient, started: float) -> float:
+    assert c.is_closed_by_peer(timeout=10)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("attempt", ["wrong password", "unsupported mechanism"])
+def test_a_failed_authentication_is_answered_after_the_delay_and_closed(secured: Secured, attempt: str) -> None:
+    """connection.failed.authentication.delay.ms (default 100): the refusal's answer and the close
+    come no sooner than the delay after the failing SaslHandshake or SaslAuthenticate. (A request
+    other than those before authentication is closed at once by Kafka, so by logbroker too.)"""
+    with RawClient(secured.port("SASL_PLAINTEXT")) as c:
+        if attempt == "wrong password":
+            assert _handshake(c, "PLAIN")["error_code"] == 0
+            started = time.monotonic()
+            body = _authenticate(c, b"\x00alice\x00wrong-password")
+            answered = time.monotonic() - started
+            assert body["error_code"] == ErrorCode.SASL_AUTHENTICATION_FAILED
+        else:
+            started = time.monotonic()
+            body = _handshake(c, "GSSAPI")
+            answered = time.monotonic() - started
+            assert body["error_code"] == ErrorCode.UNSUPPORTED_SASL_MECHANISM
+        assert answered >= FAILED_AUTH_DELAY_S * 0.95, answered
+        assert _closed_after(c, started) >= FAILED_AUTH_DELAY_S * 0.95
 
 
 def test_after_a_v0_handshake_tokens_are_bare_frames(secured: Secured) -> None:

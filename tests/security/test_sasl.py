@@ -57,7 +57,8 @@ def test_plain_checks_the_store_or_a_users_list(store: FileCredentialStore) -> N
     (b"\x00alice", "expected 3 tokens"),
     (b"\x00\x00pw", "username not specified"),
     (b"\x00alice\x00", "password not specified"),
-    (b"\x00alice\x00wrong", "invalid credentials with SASL mechanism PLAIN"),
+    (b"\x00alice\x00wrong", "^Authentication failed: Invalid username or password$"),
+    (b"\x00nobody\x00alice-secret", "^Authentication failed: Invalid username or password$"),
 ])
 def test_plain_tokens(store: FileCredentialStore, token: bytes, message: str | None) -> None:
     server = PlainServer(SaslConfig(("PLAIN",), lambda: store).check_plain)

@@ -63,7 +63,11 @@ async def handle_offset_for_leader_epoch(ctx: RequestContext, body: Body) -> Bod
                     if current > LEADER_EPOCH:
                         entry["error_code"] = ErrorCode.UNKNOWN_LEADER_EPOCH
                         continue
-                    entry["end_offset"] = broker.offsets(t["topic"], p["partition"])[1]
+                    end = broker.offsets(t["topic"], p["partition"])[1]
+                    if p["leader_epoch"] != LEADER_EPOCH:
+                        # Kafka: an epoch this log never had, newer (or undefined), has no end it can name.
+                        entry["leader_epoch"], end = -1, -1
+                    entry["end_offset"] = end
                     continue
                 broker.ownership.check_leader(t["topic"], p["partition"], current)
                 epoch, end = broker.end_offset_for_epoch(t["topic"], p["partition"], p["leader_epoch"])
@@ -74,8 +78,11 @@ async def handle_offset_for_leader_epoch(ctx: RequestContext, body: Body) -> Bod
 
 
 async def handle_delete_records(ctx: RequestContext, body: Body) -> Body:
+    """Every partition's log start moves on the loop; the log-start-offset checkpoint that makes the
+    moves survive a restart is written once for the request, off the loop, before the answer."""
     broker = ctx.broker
     topics: list[Body] = []
+    moved: list[Body] = []
     for t in body["topics"]:
         parts: list[Body] = []
         topics.append({"name": t["name"], "partitions": parts})
@@ -87,7 +94,15 @@ async def handle_delete_records(ctx: RequestContext, body: Body) -> Body:
                 entry["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
                 continue
             try:
-                entry["low_watermark"] = broker.delete_records(t["name"], p["partition_index"], p["offset"])
+                entry["low_watermark"] = broker.delete_records(t["name"], p["partition_index"], p["offset"],
+                                                               checkpoint=False)
+                moved.append(entry)
             except StorageError as exc:
+                entry["error_code"] = error_code_for(exc)
+    if moved:
+        try:
+            await broker.write_checkpoint()
+        except StorageError as exc:
+            for entry in moved:
                 entry["error_code"] = error_code_for(exc)
     return {"throttle_time_ms": 0, "topics": topics}

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from concurrent.futures import Future
 
-from logbroker.broker import Broker
+from logbroker.broker import AppendOutcome, Broker
 from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
@@ -34,6 +34,7 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
         log.warning("client %s sent a transactional produce; transactions are not supported", ctx.client_id)
     responses: list[Body] = []
     waits: list[tuple[Body, Future[int]]] = []
+    writes: list[tuple[Body, AppendOutcome]] = []
     replications: list[tuple[Body, asyncio.Future[None]]] = []
     for topic in body["topic_data"]:
         name = topic.get("name")
@@ -86,7 +87,9 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
             entry["log_append_time_ms"] = outcome.log_append_time
             entry["log_start_offset"] = outcome.log_start_offset
             if acks == -1 and outcome.durable is not None:
-                waits.append((entry, outcome.durable))
+                waits.append((entry, outcome.durable))  # resolved after the write, so it covers it
+            elif acks == 1 and outcome.written is not None:
+                writes.append((entry, outcome))
             if replicated is not None:
                 replications.append((entry, replicated))
     if acks == 0:
@@ -96,7 +99,21 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
         await _await_replicated(replications, timeout_s)
     if waits:
         await _await_durable(waits, timeout_s)
+    if writes:
+        await _await_written(writes, timeout_s)
     return {"responses": responses, "throttle_time_ms": 0}
+
+
+async def _await_written(writes: list[tuple[Body, AppendOutcome]], timeout_s: float) -> None:
+    """acks=1: the bytes are in the segment file (an append writer may still have been copying them)."""
+    results = await Broker.wait_written([o for _, o in writes], timeout_s)
+    for (entry, _), exc in zip(writes, results, strict=True):
+        if isinstance(exc, TimeoutError):
+            entry["error_code"] = ErrorCode.REQUEST_TIMED_OUT
+            entry["error_message"] = "the write did not complete within timeout_ms"
+        elif exc is not None:
+            entry["error_code"] = error_code_for(exc)
+            entry["error_message"] = str(exc)
 
 
 async def _await_replicated(waits: list[tuple[Body, asyncio.Future[None]]], timeout_s: float) -> None:
@@ -120,6 +137,10 @@ async def _await_durable(waits: list[tuple[Body, Future[int]]], timeout_s: float
         if isinstance(exc, TimeoutError):
             entry["error_code"] = ErrorCode.REQUEST_TIMED_OUT
             entry["error_message"] = "the write was not durable within timeout_ms"
+        elif isinstance(exc, StorageError):
+            # The write itself failed (it was pending when the append returned); logged where it failed.
+            entry["error_code"] = error_code_for(exc)
+            entry["error_message"] = str(exc)
         elif exc is not None:
             log.error("durability failure: %s", exc)
             entry["error_code"] = ErrorCode.KAFKA_STORAGE_ERROR

@@ -1,5 +1,5 @@
-"""Brokers replicate over an SSL inter-broker listener (inter.broker.listener.name), and SASL between
-brokers is refused at start-up with a message rather than failing every follower fetch."""
+"""Brokers replicate over an SSL inter-broker listener (inter.broker.listener.name); SASL between
+brokers is tested in test_inter_broker_sasl.py."""
 
 from __future__ import annotations
 
@@ -41,9 +41,3 @@ def test_followers_fetch_through_tls_on_the_inter_broker_listener(
     finally:
         c.stop_all()
 
-
-def test_sasl_between_brokers_is_refused_at_start_up(zookeeper: LocalZooKeeper, tmp_path: Path) -> None:
-    c = Cluster(zookeeper, tmp_path)
-    with pytest.raises(RuntimeError, match="SASL between brokers is not supported yet"):
-        c.add(1, **{"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "inter.broker.listener.name": "SASL_PLAINTEXT"})
-    c.stop_all()
