@@ -4,7 +4,7 @@ A broker with a PLAINTEXT and an SSL listener (certificates made for the run); r
 between the two so machine load hits both alike, and the report is the ratio TLS/plaintext of
 the medians. Raw clients on logbroker's codec (pre-built ~1 MB batches of 1 KB records, 8 produce
 requests in flight; fetches of 32 MiB), so the figures show the broker, not a client library.
-Fetch over TLS cannot use sendfile: the broker reads each file range in 256 KiB slices and
+Fetch over TLS cannot use sendfile: the broker reads each file range in 1 MiB slices and
 encrypts them (logbroker/kafka/server.py), which is what this measures.
 
     python bench/tls.py [--quick] [--json FILE]

@@ -368,7 +368,7 @@ class Log:
         writer = self._writer
         if writer is None or (total < writer.min_bytes and not self._inflight):
             # A small append costs less written here than handed over (a thread switch each way).
-            return self._write(buf, first_offset, next_offset, max_timestamp, offset_of_max, now_ms)
+            return self._write(buf, first_offset, next_offset, max_timestamp, offset_of_max, now_ms, dense=True)
         return self._submit(writer, buf, first_offset, next_offset, max_timestamp, offset_of_max, now_ms)
 
     def _submit(
@@ -473,10 +473,15 @@ class Log:
         max_timestamp: int,
         offset_of_max: int,
         now_ms: int,
+        *,
+        dense: bool = False,
     ) -> AppendResult:
         last_offset = next_offset - 1
         try:
             with self.lock:  # a roll changes the segment list
+                if dense and first_offset != self._next_offset:
+                    # A pending write failed while this append was validated, taking its offsets back.
+                    raise LogStorageError(f"cannot append to {self.path}: an earlier write failed")
                 segment = self._maybe_roll(len(data), first_offset, last_offset, now_ms)
                 position = segment.append(last_offset, max_timestamp, offset_of_max, data, now_ms=now_ms)
                 self._log_end_offset = self._next_offset = next_offset

@@ -55,8 +55,9 @@ from logbroker.kafka.recv_buffers import BufferCache
 
 log = logging.getLogger(__name__)
 
-# File bytes read per TLS write when a fetch response cannot use sendfile (one read, one encryption).
-_TLS_FILE_CHUNK = 256 * 1024
+# File bytes read per TLS write when a fetch response cannot use sendfile (one pread into a buffer
+# taken from the listener's cache, one encryption); the connection yields the loop between slices.
+_TLS_FILE_CHUNK = 1024 * 1024
 _TLS_HANDSHAKE_TIMEOUT_S = 10.0
 T = TypeVar("T")
 # Byte chunks of ready responses joined into one send; larger ones go out on their own, uncopied.
@@ -681,17 +682,29 @@ class _Connection:
     async def _send_file_tls(self, part: FilePart) -> None:
         """Send a file range through TLS. HOT PATH of Fetch on a TLS listener.
 
-        ``sendfile`` cannot encrypt, so the range is read in large slices (``pread`` into one
-        buffer, reused) and each slice is written whole: one copy and one encryption per slice,
-        never per record or per batch.
+        ``sendfile`` cannot encrypt, so the range is read in slices of ``_TLS_FILE_CHUNK`` (``preadv``
+        into a buffer from the listener's cache, reused across fetches and connections) and each slice
+        is written as a view of that buffer: one copy and one encryption per slice, never per record.
+        Between slices the connection yields the loop, so a 32 MiB fetch never holds up the others.
         """
         offset, remaining = part.position, part.length
-        buffer = bytearray(min(remaining, _TLS_FILE_CHUNK))
+        buffers = self.server.buffers
+        buffer = buffers.take(min(remaining, _TLS_FILE_CHUNK))
+        assert buffer is not None
         view = memoryview(buffer)
-        while remaining > 0:
-            n = os.preadv(part.fileno, [view[: min(remaining, len(buffer))]], offset)
-            if n == 0:
-                raise ConnectionError(f"segment file ended {remaining} bytes early during a TLS fetch")
-            await self._send_bytes(view[:n])
-            offset += n
-            remaining -= n
+        try:
+            while remaining > 0:
+                n = os.preadv(part.fileno, [view[: min(remaining, _TLS_FILE_CHUNK, len(buffer))]], offset)
+                if n == 0:
+                    raise ConnectionError(f"segment file ended {remaining} bytes early during a TLS fetch")
+                await self._send_bytes(view[:n])
+                offset += n
+                remaining -= n
+                if remaining > 0:
+                    await asyncio.sleep(0)
+        finally:
+            # A slice may outlive this on an error (a traceback holds it): the cache reuses the buffer
+            # only once no view of it is alive.
+            with contextlib.suppress(BufferError):
+                view.release()
+            buffers.give(buffer)

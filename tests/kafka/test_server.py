@@ -344,3 +344,48 @@ def test_a_pipelining_producer_does_not_queue_its_whole_window_ahead_of_another_
 
     asyncio.run(main())
     assert handled.index("small") < 24, handled.index("small")
+
+
+def test_a_large_file_part_over_tls_goes_out_whole_in_slices_while_other_connections_are_served(
+        tmp_path: Path) -> None:
+    import ssl
+
+    from tests.tls_material import make_material
+
+    material = make_material(tmp_path / "certs")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(str(material.server.both))
+    client_ctx = ssl.create_default_context(cafile=str(material.ca.cert_path))
+    data = os.urandom(3 * 1024 * 1024 + 12345)  # more than two slices, not a multiple of one
+    path = tmp_path / "segment.log"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    start, length = 1000, len(data) - 1500
+
+    async def handler(frame_: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        if bytes(frame_) == b"big":
+            return [struct.pack(">i", length), Part(fd, start, length)]
+        return [frame(b"small")]
+
+    async def main() -> tuple[bytes, bytes]:
+        server = KafkaServer(handler, max_frame_bytes=1024, max_inflight_bytes=1 << 20, tls=server_ctx)
+        await server.start("127.0.0.1", 0)
+        big_r, big_w = await asyncio.open_connection(*server.address, ssl=client_ctx, server_hostname="localhost")
+        small_r, small_w = await asyncio.open_connection(*server.address, ssl=client_ctx,
+                                                         server_hostname="localhost")
+        big_w.write(frame(b"big"))
+        await asyncio.sleep(0.05)  # the big answer is being written (the client is not reading yet)
+        small_w.write(frame(b"s"))
+        small = (await read_frames(small_r, 1))[0]
+        big = (await read_frames(big_r, 1))[0]
+        for w in (big_w, small_w):
+            w.close()
+        await server.close()
+        return big, small
+
+    try:
+        big, small = asyncio.run(main())
+    finally:
+        os.close(fd)
+    assert small == b"small"
+    assert big == data[start:start + length]
