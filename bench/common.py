@@ -5,7 +5,8 @@
 - ``CpuMeter``: CPU seconds of one process (all its threads) over a window, plus how busy the whole
   machine was meanwhile (so a noisy neighbour shows up next to the figure it may have spoiled);
 - statistics: ``median``, ``percentile``, ``spread``;
-- ``free_port``, ``loadavg``, ``machine_line``.
+- ``free_port``, ``port_open``, ``wait_listening``, ``stop_process`` (servers the benchmarks start),
+  ``loadavg``, ``machine_line``.
 
 Nothing here imports confluent-kafka, so spawned worker processes stay light.
 """
@@ -36,6 +37,39 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_listening(proc: subprocess.Popen[bytes], port: int, timeout: float, what: str) -> None:
+    """Until the server ``proc`` started accepts on ``port``; RuntimeError if it exits first or
+    ``timeout`` seconds pass (the caller stops it)."""
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with code {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
+        time.sleep(0.05)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
+    """SIGTERM to the process the caller started, SIGKILL if it outlives ``timeout``; its exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return int(proc.returncode)
 
 
 def loadavg() -> tuple[float, float, float]:
@@ -186,31 +220,18 @@ class Broker:
         self.log_path = log_path
         with open(log_path, "ab") as log_file:
             self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"broker exited early with code {self.proc.returncode}; see {log_path}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"broker did not listen on {self.port} within {timeout}s") from None
-                time.sleep(0.05)
+        try:
+            wait_listening(self.proc, self.port, timeout, "broker")
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; see {log_path}") from None
+        return self
 
     def stop(self, timeout: float = 20.0) -> int | None:
         if self.proc is None:
             return None
         proc, self.proc = self.proc, None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        return proc.returncode
+        return stop_process(proc, timeout)
 
     def __enter__(self) -> Broker:
         return self.start()

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from common import free_port, stop_process, wait_listening
 from compare_drivers import STAMP, RunSpec, Shared, Tally, _deadline, _producer_report, _wait_go, message
 
 DURABLE = "workers"
@@ -44,18 +43,12 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class NatsNode:
     """``with NatsNode() as n: n.port, n.pid``; a JetStream server with its own temporary store."""
 
     def __init__(self, parent: Path | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="compare-nats-", dir=parent))
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,30 +67,18 @@ class NatsNode:
             self.proc = subprocess.Popen([exe, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd",
                                           str(self.root / "store")], stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited with code {self.proc.returncode}; see {self.root}/nats.log")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"nats-server did not listen within {timeout} s") from None
-                time.sleep(0.05)
+        try:
+            wait_listening(self.proc, self.port, timeout, "nats-server")
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; see {self.root}/nats.log") from None
+        return self
 
     def stop(self) -> None:
         if self.proc is None:
             return
         proc, self.proc = self.proc, None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc)
 
     def _admin(self, coro_fn: Any) -> None:
         async def go() -> None:

@@ -14,13 +14,12 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from common import free_port
+from common import free_port, port_open
 
 INSTALL_HINT = ("RabbitMQ is not installed: as root, `apt-get update && apt-get install -y rabbitmq-server` "
                 "(Debian/Ubuntu), and `.venv/bin/pip install pika`; the comparison runs without it meanwhile.")
@@ -42,14 +41,6 @@ def unavailable_reason() -> str | None:
     if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != "rabbitmq":
         return "starting RabbitMQ needs root (the Debian scripts switch to the `rabbitmq` user)"
     return None
-
-
-def _port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class RabbitNode:
@@ -80,11 +71,11 @@ class RabbitNode:
         os.chmod(self.root, 0o755)
         for path in [self.root, *self.root.iterdir()]:
             os.chown(path, user.pw_uid, user.pw_gid)
-        if not _port_open(EPMD_PORT):
+        if not port_open(EPMD_PORT):
             self.epmd = subprocess.Popen(["epmd", "-address", "127.0.0.1"], stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + 10
-            while not _port_open(EPMD_PORT):
+            while not port_open(EPMD_PORT):
                 if self.epmd.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("epmd did not start")
                 time.sleep(0.05)
@@ -102,7 +93,7 @@ class RabbitNode:
         while True:
             # -detached returns before the node has registered; await_startup fails until it has.
             done = self._ctl("await_startup", "--timeout", "30", timeout=45)
-            if done.returncode == 0 and _port_open(self.port):
+            if done.returncode == 0 and port_open(self.port):
                 break
             if time.monotonic() > deadline:
                 self.stop()

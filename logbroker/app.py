@@ -26,11 +26,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
@@ -150,6 +150,7 @@ class App:
         self.groups: GroupCoordinator | None = None
         self.cluster: ClusterNode | None = None  # set when zookeeper.connect is
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()  # one-off work (reloads) started by a callback
         self._stop_event: asyncio.Event | None = None
         self._securities: list[tuple[ListenerSecurity, ssl.SSLContext | None]] = []
         self._inter_broker: InterBrokerSecurity | None = None
@@ -262,14 +263,21 @@ class App:
             self.cluster.on_leadership = self._offsets_leadership
             await self.cluster.start()
             if self.broker.authorizer.enabled:
-                self._acls_in_zookeeper(self.cluster)
-            self._credentials_in_zookeeper(self.cluster)
+                await self._acls_in_zookeeper(self.cluster)
+            await self._credentials_in_zookeeper(self.cluster)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
                                            kafka_latency=self.kafka_latency), tls=self._http_tls)
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
+        if self.cluster is not None:
+            http_host, http_port = self.http.address
+            if http_host in ("", "0.0.0.0", "::"):  # every interface: the brokers reach it where they reach this one
+                http_host = host
+            if ":" in http_host:
+                http_host = f"[{http_host}]"  # an IPv6 address in a URL
+            await self.cluster.advertise_http(f"{'https' if self._http_tls else 'http'}://{http_host}:{http_port}")
         if s.ready_file is not None:
             _write_ready_file(s.ready_file, self.kafka.address, self.http.address,
                               {name: server.address for name, server in zip(addresses, servers, strict=True)})
@@ -280,8 +288,9 @@ class App:
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
         self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
 
-    def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
-        """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them on the loop."""
+    async def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them, ZooKeeper read in
+        a worker thread, the new set taken on the loop."""
         from logbroker.security.acl_zookeeper import AclZooKeeperStore  # kazoo: a cluster only
 
         loop = asyncio.get_running_loop()
@@ -289,9 +298,22 @@ class App:
         assert authorizer is not None
 
         def changed() -> None:  # kazoo's thread
-            loop.call_soon_threadsafe(authorizer.reload)
+            loop.call_soon_threadsafe(self._in_background, authorizer.reload_async(), "ACL reload")
 
-        authorizer.use_store(AclZooKeeperStore(cluster.zk, changed))
+        store = await asyncio.to_thread(AclZooKeeperStore, cluster.zk, changed)
+        await authorizer.use_store_async(store)
+
+    def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``work`` as a task of this application (kept until done; a failure is logged)."""
+        task = asyncio.get_running_loop().create_task(work, name=what)
+        self._background.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed: %s", what, t.exception())
+
+        task.add_done_callback(done)
 
     def _credentials(self) -> CredentialStore:
         """The SCRAM store, looked up per authentication: a cluster swaps in ZooKeeper's after start."""
@@ -308,9 +330,9 @@ class App:
         else:
             self.groups.release_partition(partition)
 
-    def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
-        """A cluster keeps SCRAM credentials in ZooKeeper (/config/users); a change notification
-        reloads them on the loop."""
+    async def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps SCRAM credentials in ZooKeeper (/config/users), read and written in worker
+        threads; a change notification reloads them (a worker thread too)."""
         from logbroker.security.scram_zookeeper import ScramZooKeeperStore  # kazoo: a cluster only
 
         loop = asyncio.get_running_loop()
@@ -319,9 +341,10 @@ class App:
 
         def changed() -> None:  # kazoo's thread
             if holder:
-                loop.call_soon_threadsafe(holder[0].reload)
+                loop.call_soon_threadsafe(self._in_background, asyncio.to_thread(holder[0].reload),
+                                          "SCRAM credential reload")
 
-        store = ScramZooKeeperStore(cluster.zk, changed)
+        store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed)
         holder.append(store)
         self.broker.credentials = store
 
@@ -409,9 +432,10 @@ class App:
     async def stop(self) -> None:
         self._stop_cleaning.set()
         self._cleaner.close()
-        for task in self._tasks:
+        background = list(self._background)
+        for task in (*self._tasks, *background):
             task.cancel()
-        for task in self._tasks:
+        for task in (*self._tasks, *background):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()

@@ -29,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from logbroker.checkpoint_writer import CheckpointWriter
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
@@ -43,6 +44,7 @@ from logbroker.errors import (
     RecordTooLargeError,
     TopicAuthorizationError,
     TopicDeletionDisabledError,
+    TopicExistsError,
     UnknownTopicError,
 )
 from logbroker.ownership import PartitionOwnership
@@ -91,6 +93,13 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 # Kafka's LogValidator message for a null key on a compacted topic (INVALID_RECORD).
 _KEYLESS = "Compacted topic cannot accept message without key in topic partition {topic}-{partition}."
+
+
+def _local_only(in_cluster: bool, action: str) -> None:
+    """The synchronous topic changes act on this broker alone; in a cluster a replicated topic changes
+    through the cluster first (the ``*_async`` methods), so calling them there is a programming error."""
+    if in_cluster:
+        raise RuntimeError(f"{action}: a cluster's topic changes go through the cluster (the async method)")
 
 
 @contextmanager
@@ -183,6 +192,8 @@ class Broker:
         self._waiters: dict[TopicPartition, set[asyncio.Future[None]]] = {}
         self._listening: dict[TopicPartition, Log] = {}  # logs carrying the waiters' append listener
         self._epoch_caches: dict[TopicPartition, tuple[Log, LeaderEpochCache]] = {}
+        # Leader-epoch checkpoints change on the loop; their fsyncs run on this writer's thread.
+        self.epoch_writer = CheckpointWriter("leader-epoch-checkpoint")
         # Called with a topic's name once it is deleted (the group coordinator drops its state when
         # __consumer_offsets goes).
         self._deletion_listeners: list[Callable[[str], None]] = []
@@ -245,6 +256,20 @@ class Broker:
         log.info("auto-created topic %s with %d partition(s)", name, self.config.get_int("num.partitions"))
         return True
 
+    async def ensure_topic_async(self, name: str) -> bool:
+        """``ensure_topic`` for the fronts: in a cluster an auto-created topic is registered with the
+        cluster first, without the event loop waiting on it."""
+        if self.store.has_topic(name):
+            return True
+        if is_internal(name) or not self.config.get_bool("auto.create.topics.enable"):
+            return False
+        try:
+            await self.create_topic_async(name, self.config.get_int("num.partitions"), {})
+        except TopicExistsError:
+            return True  # another client's request created it meanwhile
+        log.info("auto-created topic %s with %d partition(s)", name, self.config.get_int("num.partitions"))
+        return True
+
     def create_topic(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
                      replication_factor: int | None = None, validate_only: bool = False) -> TopicInfo:
         """Create a topic (Kafka CreateTopics). ``partitions`` None or -1 means ``num.partitions`` and
@@ -252,18 +277,14 @@ class Broker:
 
         Raises InvalidReplicationFactorError, InvalidTopicError, TopicExistsError,
         InvalidPartitionsError or InvalidConfigError; a failed create leaves no topic behind.
+        A topic a cluster replicates is registered with the cluster first: ``create_topic_async``.
         """
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
-        if self.ownership is None or not is_replicated(name):
-            check_replication_factor(replication_factor)
-            with _disk_errors(f"create topic {name}"):
-                return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
-        info = self.store.create_topic(name, partitions, dict(configs), validate_only=True)
-        if validate_only:
-            return info
-        self.ownership.publish_topic(info, replication_factor)
-        return self.adopt_topic(name, partitions, configs, info.topic_id)
+        _local_only(self.ownership is not None and is_replicated(name), f"creating topic {name}")
+        check_replication_factor(replication_factor)
+        with _disk_errors(f"create topic {name}"):
+            return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
 
     def adopt_topic(self, name: str, partitions: int, configs: Mapping[str, str], topic_id: uuid.UUID) -> TopicInfo:
         """Create locally a topic the cluster already registered (same id), unless it is here."""
@@ -273,17 +294,23 @@ class Broker:
             return self.store.create_topic(name, partitions, dict(configs), topic_id=topic_id)
 
     async def create_topic_async(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
-                                 replication_factor: int | None = None, validate_only: bool = False) -> TopicInfo:
+                                 replication_factor: int | None = None, validate_only: bool = False,
+                                 assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
         """``create_topic`` for the fronts: the partition directories and metadata file are written in a
         worker thread (5,000 partitions take seconds of mkdir and fsync) while produce, fetch and
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
-        cluster the topic is registered in the cluster state first (``create_topic``)."""
-        if self.ownership is not None and is_replicated(name):
-            return self.create_topic(name, partitions, configs, replication_factor=replication_factor,
-                                     validate_only=validate_only)
-        check_replication_factor(replication_factor)
+        cluster the topic is registered in the cluster state first, the ZooKeeper writes in a worker
+        thread; then it is created here with the cluster's topic id. ``assignments``: each partition's
+        replicas as the client chose them (a cluster only; a single broker has one replica to give)."""
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
+        if self.ownership is not None and is_replicated(name):
+            info = self.store.create_topic(name, partitions, dict(configs), validate_only=True)
+            if validate_only:
+                return info
+            await self.ownership.publish_topic(info, replication_factor, assignments)
+            return self.adopt_topic(name, partitions, configs, info.topic_id)
+        check_replication_factor(replication_factor)
         with _disk_errors(f"create topic {name}"):
             prepared = await asyncio.to_thread(self.store.prepare_topic, name, partitions, dict(configs),
                                                validate_only=validate_only)
@@ -295,11 +322,11 @@ class Broker:
         """Delete a topic for a client (Kafka DeleteTopics).
 
         Raises TopicDeletionDisabledError (``delete.topic.enable=false``), UnknownTopicError, or
-        TopicAuthorizationError for an internal topic other than ``__consumer_offsets``.
+        TopicAuthorizationError for an internal topic other than ``__consumer_offsets``. A topic a
+        cluster replicates is removed from the cluster: ``delete_topic_async``.
         """
         self._check_deletable(name)
-        if self.ownership is not None and not is_internal(name):  # internal topics are each broker's own
-            self.ownership.unpublish_topic(name)
+        _local_only(self.ownership is not None and not is_internal(name), f"deleting topic {name}")
         return self.forget_topic(name)
 
     def _check_deletable(self, name: str) -> None:
@@ -338,17 +365,26 @@ class Broker:
                     fut.set_result(None)
         for tp in [tp for tp in self._listening if tp[0] == name]:
             del self._listening[tp]
-        for tp in [tp for tp in self._epoch_caches if tp[0] == name]:
+        dropped = [tp for tp in self._epoch_caches if tp[0] == name]
+        for tp in dropped:
             del self._epoch_caches[tp]
+        if dropped:
+            # A queued epoch checkpoint must not land in a directory of the same name created next.
+            self.epoch_writer.flush()
         self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
     async def delete_topic_async(self, name: str) -> TopicInfo:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
         loop), and its data files are removed in a worker thread. In a cluster the deletion goes
-        through the cluster state (``delete_topic``)."""
-        if self.ownership is not None and not is_internal(name):
-            return self.delete_topic(name)
+        through the cluster state (its znodes removed in a worker thread), internal topics aside:
+        they are each broker's own."""
         self._check_deletable(name)
+        if self.ownership is not None and not is_internal(name):
+            info = self.store.topic(name)
+            await self.ownership.unpublish_topic(name)
+            if self.topic_id(name) != info.topic_id:
+                return info  # the cluster's deletion reached this broker's copy first
+            return self.forget_topic(name)
         self._forget_topic_state(name)
         with _disk_errors(f"delete topic {name}"):
             info, doomed = self.store.detach_topic(name)
@@ -359,19 +395,27 @@ class Broker:
                           assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
         """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink. In a
         cluster the new partitions' replicas (``assignments``, else spread over the live brokers) are
-        registered in the cluster state first; every broker then grows its copy."""
-        if self.ownership is not None and is_replicated(name):
-            if is_internal(name):
-                raise InvalidPartitionsError(f"the partition count of internal topic {name} cannot change")
-            info = self.store.add_partitions(name, new_total, validate_only=True)
-            if validate_only:
-                return info
-            self.ownership.add_partitions(name, new_total, assignments)
-            return self.grow_topic(name, new_total)
+        registered in the cluster state first (``create_partitions_async``); every broker then grows
+        its copy."""
+        _local_only(self.ownership is not None and is_replicated(name), f"adding partitions to {name}")
         if assignments is not None and any(list(a) != [self.node_id] for a in assignments):
             raise InvalidReplicaAssignmentError(f"the only broker is {self.node_id}")
         with _disk_errors(f"add partitions to {name}"):
             return self.store.add_partitions(name, new_total, validate_only=validate_only)
+
+    async def create_partitions_async(self, name: str, new_total: int, *, validate_only: bool = False,
+                                      assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
+        """``create_partitions`` for the fronts: in a cluster the new partitions are registered with the
+        cluster (a worker thread writes ZooKeeper) before this broker grows its copy."""
+        if self.ownership is None or not is_replicated(name):
+            return self.create_partitions(name, new_total, validate_only=validate_only, assignments=assignments)
+        if is_internal(name):
+            raise InvalidPartitionsError(f"the partition count of internal topic {name} cannot change")
+        info = self.store.add_partitions(name, new_total, validate_only=True)
+        if validate_only:
+            return info
+        await self.ownership.add_partitions(name, new_total, assignments)
+        return self.grow_topic(name, new_total)
 
     def grow_topic(self, name: str, partitions: int) -> TopicInfo:
         """Grow the local copy of a topic the cluster grew (unless it has that many already)."""
@@ -662,6 +706,25 @@ class Broker:
             self._producer_states.pop((topic, partition), None)  # rebuilt from the log when needed
         return int(plog.log_end_offset)
 
+    def drop_replica(self, topic: str, partition: int) -> Path | None:
+        """This broker is no longer a replica of the partition: forget its producer state and epoch
+        cache, wake its waiting fetches and take its data out of the store (on the loop; quick).
+        Returns the detached directory, for ``Store.remove_detached`` in a worker thread."""
+        tp = (topic, partition)
+        self._producer_states.pop(tp, None)
+        self._snapshot_offsets.pop(tp, None)
+        self._notify(tp)
+        self._listening.pop(tp, None)
+        if self._epoch_caches.pop(tp, None) is not None:
+            self.epoch_writer.flush()  # a queued checkpoint must not land after the directory moved
+        self._epochs_checked.discard(tp)
+        with _disk_errors(f"remove the replica of {topic}-{partition}"):
+            return self.store.detach_partition(topic, partition)
+
+    def remove_dropped_replica(self, path: Path) -> None:
+        """Remove what ``drop_replica`` detached (blocking: run it in a worker thread)."""
+        self.store.remove_detached([path])
+
     def become_leader(self, topic: str, partition: int, leader_epoch: int) -> None:
         """This broker now leads the partition under ``leader_epoch``: later batches are stamped with
         it, and its epoch starts at the current log end. Producer state is rebuilt from the log, which
@@ -678,7 +741,7 @@ class Broker:
         plog = self.store.log(topic, partition)
         held = self._epoch_caches.get(tp)
         if held is None or held[0] is not plog:
-            cache = LeaderEpochCache.load(plog.path)
+            cache = LeaderEpochCache.load(plog.path, self.epoch_writer.write)
             if tp not in self._epochs_checked:
                 self._epochs_checked.add(tp)
                 with _disk_errors(f"leader-epoch checkpoint of {topic}-{partition}"):
@@ -751,6 +814,12 @@ class Broker:
         the old id is not fenced and keeps producing with its own sequences."""
         del producer_id, producer_epoch
         return self.producer_ids.allocate(), 0
+
+    async def init_producer_id_async(self, producer_id: int = -1, producer_epoch: int = -1) -> tuple[int, int]:
+        """``init_producer_id`` for the fronts: in a cluster a new block of ids is claimed from the
+        cluster in a worker thread."""
+        del producer_id, producer_epoch
+        return await self.producer_ids.allocate_async(), 0
 
     # ---------------------------------------------------------------- fetch
     def read(self, topic: str, partition: int, offset: int, max_bytes: int, *,
@@ -923,6 +992,16 @@ class Broker:
     def partitions_of(self, topic: str) -> int:
         return self.store.topic(topic).partitions
 
+    def leader_http_url(self, topic: str, partition: int) -> str | None:
+        """The HTTP API base URL of the broker that leads a partition, when that is another broker of
+        the cluster (None: a single broker, this broker, no leader, or its URL not known yet)."""
+        if self.ownership is None:
+            return None
+        view = self.ownership.partition_view(topic, partition)
+        if view is None or view.leader < 0 or view.leader == self.node_id:
+            return None
+        return self.ownership.http_url(view.leader)
+
     def topic_name_by_id(self, topic_id: object) -> str | None:
         """The name of the topic with this id (Produce v13+, Fetch v13+), or None."""
         if not isinstance(topic_id, uuid.UUID):
@@ -964,6 +1043,7 @@ class Broker:
 
     def close(self) -> None:
         self.snapshot_producer_states()
+        self.epoch_writer.close()
         for waiters in self._waiters.values():
             for fut in waiters:
                 if not fut.done():

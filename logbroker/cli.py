@@ -19,7 +19,7 @@ import click
 from kafka import errors as kafka_errors
 
 from logbroker import __version__
-from logbroker.tools import clients, kafka_argv
+from logbroker.tools import client_config, clients, kafka_argv
 from logbroker.tools import groups as group_tools
 from logbroker.tools import topics as topic_tools
 from logbroker.tools import users as user_tools
@@ -133,9 +133,34 @@ F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = click.Choice(["text", "json"])
 
 
+_SECURITY = "logbroker.client_security"  # ctx.meta key: the kafka-python settings of the config file
+
+
+def _load_client_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """Read a client properties file as soon as it is parsed: a bad file is a usage error (exit 2)."""
+    if value is None:
+        return
+    if _SECURITY in ctx.meta:
+        raise click.UsageError("give one client properties file (--command-config, --producer.config or "
+                               "--consumer.config)", ctx)
+    try:
+        ctx.meta[_SECURITY] = client_config.load(value)
+    except client_config.ClientConfigError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
+
+
+def _config_file_option(*decls: str, name: str) -> Callable[[F], F]:
+    return click.option(*decls, name, type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        expose_value=False, is_eager=False, callback=_load_client_config, metavar="FILE",
+                        help="A Kafka client properties file: security.protocol, ssl.*, sasl.* (TLS and SASL "
+                             "listeners; see docs/CLI.md).")
+
+
 def _client_options(fn: F) -> F:
-    """The options every tool shares: where the cluster is, how long to wait for it, how chatty to be."""
+    """The options every tool shares: where the cluster is, how to connect and authenticate, how long
+    to wait for it, how chatty to be."""
     fn = click.option("--verbose", "-v", is_flag=True, help="Show the Kafka client's own log lines.")(fn)
+    fn = _config_file_option("--command-config", name="command_config")(fn)
     fn = click.option("--command-timeout-ms", "timeout_ms", type=click.IntRange(min=100), default=10_000,
                       show_default=True, help="How long to wait for the cluster before giving up.")(fn)
     fn = click.option("--bootstrap-server", "bootstrap", default="localhost:9092", show_default=True,
@@ -161,7 +186,8 @@ def _tool_session(verbose: bool) -> Iterator[None]:
 
 
 def _settings(bootstrap: str, timeout_ms: int) -> clients.ClientSettings:
-    return clients.ClientSettings(bootstrap_servers=bootstrap, timeout_ms=timeout_ms)
+    security = click.get_current_context().meta.get(_SECURITY, {})
+    return clients.ClientSettings(bootstrap_servers=bootstrap, timeout_ms=timeout_ms, security=security)
 
 
 def _stderr_progress(enabled: bool, unit: str = "records") -> Progress:
@@ -220,6 +246,7 @@ def _properties(values: tuple[str, ...]) -> dict[str, str]:
 @main.command()
 @click.argument("topic", required=False)
 @_client_options
+@_config_file_option("--producer.config", name="producer_config")
 @click.option("--topic", "topic_option", multiple=True, metavar="TOPIC",
               help="The topic (kafka-console-producer's way).")
 @click.option("--file", "input_file", type=click.File("rb"), default=None,
@@ -270,6 +297,7 @@ def produce(topic: str | None, bootstrap: str, timeout_ms: int, verbose: bool, t
 @main.command()
 @click.argument("topics", nargs=-1)
 @_client_options
+@_config_file_option("--consumer.config", name="consumer_config")
 @click.option("--topic", "topic_option", multiple=True, metavar="TOPIC",
               help="A topic to read (kafka-console-consumer's way); repeatable.")
 @click.option("--pattern", "--include", "pattern", default=None, metavar="REGEX",

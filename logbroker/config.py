@@ -110,6 +110,9 @@ _SECURITY_PROPERTIES = (
                    "This broker's own SASL user on the inter-broker listener when "
                    "listener.name.<l>.<mechanism>.sasl.jaas.config names none."),
     _secret("logbroker.inter.broker.sasl.password", "The password of logbroker.inter.broker.sasl.username."),
+    BrokerProperty("connection.failed.authentication.delay.ms", _int, "100",
+                   "A failed SASL authentication is answered, and its connection closed, only after this "
+                   "long (slows password guessing); 0: at once.", 0),
     BrokerProperty("connections.max.reauth.ms", _int, "0",
                    "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
                    0, type=ConfigType.LONG),
@@ -123,6 +126,12 @@ _SECURITY_PROPERTIES = (
                    "With logbroker.http.auth.enable, /metrics needs credentials too."),
     _secret("logbroker.http.token.secret", "HMAC key of the bearer tokens (empty: random per process)."),
     BrokerProperty("logbroker.http.token.lifetime.ms", _int, "3600000", "How long an issued token is valid.", 1000,
+                   type=ConfigType.LONG),
+    BrokerProperty("logbroker.http.auth.max.failures", _int, "5",
+                   "Failed HTTP password attempts a client address, or a user name, may make within "
+                   "logbroker.http.auth.failure.window.ms before further attempts get 429; 0: no limit.", 0),
+    BrokerProperty("logbroker.http.auth.failure.window.ms", _int, "60000",
+                   "The window failed HTTP password attempts are counted in (and the longest wait).", 1000,
                    type=ConfigType.LONG),
     BrokerProperty("config.providers", str, "", "Config providers for ${provider:[path:]key} values "
                    "(env, file, dir).", type=ConfigType.LIST),

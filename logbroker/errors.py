@@ -26,6 +26,7 @@ HTTP front once to statuses (``logbroker/http/errors.py``).
     PreferredLeaderNotAvailableError PREFERRED_LEADER_NOT_AVAILABLE (80)   the preferred replica cannot lead now
     EligibleLeadersNotAvailableError ELIGIBLE_LEADERS_NOT_AVAILABLE (83)   no live replica may lead
     NoReassignmentInProgressError    NO_REASSIGNMENT_IN_PROGRESS (85)      cancelling a reassignment that is not running
+    ClusterStateUnavailableError     REQUEST_TIMED_OUT (7)                 an admin change could not reach ZooKeeper
 """
 
 from __future__ import annotations
@@ -119,6 +120,11 @@ class NoReassignmentInProgressError(BrokerError):
     """A reassignment was cancelled for a partition that has none in progress."""
 
 
+class ClusterStateUnavailableError(BrokerError):
+    """An administrative change could not be written to (or read from) ZooKeeper: the connection or
+    session was lost. Kafka's ZooKeeper-mode broker lets such a request time out; the client retries."""
+
+
 class FencedLeaderEpochError(BrokerError):
     """The request's leader epoch is older than the partition's (KIP-320)."""
 
@@ -129,6 +135,7 @@ class UnknownLeaderEpochError(BrokerError):
 
 __all__ = [
     "BrokerError",
+    "ClusterStateUnavailableError",
     "CorruptBatchError",
     "ElectionNotNeededError",
     "EligibleLeadersNotAvailableError",

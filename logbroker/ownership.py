@@ -71,24 +71,26 @@ class PartitionOwnership(Protocol):
         NotEnoughReplicasAfterAppendError when the ISR shrank below ``min_insync_replicas`` meanwhile,
         NotLeaderOrFollowerError when leadership is lost. None: already replicated."""
 
-    def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
-        """Register a new topic with the cluster (its replica assignment). Raises
-        InvalidReplicationFactorError or TopicExistsError; nothing is registered when it raises."""
+    async def publish_topic(self, info: TopicInfo, replication_factor: int | None,
+                            assignments: Sequence[Sequence[int]] | None = None) -> None:
+        """Register a new topic with the cluster (its replica assignment: ``assignments``, one replica
+        list per partition, else spread over the live brokers). Raises InvalidReplicationFactorError,
+        InvalidReplicaAssignmentError or TopicExistsError; nothing is registered when it raises."""
 
-    def unpublish_topic(self, name: str) -> None:
+    async def unpublish_topic(self, name: str) -> None:
         """Remove a topic from the cluster; every broker then deletes its local copy."""
 
-    def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+    async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
         """Register a topic's new partitions (their replicas: ``assignments``, else spread over the live
         brokers). Raises InvalidPartitionsError, InvalidReplicaAssignmentError or
         InvalidReplicationFactorError; nothing is registered when it raises."""
 
-    def elect_leaders(self, preferred: bool, partitions: Sequence[tuple[str, int]] | None
+    async def elect_leaders(self, preferred: bool, partitions: Sequence[tuple[str, int]] | None
                       ) -> dict[tuple[str, int], StorageError | None]:
         """ElectLeaders (KIP-460), preferred or unclean, of ``partitions`` (None: every partition that
         needs one); per partition None or the refusal. Raises NotControllerError on another broker."""
 
-    def alter_reassignments(self, changes: Mapping[tuple[str, int], Sequence[int] | None]
+    async def alter_reassignments(self, changes: Mapping[tuple[str, int], Sequence[int] | None]
                             ) -> dict[tuple[str, int], StorageError | None]:
         """AlterPartitionReassignments (KIP-455): move each partition to its replicas, or cancel its
         reassignment (None). Per partition None or the refusal; NotControllerError on another broker."""
@@ -101,6 +103,9 @@ class PartitionOwnership(Protocol):
 
     def controller_id(self) -> int:
         """The controller's broker id (-1: none elected)."""
+
+    def http_url(self, broker_id: int) -> str | None:
+        """A live broker's HTTP API base URL, from its registration (None: unknown or not yet listening)."""
 
     def partition_view(self, topic: str, partition: int) -> PartitionView | None:
         """Leader, epoch, replicas and ISR of a partition; None when the cluster does not know it."""

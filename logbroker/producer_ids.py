@@ -7,6 +7,7 @@ begins above every id that could have been given out.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +24,18 @@ class ProducerIdAllocator:
             self._next = 0
         self._block_end = self._next
         # In a cluster, blocks come from the cluster (Kafka's /latest_producer_id_block), so no two
-        # brokers hand out the same id: a callable returning a fresh block [start, end).
+        # brokers hand out the same id: a blocking callable returning a fresh block [start, end).
         self.claim_block: Callable[[], tuple[int, int]] | None = None
+        self._claiming = asyncio.Lock()  # one block claim at a time: concurrent requests share it
+
+    async def allocate_async(self) -> int:
+        """``allocate`` on the event loop: a cluster's block is claimed in a worker thread."""
+        claim = self.claim_block
+        if claim is not None and self._next >= self._block_end:
+            async with self._claiming:
+                if self._next >= self._block_end:  # not claimed by a request that held the lock before
+                    self._next, self._block_end = await asyncio.to_thread(claim)
+        return self.allocate()
 
     def allocate(self) -> int:
         if self.claim_block is not None:

@@ -11,6 +11,7 @@ Layout (Kafka's log directory, with topic metadata kept beside the data instead 
       __topics/<topic id hex>.json       one file per topic (below)
       <topic>-<partition>/               one partition log (segments/log.py)
       <topic>-<partition>.<id hex>-delete/  a partition of a topic being deleted
+      <topic>-<partition>.<hex>.replica-delete/  a partition this broker no longer replicates
 
 Topic metadata file (JSON object, replaced atomically: tmp, fsync, rename, fsync dir)::
 
@@ -524,6 +525,33 @@ class Store:
         doomed = self._detach_topic(topic)
         logger.info("deleted topic %s (%s)", name, topic.topic_id)
         return topic.info(), doomed
+
+    def detach_partition(self, name: str, partition: int) -> Path | None:
+        """Take one partition's data out of the store, the topic staying (this broker is no longer one
+        of its replicas, Kafka's StopReplica with delete): close its log, rename its directory to
+        ``<topic>-<p>.<random hex>.replica-delete`` and forget its checkpointed offsets. Ranges a
+        fetch still holds keep their descriptors (``FileHandle``). Returns the directory for
+        ``remove_detached``, None when there was none; a crash leaves it to the next start's cleanup.
+        The partition opens again, empty, if it is used later (this broker becomes a replica again)."""
+        self._check_open()
+        self._topic(name)
+        key = (name, partition)
+        log = self._logs.pop(key, None)
+        if log is not None:
+            log.close()
+        path = self.data_dir / f"{name}-{partition}"
+        if not path.is_dir():
+            return None
+        suffix = f"-{partition}.{uuid.uuid4().hex}.replica{DELETE_SUFFIX}"
+        target = self.data_dir / (name[: _FILE_NAME_MAX - len(suffix)] + suffix)
+        os.rename(path, target)
+        fsync_dir(self.data_dir)
+        self._recovery_points.pop(key, None)
+        self._log_start_offsets.pop(key, None)
+        with self._cleaner_offsets_lock:
+            self._cleaner_offsets.pop(key, None)
+        logger.info("removed the local replica of %s-%d", name, partition)
+        return target
 
     @staticmethod
     def remove_detached(paths: Iterable[Path]) -> None:

@@ -120,6 +120,19 @@ class BrokerHandle(Protocol):
 BrokerFactory = Callable[..., BrokerHandle]  # make(**overrides) -> a started broker
 
 
+# aiohttp warns (NotAppKeyWarning, a UserWarning) when the application, a request or a response is
+# keyed by a plain string instead of web.AppKey / RequestKey / ResponseKey; in the brokers the tests
+# start that is an error (a 500 the test sees). By message: -W cannot name aiohttp's own class at
+# interpreter start-up, before site-packages is importable.
+TYPED_KEYS_WARNING = "error:It is recommended to use web.:UserWarning"
+
+
+def broker_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS", ""), TYPED_KEYS_WARNING]))
+    return env
+
+
 @dataclass
 class BrokerProcess(ServerProcess):
     """A `logbroker serve` subprocess on loopback.
@@ -152,16 +165,23 @@ class BrokerProcess(ServerProcess):
     def start(self, *, same_ports: bool = False) -> BrokerProcess:
         """Start the broker; ``same_ports`` binds the ports of its previous run (a restart that
         clients must ride out on the address they know) instead of port 0."""
-        self.ready_path.unlink(missing_ok=True)
         kafka_port, http_port = (self.port, self.http_port) if same_ports and self.port else (0, 0)
+        return self.launch(self.serve_command(f"127.0.0.1:{kafka_port}", f"127.0.0.1:{http_port}"))
+
+    def serve_command(self, kafka_listen: str, http_listen: str) -> list[str]:
+        """The `logbroker serve` command line of this broker, listening where it is told."""
         cmd = [sys.executable, "-m", "logbroker.cli", "serve", "--data-dir", str(self.data_dir),
-               "--kafka-listen", f"127.0.0.1:{kafka_port}", "--http-listen", f"127.0.0.1:{http_port}",
-               "--ready-file", str(self.ready_path)]
+               "--kafka-listen", kafka_listen, "--http-listen", http_listen, "--ready-file", str(self.ready_path)]
         for k, v in self.overrides.items():
             cmd += ["--override", f"{k}={v}"]
-        cmd += self.extra_args
+        return cmd + self.extra_args
+
+    def launch(self, cmd: list[str]) -> BrokerProcess:
+        """Run ``cmd`` (a ``serve_command``, perhaps behind a prefix) and read back the bound ports."""
+        self.ready_path.unlink(missing_ok=True)
         with open(self.log_path, "ab") as log_file:
-            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+                                         env=broker_environment())
         ready = self._wait_ready()
         self.port, self.http_port = int(str(ready["kafka_port"])), int(str(ready["http_port"]))
         listeners = ready.get("listeners", {})

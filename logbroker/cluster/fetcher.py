@@ -3,11 +3,12 @@
 One task per leader broker, for every partition this broker follows there. Before a partition's
 first fetch under a leader epoch the follower asks OffsetForLeaderEpoch (v3, with its replica id)
 for the end of its own latest epoch on the leader and truncates its log there (KIP-101; when the
-leader answers an older epoch, to the smaller of both ends of that epoch, KIP-279), so its log never
-keeps records the new leader does not have. Then it fetches (Fetch v12 with ``ReplicaId`` = its broker
-id and ``CurrentLeaderEpoch``, KIP-320) from its log end, appends the batches as they are and keeps
-the leader's high watermark. A partition the leader refuses (not leader, fenced or unknown epoch) is
-dropped until the cluster state says otherwise.
+leader answers an older epoch, to the smaller of both ends of that epoch, KIP-279; when it answers
+undefined, the follower's epoch being unknown there, to the follower's own high watermark, as Kafka's
+fetcher does), so its log never keeps records the new leader does not have. Then it fetches (Fetch
+v12 with ``ReplicaId`` = its broker id and ``CurrentLeaderEpoch``, KIP-320) from its log end,
+appends the batches as they are and keeps the leader's high watermark. A partition the leader
+refuses (not leader, fenced or unknown epoch) is dropped until the cluster state says otherwise.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class ReplicaFetcher:
     def __init__(self, broker: Broker, broker_id: int, leader_id: int,
                  address: Callable[[], tuple[str, int] | None], *,
                  on_high_watermark: Callable[[TopicPartition, int], None],
+                 high_watermark: Callable[[TopicPartition], int],
                  on_dropped: Callable[[TopicPartition], None], wait_ms: int, max_bytes: int,
                  security: InterBrokerSecurity | None = None) -> None:
         self.broker = broker
@@ -61,6 +63,7 @@ class ReplicaFetcher:
         self.leader_id = leader_id
         self._address = address
         self._on_hw = on_high_watermark
+        self._hw = high_watermark
         self._on_dropped = on_dropped
         self.wait_ms = wait_ms
         self.max_bytes = max_bytes
@@ -158,7 +161,15 @@ class ReplicaFetcher:
         topic, partition = tp
         own_end = self.broker.log_end_offset(topic, partition)
         if end_offset < 0:
-            return  # the leader knows no epoch of ours: nothing to compare (an empty or pre-cluster log)
+            # Undefined: the leader cannot place our latest epoch (we have none, or one it never had).
+            # Kafka's fetcher keeps what is committed, its high watermark, and fetches the rest again.
+            target = self._hw(tp)
+            if target < own_end:
+                log.info("%s-%d: truncating from %d to the high watermark %d (leader %d cannot place epoch %d)",
+                         topic, partition, own_end, target, self.leader_id,
+                         self.broker.epoch_cache(topic, partition).latest_epoch)
+                self.broker.truncate_replica(topic, partition, target)
+            return
         target = end_offset
         mine = self.broker.epoch_cache(topic, partition).latest_epoch
         if leader_epoch != mine:

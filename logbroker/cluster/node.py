@@ -21,16 +21,17 @@ the state.
 
 A pass runs when a watch fires (kazoo's thread wakes the loop) or every ``RECONCILE_S`` as a safety
 net. Its ZooKeeper reads and the controller's writes run in a worker thread (``_read_view``), and
-ISR writes too (``_change_isr``), so the event loop never waits on ZooKeeper; what was read is
-applied on the loop (``_apply_view``). Administrative writes (topic creation and deletion, new
-partitions, elections, reassignments, producer-id blocks) are still made on the loop: they are rare
-and a client waits for them anyway.
+ISR writes too (``_change_isr``), and so do the administrative writes (topic creation and deletion,
+new partitions, elections, reassignments, producer-id blocks): the event loop never waits on
+ZooKeeper. What was read or written is applied on the loop (``_apply_view`` and the admin methods'
+own last lines), so the loop's view of the cluster changes only on the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -38,6 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
@@ -51,10 +53,12 @@ from logbroker.cluster.replicas import LeaderReplica
 from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAssignment
 from logbroker.config import BrokerConfig
 from logbroker.errors import (
+    ClusterStateUnavailableError,
     FencedLeaderEpochError,
     InvalidPartitionsError,
     InvalidReplicaAssignmentError,
     InvalidReplicationFactorError,
+    InvalidRequestError,
     NotControllerError,
     NotEnoughReplicasError,
     NotLeaderOrFollowerError,
@@ -73,6 +77,7 @@ REFOLLOW_S = 0.5  # after a leader refused a follower's fetch
 RECONCILE_S = 5.0  # a safety net only: watches start a pass as soon as something changes
 PRODUCER_ID_BLOCK_SIZE = 1000  # Kafka's ProducerIdsBlock size
 TopicPartition = tuple[str, int]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,15 @@ class ClusterView:
 
 def _now_ms() -> int:
     return time.monotonic_ns() // 1_000_000
+
+
+async def _off_loop(fn: Callable[..., _T], *args: object) -> _T:
+    """``fn(*args)`` in a worker thread: ZooKeeper calls never block the event loop. A lost connection
+    or session becomes ClusterStateUnavailableError (REQUEST_TIMED_OUT to a client, which retries)."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except KazooException as exc:
+        raise ClusterStateUnavailableError(f"ZooKeeper: {exc!r}") from exc
 
 
 class ClusterNode:
@@ -119,6 +133,7 @@ class ClusterNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._controller_id = -1
         self._isr_tasks: set[asyncio.Task[None]] = set()
+        self._removals: set[asyncio.Task[None]] = set()  # directories of replicas this broker dropped
         self._local_changes = 0  # topic changes this broker wrote; a pass that saw none of them is redone
         # Told when this broker starts or stops leading a partition (the group coordinator loads or
         # unloads the groups of a ``__consumer_offsets`` partition).
@@ -150,6 +165,7 @@ class ClusterNode:
             await fetcher.close()
         for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
+            self.follower_hw[tp] = replica.high_watermark  # what the final checkpoint below records
             self._leadership(tp, False)
         self.leading.clear()
         await asyncio.to_thread(self.broker.write_high_watermarks, self.high_watermarks())
@@ -158,6 +174,22 @@ class ClusterNode:
     def _ensure_paths(self) -> None:
         for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
             self.zk.ensure_path(path)
+
+    async def advertise_http(self, url: str) -> None:
+        """Name this broker's HTTP API (``url``) in its registration, so the other brokers can forward
+        the HTTP requests of groups this broker coordinates; the znode is rewritten in a worker thread."""
+        self.registration = dataclasses.replace(self.registration, http=url)
+        await asyncio.to_thread(self._rewrite_registration)
+        self._wake.set()
+
+    def _rewrite_registration(self) -> None:
+        path = znodes.broker_path(self.broker_id)
+        try:
+            stat = self.zk.exists(path)
+            if stat is not None and stat.ephemeralOwner == self.zk.client_id[0]:
+                self.zk.set(path, self.registration.to_json(), version=stat.version)
+        except KazooException as exc:  # the next registration (a new session) carries it anyway
+            log.info("broker %d: registration not rewritten: %s", self.broker_id, exc)
 
     def _close_session(self) -> None:
         try:
@@ -175,10 +207,14 @@ class ClusterNode:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _session_lost(self) -> None:
-        log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
-                    len(self.leading))
+        if self.leading:
+            log.warning("broker %d lost its ZooKeeper session: it stops leading %d partition(s)", self.broker_id,
+                        len(self.leading))
+        else:
+            log.info("broker %d lost its ZooKeeper session", self.broker_id)
         for tp, replica in self.leading.items():
             replica.resign("the broker lost its ZooKeeper session")
+            self.follower_hw[tp] = replica.high_watermark
             self._leadership(tp, False)
         self.leading.clear()
         self.controller.epoch = -1
@@ -250,7 +286,7 @@ class ClusterNode:
         registrations: dict[int, int] = {}
         for i in sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS, watch=self._poke)):
             try:
-                data, stat = self.zk.get(znodes.broker_path(i))
+                data, stat = self.zk.get(znodes.broker_path(i), watch=self._poke)  # its HTTP URL may come later
             except NoNodeError:
                 continue
             brokers[i] = BrokerRegistration.from_json(i, data)
@@ -384,15 +420,29 @@ class ClusterNode:
                          partition, state.leader, state.leader_epoch)
 
     def _no_longer_a_replica(self, tp: TopicPartition) -> None:
-        """A reassignment moved the partition away from this broker: stop leading or following it. Its
-        local data stays (Kafka deletes it), unused until this broker is a replica again and truncates."""
+        """A reassignment moved the partition away from this broker: stop leading or following it and
+        delete its local data, as Kafka's StopReplica with delete does. The directory is renamed at
+        once (a fetch still sending from it keeps its open files) and removed in a worker thread."""
         replica = self.leading.pop(tp, None)
         if replica is not None:
             replica.resign("this broker is no longer a replica")
             self._leadership(tp, False)
+        had_role = replica is not None or tp in self.following
         if tp in self.following:
             self._unfollow(tp)
-            log.info("broker %d is no longer a replica of %s-%d", self.broker_id, *tp)
+        if not had_role:
+            return
+        log.info("broker %d is no longer a replica of %s-%d: deleting its copy", self.broker_id, *tp)
+        self.follower_hw.pop(tp, None)
+        try:
+            detached = self.broker.drop_replica(*tp)
+        except StorageError as exc:
+            log.error("%s-%d: the local copy could not be removed: %s", *tp, exc)
+            return
+        if detached is not None and self._loop is not None:
+            task = self._loop.create_task(asyncio.to_thread(self.broker.remove_dropped_replica, detached))
+            self._removals.add(task)
+            task.add_done_callback(self._removals.discard)
 
     def _leadership(self, tp: TopicPartition, leading: bool) -> None:
         if self.on_leadership is None:
@@ -414,7 +464,8 @@ class ClusterNode:
                 reg = self.brokers.get(leader)
                 return (reg.host, reg.port) if reg is not None else None
             fetcher = ReplicaFetcher(self.broker, self.broker_id, leader, address,
-                                     on_high_watermark=self._follower_hw, on_dropped=self._dropped,
+                                     on_high_watermark=self._follower_hw,
+                                     high_watermark=lambda tp: self.follower_hw.get(tp, 0), on_dropped=self._dropped,
                                      wait_ms=self.config.get_int("replica.fetch.wait.max.ms"),
                                      max_bytes=self.config.get_int("replica.fetch.max.bytes"),
                                      security=self.inter_broker_security)
@@ -558,8 +609,26 @@ class ClusterNode:
         replica.advance(self.broker.log_end_offset(topic, partition))  # the leader's own append counts
         return replica.wait_for(end_offset, min_insync_replicas)
 
-    def publish_topic(self, info: TopicInfo, replication_factor: int | None) -> None:
+    async def publish_topic(self, info: TopicInfo, replication_factor: int | None,
+                            assignments: Sequence[Sequence[int]] | None = None) -> None:
+        """Register a new topic: its replica assignment is written in a worker thread (the event loop
+        never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
+        assignment = await _off_loop(self._register_topic, info, replication_factor, assignments)
+        self.assignments[info.name] = assignment
+        self._local_changes += 1
+        log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
+        self._wake.set()
+
+    def _register_topic(self, info: TopicInfo, replication_factor: int | None,
+                        assignments: Sequence[Sequence[int]] | None) -> TopicAssignment:
+        """The topic's config and assignment znodes, in one transaction; a worker thread."""
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
+        if assignments:
+            # As Kafka: the client's replicas, every list as long as the first, on registered brokers.
+            if replication_factor not in (None, -1):
+                raise InvalidRequestError("Both replicationFactor and replicasAssignments were set.")
+            chosen = [znodes.checked_replicas(a, live, len(assignments[0])) for a in assignments]
+            return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen)))
         if replication_factor not in (None, -1):
             rf = replication_factor
         elif info.name == OFFSETS_TOPIC:
@@ -573,28 +642,34 @@ class ClusterNode:
         if self.zk.exists(znodes.topic_path(info.name)) is not None:
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         replicas = znodes.assign_replicas(live, info.partitions, rf, random.randrange(len(live)))
-        assignment = TopicAssignment(info.topic_id, tuple(replicas))
+        return self._write_topic(info, TopicAssignment(info.topic_id, tuple(replicas)))
+
+    def _write_topic(self, info: TopicInfo, assignment: TopicAssignment) -> TopicAssignment:
         tx = self.zk.transaction()
         tx.create(znodes.topic_config_path(info.name), znodes.topic_config_json(dict(info.overrides)))
         tx.create(znodes.topic_path(info.name), assignment.to_json())
         results = tx.commit()
         if any(isinstance(r, Exception) for r in results):
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
-        self.assignments[info.name] = assignment
-        self._local_changes += 1
-        log.info("topic %s registered: replicas %s", info.name, [list(r) for r in replicas])
-        self._wake.set()
+        return assignment
 
-    def unpublish_topic(self, name: str) -> None:
-        """Delete the topic's znodes (assignment, partition states, config); brokers that see it gone
-        delete their copies. Kafka routes this through ``/admin/delete_topics`` and the controller."""
-        self.zk.delete(znodes.topic_path(name), recursive=True)
-        if self.zk.exists(znodes.topic_config_path(name)) is not None:
-            self.zk.delete(znodes.topic_config_path(name))
+    async def unpublish_topic(self, name: str) -> None:
+        """Delete the topic's znodes (assignment, partition states, config) in a worker thread; brokers
+        that see it gone delete their copies. Kafka routes this through ``/admin/delete_topics`` and
+        the controller."""
+        await _off_loop(self._remove_topic_znodes, name)
         if name in self.assignments:
             self._forget_roles_only(name)
         self._local_changes += 1
         self._wake.set()
+
+    def _remove_topic_znodes(self, name: str) -> None:
+        try:
+            self.zk.delete(znodes.topic_path(name), recursive=True)
+        except NoNodeError:
+            raise UnknownTopicError(f"Topic '{name}' does not exist.") from None  # deleted meanwhile
+        with contextlib.suppress(NoNodeError):
+            self.zk.delete(znodes.topic_config_path(name))
 
     def _forget_roles_only(self, topic: str) -> None:
         """As ``_forget`` but leaving the local delete to the caller (the client's DeleteTopics)."""
@@ -609,7 +684,14 @@ class ClusterNode:
             self.follower_hw.pop(tp, None)
 
     def claim_producer_id_block(self) -> tuple[int, int]:
-        """A block of producer ids no other broker holds (a conditional write of the last block's end)."""
+        """A block of producer ids no other broker holds (a conditional write of the last block's end).
+        Blocking: the allocator calls it in a worker thread."""
+        try:
+            return self._claim_producer_id_block()
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"no producer-id block claimed: ZooKeeper: {exc!r}") from exc
+
+    def _claim_producer_id_block(self) -> tuple[int, int]:
         self.zk.ensure_path(znodes.PRODUCER_ID_BLOCK)
         while True:
             data, stat = self.zk.get(znodes.PRODUCER_ID_BLOCK)
@@ -624,7 +706,16 @@ class ClusterNode:
             return start, end
 
     # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
-    def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+    async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
+        """Register new partitions with a conditional write of the topic znode, in a worker thread."""
+        grown = await _off_loop(self._grow_assignment, topic, new_total, assignments)
+        self.assignments[topic] = grown
+        self._local_changes += 1
+        log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
+        self._wake.set()
+
+    def _grow_assignment(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None
+                         ) -> TopicAssignment:
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))
 
         def grow(current: TopicAssignment) -> TopicAssignment:
@@ -648,14 +739,12 @@ class ClusterNode:
             return TopicAssignment(current.topic_id, current.replicas + tuple(added), dict(current.adding),
                                    dict(current.removing))
 
-        grown = znodes.update_topic(self.zk, topic, grow)
-        self.assignments[topic] = grown
-        self._local_changes += 1
-        log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
-        self._wake.set()
+        return znodes.update_topic(self.zk, topic, grow)
 
-    def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
-                      ) -> dict[TopicPartition, StorageError | None]:
+    async def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
+                            ) -> dict[TopicPartition, StorageError | None]:
+        """ElectLeaders on the controller: the partitions are chosen here, the state writes are made
+        in a worker thread."""
         self.controller.require_active()
         live = set(self.registrations)
         if partitions is None:
@@ -663,9 +752,15 @@ class ClusterNode:
                           if tp[0] in self.assignments and tp[1] < len(self.assignments[tp[0]].replicas)
                           and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
                                else state.leader not in live)]
+        wanted = [(tp, self.assignments.get(tp[0])) for tp in partitions]
+        results = await _off_loop(self._elect_now, wanted, live, preferred)
+        self._wake.set()
+        return results
+
+    def _elect_now(self, wanted: list[tuple[TopicPartition, TopicAssignment | None]], live: set[int],
+                   preferred: bool) -> dict[TopicPartition, StorageError | None]:
         results: dict[TopicPartition, StorageError | None] = {}
-        for topic, p in partitions:
-            assignment = self.assignments.get(topic)
+        for (topic, p), assignment in wanted:
             try:
                 if assignment is None or not 0 <= p < len(assignment.replicas):
                     raise UnknownTopicError(f"{topic}-{p} does not exist")
@@ -675,30 +770,35 @@ class ClusterNode:
                 raise
             except StorageError as exc:
                 results[(topic, p)] = exc
+        return results
+
+    async def alter_reassignments(self, changes: Mapping[TopicPartition, Sequence[int] | None]
+                                  ) -> dict[TopicPartition, StorageError | None]:
+        """AlterPartitionReassignments on the controller: the assignment writes in a worker thread."""
+        self.controller.require_active()
+        live = sorted(self.registrations)
+        wanted = [(tp, target, self.assignments.get(tp[0])) for tp, target in changes.items()]
+        results = await _off_loop(self._reassign_now, wanted, live)
         self._wake.set()
         return results
 
-    def alter_reassignments(self, changes: Mapping[TopicPartition, Sequence[int] | None]
-                            ) -> dict[TopicPartition, StorageError | None]:
-        self.controller.require_active()
-        live = sorted(self.registrations)
+    def _reassign_now(self, wanted: list[tuple[TopicPartition, Sequence[int] | None, TopicAssignment | None]],
+                      live: list[int]) -> dict[TopicPartition, StorageError | None]:
         results: dict[TopicPartition, StorageError | None] = {}
-        for (topic, p), target in changes.items():
+        for (topic, p), target, assignment in wanted:
             try:
-                assignment = self.assignments.get(topic)
                 if assignment is None or not 0 <= p < len(assignment.replicas):
                     raise UnknownTopicError(f"{topic}-{p} does not exist")
-                wanted = None if target is None else znodes.checked_replicas(target, live, len(target))
+                moved = None if target is None else znodes.checked_replicas(target, live, len(target))
                 self.controller.update_assignment(topic, functools.partial(znodes.reassign, partition=p,
-                                                                           target=wanted))
+                                                                           target=moved))
                 results[(topic, p)] = None
-                log.info("%s-%d: %s", topic, p, "reassignment cancelled" if wanted is None
-                         else f"reassignment to {list(wanted)} started")
+                log.info("%s-%d: %s", topic, p, "reassignment cancelled" if moved is None
+                         else f"reassignment to {list(moved)} started")
             except NotControllerError:
                 raise
             except StorageError as exc:
                 results[(topic, p)] = exc
-        self._wake.set()
         return results
 
     def list_reassignments(self, partitions: Sequence[TopicPartition] | None) -> list[Reassignment]:
@@ -716,6 +816,10 @@ class ClusterNode:
 
     def controller_id(self) -> int:
         return self._controller_id
+
+    def http_url(self, broker_id: int) -> str | None:
+        reg = self.brokers.get(broker_id)
+        return reg.http or None if reg is not None else None
 
     def partition_view(self, topic: str, partition: int) -> PartitionView | None:
         assignment = self.assignments.get(topic)

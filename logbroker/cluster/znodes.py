@@ -3,7 +3,10 @@
     path                                         ephemeral  content
     /brokers/ids/<id>                            yes        {"version":4,"host","port","endpoints":["PLAINTEXT://h:p"],
                                                             "listener_security_protocol_map","jmx_port":-1,
-                                                            "timestamp":"<ms>","rack":null}
+                                                            "timestamp":"<ms>","rack":null,
+                                                            "logbroker_http":"http://h:p"} (the last is
+                                                            ours: the HTTP API's base URL; Kafka's readers
+                                                            ignore fields they do not know)
     /controller                                  yes        {"version":1,"brokerid":<id>,"timestamp":"<ms>"}
     /controller_epoch                            no         "<epoch>" (decimal); its zkVersion fences writes
     /brokers/topics/<topic>                      no         {"version":3,"topic_id":"<base64url uuid>",
@@ -79,15 +82,19 @@ class BrokerRegistration:
     # Every client listener: name -> (host, port), and name -> security protocol (Kafka's fields).
     endpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     protocols: dict[str, str] = field(default_factory=dict)
+    http: str = ""  # the HTTP API's base URL ("" until it listens): other brokers forward group routes there
 
     def to_json(self) -> bytes:
         endpoints = self.endpoints or {"PLAINTEXT": (self.host, self.port)}
         protocols = self.protocols or {name: "PLAINTEXT" for name in endpoints}
-        return json.dumps({
+        doc: dict[str, object] = {
             "version": 4, "host": self.host, "port": self.port, "jmx_port": -1, "timestamp": _now_ms(),
             "endpoints": [f"{name}://{h}:{p}" for name, (h, p) in endpoints.items()],
             "listener_security_protocol_map": protocols, "rack": None,
-        }).encode()
+        }
+        if self.http:
+            doc["logbroker_http"] = self.http
+        return json.dumps(doc).encode()
 
     @classmethod
     def from_json(cls, broker_id: int, data: bytes) -> BrokerRegistration:
@@ -102,7 +109,9 @@ class BrokerRegistration:
         if not host or port in (None, -1):
             host, port = next(iter(endpoints.values())) if endpoints else (host, port)
         protocols = doc.get("listener_security_protocol_map") or {}
-        return cls(broker_id, str(host), int(port), endpoints, {str(k): str(v) for k, v in protocols.items()})
+        http = doc.get("logbroker_http")
+        return cls(broker_id, str(host), int(port), endpoints, {str(k): str(v) for k, v in protocols.items()},
+                   http if isinstance(http, str) else "")
 
     def address_for(self, listener: str | None) -> tuple[str, int]:
         """Where clients of ``listener`` reach this broker (its inter-broker address when it has no

@@ -152,9 +152,9 @@ class GroupCoordinator:
         self.offsets.clear()
         log.warning("%s was deleted: dropped %d group(s) and their committed offsets", OFFSETS_TOPIC, len(dropped))
 
-    def ensure_offsets_topic(self) -> None:
+    async def ensure_offsets_topic(self) -> None:
         """Create ``__consumer_offsets`` if needed (Kafka does on FindCoordinator); raises StorageError."""
-        self._writer.log.ensure_topic()
+        await self._writer.log.ensure_topic_async()
 
     # ------------------------------------------------------------------ which groups are here
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from logbroker.broker import Broker
+from logbroker.errors import TopicExistsError
 from logbroker.groups.schema import OFFSETS_TOPIC
 from segments.batch import iter_batches
 from segments.errors import CorruptBatchError
@@ -62,6 +63,11 @@ class GroupLog(Protocol):
         """Create the topic if it does not exist; raises StorageError (or OSError) when it cannot."""
         ...
 
+    async def ensure_topic_async(self) -> None:
+        """``ensure_topic`` on the event loop: in a cluster the topic is registered with the cluster
+        without the loop waiting on ZooKeeper."""
+        ...
+
     def append(self, partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
         """Append one batch of keyed records; raises StorageError (or OSError) when nothing was written."""
         ...
@@ -93,6 +99,15 @@ class BrokerGroupLog:
         if not self.broker.has_topic(self.topic):
             self.broker.create_topic(self.topic, self.configured_partitions, self.configs)
             log.info("created %s with %d partitions", self.topic, self.configured_partitions)
+
+    async def ensure_topic_async(self) -> None:
+        if self.broker.has_topic(self.topic):
+            return
+        try:
+            await self.broker.create_topic_async(self.topic, self.configured_partitions, self.configs)
+        except TopicExistsError:
+            return  # another broker (or request) created it first
+        log.info("created %s with %d partitions", self.topic, self.configured_partitions)
 
     def append(self, partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
         self.ensure_topic()

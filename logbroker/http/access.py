@@ -1,6 +1,6 @@
 """The HTTP front's questions to the core's authorizer: the same ACLs and calls as the Kafka front.
 
-The principal is the one the authentication middleware put on the request (``request["principal"]``),
+The principal is the one the authentication middleware put on the request (``request[PRINCIPAL]``),
 ANONYMOUS when there is none; the host is the client's address. Each route asks for the Kafka
 operation on the Kafka resource its Kafka counterpart needs (the table is in docs/SECURITY.md), and a
 refusal is ``403`` with the Kafka error name as ``error_code``. A topic the principal may not describe
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from logbroker.http.context import BROKER
+from logbroker.http.context import BROKER, PRINCIPAL
 from logbroker.http.errors import HttpError
 from logbroker.security.acl import CLUSTER_NAME, AclOperation, ResourceType
 from logbroker.security.principal import ANONYMOUS, Principal
@@ -28,7 +28,7 @@ _CODES = {Res.TOPIC: "TOPIC_AUTHORIZATION_FAILED", Res.GROUP: "GROUP_AUTHORIZATI
 
 
 def principal_of(request: web.Request) -> Principal:
-    found = request.get("principal")
+    found = request.get(PRINCIPAL)
     return found if isinstance(found, Principal) else ANONYMOUS
 
 

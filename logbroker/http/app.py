@@ -36,6 +36,7 @@ from logbroker.http import (
 from logbroker.http.auth import AUTH, HttpAuth, auth_middleware
 from logbroker.http.context import METRICS, HttpContext, install
 from logbroker.http.errors import Handler, error_middleware
+from logbroker.http.forwarding import forwarding_middleware, install_forwarding
 
 __all__ = ["HttpContext", "HttpServer", "build_app"]
 
@@ -60,9 +61,12 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 def build_app(ctx: HttpContext) -> web.Application:
     max_body = ctx.broker.config.get_int("socket.request.max.bytes")
     app = web.Application(client_max_size=max_body,
-                          middlewares=[metrics_middleware, error_middleware, auth_middleware])
+                          middlewares=[metrics_middleware, error_middleware, auth_middleware,
+                                       forwarding_middleware])
     install(app, ctx)
-    app[AUTH] = HttpAuth.from_config(ctx.broker.config, ctx.broker.credentials)
+    install_forwarding(app)
+    broker = ctx.broker
+    app[AUTH] = HttpAuth.from_config(broker.config, lambda: broker.credentials, broker.data_dir)
     app.add_routes(routes_auth.routes)
     for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_share, routes_ops):
         app.add_routes(module.routes)

@@ -21,6 +21,7 @@ from logbroker.http.errors import HttpError
 from logbroker.http.metrics import HttpMetrics
 from logbroker.http.partitioner import RoundRobin
 from logbroker.metrics import RequestLatencies
+from logbroker.security.principal import Principal
 
 # Largest wait a long-polling read may ask for, in ms (Kafka's fetch.max.wait.ms is usually 500).
 MAX_WAIT_MS = 30_000
@@ -46,6 +47,8 @@ BROKER: web.AppKey[Broker] = web.AppKey("logbroker_broker", Broker)
 METRICS: web.AppKey[HttpMetrics] = web.AppKey("logbroker_http_metrics", HttpMetrics)
 COORDINATOR: web.AppKey[GroupCoordinator | None] = web.AppKey("logbroker_coordinator")
 MEMBERS: web.AppKey[HttpMembers | None] = web.AppKey("logbroker_http_members")
+# Who the request is: set by the authentication middleware (http/auth.py) on every request.
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("logbroker_principal", Principal)
 
 
 def install(app: web.Application, ctx: HttpContext) -> None:

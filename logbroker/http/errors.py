@@ -27,6 +27,7 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
     LogClosedError                    503     NOT_LEADER_OR_FOLLOWER (retriable: the log went away)
     NotLeaderOrFollowerError          503     NOT_LEADER_OR_FOLLOWER (a cluster: another broker leads)
     LeaderNotAvailableError           503     LEADER_NOT_AVAILABLE
+    ClusterStateUnavailableError      503     REQUEST_TIMED_OUT (a cluster: ZooKeeper out of reach)
     NotEnoughReplicasError            503     NOT_ENOUGH_REPLICAS (min.insync.replicas)
     NotEnoughReplicasAfterAppendError 503     NOT_ENOUGH_REPLICAS_AFTER_APPEND
     FencedLeaderEpochError            409     FENCED_LEADER_EPOCH
@@ -103,6 +104,7 @@ _MAP: tuple[tuple[type[BaseException], int, str], ...] = (
     (se.NotEnoughReplicasAfterAppendError, 503, "NOT_ENOUGH_REPLICAS_AFTER_APPEND"),
     (se.FencedLeaderEpochError, 409, "FENCED_LEADER_EPOCH"),
     (se.UnknownLeaderEpochError, 409, "UNKNOWN_LEADER_EPOCH"),
+    (se.ClusterStateUnavailableError, 503, "REQUEST_TIMED_OUT"),
     (TimeoutError, 504, "REQUEST_TIMED_OUT"),
     (OSError, 500, "KAFKA_STORAGE_ERROR"),
 )

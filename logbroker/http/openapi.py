@@ -551,18 +551,28 @@ _PATHS.update({
         "post": {"operationId": "issueToken", "summary": "A bearer token for a user name and password "
                                                         "(JSON body or HTTP Basic)", "tags": ["auth"],
                  "requestBody": {"required": False, "content": _json(_ref("Credentials"))},
-                 "responses": {"200": _ok("The token", _ref("Token")), **_errors(400, 401, 415)}},
+                 "responses": {"200": _ok("The token", _ref("Token")), **_errors(400, 401, 415, 429)}},
     },
     "/auth/login": {
         "post": {"operationId": "login", "summary": "The console's session: an HttpOnly cookie and a CSRF token",
                  "tags": ["auth"], "requestBody": {"required": False, "content": _json(_ref("Credentials"))},
                  "responses": {"200": _ok("Logged in", {"type": "object", "properties": {
                      "principal": {"type": "string"}, "csrf_token": {"type": "string"}}}),
-                     **_errors(400, 401, 415)}},
+                     **_errors(400, 401, 415, 429)}},
     },
     "/auth/logout": {
-        "post": {"operationId": "logout", "summary": "End the console's session (clears its cookies)",
+        "post": {"operationId": "logout", "summary": "End the session: revoke its token (the console's "
+                                                     "cookie or the bearer token sent) and clear the cookies",
                  "tags": ["auth"], "responses": {"204": {"description": "Logged out"}}},
+    },
+    "/auth/revoke": {
+        "post": {"operationId": "revokeUserTokens", "summary": "Revoke every token issued to a user so far "
+                                                               "(needs ALTER on the cluster)", "tags": ["auth"],
+                 "requestBody": _body({"type": "object", "required": ["user"],
+                                       "properties": {"user": {"type": "string", "minLength": 1}}}),
+                 "responses": {"200": _ok("Revoked", {"type": "object", "properties": {
+                     "user": {"type": "string"}, "revoked": {"type": "boolean"}}}),
+                     **_errors(400, 401, 403, 415)}},
     },
     "/auth/whoami": {
         "get": {"operationId": "whoami", "summary": "The principal this request authenticated as", "tags": ["auth"],

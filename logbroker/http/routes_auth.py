@@ -6,10 +6,14 @@
                         SameSite=Strict cookie (the page's script never sees it, and no password is
                         kept), and the CSRF token in a readable cookie and the body, to send back as
                         X-CSRF-Token with every state-changing request
-    POST /auth/logout   clears both cookies
+    POST /auth/logout   revokes the session's token (or the bearer token sent) and clears both cookies
+    POST /auth/revoke   {"user": "alice"}: revokes every token issued to alice so far (an operator's
+                        call: ALTER on the cluster, as AlterUserScramCredentials needs)
     GET  /auth/whoami   {"principal": "User:alice"} (User:ANONYMOUS when authentication is off)
 
-Wrong credentials are 401 with a message; the attempt is logged without the password (auth.py).
+Wrong credentials are 401 with a message; the attempt is logged without the password, and counted
+against the client address and the user name: too many within the window answer 429 with
+Retry-After (auth.py).
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from typing import Any
 
 from aiohttp import web
 
+from logbroker.http.access import require_cluster
 from logbroker.http.auth import AUTH, CSRF_COOKIE, SESSION_COOKIE, HttpAuth, authenticate, now_ms
 from logbroker.http.content import read_body, respond
-from logbroker.http.errors import error_response
+from logbroker.http.context import PRINCIPAL
+from logbroker.http.errors import HttpError, error_response
+from logbroker.security.acl import AclOperation
 from logbroker.security.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -46,8 +53,12 @@ async def _credentials(request: web.Request, auth: HttpAuth) -> tuple[str, str] 
         return error_response(request, 400, "INVALID_REQUEST",
                               'send {"username": ..., "password": ...} as JSON, or HTTP Basic credentials')
     user, password = body["username"], body["password"]
+    throttled = auth.throttled(request, user)
+    if throttled is not None:
+        return throttled
     if not auth.check_password(user, password):
         log.warning("failed HTTP login from %s (user %r)", request.remote, user)
+        auth.failed(request, user)
         response = error_response(request, 401, "SASL_AUTHENTICATION_FAILED", "invalid user name or password")
         # Bearer, not Basic: a browser would otherwise open its own password dialog over the login page.
         response.headers["WWW-Authenticate"] = 'Bearer realm="logbroker"'
@@ -61,7 +72,7 @@ async def issue_token(request: web.Request) -> web.StreamResponse:
     found = await _credentials(request, auth)
     if isinstance(found, web.StreamResponse):
         return found
-    token, expires = auth.signer.issue(found[0], now_ms())
+    token, expires = auth.issue(found[0], now_ms())
     log.info("issued an HTTP token to User:%s (%s)", found[0], request.remote)
     return respond(request, {"access_token": token, "token_type": "Bearer",
                              "expires_in": max(0, (expires - now_ms()) // 1000)})
@@ -73,7 +84,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     found = await _credentials(request, auth)
     if isinstance(found, web.StreamResponse):
         return found
-    token, _ = auth.signer.issue(found[0], now_ms())
+    token, _ = auth.issue(found[0], now_ms())
     csrf = auth.signer.csrf_for(token)
     response = respond(request, {"principal": str(Principal.user(found[0])), "csrf_token": csrf})
     max_age = auth.signer.lifetime_ms // 1000
@@ -87,13 +98,36 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/auth/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
+    """Revoke the token this request carries (the console's session, or a bearer token), so a copy
+    of it is worthless from now on, and clear the cookies."""
+    auth = request.app[AUTH]
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    token = value.strip() if scheme.lower() == "bearer" else request.cookies.get(SESSION_COOKIE, "")
+    claims = auth.claims(token, now_ms()) if token else None
+    if claims is not None:
+        auth.revocations.revoke_token(claims, now_ms())
+        log.info("revoked an HTTP token of User:%s at logout (%s)", claims.user, request.remote)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     response.del_cookie(CSRF_COOKIE, path="/")
     return response
 
 
+@routes.post("/auth/revoke")
+async def revoke_user_tokens(request: web.Request) -> web.StreamResponse:
+    """Every token issued to a user so far stops working (the operator's way to end sessions)."""
+    require_cluster(request, AclOperation.ALTER)
+    body: Any = await read_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("user"), str) or not body["user"]:
+        raise HttpError(400, "INVALID_REQUEST", 'send {"user": "<name>"}')
+    auth = request.app[AUTH]
+    auth.revocations.revoke_user(body["user"], now_ms())
+    log.info("revoked every HTTP token of User:%s (asked by %s from %s)", body["user"], request[PRINCIPAL],
+             request.remote)
+    return respond(request, {"user": body["user"], "revoked": True})
+
+
 @routes.get("/auth/whoami", allow_head=False)
 async def whoami(request: web.Request) -> web.StreamResponse:
-    return respond(request, {"principal": str(request["principal"]),
+    return respond(request, {"principal": str(request[PRINCIPAL]),
                              "authentication": request.app[AUTH].enabled})

@@ -249,7 +249,7 @@ async def add_partitions(request: web.Request) -> web.Response:
     validate_only = body.get("validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
-    info = broker.create_partitions(name, count, validate_only=validate_only)
+    info = await broker.create_partitions_async(name, count, validate_only=validate_only)
     if not validate_only:
         log.info("topic %s grown to %d partitions over HTTP from %s", name, info.partitions, request.remote)
     return respond(request, {"name": name, "partitions": info.partitions, "validate_only": validate_only})

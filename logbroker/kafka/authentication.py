@@ -36,13 +36,13 @@ from logbroker.errors import InvalidConfigError
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.listeners import ListenerSettings
+from logbroker.security.plain_users_file import PlainUsersFile
 from logbroker.security.principal import ANONYMOUS, Principal
 from logbroker.security.sasl import (
     SUPPORTED_MECHANISMS,
     AuthenticationFailed,
     SaslConfig,
     SaslServer,
-    load_plain_users,
     plain_users,
 )
 from logbroker.security.scram_store import CredentialStore
@@ -67,6 +67,9 @@ class ListenerSecurity:
     protocol: str = "PLAINTEXT"
     mapper: PrincipalMapper | None = None  # SSL listeners: certificate subject -> user
     sasl: SaslConfig | None = None  # SASL listeners
+    # connection.failed.authentication.delay.ms: how long a SASL failure waits before it is answered
+    # and the connection closed, as Kafka's Selector holds it (KIP-306).
+    failed_auth_delay_ms: int = 0
 
     @property
     def uses_sasl(self) -> bool:
@@ -115,6 +118,14 @@ class Authenticator:
             return auth.principal
         auth.principal = ANONYMOUS
         return ANONYMOUS
+
+    def failure_delay_s(self, auth: ConnectionAuth) -> float:
+        """How long to hold a refusal before answering and closing: the SASL failure delay while the
+        connection is still authenticating (Kafka delays only failures of the authenticator, not a
+        TLS handshake or an expired session), else none."""
+        if self.security.sasl is None or auth.authenticated_mechanism is not None:
+            return 0.0
+        return self.security.failed_auth_delay_ms / 1000
 
     def gate(self, auth: ConnectionAuth, api_key: int) -> None:
         """Refuse (close) a request the connection may not send yet."""
@@ -220,14 +231,16 @@ def listener_security(config: BrokerConfig, listener: ListenerSettings,
             raise InvalidConfigError(f"{what}: sasl.enabled.mechanisms {', '.join(unknown) or '(empty)'}: "
                                      f"logbroker serves {', '.join(SUPPORTED_MECHANISMS)}")
         plain: dict[str, str] | None = None
+        plain_file: PlainUsersFile | None = None
         users_file = config.get_str("logbroker.sasl.plain.users.file").strip()
         jaas = setting(props, prefix, "plain.sasl.jaas.config") or setting(props, "", "sasl.jaas.config")
         if "PLAIN" in mechanisms and users_file:
             try:
-                plain = load_plain_users(users_file)
-            except OSError as exc:
+                plain_file = PlainUsersFile(users_file)
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
                 raise InvalidConfigError(f"logbroker.sasl.plain.users.file: cannot read {users_file}: "
-                                         f"{exc.strerror}") from None
+                                         f"{reason}") from None
         elif "PLAIN" in mechanisms and "PlainLoginModule" in jaas:
             plain = plain_users(jaas)
         # connections.max.reauth.ms, optionally per listener and per mechanism (Kafka's prefixes).
@@ -240,5 +253,6 @@ def listener_security(config: BrokerConfig, listener: ListenerSettings,
                 reauth[mechanism] = max(0, int(value))
             except ValueError:
                 raise InvalidConfigError(f"{what}: connections.max.reauth.ms={value!r} is not a number") from None
-        sasl = SaslConfig(mechanisms, store_of, plain, reauth)
-    return ListenerSecurity(listener.protocol, mapper, sasl), context
+        sasl = SaslConfig(mechanisms, store_of, plain, reauth, plain_file)
+    delay = config.get_int("connection.failed.authentication.delay.ms") if sasl is not None else 0
+    return ListenerSecurity(listener.protocol, mapper, sasl, delay), context

@@ -10,6 +10,7 @@ UNSUPPORTED_VERSION in the v0 body format so the client can fall back, and the A
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -213,17 +214,25 @@ class Dispatcher:
                 "api_keys": [{"api_key": ApiKey.API_VERSIONS, "min_version": low, "max_version": high}]}
         return list(codec.encode_response(ApiKey.API_VERSIONS, 0, correlation_id, body))
 
-    def _raw_token(self, auth: ConnectionAuth, frame: memoryview, conn: ConnectionInfo) -> list[Chunk]:
+    async def _hold_failure(self, auth: ConnectionAuth) -> None:
+        """connection.failed.authentication.delay.ms: a refused authentication waits before its answer
+        and the close (responses go out in request order, so nothing after it is answered sooner)."""
+        delay = self.authenticator.failure_delay_s(auth)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _raw_token(self, auth: ConnectionAuth, frame: memoryview, conn: ConnectionInfo) -> list[Chunk]:
         """A bare SASL token after a v0 SaslHandshake; the answer is the server's token, size-prefixed.
         A failure closes the connection without an answer (v0 has no error field)."""
         try:
             out = self.authenticator.step(auth, bytes(frame), conn.peer)
         except AuthenticationFailed as exc:
+            await self._hold_failure(auth)
             raise CloseConnection(f"authentication failed: {exc}") from None
         return [len(out).to_bytes(4, "big") + out]
 
-    def _connection_api(self, auth: ConnectionAuth, key: int, version: int, correlation_id: int,
-                        body: Body, conn: ConnectionInfo) -> list[Chunk]:
+    async def _connection_api(self, auth: ConnectionAuth, key: int, version: int, correlation_id: int,
+                              body: Body, conn: ConnectionInfo) -> list[Chunk]:
         """SaslHandshake and SaslAuthenticate; CloseAfterResponse when the connection must close."""
         try:
             if key == ApiKey.SASL_HANDSHAKE:
@@ -232,6 +241,7 @@ class Dispatcher:
                 response = self.authenticator.authenticate(auth, version, bytes(body.get("auth_bytes") or b""),
                                                            conn.peer)
         except AuthClose as exc:
+            await self._hold_failure(auth)
             if exc.body is None:
                 raise CloseConnection(str(exc)) from None
             raise CloseAfterResponse(str(exc), codec.encode_response(key, version, correlation_id, exc.body)) from None
@@ -240,7 +250,7 @@ class Dispatcher:
     async def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Sequence[Chunk] | None:
         auth = connection_auth(conn.state)
         if auth.raw_tokens:
-            return self._raw_token(auth, frame, conn)
+            return await self._raw_token(auth, frame, conn)
         try:
             request = codec.decode_request(frame)
         except UnsupportedVersion as exc:
@@ -262,9 +272,10 @@ class Dispatcher:
             self.authenticator.gate(auth, key)
             principal = self.authenticator.principal(auth, conn.peer, conn.peer_cert)
         except AuthClose as exc:
+            # Not held: Kafka closes at once on a request before authentication (found by the reference run).
             raise CloseConnection(f"{exc} (client {request.client_id!r})") from None
         if key in CONNECTION_APIS:
-            return self._connection_api(auth, key, version, request.correlation_id, request.body, conn)
+            return await self._connection_api(auth, key, version, request.correlation_id, request.body, conn)
         ctx = RequestContext(self.broker, version, request.client_id, conn.peer, self.advertised_host,
                              self.advertised_port, self.coordinator, self.fetch_sessions, principal=principal,
                              listener=self.listener)

@@ -41,6 +41,7 @@ _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (se.LogClosedError, ErrorCode.NOT_LEADER_OR_FOLLOWER),
     (se.OutOfOrderSequenceError, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
     (se.InvalidProducerEpochError, ErrorCode.INVALID_PRODUCER_EPOCH),
+    (se.ClusterStateUnavailableError, ErrorCode.REQUEST_TIMED_OUT),
     (TimeoutError, ErrorCode.REQUEST_TIMED_OUT),
     (OSError, ErrorCode.KAFKA_STORAGE_ERROR),
 )

@@ -6,7 +6,9 @@ e.g. appends, run in arrival order) and writes the responses strictly in request
 requires. Requests are received with ``recv_into`` straight into the ``FrameReader``'s buffers
 (reused through the listener's ``BufferCache``), so a frame reaches its handler as a writable view of
 the bytes the kernel wrote, never copied. Responses that are ready when one is written go out in the
-same send.
+same send. A connection yields the event loop after each share of bytes or requests it received
+(``_FAIR_SHARE_BYTES``), so busy connections take turns: a producer pipelining megabytes cannot make
+a consumer's fetch wait behind all of it.
 
 A response is a list of chunks. A bytes-like chunk is written with ``socket.send``; a ``FilePart``
 (anything with ``fileno``, ``position`` and ``length``) is sent with ``os.sendfile`` straight from the
@@ -61,6 +63,12 @@ T = TypeVar("T")
 _JOIN_BYTES = 64 * 1024
 # At most this many ready responses are gathered before a send.
 _COALESCE = 256
+# A connection's reader yields the event loop once it has received this many bytes or started this
+# many requests since it last did: a pipelining producer then cannot queue megabytes of appends
+# ahead of other connections' requests (a consumer's fetch waits at most one such share per busy
+# connection, not the whole backlog of a producer's in-flight window).
+_FAIR_SHARE_BYTES = 256 * 1024
+_FAIR_SHARE_REQUESTS = 32
 
 
 @runtime_checkable
@@ -304,6 +312,9 @@ class _Connection:
         self.frame_started: float | None = None
         self.last_active = asyncio.get_running_loop().time()
         self.held_up = False  # reading is paused by the broker (memory pool or in-flight bound)
+        # Received bytes and started requests since the reader last yielded the loop (fairness).
+        self._since_yield_bytes = 0
+        self._since_yield_requests = 0
 
     @property
     def partial_bytes(self) -> int:
@@ -406,6 +417,7 @@ class _Connection:
                 if not self._inflight:
                     framer.release()  # idle: hold no buffer while waiting
                 del target
+                self._since_yield_bytes = self._since_yield_requests = 0
                 await self._wait_readable()
                 continue
             except ssl.SSLWantWriteError:
@@ -469,6 +481,8 @@ class _Connection:
                     self._can_read.clear()
                     await self._paused(self._can_read.wait())
                     continue
+                if self._since_yield_bytes >= _FAIR_SHARE_BYTES:
+                    await self._yield_turn()
                 waits = pool.waits
                 n = await self._recv()
                 if pool.waits != waits:
@@ -476,6 +490,7 @@ class _Connection:
                 stats.request_bytes_queued = pool.used
                 if not n:
                     break
+                self._since_yield_bytes += n
                 stats.bytes_in += n
                 now = self.last_active = loop.time()
                 try:
@@ -515,6 +530,17 @@ class _Connection:
             self._inflight += size
             self._responses.append((asyncio.ensure_future(handler(frame, self.info)), size))
             self._queued.set()
+            self._since_yield_requests += 1
+            if self._since_yield_requests >= _FAIR_SHARE_REQUESTS or self._since_yield_bytes >= _FAIR_SHARE_BYTES:
+                await self._yield_turn()
+
+    async def _yield_turn(self) -> None:
+        """Let the requests just started run their synchronous part (the append) and other
+        connections take their turn before this one reads or starts more (round robin over busy
+        connections, as Kafka's request queue serves them; see ``_FAIR_SHARE_BYTES``)."""
+        self._since_yield_bytes = 0
+        self._since_yield_requests = 0
+        await asyncio.sleep(0)
 
     async def _write_loop(self) -> None:
         """Answer in request order; responses already computed when one is written go out in the

@@ -27,8 +27,9 @@ from collections.abc import Callable
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
 
+from logbroker.errors import ClusterStateUnavailableError
 from logbroker.security.acl import (
     AccessControlEntry,
     AclBinding,
@@ -114,6 +115,13 @@ class AclZooKeeperStore:
         return acls
 
     def update(self, after: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
+        """Blocking (ZooKeeper writes): the authorizer calls it in a worker thread."""
+        try:
+            self._update(added, removed)
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"ACLs not changed: ZooKeeper: {exc!r}") from exc
+
+    def _update(self, added: set[AclBinding], removed: set[AclBinding]) -> None:
         touched: dict[ResourcePattern, tuple[set[AccessControlEntry], set[AccessControlEntry]]] = {}
         for acl in added:
             touched.setdefault(acl.pattern, (set(), set()))[0].add(acl.entry)

@@ -23,6 +23,7 @@ in a cluster (``acl_zookeeper.py``), which tells every broker of a change.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class Authorizer:
         self._acls: set[AclBinding] = store.load() if store is not None else set()
         self._by_type: dict[ResourceType, list[AclBinding]] = {}
         self._patterns: dict[ResourceType, _PatternIndex] = {}
+        self._writing = asyncio.Lock()  # one ACL change at a time reaches the store (the async methods)
         self._index()
 
     # ------------------------------------------------------------------ decisions
@@ -175,21 +177,39 @@ class Authorizer:
 
     def create_acls(self, bindings: Sequence[AclBinding]) -> list[InvalidAclError | None]:
         """Add the valid bindings (one store write for all); per binding, None or why it was refused."""
+        results, after = self._plan_creation(bindings)
+        if after != self._acls:
+            self._replace(after, after - self._acls, set())
+            self._log_added(bindings, results)
+        return results
+
+    async def create_acls_async(self, bindings: Sequence[AclBinding]) -> list[InvalidAclError | None]:
+        """``create_acls`` for the fronts: the store is written in a worker thread (ZooKeeper in a
+        cluster), so the event loop never waits on it; the ACLs apply once written."""
+        async with self._writing:
+            results, after = self._plan_creation(bindings)
+            if after != self._acls:
+                await self._replace_async(after - self._acls, set(), after)
+                self._log_added(bindings, results)
+            return results
+
+    def _plan_creation(self, bindings: Sequence[AclBinding]) -> tuple[list[InvalidAclError | None], set[AclBinding]]:
         results: list[InvalidAclError | None] = []
-        added = set(self._acls)
+        after = set(self._acls)
         for binding in bindings:
             try:
                 binding.validate()
             except InvalidAclError as exc:
                 results.append(exc)
                 continue
-            added.add(binding)
+            after.add(binding)
             results.append(None)
-        if added != self._acls:
-            self._replace(added, added - self._acls, set())
-            log.info("ACLs added: %s", ", ".join(describe(b) for b, r in zip(bindings, results, strict=True)
-                                                 if r is None))
-        return results
+        return results, after
+
+    @staticmethod
+    def _log_added(bindings: Sequence[AclBinding], results: list[InvalidAclError | None]) -> None:
+        log.info("ACLs added: %s", ", ".join(describe(b) for b, r in zip(bindings, results, strict=True)
+                                             if r is None))
 
     def delete_acls(self, filters: Sequence[AclBindingFilter]) -> list[list[AclBinding]]:
         """Remove every binding some filter matches; per filter, the bindings it matched."""
@@ -200,22 +220,49 @@ class Authorizer:
             log.info("ACLs deleted: %s", ", ".join(describe(b) for b in sorted(gone)))
         return matched
 
+    async def delete_acls_async(self, filters: Sequence[AclBindingFilter]) -> list[list[AclBinding]]:
+        """``delete_acls`` for the fronts: the store is written in a worker thread."""
+        async with self._writing:
+            matched = [[a for a in sorted(self._acls) if f.matches(a)] for f in filters]
+            gone = {a for group in matched for a in group}
+            if gone:
+                await self._replace_async(set(), gone, self._acls - gone)
+                log.info("ACLs deleted: %s", ", ".join(describe(b) for b in sorted(gone)))
+            return matched
+
     def reload(self) -> None:
         """Take the store's ACLs again (a cluster broker told of a change another broker made)."""
         if self.store is not None:
             self._acls = self.store.load()
             self._index()
 
-    def use_store(self, store: AclStore) -> None:
-        """Keep ACLs in ``store`` from now on (a broker joining a cluster switches to ZooKeeper's)."""
+    async def reload_async(self) -> None:
+        """``reload`` with the store read in a worker thread (a cluster's reads ZooKeeper)."""
+        store = self.store
+        if store is None:
+            return
+        async with self._writing:  # never a read older than a change this broker is writing
+            acls = await asyncio.to_thread(store.load)
+            self._acls = acls
+            self._index()
+
+    async def use_store_async(self, store: AclStore) -> None:
+        """Keep ACLs in ``store`` from now on (a broker joining a cluster switches to ZooKeeper's); its
+        ACLs are read in a worker thread."""
         self.store = store
-        self.reload()
+        await self.reload_async()
         log.info("ACLs now kept in %s: %d ACL(s)", type(store).__name__, len(self._acls))
 
     def _replace(self, acls: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
         if self.store is not None:
             self.store.update(acls, added, removed)
         self._acls = acls
+        self._index()
+
+    async def _replace_async(self, added: set[AclBinding], removed: set[AclBinding], after: set[AclBinding]) -> None:
+        if self.store is not None:
+            await asyncio.to_thread(self.store.update, after, added, removed)
+        self._acls = after
         self._index()
 
     def _index(self) -> None:

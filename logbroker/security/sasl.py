@@ -19,7 +19,6 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from scramp import ScramException, ScramMechanism
@@ -163,6 +162,12 @@ def plain_users(text: str) -> dict[str, str]:
     return {m.group(1): m.group(2).replace('\\"', '"') for m in _JAAS_USER.finditer(text)}
 
 
+class PlainUsers(Protocol):
+    """PLAIN's users from a source that may change (``plain_users_file.py``)."""
+
+    def password_of(self, user: str) -> str | None: ...
+
+
 @dataclass(slots=True)
 class SaslConfig:
     """What one SASL listener accepts."""
@@ -171,10 +176,14 @@ class SaslConfig:
     # Where the credentials are, asked at each authentication: a cluster swaps in ZooKeeper's
     # store after the listeners are open.
     store_of: Callable[[], CredentialStore]
-    plain_users: dict[str, str] | None = None  # None: PLAIN checks the SCRAM store
+    plain_users: dict[str, str] | None = None  # from a JAAS config; None: the file below, else the SCRAM store
     reauth_ms: dict[str, int] = field(default_factory=dict)  # connections.max.reauth.ms by mechanism; 0: none
+    plain_users_file: PlainUsers | None = None  # logbroker.sasl.plain.users.file, re-read when it changes
 
     def check_plain(self, user: str, password: str) -> bool:
+        if self.plain_users_file is not None:
+            expected = self.plain_users_file.password_of(user)
+            return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
         if self.plain_users is not None:
             expected = self.plain_users.get(user)
             return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
@@ -185,7 +194,3 @@ class SaslConfig:
             return PlainServer(self.check_plain)
         return ScramServer(mechanism, self.store_of())
 
-
-def load_plain_users(path: str) -> dict[str, str]:
-    """The users of a PLAIN users file (JAAS-like ``user_NAME="password"`` entries)."""
-    return plain_users(Path(path).read_text(encoding="utf-8"))

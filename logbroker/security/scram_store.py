@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -93,7 +94,9 @@ def verify_password(mechanism: str, credential: ScramCredential, password: str) 
 
 
 class CredentialStore(Protocol):
-    """Where SCRAM credentials live: a file on one node, ZooKeeper in a cluster."""
+    """Where SCRAM credentials live: a file on one node, ZooKeeper in a cluster. ``upsert`` and
+    ``delete`` block (a file write, ZooKeeper writes) and are safe from a worker thread, which is
+    where the fronts call them; ``get`` and ``users`` only read memory."""
 
     def get(self, user: str, mechanism: str) -> ScramCredential | None: ...
 
@@ -118,7 +121,9 @@ class FileCredentialStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / CREDENTIALS_FILE
+        # Replaced whole, never changed in place: a change may run in a worker thread while the loop reads.
         self._users: dict[str, dict[str, ScramCredential]] = self._load()
+        self._lock = threading.Lock()  # one change (and file write) at a time
 
     def _load(self) -> dict[str, dict[str, ScramCredential]]:
         try:
@@ -136,8 +141,8 @@ class FileCredentialStore:
                     log.warning("skipping the %s credential of user %r in %s: %s", mechanism, user, self.path, exc)
         return users
 
-    def _save(self) -> None:
-        doc = {"users": {u: {m: c.to_text() for m, c in mechs.items()} for u, mechs in sorted(self._users.items())}}
+    def _save(self, users: dict[str, dict[str, ScramCredential]]) -> None:
+        doc = {"users": {u: {m: c.to_text() for m, c in mechs.items()} for u, mechs in sorted(users.items())}}
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -158,15 +163,30 @@ class FileCredentialStore:
         return {u: dict(m) for u, m in self._users.items()}
 
     def upsert(self, user: str, mechanism: str, credential: ScramCredential) -> None:
-        self._users.setdefault(user, {})[mechanism] = credential
-        self._save()
+        with self._lock:
+            users = with_credential(self._users, user, mechanism, credential)
+            self._save(users)
+            self._users = users
 
     def delete(self, user: str, mechanism: str) -> bool:
-        mechanisms = self._users.get(user)
-        if mechanisms is None or mechanism not in mechanisms:
-            return False
-        del mechanisms[mechanism]
-        if not mechanisms:
-            del self._users[user]
-        self._save()
-        return True
+        with self._lock:
+            if self.get(user, mechanism) is None:
+                return False
+            users = with_credential(self._users, user, mechanism, None)
+            self._save(users)
+            self._users = users
+            return True
+
+
+def with_credential(users: dict[str, dict[str, ScramCredential]], user: str, mechanism: str,
+                    credential: ScramCredential | None) -> dict[str, dict[str, ScramCredential]]:
+    """A copy of ``users`` with one credential set (None: removed; a user left without any goes)."""
+    out = {u: dict(m) for u, m in users.items()}
+    if credential is not None:
+        out.setdefault(user, {})[mechanism] = credential
+        return out
+    mechanisms = out.get(user, {})
+    mechanisms.pop(mechanism, None)
+    if not mechanisms:
+        out.pop(user, None)
+    return out

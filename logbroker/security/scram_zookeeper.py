@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
 
-from logbroker.security.scram_store import MECHANISMS, ScramCredential
+from logbroker.errors import ClusterStateUnavailableError
+from logbroker.security.scram_store import MECHANISMS, ScramCredential, with_credential
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,15 @@ class ScramZooKeeperStore:
     """A ``CredentialStore`` over ZooKeeper (see the module docstring)."""
 
     def __init__(self, zk: KazooClient, on_change: Callable[[], None]) -> None:
+        """Blocking (ZooKeeper reads): built in a worker thread."""
         self.zk = zk
         self.on_change = on_change
         for path in (USERS, CHANGES):
             zk.ensure_path(path)
+        # Replaced whole, never changed in place: changes and reloads run in worker threads (the event
+        # loop never waits on ZooKeeper) while authentication reads on the loop.
         self._users: dict[str, dict[str, ScramCredential]] = {}
+        self._lock = threading.Lock()  # one change or reload at a time
         self.reload()
         self._watch()
 
@@ -66,6 +72,11 @@ class ScramZooKeeperStore:
         self.zk.get_children(CHANGES, watch=fired)
 
     def reload(self) -> None:
+        """Read every credential again. Blocking: run it in a worker thread."""
+        with self._lock:
+            self._users = self._read_users()
+
+    def _read_users(self) -> dict[str, dict[str, ScramCredential]]:
         users: dict[str, dict[str, ScramCredential]] = {}
         for name in self.zk.get_children(USERS):
             try:
@@ -84,7 +95,7 @@ class ScramZooKeeperStore:
                     users.setdefault(name, {})[mechanism] = ScramCredential.from_text(text)
                 except ValueError as exc:
                     log.error("skipping the %s credential of user %r: %s", mechanism, name, exc)
-        self._users = users
+        return users
 
     def get(self, user: str, mechanism: str) -> ScramCredential | None:
         return self._users.get(user, {}).get(mechanism)
@@ -93,20 +104,27 @@ class ScramZooKeeperStore:
         return {u: dict(m) for u, m in self._users.items()}
 
     def upsert(self, user: str, mechanism: str, credential: ScramCredential) -> None:
-        self._change(user, mechanism, credential.to_text())
-        self._users.setdefault(user, {})[mechanism] = credential
+        """Blocking (ZooKeeper writes): run it in a worker thread."""
+        with self._lock:
+            self._change(user, mechanism, credential.to_text())
+            self._users = with_credential(self._users, user, mechanism, credential)
 
     def delete(self, user: str, mechanism: str) -> bool:
-        if self.get(user, mechanism) is None:
-            return False
-        self._change(user, mechanism, None)
-        mechanisms = self._users.get(user, {})
-        mechanisms.pop(mechanism, None)
-        if not mechanisms:
-            self._users.pop(user, None)
-        return True
+        """Blocking (ZooKeeper writes): run it in a worker thread."""
+        with self._lock:
+            if self.get(user, mechanism) is None:
+                return False
+            self._change(user, mechanism, None)
+            self._users = with_credential(self._users, user, mechanism, None)
+            return True
 
     def _change(self, user: str, mechanism: str, text: str | None) -> None:
+        try:
+            self._write(user, mechanism, text)
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper: {exc!r}") from exc
+
+    def _write(self, user: str, mechanism: str, text: str | None) -> None:
         path = f"{USERS}/{user}"
         while True:  # read-modify-write, conditional on the version read
             try:

@@ -7,7 +7,10 @@ line and exit status 1 instead of a traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -22,40 +25,79 @@ _BOOTSTRAP_ERRORS = (kafka_errors.KafkaTimeoutError, kafka_errors.KafkaConnectio
 
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
-    """Where the cluster is and how long (ms) to wait for it before giving up."""
+    """Where the cluster is, how long (ms) to wait for it before giving up, and how to connect
+    (TLS, SASL: kafka-python settings from a client properties file, ``client_config.py``)."""
 
     bootstrap_servers: str
     timeout_ms: int = 10_000
+    security: Mapping[str, Any] = field(default_factory=dict)
 
     def common(self) -> dict[str, Any]:
         return {"bootstrap_servers": self.bootstrap_servers.split(","), "client_id": CLIENT_ID,
-                "bootstrap_timeout_ms": self.timeout_ms, "request_timeout_ms": max(self.timeout_ms, 5_000)}
+                "bootstrap_timeout_ms": self.timeout_ms, "request_timeout_ms": max(self.timeout_ms, 5_000),
+                **self.security}
 
 
-def _unreachable(settings: ClientSettings, exc: BaseException) -> ToolError:
-    return ToolError(f"cannot reach a broker at {settings.bootstrap_servers} "
-                     f"within {settings.timeout_ms} ms ({explain(exc)})")
+class _BootstrapFailures(logging.Handler):
+    """Keeps the last reason kafka-python gave for a failed bootstrap connection (a refused SASL
+    login, a TLS handshake error), which it logs and retries rather than raises."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.refused: BaseException | None = None  # the first refused login: later attempts may only see a close
+        self.last: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        for found in args:
+            if not isinstance(found, BaseException) or isinstance(found, kafka_errors.KafkaTimeoutError):
+                continue
+            if self.refused is None and isinstance(found, (kafka_errors.SaslAuthenticationFailedError,
+                                                           kafka_errors.AuthorizationError)):
+                self.refused = found
+            self.last = found
+
+    @property
+    def reason(self) -> BaseException | None:
+        return self.refused or self.last
+
+
+@contextmanager
+def _bootstrapping(settings: ClientSettings) -> Iterator[None]:
+    """Turn "cannot bootstrap" into one ``ToolError`` naming the address and the last reason."""
+    logger = logging.getLogger("kafka.net.manager")
+    handler = _BootstrapFailures()
+    level, propagate = logger.level, logger.propagate
+    quiet = logging.getLogger("kafka").getEffectiveLevel() > logging.WARNING
+    logger.addHandler(handler)
+    if quiet:  # see the warnings here, but do not print them
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+    try:
+        yield
+    except _BOOTSTRAP_ERRORS as exc:
+        reason = explain(handler.reason) if handler.reason is not None else explain(exc)
+        raise ToolError(f"cannot reach a broker at {settings.bootstrap_servers} "
+                        f"within {settings.timeout_ms} ms ({reason})") from None
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 def admin_client(settings: ClientSettings) -> KafkaAdminClient:
-    try:
+    with _bootstrapping(settings):
         return KafkaAdminClient(**settings.common())
-    except _BOOTSTRAP_ERRORS as exc:
-        raise _unreachable(settings, exc) from None
 
 
 def producer(settings: ClientSettings, **config: Any) -> KafkaProducer:
-    try:
+    with _bootstrapping(settings):
         return KafkaProducer(**settings.common(), max_block_ms=settings.timeout_ms, **config)
-    except _BOOTSTRAP_ERRORS as exc:
-        raise _unreachable(settings, exc) from None
 
 
 def consumer(settings: ClientSettings, **config: Any) -> KafkaConsumer:
-    try:
+    with _bootstrapping(settings):
         return KafkaConsumer(**settings.common(), **config)
-    except _BOOTSTRAP_ERRORS as exc:
-        raise _unreachable(settings, exc) from None
 
 
 def topic_partitions(admin: KafkaAdminClient, topic: str) -> list[int]:

@@ -51,6 +51,14 @@ def zk_client(zookeeper: LocalZooKeeper) -> Iterator[KazooClient]:
         client.close()
 
 
+def broker_properties(zk_connect: str, node_id: int) -> dict[str, str]:
+    """What every test cluster's broker ``node_id`` runs with: short sessions and lag so faults show
+    within seconds, no initial rebalance delay, frequent offset checkpoints."""
+    return {"zookeeper.connect": zk_connect, "node.id": str(node_id),
+            "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS), "replica.lag.time.max.ms": str(LAG_MS),
+            "group.initial.rebalance.delay.ms": "0", "log.flush.offset.checkpoint.interval.ms": "1000"}
+
+
 @dataclass
 class Cluster:
     zookeeper: LocalZooKeeper
@@ -58,10 +66,7 @@ class Cluster:
     brokers: dict[int, BrokerProcess] = field(default_factory=dict)
 
     def add(self, node_id: int, **overrides: str) -> BrokerProcess:
-        props = {"zookeeper.connect": self.zookeeper.connect, "node.id": str(node_id),
-                 "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
-                 "replica.lag.time.max.ms": str(LAG_MS), "group.initial.rebalance.delay.ms": "0",
-                 "log.flush.offset.checkpoint.interval.ms": "1000"}
+        props = broker_properties(self.zookeeper.connect, node_id)
         # keyword names (min_insync_replicas) become property names; dotted names are taken as they are
         props.update({k if "." in k else k.replace("_", "."): v for k, v in overrides.items()})
         b = BrokerProcess(data_dir=self.root / f"broker{node_id}", log_path=self.root / f"broker{node_id}.log",
@@ -83,7 +88,7 @@ class Cluster:
                 b.stop()
 
 
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
+def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
     """Poll ``check`` until it returns something truthy (exceptions count as not yet), bounded."""
     deadline = time.monotonic() + timeout
     last: object = None
@@ -94,7 +99,7 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
                 return last
         except Exception as exc:  # a condition not reached yet
             last = exc
-        time.sleep(0.1)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 

@@ -63,3 +63,28 @@ def test_a_state_changing_request_without_the_csrf_token_is_403(browser: Any, au
                            .then(r => r.name)""")
     assert made == "csrf-ok"
     page.context.close()
+
+
+def test_log_out_revokes_the_session_on_the_broker(browser: Any, auth_broker: BrokerProcess) -> None:
+    import urllib.error
+    import urllib.request
+
+    page = _logged_in(browser, auth_broker)
+    session = {c["name"]: c["value"] for c in page.context.cookies()}["logbroker_session"]
+
+    def whoami_with_copied_cookie() -> int:
+        req = urllib.request.Request(f"http://127.0.0.1:{auth_broker.http_port}/auth/whoami",
+                                     headers={"Cookie": f"logbroker_session={session}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    assert whoami_with_copied_cookie() == 200
+    page.click("#logout-button")
+    page.wait_for_url(re.compile(r".*/login.*"))
+    assert whoami_with_copied_cookie() == 401  # revoked on the broker, not only forgotten by the browser
+    page.goto(f"http://127.0.0.1:{auth_broker.http_port}/#/topics")
+    page.wait_for_url(re.compile(r".*/login\?next=.*"))
+    page.context.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,10 @@ SECTIONS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
-def _value(v: Any) -> str:
+def figure_text(v: Any) -> str:
+    """A figure as a table shows it: lists joined, large counts with thousands separators, None as -."""
+    if v is None:
+        return "-"
     if isinstance(v, list):
         return ", ".join(str(x) for x in v)
     if isinstance(v, int) and abs(v) >= 10_000:
@@ -71,22 +75,29 @@ def render(figures: dict[str, Any]) -> str:
         out.append(f"`{test}`, measured {entry.get('measured_at', '?')} on {entry.get('machine', '?')}, "
                    f"scale {entry.get('scale', 1)}.\n")
         out.append("| figure | value |\n|---|---|")
-        out.extend(f"| {label} | {_value(entry[name])} |" for name, label in fields if name in entry)
+        out.extend(f"| {label} | {figure_text(entry[name])} |" for name, label in fields if name in entry)
         out.append("")
     return "\n".join(out)
 
 
-def main(argv: list[str]) -> int:
-    figures_path, page_path = Path(argv[0]), Path(argv[1])
-    figures = json.loads(figures_path.read_text())
+def write_section(figures_path: Path, page_path: Path, markers: tuple[str, str],
+                  render_figures: Callable[[dict[str, Any]], str]) -> int:
+    """Replace the text between ``markers`` in ``page_path`` with ``render_figures`` of the JSON at
+    ``figures_path`` (none yet: an empty dict); 1 when the page lacks the markers."""
+    start, end = markers
+    figures = json.loads(figures_path.read_text()) if figures_path.exists() else {}
     page = page_path.read_text()
-    if START not in page or END not in page:
-        print(f"{page_path} has no {START} ... {END} markers", file=sys.stderr)
+    if start not in page or end not in page:
+        print(f"{page_path} has no {start} ... {end} markers", file=sys.stderr)
         return 1
-    head, rest = page.split(START, 1)
-    _, tail = rest.split(END, 1)
-    page_path.write_text(f"{head}{START}\n{render(figures)}\n{END}{tail}")
+    head, rest = page.split(start, 1)
+    _, tail = rest.split(end, 1)
+    page_path.write_text(f"{head}{start}\n{render_figures(figures)}\n{end}{tail}")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return write_section(Path(argv[0]), Path(argv[1]), (START, END), render)
 
 
 if __name__ == "__main__":

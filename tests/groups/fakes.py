@@ -30,6 +30,9 @@ class MemoryGroupLog:
     def ensure_topic(self) -> None:
         pass
 
+    async def ensure_topic_async(self) -> None:
+        pass
+
     def append(self, partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
         if self.fail:
             raise StorageError("no space left on device")

@@ -137,12 +137,15 @@ class GroupMachine(RuleBasedStateMachine):
         if c.leader:
             for m in c.members:
                 plan[m] = f"{c.generation}:{m}".encode()
-            group = self._group()
-            instances = {mid: m.group_instance_id for mid, m in group.members.items()} if group else {}
+        group = self._group()
+        instances = {mid: m.group_instance_id for mid, m in group.members.items()} if group else {}
+        fut = self.coord.sync_group(G, c.generation, c.member_id, plan, self.now, group_instance_id=c.instance)
+        # A plan counts only if the coordinator took the SyncGroup: one refused at once (a stale
+        # generation, say one a restarted coordinator forgot and will hand out again) is never sent.
+        if not (fut.done() and fut.result().error is not GroupError.NONE):
             for m, data in plan.items():
                 self.sent.setdefault((c.generation, instances.get(m) or m), data)
-        c.sync = (c.generation, self.coord.sync_group(G, c.generation, c.member_id, plan, self.now,
-                                                      group_instance_id=c.instance))
+        c.sync = (c.generation, fut)
         self._collect()
 
     @rule(i=st.integers(0, CLIENTS - 1))
@@ -264,3 +267,29 @@ class GroupMachine(RuleBasedStateMachine):
 TestGroupMachine = GroupMachine.TestCase
 TestGroupMachine.settings = settings(max_examples=200, stateful_step_count=40, deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_a_generation_a_restart_forgot_carries_only_its_own_leaders_assignment() -> None:
+    """A sequence the machine above once failed on: generation 3 is handed out but not stored when the
+    coordinator restarts (back at generation 2); the old leader of 3 then sends a SyncGroup for 3,
+    refused (ILLEGAL_GENERATION), and a later generation 3 with another leader must give each member
+    what that leader assigned it, never the refused plan."""
+    machine = GroupMachine()
+    steps: list[tuple[str, dict[str, int]]] = [
+        ("behave", {"rounds": 1}), ("behave", {"rounds": 2}), ("join", {"i": 0}), ("leave", {"i": 1}),
+        ("restart_coordinator", {}), ("behave", {"rounds": 1}), ("behave", {"rounds": 1}), ("leave", {"i": 2}),
+        ("behave", {"rounds": 1}),
+    ]
+    try:
+        for name, args in steps:
+            getattr(machine, name)(**args)
+            machine.offsets_match_the_model()
+            machine.group_is_consistent()
+        group = machine._group()
+        assert group is not None and group.state is GroupState.STABLE and group.generation_id == 3
+        assert len(group.members) == 3
+        for member_id, member in group.members.items():
+            assert member.assignment == f"3:{member_id}".encode()
+        assert all(c.generation == 3 and c.sync is None for c in machine.clients)
+    finally:
+        machine.teardown()

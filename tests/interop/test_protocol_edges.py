@@ -88,6 +88,25 @@ def test_idempotent_duplicates_sequences_and_epochs(broker: BrokerHandle) -> Non
         assert other_pid != pid
 
 
+def test_offset_for_leader_epoch_of_an_epoch_the_log_never_had(broker: BrokerHandle) -> None:
+    """A single node leads under epoch 0: that epoch ends at the log end; a newer epoch, or an
+    undefined one, has no end the log can name (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET), with no error."""
+    with RawClient(broker.port) as c:
+        create_topic(c, "epochs")
+        assert produce(c, "epochs", batch(n=4))["error_code"] == 0
+
+        def ask(epoch: int) -> dict[str, Any]:
+            r = c.call(ApiKey.OFFSET_FOR_LEADER_EPOCH, 4, {"replica_id": -1, "topics": [
+                {"topic": "epochs", "partitions": [{"partition": 0, "current_leader_epoch": -1,
+                                                    "leader_epoch": epoch}]}]})
+            return dict(r["topics"][0]["partitions"][0])
+
+        assert (ask(0)["error_code"], ask(0)["leader_epoch"], ask(0)["end_offset"]) == (0, 0, 4)
+        for epoch in (1, 7, -1):
+            part = ask(epoch)
+            assert (part["error_code"], part["leader_epoch"], part["end_offset"]) == (0, -1, -1), (epoch, part)
+
+
 def test_init_producer_id_without_transactional_id_gives_a_new_id(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
         create_topic(c, "reinit")

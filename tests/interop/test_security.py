@@ -341,6 +341,35 @@ def test_plain_with_bad_credentials_answers_58_with_a_message_and_closes(secured
         assert c.is_closed_by_peer()
 
 
+FAILED_AUTH_DELAY_S = 0.1  # connection.failed.authentication.delay.ms, Kafka's default on both brokers
+
+
+def _closed_after(c: RawClient, started: float) -> float:
+    assert c.is_closed_by_peer(timeout=10)
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize("attempt", ["wrong password", "unsupported mechanism"])
+def test_a_failed_authentication_is_answered_after_the_delay_and_closed(secured: Secured, attempt: str) -> None:
+    """connection.failed.authentication.delay.ms (default 100): the refusal's answer and the close
+    come no sooner than the delay after the failing SaslHandshake or SaslAuthenticate. (A request
+    other than those before authentication is closed at once by Kafka, so by logbroker too.)"""
+    with RawClient(secured.port("SASL_PLAINTEXT")) as c:
+        if attempt == "wrong password":
+            assert _handshake(c, "PLAIN")["error_code"] == 0
+            started = time.monotonic()
+            body = _authenticate(c, b"\x00alice\x00wrong-password")
+            answered = time.monotonic() - started
+            assert body["error_code"] == ErrorCode.SASL_AUTHENTICATION_FAILED
+        else:
+            started = time.monotonic()
+            body = _handshake(c, "GSSAPI")
+            answered = time.monotonic() - started
+            assert body["error_code"] == ErrorCode.UNSUPPORTED_SASL_MECHANISM
+        assert answered >= FAILED_AUTH_DELAY_S * 0.95, answered
+        assert _closed_after(c, started) >= FAILED_AUTH_DELAY_S * 0.95
+
+
 def test_after_a_v0_handshake_tokens_are_bare_frames(secured: Secured) -> None:
     """KIP-43's original form: SaslHandshake v0, then the PLAIN token as a size-prefixed frame with
     no Kafka header, answered the same way; then ordinary requests."""

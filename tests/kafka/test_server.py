@@ -6,6 +6,8 @@ import asyncio
 import os
 import socket
 import struct
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -302,3 +304,43 @@ def test_answers_ready_before_a_failing_handler_are_sent_then_the_connection_clo
 
     got, rest = asyncio.run(main())
     assert got == [b"one", b"two"] and rest == b""
+
+
+def test_a_pipelining_producer_does_not_queue_its_whole_window_ahead_of_another_connection() -> None:
+    # 64 requests of 64 KiB pipelined on one connection, each costing 2 ms of loop time (an
+    # append's synchronous part); a small request on a second connection, sent once the first
+    # big one is handled, must be handled after a few of them, not after every one already read.
+    handled: list[str] = []
+    first_big = asyncio.Event()
+
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        if len(data) > 100:
+            time.sleep(0.002)
+            handled.append("big")
+            first_big.set()
+        else:
+            handled.append("small")
+        return [frame(b"ok")]
+
+    def send_all(sock: socket.socket, payload: bytes) -> None:
+        sock.sendall(payload)
+
+    async def main() -> None:
+        server = KafkaServer(handler, max_frame_bytes=1 << 20, max_inflight_bytes=64 << 20)
+        await server.start("127.0.0.1", 0)
+        big = socket.create_connection(server.address)
+        small = socket.create_connection(server.address)
+        payload = b"".join(frame(b"b" * (64 * 1024)) for _ in range(64))
+        sender = threading.Thread(target=send_all, args=(big, payload))
+        sender.start()
+        await first_big.wait()
+        await asyncio.to_thread(send_all, small, frame(b"s"))
+        await asyncio.to_thread(sender.join)
+        while len(handled) < 65:
+            await asyncio.sleep(0.01)
+        big.close()
+        small.close()
+        await server.close()
+
+    asyncio.run(main())
+    assert handled.index("small") < 24, handled.index("small")

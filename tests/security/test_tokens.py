@@ -29,3 +29,37 @@ def test_the_csrf_token_is_bound_to_the_session() -> None:
     a, _ = signer.issue("alice", now_ms=0)
     b, _ = signer.issue("alice", now_ms=1)
     assert signer.csrf_for(a) == signer.csrf_for(a) != signer.csrf_for(b)
+
+
+def test_a_token_carries_its_credential_binding_and_an_id() -> None:
+    from logbroker.security.scram_store import from_password
+
+    signer = TokenSigner(b"k" * 32, lifetime_ms=60_000)
+    old = {"SCRAM-SHA-512": from_password("SCRAM-SHA-512", "one")}
+    new = {"SCRAM-SHA-512": from_password("SCRAM-SHA-512", "two")}
+    assert signer.credential_binding(old) != signer.credential_binding(new)
+    token, _ = signer.issue("alice", 10, signer.credential_binding(old))
+    claims = signer.claims(token, 11)
+    assert claims is not None and claims.binding == signer.credential_binding(old) and claims.issued_ms == 10
+    assert claims.token_id != signer.claims(signer.issue("alice", 10)[0], 11).token_id  # type: ignore[union-attr]
+
+
+def test_revocations_refuse_a_token_or_a_user_s_older_tokens_and_survive_a_reload(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from logbroker.security.token_revocations import TokenRevocations
+
+    signer = TokenSigner(b"k" * 32, lifetime_ms=1000)
+    revocations = TokenRevocations(tmp_path, lifetime_ms=1000)
+    a1, a2, b1 = (signer.claims(signer.issue(u, 0)[0], 1) for u in ("alice", "alice", "bob"))
+    assert a1 and a2 and b1
+    revocations.revoke_token(a1, now_ms=5)
+    assert revocations.is_revoked(a1) and not revocations.is_revoked(a2)
+    revocations.revoke_user("bob", now_ms=5)
+    later = signer.claims(signer.issue("bob", 6)[0], 7)
+    assert later and revocations.is_revoked(b1) and not revocations.is_revoked(later)
+    reloaded = TokenRevocations(tmp_path, lifetime_ms=1000)
+    assert reloaded.is_revoked(a1) and reloaded.is_revoked(b1) and not reloaded.is_revoked(a2)
+    reloaded.revoke_user("carol", now_ms=5000)  # past every earlier token's lifetime: old entries dropped
+    import json
+
+    kept = json.loads((tmp_path / "http-token-revocations.json").read_text())
+    assert kept["tokens"] == {} and list(kept["users"]) == ["carol"]

@@ -31,7 +31,10 @@ def test_end_offset_for_an_epoch(tmp_path: Path) -> None:
     # Older than every entry: the start of the first one (Kafka's LeaderEpochFileCache.endOffsetFor), so
     # a follower holding only an epoch this log never had truncates to where this log's history begins.
     assert cache.end_offset_for(0, 40) == (0, 0)
-    assert cache.end_offset_for(9, 40) == (4, 40)
+    # Newer than the latest, or undefined: Kafka answers UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET.
+    assert cache.end_offset_for(9, 40) == (-1, -1)
+    assert cache.end_offset_for(5, 40) == (-1, -1)
+    assert cache.end_offset_for(-1, 40) == (-1, -1)
 
 
 def test_truncation_drops_epochs_starting_at_or_after_the_new_end(tmp_path: Path) -> None:

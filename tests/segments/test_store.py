@@ -529,3 +529,30 @@ def test_partitions_with_data_lists_only_written_directories(tmp_path: Path) -> 
     assert reopened.partitions_with_data([*keys, ("gone", 0)]) == [("t", 1)]
     assert not list((tmp_path / "t-0").iterdir()) and not list((tmp_path / "t-2").iterdir())
     reopened.close()
+
+
+def test_detach_partition_keeps_the_topic_and_the_ranges_a_reader_holds(tmp_path: Path) -> None:
+    from segments.records import RecordInput, build_batch
+
+    store = Store.open(tmp_path, LogConfig(), now_ms=0, clock=lambda: 0)
+    store.create_topic("t", 2)
+    data = build_batch([RecordInput(b"k", b"v" * 100)], now_ms=0)
+    store.log("t", 1).append_as_is(data)
+    held = store.log("t", 1).read(0, 1 << 20).ranges  # a fetch still sending these
+    doomed = store.detach_partition("t", 1)
+    assert doomed is not None and doomed.name.endswith(".replica-delete") and doomed.is_dir()
+    assert not (tmp_path / "t-1").exists()
+    store.remove_detached([doomed])
+    assert not doomed.exists()
+    assert os.pread(held[0].fileno, held[0].length, held[0].position) == data  # its descriptor still reads
+    assert store.topic("t").partitions == 2 and store.log("t", 1).log_end_offset == 0  # reopened empty
+    assert store.detach_partition("t", 0) is not None  # never written: its directory goes too
+    assert store.detach_partition("t", 0) is None  # nothing left to detach
+    # A crash between the rename and the removal: the next open removes the directory, keeps the topic.
+    store.log("t", 1).append_as_is(data)
+    assert store.detach_partition("t", 1) is not None
+    store.close()
+    reopened = Store.open(tmp_path, LogConfig(), now_ms=0, clock=lambda: 0)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith("-delete")]
+    assert reopened.topic("t").partitions == 2 and reopened.log("t", 1).log_end_offset == 0
+    reopened.close()

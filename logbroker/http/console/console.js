@@ -593,6 +593,17 @@ document.addEventListener("keydown", (ev) => {
 document.getElementById("help-button").addEventListener("click", () => document.getElementById("help").showModal());
 
 window.addEventListener("hashchange", show);
+// With authentication on, "Log out" ends the session on the broker (its token is revoked there, so a
+// copied cookie is worthless too), then shows the login page.
+get("/auth/whoami").then((who) => {
+  if (!who.authentication) return;
+  const button = document.getElementById("logout-button");
+  button.hidden = false;
+  button.title = `Log out ${who.principal}`;
+  button.addEventListener("click", () => {
+    post("/auth/logout").finally(() => location.assign("/login"));
+  });
+}).catch(() => {});
 get("/health").then((hh) => { document.getElementById("identity").textContent = `node ${hh.node_id} · cluster ${hh.cluster_id}`; }).catch(() => {});
 show();
 // Scripts (and the tests) can tell the page has rendered.

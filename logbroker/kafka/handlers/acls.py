@@ -21,7 +21,9 @@ from collections.abc import Iterable
 from itertools import groupby
 from typing import TypeVar
 
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, cluster_allowed
 from logbroker.kafka.server import CloseConnection
@@ -123,7 +125,13 @@ async def handle_create_acls(ctx: RequestContext, body: Body) -> Body:
         return {"throttle_time_ms": 0, "results": [{"error_code": ErrorCode.UNKNOWN_SERVER_ERROR, "error_message": None}
                                                    for _ in bindings]}
     results: list[Body] = []
-    for outcome in authorizer.create_acls(bindings):
+    try:
+        outcomes = await authorizer.create_acls_async(bindings)
+    except StorageError as exc:  # the store (ZooKeeper in a cluster) refused the write: nothing changed
+        log.warning("CreateAcls from %s not stored: %s", ctx.principal, exc)
+        return {"throttle_time_ms": 0, "results": [{"error_code": error_code_for(exc), "error_message": str(exc)}
+                                                   for _ in bindings]}
+    for outcome in outcomes:
         if outcome is None:
             results.append({"error_code": 0, "error_message": ""})  # Kafka's success carries "" here
         else:
@@ -140,7 +148,12 @@ async def handle_delete_acls(ctx: RequestContext, body: Body) -> Body:
                          else (ErrorCode.CLUSTER_AUTHORIZATION_FAILED, _DENIED))
         return {"throttle_time_ms": 0, "filter_results": [
             {"error_code": code, "error_message": message, "matching_acls": []} for _ in filters_in]}
-    matched = authorizer.delete_acls([_filter(f) for f in filters_in])
+    try:
+        matched = await authorizer.delete_acls_async([_filter(f) for f in filters_in])
+    except StorageError as exc:
+        log.warning("DeleteAcls from %s not stored: %s", ctx.principal, exc)
+        return {"throttle_time_ms": 0, "filter_results": [
+            {"error_code": error_code_for(exc), "error_message": str(exc), "matching_acls": []} for _ in filters_in]}
     results = [{"error_code": 0, "error_message": None, "matching_acls": [
         {"error_code": 0, "error_message": None, "resource_type": a.pattern.resource_type,
          "resource_name": a.pattern.name, "pattern_type": a.pattern.pattern_type,

@@ -87,7 +87,7 @@ async def handle_find_coordinator(ctx: RequestContext, body: Body) -> Body:
         error, message = _NOT_AVAILABLE, "the group coordinator is not running"
     elif key_type == KEY_TYPE_GROUP:
         try:
-            coordinator.ensure_offsets_topic()
+            await coordinator.ensure_offsets_topic()
         except (StorageError, OSError) as exc:
             log.error("cannot create __consumer_offsets: %s", exc)
             error, message = _NOT_AVAILABLE, "__consumer_offsets is not available"

@@ -122,7 +122,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                 topics.append(_refused(name))
                 continue
             try:
-                exists = broker.has_topic(name) or (allow_create and broker.ensure_topic(name))
+                exists = broker.has_topic(name) or (allow_create and await broker.ensure_topic_async(name))
             except StorageError as exc:
                 topics.append({"error_code": error_code_for(exc), "name": name, "topic_id": NULL_UUID,
                                "is_internal": False, "partitions": []})

@@ -63,7 +63,11 @@ async def handle_offset_for_leader_epoch(ctx: RequestContext, body: Body) -> Bod
                     if current > LEADER_EPOCH:
                         entry["error_code"] = ErrorCode.UNKNOWN_LEADER_EPOCH
                         continue
-                    entry["end_offset"] = broker.offsets(t["topic"], p["partition"])[1]
+                    end = broker.offsets(t["topic"], p["partition"])[1]
+                    if p["leader_epoch"] != LEADER_EPOCH:
+                        # Kafka: an epoch this log never had, newer (or undefined), has no end it can name.
+                        entry["leader_epoch"], end = -1, -1
+                    entry["end_offset"] = end
                     continue
                 broker.ownership.check_leader(t["topic"], p["partition"], current)
                 epoch, end = broker.end_offset_for_epoch(t["topic"], p["partition"], p["leader_epoch"])

@@ -40,10 +40,11 @@ def _code(error: StorageError | None) -> tuple[int, str | None]:
     return (0, None) if error is None else (int(error_code_for(error)), str(error))
 
 
-def _elect_in_cluster(ownership: PartitionOwnership, body: Body) -> Body:
+async def _elect_in_cluster(ownership: PartitionOwnership, body: Body) -> Body:
     preferred = body.get("election_type", ELECTION_PREFERRED) == ELECTION_PREFERRED
     try:
-        results = ownership.elect_leaders(preferred, _requested(body.get("topic_partitions"), "partitions", "topic"))
+        requested = _requested(body.get("topic_partitions"), "partitions", "topic")
+        results = await ownership.elect_leaders(preferred, requested)
     except NotControllerError:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_CONTROLLER, "replica_election_results": []}
     out: list[Body] = []
@@ -56,13 +57,13 @@ def _elect_in_cluster(ownership: PartitionOwnership, body: Body) -> Body:
     return {"throttle_time_ms": 0, "error_code": 0, "replica_election_results": out}
 
 
-def _reassign_in_cluster(ownership: PartitionOwnership, body: Body) -> Body:
+async def _reassign_in_cluster(ownership: PartitionOwnership, body: Body) -> Body:
     changes = {(t["name"], p["partition_index"]): p.get("replicas") for t in body["topics"] for p in t["partitions"]}
     out: Body = {"throttle_time_ms": 0,
                  "allow_replication_factor_change": body.get("allow_replication_factor_change", True),
                  "error_code": 0, "error_message": None, "responses": []}
     try:
-        results = ownership.alter_reassignments(changes)
+        results = await ownership.alter_reassignments(changes)
     except NotControllerError as exc:
         return {**out, "error_code": ErrorCode.NOT_CONTROLLER, "error_message": str(exc)}
     for topic, parts in _by_topic(results).items():
@@ -90,7 +91,7 @@ async def handle_elect_leaders(ctx: RequestContext, body: Body) -> Body:
                 "replica_election_results": []}
     ownership = ctx.broker.ownership
     if ownership is not None:
-        return _elect_in_cluster(ownership, body)
+        return await _elect_in_cluster(ownership, body)
     requested = body.get("topic_partitions")
     if requested is None:  # every partition; Kafka lists none of those already led by their preferred replica
         return {"throttle_time_ms": 0, "error_code": 0, "replica_election_results": []}
@@ -112,7 +113,7 @@ async def handle_alter_partition_reassignments(ctx: RequestContext, body: Body) 
                 "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "error_message": "Cluster authorization failed."}
     ownership = ctx.broker.ownership
     if ownership is not None:
-        return _reassign_in_cluster(ownership, body)
+        return await _reassign_in_cluster(ownership, body)
     node = ctx.broker.node_id
     responses: list[Body] = []
     for t in body["topics"]:

@@ -67,7 +67,7 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
                 continue
             try:
                 broker.check_client_append(name)
-                if not broker.ensure_topic(name):
+                if not broker.has_topic(name) and not await broker.ensure_topic_async(name):
                     entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                     continue
                 if acks == -1:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, Res, allowed, any_allowed, cluster_allowed
 
@@ -37,7 +39,12 @@ async def handle_init_producer_id(ctx: RequestContext, body: Body) -> Body:
                     ctx.client_id, body["transactional_id"])
         return {"throttle_time_ms": 0, "error_code": ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
                 "producer_id": -1, "producer_epoch": -1}
-    pid, epoch = ctx.broker.init_producer_id(body.get("producer_id", -1), body.get("producer_epoch", -1))
+    try:
+        pid, epoch = await ctx.broker.init_producer_id_async(body.get("producer_id", -1),
+                                                             body.get("producer_epoch", -1))
+    except StorageError as exc:  # a cluster could not claim a block of ids
+        log.info("no producer id for %s: %s", ctx.client_id, exc)
+        return {"throttle_time_ms": 0, "error_code": error_code_for(exc), "producer_id": -1, "producer_epoch": -1}
     log.info("producer id %d epoch %d given to %s", pid, epoch, ctx.client_id)
     return {"throttle_time_ms": 0, "error_code": 0, "producer_id": pid, "producer_epoch": epoch}
 

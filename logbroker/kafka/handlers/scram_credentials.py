@@ -19,10 +19,13 @@ credential when no user is named, and never the salt or keys (mechanism and iter
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 
+from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, cluster_allowed
 from logbroker.security.scram_store import (
@@ -30,6 +33,7 @@ from logbroker.security.scram_store import (
     MECHANISM_BY_CODE,
     MECHANISMS,
     MIN_ITERATIONS,
+    CredentialStore,
     from_salted_password,
 )
 
@@ -78,6 +82,23 @@ def _check_upsertion(u: Body) -> tuple[int, str] | None:
     return None
 
 
+def _apply(store: CredentialStore, deletions: list[Body], upsertions: list[Body], client_id: str | None,
+           done: list[str]) -> None:
+    """The accepted deletions and upsertions, each user's name added to ``done`` once written;
+    blocking (a worker thread)."""
+    for d in deletions:
+        store.delete(d["name"], MECHANISM_BY_CODE[d["mechanism"]])
+        done.append(d["name"])
+        log.info("SCRAM credential %s of user %r deleted (client %s)", MECHANISM_BY_CODE[d["mechanism"]],
+                 d["name"], client_id)
+    for u in upsertions:
+        mechanism = MECHANISM_BY_CODE[u["mechanism"]]
+        store.upsert(u["name"], mechanism,
+                     from_salted_password(mechanism, bytes(u["salt"]), bytes(u["salted_password"]), u["iterations"]))
+        done.append(u["name"])
+        log.info("SCRAM credential %s of user %r set (client %s)", mechanism, u["name"], client_id)
+
+
 async def handle_alter_user_scram_credentials(ctx: RequestContext, body: Body) -> Body:
     store = ctx.broker.credentials
     deletions: list[Body] = list(body.get("deletions") or [])
@@ -113,18 +134,16 @@ async def handle_alter_user_scram_credentials(ctx: RequestContext, body: Body) -
         problem = _check_upsertion(u)
         if problem is not None:
             errors.setdefault(u["name"], problem)
-    for d in deletions:
-        if d["name"] not in errors:
-            store.delete(d["name"], MECHANISM_BY_CODE[d["mechanism"]])
-            log.info("SCRAM credential %s of user %r deleted (client %s)", MECHANISM_BY_CODE[d["mechanism"]],
-                     d["name"], ctx.client_id)
-    for u in upsertions:
-        if u["name"] not in errors:
-            mechanism = MECHANISM_BY_CODE[u["mechanism"]]
-            store.upsert(u["name"], mechanism,
-                         from_salted_password(mechanism, bytes(u["salt"]), bytes(u["salted_password"]),
-                                              u["iterations"]))
-            log.info("SCRAM credential %s of user %r set (client %s)", mechanism, u["name"], ctx.client_id)
+    # The store writes (a file, or ZooKeeper in a cluster) run in a worker thread: the loop never waits.
+    done: list[str] = []
+    try:
+        await asyncio.to_thread(_apply, store, [d for d in deletions if d["name"] not in errors],
+                                [u for u in upsertions if u["name"] not in errors], ctx.client_id, done)
+    except (StorageError, OSError) as exc:  # ZooKeeper or the file refused a write: those not done yet fail
+        log.warning("AlterUserScramCredentials from %s stopped: %s", ctx.principal, exc)
+        for name in order:
+            if name not in done:
+                errors.setdefault(name, (int(error_code_for(exc)), str(exc)))
     results = [{"user": name, "error_code": errors[name][0] if name in errors else 0,
                 "error_message": errors[name][1] if name in errors else None} for name in order]
     return {"throttle_time_ms": 0, "results": results}

@@ -36,11 +36,13 @@ async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
             _deny(entry)
             continue
         partitions = len(t["assignments"]) if t.get("assignments") else t["num_partitions"]
+        replicas = ([list(a["broker_ids"]) for a in sorted(t["assignments"], key=lambda a: a["partition_index"])]
+                    if t.get("assignments") else None)
         configs = {c["name"]: c["value"] for c in t.get("configs") or [] if c.get("value") is not None}
         try:
             info = await broker.create_topic_async(name, partitions, configs,
                                                    replication_factor=t["replication_factor"],
-                                                   validate_only=validate_only)
+                                                   validate_only=validate_only, assignments=replicas)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
             entry["error_message"] = str(exc)
@@ -96,9 +98,9 @@ async def handle_create_partitions(ctx: RequestContext, body: Body) -> Body:
             continue
         try:
             assignments = t.get("assignments")
-            broker.create_partitions(t["name"], t["count"], validate_only=validate_only,
-                                     assignments=None if assignments is None
-                                     else [list(a["broker_ids"]) for a in assignments])
+            await broker.create_partitions_async(t["name"], t["count"], validate_only=validate_only,
+                                                 assignments=None if assignments is None
+                                                 else [list(a["broker_ids"]) for a in assignments])
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)
             entry["error_message"] = str(exc)

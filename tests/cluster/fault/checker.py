@@ -7,7 +7,9 @@ end of a run; the checker is pure (no clients, no clock) so it is unit-tested on
 Inputs
     sends      every produce attempt: value, partition, the producer's own sequence number
     acks       every acknowledgement: value, partition, offset (an ``acks=all`` delivery report
-               without error)
+               without error); offset -1 when the report carried none (librdkafka's implicit
+               acknowledgement: a later batch of the partition succeeded while this one's request
+               had failed with an uncertain outcome, so it was written, at an offset never told)
     consumed   every record a group consumer returned: partition, offset, value
     commits    every committed offset observed for the group, per partition, in time order (offsets
                the consumer committed successfully and offsets read back with OffsetFetch)
@@ -17,6 +19,7 @@ Inputs
 Violations (each a count plus examples)
     lost             an acknowledged value absent from its partition's final log
     moved            an acknowledged value present, but not at the offset it was acknowledged at
+                     (not checkable for an acknowledgement without an offset; lost still is)
     duplicated       a value present more than once in the final logs (all partitions together)
     reordered        within one partition, one producer's values not in its send order
     phantom          a value in a final log that no producer ever sent
@@ -41,11 +44,14 @@ class Send:
     seq: int  # the producer's own counter: its values are sent in this order
 
 
+NO_OFFSET = -1  # an acknowledgement that named no offset
+
+
 @dataclass(frozen=True, slots=True)
 class Ack:
     value: bytes
     partition: int
-    offset: int
+    offset: int  # NO_OFFSET: acknowledged without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,7 @@ class History:
 class Report:
     sent: int = 0
     acknowledged: int = 0
+    acknowledged_without_offset: int = 0
     final_records: int = 0
     consumed: int = 0
     violations: dict[str, list[str]] = field(default_factory=dict)
@@ -90,7 +97,8 @@ KINDS = ("lost", "moved", "duplicated", "reordered", "phantom", "unstable_reads"
 
 
 def check(history: History) -> Report:
-    report = Report(sent=len(history.sends), acknowledged=len(history.acks), consumed=len(history.consumed))
+    report = Report(sent=len(history.sends), acknowledged=len(history.acks), consumed=len(history.consumed),
+                    acknowledged_without_offset=sum(a.offset == NO_OFFSET for a in history.acks))
     found: dict[str, list[str]] = {k: [] for k in KINDS}
     # Where each value finally sits (every occurrence), and each partition's log as offset -> value.
     where: dict[bytes, list[tuple[int, int]]] = defaultdict(list)
@@ -106,7 +114,7 @@ def check(history: History) -> Report:
         places = where.get(ack.value, [])
         if not any(p == ack.partition for p, _ in places):
             found["lost"].append(f"{ack.value!r}@{ack.partition}:{ack.offset}")
-        elif (ack.partition, ack.offset) not in places:
+        elif ack.offset != NO_OFFSET and (ack.partition, ack.offset) not in places:
             found["moved"].append(f"{ack.value!r} acked at {ack.partition}:{ack.offset}, found at {places}")
 
     for value, n in Counter(v for log in history.final.values() for _, v in log).items():

@@ -11,10 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +19,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
 
 from logbroker.cluster.zkserver import LocalZooKeeper
+from tests.cluster.conftest import broker_properties, wait_until
 from tests.cluster.fault.netlab import NetLab
-from tests.conftest import ROOT, BrokerProcess, free_port
+from tests.conftest import BrokerProcess, free_port
 
 BROKERS = (1, 2, 3)
 KAFKA_PORT, HTTP_PORT = 9092, 8082
-SESSION_TIMEOUT_MS = 3000
-LAG_MS = 3000
 
 
 @dataclass
@@ -44,32 +39,8 @@ class NamespacedBroker(BrokerProcess):
         return f"{self.host}:{KAFKA_PORT}"
 
     def start(self, *, same_ports: bool = False) -> BrokerProcess:
-        self.ready_path.unlink(missing_ok=True)
-        cmd = [*self.prefix, sys.executable, "-m", "logbroker.cli", "serve", "--data-dir", str(self.data_dir),
-               "--kafka-listen", f"{self.host}:{KAFKA_PORT}", "--http-listen", f"{self.host}:{HTTP_PORT}",
-               "--ready-file", str(self.ready_path)]
-        for k, v in self.overrides.items():
-            cmd += ["--override", f"{k}={v}"]
-        with open(self.log_path, "ab") as log_file:
-            self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
-        ready = self._wait_ready()
-        self.port, self.http_port = int(str(ready["kafka_port"])), int(str(ready["http_port"]))
-        return self
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
-    """Poll ``check`` until it returns something truthy (exceptions count as not yet), bounded."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except Exception as exc:  # a condition not reached yet
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+        cmd = self.serve_command(f"{self.host}:{KAFKA_PORT}", f"{self.host}:{HTTP_PORT}")
+        return self.launch([*self.prefix, *cmd])
 
 
 @dataclass
@@ -86,11 +57,8 @@ class FaultCluster:
         self.zk = KazooClient(hosts=self.zookeeper.connect, timeout=10)
         self.zk.start(timeout=10)
         for i in BROKERS:
-            props = {"zookeeper.connect": self.zookeeper.connect, "node.id": str(i),
-                     "zookeeper.session.timeout.ms": str(SESSION_TIMEOUT_MS),
-                     "replica.lag.time.max.ms": str(LAG_MS), "group.initial.rebalance.delay.ms": "0",
-                     "min.insync.replicas": "2", "default.replication.factor": "3",
-                     "log.flush.offset.checkpoint.interval.ms": "1000"}
+            props = {**broker_properties(self.zookeeper.connect, i), "min.insync.replicas": "2",
+                     "default.replication.factor": "3"}
             # A restart loads every partition's log; on a busy shared machine that can take a while.
             b = NamespacedBroker(data_dir=self.root / f"broker{i}", log_path=self.root / f"broker{i}.log",
                                  overrides=props, host=self.net.address(i), prefix=self.net.exec_prefix(i),

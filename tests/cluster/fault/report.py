@@ -9,10 +9,11 @@ one table, a row per fault; the rest of the page is prose kept by hand.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.fault.report import figure_text, write_section
 
 START, END = "<!-- cluster-figures:start -->", "<!-- cluster-figures:end -->"
 
@@ -29,18 +30,11 @@ FAULTS: tuple[tuple[str, str], ...] = (
     ("flapping_leader_link", "network: the leader's link flapping (0.5 s down, 1 s up, 6 s)"),
 )
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("faults", "faults"), ("records_acknowledged", "acked"), ("lost", "lost"), ("duplicated", "dup."),
+    ("faults", "faults"), ("records_acknowledged", "acked"), ("acks_without_offset", "acked w/o offset"),
+    ("lost", "lost"), ("duplicated", "dup."),
     ("reordered", "reord."), ("unstable_reads", "unstable reads"), ("offsets_backward", "offsets back"),
     ("unavailable_p50_ms", "unavail. p50 ms"), ("unavailable_p99_ms", "p99 ms"),
 )
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, int) and abs(v) >= 10_000:
-        return f"{v:,}"
-    return str(v)
 
 
 def render(figures: dict[str, Any]) -> str:
@@ -58,23 +52,14 @@ def render(figures: dict[str, Any]) -> str:
            "| fault | " + " | ".join(label for _, label in COLUMNS) + " |",
            "|---|" + "---|" * len(COLUMNS)]
     for label, entry in rows:
-        cells = [_cell(entry.get(key)) if entry else "not run" for key, _ in COLUMNS]
+        cells = [figure_text(entry.get(key)) if entry else "not run" for key, _ in COLUMNS]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     out.append("")
     return "\n".join(out)
 
 
 def main(argv: list[str]) -> int:
-    figures_path, page_path = Path(argv[0]), Path(argv[1])
-    figures = json.loads(figures_path.read_text()) if figures_path.exists() else {}
-    page = page_path.read_text()
-    if START not in page or END not in page:
-        print(f"{page_path} has no {START} ... {END} markers", file=sys.stderr)
-        return 1
-    head, rest = page.split(START, 1)
-    _, tail = rest.split(END, 1)
-    page_path.write_text(f"{head}{START}\n{render(figures)}\n{END}{tail}")
-    return 0
+    return write_section(Path(argv[0]), Path(argv[1]), (START, END), render)
 
 
 if __name__ == "__main__":

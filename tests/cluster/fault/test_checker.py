@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cluster.fault.checker import Ack, Consumed, History, Send, check
+from tests.cluster.fault.checker import NO_OFFSET, Ack, Consumed, History, Send, check
 
 
 def clean() -> History:
@@ -45,6 +45,17 @@ def test_a_value_in_another_partition_counts_as_lost_from_its_own() -> None:
     h.final[0] = [(0, b"a0"), (2, b"a2")]
     h.final[1] = h.final[1] + [(2, b"a1")]
     assert check(h).count("lost") == 1
+
+
+def test_an_acknowledgement_without_an_offset_is_still_checked_for_loss_and_duplicates() -> None:
+    h = clean()
+    h.acks[2] = Ack(b"a2", 0, NO_OFFSET)  # librdkafka's implicit acknowledgement: no offset told
+    report = check(h)
+    assert report.ok and report.acknowledged_without_offset == 1, report.summary()
+    h.final[0] = [(0, b"a0"), (1, b"a1"), (3, b"a3")]
+    assert check(h).count("lost") == 1
+    h.final[0] = [(0, b"a0"), (1, b"a1"), (2, b"a2"), (3, b"a3"), (4, b"a2")]
+    assert check(h).count("duplicated") == 1
 
 
 def test_a_value_written_twice_is_duplicated() -> None:

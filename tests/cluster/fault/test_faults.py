@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cluster.conftest import LAG_MS, SESSION_TIMEOUT_MS, wait_until
 from tests.cluster.fault import netlab
 from tests.cluster.fault.checker import check
-from tests.cluster.fault.lab import BROKERS, LAG_MS, SESSION_TIMEOUT_MS, FaultCluster, wait_until
+from tests.cluster.fault.lab import BROKERS, FaultCluster
 from tests.cluster.fault.workload import Workload, read_all
 from tests.conftest import IN_CI
 from tests.fault.figures import record, scale
@@ -194,15 +195,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
-# Open: in one low-load rolling restart a confluent-kafka producer got a delivery report without an
-# error and without an offset (-1); no broker answer with -1 was found. The run still checks the
-# history (a loss or duplicate would show in the figures), but until the cause is known this fault
-# is an expected failure rather than a gate.
-KNOWN_OPEN = {"rolling_restart": "a delivery report without an offset was seen once; cause not yet found"}
-
-
-@pytest.mark.parametrize("fault", [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_OPEN[name], strict=False))
-                                   if name in KNOWN_OPEN else name for name in FAULTS])
+@pytest.mark.parametrize("fault", list(FAULTS))
 def test_fault_loses_and_duplicates_nothing(lab: FaultCluster, fault: str) -> None:
     topic = f"fault-{fault.replace('_', '-')}"
     lab.revive()
@@ -226,7 +219,8 @@ def test_fault_loses_and_duplicates_nothing(lab: FaultCluster, fault: str) -> No
     report = check(workload.history)
     measured = [w for w in windows if w is not None]
     record(f"cluster_{fault}", rounds=rounds, faults=len(starts), records_sent=report.sent,
-           records_acknowledged=report.acknowledged, records_consumed=report.consumed,
+           records_acknowledged=report.acknowledged, acks_without_offset=report.acknowledged_without_offset,
+           records_consumed=report.consumed,
            **{kind: report.count(kind) for kind in report.violations},
            unavailable_p50_ms=round(percentile(measured, 50) * 1000) if measured else None,
            unavailable_p99_ms=round(percentile(measured, 99) * 1000) if measured else None,

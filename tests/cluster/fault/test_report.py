@@ -9,14 +9,15 @@ from tests.cluster.fault.report import END, START, main, render
 
 
 def test_render_puts_each_faults_figures_in_its_row() -> None:
-    text = render({"cluster_kill_leader": {"faults": 4, "records_acknowledged": 12345, "lost": 0, "duplicated": 0,
+    text = render({"cluster_kill_leader": {"faults": 4, "records_acknowledged": 12345, "acks_without_offset": 1,
+                                           "lost": 0, "duplicated": 0,
                                            "unavailable_p50_ms": 3900, "unavailable_p99_ms": 4100,
                                            "measured_at": "T1", "machine": "M", "scale": 2, "rounds": 4}})
     row = next(line for line in text.splitlines() if line.startswith("| `kill -9` of a partition leader"))
-    assert row.split(" | ")[1:5] == ["4", "12,345", "0", "0"]
+    assert row.split(" | ")[1:6] == ["4", "12,345", "1", "0", "0"]
     assert row.endswith("| 3900 | 4100 |")
     assert "measured T1 to T1 on M, scale 2 (4 rounds per fault)" in text
-    assert "| network: the leader's link cut, healed | not run |" in text.replace(" | not run" * 8, "")
+    assert "| network: the leader's link cut, healed | not run |" in text.replace(" | not run" * 9, "")
     assert render({}).startswith("Not measured yet")
 
 
@@ -28,6 +29,6 @@ def test_main_replaces_only_the_marked_section(tmp_path: Path) -> None:
     assert main([str(figures), str(page)]) == 0
     text = page.read_text()
     assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text
-    assert "| `kill -9` of a follower, restarted after its session expired | 2 | - | 0 |" in text
+    assert "| `kill -9` of a follower, restarted after its session expired | 2 | - | - | 0 |" in text
     (tmp_path / "bare.md").write_text("no markers")
     assert main([str(figures), str(tmp_path / "bare.md")]) == 1

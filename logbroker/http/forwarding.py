@@ -1,0 +1,103 @@
+"""Group requests made to a broker that does not coordinate the group go to the one that does.
+
+In a cluster a group's coordinator is the leader of its ``__consumer_offsets`` partition (share
+groups too). The HTTP routes of one group (``/groups/{group}/...``, ``/share-groups/{group}/...``)
+reach a broker that is not it: this middleware sends the request on to the coordinator's HTTP API
+(its base URL from its broker registration) and answers with what that broker answered, so the HTTP
+API and the console work against any broker. A request is forwarded once at most (the
+``X-Logbroker-Forwarded-By`` header): a broker that receives a forwarded request for a group it
+does not coordinate (leadership moved meanwhile) answers 503 NOT_COORDINATOR, as without a
+cluster. When the coordinator is not known (no leader yet, no URL yet) the route answers itself
+(503 NOT_COORDINATOR) and the client retries. Credentials (Authorization, cookies) go along: the
+coordinator checks them again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from aiohttp import web
+
+from logbroker.errors import StorageError
+from logbroker.groups.schema import OFFSETS_TOPIC
+from logbroker.http.context import context
+from logbroker.http.errors import Handler
+
+log = logging.getLogger(__name__)
+
+FORWARDED_BY = "X-Logbroker-Forwarded-By"
+GROUP_ROUTES = ("/groups/{group}", "/share-groups/{group}")
+TIMEOUT_S = 75  # above the longest poll a route lets a client ask for (30 s)
+# Hop-by-hop and framing headers: aiohttp sets its own on each leg.
+_NOT_COPIED = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive",
+                         "upgrade", "te", "trailer", "proxy-authorization", "proxy-connection"})
+
+SESSION: web.AppKey[list[aiohttp.ClientSession]] = web.AppKey("logbroker_forwarding_session", list)
+
+
+def install_forwarding(app: web.Application) -> None:
+    """One client session per application, opened on first use and closed with the application."""
+    app[SESSION] = []
+
+    async def close(app: web.Application) -> None:
+        for session in app[SESSION]:
+            await session.close()
+        app[SESSION].clear()
+
+    app.on_cleanup.append(close)
+
+
+def _group_of(request: web.Request) -> str | None:
+    route = request.match_info.route.resource
+    canonical = route.canonical if route is not None else ""
+    if not any(canonical == prefix or canonical.startswith(prefix + "/") for prefix in GROUP_ROUTES):
+        return None
+    return request.match_info.get("group")
+
+
+async def _coordinator_url(request: web.Request, group: str) -> str | None:
+    ctx = context(request)
+    coordinator = ctx.coordinator
+    if coordinator is None or coordinator.owns(group):
+        return None
+    if not ctx.broker.has_topic(OFFSETS_TOPIC):
+        try:
+            await coordinator.ensure_offsets_topic()  # as FindCoordinator does: the first group creates it
+        except (StorageError, OSError) as exc:
+            log.info("cannot create %s for group %s: %s", OFFSETS_TOPIC, group, exc)
+            return None
+    return ctx.broker.leader_http_url(OFFSETS_TOPIC, coordinator.partition_of(group))
+
+
+@web.middleware
+async def forwarding_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    group = _group_of(request)
+    if group is None or FORWARDED_BY in request.headers:
+        return await handler(request)
+    base = await _coordinator_url(request, group)
+    if base is None:
+        return await handler(request)
+    sessions = request.app[SESSION]
+    if not sessions:
+        sessions.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
+                                              auto_decompress=False))
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_COPIED}
+    headers[FORWARDED_BY] = str(context(request).broker.node_id)
+    body = await request.read() if request.can_read_body else None
+    url = base.rstrip("/") + request.rel_url.path_qs
+    try:
+        async with sessions[0].request(request.method, url, headers=headers, data=body,
+                                       allow_redirects=False) as answer:
+            payload = await answer.read()
+            out = web.Response(status=answer.status, body=payload)
+            for name, value in answer.headers.items():
+                if name.lower() not in _NOT_COPIED and name.lower() not in ("date", "server"):
+                    out.headers.add(name, value)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.info("HTTP %s %s: the coordinator of group %s at %s did not answer (%s); answering here",
+                 request.method, request.path, group, base, exc)
+        return await handler(request)
+    log.debug("HTTP %s %s forwarded to the coordinator of group %s at %s: %d", request.method, request.path,
+              group, base, answer.status)
+    return out
