@@ -6,7 +6,8 @@ librdkafka's), so one file serves ``kafka-topics.sh --command-config`` and ``log
 
     property                                        meaning
     security.protocol                               PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL
-    ssl.truststore.type, ssl.keystore.type          PEM only (JKS and PKCS12 are refused with a message)
+    ssl.truststore.type, ssl.keystore.type          PEM (the default here) or PKCS12; JKS is refused with
+                                                    the keytool conversion in the message
     ssl.truststore.location | ssl.ca.location       CA certificates (PEM file) the broker must chain to;
                                                     without one, the system's trusted CAs
     ssl.truststore.certificates                     the same as PEM text
@@ -14,6 +15,7 @@ librdkafka's), so one file serves ``kafka-topics.sh --command-config`` and ``log
     ssl.keystore.key + ssl.keystore.certificate.chain  the same as PEM text
     ssl.certificate.location + ssl.key.location     the same as two files (librdkafka)
     ssl.key.password                                password of an encrypted key
+    ssl.keystore.password, ssl.truststore.password  passwords of PKCS12 stores
     ssl.endpoint.identification.algorithm           https (default): the broker's name is checked
                                                     against its certificate; empty: not checked
     sasl.mechanism                                  PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
@@ -33,17 +35,15 @@ librdkafka's CONFIGURATION.md.
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from logbroker.config import parse_properties
 from logbroker.errors import InvalidConfigError
-from logbroker.security import config_providers
+from logbroker.security import config_providers, keystores
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -51,6 +51,7 @@ _KNOWN = frozenset({
     "security.protocol", "ssl.truststore.type", "ssl.keystore.type", "ssl.truststore.location", "ssl.ca.location",
     "ssl.truststore.certificates", "ssl.keystore.location", "ssl.keystore.key", "ssl.keystore.certificate.chain",
     "ssl.certificate.location", "ssl.key.location", "ssl.key.password", "ssl.endpoint.identification.algorithm",
+    "ssl.keystore.password", "ssl.truststore.password",
     "sasl.mechanism", "sasl.jaas.config", "sasl.username", "sasl.password", "config.providers",
 })
 _JAAS_OPTION = re.compile(r'(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"')
@@ -99,64 +100,43 @@ def settings(raw: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _pem_only(props: Mapping[str, str], name: str) -> None:
-    kind = props.get(name, "PEM").strip().upper() or "PEM"
-    if kind != "PEM":
-        raise ClientConfigError(f"{name}={kind}: the tools read PEM stores only (convert with openssl or keytool)")
+_WHAT = "client properties"
 
 
 def tls_context(props: Mapping[str, str]) -> ssl.SSLContext:
-    """A client TLS context: TLS 1.2 or newer, the broker verified, the client's certificate if given."""
-    _pem_only(props, "ssl.truststore.type")
-    _pem_only(props, "ssl.keystore.type")
+    """A client TLS context: TLS 1.2 or newer, the broker verified, the client's certificate if given.
+    The stores are read by the broker's own loader (``logbroker/security/keystores.py``: PEM, PKCS12)."""
+    if bool(props.get("ssl.keystore.key")) != bool(props.get("ssl.keystore.certificate.chain")):
+        raise ClientConfigError("ssl.keystore.key and ssl.keystore.certificate.chain go together")
+
+    def get(name: str) -> str:
+        if name == "ssl.truststore.location":  # librdkafka's name for a PEM trust store
+            return props.get(name) or props.get("ssl.ca.location", "")
+        return props.get(name, "")
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    cafile = props.get("ssl.truststore.location") or props.get("ssl.ca.location")
-    cadata = props.get("ssl.truststore.certificates")
-    try:
-        if cafile or cadata:
-            context.load_verify_locations(cafile=cafile or None, cadata=cadata or None)
-        else:
-            context.load_default_certs()
-    except (OSError, ssl.SSLError) as exc:
-        raise ClientConfigError(f"cannot load the trust store ({cafile or 'ssl.truststore.certificates'}): "
-                                f"{exc}") from None
     algorithm = props.get("ssl.endpoint.identification.algorithm", "https").strip().lower()
     if algorithm not in ("https", ""):
         raise ClientConfigError(f"ssl.endpoint.identification.algorithm={algorithm!r}: expected https or empty")
     context.check_hostname = algorithm == "https"
-    _load_key(context, props)
-    return context
-
-
-def _load_key(context: ssl.SSLContext, props: Mapping[str, str]) -> None:
-    password = props.get("ssl.key.password") or None
-    certfile = props.get("ssl.keystore.location") or props.get("ssl.certificate.location")
-    keyfile = props.get("ssl.key.location") if not props.get("ssl.keystore.location") else None
-    key_pem, chain_pem = props.get("ssl.keystore.key"), props.get("ssl.keystore.certificate.chain")
-    if bool(key_pem) != bool(chain_pem):
-        raise ClientConfigError("ssl.keystore.key and ssl.keystore.certificate.chain go together")
+    certfile, keyfile = props.get("ssl.certificate.location"), props.get("ssl.key.location")
+    if keyfile and not certfile:
+        raise ClientConfigError("ssl.key.location needs ssl.certificate.location")
     try:
-        if key_pem and chain_pem:
-            _load_pem_text(context, key_pem, chain_pem, password)
-        elif certfile:
-            context.load_cert_chain(certfile, keyfile or None, password)
-        elif keyfile:
-            raise ClientConfigError("ssl.key.location needs ssl.certificate.location")
+        if not keystores.load_trust_store(context, get, _WHAT):
+            context.load_default_certs()
+        if certfile:  # librdkafka's two files
+            context.load_cert_chain(certfile, keyfile or None, props.get("ssl.key.password") or None)
+        else:
+            keystores.load_key_store(context, get, _WHAT)
+    except InvalidConfigError as exc:
+        raise ClientConfigError(str(exc)) from None
     except (OSError, ssl.SSLError) as exc:
-        raise ClientConfigError(f"cannot load the client key and certificate ({certfile or 'ssl.keystore.key'}): "
+        stores = [v for v in (get("ssl.truststore.location"), get("ssl.keystore.location"), certfile) if v]
+        raise ClientConfigError(f"cannot load the TLS trust store or key store ({', '.join(stores) or 'PEM text'}): "
                                 f"{exc}") from None
-
-
-def _load_pem_text(context: ssl.SSLContext, key_pem: str, chain_pem: str, password: str | None) -> None:
-    # The ssl module loads keys from files only: a private file, removed as soon as it is read.
-    fd, name = tempfile.mkstemp(suffix=".pem")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key_pem.strip() + "\n" + chain_pem.strip() + "\n")
-        context.load_cert_chain(name, None, password)
-    finally:
-        os.unlink(name)
+    return context
 
 
 def jaas_credentials(jaas: str) -> tuple[str, str]:

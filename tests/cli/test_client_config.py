@@ -12,7 +12,7 @@ import pytest
 from logbroker.tools import client_config
 from logbroker.tools.client_config import ClientConfigError
 from tests.cli.runner import run_cli
-from tests.tls_material import make_material
+from tests.tls_material import make_material, write_pkcs12_key_store, write_pkcs12_trust_store
 
 _SCRAM = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="{p}";'
 
@@ -59,6 +59,20 @@ def test_tls_with_a_pem_key_store_file_or_pem_text(tmp_path: Path) -> None:
                                          "ssl.certificate.location": str(m.alice.cert),
                                          "ssl.key.location": str(m.alice.key)})
     assert isinstance(librdkafka["ssl_context"], ssl.SSLContext)
+
+
+def test_tls_with_pkcs12_stores_read_by_the_broker_s_own_loader(tmp_path: Path) -> None:
+    m = make_material(tmp_path / "certs")
+    keystore = write_pkcs12_key_store(m.alice, m.ca, tmp_path / "alice.p12", "store-pw")
+    truststore = write_pkcs12_trust_store(m.ca, tmp_path / "trust.p12", "trust-pw")
+    out = client_config.settings({"security.protocol": "SSL", "ssl.keystore.type": "PKCS12",
+                                  "ssl.keystore.location": str(keystore), "ssl.keystore.password": "store-pw",
+                                  "ssl.truststore.type": "PKCS12", "ssl.truststore.location": str(truststore),
+                                  "ssl.truststore.password": "trust-pw"})
+    assert out["ssl_context"].get_ca_certs()[0]["subject"][-1][0][1] == "test-ca"
+    with pytest.raises(ClientConfigError, match=r"ssl\.keystore\.password"):
+        client_config.settings({"security.protocol": "SSL", "ssl.keystore.type": "PKCS12",
+                                "ssl.keystore.location": str(keystore), "ssl.keystore.password": "wrong"})
 
 
 @pytest.mark.parametrize(("props", "named"), [
