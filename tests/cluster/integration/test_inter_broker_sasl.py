@@ -15,6 +15,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
 
 from logbroker.cluster.zkserver import LocalZooKeeper
+from logbroker.security.acl import AccessControlEntry, AclOperation, AclPermissionType
+from logbroker.security.acl_zookeeper import encode_entries
 from logbroker.security.scram_store import from_password
 from tests.cluster.conftest import Cluster, three_brokers, wait_until
 from tests.conftest import BrokerProcess
@@ -172,15 +174,19 @@ def test_a_broker_with_a_wrong_password_cannot_join_replication(
 def test_sasl_plaintext_with_plain_between_brokers(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
     """PLAIN with Kafka's PlainLoginModule block: the broker's own username/password and the
-    user_NAME entries the listener checks against. Sessions last 2 s (connections.max.reauth.ms):
-    followers replace their connections before the leader would end them, and stay in the ISR."""
+    user_NAME entries the listener checks against. The broker user is no super user: an ACL grants it
+    CLUSTER_ACTION on the cluster (written to ZooKeeper before the brokers start, as Kafka's
+    ZooKeeper-mode kafka-acls did). Sessions last 2 s (connections.max.reauth.ms): followers replace
+    their connections before the leader would end them, and stay in the ISR."""
     jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" '
             'password="broker-secret" user_broker="broker-secret" user_admin="admin-secret";')
     props = {"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "inter.broker.listener.name": "SASL_PLAINTEXT",
              "sasl.enabled.mechanisms": "PLAIN", "sasl.mechanism.inter.broker.protocol": "PLAIN",
              "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas, "connections.max.reauth.ms": "2000",
              "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
-             "super.users": "User:broker;User:admin"}
+             "super.users": "User:admin"}
+    zk_client.create("/kafka-acl/Cluster/kafka-cluster", encode_entries([AccessControlEntry(
+        "User:broker", "*", AclOperation.CLUSTER_ACTION, AclPermissionType.ALLOW)]), makepath=True)
     client = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.username": "admin",
               "sasl.password": "admin-secret"}
     with three_brokers(zookeeper, tmp_path, **props) as c:
