@@ -62,8 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Appends of at least this many bytes are written by the append writer thread; smaller ones inline.
-_WRITER_MIN_BYTES = 256 * 1024
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
@@ -223,9 +221,11 @@ class App:
                  budget, reserve)
         self.store = Store.open(s.data_dir, config.log_defaults, now_ms=now, clock=wall_clock_ms,
                                 max_open_segments=budget)
-        # Appends' pwrite runs on the writer thread; fetch wake-ups and answers come back to the loop.
-        self._writer = AppendWriter(asyncio.get_running_loop().call_soon_threadsafe, min_bytes=_WRITER_MIN_BYTES)
-        self.store.use_writer(self._writer)
+        # Large appends' pwrite runs on the writer thread; fetch wake-ups and answers come back to the loop.
+        writer_min_bytes = config.get_int("logbroker.append.writer.min.bytes")
+        if writer_min_bytes >= 0:
+            self._writer = AppendWriter(asyncio.get_running_loop().call_soon_threadsafe, min_bytes=writer_min_bytes)
+            self.store.use_writer(self._writer)
         durability = Durability()
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()

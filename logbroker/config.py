@@ -116,6 +116,10 @@ _SECURITY_PROPERTIES = (
     BrokerProperty("connections.max.reauth.ms", _int, "0",
                    "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
                    0, type=ConfigType.LONG),
+    BrokerProperty("logbroker.append.writer.min.bytes", _int, "262144",
+                   "Appends of at least this many bytes are copied into the segment file by the data "
+                   "directory's writer thread while the event loop goes on; smaller ones inline. -1: every "
+                   "append inline (no writer thread).", -1),
     BrokerProperty("logbroker.http.ssl.enable", _bool, "false",
                    "Serve the HTTP API over TLS, with the ssl.* settings prefixed logbroker.http. (else the "
                    "broker-wide ssl.* values)."),
