@@ -56,19 +56,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         differs = item.get_closest_marker("logbroker_differs")
         if differs is not None and kind == "logbroker":
             item.add_marker(pytest.mark.xfail(strict=True, reason=f"logbroker: {_reason(differs)}"))
-        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
-
-
-CLUSTER_TESTS = ROOT / "tests" / "cluster"
-
-
-def _worker_group(item: pytest.Item) -> str:
-    """Which tests one pytest-xdist worker runs together (``make test`` uses ``--dist loadgroup``): a
-    test file stays whole, so a module's shared broker starts once; every cluster test goes to one
-    worker, so two ZooKeeper JVMs and six brokers never compete for the two cores at once."""
-    if item.path.is_relative_to(CLUSTER_TESTS):
-        return "cluster"
-    return item.path.relative_to(ROOT).as_posix() if item.path.is_relative_to(ROOT) else str(item.path)
 
 
 def _reason(mark: pytest.Mark) -> str:
