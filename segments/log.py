@@ -905,6 +905,15 @@ class Log:
         self._listeners.clear()
 
     @_locked
+    def abandon(self) -> None:
+        """Let go of the files without writing anything more to them: for a log whose data is being
+        deleted when ``close`` could not write its indexes (a full disk)."""
+        for segment in self._segments:
+            segment.abandon()
+        self._closed = True
+        self._listeners.clear()
+
+    @_locked
     def delete(self) -> None:
         """Delete every segment file and, if nothing else is left in it, the directory."""
         self.drain()

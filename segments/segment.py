@@ -742,6 +742,16 @@ class LogSegment:
         self._offset_index = None
         self._time_index = None
 
+    def abandon(self) -> None:
+        """Let go of the files without sealing or writing the indexes (the data is being deleted)."""
+        if self._cache is not None:
+            self._cache.discard(self)
+        self.active = False
+        self._closed = True
+        self._handle = None
+        self._offset_index = None
+        self._time_index = None
+
     def delete(self) -> None:
         """Remove the segment's files. Open ``FileRange``s keep reading the unlinked file."""
         self._closed = True

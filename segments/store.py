@@ -530,7 +530,12 @@ class Store:
         for partition in range(topic.partitions):
             log = self._logs.pop((name, partition), None)
             if log is not None:
-                log.close()
+                try:
+                    log.close()
+                except (OSError, StorageError) as exc:  # e.g. a full disk: the files go with the topic anyway
+                    logger.warning("closing %s-%d for its deletion could not write its indexes (%s); "
+                                   "deleting it without", name, partition, exc)
+                    log.abandon()
         doomed = self._detach_topic(topic)
         logger.info("deleted topic %s (%s)", name, topic.topic_id)
         return topic.info(), doomed

@@ -556,3 +556,26 @@ def test_detach_partition_keeps_the_topic_and_the_ranges_a_reader_holds(tmp_path
     assert not [p for p in tmp_path.iterdir() if p.name.endswith("-delete")]
     assert reopened.topic("t").partitions == 2 and reopened.log("t", 1).log_end_offset == 0
     reopened.close()
+
+
+def test_a_topic_is_deleted_when_closing_its_logs_cannot_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk: closing a log for its deletion cannot write the trimmed indexes; the topic is
+    deleted anyway (its files go with it) instead of the deletion being refused."""
+    import errno
+
+    from segments.segment import LogSegment
+
+    store = Store.open(tmp_path, None, now_ms=1000)
+    store.create_topic("full", 1)
+    log = store.log("full", 0)
+
+    def no_space(self: LogSegment) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LogSegment, "seal", no_space)
+    store.delete_topic("full")
+    monkeypatch.undo()
+    assert log.closed
+    assert store.list_topics() == []
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith("full")] == []
+    store.close()
