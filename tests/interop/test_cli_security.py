@@ -105,8 +105,9 @@ def test_every_tool_works_through_the_secured_listener(secured: Secured, scenari
 
 def test_a_wrong_password_is_one_error_line(secured: Secured, tmp_path: Path) -> None:
     config = _properties(secured, "SASL_SSL+SCRAM-SHA-512", tmp_path, password_ref="not-the-password")
+    # 20 s: the TLS handshake and the SCRAM rounds take seconds on a busy machine
     result = run_cli("topics", "list", "--bootstrap-server", secured.bootstrap("SASL_SSL"),
-                     "--command-config", str(config), "--command-timeout-ms", "5000")
+                     "--command-config", str(config), "--command-timeout-ms", "20000")
     assert_clean_error(result, "uthentication")
     assert "not-the-password" not in result.stderr
 
