@@ -11,6 +11,7 @@ from typing import Any
 
 from logbroker.config import TOPIC_CONFIG_NAMES
 from logbroker.http import openapi_share
+from logbroker.topics import INTERNAL_TOPICS
 
 VERSION = "0.1.0"
 
@@ -35,8 +36,11 @@ def _body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"required": True, "content": _json(schema)}
 
 
-_TOPIC = {"name": "topic", "in": "path", "required": True,
-          "schema": {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$"}}
+_TOPIC_PATH_NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$"}
+_TOPIC = {"name": "topic", "in": "path", "required": True, "schema": _TOPIC_PATH_NAME}
+# Producing into an internal topic is refused (400 INVALID_TOPIC_EXCEPTION, as Kafka), so the produce
+# route's topic excludes their names.
+_WRITABLE_TOPIC = {**_TOPIC, "schema": {**_TOPIC_PATH_NAME, "not": {"enum": sorted(INTERNAL_TOPICS)}}}
 _GROUP = {"name": "group", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _MEMBER = {"name": "member", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 _PARTITION = {"name": "partition", "in": "path", "required": True,
@@ -311,6 +315,7 @@ _PATHS: dict[str, Any] = {
         "post": {"operationId": "produce", "summary": "Append records (one batch per partition)",
                  "tags": ["records"],
                  "parameters": [
+                     _WRITABLE_TOPIC,
                      _query("acks", {"type": "string", "enum": ["0", "1", "all", "-1"]},
                             "all (default): answer once durable per the topic's flush policy; 1: once written"),
                      _query("timeout_ms", {"type": "integer", "minimum": 1, "maximum": 300000},

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -19,7 +20,7 @@ from logbroker.http.context import HttpContext
 from logbroker.http.openapi import document
 from logbroker.http.partitioner import murmur2, partition_for_key
 from tests.conftest import BrokerProcess
-from tests.http.http_api import Api, assert_error
+from tests.http.http_api import Api, assert_error, start_http_broker
 
 METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
 
@@ -139,7 +140,8 @@ def _bounded(doc: dict[str, Any]) -> dict[str, Any]:
         for operation in item.values():
             if isinstance(operation, dict) and "parameters" in operation:
                 operation["parameters"] = [p for p in operation["parameters"] if p["name"] != "wait_ms"]
-        for param in item.get("parameters", []):
+        operation_params = [p for op in item.values() if isinstance(op, dict) for p in op.get("parameters", [])]
+        for param in [*item.get("parameters", []), *operation_params]:
             if param["name"] == "topic":
                 param["examples"] = {"existing": {"value": "fuzzed"}, "missing": {"value": "missing"}}
             elif param["name"] == "partition":
@@ -179,10 +181,23 @@ def test_schemathesis_finds_no_server_errors(api: Api, http_broker: BrokerProces
     assert api.get("/health").status == 200
 
 
+@pytest.fixture
+def fresh_http_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A broker of its own: the other fuzzer leaves topics (compacted ones among them) and groups behind,
+    and a schema-valid record is rightly refused by a compacted topic, a rule of state the document
+    cannot express."""
+    (tmp_path / "broker").mkdir()
+    b = start_http_broker(tmp_path / "broker")
+    yield b
+    b.stop()
+
+
 @pytest.mark.slow
-def test_the_api_matches_its_openapi_document(api: Api, http_broker: BrokerProcess, tmp_path: Path) -> None:
+def test_the_api_matches_its_openapi_document(fresh_http_broker: BrokerProcess, tmp_path: Path) -> None:
     """Every schemathesis check: statuses and bodies as documented, schema-valid requests accepted,
     schema-violating ones refused, content types as documented."""
+    http_broker = fresh_http_broker
+    api = Api(http_broker.http_port)
     _fuzzed_topic(api)
     result = _schemathesis(api, tmp_path, "all", 30, "--exclude-operation-id", "createTopic",
                            "--exclude-operation-id", "addPartitions")
