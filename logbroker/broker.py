@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -80,7 +80,7 @@ from segments.leader_epoch import LeaderEpochCache
 from segments.log import Log
 from segments.producer_state import ProducerState, write_snapshot
 from segments.records import has_keyless_record
-from segments.store import Store
+from segments.store import Store, TopicChange
 from segments.timestamp_bounds import check_timestamp_bounds
 from segments.writer import WriteTicket
 
@@ -427,17 +427,42 @@ class Broker:
 
     async def create_partitions_async(self, name: str, new_total: int, *, validate_only: bool = False,
                                       assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
-        """``create_partitions`` for the fronts: in a cluster the new partitions are registered with the
-        cluster (a worker thread writes ZooKeeper) before this broker grows its copy."""
+        """``create_partitions`` for the fronts: the metadata file and the new partitions' directories
+        are written by the store's metadata thread while produce and fetch go on, and the answer
+        waits until they are durable; in a cluster the new partitions are registered with the
+        cluster first (a worker thread writes ZooKeeper)."""
         if self.ownership is None or not is_replicated(name):
-            return self.create_partitions(name, new_total, validate_only=validate_only, assignments=assignments)
+            if assignments is not None and any(list(a) != [self.node_id] for a in assignments):
+                raise InvalidReplicaAssignmentError(f"the only broker is {self.node_id}")
+            change = self.store.plan_partitions(name, new_total)
+            if validate_only:
+                return change.info()
+            return await self._write_topic_change(change, f"add partitions to {name}")
         if is_internal(name):
             raise InvalidPartitionsError(f"the partition count of internal topic {name} cannot change")
         info = self.store.add_partitions(name, new_total, validate_only=True)
         if validate_only:
             return info
         await self.ownership.add_partitions(name, new_total, assignments)
-        return self.grow_topic(name, new_total)
+        if self.store.planned_topic(name).partitions >= new_total:
+            return self.store.topic(name)  # the cluster's view grew this copy meanwhile
+        change = self.store.plan_partitions(name, new_total)
+        return await self._write_topic_change(change, f"add partitions to {name}")
+
+    async def _write_topic_change(self, change: TopicChange, action: str) -> TopicInfo:
+        """Have the store's metadata thread write ``change``, apply it once durable and only then
+        return: the event loop goes on serving meanwhile. A request cancelled while it waits does
+        not undo the change: it is applied all the same once written."""
+        written = asyncio.wrap_future(self.store.write_change(change))
+        written.add_done_callback(lambda f: self._settle_topic_change(change, f))
+        with _disk_errors(action):
+            await asyncio.shield(written)
+        return self.store.settle_change(change)
+
+    def _settle_topic_change(self, change: TopicChange, written: asyncio.Future[None]) -> None:
+        error = written.exception() if not written.cancelled() else asyncio.CancelledError()
+        with suppress(UnknownTopicError):  # deleted while its change was written: the request says so
+            self.store.settle_change(change, error)
 
     def grow_topic(self, name: str, partitions: int) -> TopicInfo:
         """Grow the local copy of a topic the cluster grew (unless it has that many already)."""
@@ -458,24 +483,35 @@ class Broker:
 
     def alter_configs(self, name: str, *, set: Mapping[str, str], delete: Iterable[str] = (),
                       validate_only: bool = False) -> TopicInfo:
-        """Set and remove topic config overrides; the others stay."""
+        """Set and remove topic config overrides; the others stay. Blocks until the metadata file
+        is durable: the fronts use ``alter_configs_async``."""
         with _disk_errors(f"change configs of {name}"):
             return self.store.alter_config(name, set=dict(set), delete=list(delete), validate_only=validate_only)
 
-    def replace_configs(self, name: str, overrides: Mapping[str, str], *, validate_only: bool = False) -> TopicInfo:
-        """Replace a topic's whole set of overrides (Kafka's legacy AlterConfigs)."""
-        info = self.store.topic(name)
-        with _disk_errors(f"change configs of {name}"):
-            return self.store.alter_config(name, set=dict(overrides),
-                                           delete=[k for k in info.overrides if k not in overrides],
-                                           validate_only=validate_only)
-
-    def incremental_alter_configs(self, name: str, changes: Iterable[ConfigChange], *,
+    async def alter_configs_async(self, name: str, *, set: Mapping[str, str], delete: Iterable[str] = (),
                                   validate_only: bool = False) -> TopicInfo:
-        """Apply SET/DELETE/APPEND/SUBTRACT changes (Kafka IncrementalAlterConfigs)."""
-        info = self.store.topic(name)
-        return self.replace_configs(name, apply_config_ops(info.overrides, info.config, changes),
-                                    validate_only=validate_only)
+        """``alter_configs`` for the fronts: the metadata file is written (and fsynced) by the
+        store's metadata thread, the answer given once it is durable."""
+        change = self.store.plan_config(name, dict(set), list(delete))
+        if validate_only:
+            return change.info()
+        return await self._write_topic_change(change, f"change configs of {name}")
+
+    async def replace_configs_async(self, name: str, overrides: Mapping[str, str], *,
+                                    validate_only: bool = False) -> TopicInfo:
+        """Replace a topic's whole set of overrides (Kafka's legacy AlterConfigs)."""
+        info = self.store.planned_topic(name)
+        return await self.alter_configs_async(name, set=overrides,
+                                              delete=[k for k in info.overrides if k not in overrides],
+                                              validate_only=validate_only)
+
+    async def incremental_alter_configs_async(self, name: str, changes: Iterable[ConfigChange], *,
+                                              validate_only: bool = False) -> TopicInfo:
+        """Apply SET/DELETE/APPEND/SUBTRACT changes (Kafka IncrementalAlterConfigs), on top of the
+        changes still being written."""
+        info = self.store.planned_topic(name)
+        return await self.replace_configs_async(name, apply_config_ops(info.overrides, info.config, changes),
+                                                validate_only=validate_only)
 
     # ---------------------------------------------------------------- broker configs
     def _check_broker_resource(self, name: str, *, allow_default: bool) -> None:
