@@ -38,7 +38,7 @@ routes = web.RouteTableDef()
 
 async def _credentials(request: web.Request, auth: HttpAuth) -> tuple[str, str] | web.StreamResponse:
     if request.headers.get("Authorization", "").lower().startswith("basic "):
-        found = authenticate(request, auth)
+        found = await authenticate(request, auth)
         if not isinstance(found, Principal):
             return found
         return found.name, ""
@@ -56,7 +56,7 @@ async def _credentials(request: web.Request, auth: HttpAuth) -> tuple[str, str] 
     throttled = auth.throttled(request, user)
     if throttled is not None:
         return throttled
-    if not auth.check_password(user, password):
+    if not await auth.check_password(user, password):
         log.warning("failed HTTP login from %s (user %r)", request.remote, user)
         auth.failed(request, user)
         response = error_response(request, 401, "SASL_AUTHENTICATION_FAILED", "invalid user name or password")
