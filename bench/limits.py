@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import compare_kafka
 import limits_cluster
 import limits_peer
-from common import (
+from harness import (
     MB,
     Broker,
     CpuMeter,

@@ -57,6 +57,7 @@ from logbroker.security.authorizer import (
     Authorizer,
     parse_super_users,
 )
+from logbroker.security.password_checks import PasswordChecks
 from logbroker.security.scram_store import CredentialStore, FileCredentialStore
 from logbroker.topics import (
     OFFSETS_TOPIC,
@@ -202,6 +203,8 @@ class Broker:
         self.data_dir = data_dir
         # SCRAM credentials (logbroker/security/scram_store.py): a file here; a cluster swaps in ZooKeeper's.
         self.credentials: CredentialStore = FileCredentialStore(data_dir)
+        # PBKDF2 of password checks, both fronts' (logbroker/security/password_checks.py).
+        self.password_checks = PasswordChecks()
         dynamic_default, dynamic_broker = load_dynamic(data_dir)
         if dynamic_default or dynamic_broker:
             self.config = config.with_dynamic(dynamic_default, dynamic_broker)
@@ -1185,6 +1188,7 @@ class Broker:
                 log.warning("could not write producer snapshot for %s-%d: %s", *snap.partition, exc)
 
     def close(self) -> None:
+        self.password_checks.close()
         self.snapshot_producer_states()
         self.epoch_writer.close()
         for waiters in self._waiters.values():

@@ -225,7 +225,7 @@ class Dispatcher:
         """A bare SASL token after a v0 SaslHandshake; the answer is the server's token, size-prefixed.
         A failure closes the connection without an answer (v0 has no error field)."""
         try:
-            out = self.authenticator.step(auth, bytes(frame), conn.peer)
+            out = await self.broker.password_checks.run(self.authenticator.step, auth, bytes(frame), conn.peer)
         except AuthenticationFailed as exc:
             await self._hold_failure(auth)
             raise CloseConnection(f"authentication failed: {exc}") from None
@@ -238,8 +238,9 @@ class Dispatcher:
             if key == ApiKey.SASL_HANDSHAKE:
                 response = self.authenticator.handshake(auth, version, str(body.get("mechanism", "")), conn.peer)
             else:
-                response = self.authenticator.authenticate(auth, version, bytes(body.get("auth_bytes") or b""),
-                                                           conn.peer)
+                # A PLAIN password checked against SCRAM credentials costs PBKDF2: off the loop.
+                response = await self.broker.password_checks.run(
+                    self.authenticator.authenticate, auth, version, bytes(body.get("auth_bytes") or b""), conn.peer)
         except AuthClose as exc:
             await self._hold_failure(auth)
             if exc.body is None:

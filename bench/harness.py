@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks in ``bench/``.
+"""The benchmark harness every script in ``bench/`` uses: the broker process, meters and statistics.
 
 - ``Broker``: a ``logbroker serve`` subprocess on 127.0.0.1 with free ports and its own data dir,
   stopped by the pid it started (SIGTERM, then SIGKILL after a grace period);
