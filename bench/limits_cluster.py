@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import Broker, free_port
+from harness import Broker, free_port
 
 PARTITIONS = 3
 BROKERS = 3
