@@ -11,6 +11,9 @@ like), then on three brokers with ZooKeeper, the partitions' leaders spread one 
 - RF=3, acks=all, ``min.insync.replicas`` 2: every byte is also fetched by two followers and
   written three times, for comparison beside it.
 
+The producers are not idempotent, as in the other limits runs: a batch retried after a timeout
+lands twice, which the "landed" check prints; the MB/s count each record once, as sent.
+
 Broker CPU is summed over the brokers (psutil, all threads of each process), per GB of record
 values taken. ZooKeeper's CPU is not in it.
 """
