@@ -67,9 +67,8 @@ from logbroker.errors import (
     UnknownLeaderEpochError,
     UnknownTopicError,
 )
-from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
-from logbroker.topics import TopicInfo, is_replicated
+from logbroker.topics import INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
@@ -641,8 +640,8 @@ class ClusterNode:
             return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen)))
         if replication_factor not in (None, -1):
             rf = replication_factor
-        elif info.name == OFFSETS_TOPIC:
-            rf = min(self.config.get_int("offsets.topic.replication.factor"), len(live))
+        elif info.name in INTERNAL_REPLICATION_FACTORS:  # __consumer_offsets, __share_group_state
+            rf = min(self.config.get_int(INTERNAL_REPLICATION_FACTORS[info.name]), len(live))
         else:
             rf = self.config.get_int("default.replication.factor")
         assert rf is not None
