@@ -413,13 +413,17 @@ class Store:
         *,
         topic_id: uuid.UUID | None = None,
         validate_only: bool = False,
+        directories: bool = True,
     ) -> TopicInfo:
         """Create a topic with ``partitions`` partitions and config overrides (Kafka CreateTopics).
 
         Raises InvalidTopicError (name), TopicExistsError, InvalidPartitionsError (count < 1),
         InvalidConfigError. With ``validate_only`` nothing is written (CreateTopics validateOnly).
+        ``directories=False``: only the metadata file is written; each partition's directory is made
+        when its log is first opened (a cluster's broker holds only the partitions it replicates).
         """
-        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only)
+        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only,
+                                   directories=directories)
         if validate_only:
             return topic.info()
         return self.commit_topic(topic)
@@ -432,6 +436,7 @@ class Store:
         *,
         topic_id: uuid.UUID | None = None,
         validate_only: bool = False,
+        directories: bool = True,
     ) -> _Topic:
         """The slow half of ``create_topic``, safe from a worker thread: validate and write the
         partition directories and the metadata file. The name is reserved until ``commit_topic``
@@ -442,7 +447,7 @@ class Store:
                 return topic
             self._reserved.add(name)
         try:
-            self._create_files(topic)
+            self._create_files(topic, directories)
         except BaseException:
             with self._admin_lock:
                 self._reserved.discard(name)
@@ -478,7 +483,7 @@ class Store:
             raise TopicExistsError(f"topic id {topic.topic_id} is already in use")
         return topic
 
-    def _create_files(self, topic: _Topic) -> None:
+    def _create_files(self, topic: _Topic, directories: bool = True) -> None:
         """Partition directories first, then the metadata file (the commit point), then the in-memory
         maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
         does not find a half-created topic. A crash before the metadata file leaves only empty
@@ -489,7 +494,7 @@ class Store:
         # event loop waits for the interpreter lock whenever this loop holds it between system calls.
         prefix = os.path.join(self.data_dir, topic.name) + "-"
         try:
-            for partition in range(topic.partitions):
+            for partition in range(topic.partitions if directories else 0):
                 path = prefix + str(partition)
                 try:
                     os.mkdir(path)
@@ -539,6 +544,10 @@ class Store:
         doomed = self._detach_topic(topic)
         logger.info("deleted topic %s (%s)", name, topic.topic_id)
         return topic.info(), doomed
+
+    def holds_partition(self, name: str, partition: int) -> bool:
+        """Whether the partition's log is open or its directory exists here."""
+        return (name, partition) in self._logs or (self.data_dir / f"{name}-{partition}").is_dir()
 
     def detach_partition(self, name: str, partition: int) -> Path | None:
         """Take one partition's data out of the store, the topic staying (this broker is no longer one
@@ -606,8 +615,10 @@ class Store:
         rest = dir_name[len(prefix) :]
         return int(rest) if rest.isdigit() else None
 
-    def add_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
-        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""
+    def add_partitions(self, name: str, new_total: int, *, validate_only: bool = False,
+                       directories: bool = True) -> TopicInfo:
+        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink.
+        ``directories=False``: as in ``create_topic``."""
         self._check_open()
         topic = self._topic(name)
         if new_total <= topic.partitions:
@@ -623,7 +634,8 @@ class Store:
         self._write_metadata(grown)
         old = topic.partitions
         topic.partitions = new_total
-        self._make_partition_dirs(topic, range(old, new_total))
+        if directories:
+            self._make_partition_dirs(topic, range(old, new_total))
         logger.info("topic %s grew from %d to %d partitions", name, old, new_total)
         return topic.info()
 

@@ -18,6 +18,7 @@ Retry-After (auth.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -105,7 +106,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     token = value.strip() if scheme.lower() == "bearer" else request.cookies.get(SESSION_COOKIE, "")
     claims = auth.claims(token, now_ms()) if token else None
     if claims is not None:
-        auth.revocations.revoke_token(claims, now_ms())
+        await asyncio.to_thread(auth.revocations.revoke_token, claims, now_ms())
         log.info("revoked an HTTP token of User:%s at logout (%s)", claims.user, request.remote)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -121,7 +122,7 @@ async def revoke_user_tokens(request: web.Request) -> web.StreamResponse:
     if not isinstance(body, dict) or not isinstance(body.get("user"), str) or not body["user"]:
         raise HttpError(400, "INVALID_REQUEST", 'send {"user": "<name>"}')
     auth = request.app[AUTH]
-    auth.revocations.revoke_user(body["user"], now_ms())
+    await asyncio.to_thread(auth.revocations.revoke_user, body["user"], now_ms())
     log.info("revoked every HTTP token of User:%s (asked by %s from %s)", body["user"], request[PRINCIPAL],
              request.remote)
     return respond(request, {"user": body["user"], "revoked": True})
