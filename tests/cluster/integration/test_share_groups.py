@@ -12,6 +12,7 @@ coordinates it, and its fetches go to the partition's leader, as a real share co
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 from kazoo.client import KazooClient
 
 from logbroker.cluster.zkserver import LocalZooKeeper
@@ -28,6 +30,7 @@ from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from tests.cluster.conftest import Cluster, three_brokers, wait_until
 from tests.cluster.integration.test_replication import produce
+from tests.interop.kafka_java import JVM_OPTS, Java, kafka_java  # noqa: F401 - the fixture
 from tests.interop.rawclient import RawClient
 from tests.interop.share_member import ACCEPT, RELEASE, Fetched, ShareMember, kafka_uuid, topic_id
 
@@ -41,6 +44,7 @@ OFFSETS = "__consumer_offsets"
 SHARE_CLUSTER = {"offsets_topic_num_partitions": "1", "share_coordinator_state_topic_num_partitions": "1",
                  "group_share_session_timeout_ms": "6000", "group_share_heartbeat_interval_ms": "300",
                  "group_share_record_lock_duration_ms": "120000", "group_share_delivery_count_limit": "6"}
+SHARE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleShareConsumer"
 RETRIABLE = (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE,
              ErrorCode.NOT_COORDINATOR)
 
@@ -63,13 +67,15 @@ def find(port: int, key: str, key_type: int) -> dict[str, Any]:
         time.sleep(0.2)
 
 
-def stored_start(port: int, tid: uuid.UUID) -> int:
-    """The start offset the share coordinator at ``port`` holds for GROUP's share-partition TOPIC-0
-    (ReadShareGroupState; -1: none stored)."""
+def stored_start(port: int, tid: uuid.UUID, partition: int = 0, group: str = GROUP) -> int:
+    """The start offset the share coordinator at ``port`` holds for a share-partition of ``tid``
+    (ReadShareGroupState; -1: not initialized there yet)."""
     with RawClient(port) as c:
-        body = c.call(ApiKey.READ_SHARE_GROUP_STATE, 0, {"group_id": GROUP, "topics": [
-            {"topic_id": tid, "partitions": [{"partition": 0, "leader_epoch": -1}]}]})
+        body = c.call(ApiKey.READ_SHARE_GROUP_STATE, 0, {"group_id": group, "topics": [
+            {"topic_id": tid, "partitions": [{"partition": partition, "leader_epoch": -1}]}]})
     entry = body["results"][0]["partitions"][0]
+    if entry["error_code"] == ErrorCode.INVALID_REQUEST:
+        return -1
     assert entry["error_code"] == 0, entry
     return int(entry["start_offset"])
 
@@ -265,3 +271,49 @@ def test_share_coordinator_and_partition_leader_killed_records_in_flight_come_ba
         beats.join(5)
     for b in cluster.brokers.values():
         assert "Traceback" not in b.log_text()
+
+
+@pytest.mark.java
+def test_java_share_consumer_reads_partitions_led_by_every_broker(
+        share_cluster: Cluster, zk_client: KazooClient, kafka_java: Java) -> None:  # noqa: F811
+    """Kafka's console share consumer (KafkaShareConsumer) on a topic whose three partitions are led by
+    three brokers: it heartbeats to the group coordinator and fetches each partition from its leader,
+    whose share-partition state is kept by that key's share coordinator."""
+    cluster, zk = share_cluster, zk_client
+    group, topic, count = "jshare", "jobs", 60
+    with RawClient(cluster.brokers[1].port) as c:
+        answer = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
+            {"name": topic, "num_partitions": -1, "replication_factor": -1,
+             "assignments": [{"partition_index": p, "broker_ids": [p + 1] + [i for i in (1, 2, 3) if i != p + 1]}
+                             for p in range(3)], "configs": []}], "timeout_ms": 30000, "validate_only": False})
+        assert answer["topics"][0]["error_code"] == 0, answer
+    wait_until(lambda: all(len(cluster.state(zk, topic, p)["isr"]) == 3 for p in range(3)), 30, "full ISRs")
+    assert {int(cluster.state(zk, topic, p)["leader"]) for p in range(3)} == {1, 2, 3}
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, topic)
+    consumer = subprocess.Popen(
+        [kafka_java.java, *JVM_OPTS, "-cp", kafka_java.classpath, SHARE_CONSUMER, "--bootstrap-server",
+         cluster.bootstrap, "--topic", topic, "--group", group, "--max-messages", str(count), "--timeout-ms", "60000"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        # Each share-partition starts at the log end (share.auto.offset.reset latest) once its leader
+        # served the consumer a first time and wrote it to the key's share coordinator.
+        def started() -> bool:
+            for p in range(3):
+                node = int(find(cluster.brokers[1].port, coordinator_key(group, tid, p), 2)["node_id"])
+                if stored_start(cluster.brokers[node].port, tid, p, group) != 0:
+                    return False
+            return True
+
+        wait_until(started, 60, "every share-partition initialized")
+        producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "linger.ms": 5})
+        values = [f"job-{i:03d}" for i in range(count)]
+        for i, v in enumerate(values):
+            producer.produce(topic, v.encode(), partition=i % 3)
+        assert producer.flush(30) == 0
+        out, _ = consumer.communicate(timeout=120)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+            consumer.wait()
+    assert sorted(w for w in out.split() if w.startswith("job-")) == values
