@@ -278,6 +278,7 @@ class App:
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
             await self._credentials_in_zookeeper(self.cluster)
+            await self._token_revocations_in_zookeeper(self.cluster)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
@@ -358,6 +359,18 @@ class App:
         store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed)
         holder.append(store)
         self.broker.credentials = store
+
+    async def _token_revocations_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps revoked HTTP tokens in ZooKeeper (/config/http_token_revocations), so a
+        logout or a revocation on one broker holds on all of them."""
+        from logbroker.security.token_revocations import TokenRevocations
+        from logbroker.security.token_revocations_zookeeper import ZooKeeperTokenRevocations  # kazoo
+
+        assert self.broker is not None
+        lifetime = self.broker.config.get_int("logbroker.http.token.lifetime.ms")
+        local = TokenRevocations(self.broker.data_dir, lifetime)  # what this broker revoked before it joined
+        self.broker.token_revocations = await asyncio.to_thread(ZooKeeperTokenRevocations, cluster.zk, lifetime,
+                                                                local)
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:

@@ -11,11 +11,17 @@ Offset checkpoint format (Kafka's ``OffsetCheckpointFile`` / ``CheckpointFile``,
 A file is replaced, never edited: the new content goes to ``<name>.tmp``, is fsynced, renamed over
 the old file, and the directory is fsynced, so after a crash the file holds either the old or the
 new content in full. A leftover ``.tmp`` is ignored (and overwritten by the next write).
+
+``atomic_write`` takes the file mode: secrets (SCRAM credentials, token revocations) are written
+with 0o600. The temporary file is created with that mode (the umask can only narrow it), and a
+leftover temporary file with wider permissions is narrowed before a byte is written to it, so the
+new content is never readable more widely than ``mode`` at any moment.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,11 +45,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
-    """Replace ``path`` with ``data``: write tmp, fsync, rename, fsync the directory."""
+def atomic_write(path: Path, data: bytes, *, sync: bool = True, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data``: write tmp, fsync, rename, fsync the directory. The file has
+    at most the permissions ``mode`` (see the module docstring); short writes are continued."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
+        # O_CREAT's mode applies only to a new file: a leftover tmp keeps its own, so narrow it.
+        current = stat.S_IMODE(os.fstat(fd).st_mode)
+        if current & ~mode:
+            os.fchmod(fd, current & mode)
         view = memoryview(data)
         while view:
             written = os.write(fd, view)

@@ -46,6 +46,7 @@ from logbroker.config import BrokerConfig
 from logbroker.http.context import PRINCIPAL
 from logbroker.http.errors import Handler, error_response
 from logbroker.security.login_throttle import LoginThrottle
+from logbroker.security.password_checks import PasswordChecks
 from logbroker.security.principal import ANONYMOUS, Principal
 from logbroker.security.scram_store import (
     DEFAULT_ITERATIONS,
@@ -55,7 +56,7 @@ from logbroker.security.scram_store import (
     from_password,
     verify_password,
 )
-from logbroker.security.token_revocations import TokenRevocations
+from logbroker.security.token_revocations import RevocationStore, TokenRevocations
 from logbroker.security.tokens import TokenClaims, TokenSigner
 
 log = logging.getLogger(__name__)
@@ -79,23 +80,36 @@ class HttpAuth:
     signer: TokenSigner
     secure_cookies: bool  # the listener is TLS: cookies get the Secure attribute
     throttle: LoginThrottle
-    revocations: TokenRevocations
+    own_revocations: TokenRevocations  # this broker's file
+    checks: PasswordChecks  # where PBKDF2 runs: never on the event loop
+    # A cluster's revocations (ZooKeeper), asked each time: the broker swaps them in after it joins.
+    cluster_revocations: Callable[[], RevocationStore | None]
+
+    @property
+    def revocations(self) -> RevocationStore:
+        found = self.cluster_revocations()
+        return found if found is not None else self.own_revocations
 
     @classmethod
-    def from_config(cls, config: BrokerConfig, store_of: Callable[[], CredentialStore],
-                    data_dir: Path | None = None) -> HttpAuth:
+    def from_config(cls, config: BrokerConfig, store_of: Callable[[], CredentialStore], checks: PasswordChecks,
+                    data_dir: Path | None = None,
+                    cluster_revocations: Callable[[], RevocationStore | None] = lambda: None) -> HttpAuth:
         secret = config.get_str("logbroker.http.token.secret").encode() or None
         lifetime = config.get_int("logbroker.http.token.lifetime.ms")
         throttle = LoginThrottle(config.get_int("logbroker.http.auth.max.failures"),
                                  config.get_int("logbroker.http.auth.failure.window.ms"))
         return cls(config.get_bool("logbroker.http.auth.enable"), config.get_bool("logbroker.http.metrics.auth"),
                    store_of, TokenSigner(secret, lifetime), config.get_bool("logbroker.http.ssl.enable"),
-                   throttle, TokenRevocations(data_dir, lifetime))
+                   throttle, TokenRevocations(data_dir, lifetime), checks, cluster_revocations)
 
-    def check_password(self, user: str, password: str) -> bool:
+    async def check_password(self, user: str, password: str) -> bool:
+        """Whether ``password`` is ``user``'s; the PBKDF2 runs in the password-check threads."""
         if not user:
             return False
-        store = self.store_of()
+        return await self.checks.run(self._check_password, self.store_of(), user, password)
+
+    @staticmethod
+    def _check_password(store: CredentialStore, user: str, password: str) -> bool:
         if not any(store.get(user, m) is not None for m in ("SCRAM-SHA-512", "SCRAM-SHA-256")):
             verify_password("SCRAM-SHA-512", _DECOY, password)
             return False
@@ -165,7 +179,7 @@ def _basic(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def authenticate(request: web.Request, auth: HttpAuth) -> Principal | web.StreamResponse:
+async def authenticate(request: web.Request, auth: HttpAuth) -> Principal | web.StreamResponse:
     """The principal of ``request``, or the refusal to answer with."""
     peer = request.remote
     header = request.headers.get("Authorization", "")
@@ -175,7 +189,7 @@ def authenticate(request: web.Request, auth: HttpAuth) -> Principal | web.Stream
         throttled = auth.throttled(request, pair[0] if pair else None)
         if throttled is not None:
             return throttled
-        if pair is None or not auth.check_password(*pair):
+        if pair is None or not await auth.check_password(*pair):
             log.warning("failed HTTP authentication from %s (Basic, user %r)", peer, pair[0] if pair else None)
             auth.failed(request, pair[0] if pair else None)
             return _unauthorized(request, "Basic", "invalid user name or password")
@@ -217,7 +231,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if _open(request, auth):
         request[PRINCIPAL] = ANONYMOUS
         return await handler(request)
-    found = authenticate(request, auth)
+    found = await authenticate(request, auth)
     if not isinstance(found, Principal):
         return found
     request[PRINCIPAL] = found

@@ -38,7 +38,7 @@ routes = web.RouteTableDef()
 
 async def _credentials(request: web.Request, auth: HttpAuth) -> tuple[str, str] | web.StreamResponse:
     if request.headers.get("Authorization", "").lower().startswith("basic "):
-        found = authenticate(request, auth)
+        found = await authenticate(request, auth)
         if not isinstance(found, Principal):
             return found
         return found.name, ""
@@ -56,7 +56,7 @@ async def _credentials(request: web.Request, auth: HttpAuth) -> tuple[str, str] 
     throttled = auth.throttled(request, user)
     if throttled is not None:
         return throttled
-    if not auth.check_password(user, password):
+    if not await auth.check_password(user, password):
         log.warning("failed HTTP login from %s (user %r)", request.remote, user)
         auth.failed(request, user)
         response = error_response(request, 401, "SASL_AUTHENTICATION_FAILED", "invalid user name or password")
@@ -105,7 +105,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     token = value.strip() if scheme.lower() == "bearer" else request.cookies.get(SESSION_COOKIE, "")
     claims = auth.claims(token, now_ms()) if token else None
     if claims is not None:
-        auth.revocations.revoke_token(claims, now_ms())
+        await auth.revocations.revoke_token(claims, now_ms())
         log.info("revoked an HTTP token of User:%s at logout (%s)", claims.user, request.remote)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -121,7 +121,7 @@ async def revoke_user_tokens(request: web.Request) -> web.StreamResponse:
     if not isinstance(body, dict) or not isinstance(body.get("user"), str) or not body["user"]:
         raise HttpError(400, "INVALID_REQUEST", 'send {"user": "<name>"}')
     auth = request.app[AUTH]
-    auth.revocations.revoke_user(body["user"], now_ms())
+    await auth.revocations.revoke_user(body["user"], now_ms())
     log.info("revoked every HTTP token of User:%s (asked by %s from %s)", body["user"], request[PRINCIPAL],
              request.remote)
     return respond(request, {"user": body["user"], "revoked": True})

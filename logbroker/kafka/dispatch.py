@@ -31,7 +31,7 @@ from logbroker.kafka.errors import ProtocolError, UnsupportedVersion
 from logbroker.kafka.fetch_sessions import FetchSessionCache
 from logbroker.kafka.handlers import Body, Handler, RequestContext
 from logbroker.kafka.handlers.acls import handle_create_acls, handle_delete_acls, handle_describe_acls
-from logbroker.kafka.handlers.client_quotas import handle_describe_client_quotas
+from logbroker.kafka.handlers.client_quotas import handle_alter_client_quotas, handle_describe_client_quotas
 from logbroker.kafka.handlers.configs import (
     handle_alter_configs,
     handle_describe_configs,
@@ -162,6 +162,7 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.ALTER_SHARE_GROUP_OFFSETS: (handle_alter_share_group_offsets, 0),
     ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),
     ApiKey.DESCRIBE_CLIENT_QUOTAS: (handle_describe_client_quotas, 1),
+    ApiKey.ALTER_CLIENT_QUOTAS: (handle_alter_client_quotas, 1),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: (handle_describe_user_scram_credentials, 0),
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: (handle_alter_user_scram_credentials, 0),
 }
@@ -235,7 +236,7 @@ class Dispatcher:
         """A bare SASL token after a v0 SaslHandshake; the answer is the server's token, size-prefixed.
         A failure closes the connection without an answer (v0 has no error field)."""
         try:
-            out = self.authenticator.step(auth, bytes(frame), conn.peer)
+            out = await self.broker.password_checks.run(self.authenticator.step, auth, bytes(frame), conn.peer)
         except AuthenticationFailed as exc:
             await self._hold_failure(auth)
             raise CloseConnection(f"authentication failed: {exc}") from None
@@ -248,8 +249,9 @@ class Dispatcher:
             if key == ApiKey.SASL_HANDSHAKE:
                 response = self.authenticator.handshake(auth, version, str(body.get("mechanism", "")), conn.peer)
             else:
-                response = self.authenticator.authenticate(auth, version, bytes(body.get("auth_bytes") or b""),
-                                                           conn.peer)
+                # A PLAIN password checked against SCRAM credentials costs PBKDF2: off the loop.
+                response = await self.broker.password_checks.run(
+                    self.authenticator.authenticate, auth, version, bytes(body.get("auth_bytes") or b""), conn.peer)
         except AuthClose as exc:
             await self._hold_failure(auth)
             if exc.body is None:

@@ -14,8 +14,9 @@ Kafka writes a credential as ``salt=<base64>,stored_key=<base64>,server_key=<bas
 mode, ``/config/users/<name>``); the stores here use the same text.
 
 ``FileCredentialStore`` keeps them in ``<data dir>/scram-credentials.json`` (one object: user ->
-mechanism -> credential text), replaced whole through a temporary file, fsync and rename, so a crash
-leaves the old or the new set. The cluster keeps them in ZooKeeper (``logbroker/cluster/credentials.py``).
+mechanism -> credential text), replaced whole by ``segments.checkpoint.atomic_write`` (temporary file,
+fsync, rename, mode 0600), so a crash leaves the old or the new set. The cluster keeps them in
+ZooKeeper (``logbroker/cluster/credentials.py``).
 Sources: RFC 5802 (SCRAM), RFC 7677 (SCRAM-SHA-256), KIP-84 (SCRAM in Kafka), KIP-554 (the APIs).
 """
 
@@ -26,12 +27,13 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from segments.checkpoint import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -143,18 +145,7 @@ class FileCredentialStore:
 
     def _save(self, users: dict[str, dict[str, ScramCredential]]) -> None:
         doc = {"users": {u: {m: c.to_text() for m, c in mechs.items()} for u, mechs in sorted(users.items())}}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(doc, indent=1).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(self.path, json.dumps(doc, indent=1).encode(), mode=0o600)
 
     def get(self, user: str, mechanism: str) -> ScramCredential | None:
         return self._users.get(user, {}).get(mechanism)

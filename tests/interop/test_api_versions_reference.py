@@ -26,7 +26,6 @@ NOT_SERVED = {
     39: "delegation tokens are not implemented",
     40: "delegation tokens are not implemented",
     41: "delegation tokens are not implemented",
-    49: "client quotas are not enforced, so none can be set (DescribeClientQuotas answers that none exist)",
     55: "DescribeQuorum needs a KRaft quorum (answered UNSUPPORTED_VERSION, not advertised)",
     57: "feature flags (UpdateFeatures) belong to the KRaft controller",
     64: "UnregisterBroker belongs to the KRaft controller",
