@@ -61,7 +61,7 @@ def test_a_bad_assignment_is_refused_as_kafka_refuses_it(broker: BrokerHandle) -
     with RawClient(broker.port) as c:
         me = _node_id(c)
         other = me + 100
-        refused = {
+        refused: dict[str, tuple[list[tuple[int, list[int]]], int, str]] = {
             "another broker": ([(0, [other])], ErrorCode.INVALID_REPLICA_ASSIGNMENT,
                                f"The manual partition assignment includes broker {other}, but no such broker is "
                                "registered."),
