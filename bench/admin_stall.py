@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import ROOT, Broker, loadavg, machine_line, percentile
+from harness import ROOT, Broker, loadavg, machine_line, percentile
 
 sys.path.insert(0, str(ROOT))
 from segments.config import LogConfig

@@ -35,9 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, Broker, free_port, loadavg, machine_line, percentile
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from harness import ROOT, Broker, free_port, loadavg, machine_line, percentile
 from kazoo.client import KazooClient
 
 sys.path.insert(0, str(ROOT))

@@ -73,7 +73,7 @@ import compare_drivers as drivers
 import compare_kafka
 import compare_nats
 import compare_rabbit
-from common import MB, ROOT, Broker, CpuMeter, loadavg, machine_line, median, percentile, spread
+from harness import MB, ROOT, Broker, CpuMeter, loadavg, machine_line, median, percentile, spread
 
 CTX = mp.get_context("spawn")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import free_port, stop_process, wait_listening
 from compare_drivers import STAMP, RunSpec, Shared, Tally, _deadline, _producer_report, _wait_go, message
+from harness import free_port, stop_process, wait_listening
 
 DURABLE = "workers"
 FETCH_BATCH = 100

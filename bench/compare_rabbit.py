@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import free_port, port_open
+from harness import free_port, port_open
 
 INSTALL_HINT = ("RabbitMQ is not installed: as root, `apt-get update && apt-get install -y rabbitmq-server` "
                 "(Debian/Ubuntu), and `.venv/bin/pip install pika`; the comparison runs without it meanwhile.")

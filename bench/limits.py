@@ -14,12 +14,15 @@
 4. End-to-end latency at a fixed 10 MB/s of 1 KB records, acks=all: producer stamps the send time in
    the value, a confluent consumer (assign, not group) computes receive - send.
 5. Broker CPU (psutil) over every logbroker run: % of one core and CPU seconds per GB.
+6. With ``--cluster``: one broker against three with ZooKeeper on this machine, the same 1 KB ingest
+   over 3 partitions, RF=1 (scaling) and RF=3 acks=all, CPU summed over the brokers
+   (``bench/limits_cluster.py``).
 
 MB = 10^6 bytes; ingest MB/s counts record values (payload), fetch MB/s record-batch bytes.
 Each logbroker figure is printed with its ratio to the matching raw limit and its flush policy.
 ``--profile`` adds py-spy profiles of the broker during ingest and fetch (separate runs, not in
 the figures). Usage:
-    python bench/limits.py [--quick] [--json out.json] [--dir /tmp] [--producers 2] [--profile]
+    python bench/limits.py [--quick] [--json out.json] [--dir /tmp] [--producers 2] [--profile] [--cluster]
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import compare_kafka
+import limits_cluster
 import limits_peer
-from common import (
+from harness import (
     MB,
     Broker,
     CpuMeter,
+    CpuMeters,
     CpuSample,
     MiB,
     busy_processes,
@@ -320,7 +325,12 @@ def run_producers(broker: Any, topic: str, partitions: int, nproc: int, value_si
                   seconds: float, extra: dict[str, Any] | None = None,
                   during: Callable[[], None] | None = None,
                   topic_configs: dict[str, str] | None = None) -> dict[str, Any]:
-    create_topic(broker.port, topic, partitions, topic_configs)
+    """``broker``: one broker (``port``, ``bootstrap``, ``pid``), or several behind one bootstrap
+    (``pids``, and ``landed(topic, partitions)`` counting the records that arrived; the topic created
+    beforehand), whose CPU is summed."""
+    pids = getattr(broker, "pids", None)
+    if pids is None:
+        create_topic(broker.port, topic, partitions, topic_configs)
     ready, results, go = CTX.Queue(), CTX.Queue(), CTX.Event()
     procs = [CTX.Process(target=_producer_worker, daemon=True,
                          args=(i, broker.bootstrap, topic, value_size, acks, seconds, extra or {}, ready, go,
@@ -330,7 +340,7 @@ def run_producers(broker: Any, topic: str, partitions: int, nproc: int, value_si
     try:
         for _ in procs:
             ready.get(timeout=60)
-        meter = CpuMeter(broker.pid).start()
+        meter = CpuMeters(pids).start() if pids is not None else CpuMeter(broker.pid).start()
         go.set()
         if during is not None:
             during()
@@ -343,7 +353,7 @@ def run_producers(broker: Any, topic: str, partitions: int, nproc: int, value_si
                 proc.kill()
     records = sum(o["records"] for o in outs)
     elapsed = max(o["t1"] for o in outs) - min(o["t0"] for o in outs)
-    landed = sum(end_offsets(broker.port, topic, partitions))
+    landed = broker.landed(topic, partitions) if pids is not None else sum(end_offsets(broker.port, topic, partitions))
     nbytes = records * value_size
     return {"records": records, "landed": landed, "errors": sum(o["errors"] for o in outs),
             "unflushed": sum(o["unflushed"] for o in outs), "seconds": elapsed,
@@ -671,6 +681,9 @@ def main() -> None:
     parser.add_argument("--fetch-max-mib", type=int, default=32, help="raw fetcher max_bytes (MiB)")
     parser.add_argument("--latency-linger-ms", type=float, default=1.0, help="producer linger.ms in the latency run")
     parser.add_argument("--profile", action="store_true", help="also profile the broker with py-spy (+40 s)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="also one broker against three with ZooKeeper on this machine (1 KB ingest, "
+                             "3 partitions; about 2 minutes more; bench/limits_cluster.py)")
     parser.add_argument("--no-kafka", action="store_true",
                         help="skip the Apache Kafka runs and the Kafka perf tools (logbroker only)")
     args = parser.parse_args()
@@ -843,6 +856,17 @@ def main() -> None:
         if args.no_kafka:
             signal.alarm(0)
 
+    # ---------------------------------------------------------------------- several brokers
+    cluster_rows: list[dict[str, Any]] = []
+    if args.cluster:
+        if args.no_kafka:
+            signal.alarm(300)  # the run's budget was lifted with the single broker's runs: bound this part
+        try:
+            cluster_rows = limits_cluster.cluster_runs(scratch_root, max(nprocs), ingest_s, run_producers, fmt_cpu)
+        finally:
+            if args.no_kafka:
+                signal.alarm(0)
+
     # ---------------------------------------------------------------------- Apache Kafka
     try:
         if not args.no_kafka:
@@ -904,6 +928,11 @@ def main() -> None:
     print(f"  latency at {lat['mb_s']:.1f} MB/s: p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, "
           f"p99.9 {lat['p999_ms']:.2f} ms; broker CPU {lat['cpu'].core_pct:.0f}% of a core; {POLICY_NOTE['all']}")
 
+    if cluster_rows:
+        print(f"  one broker against {limits_cluster.BROKERS} on this machine (1 KB, {limits_cluster.PARTITIONS} "
+              f"partitions, {max(nprocs)} producer process(es); CPU summed over the brokers):")
+        limits_cluster.print_summary(cluster_rows)
+
     versus = kafka_table(raw, best, rawp, rawp_all, mid_fetch, cf, lat, os_ingest, kafka_res, perf) \
         if kafka_res else []
 
@@ -958,6 +987,7 @@ def main() -> None:
                    fetch_raw=[clean(f) for f in fetches], fetch_confluent=clean(cf), latency=clean(lat),
                    summary=rows, fetch_summary=fetch_rows, targets=target_rows, profiles=profiles,
                    flush_os_ingest=[clean(r) for r in os_ingest], versus_kafka=versus,
+                   cluster=[clean(r) for r in cluster_rows],
                    perf_tools={b: {k: clean(v) for k, v in d.items()} for b, d in perf.items()},
                    kafka={k: ([clean(x) for x in v] if isinstance(v, list) else clean(v))
                           for k, v in kafka_res.items() if k != "version"})

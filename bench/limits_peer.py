@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import compare_kafka
-from common import MB, CpuMeter
+from harness import MB, CpuMeter
 
 
 @dataclass

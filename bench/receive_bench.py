@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
-from common import MB, Broker, CpuMeter, loadavg, median, spread
+from harness import MB, Broker, CpuMeter, loadavg, median, spread
 
 _SIZE = struct.Struct(">i")
 _ECHO_REPLY = _SIZE.pack(12) + bytes(12)

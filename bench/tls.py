@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import MB, Broker, free_port, machine_line, median
+from harness import MB, Broker, free_port, machine_line, median
 from limits import end_offsets, raw_fetch, raw_produce
 
 from tests.tls_material import make_material

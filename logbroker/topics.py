@@ -26,9 +26,14 @@ INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, "__transaction_state", "__share_grou
 BROKER_COUNT = 1
 
 
-# Internal topics a cluster replicates like any topic (the group coordinators live on their leaders);
-# the others stay local to each broker.
-REPLICATED_INTERNAL_TOPICS = frozenset({"__consumer_offsets"})
+SHARE_STATE_TOPIC = "__share_group_state"  # the share coordinator's records (KIP-932)
+
+# Internal topics a cluster replicates like any topic (the group and share coordinators live on their
+# leaders); the others stay local to each broker.
+REPLICATED_INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, SHARE_STATE_TOPIC})
+# The broker property giving each one's replication factor (at most the live brokers when created).
+INTERNAL_REPLICATION_FACTORS = {OFFSETS_TOPIC: "offsets.topic.replication.factor",
+                                SHARE_STATE_TOPIC: "share.coordinator.state.topic.replication.factor"}
 
 
 def is_internal(name: str) -> bool:
@@ -185,9 +190,11 @@ class TopicDescription:
 
 __all__ = [
     "BROKER_COUNT",
+    "INTERNAL_REPLICATION_FACTORS",
     "INTERNAL_TOPICS",
     "MAX_PARTITIONS",
     "REPLICATED_INTERNAL_TOPICS",
+    "SHARE_STATE_TOPIC",
     "ActiveProducer",
     "ConfigChange",
     "ConfigEntry",

@@ -53,7 +53,9 @@ keeps its active segment open until the topic is deleted or the store is closed.
 Threading: a Store belongs to one thread (the broker's event loop); its methods are not
 thread-safe, except as stated: ``prepare_topic`` and ``remove_detached`` (topic creation and
 deletion in a worker thread), ``partitions_with_data`` (the retention sweep's look at the
-directories), ``write_checkpoint`` (the fsync + rename of the checkpoints in a worker thread) and
+directories), ``write_checkpoint`` (the fsync + rename of the checkpoints in a worker thread), the
+metadata thread of ``write_change`` (config and partition-count changes, planned and applied on the
+loop, their files written in between) and
 ``cleaner_offset``/``set_cleaner_offset`` (the cleaner thread, which is handed logs opened on the
 loop and works on them under their own ``Log.lock``). The group-commit flusher
 calls ``Log.flush`` on logs obtained from the store; ``checkpoint_snapshot()`` reads the recovery
@@ -72,6 +74,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -221,6 +224,21 @@ class _Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicChange:
+    """A change of a topic's metadata file (its configs or its partition count), planned on the
+    thread that owns the maps, written by the metadata thread (``Store.write_change``) and applied
+    by ``Store.settle_change`` once durable. ``seq`` orders the changes: a change is planned on top
+    of every change planned before it, and an older one is never applied over a newer one."""
+
+    topic: _Topic
+    added: range  # partitions whose directories the change creates
+    seq: int
+
+    def info(self) -> TopicInfo:
+        return self.topic.info()
+
+
+@dataclass(frozen=True, slots=True)
 class CheckpointSnapshot:
     """The three offset checkpoints as of one moment (``Store.checkpoint_snapshot``)."""
 
@@ -271,6 +289,13 @@ class Store:
         # Topic creation writes its files from a worker thread: names being created are reserved.
         self._admin_lock = threading.Lock()
         self._reserved: set[str] = set()
+        # Config and partition-count changes are written by one metadata thread, in the order they
+        # were planned; a topic's deletion takes this lock, so no write lands after it.
+        self._metadata_lock = threading.Lock()
+        self._metadata_thread: ThreadPoolExecutor | None = None
+        self._planned: dict[str, TopicChange] = {}  # per topic, the latest change not yet applied
+        self._applied_seq: dict[str, int] = {}
+        self._change_seq = 0
         self._snapshot_generation = 0
         self._written_generation = 0
         self._clean = False
@@ -413,13 +438,17 @@ class Store:
         *,
         topic_id: uuid.UUID | None = None,
         validate_only: bool = False,
+        directories: bool = True,
     ) -> TopicInfo:
         """Create a topic with ``partitions`` partitions and config overrides (Kafka CreateTopics).
 
         Raises InvalidTopicError (name), TopicExistsError, InvalidPartitionsError (count < 1),
         InvalidConfigError. With ``validate_only`` nothing is written (CreateTopics validateOnly).
+        ``directories=False``: only the metadata file is written; each partition's directory is made
+        when its log is first opened (a cluster's broker holds only the partitions it replicates).
         """
-        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only)
+        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only,
+                                   directories=directories)
         if validate_only:
             return topic.info()
         return self.commit_topic(topic)
@@ -432,6 +461,7 @@ class Store:
         *,
         topic_id: uuid.UUID | None = None,
         validate_only: bool = False,
+        directories: bool = True,
     ) -> _Topic:
         """The slow half of ``create_topic``, safe from a worker thread: validate and write the
         partition directories and the metadata file. The name is reserved until ``commit_topic``
@@ -442,7 +472,7 @@ class Store:
                 return topic
             self._reserved.add(name)
         try:
-            self._create_files(topic)
+            self._create_files(topic, directories)
         except BaseException:
             with self._admin_lock:
                 self._reserved.discard(name)
@@ -478,7 +508,7 @@ class Store:
             raise TopicExistsError(f"topic id {topic.topic_id} is already in use")
         return topic
 
-    def _create_files(self, topic: _Topic) -> None:
+    def _create_files(self, topic: _Topic, directories: bool = True) -> None:
         """Partition directories first, then the metadata file (the commit point), then the in-memory
         maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
         does not find a half-created topic. A crash before the metadata file leaves only empty
@@ -489,7 +519,7 @@ class Store:
         # event loop waits for the interpreter lock whenever this loop holds it between system calls.
         prefix = os.path.join(self.data_dir, topic.name) + "-"
         try:
-            for partition in range(topic.partitions):
+            for partition in range(topic.partitions if directories else 0):
                 path = prefix + str(partition)
                 try:
                     os.mkdir(path)
@@ -540,6 +570,10 @@ class Store:
         logger.info("deleted topic %s (%s)", name, topic.topic_id)
         return topic.info(), doomed
 
+    def holds_partition(self, name: str, partition: int) -> bool:
+        """Whether the partition's log is open or its directory exists here."""
+        return (name, partition) in self._logs or (self.data_dir / f"{name}-{partition}").is_dir()
+
     def detach_partition(self, name: str, partition: int) -> Path | None:
         """Take one partition's data out of the store, the topic staying (this broker is no longer one
         of its replicas, Kafka's StopReplica with delete): close its log, rename its directory to
@@ -576,6 +610,20 @@ class Store:
 
     def _detach_topic(self, topic: _Topic) -> list[Path]:
         """Rename partition dirs to ``-delete``, then drop the metadata; returns the dirs to remove."""
+        with self._metadata_lock:
+            renamed = self._detach_topic_files(topic)
+        self._planned.pop(topic.name, None)
+        self._applied_seq.pop(topic.name, None)
+        for key in [k for k in self._recovery_points if k[0] == topic.name]:
+            del self._recovery_points[key]
+        for key in [k for k in self._log_start_offsets if k[0] == topic.name]:
+            del self._log_start_offsets[key]
+        with self._cleaner_offsets_lock:
+            for key in [k for k in self._cleaner_offsets if k[0] == topic.name]:
+                del self._cleaner_offsets[key]
+        return renamed
+
+    def _detach_topic_files(self, topic: _Topic) -> list[Path]:
         renamed: list[Path] = []
         for entry in os.scandir(self.data_dir):
             partition = self._partition_of_dir(entry.name, topic.name)
@@ -589,13 +637,6 @@ class Store:
         fsync_dir(self._topics_dir)
         self._topics.pop(topic.name, None)
         self._collisions.pop(_collision_key(topic.name), None)
-        for key in [k for k in self._recovery_points if k[0] == topic.name]:
-            del self._recovery_points[key]
-        for key in [k for k in self._log_start_offsets if k[0] == topic.name]:
-            del self._log_start_offsets[key]
-        with self._cleaner_offsets_lock:
-            for key in [k for k in self._cleaner_offsets if k[0] == topic.name]:
-                del self._cleaner_offsets[key]
         return renamed
 
     @staticmethod
@@ -606,10 +647,21 @@ class Store:
         rest = dir_name[len(prefix) :]
         return int(rest) if rest.isdigit() else None
 
-    def add_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
-        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink."""
+    def add_partitions(self, name: str, new_total: int, *, validate_only: bool = False,
+                       directories: bool = True) -> TopicInfo:
+        """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink.
+        Blocks until the metadata is durable: ``plan_partitions`` and ``write_change`` do not.
+        ``directories=False``: as in ``create_topic``."""
+        change = self.plan_partitions(name, new_total, directories=directories)
+        if validate_only:
+            return change.info()
+        return self._write_and_settle(change)
+
+    def plan_partitions(self, name: str, new_total: int, *, directories: bool = True) -> TopicChange:
+        """Validate a growth to ``new_total`` partitions, on top of the changes already planned;
+        nothing is written. Raises UnknownTopicError, InvalidPartitionsError."""
         self._check_open()
-        topic = self._topic(name)
+        topic = self._latest(name)
         if new_total <= topic.partitions:
             raise InvalidPartitionsError(
                 f"topic {name!r} has {topic.partitions} partitions; the new count {new_total} must be larger"
@@ -617,15 +669,8 @@ class Store:
         if new_total > MAX_PARTITIONS:
             raise InvalidPartitionsError(f"partition count {new_total} exceeds the maximum {MAX_PARTITIONS}")
         self._check_handle_budget(new_total)
-        grown = _Topic(topic.name, topic.topic_id, new_total, topic.overrides, topic.config)
-        if validate_only:
-            return grown.info()
-        self._write_metadata(grown)
-        old = topic.partitions
-        topic.partitions = new_total
-        self._make_partition_dirs(topic, range(old, new_total))
-        logger.info("topic %s grew from %d to %d partitions", name, old, new_total)
-        return topic.info()
+        grown = _Topic(topic.name, topic.topic_id, new_total, dict(topic.overrides), topic.config)
+        return self._plan(grown, range(topic.partitions, new_total) if directories else range(0))
 
     def alter_config(
         self,
@@ -639,10 +684,19 @@ class Store:
 
         For the legacy AlterConfigs (replace every override) pass the overrides to drop in ``delete``.
         The result is validated as a whole before anything is written, persisted, then applied to the
-        topic's open logs.
+        topic's open logs. Blocks until the metadata is durable: ``plan_config`` and
+        ``write_change`` do not.
         """
+        change = self.plan_config(name, set, delete)
+        if validate_only:
+            return change.info()
+        return self._write_and_settle(change)
+
+    def plan_config(self, name: str, set: Mapping[str, str] | None = None, delete: Iterable[str] = ()) -> TopicChange:
+        """Validate a change of config overrides, on top of the changes already planned; nothing is
+        written. Raises UnknownTopicError, InvalidConfigError."""
         self._check_open()
-        topic = self._topic(name)
+        topic = self._latest(name)
         overrides = dict(topic.overrides)
         for key in delete:
             if key not in CONFIGS_BY_NAME:
@@ -650,18 +704,84 @@ class Store:
             overrides.pop(key, None)
         overrides.update(normalize_props(set or {}))
         config = LogConfig.from_props(overrides, self._default_config)
-        changed = _Topic(topic.name, topic.topic_id, topic.partitions, overrides, config)
-        if validate_only:
-            return changed.info()
-        self._write_metadata(changed)
-        topic.overrides = overrides
-        topic.config = config
-        for partition in range(topic.partitions):
-            log = self._logs.get((name, partition))
-            if log is not None:
-                _apply_config(log, config)
-        logger.info("topic %s config overrides now %s", name, overrides)
+        return self._plan(_Topic(topic.name, topic.topic_id, topic.partitions, overrides, config), range(0))
+
+    def planned_topic(self, name: str) -> TopicInfo:
+        """The topic as the changes planned so far leave it (``topic`` once they are applied)."""
+        return self._latest(name).info()
+
+    def _latest(self, name: str) -> _Topic:
+        planned = self._planned.get(name)
+        return planned.topic if planned is not None else self._topic(name)
+
+    def _plan(self, topic: _Topic, added: range) -> TopicChange:
+        self._change_seq += 1
+        return TopicChange(topic, added, self._change_seq)
+
+    def write_change(self, change: TopicChange) -> Future[None]:
+        """Queue ``change`` for the metadata thread, behind every change queued before it: its
+        metadata file (tmp, fsync, rename, fsync the directory), then the directories of the
+        partitions it adds. The future fails with UnknownTopicError when the topic was deleted
+        first (nothing written), or the OSError of the write; ``settle_change`` finishes it."""
+        self._check_open()
+        self._planned[change.topic.name] = change
+        if self._metadata_thread is None:
+            self._metadata_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="topic-metadata")
+        return self._metadata_thread.submit(self._write_change, change)
+
+    def _write_change(self, change: TopicChange) -> None:
+        """On the metadata thread. The lock keeps a deletion from passing between the check and the
+        write, which would leave a metadata file behind for a deleted topic."""
+        topic = change.topic
+        with self._metadata_lock:
+            live = self._topics.get(topic.name)
+            if live is None or live.topic_id != topic.topic_id:
+                raise UnknownTopicError(f"topic {topic.name!r} was deleted")
+            self._write_metadata(topic)
+            if change.added:
+                prefix = os.path.join(self.data_dir, topic.name) + "-"
+                for partition in change.added:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(prefix + str(partition))
+                fsync_dir(self.data_dir)
+
+    def settle_change(self, change: TopicChange, error: BaseException | None = None) -> TopicInfo:
+        """On the thread that owns the maps, once ``write_change``'s future is done (``error`` its
+        exception): apply the change to the topic and its open logs, unless a newer change was
+        applied already; a failed change is forgotten. Idempotent. Raises UnknownTopicError when
+        the topic is gone."""
+        name = change.topic.name
+        if self._planned.get(name) is change:
+            del self._planned[name]
+        if error is not None:
+            return change.info()
+        topic = self._topics.get(name)
+        if topic is None or topic.topic_id != change.topic.topic_id:
+            raise UnknownTopicError(f"unknown topic {name!r}")
+        if change.seq <= self._applied_seq.get(name, 0):
+            return topic.info()
+        self._applied_seq[name] = change.seq
+        old = topic.partitions
+        if change.topic.overrides != topic.overrides:
+            topic.overrides = dict(change.topic.overrides)
+            topic.config = change.topic.config
+            for partition in range(topic.partitions):
+                log = self._logs.get((name, partition))
+                if log is not None:
+                    _apply_config(log, topic.config)
+            logger.info("topic %s config overrides now %s", name, topic.overrides)
+        if change.topic.partitions > old:
+            topic.partitions = change.topic.partitions
+            logger.info("topic %s grew from %d to %d partitions", name, old, topic.partitions)
         return topic.info()
+
+    def _write_and_settle(self, change: TopicChange) -> TopicInfo:
+        try:
+            self.write_change(change).result()
+        except BaseException as exc:
+            self.settle_change(change, exc)
+            raise
+        return self.settle_change(change)
 
     def describe_config(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """DescribeConfigs rows for a topic: value, default and source of each config."""
@@ -716,11 +836,6 @@ class Store:
 
     def _write_metadata(self, topic: _Topic) -> None:
         atomic_write(self._topics_dir / f"{topic.topic_id.hex}.json", topic.to_json())
-
-    def _make_partition_dirs(self, topic: _Topic, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            (self.data_dir / f"{topic.name}-{partition}").mkdir(exist_ok=True)
-        fsync_dir(self.data_dir)
 
     # ----------------------------------------------------------------------------------- logs
 
@@ -853,6 +968,8 @@ class Store:
         """Flush and close every log, write the checkpoints, then the clean-shutdown marker."""
         if self._closed:
             return
+        if self._metadata_thread is not None:
+            self._metadata_thread.shutdown(wait=True)
         try:
             for log in self._logs.values():
                 log.flush()

@@ -27,7 +27,7 @@ from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import RequestContext
 from logbroker.kafka.handlers.produce import handle_produce
 from logbroker.records import RecordInput, build_batch
-from logbroker.topics import ConfigChange, ConfigOp
+from logbroker.topics import ConfigChange, ConfigOp, TopicInfo
 from segments.flush import Durability
 from segments.store import Store
 
@@ -95,12 +95,19 @@ def test_topic_rules(tmp_path: Path) -> None:
 
 def test_incremental_config_changes_start_from_the_effective_value(broker: Broker) -> None:
     broker.create_topic("t", 1, {})
-    info = broker.incremental_alter_configs("t", [ConfigChange(ConfigOp.APPEND, "cleanup.policy", "compact"),
-                                                  ConfigChange(ConfigOp.SET, "retention.ms", "1000")])
-    assert info.overrides == {"cleanup.policy": "delete,compact", "retention.ms": "1000"}
-    info = broker.incremental_alter_configs("t", [ConfigChange(ConfigOp.SUBTRACT, "cleanup.policy", "delete"),
-                                                  ConfigChange(ConfigOp.DELETE, "retention.ms", None)])
-    assert info.overrides == {"cleanup.policy": "compact"}
+
+    async def change() -> tuple[TopicInfo, TopicInfo]:
+        # The second change is planned while the first is still being written: it starts from the
+        # first one's outcome, and the two are applied in order.
+        return await asyncio.gather(
+            broker.incremental_alter_configs_async("t", [ConfigChange(ConfigOp.APPEND, "cleanup.policy", "compact"),
+                                                         ConfigChange(ConfigOp.SET, "retention.ms", "1000")]),
+            broker.incremental_alter_configs_async("t", [ConfigChange(ConfigOp.SUBTRACT, "cleanup.policy", "delete"),
+                                                         ConfigChange(ConfigOp.DELETE, "retention.ms", None)]))
+
+    first, second = asyncio.run(change())
+    assert first.overrides == {"cleanup.policy": "delete,compact", "retention.ms": "1000"}
+    assert second.overrides == {"cleanup.policy": "compact"}
     described = {e.name: e.value for e in broker.describe_configs("t", ["cleanup.policy"])}
     assert described == {"cleanup.policy": "compact"}
 

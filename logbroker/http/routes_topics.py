@@ -115,7 +115,7 @@ async def alter_configs(request: web.Request) -> web.Response:
     validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
-    info = broker.alter_configs(name, set=to_set, delete=to_delete, validate_only=validate_only)
+    info = await broker.alter_configs_async(name, set=to_set, delete=to_delete, validate_only=validate_only)
     if not validate_only:
         log.info("topic %s configs changed over HTTP from %s: set %s, delete %s", name, request.remote,
                  to_set, to_delete)

@@ -85,6 +85,12 @@ from logbroker.kafka.handlers.share import (
     handle_share_group_describe,
     handle_share_group_heartbeat,
 )
+from logbroker.kafka.handlers.share_coordinator import (
+    handle_delete_share_group_state,
+    handle_initialize_share_group_state,
+    handle_read_share_group_state,
+    handle_write_share_group_state,
+)
 from logbroker.kafka.handlers.share_offsets import (
     handle_alter_share_group_offsets,
     handle_delete_share_group_offsets,
@@ -148,6 +154,10 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.SHARE_GROUP_DESCRIBE: (handle_share_group_describe, 1),
     ApiKey.SHARE_FETCH: (handle_share_fetch, 1),
     ApiKey.SHARE_ACKNOWLEDGE: (handle_share_acknowledge, 1),
+    ApiKey.INITIALIZE_SHARE_GROUP_STATE: (handle_initialize_share_group_state, 0),
+    ApiKey.READ_SHARE_GROUP_STATE: (handle_read_share_group_state, 0),
+    ApiKey.WRITE_SHARE_GROUP_STATE: (handle_write_share_group_state, 0),
+    ApiKey.DELETE_SHARE_GROUP_STATE: (handle_delete_share_group_state, 0),
     ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: (handle_describe_share_group_offsets, 0),
     ApiKey.ALTER_SHARE_GROUP_OFFSETS: (handle_alter_share_group_offsets, 0),
     ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),

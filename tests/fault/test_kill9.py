@@ -3,7 +3,8 @@
 Each round kills the broker at a random moment of a stream of idempotent acks=all sends, restarts
 it on the same data directory and reads every partition back. A record counts as acknowledged only
 when its delivery report came back without error; it is lost if it cannot be read back after the
-restart, duplicated if its value is read more than once. Rounds: 3, times ``LOGBROKER_FAULT_SCALE``.
+restart, duplicated if its value is read more than once. Two cases (``CASES``): small records
+(3 rounds) and large batches (2 rounds), each times ``LOGBROKER_FAULT_SCALE``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import signal
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
+import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from tests.conftest import BrokerProcess
@@ -86,14 +89,39 @@ def _read_back(broker: BrokerProcess) -> list[bytes]:
     return values
 
 
-def test_acknowledged_records_survive_kill9_exactly_once(broker_factory) -> None:  # type: ignore[no-untyped-def]
-    rng = random.Random(20261129)
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One kill -9 scenario: the producer's batches, how many rounds and when in each the kill lands."""
+
+    figure: str  # the key of its figures in docs/reliability-figures.json
+    seed: int
+    rounds_per_scale: int  # rounds at LOGBROKER_FAULT_SCALE=1
+    kill_after_s: tuple[float, float]  # the kill lands uniformly in this window after the warm-up send
+    pad: bytes = b""
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+CASES = {
+    # Small records: the appends are written inline on the event loop.
+    "small_records": Case("kill9_acks_all", 20261129, ROUNDS, (0.3, 1.2)),
+    # Batches of up to 1 MiB of 1 KB records: appends that large are written by the append writer
+    # thread after ``Log.append`` returned (``segments/writer.py``), so the kill lands among writes in
+    # flight; acks=all is answered only after the write and its group-commit fsync.
+    "large_batches": Case("kill9_acks_all_large_batches", 20261130, 2, (0.5, 1.2), pad=b"x" * 1000,
+                          settings={"linger.ms": 100, "batch.size": 1 << 20, "message.timeout.ms": 5000}),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_acknowledged_records_survive_kill9_exactly_once(broker_factory, case: Case) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(case.seed)
     broker: BrokerProcess = broker_factory(num_partitions=str(PARTITIONS))
-    rounds = ROUNDS * scale()
+    rounds = case.rounds_per_scale * scale()
     acked_all: set[bytes] = set()
     sent_all = 0
     for r in range(rounds):
-        acked, sent = _send_until_killed(broker, f"r{r}", rng.uniform(0.3, 1.2))
+        acked, sent = _send_until_killed(broker, f"r{r}", rng.uniform(*case.kill_after_s), pad=case.pad,
+                                         settings=case.settings)
         acked_all |= acked
         sent_all += sent
         broker.proc = None
@@ -101,36 +129,8 @@ def test_acknowledged_records_survive_kill9_exactly_once(broker_factory) -> None
     counts = Counter(_read_back(broker))
     lost = sorted(acked_all - counts.keys())
     duplicated = sorted(v for v, n in counts.items() if n > 1)
-    record("kill9_acks_all", rounds=rounds, records_sent=sent_all, records_acknowledged=len(acked_all),
+    record(case.figure, rounds=rounds, records_sent=sent_all, records_acknowledged=len(acked_all),
            records_read_back=sum(counts.values()), lost=len(lost), duplicated=len(duplicated))
-    assert acked_all, "no record was acknowledged before the kills"
-    assert not lost, f"{len(lost)} acknowledged records lost, e.g. {lost[:5]}"
-    assert not duplicated, f"{len(duplicated)} records read more than once, e.g. {duplicated[:5]}"
-
-
-def test_acknowledged_large_batches_survive_kill9_exactly_once(broker_factory) -> None:  # type: ignore[no-untyped-def]
-    """The same with batches of up to 1 MiB of 1 KB records: appends that large are written by the
-    append writer thread after ``Log.append`` returned (``segments/writer.py``), so the kill lands
-    among writes in flight; acks=all is answered only after the write and its group-commit fsync."""
-    rng = random.Random(20261130)
-    broker: BrokerProcess = broker_factory(num_partitions=str(PARTITIONS))
-    rounds = 2 * scale()
-    acked_all: set[bytes] = set()
-    sent_all = 0
-    settings: dict[str, object] = {"linger.ms": 100, "batch.size": 1 << 20, "message.timeout.ms": 5000}
-    for r in range(rounds):
-        acked, sent = _send_until_killed(broker, f"big{r}", rng.uniform(0.5, 1.2), pad=b"x" * 1000,
-                                         settings=settings)
-        acked_all |= acked
-        sent_all += sent
-        broker.proc = None
-        broker.start()
-    counts = Counter(_read_back(broker))
-    lost = sorted(acked_all - counts.keys())
-    duplicated = sorted(v for v, n in counts.items() if n > 1)
-    record("kill9_acks_all_large_batches", rounds=rounds, records_sent=sent_all,
-           records_acknowledged=len(acked_all), records_read_back=sum(counts.values()), lost=len(lost),
-           duplicated=len(duplicated))
     assert acked_all, "no record was acknowledged before the kills"
     assert not lost, f"{len(lost)} acknowledged records lost, e.g. {[v[:20] for v in lost[:5]]}"
     assert not duplicated, f"{len(duplicated)} records read more than once, e.g. {[v[:20] for v in duplicated[:5]]}"

@@ -31,11 +31,7 @@ NOT_SERVED = {
     64: "UnregisterBroker belongs to the KRaft controller",
     80: "AddRaftVoter: KRaft quorum",
     81: "RemoveRaftVoter: KRaft quorum",
-    83: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    84: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    85: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    86: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    87: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
+    87: "ReadShareGroupStateSummary (KIP-932): describe tools read the group coordinator's own share-partitions",
 }
 # APIs logbroker serves with a narrower range than Kafka 4.1's, and why (none today).
 NARROWER: dict[int, str] = {}

@@ -288,6 +288,38 @@ def test_add_partitions(tmp_path: Path) -> None:
     assert open_store(tmp_path).topic("t").partitions == 4
 
 
+def test_changes_are_written_in_plan_order_and_applied_only_once_durable(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.create_topic("t", 1)
+    grow = store.plan_partitions("t", 3)
+    written = store.write_change(grow)
+    configure = store.plan_config("t", {"retention.ms": "1000"})  # on top of the growth still in flight
+    assert configure.info().partitions == 3 and store.planned_topic("t").partitions == 3
+    assert store.topic("t").partitions == 1  # nothing applied before it is durable
+    store.write_change(configure).result()
+    written.result()
+    # Settled out of order: the newer change wins and the older one changes nothing after it.
+    assert store.settle_change(configure).overrides == {"retention.ms": "1000"}
+    assert store.settle_change(grow) == store.topic("t") and store.topic("t").partitions == 3
+    assert (tmp_path / "t-2").is_dir()
+    doc = json.loads(next((tmp_path / TOPICS_DIR).glob("*.json")).read_text())
+    assert (doc["partitions"], doc["configs"]) == (3, {"retention.ms": "1000"})
+    store.close()
+
+
+def test_a_change_of_a_topic_deleted_first_writes_nothing(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.create_topic("t", 1)
+    change = store.plan_config("t", {"retention.ms": "1000"})
+    store.delete_topic("t")
+    with pytest.raises(UnknownTopicError):
+        store.write_change(change).result()
+    store.settle_change(change, UnknownTopicError("t"))
+    assert list((tmp_path / TOPICS_DIR).iterdir()) == []
+    store.close()
+    assert open_store(tmp_path).list_topics() == []
+
+
 def test_alter_config(tmp_path: Path) -> None:
     defaults = LogConfig.from_props({"retention.ms": "5000"})
     store = open_store(tmp_path, config=defaults)

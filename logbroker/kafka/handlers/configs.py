@@ -9,7 +9,7 @@ name, as the cluster default (``Broker.alter_broker_configs``, ``logbroker/confi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from logbroker.broker import Broker
 from logbroker.errors import StorageError
@@ -105,15 +105,15 @@ async def handle_alter_configs(ctx: RequestContext, body: Body) -> Body:
             continue
         new = {c["name"]: c["value"] for c in r["configs"] if c.get("value") is not None}
 
-        def replace(broker: Broker, name: str, new: dict[str, str] = new,
-                    resource_type: int = r["resource_type"]) -> object:
+        async def replace(broker: Broker, name: str, new: dict[str, str] = new,
+                          resource_type: int = r["resource_type"]) -> object:
             if resource_type == BROKER:
                 sets = [ConfigChange(ConfigOp.SET, k, v) for k, v in new.items()]
                 broker.alter_broker_configs(name, sets, replace=True, validate_only=validate_only)
                 return None
-            return broker.replace_configs(name, new, validate_only=validate_only)
+            return await broker.replace_configs_async(name, new, validate_only=validate_only)
 
-        _apply(ctx, entry, r, replace)
+        await _apply(ctx, entry, r, replace)
     return {"throttle_time_ms": 0, "responses": responses}
 
 
@@ -133,24 +133,25 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
             continue
         changes = [ConfigChange(op["config_operation"], op["name"], op.get("value")) for op in r["configs"]]
 
-        def incremental(broker: Broker, name: str, changes: list[ConfigChange] = changes,
-                        resource_type: int = r["resource_type"]) -> object:
+        async def incremental(broker: Broker, name: str, changes: list[ConfigChange] = changes,
+                              resource_type: int = r["resource_type"]) -> object:
             if resource_type == BROKER:
                 broker.alter_broker_configs(name, changes, validate_only=validate_only)
                 return None
-            return broker.incremental_alter_configs(name, changes, validate_only=validate_only)
+            return await broker.incremental_alter_configs_async(name, changes, validate_only=validate_only)
 
-        _apply(ctx, entry, r, incremental)
+        await _apply(ctx, entry, r, incremental)
     return {"throttle_time_ms": 0, "responses": responses}
 
 
-def _apply(ctx: RequestContext, entry: Body, resource: Body, change: Callable[[Broker, str], object]) -> None:
+async def _apply(ctx: RequestContext, entry: Body, resource: Body,
+                 change: Callable[[Broker, str], Awaitable[object]]) -> None:
     if resource["resource_type"] not in (TOPIC, BROKER):
         entry["error_code"] = ErrorCode.INVALID_REQUEST
         entry["error_message"] = f"resource type {resource['resource_type']} has no configs here"
         return
     try:
-        change(ctx.broker, resource["resource_name"])
+        await change(ctx.broker, resource["resource_name"])
     except StorageError as exc:
         entry["error_code"] = error_code_for(exc)
         entry["error_message"] = str(exc)

@@ -80,7 +80,7 @@ async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
             _deny(entry)
             continue
         try:
-            await broker.delete_topic_async(name)
+            await broker.delete_topic_async(name, timeout_s=body["timeout_ms"] / 1000)
             log.info("deleted topic %s for %s", name, ctx.client_id)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)

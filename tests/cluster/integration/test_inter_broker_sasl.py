@@ -164,6 +164,11 @@ def test_a_broker_with_a_wrong_password_cannot_join_replication(
         assert "not-the-password" not in "".join(b.log_text() for b in c.brokers.values())
         assert "failed authentication from" in c.brokers[leader].log_text()  # the leader's side, once per attempt
         assert "Traceback" not in c.brokers[3].log_text()
+        # Attempts go on with Kafka's reconnect backoff, and the refusal is logged once, not per attempt.
+        wait_until(lambda: c.brokers[leader].log_text().count("failed authentication from") >= 4, 20,
+                   "several attempts refused by the leader")
+        refusals = [x for x in c.brokers[3].log_text().splitlines() if f"cannot replicate from leader {leader}" in x]
+        assert len(refusals) == 1, refusals
         # The partitions still take acks=all writes from the shrunk ISRs, and broker 3 stays out.
         assert _produce(bootstrap, client, "guarded", [b"a", b"b"], partition=partitions[0]) == [0, 1]
         assert all(3 not in c.state(zk_client, "guarded", p)["isr"] for p in partitions)

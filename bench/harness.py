@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmarks in ``bench/``.
+"""The benchmark harness every script in ``bench/`` uses: the broker process, meters and statistics.
 
 - ``Broker``: a ``logbroker serve`` subprocess on 127.0.0.1 with free ports and its own data dir,
   stopped by the pid it started (SIGTERM, then SIGKILL after a grace period);
@@ -187,6 +187,24 @@ class CpuMeter:
 
 
 # ---------------------------------------------------------------------------------------- broker
+class CpuMeters:
+    """``CpuMeter`` summed over several processes (the brokers of a cluster): one CpuSample whose
+    ``cpu_s`` is the sum over ``pids``."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.meters = [CpuMeter(pid) for pid in pids]
+
+    def start(self) -> CpuMeters:
+        for m in self.meters:
+            m.start()
+        return self
+
+    def stop(self) -> CpuSample:
+        samples = [m.stop() for m in self.meters]
+        first = samples[0]
+        return CpuSample(sum(s.cpu_s for s in samples), first.wall_s, first.machine_busy, first.load1)
+
+
 @dataclass
 class Broker:
     """A ``logbroker serve`` subprocess on loopback; ``stop()`` is safe to call twice."""
