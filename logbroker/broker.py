@@ -72,6 +72,7 @@ from logbroker.topics import (
     TopicDescription,
     TopicInfo,
     apply_config_ops,
+    check_replicas,
     check_replication_factor,
     is_internal,
     is_replicated,
@@ -334,7 +335,8 @@ class Broker:
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
         cluster the topic is registered in the cluster state first, the ZooKeeper writes in a worker
         thread; then it is created here with the cluster's topic id. ``assignments``: each partition's
-        replicas as the client chose them (a cluster only; a single broker has one replica to give)."""
+        replicas as the client chose them (``manual_assignment``); a single broker accepts them when
+        every replica is this broker."""
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
         if self.ownership is not None and is_replicated(name):
@@ -344,6 +346,10 @@ class Broker:
             await self.ownership.publish_topic(info, replication_factor, assignments)
             return self.adopt_topic(name, partitions, configs, info.topic_id)
         check_replication_factor(replication_factor)
+        if assignments is not None:
+            # A single broker: every replica must be this one (Kafka's answer on a one-broker cluster).
+            check_replicas(assignments, [self.node_id])
+            partitions = len(assignments)
         with _disk_errors(f"create topic {name}"):
             prepared = await asyncio.to_thread(self.store.prepare_topic, name, partitions, dict(configs),
                                                validate_only=validate_only)

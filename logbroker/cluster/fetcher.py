@@ -140,8 +140,9 @@ class ReplicaFetcher:
         self.backoff.succeeded()
 
     async def _request(self, api_key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
-        if self._conn is not None and self._conn.expired:
-            self._disconnect()  # the leader's SASL session ends soon: authenticate a new connection
+        if self._conn is not None and self._conn.reauth_due:
+            # The leader's SASL session ends soon: renew it on this connection (KIP-368), no reconnect.
+            await self._conn.reauthenticate()
         if self._conn is None:
             address = self._address()
             if address is None:
