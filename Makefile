@@ -42,14 +42,15 @@ cluster: $(RUN_STAMP)
 
 ## Install everything and run the whole test suite (but the Java interop tests: `make test-java`, the
 ## cluster fault runs: `make fault-cluster`, and the tests long by design: `make test-slow`), in
-## TEST_WORKERS processes (pytest-xdist; each test file stays in one worker, so a module's shared broker
-## is started once).
+## TEST_WORKERS processes (pytest-xdist --dist loadgroup; tests/conftest.py's worker_group keeps a file whose
+## tests share a fixture in one worker, so a module's shared broker is started once, and every cluster test in
+## one worker, handed out first; any other test goes to whichever worker is free).
 ## TEST_WORKERS=0 runs it in this one process. A test over its time limit ends its worker
 ## (pytest-timeout's thread method): the signal method's exception can be swallowed by an asyncio event loop
 ## running the test's client, which then hangs forever.
 TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --timeout-method=thread -m "not java and not cluster_fault and not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --timeout-method=thread -m "not java and not cluster_fault and not slow"
 
 ## The tests marked slow: the HTTP API's schemathesis fuzzing against its OpenAPI document (~3 minutes).
 test-slow: $(DEV_STAMP)

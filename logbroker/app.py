@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
 from logbroker.groups import GroupCoordinator
-from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.authentication import ListenerSecurity, listener_security
 from logbroker.kafka.dispatch import Dispatcher
@@ -59,6 +58,7 @@ from segments.writer import AppendWriter
 if TYPE_CHECKING:
     from logbroker.cluster.broker_connection import InterBrokerSecurity
     from logbroker.cluster.node import ClusterNode
+    from logbroker.cluster.share_persister import ClusterSharePersister
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,7 @@ class App:
         self.http: HttpServer | None = None
         self.groups: GroupCoordinator | None = None
         self.cluster: ClusterNode | None = None  # set when zookeeper.connect is
+        self._share_persister: ClusterSharePersister | None = None  # a cluster's way to share coordinators
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # one-off work (reloads) started by a callback
         self._stop_event: asyncio.Event | None = None
@@ -268,10 +269,16 @@ class App:
             self.broker.ownership = self.cluster
             self.broker.producer_ids.claim_block = self.cluster.claim_producer_id_block
             self.cluster.on_leadership = self._offsets_leadership
+            if self.groups.share_state is not None:
+                from logbroker.cluster.share_persister import ClusterSharePersister
+
+                self._share_persister = ClusterSharePersister(self.cluster, self.broker, self.groups.share_state)
+                self.groups.share.persister = self._share_persister
             await self.cluster.start()
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
             await self._credentials_in_zookeeper(self.cluster)
+            await self._token_revocations_in_zookeeper(self.cluster)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
@@ -328,14 +335,12 @@ class App:
         return self.broker.credentials
 
     def _offsets_leadership(self, topic: str, partition: int, leading: bool) -> None:
-        """The cluster says this broker started or stopped leading a partition: for a partition of
-        ``__consumer_offsets`` the group coordinator loads or drops that partition's groups."""
-        if topic != OFFSETS_TOPIC or self.groups is None:
-            return
-        if leading:
-            self.groups.take_partition(partition, wall_clock_ms())
-        else:
-            self.groups.release_partition(partition)
+        """The cluster says this broker started or stopped leading a partition: the group
+        coordinator loads or drops the groups of a ``__consumer_offsets`` partition, the share
+        coordinator the states of a ``__share_group_state`` partition, and share-partitions go with
+        the leadership of their partition (``GroupCoordinator.leadership_changed``)."""
+        if self.groups is not None:
+            self.groups.leadership_changed(topic, partition, leading, wall_clock_ms())
 
     async def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps SCRAM credentials in ZooKeeper (/config/users), read and written in worker
@@ -354,6 +359,18 @@ class App:
         store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed)
         holder.append(store)
         self.broker.credentials = store
+
+    async def _token_revocations_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps revoked HTTP tokens in ZooKeeper (/config/http_token_revocations), so a
+        logout or a revocation on one broker holds on all of them."""
+        from logbroker.security.token_revocations import TokenRevocations
+        from logbroker.security.token_revocations_zookeeper import ZooKeeperTokenRevocations  # kazoo
+
+        assert self.broker is not None
+        lifetime = self.broker.config.get_int("logbroker.http.token.lifetime.ms")
+        local = TokenRevocations(self.broker.data_dir, lifetime)  # what this broker revoked before it joined
+        self.broker.token_revocations = await asyncio.to_thread(ZooKeeperTokenRevocations, cluster.zk, lifetime,
+                                                                local)
 
     def _every(self, interval_ms: int, fn: Callable[[], Awaitable[None]], name: str) -> None:
         async def loop() -> None:
@@ -450,6 +467,8 @@ class App:
         await asyncio.to_thread(self._cleaner_thread.shutdown, wait=True)
         if self.cluster is not None:
             await self.cluster.stop()
+        if self._share_persister is not None:
+            await self._share_persister.close()
         if self.groups is not None:
             # answers waiting JoinGroup/SyncGroup so in-flight requests can finish
             self.groups.close(wall_clock_ms())

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from logbroker.checkpoint_writer import CheckpointWriter
+from logbroker.client_quotas import ClientQuotaStore
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
@@ -40,6 +41,7 @@ from logbroker.errors import (
     InvalidReplicaAssignmentError,
     InvalidRequestError,
     LogStorageError,
+    NotLeaderOrFollowerError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
     TopicAuthorizationError,
@@ -59,6 +61,7 @@ from logbroker.security.authorizer import (
 )
 from logbroker.security.password_checks import PasswordChecks
 from logbroker.security.scram_store import CredentialStore, FileCredentialStore
+from logbroker.security.token_revocations import RevocationStore
 from logbroker.topics import (
     OFFSETS_TOPIC,
     ActiveProducer,
@@ -69,6 +72,7 @@ from logbroker.topics import (
     TopicDescription,
     TopicInfo,
     apply_config_ops,
+    check_replicas,
     check_replication_factor,
     is_internal,
     is_replicated,
@@ -203,8 +207,12 @@ class Broker:
         self.data_dir = data_dir
         # SCRAM credentials (logbroker/security/scram_store.py): a file here; a cluster swaps in ZooKeeper's.
         self.credentials: CredentialStore = FileCredentialStore(data_dir)
+        # Client quotas (KIP-546), stored and described, not enforced (logbroker/client_quotas.py).
+        self.client_quotas = ClientQuotaStore(data_dir, clustered=bool(config.get_str("zookeeper.connect")))
         # PBKDF2 of password checks, both fronts' (logbroker/security/password_checks.py).
         self.password_checks = PasswordChecks()
+        # HTTP token revocations every broker of a cluster sees (ZooKeeper); None: the HTTP front's own file.
+        self.token_revocations: RevocationStore | None = None
         dynamic_default, dynamic_broker = load_dynamic(data_dir)
         if dynamic_default or dynamic_broker:
             self.config = config.with_dynamic(dynamic_default, dynamic_broker)
@@ -312,11 +320,12 @@ class Broker:
             return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
 
     def adopt_topic(self, name: str, partitions: int, configs: Mapping[str, str], topic_id: uuid.UUID) -> TopicInfo:
-        """Create locally a topic the cluster already registered (same id), unless it is here."""
+        """Create locally a topic the cluster already registered (same id), unless it is here. Only its
+        metadata: a partition's directory is made when this broker, as one of its replicas, opens it."""
         if self.store.has_topic(name):
             return self.store.topic(name)
         with _disk_errors(f"create topic {name}"):
-            return self.store.create_topic(name, partitions, dict(configs), topic_id=topic_id)
+            return self.store.create_topic(name, partitions, dict(configs), topic_id=topic_id, directories=False)
 
     async def create_topic_async(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
                                  replication_factor: int | None = None, validate_only: bool = False,
@@ -326,7 +335,8 @@ class Broker:
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
         cluster the topic is registered in the cluster state first, the ZooKeeper writes in a worker
         thread; then it is created here with the cluster's topic id. ``assignments``: each partition's
-        replicas as the client chose them (a cluster only; a single broker has one replica to give)."""
+        replicas as the client chose them (``manual_assignment``); a single broker accepts them when
+        every replica is this broker."""
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
         if self.ownership is not None and is_replicated(name):
@@ -336,6 +346,10 @@ class Broker:
             await self.ownership.publish_topic(info, replication_factor, assignments)
             return self.adopt_topic(name, partitions, configs, info.topic_id)
         check_replication_factor(replication_factor)
+        if assignments is not None:
+            # A single broker: every replica must be this one (Kafka's answer on a one-broker cluster).
+            check_replicas(assignments, [self.node_id])
+            partitions = len(assignments)
         with _disk_errors(f"create topic {name}"):
             prepared = await asyncio.to_thread(self.store.prepare_topic, name, partitions, dict(configs),
                                                validate_only=validate_only)
@@ -398,15 +412,15 @@ class Broker:
             self.epoch_writer.flush()
         self._epochs_checked = {tp for tp in self._epochs_checked if tp[0] != name}
 
-    async def delete_topic_async(self, name: str) -> TopicInfo:
+    async def delete_topic_async(self, name: str, *, timeout_s: float | None = None) -> TopicInfo:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
         loop), and its data files are removed in a worker thread. In a cluster the deletion goes
-        through the cluster state (its znodes removed in a worker thread), internal topics aside:
-        they are each broker's own."""
+        through the cluster state (marked for deletion in a worker thread, then waited for up to
+        ``timeout_s``, DeleteTopics' ``timeout_ms``), internal topics aside: they are each broker's own."""
         self._check_deletable(name)
         if self.ownership is not None and not is_internal(name):
             info = self.store.topic(name)
-            await self.ownership.unpublish_topic(name)
+            await self.ownership.unpublish_topic(name, timeout_s)
             if self.topic_id(name) != info.topic_id:
                 return info  # the cluster's deletion reached this broker's copy first
             return self.forget_topic(name)
@@ -449,7 +463,8 @@ class Broker:
         await self.ownership.add_partitions(name, new_total, assignments)
         if self.store.planned_topic(name).partitions >= new_total:
             return self.store.topic(name)  # the cluster's view grew this copy meanwhile
-        change = self.store.plan_partitions(name, new_total)
+        # Only the metadata: a partition's directory is made where one of its replicas opens it.
+        change = self.store.plan_partitions(name, new_total, directories=False)
         return await self._write_topic_change(change, f"add partitions to {name}")
 
     async def _write_topic_change(self, change: TopicChange, action: str) -> TopicInfo:
@@ -473,7 +488,7 @@ class Broker:
         if info.partitions >= partitions:
             return info
         with _disk_errors(f"add partitions to {name}"):
-            return self.store.add_partitions(name, partitions)
+            return self.store.add_partitions(name, partitions, directories=False)
 
     def describe_configs(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The topic's configs with their values, defaults and sources (Kafka DescribeConfigs)."""
@@ -584,6 +599,8 @@ class Broker:
                 continue
             count = self.store.topic(name).partitions
             indexes = range(count) if wanted is None else sorted(set(wanted[name]))
+            if self.ownership is not None and is_replicated(name):
+                indexes = [p for p in indexes if self.ownership.hosts_replica(name, p)]
             states += [self._partition_state(name, p) for p in indexes if 0 <= p < count]
         path = self.store.data_dir.resolve()
         try:
@@ -595,13 +612,18 @@ class Broker:
 
     def active_producers(self, topic: str, partition: int) -> list[ActiveProducer]:
         """The idempotent producers with state on a partition (Kafka DescribeProducers), by id.
-        Raises UnknownTopicError."""
-        plog = self.store.log(topic, partition)
+        Raises UnknownTopicError, NotLeaderOrFollowerError where this broker holds no replica."""
+        plog = self._hosted_log(topic, partition)
         state = self._producer_state(topic, partition, plog)
         return [ActiveProducer(e.producer_id, e.epoch, e.last_seq, e.last_timestamp)
                 for _, e in sorted(state.entries.items())]
 
     def _partition_state(self, topic: str, partition: int) -> PartitionState:
+        """This broker's copy of a partition; in a cluster, one it holds no replica of is shown empty
+        (its log is neither opened nor created here)."""
+        if self.ownership is not None and is_replicated(topic) and not self.ownership.hosts_replica(topic, partition):
+            self.store.topic(topic)
+            return PartitionState(topic, partition, 0, 0, 0, 0)
         plog = self.store.log(topic, partition)
         return PartitionState(topic, partition, plog.log_start_offset, plog.log_end_offset, plog.size_bytes,
                               len(plog.segments))
@@ -829,6 +851,10 @@ class Broker:
             self._producer_states.pop((topic, partition), None)  # rebuilt from the log when needed
         return int(plog.log_end_offset)
 
+    def holds_replica_files(self, topic: str, partition: int) -> bool:
+        """Whether this broker has a copy of the partition on disk (or open)."""
+        return self.store.holds_partition(topic, partition)
+
     def drop_replica(self, topic: str, partition: int) -> Path | None:
         """This broker is no longer a replica of the partition: forget its producer state and epoch
         cache, wake its waiting fetches and take its data out of the store (on the loop; quick).
@@ -955,23 +981,48 @@ class Broker:
         consumer (``replica_id`` < 0) reads below the high watermark only, a follower (its broker
         id) up to the log end, and its fetch offset is reported to the leader's replica tracking.
         """
-        plog = self.store.log(topic, partition)
         ownership = self.ownership
         sizing = {"min_one_batch": min_one_batch, "whole_batches": whole_batches}
         if ownership is None:
+            plog = self.store.log(topic, partition)
             result = plog.read(offset, max_bytes, **sizing)
             hw = plog.log_end_offset
-        elif replica_id >= 0:
-            ownership.check_leader(topic, partition, leader_epoch)
-            ownership.replica_fetched(topic, partition, replica_id, offset)
-            result = plog.read(offset, max_bytes, **sizing)
-            hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
         else:
-            ownership.check_leader(topic, partition, leader_epoch)
-            hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
-            result = plog.read(offset, max_bytes, max_offset=hw, **sizing)
+            # The role is checked before the log is looked up: a broker that is not a replica (any
+            # more) answers without opening, so without creating, the partition's directory.
+            self._check_leader(ownership, topic, partition, leader_epoch)
+            plog = self.store.log(topic, partition)
+            if replica_id >= 0:
+                ownership.replica_fetched(topic, partition, replica_id, offset)
+                result = plog.read(offset, max_bytes, **sizing)
+                hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
+            else:
+                hw = ownership.high_watermark(topic, partition, plog.log_end_offset)
+                result = plog.read(offset, max_bytes, max_offset=hw, **sizing)
         nbytes = sum(r.length for r in result.ranges)
         return ReadOutcome(result.ranges, nbytes, hw, plog.log_start_offset)
+
+    def _check_leader(self, ownership: PartitionOwnership, topic: str, partition: int, leader_epoch: int = -1) -> None:
+        """``ownership.check_leader``, but a partition the topic does not have is UNKNOWN_TOPIC_OR_PARTITION
+        (as Kafka answers a partition missing from its metadata), not NOT_LEADER_OR_FOLLOWER."""
+        try:
+            ownership.check_leader(topic, partition, leader_epoch)
+        except NotLeaderOrFollowerError:
+            if not self.has_partition(topic, partition):
+                raise UnknownTopicError(f"unknown topic or partition {topic}-{partition}") from None
+            raise
+
+    def _hosted_log(self, topic: str, partition: int) -> Log:
+        """The partition's log, when this broker holds a replica of it (a single broker holds every
+        partition). In a cluster a broker that is not one of the partition's replicas answers
+        NOT_LEADER_OR_FOLLOWER (UNKNOWN_TOPIC_OR_PARTITION for a partition the topic lacks) and
+        never opens, so never creates, a directory for it."""
+        ownership = self.ownership
+        if ownership is not None and is_replicated(topic) and not ownership.hosts_replica(topic, partition):
+            if not self.has_partition(topic, partition):
+                raise UnknownTopicError(f"unknown topic or partition {topic}-{partition}")
+            raise NotLeaderOrFollowerError(f"this broker holds no replica of {topic}-{partition}")
+        return self.store.log(topic, partition)
 
     def read_replica(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadOutcome:
         """A consumer's read of this broker's own replica, whether it leads the partition or follows it
@@ -980,7 +1031,7 @@ class Broker:
         front's group members read this way on their coordinator, which leads only some partitions."""
         if self.ownership is None or not is_replicated(topic):
             return self.read(topic, partition, offset, max_bytes)
-        plog = self.store.log(topic, partition)
+        plog = self._hosted_log(topic, partition)
         hw = self.ownership.high_watermark(topic, partition, plog.log_end_offset)
         result = plog.read(offset, max_bytes, max_offset=hw)
         return ReadOutcome(result.ranges, sum(r.length for r in result.ranges), hw, plog.log_start_offset)
@@ -992,8 +1043,8 @@ class Broker:
 
     def offsets(self, topic: str, partition: int) -> tuple[int, int]:
         """(log start offset, log end offset) of a partition; in a cluster the end a consumer sees is
-        the high watermark."""
-        plog = self.store.log(topic, partition)
+        the high watermark. A broker holding no replica of it refuses (NOT_LEADER_OR_FOLLOWER)."""
+        plog = self._hosted_log(topic, partition)
         if self.ownership is not None and is_replicated(topic):
             return plog.log_start_offset, self.ownership.high_watermark(topic, partition, plog.log_end_offset)
         return plog.log_start_offset, plog.log_end_offset
@@ -1070,9 +1121,9 @@ class Broker:
         Returns (offset, timestamp); (-1, -1) when no record has a timestamp >= ``timestamp``. For -3
         the offset is the record's holding the largest timestamp, not its batch's (Kafka, KIP-734).
         """
-        plog = self.store.log(topic, partition)
         if self.ownership is not None and is_replicated(topic):
-            self.ownership.check_leader(topic, partition)
+            self._check_leader(self.ownership, topic, partition)  # before the log opens: see ``read``
+        plog = self.store.log(topic, partition)
         if timestamp == -2:
             return plog.log_start_offset, -1
         if timestamp == -1:

@@ -13,24 +13,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO, TypeVar
 
 import click
-from kafka import errors as kafka_errors
 
 from logbroker import __version__
-from logbroker.tools import client_config, clients, kafka_argv
-from logbroker.tools import groups as group_tools
-from logbroker.tools import topics as topic_tools
-from logbroker.tools import users as user_tools
-from logbroker.tools.consume import ConsoleConsumer, ConsumeOptions
-from logbroker.tools.errors import ToolError, explain
+from logbroker.security.scram_store import MECHANISMS as SCRAM_MECHANISMS
+from logbroker.tools import kafka_argv
 from logbroker.tools.kafka_argv import ActionStyle
 from logbroker.tools.output import Progress, RecordFields, render_table, to_json
-from logbroker.tools.produce import ProduceOptions, produce_lines
-from logbroker.tools.properties import formatter_fields, line_format, parse_properties
 from segments.errors import StorageError
 
+if TYPE_CHECKING:
+    from logbroker.tools.clients import ClientSettings
+
+# The console tools' modules (and through them kafka-python) are imported by the commands that use
+# them, not here: `serve` never loads a Kafka client library, so a broker starts sooner.
 
 def _host_port(value: str, option: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
@@ -140,6 +138,8 @@ def _load_client_config(ctx: click.Context, param: click.Parameter, value: Path 
     """Read a client properties file as soon as it is parsed: a bad file is a usage error (exit 2)."""
     if value is None:
         return
+    from logbroker.tools import client_config
+
     if _SECURITY in ctx.meta:
         raise click.UsageError("give one client properties file (--command-config, --producer.config or "
                                "--consumer.config)", ctx)
@@ -172,6 +172,10 @@ def _client_options(fn: F) -> F:
 @contextmanager
 def _tool_session(verbose: bool) -> Iterator[None]:
     """Quiet kafka-python's logging unless asked, and turn tool and client errors into one line, exit 1."""
+    from kafka import errors as kafka_errors
+
+    from logbroker.tools.errors import ToolError, explain
+
     logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.INFO if verbose else logging.CRITICAL)
@@ -185,9 +189,11 @@ def _tool_session(verbose: bool) -> Iterator[None]:
         raise click.ClickException(str(exc)) from None
 
 
-def _settings(bootstrap: str, timeout_ms: int) -> clients.ClientSettings:
+def _settings(bootstrap: str, timeout_ms: int) -> ClientSettings:
+    from logbroker.tools.clients import ClientSettings
+
     security = click.get_current_context().meta.get(_SECURITY, {})
-    return clients.ClientSettings(bootstrap_servers=bootstrap, timeout_ms=timeout_ms, security=security)
+    return ClientSettings(bootstrap_servers=bootstrap, timeout_ms=timeout_ms, security=security)
 
 
 def _stderr_progress(enabled: bool, unit: str = "records") -> Progress:
@@ -222,6 +228,9 @@ def _echo_lines(lines: list[str]) -> None:
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    from logbroker.tools import topics as topic_tools
+    from logbroker.tools.errors import ToolError
+
     try:
         return topic_tools.parse_assignments(values, option)
     except ToolError as exc:
@@ -237,6 +246,9 @@ def _one_topic(positional: str | None, option: tuple[str, ...]) -> str:
 
 
 def _properties(values: tuple[str, ...]) -> dict[str, str]:
+    from logbroker.tools.errors import ToolError
+    from logbroker.tools.properties import parse_properties
+
     try:
         return parse_properties(values)
     except ToolError as exc:
@@ -276,6 +288,9 @@ def produce(topic: str | None, bootstrap: str, timeout_ms: int, verbose: bool, t
       logbroker produce orders --key-separator : --file orders.txt --compression zstd
       logbroker produce --topic orders --property parse.key=true --property key.separator=:
     """
+    from logbroker.tools.produce import ProduceOptions, produce_lines
+    from logbroker.tools.properties import line_format
+
     name = _one_topic(topic, topic_option)
     header_pairs: tuple[tuple[str, bytes | None], ...] = tuple((k, v.encode()) for k, v in _header_pairs(headers))
     if key_separator == "":
@@ -336,6 +351,9 @@ def consume(topics: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: b
       logbroker consume --pattern 'orders\\..*' --group audit --format json
       logbroker consume --topic orders --group audit --from-beginning --property print.key=true
     """
+    from logbroker.tools.consume import ConsoleConsumer, ConsumeOptions
+    from logbroker.tools.properties import formatter_fields
+
     if offset is not None and from_beginning:
         raise click.UsageError("--offset and --from-beginning are exclusive")
     start = offset if offset is not None else ("earliest" if from_beginning else "latest")
@@ -427,6 +445,9 @@ def topics() -> None:
 def topics_list(bootstrap: str, timeout_ms: int, verbose: bool, exclude_internal: bool, patterns: tuple[str, ...],
                 output_format: str) -> None:
     """Topic names, one per line."""
+    from logbroker.tools import clients
+    from logbroker.tools import topics as topic_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
@@ -446,6 +467,9 @@ def topics_list(bootstrap: str, timeout_ms: int, verbose: bool, exclude_internal
 def topics_create(name: str, bootstrap: str, timeout_ms: int, verbose: bool, partitions: int | None,
                   replication_factor: int | None, configs: tuple[str, ...], if_not_exists: bool) -> None:
     """Create topic NAME."""
+    from logbroker.tools import clients
+    from logbroker.tools import topics as topic_tools
+
     config = _pairs(configs, "--config")
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
@@ -465,6 +489,9 @@ def topics_create(name: str, bootstrap: str, timeout_ms: int, verbose: bool, par
 def topics_describe(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool, all_configs: bool,
                     exclude_internal: bool, output_format: str) -> None:
     """Partitions (leader, replicas, log start and end offsets) and configs of NAMES (default: all topics)."""
+    from logbroker.tools import clients
+    from logbroker.tools import topics as topic_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
@@ -488,6 +515,9 @@ def topics_describe(names: tuple[str, ...], bootstrap: str, timeout_ms: int, ver
 def topics_alter(name: str, bootstrap: str, timeout_ms: int, verbose: bool, set_configs: tuple[str, ...],
                  delete_configs: tuple[str, ...], partitions: int | None) -> None:
     """Change the configs or the partition count of topic NAME."""
+    from logbroker.tools import clients
+    from logbroker.tools import topics as topic_tools
+
     changes = _pairs(set_configs, "--set")
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
@@ -504,6 +534,9 @@ def topics_alter(name: str, bootstrap: str, timeout_ms: int, verbose: bool, set_
 @click.option("--if-exists", is_flag=True, help="Skip topics that do not exist.")
 def topics_delete(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool, if_exists: bool) -> None:
     """Delete topics NAMES and all their records."""
+    from logbroker.tools import clients
+    from logbroker.tools import topics as topic_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
@@ -525,6 +558,9 @@ def groups() -> None:
 @click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
 def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, ids_only: bool, output_format: str) -> None:
     """Consumer group ids with their state."""
+    from logbroker.tools import clients
+    from logbroker.tools import groups as group_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
@@ -547,6 +583,9 @@ def groups_list(bootstrap: str, timeout_ms: int, verbose: bool, ids_only: bool, 
 def groups_describe(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool,
                     output_format: str) -> None:
     """Per partition: committed offset, log end offset, lag and the member reading it."""
+    from logbroker.tools import clients
+    from logbroker.tools import groups as group_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
@@ -585,6 +624,9 @@ def groups_reset_offsets(group: str, bootstrap: str, timeout_ms: int, verbose: b
       logbroker groups reset-offsets billing --topic orders --to-earliest            # dry run
       logbroker groups reset-offsets billing --topic orders:0 --shift-by -10 --execute
     """
+    from logbroker.tools import clients
+    from logbroker.tools import groups as group_tools
+
     if execute and dry_run:
         raise click.UsageError("--execute and --dry-run are exclusive")
     with _tool_session(verbose):
@@ -613,6 +655,9 @@ def groups_reset_offsets(group: str, bootstrap: str, timeout_ms: int, verbose: b
 @_client_options
 def groups_delete(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool) -> None:
     """Delete consumer groups (they must have no active members) and their committed offsets."""
+    from logbroker.tools import clients
+    from logbroker.tools import groups as group_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
@@ -624,6 +669,8 @@ def groups_delete(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int, v
             if result.get(g) == "OK":
                 click.echo(f"Deleted consumer group {g}.")
         if failed:
+            from logbroker.tools.errors import ToolError
+
             raise ToolError("; ".join(f"cannot delete group {g!r}: {r}" for g, r in failed.items()))
 
 
@@ -643,11 +690,11 @@ def users() -> None:
 
 
 def _mechanisms(values: tuple[str, ...]) -> tuple[str, ...]:
-    return values or user_tools.MECHANISMS
+    return values or tuple(SCRAM_MECHANISMS)
 
 
 _MECHANISM_OPTION = click.option("--mechanism", "mechanisms", multiple=True,
-                                 type=click.Choice(user_tools.MECHANISMS),
+                                 type=click.Choice(tuple(SCRAM_MECHANISMS)),
                                  help="Which SCRAM mechanism; repeatable [default: both].")
 
 
@@ -661,6 +708,9 @@ _MECHANISM_OPTION = click.option("--mechanism", "mechanisms", multiple=True,
 def users_add(user: str, bootstrap: str, timeout_ms: int, verbose: bool, mechanisms: tuple[str, ...],
               iterations: int, password_file: TextIO | None) -> None:
     """Create USER or set a new password (salted and hashed before it is sent)."""
+    from logbroker.tools import clients
+    from logbroker.tools import users as user_tools
+
     if password_file is not None:
         password = password_file.readline().rstrip("\r\n")
     else:
@@ -681,6 +731,9 @@ def users_add(user: str, bootstrap: str, timeout_ms: int, verbose: bool, mechani
 @_client_options
 def users_list(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose: bool) -> None:
     """Users with SCRAM credentials: name, then mechanism=iterations."""
+    from logbroker.tools import clients
+    from logbroker.tools import users as user_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:
@@ -691,6 +744,8 @@ def users_list(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose:
             click.echo(f"{user} " + ",".join(f"{m}={i}" for m, i in found[user]))
         missing = [n for n in names if n not in found]
         if missing:
+            from logbroker.tools.errors import ToolError
+
             raise ToolError(f"no SCRAM credentials for {', '.join(missing)}")
 
 
@@ -700,6 +755,9 @@ def users_list(names: tuple[str, ...], bootstrap: str, timeout_ms: int, verbose:
 @_MECHANISM_OPTION
 def users_delete(user: str, bootstrap: str, timeout_ms: int, verbose: bool, mechanisms: tuple[str, ...]) -> None:
     """Delete USER's SCRAM credentials (of the given mechanisms, else all)."""
+    from logbroker.tools import clients
+    from logbroker.tools import users as user_tools
+
     with _tool_session(verbose):
         admin = clients.admin_client(_settings(bootstrap, timeout_ms))
         try:

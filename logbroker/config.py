@@ -169,6 +169,12 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "A follower that has not caught up for this long leaves the ISR.", 1),
         BrokerProperty("replica.fetch.wait.max.ms", _int, "500", "Longest wait of a follower's fetch.", 1),
         BrokerProperty("replica.fetch.max.bytes", _int, "1048576", "Bytes per partition a follower fetches.", 1),
+        BrokerProperty("reconnect.backoff.ms", _int, "50",
+                       "A follower's first wait before connecting again to a leader it could not reach or that "
+                       "refused it; doubled on each failure in a row, with 20% jitter.", 0, type=ConfigType.LONG),
+        BrokerProperty("reconnect.backoff.max.ms", _int, "1000",
+                       "The longest wait between a follower's attempts to connect to a leader.", 0,
+                       type=ConfigType.LONG),
         BrokerProperty("socket.request.max.bytes", _int, "104857600",
                        "Largest request frame accepted; larger ones are refused before being read.", 1),
         BrokerProperty("queued.max.request.bytes", _int, "209715200",
@@ -221,6 +227,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "Share groups: in-flight records per share-partition.", 1),
         BrokerProperty("share.coordinator.state.topic.num.partitions", _int, "50",
                        "Partitions of __share_group_state.", 1),
+        BrokerProperty("share.coordinator.state.topic.replication.factor", _int, "3",
+                       "Replicas of __share_group_state in a cluster (at most the live brokers when it is "
+                       "created).", 1, type=ConfigType.SHORT),
         BrokerProperty("delete.topic.enable", _bool, "true", "Allow DeleteTopics."),
         BrokerProperty("listeners", str, "",
                        "The Kafka listener, NAME://HOST:PORT (one, PLAINTEXT; empty: 127.0.0.1:9092 or "

@@ -52,6 +52,9 @@ class PartitionOwnership(Protocol):
         FencedLeaderEpochError / UnknownLeaderEpochError when ``leader_epoch`` (>= 0) is older /
         newer than the partition's (KIP-320)."""
 
+    def hosts_replica(self, topic: str, partition: int) -> bool:
+        """Whether this broker is one of the partition's replicas (leading, following or assigned)."""
+
     def leader_epoch(self, topic: str, partition: int) -> int:
         """The partition's current leader epoch as this broker knows it (-1: unknown)."""
 
@@ -77,8 +80,11 @@ class PartitionOwnership(Protocol):
         list per partition, else spread over the live brokers). Raises InvalidReplicationFactorError,
         InvalidReplicaAssignmentError or TopicExistsError; nothing is registered when it raises."""
 
-    async def unpublish_topic(self, name: str) -> None:
-        """Remove a topic from the cluster; every broker then deletes its local copy."""
+    async def unpublish_topic(self, name: str, timeout_s: float | None = None) -> None:
+        """Remove a topic from the cluster; every broker then deletes its local copy. Waits up to
+        ``timeout_s`` (None: the broker's own limit; <= 0: no wait) for the deletion to complete and
+        raises ClusterStateUnavailableError (REQUEST_TIMED_OUT) when it did not, as Kafka's
+        DeleteTopics answers; the deletion goes on."""
 
     async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
         """Register a topic's new partitions (their replicas: ``assignments``, else spread over the live

@@ -6,11 +6,16 @@ config-change operations, and the value types a topic description is made of.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from logbroker.errors import InvalidConfigError, InvalidReplicationFactorError
+from logbroker.errors import (
+    InvalidConfigError,
+    InvalidReplicaAssignmentError,
+    InvalidReplicationFactorError,
+    InvalidRequestError,
+)
 from segments.config import ConfigEntry, ConfigSource, LogConfig, format_value
 from segments.store import MAX_PARTITIONS, TopicInfo
 
@@ -21,9 +26,14 @@ INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, "__transaction_state", "__share_grou
 BROKER_COUNT = 1
 
 
-# Internal topics a cluster replicates like any topic (the group coordinators live on their leaders);
-# the others stay local to each broker.
-REPLICATED_INTERNAL_TOPICS = frozenset({"__consumer_offsets"})
+SHARE_STATE_TOPIC = "__share_group_state"  # the share coordinator's records (KIP-932)
+
+# Internal topics a cluster replicates like any topic (the group and share coordinators live on their
+# leaders); the others stay local to each broker.
+REPLICATED_INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, SHARE_STATE_TOPIC})
+# The broker property giving each one's replication factor (at most the live brokers when created).
+INTERNAL_REPLICATION_FACTORS = {OFFSETS_TOPIC: "offsets.topic.replication.factor",
+                                SHARE_STATE_TOPIC: "share.coordinator.state.topic.replication.factor"}
 
 
 def is_internal(name: str) -> bool:
@@ -41,6 +51,53 @@ def check_replication_factor(replication_factor: int | None) -> None:
         raise InvalidReplicationFactorError(
             f"replication factor {replication_factor} is larger than the {BROKER_COUNT} available broker"
         )
+
+
+def manual_assignment(entries: Iterable[tuple[int, Sequence[int]]], num_partitions: int,
+                      replication_factor: int) -> list[list[int]]:
+    """The replicas of each partition of a CreateTopics request's explicit assignment (by partition
+    index), once its shape holds as Kafka 4.1 checks it: the partition count and replication factor
+    left at -1 (INVALID_REQUEST), each partition named once and the indexes 0..n-1
+    (INVALID_REPLICA_ASSIGNMENT)."""
+    if replication_factor != -1:
+        raise InvalidRequestError("A manual partition assignment was specified, but replication factor was "
+                                  "not set to -1.")
+    if num_partitions != -1:
+        raise InvalidRequestError("A manual partition assignment was specified, but numPartitions was not set "
+                                  "to -1.")
+    by_index: dict[int, list[int]] = {}
+    for index, replicas in entries:
+        if index in by_index:
+            raise InvalidReplicaAssignmentError(f"Found multiple manual partition assignments for partition {index}")
+        by_index[index] = list(replicas)
+    for expected in range(len(by_index)):
+        if expected not in by_index:
+            raise InvalidReplicaAssignmentError("partitions should be a consecutive 0-based integer sequence")
+    return [by_index[i] for i in range(len(by_index))]
+
+
+def check_replicas(assignments: Iterable[Sequence[int]], brokers: Iterable[int]) -> None:
+    """Each partition's replicas name registered brokers, each once, as many for every partition
+    (Kafka 4.1's checks of a manual assignment; INVALID_REPLICA_ASSIGNMENT)."""
+    registered = set(brokers)
+    count: int | None = None
+    for replicas in assignments:
+        if not replicas:
+            raise InvalidReplicaAssignmentError("The manual partition assignment includes an empty replica list.")
+        seen: set[int] = set()
+        for broker in sorted(replicas):
+            if broker not in registered:
+                raise InvalidReplicaAssignmentError(f"The manual partition assignment includes broker {broker}, "
+                                                    "but no such broker is registered.")
+            if broker in seen:
+                raise InvalidReplicaAssignmentError(f"The manual partition assignment includes the broker {broker} "
+                                                    "more than once.")
+            seen.add(broker)
+        if count is not None and len(replicas) != count:
+            raise InvalidReplicaAssignmentError(
+                f"The manual partition assignment includes a partition with {len(replicas)} replica(s), but this "
+                f"is not consistent with previous partitions, which have {count} replica(s).")
+        count = len(replicas)
 
 
 class ConfigOp(IntEnum):
@@ -133,9 +190,11 @@ class TopicDescription:
 
 __all__ = [
     "BROKER_COUNT",
+    "INTERNAL_REPLICATION_FACTORS",
     "INTERNAL_TOPICS",
     "MAX_PARTITIONS",
     "REPLICATED_INTERNAL_TOPICS",
+    "SHARE_STATE_TOPIC",
     "ActiveProducer",
     "ConfigChange",
     "ConfigEntry",
@@ -146,7 +205,9 @@ __all__ = [
     "TopicDescription",
     "TopicInfo",
     "apply_config_ops",
+    "check_replicas",
     "check_replication_factor",
     "is_internal",
     "is_replicated",
+    "manual_assignment",
 ]

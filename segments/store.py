@@ -438,13 +438,17 @@ class Store:
         *,
         topic_id: uuid.UUID | None = None,
         validate_only: bool = False,
+        directories: bool = True,
     ) -> TopicInfo:
         """Create a topic with ``partitions`` partitions and config overrides (Kafka CreateTopics).
 
         Raises InvalidTopicError (name), TopicExistsError, InvalidPartitionsError (count < 1),
         InvalidConfigError. With ``validate_only`` nothing is written (CreateTopics validateOnly).
+        ``directories=False``: only the metadata file is written; each partition's directory is made
+        when its log is first opened (a cluster's broker holds only the partitions it replicates).
         """
-        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only)
+        topic = self.prepare_topic(name, partitions, configs, topic_id=topic_id, validate_only=validate_only,
+                                   directories=directories)
         if validate_only:
             return topic.info()
         return self.commit_topic(topic)
@@ -457,6 +461,7 @@ class Store:
         *,
         topic_id: uuid.UUID | None = None,
         validate_only: bool = False,
+        directories: bool = True,
     ) -> _Topic:
         """The slow half of ``create_topic``, safe from a worker thread: validate and write the
         partition directories and the metadata file. The name is reserved until ``commit_topic``
@@ -467,7 +472,7 @@ class Store:
                 return topic
             self._reserved.add(name)
         try:
-            self._create_files(topic)
+            self._create_files(topic, directories)
         except BaseException:
             with self._admin_lock:
                 self._reserved.discard(name)
@@ -503,7 +508,7 @@ class Store:
             raise TopicExistsError(f"topic id {topic.topic_id} is already in use")
         return topic
 
-    def _create_files(self, topic: _Topic) -> None:
+    def _create_files(self, topic: _Topic, directories: bool = True) -> None:
         """Partition directories first, then the metadata file (the commit point), then the in-memory
         maps: a failure at any step (disk full, permissions) undoes the steps before it, so a retry
         does not find a half-created topic. A crash before the metadata file leaves only empty
@@ -514,7 +519,7 @@ class Store:
         # event loop waits for the interpreter lock whenever this loop holds it between system calls.
         prefix = os.path.join(self.data_dir, topic.name) + "-"
         try:
-            for partition in range(topic.partitions):
+            for partition in range(topic.partitions if directories else 0):
                 path = prefix + str(partition)
                 try:
                     os.mkdir(path)
@@ -564,6 +569,10 @@ class Store:
         doomed = self._detach_topic(topic)
         logger.info("deleted topic %s (%s)", name, topic.topic_id)
         return topic.info(), doomed
+
+    def holds_partition(self, name: str, partition: int) -> bool:
+        """Whether the partition's log is open or its directory exists here."""
+        return (name, partition) in self._logs or (self.data_dir / f"{name}-{partition}").is_dir()
 
     def detach_partition(self, name: str, partition: int) -> Path | None:
         """Take one partition's data out of the store, the topic staying (this broker is no longer one
@@ -638,15 +647,17 @@ class Store:
         rest = dir_name[len(prefix) :]
         return int(rest) if rest.isdigit() else None
 
-    def add_partitions(self, name: str, new_total: int, *, validate_only: bool = False) -> TopicInfo:
+    def add_partitions(self, name: str, new_total: int, *, validate_only: bool = False,
+                       directories: bool = True) -> TopicInfo:
         """Grow a topic to ``new_total`` partitions (Kafka CreatePartitions); counts never shrink.
-        Blocks until the metadata is durable: ``plan_partitions`` and ``write_change`` do not."""
-        change = self.plan_partitions(name, new_total)
+        Blocks until the metadata is durable: ``plan_partitions`` and ``write_change`` do not.
+        ``directories=False``: as in ``create_topic``."""
+        change = self.plan_partitions(name, new_total, directories=directories)
         if validate_only:
             return change.info()
         return self._write_and_settle(change)
 
-    def plan_partitions(self, name: str, new_total: int) -> TopicChange:
+    def plan_partitions(self, name: str, new_total: int, *, directories: bool = True) -> TopicChange:
         """Validate a growth to ``new_total`` partitions, on top of the changes already planned;
         nothing is written. Raises UnknownTopicError, InvalidPartitionsError."""
         self._check_open()
@@ -659,7 +670,7 @@ class Store:
             raise InvalidPartitionsError(f"partition count {new_total} exceeds the maximum {MAX_PARTITIONS}")
         self._check_handle_budget(new_total)
         grown = _Topic(topic.name, topic.topic_id, new_total, dict(topic.overrides), topic.config)
-        return self._plan(grown, range(topic.partitions, new_total))
+        return self._plan(grown, range(topic.partitions, new_total) if directories else range(0))
 
     def alter_config(
         self,

@@ -47,8 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``logbroker_only`` tests skip under --broker=kafka; ``logbroker_differs`` tests assert Kafka's
-    behaviour, which logbroker does not give yet: a strict xfail on logbroker, so the fix shows."""
+    behaviour, which logbroker does not give yet: a strict xfail on logbroker, so the fix shows.
+    Under ``pytest-xdist --dist loadgroup`` (``make test``), tests that must share a worker are
+    grouped (``worker_group``)."""
     kind = config.getoption("--broker")
+    if getattr(config.option, "loadgroup", False):  # set in xdist's workers under --dist loadgroup
+        group_for_workers(items)
     for item in items:
         only = item.get_closest_marker("logbroker_only")
         if only is not None and kind == "kafka":
@@ -56,6 +60,77 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         differs = item.get_closest_marker("logbroker_differs")
         if differs is not None and kind == "logbroker":
             item.add_marker(pytest.mark.xfail(strict=True, reason=f"logbroker: {_reason(differs)}"))
+
+
+CLUSTER_FIXTURES = frozenset({"zookeeper"})  # tests/cluster/conftest.py: a ZooKeeper JVM (and brokers)
+# Fixtures of a wider scope that cost nothing to set up again in another worker.
+CHEAP_SHARED_FIXTURES = frozenset({"broker_kind"})
+
+
+def worker_group(item: pytest.Item) -> str | None:
+    """The tests ``make test`` (``--dist loadgroup``) keeps in one pytest-xdist worker; None for a test
+    that any worker may run on its own.
+
+    - every test that starts a ZooKeeper (the cluster tests): one worker, so two ZooKeeper JVMs and
+      six brokers never compete for the two cores;
+    - a test that uses a fixture wider than a function (a module's shared broker, a session's built
+      client): its file, so the fixture is set up once;
+    - any other test (its own broker, or none): None, scheduled on its own, so a long file is spread
+      over the workers instead of bounding one of them.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    if CLUSTER_FIXTURES & set(info.names_closure):
+        return "cluster"
+    for name, defs in info.name2fixturedefs.items():
+        if name in CHEAP_SHARED_FIXTURES:
+            continue
+        if any(d.scope != "function" and d.baseid for d in defs):  # baseid "": pytest's and plugins' own
+            return item.path.relative_to(ROOT).as_posix() if item.path.is_relative_to(ROOT) else str(item.path)
+    return None
+
+
+def group_for_workers(items: list[pytest.Item]) -> None:
+    """Put each test in its ``worker_group``, and order the tests so that the longest units are handed
+    out first (``make test`` passes --no-loadscope-reorder, so xdist keeps this order): the cluster
+    tests, then the files sharing a fixture, then single tests that start a broker, then the rest
+    (the unit tests fill the workers' tails)."""
+    groups = {id(item): worker_group(item) for item in items}
+    for item in items:
+        group = groups[id(item)]
+        if group is not None:
+            _join_group(item, group)
+
+    def rank(item: pytest.Item) -> int:
+        group = groups[id(item)]
+        if group == "cluster":
+            return 0
+        if group is not None:
+            return 1
+        return 2 if _starts_a_process(item) else 3
+
+    items.sort(key=rank)  # stable: the collection order holds within each rank
+
+
+def _join_group(item: pytest.Item, group: str) -> None:
+    """Put ``item`` in xdist group ``group``: its node id gets the suffix ``@group``, which the
+    loadgroup scheduler reads as the unit a worker runs whole. This is what xdist does itself for an
+    ``xdist_group`` mark, but pytest-xdist 3.8 writes ``item._nodeid``, which pytest 9.2 no longer
+    reads (the node id is ``str(item._id)``), so a mark never reached the scheduler."""
+    grouped = f"{item.nodeid}@{group}"
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import coerce_node_id  # pytest >= 9.2
+
+        item._id = coerce_node_id(grouped)
+    else:
+        item._nodeid = grouped  # type: ignore[attr-defined]  # pytest < 9.2
+    assert item.nodeid == grouped, "this pytest keeps node ids elsewhere: update _join_group"
+
+
+def _starts_a_process(item: pytest.Item) -> bool:
+    names = set(getattr(getattr(item, "_fixtureinfo", None), "names_closure", ()))
+    return bool(names & {"broker", "broker_factory"})
 
 
 def _reason(mark: pytest.Mark) -> str:

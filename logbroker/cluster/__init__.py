@@ -8,6 +8,7 @@ Runs only when ``zookeeper.connect`` is set; a single broker never imports it.
     controller.py controller election (fenced by ``/controller_epoch``) and leader election
     replicas.py   a leader's view of its followers: ISR, high watermark, acks=all waiters
     fetcher.py    a follower's fetch loop to one leader (Fetch with its replica id)
+    backoff.py    the follower's reconnect backoff (Kafka's exponential backoff with jitter)
     broker_connection.py  a connection to another broker on the inter-broker listener (TLS, SASL)
     node.py       this broker in the cluster: registration, roles, the core's PartitionOwnership
     zkserver.py   a local ZooKeeper process for development and tests

@@ -6,8 +6,9 @@ SASL follows the client side of KIP-152: SaslHandshake v1 names the mechanism, t
 travels in a SaslAuthenticate v2 request until the exchange completes. A refused handshake or a
 SaslAuthenticate error raises ``InterBrokerAuthenticationFailed`` with the peer's message. When
 the peer answers a session lifetime (KIP-368, ``connections.max.reauth.ms``), the connection
-records when it must be replaced; the caller opens a new one before then instead of
-re-authenticating in place.
+records when its session is due for renewal (80 % of the lifetime); the caller then re-authenticates
+in place, as Kafka's clients do: a new SaslHandshake and SaslAuthenticate exchange on the same open
+connection, between two requests, with the same mechanism and credentials (``reauthenticate``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from logbroker.security.sasl_client import SaslClient, SaslClientFailed, SaslCre
 HANDSHAKE_VERSION = 1
 AUTHENTICATE_VERSION = 2
 CONNECT_TIMEOUT_S = 5.0
-# A session is replaced this long (fraction of its lifetime) before the peer would end it.
+# A session is renewed once this fraction of its lifetime has passed, well before the peer would end it.
 REAUTH_MARGIN = 0.8
 _SIZE = struct.Struct(">i")
 
@@ -47,12 +48,20 @@ class InterBrokerSecurity:
 class BrokerConnection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
-    replace_at: float | None = None  # monotonic seconds; None: the session does not expire
+    reauth_at: float | None = None  # monotonic seconds; None: the session does not expire
     correlation: int = 0
+    # What authenticated the connection, to renew its session with: credentials, client id, peer.
+    sasl: tuple[SaslCredentials, str, str] | None = None
 
     @property
-    def expired(self) -> bool:
-        return self.replace_at is not None and time.monotonic() >= self.replace_at
+    def reauth_due(self) -> bool:
+        return self.reauth_at is not None and time.monotonic() >= self.reauth_at
+
+    async def reauthenticate(self) -> None:
+        """Renew the SASL session on this connection (KIP-368); InterBrokerAuthenticationFailed
+        when the peer refuses, after which the connection must be closed."""
+        assert self.sasl is not None
+        await _authenticate(self, *self.sasl)
 
     async def request(self, api_key: int, version: int, client_id: str, body: dict[str, Any],
                       timeout_s: float) -> dict[str, Any]:
@@ -109,5 +118,5 @@ async def _authenticate(conn: BrokerConnection, credentials: SaslCredentials, cl
             token = client.next(bytes(answer["auth_bytes"]))
         except SaslClientFailed as exc:
             raise InterBrokerAuthenticationFailed(f"{what} failed: {exc}") from None
-    if lifetime_ms > 0:
-        conn.replace_at = time.monotonic() + lifetime_ms / 1000 * REAUTH_MARGIN
+    conn.sasl = (credentials, client_id, peer)
+    conn.reauth_at = time.monotonic() + lifetime_ms / 1000 * REAUTH_MARGIN if lifetime_ms > 0 else None

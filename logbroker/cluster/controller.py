@@ -27,10 +27,16 @@ brokers did):
   ISR once caught up; when every target replica is in the ISR, the controller moves leadership into
   the target if needed, drops the leaving replicas from the ISR (a new leader epoch) and writes the
   target alone as the assignment. Cancelling writes the original replicas back.
+
+Topic deletion (Kafka's ``TopicDeletionManager``): a topic marked in ``/admin/delete_topics`` is
+deleted from ZooKeeper (its assignment, partition states, config and the mark, in one transaction)
+once every replica has deleted its copy; while a replica is down the deletion waits for it, as
+Kafka's does for a replica that cannot answer StopReplica.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -331,6 +337,48 @@ class Controller:
                 log.info("controller %d: %s-%d reassigned to %s (leader %d, isr %s)", self.broker_id, topic, p,
                          list(target), new.leader, list(new.isr))
                 done += 1
+        return done
+
+    def finish_deletions(self, deletions: dict[str, tuple[TopicAssignment | None, frozenset[int]]]) -> int:
+        """Delete from ZooKeeper each topic marked for deletion whose replicas all deleted their copies
+        (``deletions``: topic -> its assignment, None once its znode is gone, and the brokers that
+        did); returns how many. A controller deposed meanwhile deletes nothing."""
+        done = 0
+        for topic, (assignment, deleted_by) in deletions.items():
+            if assignment is not None and not assignment.all_replicas() <= deleted_by:
+                continue
+            tx = self.zk.transaction()
+            tx.check(znodes.CONTROLLER_EPOCH, self._epoch_version)
+            if assignment is not None:
+                partitions = f"{znodes.topic_path(topic)}/partitions"
+                with contextlib.suppress(NoNodeError):
+                    for p in self.zk.get_children(partitions):
+                        with contextlib.suppress(NoNodeError):
+                            if self.zk.get_children(f"{partitions}/{p}"):
+                                tx.delete(f"{partitions}/{p}/state")
+                        tx.delete(f"{partitions}/{p}")
+                    tx.delete(partitions)
+                tx.delete(znodes.topic_path(topic))
+                if self.zk.exists(znodes.topic_config_path(topic)) is not None:
+                    tx.delete(znodes.topic_config_path(topic))
+            try:
+                marks = self.zk.get_children(znodes.delete_topic_path(topic))
+            except NoNodeError:
+                continue  # another controller finished it
+            for child in marks:
+                tx.delete(f"{znodes.delete_topic_path(topic)}/{child}")
+            tx.delete(znodes.delete_topic_path(topic))
+            failed = [r for r in tx.commit() if isinstance(r, Exception)]
+            if failed:
+                log.info("controller %d: deletion of topic %s not written (%s); tried again on the next pass",
+                         self.broker_id, topic, type(failed[0]).__name__)
+                if self._fenced():
+                    self.epoch = -1
+                    return done
+                continue
+            log.info("controller %d: topic %s deleted from the cluster (every replica deleted its copy)",
+                     self.broker_id, topic)
+            done += 1
         return done
 
     def _write(self, topic: str, partition: int, state: PartitionState, version: int) -> bool:

@@ -9,6 +9,11 @@ fetcher does), so its log never keeps records the new leader does not have. Then
 v12 with ``ReplicaId`` = its broker id and ``CurrentLeaderEpoch``, KIP-320) from its log end,
 appends the batches as they are and keeps the leader's high watermark. A partition the leader
 refuses (not leader, fenced or unknown epoch) is dropped until the cluster state says otherwise.
+
+A leader that cannot be reached, or that refuses this broker (its inter-broker credentials), is
+tried again after Kafka's reconnect backoff (``reconnect.backoff.ms`` doubling up to
+``reconnect.backoff.max.ms``, with jitter; ``backoff.py``); the failure is logged when it starts or
+changes, and the recovery once, not every attempt.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from logbroker.broker import Broker
+from logbroker.cluster.backoff import ReconnectBackoff
 from logbroker.cluster.broker_connection import (
     BrokerConnection,
     InterBrokerAuthenticationFailed,
@@ -36,8 +42,7 @@ log = logging.getLogger(__name__)
 
 FETCH_VERSION = 12
 EPOCH_VERSION = 3
-RETRY_S = 0.2
-AUTH_RETRY_S = 2.0  # after the leader refused this broker's credentials
+RETRY_S = 0.2  # after a local storage error
 _DROP = {ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH,
          ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.OFFSET_OUT_OF_RANGE}
 
@@ -56,7 +61,8 @@ class ReplicaFetcher:
                  on_high_watermark: Callable[[TopicPartition, int], None],
                  high_watermark: Callable[[TopicPartition], int],
                  on_dropped: Callable[[TopicPartition], None], wait_ms: int, max_bytes: int,
-                 security: InterBrokerSecurity | None = None) -> None:
+                 security: InterBrokerSecurity | None = None,
+                 backoff: ReconnectBackoff | None = None) -> None:
         self.broker = broker
         self.security = security  # TLS and/or SASL of the inter-broker listener
         self.broker_id = broker_id
@@ -71,6 +77,8 @@ class ReplicaFetcher:
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: BrokerConnection | None = None
+        self.backoff = backoff if backoff is not None else ReconnectBackoff(50, 1000)
+        self.failure: str | None = None  # what keeps failing now, as last logged (None: fetching)
 
     def follow(self, tp: TopicPartition, leader_epoch: int) -> None:
         held = self.partitions.get(tp)
@@ -101,23 +109,40 @@ class ReplicaFetcher:
             try:
                 await self._truncate_new()
                 await self._fetch_once()
+                self._recovered()
             except (OSError, ProtocolError, asyncio.IncompleteReadError, ConnectionError) as exc:
-                log.info("fetch from leader %d failed: %s; retrying", self.leader_id, exc)
-                self._disconnect()
-                await asyncio.sleep(RETRY_S)
+                await self._back_off(logging.INFO, "cannot fetch", exc)
             except InterBrokerAuthenticationFailed as exc:
-                log.error("cannot replicate from leader %d: %s; retrying in %.0f s", self.leader_id, exc,
-                          AUTH_RETRY_S)
-                self._disconnect()
-                await asyncio.sleep(AUTH_RETRY_S)
+                await self._back_off(logging.ERROR, "cannot replicate", exc)
             except (StorageError, KeyError) as exc:  # e.g. a topic deleted while its fetch was in flight
                 log.warning("fetch from leader %d: %s; retrying", self.leader_id, exc)
                 self._disconnect()
                 await asyncio.sleep(RETRY_S)
 
+    async def _back_off(self, level: int, what: str, exc: BaseException) -> None:
+        """Close the connection and wait the reconnect backoff; log only when the failure is new."""
+        self._disconnect()
+        wait_s = self.backoff.next_wait_s()
+        failure = f"{type(exc).__name__}: {exc}"
+        if failure != self.failure:
+            self.failure = failure
+            log.log(level, "%s from leader %d: %s; retrying with backoff (%d ms doubling to %d ms)", what,
+                    self.leader_id, exc, self.backoff.initial_ms, self.backoff.maximum_ms)
+        else:
+            log.debug("%s from leader %d (attempt %d): %s", what, self.leader_id, self.backoff.failures, exc)
+        await asyncio.sleep(wait_s)
+
+    def _recovered(self) -> None:
+        if self.failure is not None:
+            log.info("fetching from leader %d again after %d failed attempt(s)", self.leader_id,
+                     self.backoff.failures)
+            self.failure = None
+        self.backoff.succeeded()
+
     async def _request(self, api_key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
-        if self._conn is not None and self._conn.expired:
-            self._disconnect()  # the leader's SASL session ends soon: authenticate a new connection
+        if self._conn is not None and self._conn.reauth_due:
+            # The leader's SASL session ends soon: renew it on this connection (KIP-368), no reconnect.
+            await self._conn.reauthenticate()
         if self._conn is None:
             address = self._address()
             if address is None:

@@ -46,6 +46,7 @@ from kazoo.exceptions import BadVersionError, ConnectionLoss, KazooException, No
 
 from logbroker.broker import Broker
 from logbroker.cluster import znodes
+from logbroker.cluster.backoff import ReconnectBackoff
 from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
@@ -67,9 +68,8 @@ from logbroker.errors import (
     UnknownLeaderEpochError,
     UnknownTopicError,
 )
-from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
-from logbroker.topics import TopicInfo, is_replicated
+from logbroker.topics import INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,9 @@ class ClusterView:
     assignments: dict[str, TopicAssignment]
     configs: dict[str, dict[str, str]]  # of the topics new to this broker
     states: dict[TopicPartition, tuple[PartitionState, int]]
+    # topics marked in /admin/delete_topics: their assignment (None once gone) and the brokers that
+    # deleted their copies; left out of ``assignments``
+    deletions: dict[str, tuple[TopicAssignment | None, frozenset[int]]]
 
 
 def _now_ms() -> int:
@@ -142,6 +145,9 @@ class ClusterNode:
         self._isr_tasks: set[asyncio.Task[None]] = set()
         self._removals: set[asyncio.Task[None]] = set()  # directories of replicas this broker dropped
         self._local_changes = 0  # topic changes this broker wrote; a pass that saw none of them is redone
+        self._passes = 0  # passes applied
+        self.deletions: dict[str, TopicAssignment] = {}  # topics marked for deletion, as the last pass read
+        self._confirming: set[str] = set()
         # Told when this broker starts or stops leading a partition (the group coordinator loads or
         # unloads the groups of a ``__consumer_offsets`` partition).
         self.on_leadership: Callable[[str, int, bool], None] | None = None
@@ -179,7 +185,7 @@ class ClusterNode:
         await asyncio.to_thread(self._close_session)
 
     def _ensure_paths(self) -> None:
-        for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS):
+        for path in (znodes.BROKER_IDS, znodes.TOPICS, znodes.TOPIC_CONFIGS, znodes.DELETE_TOPICS):
             self.zk.ensure_path(path)
 
     async def advertise_http(self, url: str) -> None:
@@ -280,14 +286,31 @@ class ClusterNode:
         self.controller.try_elect(self._poke)
         controller_id = self.controller.controller_id()
         assignments, configs = self._read_topics(known)
+        deletions = self._read_deletions(assignments)
         states = self._read_states(assignments)
         if self.controller.active:
+            if self.controller.finish_deletions(deletions):
+                deletions = self._read_deletions(assignments)
             if self.controller.elect_leaders(dict(registrations), assignments, states):
                 states = self._read_states(assignments)
             if self.controller.finish_reassignments(dict(registrations), assignments, states):
                 assignments, configs = self._read_topics(known)
+                deletions = self._read_deletions(assignments)
                 states = self._read_states(assignments)
-        return ClusterView(brokers, registrations, controller_id, assignments, configs, states)
+        return ClusterView(brokers, registrations, controller_id, assignments, configs, states, deletions)
+
+    def _read_deletions(self, assignments: dict[str, TopicAssignment]
+                        ) -> dict[str, tuple[TopicAssignment | None, frozenset[int]]]:
+        """The topics marked for deletion, taken out of ``assignments``: each with its assignment and
+        the brokers that deleted their copies (a watch on each, so the controller hears of the last)."""
+        deletions: dict[str, tuple[TopicAssignment | None, frozenset[int]]] = {}
+        for name in self.zk.get_children(znodes.DELETE_TOPICS, watch=self._poke):
+            try:
+                done = self.zk.get_children(znodes.delete_topic_path(name), watch=self._poke)
+            except NoNodeError:
+                continue
+            deletions[name] = (assignments.pop(name, None), frozenset(int(b) for b in done if b.isdigit()))
+        return deletions
 
     def _read_brokers(self) -> tuple[dict[int, BrokerRegistration], dict[int, int]]:
         """Every registration, read again each pass: a broker that restarted re-registers under the
@@ -351,6 +374,7 @@ class ClusterNode:
                 log.info("broker %d is in the cluster at %s:%d", i, b.host, b.port)
         self.brokers, self.registrations = view.brokers, view.registrations
         self._controller_id = view.controller_id
+        changed = [name for name, a in view.assignments.items() if self.assignments.get(name) != a]
         for deleted in set(known) - set(view.assignments):
             if deleted in self.assignments:
                 self._forget(deleted)
@@ -371,6 +395,72 @@ class ClusterNode:
                        and held[0].leader_epoch == read[0].leader_epoch else read
                        for tp, read in view.states.items()}
         self._apply_roles()
+        for name in changed:
+            self._delete_strays(name)
+        self._apply_deletions(view)
+        self.deletions = {name: held[0] for name, held in view.deletions.items() if held[0] is not None}
+        self._passes += 1
+
+    def _apply_deletions(self, view: ClusterView) -> None:
+        """Topics marked for deletion: their local copy goes (here or, for a broker that was down, on
+        its first pass back) and each replica then records that it deleted its copy, so the
+        controller can finish (Kafka's StopReplica with delete and its answer). Topics held here but
+        unknown to the cluster at start (deleted while this broker was down, where it held no replica)
+        lose their metadata; one holding data is kept and reported, never deleted on a guess."""
+        for name, (assignment, deleted_by) in view.deletions.items():
+            if assignment is None:
+                continue
+            if name not in self.assignments and self.broker.topic_id(name) == assignment.topic_id:
+                self.broker.forget_topic(name)
+                log.info("topic %s is being deleted from the cluster: local copy deleted", name)
+            if self.broker_id in assignment.all_replicas() and self.broker_id not in deleted_by:
+                self._confirm_deletion(name)
+        if self._passes == 0:
+            for name in self.broker.topic_names():
+                if not is_replicated(name) or name in view.assignments or name in view.deletions:
+                    continue
+                info = self.broker.topic(name)
+                if any(self.broker.holds_replica_files(name, p) for p in range(info.partitions)):
+                    log.warning("topic %s has data here but is not in the cluster; kept", name)
+                else:
+                    self.broker.forget_topic(name)
+                    log.info("topic %s is no longer in the cluster: its metadata here deleted", name)
+
+    def _confirm_deletion(self, topic: str) -> None:
+        """Record in a worker thread that this replica deleted its copy of ``topic`` (once at a time)."""
+        if topic in self._confirming or self._loop is None:
+            return
+        self._confirming.add(topic)
+
+        def write() -> None:
+            with contextlib.suppress(NodeExistsError, NoNodeError):
+                self.zk.create(znodes.deleted_copy_path(topic, self.broker_id))
+
+        async def confirm() -> None:
+            try:
+                await asyncio.to_thread(write)
+            except KazooException as exc:
+                log.info("topic %s: deletion of the local copy not recorded (%s); again on the next pass", topic, exc)
+            finally:
+                self._confirming.discard(topic)
+
+        task = self._loop.create_task(confirm())
+        self._removals.add(task)
+        task.add_done_callback(self._removals.discard)
+
+    def _delete_strays(self, topic: str) -> None:
+        """Delete the local copies of ``topic``'s partitions this broker is not a replica of: one left
+        by a reassignment that completed while this broker was down, found when it learns the
+        assignment (its first pass after a start, or any change). Kafka's broker deletes such stray
+        logs at start, and its controller sends StopReplica with delete to replicas it removes."""
+        assignment = self.assignments[topic]
+        for p, replicas in enumerate(assignment.replicas):
+            tp = (topic, p)
+            if self.broker_id in replicas or tp in self.leading or tp in self.following:
+                continue
+            if self.broker.has_partition(topic, p) and self.broker.holds_replica_files(topic, p):
+                log.info("broker %d is not a replica of %s-%d: deleting its stray copy", self.broker_id, topic, p)
+                self._delete_copy(tp)
 
     def _forget(self, topic: str) -> None:
         """The topic left the cluster: stop its roles and delete the local copy."""
@@ -443,6 +533,10 @@ class ClusterNode:
         if not had_role:
             return
         log.info("broker %d is no longer a replica of %s-%d: deleting its copy", self.broker_id, *tp)
+        self._delete_copy(tp)
+
+    def _delete_copy(self, tp: TopicPartition) -> None:
+        """Take the partition's data out of the store at once and remove its directory in a worker thread."""
         self.follower_hw.pop(tp, None)
         try:
             detached = self.broker.drop_replica(*tp)
@@ -478,7 +572,9 @@ class ClusterNode:
                                      high_watermark=lambda tp: self.follower_hw.get(tp, 0), on_dropped=self._dropped,
                                      wait_ms=self.config.get_int("replica.fetch.wait.max.ms"),
                                      max_bytes=self.config.get_int("replica.fetch.max.bytes"),
-                                     security=self.inter_broker_security)
+                                     security=self.inter_broker_security,
+                                     backoff=ReconnectBackoff(self.config.get_int("reconnect.backoff.ms"),
+                                                              self.config.get_int("reconnect.backoff.max.ms")))
             self.fetchers[leader] = fetcher
         return fetcher
 
@@ -574,6 +670,14 @@ class ClusterNode:
                 raise UnknownLeaderEpochError(f"{topic}-{partition}: leader epoch {leader_epoch} is newer than "
                                               f"{replica.leader_epoch}")
 
+    def hosts_replica(self, topic: str, partition: int) -> bool:
+        tp = (topic, partition)
+        if tp in self.leading or tp in self.following:
+            return True
+        assignment = self.assignments.get(topic)
+        return assignment is not None and partition < len(assignment.replicas) \
+            and self.broker_id in assignment.replicas[partition]
+
     def leader_epoch(self, topic: str, partition: int) -> int:
         replica = self.leading.get((topic, partition))
         return replica.leader_epoch if replica is not None else -1
@@ -641,8 +745,8 @@ class ClusterNode:
             return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen)))
         if replication_factor not in (None, -1):
             rf = replication_factor
-        elif info.name == OFFSETS_TOPIC:
-            rf = min(self.config.get_int("offsets.topic.replication.factor"), len(live))
+        elif info.name in INTERNAL_REPLICATION_FACTORS:  # __consumer_offsets, __share_group_state
+            rf = min(self.config.get_int(INTERNAL_REPLICATION_FACTORS[info.name]), len(live))
         else:
             rf = self.config.get_int("default.replication.factor")
         assert rf is not None
@@ -663,23 +767,37 @@ class ClusterNode:
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         return assignment
 
-    async def unpublish_topic(self, name: str) -> None:
-        """Delete the topic's znodes (assignment, partition states, config) in a worker thread; brokers
-        that see it gone delete their copies. Kafka routes this through ``/admin/delete_topics`` and
-        the controller."""
-        await _off_loop(self.zk, self._remove_topic_znodes, name)
-        if name in self.assignments:
-            self._forget_roles_only(name)
+    async def unpublish_topic(self, name: str, timeout_s: float | None = None) -> None:
+        """Mark the topic for deletion, ``/admin/delete_topics/<topic>`` (in a worker thread), as Kafka's
+        ZooKeeper-mode DeleteTopics does, and wait until it is gone from the cluster: every broker drops
+        it, each replica deletes its copy and says so, then the controller deletes its znodes. A replica
+        that is down holds the deletion until it returns; past ``timeout_s`` (DeleteTopics' own;
+        None: ``ADMIN_TIMEOUT_S``) the request answers REQUEST_TIMED_OUT (ClusterStateUnavailableError)
+        and the deletion goes on, as in Kafka; with ``timeout_s`` <= 0 it does not wait (Kafka's broker
+        answers at once then)."""
+        topic_id = await _off_loop(self.zk, self._mark_for_deletion, name)
         self._local_changes += 1
         self._wake.set()
+        if timeout_s is not None and timeout_s <= 0:
+            return
+        first = self._passes + 1
+        deadline = time.monotonic() + (ADMIN_TIMEOUT_S if timeout_s is None else timeout_s)
+        while not (self._passes > first and name not in self.deletions
+                   and (name not in self.assignments or self.assignments[name].topic_id != topic_id)):
+            if time.monotonic() > deadline:
+                raise ClusterStateUnavailableError(f"topic {name} is marked for deletion but not yet deleted "
+                                                   "(a replica may be down); the deletion goes on")
+            await asyncio.sleep(0.05)
 
-    def _remove_topic_znodes(self, name: str) -> None:
+    def _mark_for_deletion(self, name: str) -> uuid.UUID:
         try:
-            self.zk.delete(znodes.topic_path(name), recursive=True)
+            data, _ = self.zk.get(znodes.topic_path(name))
         except NoNodeError:
             raise UnknownTopicError(f"Topic '{name}' does not exist.") from None  # deleted meanwhile
-        with contextlib.suppress(NoNodeError):
-            self.zk.delete(znodes.topic_config_path(name))
+        with contextlib.suppress(NodeExistsError):
+            self.zk.create(znodes.delete_topic_path(name), makepath=True)
+        log.info("topic %s marked for deletion", name)
+        return TopicAssignment.from_json(data).topic_id
 
     def _forget_roles_only(self, topic: str) -> None:
         """As ``_forget`` but leaving the local delete to the caller (the client's DeleteTopics)."""

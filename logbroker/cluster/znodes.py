@@ -18,6 +18,12 @@
     /brokers/topics/<topic>/partitions/<p>/state no         {"version":1,"leader":<id or -1>,"leader_epoch":<n>,
                                                             "isr":[ids],"controller_epoch":<n>}
 
+    /admin/delete_topics/<topic>                 no         empty: the topic is marked for deletion (Kafka's
+                                                            DeleteTopics in ZooKeeper mode writes it; the
+                                                            controller deletes the topic's znodes, then it)
+    /admin/delete_topics/<topic>/<id>            no         empty, ours: replica <id> deleted its copy (what
+                                                            Kafka's StopReplica response with delete tells
+                                                            its controller)
     /latest_producer_id_block                    no         {"version":1,"broker":<id>,"block_start":"<n>",
                                                             "block_end":"<n>"} (the last block claimed; inclusive end)
 
@@ -51,6 +57,7 @@ TOPIC_CONFIGS = "/config/topics"
 CONTROLLER = "/controller"
 CONTROLLER_EPOCH = "/controller_epoch"
 PRODUCER_ID_BLOCK = "/latest_producer_id_block"
+DELETE_TOPICS = "/admin/delete_topics"
 NO_LEADER = -1
 
 
@@ -68,6 +75,14 @@ def topic_config_path(topic: str) -> str:
 
 def partition_state_path(topic: str, partition: int) -> str:
     return f"{TOPICS}/{topic}/partitions/{partition}/state"
+
+
+def delete_topic_path(topic: str) -> str:
+    return f"{DELETE_TOPICS}/{topic}"
+
+
+def deleted_copy_path(topic: str, broker_id: int) -> str:
+    return f"{DELETE_TOPICS}/{topic}/{broker_id}"
 
 
 def _now_ms() -> str:
@@ -167,6 +182,10 @@ class TopicAssignment:
 
         return cls(uuid_from_kafka(doc["topic_id"]), tuple(parts[p] for p in range(len(parts))),
                    by_partition("adding_replicas"), by_partition("removing_replicas"))
+
+    def all_replicas(self) -> set[int]:
+        """Every broker holding a replica of any of the topic's partitions."""
+        return {b for replicas in self.replicas for b in replicas}
 
     def reassigning(self, partition: int) -> bool:
         return partition in self.adding or partition in self.removing

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from logbroker.broker import Broker
@@ -50,10 +51,11 @@ from logbroker.groups.offsets_topic import BrokerGroupLog, GroupLog
 from logbroker.groups.record_writer import RecordWriter, resolve
 from logbroker.groups.schema import OFFSETS_TOPIC, encode_group_metadata_key, partition_for
 from logbroker.groups.settings import CoordinatorSettings
+from logbroker.groups.share_coordinator import ShareCoordinator
 from logbroker.groups.share_describe import describe_share_group
 from logbroker.groups.share_group import SHARE, ShareGroup, ShareSettings
 from logbroker.groups.share_state import SHARE_STATE_TOPIC, SHARE_STATE_TOPIC_CONFIGS
-from logbroker.groups.shares import Offsets, ShareGroups
+from logbroker.groups.shares import Offsets, ShareGroups, ShareHeartbeatResult
 from logbroker.groups.state import GroupState
 
 log = logging.getLogger(__name__)
@@ -78,9 +80,12 @@ class GroupCoordinator:
         share_settings: ShareSettings | None = None,
         partition_offsets: Offsets | None = None,
         leader_of: Callable[[int], int] | None = None,
+        topic_id_of: Callable[[str], uuid.UUID | None] | None = None,
+        share_state_leader_of: Callable[[int], int] | None = None,
     ) -> None:
         """``topics`` returns every topic's partition count (what consumer-protocol groups are
-        assigned from); ``partition_exists`` and ``log_end_offset`` answer for commits and lag."""
+        assigned from); ``partition_exists`` and ``log_end_offset`` answer for commits and lag;
+        ``topic_id_of`` a topic's id (without it, unit tests' topics get ids made from their names)."""
         self.settings = settings or CoordinatorSettings()
         self._groups: dict[str, Group] = {}  # the one group map
         self._writer = RecordWriter(group_log, loop)
@@ -89,10 +94,13 @@ class GroupCoordinator:
                                    self.settings.offset_metadata_max_bytes)
         self.classic = ClassicGroups(self._groups, self.settings, self._writer)
         self.consumer = ConsumerGroups(self._groups, topics or dict, self.settings.consumer)
-        # Share groups (KIP-932): same group map, their state in __share_group_state.
+        # Share groups (KIP-932): same group map; their state with the share coordinator, in
+        # __share_group_state.
+        self.share_state = (ShareCoordinator(share_state_log, topic_id_of or _name_based_id, loop,
+                                             share_state_leader_of)
+                            if share_state_log is not None else None)
         self.share = ShareGroups(self._groups, topics or dict, partition_offsets or (lambda topic, partition: None),
-                                 RecordWriter(share_state_log, loop) if share_state_log is not None else None,
-                                 share_settings)
+                                 self.share_state, share_settings, coordinates=self.owns)
         self._next_retention_check_ms: int | None = None
         # The __consumer_offsets partitions whose groups are here; None: all of them (one broker).
         self._owned: set[int] | None = None
@@ -127,13 +135,21 @@ class GroupCoordinator:
             view = ownership.partition_view(OFFSETS_TOPIC, partition)
             return -1 if view is None else view.leader
 
+        def state_leader_of(partition: int) -> int:
+            ownership = broker.ownership
+            if ownership is None:
+                return broker.node_id
+            view = ownership.partition_view(SHARE_STATE_TOPIC, partition)
+            return -1 if view is None else view.leader
+
         share_settings = ShareSettings.from_config(broker.config)
         coordinator = cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
                    CoordinatorSettings.from_config(broker.config), partition_exists=partition_exists,
                    log_end_offset=log_end_offset, topics=topics,
                    share_state_log=BrokerGroupLog(broker, share_settings.state_partitions, topic=SHARE_STATE_TOPIC,
                                                   configs=SHARE_STATE_TOPIC_CONFIGS),
-                   share_settings=share_settings, partition_offsets=partition_offsets, leader_of=leader_of)
+                   share_settings=share_settings, partition_offsets=partition_offsets, leader_of=leader_of,
+                   topic_id_of=broker.topic_id, share_state_leader_of=state_leader_of)
         broker.add_topic_deletion_listener(coordinator.topic_deleted)
         return coordinator
 
@@ -178,8 +194,13 @@ class GroupCoordinator:
 
     def coordinate_partitions(self, partitions: set[int]) -> None:
         """In a cluster: coordinate only the groups of ``partitions`` (start-up passes none; leadership
-        then adds them one by one with ``take_partition``)."""
+        then adds them one by one with ``take_partition``). The share coordinator, likewise, owns no
+        ``__share_group_state`` partition until it leads one, and share-partitions live on the
+        leaders of their partitions (``ShareGroups.clustered``)."""
         self._owned = set(partitions)
+        self.share.clustered = True
+        if self.share_state is not None:
+            self.share_state.coordinate_partitions(set())
 
     def take_partition(self, partition: int, now_ms: int) -> int:
         """This broker now leads ``partition``: load its groups and offsets from the log (Kafka's
@@ -210,10 +231,42 @@ class GroupCoordinator:
             group = self._groups.pop(group_id, None)
             if isinstance(group, ClassicGroup):
                 self.classic.release(group)
+            elif isinstance(group, ShareGroup):
+                self.share.detach(group)  # the share-partitions this broker leads stay here
             self.offsets.forget(group_id)
         if leaving:
             log.info("no longer coordinating %s-%d: %d group(s) dropped", OFFSETS_TOPIC, partition, len(leaving))
         return len(leaving)
+
+    def leadership_changed(self, topic: str, partition: int, leading: bool, now_ms: int) -> None:
+        """The cluster says this broker started or stopped leading a partition: the groups of a
+        ``__consumer_offsets`` partition, the share-partition states of a ``__share_group_state``
+        partition, or the share-partitions of any other partition (dropped when it stops)."""
+        if topic == OFFSETS_TOPIC:
+            if leading:
+                self.take_partition(partition, now_ms)
+            else:
+                self.release_partition(partition)
+        elif topic == SHARE_STATE_TOPIC:
+            if self.share_state is not None:
+                if leading:
+                    self.share_state.take_partition(partition)
+                else:
+                    self.share_state.release_partition(partition)
+        elif not leading:
+            self.share.partition_lost(topic, partition)
+
+    def share_heartbeat(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
+                        subscribed_topics: list[str] | None = None, client_id: str = "", client_host: str = "",
+                        rack_id: str | None = None) -> ShareHeartbeatResult:
+        """One ShareGroupHeartbeat (``shares.ShareGroups.heartbeat``); NOT_COORDINATOR on a broker that
+        does not coordinate the group, as for the other group types."""
+        if group_id and not self.owns(group_id):
+            return ShareHeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.NOT_COORDINATOR,
+                                        f"this broker does not coordinate group {group_id}")
+        return self.share.heartbeat(group_id, member_id, member_epoch, now_ms=now_ms,
+                                    subscribed_topics=subscribed_topics, client_id=client_id,
+                                    client_host=client_host, rack_id=rack_id)
 
     def group(self, group_id: str) -> Group | None:
         """The live group of either type (tests and tools; do not mutate)."""
@@ -505,7 +558,9 @@ class GroupCoordinator:
             self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
         log.info("loaded %d group(s) and %d committed offset(s) from %d record(s)", len(self._groups),
                  sum(len(self.offsets.of(g)) for g in self._groups), replayed.applied)
-        log.info("loaded the state of %d share-partition(s)", self.share.load())
+        if self.share_state is not None and self._owned is None:
+            self.share_state.load()
+            log.info("loaded the state of %d share-partition(s)", self.share.load())
         return replayed.applied
 
     def close(self, now_ms: int | None = None) -> None:
@@ -515,3 +570,8 @@ class GroupCoordinator:
         self.classic.close()
         if now_ms is not None:
             self.share.flush(now_ms)
+
+
+def _name_based_id(topic: str) -> uuid.UUID:
+    """A stable id for a topic known by name only (a coordinator without a broker, in unit tests)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"logbroker-topic:{topic}")

@@ -74,7 +74,11 @@ async def acquire_durably(broker: Broker, share: ShareGroups, group_id: str, mem
                           now_ms: int) -> dict[TopicPartition, Acquired]:
     """``acquire_records``, answered once the acquisitions' delivery counts are durable. If the state
     cannot be written, nothing is handed out: the records stay locked and come back when the lock
-    expires, with the delivery counted."""
+    expires, with the delivery counted. In a cluster a share-partition served here for the first time
+    is read back from its share coordinator first (``ShareGroups.ensure_loaded``)."""
+    if share.clustered:
+        await share.ensure_loaded(group_id, partitions)
+        now_ms = broker.clock()
     got = acquire_records(broker, share, group_id, member_id, partitions, max_records, max_bytes, now_ms)
     if got and not await share.persist(group_id, got, now_ms):
         log.warning("share group %s: acquisitions of member %s on %s not written; withheld", group_id, member_id,

@@ -33,13 +33,22 @@ shaped like Kafka's ShareSnapshot records) and compiled by the schema engine::
 
 A null value (tombstone) deletes a share-partition's state (DeleteShareGroupOffsets, group deletion)
 or a group's configs.
-A key goes to partition ``abs(javaHashCode("group:topic:partition")) % partitions`` (Kafka's share
-coordinator keys on group, topic and partition the same way).
+
+A share-partition's records go to the partition of its share-coordinator key, as in Kafka 4.1:
+``abs(javaHashCode(key)) % partitions`` with the key ``group:topicId:partition``, the topic id in
+Kafka's text form (URL-safe base64 of its 16 bytes, no padding). Sources: Kafka 4.1.1's
+``FindCoordinatorRequest.json`` (key type SHARE and its key format), ``SharePartitionKey`` and
+``ShareCoordinatorService.partitionFor``. A group's configs go to the partition of
+``group::-1`` (logbroker's own key). Data written before partitioning used topic ids (by topic
+name) is still read: on replay a record in a key's own partition wins over one found elsewhere.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from logbroker.groups.offsets_topic import GroupLog
@@ -47,10 +56,10 @@ from logbroker.groups.schema import partition_for
 from logbroker.groups.share_partition import RecordState, StateBatch
 from logbroker.kafka.errors import EncodeError, ProtocolError
 from logbroker.kafka.versioned import read_version, record_codec
+from logbroker.topics import SHARE_STATE_TOPIC as SHARE_STATE_TOPIC
 
 log = logging.getLogger(__name__)
 
-SHARE_STATE_TOPIC = "__share_group_state"
 SHARE_STATE_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": str(100 * 1024 * 1024)}
 
 _KEY = record_codec("SharePartitionStateKey")
@@ -96,6 +105,31 @@ def decode_key(data: bytes) -> SharePartitionKey | str:
     return body["group"], body["topic"], body["partition"]
 
 
+def merge_batches(held: tuple[StateBatch, ...], written: tuple[StateBatch, ...], start_offset: int
+                  ) -> tuple[StateBatch, ...]:
+    """The state batches after a WriteShareGroupState, as Kafka 4.1.1 keeps them: the written batches
+    over the held ones (an offset in both takes the written state), nothing below the start offset."""
+    kept: list[StateBatch] = []
+    covered = sorted((b.first_offset, b.last_offset) for b in written)
+    for batch in held:
+        pieces = [(batch.first_offset, batch.last_offset)]
+        for first, last in covered:
+            cut: list[tuple[int, int]] = []
+            for lo, hi in pieces:
+                if last < lo or first > hi:
+                    cut.append((lo, hi))
+                    continue
+                if lo < first:
+                    cut.append((lo, first - 1))
+                if hi > last:
+                    cut.append((last + 1, hi))
+            pieces = cut
+        kept.extend(StateBatch(lo, hi, batch.state, batch.delivery_count) for lo, hi in pieces)
+    merged = [StateBatch(max(b.first_offset, start_offset), b.last_offset, b.state, b.delivery_count)
+              for b in (*kept, *written) if b.last_offset >= start_offset]
+    return tuple(sorted(merged, key=lambda b: b.first_offset))
+
+
 def decode_value(data: bytes) -> SharePartitionSnapshot:
     body = _VALUE.decode(data)[1]
     return SharePartitionSnapshot(body["start_offset"], body["state_epoch"], tuple(
@@ -103,21 +137,65 @@ def decode_value(data: bytes) -> SharePartitionSnapshot:
         for b in body["state_batches"]))
 
 
-def state_partition(group: str, topic: str, partition: int, partitions: int) -> int:
-    return partition_for(f"{group}:{topic}:{partition}", partitions)
+def kafka_uuid_text(value: uuid.UUID) -> str:
+    """Kafka's text form of a UUID (``Uuid.toString``): URL-safe base64, no padding."""
+    return base64.urlsafe_b64encode(value.bytes).decode().rstrip("=")
+
+
+def coordinator_key(group: str, topic_id: uuid.UUID, partition: int) -> str:
+    """The share-coordinator key of a share-partition (FindCoordinator key type SHARE)."""
+    return f"{group}:{kafka_uuid_text(topic_id)}:{partition}"
+
+
+def parse_coordinator_key(key: str) -> tuple[str, uuid.UUID, int] | None:
+    """(group, topic id, partition) of ``group:topicId:partition``; None when malformed: anything but
+    three fields (a group id holding ``:`` too, as Kafka 4.1.1 refuses it), a topic id that is not
+    Kafka's text form of one, a partition that is not a number."""
+    parts = key.split(":")
+    if len(parts) != 3 or not parts[0] or not parts[2].isdigit():
+        return None
+    group, text, index = parts
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return None
+    if len(raw) != 16 or kafka_uuid_text(uuid.UUID(bytes=raw)) != text:
+        return None
+    return group, uuid.UUID(bytes=raw), int(index)
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The ``__share_group_state`` partition of a share-coordinator key."""
+    return partition_for(key, partitions)
+
+
+def state_partition(group: str, topic_id: uuid.UUID, partition: int, partitions: int) -> int:
+    return key_partition(coordinator_key(group, topic_id, partition), partitions)
+
+
+def config_partition(group: str, partitions: int) -> int:
+    return partition_for(f"{group}::-1", partitions)
 
 
 @dataclass(slots=True)
 class ReplayedShareState:
     partitions: dict[SharePartitionKey, SharePartitionSnapshot]
     configs: dict[str, dict[str, str]]
+    where: dict[SharePartitionKey, int]  # the state partition each share-partition's record was read from
 
 
-def replay(state_log: GroupLog) -> ReplayedShareState:
-    """The latest snapshot of every share-partition and the configs of every share group (start-up);
-    unreadable records are skipped."""
-    out = ReplayedShareState({}, {})
-    for record in state_log.replay():
+# The state partition a share-partition's records belong in (None: unknown, its topic is gone).
+HomePartition = Callable[[SharePartitionKey], int | None]
+
+
+def replay(state_log: GroupLog, partitions: Collection[int] | None = None,
+           home: HomePartition | None = None) -> ReplayedShareState:
+    """The latest snapshot of every share-partition and the configs of every share group in
+    ``partitions`` (None: all); unreadable records are skipped. With ``home``, a record read from its
+    key's own partition wins over any read elsewhere (older data partitioned another way)."""
+    out = ReplayedShareState({}, {}, {})
+    at_home: set[SharePartitionKey] = set()
+    for record in state_log.replay(partitions):
         try:
             key = decode_key(record.key)
             if isinstance(key, str):
@@ -126,8 +204,16 @@ def replay(state_log: GroupLog) -> ReplayedShareState:
                 else:
                     body = _CONFIG_VALUE.decode(record.value)[1]
                     out.configs[key] = {c["name"]: c["value"] for c in body["configs"]}
-            elif record.value is None:
+                continue
+            own = home(key) if home is not None else None
+            if own is not None and own == record.partition:
+                at_home.add(key)
+            elif key in at_home:
+                continue  # the record in the key's own partition decides
+            out.where[key] = record.partition
+            if record.value is None:
                 out.partitions.pop(key, None)
+                out.where.pop(key, None)
             else:
                 out.partitions[key] = decode_value(record.value)
         except (ProtocolError, EncodeError, ValueError) as exc:

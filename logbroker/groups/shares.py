@@ -4,12 +4,22 @@ share-partitions' durable state and the admin of their start offsets.
 Share groups live in the coordinator's one group map next to classic and consumer groups (a group
 id names one group of one type). Each share-partition (``share_partition.SharePartition``) is made
 on first acquisition, its start offset from ``share.auto.offset.reset`` (``latest`` unless the group
-says otherwise, as in Kafka). Its state goes to ``__share_group_state`` (``share_state.py``):
+says otherwise, as in Kafka). Its state goes to the share coordinator (``share_coordinator.py``,
+through a ``share_persister.SharePersister``), which keeps it in ``__share_group_state``:
 acknowledgements are answered only once their record is durable, so a restart never loses one;
 acquisitions are handed out only once their delivery counts are durable (``persist``), so a restart
 never forgets a delivery and the delivery-count limit holds across crashes; lock expiries and
 releases are written on the next ``tick`` without anyone waiting (a crash before then only makes
 the record available again, as the expiry did).
+
+In a cluster (``clustered``) the three jobs are split as in Kafka: membership stays with the group
+coordinator (this broker when ``coordinates(group)``), while the share-partitions live on the leader
+of their topic partition, which serves ShareFetch and ShareAcknowledge for any member with a share
+session there. A broker that leads a partition of a group it does not coordinate keeps that group's
+share-partitions in a holder of their own (``_led``). A share-partition is read back from its share
+coordinator (``ensure_loaded``) the first time this broker serves it, and dropped when this broker
+stops leading its partition (``partition_lost``): the next leader reads it back, every record that
+was acquired here available again with its deliveries counted.
 
 Synchronous and single-threaded, like the rest of the coordinator; every method takes ``now_ms``.
 """
@@ -17,6 +27,7 @@ Synchronous and single-threaded, like the rest of the coordinator; every method 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
@@ -24,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logbroker.groups.errors import HeartbeatError
-from logbroker.groups.record_writer import RecordWriter, resolve
+from logbroker.groups.record_writer import resolve
+from logbroker.groups.share_coordinator import NONE, ShareCoordinator
 from logbroker.groups.share_group import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
@@ -36,16 +48,9 @@ from logbroker.groups.share_group import (
     check_group_config,
 )
 from logbroker.groups.share_partition import AckType, AcquiredRange, InvalidRecordState, RecordState, SharePartition
+from logbroker.groups.share_persister import LocalPersister, SharePersister
 from logbroker.groups.share_sessions import ShareSessions
-from logbroker.groups.share_state import (
-    SharePartitionSnapshot,
-    encode_config_key,
-    encode_config_value,
-    encode_key,
-    encode_value,
-    replay,
-    state_partition,
-)
+from logbroker.groups.share_state import SharePartitionSnapshot, config_partition
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +96,20 @@ class PartitionShareState:
 
 class ShareGroups:
     def __init__(self, groups: MutableMapping[str, Any], topics: Callable[[], Mapping[str, int]],
-                 offsets: Offsets, writer: RecordWriter | None, settings: ShareSettings | None = None) -> None:
+                 offsets: Offsets, store: ShareCoordinator | None, settings: ShareSettings | None = None,
+                 coordinates: Callable[[str], bool] | None = None) -> None:
         self._groups = groups  # the coordinator's one group map
         self._topics = topics
         self._offsets = offsets
-        self._writer = writer  # None: no durable state (unit tests)
+        self._store = store  # this broker's share coordinator; None: no durable state (unit tests)
+        # Where share-partition states are written and read (in a cluster: their coordinator, anywhere).
+        self.persister: SharePersister | None = LocalPersister(store) if store is not None else None
+        self._coordinates = coordinates or (lambda group_id: True)
         self.settings = settings or ShareSettings()
+        self.clustered = False  # set by the coordinator in a cluster (see the module's docstring)
+        self._led: dict[str, ShareGroup] = {}  # share-partitions of groups coordinated elsewhere
+        self._loaded: set[tuple[str, str, int]] = set()  # in a cluster: share-partitions read back here
+        self._loading: dict[tuple[str, str, int], asyncio.Future[None]] = {}
         self._dirty: set[tuple[str, str, int]] = set()
         self.changed: asyncio.Event | None = None  # set when records become available again
         self.sessions = ShareSessions()  # the Kafka front's share sessions, dropped with their member
@@ -105,6 +118,38 @@ class ShareGroups:
     def group(self, group_id: str) -> ShareGroup | None:
         group = self._groups.get(group_id)
         return group if isinstance(group, ShareGroup) else None
+
+    def _future(self) -> asyncio.Future[Any]:
+        return self._store.future() if self._store is not None else asyncio.get_running_loop().create_future()
+
+    def _holder(self, group_id: str, *, create: bool = False) -> ShareGroup | None:
+        """The group holding the share-partitions of ``group_id`` here: the group itself when this
+        broker coordinates it, else (in a cluster) the holder of the partitions it leads."""
+        existing = self._groups.get(group_id)
+        if existing is not None:
+            return existing if isinstance(existing, ShareGroup) else None
+        held = self._led.get(group_id)
+        if held is None and create and self.clustered:
+            held = self._led[group_id] = ShareGroup(group_id)
+        return held
+
+    def _holders(self) -> list[ShareGroup]:
+        return [g for g in self._groups.values() if isinstance(g, ShareGroup)] + list(self._led.values())
+
+    def detach(self, group: ShareGroup) -> None:
+        """The coordinator lets ``group`` go (another broker coordinates it now): the share-partitions
+        this broker leads stay here, held without members."""
+        if group.partitions:
+            group.members.clear()
+            self._led[group.group_id] = group
+
+    def may_fetch(self, group_id: str, member_id: str) -> bool:
+        """Whether a member may acquire records here: a member of the group when this broker
+        coordinates it; in a cluster any member with a share session when another broker does (the
+        partition leader does not see the membership, as in Kafka)."""
+        if self._coordinates(group_id):
+            return self.is_member(group_id, member_id)
+        return self.clustered
 
     def _setting(self, group: ShareGroup, name: str, default: int) -> int:
         value = group.configs.get(name)
@@ -129,7 +174,7 @@ class ShareGroups:
             return ShareHeartbeatResult(member_id, -1, 0, None)
         if member_epoch == 0:
             if group is None:
-                group = ShareGroup(group_id)
+                group = self._led.pop(group_id, None) or ShareGroup(group_id)
                 self._groups[group_id] = group
             member_id = member_id or str(uuid.uuid4())
             member = group.members.get(member_id)
@@ -211,6 +256,8 @@ class ShareGroups:
         offsets = self._offsets(topic, partition)
         if offsets is None:
             return None
+        if sp is None and self.clustered and (group.group_id, topic, partition) not in self._loaded:
+            return None  # its state is not read back from the share coordinator yet (ensure_loaded)
         start, end = offsets
         if sp is None:
             reset = group.configs.get(AUTO_OFFSET_RESET, "latest")
@@ -225,15 +272,15 @@ class ShareGroups:
     def next_fetch_offset(self, group_id: str, member_id: str, topic: str, partition: int,
                           now_ms: int) -> int | None:
         """Where to read the log from for ``acquire`` (None: nothing to acquire for this member now)."""
-        group = self.group(group_id)
-        if group is None or member_id not in group.members:
+        group = self._holder(group_id)
+        if group is None or not self.may_fetch(group_id, member_id):
             return None
         sp = self._partition(group, topic, partition)
         return sp.next_fetch_offset(now_ms) if sp is not None else None
 
     def release(self, group_id: str, member_id: str, partitions: Iterable[TopicPartition], now_ms: int) -> None:
         """Release what ``member_id`` holds in ``partitions`` (its share session closed)."""
-        group = self.group(group_id)
+        group = self._holder(group_id)
         if group is None:
             return
         for topic, partition in partitions:
@@ -246,8 +293,8 @@ class ShareGroups:
                 now_ms: int, *, read_end: int | None = None) -> list[AcquiredRange]:
         """Acquire up to ``max_records`` records of one partition for a member of the group; with
         ``read_end``, only below it (the end of what the caller read of the log)."""
-        group = self.group(group_id)
-        if group is None or member_id not in group.members:
+        group = self._holder(group_id)
+        if group is None or not self.may_fetch(group_id, member_id):
             return []
         sp = self._partition(group, topic, partition)
         offsets = self._offsets(topic, partition)
@@ -267,17 +314,16 @@ class ShareGroups:
         record's last delivery is not counted; here it is, so no record is delivered more often than
         ``share.delivery.count.limit`` allows, restarts included.
         """
-        if self._writer is None:  # no state topic (a coordinator without storage): nothing to wait for
-            fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[bool] = self._future()
+        if self.persister is None:  # no state topic (a coordinator without storage): nothing to wait for
             fut.set_result(True)
             return fut
-        fut = self._writer.future()
-        group = self.group(group_id)
+        group = self._holder(group_id)
         if group is None:
             fut.set_result(False)
             return fut
         results: dict[TopicPartition, int] = {}
-        done: asyncio.Future[dict[TopicPartition, int]] = self._writer.future()
+        done: asyncio.Future[dict[TopicPartition, int]] = self._future()
         done.add_done_callback(lambda f: resolve(fut, not f.result()))
         self._write_all(group, set(partitions), now_ms, results, done)
         return fut
@@ -285,7 +331,7 @@ class ShareGroups:
     def holds(self, group_id: str, member_id: str, topic: str, partition: int, offset: int,
               delivery_count: int | None, now_ms: int) -> bool:
         """Whether the member holds this record now (at this delivery, when ``delivery_count`` is given)."""
-        group = self.group(group_id)
+        group = self._holder(group_id)
         sp = group.partitions.get((topic, partition)) if group is not None else None
         if sp is None:
             return False
@@ -295,7 +341,7 @@ class ShareGroups:
                 and (delivery_count is None or rec.delivery_count == delivery_count))
 
     def has_available(self, group_id: str, topic: str, partition: int) -> bool:
-        group = self.group(group_id)
+        group = self._holder(group_id)
         sp = group.partitions.get((topic, partition)) if group is not None else None
         offsets = self._offsets(topic, partition)
         if offsets is None:
@@ -305,9 +351,8 @@ class ShareGroups:
     def acknowledge(self, group_id: str, member_id: str, topic: str, partition: int,
                     acks: Iterable[tuple[int, AckType]], now_ms: int) -> asyncio.Future[int]:
         """Apply acknowledgements; the future answers a Kafka error code once they are durable (0)."""
-        assert self._writer is not None
-        fut: asyncio.Future[int] = self._writer.future()
-        group = self.group(group_id)
+        fut: asyncio.Future[int] = self._future()
+        group = self._holder(group_id)
         sp = group.partitions.get((topic, partition)) if group is not None else None
         if group is None or sp is None:
             fut.set_result(INVALID_RECORD_STATE)
@@ -322,7 +367,7 @@ class ShareGroups:
         if any(kind == AckType.RELEASE for _, kind in acks):
             self._wake()
         self._write(group, topic, partition, now_ms,
-                    lambda error: resolve(fut, 0 if error.ok else HeartbeatError.COORDINATOR_NOT_AVAILABLE))
+                    lambda error: resolve(fut, 0 if error == NONE else HeartbeatError.COORDINATOR_NOT_AVAILABLE))
         return fut
 
     def _wake(self) -> None:
@@ -330,16 +375,81 @@ class ShareGroups:
             self.changed.set()
 
     def _write(self, group: ShareGroup, topic: str, partition: int, now_ms: int,
-               on_done: Callable[[Any], None]) -> None:
-        """Write one share-partition's state (or its tombstone when it is gone)."""
-        assert self._writer is not None
+               on_done: Callable[[int], None]) -> None:
+        """Write one share-partition's state (or its tombstone when it is gone); ``on_done(error code)``."""
         self._dirty.discard((group.group_id, topic, partition))
+        if self.persister is None:
+            on_done(NONE)
+            return
         sp = group.partitions.get((topic, partition))
-        value = None if sp is None else encode_value(SharePartitionSnapshot(
-            sp.start_offset, group.state_epochs.get((topic, partition), 0), tuple(sp.state_batches())))
-        key = encode_key(group.group_id, topic, partition)
-        part = state_partition(group.group_id, topic, partition, self._writer.log.partition_count())
-        self._writer.write_to(part, [(key, value)], now_ms, lambda e, _b: on_done(e))
+        snapshot = None if sp is None else SharePartitionSnapshot(
+            sp.start_offset, group.state_epochs.get((topic, partition), 0), tuple(sp.state_batches()))
+        written = self.persister.write(group.group_id, topic, partition, snapshot, now_ms)
+        if written.done():  # answered at once (a write that could not start): no loop round trip
+            on_done(_outcome(written))
+        else:
+            written.add_done_callback(lambda f: on_done(_outcome(f)))
+
+    # ------------------------------------------------------------------ a cluster's partition leaders
+    async def ensure_loaded(self, group_id: str, partitions: Iterable[TopicPartition]) -> None:
+        """In a cluster: read the state of these share-partitions back from their share coordinator
+        the first time this broker serves them (Kafka's share-partition initialisation). A read that
+        fails leaves the share-partition unserved until the next try."""
+        if not self.clustered or self.persister is None:
+            return
+        waits: list[asyncio.Future[None]] = []
+        for topic, partition in partitions:
+            key = (group_id, topic, partition)
+            if key in self._loaded:
+                continue
+            pending = self._loading.get(key)
+            if pending is None:
+                pending = asyncio.ensure_future(self._load_one(group_id, topic, partition))
+                self._loading[key] = pending
+                pending.add_done_callback(functools.partial(self._loaded_or_not, key))
+            waits.append(pending)
+        if waits:
+            await asyncio.gather(*(asyncio.shield(w) for w in waits))
+
+    def _loaded_or_not(self, key: tuple[str, str, int], _done: asyncio.Future[None]) -> None:
+        self._loading.pop(key, None)
+
+    async def _load_one(self, group_id: str, topic: str, partition: int) -> None:
+        assert self.persister is not None
+        error, snapshot = await self.persister.read(group_id, topic, partition)
+        if error:
+            log.info("share group %s %s-%d: state not read back (error %d); not served yet", group_id, topic,
+                     partition, error)
+            return
+        group = self._holder(group_id, create=True)
+        if group is None:
+            return  # the id is held by a group of another type
+        if snapshot is not None and (topic, partition) not in group.partitions:
+            group.partitions[(topic, partition)] = SharePartition.restore(
+                snapshot.start_offset, snapshot.batches,
+                lock_ms=self._setting(group, LOCK_DURATION, self.settings.lock_ms),
+                delivery_limit=self._setting(group, DELIVERY_LIMIT, self.settings.delivery_limit),
+                max_in_flight=self.settings.max_in_flight)
+            group.state_epochs[(topic, partition)] = snapshot.state_epoch
+            self._wake()
+        self._loaded.add((group_id, topic, partition))
+        log.info("share group %s %s-%d: state read back (%s)", group_id, topic, partition,
+                 f"start offset {snapshot.start_offset}" if snapshot is not None else "none stored")
+
+    def partition_lost(self, topic: str, partition: int) -> int:
+        """This broker stopped leading ``topic``-``partition``: drop its share-partitions (their state
+        is as durable as the last write; the new leader reads it back). Returns how many."""
+        dropped = 0
+        for group in self._holders():
+            if group.partitions.pop((topic, partition), None) is not None:
+                dropped += 1
+            self._dirty.discard((group.group_id, topic, partition))
+        self._loaded = {k for k in self._loaded if (k[1], k[2]) != (topic, partition)}
+        for gid in [gid for gid, g in self._led.items() if not g.partitions]:
+            del self._led[gid]
+        if dropped:
+            log.info("%s-%d: no longer led here; %d share-partition(s) dropped", topic, partition, dropped)
+        return dropped
 
     # ------------------------------------------------------------------ group configs
     def configs(self, group_id: str) -> dict[str, str]:
@@ -357,8 +467,7 @@ class ShareGroups:
         (its configs then apply when members come), as Kafka allows. Answers (error code, message)
         once durable: INVALID_CONFIG (40) for an unknown name or a bad value, GROUP_ID_NOT_FOUND
         when the id is held by a group of another type."""
-        assert self._writer is not None
-        fut: asyncio.Future[tuple[int, str | None]] = self._writer.future()
+        fut: asyncio.Future[tuple[int, str | None]] = self._future()
         for name, value in changes.items():
             problem = check_group_config(name, value) if value is not None else (
                 None if name in GROUP_CONFIGS else f"unknown share group config {name}")
@@ -372,6 +481,15 @@ class ShareGroups:
         if validate_only:
             fut.set_result((0, None))
             return fut
+        if self._store is not None:
+            # In a cluster the configs' record has one writer, the leader of its partition; changing
+            # them anywhere else would change this broker's copy alone.
+            where = config_partition(group_id, self._store.partition_count())
+            if not self._store.owns(where):
+                owner = self._store.locate(where)
+                fut.set_result((int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
+                                f"the configs of share group {group_id} are kept by broker {owner}"))
+                return fut
         group = existing if existing is not None else ShareGroup(group_id)
         self._groups[group_id] = group
         for name, value in changes.items():
@@ -379,12 +497,18 @@ class ShareGroups:
                 group.configs.pop(name, None)
             else:
                 group.configs[name] = value
-        key = encode_config_key(group_id)
-        value_bytes = encode_config_value(group.configs) if group.configs else None
-        part = state_partition(group_id, "", -1, self._writer.log.partition_count())
-        self._writer.write_to(part, [(key, value_bytes)], now_ms,
-                              lambda e, _b: resolve(fut, (0, None) if e.ok else
-                                                    (int(HeartbeatError.COORDINATOR_NOT_AVAILABLE), None)))
+        if self._store is None:
+            fut.set_result((0, None))
+            return fut
+        written = self._store.write_configs(group_id, dict(group.configs), now_ms)
+
+        def done(f: asyncio.Future[int]) -> None:
+            resolve(fut, (0, None) if _outcome(f) == NONE else (int(HeartbeatError.COORDINATOR_NOT_AVAILABLE), None))
+
+        if written.done():
+            done(written)
+        else:
+            written.add_done_callback(done)
         return fut
 
     # ------------------------------------------------------------------ admin of start offsets
@@ -413,8 +537,7 @@ class ShareGroups:
     def alter_start_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int],
                             now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
         """AlterShareGroupOffsets: only while the group has no members (else NON_EMPTY_GROUP, 68)."""
-        assert self._writer is not None
-        fut: asyncio.Future[dict[TopicPartition, int]] = self._writer.future()
+        fut: asyncio.Future[dict[TopicPartition, int]] = self._future()
         group = self.group(group_id)
         if group is None and group_id not in self._groups:
             group = ShareGroup(group_id)
@@ -447,8 +570,7 @@ class ShareGroups:
     def delete_start_offsets(self, group_id: str, partitions: Iterable[TopicPartition],
                              now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
         """DeleteShareGroupOffsets: forget share-partitions (the next acquisition starts afresh)."""
-        assert self._writer is not None
-        fut: asyncio.Future[dict[TopicPartition, int]] = self._writer.future()
+        fut: asyncio.Future[dict[TopicPartition, int]] = self._future()
         group = self.group(group_id)
         partitions = list(partitions)
         if group is None:
@@ -471,8 +593,8 @@ class ShareGroups:
             return
         waiting = set(tps)
         for tp in tps:
-            def done(error: Any, tp: TopicPartition = tp) -> None:
-                if not error.ok:
+            def done(error: int, tp: TopicPartition = tp) -> None:
+                if error != NONE:
                     results[tp] = int(HeartbeatError.COORDINATOR_NOT_AVAILABLE)
                 waiting.discard(tp)
                 if not waiting:
@@ -486,15 +608,14 @@ class ShareGroups:
         self.sessions.drop_group(group.group_id)
         for topic, partition in tps:
             self._write(group, topic, partition, now_ms, lambda _e: None)
-        if group.configs and self._writer is not None:
+        if group.configs and self._store is not None:
             group.configs.clear()
-            part = state_partition(group.group_id, "", -1, self._writer.log.partition_count())
-            self._writer.write_to(part, [(encode_config_key(group.group_id), None)], now_ms, lambda _e, _b: None)
+            self._store.write_configs(group.group_id, None, now_ms)
 
     # ------------------------------------------------------------------ time and start-up
     def tick(self, now_ms: int) -> None:
         """Expire sessions (their records are released) and locks; write what changed since."""
-        for group in [g for g in self._groups.values() if isinstance(g, ShareGroup)]:
+        for group in self._holders():
             for member in [m for m in group.members.values() if m.deadline_ms <= now_ms]:
                 log.info("share group %s: member %s session expired", group.group_id, member.member_id)
                 self.leave(group.group_id, member.member_id, now_ms, expired=True)
@@ -506,22 +627,22 @@ class ShareGroups:
 
     def flush(self, now_ms: int) -> None:
         """Write every share-partition changed since the last write (acquisitions, releases)."""
-        if self._writer is None:
+        if self.persister is None:
             self._dirty.clear()
             return
         for group_id, topic, partition in sorted(self._dirty):
-            g = self.group(group_id)
+            g = self._holder(group_id)
             if g is not None:
                 self._write(g, topic, partition, now_ms, lambda _e: None)
         self._dirty.clear()
 
     def load(self) -> int:
-        """Rebuild share groups (without members) and their share-partitions from their records."""
-        if self._writer is None:
+        """Rebuild share groups (without members) and their share-partitions from the share
+        coordinator's states (a single broker's start-up, after the coordinator's ``load``)."""
+        if self._store is None:
             return 0
-        replayed = replay(self._writer.log)
-        snapshots = replayed.partitions
-        for group_id, configs in replayed.configs.items():
+        snapshots = self._store.states
+        for group_id, configs in self._store.configs.items():
             group = self._groups.get(group_id)
             if group is None:
                 group = ShareGroup(group_id)
@@ -542,3 +663,8 @@ class ShareGroups:
                 max_in_flight=self.settings.max_in_flight)
             group.state_epochs[(topic, partition)] = snap.state_epoch
         return len(snapshots)
+
+
+def _outcome(written: asyncio.Future[int]) -> int:
+    """A state write's error code (a cancelled one: COORDINATOR_NOT_AVAILABLE)."""
+    return int(HeartbeatError.COORDINATOR_NOT_AVAILABLE) if written.cancelled() else written.result()

@@ -67,7 +67,7 @@ def build_app(ctx: HttpContext) -> web.Application:
     install_forwarding(app)
     broker = ctx.broker
     app[AUTH] = HttpAuth.from_config(broker.config, lambda: broker.credentials, broker.password_checks,
-                                     broker.data_dir)
+                                     broker.data_dir, lambda: broker.token_revocations)
     app.add_routes(routes_auth.routes)
     for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_share, routes_ops):
         app.add_routes(module.routes)

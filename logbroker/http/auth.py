@@ -56,7 +56,7 @@ from logbroker.security.scram_store import (
     from_password,
     verify_password,
 )
-from logbroker.security.token_revocations import TokenRevocations
+from logbroker.security.token_revocations import RevocationStore, TokenRevocations
 from logbroker.security.tokens import TokenClaims, TokenSigner
 
 log = logging.getLogger(__name__)
@@ -80,19 +80,27 @@ class HttpAuth:
     signer: TokenSigner
     secure_cookies: bool  # the listener is TLS: cookies get the Secure attribute
     throttle: LoginThrottle
-    revocations: TokenRevocations
+    own_revocations: TokenRevocations  # this broker's file
     checks: PasswordChecks  # where PBKDF2 runs: never on the event loop
+    # A cluster's revocations (ZooKeeper), asked each time: the broker swaps them in after it joins.
+    cluster_revocations: Callable[[], RevocationStore | None]
+
+    @property
+    def revocations(self) -> RevocationStore:
+        found = self.cluster_revocations()
+        return found if found is not None else self.own_revocations
 
     @classmethod
     def from_config(cls, config: BrokerConfig, store_of: Callable[[], CredentialStore], checks: PasswordChecks,
-                    data_dir: Path | None = None) -> HttpAuth:
+                    data_dir: Path | None = None,
+                    cluster_revocations: Callable[[], RevocationStore | None] = lambda: None) -> HttpAuth:
         secret = config.get_str("logbroker.http.token.secret").encode() or None
         lifetime = config.get_int("logbroker.http.token.lifetime.ms")
         throttle = LoginThrottle(config.get_int("logbroker.http.auth.max.failures"),
                                  config.get_int("logbroker.http.auth.failure.window.ms"))
         return cls(config.get_bool("logbroker.http.auth.enable"), config.get_bool("logbroker.http.metrics.auth"),
                    store_of, TokenSigner(secret, lifetime), config.get_bool("logbroker.http.ssl.enable"),
-                   throttle, TokenRevocations(data_dir, lifetime), checks)
+                   throttle, TokenRevocations(data_dir, lifetime), checks, cluster_revocations)
 
     async def check_password(self, user: str, password: str) -> bool:
         """Whether ``password`` is ``user``'s; the PBKDF2 runs in the password-check threads."""

@@ -10,11 +10,18 @@ does not coordinate (leadership moved meanwhile) answers 503 NOT_COORDINATOR, as
 cluster. When the coordinator is not known (no leader yet, no URL yet) the route answers itself
 (503 NOT_COORDINATOR) and the client retries. Credentials (Authorization, cookies) go along: the
 coordinator checks them again.
+
+A listing of every group (``GET /groups``) is gathered instead: the broker asked lists its own
+groups and asks every other live broker for theirs (``gather``), as Kafka's admin client answers
+ListGroups by asking every broker; one that does not answer makes the listing 503, as the admin
+client's ``all()`` fails then.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -22,7 +29,7 @@ from aiohttp import web
 from logbroker.errors import StorageError
 from logbroker.groups.schema import OFFSETS_TOPIC
 from logbroker.http.context import context
-from logbroker.http.errors import Handler
+from logbroker.http.errors import Handler, HttpError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,56 @@ async def _coordinator_url(request: web.Request, group: str) -> str | None:
     return ctx.broker.leader_http_url(OFFSETS_TOPIC, coordinator.partition_of(group))
 
 
+def _session(request: web.Request) -> aiohttp.ClientSession:
+    sessions = request.app[SESSION]
+    if not sessions:
+        sessions.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
+                                              auto_decompress=False))
+    return sessions[0]
+
+
+def _headers(request: web.Request) -> dict[str, str]:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_COPIED}
+    headers[FORWARDED_BY] = str(context(request).broker.node_id)
+    return headers
+
+
+def forwarded(request: web.Request) -> bool:
+    """The request came from another broker (answer it from this broker alone)."""
+    return FORWARDED_BY in request.headers
+
+
+async def gather(request: web.Request) -> list[Any]:
+    """The same GET (path and query) answered by every other live broker of the cluster, as JSON
+    documents (empty without a cluster). Credentials go along and each broker checks them.
+    Raises HttpError 503 when a broker does not answer, or not with 200."""
+    broker = context(request).broker
+    ownership = broker.ownership
+    if ownership is None or forwarded(request):
+        return []
+    others = [b.broker_id for b in ownership.live_brokers() if b.broker_id != broker.node_id]
+    headers = _headers(request)
+    headers["Accept"] = "application/json"
+    session = _session(request)
+
+    async def ask(broker_id: int) -> Any:
+        base = ownership.http_url(broker_id)
+        if base is None:
+            raise HttpError(503, "BROKER_NOT_AVAILABLE", f"broker {broker_id} has no HTTP API registered yet; retry")
+        try:
+            async with session.get(base.rstrip("/") + request.rel_url.path_qs, headers=headers,
+                                   allow_redirects=False) as answer:
+                if answer.status != 200:
+                    raise HttpError(503, "BROKER_NOT_AVAILABLE",
+                                    f"broker {broker_id} answered {answer.status}: {(await answer.text())[:200]}")
+                return await answer.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.info("HTTP %s: broker %d at %s did not answer (%s)", request.path, broker_id, base, exc)
+            raise HttpError(503, "BROKER_NOT_AVAILABLE", f"broker {broker_id} did not answer; retry") from None
+
+    return list(await asyncio.gather(*(ask(i) for i in others)))
+
+
 @web.middleware
 async def forwarding_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     group = _group_of(request)
@@ -78,16 +135,11 @@ async def forwarding_middleware(request: web.Request, handler: Handler) -> web.S
     base = await _coordinator_url(request, group)
     if base is None:
         return await handler(request)
-    sessions = request.app[SESSION]
-    if not sessions:
-        sessions.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
-                                              auto_decompress=False))
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_COPIED}
-    headers[FORWARDED_BY] = str(context(request).broker.node_id)
+    headers = _headers(request)
     body = await request.read() if request.can_read_body else None
     url = base.rstrip("/") + request.rel_url.path_qs
     try:
-        async with sessions[0].request(request.method, url, headers=headers, data=body,
+        async with _session(request).request(request.method, url, headers=headers, data=body,
                                        allow_redirects=False) as answer:
             payload = await answer.read()
             out = web.Response(status=answer.status, body=payload)

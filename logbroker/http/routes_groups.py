@@ -35,6 +35,7 @@ from logbroker.http.access import Op, require_group, require_topic, visible_grou
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context, coordinator
 from logbroker.http.errors import bad_request, group_error
+from logbroker.http.forwarding import gather
 from logbroker.http.params import INT64_MAX, body_object, field_int, optional
 from logbroker.http.share_partitions import share_partition_json
 
@@ -55,11 +56,21 @@ def _committed_offset(found: Any) -> int | None:
 
 @routes.get("/groups", allow_head=False)
 async def list_groups(request: web.Request) -> web.Response:
-    """Every group: classic (Kafka clients' JoinGroup) and consumer-protocol (HTTP and KIP-848 members)."""
+    """Every group: classic (Kafka clients' JoinGroup) and consumer-protocol (HTTP and KIP-848 members).
+    In a cluster each broker coordinates some groups: the others' are gathered from them."""
     every = coordinator(request).list_groups()
     visible = visible_groups(request, (g.group_id for g in every))
     groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "state": g.state, "group_type": g.group_type}
               for g in every if g.group_id in visible]
+    gathered = await gather(request)
+    if gathered:
+        seen = {str(g["group_id"]) for g in groups}
+        for answer in gathered:
+            for g in answer.get("groups", []) if isinstance(answer, dict) else []:
+                if isinstance(g, dict) and str(g.get("group_id")) not in seen:  # a group moving shows once
+                    seen.add(str(g.get("group_id")))
+                    groups.append(g)
+        groups.sort(key=lambda g: str(g.get("group_id")))
     return respond(request, {"groups": groups})
 
 

@@ -203,6 +203,8 @@ class Authenticator:
                                            f"{auth.principal}: {principal}")
             if auth.authenticated_mechanism is None:
                 log.info("authenticated %s as %s (%s)", peer, principal, server.mechanism)
+            else:
+                log.info("re-authenticated %s as %s (%s) on the same connection", peer, principal, server.mechanism)
             auth.principal = principal
             auth.authenticated_mechanism = server.mechanism
             auth.session_expires = None

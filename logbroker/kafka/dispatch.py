@@ -31,7 +31,7 @@ from logbroker.kafka.errors import ProtocolError, UnsupportedVersion
 from logbroker.kafka.fetch_sessions import FetchSessionCache
 from logbroker.kafka.handlers import Body, Handler, RequestContext
 from logbroker.kafka.handlers.acls import handle_create_acls, handle_delete_acls, handle_describe_acls
-from logbroker.kafka.handlers.client_quotas import handle_describe_client_quotas
+from logbroker.kafka.handlers.client_quotas import handle_alter_client_quotas, handle_describe_client_quotas
 from logbroker.kafka.handlers.configs import (
     handle_alter_configs,
     handle_describe_configs,
@@ -84,6 +84,12 @@ from logbroker.kafka.handlers.share import (
     handle_share_fetch,
     handle_share_group_describe,
     handle_share_group_heartbeat,
+)
+from logbroker.kafka.handlers.share_coordinator import (
+    handle_delete_share_group_state,
+    handle_initialize_share_group_state,
+    handle_read_share_group_state,
+    handle_write_share_group_state,
 )
 from logbroker.kafka.handlers.share_offsets import (
     handle_alter_share_group_offsets,
@@ -148,10 +154,15 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.SHARE_GROUP_DESCRIBE: (handle_share_group_describe, 1),
     ApiKey.SHARE_FETCH: (handle_share_fetch, 1),
     ApiKey.SHARE_ACKNOWLEDGE: (handle_share_acknowledge, 1),
+    ApiKey.INITIALIZE_SHARE_GROUP_STATE: (handle_initialize_share_group_state, 0),
+    ApiKey.READ_SHARE_GROUP_STATE: (handle_read_share_group_state, 0),
+    ApiKey.WRITE_SHARE_GROUP_STATE: (handle_write_share_group_state, 0),
+    ApiKey.DELETE_SHARE_GROUP_STATE: (handle_delete_share_group_state, 0),
     ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: (handle_describe_share_group_offsets, 0),
     ApiKey.ALTER_SHARE_GROUP_OFFSETS: (handle_alter_share_group_offsets, 0),
     ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),
     ApiKey.DESCRIBE_CLIENT_QUOTAS: (handle_describe_client_quotas, 1),
+    ApiKey.ALTER_CLIENT_QUOTAS: (handle_alter_client_quotas, 1),
     ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS: (handle_describe_user_scram_credentials, 0),
     ApiKey.ALTER_USER_SCRAM_CREDENTIALS: (handle_alter_user_scram_credentials, 0),
 }

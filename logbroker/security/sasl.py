@@ -21,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from scramp import ScramException, ScramMechanism
-
 from logbroker.security.scram_store import MECHANISMS, CredentialStore, check_password
 
 log = logging.getLogger(__name__)
@@ -105,6 +103,9 @@ class ScramServer:
     """One SCRAM exchange (two client tokens)."""
 
     def __init__(self, mechanism: str, store: CredentialStore) -> None:
+        # scramp is imported by the first SCRAM exchange: a broker without SCRAM listeners never loads it.
+        from scramp import ScramMechanism
+
         self.mechanism = mechanism
         self._store = store
         self._server = ScramMechanism(mechanism).make_server(self._auth_info)
@@ -131,6 +132,8 @@ class ScramServer:
         return self._user
 
     def evaluate(self, token: bytes) -> bytes:
+        from scramp import ScramException
+
         try:
             text = token.decode("utf-8")
         except UnicodeDecodeError:

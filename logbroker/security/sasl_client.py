@@ -20,12 +20,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from scramp import ScramClient, ScramException
+from typing import TYPE_CHECKING
 
 from logbroker.errors import InvalidConfigError
 from logbroker.security.sasl import SUPPORTED_MECHANISMS
 from logbroker.security.tls import setting
+
+if TYPE_CHECKING:
+    from scramp import ScramClient
 
 # A JAAS login-module option: name="value" (a value may hold escaped quotes).
 _OPTION = r'(?<![\w.]){name}\s*=\s*"((?:[^"\\]|\\.)*)"'
@@ -59,12 +61,16 @@ class SaslClient:
         if c.mechanism == "PLAIN":
             self._step = 2
             return b"\x00" + c.username.encode() + b"\x00" + c.password.encode()
+        from scramp import ScramClient  # loaded by a SCRAM exchange only
+
         self._scram = ScramClient([c.mechanism], c.username, c.password)
         self._step = 1
         first: str = self._scram.get_client_first()
         return first.encode()
 
     def next(self, server_token: bytes) -> bytes | None:
+        from scramp import ScramException
+
         try:
             text = server_token.decode("utf-8")
             if self._step == 1 and self._scram is not None:

@@ -32,7 +32,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from logbroker.errors import InvalidConfigError
-from logbroker.security.keystores import load_key_store, load_trust_store, store_type
 
 # The TLS settings of one listener, by Kafka's name.
 SSL_SETTINGS = ("ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.certificate.chain",
@@ -59,6 +58,9 @@ class TlsSettings:
 
 def server_context(props: Mapping[str, str], prefix: str = "", *, what: str = "listener") -> TlsSettings:
     """A server-side SSLContext (TLS 1.2+) from the PEM settings; InvalidConfigError names what is wrong."""
+    # Imported here: the key store formats need the cryptography package, which a broker without TLS never loads.
+    from logbroker.security.keystores import load_key_store, load_trust_store, store_type
+
     def get(name: str, default: str = "") -> str:
         return setting(props, prefix, name, default)
 
@@ -95,6 +97,8 @@ def server_context(props: Mapping[str, str], prefix: str = "", *, what: str = "l
 def client_context(props: Mapping[str, str], prefix: str = "", *, what: str = "inter-broker client") -> ssl.SSLContext:
     """A client-side SSLContext (TLS 1.2+, the peer's certificate and host name verified against the
     trust store) presenting this broker's own key store, for a broker connecting to another one."""
+    from logbroker.security.keystores import load_key_store, load_trust_store
+
     def get(name: str) -> str:
         return setting(props, prefix, name)
 

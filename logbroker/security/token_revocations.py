@@ -14,7 +14,8 @@ A revocation applies in memory at once; the file is written in a worker thread (
 time, each of the state as it is when that write starts, so a later write never loses an earlier
 revocation) and the caller awaits it: a logout or revoke is answered only once it is durable.
 A password change or a deleted user needs no entry: the token's credential binding no longer
-matches (``tokens.py``).
+matches (``tokens.py``). A cluster keeps its revocations in ZooKeeper instead
+(``token_revocations_zookeeper.py``), so they hold on every broker.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from logbroker.security.tokens import TokenClaims
 from segments.checkpoint import atomic_write
@@ -31,6 +33,17 @@ from segments.checkpoint import atomic_write
 log = logging.getLogger(__name__)
 
 REVOCATIONS_FILE = "http-token-revocations.json"
+
+
+class RevocationStore(Protocol):
+    def is_revoked(self, claims: TokenClaims) -> bool:
+        """Whether the token was revoked (never blocks)."""
+
+    async def revoke_token(self, claims: TokenClaims, now_ms: int) -> None:
+        """Refuse this token from now on; returns once that is durable."""
+
+    async def revoke_user(self, user: str, now_ms: int) -> None:
+        """Refuse every token of ``user`` issued up to now; returns once that is durable."""
 
 
 class TokenRevocations:

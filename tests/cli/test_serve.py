@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,32 @@ def test_a_port_in_use_is_named_and_no_data_directory_is_created(tmp_path: Path,
     assert "in use" in result.stderr
     assert "Traceback" not in result.stderr
     assert not data.exists()
+
+
+# The console tools' Kafka clients, SCRAM (scramp) and key store formats (cryptography): a broker
+# without TLS and SCRAM listeners needs none of them.
+UNNEEDED_LIBRARIES = ("kafka", "aiokafka", "confluent_kafka", "scramp", "cryptography")
+
+
+def test_serve_loads_no_library_it_does_not_need(tmp_path: Path, started) -> None:  # type: ignore[no-untyped-def]
+    """The console tools' client libraries are imported by the tools' commands only, SCRAM's and
+    the key stores' by the first SCRAM exchange or TLS listener: a plain broker started, serving
+    and stopped never loads them (its start-up is that much shorter)."""
+    ready = tmp_path / "ready.json"
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "logbroker.cli", "serve",
+                                 "--data-dir", str(tmp_path / "data"), "--kafka-listen", "127.0.0.1:0",
+                                 "--http-listen", "127.0.0.1:0", "--ready-file", str(ready)],
+                                cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    started.append(proc)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in log_path.read_text().splitlines() if line.startswith("import time:")}
+    assert "logbroker" in imported and "aiohttp" in imported  # the import log is read right
+    assert not imported & set(UNNEEDED_LIBRARIES), sorted(imported & set(UNNEEDED_LIBRARIES))

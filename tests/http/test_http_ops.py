@@ -74,7 +74,7 @@ def _stub_app_routes() -> set[tuple[str, str]]:
     """(method, path template) of every route the application registers."""
     broker = SimpleNamespace(config=SimpleNamespace(get_int=lambda name: 1024, get_str=lambda name: "",
                                                     get_bool=lambda name: False), credentials=None,
-                             data_dir=None)
+                             data_dir=None, password_checks=None, token_revocations=None)
     app = build_app(HttpContext(cast(Broker, broker)))
     routes = set()
     for route in app.router.routes():

@@ -178,6 +178,14 @@ def test_users_cannot_describe_client_quotas_without_describe_configs_on_the_clu
     assert body["error_message"] is None  # as Kafka 4.1 answers it
 
 
+def test_users_cannot_alter_client_quotas_without_alter_configs_on_the_cluster(alice: RawClient) -> None:
+    entity = [{"entity_type": "user", "entity_name": "alice"}]
+    body = alice.call(ApiKey.ALTER_CLIENT_QUOTAS, 1, {"entries": [
+        {"entity": entity, "ops": [{"key": "producer_byte_rate", "value": 1e12, "remove": False}]}],
+        "validate_only": False})
+    assert [(e["error_code"], e["entity"]) for e in body["entries"]] == [(E.CLUSTER_AUTHORIZATION_FAILED, entity)]
+
+
 def heartbeat(c: RawClient, group: str, topics: list[str]) -> int:
     body = c.call(ApiKey.CONSUMER_GROUP_HEARTBEAT, 1, {
         "group_id": group, "member_id": uuid.uuid4().hex[:22], "member_epoch": 0, "instance_id": None,

@@ -26,17 +26,12 @@ NOT_SERVED = {
     39: "delegation tokens are not implemented",
     40: "delegation tokens are not implemented",
     41: "delegation tokens are not implemented",
-    49: "client quotas are not enforced, so none can be set (DescribeClientQuotas answers that none exist)",
     55: "DescribeQuorum needs a KRaft quorum (answered UNSUPPORTED_VERSION, not advertised)",
     57: "feature flags (UpdateFeatures) belong to the KRaft controller",
     64: "UnregisterBroker belongs to the KRaft controller",
     80: "AddRaftVoter: KRaft quorum",
     81: "RemoveRaftVoter: KRaft quorum",
-    83: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    84: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    85: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    86: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
-    87: "share-group state RPCs between brokers (KIP-932): logbroker keeps that state in process",
+    87: "ReadShareGroupStateSummary (KIP-932): describe tools read the group coordinator's own share-partitions",
 }
 # APIs logbroker serves with a narrower range than Kafka 4.1's, and why (none today).
 NARROWER: dict[int, str] = {}

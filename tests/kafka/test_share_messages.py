@@ -33,8 +33,38 @@ def test_served_versions_are_kafka_41s() -> None:
                 ApiKey.SHARE_ACKNOWLEDGE):
         assert served[key] == (1, 1)
     for key in (ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, ApiKey.ALTER_SHARE_GROUP_OFFSETS,
-                ApiKey.DELETE_SHARE_GROUP_OFFSETS):
+                ApiKey.DELETE_SHARE_GROUP_OFFSETS, ApiKey.INITIALIZE_SHARE_GROUP_STATE,
+                ApiKey.READ_SHARE_GROUP_STATE, ApiKey.WRITE_SHARE_GROUP_STATE, ApiKey.DELETE_SHARE_GROUP_STATE):
         assert served[key] == (0, 0)
+
+
+def test_write_share_group_state_request_from_the_layout() -> None:
+    """WriteShareGroupState v0 (flexible): group, topics (uuid, partitions with state epoch, leader
+    epoch, start offset and state batches), as Kafka 4.1.1's message definition lays it out."""
+    header = struct.pack(">hhih", 85, 0, 3, 1) + b"b" + b"\x00"
+    batch = struct.pack(">qqbh", 4, 6, 0, 2) + b"\x00"
+    partition = struct.pack(">iiiq", 0, 1, 7, 4) + b"\x02" + batch + b"\x00"
+    body = _cstr("crew") + b"\x02" + TOPIC.bytes + b"\x02" + partition + b"\x00" + b"\x00"
+    request = codec.decode_request(memoryview(header + body))
+    assert request.body == {"group_id": "crew", "topics": [{"topic_id": TOPIC, "partitions": [
+        {"partition": 0, "state_epoch": 1, "leader_epoch": 7, "start_offset": 4, "state_batches": [
+            {"first_offset": 4, "last_offset": 6, "delivery_state": 0, "delivery_count": 2}]}]}]}
+    for cut in range(len(header) + 1, len(header + body) - 1):
+        with pytest.raises(ProtocolError):
+            codec.decode_request(memoryview(header + body)[:cut])
+
+
+def test_read_share_group_state_response_layout() -> None:
+    body = {"results": [{"topic_id": TOPIC, "partitions": [{
+        "partition": 2, "error_code": 0, "error_message": None, "state_epoch": 1, "start_offset": 9,
+        "state_batches": [{"first_offset": 9, "last_offset": 9, "delivery_state": 4, "delivery_count": 5}]}]}]}
+    frame = b"".join(bytes(c) for c in codec.encode_response(  # type: ignore[arg-type]
+        ApiKey.READ_SHARE_GROUP_STATE, 0, 9, body))
+    expected = (struct.pack(">i", 9) + b"\x00" + b"\x02" + TOPIC.bytes + b"\x02" + struct.pack(">ih", 2, 0)
+                + b"\x00" + struct.pack(">iq", 1, 9) + b"\x02" + struct.pack(">qqbh", 9, 9, 4, 5) + b"\x00"
+                + b"\x00" + b"\x00" + b"\x00")
+    assert frame[4:] == expected
+    assert codec.decode_response(memoryview(frame[4:]), ApiKey.READ_SHARE_GROUP_STATE, 0).body == body
 
 
 def test_heartbeat_request_from_the_guides_layout() -> None:

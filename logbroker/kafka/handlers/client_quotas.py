@@ -1,16 +1,12 @@
-"""DescribeClientQuotas (48), KIP-546: which client quotas apply to users, client ids or addresses.
+"""DescribeClientQuotas (48) and AlterClientQuotas (49), KIP-546: the client quotas set for users,
+client ids or addresses (the rules and the store: ``logbroker/client_quotas.py``).
 
-logbroker enforces no client quotas (no throttling by ``producer_byte_rate``,
-``consumer_byte_rate``, ``request_percentage`` or connection rates), so it holds no quota entities:
-every valid filter matches nothing and the answer is an empty entry list. What matters to clients is
-that the API is served, so Kafka's ``kafka-configs --describe --entity-type users`` (which asks this
-and DescribeUserScramCredentials) works, and that a filter Kafka refuses is refused the same way.
-AlterClientQuotas (49) is not served (not in ApiVersions; Kafka's admin client then fails the call
-with UnsupportedVersionException): storing quotas that nothing enforces would claim a limit that
-does not hold.
+logbroker stores and describes quotas as Kafka does, so ``kafka-configs --alter --add-config
+producer_byte_rate=... --entity-type users --entity-name alice`` and ``--describe`` work; it does not
+throttle by them (docs/SECURITY.md).
 
-The filter is checked as Kafka 4.1 checks it (``ClientQuotasImage.describe``), the whole request
-failing with an error code and message and no entries:
+The describe filter is checked as Kafka 4.1 checks it (``ClientQuotasImage.describe``), the whole
+request failing with an error code and message and no entries:
 
     component                                        error
     empty entity type                                INVALID_REQUEST (42)
@@ -21,18 +17,27 @@ failing with an error code and message and no entries:
     any other match type                             INVALID_REQUEST
     ip together with user or client-id               INVALID_REQUEST
 
-Describing needs DESCRIBE_CONFIGS on the cluster (else CLUSTER_AUTHORIZATION_FAILED), as in
-Kafka's ``KafkaApis``.
+Describing needs DESCRIBE_CONFIGS on the cluster, altering ALTER_CONFIGS on it (else
+CLUSTER_AUTHORIZATION_FAILED: for the whole describe, for every entity of an alteration), as in
+Kafka's ``KafkaApis`` and ``ControllerApis``. An alteration is answered per entity, once per entity
+(a repeated entity is answered once, with the refusal of its repetition); ``validate_only`` answers
+the same and stores nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from logbroker.client_quotas import Entity, QuotaAlteration, QuotaOp, describe, normalize
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, cluster_allowed
 
 ENTITY_TYPES = ("user", "client-id", "ip")
 MATCH_EXACT, MATCH_DEFAULT, MATCH_SPECIFIED = 0, 1, 2
+
+log = logging.getLogger(__name__)
 
 
 class _FilterRefused(Exception):
@@ -78,6 +83,49 @@ async def handle_describe_client_quotas(ctx: RequestContext, body: Body) -> Body
         _check_filter(body.get("components") or [])
     except _FilterRefused as exc:
         return {"throttle_time_ms": 0, "error_code": exc.code, "error_message": str(exc), "entries": None}
-    # No quota entity exists (module docstring): whatever the filter, nothing matches. Kafka 4.1 answers
-    # a success with an empty (not null) message.
-    return {"throttle_time_ms": 0, "error_code": 0, "error_message": "", "entries": []}
+    components = [(c["entity_type"], int(c["match_type"]), c["match"]) for c in body.get("components") or []]
+    found = describe(ctx.broker.client_quotas.quotas(), components, bool(body.get("strict")))
+    entries = [{"entity": [{"entity_type": t, "entity_name": n} for t, n in entity],
+                "values": [{"key": k, "value": v} for k, v in sorted(values.items())]}
+               for entity, values in sorted(found.items(), key=lambda item: repr(item[0]))]
+    # Kafka 4.1 answers a success with an empty (not null) message.
+    return {"throttle_time_ms": 0, "error_code": 0, "error_message": "", "entries": entries}
+
+
+def _alteration(entry: Body) -> QuotaAlteration:
+    ops = tuple(QuotaOp(o["key"], float(o["value"]), bool(o["remove"])) for o in entry.get("ops") or [])
+    return QuotaAlteration(tuple((e["entity_type"], e["entity_name"]) for e in entry.get("entity") or []), ops)
+
+
+async def handle_alter_client_quotas(ctx: RequestContext, body: Body) -> Body:
+    alterations = [_alteration(e) for e in body.get("entries") or []]
+    answers: dict[Entity, Body] = {}
+    if not cluster_allowed(ctx, Op.ALTER_CONFIGS):
+        for a in alterations:
+            answers.setdefault(normalize(a.components), _answer(a, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, None))
+        return {"throttle_time_ms": 0, "entries": list(answers.values())}
+    store = ctx.broker.client_quotas
+    quotas, results = store.plan(alterations)
+    for alteration, refusal in results:
+        entity = normalize(alteration.components)
+        first = answers.get(entity)
+        # One answer per entity, as Kafka's (a map by entity): a later refusal replaces an earlier answer.
+        shown = alteration if first is None else _alteration_of(first, alteration)
+        answers[entity] = _answer(shown, ErrorCode.INVALID_REQUEST if refusal else ErrorCode.NONE, refusal)
+    if not body.get("validate_only") and any(refusal is None for _, refusal in results):
+        await asyncio.to_thread(store.save, quotas)
+        log.info("client quotas altered by %s: %s", ctx.principal,
+                 "; ".join(f"{a.components}: {[(o.key, None if o.remove else o.value) for o in a.ops]}"
+                           for a, refusal in results if refusal is None))
+    return {"throttle_time_ms": 0, "entries": list(answers.values())}
+
+
+def _alteration_of(answer: Body, fallback: QuotaAlteration) -> QuotaAlteration:
+    """The components of an earlier answer (the entity as first named), else ``fallback``'s."""
+    components = tuple((e["entity_type"], e["entity_name"]) for e in answer.get("entity") or [])
+    return QuotaAlteration(components, ()) if components else fallback
+
+
+def _answer(alteration: QuotaAlteration, code: int, message: str | None) -> Body:
+    return {"error_code": code, "error_message": message,
+            "entity": [{"entity_type": t, "entity_name": n} for t, n in alteration.components]}

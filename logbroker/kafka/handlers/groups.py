@@ -25,6 +25,7 @@ from logbroker.broker import Broker
 from logbroker.errors import StorageError
 from logbroker.groups import GroupCoordinator, JoinRequest, OffsetCommitInput
 from logbroker.groups.errors import GroupError
+from logbroker.groups.share_state import key_partition, parse_coordinator_key
 from logbroker.groups.state import CLASSIC
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
@@ -41,7 +42,8 @@ from logbroker.kafka.handlers.access import (
 log = logging.getLogger(__name__)
 
 OFFSETS_COMMIT_TIMEOUT_S = 5.0  # Kafka's offsets.commit.timeout.ms
-KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION = 0, 1
+KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, KEY_TYPE_SHARE = 0, 1, 2
+SHARE_KEY_MALFORMED = "the key of a share coordinator must be groupId:topicId:partition"
 NO_AUTHORIZED_OPERATIONS = -2147483648
 NULL_UUID = uuid.UUID(int=0)
 
@@ -81,7 +83,7 @@ async def handle_find_coordinator(ctx: RequestContext, body: Body) -> Body:
     key_type = body.get("key_type", KEY_TYPE_GROUP)
     error, message = 0, None
     coordinator = _coordinator(ctx)
-    if key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION):
+    if key_type not in (KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION, KEY_TYPE_SHARE):
         error, message = int(ErrorCode.INVALID_REQUEST), f"unsupported key type {key_type}"
     elif coordinator is None:
         error, message = _NOT_AVAILABLE, "the group coordinator is not running"
@@ -91,15 +93,29 @@ async def handle_find_coordinator(ctx: RequestContext, body: Body) -> Body:
         except (StorageError, OSError) as exc:
             log.error("cannot create __consumer_offsets: %s", exc)
             error, message = _NOT_AVAILABLE, "__consumer_offsets is not available"
+    elif key_type == KEY_TYPE_SHARE and coordinator.share_state is not None:
+        try:
+            await coordinator.share_state.ensure_topic()
+        except (StorageError, OSError) as exc:
+            log.error("cannot create __share_group_state: %s", exc)
+            error, message = _NOT_AVAILABLE, "__share_group_state is not available"
     entries = []
     for k in keys:
         code, text = error, message
-        # Kafka: finding a group's coordinator needs DESCRIBE on the group, a transaction's on its id.
+        # Kafka: finding a group's coordinator needs DESCRIBE on the group, a transaction's on its id,
+        # a share-partition's (a broker's question) CLUSTER_ACTION on the cluster.
         if code == 0 and key_type == KEY_TYPE_GROUP and not group_allowed(ctx, Op.DESCRIBE, k):
             code, text = _GROUP_DENIED, "Group authorization failed."
         elif code == 0 and key_type == KEY_TYPE_TRANSACTION and not allowed(ctx, Op.DESCRIBE,
                                                                              Res.TRANSACTIONAL_ID, k):
             code, text = int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), "Transactional Id authorization failed."
+        elif code == 0 and key_type == KEY_TYPE_SHARE:
+            if not cluster_allowed(ctx, Op.CLUSTER_ACTION):
+                code, text = int(ErrorCode.CLUSTER_AUTHORIZATION_FAILED), "Cluster authorization failed."
+            elif v < 6:  # key type SHARE came with version 6 (KIP-932)
+                code, text = int(ErrorCode.INVALID_REQUEST), "share coordinators are found with version 6 or later"
+            elif parse_coordinator_key(k) is None:
+                code, text = int(ErrorCode.INVALID_REQUEST), SHARE_KEY_MALFORMED
         entries.append(_coordinator_entry(ctx, coordinator, k, code, text, key_type))
     if v >= 4:
         return {"throttle_time_ms": 0, "coordinators": entries}
@@ -113,8 +129,13 @@ def _coordinator_entry(ctx: RequestContext, coordinator: GroupCoordinator | None
     """One key's answer: this broker alone, or in a cluster the leader of the group's partition."""
     node, host, port = ctx.broker.node_id, ctx.advertised_host, ctx.advertised_port
     ownership = ctx.broker.ownership
-    if error == 0 and coordinator is not None and ownership is not None and key_type == KEY_TYPE_GROUP:
-        node = coordinator.locate(key)
+    located = key_type in (KEY_TYPE_GROUP, KEY_TYPE_SHARE)
+    if error == 0 and coordinator is not None and ownership is not None and located:
+        share = coordinator.share_state
+        if key_type == KEY_TYPE_GROUP:
+            node = coordinator.locate(key)
+        else:  # the leader of the key's __share_group_state partition
+            node = share.locate(key_partition(key, share.partition_count())) if share is not None else -1
         endpoint = next((b for b in ownership.live_brokers(ctx.listener) if b.broker_id == node), None)
         if node != ctx.broker.node_id:
             if endpoint is None:

@@ -12,6 +12,12 @@ the request waits up to ``MaxWaitMs`` for an append (checking again every ``_REC
 released or whose lock expired). Record bytes are read into memory (a share fetch answers at most
 ``MaxBytes`` of them), not sent with sendfile as Fetch does. A ShareFetch that carries
 acknowledgements answers without waiting.
+
+In a cluster, as in Kafka: ShareGroupHeartbeat and ShareGroupDescribe are the group coordinator's
+(NOT_COORDINATOR elsewhere); ShareFetch and ShareAcknowledge are served by the leader of each
+partition for any member with a share session there, and a partition this broker does not lead is
+answered NOT_LEADER_OR_FOLLOWER with its leader (``CurrentLeader`` and ``NodeEndpoints``, KIP-951),
+so the client moves it to that broker.
 """
 
 from __future__ import annotations
@@ -48,6 +54,28 @@ def _share(ctx: RequestContext) -> ShareGroups | None:
     return ctx.coordinator.share if ctx.coordinator is not None else None
 
 
+def _elsewhere(ctx: RequestContext, topic: str, partition: int) -> tuple[int, int] | None:
+    """None when this broker leads the partition (or is alone); else the (leader id, leader epoch)
+    of the broker that does (-1, -1: none now)."""
+    ownership = ctx.broker.ownership
+    if ownership is None:
+        return None
+    view = ownership.partition_view(topic, partition)
+    if view is not None and view.leader == ctx.broker.node_id and ownership.leader_epoch(topic, partition) >= 0:
+        return None
+    return (view.leader, view.leader_epoch) if view is not None else (-1, -1)
+
+
+def _node_endpoints(ctx: RequestContext, leaders: Iterable[int]) -> list[Body]:
+    """Where the named leaders listen, on the client's listener (KIP-951's NodeEndpoints)."""
+    ownership = ctx.broker.ownership
+    wanted = set(leaders)
+    if ownership is None or not wanted:
+        return []
+    return [{"node_id": b.broker_id, "host": b.host, "port": b.port, "rack": None}
+            for b in ownership.live_brokers(ctx.listener) if b.broker_id in wanted]
+
+
 # ---------------------------------------------------------------------------------------- membership
 
 async def handle_share_group_heartbeat(ctx: RequestContext, body: Body) -> Body:
@@ -81,9 +109,11 @@ async def handle_share_group_heartbeat(ctx: RequestContext, body: Body) -> Body:
     if invalid is not None:
         response.update(error_code=ErrorCode.INVALID_REQUEST, error_message=invalid)
         return response
-    result = share.heartbeat(body["group_id"], member_id, epoch, now_ms=ctx.broker.clock(),
-                             subscribed_topics=body.get("subscribed_topic_names"), client_id=ctx.client_id or "",
-                             client_host=_client_host(ctx.peer), rack_id=body.get("rack_id"))
+    assert ctx.coordinator is not None
+    result = ctx.coordinator.share_heartbeat(body["group_id"], member_id, epoch, now_ms=ctx.broker.clock(),
+                                             subscribed_topics=body.get("subscribed_topic_names"),
+                                             client_id=ctx.client_id or "", client_host=_client_host(ctx.peer),
+                                             rack_id=body.get("rack_id"))
     return heartbeat_answer(ctx, response, result)
 
 
@@ -107,6 +137,9 @@ async def handle_share_group_describe(ctx: RequestContext, body: Body) -> Body:
                          error_message="the group coordinator is not running")
         elif not group_id:
             entry.update(error_code=ErrorCode.INVALID_GROUP_ID, error_message="the group id is empty")
+        elif not coordinator.owns(group_id):
+            entry.update(error_code=ErrorCode.NOT_COORDINATOR,
+                         error_message=f"this broker does not coordinate group {group_id}")
         elif described is None or described.group_type != "share":
             entry.update(error_code=ErrorCode.GROUP_ID_NOT_FOUND,
                          error_message=f"Group {group_id} not found." if described is None
@@ -160,6 +193,9 @@ async def _acknowledge(ctx: RequestContext, share: ShareGroups, group_id: str, m
             tp = (name, p["partition_index"])
             if not topic_allowed(ctx, Op.READ, name):
                 results[tp] = (ErrorCode.TOPIC_AUTHORIZATION_FAILED, None)
+                continue
+            if _elsewhere(ctx, *tp) is not None:
+                results[tp] = (ErrorCode.NOT_LEADER_OR_FOLLOWER, "this broker does not lead the partition")
                 continue
             acks = _acks(batches)
             if acks is None:
@@ -222,6 +258,8 @@ def _responses(ctx: RequestContext, acked: dict[TopicPartition, tuple[int, str |
     for u in unknown:
         entry = by_topic.setdefault(u["topic_id"], {}).setdefault(u["partition"], _partition_entry(u["partition"]))
         entry["error_code"] = u.get("error_code", ErrorCode.UNKNOWN_TOPIC_ID)
+        if "leader" in u:
+            entry["current_leader"] = {"leader_id": u["leader"][0], "leader_epoch": u["leader"][1]}
     return [{"topic_id": tid, "partitions": list(parts.values())} for tid, parts in by_topic.items()]
 
 
@@ -258,27 +296,38 @@ async def handle_share_fetch(ctx: RequestContext, body: Body) -> Body:
     unknown = _session_partitions(ctx, session, body)
     acked = await _acknowledge(ctx, share, group_id, member_id, topics)
     fetched: dict[TopicPartition, tuple[bytes, list[AcquiredRange]]] = {}
+    led = list(session.partitions)
+    if ctx.broker.ownership is not None:
+        led = []
+        for tp in session.partitions:
+            leader = _elsewhere(ctx, *tp)
+            if leader is None:
+                led.append(tp)
+            elif ctx.broker.has_topic(tp[0]):
+                unknown.append({"topic_id": ctx.broker.topic_id(tp[0]), "partition": tp[1], "leader": leader,
+                                "error_code": ErrorCode.NOT_LEADER_OR_FOLLOWER})
     if epoch == -1:
         share.release(group_id, member_id, session.partitions, ctx.broker.clock())
-    elif body.get("max_bytes", 1) > 0 and session.partitions:
+    elif body.get("max_bytes", 1) > 0 and led:
         max_records = body.get("max_records") or _DEFAULT_MAX_RECORDS
         max_bytes = body.get("max_bytes") or 2**31 - 1
         deadline = time.monotonic() + max(body.get("max_wait_ms", 0), 0) / 1000
         while True:
-            if share.is_member(group_id, member_id):
+            if share.may_fetch(group_id, member_id):
                 fetched = {tp: (a.data, a.ranges) for tp, a in (await acquire_durably(
-                    ctx.broker, share, group_id, member_id, list(session.partitions), max_records, max_bytes,
+                    ctx.broker, share, group_id, member_id, led, max_records, max_bytes,
                     ctx.broker.clock())).items()}
             remaining = deadline - time.monotonic()
             if fetched or remaining <= 0 or acked:
                 break
-            await ctx.broker.wait_for_append(session.partitions, min(remaining, _RECHECK_S))
+            await ctx.broker.wait_for_append(led, min(remaining, _RECHECK_S))
     lock_ms = share.settings.lock_ms
     group = share.group(group_id)
     if group is not None and "share.record.lock.duration.ms" in group.configs:
         lock_ms = int(group.configs["share.record.lock.duration.ms"])
+    leaders = [u["leader"][0] for u in unknown if "leader" in u]
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "acquisition_lock_timeout_ms": lock_ms,
-            "responses": _responses(ctx, acked, fetched, unknown), "node_endpoints": []}
+            "responses": _responses(ctx, acked, fetched, unknown), "node_endpoints": _node_endpoints(ctx, leaders)}
 
 
 async def handle_share_acknowledge(ctx: RequestContext, body: Body) -> Body:
@@ -311,11 +360,15 @@ async def handle_share_acknowledge(ctx: RequestContext, body: Body) -> Body:
         share.sessions.close(group_id, member_id)
         share.release(group_id, member_id, session.partitions, ctx.broker.clock())
     by_topic: dict[Any, list[Body]] = {}
+    leaders: list[int] = []
     for (topic, partition), (code, message) in sorted(acked.items()):
         topic_id = ctx.broker.topic_id(topic) if ctx.broker.has_topic(topic) else None
         if topic_id is None:
             continue
+        leader = (_elsewhere(ctx, topic, partition) if code == ErrorCode.NOT_LEADER_OR_FOLLOWER else None) or (-1, -1)
+        leaders.append(leader[0])
+        current = {"leader_id": leader[0], "leader_epoch": leader[1]}
         by_topic.setdefault(topic_id, []).append({"partition_index": partition, "error_code": code,
-                                                  "error_message": message,
-                                                  "current_leader": {"leader_id": -1, "leader_epoch": -1}})
-    return base | {"responses": [{"topic_id": tid, "partitions": parts} for tid, parts in by_topic.items()]}
+                                                  "error_message": message, "current_leader": current})
+    return base | {"responses": [{"topic_id": tid, "partitions": parts} for tid, parts in by_topic.items()],
+                   "node_endpoints": _node_endpoints(ctx, [i for i in leaders if i >= 0])}

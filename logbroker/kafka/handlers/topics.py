@@ -10,6 +10,7 @@ from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, cluster_allowed, topic_allowed
 from logbroker.kafka.handlers.metadata import NULL_UUID
+from logbroker.topics import manual_assignment
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,12 @@ async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
         if not may_create_any and not topic_allowed(ctx, Op.CREATE, name):
             _deny(entry)
             continue
-        partitions = len(t["assignments"]) if t.get("assignments") else t["num_partitions"]
-        replicas = ([list(a["broker_ids"]) for a in sorted(t["assignments"], key=lambda a: a["partition_index"])]
-                    if t.get("assignments") else None)
         configs = {c["name"]: c["value"] for c in t.get("configs") or [] if c.get("value") is not None}
         try:
+            replicas = (manual_assignment([(a["partition_index"], a["broker_ids"]) for a in t["assignments"]],
+                                          t["num_partitions"], t["replication_factor"])
+                        if t.get("assignments") else None)
+            partitions = len(replicas) if replicas is not None else t["num_partitions"]
             info = await broker.create_topic_async(name, partitions, configs,
                                                    replication_factor=t["replication_factor"],
                                                    validate_only=validate_only, assignments=replicas)
@@ -78,7 +80,7 @@ async def handle_delete_topics(ctx: RequestContext, body: Body) -> Body:
             _deny(entry)
             continue
         try:
-            await broker.delete_topic_async(name)
+            await broker.delete_topic_async(name, timeout_s=body["timeout_ms"] / 1000)
             log.info("deleted topic %s for %s", name, ctx.client_id)
         except StorageError as exc:
             entry["error_code"] = error_code_for(exc)

@@ -120,3 +120,20 @@ def test_kafka_reassign_partitions_adds_catches_up_then_removes(cluster: Cluster
     cluster.brokers[left].stop(signal.SIGKILL)
     survivors = ",".join(cluster.brokers[b].bootstrap for b in target)
     assert consume(survivors, "moved", 500) == values
+
+
+def test_kafka_topics_delete_goes_through_the_controller_and_every_copy_goes(
+        cluster: Cluster, zk_client: KazooClient, kafka_java: Java) -> None:  # noqa: F811
+    boot = cluster.brokers[2].bootstrap
+    kafka_java.tool(TOPICS, "--bootstrap-server", boot, "--create", "--topic", "dropped", "--partitions", "2",
+                    "--replication-factor", "3")
+    wait_until(lambda: _full_isrs(cluster, zk_client, "dropped", 2, 3), 30, "full ISRs")
+    produce(cluster.bootstrap, "dropped", [b"d%d" % i for i in range(20)])
+    kafka_java.tool(TOPICS, "--bootstrap-server", boot, "--delete", "--topic", "dropped")
+    # kafka-topics waits for DeleteTopics, which answers once the controller deleted the topic.
+    for path in ("/brokers/topics/dropped", "/config/topics/dropped", "/admin/delete_topics/dropped"):
+        assert zk_client.exists(path) is None, path
+    wait_until(lambda: not [p for b in cluster.brokers.values() for p in b.data_dir.iterdir()
+                            if p.name.startswith("dropped-")], 20, "every broker's copy deleted")
+    listed = kafka_java.tool(TOPICS, "--bootstrap-server", cluster.brokers[3].bootstrap, "--list").stdout
+    assert "dropped" not in listed.split()

@@ -111,7 +111,10 @@ def test_commits_survive_a_coordinator_kill_and_the_group_resumes_there(offsets_
                      30, "a new leader of the group's offsets partition")
     assert isinstance(new, dict)
     survivors = ",".join(b.bootstrap for i, b in cluster.brokers.items() if i != leader)
-    assert _coordinator(survivors, GROUP) == int(new["leader"])
+    # The new leader takes the group over on its pass after the state change in ZooKeeper (it loads
+    # the group from its replica); until then it answers NOT_COORDINATOR, which the client retries.
+    wait_until(lambda: _coordinator(survivors, GROUP) == int(new["leader"]), 30,
+               "the new leader coordinating the group")
 
     # A consumer of the same group resumes from the committed offsets, via the new coordinator.
     c = Consumer({"bootstrap.servers": survivors, "group.id": GROUP, "auto.offset.reset": "earliest",

@@ -164,6 +164,11 @@ def test_a_broker_with_a_wrong_password_cannot_join_replication(
         assert "not-the-password" not in "".join(b.log_text() for b in c.brokers.values())
         assert "failed authentication from" in c.brokers[leader].log_text()  # the leader's side, once per attempt
         assert "Traceback" not in c.brokers[3].log_text()
+        # Attempts go on with Kafka's reconnect backoff, and the refusal is logged once, not per attempt.
+        wait_until(lambda: c.brokers[leader].log_text().count("failed authentication from") >= 4, 20,
+                   "several attempts refused by the leader")
+        refusals = [x for x in c.brokers[3].log_text().splitlines() if f"cannot replicate from leader {leader}" in x]
+        assert len(refusals) == 1, refusals
         # The partitions still take acks=all writes from the shrunk ISRs, and broker 3 stays out.
         assert _produce(bootstrap, client, "guarded", [b"a", b"b"], partition=partitions[0]) == [0, 1]
         assert all(3 not in c.state(zk_client, "guarded", p)["isr"] for p in partitions)
@@ -176,8 +181,9 @@ def test_sasl_plaintext_with_plain_between_brokers(
     """PLAIN with Kafka's PlainLoginModule block: the broker's own username/password and the
     user_NAME entries the listener checks against. The broker user is no super user: an ACL grants it
     CLUSTER_ACTION on the cluster (written to ZooKeeper before the brokers start, as Kafka's
-    ZooKeeper-mode kafka-acls did). Sessions last 2 s (connections.max.reauth.ms): followers replace
-    their connections before the leader would end them, and stay in the ISR."""
+    ZooKeeper-mode kafka-acls did). Sessions last 2 s (connections.max.reauth.ms): followers renew
+    them on their open connections before the leader would end them (KIP-368, no reconnect), and stay
+    in the ISR."""
     jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" '
             'password="broker-secret" user_broker="broker-secret" user_admin="admin-secret";')
     props = {"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "inter.broker.listener.name": "SASL_PLAINTEXT",
@@ -195,11 +201,24 @@ def test_sasl_plaintext_with_plain_between_brokers(
         wait_until(lambda: sorted(c.state(zk_client, "plain-orders", 0)["isr"]) == [1, 2, 3], 30, "a full ISR")
         assert _produce(bootstrap, client, "plain-orders", [b"x"] * 10) == list(range(10))
         leader = c.state(zk_client, "plain-orders", 0)["leader"]
-        # Both followers, each on a new connection at least every 1.6 s (80 % of the session).
-        wait_until(lambda: c.brokers[leader].log_text().count("as User:broker (PLAIN)") >= 6, 20,
-                   "followers authenticating new sessions")
+
+        def sessions() -> tuple[list[str], list[str]]:
+            """The leader's log: peers authenticated on a new connection, and peers re-authenticated."""
+            lines = c.brokers[leader].log_text().splitlines()
+            return ([line.split("authenticated ", 1)[1].split(" ")[0] for line in lines
+                     if " authenticated " in line and "as User:broker (PLAIN)" in line],
+                    [line.split("re-authenticated ", 1)[1].split(" ")[0] for line in lines
+                     if "re-authenticated " in line and "as User:broker (PLAIN)" in line])
+
+        # Both followers renew their session at least every 1.6 s (80 % of it) on the connection they have.
+        wait_until(lambda: len(sessions()[1]) >= 2, 20, "followers re-authenticating")
+        opened_before, _ = sessions()
+        wait_until(lambda: len(sessions()[1]) >= 8, 30, "followers re-authenticating again and again")
         assert _produce(bootstrap, client, "plain-orders", [b"y"] * 10) == list(range(10, 20))
         assert sorted(c.state(zk_client, "plain-orders", 0)["isr"]) == [1, 2, 3]
+        opened, renewed = sessions()
+        assert opened == opened_before, "a follower opened a new connection instead of re-authenticating"
+        assert set(renewed) <= set(opened)  # every renewal on a connection authenticated before
         assert "SASL session expired" not in c.brokers[leader].log_text()
 
 

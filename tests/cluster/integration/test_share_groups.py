@@ -1,0 +1,336 @@
+"""Share groups in a cluster, as KIP-932 builds them: three real brokers and a real ZooKeeper.
+
+Membership is the group coordinator's (the leader of the group's ``__consumer_offsets`` partition);
+the share-partition lives on its topic partition's leader, which serves ShareFetch and
+ShareAcknowledge for any member; its state is kept by the share coordinator of its key, the leader of
+the key's ``__share_group_state`` partition (replicated, RF 3), written to with WriteShareGroupState
+between brokers and read back with ReadShareGroupState by a new leader. The member is a raw-protocol
+one (``tests/interop/share_member.py``): a heartbeat thread keeps it in the group at whichever broker
+coordinates it, and its fetches go to the partition's leader, as a real share consumer's do.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Producer
+from kazoo.client import KazooClient
+
+from logbroker.cluster.zkserver import LocalZooKeeper
+from logbroker.groups.share_state import coordinator_key
+from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.error_codes import ErrorCode
+from tests.cluster.conftest import Cluster, three_brokers, wait_until
+from tests.cluster.integration.test_replication import produce
+from tests.interop.kafka_java import JVM_OPTS, Java, kafka_java  # noqa: F401 - the fixture
+from tests.interop.rawclient import RawClient
+from tests.interop.share_member import (
+    ACCEPT,
+    GROUP_RESOURCE,
+    RELEASE,
+    Fetched,
+    ShareMember,
+    kafka_uuid,
+    topic_id,
+)
+
+TOPIC = "work"
+GROUP = "crew"
+STATE = "__share_group_state"
+OFFSETS = "__consumer_offsets"
+# One partition each for __consumer_offsets and __share_group_state (a short start); session and
+# heartbeat short so a member follows a moving coordinator quickly; locks long enough never to expire
+# during a failover here, so only the kills make records come back.
+SHARE_CLUSTER = {"offsets_topic_num_partitions": "1", "share_coordinator_state_topic_num_partitions": "1",
+                 "group_share_session_timeout_ms": "6000", "group_share_heartbeat_interval_ms": "300",
+                 "group_share_record_lock_duration_ms": "120000", "group_share_delivery_count_limit": "6"}
+SHARE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleShareConsumer"
+RETRIABLE = (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE,
+             ErrorCode.NOT_COORDINATOR)
+
+
+@pytest.fixture
+def share_cluster(zookeeper: LocalZooKeeper, tmp_path: Path) -> Iterator[Cluster]:
+    with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER) as c:
+        yield c
+
+
+def find(port: int, key: str, key_type: int) -> dict[str, Any]:
+    """FindCoordinator v6 for one key, until it names a coordinator (the topic behind it may be new)."""
+    deadline = time.monotonic() + 30
+    while True:
+        with RawClient(port) as c:
+            entry: dict[str, Any] = c.call(ApiKey.FIND_COORDINATOR, 6, {"key_type": key_type,
+                                                                        "coordinator_keys": [key]})["coordinators"][0]
+        if entry["error_code"] not in RETRIABLE or time.monotonic() > deadline:
+            return entry
+        time.sleep(0.2)
+
+
+def stored_start(port: int, tid: uuid.UUID, partition: int = 0, group: str = GROUP) -> int:
+    """The start offset the share coordinator at ``port`` holds for a share-partition of ``tid``
+    (ReadShareGroupState; -1: not initialized there yet)."""
+    with RawClient(port) as c:
+        body = c.call(ApiKey.READ_SHARE_GROUP_STATE, 0, {"group_id": group, "topics": [
+            {"topic_id": tid, "partitions": [{"partition": partition, "leader_epoch": -1}]}]})
+    entry = body["results"][0]["partitions"][0]
+    if entry["error_code"] == ErrorCode.INVALID_REQUEST:
+        return -1
+    assert entry["error_code"] == 0, entry
+    return int(entry["start_offset"])
+
+
+def create_on(port: int, topic: str, replicas: list[int]) -> None:
+    with RawClient(port) as c:
+        answer = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
+            {"name": topic, "num_partitions": -1, "replication_factor": -1,
+             "assignments": [{"partition_index": 0, "broker_ids": replicas}], "configs": []}],
+            "timeout_ms": 30000, "validate_only": False})
+    assert answer["topics"][0]["error_code"] == 0, answer
+
+
+def full_isr(cluster: Cluster, zk: KazooClient, topic: str) -> None:
+    wait_until(lambda: len(cluster.state(zk, topic, 0)["isr"]) == 3, 30, f"the full ISR of {topic}-0")
+
+
+def new_leader(cluster: Cluster, zk: KazooClient, topic: str, old: int) -> int:
+    state = wait_until(lambda: (s := cluster.state(zk, topic, 0))["leader"] not in (old, -1) and s, 30,
+                       f"a new leader of {topic}-0")
+    assert isinstance(state, dict)
+    return int(state["leader"])
+
+
+class Heartbeats(threading.Thread):
+    """A share consumer's heartbeat: every 300 ms at the group's coordinator, found again whenever
+    it moves (NOT_COORDINATOR, or its broker dies), rejoining when the new one does not know it."""
+
+    def __init__(self, cluster: Cluster, member_id: str) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.member_id = cluster, member_id
+        self.stopped = threading.Event()
+        self.joined = threading.Event()
+        self.errors: list[dict[str, Any]] = []
+
+    def run(self) -> None:
+        member: ShareMember | None = None
+        while not self.stopped.is_set():
+            try:
+                if member is None:
+                    live = [b for b in self.cluster.brokers.values() if b.proc is not None and b.proc.poll() is None]
+                    entry = find(live[0].port, GROUP, 0)
+                    node = self.cluster.brokers[int(entry["node_id"])]
+                    member = ShareMember(node.port, GROUP, [TOPIC], member_id=self.member_id)
+                body = member.heartbeat()
+                if body["error_code"] == 0:
+                    self.joined.set()
+                elif body["error_code"] in (ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.FENCED_MEMBER_EPOCH):
+                    member.member_epoch = 0  # a new coordinator that does not know the member: join again
+                elif body["error_code"] in RETRIABLE:
+                    member.close()
+                    member = None
+                else:
+                    self.errors.append(body)
+            except (OSError, KeyError, IndexError):
+                if member is not None:
+                    member.close()
+                member = None
+            self.stopped.wait(0.3)
+        if member is not None:
+            member.close()
+
+
+class Fetcher:
+    """The member's ShareFetch / ShareAcknowledge, on a share session at the partition's leader."""
+
+    def __init__(self, cluster: Cluster, zk: KazooClient, member_id: str, tid: uuid.UUID) -> None:
+        self.cluster, self.zk, self.member_id, self.tid = cluster, zk, member_id, tid
+        self.node = -1
+        self.session: ShareMember | None = None
+
+    def _at_leader(self) -> ShareMember:
+        leader = int(self.cluster.state(self.zk, TOPIC, 0)["leader"])
+        if self.session is None or leader != self.node:
+            if self.session is not None:
+                self.session.close()
+            self.node = leader
+            self.session = ShareMember(self.cluster.brokers[leader].port, GROUP, [TOPIC], member_id=self.member_id)
+        return self.session
+
+    def fetch(self, count: int, timeout_s: float = 40) -> Fetched:
+        """Fetch until ``count`` records are acquired, riding out a leader that is not serving yet."""
+        values: dict[int, bytes] = {}
+        counts: dict[int, int] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(values) < count:
+            assert time.monotonic() < deadline, f"only {sorted(values)} acquired of {count}"
+            try:
+                got = self._at_leader().fetch(self.tid, max_wait_ms=300)
+            except (OSError, KeyError, AssertionError):
+                # Its broker died (or no leader yet), or the share session is gone: open a new one.
+                if self.session is not None:
+                    self.session.close()
+                self.session = None
+                time.sleep(0.2)
+                continue
+            if got.error_code == ErrorCode.NOT_LEADER_OR_FOLLOWER:
+                time.sleep(0.2)
+                continue
+            assert got.error_code == 0, got
+            values.update(got.values)
+            counts.update(got.delivery_counts)
+        return Fetched(values, counts, 0, 0)
+
+    def acknowledge(self, first: int, last: int, kind: int) -> int:
+        assert self.session is not None
+        body = self.session.acknowledge(self.tid, [(first, last, kind)])
+        assert body["error_code"] == 0, body
+        return int(body["responses"][0]["partitions"][0]["error_code"])
+
+    def drained(self) -> bool:
+        return not self._at_leader().fetch(self.tid, max_wait_ms=800).values
+
+
+def test_find_coordinator_names_the_leader_of_the_keys_share_state_partition(share_cluster: Cluster,
+                                                                              zk_client: KazooClient) -> None:
+    cluster = share_cluster
+    create_on(cluster.brokers[1].port, TOPIC, [1, 2, 3])
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, TOPIC)
+    key = coordinator_key(GROUP, tid, 0)
+    named = {i: find(b.port, key, 2) for i, b in cluster.brokers.items()}
+    leader = int(cluster.state(zk_client, STATE, 0)["leader"])
+    assert {i: (e["error_code"], e["node_id"]) for i, e in named.items()} == {i: (0, leader) for i in named}
+    assert named[1]["port"] == cluster.brokers[leader].port
+    # __share_group_state is replicated on every broker.
+    full_isr(cluster, zk_client, STATE)
+    # A malformed key is refused; share heartbeats are the group coordinator's alone.
+    assert find(cluster.brokers[1].port, f"{GROUP}:0", 2)["error_code"] == ErrorCode.INVALID_REQUEST
+    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+    for i, b in cluster.brokers.items():
+        m = ShareMember(b.port, GROUP, [TOPIC], member_id=kafka_uuid())
+        try:
+            answer = m.heartbeat()
+        finally:
+            m.close()
+        assert answer["error_code"] == (0 if i == coordinator else ErrorCode.NOT_COORDINATOR), (i, answer)
+    # A share group's configs are taken by the leader of their record's partition alone (one here).
+    for i, b in cluster.brokers.items():
+        with RawClient(b.port) as c:
+            body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+                {"resource_type": GROUP_RESOURCE, "resource_name": GROUP,
+                 "configs": [{"name": "share.auto.offset.reset", "config_operation": 0, "value": "earliest"}]}],
+                "validate_only": False})
+        expected = 0 if i == leader else ErrorCode.COORDINATOR_NOT_AVAILABLE
+        assert body["responses"][0]["error_code"] == expected, (i, body)
+
+
+@pytest.mark.slow
+def test_share_coordinator_and_partition_leader_killed_records_in_flight_come_back_counted(
+        share_cluster: Cluster, zk_client: KazooClient) -> None:
+    cluster, zk = share_cluster, zk_client
+    # The share coordinator (the leader of __share_group_state-0) and the partition leader differ, so
+    # the leader writes its state to another broker.
+    coordinator_key_any = coordinator_key(GROUP, uuid.UUID(int=1), 0)
+    share_coordinator = int(find(cluster.brokers[1].port, coordinator_key_any, 2)["node_id"])
+    leader = next(i for i in (1, 2, 3) if i != share_coordinator)
+    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+    for topic in (STATE, TOPIC):
+        full_isr(cluster, zk, topic)
+    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+    with RawClient(cluster.brokers[leader].port) as c:
+        tid = topic_id(c, TOPIC)
+
+    member_id = kafka_uuid()
+    beats = Heartbeats(cluster, member_id)
+    beats.start()
+    try:
+        assert beats.joined.wait(30), "the member did not join"
+        full_isr(cluster, zk, OFFSETS)
+        fetcher = Fetcher(cluster, zk, member_id, tid)
+        assert fetcher.drained()  # the share-partition starts at the log end (share.auto.offset.reset latest)
+        # The leader wrote its new share-partition to the share coordinator, another broker.
+        wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == 0, 20,
+                   "the share-partition's state at its share coordinator")
+        produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(10)])
+        got = fetcher.fetch(10)
+        assert got.values == {i: b"%d" % i for i in range(10)} and set(got.delivery_counts.values()) == {1}
+        assert fetcher.acknowledge(0, 4, ACCEPT) == 0  # durable at the share coordinator, replicated
+
+        # kill -9 of the share coordinator while 5..9 are in flight: a new one reloads the state from
+        # its replica, and the leader's next writes go there.
+        cluster.brokers[share_coordinator].stop(signal.SIGKILL)
+        new_leader(cluster, zk, STATE, share_coordinator)
+        assert fetcher.node == leader
+        assert fetcher.acknowledge(5, 6, RELEASE) == 0
+        again = fetcher.fetch(2)
+        assert again.delivery_counts == {5: 2, 6: 2}
+
+        # kill -9 of the partition leader with 5..9 acquired (5, 6 at their second delivery): the new
+        # leader reads the state back from the share coordinator.
+        cluster.brokers[leader].stop(signal.SIGKILL)
+        new_leader(cluster, zk, TOPIC, leader)
+        after = fetcher.fetch(5)
+        assert after.values == {i: b"%d" % i for i in range(5, 10)}  # never 0..4: they were accepted
+        assert after.delivery_counts == {5: 3, 6: 3, 7: 2, 8: 2, 9: 2}  # the deliveries kept counting
+        assert fetcher.acknowledge(5, 9, ACCEPT) == 0
+        assert fetcher.drained()
+        assert beats.errors == []
+    finally:
+        beats.stopped.set()
+        beats.join(5)
+    for b in cluster.brokers.values():
+        assert "Traceback" not in b.log_text()
+
+
+@pytest.mark.java
+def test_java_share_consumer_reads_partitions_led_by_every_broker(
+        share_cluster: Cluster, zk_client: KazooClient, kafka_java: Java) -> None:  # noqa: F811
+    """Kafka's console share consumer (KafkaShareConsumer) on a topic whose three partitions are led by
+    three brokers: it heartbeats to the group coordinator and fetches each partition from its leader,
+    whose share-partition state is kept by that key's share coordinator."""
+    cluster, zk = share_cluster, zk_client
+    group, topic, count = "jshare", "jobs", 60
+    with RawClient(cluster.brokers[1].port) as c:
+        answer = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
+            {"name": topic, "num_partitions": -1, "replication_factor": -1,
+             "assignments": [{"partition_index": p, "broker_ids": [p + 1] + [i for i in (1, 2, 3) if i != p + 1]}
+                             for p in range(3)], "configs": []}], "timeout_ms": 30000, "validate_only": False})
+        assert answer["topics"][0]["error_code"] == 0, answer
+    wait_until(lambda: all(len(cluster.state(zk, topic, p)["isr"]) == 3 for p in range(3)), 30, "full ISRs")
+    assert {int(cluster.state(zk, topic, p)["leader"]) for p in range(3)} == {1, 2, 3}
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, topic)
+    consumer = subprocess.Popen(
+        [kafka_java.java, *JVM_OPTS, "-cp", kafka_java.classpath, SHARE_CONSUMER, "--bootstrap-server",
+         cluster.bootstrap, "--topic", topic, "--group", group, "--max-messages", str(count), "--timeout-ms", "60000"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        # Each share-partition starts at the log end (share.auto.offset.reset latest) once its leader
+        # served the consumer a first time and wrote it to the key's share coordinator.
+        def started() -> bool:
+            for p in range(3):
+                node = int(find(cluster.brokers[1].port, coordinator_key(group, tid, p), 2)["node_id"])
+                if stored_start(cluster.brokers[node].port, tid, p, group) != 0:
+                    return False
+            return True
+
+        wait_until(started, 60, "every share-partition initialized")
+        producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all", "linger.ms": 5})
+        values = [f"job-{i:03d}" for i in range(count)]
+        for i, v in enumerate(values):
+            producer.produce(topic, v.encode(), partition=i % 3)
+        assert producer.flush(30) == 0
+        out, _ = consumer.communicate(timeout=120)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+            consumer.wait()
+    assert sorted(w for w in out.split() if w.startswith("job-")) == values

@@ -1,0 +1,239 @@
+"""The share coordinator (``logbroker/groups/share_coordinator.py``) and its keys
+(``share_state.py``), on an in-memory ``__share_group_state``; and share-partitions that live on a
+cluster's partition leaders (``shares.ShareGroups`` with ``clustered``), read back through a persister."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from logbroker.groups.coordinator import GroupCoordinator
+from logbroker.groups.schema import java_string_hash
+from logbroker.groups.share_coordinator import (
+    FENCED_LEADER_EPOCH,
+    FENCED_STATE_EPOCH,
+    NOT_COORDINATOR,
+    UNINITIALIZED,
+    ShareCoordinator,
+)
+from logbroker.groups.share_group import ShareSettings
+from logbroker.groups.share_partition import AckType, RecordState, StateBatch
+from logbroker.groups.share_persister import LocalPersister, ReadResult
+from logbroker.groups.share_state import (
+    SharePartitionSnapshot,
+    coordinator_key,
+    encode_key,
+    encode_value,
+    key_partition,
+    merge_batches,
+    parse_coordinator_key,
+    state_partition,
+)
+from tests.groups.fakes import SETTINGS, MemoryGroupLog, drain
+
+TOPIC_ID = uuid.UUID("0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
+IDS = {"jobs": TOPIC_ID}
+PARTITIONS = 8
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def coordinator(log: MemoryGroupLog, loop: asyncio.AbstractEventLoop) -> ShareCoordinator:
+    return ShareCoordinator(log, IDS.get, loop)
+
+
+def snap(start: int, *batches: tuple[int, int, RecordState, int], epoch: int = 0) -> SharePartitionSnapshot:
+    return SharePartitionSnapshot(start, epoch, tuple(StateBatch(*b) for b in batches))
+
+
+def test_the_key_is_kafkas_and_its_partition_the_java_hash_of_it() -> None:
+    key = coordinator_key("crew", TOPIC_ID, 3)
+    text = base64.urlsafe_b64encode(TOPIC_ID.bytes).decode().rstrip("=")
+    assert key == f"crew:{text}:3" and len(text) == 22
+    assert parse_coordinator_key(key) == ("crew", TOPIC_ID, 3)
+    assert parse_coordinator_key(f"a:b:{text}:0") is None  # Kafka 4.1.1 refuses a group id holding ':'
+    h = java_string_hash(key)
+    assert key_partition(key, 50) == abs(h) % 50 == state_partition("crew", TOPIC_ID, 3, 50)
+    for bad in ("crew", f"crew:{text}", f":{text}:0", f"crew:{text}:-1", f"crew:{text}:x", "crew:notanid:0",
+                f"crew:{text}=:0", f"crew:{TOPIC_ID!s}:0", ""):
+        assert parse_coordinator_key(bad) is None, bad
+
+
+def test_a_write_is_read_back_once_durable_and_after_a_reload(loop: asyncio.AbstractEventLoop) -> None:
+    log = MemoryGroupLog(PARTITIONS)
+    log.defer = True
+    c = coordinator(log, loop)
+    state = snap(4, (4, 5, RecordState.AVAILABLE, 2), (6, 6, RecordState.ACKNOWLEDGED, 1))
+    # Kafka's coordinator reads and writes only initialized states; this broker's own leaders create them.
+    assert loop.run_until_complete(c.write("crew", "jobs", 0, state, 0)) == UNINITIALIZED
+    fut = c.write("crew", "jobs", 0, state, 0, create=True)
+    assert c.read("crew", "jobs", 0) == (UNINITIALIZED, None)  # not durable yet: not the state
+    log.complete_pending()
+    drain(loop)
+    assert fut.result() == 0 and c.read("crew", "jobs", 0) == (0, state)
+    where = state_partition("crew", TOPIC_ID, 0, PARTITIONS)
+    assert [r.partition for records in log.records.values() for r in records] == [where]
+    again = coordinator(log, loop)
+    assert again.load() == 1 and again.read("crew", "jobs", 0) == (0, state)
+    # Deleting (DeleteShareGroupState) leaves a tombstone: nothing after a reload either.
+    log.defer = False
+    assert loop.run_until_complete(again.write("crew", "jobs", 0, None, 0)) == 0
+    assert again.read("crew", "jobs", 0) == (UNINITIALIZED, None)
+    assert coordinator(log, loop).load() == 0
+
+
+def test_unknown_topics_and_stale_epochs_are_refused(loop: asyncio.AbstractEventLoop) -> None:
+    c = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    # A topic that does not exist can have no state (Kafka answers such keys as never initialized).
+    assert loop.run_until_complete(c.write("crew", "gone", 0, snap(0), 0, create=True)) == UNINITIALIZED
+    assert c.read("crew", "gone", 0) == (UNINITIALIZED, None)
+    assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(1), 0, leader_epoch=5, create=True)) == 0
+    # A deposed leader (an older leader epoch) can neither write nor read any more.
+    assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(0), 0, leader_epoch=4)) == FENCED_LEADER_EPOCH
+    assert c.read("crew", "jobs", 0, leader_epoch=4) == (FENCED_LEADER_EPOCH, None)
+    assert c.read("crew", "jobs", 0, leader_epoch=6) == (0, snap(1))
+    assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(2), 0, leader_epoch=5)) == FENCED_LEADER_EPOCH
+    # A state epoch older than the stored one is fenced, for InitializeShareGroupState and writes alike.
+    assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(4, epoch=2), 0)) == 0
+    assert loop.run_until_complete(c.initialize("crew", "jobs", 0, 1, 9, 0)) == FENCED_STATE_EPOCH
+    assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(5, epoch=1), 0)) == FENCED_STATE_EPOCH
+    assert loop.run_until_complete(c.initialize("crew", "jobs", 0, 2, 9, 0)) == 0
+    assert c.read("crew", "jobs", 0) == (0, snap(9, epoch=2))
+
+
+def test_in_a_cluster_a_coordinator_owns_only_the_partitions_it_leads(loop: asyncio.AbstractEventLoop) -> None:
+    log = MemoryGroupLog(PARTITIONS)
+    first = coordinator(log, loop)
+    state = snap(3, (3, 3, RecordState.AVAILABLE, 1))
+    assert loop.run_until_complete(first.write("crew", "jobs", 0, state, 0, create=True)) == 0
+    where = state_partition("crew", TOPIC_ID, 0, PARTITIONS)
+
+    second = coordinator(log, loop)  # another broker, holding a replica of the same topic
+    second.coordinate_partitions(set())
+    assert second.read("crew", "jobs", 0) == (NOT_COORDINATOR, None)
+    assert loop.run_until_complete(second.write("crew", "jobs", 0, state, 0)) == NOT_COORDINATOR
+    assert second.take_partition((where + 1) % PARTITIONS) == 0
+    assert second.take_partition(where) == 1  # it leads the key's partition now: reloaded from its replica
+    assert second.read("crew", "jobs", 0) == (0, state)
+    assert second.release_partition(where) == 1
+    assert second.read("crew", "jobs", 0) == (NOT_COORDINATOR, None) and not second.states
+
+
+def test_a_record_in_its_keys_own_partition_wins_over_older_data_elsewhere(loop: asyncio.AbstractEventLoop) -> None:
+    """State written before share-partitions were placed by topic id stays readable, and the first
+    write at the new place decides from then on."""
+    log = MemoryGroupLog(PARTITIONS)
+    home = state_partition("crew", TOPIC_ID, 0, PARTITIONS)
+    elsewhere = (home + 1) % PARTITIONS
+    log.append(elsewhere, [(encode_key("crew", "jobs", 0), encode_value(snap(2)))], 0)
+    c = coordinator(log, loop)
+    c.load()
+    assert c.read("crew", "jobs", 0) == (0, snap(2))
+    log.append(home, [(encode_key("crew", "jobs", 0), encode_value(snap(5)))], 0)
+    log.append(elsewhere, [(encode_key("crew", "jobs", 0), encode_value(snap(1)))], 0)
+    c = coordinator(log, loop)
+    c.load()
+    assert c.read("crew", "jobs", 0) == (0, snap(5))
+
+
+# ---------------------------------------------------------------------------------------- leaders
+
+
+class Persister(LocalPersister):
+    """The share coordinator of another broker, as a partition leader reaches it: reads are counted."""
+
+    def __init__(self, store: ShareCoordinator) -> None:
+        super().__init__(store)
+        self.reads = 0
+
+    def read(self, group: str, topic: str, partition: int) -> asyncio.Future[ReadResult]:
+        self.reads += 1
+        return super().read(group, topic, partition)
+
+
+def leader(loop: asyncio.AbstractEventLoop, store: ShareCoordinator, coordinates: bool) -> GroupCoordinator:
+    """A broker leading jobs-0, coordinating the group or not, its share-partitions' state kept by
+    ``store`` (another broker's coordinator)."""
+    c = GroupCoordinator(MemoryGroupLog(), SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                         share_state_log=MemoryGroupLog(PARTITIONS),
+                         share_settings=ShareSettings(lock_ms=1000, delivery_limit=5),
+                         partition_offsets=lambda t, p: (0, 10) if t == "jobs" else None, topic_id_of=IDS.get)
+    c.coordinate_partitions({c.partition_of("crew")} if coordinates else set())
+    c.share.persister = Persister(store)
+    return c
+
+
+def test_a_leader_reads_the_state_back_and_serves_any_member_of_a_group_coordinated_elsewhere(
+        loop: asyncio.AbstractEventLoop) -> None:
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    first = leader(loop, store, coordinates=False)
+    share = first.share
+    # Not read back yet: nothing to acquire, and nothing is made up from share.auto.offset.reset.
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) is None
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert share.may_fetch("crew", "m1")  # membership is the group coordinator's, elsewhere
+    # share.auto.offset.reset latest: the window starts at the log end (10); nothing to acquire yet.
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) == 10
+    assert share.acquire("crew", "m1", "jobs", 0, 5, 0) == []
+
+    # A share-partition with a stored state: acquired records come back with their deliveries counted.
+    store2 = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    loop.run_until_complete(store2.write("crew", "jobs", 0, snap(
+        2, (2, 3, RecordState.ACKNOWLEDGED, 1), (4, 6, RecordState.AVAILABLE, 2)), 0, create=True))
+    second = leader(loop, store2, coordinates=False)
+    loop.run_until_complete(second.share.ensure_loaded("crew", [("jobs", 0)]))
+    loop.run_until_complete(second.share.ensure_loaded("crew", [("jobs", 0)]))
+    persister = second.share.persister
+    assert isinstance(persister, Persister) and persister.reads == 1  # read back once
+    got = second.share.acquire("crew", "anyone", "jobs", 0, 3, 0)
+    assert [(r.first_offset, r.last_offset, r.delivery_count) for r in got] == [(4, 6, 3)]
+    assert loop.run_until_complete(second.share.persist("crew", [("jobs", 0)], 0))
+    assert store2.read("crew", "jobs", 0)[1] == snap(4, (4, 6, RecordState.AVAILABLE, 3))
+    assert loop.run_until_complete(second.share.acknowledge("crew", "anyone", "jobs", 0,
+                                                            [(4, AckType.ACCEPT)], 0)) == 0
+    # Leadership moves away: the share-partition goes; the next leader reads the state back.
+    assert second.share.partition_lost("jobs", 0) == 1
+    assert second.share.next_fetch_offset("crew", "anyone", "jobs", 0, 0) is None
+    third = leader(loop, store2, coordinates=False)
+    loop.run_until_complete(third.share.ensure_loaded("crew", [("jobs", 0)]))
+    got = third.share.acquire("crew", "other", "jobs", 0, 5, 0)
+    # 4 was accepted; 5 and 6 were acquired (their third delivery) when the leadership moved; 7..9
+    # (in the log up to 10) were never delivered.
+    assert [(r.first_offset, r.last_offset, r.delivery_count) for r in got] == [(5, 6, 4), (7, 9, 1)]
+
+
+def test_the_group_coordinator_checks_membership_and_keeps_led_partitions_when_the_group_moves(
+        loop: asyncio.AbstractEventLoop) -> None:
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    c = leader(loop, store, coordinates=True)
+    share = c.share
+    assert c.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"]).error == 0
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert not share.may_fetch("crew", "stranger") and share.may_fetch("crew", "m1")
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) == 10
+    # The group's coordinator moves away; this broker still leads jobs-0 and keeps its share-partition.
+    assert c.release_partition(c.partition_of("crew")) == 1
+    assert c.share_heartbeat("crew", "m1", 1, now_ms=0).error == NOT_COORDINATOR
+    assert share.may_fetch("crew", "stranger")
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) == 10
+    drain(loop)
+
+
+def test_written_batches_are_merged_over_the_held_ones_as_kafka_keeps_them() -> None:
+    held = (StateBatch(3, 4, RecordState.AVAILABLE, 2), StateBatch(5, 9, RecordState.ACKNOWLEDGED, 1))
+    assert merge_batches(held, (), 4) == (StateBatch(4, 4, RecordState.AVAILABLE, 2),
+                                          StateBatch(5, 9, RecordState.ACKNOWLEDGED, 1))
+    assert merge_batches(held, (StateBatch(6, 7, RecordState.ARCHIVED, 3),), 3) == (
+        StateBatch(3, 4, RecordState.AVAILABLE, 2), StateBatch(5, 5, RecordState.ACKNOWLEDGED, 1),
+        StateBatch(6, 7, RecordState.ARCHIVED, 3), StateBatch(8, 9, RecordState.ACKNOWLEDGED, 1))
+    whole = (StateBatch(5, 9, RecordState.AVAILABLE, 4),)
+    assert merge_batches(held, whole, 5) == whole  # a whole window: the same as replacing
