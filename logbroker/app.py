@@ -49,7 +49,7 @@ from logbroker.security.tls import client_context, server_context
 from segments.checkpoint import TopicPartition
 from segments.cleaner import CleanerProcess
 from segments.errors import StorageError
-from segments.flush import Durability
+from segments.flush import Durability, GroupCommitter
 from segments.log import Log
 from segments.retention import SweepStats, sweep_logs
 from segments.store import Store
@@ -227,7 +227,7 @@ class App:
         if writer_min_bytes >= 0:
             self._writer = AppendWriter(asyncio.get_running_loop().call_soon_threadsafe, min_bytes=writer_min_bytes)
             self.store.use_writer(self._writer)
-        durability = Durability()
+        durability = Durability(GroupCommitter(threads=config.get_int("logbroker.flush.threads")))
         self.broker = Broker(self.store, config, durability, s.data_dir)
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))

@@ -120,6 +120,9 @@ _SECURITY_PROPERTIES = (
                    "Appends of at least this many bytes are copied into the segment file by the data "
                    "directory's writer thread while the event loop goes on; smaller ones inline. -1: every "
                    "append inline (no writer thread).", -1),
+    BrokerProperty("logbroker.flush.threads", _int, "4",
+                   "How many partitions' fsyncs one group-commit round runs at once (concurrent fsyncs share "
+                   "the filesystem's journal commits); 1: one after the other.", 1),
     BrokerProperty("logbroker.http.ssl.enable", _bool, "false",
                    "Serve the HTTP API over TLS, with the ssl.* settings prefixed logbroker.http. (else the "
                    "broker-wide ssl.* values)."),

@@ -186,7 +186,7 @@ class ClusterSharePersister:
             conn = self._connections.get(broker_id)
             try:
                 if conn is not None and conn.reauth_due:
-                    await conn.reauthenticate()  # renew the SASL session in place (KIP-368)
+                    await conn.reauthenticate()  # KIP-368: renew the session on the open connection
                 if conn is None:
                     address = self._address(broker_id)
                     if address is None:

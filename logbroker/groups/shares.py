@@ -50,7 +50,7 @@ from logbroker.groups.share_group import (
 from logbroker.groups.share_partition import AckType, AcquiredRange, InvalidRecordState, RecordState, SharePartition
 from logbroker.groups.share_persister import LocalPersister, SharePersister
 from logbroker.groups.share_sessions import ShareSessions
-from logbroker.groups.share_state import SharePartitionSnapshot
+from logbroker.groups.share_state import SharePartitionSnapshot, config_partition
 
 log = logging.getLogger(__name__)
 
@@ -481,6 +481,15 @@ class ShareGroups:
         if validate_only:
             fut.set_result((0, None))
             return fut
+        if self._store is not None:
+            # In a cluster the configs' record has one writer, the leader of its partition; changing
+            # them anywhere else would change this broker's copy alone.
+            where = config_partition(group_id, self._store.partition_count())
+            if not self._store.owns(where):
+                owner = self._store.locate(where)
+                fut.set_result((int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
+                                f"the configs of share group {group_id} are kept by broker {owner}"))
+                return fut
         group = existing if existing is not None else ShareGroup(group_id)
         self._groups[group_id] = group
         for name, value in changes.items():

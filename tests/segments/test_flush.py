@@ -303,3 +303,40 @@ def test_group_commit_with_real_log(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert log.recovery_point == log.log_end_offset == 200
     assert 1 <= calls < 200
     log.close()
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_round_fsyncs_its_logs_up_to_threads_at_once(threads: int) -> None:
+    """Concurrent fsyncs of different files share the journal's commits; a log is never in two at once."""
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+
+    def fsync(_log: FakeLog) -> None:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.05)
+        with lock:
+            inside -= 1
+
+    logs = [FakeLog(fsync, f"p{i}") for i in range(6)]
+    committer = GroupCommitter(threads=threads)
+    # A first round held at its fsync, so that the six logs all fall into the next round.
+    release = threading.Event()
+
+    def held_fsync(_log: FakeLog) -> None:
+        release.wait(5)
+
+    blocker = FakeLog(held_fsync, "blocker")
+    held = committer.request(blocker, blocker.write())
+    time.sleep(0.05)
+    futures = [committer.request(log, log.write()) for log in logs]
+    release.set()
+    wait([held, *futures], timeout=10)
+    committer.close()
+    assert all(f.result() == 1 for f in futures)
+    assert most == min(threads, len(logs)), most
+    with pytest.raises(ValueError):
+        GroupCommitter(threads=0)

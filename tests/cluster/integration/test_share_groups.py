@@ -32,7 +32,15 @@ from tests.cluster.conftest import Cluster, three_brokers, wait_until
 from tests.cluster.integration.test_replication import produce
 from tests.interop.kafka_java import JVM_OPTS, Java, kafka_java  # noqa: F401 - the fixture
 from tests.interop.rawclient import RawClient
-from tests.interop.share_member import ACCEPT, RELEASE, Fetched, ShareMember, kafka_uuid, topic_id
+from tests.interop.share_member import (
+    ACCEPT,
+    GROUP_RESOURCE,
+    RELEASE,
+    Fetched,
+    ShareMember,
+    kafka_uuid,
+    topic_id,
+)
 
 TOPIC = "work"
 GROUP = "crew"
@@ -213,6 +221,15 @@ def test_find_coordinator_names_the_leader_of_the_keys_share_state_partition(sha
         finally:
             m.close()
         assert answer["error_code"] == (0 if i == coordinator else ErrorCode.NOT_COORDINATOR), (i, answer)
+    # A share group's configs are taken by the leader of their record's partition alone (one here).
+    for i, b in cluster.brokers.items():
+        with RawClient(b.port) as c:
+            body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+                {"resource_type": GROUP_RESOURCE, "resource_name": GROUP,
+                 "configs": [{"name": "share.auto.offset.reset", "config_operation": 0, "value": "earliest"}]}],
+                "validate_only": False})
+        expected = 0 if i == leader else ErrorCode.COORDINATOR_NOT_AVAILABLE
+        assert body["responses"][0]["error_code"] == expected, (i, body)
 
 
 @pytest.mark.slow
