@@ -105,3 +105,4 @@ def test_a_users_credentials_and_quotas_share_its_znode_and_survive_each_others_
                 ] == [0]
         assert set(_config(zk_client, "/config/users/carol")) == {"SCRAM-SHA-256"}
         assert _describe(one, [("user", 0, "carol")]) == set()
+
