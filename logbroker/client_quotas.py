@@ -190,7 +190,7 @@ class ClientQuotaStore:
         # kept there, a broker of a cluster refuses to store any (one broker's file would disagree).
         self._clustered = clustered
         self._quotas: Quotas = {}
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # held over a whole alteration: plan, then save
         if self._path is not None and self._path.exists():
             try:
                 doc = json.loads(self._path.read_text(encoding="utf-8"))
@@ -223,9 +223,10 @@ class ClientQuotaStore:
 
     def alter(self, alterations: list[QuotaAlteration], validate_only: bool) -> Results:
         """Plan and (unless ``validate_only``) save. Blocking: a worker thread."""
-        quotas, results = self.plan(alterations)
-        if not validate_only and any(refusal is None for _, refusal in results):
-            self.save(quotas)
+        with self._write_lock:  # two alterations at once: the second plans from the first's result
+            quotas, results = self.plan(alterations)
+            if not validate_only and any(refusal is None for _, refusal in results):
+                self.save(quotas)
         return [(a, None if refusal is None else InvalidRequestError(refusal)) for a, refusal in results]
 
     def save(self, quotas: Quotas) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from logbroker.client_quotas import CLUSTER_REFUSAL, ClientQuotaStore, QuotaAlteration, QuotaOp, describe
@@ -36,3 +37,12 @@ def test_a_broker_of_a_cluster_stores_no_quota(tmp_path: Path) -> None:
     store = ClientQuotaStore(tmp_path, clustered=True)
     quotas, results = store.plan([_set("alice", "producer_byte_rate", 1024)])
     assert [refusal for _, refusal in results] == [CLUSTER_REFUSAL] and quotas == {}
+
+
+def test_alterations_at_once_all_apply(tmp_path: Path) -> None:
+    store = ClientQuotaStore(tmp_path)
+    users = [f"u{i}" for i in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda u: store.alter([_set(u, "producer_byte_rate", 1)], False), users))
+    assert all(error is None for results in answers for _, error in results)
+    assert set(ClientQuotaStore(tmp_path).quotas()) == {(("user", u),) for u in users}
