@@ -116,7 +116,7 @@ _SECURITY_PROPERTIES = (
     BrokerProperty("connections.max.reauth.ms", _int, "0",
                    "SASL sessions last at most this long; clients must re-authenticate (KIP-368). 0: forever.",
                    0, type=ConfigType.LONG),
-    BrokerProperty("logbroker.append.writer.min.bytes", _int, "262144",
+    BrokerProperty("logbroker.append.writer.min.bytes", _int, "2097152",
                    "Appends of at least this many bytes are copied into the segment file by the data "
                    "directory's writer thread while the event loop goes on; smaller ones inline. -1: every "
                    "append inline (no writer thread).", -1),

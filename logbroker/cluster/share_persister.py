@@ -185,9 +185,9 @@ class ClusterSharePersister:
         async with self._locks.setdefault(broker_id, asyncio.Lock()):
             conn = self._connections.get(broker_id)
             try:
-                if conn is None or conn.expired:
-                    if conn is not None:
-                        conn.close()
+                if conn is not None and conn.reauth_due:
+                    await conn.reauthenticate()  # KIP-368: renew the session on the open connection
+                if conn is None:
                     address = self._address(broker_id)
                     if address is None:
                         return None

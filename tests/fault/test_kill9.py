@@ -99,23 +99,26 @@ class Case:
     kill_after_s: tuple[float, float]  # the kill lands uniformly in this window after the warm-up send
     pad: bytes = b""
     settings: dict[str, object] = field(default_factory=dict)
+    broker: dict[str, str] = field(default_factory=dict)  # broker properties, underscores for dots
 
 
 CASES = {
     # Small records: the appends are written inline on the event loop.
     "small_records": Case("kill9_acks_all", 20261129, ROUNDS, (0.3, 1.2)),
-    # Batches of up to 1 MiB of 1 KB records: appends that large are written by the append writer
-    # thread after ``Log.append`` returned (``segments/writer.py``), so the kill lands among writes in
-    # flight; acks=all is answered only after the write and its group-commit fsync.
+    # Batches of up to 1 MiB of 1 KB records, every append of 256 KiB or more written by the append
+    # writer thread after ``Log.append`` returned (``segments/writer.py``; the default sends only
+    # appends of 2 MiB or more there), so the kill lands among writes in flight; acks=all is answered
+    # only after the write and its group-commit fsync.
     "large_batches": Case("kill9_acks_all_large_batches", 20261130, 2, (0.5, 1.2), pad=b"x" * 1000,
-                          settings={"linger.ms": 100, "batch.size": 1 << 20, "message.timeout.ms": 5000}),
+                          settings={"linger.ms": 100, "batch.size": 1 << 20, "message.timeout.ms": 5000},
+                          broker={"logbroker_append_writer_min_bytes": str(256 * 1024)}),
 }
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_acknowledged_records_survive_kill9_exactly_once(broker_factory, case: Case) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(case.seed)
-    broker: BrokerProcess = broker_factory(num_partitions=str(PARTITIONS))
+    broker: BrokerProcess = broker_factory(num_partitions=str(PARTITIONS), **case.broker)
     rounds = case.rounds_per_scale * scale()
     acked_all: set[bytes] = set()
     sent_all = 0

@@ -21,8 +21,8 @@ from logbroker.security.scram_store import FileCredentialStore, from_password
 from tests.conftest import BrokerProcess, launch_broker
 from tests.interop.rawclient import RawClient
 
-pytestmark = pytest.mark.logbroker_only(
-    reason="plants a credential with more PBKDF2 iterations than Kafka accepts, in logbroker's own file")
+pytestmark = [pytest.mark.interop, pytest.mark.logbroker_only(
+    reason="plants a credential with more PBKDF2 iterations than Kafka accepts, in logbroker's own file")]
 
 SLOW_ITERATIONS = 1_500_000  # about 3 s of SHA-512 on a quiet 2-core machine; Kafka's own bound is 16384
 SETTLE_S = 0.5  # lets the slow request be read and its check begin before the other request goes
