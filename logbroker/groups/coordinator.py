@@ -478,8 +478,10 @@ class GroupCoordinator:
             log.info("%s group %s removed (%s)", SHARE if isinstance(group, ShareGroup) else "consumer",
                      group.group_id, reason)
 
-    def lag(self, group_id: str) -> list[PartitionLag]:
-        """Per partition: committed offset, log end offset and lag, for committed and assigned partitions."""
+    def lag(self, group_id: str, log_end_offsets: Mapping[tuple[str, int], int] | None = None) -> list[PartitionLag]:
+        """Per partition: committed offset, log end offset and lag, for committed and assigned partitions.
+        ``log_end_offsets`` gives the ends of partitions this broker cannot read (asked of their leaders)."""
+        known = log_end_offsets or {}
         desc = self.describe_group(group_id)
         if desc is None:
             return []
@@ -488,7 +490,7 @@ class GroupCoordinator:
         out: list[PartitionLag] = []
         for tp in sorted(set(committed_offsets) | set(owners)):
             committed = committed_offsets.get(tp)
-            end = self._log_end_offset(*tp)
+            end = known[tp] if tp in known else self._log_end_offset(*tp)
             offset = committed.offset if committed is not None else -1
             lag = max(end - offset, 0) if end is not None and committed is not None else None
             out.append(PartitionLag(tp[0], tp[1], offset, -1 if end is None else end, lag, owners.get(tp),
