@@ -77,8 +77,11 @@ class PartitionOwnership(Protocol):
     async def publish_topic(self, info: TopicInfo, replication_factor: int | None,
                             assignments: Sequence[Sequence[int]] | None = None) -> None:
         """Register a new topic with the cluster (its replica assignment: ``assignments``, one replica
-        list per partition, else spread over the live brokers). Raises InvalidReplicationFactorError,
-        InvalidReplicaAssignmentError or TopicExistsError; nothing is registered when it raises."""
+        list per partition, else spread over the live brokers), then adopt it locally
+        (``Broker.adopt_topic``: returns once its metadata file is durable). Raises
+        InvalidReplicationFactorError, InvalidReplicaAssignmentError or TopicExistsError, and nothing
+        is registered; or LogStorageError (KAFKA_STORAGE_ERROR) when the local copy could not be written (registered: a
+        later pass of the cluster's view adopts it)."""
 
     async def unpublish_topic(self, name: str, timeout_s: float | None = None) -> None:
         """Remove a topic from the cluster; every broker then deletes its local copy. Waits up to
