@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from logbroker.checkpoint_writer import CheckpointWriter
-from logbroker.client_quotas import ClientQuotaStore
+from logbroker.client_quotas import ClientQuotaStore, QuotaStorage
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
@@ -213,8 +213,10 @@ class Broker:
         self.data_dir = data_dir
         # SCRAM credentials (logbroker/security/scram_store.py): a file here; a cluster swaps in ZooKeeper's.
         self.credentials: CredentialStore = FileCredentialStore(data_dir)
-        # Client quotas (KIP-546), stored and described, not enforced (logbroker/client_quotas.py).
-        self.client_quotas = ClientQuotaStore(data_dir, clustered=bool(config.get_str("zookeeper.connect")))
+        # Client quotas (KIP-546), stored and described, not enforced (logbroker/client_quotas.py): a
+        # file here; a cluster swaps in ZooKeeper's (logbroker/client_quotas_zookeeper.py).
+        clustered = bool(config.get_str("zookeeper.connect"))
+        self.client_quotas: QuotaStorage = ClientQuotaStore(data_dir, clustered=clustered)
         # PBKDF2 of password checks, both fronts' (logbroker/security/password_checks.py).
         self.password_checks = PasswordChecks()
         # HTTP token revocations every broker of a cluster sees (ZooKeeper); None: the HTTP front's own file.
