@@ -44,6 +44,7 @@ from logbroker.errors import (
     NotLeaderOrFollowerError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
+    StorageError,
     TopicAuthorizationError,
     TopicDeletionDisabledError,
     TopicExistsError,
@@ -93,6 +94,11 @@ log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
 REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"  # high watermarks, in a cluster
+# ListOffsets timestamps that stand for a position, not a time (Kafka's ListOffsetsRequest).
+EARLIEST = -2
+LATEST = -1
+# How long a view waits for the leaders of partitions held elsewhere before showing them as unknown.
+LEADER_ASK_TIMEOUT_S = 5.0
 # errno values of a log directory that has no room left: Kafka answers KAFKA_STORAGE_ERROR.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -236,6 +242,10 @@ class Broker:
         # Set in a cluster (``zookeeper.connect``): who leads each partition is looked up there.
         # None: this single broker leads every partition and the high watermark is the log end.
         self.ownership: PartitionOwnership | None = None
+        # Topics being adopted from the cluster's view: a second adoption of the name awaits the first.
+        self._adoptions: dict[str, asyncio.Future[TopicInfo]] = {}
+        # Dynamic broker config changes are written one at a time, in the order they were asked for.
+        self._dynamic_lock = asyncio.Lock()
         self.bytes_in = 0
         self.records_in = 0
         # Per-topic traffic for /metrics (Kafka's BrokerTopicMetrics: BytesIn, MessagesIn, BytesOut).
@@ -321,13 +331,33 @@ class Broker:
         with _disk_errors(f"create topic {name}"):
             return self.store.create_topic(name, partitions, dict(configs), validate_only=validate_only)
 
-    def adopt_topic(self, name: str, partitions: int, configs: Mapping[str, str], topic_id: uuid.UUID) -> TopicInfo:
+    async def adopt_topic(self, name: str, partitions: int, configs: Mapping[str, str],
+                          topic_id: uuid.UUID) -> TopicInfo:
         """Create locally a topic the cluster already registered (same id), unless it is here. Only its
-        metadata: a partition's directory is made when this broker, as one of its replicas, opens it."""
-        if self.store.has_topic(name):
-            return self.store.topic(name)
+        metadata: a partition's directory is made when this broker, as one of its replicas, opens it.
+        The metadata file is written in a worker thread; the topic is visible (and this returns)
+        once it is durable. Adopting a name already being adopted waits for that adoption. A caller
+        cancelled meanwhile does not stop it."""
+        pending = self._adoptions.get(name)
+        if pending is None:
+            if self.store.has_topic(name):
+                return self.store.topic(name)
+            pending = asyncio.ensure_future(self._adopt(name, partitions, dict(configs), topic_id))
+            self._adoptions[name] = pending
+            pending.add_done_callback(lambda done: self._adopted(name, done))
+        return await asyncio.shield(pending)
+
+    async def _adopt(self, name: str, partitions: int, configs: dict[str, str], topic_id: uuid.UUID) -> TopicInfo:
         with _disk_errors(f"create topic {name}"):
-            return self.store.create_topic(name, partitions, dict(configs), topic_id=topic_id, directories=False)
+            prepared = await asyncio.to_thread(self.store.prepare_topic, name, partitions, configs,
+                                               topic_id=topic_id, directories=False)
+        return self.store.commit_topic(prepared)
+
+    def _adopted(self, name: str, done: asyncio.Future[TopicInfo]) -> None:
+        if self._adoptions.get(name) is done:
+            del self._adoptions[name]
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("adopting topic %s failed: %s", name, done.exception())
 
     async def create_topic_async(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
                                  replication_factor: int | None = None, validate_only: bool = False,
@@ -345,8 +375,9 @@ class Broker:
             info = self.store.create_topic(name, partitions, dict(configs), validate_only=True)
             if validate_only:
                 return info
+            # The cluster's node adopts the topic here (its file durable) before it answers.
             await self.ownership.publish_topic(info, replication_factor, assignments)
-            return self.adopt_topic(name, partitions, configs, info.topic_id)
+            return self.store.topic(name)
         check_replication_factor(replication_factor)
         if assignments is not None:
             # A single broker: every replica must be this one (Kafka's answer on a one-broker cluster).
@@ -484,13 +515,20 @@ class Broker:
         with suppress(UnknownTopicError):  # deleted while its change was written: the request says so
             self.store.settle_change(change, error)
 
-    def grow_topic(self, name: str, partitions: int) -> TopicInfo:
-        """Grow the local copy of a topic the cluster grew (unless it has that many already)."""
+    async def grow_topic(self, name: str, partitions: int) -> TopicInfo:
+        """Grow the local copy of a topic the cluster grew (unless it has that many already). The
+        metadata file is written by the store's metadata thread, behind the topic's changes queued
+        before; this returns once the copy has ``partitions`` partitions, durably."""
         info = self.store.topic(name)
         if info.partitions >= partitions:
             return info
-        with _disk_errors(f"add partitions to {name}"):
-            return self.store.add_partitions(name, partitions, directories=False)
+        if self.store.planned_topic(name).partitions >= partitions:
+            # A growth still being written covers it: queue the topic as planned behind it (the
+            # metadata thread writes in order), so this returns only once that growth is durable.
+            change = self.store.plan_config(name)
+        else:
+            change = self.store.plan_partitions(name, partitions, directories=False)
+        return await self._write_topic_change(change, f"add partitions to {name}")
 
     def describe_configs(self, name: str, names: Iterable[str] | None = None) -> list[ConfigEntry]:
         """The topic's configs with their values, defaults and sources (Kafka DescribeConfigs)."""
@@ -551,15 +589,38 @@ class Broker:
                     for e in describe_broker(self.config, wanted)] if wanted else []
         return describe_broker(self.config, names)
 
-    def alter_broker_configs(self, resource_name: str, changes: Iterable[ConfigChange], *, replace: bool = False,
-                             validate_only: bool = False) -> None:
+    async def alter_broker_configs(self, resource_name: str, changes: Iterable[ConfigChange], *,
+                                   replace: bool = False, validate_only: bool = False) -> None:
         """Change dynamic broker configs: for this broker (``resource_name`` its node id) or the
         cluster-wide default (``""``). ``replace`` drops every dynamic config of that layer first
-        (Kafka's legacy AlterConfigs). The topic defaults they set apply at once to every topic.
+        (Kafka's legacy AlterConfigs). The topic defaults they set apply to every topic once the
+        file is durable, written (and fsynced) in a worker thread while the event loop goes on;
+        changes are written and applied one at a time, in the order asked, each on top of the one
+        before. A caller cancelled while its change is written does not undo it.
         Raises InvalidRequestError: another broker, a config that is not dynamic, a bad value (Kafka
         answers INVALID_REQUEST for every refused change of a BROKER resource, where a topic's get
         INVALID_CONFIG)."""
         self._check_broker_resource(resource_name, allow_default=True)
+        changes = list(changes)
+        if validate_only:
+            self._dynamic_configs_after(resource_name, changes, replace)
+            return
+        task = asyncio.ensure_future(self._alter_dynamic(resource_name, changes, replace))
+        task.add_done_callback(_note_dynamic_failure)
+        await asyncio.shield(task)
+
+    async def _alter_dynamic(self, resource_name: str, changes: list[ConfigChange], replace: bool) -> None:
+        async with self._dynamic_lock:
+            updated = self._dynamic_configs_after(resource_name, changes, replace)
+            with _disk_errors("change dynamic broker configs"):
+                await asyncio.to_thread(save_dynamic, self.data_dir, updated.dynamic_default, updated.dynamic_broker)
+            self.config = updated
+            self.store.set_default_config(updated.log_defaults)
+        log.info("dynamic broker configs now: cluster default %s, broker %d %s", dict(updated.dynamic_default),
+                 self.node_id, dict(updated.dynamic_broker))
+
+    def _dynamic_configs_after(self, resource_name: str, changes: list[ConfigChange], replace: bool) -> BrokerConfig:
+        """The broker config with ``changes`` applied to one dynamic layer; nothing is written."""
         config = self.config
         layer = dict(config.dynamic_default if resource_name == "" else config.dynamic_broker)
         if replace:
@@ -571,14 +632,7 @@ class Broker:
             updated = config.with_dynamic(default, broker)
         except InvalidConfigError as exc:
             raise InvalidRequestError(str(exc)) from exc
-        if validate_only:
-            return
-        with _disk_errors("change dynamic broker configs"):
-            save_dynamic(self.data_dir, updated.dynamic_default, updated.dynamic_broker)
-        self.config = updated
-        self.store.set_default_config(updated.log_defaults)
-        log.info("dynamic broker configs now: cluster default %s, broker %d %s", dict(updated.dynamic_default),
-                 self.node_id, dict(updated.dynamic_broker))
+        return updated
 
     def describe_topic(self, name: str) -> TopicDescription:
         """A topic with each partition's offsets and size and its configs."""
@@ -629,6 +683,62 @@ class Broker:
         plog = self.store.log(topic, partition)
         return PartitionState(topic, partition, plog.log_start_offset, plog.log_end_offset, plog.size_bytes,
                               len(plog.segments))
+
+    async def partition_states_async(self, name: str, start: int, stop: int) -> list[PartitionState]:
+        """``partition_states``, but in a cluster a partition this broker holds no replica of is asked
+        of its leader (log start offset and high watermark; its size and segments are -1, not known
+        here); one whose leader could not be asked has offsets -1 and ``error`` saying why."""
+        states = self.partition_states(name, start, stop)
+        ownership = self.ownership
+        if ownership is None or not is_replicated(name):
+            return states
+        elsewhere = [(name, s.partition) for s in states if not ownership.hosts_replica(name, s.partition)]
+        if not elsewhere:
+            return states
+        answers = await self.list_offsets_async(elsewhere, (EARLIEST, LATEST))
+        out = []
+        for s in states:
+            answer = answers.get((name, s.partition))
+            if isinstance(answer, tuple):
+                s = PartitionState(name, s.partition, answer[0], answer[1], -1, -1)
+            elif answer is not None:
+                s = PartitionState(name, s.partition, -1, -1, -1, -1, error=str(answer))
+            out.append(s)
+        return out
+
+    async def describe_topic_async(self, name: str) -> TopicDescription:
+        """``describe_topic`` with the partitions held elsewhere asked of their leaders
+        (``partition_states_async``)."""
+        info = self.store.topic(name)
+        partitions = tuple(await self.partition_states_async(name, 0, info.partitions))
+        return TopicDescription(info, is_internal(name), partitions, tuple(self.describe_configs(name)))
+
+    async def list_offsets_async(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
+                                 timeout_s: float = LEADER_ASK_TIMEOUT_S
+                                 ) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
+        """Per partition, its offsets for each of ``timestamps`` as Kafka's ListOffsets answers them
+        (EARLIEST the log start, LATEST the high watermark, else the first offset at or after that
+        time, -1 when none), whichever broker leads it: this broker answers for what it leads (alone,
+        for everything); the rest is asked of the leaders, once per leader, within ``timeout_s``. A
+        partition that could not be answered carries the error instead (unknown, no leader, the
+        leader not answering)."""
+        out: dict[tuple[str, int], tuple[int, ...] | StorageError] = {}
+        elsewhere: list[tuple[str, int]] = []
+        ownership = self.ownership
+        for tp in dict.fromkeys(partitions):
+            if ownership is not None and is_replicated(tp[0]) and self.has_partition(*tp):
+                view = ownership.partition_view(*tp)
+                if view is not None and view.leader != self.node_id:
+                    elsewhere.append(tp)
+                    continue
+            try:
+                out[tp] = tuple(self.offset_for_timestamp(tp[0], tp[1], ts)[0] for ts in timestamps)
+            except StorageError as exc:
+                out[tp] = exc
+        if elsewhere:
+            assert ownership is not None
+            out.update(await ownership.leader_offsets(elsewhere, timestamps, timeout_s))
+        return out
 
     def partition_states(self, name: str, start: int, stop: int) -> list[PartitionState]:
         """Offsets, sizes and segment counts of partitions ``[start, stop)`` of a topic: a page of a
@@ -1249,3 +1359,9 @@ class Broker:
                 if not fut.done():
                     fut.set_result(None)
         self._waiters.clear()
+
+
+def _note_dynamic_failure(task: asyncio.Future[None]) -> None:
+    """Log a dynamic config change that failed (its requester may have gone meanwhile)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("dynamic broker config change refused or not written: %s", task.exception())

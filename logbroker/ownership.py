@@ -77,8 +77,11 @@ class PartitionOwnership(Protocol):
     async def publish_topic(self, info: TopicInfo, replication_factor: int | None,
                             assignments: Sequence[Sequence[int]] | None = None) -> None:
         """Register a new topic with the cluster (its replica assignment: ``assignments``, one replica
-        list per partition, else spread over the live brokers). Raises InvalidReplicationFactorError,
-        InvalidReplicaAssignmentError or TopicExistsError; nothing is registered when it raises."""
+        list per partition, else spread over the live brokers), then adopt it locally
+        (``Broker.adopt_topic``: returns once its metadata file is durable). Raises
+        InvalidReplicationFactorError, InvalidReplicaAssignmentError or TopicExistsError, and nothing
+        is registered; or LogStorageError (KAFKA_STORAGE_ERROR) when the local copy could not be written (registered: a
+        later pass of the cluster's view adopts it)."""
 
     async def unpublish_topic(self, name: str, timeout_s: float | None = None) -> None:
         """Remove a topic from the cluster; every broker then deletes its local copy. Waits up to
@@ -115,3 +118,10 @@ class PartitionOwnership(Protocol):
 
     def partition_view(self, topic: str, partition: int) -> PartitionView | None:
         """Leader, epoch, replicas and ISR of a partition; None when the cluster does not know it."""
+
+    async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
+                             timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
+        """Per partition, the offsets its leader (another broker) answers for each of ``timestamps``
+        as Kafka's ListOffsets does (-2 log start, -1 high watermark, else the first offset at or
+        after that time, -1 when none), or the error why it could not be asked; the leaders are
+        asked together, each once, within ``timeout_s`` in all."""

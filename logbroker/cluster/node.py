@@ -50,6 +50,7 @@ from logbroker.cluster.backoff import ReconnectBackoff
 from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
+from logbroker.cluster.leader_offsets import ask_leaders
 from logbroker.cluster.replicas import LeaderReplica
 from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAssignment
 from logbroker.config import BrokerConfig
@@ -277,7 +278,7 @@ class ClusterNode:
         if changes != self._local_changes:
             self._wake.set()  # this broker registered a topic change meanwhile: read again
             return
-        self._apply_view(view, known)
+        await self._apply_view(view, known)
 
     def _read_view(self, known: dict[str, uuid.UUID]) -> ClusterView:
         """ZooKeeper reads (each re-arming its watch) and the controller's work; a worker thread."""
@@ -363,9 +364,11 @@ class ClusterNode:
                 states[(topic, p)] = (PartitionState.from_json(data), stat.version)
         return states
 
-    def _apply_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
+    async def _apply_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
         """On the loop: brokers, topics (created, grown or deleted locally as the cluster says) and
-        this broker's roles."""
+        this broker's roles. A topic adopted or grown has its metadata file written off the loop;
+        the pass waits for it to be durable before recording the topic's assignment, so roles are
+        only ever applied to partitions the local copy has."""
         for gone in set(self.brokers) - set(view.brokers):
             log.info("broker %d left the cluster", gone)
         for i, czxid in view.registrations.items():
@@ -384,10 +387,10 @@ class ClusterNode:
             if name not in self.assignments:
                 if self.broker.topic_id(name) not in (None, assignment.topic_id):
                     self.broker.forget_topic(name)  # an older topic of that name, deleted meanwhile
-                self.broker.adopt_topic(name, len(assignment.replicas), view.configs.get(name, {}),
-                                        assignment.topic_id)
+                await self.broker.adopt_topic(name, len(assignment.replicas), view.configs.get(name, {}),
+                                              assignment.topic_id)
             elif len(assignment.replicas) > len(self.assignments[name].replicas):
-                self.broker.grow_topic(name, len(assignment.replicas))
+                await self.broker.grow_topic(name, len(assignment.replicas))
                 log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
         # A state this broker wrote (an ISR change) while the pass was reading is newer than the read.
@@ -728,6 +731,9 @@ class ClusterNode:
         """Register a new topic: its replica assignment is written in a worker thread (the event loop
         never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
         assignment = await _off_loop(self.zk, self._register_topic, info, replication_factor, assignments)
+        # The local copy first (its metadata file durable, written off the loop), then the assignment
+        # that lets roles be applied to it.
+        await self.broker.adopt_topic(info.name, info.partitions, info.overrides, info.topic_id)
         self.assignments[info.name] = assignment
         self._local_changes += 1
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
@@ -960,6 +966,15 @@ class ClusterNode:
             return PartitionView(-1, -1, assignment.replicas[partition], ())
         state = held[0]
         return PartitionView(state.leader, state.leader_epoch, assignment.replicas[partition], state.isr)
+
+    async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
+                             timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
+        def address(broker_id: int) -> tuple[str, int] | None:
+            reg = self.brokers.get(broker_id)
+            return (reg.host, reg.port) if reg is not None else None
+
+        return await ask_leaders(partitions, timestamps, timeout_s, view=self.partition_view, address=address,
+                                 security=self.inter_broker_security, client_id=f"broker-{self.broker_id}-offsets")
 
     def _unclean(self, topic: str) -> bool:
         try:

@@ -11,7 +11,6 @@ restarted: the changes are there.
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,36 +28,16 @@ from confluent_kafka.admin import (
 )
 
 from tests.conftest import BrokerProcess
+from tests.fault.slow_fsync import launch_slow_fsync
 
 pytestmark = pytest.mark.logbroker_only("fakes a slow fsync inside the broker process")
 
 DELAY_S = 1.5
 MAX_ROUND_TRIP_S = DELAY_S / 2
 
-# Run as `python -c SLOW_FSYNC serve ...`: os.fsync of anything under __topics/ sleeps while the marker exists.
-SLOW_FSYNC = f"""
-import os, runpy, sys, time
-marker = os.environ["SLOW_METADATA_MARKER"]
-real_fsync = os.fsync
-def fsync(fd):
-    try:
-        path = os.readlink(f"/proc/self/fd/{{fd}}")
-    except OSError:
-        path = ""
-    if "__topics" in path and os.path.exists(marker):
-        time.sleep({DELAY_S})
-    real_fsync(fd)
-os.fsync = fsync
-sys.argv[0] = "logbroker"
-runpy.run_module("logbroker.cli", run_name="__main__")
-"""
-
 
 def _start(broker: BrokerProcess, marker: Path, monkeypatch: pytest.MonkeyPatch) -> BrokerProcess:
-    monkeypatch.setenv("SLOW_METADATA_MARKER", str(marker))
-    command = broker.serve_command("127.0.0.1:0", "127.0.0.1:0")
-    assert command[1:3] == ["-m", "logbroker.cli"]
-    return broker.launch([sys.executable, "-c", SLOW_FSYNC, *command[3:]])
+    return launch_slow_fsync(broker, marker, "__topics", DELAY_S, monkeypatch)
 
 
 def test_config_and_partition_changes_wait_for_their_fsync_off_the_loop_and_survive_kill9(

@@ -109,7 +109,7 @@ async def handle_alter_configs(ctx: RequestContext, body: Body) -> Body:
                           resource_type: int = r["resource_type"]) -> object:
             if resource_type == BROKER:
                 sets = [ConfigChange(ConfigOp.SET, k, v) for k, v in new.items()]
-                broker.alter_broker_configs(name, sets, replace=True, validate_only=validate_only)
+                await broker.alter_broker_configs(name, sets, replace=True, validate_only=validate_only)
                 return None
             return await broker.replace_configs_async(name, new, validate_only=validate_only)
 
@@ -136,7 +136,7 @@ async def handle_incremental_alter_configs(ctx: RequestContext, body: Body) -> B
         async def incremental(broker: Broker, name: str, changes: list[ConfigChange] = changes,
                               resource_type: int = r["resource_type"]) -> object:
             if resource_type == BROKER:
-                broker.alter_broker_configs(name, changes, validate_only=validate_only)
+                await broker.alter_broker_configs(name, changes, validate_only=validate_only)
                 return None
             return await broker.incremental_alter_configs_async(name, changes, validate_only=validate_only)
 
