@@ -278,6 +278,7 @@ class App:
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
             await self._credentials_in_zookeeper(self.cluster)
+            await self._client_quotas_in_zookeeper(self.cluster)
             await self._token_revocations_in_zookeeper(self.cluster)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
@@ -359,6 +360,14 @@ class App:
         store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed)
         holder.append(store)
         self.broker.credentials = store
+
+    async def _client_quotas_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps client quotas in ZooKeeper's config znodes, read and written there by every
+        broker (worker threads)."""
+        from logbroker.client_quotas_zookeeper import ClientQuotaZooKeeperStore  # kazoo: a cluster only
+
+        assert self.broker is not None
+        self.broker.client_quotas = await asyncio.to_thread(ClientQuotaZooKeeperStore, cluster.zk)
 
     async def _token_revocations_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps revoked HTTP tokens in ZooKeeper (/config/http_token_revocations), so a

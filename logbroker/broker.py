@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from logbroker.checkpoint_writer import CheckpointWriter
-from logbroker.client_quotas import ClientQuotaStore
+from logbroker.client_quotas import ClientQuotaStore, QuotaStorage
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
     CorruptBatchError,
@@ -44,6 +44,7 @@ from logbroker.errors import (
     NotLeaderOrFollowerError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
+    StorageError,
     TopicAuthorizationError,
     TopicDeletionDisabledError,
     TopicExistsError,
@@ -93,6 +94,11 @@ log = logging.getLogger(__name__)
 
 TopicPartition = tuple[str, int]
 REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"  # high watermarks, in a cluster
+# ListOffsets timestamps that stand for a position, not a time (Kafka's ListOffsetsRequest).
+EARLIEST = -2
+LATEST = -1
+# How long a view waits for the leaders of partitions held elsewhere before showing them as unknown.
+LEADER_ASK_TIMEOUT_S = 5.0
 # errno values of a log directory that has no room left: Kafka answers KAFKA_STORAGE_ERROR.
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -207,8 +213,10 @@ class Broker:
         self.data_dir = data_dir
         # SCRAM credentials (logbroker/security/scram_store.py): a file here; a cluster swaps in ZooKeeper's.
         self.credentials: CredentialStore = FileCredentialStore(data_dir)
-        # Client quotas (KIP-546), stored and described, not enforced (logbroker/client_quotas.py).
-        self.client_quotas = ClientQuotaStore(data_dir, clustered=bool(config.get_str("zookeeper.connect")))
+        # Client quotas (KIP-546), stored and described, not enforced (logbroker/client_quotas.py): a
+        # file here; a cluster swaps in ZooKeeper's (logbroker/client_quotas_zookeeper.py).
+        clustered = bool(config.get_str("zookeeper.connect"))
+        self.client_quotas: QuotaStorage = ClientQuotaStore(data_dir, clustered=clustered)
         # PBKDF2 of password checks, both fronts' (logbroker/security/password_checks.py).
         self.password_checks = PasswordChecks()
         # HTTP token revocations every broker of a cluster sees (ZooKeeper); None: the HTTP front's own file.
@@ -675,6 +683,62 @@ class Broker:
         plog = self.store.log(topic, partition)
         return PartitionState(topic, partition, plog.log_start_offset, plog.log_end_offset, plog.size_bytes,
                               len(plog.segments))
+
+    async def partition_states_async(self, name: str, start: int, stop: int) -> list[PartitionState]:
+        """``partition_states``, but in a cluster a partition this broker holds no replica of is asked
+        of its leader (log start offset and high watermark; its size and segments are -1, not known
+        here); one whose leader could not be asked has offsets -1 and ``error`` saying why."""
+        states = self.partition_states(name, start, stop)
+        ownership = self.ownership
+        if ownership is None or not is_replicated(name):
+            return states
+        elsewhere = [(name, s.partition) for s in states if not ownership.hosts_replica(name, s.partition)]
+        if not elsewhere:
+            return states
+        answers = await self.list_offsets_async(elsewhere, (EARLIEST, LATEST))
+        out = []
+        for s in states:
+            answer = answers.get((name, s.partition))
+            if isinstance(answer, tuple):
+                s = PartitionState(name, s.partition, answer[0], answer[1], -1, -1)
+            elif answer is not None:
+                s = PartitionState(name, s.partition, -1, -1, -1, -1, error=str(answer))
+            out.append(s)
+        return out
+
+    async def describe_topic_async(self, name: str) -> TopicDescription:
+        """``describe_topic`` with the partitions held elsewhere asked of their leaders
+        (``partition_states_async``)."""
+        info = self.store.topic(name)
+        partitions = tuple(await self.partition_states_async(name, 0, info.partitions))
+        return TopicDescription(info, is_internal(name), partitions, tuple(self.describe_configs(name)))
+
+    async def list_offsets_async(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
+                                 timeout_s: float = LEADER_ASK_TIMEOUT_S
+                                 ) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
+        """Per partition, its offsets for each of ``timestamps`` as Kafka's ListOffsets answers them
+        (EARLIEST the log start, LATEST the high watermark, else the first offset at or after that
+        time, -1 when none), whichever broker leads it: this broker answers for what it leads (alone,
+        for everything); the rest is asked of the leaders, once per leader, within ``timeout_s``. A
+        partition that could not be answered carries the error instead (unknown, no leader, the
+        leader not answering)."""
+        out: dict[tuple[str, int], tuple[int, ...] | StorageError] = {}
+        elsewhere: list[tuple[str, int]] = []
+        ownership = self.ownership
+        for tp in dict.fromkeys(partitions):
+            if ownership is not None and is_replicated(tp[0]) and self.has_partition(*tp):
+                view = ownership.partition_view(*tp)
+                if view is not None and view.leader != self.node_id:
+                    elsewhere.append(tp)
+                    continue
+            try:
+                out[tp] = tuple(self.offset_for_timestamp(tp[0], tp[1], ts)[0] for ts in timestamps)
+            except StorageError as exc:
+                out[tp] = exc
+        if elsewhere:
+            assert ownership is not None
+            out.update(await ownership.leader_offsets(elsewhere, timestamps, timeout_s))
+        return out
 
     def partition_states(self, name: str, start: int, stop: int) -> list[PartitionState]:
         """Offsets, sizes and segment counts of partitions ``[start, stop)`` of a topic: a page of a

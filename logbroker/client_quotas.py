@@ -29,10 +29,9 @@ entity of an AlterClientQuotas request; a refused entity changes nothing, the ot
     a key the entity's types do not have                    INVALID_REQUEST "Invalid configuration key K"
     a fractional value for a whole-number key               INVALID_REQUEST "K cannot be a fractional value."
 
-A broker of a cluster (``zookeeper.connect``) refuses every alteration with INVALID_REQUEST and a
-message saying so: a cluster's quotas belong in ZooKeeper (``/config/users``, ``/config/clients``,
-as Kafka's ZooKeeper mode kept them), which is not done yet, and one broker's file would disagree
-with the others'.
+A cluster (``zookeeper.connect``) keeps its quotas in ZooKeeper, where every broker reads and writes
+them (``logbroker/client_quotas_zookeeper.py``); until a broker of a cluster has joined it, it
+refuses alterations with INVALID_REQUEST (its own file would disagree with the others').
 
 Describing (DescribeClientQuotas) matches each filter component against an entity's component of the
 same type (exact name, the default, or any named one); with ``strict`` an entity must have no other
@@ -48,8 +47,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from logbroker.errors import InvalidRequestError
+from logbroker.errors import BrokerError, InvalidRequestError
 from segments.checkpoint import atomic_write
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,8 @@ _CLIENT_KEYS = {"producer_byte_rate": "long", "consumer_byte_rate": "long",
                 "request_percentage": "double", "controller_mutation_rate": "double"}
 _IP_KEYS = {"connection_creation_rate": "int"}
 MATCH_EXACT, MATCH_DEFAULT, MATCH_SPECIFIED = 0, 1, 2
-CLUSTER_REFUSAL = ("client quotas are stored by a single broker only: in a cluster (zookeeper.connect) they are "
-                   "not yet kept in ZooKeeper")
+CLUSTER_REFUSAL = ("client quotas of a cluster (zookeeper.connect) are kept in ZooKeeper, which this broker has "
+                   "not joined yet")
 
 # An entity: its (type, name) components sorted by type; a None name is the default entity.
 Entity = tuple[tuple[str, str | None], ...]
@@ -79,6 +79,19 @@ class QuotaOp:
 class QuotaAlteration:
     components: tuple[tuple[str, str | None], ...]  # as the request gave them (order, repeats)
     ops: tuple[QuotaOp, ...]
+
+
+# Per alteration: None when applied (or, validating only, when it would be), else why not.
+Results = list[tuple[QuotaAlteration, BrokerError | None]]
+
+
+class QuotaStorage(Protocol):
+    """Where a broker's client quotas are kept: its file, or a cluster's ZooKeeper. Both calls
+    block (a worker thread)."""
+
+    def read(self) -> Quotas: ...
+
+    def alter(self, alterations: list[QuotaAlteration], validate_only: bool) -> Results: ...
 
 
 def entity_text(components: Iterable[tuple[str, str | None]]) -> str:
@@ -127,6 +140,42 @@ def _check_value(keys: Mapping[str, str], key: str, value: float) -> None:
         raise InvalidRequestError(f"{key} cannot be a fractional value.")
 
 
+def check(alteration: QuotaAlteration) -> None:
+    """InvalidRequestError when ``alteration`` breaks a rule that holds whatever is stored."""
+    keys = _keys_of(alteration.components)
+    for op in alteration.ops:
+        if not op.remove:
+            _check_value(keys, op.key, op.value)
+
+
+def validate(alterations: Iterable[QuotaAlteration]) -> list[tuple[QuotaAlteration, str | None]]:
+    """Per alteration, None or the refusal's message (repeated entities and keys, ``check``)."""
+    results: list[tuple[QuotaAlteration, str | None]] = []
+    done: set[Entity] = set()
+    for alteration in alterations:
+        entity = normalize(alteration.components)
+        keys_named = [op.key for op in alteration.ops]
+        if entity in done or len(set(keys_named)) != len(keys_named):
+            results.append((alteration, f"Ignoring duplicate entity {entity_text(alteration.components)}"))
+            continue
+        done.add(entity)
+        try:
+            check(alteration)
+        except InvalidRequestError as exc:
+            results.append((alteration, str(exc)))
+            continue
+        results.append((alteration, None))
+    return results
+
+
+def apply_ops(values: dict[str, float], ops: Iterable[QuotaOp]) -> None:
+    for op in ops:
+        if op.remove:
+            values.pop(op.key, None)
+        else:
+            values[op.key] = float(op.value)
+
+
 def normalize(components: Iterable[tuple[str, str | None]]) -> Entity:
     return tuple(sorted(components, key=lambda c: c[0]))
 
@@ -154,39 +203,30 @@ class ClientQuotaStore:
     def quotas(self) -> Quotas:
         return {e: dict(q) for e, q in self._quotas.items()}
 
+    def read(self) -> Quotas:
+        return self.quotas()
+
     def plan(self, alterations: Iterable[QuotaAlteration]) -> tuple[Quotas, list[tuple[QuotaAlteration, str | None]]]:
         """The quotas after ``alterations`` and, per alteration, None or the refusal's message."""
         quotas = self.quotas()
-        results: list[tuple[QuotaAlteration, str | None]] = []
-        done: set[Entity] = set()
-        for alteration in alterations:
-            entity = normalize(alteration.components)
-            text = entity_text(alteration.components)
-            keys_named = [op.key for op in alteration.ops]
-            if entity in done or len(set(keys_named)) != len(keys_named):
-                results.append((alteration, f"Ignoring duplicate entity {text}"))
-                continue
-            done.add(entity)
-            try:
-                keys = _keys_of(alteration.components)
-                if self._clustered:
-                    raise InvalidRequestError(CLUSTER_REFUSAL)
-                for op in alteration.ops:
-                    if not op.remove:
-                        _check_value(keys, op.key, op.value)
-            except InvalidRequestError as exc:
-                results.append((alteration, str(exc)))
-                continue
-            values = quotas.setdefault(entity, {})
-            for op in alteration.ops:
-                if op.remove:
-                    values.pop(op.key, None)
-                else:
-                    values[op.key] = float(op.value)
-            if not values:
-                del quotas[entity]
-            results.append((alteration, None))
+        results = validate(alterations)
+        if self._clustered:
+            results = [(a, refusal or CLUSTER_REFUSAL) for a, refusal in results]
+        for alteration, refusal in results:
+            if refusal is None:
+                entity = normalize(alteration.components)
+                values = quotas.setdefault(entity, {})
+                apply_ops(values, alteration.ops)
+                if not values:
+                    del quotas[entity]
         return quotas, results
+
+    def alter(self, alterations: list[QuotaAlteration], validate_only: bool) -> Results:
+        """Plan and (unless ``validate_only``) save. Blocking: a worker thread."""
+        quotas, results = self.plan(alterations)
+        if not validate_only and any(refusal is None for _, refusal in results):
+            self.save(quotas)
+        return [(a, None if refusal is None else InvalidRequestError(refusal)) for a, refusal in results]
 
     def save(self, quotas: Quotas) -> None:
         """Make ``quotas`` the stored set (blocking: a worker thread)."""

@@ -118,3 +118,10 @@ class PartitionOwnership(Protocol):
 
     def partition_view(self, topic: str, partition: int) -> PartitionView | None:
         """Leader, epoch, replicas and ISR of a partition; None when the cluster does not know it."""
+
+    async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
+                             timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
+        """Per partition, the offsets its leader (another broker) answers for each of ``timestamps``
+        as Kafka's ListOffsets does (-2 log start, -1 high watermark, else the first offset at or
+        after that time, -1 when none), or the error why it could not be asked; the leaders are
+        asked together, each once, within ``timeout_s`` in all."""

@@ -157,7 +157,9 @@ class PartitionState:
     log_start_offset: int
     log_end_offset: int
     size_bytes: int
-    segments: int = 1  # segment files of the log (the active one included)
+    segments: int = 1  # segment files of the log (the active one included); -1: not known here
+    # Why the offsets are not known (its leader, another broker, could not be asked); then they are -1.
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

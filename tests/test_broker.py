@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from logbroker.broker import Broker
+from logbroker.broker import EARLIEST, LATEST, Broker
 from logbroker.config import BrokerConfig
 from logbroker.errors import (
     InternalTopicError,
@@ -22,6 +22,7 @@ from logbroker.errors import (
     LogStorageError,
     TopicAuthorizationError,
     TopicDeletionDisabledError,
+    UnknownTopicError,
 )
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import RequestContext
@@ -226,3 +227,17 @@ def test_offset_resets(broker: Broker) -> None:
     assert broker.start_offset("t", 0, 3, "earliest") == 3
     assert broker.start_offset("t", 0, 0, "earliest") == 1  # below the log start: reset
     assert broker.start_offset("t", 0, None, "latest") == 4
+
+
+def test_list_offsets_answers_each_partition_or_its_error(broker: Broker) -> None:
+    """A single broker answers every partition itself: per timestamp the log start, the log end and the
+    first offset at or after a time (-1 past the last record); an unknown partition carries its error."""
+    broker.create_topic("listed", 2, {})
+    broker.append("listed", 1, batch(*(RecordInput(None, b"v", timestamp=1000 * i) for i in range(1, 4))))
+    broker.delete_records("listed", 1, 1)
+    answers = asyncio.run(broker.list_offsets_async([("listed", 0), ("listed", 1), ("listed", 9), ("gone", 0)],
+                                                    (EARLIEST, LATEST, 2500, 9000)))
+    assert answers[("listed", 0)] == (0, 0, -1, -1)
+    assert answers[("listed", 1)] == (1, 3, 2, -1)
+    assert isinstance(answers[("listed", 9)], UnknownTopicError)
+    assert isinstance(answers[("gone", 0)], UnknownTopicError)

@@ -52,6 +52,7 @@ from logbroker.cluster.backoff import ReconnectBackoff
 from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
+from logbroker.cluster.leader_offsets import ask_leaders
 from logbroker.cluster.replicas import LeaderReplica
 from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAssignment
 from logbroker.config import BrokerConfig
@@ -990,6 +991,15 @@ class ClusterNode:
             return PartitionView(-1, -1, assignment.replicas[partition], ())
         state = held[0]
         return PartitionView(state.leader, state.leader_epoch, assignment.replicas[partition], state.isr)
+
+    async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
+                             timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
+        def address(broker_id: int) -> tuple[str, int] | None:
+            reg = self.brokers.get(broker_id)
+            return (reg.host, reg.port) if reg is not None else None
+
+        return await ask_leaders(partitions, timestamps, timeout_s, view=self.partition_view, address=address,
+                                 security=self.inter_broker_security, client_id=f"broker-{self.broker_id}-offsets")
 
     def _unclean(self, topic: str) -> bool:
         try:

@@ -128,19 +128,14 @@ class GroupCoordinator:
             except StorageError:
                 return None
 
-        def leader_of(partition: int) -> int:
-            ownership = broker.ownership
-            if ownership is None:
-                return broker.node_id
-            view = ownership.partition_view(OFFSETS_TOPIC, partition)
-            return -1 if view is None else view.leader
-
-        def state_leader_of(partition: int) -> int:
-            ownership = broker.ownership
-            if ownership is None:
-                return broker.node_id
-            view = ownership.partition_view(SHARE_STATE_TOPIC, partition)
-            return -1 if view is None else view.leader
+        def leader_in(topic: str) -> Callable[[int], int]:
+            def leader_of(partition: int) -> int:
+                ownership = broker.ownership
+                if ownership is None:
+                    return broker.node_id
+                view = ownership.partition_view(topic, partition)
+                return -1 if view is None else view.leader
+            return leader_of
 
         share_settings = ShareSettings.from_config(broker.config)
         coordinator = cls(BrokerGroupLog(broker, broker.config.get_int("offsets.topic.num.partitions")),
@@ -148,8 +143,9 @@ class GroupCoordinator:
                    log_end_offset=log_end_offset, topics=topics,
                    share_state_log=BrokerGroupLog(broker, share_settings.state_partitions, topic=SHARE_STATE_TOPIC,
                                                   configs=SHARE_STATE_TOPIC_CONFIGS),
-                   share_settings=share_settings, partition_offsets=partition_offsets, leader_of=leader_of,
-                   topic_id_of=broker.topic_id, share_state_leader_of=state_leader_of)
+                   share_settings=share_settings, partition_offsets=partition_offsets,
+                   leader_of=leader_in(OFFSETS_TOPIC), topic_id_of=broker.topic_id,
+                   share_state_leader_of=leader_in(SHARE_STATE_TOPIC))
         broker.add_topic_deletion_listener(coordinator.topic_deleted)
         return coordinator
 
@@ -482,8 +478,10 @@ class GroupCoordinator:
             log.info("%s group %s removed (%s)", SHARE if isinstance(group, ShareGroup) else "consumer",
                      group.group_id, reason)
 
-    def lag(self, group_id: str) -> list[PartitionLag]:
-        """Per partition: committed offset, log end offset and lag, for committed and assigned partitions."""
+    def lag(self, group_id: str, log_end_offsets: Mapping[tuple[str, int], int] | None = None) -> list[PartitionLag]:
+        """Per partition: committed offset, log end offset and lag, for committed and assigned partitions.
+        ``log_end_offsets`` gives the ends of partitions this broker cannot read (asked of their leaders)."""
+        known = log_end_offsets or {}
         desc = self.describe_group(group_id)
         if desc is None:
             return []
@@ -492,7 +490,7 @@ class GroupCoordinator:
         out: list[PartitionLag] = []
         for tp in sorted(set(committed_offsets) | set(owners)):
             committed = committed_offsets.get(tp)
-            end = self._log_end_offset(*tp)
+            end = known[tp] if tp in known else self._log_end_offset(*tp)
             offset = committed.offset if committed is not None else -1
             lag = max(end - offset, 0) if end is not None and committed is not None else None
             out.append(PartitionLag(tp[0], tp[1], offset, -1 if end is None else end, lag, owners.get(tp),

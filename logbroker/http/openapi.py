@@ -48,6 +48,10 @@ _PARTITION = {"name": "partition", "in": "path", "required": True,
 _INT64 = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _FORMAT = {"type": "string", "enum": ["text", "json", "base64"]}
 _NULLABLE_STRING = {"type": "string", "nullable": True}
+# In a cluster a partition this broker holds no replica of is asked of its leader.
+_LEADER_NOT_ASKED = {"type": "string", "description": "present only when the partition's leader (another "
+                     "broker) could not be asked: why; its offsets are then -1"}
+_SIZE_HERE = {"type": "integer", "description": "bytes on this broker; -1: the partition is held by another broker"}
 _CONFIG_VALUE = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 # Kafka's topic names: 1 to 249 of [a-zA-Z0-9._-], but not "." or "..".
 _TOPIC_NAME = {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$",
@@ -87,7 +91,8 @@ _SCHEMAS: dict[str, Any] = {
             "partitions": {"type": "array", "items": {
                 "type": "object", "required": ["partition", "log_start_offset", "log_end_offset"],
                 "properties": {"partition": {"type": "integer"}, "log_start_offset": {"type": "integer"},
-                               "log_end_offset": {"type": "integer"}, "size_bytes": {"type": "integer"}}}},
+                               "log_end_offset": {"type": "integer"}, "size_bytes": _SIZE_HERE,
+                               "error": _LEADER_NOT_ASKED}}},
             "configs": {"type": "array", "items": _ref("ConfigEntry")},
         },
     },
@@ -186,7 +191,7 @@ _SCHEMAS: dict[str, Any] = {
                 "topic": {"type": "string"}, "partition": {"type": "integer"},
                 "committed_offset": {"type": "integer"}, "log_end_offset": {"type": "integer"},
                 "lag": {"type": "integer", "nullable": True}, "member_id": _NULLABLE_STRING,
-                "metadata": {"type": "string"}}}},
+                "metadata": {"type": "string"}, "error": _LEADER_NOT_ASKED}}},
             "share_partitions": {"type": "array", "description": "share groups only",
                                  "items": _ref("SharePartitionState")},
         },
@@ -469,7 +474,9 @@ _SCHEMAS.update({
         "properties": {"group_id": {"type": "string"}, "state": {"type": "string"},
                        "group_type": {"type": "string"}, "protocol_type": {"type": "string"},
                        "members": {"type": "integer"}, "topics": {"type": "array", "items": {"type": "string"}},
-                       "total_lag": {"type": "integer"}},
+                       "total_lag": {"type": "integer"},
+                       "lag_unknown_partitions": {"type": "integer", "description": "present only when some "
+                                                  "partitions' leaders could not be asked: left out of total_lag"}},
     },
     "LagHistory": {
         "type": "object",
@@ -486,8 +493,9 @@ _SCHEMAS.update({
                        "limit": {"type": "integer"}, "partitions": {"type": "array", "items": {
                            "type": "object", "properties": {
                                "partition": {"type": "integer"}, "log_start_offset": {"type": "integer"},
-                               "log_end_offset": {"type": "integer"}, "size_bytes": {"type": "integer"},
-                               "segments": {"type": "integer"}, "leader": {"type": "integer"},
+                               "log_end_offset": {"type": "integer"}, "size_bytes": _SIZE_HERE,
+                               "segments": {"type": "integer", "description": "-1: held by another broker"},
+                               "error": _LEADER_NOT_ASKED, "leader": {"type": "integer"},
                                "replicas": {"type": "array", "items": {"type": "integer"}},
                                "isr": {"type": "array", "items": {"type": "integer"}}}}}},
     },

@@ -23,12 +23,13 @@ refused on an active group like the real reset, as the CLI does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from logbroker.groups import GroupDescription, GroupError, OffsetCommitInput
+from logbroker.broker import EARLIEST, LATEST, Broker
+from logbroker.groups import GroupDescription, GroupError, OffsetCommitInput, PartitionLag
 from logbroker.groups.share_group import SHARE
 from logbroker.groups.state import CONSUMER
 from logbroker.http.access import Op, require_group, require_topic, visible_groups, visible_topics
@@ -90,6 +91,19 @@ def _description(desc: GroupDescription) -> dict[str, Any]:
             "members": members}
 
 
+async def leader_ends(broker: Broker, lags: Iterable[PartitionLag]
+                      ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], str]]:
+    """The log ends of the partitions a coordinator could not read (in a cluster it holds only some),
+    asked of their leaders at once; and why, for those whose leader could not be asked."""
+    unread = [(lag.topic, lag.partition) for lag in lags
+              if lag.log_end_offset < 0 and broker.has_partition(lag.topic, lag.partition)]
+    if not unread:
+        return {}, {}
+    answers = await broker.list_offsets_async(unread, (LATEST,))
+    return ({tp: a[0] for tp, a in answers.items() if isinstance(a, tuple)},
+            {tp: str(a) for tp, a in answers.items() if not isinstance(a, tuple)})
+
+
 @routes.get("/groups/{group}", allow_head=False)
 async def describe_group(request: web.Request) -> web.Response:
     """State, members with their assignment, committed offsets and lag, the same for every group type."""
@@ -111,9 +125,20 @@ async def describe_group(request: web.Request) -> web.Response:
     lags = groups.lag(group_id)
     # As Kafka's OffsetFetch for a whole group: the topics the principal may not describe are left out.
     shown = visible_topics(request, {lag.topic for lag in lags})
-    offsets = [{"topic": lag.topic, "partition": lag.partition, "committed_offset": lag.committed_offset,
-                "log_end_offset": lag.log_end_offset, "lag": lag.lag, "member_id": lag.member_id,
-                "metadata": lag.metadata} for lag in lags if lag.topic in shown]
+    ends, errors = await leader_ends(context(request).broker, [lag for lag in lags if lag.topic in shown])
+    if ends:
+        lags = groups.lag(group_id, ends)
+    offsets = []
+    for lag in lags:
+        if lag.topic not in shown:
+            continue
+        row: dict[str, Any] = {"topic": lag.topic, "partition": lag.partition,
+                               "committed_offset": lag.committed_offset, "log_end_offset": lag.log_end_offset,
+                               "lag": lag.lag, "member_id": lag.member_id, "metadata": lag.metadata}
+        error = errors.get((lag.topic, lag.partition))
+        if error is not None:
+            row["error"] = error
+        offsets.append(row)
     return respond(request, {**_description(desc), "offsets": offsets})
 
 
@@ -157,26 +182,30 @@ async def reset_offsets(request: web.Request) -> web.Response:
     new: dict[tuple[str, int], OffsetCommitInput] = {}
     for topic in topics:
         require_topic(request, Op.READ, topic)
-    for topic in topics:
-        partitions = broker.topic(topic).partitions
-        for p in range(partitions):
-            start, end = broker.offsets(topic, p)
-            if strategy == "earliest":
-                target = start
-            elif strategy == "latest":
-                target = end
-            elif strategy == "timestamp":
-                assert timestamp is not None
-                found, _ = broker.offset_for_timestamp(topic, p, timestamp)
-                target = found if found >= 0 else end
-            elif strategy == "offset":
-                assert to_offset is not None
-                target = min(max(to_offset, start), end)
-            else:
-                assert shift is not None
-                current = committed.get((topic, p))
-                target = min(max((current.offset if current is not None else end) + shift, start), end)
-            new[(topic, p)] = OffsetCommitInput(target)
+    wanted = [(topic, p) for topic in topics for p in range(broker.topic(topic).partitions)]
+    # Asked of each partition's leader (this broker for what it leads), all leaders at once.
+    asked = (EARLIEST, LATEST) if strategy != "timestamp" or timestamp is None else (EARLIEST, LATEST, timestamp)
+    answers = await broker.list_offsets_async(wanted, asked)
+    for topic, p in wanted:
+        answer = answers[(topic, p)]
+        if not isinstance(answer, tuple):
+            raise answer
+        start, end = answer[0], answer[1]
+        if strategy == "earliest":
+            target = start
+        elif strategy == "latest":
+            target = end
+        elif strategy == "timestamp":
+            found = answer[2]
+            target = found if found >= 0 else end
+        elif strategy == "offset":
+            assert to_offset is not None
+            target = min(max(to_offset, start), end)
+        else:
+            assert shift is not None
+            current = committed.get((topic, p))
+            target = min(max((current.offset if current is not None else end) + shift, start), end)
+        new[(topic, p)] = OffsetCommitInput(target)
     if dry_run:
         return respond(request, {"group_id": group_id, "dry_run": True, "offsets": [
             {"topic": t, "partition": p, "offset": c.offset,

@@ -8,6 +8,7 @@ paginated partitions of large topics, topic and group summaries, lag over time, 
                                          (?offset, limit, filter)
     GET  /groups/{group}/lag-history     the group's total lag and lag per partition over the last minutes
     GET  /topics/{topic}/partitions      a page of partitions: log start/end offsets, size, segments, replicas
+                                         (in a cluster, offsets of partitions held elsewhere from their leaders)
     POST /topics/{topic}/partitions      {"count": n, "validate_only"?} grow the topic to n partitions
     GET  /topics/{topic}/configs         the topic's configs (Kafka names, values, defaults, sources) alone,
                                          without opening every partition as GET /topics/{topic} does
@@ -35,7 +36,8 @@ from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.history import MAX_GROUPS, Counters, History
 from logbroker.http.params import body_object, field_int, query_choice, query_int
-from logbroker.http.routes_topics import configs_of
+from logbroker.http.routes_groups import leader_ends
+from logbroker.http.routes_topics import configs_of, partition_offsets
 from logbroker.metrics import Histogram
 from logbroker.topics import MAX_PARTITIONS
 
@@ -189,14 +191,21 @@ async def group_stats(request: web.Request) -> web.Response:
     every = groups.list_groups()
     visible = visible_groups(request, (g.group_id for g in every))
     listed = [g for g in every if g.group_id in visible and (not needle or needle in g.group_id.lower())]
+    page = listed[offset:offset + limit]
+    lags_of = {g.group_id: groups.lag(g.group_id) for g in page}
+    # In a cluster the ends of partitions this coordinator does not hold come from their leaders, for
+    # the whole page at once; a partition whose leader could not be asked counts as unknown.
+    ends, errors = await leader_ends(context(request).broker, [lag for lags in lags_of.values() for lag in lags])
     rows = []
-    for g in listed[offset:offset + limit]:
+    for g in page:
         desc = groups.describe_group(g.group_id)
-        lags = groups.lag(g.group_id)
+        lags = groups.lag(g.group_id, ends) if ends else lags_of[g.group_id]
+        unknown = sum(1 for lag in lags if (lag.topic, lag.partition) in errors)
         rows.append({"group_id": g.group_id, "state": g.state, "group_type": g.group_type,
                      "protocol_type": g.protocol_type, "members": len(desc.members) if desc else 0,
                      "topics": sorted({lag.topic for lag in lags}),
-                     "total_lag": sum(lag.lag or 0 for lag in lags)})
+                     "total_lag": sum(lag.lag or 0 for lag in lags), **({"lag_unknown_partitions": unknown}
+                                                                         if unknown else {})})
     return respond(request, {"total": len(listed), "offset": offset, "limit": limit, "groups": rows})
 
 
@@ -227,12 +236,17 @@ async def list_partitions(request: web.Request) -> web.Response:
     info = broker.topic(name)
     offset, limit = _page(request)
     node = broker.node_id
-    states = broker.partition_states(name, offset, offset + limit)
+    ownership = broker.ownership
+    states = await broker.partition_states_async(name, offset, offset + limit)
+    rows = []
+    for s in states:
+        row = {**partition_offsets(s), "segments": s.segments, "leader": node, "replicas": [node], "isr": [node]}
+        view = ownership.partition_view(name, s.partition) if ownership is not None else None
+        if view is not None:
+            row.update(leader=view.leader, replicas=list(view.replicas), isr=list(view.isr))
+        rows.append(row)
     return respond(request, {"topic": name, "total": info.partitions, "offset": offset, "limit": limit,
-                             "partitions": [{"partition": s.partition, "log_start_offset": s.log_start_offset,
-                                             "log_end_offset": s.log_end_offset, "size_bytes": s.size_bytes,
-                                             "segments": s.segments, "leader": node, "replicas": [node],
-                                             "isr": [node]} for s in states]})
+                             "partitions": rows})
 
 
 @routes.post("/topics/{topic}/partitions")

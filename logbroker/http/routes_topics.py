@@ -2,7 +2,8 @@
 
     GET    /topics                    {"topics": [{"name", "topic_id", "partitions", "internal"}]}
     POST   /topics                    {"name", "partitions"?, "configs"?: {name: value}} -> 201, the description
-    GET    /topics/{topic}            partitions (log start/end offsets, size) and configs with their source
+    GET    /topics/{topic}            partitions (log start/end offsets, size) and configs with their source;
+                                      in a cluster a partition held elsewhere is asked of its leader
     PATCH  /topics/{topic}/configs    {"set"?: {name: value}, "delete"?: [name], "validate_only"?} -> configs
     DELETE /topics/{topic}            204
 
@@ -22,7 +23,7 @@ from logbroker.http.content import read_body, respond
 from logbroker.http.context import context
 from logbroker.http.errors import bad_request
 from logbroker.http.params import body_object, field_int, field_str, optional
-from logbroker.topics import MAX_PARTITIONS, ConfigEntry, TopicDescription
+from logbroker.topics import MAX_PARTITIONS, ConfigEntry, PartitionState, TopicDescription
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,17 @@ def configs_of(entries: list[ConfigEntry] | tuple[ConfigEntry, ...]) -> list[dic
              "read_only": e.read_only, "sensitive": e.sensitive, "doc": e.doc} for e in entries]
 
 
+def partition_offsets(p: PartitionState) -> dict[str, Any]:
+    """A partition's offsets and size; ``error`` only when its leader could not be asked."""
+    out: dict[str, Any] = {"partition": p.partition, "log_start_offset": p.log_start_offset,
+                           "log_end_offset": p.log_end_offset, "size_bytes": p.size_bytes}
+    if p.error is not None:
+        out["error"] = p.error
+    return out
+
+
 def description(d: TopicDescription) -> dict[str, Any]:
-    partitions = [{"partition": p.partition, "log_start_offset": p.log_start_offset,
-                   "log_end_offset": p.log_end_offset, "size_bytes": p.size_bytes} for p in d.partitions]
+    partitions = [partition_offsets(p) for p in d.partitions]
     return {"name": d.info.name, "topic_id": str(d.info.topic_id), "internal": d.internal,
             "partitions": partitions, "configs": configs_of(d.configs)}
 
@@ -98,7 +107,7 @@ async def create_topic(request: web.Request) -> web.Response:
 async def describe_topic(request: web.Request) -> web.Response:
     broker = context(request).broker
     require_topic(request, Op.DESCRIBE, request.match_info["topic"])
-    return respond(request, description(broker.describe_topic(request.match_info["topic"])))
+    return respond(request, description(await broker.describe_topic_async(request.match_info["topic"])))
 
 
 @routes.patch("/topics/{topic}/configs")

@@ -5,6 +5,9 @@
                                           server_key=...,iterations=4096", ...}}  (the user's config znode)
     /config/changes/config_change_<seq>   {"version":2,"entity_path":"users/<name>"}  (a change notification)
 
+The user's znode is shared with its client quotas (``logbroker/client_quotas_zookeeper.py``): a change
+rewrites only the credential's key and keeps every other entry (``logbroker/config_znodes.py``), and
+the name in the path is sanitized as Kafka sanitized it.
 Each broker keeps every credential in memory (authentication never waits for ZooKeeper) and
 reloads them when a change notification appears, so a user created through any broker can log in
 on all of them. A change is a read-modify-write of the user's znode conditional on its version
@@ -15,34 +18,20 @@ ConfigEntityChangeNotificationZNode) and ``ScramCredentialUtils`` (the credentia
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, KazooException, NodeExistsError, NoNodeError
+from kazoo.exceptions import KazooException, NoNodeError
 
+from logbroker.config_znodes import CHANGES, Config, change_config, decode, desanitize, sanitize
 from logbroker.errors import ClusterStateUnavailableError
 from logbroker.security.scram_store import MECHANISMS, ScramCredential, with_credential
 
 log = logging.getLogger(__name__)
 
 USERS = "/config/users"
-CHANGES = "/config/changes"
-CHANGE_PREFIX = "config_change_"
-KEEP_CHANGES = 100
-
-
-def _decode(data: bytes) -> dict[str, str]:
-    doc = json.loads(data) if data else {}
-    config = doc.get("config", {}) if isinstance(doc, dict) else {}
-    return {k: v for k, v in config.items() if isinstance(v, str)}
-
-
-def _encode(config: dict[str, str]) -> bytes:
-    return json.dumps({"version": 1, "config": config}, sort_keys=True).encode()
 
 
 class ScramZooKeeperStore:
@@ -78,18 +67,21 @@ class ScramZooKeeperStore:
 
     def _read_users(self) -> dict[str, dict[str, ScramCredential]]:
         users: dict[str, dict[str, ScramCredential]] = {}
-        for name in self.zk.get_children(USERS):
+        for znode in self.zk.get_children(USERS):
+            name = desanitize(znode)
+            if name is None:
+                continue  # the default user's znode holds quotas only
             try:
-                data, _ = self.zk.get(f"{USERS}/{name}")
+                data, _ = self.zk.get(f"{USERS}/{znode}")
             except NoNodeError:
                 continue
             try:
-                config = _decode(data)
+                config = decode(data)
             except ValueError as exc:
-                log.error("skipping unreadable user config znode %s/%s: %s", USERS, name, exc)
+                log.error("skipping unreadable user config znode %s/%s: %s", USERS, znode, exc)
                 continue
             for mechanism, text in config.items():
-                if mechanism not in MECHANISMS:
+                if mechanism not in MECHANISMS or not isinstance(text, str):
                     continue  # quotas and other user configs share the znode
                 try:
                     users.setdefault(name, {})[mechanism] = ScramCredential.from_text(text)
@@ -127,30 +119,10 @@ class ScramZooKeeperStore:
             raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper: {exc!r}") from exc
 
     def _write(self, user: str, mechanism: str, text: str | None) -> None:
-        path = f"{USERS}/{user}"
-        while True:  # read-modify-write, conditional on the version read
-            try:
-                data, stat = self.zk.get(path)
-            except NoNodeError:
-                if text is None:
-                    break
-                try:
-                    self.zk.create(path, _encode({mechanism: text}), makepath=True)
-                    break
-                except NodeExistsError:
-                    continue
-            config = _decode(data)
+        def change(config: Config) -> None:
             if text is None:
                 config.pop(mechanism, None)
             else:
                 config[mechanism] = text
-            try:
-                self.zk.set(path, _encode(config), version=stat.version)
-                break
-            except (BadVersionError, NoNodeError):
-                continue
-        self.zk.create(f"{CHANGES}/{CHANGE_PREFIX}",
-                       json.dumps({"version": 2, "entity_path": f"users/{user}"}).encode(), sequence=True)
-        for name in sorted(self.zk.get_children(CHANGES))[:-KEEP_CHANGES]:
-            with contextlib.suppress(NoNodeError):
-                self.zk.delete(f"{CHANGES}/{name}")
+
+        change_config(self.zk, f"users/{sanitize(user)}", change)

@@ -96,6 +96,12 @@ def test_admin_list_topics(shared_broker: BrokerHandle) -> None:
     admin = AdminClient({"bootstrap.servers": shared_broker.bootstrap})
     for f in admin.create_topics([NewTopic("ck-listed", num_partitions=2, replication_factor=1)]).values():
         f.result(20)
+    # Kafka answers CreateTopics once its controller has the topic; the broker's metadata cache learns
+    # of it a moment later, so the next Metadata may not list it yet (logbroker's lists it at once).
+    deadline = time.monotonic() + 20
     md = admin.list_topics(timeout=10)
+    while "ck-listed" not in md.topics and time.monotonic() < deadline:
+        time.sleep(0.1)
+        md = admin.list_topics(timeout=10)
     assert sorted(md.topics["ck-listed"].partitions) == [0, 1]
     assert md.brokers

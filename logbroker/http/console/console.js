@@ -239,9 +239,12 @@ async function topicPage(name, params) {
       table([{ label: "Partition", num: true }, { label: "Start offset", num: true }, { label: "End offset", num: true },
         { label: "Records", num: true }, { label: "Size", num: true }, { label: "Segments", num: true },
         { label: "Leader", num: true, cls: "hide-narrow" }, { label: "Replicas", cls: "hide-narrow" }, { label: "ISR", cls: "hide-narrow" }, { label: "" }],
-      page.partitions.map((p) => h("tr", null, h("td", { class: "num" }, p.partition), h("td", { class: "num" }, num(p.log_start_offset)),
-        h("td", { class: "num" }, num(p.log_end_offset)), h("td", { class: "num" }, num(p.log_end_offset - p.log_start_offset)),
-        h("td", { class: "num" }, bytes(p.size_bytes)), h("td", { class: "num" }, p.segments),
+      page.partitions.map((p) => h("tr", null, h("td", { class: "num" }, p.partition),
+        // A partition held by another broker: offsets from its leader, size not known here; unknown when the leader did not answer.
+        ...(p.error ? [h("td", { class: "num", colspan: "3", title: p.error }, "leader not answering")]
+          : [h("td", { class: "num" }, num(p.log_start_offset)), h("td", { class: "num" }, num(p.log_end_offset)),
+            h("td", { class: "num" }, num(p.log_end_offset - p.log_start_offset))]),
+        h("td", { class: "num" }, p.size_bytes < 0 ? "–" : bytes(p.size_bytes)), h("td", { class: "num" }, p.segments < 0 ? "–" : p.segments),
         h("td", { class: "num hide-narrow" }, p.leader), h("td", { class: "hide-narrow" }, p.replicas.join(",")), h("td", { class: "hide-narrow" }, p.isr.join(",")),
         h("td", null, h("a", { href: `#/browse/${enc(name)}?partition=${p.partition}&from=start` }, "Browse")))),
       { id: "partitions" }),
@@ -533,7 +536,8 @@ async function groupPage(groupId, params) {
     offsets.replaceChildren(table([{ label: "Topic" }, { label: "Partition", num: true }, { label: share ? "Start offset" : "Committed", num: true }, { label: "End", num: true }, { label: "Lag", num: true }, { label: "Member", cls: "hide-narrow" }],
       offs.slice(state.offsets, state.offsets + MEMBERS_PAGE).map((o) => h("tr", null, h("td", null, h("a", { href: `#/topics/${enc(o.topic)}` }, o.topic)),
         h("td", { class: "num" }, o.partition), h("td", { class: "num" }, o.committed_offset < 0 ? "–" : num(o.committed_offset)),
-        h("td", { class: "num" }, num(o.log_end_offset)), h("td", { class: "num" }, num(o.lag)), h("td", { class: "hide-narrow muted" }, o.member_id ?? ""))),
+        o.error ? h("td", { class: "num", title: o.error }, "?") : h("td", { class: "num" }, num(o.log_end_offset)),
+        h("td", { class: "num" }, num(o.lag)), h("td", { class: "hide-narrow muted" }, o.member_id ?? ""))),
       { id: "offsets", empty: "No committed offsets" }),
     pager(state.offsets, MEMBERS_PAGE, offs.length, (o) => { state.offsets = o; draw(); }));
     members.replaceChildren(table([{ label: "Member" }, { label: "Client", cls: "hide-narrow" }, { label: "Host", cls: "hide-narrow" }, { label: "Assignment" }],

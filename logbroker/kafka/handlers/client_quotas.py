@@ -30,7 +30,9 @@ import asyncio
 import logging
 
 from logbroker.client_quotas import Entity, QuotaAlteration, QuotaOp, describe, normalize
+from logbroker.errors import BrokerError
 from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
 from logbroker.kafka.handlers.access import Op, cluster_allowed
 
@@ -84,7 +86,12 @@ async def handle_describe_client_quotas(ctx: RequestContext, body: Body) -> Body
     except _FilterRefused as exc:
         return {"throttle_time_ms": 0, "error_code": exc.code, "error_message": str(exc), "entries": None}
     components = [(c["entity_type"], int(c["match_type"]), c["match"]) for c in body.get("components") or []]
-    found = describe(ctx.broker.client_quotas.quotas(), components, bool(body.get("strict")))
+    try:
+        stored = await asyncio.to_thread(ctx.broker.client_quotas.read)  # a cluster's: ZooKeeper
+    except BrokerError as exc:
+        log.warning("client quotas not described: %s", exc)
+        return {"throttle_time_ms": 0, "error_code": error_code_for(exc), "error_message": str(exc), "entries": None}
+    found = describe(stored, components, bool(body.get("strict")))
     entries = [{"entity": [{"entity_type": t, "entity_name": n} for t, n in entity],
                 "values": [{"key": k, "value": v} for k, v in sorted(values.items())]}
                for entity, values in sorted(found.items(), key=lambda item: repr(item[0]))]
@@ -104,19 +111,21 @@ async def handle_alter_client_quotas(ctx: RequestContext, body: Body) -> Body:
         for a in alterations:
             answers.setdefault(normalize(a.components), _answer(a, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, None))
         return {"throttle_time_ms": 0, "entries": list(answers.values())}
-    store = ctx.broker.client_quotas
-    quotas, results = store.plan(alterations)
-    for alteration, refusal in results:
+    validate_only = bool(body.get("validate_only"))
+    results = await asyncio.to_thread(ctx.broker.client_quotas.alter, alterations, validate_only)
+    for alteration, error in results:
         entity = normalize(alteration.components)
         first = answers.get(entity)
         # One answer per entity, as Kafka's (a map by entity): a later refusal replaces an earlier answer.
         shown = alteration if first is None else _alteration_of(first, alteration)
-        answers[entity] = _answer(shown, ErrorCode.INVALID_REQUEST if refusal else ErrorCode.NONE, refusal)
-    if not body.get("validate_only") and any(refusal is None for _, refusal in results):
-        await asyncio.to_thread(store.save, quotas)
+        answers[entity] = _answer(shown, ErrorCode.NONE if error is None else error_code_for(error),
+                                  None if error is None else str(error))
+        if error is not None:
+            log.info("client quota alteration of %s by %s refused: %s", alteration.components, ctx.principal, error)
+    if not validate_only and any(error is None for _, error in results):
         log.info("client quotas altered by %s: %s", ctx.principal,
                  "; ".join(f"{a.components}: {[(o.key, None if o.remove else o.value) for o in a.ops]}"
-                           for a, refusal in results if refusal is None))
+                           for a, error in results if error is None))
     return {"throttle_time_ms": 0, "entries": list(answers.values())}
 
 

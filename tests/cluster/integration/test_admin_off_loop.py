@@ -2,7 +2,8 @@
 
 ZooKeeper is reached through a proxy that holds every request back ``DELAY_S``: CreateTopics,
 DeleteTopics, CreatePartitions, ElectLeaders, AlterPartitionReassignments, a producer-id block
-claim (InitProducerId), AlterUserScramCredentials and CreateAcls each wait on ZooKeeper that long
+claim (InitProducerId), AlterUserScramCredentials, AlterClientQuotas, DescribeClientQuotas and
+CreateAcls each wait on ZooKeeper that long
 or more, while ApiVersions round trips on another connection keep being answered within a fraction
 of it. Written on the event loop, one such write would hold every other request back ``DELAY_S``.
 """
@@ -68,7 +69,14 @@ def _admin_requests(port: int) -> dict[str, Callable[[], dict[str, Any]]]:
             {"name": "alice", "mechanism": 2, "iterations": 8192, "salt": b"salt" * 4,
              "salted_password": b"p" * 64}]}),
         "CreateAcls": call(ApiKey.CREATE_ACLS, 3, {"creations": [_acl("made.slowly")]}),
+        "AlterClientQuotas": call(ApiKey.ALTER_CLIENT_QUOTAS, 1, _QUOTA_ALTERATION),
+        "DescribeClientQuotas": call(ApiKey.DESCRIBE_CLIENT_QUOTAS, 1, {"components": [], "strict": False}),
     }
+
+
+_QUOTA_ALTERATION = {"entries": [{"entity": [{"entity_type": "user", "entity_name": "alice"}],
+                                  "ops": [{"key": "producer_byte_rate", "value": 1024.0, "remove": False}]}],
+                     "validate_only": False}
 
 
 def test_admin_writes_wait_on_zookeeper_while_the_loop_keeps_serving(
@@ -130,11 +138,14 @@ def test_admin_writes_wait_on_zookeeper_while_the_loop_keeps_serving(
         assert answers["InitProducerId"]["error_code"] == 0 and answers["InitProducerId"]["producer_id"] >= 0
         assert answers["AlterUserScramCredentials"]["results"][0]["error_code"] == 0
         assert answers["CreateAcls"]["results"][0]["error_code"] == 0
+        assert answers["AlterClientQuotas"]["entries"][0]["error_code"] == 0, answers["AlterClientQuotas"]
+        assert answers["DescribeClientQuotas"]["error_code"] == 0, answers["DescribeClientQuotas"]
         assert json.loads(zk_client.get("/brokers/topics/made.slowly")[0])["partitions"].keys() == {"0", "1"}
         wait_until(lambda: zk_client.exists("/brokers/topics/doomed") is None, 60, "the controller deleting doomed")
         assert len(json.loads(zk_client.get("/brokers/topics/grown")[0])["partitions"]) == 3
         assert json.loads(zk_client.get("/latest_producer_id_block")[0])["broker"] == 1
-        assert "SCRAM-SHA-512" in json.loads(zk_client.get("/config/users/alice")[0])["config"]
+        alice = json.loads(zk_client.get("/config/users/alice")[0])["config"]
+        assert "SCRAM-SHA-512" in alice and alice["producer_byte_rate"] == "1024", alice
         assert zk_client.exists("/kafka-acl/Topic/made.slowly") is not None
         # Meanwhile the event loop answered everything else at once.
         assert len(round_trips) > 20, round_trips
@@ -159,11 +170,19 @@ def test_admin_requests_without_zookeeper_answer_request_timed_out_and_work_agai
                                 "assignments": [], "configs": []}], "timeout_ms": 30000, "validate_only": False}
             refused = raw.call(ApiKey.CREATE_TOPICS, 7, body)["topics"][0]
             assert refused["error_code"] == ErrorCode.REQUEST_TIMED_OUT, refused
+            quota = raw.call(ApiKey.ALTER_CLIENT_QUOTAS, 1, _QUOTA_ALTERATION)["entries"][0]
+            assert quota["error_code"] == ErrorCode.REQUEST_TIMED_OUT and quota["error_message"], quota
+            described = raw.call(ApiKey.DESCRIBE_CLIENT_QUOTAS, 1, {"components": [], "strict": False})
+            assert described["error_code"] == ErrorCode.REQUEST_TIMED_OUT, described
             assert raw.call(ApiKey.API_VERSIONS, 0, {})["error_code"] == 0  # the connection still serves
             proxy.heal()
             wait_until(lambda: raw.call(ApiKey.CREATE_TOPICS, 7, body)["topics"][0]["error_code"] == 0, 60,
                        "CreateTopics answered once ZooKeeper is back")
         assert zk_client.exists("/brokers/topics/unreachable") is not None
+        with RawClient(broker.port) as raw:
+            raw.sock.settimeout(60)
+            assert raw.call(ApiKey.ALTER_CLIENT_QUOTAS, 1, _QUOTA_ALTERATION)["entries"][0]["error_code"] == 0
+        assert json.loads(zk_client.get("/config/users/alice")[0])["config"] == {"producer_byte_rate": "1024"}
         assert "Traceback" not in broker.log_path.read_text()
     finally:
         c.stop_all()

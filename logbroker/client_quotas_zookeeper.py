@@ -1,0 +1,156 @@
+"""The client quotas of a cluster, in ZooKeeper's entity config znodes where Kafka's ZooKeeper
+mode kept them (layout, names and writing: ``logbroker/config_znodes.py``):
+
+    entity                      znode                                        keys in its config map
+    user (or default)           /config/users/<user>                         producer_byte_rate, ...
+    user and client id          /config/users/<user>/clients/<client-id>     the same
+    client id (or default)      /config/clients/<client-id>                  the same
+    ip (or default)             /config/ips/<ip>                             connection_creation_rate
+
+A value is its number as text: a whole-number key as an integer ("1024"), request_percentage and
+controller_mutation_rate as a decimal ("12.5"), as Kafka's ``ZkAdminManager.alterClientQuotas``
+wrote them; a user's znode also holds its SCRAM credentials, which a quota change keeps (and a
+credential change keeps the quotas). The rules are those of a single broker
+(``logbroker/client_quotas.py``); each accepted entity is then one conditional read-modify-write of
+its znode and a change notification. Nothing is cached: every broker's DescribeClientQuotas reads
+ZooKeeper, so an alteration through one broker is described by all of them at once.
+
+Both calls block (ZooKeeper): run them in a worker thread. Without ZooKeeper they raise, or answer
+per entity, ClusterStateUnavailableError (REQUEST_TIMED_OUT).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NoNodeError
+
+from logbroker.client_quotas import (
+    Entity,
+    QuotaAlteration,
+    Quotas,
+    Results,
+    apply_ops,
+    normalize,
+    validate,
+)
+from logbroker.config_znodes import CONFIG, Config, change_config, desanitize, read_config, sanitize
+from logbroker.errors import ClusterStateUnavailableError, InvalidRequestError
+
+log = logging.getLogger(__name__)
+
+_CLIENT_KEYS = ("producer_byte_rate", "consumer_byte_rate", "request_percentage", "controller_mutation_rate")
+_WHOLE_KEYS = ("producer_byte_rate", "consumer_byte_rate", "connection_creation_rate")
+_IP_KEYS = ("connection_creation_rate",)
+
+
+def entity_path(entity: Entity) -> str:
+    """The znode of ``entity`` below /config (``users/alice/clients/app``)."""
+    names = dict(entity)
+    if "ip" in names:
+        return f"ips/{sanitize(names['ip'])}"
+    if "user" in names and "client-id" in names:
+        return f"users/{sanitize(names['user'])}/clients/{sanitize(names['client-id'])}"
+    if "user" in names:
+        return f"users/{sanitize(names['user'])}"
+    return f"clients/{sanitize(names['client-id'])}"
+
+
+def value_text(key: str, value: float) -> str:
+    if key in _WHOLE_KEYS:
+        return str(int(value + 1e-6))
+    return repr(float(value))
+
+
+def _quotas_of(config: Config, keys: tuple[str, ...], where: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key in keys:
+        if key not in config:
+            continue
+        try:
+            out[key] = float(str(config[key]))
+        except ValueError:
+            log.error("skipping the unreadable quota %s=%r of %s", key, config[key], where)
+    return out
+
+
+class ClientQuotaZooKeeperStore:
+    """A ``QuotaStorage`` over ZooKeeper (see the module docstring)."""
+
+    def __init__(self, zk: KazooClient) -> None:
+        """Blocking: built in a worker thread."""
+        self.zk = zk
+        for kind in ("users", "clients", "ips", "changes"):
+            zk.ensure_path(f"{CONFIG}/{kind}")
+
+    def _connected(self, what: str) -> None:
+        if not self.zk.connected:  # kazoo would hold the request until it reconnects
+            raise ClusterStateUnavailableError(f"{what}: ZooKeeper is not connected")
+
+    def read(self) -> Quotas:
+        """Every entity that has a quota. Blocking."""
+        self._connected("client quotas not read")
+        try:
+            return self._read()
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"client quotas not read: ZooKeeper: {exc!r}") from exc
+
+    def _read(self) -> Quotas:
+        quotas: Quotas = {}
+
+        def add(entity: Entity, path: str, keys: tuple[str, ...]) -> None:
+            values = _quotas_of(read_config(self.zk, path), keys, path)
+            if values:
+                quotas[normalize(entity)] = values
+
+        for kind, entity_type, keys in (("users", "user", _CLIENT_KEYS), ("clients", "client-id", _CLIENT_KEYS),
+                                        ("ips", "ip", _IP_KEYS)):
+            for znode in self._children(f"{CONFIG}/{kind}"):
+                name = desanitize(znode)
+                add(((entity_type, name),), f"{CONFIG}/{kind}/{znode}", keys)
+                if kind != "users":
+                    continue
+                for client in self._children(f"{CONFIG}/users/{znode}/clients"):
+                    add((("user", name), ("client-id", desanitize(client))),
+                        f"{CONFIG}/users/{znode}/clients/{client}", keys)
+        return quotas
+
+    def _children(self, path: str) -> list[str]:
+        try:
+            return list(self.zk.get_children(path))
+        except NoNodeError:
+            return []
+
+    def alter(self, alterations: list[QuotaAlteration], validate_only: bool) -> Results:
+        """Validate, then write each accepted entity (unless ``validate_only``). Blocking."""
+        results: Results = []
+        for alteration, refusal in validate(alterations):
+            if refusal is not None:
+                results.append((alteration, InvalidRequestError(refusal)))
+            elif validate_only:
+                results.append((alteration, None))
+            else:
+                results.append((alteration, self._write(alteration)))
+        return results
+
+    def _write(self, alteration: QuotaAlteration) -> ClusterStateUnavailableError | None:
+        entity = normalize(alteration.components)
+        path = entity_path(entity)
+        keys = _IP_KEYS if "ip" in dict(entity) else _CLIENT_KEYS
+
+        def change(config: Config) -> None:
+            values = _quotas_of(config, keys, path)
+            apply_ops(values, alteration.ops)
+            for key in keys:  # only the quota keys: credentials and other entries stay as they are
+                config.pop(key, None)
+            config.update({k: value_text(k, v) for k, v in values.items()})
+
+        try:
+            self._connected(f"client quotas of {path} not changed")
+            change_config(self.zk, path, change)
+        except ClusterStateUnavailableError as exc:
+            return exc
+        except KazooException as exc:
+            return ClusterStateUnavailableError(f"client quotas of {path} not changed: ZooKeeper: {exc!r}")
+        return None

@@ -1,0 +1,119 @@
+"""Partition offsets asked of their leaders, for views of partitions this broker holds no replica of.
+
+A broker of a cluster keeps directories only for the partitions it replicates, so the HTTP API's
+partition views and a group coordinator's lag and offset resets need another broker's figures.
+They ask as a consumer would: ListOffsets v1 (replica id -1, so ``latest`` is the high watermark)
+to each leader on the inter-broker listener, secured as that listener is (``broker_connection.py``).
+The partitions of one leader travel in one request per timestamp on one connection, opened for the
+question and closed after; the leaders are asked at the same time and the whole question is bounded
+by ``timeout_s``. A partition whose leader could not be asked (none elected, no address, no answer in
+time, an error code) gets the error instead of offsets, never a made-up 0.
+
+ListOffsets v1 request: replica_id int32, topics [name string, partitions [partition_index int32,
+timestamp int64]]; response: topics [name, partitions [partition_index, error_code int16,
+timestamp int64, offset int64]] (Kafka's ``ListOffsetsRequest.json`` / ``ListOffsetsResponse.json``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from logbroker.cluster.broker_connection import InterBrokerAuthenticationFailed, InterBrokerSecurity, connect
+from logbroker.errors import LeaderNotAvailableError, NotLeaderOrFollowerError, StorageError, UnknownTopicError
+from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.errors import ProtocolError
+from logbroker.ownership import PartitionView
+
+log = logging.getLogger(__name__)
+
+LIST_OFFSETS_VERSION = 1
+UNKNOWN_TOPIC_OR_PARTITION = 3
+NOT_LEADER_OR_FOLLOWER = 6
+
+TopicPartition = tuple[str, int]
+Answer = tuple[int, ...] | StorageError
+
+
+def _refusal(broker_id: int, tp: TopicPartition, code: int) -> StorageError:
+    what = f"leader broker {broker_id} answered error code {code} for {tp[0]}-{tp[1]}"
+    if code == UNKNOWN_TOPIC_OR_PARTITION:
+        return UnknownTopicError(what)
+    if code == NOT_LEADER_OR_FOLLOWER:
+        return NotLeaderOrFollowerError(what + " (leadership moved; retry)")
+    return LeaderNotAvailableError(what)
+
+
+async def _ask_one(broker_id: int, address: tuple[str, int], security: InterBrokerSecurity | None, client_id: str,
+                   partitions: Sequence[TopicPartition], timestamps: Sequence[int],
+                   timeout_s: float) -> dict[TopicPartition, Answer]:
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in partitions:
+        by_topic.setdefault(topic, []).append(partition)
+    found: dict[TopicPartition, list[int]] = {tp: [] for tp in partitions}
+    out: dict[TopicPartition, Answer] = {}
+    conn = await connect(address, security, client_id)
+    try:
+        for timestamp in timestamps:
+            body = {"replica_id": -1, "topics": [
+                {"name": t, "partitions": [{"partition_index": p, "timestamp": timestamp} for p in ps]}
+                for t, ps in by_topic.items()]}
+            answer: dict[str, Any] = await conn.request(ApiKey.LIST_OFFSETS, LIST_OFFSETS_VERSION, client_id, body,
+                                                        timeout_s)
+            for t in answer["topics"]:
+                for p in t["partitions"]:
+                    tp = (str(t["name"]), int(p["partition_index"]))
+                    if tp not in found or tp in out:
+                        continue
+                    if p["error_code"]:
+                        out[tp] = _refusal(broker_id, tp, int(p["error_code"]))
+                    else:
+                        found[tp].append(int(p["offset"]))
+    finally:
+        conn.close()
+    for tp, offsets in found.items():
+        if tp not in out:
+            out[tp] = (tuple(offsets) if len(offsets) == len(timestamps)
+                       else LeaderNotAvailableError(f"leader broker {broker_id} did not answer for {tp[0]}-{tp[1]}"))
+    return out
+
+
+async def ask_leaders(partitions: Sequence[TopicPartition], timestamps: Sequence[int], timeout_s: float, *,
+                      view: Callable[[str, int], PartitionView | None],
+                      address: Callable[[int], tuple[str, int] | None],
+                      security: InterBrokerSecurity | None, client_id: str) -> dict[TopicPartition, Answer]:
+    """Per partition, the offsets its leader answers for each of ``timestamps`` (Kafka ListOffsets:
+    -2 log start, -1 high watermark, else the first offset at or after that time, -1 when none), or
+    why it could not be asked. Leaders are asked in parallel, within ``timeout_s`` in all."""
+    out: dict[TopicPartition, Answer] = {}
+    by_leader: dict[int, list[TopicPartition]] = {}
+    for tp in dict.fromkeys(partitions):
+        v = view(*tp)
+        if v is None:
+            out[tp] = UnknownTopicError(f"unknown topic or partition {tp[0]}-{tp[1]}")
+        elif v.leader < 0:
+            out[tp] = LeaderNotAvailableError(f"{tp[0]}-{tp[1]} has no leader at the moment")
+        else:
+            by_leader.setdefault(v.leader, []).append(tp)
+
+    async def one(broker_id: int, tps: list[TopicPartition]) -> dict[TopicPartition, Answer]:
+        where = address(broker_id)
+        if where is None:
+            failed: StorageError = LeaderNotAvailableError(f"leader broker {broker_id} is not registered")
+            return dict.fromkeys(tps, failed)
+        try:
+            return await asyncio.wait_for(
+                _ask_one(broker_id, where, security, client_id, tps, timestamps, timeout_s), timeout_s)
+        except (OSError, ProtocolError, asyncio.IncompleteReadError, TimeoutError,
+                InterBrokerAuthenticationFailed) as exc:
+            log.info("asking leader broker %d at %s:%d for the offsets of %d partition(s) failed: %s",
+                     broker_id, *where, len(tps), exc or type(exc).__name__)
+            failed = LeaderNotAvailableError(f"leader broker {broker_id} could not be asked: "
+                                             f"{exc or type(exc).__name__}")
+            return dict.fromkeys(tps, failed)
+
+    for answers in await asyncio.gather(*(one(b, tps) for b, tps in by_leader.items())):
+        out.update(answers)
+    return out
