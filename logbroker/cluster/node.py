@@ -24,7 +24,9 @@ net. Its ZooKeeper reads and the controller's writes run in a worker thread (``_
 ISR writes too (``_change_isr``), and so do the administrative writes (topic creation and deletion,
 new partitions, elections, reassignments, producer-id blocks): the event loop never waits on
 ZooKeeper. What was read or written is applied on the loop (``_apply_view`` and the admin methods'
-own last lines), so the loop's view of the cluster changes only on the loop.
+own last lines), so the loop's view of the cluster changes only on the loop. A topic adopted or
+grown there has its local metadata file written off the loop too (``Broker.adopt_topic``,
+``Broker.grow_topic``); the pass or admin method awaits it before it records the topic's assignment.
 """
 
 from __future__ import annotations
@@ -365,10 +367,32 @@ class ClusterNode:
         return states
 
     async def _apply_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
-        """On the loop: brokers, topics (created, grown or deleted locally as the cluster says) and
-        this broker's roles. A topic adopted or grown has its metadata file written off the loop;
-        the pass waits for it to be durable before recording the topic's assignment, so roles are
-        only ever applied to partitions the local copy has."""
+        """On the loop: first the local copies of the topics the view adds or grows (their metadata
+        files written off the loop, awaited until durable); then, in one step, brokers, topics and
+        this broker's roles (``_record_view``), so roles only ever apply to partitions the local
+        copy has. A change this broker registered while the files were written makes the view stale:
+        the pass ends there and the next one reads again."""
+        changes = self._local_changes
+        await self._write_local_copies(view)
+        if changes != self._local_changes:
+            self._wake.set()
+            return
+        self._record_view(view, known)
+
+    async def _write_local_copies(self, view: ClusterView) -> None:
+        """Adopt the topics the view adds and grow those it grows. A name whose local copy is an
+        older topic is left to ``_record_view`` (which deletes that copy) and the next pass."""
+        for name, assignment in view.assignments.items():
+            held = self.assignments.get(name)
+            if held is None:
+                if self.broker.topic_id(name) in (None, assignment.topic_id):
+                    await self.broker.adopt_topic(name, len(assignment.replicas), view.configs.get(name, {}),
+                                                  assignment.topic_id)
+            elif held.topic_id == assignment.topic_id and len(assignment.replicas) > len(held.replicas):
+                await self.broker.grow_topic(name, len(assignment.replicas))
+
+    def _record_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
+        """The view applied on the loop, in one step, once ``_write_local_copies`` is done."""
         for gone in set(self.brokers) - set(view.brokers):
             log.info("broker %d left the cluster", gone)
         for i, czxid in view.registrations.items():
@@ -387,10 +411,10 @@ class ClusterNode:
             if name not in self.assignments:
                 if self.broker.topic_id(name) not in (None, assignment.topic_id):
                     self.broker.forget_topic(name)  # an older topic of that name, deleted meanwhile
-                await self.broker.adopt_topic(name, len(assignment.replicas), view.configs.get(name, {}),
-                                              assignment.topic_id)
+                if self.broker.topic_id(name) != assignment.topic_id:
+                    self._wake.set()  # its older copy is gone now: the next pass adopts it
+                    continue
             elif len(assignment.replicas) > len(self.assignments[name].replicas):
-                await self.broker.grow_topic(name, len(assignment.replicas))
                 log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
         # A state this broker wrote (an ISR change) while the pass was reading is newer than the read.
@@ -399,7 +423,8 @@ class ClusterNode:
                        for tp, read in view.states.items()}
         self._apply_roles()
         for name in changed:
-            self._delete_strays(name)
+            if name in self.assignments:
+                self._delete_strays(name)
         self._apply_deletions(view)
         self.deletions = {name: held[0] for name, held in view.deletions.items() if held[0] is not None}
         self._passes += 1
