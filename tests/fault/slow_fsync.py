@@ -9,9 +9,14 @@ the broker changes, so a test can time an answer that must wait for that fsync (
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from tests.conftest import BrokerProcess
 
@@ -45,3 +50,29 @@ def launch_slow_fsync(broker: BrokerProcess, marker: Path, match: str, delay_s: 
     command = broker.serve_command("127.0.0.1:0", "127.0.0.1:0")
     assert command[1:3] == ["-m", "logbroker.cli"]
     return broker.launch([sys.executable, "-c", SLOW_FSYNC, *command[3:]])
+
+
+@contextmanager
+def produce_round_trips(producer: Producer, topic: str) -> Iterator[list[float]]:
+    """While the block runs, a thread produces one small record at a time to ``topic`` and waits for
+    each; yields the list of those round trips (seconds), complete once the block has exited. The
+    block starts 0.2 s after the first record, so the probe is running before the slow work begins."""
+    round_trips: list[float] = []
+    done = threading.Event()
+
+    def produce_meanwhile() -> None:
+        while not done.is_set():
+            start = time.monotonic()
+            producer.produce(topic, b"x" * 100)
+            assert producer.flush(30) == 0
+            round_trips.append(time.monotonic() - start)
+            time.sleep(0.02)
+
+    prober = threading.Thread(target=produce_meanwhile)
+    prober.start()
+    try:
+        time.sleep(0.2)
+        yield round_trips
+    finally:
+        done.set()
+        prober.join(timeout=30)

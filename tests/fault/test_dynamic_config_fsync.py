@@ -22,7 +22,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from logbroker.config import DYNAMIC_CONFIGS_FILE
 from tests.conftest import BrokerProcess
-from tests.fault.slow_fsync import launch_slow_fsync
+from tests.fault.slow_fsync import launch_slow_fsync, produce_round_trips
 
 pytestmark = pytest.mark.logbroker_only("fakes a slow fsync inside the broker process")
 
@@ -64,25 +64,12 @@ def test_dynamic_broker_configs_wait_for_their_fsync_in_order_off_the_loop_and_s
         assert producer.flush(30) == 0
 
         marker.touch()
-        round_trips: list[float] = []
         took: dict[str, float] = {}
-        done = threading.Event()
-
-        def produce_meanwhile() -> None:
-            while not done.is_set():
-                start = time.monotonic()
-                producer.produce("busy", b"x" * 100)
-                assert producer.flush(30) == 0
-                round_trips.append(time.monotonic() - start)
-                time.sleep(0.02)
 
         def alter(value: str) -> None:
             took[value] = _set_retention(broker.bootstrap, broker_id, value)
 
-        prober = threading.Thread(target=produce_meanwhile)
-        prober.start()
-        try:
-            time.sleep(0.2)
+        with produce_round_trips(producer, "busy") as round_trips:
             first = threading.Thread(target=alter, args=("111111",))
             second = threading.Thread(target=alter, args=("222222",))
             first.start()
@@ -90,9 +77,6 @@ def test_dynamic_broker_configs_wait_for_their_fsync_in_order_off_the_loop_and_s
             second.start()
             first.join(timeout=120)
             second.join(timeout=120)
-        finally:
-            done.set()
-            prober.join(timeout=30)
         broker.stop(signal.SIGKILL)  # right after both answers
 
         assert took.keys() == {"111111", "222222"}, took

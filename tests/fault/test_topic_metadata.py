@@ -11,7 +11,6 @@ restarted: the changes are there.
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +27,7 @@ from confluent_kafka.admin import (
 )
 
 from tests.conftest import BrokerProcess
-from tests.fault.slow_fsync import launch_slow_fsync
+from tests.fault.slow_fsync import launch_slow_fsync, produce_round_trips
 
 pytestmark = pytest.mark.logbroker_only("fakes a slow fsync inside the broker process")
 
@@ -54,17 +53,6 @@ def test_config_and_partition_changes_wait_for_their_fsync_off_the_loop_and_surv
         assert producer.flush(30) == 0
 
         marker.touch()
-        round_trips: list[float] = []
-        done = threading.Event()
-
-        def produce_meanwhile() -> None:
-            while not done.is_set():
-                start = time.monotonic()
-                producer.produce("busy", b"x" * 100)
-                assert producer.flush(30) == 0
-                round_trips.append(time.monotonic() - start)
-                time.sleep(0.02)
-
         def alter() -> float:
             start = time.monotonic()
             resource = ConfigResource(ConfigResource.Type.TOPIC, "altered", incremental_configs=[
@@ -77,15 +65,8 @@ def test_config_and_partition_changes_wait_for_their_fsync_off_the_loop_and_surv
             admin.create_partitions([NewPartitions("altered", 3)], request_timeout=60)["altered"].result(timeout=60)
             return time.monotonic() - start
 
-        prober = threading.Thread(target=produce_meanwhile)
-        prober.start()
-        try:
-            time.sleep(0.2)
-            with ThreadPoolExecutor(2) as pool:
-                took = [f.result(timeout=120) for f in [pool.submit(alter), pool.submit(grow)]]
-        finally:
-            done.set()
-            prober.join(timeout=30)
+        with produce_round_trips(producer, "busy") as round_trips, ThreadPoolExecutor(2) as pool:
+            took = [f.result(timeout=120) for f in [pool.submit(alter), pool.submit(grow)]]
         broker.stop(signal.SIGKILL)  # right after both answers
 
         assert all(t >= DELAY_S for t in took), f"answered before the metadata fsync: {took}"

@@ -11,7 +11,6 @@ loop waits for those fsyncs. Broker 2 then lists both topics with their partitio
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.kafka.api_keys import ApiKey
 from tests.cluster.conftest import Cluster, broker_properties, wait_until
 from tests.conftest import BrokerProcess
-from tests.fault.slow_fsync import launch_slow_fsync
+from tests.fault.slow_fsync import launch_slow_fsync, produce_round_trips
 from tests.interop.rawclient import RawClient, wait_for_leaders
 
 pytestmark = pytest.mark.logbroker_only("logbroker's ZooKeeper cluster mode, with a slow fsync faked inside a broker")
@@ -76,21 +75,7 @@ def test_topics_adopted_and_grown_from_the_cluster_write_their_metadata_off_the_
         assert producer.flush(30) == 0
 
         marker.touch()
-        round_trips: list[float] = []
-        done = threading.Event()
-
-        def produce_meanwhile() -> None:
-            while not done.is_set():
-                start = time.monotonic()
-                producer.produce("busy", b"x" * 100)
-                assert producer.flush(30) == 0
-                round_trips.append(time.monotonic() - start)
-                time.sleep(0.02)
-
-        prober = threading.Thread(target=produce_meanwhile)
-        prober.start()
-        try:
-            time.sleep(0.2)
+        with produce_round_trips(producer, "busy") as round_trips:
             start = time.monotonic()
             created_here = _create(second.port, "adopted.here", 2)
             took_here = time.monotonic() - start
@@ -103,9 +88,6 @@ def test_topics_adopted_and_grown_from_the_cluster_write_their_metadata_off_the_
             wait_until(lambda: _partitions_listed(second.port, "adopted.there") == 2, 60,
                        "broker 2 adopting adopted.there")
             wait_until(lambda: _partitions_listed(second.port, "grown") == 3, 60, "broker 2 growing grown")
-        finally:
-            done.set()
-            prober.join(timeout=30)
 
         assert created_here["error_code"] == 0, created_here
         assert created_there["error_code"] == 0, created_there
