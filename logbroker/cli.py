@@ -174,8 +174,10 @@ def _tool_session(verbose: bool) -> Iterator[None]:
     """Quiet kafka-python's logging unless asked, and turn tool and client errors into one line, exit 1."""
     from kafka import errors as kafka_errors
 
+    from logbroker.tools import read_before_close
     from logbroker.tools.errors import ToolError, explain
 
+    read_before_close.install()
     logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.INFO if verbose else logging.CRITICAL)

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -333,15 +334,27 @@ def test_static_leader_restart_keeps_assignments_without_a_rebalance(broker_fact
         return c, recorder
 
     def poll(consumers: list[KafkaConsumer], seconds: float, until: list[int] | None = None) -> list[int]:
+        """Each consumer polls on a thread of its own, as applications run them (one thread polling
+        both lets one member's blocked rejoin hold back the other's), until their assignment sizes
+        are ``until`` or ``seconds`` pass."""
         deadline = time.monotonic() + seconds
-        sizes: list[int] = []
-        while time.monotonic() < deadline:
-            for c in consumers:
+        sizes = [0] * len(consumers)
+        stop = threading.Event()
+
+        def run(i: int, c: KafkaConsumer) -> None:
+            while not stop.is_set() and time.monotonic() < deadline:
                 c.poll(timeout_ms=100)
-            sizes = sorted(len(c.assignment()) for c in consumers)
-            if sizes == until:
-                break
-        return sizes
+                sizes[i] = len(c.assignment())
+
+        threads = [threading.Thread(target=run, args=(i, c), daemon=True) for i, c in enumerate(consumers)]
+        for t in threads:
+            t.start()
+        while time.monotonic() < deadline and sorted(sizes) != until:
+            time.sleep(0.05)
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        return sorted(sizes)
 
     leader, _ = member("static-a")  # first in: the leader
     assert poll([leader], 20, [4]) == [4]
