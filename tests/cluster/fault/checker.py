@@ -30,8 +30,10 @@ Violations (each a count plus examples)
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 EXAMPLES = 5
 
@@ -150,3 +152,19 @@ def check(history: History) -> Report:
 
     report.violations = found
     return report
+
+
+def dump(history: History, path: Path) -> None:
+    """Write the whole history as JSON (values as latin-1 text), for reading a failed run afterwards."""
+
+    def plain(item: object) -> dict[str, object]:
+        fields = asdict(item)  # type: ignore[call-overload]
+        return {k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in fields.items()}
+
+    path.write_text(json.dumps({
+        "sends": [plain(s) for s in history.sends],
+        "acks": [plain(a) for a in history.acks],
+        "consumed": [plain(c) for c in history.consumed],
+        "commits": history.commits,
+        "final": {p: [(o, v.decode("latin-1")) for o, v in records] for p, records in history.final.items()},
+    }))

@@ -23,7 +23,7 @@ import pytest
 
 from tests.cluster.conftest import LAG_MS, SESSION_TIMEOUT_MS, wait_until
 from tests.cluster.fault import netlab
-from tests.cluster.fault.checker import check
+from tests.cluster.fault.checker import check, dump
 from tests.cluster.fault.lab import BROKERS, FaultCluster
 from tests.cluster.fault.workload import Workload, read_all
 from tests.conftest import IN_CI
@@ -217,6 +217,8 @@ def test_fault_loses_and_duplicates_nothing(lab: FaultCluster, fault: str) -> No
     wait_until(lambda: lab.identical_replicas(topic, PARTITIONS), 60, "byte-identical replicas", interval=0.5)
     workload.history.final = read_all(lab.bootstrap, topic, PARTITIONS)
     report = check(workload.history)
+    if not report.ok:  # beside the brokers' logs and data, for reading the run afterwards
+        dump(workload.history, lab.root / f"history-{fault}.json")
     measured = [w for w in windows if w is not None]
     record(f"cluster_{fault}", rounds=rounds, faults=len(starts), records_sent=report.sent,
            records_acknowledged=report.acknowledged, acks_without_offset=report.acknowledged_without_offset,
