@@ -70,6 +70,11 @@ def main() -> None:
                 "zookeeper.connect": zk.connect, "node.id": str(i), "zookeeper.session.timeout.ms": "6000"}).start()
         bootstrap = ",".join(b.bootstrap for b in brokers.values())
         admin = AdminClient({"bootstrap.servers": bootstrap})
+        deadline = time.monotonic() + 30
+        while len(admin.list_topics(timeout=10).brokers) < 3:  # all registered: the topic spreads over three
+            if time.monotonic() > deadline:
+                raise RuntimeError("three brokers not registered in time")
+            time.sleep(0.2)
         admin.create_topics([NewTopic(TOPIC, args.partitions, 1)])[TOPIC].result(30)
         producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
         deadline = time.monotonic() + 60
@@ -94,11 +99,14 @@ def main() -> None:
         wall = time.perf_counter() - started
         after = {i: _connections(brokers[i].http_port) for i in (2, 3)}
         conn.close()
+        del producer, admin  # their connections go before the brokers stop
         latencies.sort()
         print(machine_line())
         print(f"load before/after: {loadavg()}")
-        print(f"GET {path} on broker 1 ({args.partitions} partitions, {args.partitions - args.partitions // 3} "
-              f"asked of other leaders), {args.requests} requests in {wall:.1f} s")
+        elsewhere = sorted({r["leader"] for r in rows if r["leader"] != 1})
+        asked = sum(1 for r in rows if r["leader"] != 1)
+        print(f"GET {path} on broker 1 ({args.partitions} partitions, {asked} asked of leaders {elsewhere}), "
+              f"{args.requests} requests in {wall:.1f} s")
         print(f"  latency ms: p50 {percentile(latencies, 50):.2f}  p90 {percentile(latencies, 90):.2f}  "
               f"p99 {percentile(latencies, 99):.2f}  max {latencies[-1]:.2f}  "
               f"mean {sum(latencies) / len(latencies):.2f}")
