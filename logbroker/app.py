@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
+SHARE_SWEEP_MS = 1000  # how often the share sessions of HTTP members gone at the coordinator are closed
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
 # snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
 MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
@@ -279,6 +280,7 @@ class App:
             from logbroker.cluster.share_forwarder import ShareForwarder
 
             self._share_forwarder = ShareForwarder.of(self.cluster, self.broker)
+            self._share_forwarder.is_member = self.groups.share.is_member
             await self.cluster.start()
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
@@ -308,6 +310,8 @@ class App:
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
         self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
+        if self._share_forwarder is not None:
+            self._every(SHARE_SWEEP_MS, self._share_forwarder.sweep, "share-forwarder-sweep")
 
     async def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them, ZooKeeper read in

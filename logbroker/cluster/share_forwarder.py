@@ -5,9 +5,10 @@ For each (group, member, leader) it keeps a share session as a Kafka share consu
 the first ShareFetch opens it (epoch 0) with the partitions wanted, later requests carry the next
 epoch, add the partitions newly wanted (``Topics``) and drop the ones no longer wanted
 (``ForgottenTopicsData``); ShareAcknowledge carries the next epoch too, and the member's departure
-closes every session (ShareAcknowledge with epoch -1, which releases what it still holds there).
-The requests of one session go one at a time, so epochs stay in order; they travel on this broker's
-pooled connection to the leader (``peer_connections.py``, a pool of its own, so that these requests
+closes every session (ShareAcknowledge with epoch -1, which releases what it still holds there);
+so does a periodic ``sweep`` for the members the coordinator no longer has (expired, or the group
+moved). The requests of one session go one at a time, so epochs stay in order; they travel on this
+broker's pooled connection to the leader (``peer_connections.py``, a pool of its own, so that these requests
 never queue behind the views' questions). A session the leader no longer knows (it restarted, or
 another broker leads now and this one lost the session) is opened again on the next fetch; the
 acknowledgements that hit it answer INVALID_RECORD_STATE, as the records were released there.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,9 +54,12 @@ class _Session:
 
 
 class ShareForwarder:
-    def __init__(self, broker: Broker, peers: PeerConnections) -> None:
+    def __init__(self, broker: Broker, peers: PeerConnections,
+                 is_member: Callable[[str, str], bool] | None = None) -> None:
         self.broker = broker
         self.peers = peers
+        # Whether the coordinator still has the member (``sweep`` closes the sessions of those it lost).
+        self.is_member = is_member
         self._sessions: dict[tuple[str, str, int], _Session] = {}
 
     @classmethod
@@ -162,6 +166,18 @@ class ShareForwarder:
                 except CONNECTION_ERRORS as exc:  # its records come back when their locks expire
                     log.info("share group %s member %s: closing the share session on broker %d failed: %s",
                              group_id, member_id, key[2], exc)
+
+    async def sweep(self) -> None:
+        """Close the share sessions of members the coordinator no longer has (their session expired
+        there, or the group moved to another coordinator): the leaders hand their records back at
+        once rather than when their locks expire, and this broker forgets them."""
+        if self.is_member is None:
+            return
+        gone = {k[:2] for k in self._sessions if not self.is_member(*k[:2])}
+        for group_id, member_id in sorted(gone):
+            log.info("share group %s: member %s is gone; closing its share sessions at the leaders", group_id,
+                     member_id)
+            await self.leave(group_id, member_id)
 
     async def close(self) -> None:
         await self.peers.close()

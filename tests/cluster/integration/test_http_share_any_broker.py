@@ -129,3 +129,16 @@ def test_an_http_share_member_reads_and_acknowledges_every_partition_through_any
         handed_back = _receive(api, other, 10, wait_ms=5000)
         assert [(r["partition"], r["value"], r["delivery_count"]) for r in handed_back] == [(away, "late", 2)], \
             handed_back
+
+        # A member whose session expires at the coordinator (6 s here) hands back what it holds at the
+        # other leaders too, long before the record's lock (120 s) would expire.
+        third = _join(Api(cluster.brokers[coordinator].http_port))
+        again_handed: list[dict[str, Any]] = []
+
+        def redelivered() -> bool:
+            again_handed.extend(_receive(api, third, 10, wait_ms=500))
+            return bool(again_handed)
+
+        wait_until(redelivered, 30, "the silent member's record handed to another")
+        assert [(r["partition"], r["value"], r["delivery_count"]) for r in again_handed] == [(away, "late", 3)], \
+            again_handed
