@@ -136,7 +136,9 @@ async def stats(request: web.Request) -> web.Response:
         latency = _latency("kafka", ctx.kafka_latency.by_name) + latency
     return respond(request, {
         "node_id": broker.node_id, "cluster_id": broker.cluster_id, "status": "ok", "now_ms": ctx.clock(),
-        "brokers": [{"node_id": broker.node_id}],
+        # In a cluster every live broker (Kafka's DescribeCluster); alone, this one.
+        "brokers": ([{"node_id": b.broker_id} for b in broker.ownership.live_brokers()]
+                    if broker.ownership is not None else [{"node_id": broker.node_id}]),
         "topics": len(topics), "partitions": sum(t.partitions for t in topics), "groups": len(groups),
         "disk": {"log_bytes": used, "free_bytes": free, "total_bytes": total},
         "totals": {"bytes_in": broker.bytes_in, "records_in": broker.records_in,

@@ -107,6 +107,7 @@ def test_every_broker_shows_the_true_offsets_of_every_partition(cluster: Cluster
             # DescribeLogDirs carries no segment count: known only where the log is.
             assert (row["segments"] > 0) if leaders[p] == broker_id else (row["segments"] == -1), (broker_id, row)
         # The whole cluster's figures, whichever broker is asked.
+        assert [b["node_id"] for b in api.get("/stats").body["brokers"]] == [1, 2, 3], broker_id
         stats = api.get(f"/stats/topics?filter={TOPIC}")
         assert stats.status == 200, stats.body
         row = next(t for t in stats.body["topics"] if t["name"] == TOPIC)
