@@ -1,7 +1,8 @@
 """The pool of inter-broker connections (``logbroker/cluster/peer_connections.py``) against a real
 ``logbroker serve``: concurrent requests share one connection and get their own answers, a request
 out of time fails alone, an unreachable broker is not tried again before its backoff ends, a
-broker that restarts is reconnected to, and closing the pool fails what is in flight."""
+broker that restarts is reconnected to, closing the pool fails what is in flight, and a SASL session
+due for renewal moves new requests to a fresh connection."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.peer_connections import PeerConnections, PeerUnavailable
 from logbroker.kafka.api_keys import ApiKey
+from logbroker.security.sasl_client import SaslCredentials
 from tests.conftest import BrokerProcess, free_port
 from tests.http.http_api import Api, start_http_broker
 
@@ -151,3 +154,34 @@ def test_closing_the_pool_fails_what_is_in_flight(peer: BrokerProcess) -> None:
             await pool.request(1, ApiKey.API_VERSIONS, 0, {}, 5)
 
     asyncio.run(run())
+
+
+def test_a_sasl_session_due_for_renewal_moves_new_requests_to_a_fresh_connection(tmp_path: Path) -> None:
+    """KIP-368: the peer ends a session after ``connections.max.reauth.ms``; with other requests
+    possibly in flight, the pool does not renew it in place but authenticates a fresh connection."""
+    jaas = ('org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" '
+            'password="broker-secret" user_broker="broker-secret";')
+    b = start_http_broker(tmp_path, **{
+        "listeners": "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0", "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas, "connections.max.reauth.ms": "1000"})
+    try:
+        port = b.listener_ports["SASL_PLAINTEXT"]
+        security = InterBrokerSecurity(sasl=SaslCredentials("PLAIN", "broker", "broker-secret"))
+        before = _connections(b)
+
+        async def run() -> list[dict[str, Any]]:
+            pool = PeerConnections(lambda _id: ("127.0.0.1", port), lambda: security, "peer-test")
+            try:
+                answers = [await pool.request(1, ApiKey.API_VERSIONS, 0, {}, 5) for _ in range(3)]
+                await asyncio.sleep(1.2)  # past 80 % of the session: due for renewal
+                answers += await asyncio.gather(*(pool.request(1, ApiKey.API_VERSIONS, 0, {}, 5) for _ in range(3)))
+                return answers
+            finally:
+                await pool.close()
+
+        answers = asyncio.run(run())
+        assert all(a["error_code"] == 0 for a in answers), answers
+        assert _connections(b) - before == 2  # one per session, every request answered
+        assert "SASL session expired" not in b.log_text()
+    finally:
+        b.stop()
