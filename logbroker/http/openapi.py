@@ -195,6 +195,9 @@ _SCHEMAS: dict[str, Any] = {
                 "metadata": {"type": "string"}, "error": _LEADER_NOT_ASKED}}},
             "share_partitions": {"type": "array", "description": "share groups only",
                                  "items": _ref("SharePartitionState")},
+            "errors": {"type": "array", "items": {"type": "string"}, "description": "share groups in a "
+                       "cluster, present only when some partition leaders could not be asked for their "
+                       "share-partitions (naming them): those are missing"},
         },
     },
     "ResetOffsets": {

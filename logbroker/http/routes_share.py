@@ -46,9 +46,10 @@ from logbroker.http.access import Op, require_group, require_topic
 from logbroker.http.content import read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, context, coordinator
 from logbroker.http.errors import HttpError, bad_request, heartbeat_error
+from logbroker.http.forwarding import asked_for_own_part
 from logbroker.http.params import body_object, field_str, query_choice, query_int
 from logbroker.http.routes_records import FORMATS, default_key_format, record_out
-from logbroker.http.share_partitions import share_partition_json
+from logbroker.http.share_partitions import held_elsewhere, share_partition_json
 from logbroker.records import CorruptBatchError, records_from
 
 log = logging.getLogger(__name__)
@@ -319,14 +320,22 @@ async def describe(request: web.Request) -> web.Response:
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
     group = share.group(group_id)
+    partitions = [share_partition_json(s) | {"delivery_counts": [
+                      {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
+                  for s in share.describe_partitions(group_id)]
     if group is None:
+        if asked_for_own_part(request) and partitions:
+            # Asked by the group's coordinator: the share-partitions this broker leads for the group.
+            return respond(request, {"group_id": group_id, "partitions": partitions})
         raise HttpError(404, "GROUP_ID_NOT_FOUND", f"no share group {group_id!r}")
+    subscribed = {t for m in group.members.values() for t in m.subscribed_topics} | {t for t, _ in group.partitions}
+    more, errors = await held_elsewhere(request, group_id, {(p["topic"], p["partition"]) for p in partitions},
+                                        subscribed)
+    partitions = sorted(partitions + more, key=lambda p: (p["topic"], p["partition"]))
     return respond(request, {
         "group_id": group_id, "state": group.state(), "group_epoch": group.group_epoch, "configs": group.configs,
         "members": [{"member_id": m.member_id, "member_epoch": m.member_epoch, "client_id": m.client_id,
                      "client_host": m.client_host, "subscribed_topics": list(m.subscribed_topics),
                      "assignment": [{"topic": t, "partition": p} for t, p in m.assignment]}
                     for m in group.members.values()],
-        "partitions": [share_partition_json(s) | {"delivery_counts": [
-                           {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}
-                       for s in share.describe_partitions(group_id)]})
+        "partitions": partitions, **({"errors": errors} if errors else {})})

@@ -102,6 +102,15 @@ def test_an_http_share_member_reads_and_acknowledges_every_partition_through_any
         assert by_partition == {p: [f"{p}-{i}" for i in range(PER_PARTITION)] for p in range(PARTITIONS)}, got
         assert all(r["delivery_count"] == 1 and r["lock_expires_ms"] > now for r in got), got
         assert _receive(api, member, 50) == []  # everything is locked to the member
+        # Described through any broker: every share-partition, as the leader holding it tells.
+        desc = api.get(f"/share-groups/{GROUP}")
+        assert desc.status == 200 and "errors" not in desc.body, desc.body
+        assert [(s["partition"], s["acquired"], s["log_end_offset"]) for s in desc.body["partitions"]] == \
+            [(p, PER_PARTITION, PER_PARTITION) for p in range(PARTITIONS)], desc.body
+        grouped = api.get(f"/groups/{GROUP}")
+        assert grouped.status == 200, grouped.body
+        assert [(s["partition"], s["in_flight"]) for s in grouped.body["share_partitions"]] == \
+            [(p, PER_PARTITION) for p in range(PARTITIONS)], grouped.body
 
         # Release one record of a partition led elsewhere than at the coordinator, accept the rest; an
         # acknowledgement of a delivery no longer held fails alone, the others in its request succeed.
