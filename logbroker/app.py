@@ -58,12 +58,14 @@ from segments.writer import AppendWriter
 if TYPE_CHECKING:
     from logbroker.cluster.broker_connection import InterBrokerSecurity
     from logbroker.cluster.node import ClusterNode
+    from logbroker.cluster.share_forwarder import ShareForwarder
     from logbroker.cluster.share_persister import ClusterSharePersister
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
+SHARE_SWEEP_MS = 1000  # how often the share sessions of HTTP members gone at the coordinator are closed
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
 # snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
 MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
@@ -152,6 +154,7 @@ class App:
         self.groups: GroupCoordinator | None = None
         self.cluster: ClusterNode | None = None  # set when zookeeper.connect is
         self._share_persister: ClusterSharePersister | None = None  # a cluster's way to share coordinators
+        self._share_forwarder: ShareForwarder | None = None  # HTTP share members at other brokers' partitions
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # one-off work (reloads) started by a callback
         self._stop_event: asyncio.Event | None = None
@@ -274,6 +277,10 @@ class App:
 
                 self._share_persister = ClusterSharePersister(self.cluster, self.broker, self.groups.share_state)
                 self.groups.share.persister = self._share_persister
+            from logbroker.cluster.share_forwarder import ShareForwarder
+
+            self._share_forwarder = ShareForwarder.of(self.cluster, self.broker)
+            self._share_forwarder.is_member = self.groups.share.is_member
             await self.cluster.start()
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
@@ -283,7 +290,8 @@ class App:
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
-                                           kafka_latency=self.kafka_latency), tls=self._http_tls)
+                                           kafka_latency=self.kafka_latency, share_remote=self._share_forwarder),
+                               tls=self._http_tls)
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
         if self.cluster is not None:
@@ -302,6 +310,8 @@ class App:
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
         self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
+        if self._share_forwarder is not None:
+            self._every(SHARE_SWEEP_MS, self._share_forwarder.sweep, "share-forwarder-sweep")
 
     async def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them, ZooKeeper read in
@@ -483,6 +493,8 @@ class App:
             self.groups.close(wall_clock_ms())
         if self.http is not None:
             await self.http.close()
+        if self._share_forwarder is not None:
+            await self._share_forwarder.close()
         for server in self.kafka_servers:
             await server.close()
         if self.broker is not None:

@@ -53,6 +53,8 @@ from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
 from logbroker.cluster.leader_offsets import ask_leaders
+from logbroker.cluster.leader_sizes import ask_sizes
+from logbroker.cluster.peer_connections import PeerConnections
 from logbroker.cluster.replicas import LeaderReplica
 from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAssignment
 from logbroker.config import BrokerConfig
@@ -154,6 +156,11 @@ class ClusterNode:
         # Told when this broker starts or stops leading a partition (the group coordinator loads or
         # unloads the groups of a ``__consumer_offsets`` partition).
         self.on_leadership: Callable[[str, int, bool], None] | None = None
+        # One pooled connection per other broker for the questions views ask of leaders.
+        self.peers = PeerConnections(self.inter_broker_address, lambda: self.inter_broker_security,
+                                     f"broker-{self.broker_id}-views",
+                                     backoff_ms=config.get_int("reconnect.backoff.ms"),
+                                     backoff_max_ms=config.get_int("reconnect.backoff.max.ms"))
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -179,6 +186,7 @@ class ClusterNode:
                 await task
         for fetcher in self.fetchers.values():
             await fetcher.close()
+        await self.peers.close()
         for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
             self.follower_hw[tp] = replica.high_watermark  # what the final checkpoint below records
@@ -992,14 +1000,18 @@ class ClusterNode:
         state = held[0]
         return PartitionView(state.leader, state.leader_epoch, assignment.replicas[partition], state.isr)
 
+    def inter_broker_address(self, broker_id: int) -> tuple[str, int] | None:
+        """Where another broker listens for this one (its registered inter-broker endpoint)."""
+        reg = self.brokers.get(broker_id)
+        return (reg.host, reg.port) if reg is not None else None
+
     async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
                              timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
-        def address(broker_id: int) -> tuple[str, int] | None:
-            reg = self.brokers.get(broker_id)
-            return (reg.host, reg.port) if reg is not None else None
+        return await ask_leaders(partitions, timestamps, timeout_s, view=self.partition_view, peers=self.peers)
 
-        return await ask_leaders(partitions, timestamps, timeout_s, view=self.partition_view, address=address,
-                                 security=self.inter_broker_security, client_id=f"broker-{self.broker_id}-offsets")
+    async def leader_sizes(self, partitions: Sequence[tuple[str, int]],
+                           timeout_s: float) -> dict[tuple[str, int], int | StorageError]:
+        return await ask_sizes(partitions, timeout_s, view=self.partition_view, peers=self.peers)
 
     def _unclean(self, topic: str) -> bool:
         try:

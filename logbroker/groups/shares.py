@@ -517,7 +517,9 @@ class ShareGroups:
         return {tp: sp.start_offset for tp, sp in sorted(group.partitions.items())} if group is not None else {}
 
     def describe_partitions(self, group_id: str) -> list[PartitionShareState]:
-        group = self.group(group_id)
+        """The group's share-partitions held here (in a cluster also those this broker leads for a
+        group coordinated elsewhere)."""
+        group = self._holder(group_id)
         if group is None:
             return []
         out: list[PartitionShareState] = []
