@@ -39,6 +39,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from logbroker.groups.errors import GroupError
@@ -75,6 +76,15 @@ _GROUP_ERRORS = {GroupError.NONE: NONE, GroupError.NOT_COORDINATOR: NOT_COORDINA
 def error_code(error: GroupError) -> int:
     """A write's outcome as a Kafka error code (storage failures: COORDINATOR_NOT_AVAILABLE)."""
     return _GROUP_ERRORS.get(error, COORDINATOR_NOT_AVAILABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class StateSummary:
+    """A share-partition's state without its batches (ReadShareGroupStateSummary)."""
+
+    state_epoch: int
+    leader_epoch: int
+    start_offset: int
 
 
 class ShareCoordinator:
@@ -191,6 +201,19 @@ class ShareCoordinator:
             return error, None
         held = self.states.get((group, topic, partition))
         return (NONE, held) if held is not None else (UNINITIALIZED, None)
+
+    def read_summary(self, group: str, topic: str, partition: int) -> tuple[int, StateSummary | None]:
+        """ReadShareGroupStateSummary: the stored state's epochs and start offset (the leader epoch
+        is the newest seen for the key, -1 when none), or an error as ``read`` answers it. The asker
+        is not a leader: no leader epoch is checked or recorded."""
+        error, _ = self._check(group, topic, partition, -1)
+        if error:
+            return error, None
+        key = (group, topic, partition)
+        held = self.states.get(key)
+        if held is None:
+            return UNINITIALIZED, None
+        return NONE, StateSummary(held.state_epoch, self._epochs.get(key, -1), held.start_offset)
 
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
               now_ms: int, leader_epoch: int = -1, *, create: bool = False) -> asyncio.Future[int]:

@@ -14,10 +14,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from logbroker.groups.share_coordinator import NONE, UNINITIALIZED, ShareCoordinator
+from logbroker.groups.share_coordinator import NONE, UNINITIALIZED, ShareCoordinator, StateSummary
 from logbroker.groups.share_state import SharePartitionSnapshot
 
 ReadResult = tuple[int, SharePartitionSnapshot | None]
+SummaryResult = tuple[int, StateSummary | None]
 
 
 class SharePersister(Protocol):
@@ -31,6 +32,17 @@ class SharePersister(Protocol):
 
     def read(self, group: str, topic: str, partition: int) -> asyncio.Future[ReadResult]:
         """The stored state of a share-partition (None: nothing stored), or an error code."""
+        ...
+
+    def read_summary(self, group: str, topic: str, partition: int) -> asyncio.Future[SummaryResult]:
+        """The stored state's epochs and start offset (None: nothing stored), or an error code; what
+        the group coordinator describes (ReadShareGroupStateSummary)."""
+        ...
+
+    def initialize(self, group: str, topic: str, partition: int, state_epoch: int, start_offset: int,
+                   now_ms: int) -> asyncio.Future[int]:
+        """A fresh state at ``start_offset`` under ``state_epoch`` (InitializeShareGroupState): the
+        group coordinator's offset reset; a leader holding an older state epoch is fenced."""
         ...
 
 
@@ -52,3 +64,13 @@ class LocalPersister:
         code, snapshot = self.coordinator.read(group, topic, partition, self._leader_epoch(topic, partition))
         fut.set_result((NONE, None) if code == UNINITIALIZED else (code, snapshot))
         return fut
+
+    def read_summary(self, group: str, topic: str, partition: int) -> asyncio.Future[SummaryResult]:
+        fut: asyncio.Future[SummaryResult] = self.coordinator.future()
+        code, summary = self.coordinator.read_summary(group, topic, partition)
+        fut.set_result((NONE, None) if code == UNINITIALIZED else (code, summary))
+        return fut
+
+    def initialize(self, group: str, topic: str, partition: int, state_epoch: int, start_offset: int,
+                   now_ms: int) -> asyncio.Future[int]:
+        return self.coordinator.initialize(group, topic, partition, state_epoch, start_offset, now_ms)
