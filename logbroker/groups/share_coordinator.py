@@ -204,8 +204,9 @@ class ShareCoordinator:
 
     def read_summary(self, group: str, topic: str, partition: int) -> tuple[int, StateSummary | None]:
         """ReadShareGroupStateSummary: the stored state's epochs and start offset (the leader epoch
-        is the newest seen for the key, -1 when none), or an error as ``read`` answers it. The asker
-        is not a leader: no leader epoch is checked or recorded."""
+        is the newest seen for the key, 0 when none, as Kafka 4.1.1 answers after an
+        initialization), or an error as ``read`` answers it. The asker is not a leader: no leader
+        epoch is checked or recorded."""
         error, _ = self._check(group, topic, partition, -1)
         if error:
             return error, None
@@ -213,7 +214,7 @@ class ShareCoordinator:
         held = self.states.get(key)
         if held is None:
             return UNINITIALIZED, None
-        return NONE, StateSummary(held.state_epoch, self._epochs.get(key, -1), held.start_offset)
+        return NONE, StateSummary(held.state_epoch, max(self._epochs.get(key, 0), 0), held.start_offset)
 
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
               now_ms: int, leader_epoch: int = -1, *, create: bool = False) -> asyncio.Future[int]:

@@ -162,15 +162,15 @@ def test_share_partition_state_summary(broker_factory) -> None:  # type: ignore[
                 break
             time.sleep(0.2)
         assert code == 0
-        initialized = _summary(c, tid)
-        assert (initialized[0], initialized[1], initialized[3]) == (0, 1, 3), initialized
+        assert _summary(c, tid) == (0, 1, 0, 3)  # no leader has written yet: leader epoch 0
         assert _write(c, tid, 1, 5, 4, [(4, 4, 0, 1)]) == 0
         # The state epoch, the leader epoch of the last write and the start offset; the batches are not sent.
         assert _summary(c, tid) == (0, 1, 5, 4)
         # An older leader epoch is neither fenced nor recorded: the asker is not the partition's leader.
         assert _summary(c, tid, leader_epoch=2) == (0, 1, 5, 4)
         assert _write(c, tid, 1, 5, 4, []) == 0
-        # Never initialized (another group's, or a topic id no topic has): INVALID_REQUEST, as a read.
-        assert _summary(c, tid, group="other") == (ErrorCode.INVALID_REQUEST,)
-        assert _summary(c, uuid.uuid4()) == (ErrorCode.INVALID_REQUEST,)
+        # Never initialized (another group's): no error, epochs 0 and start offset -1, unlike a read;
+        # a topic id no topic has: UNKNOWN_TOPIC_OR_PARTITION.
+        assert _summary(c, tid, group="other") == (0, 0, 0, -1)
+        assert _summary(c, uuid.uuid4()) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,)
         assert _state(c, ApiKey.READ_SHARE_GROUP_STATE_SUMMARY, tid, "", leader_epoch=0) == {}

@@ -158,9 +158,11 @@ async def handle_read_share_group_state(ctx: RequestContext, body: Body) -> Body
 
 async def handle_read_share_group_state_summary(ctx: RequestContext, body: Body) -> Body:
     """What a group coordinator asks to describe a share group's start offsets: each
-    share-partition's state epoch, leader epoch and start offset, without its batches. The request's
-    leader epoch is not checked against (nor recorded as) the newest one seen: the asker is not the
-    share-partition's leader."""
+    share-partition's state epoch, leader epoch and start offset, without its batches. As Kafka
+    4.1.1 answers it: the request's leader epoch is neither checked against nor recorded as the
+    newest one seen (the asker is not the share-partition's leader); a share-partition never
+    initialized is no error but epochs 0 and start offset -1; a topic id no topic has is
+    UNKNOWN_TOPIC_OR_PARTITION."""
     group = body.get("group_id") or ""
     store = _store(ctx)
     refused = _refusal(ctx, store)
@@ -172,13 +174,15 @@ async def handle_read_share_group_state_summary(ctx: RequestContext, body: Body)
         parts: list[Body] = []
         results.append({"topic_id": t.get("topic_id"), "partitions": parts})
         for p in t.get("partitions") or []:
-            code = refused or (ErrorCode.INVALID_REQUEST if name is None else 0)
+            code = refused or (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if name is None else 0)
             summary = None
             if not code and store is not None and name is not None:
                 code, summary = store.read_summary(group, name, p["partition"])
+                if code == ErrorCode.INVALID_REQUEST:  # never initialized
+                    code = 0
             entry = _result(p["partition"], code)
             entry.update(state_epoch=summary.state_epoch if summary is not None else 0,
-                         leader_epoch=summary.leader_epoch if summary is not None else -1,
+                         leader_epoch=summary.leader_epoch if summary is not None else 0,
                          start_offset=summary.start_offset if summary is not None else -1)
             parts.append(entry)
     return {"results": results}
