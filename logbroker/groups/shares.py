@@ -114,6 +114,9 @@ class ShareGroups:
         self._loaded: set[tuple[str, str, int]] = set()  # in a cluster: share-partitions read back here
         self._loading: dict[tuple[str, str, int], asyncio.Future[None]] = {}
         self._dirty: set[tuple[str, str, int]] = set()
+        # In a cluster: share-partitions held here whose state the share coordinator has stored (read
+        # back or written): one it then no longer has was deleted there (``_load_one``).
+        self._stored: set[tuple[str, str, int]] = set()
         self.changed: asyncio.Event | None = None  # set when records become available again
         self.sessions = ShareSessions()  # the Kafka front's share sessions, dropped with their member
         # In a cluster: the group configs every broker sees (ZooKeeper); None: each group's own ``configs``.
@@ -405,8 +408,11 @@ class ShareGroups:
         written = self.persister.write(group.group_id, topic, partition, snapshot, now_ms)
 
         def finished(error: int) -> None:
-            if error == FENCED_STATE_EPOCH and self.clustered:
-                self._reset_elsewhere(group, topic, partition)
+            if self.clustered:
+                if error == FENCED_STATE_EPOCH:
+                    self._reset_elsewhere(group, topic, partition)
+                elif error == NONE and snapshot is not None:
+                    self._stored.add((group.group_id, topic, partition))
             on_done(error)
 
         if written.done():  # answered at once (a write that could not start): no loop round trip
@@ -424,6 +430,7 @@ class ShareGroups:
         group.state_epochs.pop((topic, partition), None)
         self._loaded.discard((group.group_id, topic, partition))
         self._dirty.discard((group.group_id, topic, partition))
+        self._stored.discard((group.group_id, topic, partition))
 
     # ------------------------------------------------------------------ a cluster's partition leaders
     async def ensure_loaded(self, group_id: str, partitions: Iterable[TopicPartition]) -> None:
@@ -468,11 +475,22 @@ class ShareGroups:
         group = self._holder(group_id, create=True)
         if group is None:
             return  # the id is held by a group of another type
+        key = (group_id, topic, partition)
         held_epoch = group.state_epochs.get((topic, partition), 0)
         reset = (topic, partition) in group.partitions and snapshot is not None and snapshot.state_epoch > held_epoch
         if reset:  # the group coordinator reset its start offset (AlterShareGroupOffsets) since it was read
             log.info("share group %s %s-%d: state epoch %d at the share coordinator (%d here): read back anew",
                      group_id, topic, partition, snapshot.state_epoch if snapshot else -1, held_epoch)
+        if snapshot is None and key in self._stored and group.partitions.pop((topic, partition), None) is not None:
+            # Stored before, gone now: the group coordinator deleted it (DeleteShareGroupOffsets or
+            # DeleteGroups); the next acquisition starts afresh (share.auto.offset.reset).
+            log.info("share group %s %s-%d: its state was deleted at its share coordinator; starting afresh",
+                     group_id, topic, partition)
+            group.state_epochs.pop((topic, partition), None)
+            self._dirty.discard(key)
+        self._stored.discard(key)
+        if snapshot is not None:
+            self._stored.add(key)
         if snapshot is not None and ((topic, partition) not in group.partitions or reset):
             group.partitions[(topic, partition)] = SharePartition.restore(
                 snapshot.start_offset, snapshot.batches,
@@ -494,6 +512,7 @@ class ShareGroups:
                 dropped += 1
             self._dirty.discard((group.group_id, topic, partition))
         self._loaded = {k for k in self._loaded if (k[1], k[2]) != (topic, partition)}
+        self._stored = {k for k in self._stored if (k[1], k[2]) != (topic, partition)}
         for gid in [gid for gid, g in self._led.items() if not g.partitions]:
             del self._led[gid]
         if dropped:
@@ -703,6 +722,18 @@ class ShareGroups:
         self._write_all(group, waiting, now_ms, results, fut)
         return fut
 
+    def partitions_of(self, group_id: str, topics: Iterable[str]) -> list[TopicPartition]:
+        """The share-partitions of ``topics`` that DeleteShareGroupOffsets deletes: those held here;
+        in a cluster, every partition of the topics (their states live at share coordinators
+        anywhere; deleting one never stored is no error)."""
+        group = self.group(group_id)
+        names = set(topics)
+        held = set(group.partitions) if group is not None else set()
+        if self.clustered:
+            counts = self._topics()
+            held |= {(t, p) for t in names for p in range(counts.get(t, 0))}
+        return sorted(tp for tp in held if tp[0] in names)
+
     def delete_start_offsets(self, group_id: str, partitions: Iterable[TopicPartition],
                              now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
         """DeleteShareGroupOffsets: forget share-partitions (the next acquisition starts afresh)."""
@@ -718,6 +749,7 @@ class ShareGroups:
         results: dict[TopicPartition, int] = {}
         for tp in partitions:
             group.partitions.pop(tp, None)
+            group.assigned.discard(tp)
             results[tp] = 0
         self._write_all(group, set(partitions), now_ms, results, fut)
         return fut
@@ -738,9 +770,11 @@ class ShareGroups:
             self._write(group, tp[0], tp[1], now_ms, done)
 
     def drop_group(self, group: ShareGroup, now_ms: int) -> None:
-        """DeleteGroups: tombstones for every share-partition of an empty group."""
-        tps = list(group.partitions)
+        """DeleteGroups: tombstones for every share-partition of an empty group (in a cluster also
+        DeleteShareGroupState for those assigned to members, at their share coordinators)."""
+        tps = sorted(set(group.partitions) | (group.assigned if self.clustered else set()))
         group.partitions.clear()
+        group.assigned.clear()
         self.sessions.drop_group(group.group_id)
         for topic, partition in tps:
             self._write(group, topic, partition, now_ms, lambda _e: None)

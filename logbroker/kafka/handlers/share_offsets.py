@@ -118,7 +118,7 @@ async def handle_delete_share_group_offsets(ctx: RequestContext, body: Body) -> 
     if group.members:
         return response | {"error_code": NON_EMPTY_GROUP, "error_message": "the share group has members"}
     names = [t["topic_name"] for t in body.get("topics") or []]
-    tps = [tp for tp in group.partitions if tp[0] in names]
+    tps = share.partitions_of(group_id, names)
     results = await share.delete_start_offsets(group_id, tps, ctx.broker.clock())
     for name in names:
         codes = [c for tp, c in results.items() if tp[0] == name]

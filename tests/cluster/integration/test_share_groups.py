@@ -508,6 +508,24 @@ def test_offsets_admin_goes_through_the_share_coordinators(share_cluster: Cluste
     # the reset state back, and 2..4 are delivered again.
     again = consume_once(cluster, zk, tid, coordinator, leader, 3)
     assert again.values == {i: b"%d" % i for i in range(2, 5)} and set(again.delivery_counts.values()) == {1}
+    wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == 5, 20, "2..4 accepted")
+
+    # Deleted (DeleteShareGroupState at the share coordinator): the leader, which held it, starts the
+    # share-partition afresh (share.auto.offset.reset earliest) at the next member's share session.
+    with RawClient(cluster.brokers[coordinator].port) as c:
+        deleted = c.call(ApiKey.DELETE_SHARE_GROUP_OFFSETS, 0, {"group_id": GROUP, "topics": [{"topic_name": TOPIC}]})
+    assert deleted["error_code"] == 0 and [(t["topic_name"], t["error_code"]) for t in deleted["responses"]] == [
+        (TOPIC, 0)], deleted
+    assert stored_start(cluster.brokers[share_coordinator].port, tid) == -1
+    assert share_offsets(cluster.brokers[coordinator].port) == {}
+    afresh = consume_once(cluster, zk, tid, coordinator, leader, 5)
+    assert afresh.values == {i: b"%d" % i for i in range(5)} and set(afresh.delivery_counts.values()) == {1}
+    # DeleteGroups of the (empty) share group deletes the state of its share-partitions there too.
+    wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == 5, 20, "0..4 accepted")
+    with RawClient(cluster.brokers[coordinator].port) as c:
+        gone = c.call(ApiKey.DELETE_GROUPS, 2, {"groups_names": [GROUP]})
+    assert gone["results"][0]["error_code"] == 0, gone
+    wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == -1, 20, "the state deleted")
     for b in cluster.brokers.values():
         assert "Traceback" not in b.log_text()
 
