@@ -66,7 +66,7 @@ class ClusterSharePersister:
 
     # ------------------------------------------------------------------ SharePersister
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
-              now_ms: int) -> asyncio.Future[int]:
+              now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
         key = (group, topic, partition)
         mine: list[asyncio.Future[int]] = []
 
@@ -74,7 +74,7 @@ class ClusterSharePersister:
             newer = self._latest.get(key)
             if newer is not None and newer is not mine[0]:
                 return newer  # a newer state of this share-partition is on its way: it decides
-            return await self._write_once(group, topic, partition, snapshot)
+            return await self._write_once(group, topic, partition, snapshot, create)
 
         fut = asyncio.ensure_future(self._retrying(once))
         mine.append(fut)
@@ -174,7 +174,7 @@ class ClusterSharePersister:
         return leader if leader >= 0 else None
 
     async def _write_once(self, group: str, topic: str, partition: int,
-                          snapshot: SharePartitionSnapshot | None) -> int:
+                          snapshot: SharePartitionSnapshot | None, create: bool) -> int:
         leader = await self._coordinator_of(group, topic, partition)
         if leader is None:
             return COORDINATOR_NOT_AVAILABLE
@@ -183,7 +183,7 @@ class ClusterSharePersister:
         epoch = self.node.leader_epoch(topic, partition)
         if leader == self.node.broker_id:
             return await self.coordinator.write(group, topic, partition, snapshot, self.broker.clock(), epoch,
-                                                create=True)
+                                                create=create)
         topic_id = self.broker.topic_id(topic)
         if snapshot is None:
             api, body = ApiKey.DELETE_SHARE_GROUP_STATE, {"group_id": group, "topics": [
@@ -198,7 +198,7 @@ class ClusterSharePersister:
                                       for b in snapshot.batches]}]}]}
         answer = await self._call(leader, api, body)
         code = COORDINATOR_NOT_AVAILABLE if answer is None else _code(answer)
-        if code == UNINITIALIZED and snapshot is not None:
+        if code == UNINITIALIZED and snapshot is not None and create:
             # The first state of this share-partition: initialize it, then write again.
             await self._call(leader, ApiKey.INITIALIZE_SHARE_GROUP_STATE, {"group_id": group, "topics": [
                 {"topic_id": topic_id, "partitions": [{"partition": partition, "state_epoch": snapshot.state_epoch,

@@ -26,8 +26,10 @@ class SharePersister(Protocol):
     initializes it."""
 
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
-              now_ms: int) -> asyncio.Future[int]:
-        """Store a share-partition's whole state (None: delete it); the future answers an error code."""
+              now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
+        """Store a share-partition's whole state (None: delete it); the future answers an error code.
+        ``create``: a state not stored (never, or deleted since) is made by this write; without it
+        such a write answers UNINITIALIZED."""
         ...
 
     def read(self, group: str, topic: str, partition: int) -> asyncio.Future[ReadResult]:
@@ -55,9 +57,9 @@ class LocalPersister:
         self._leader_epoch = leader_epoch or (lambda topic, partition: -1)
 
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
-              now_ms: int) -> asyncio.Future[int]:
+              now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
         return self.coordinator.write(group, topic, partition, snapshot, now_ms,
-                                      self._leader_epoch(topic, partition), create=True)
+                                      self._leader_epoch(topic, partition), create=create)
 
     def read(self, group: str, topic: str, partition: int) -> asyncio.Future[ReadResult]:
         fut: asyncio.Future[ReadResult] = self.coordinator.future()

@@ -37,7 +37,7 @@ from typing import Any
 from logbroker.errors import ClusterStateUnavailableError
 from logbroker.groups.errors import HeartbeatError
 from logbroker.groups.record_writer import resolve
-from logbroker.groups.share_coordinator import FENCED_STATE_EPOCH, NONE, ShareCoordinator
+from logbroker.groups.share_coordinator import FENCED_STATE_EPOCH, NONE, UNINITIALIZED, ShareCoordinator
 from logbroker.groups.share_group import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
@@ -405,20 +405,37 @@ class ShareGroups:
         sp = group.partitions.get((topic, partition))
         snapshot = None if sp is None else SharePartitionSnapshot(
             sp.start_offset, group.state_epochs.get((topic, partition), 0), tuple(sp.state_batches()))
-        written = self.persister.write(group.group_id, topic, partition, snapshot, now_ms)
+        key = (group.group_id, topic, partition)
+        # A state stored before and gone now was deleted by the group coordinator: not made again.
+        stored = self.clustered and key in self._stored
+        written = self.persister.write(group.group_id, topic, partition, snapshot, now_ms, create=not stored)
 
         def finished(error: int) -> None:
             if self.clustered:
                 if error == FENCED_STATE_EPOCH:
                     self._reset_elsewhere(group, topic, partition)
+                elif error == UNINITIALIZED and stored:
+                    self._deleted_elsewhere(group, topic, partition)
                 elif error == NONE and snapshot is not None:
-                    self._stored.add((group.group_id, topic, partition))
+                    self._stored.add(key)
             on_done(error)
 
         if written.done():  # answered at once (a write that could not start): no loop round trip
             finished(_outcome(written))
         else:
             written.add_done_callback(lambda f: finished(_outcome(f)))
+
+    def _deleted_elsewhere(self, group: ShareGroup, topic: str, partition: int) -> None:
+        """In a cluster: a share-partition whose state this leader stored is gone at its share
+        coordinator: the group coordinator deleted it (DeleteShareGroupOffsets, DeleteGroups). The
+        copy held here goes; the next acquisition starts afresh (``share.auto.offset.reset``)."""
+        key = (group.group_id, topic, partition)
+        if group.partitions.pop((topic, partition), None) is not None:
+            log.info("share group %s %s-%d: its state was deleted at its share coordinator; starting afresh",
+                     group.group_id, topic, partition)
+        group.state_epochs.pop((topic, partition), None)
+        self._dirty.discard(key)
+        self._stored.discard(key)
 
     def _reset_elsewhere(self, group: ShareGroup, topic: str, partition: int) -> None:
         """In a cluster: the share coordinator holds a newer state epoch of this share-partition than
@@ -481,13 +498,8 @@ class ShareGroups:
         if reset:  # the group coordinator reset its start offset (AlterShareGroupOffsets) since it was read
             log.info("share group %s %s-%d: state epoch %d at the share coordinator (%d here): read back anew",
                      group_id, topic, partition, snapshot.state_epoch if snapshot else -1, held_epoch)
-        if snapshot is None and key in self._stored and group.partitions.pop((topic, partition), None) is not None:
-            # Stored before, gone now: the group coordinator deleted it (DeleteShareGroupOffsets or
-            # DeleteGroups); the next acquisition starts afresh (share.auto.offset.reset).
-            log.info("share group %s %s-%d: its state was deleted at its share coordinator; starting afresh",
-                     group_id, topic, partition)
-            group.state_epochs.pop((topic, partition), None)
-            self._dirty.discard(key)
+        if snapshot is None and key in self._stored:
+            self._deleted_elsewhere(group, topic, partition)
         self._stored.discard(key)
         if snapshot is not None:
             self._stored.add(key)

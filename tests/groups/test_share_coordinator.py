@@ -237,3 +237,43 @@ def test_written_batches_are_merged_over_the_held_ones_as_kafka_keeps_them() -> 
         StateBatch(6, 7, RecordState.ARCHIVED, 3), StateBatch(8, 9, RecordState.ACKNOWLEDGED, 1))
     whole = (StateBatch(5, 9, RecordState.AVAILABLE, 4),)
     assert merge_batches(held, whole, 5) == whole  # a whole window: the same as replacing
+
+
+def test_a_leader_sees_its_share_partition_reset_or_deleted_at_the_share_coordinator(
+        loop: asyncio.AbstractEventLoop) -> None:
+    """The group coordinator resets (InitializeShareGroupState, a newer state epoch) or deletes a
+    share-partition's state at its share coordinator while a leader elsewhere holds it: the leader's
+    next write is refused (FENCED_STATE_EPOCH, or UNINITIALIZED: a state it stored is not made
+    again), it drops its copy, and it reads the state back; a new share session reads it back too."""
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    loop.run_until_complete(store.write("crew", "jobs", 0, snap(2), 0, create=True))
+    share = leader(loop, store, coordinates=False).share
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert [(r.first_offset, r.last_offset) for r in share.acquire("crew", "m1", "jobs", 0, 2, 0)] == [(2, 3)]
+    assert loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+
+    # Reset to 7 under state epoch 1: the leader's acknowledgement (a write of state epoch 0) is fenced.
+    assert loop.run_until_complete(store.initialize("crew", "jobs", 0, 1, 7, 0)) == 0
+    assert loop.run_until_complete(share.acknowledge("crew", "m1", "jobs", 0, [(2, AckType.ACCEPT)], 0)) != 0
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) is None  # dropped: read back first
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) == 7
+
+    # Reset again, to 9 (state epoch 2), while the leader writes nothing: a new share session reads it back.
+    assert loop.run_until_complete(store.initialize("crew", "jobs", 0, 2, 9, 0)) == 0
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert share.next_fetch_offset("crew", "m2", "jobs", 0, 0) == 7  # not asked again within a session
+    share.open_session("crew", "m2")
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert share.next_fetch_offset("crew", "m2", "jobs", 0, 0) == 9
+
+    # Deleted: the leader's next write does not make the old state again; it starts afresh (latest: 10).
+    assert share.acquire("crew", "m2", "jobs", 0, 1, 0) != []
+    assert loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+    assert loop.run_until_complete(store.write("crew", "jobs", 0, None, 0)) == 0
+    assert not loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+    assert store.read("crew", "jobs", 0)[0] == UNINITIALIZED
+    assert share.next_fetch_offset("crew", "m2", "jobs", 0, 0) == 10
+    assert loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+    assert store.read("crew", "jobs", 0)[1] == snap(10)
+    drain(loop)
