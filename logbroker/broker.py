@@ -194,7 +194,8 @@ class ProducerSnapshot:
     """One partition's producer state, taken on the loop, to be written by a worker thread."""
 
     partition: TopicPartition
-    directory: Path
+    log: Log
+    truncations: int  # the log's truncation count when the state was taken
     offset: int
     doc: dict[str, object]
 
@@ -1338,17 +1339,24 @@ class Broker:
             if self._snapshot_offsets.get(tp) == end:
                 continue
             self._snapshot_offsets[tp] = end
-            out.append(ProducerSnapshot(tp, plog.path, end, state.snapshot(end)))
+            out.append(ProducerSnapshot(tp, plog, plog.truncations, end, state.snapshot(end)))
         return out
 
     @staticmethod
     def write_producer_snapshots(snapshots: Iterable[ProducerSnapshot]) -> None:
         """Write ``producer_snapshots()`` (fsync + rename each); safe from a worker thread."""
         for snap in snapshots:
+            if snap.log.truncations != snap.truncations:
+                continue  # truncated since the state was taken: it may name batches the log lost
             try:
-                write_snapshot(snap.directory, snap.offset, snap.doc)
+                path = write_snapshot(snap.log.path, snap.offset, snap.doc)
             except OSError as exc:  # e.g. the topic was deleted meanwhile
                 log.warning("could not write producer snapshot for %s-%d: %s", *snap.partition, exc)
+                continue
+            if snap.log.truncations != snap.truncations:
+                # A truncation ran while it was written, after removing the snapshots beyond its
+                # end: this one may be stale too (the count moves before that removal).
+                path.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.password_checks.close()

@@ -121,8 +121,8 @@ _SECURITY_PROPERTIES = (
                    "directory's writer thread while the event loop goes on; smaller ones inline. -1: every "
                    "append inline (no writer thread).", -1),
     BrokerProperty("logbroker.flush.threads", _int, "4",
-                   "How many partitions' fsyncs one group-commit round runs at once (concurrent fsyncs share "
-                   "the filesystem's journal commits); 1: one after the other.", 1),
+                   "How many partitions' group-commit fsyncs run at once, each started as soon as a thread is "
+                   "free (concurrent fsyncs share the filesystem's journal commits); 1: one after the other.", 1),
     BrokerProperty("logbroker.http.ssl.enable", _bool, "false",
                    "Serve the HTTP API over TLS, with the ssl.* settings prefixed logbroker.http. (else the "
                    "broker-wide ssl.* values)."),
