@@ -282,6 +282,7 @@ class App:
             self._share_forwarder = ShareForwarder.of(self.cluster, self.broker)
             self._share_forwarder.is_member = self.groups.share.is_member
             await self.cluster.start()
+            await self._group_configs_in_zookeeper(self.cluster)
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
             await self._credentials_in_zookeeper(self.cluster)
@@ -370,6 +371,25 @@ class App:
         store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed)
         holder.append(store)
         self.broker.credentials = store
+
+    async def _group_configs_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps group configs (``share.*``) in ZooKeeper's config znodes, so every broker
+        describes, alters and applies the same; a change notification reloads them (a worker thread)."""
+        from logbroker.group_configs_zookeeper import GroupConfigZooKeeperStore  # kazoo: a cluster only
+
+        if self.groups is None:
+            return
+        loop = asyncio.get_running_loop()
+        holder: list[GroupConfigZooKeeperStore] = []
+
+        def changed() -> None:  # kazoo's thread
+            if holder:
+                loop.call_soon_threadsafe(self._in_background, asyncio.to_thread(holder[0].reload),
+                                          "group config reload")
+
+        store = await asyncio.to_thread(GroupConfigZooKeeperStore, cluster.zk, changed)
+        holder.append(store)
+        self.groups.share.shared_configs = store
 
     async def _client_quotas_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps client quotas in ZooKeeper's config znodes, read and written there by every

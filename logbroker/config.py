@@ -230,6 +230,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("share.coordinator.state.topic.replication.factor", _int, "3",
                        "Replicas of __share_group_state in a cluster (at most the live brokers when it is "
                        "created).", 1, type=ConfigType.SHORT),
+        BrokerProperty("share.coordinator.state.topic.min.isr", _int, "2",
+                       "min.insync.replicas of __share_group_state in a cluster (at most its replication "
+                       "factor when it is created).", 1, type=ConfigType.SHORT),
         BrokerProperty("delete.topic.enable", _bool, "true", "Allow DeleteTopics."),
         BrokerProperty("listeners", str, "",
                        "The Kafka listener, NAME://HOST:PORT (one, PLAINTEXT; empty: 127.0.0.1:9092 or "

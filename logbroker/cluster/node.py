@@ -74,7 +74,7 @@ from logbroker.errors import (
     UnknownTopicError,
 )
 from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
-from logbroker.topics import INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
+from logbroker.topics import INTERNAL_MIN_ISR, INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
@@ -763,7 +763,7 @@ class ClusterNode:
                             assignments: Sequence[Sequence[int]] | None = None) -> None:
         """Register a new topic: its replica assignment is written in a worker thread (the event loop
         never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
-        assignment = await _off_loop(self.zk, self._register_topic, info, replication_factor, assignments)
+        assignment, info = await _off_loop(self.zk, self._register_topic, info, replication_factor, assignments)
         # The local copy first (its metadata file durable, written off the loop), then the assignment
         # that lets roles be applied to it.
         await self.broker.adopt_topic(info.name, info.partitions, info.overrides, info.topic_id)
@@ -773,19 +773,23 @@ class ClusterNode:
         self._wake.set()
 
     def _register_topic(self, info: TopicInfo, replication_factor: int | None,
-                        assignments: Sequence[Sequence[int]] | None) -> TopicAssignment:
-        """The topic's config and assignment znodes, in one transaction; a worker thread."""
+                        assignments: Sequence[Sequence[int]] | None) -> tuple[TopicAssignment, TopicInfo]:
+        """The topic's config and assignment znodes, in one transaction; a worker thread. Returns the
+        assignment and the topic as registered (an internal topic's min.insync.replicas set)."""
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
         if assignments:
             # As Kafka: the client's replicas, every list as long as the first, on registered brokers.
             if replication_factor not in (None, -1):
                 raise InvalidRequestError("Both replicationFactor and replicasAssignments were set.")
             chosen = [znodes.checked_replicas(a, live, len(assignments[0])) for a in assignments]
-            return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen)))
+            return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen))), info
         if replication_factor not in (None, -1):
             rf = replication_factor
         elif info.name in INTERNAL_REPLICATION_FACTORS:  # __consumer_offsets, __share_group_state
             rf = min(self.config.get_int(INTERNAL_REPLICATION_FACTORS[info.name]), len(live))
+            if info.name in INTERNAL_MIN_ISR:  # __share_group_state: its own, capped like its replicas
+                min_isr = min(self.config.get_int(INTERNAL_MIN_ISR[info.name]), rf)
+                info = dataclasses.replace(info, overrides={**info.overrides, "min.insync.replicas": str(min_isr)})
         else:
             rf = self.config.get_int("default.replication.factor")
         assert rf is not None
@@ -795,7 +799,7 @@ class ClusterNode:
         if self.zk.exists(znodes.topic_path(info.name)) is not None:
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         replicas = znodes.assign_replicas(live, info.partitions, rf, random.randrange(len(live)))
-        return self._write_topic(info, TopicAssignment(info.topic_id, tuple(replicas)))
+        return self._write_topic(info, TopicAssignment(info.topic_id, tuple(replicas))), info
 
     def _write_topic(self, info: TopicInfo, assignment: TopicAssignment) -> TopicAssignment:
         tx = self.zk.transaction()
