@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, ConsumerGroupState, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from tests.conftest import BrokerHandle
@@ -39,6 +39,21 @@ def consumer(broker: BrokerHandle, group: str, **extra: object) -> Consumer:
     return Consumer(conf)
 
 
+def commit(m: Consumer) -> None:
+    """Commit what ``m`` consumed. A member whose epoch moved meanwhile (partitions came or went in a
+    reconciliation) gets STALE_MEMBER_EPOCH until its next heartbeat brings the new epoch (Kafka
+    answers that under load; librdkafka's heartbeat runs in its own thread), so it tries again."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            m.commit(asynchronous=False)
+            return
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.STALE_MEMBER_EPOCH or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def drain(members: list[Consumer], seen: list[tuple[int, int]], until: float, want: int) -> None:
     """Consume and commit until ``want`` records were seen, nothing arrived for 3 s, or ``until``."""
     idle_since = time.monotonic()
@@ -48,7 +63,7 @@ def drain(members: list[Consumer], seen: list[tuple[int, int]], until: float, wa
             good = [x for x in m.consume(num_messages=500, timeout=0.05) if x.error() is None]
             seen.extend((x.partition(), x.offset()) for x in good)  # type: ignore[misc]
             if good:
-                m.commit(asynchronous=False)
+                commit(m)
         if len(seen) > before:
             idle_since = time.monotonic()
 
@@ -61,7 +76,7 @@ def settle(members: list[Consumer], want: list[int], until: float, seen: list[tu
             good = [x for x in m.consume(num_messages=100, timeout=0.05) if x.error() is None]
             seen.extend((x.partition(), x.offset()) for x in good)  # type: ignore[misc]
             if good:
-                m.commit(asynchronous=False)
+                commit(m)
         sizes = sorted(len(m.assignment()) for m in members)
         if sizes == want:
             break
