@@ -17,7 +17,8 @@ not know survive. Sources: Kafka 3.x ``kafka.zk.ZkData`` (ConfigEntityZNode,
 ConfigEntityChangeNotificationZNode), ``kafka.server.ConfigType`` and ``ConfigEntityName.Default``,
 ``org.apache.kafka.common.utils.Sanitizer``, ``kafka.zk.AdminZkClient.changeConfigs``.
 
-Blocking (kazoo calls): run in a worker thread.
+Blocking (kazoo calls, each bounded by the work's deadline: ``logbroker/zookeeper_deadline.py``): run
+in a worker thread.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import logging
 from collections.abc import Callable
 from urllib.parse import quote, unquote_plus
 
-from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def encode(config: Config) -> bytes:
     return json.dumps({"version": 1, "config": config}, sort_keys=True).encode()
 
 
-def read_config(zk: KazooClient, path: str) -> Config:
+def read_config(zk: ZooKeeperDeadline, path: str) -> Config:
     """The config map at ``path``; empty when it does not exist or cannot be read (logged)."""
     try:
         data, _ = zk.get(path)
@@ -82,7 +84,7 @@ def read_config(zk: KazooClient, path: str) -> Config:
         return {}
 
 
-def change_config(zk: KazooClient, entity_path: str, change: Callable[[Config], None]) -> None:
+def change_config(zk: ZooKeeperDeadline, entity_path: str, change: Callable[[Config], None]) -> None:
     """Apply ``change`` to the config map of ``/config/<entity_path>`` (created when missing),
     conditional on the version read, then post a change notification."""
     path = f"{CONFIG}/{entity_path}"
@@ -113,7 +115,7 @@ def change_config(zk: KazooClient, entity_path: str, change: Callable[[Config], 
     notify(zk, entity_path)
 
 
-def notify(zk: KazooClient, entity_path: str) -> None:
+def notify(zk: ZooKeeperDeadline, entity_path: str) -> None:
     """Post a change notification for ``entity_path`` and drop the oldest beyond ``KEEP_CHANGES``."""
     zk.create(f"{CHANGES}/{CHANGE_PREFIX}",
               json.dumps({"version": 2, "entity_path": entity_path}).encode(), sequence=True, makepath=True)
