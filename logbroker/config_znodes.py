@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from urllib.parse import quote, unquote_plus
 
@@ -54,6 +55,16 @@ def sanitize(name: str | None) -> str:
 
 def desanitize(text: str) -> str | None:
     return None if text == DEFAULT_ENTITY else unquote_plus(text)
+
+
+_SANITIZED = re.compile(r"(?:[A-Za-z0-9._\-]|%[0-9A-Fa-f]{2})*")
+
+
+def is_sanitized(text: str) -> bool:
+    """True when ``text`` can be a name ``sanitize`` wrote (only letters, digits, ``._-`` and
+    ``%XX`` escapes), so it is read through ``desanitize``; a znode named otherwise holds a name
+    written as it was typed (logbroker before it encoded SCRAM user names)."""
+    return text == DEFAULT_ENTITY or _SANITIZED.fullmatch(text) is not None
 
 
 def decode(data: bytes) -> Config:

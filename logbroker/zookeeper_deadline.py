@@ -26,7 +26,7 @@ import logging
 import time
 from typing import Any
 
-from kazoo.client import KazooClient
+from kazoo.client import KazooClient, TransactionRequest
 from kazoo.protocol.states import ZnodeStat
 
 from logbroker.errors import ClusterStateUnavailableError
@@ -88,3 +88,10 @@ class ZooKeeperDeadline:
 
     def ensure_path(self, path: str) -> None:
         self._wait(self.zk.ensure_path_async(path))
+
+    def transaction(self) -> TransactionRequest:
+        return self.zk.transaction()
+
+    def commit(self, tx: TransactionRequest) -> list[object]:
+        """The transaction's results: one per operation, an exception for each that failed."""
+        return list(self._wait(tx.commit_async()))

@@ -7,7 +7,10 @@
 
 The user's znode is shared with its client quotas (``logbroker/client_quotas_zookeeper.py``): a change
 rewrites only the credential's key and keeps every other entry (``logbroker/config_znodes.py``), and
-the name in the path is sanitized as Kafka sanitized it.
+the name in the path is sanitized as Kafka sanitized it (``alice@example.com`` is
+``alice%40example.com``, ``team/carol`` is ``team%2Fcarol``); users are listed and authenticated by
+the name itself. Credentials an older logbroker wrote under the name as typed are still read, and
+moved to the encoded znode (``logbroker/security/scram_legacy_znodes.py``).
 Each broker keeps every credential in memory (authentication never waits for ZooKeeper) and
 reloads them when a change notification appears, so a user created through any broker can log in
 on all of them. A change is a read-modify-write of the user's znode conditional on its version
@@ -34,8 +37,9 @@ from collections.abc import Callable, Iterator
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 
-from logbroker.config_znodes import CHANGES, Config, change_config, decode, desanitize, sanitize
+from logbroker.config_znodes import CHANGES, Config, change_config, decode, desanitize, is_sanitized, sanitize
 from logbroker.errors import ClusterStateUnavailableError
+from logbroker.security import scram_legacy_znodes as legacy
 from logbroker.security.scram_store import MECHANISMS, ScramCredential, with_credential
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
@@ -56,6 +60,10 @@ class ScramZooKeeperStore:
         calls = ZooKeeperDeadline(zk, timeout_s, "SCRAM credential znodes not made")
         for path in (USERS, CHANGES):
             calls.ensure_path(path)
+        try:
+            legacy.move_all(ZooKeeperDeadline(zk, timeout_s, "legacy SCRAM znodes not moved"))
+        except (KazooException, ClusterStateUnavailableError) as exc:  # read as they are until moved
+            log.warning("SCRAM credentials under unencoded user names not moved: %s", exc)
         # Replaced whole, never changed in place: changes and reloads run in worker threads (the event
         # loop never waits on ZooKeeper) while authentication reads on the loop.
         self._users: dict[str, dict[str, ScramCredential]] = {}
@@ -90,9 +98,12 @@ class ScramZooKeeperStore:
             self._lock.release()
 
     def _read_users(self, calls: ZooKeeperDeadline) -> dict[str, dict[str, ScramCredential]]:
+        """Every user's credentials, by name: encoded znodes first, then legacy ones (written under
+        the name as typed, not yet moved) for the mechanisms an encoded znode does not hold."""
         users: dict[str, dict[str, ScramCredential]] = {}
-        for znode in calls.get_children(USERS):
-            name = desanitize(znode)
+        znodes = calls.get_children(USERS)
+        for znode in sorted(znodes, key=lambda z: not is_sanitized(z)):
+            name = desanitize(znode) if is_sanitized(znode) else znode
             if name is None:
                 continue  # the default user's znode holds quotas only
             try:
@@ -107,6 +118,8 @@ class ScramZooKeeperStore:
             for mechanism, text in config.items():
                 if mechanism not in MECHANISMS or not isinstance(text, str):
                     continue  # quotas and other user configs share the znode
+                if mechanism in users.get(name, {}):
+                    continue  # a legacy znode's credential, replaced since under the encoded name
                 try:
                     users.setdefault(name, {})[mechanism] = ScramCredential.from_text(text)
                 except ValueError as exc:
@@ -144,6 +157,9 @@ class ScramZooKeeperStore:
                 config[mechanism] = text
 
         try:
+            path = legacy.legacy_path(user)
+            if path is not None:  # moved first: a credential deleted here must not come back from it
+                legacy.move_legacy(calls, user, path)
             change_config(calls, f"users/{sanitize(user)}", change)
         except KazooException as exc:
             raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper: {exc!r}") from exc
