@@ -58,6 +58,7 @@ from segments.writer import AppendWriter
 if TYPE_CHECKING:
     from logbroker.cluster.broker_connection import InterBrokerSecurity
     from logbroker.cluster.node import ClusterNode
+    from logbroker.cluster.share_forwarder import ShareForwarder
     from logbroker.cluster.share_persister import ClusterSharePersister
     from logbroker.security.scram_zookeeper import ScramZooKeeperStore
 
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INFLIGHT_BYTES = 64 * 1024 * 1024  # per connection; the total is queued.max.request.bytes
 GROUPS_TICK_MS = 100  # how often group sessions and join deadlines are checked
+SHARE_SWEEP_MS = 1000  # how often the share sessions of HTTP members gone at the coordinator are closed
 # File descriptors kept out of the segment budget for sockets (Kafka and HTTP clients), checkpoints,
 # snapshots and the loop itself: a quarter of the open-file limit, at least 64, at most 4096.
 MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
@@ -154,6 +156,7 @@ class App:
         self.groups: GroupCoordinator | None = None
         self.cluster: ClusterNode | None = None  # set when zookeeper.connect is
         self._share_persister: ClusterSharePersister | None = None  # a cluster's way to share coordinators
+        self._share_forwarder: ShareForwarder | None = None  # HTTP share members at other brokers' partitions
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # one-off work (reloads) started by a callback
         self._stop_event: asyncio.Event | None = None
@@ -276,7 +279,12 @@ class App:
 
                 self._share_persister = ClusterSharePersister(self.cluster, self.broker, self.groups.share_state)
                 self.groups.share.persister = self._share_persister
+            from logbroker.cluster.share_forwarder import ShareForwarder
+
+            self._share_forwarder = ShareForwarder.of(self.cluster, self.broker)
+            self._share_forwarder.is_member = self.groups.share.is_member
             await self.cluster.start()
+            await self._group_configs_in_zookeeper(self.cluster)
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
             await self._credentials_in_zookeeper(self.cluster)
@@ -285,7 +293,8 @@ class App:
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),
-                                           kafka_latency=self.kafka_latency), tls=self._http_tls)
+                                           kafka_latency=self.kafka_latency, share_remote=self._share_forwarder),
+                               tls=self._http_tls)
         await self.http.start(*s.http_listen)
         log.info("HTTP listener on %s:%d", *self.http.address)
         if self.cluster is not None:
@@ -304,6 +313,8 @@ class App:
         self._every(config.get_int("log.flush.scheduler.interval.ms"), self._flush_tick, "flush-scheduler")
         self._every(config.get_int("log.flush.offset.checkpoint.interval.ms"), self._checkpoint, "checkpoint")
         self._every(GROUPS_TICK_MS, self._groups_tick, "groups")
+        if self._share_forwarder is not None:
+            self._every(SHARE_SWEEP_MS, self._share_forwarder.sweep, "share-forwarder-sweep")
 
     async def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them, ZooKeeper read in
@@ -376,6 +387,25 @@ class App:
             except StorageError as exc:  # ClusterStateUnavailableError: logged, then tried again
                 log.warning("%s; trying again in %.0fs", exc, RELOAD_RETRY_S)
             await asyncio.sleep(RELOAD_RETRY_S)
+
+    async def _group_configs_in_zookeeper(self, cluster: ClusterNode) -> None:
+        """A cluster keeps group configs (``share.*``) in ZooKeeper's config znodes, so every broker
+        describes, alters and applies the same; a change notification reloads them (a worker thread)."""
+        from logbroker.group_configs_zookeeper import GroupConfigZooKeeperStore  # kazoo: a cluster only
+
+        if self.groups is None:
+            return
+        loop = asyncio.get_running_loop()
+        holder: list[GroupConfigZooKeeperStore] = []
+
+        def changed() -> None:  # kazoo's thread
+            if holder:
+                loop.call_soon_threadsafe(self._in_background, asyncio.to_thread(holder[0].reload),
+                                          "group config reload")
+
+        store = await asyncio.to_thread(GroupConfigZooKeeperStore, cluster.zk, changed)
+        holder.append(store)
+        self.groups.share.shared_configs = store
 
     async def _client_quotas_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps client quotas in ZooKeeper's config znodes, read and written there by every
@@ -500,6 +530,8 @@ class App:
             self.groups.close(wall_clock_ms())
         if self.http is not None:
             await self.http.close()
+        if self._share_forwarder is not None:
+            await self._share_forwarder.close()
         for server in self.kafka_servers:
             await server.close()
         if self.broker is not None:

@@ -199,7 +199,8 @@ class ProducerSnapshot:
     """One partition's producer state, taken on the loop, to be written by a worker thread."""
 
     partition: TopicPartition
-    directory: Path
+    log: Log
+    truncations: int  # the log's truncation count when the state was taken
     offset: int
     doc: dict[str, object]
 
@@ -682,8 +683,9 @@ class Broker:
 
     async def partition_states_async(self, name: str, start: int, stop: int) -> list[PartitionState]:
         """``partition_states``, but in a cluster a partition this broker holds no replica of is asked
-        of its leader (log start offset and high watermark; its size and segments are -1, not known
-        here); one whose leader could not be asked has offsets -1 and ``error`` saying why."""
+        of its leader: log start offset and high watermark (ListOffsets) and size (DescribeLogDirs),
+        both at once; its segment count is -1 (Kafka's APIs do not carry it). One whose leader could
+        not be asked has offsets and size -1 and ``error`` saying why."""
         states = self.partition_states(name, start, stop)
         ownership = self.ownership
         if ownership is None or not is_replicated(name):
@@ -691,16 +693,66 @@ class Broker:
         elsewhere = [(name, s.partition) for s in states if not ownership.hosts_replica(name, s.partition)]
         if not elsewhere:
             return states
-        answers = await self.list_offsets_async(elsewhere, (EARLIEST, LATEST))
+        answers, sizes = await asyncio.gather(self.list_offsets_async(elsewhere, (EARLIEST, LATEST)),
+                                              ownership.leader_sizes(elsewhere, LEADER_ASK_TIMEOUT_S))
         out = []
         for s in states:
             answer = answers.get((name, s.partition))
+            size = sizes.get((name, s.partition), -1)
             if isinstance(answer, tuple):
-                s = PartitionState(name, s.partition, answer[0], answer[1], -1, -1)
+                s = PartitionState(name, s.partition, answer[0], answer[1], size if isinstance(size, int) else -1, -1,
+                                   error=None if isinstance(size, int) else str(size))
             elif answer is not None:
                 s = PartitionState(name, s.partition, -1, -1, -1, -1, error=str(answer))
             out.append(s)
         return out
+
+    async def cluster_topic_totals(self, timeout_s: float = LEADER_ASK_TIMEOUT_S
+                                   ) -> tuple[dict[str, tuple[int, int]], dict[str, str]]:
+        """Per topic, (records, size in bytes) over all its partitions: alone, the open logs (as
+        ``open_partitions``); in a cluster every partition through its leader, this broker answering
+        for what it leads and the other leaders asked at once (ListOffsets and DescribeLogDirs). The
+        second map names, per topic, why some partition could not be counted (its figures left
+        out)."""
+        totals: dict[str, list[int]] = {}
+        ownership = self.ownership
+        if ownership is None:
+            for state in self.open_partitions():
+                acc = totals.setdefault(state.topic, [0, 0])
+                acc[0] += state.log_end_offset - state.log_start_offset
+                acc[1] += state.size_bytes
+            return {t: (r, b) for t, (r, b) in totals.items()}, {}
+        here: list[tuple[str, int]] = []
+        elsewhere: list[tuple[str, int]] = []
+        for name in sorted(self.store.list_topics()):
+            count = self.store.topic(name).partitions
+            totals.setdefault(name, [0, 0])
+            for p in range(count):
+                view = ownership.partition_view(name, p) if is_replicated(name) else None
+                if view is not None and view.leader != self.node_id:
+                    elsewhere.append((name, p))
+                else:
+                    here.append((name, p))
+        errors: dict[str, str] = {}
+        for name, p in here:
+            if is_replicated(name) and not ownership.hosts_replica(name, p):
+                continue
+            plog = self.store.log(name, p)
+            hw = ownership.high_watermark(name, p, plog.log_end_offset) if is_replicated(name) else plog.log_end_offset
+            totals[name][0] += max(hw - plog.log_start_offset, 0)
+            totals[name][1] += plog.size_bytes
+        if elsewhere:
+            offsets, sizes = await asyncio.gather(ownership.leader_offsets(elsewhere, (EARLIEST, LATEST), timeout_s),
+                                                  ownership.leader_sizes(elsewhere, timeout_s))
+            for tp in elsewhere:
+                answer, size = offsets.get(tp), sizes.get(tp)
+                if isinstance(answer, tuple) and isinstance(size, int):
+                    totals[tp[0]][0] += max(answer[1] - answer[0], 0)
+                    totals[tp[0]][1] += size
+                else:
+                    failed = answer if not isinstance(answer, tuple) else size
+                    errors.setdefault(tp[0], f"{tp[0]}-{tp[1]}: {failed}")
+        return {t: (r, b) for t, (r, b) in totals.items()}, errors
 
     async def describe_topic_async(self, name: str) -> TopicDescription:
         """``describe_topic`` with the partitions held elsewhere asked of their leaders
@@ -1334,17 +1386,24 @@ class Broker:
             if self._snapshot_offsets.get(tp) == end:
                 continue
             self._snapshot_offsets[tp] = end
-            out.append(ProducerSnapshot(tp, plog.path, end, state.snapshot(end)))
+            out.append(ProducerSnapshot(tp, plog, plog.truncations, end, state.snapshot(end)))
         return out
 
     @staticmethod
     def write_producer_snapshots(snapshots: Iterable[ProducerSnapshot]) -> None:
         """Write ``producer_snapshots()`` (fsync + rename each); safe from a worker thread."""
         for snap in snapshots:
+            if snap.log.truncations != snap.truncations:
+                continue  # truncated since the state was taken: it may name batches the log lost
             try:
-                write_snapshot(snap.directory, snap.offset, snap.doc)
+                path = write_snapshot(snap.log.path, snap.offset, snap.doc)
             except OSError as exc:  # e.g. the topic was deleted meanwhile
                 log.warning("could not write producer snapshot for %s-%d: %s", *snap.partition, exc)
+                continue
+            if snap.log.truncations != snap.truncations:
+                # A truncation ran while it was written, after removing the snapshots beyond its
+                # end: this one may be stale too (the count moves before that removal).
+                path.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.password_checks.close()

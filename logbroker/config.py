@@ -121,8 +121,8 @@ _SECURITY_PROPERTIES = (
                    "directory's writer thread while the event loop goes on; smaller ones inline. -1: every "
                    "append inline (no writer thread).", -1),
     BrokerProperty("logbroker.flush.threads", _int, "4",
-                   "How many partitions' fsyncs one group-commit round runs at once (concurrent fsyncs share "
-                   "the filesystem's journal commits); 1: one after the other.", 1),
+                   "How many partitions' group-commit fsyncs run at once, each started as soon as a thread is "
+                   "free (concurrent fsyncs share the filesystem's journal commits); 1: one after the other.", 1),
     BrokerProperty("logbroker.http.ssl.enable", _bool, "false",
                    "Serve the HTTP API over TLS, with the ssl.* settings prefixed logbroker.http. (else the "
                    "broker-wide ssl.* values)."),
@@ -234,6 +234,9 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
         BrokerProperty("share.coordinator.state.topic.replication.factor", _int, "3",
                        "Replicas of __share_group_state in a cluster (at most the live brokers when it is "
                        "created).", 1, type=ConfigType.SHORT),
+        BrokerProperty("share.coordinator.state.topic.min.isr", _int, "2",
+                       "min.insync.replicas of __share_group_state in a cluster (at most its replication "
+                       "factor when it is created).", 1, type=ConfigType.SHORT),
         BrokerProperty("delete.topic.enable", _bool, "true", "Allow DeleteTopics."),
         BrokerProperty("listeners", str, "",
                        "The Kafka listener, NAME://HOST:PORT (one, PLAINTEXT; empty: 127.0.0.1:9092 or "

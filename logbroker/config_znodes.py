@@ -7,6 +7,7 @@ quotas live in the same map), and a change notification per write.
     /config/users/<user>/clients/<client-id>      the same layout
     /config/clients/<client-id>                   the same layout
     /config/ips/<ip>                              the same layout
+    /config/groups/<group>                        the same layout (group configs, share.*)
     /config/changes/config_change_<seq>           {"version":2,"entity_path":"users/<user>"}
 
 Every value in ``config`` is a string. A name is written sanitized (URL-encoded as Java's

@@ -125,3 +125,8 @@ class PartitionOwnership(Protocol):
         as Kafka's ListOffsets does (-2 log start, -1 high watermark, else the first offset at or
         after that time, -1 when none), or the error why it could not be asked; the leaders are
         asked together, each once, within ``timeout_s`` in all."""
+
+    async def leader_sizes(self, partitions: Sequence[tuple[str, int]],
+                           timeout_s: float) -> dict[tuple[str, int], int | StorageError]:
+        """Per partition, its size in bytes on its leader (Kafka's DescribeLogDirs), or the error
+        why it could not be asked; the leaders are asked together, each once, within ``timeout_s``."""

@@ -34,6 +34,9 @@ REPLICATED_INTERNAL_TOPICS = frozenset({OFFSETS_TOPIC, SHARE_STATE_TOPIC})
 # The broker property giving each one's replication factor (at most the live brokers when created).
 INTERNAL_REPLICATION_FACTORS = {OFFSETS_TOPIC: "offsets.topic.replication.factor",
                                 SHARE_STATE_TOPIC: "share.coordinator.state.topic.replication.factor"}
+# The broker property giving an internal topic its own min.insync.replicas (at most its replication
+# factor when created; Kafka's ShareCoordinatorConfig). __consumer_offsets keeps the broker's, as in Kafka.
+INTERNAL_MIN_ISR = {SHARE_STATE_TOPIC: "share.coordinator.state.topic.min.isr"}
 
 
 def is_internal(name: str) -> bool:
@@ -192,6 +195,7 @@ class TopicDescription:
 
 __all__ = [
     "BROKER_COUNT",
+    "INTERNAL_MIN_ISR",
     "INTERNAL_REPLICATION_FACTORS",
     "INTERNAL_TOPICS",
     "MAX_PARTITIONS",

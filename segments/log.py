@@ -68,6 +68,7 @@ from segments.errors import (
     RecordTooLargeError,
     StorageError,
 )
+from segments.producer_state import delete_snapshots_above
 from segments.records import Record, decode_batch
 from segments.recovery import LogLoader, RecoveryReport
 from segments.segment import (
@@ -173,6 +174,7 @@ class Log:
         "lock",
         "path",
         "recovery_report",
+        "truncations",
     )
 
     def __init__(
@@ -198,6 +200,9 @@ class Log:
         self._listeners: list[AppendListener] = []
         self._closed = False
         self.recovery_report = recovery_report
+        # Moves on every truncation, before its producer snapshots are removed: a snapshot taken
+        # before it and written after it is stale (``Broker.write_producer_snapshots`` checks).
+        self.truncations = 0
         self.lock = threading.RLock()
         # Appends handed to an append writer (``use_writer``): offsets are assigned from
         # ``_next_offset`` at once, while ``_log_end_offset`` (what readers see) moves only once the
@@ -256,7 +261,15 @@ class Log:
         if log._log_start_offset > log._log_end_offset:
             # Everything below the checkpointed start offset is gone: start empty there (Kafka does too).
             log._truncate_fully(log._log_start_offset)
+        log._forget_snapshots_above_end()
         return log
+
+    def _forget_snapshots_above_end(self) -> None:
+        """Producer snapshots beyond the log end describe batches it lost (a truncation, a torn tail)."""
+        self.truncations += 1
+        for removed in delete_snapshots_above(self.path, self._log_end_offset):
+            logger.info("%s: removed producer snapshot %s, beyond the log end %d", self.path, removed.name,
+                        self._log_end_offset)
 
     # ------------------------------------------------------------------ properties
 
@@ -723,6 +736,7 @@ class Log:
         self._recovery_point = min(self._recovery_point, self._log_end_offset)
         logger.info("%s: truncated to offset %d (%d bytes removed from the active segment)", self.path,
                     self._log_end_offset, removed)
+        self._forget_snapshots_above_end()
 
     @_locked
     def _truncate_fully(self, offset: int) -> None:
@@ -733,6 +747,7 @@ class Log:
         self._segments = [LogSegment.create(self.path, offset, self._config, cache=self._cache)]
         self._bases = [offset]
         self._log_start_offset = self._log_end_offset = self._recovery_point = self._next_offset = offset
+        self._forget_snapshots_above_end()
         fsync_directory(self.path)
         logger.info("%s: truncated fully, starting at offset %d", self.path, offset)
 

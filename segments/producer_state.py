@@ -206,6 +206,24 @@ class ProducerState:
         return state
 
 
+def delete_snapshots_above(directory: Path, offset: int) -> list[Path]:
+    """Remove the snapshots that cover more than ``offset``, the log's new end after a truncation or
+    a crash recovery: they describe batches the log no longer holds, and once the log grows past
+    their offset again they would be loaded as if they described the new batches (a retried batch
+    answered with the old batch's offsets). Kafka's producer state manager does the same when its
+    log is truncated. Returns the paths removed."""
+    removed = []
+    for path in directory.glob(f"*{SNAPSHOT_SUFFIX}"):
+        try:
+            covered = int(path.name[: -len(SNAPSHOT_SUFFIX)])
+        except ValueError:
+            continue
+        if covered > offset:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def write_snapshot(directory: Path, offset: int, doc: dict[str, object]) -> Path:
     """Write a ``ProducerState.snapshot`` document as ``<offset>.snapshot`` crash-safely (tmp, fsync,
     rename, directory fsync) and remove older snapshots. Safe from a worker thread."""

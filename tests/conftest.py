@@ -25,6 +25,7 @@ from typing import Protocol
 import pytest
 from hypothesis import settings
 
+from tests import confluent_leftovers
 from tests.processes import ServerProcess
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,17 @@ settings.load_profile("ci" if IN_CI else "dev")
 
 
 BROKER_KINDS = ("logbroker", "kafka")
+
+confluent_leftovers.install()  # before any test module imports confluent_kafka.Consumer
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Consumers a test opened and did not close are closed as its call ends, while its brokers
+    still run (``tests/confluent_leftovers.py`` says why)."""
+    before = confluent_leftovers.opened()
+    yield
+    confluent_leftovers.close_left_open(before)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

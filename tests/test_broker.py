@@ -267,3 +267,49 @@ def test_list_offsets_answers_each_partition_or_its_error(broker: Broker) -> Non
     assert answers[("listed", 1)] == (1, 3, 2, -1)
     assert isinstance(answers[("listed", 9)], UnknownTopicError)
     assert isinstance(answers[("gone", 0)], UnknownTopicError)
+
+
+def test_a_retry_after_a_truncation_is_answered_with_the_offset_the_log_holds(tmp_path: Path) -> None:
+    """A replica's log is truncated (it diverged from a new leader) after its producer state was
+    snapshotted, then grows past the snapshot's offset again with the new leader's batches. A retry
+    of a batch it now holds at another offset is answered with that offset, not the one the
+    divergent log had: a snapshot beyond a truncation is removed with it."""
+    broker = make_broker(tmp_path)
+    broker.create_topic("t", 1, {})
+    now = int(time.time() * 1000)
+
+    def batch(pid: int, seq: int, value: bytes, base_offset: int = 0) -> memoryview:
+        return memoryview(bytearray(build_batch([RecordInput(b"k", value)], base_offset=base_offset,
+                                                producer_id=pid, producer_epoch=0, base_sequence=seq,
+                                                now_ms=now)))
+
+    try:
+        assert broker.append("t", 0, batch(7, 0, b"x")).base_offset == 0  # x at 0 in the divergent log
+        assert broker.append("t", 0, batch(7, 1, b"y")).base_offset == 1
+        broker.snapshot_producer_states()  # covers offset 2
+        broker.truncate_replica("t", 0, 0)
+        for offset, (pid, seq, value) in enumerate([(8, 0, b"a"), (8, 1, b"b"), (7, 0, b"x"), (7, 1, b"y")]):
+            broker.append_replica("t", 0, batch(pid, seq, value, base_offset=offset))
+        retry = broker.append("t", 0, batch(7, 0, b"x"))
+        assert retry.duplicate and retry.base_offset == 2
+    finally:
+        broker.close()
+        broker.store.close()
+
+
+def test_a_snapshot_written_across_a_truncation_is_not_kept(tmp_path: Path) -> None:
+    broker = make_broker(tmp_path)
+    broker.create_topic("t", 1, {})
+    now = int(time.time() * 1000)
+    try:
+        for seq in range(3):
+            broker.append("t", 0, memoryview(bytearray(build_batch(
+                [RecordInput(b"k", b"v")], producer_id=9, producer_epoch=0, base_sequence=seq, now_ms=now))))
+        taken = broker.producer_snapshots()  # on the loop, before the truncation
+        broker.truncate_replica("t", 0, 1)
+        Broker.write_producer_snapshots(taken)  # the worker thread, after it
+        directory = broker.store.log("t", 0).path
+        assert sorted(p.name for p in directory.glob("*.snapshot")) == []
+    finally:
+        broker.close()
+        broker.store.close()

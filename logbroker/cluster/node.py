@@ -55,6 +55,8 @@ from logbroker.cluster.broker_connection import InterBrokerSecurity
 from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
 from logbroker.cluster.leader_offsets import ask_leaders
+from logbroker.cluster.leader_sizes import ask_sizes
+from logbroker.cluster.peer_connections import PeerConnections
 from logbroker.cluster.replicas import LeaderReplica
 from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAssignment
 from logbroker.config import BrokerConfig
@@ -74,7 +76,7 @@ from logbroker.errors import (
     UnknownTopicError,
 )
 from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
-from logbroker.topics import INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
+from logbroker.topics import INTERNAL_MIN_ISR, INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,11 @@ class ClusterNode:
         # Told when this broker starts or stops leading a partition (the group coordinator loads or
         # unloads the groups of a ``__consumer_offsets`` partition).
         self.on_leadership: Callable[[str, int, bool], None] | None = None
+        # One pooled connection per other broker for the questions views ask of leaders.
+        self.peers = PeerConnections(self.inter_broker_address, lambda: self.inter_broker_security,
+                                     f"broker-{self.broker_id}-views",
+                                     backoff_ms=config.get_int("reconnect.backoff.ms"),
+                                     backoff_max_ms=config.get_int("reconnect.backoff.max.ms"))
 
     # ---------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -184,6 +191,7 @@ class ClusterNode:
                 await task
         for fetcher in self.fetchers.values():
             await fetcher.close()
+        await self.peers.close()
         for tp, replica in self.leading.items():
             replica.resign("the broker is shutting down")
             self.follower_hw[tp] = replica.high_watermark  # what the final checkpoint below records
@@ -783,7 +791,7 @@ class ClusterNode:
                             assignments: Sequence[Sequence[int]] | None = None) -> None:
         """Register a new topic: its replica assignment is written in a worker thread (the event loop
         never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
-        assignment = await _off_loop(self.zk, self._register_topic, info, replication_factor, assignments)
+        assignment, info = await _off_loop(self.zk, self._register_topic, info, replication_factor, assignments)
         # The local copy first (its metadata file durable, written off the loop), then the assignment
         # that lets roles be applied to it.
         await self.broker.adopt_topic(info.name, info.partitions, info.overrides, info.topic_id)
@@ -793,19 +801,23 @@ class ClusterNode:
         self._wake.set()
 
     def _register_topic(self, info: TopicInfo, replication_factor: int | None,
-                        assignments: Sequence[Sequence[int]] | None) -> TopicAssignment:
-        """The topic's config and assignment znodes, in one transaction; a worker thread."""
+                        assignments: Sequence[Sequence[int]] | None) -> tuple[TopicAssignment, TopicInfo]:
+        """The topic's config and assignment znodes, in one transaction; a worker thread. Returns the
+        assignment and the topic as registered (an internal topic's min.insync.replicas set)."""
         live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
         if assignments:
             # As Kafka: the client's replicas, every list as long as the first, on registered brokers.
             if replication_factor not in (None, -1):
                 raise InvalidRequestError("Both replicationFactor and replicasAssignments were set.")
             chosen = [znodes.checked_replicas(a, live, len(assignments[0])) for a in assignments]
-            return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen)))
+            return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen))), info
         if replication_factor not in (None, -1):
             rf = replication_factor
         elif info.name in INTERNAL_REPLICATION_FACTORS:  # __consumer_offsets, __share_group_state
             rf = min(self.config.get_int(INTERNAL_REPLICATION_FACTORS[info.name]), len(live))
+            if info.name in INTERNAL_MIN_ISR:  # __share_group_state: its own, capped like its replicas
+                min_isr = min(self.config.get_int(INTERNAL_MIN_ISR[info.name]), rf)
+                info = dataclasses.replace(info, overrides={**info.overrides, "min.insync.replicas": str(min_isr)})
         else:
             rf = self.config.get_int("default.replication.factor")
         assert rf is not None
@@ -815,7 +827,7 @@ class ClusterNode:
         if self.zk.exists(znodes.topic_path(info.name)) is not None:
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         replicas = znodes.assign_replicas(live, info.partitions, rf, random.randrange(len(live)))
-        return self._write_topic(info, TopicAssignment(info.topic_id, tuple(replicas)))
+        return self._write_topic(info, TopicAssignment(info.topic_id, tuple(replicas))), info
 
     def _write_topic(self, info: TopicInfo, assignment: TopicAssignment) -> TopicAssignment:
         tx = self.zk.transaction()
@@ -1020,14 +1032,18 @@ class ClusterNode:
         state = held[0]
         return PartitionView(state.leader, state.leader_epoch, assignment.replicas[partition], state.isr)
 
+    def inter_broker_address(self, broker_id: int) -> tuple[str, int] | None:
+        """Where another broker listens for this one (its registered inter-broker endpoint)."""
+        reg = self.brokers.get(broker_id)
+        return (reg.host, reg.port) if reg is not None else None
+
     async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
                              timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
-        def address(broker_id: int) -> tuple[str, int] | None:
-            reg = self.brokers.get(broker_id)
-            return (reg.host, reg.port) if reg is not None else None
+        return await ask_leaders(partitions, timestamps, timeout_s, view=self.partition_view, peers=self.peers)
 
-        return await ask_leaders(partitions, timestamps, timeout_s, view=self.partition_view, address=address,
-                                 security=self.inter_broker_security, client_id=f"broker-{self.broker_id}-offsets")
+    async def leader_sizes(self, partitions: Sequence[tuple[str, int]],
+                           timeout_s: float) -> dict[tuple[str, int], int | StorageError]:
+        return await ask_sizes(partitions, timeout_s, view=self.partition_view, peers=self.peers)
 
     def _unclean(self, topic: str) -> bool:
         try:

@@ -4,7 +4,8 @@
 The share coordinator of a share-partition is the leader of the ``__share_group_state`` partition
 of its key (``groups/share_state.py``), as this broker's cluster view says. When that is this broker,
 its own ``ShareCoordinator`` answers; otherwise WriteShareGroupState / ReadShareGroupState v0 go to
-that broker (a state never initialized reads as none; a write refused for that reason is preceded by
+that broker (and, from the group coordinator's offsets admin, ReadShareGroupStateSummary and
+InitializeShareGroupState) (a state never initialized reads as none; a write refused for that reason is preceded by
 InitializeShareGroupState at the write's start offset and state epoch, and sent again), all of them
 on one connection per peer (secured as the inter-broker listener is,
 ``broker_connection.py``), one request at a time per peer, so a share-partition's writes reach its
@@ -37,9 +38,10 @@ from logbroker.groups.share_coordinator import (
     RETRIABLE,
     UNINITIALIZED,
     ShareCoordinator,
+    StateSummary,
 )
 from logbroker.groups.share_partition import RecordState, StateBatch
-from logbroker.groups.share_persister import ReadResult
+from logbroker.groups.share_persister import ReadResult, SummaryResult
 from logbroker.groups.share_state import SHARE_STATE_TOPIC, SharePartitionSnapshot
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.errors import ProtocolError
@@ -64,7 +66,7 @@ class ClusterSharePersister:
 
     # ------------------------------------------------------------------ SharePersister
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
-              now_ms: int) -> asyncio.Future[int]:
+              now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
         key = (group, topic, partition)
         mine: list[asyncio.Future[int]] = []
 
@@ -72,7 +74,7 @@ class ClusterSharePersister:
             newer = self._latest.get(key)
             if newer is not None and newer is not mine[0]:
                 return newer  # a newer state of this share-partition is on its way: it decides
-            return await self._write_once(group, topic, partition, snapshot)
+            return await self._write_once(group, topic, partition, snapshot, create)
 
         fut = asyncio.ensure_future(self._retrying(once))
         mine.append(fut)
@@ -92,6 +94,57 @@ class ClusterSharePersister:
             return code, result[0] if code == NONE else None
 
         return asyncio.ensure_future(read())
+
+    def read_summary(self, group: str, topic: str, partition: int) -> asyncio.Future[SummaryResult]:
+        async def read() -> SummaryResult:
+            result: list[StateSummary | None] = [None]
+
+            async def once() -> int:
+                code, result[0] = await self._summary_once(group, topic, partition)
+                return code
+
+            code = await self._retrying(once)
+            return code, result[0] if code == NONE else None
+
+        return asyncio.ensure_future(read())
+
+    def initialize(self, group: str, topic: str, partition: int, state_epoch: int, start_offset: int,
+                   now_ms: int) -> asyncio.Future[int]:
+        async def once() -> int:
+            leader = await self._coordinator_of(group, topic, partition)
+            if leader is None:
+                return COORDINATOR_NOT_AVAILABLE
+            if leader < 0:
+                return UNKNOWN_TOPIC_OR_PARTITION
+            if leader == self.node.broker_id:
+                return await self.coordinator.initialize(group, topic, partition, state_epoch, start_offset, now_ms)
+            answer = await self._call(leader, ApiKey.INITIALIZE_SHARE_GROUP_STATE, {"group_id": group, "topics": [
+                {"topic_id": self.broker.topic_id(topic), "partitions": [
+                    {"partition": partition, "state_epoch": state_epoch, "start_offset": start_offset}]}]})
+            return COORDINATOR_NOT_AVAILABLE if answer is None else _code(answer)
+
+        return asyncio.ensure_future(self._retrying(once))
+
+    async def _summary_once(self, group: str, topic: str, partition: int) -> tuple[int, StateSummary | None]:
+        leader = await self._coordinator_of(group, topic, partition)
+        if leader is None:
+            return COORDINATOR_NOT_AVAILABLE, None
+        if leader < 0:
+            return UNKNOWN_TOPIC_OR_PARTITION, None
+        if leader == self.node.broker_id:
+            code, summary = self.coordinator.read_summary(group, topic, partition)
+            return (NONE, None) if code == UNINITIALIZED else (code, summary)
+        answer = await self._call(leader, ApiKey.READ_SHARE_GROUP_STATE_SUMMARY, {"group_id": group, "topics": [
+            {"topic_id": self.broker.topic_id(topic), "partitions": [{"partition": partition, "leader_epoch": -1}]}]})
+        if answer is None:
+            return COORDINATOR_NOT_AVAILABLE, None
+        code = _code(answer)
+        if code == UNINITIALIZED:
+            return NONE, None
+        if code:
+            return code, None
+        p = answer["results"][0]["partitions"][0]
+        return NONE, StateSummary(p["state_epoch"], p["leader_epoch"], p["start_offset"])
 
     async def close(self) -> None:
         for conn in self._connections.values():
@@ -121,7 +174,7 @@ class ClusterSharePersister:
         return leader if leader >= 0 else None
 
     async def _write_once(self, group: str, topic: str, partition: int,
-                          snapshot: SharePartitionSnapshot | None) -> int:
+                          snapshot: SharePartitionSnapshot | None, create: bool) -> int:
         leader = await self._coordinator_of(group, topic, partition)
         if leader is None:
             return COORDINATOR_NOT_AVAILABLE
@@ -130,7 +183,7 @@ class ClusterSharePersister:
         epoch = self.node.leader_epoch(topic, partition)
         if leader == self.node.broker_id:
             return await self.coordinator.write(group, topic, partition, snapshot, self.broker.clock(), epoch,
-                                                create=True)
+                                                create=create)
         topic_id = self.broker.topic_id(topic)
         if snapshot is None:
             api, body = ApiKey.DELETE_SHARE_GROUP_STATE, {"group_id": group, "topics": [
@@ -145,7 +198,7 @@ class ClusterSharePersister:
                                       for b in snapshot.batches]}]}]}
         answer = await self._call(leader, api, body)
         code = COORDINATOR_NOT_AVAILABLE if answer is None else _code(answer)
-        if code == UNINITIALIZED and snapshot is not None:
+        if code == UNINITIALIZED and snapshot is not None and create:
             # The first state of this share-partition: initialize it, then write again.
             await self._call(leader, ApiKey.INITIALIZE_SHARE_GROUP_STATE, {"group_id": group, "topics": [
                 {"topic_id": topic_id, "partitions": [{"partition": partition, "state_epoch": snapshot.state_epoch,

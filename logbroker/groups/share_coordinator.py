@@ -18,10 +18,10 @@ FENCED_STATE_EPOCH when its state epoch is older than the stored one); reading o
 is not is INVALID_REQUEST, deleting it is fine. A write with an older state epoch than the stored one
 is FENCED_STATE_EPOCH, and reads and writes carry the share-partition's leader epoch: one older than
 an epoch already seen for the key is FENCED_LEADER_EPOCH (a deposed leader can neither read nor
-overwrite what its successor read). The epochs seen are kept in memory only: a new share
-coordinator starts without them. This broker's own partition leaders write with ``create`` (their
-first write initializes the state), as Kafka's group coordinator initializes share-partitions
-before their leaders write.
+overwrite what its successor read). The newest epoch seen is stored in each state record, so a
+new share coordinator that loads the record fences a deposed leader's late write at once. This
+broker's own partition leaders write with ``create`` (their first write initializes the state), as
+Kafka's group coordinator initializes share-partitions before their leaders write.
 
 ``write`` replaces the stored state with the one given (the WriteShareGroupState handler merges
 the request's batches into the held ones first, as Kafka; a leader here always sends the whole
@@ -36,9 +36,11 @@ Synchronous, on the event loop; writes answer through futures.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from logbroker.groups.errors import GroupError
@@ -75,6 +77,15 @@ _GROUP_ERRORS = {GroupError.NONE: NONE, GroupError.NOT_COORDINATOR: NOT_COORDINA
 def error_code(error: GroupError) -> int:
     """A write's outcome as a Kafka error code (storage failures: COORDINATOR_NOT_AVAILABLE)."""
     return _GROUP_ERRORS.get(error, COORDINATOR_NOT_AVAILABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class StateSummary:
+    """A share-partition's state without its batches (ReadShareGroupStateSummary)."""
+
+    state_epoch: int
+    leader_epoch: int
+    start_offset: int
 
 
 class ShareCoordinator:
@@ -132,6 +143,7 @@ class ShareCoordinator:
         self.states = dict(replayed.partitions)
         self._where = dict(replayed.where)
         self.configs = dict(replayed.configs)
+        self._epochs = {key: s.leader_epoch for key, s in self.states.items() if s.leader_epoch >= 0}
         return len(self.states)
 
     def take_partition(self, partition: int) -> int:
@@ -143,6 +155,8 @@ class ShareCoordinator:
         for key, snapshot in replayed.partitions.items():
             self.states[key] = snapshot
             self._where[key] = partition
+            if snapshot.leader_epoch >= 0:  # the epochs its previous coordinator had seen
+                self._epochs[key] = max(self._epochs.get(key, -1), snapshot.leader_epoch)
         self.configs.update(replayed.configs)
         log.info("share coordinator of %s-%d: loaded %d share-partition state(s)", SHARE_STATE_TOPIC, partition,
                  len(replayed.partitions))
@@ -192,6 +206,20 @@ class ShareCoordinator:
         held = self.states.get((group, topic, partition))
         return (NONE, held) if held is not None else (UNINITIALIZED, None)
 
+    def read_summary(self, group: str, topic: str, partition: int) -> tuple[int, StateSummary | None]:
+        """ReadShareGroupStateSummary: the stored state's epochs and start offset (the leader epoch
+        is the newest seen for the key, 0 when none, as Kafka 4.1.1 answers after an
+        initialization), or an error as ``read`` answers it. The asker is not a leader: no leader
+        epoch is checked or recorded."""
+        error, _ = self._check(group, topic, partition, -1)
+        if error:
+            return error, None
+        key = (group, topic, partition)
+        held = self.states.get(key)
+        if held is None:
+            return UNINITIALIZED, None
+        return NONE, StateSummary(held.state_epoch, max(self._epochs.get(key, 0), 0), held.start_offset)
+
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
               now_ms: int, leader_epoch: int = -1, *, create: bool = False) -> asyncio.Future[int]:
         """WriteShareGroupState (None: DeleteShareGroupState): answered with an error code once the
@@ -211,6 +239,8 @@ class ShareCoordinator:
         if error or where < 0:
             fut.set_result(error)
             return fut
+        if snapshot is not None:  # stored with the newest leader epoch seen: a new coordinator fences at once
+            snapshot = dataclasses.replace(snapshot, leader_epoch=max(self._epochs.get(key, -1), snapshot.leader_epoch))
         self._sequence += 1
         sequence = self._sequence
         value = None if snapshot is None else encode_value(snapshot)

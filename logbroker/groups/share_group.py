@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from logbroker.config import BrokerConfig
 from logbroker.groups.share_partition import SharePartition
@@ -24,6 +25,23 @@ AUTO_OFFSET_RESET = "share.auto.offset.reset"
 LOCK_DURATION = "share.record.lock.duration.ms"
 DELIVERY_LIMIT = "share.delivery.count.limit"
 GROUP_CONFIGS = (AUTO_OFFSET_RESET, LOCK_DURATION, DELIVERY_LIMIT)
+
+
+class SharedGroupConfigs(Protocol):
+    """A cluster's group configs, kept where every broker sees them
+    (``logbroker/group_configs_zookeeper.py``)."""
+
+    def get(self, group_id: str) -> Mapping[str, str]:
+        """The group's configs as this broker last learned them (on the loop, no waiting)."""
+        ...
+
+    async def read_async(self, group_id: str) -> dict[str, str]:
+        """The group's configs as stored now; ClusterStateUnavailableError when they cannot be read."""
+        ...
+
+    async def change_async(self, group_id: str, changes: Mapping[str, str | None]) -> None:
+        """Set (a value) or delete (None) configs; ClusterStateUnavailableError when not written."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +100,9 @@ class ShareGroup:
     partitions: dict[TopicPartition, SharePartition] = field(default_factory=dict)
     state_epochs: dict[TopicPartition, int] = field(default_factory=dict)
     configs: dict[str, str] = field(default_factory=dict)  # group configs set by an admin
+    # In a cluster, at the group coordinator: every share-partition assigned to a member since this
+    # broker coordinates the group (what DescribeShareGroupOffsets asks the share coordinators about).
+    assigned: set[TopicPartition] = field(default_factory=set)
 
     def state(self) -> str:
         return "Stable" if self.members else "Empty"

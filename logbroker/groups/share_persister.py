@@ -14,10 +14,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from logbroker.groups.share_coordinator import NONE, UNINITIALIZED, ShareCoordinator
+from logbroker.groups.share_coordinator import NONE, UNINITIALIZED, ShareCoordinator, StateSummary
 from logbroker.groups.share_state import SharePartitionSnapshot
 
 ReadResult = tuple[int, SharePartitionSnapshot | None]
+SummaryResult = tuple[int, StateSummary | None]
 
 
 class SharePersister(Protocol):
@@ -25,12 +26,25 @@ class SharePersister(Protocol):
     initializes it."""
 
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
-              now_ms: int) -> asyncio.Future[int]:
-        """Store a share-partition's whole state (None: delete it); the future answers an error code."""
+              now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
+        """Store a share-partition's whole state (None: delete it); the future answers an error code.
+        ``create``: a state not stored (never, or deleted since) is made by this write; without it
+        such a write answers UNINITIALIZED."""
         ...
 
     def read(self, group: str, topic: str, partition: int) -> asyncio.Future[ReadResult]:
         """The stored state of a share-partition (None: nothing stored), or an error code."""
+        ...
+
+    def read_summary(self, group: str, topic: str, partition: int) -> asyncio.Future[SummaryResult]:
+        """The stored state's epochs and start offset (None: nothing stored), or an error code; what
+        the group coordinator describes (ReadShareGroupStateSummary)."""
+        ...
+
+    def initialize(self, group: str, topic: str, partition: int, state_epoch: int, start_offset: int,
+                   now_ms: int) -> asyncio.Future[int]:
+        """A fresh state at ``start_offset`` under ``state_epoch`` (InitializeShareGroupState): the
+        group coordinator's offset reset; a leader holding an older state epoch is fenced."""
         ...
 
 
@@ -43,12 +57,22 @@ class LocalPersister:
         self._leader_epoch = leader_epoch or (lambda topic, partition: -1)
 
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
-              now_ms: int) -> asyncio.Future[int]:
+              now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
         return self.coordinator.write(group, topic, partition, snapshot, now_ms,
-                                      self._leader_epoch(topic, partition), create=True)
+                                      self._leader_epoch(topic, partition), create=create)
 
     def read(self, group: str, topic: str, partition: int) -> asyncio.Future[ReadResult]:
         fut: asyncio.Future[ReadResult] = self.coordinator.future()
         code, snapshot = self.coordinator.read(group, topic, partition, self._leader_epoch(topic, partition))
         fut.set_result((NONE, None) if code == UNINITIALIZED else (code, snapshot))
         return fut
+
+    def read_summary(self, group: str, topic: str, partition: int) -> asyncio.Future[SummaryResult]:
+        fut: asyncio.Future[SummaryResult] = self.coordinator.future()
+        code, summary = self.coordinator.read_summary(group, topic, partition)
+        fut.set_result((NONE, None) if code == UNINITIALIZED else (code, summary))
+        return fut
+
+    def initialize(self, group: str, topic: str, partition: int, state_epoch: int, start_offset: int,
+                   now_ms: int) -> asyncio.Future[int]:
+        return self.coordinator.initialize(group, topic, partition, state_epoch, start_offset, now_ms)

@@ -22,6 +22,10 @@ shaped like Kafka's ShareSnapshot records) and compiled by the schema engine::
         lastOffset     int64
         deliveryState  int8     0 available, 2 acknowledged, 4 archived (Kafka's numbering)
         deliveryCount  int16    deliveries so far
+      leaderEpoch    int32    tagged field 0, default -1: the newest leader epoch of the
+                              share-partition its share coordinator had seen (as Kafka's
+                              ShareSnapshotValue keeps it), so a coordinator that loads the record
+                              fences an older leader's writes at once
 
     key: ShareGroupConfigKey v1 -- a share group's configs (share.auto.offset.reset, ...)
       field        type     meaning
@@ -75,6 +79,7 @@ class SharePartitionSnapshot:
     start_offset: int
     state_epoch: int
     batches: tuple[StateBatch, ...]
+    leader_epoch: int = -1  # the newest leader epoch its share coordinator had seen (-1: none)
 
 
 def encode_key(group: str, topic: str, partition: int) -> bytes:
@@ -86,7 +91,8 @@ def encode_value(snapshot: SharePartitionSnapshot) -> bytes:
                              "state_batches": [{"first_offset": b.first_offset, "last_offset": b.last_offset,
                                                 "delivery_state": int(b.state),
                                                 "delivery_count": min(b.delivery_count, 32767)}
-                                               for b in snapshot.batches]})
+                                               for b in snapshot.batches],
+                             "leader_epoch": snapshot.leader_epoch})
 
 
 def encode_config_key(group: str) -> bytes:
@@ -134,7 +140,7 @@ def decode_value(data: bytes) -> SharePartitionSnapshot:
     body = _VALUE.decode(data)[1]
     return SharePartitionSnapshot(body["start_offset"], body["state_epoch"], tuple(
         StateBatch(b["first_offset"], b["last_offset"], RecordState(b["delivery_state"]), b["delivery_count"])
-        for b in body["state_batches"]))
+        for b in body["state_batches"]), int(body.get("leader_epoch", -1)))
 
 
 def kafka_uuid_text(value: uuid.UUID) -> str:

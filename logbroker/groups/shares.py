@@ -34,14 +34,16 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from logbroker.errors import ClusterStateUnavailableError
 from logbroker.groups.errors import HeartbeatError
 from logbroker.groups.record_writer import resolve
-from logbroker.groups.share_coordinator import NONE, ShareCoordinator
+from logbroker.groups.share_coordinator import FENCED_STATE_EPOCH, NONE, UNINITIALIZED, ShareCoordinator
 from logbroker.groups.share_group import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
     GROUP_CONFIGS,
     LOCK_DURATION,
+    SharedGroupConfigs,
     ShareGroup,
     ShareMember,
     ShareSettings,
@@ -49,7 +51,7 @@ from logbroker.groups.share_group import (
 )
 from logbroker.groups.share_partition import AckType, AcquiredRange, InvalidRecordState, RecordState, SharePartition
 from logbroker.groups.share_persister import LocalPersister, SharePersister
-from logbroker.groups.share_sessions import ShareSessions
+from logbroker.groups.share_sessions import ShareSession, ShareSessions
 from logbroker.groups.share_state import SharePartitionSnapshot, config_partition
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ TopicPartition = tuple[str, int]
 # log start and end offset of a partition, None when it does not exist
 Offsets = Callable[[str, int], tuple[int, int] | None]
 
+REQUEST_TIMED_OUT = 7  # Kafka's answer while the cluster's shared state cannot be reached
 INVALID_RECORD_STATE = 121  # Kafka's error code: an acknowledgement for a record not held
 SHARE_SESSION_NOT_FOUND = 122
 
@@ -111,8 +114,13 @@ class ShareGroups:
         self._loaded: set[tuple[str, str, int]] = set()  # in a cluster: share-partitions read back here
         self._loading: dict[tuple[str, str, int], asyncio.Future[None]] = {}
         self._dirty: set[tuple[str, str, int]] = set()
+        # In a cluster: share-partitions held here whose state the share coordinator has stored (read
+        # back or written): one it then no longer has was deleted there (``_load_one``).
+        self._stored: set[tuple[str, str, int]] = set()
         self.changed: asyncio.Event | None = None  # set when records become available again
         self.sessions = ShareSessions()  # the Kafka front's share sessions, dropped with their member
+        # In a cluster: the group configs every broker sees (ZooKeeper); None: each group's own ``configs``.
+        self.shared_configs: SharedGroupConfigs | None = None
 
     # ------------------------------------------------------------------ groups
     def group(self, group_id: str) -> ShareGroup | None:
@@ -151,9 +159,21 @@ class ShareGroups:
             return self.is_member(group_id, member_id)
         return self.clustered
 
+    def _configs_of(self, group: ShareGroup) -> Mapping[str, str]:
+        """The group configs a share-partition of ``group`` follows here."""
+        if self.shared_configs is not None:
+            return self.shared_configs.get(group.group_id)
+        return group.configs
+
     def _setting(self, group: ShareGroup, name: str, default: int) -> int:
-        value = group.configs.get(name)
-        return int(value) if value is not None else default
+        value = self._configs_of(group).get(name)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:  # stored by hand or by another version: the default, said once per use
+            log.warning("share group %s: %s=%r is not a number; %d used", group.group_id, name, value, default)
+            return default
 
     def heartbeat(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
                   subscribed_topics: list[str] | None = None, client_id: str = "", client_host: str = "",
@@ -204,6 +224,7 @@ class ShareGroups:
         if member.assignment != before and member.member_epoch == group.group_epoch:
             group.group_epoch += 1
         member.member_epoch = group.group_epoch
+        group.assigned.update(member.assignment)
         assignment: list[TopicPartition] | None = None
         if member.sent_epoch != member.member_epoch or member_epoch == 0:
             assignment = list(member.assignment)
@@ -260,7 +281,7 @@ class ShareGroups:
             return None  # its state is not read back from the share coordinator yet (ensure_loaded)
         start, end = offsets
         if sp is None:
-            reset = group.configs.get(AUTO_OFFSET_RESET, "latest")
+            reset = self._configs_of(group).get(AUTO_OFFSET_RESET, "latest")
             sp = SharePartition(start if reset == "earliest" else end, lock_ms=self.settings.lock_ms,
                                 delivery_limit=self.settings.delivery_limit, max_in_flight=self.settings.max_in_flight)
             group.partitions[(topic, partition)] = sp
@@ -384,11 +405,49 @@ class ShareGroups:
         sp = group.partitions.get((topic, partition))
         snapshot = None if sp is None else SharePartitionSnapshot(
             sp.start_offset, group.state_epochs.get((topic, partition), 0), tuple(sp.state_batches()))
-        written = self.persister.write(group.group_id, topic, partition, snapshot, now_ms)
+        key = (group.group_id, topic, partition)
+        # A state stored before and gone now was deleted by the group coordinator: not made again.
+        stored = self.clustered and key in self._stored
+        written = self.persister.write(group.group_id, topic, partition, snapshot, now_ms, create=not stored)
+
+        def finished(error: int) -> None:
+            if self.clustered:
+                if error == FENCED_STATE_EPOCH:
+                    self._reset_elsewhere(group, topic, partition)
+                elif error == UNINITIALIZED and stored:
+                    self._deleted_elsewhere(group, topic, partition)
+                elif error == NONE and snapshot is not None:
+                    self._stored.add(key)
+            on_done(error)
+
         if written.done():  # answered at once (a write that could not start): no loop round trip
-            on_done(_outcome(written))
+            finished(_outcome(written))
         else:
-            written.add_done_callback(lambda f: on_done(_outcome(f)))
+            written.add_done_callback(lambda f: finished(_outcome(f)))
+
+    def _deleted_elsewhere(self, group: ShareGroup, topic: str, partition: int) -> None:
+        """In a cluster: a share-partition whose state this leader stored is gone at its share
+        coordinator: the group coordinator deleted it (DeleteShareGroupOffsets, DeleteGroups). The
+        copy held here goes; the next acquisition starts afresh (``share.auto.offset.reset``)."""
+        key = (group.group_id, topic, partition)
+        if group.partitions.pop((topic, partition), None) is not None:
+            log.info("share group %s %s-%d: its state was deleted at its share coordinator; starting afresh",
+                     group.group_id, topic, partition)
+        group.state_epochs.pop((topic, partition), None)
+        self._dirty.discard(key)
+        self._stored.discard(key)
+
+    def _reset_elsewhere(self, group: ShareGroup, topic: str, partition: int) -> None:
+        """In a cluster: the share coordinator holds a newer state epoch of this share-partition than
+        this leader (the group coordinator reset its start offset): drop the copy held here, so the
+        next fetch reads the new state back."""
+        if group.partitions.pop((topic, partition), None) is not None:
+            log.info("share group %s %s-%d: its state was reset at its share coordinator; read back on the "
+                     "next fetch", group.group_id, topic, partition)
+        group.state_epochs.pop((topic, partition), None)
+        self._loaded.discard((group.group_id, topic, partition))
+        self._dirty.discard((group.group_id, topic, partition))
+        self._stored.discard((group.group_id, topic, partition))
 
     # ------------------------------------------------------------------ a cluster's partition leaders
     async def ensure_loaded(self, group_id: str, partitions: Iterable[TopicPartition]) -> None:
@@ -411,6 +470,15 @@ class ShareGroups:
         if waits:
             await asyncio.gather(*(asyncio.shield(w) for w in waits))
 
+    def open_session(self, group_id: str, member_id: str) -> ShareSession:
+        """A member opens a share session here (ShareFetch epoch 0). In a cluster the share-partitions
+        of its group held here are read back again before its first acquisition (``ensure_loaded``):
+        the group coordinator may have reset their start offsets while the group was empty, and the
+        newer state epoch at the share coordinator then replaces the copy held here."""
+        if self.clustered:
+            self._loaded = {k for k in self._loaded if k[0] != group_id}
+        return self.sessions.open(group_id, member_id)
+
     def _loaded_or_not(self, key: tuple[str, str, int], _done: asyncio.Future[None]) -> None:
         self._loading.pop(key, None)
 
@@ -424,7 +492,18 @@ class ShareGroups:
         group = self._holder(group_id, create=True)
         if group is None:
             return  # the id is held by a group of another type
-        if snapshot is not None and (topic, partition) not in group.partitions:
+        key = (group_id, topic, partition)
+        held_epoch = group.state_epochs.get((topic, partition), 0)
+        reset = (topic, partition) in group.partitions and snapshot is not None and snapshot.state_epoch > held_epoch
+        if reset:  # the group coordinator reset its start offset (AlterShareGroupOffsets) since it was read
+            log.info("share group %s %s-%d: state epoch %d at the share coordinator (%d here): read back anew",
+                     group_id, topic, partition, snapshot.state_epoch if snapshot else -1, held_epoch)
+        if snapshot is None and key in self._stored:
+            self._deleted_elsewhere(group, topic, partition)
+        self._stored.discard(key)
+        if snapshot is not None:
+            self._stored.add(key)
+        if snapshot is not None and ((topic, partition) not in group.partitions or reset):
             group.partitions[(topic, partition)] = SharePartition.restore(
                 snapshot.start_offset, snapshot.batches,
                 lock_ms=self._setting(group, LOCK_DURATION, self.settings.lock_ms),
@@ -445,6 +524,7 @@ class ShareGroups:
                 dropped += 1
             self._dirty.discard((group.group_id, topic, partition))
         self._loaded = {k for k in self._loaded if (k[1], k[2]) != (topic, partition)}
+        self._stored = {k for k in self._stored if (k[1], k[2]) != (topic, partition)}
         for gid in [gid for gid, g in self._led.items() if not g.partitions]:
             del self._led[gid]
         if dropped:
@@ -454,8 +534,38 @@ class ShareGroups:
     # ------------------------------------------------------------------ group configs
     def configs(self, group_id: str) -> dict[str, str]:
         """The group's config overrides (empty for an unknown group: it would get the defaults)."""
+        if self.shared_configs is not None:
+            return dict(self.shared_configs.get(group_id))
         group = self.group(group_id)
         return dict(group.configs) if group is not None else {}
+
+    async def describe_configs(self, group_id: str) -> dict[str, str]:
+        """``configs`` as stored now: in a cluster read from where every broker keeps them (so an
+        alteration through any broker is described by all at once); ClusterStateUnavailableError
+        when they cannot be read."""
+        if self.shared_configs is not None:
+            return await self.shared_configs.read_async(group_id)
+        return self.configs(group_id)
+
+    async def alter_configs_async(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
+                                  validate_only: bool = False) -> tuple[int, str | None]:
+        """``alter_configs`` on any broker: in a cluster the configs are written where every broker
+        sees them (every partition leader applies them on its next acquisition); alone, as
+        ``alter_configs``. A cluster's broker does not know every group's type, so there any group
+        id is taken (as Kafka takes a group's configs apart from the group)."""
+        if self.shared_configs is None:
+            return await self.alter_configs(group_id, changes, now_ms, validate_only=validate_only)
+        problem = _config_problem(changes)
+        if problem is not None:
+            return 40, problem
+        if validate_only:
+            return 0, None
+        try:
+            await self.shared_configs.change_async(group_id, changes)
+        except ClusterStateUnavailableError as exc:
+            log.warning("share group %s: configs not changed: %s", group_id, exc)
+            return REQUEST_TIMED_OUT, str(exc)
+        return 0, None
 
     def defaults(self) -> dict[str, str]:
         s = self.settings
@@ -468,12 +578,10 @@ class ShareGroups:
         once durable: INVALID_CONFIG (40) for an unknown name or a bad value, GROUP_ID_NOT_FOUND
         when the id is held by a group of another type."""
         fut: asyncio.Future[tuple[int, str | None]] = self._future()
-        for name, value in changes.items():
-            problem = check_group_config(name, value) if value is not None else (
-                None if name in GROUP_CONFIGS else f"unknown share group config {name}")
-            if problem is not None:
-                fut.set_result((40, problem))
-                return fut
+        problem = _config_problem(changes)
+        if problem is not None:
+            fut.set_result((40, problem))
+            return fut
         existing = self._groups.get(group_id)
         if existing is not None and not isinstance(existing, ShareGroup):
             fut.set_result((int(HeartbeatError.GROUP_ID_NOT_FOUND), f"{group_id} is not a share group"))
@@ -517,7 +625,9 @@ class ShareGroups:
         return {tp: sp.start_offset for tp, sp in sorted(group.partitions.items())} if group is not None else {}
 
     def describe_partitions(self, group_id: str) -> list[PartitionShareState]:
-        group = self.group(group_id)
+        """The group's share-partitions held here (in a cluster also those this broker leads for a
+        group coordinated elsewhere)."""
+        group = self._holder(group_id)
         if group is None:
             return []
         out: list[PartitionShareState] = []
@@ -533,6 +643,65 @@ class ShareGroups:
                 in_flight, sp.count(RecordState.ACKNOWLEDGED), sp.count(RecordState.ARCHIVED),
                 -1 if offsets is None else offsets[1], dict(sorted(histogram.items()))))
         return out
+
+    async def describe_start_offsets(self, group_id: str, partitions: Iterable[TopicPartition] | None
+                                     ) -> dict[TopicPartition, tuple[int, int]]:
+        """DescribeShareGroupOffsets: (start offset, error code) per share-partition; -1 for one
+        with no state. Alone, from the share-partitions held here (None: all of them). In a cluster
+        each is asked of its share coordinator (ReadShareGroupStateSummary), as Kafka's group
+        coordinator does; None: those held here and those assigned to members since this broker
+        coordinates the group."""
+        if not self.clustered or self.persister is None:
+            starts = self.start_offsets(group_id)
+            wanted = list(starts) if partitions is None else list(partitions)
+            return {tp: (starts.get(tp, -1), 0) for tp in wanted}
+        group = self.group(group_id)
+        if partitions is None:
+            held = set(group.partitions) | group.assigned if group is not None else set()
+            partitions = sorted(tp for tp in held if self._offsets(*tp) is not None)
+        wanted = list(partitions)
+        answers = await asyncio.gather(*(self.persister.read_summary(group_id, t, p) for t, p in wanted))
+        out: dict[TopicPartition, tuple[int, int]] = {}
+        for tp, (code, summary) in zip(wanted, answers, strict=True):
+            out[tp] = (summary.start_offset if summary is not None else -1, code)
+        return out
+
+    async def alter_start_offsets_async(self, group_id: str, offsets: Mapping[TopicPartition, int],
+                                        now_ms: int) -> dict[TopicPartition, int]:
+        """AlterShareGroupOffsets on the group coordinator (only while the group has no members).
+        Alone: ``alter_start_offsets``. In a cluster each share-partition's state is initialized
+        afresh at its share coordinator under the next state epoch (InitializeShareGroupState, as
+        Kafka's group coordinator does); a leader holding the share-partition is fenced on its next
+        write and reads the new state back (``_reset_elsewhere``)."""
+        if not self.clustered or self.persister is None:
+            return await self.alter_start_offsets(group_id, offsets, now_ms)
+        if not self._coordinates(group_id):
+            return dict.fromkeys(offsets, int(HeartbeatError.NOT_COORDINATOR))
+        group = self.group(group_id)
+        if group is None and group_id not in self._groups:
+            group = self._groups[group_id] = self._led.pop(group_id, None) or ShareGroup(group_id)
+        if group is None:
+            return dict.fromkeys(offsets, int(HeartbeatError.GROUP_ID_NOT_FOUND))
+        if group.members:
+            return dict.fromkeys(offsets, 68)
+        persister = self.persister
+
+        async def reset(topic: str, partition: int, offset: int) -> int:
+            if self._offsets(topic, partition) is None:
+                return 3  # UNKNOWN_TOPIC_OR_PARTITION
+            code, summary = await persister.read_summary(group_id, topic, partition)
+            if code:
+                return code
+            epoch = (summary.state_epoch if summary is not None else 0) + 1
+            code = await persister.initialize(group_id, topic, partition, epoch, offset, now_ms)
+            if code == NONE:
+                self._reset_elsewhere(group, topic, partition)  # this broker's own copy, if it leads it
+                group.assigned.add((topic, partition))
+            return code
+
+        items = list(offsets.items())
+        codes = await asyncio.gather(*(reset(t, p, o) for (t, p), o in items))
+        return {tp: int(c) for (tp, _), c in zip(items, codes, strict=True)}
 
     def alter_start_offsets(self, group_id: str, offsets: Mapping[TopicPartition, int],
                             now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
@@ -567,6 +736,18 @@ class ShareGroups:
         self._write_all(group, waiting, now_ms, results, fut)
         return fut
 
+    def partitions_of(self, group_id: str, topics: Iterable[str]) -> list[TopicPartition]:
+        """The share-partitions of ``topics`` that DeleteShareGroupOffsets deletes: those held here;
+        in a cluster, every partition of the topics (their states live at share coordinators
+        anywhere; deleting one never stored is no error)."""
+        group = self.group(group_id)
+        names = set(topics)
+        held = set(group.partitions) if group is not None else set()
+        if self.clustered:
+            counts = self._topics()
+            held |= {(t, p) for t in names for p in range(counts.get(t, 0))}
+        return sorted(tp for tp in held if tp[0] in names)
+
     def delete_start_offsets(self, group_id: str, partitions: Iterable[TopicPartition],
                              now_ms: int) -> asyncio.Future[dict[TopicPartition, int]]:
         """DeleteShareGroupOffsets: forget share-partitions (the next acquisition starts afresh)."""
@@ -582,6 +763,7 @@ class ShareGroups:
         results: dict[TopicPartition, int] = {}
         for tp in partitions:
             group.partitions.pop(tp, None)
+            group.assigned.discard(tp)
             results[tp] = 0
         self._write_all(group, set(partitions), now_ms, results, fut)
         return fut
@@ -602,9 +784,11 @@ class ShareGroups:
             self._write(group, tp[0], tp[1], now_ms, done)
 
     def drop_group(self, group: ShareGroup, now_ms: int) -> None:
-        """DeleteGroups: tombstones for every share-partition of an empty group."""
-        tps = list(group.partitions)
+        """DeleteGroups: tombstones for every share-partition of an empty group (in a cluster also
+        DeleteShareGroupState for those assigned to members, at their share coordinators)."""
+        tps = sorted(set(group.partitions) | (group.assigned if self.clustered else set()))
         group.partitions.clear()
+        group.assigned.clear()
         self.sessions.drop_group(group.group_id)
         for topic, partition in tps:
             self._write(group, topic, partition, now_ms, lambda _e: None)
@@ -663,6 +847,16 @@ class ShareGroups:
                 max_in_flight=self.settings.max_in_flight)
             group.state_epochs[(topic, partition)] = snap.state_epoch
         return len(snapshots)
+
+
+def _config_problem(changes: Mapping[str, str | None]) -> str | None:
+    """Why these config changes are refused (INVALID_CONFIG), or None."""
+    for name, value in changes.items():
+        problem = check_group_config(name, value) if value is not None else (
+            None if name in GROUP_CONFIGS else f"unknown share group config {name}")
+        if problem is not None:
+            return problem
+    return None
 
 
 def _outcome(written: asyncio.Future[int]) -> int:

@@ -17,6 +17,7 @@ from aiohttp import web
 from logbroker.broker import Broker
 from logbroker.groups import GroupCoordinator
 from logbroker.groups.http_members import HttpMembers
+from logbroker.groups.share_remote import RemoteShares
 from logbroker.http.errors import HttpError
 from logbroker.http.metrics import HttpMetrics
 from logbroker.http.partitioner import RoundRobin
@@ -39,6 +40,8 @@ class HttpContext:
     kafka_stats: Callable[[], Mapping[str, int]] | None = None  # the Kafka listener's counters
     kafka_latency: RequestLatencies | None = None  # Kafka request latency per API, recorded by the dispatcher
     http_connections: Callable[[], int] | None = None
+    # In a cluster: how the share-group routes reach share-partitions led by other brokers.
+    share_remote: RemoteShares | None = None
     clock: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
 
 

@@ -34,6 +34,7 @@ from logbroker.http.errors import Handler, HttpError
 log = logging.getLogger(__name__)
 
 FORWARDED_BY = "X-Logbroker-Forwarded-By"
+OWN_PART = "X-Logbroker-Own-Part"  # answer with what this broker holds, not the whole (never forwarded)
 GROUP_ROUTES = ("/groups/{group}", "/share-groups/{group}")
 TIMEOUT_S = 75  # above the longest poll a route lets a client ask for (30 s)
 # Hop-by-hop and framing headers: aiohttp sets its own on each leg.
@@ -125,6 +126,44 @@ async def gather(request: web.Request) -> list[Any]:
             raise HttpError(503, "BROKER_NOT_AVAILABLE", f"broker {broker_id} did not answer; retry") from None
 
     return list(await asyncio.gather(*(ask(i) for i in others)))
+
+
+def asked_for_own_part(request: web.Request) -> bool:
+    """The request comes from a broker gathering each broker's own part of an answer (``ask_brokers``)."""
+    return OWN_PART in request.headers
+
+
+async def ask_brokers(request: web.Request, path: str, broker_ids: list[int]) -> dict[int, Any]:
+    """``GET path`` answered by each of ``broker_ids`` from itself (marked forwarded and
+    ``OWN_PART``; credentials along): per broker its JSON document, None for a 404, or the error
+    text why it could not be asked. Empty without a cluster, or when this request is itself such a
+    question."""
+    broker = context(request).broker
+    ownership = broker.ownership
+    if ownership is None or asked_for_own_part(request):
+        return {}
+    headers = _headers(request)
+    headers["Accept"] = "application/json"
+    headers[OWN_PART] = "1"
+    session = _session(request)
+
+    async def ask(broker_id: int) -> Any:
+        base = ownership.http_url(broker_id)
+        if base is None:
+            return f"broker {broker_id} has no HTTP API registered yet"
+        try:
+            async with session.get(base.rstrip("/") + path, headers=headers, allow_redirects=False) as answer:
+                if answer.status == 404:
+                    return None
+                if answer.status != 200:
+                    return f"broker {broker_id} answered {answer.status}"
+                return await answer.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            log.info("HTTP %s: broker %d at %s did not answer (%s)", path, broker_id, base, exc)
+            return f"broker {broker_id} did not answer"
+
+    wanted = sorted(set(broker_ids) - {broker.node_id})
+    return dict(zip(wanted, await asyncio.gather(*(ask(i) for i in wanted)), strict=True))
 
 
 @web.middleware

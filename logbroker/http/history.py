@@ -63,6 +63,7 @@ class LagSample:
     time_ms: int
     total: int
     lags: tuple[int | None, ...]  # in the order of GroupLagHistory.partitions
+    error: str | None = None  # why some lags are null (a partition's leader could not be asked)
 
 
 @dataclass(slots=True)
@@ -108,10 +109,12 @@ class History:
                           _rate(counters.topic_bytes_out.get(t, 0), before.topic_bytes_out.get(t, 0), seconds))
             for t in topics}
 
-    def sample_lag(self, now_ms: int, group_lags: Iterable[tuple[str, Iterable[tuple[str, int, int | None]]]]) -> None:
-        """Record each group's lag: ``(group, [(topic, partition, lag or None)])``. Groups no longer
-        listed are forgotten; a group's partition set is fixed by its first sample and grows (up to
-        the bound) when new partitions appear."""
+    def sample_lag(self, now_ms: int, group_lags: Iterable[tuple[str, Iterable[tuple[str, int, int | None]]]],
+                   errors: Mapping[str, str] | None = None) -> None:
+        """Record each group's lag: ``(group, [(topic, partition, lag or None)])``, with ``errors``
+        saying per group why some lag is not known. Groups no longer listed are forgotten; a group's
+        partition set is fixed by its first sample and grows (up to the bound) when new partitions
+        appear."""
         seen: set[str] = set()
         for group_id, lags in group_lags:
             seen.add(group_id)
@@ -129,7 +132,8 @@ class History:
             for tp in sorted(by_tp):
                 if tp not in known and len(hist.partitions) < MAX_LAG_PARTITIONS:
                     hist.partitions.append(tp)
-            hist.samples.append(LagSample(now_ms, total, tuple(by_tp.get(tp) for tp in hist.partitions)))
+            hist.samples.append(LagSample(now_ms, total, tuple(by_tp.get(tp) for tp in hist.partitions),
+                                          (errors or {}).get(group_id)))
         for gone in set(self.groups) - seen:
             del self.groups[gone]
 

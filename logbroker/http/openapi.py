@@ -50,8 +50,9 @@ _FORMAT = {"type": "string", "enum": ["text", "json", "base64"]}
 _NULLABLE_STRING = {"type": "string", "nullable": True}
 # In a cluster a partition this broker holds no replica of is asked of its leader.
 _LEADER_NOT_ASKED = {"type": "string", "description": "present only when the partition's leader (another "
-                     "broker) could not be asked: why; its offsets are then -1"}
-_SIZE_HERE = {"type": "integer", "description": "bytes on this broker; -1: the partition is held by another broker"}
+                     "broker) could not be asked: why, naming it; the figures not answered are then -1"}
+_SIZE_HERE = {"type": "integer", "description": "bytes of the partition's log: this broker's copy, or in a cluster "
+              "its leader's (DescribeLogDirs) when this broker holds no replica; -1: its leader could not be asked"}
 _CONFIG_VALUE = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 # Kafka's topic names: 1 to 249 of [a-zA-Z0-9._-], but not "." or "..".
 _TOPIC_NAME = {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$",
@@ -194,6 +195,9 @@ _SCHEMAS: dict[str, Any] = {
                 "metadata": {"type": "string"}, "error": _LEADER_NOT_ASKED}}},
             "share_partitions": {"type": "array", "description": "share groups only",
                                  "items": _ref("SharePartitionState")},
+            "errors": {"type": "array", "items": {"type": "string"}, "description": "share groups in a "
+                       "cluster, present only when some partition leaders could not be asked for their "
+                       "share-partitions (naming them): those are missing"},
         },
     },
     "ResetOffsets": {
@@ -467,7 +471,10 @@ _SCHEMAS.update({
         "properties": {"name": {"type": "string"}, "partitions": {"type": "integer"}, "internal": {"type": "boolean"},
                        "records": {"type": "integer"}, "size_bytes": {"type": "integer"},
                        "retention_ms": {"type": "integer"}, "cleanup_policy": {"type": "string"},
-                       "bytes_in_per_s": _NUM, "records_in_per_s": _NUM, "bytes_out_per_s": _NUM},
+                       "bytes_in_per_s": _NUM, "records_in_per_s": _NUM, "bytes_out_per_s": _NUM,
+                       "error": {"type": "string", "description": "in a cluster, present only when some "
+                                 "partition's leader could not be asked (naming it): left out of records and "
+                                 "size_bytes"}},
     },
     "GroupStats": {
         "type": "object",
@@ -485,7 +492,9 @@ _SCHEMAS.update({
                            "topic": {"type": "string"}, "partition": {"type": "integer"}}}},
                        "samples": {"type": "array", "items": {"type": "object", "properties": {
                            "time_ms": {"type": "integer"}, "total": {"type": "integer"},
-                           "lags": {"type": "array", "items": {"type": "integer", "nullable": True}}}}}},
+                           "lags": {"type": "array", "items": {"type": "integer", "nullable": True}},
+                           "error": {"type": "string", "description": "in a cluster, present only when some "
+                                     "partition's leader could not be asked (naming it): its lag is null"}}}}},
     },
     "PartitionPage": {
         "type": "object",
@@ -494,7 +503,8 @@ _SCHEMAS.update({
                            "type": "object", "properties": {
                                "partition": {"type": "integer"}, "log_start_offset": {"type": "integer"},
                                "log_end_offset": {"type": "integer"}, "size_bytes": _SIZE_HERE,
-                               "segments": {"type": "integer", "description": "-1: held by another broker"},
+                               "segments": {"type": "integer", "description": "-1: held by another broker (Kafka's "
+                                            "APIs carry no segment count)"},
                                "error": _LEADER_NOT_ASKED, "leader": {"type": "integer"},
                                "replicas": {"type": "array", "items": {"type": "integer"}},
                                "isr": {"type": "array", "items": {"type": "integer"}}}}}},

@@ -91,6 +91,9 @@ SCHEMAS: dict[str, Any] = {
                 {"type": "object", "properties": {
                     "delivery_counts": {"type": "array", "items": {"type": "object", "properties": {
                         "offset": {"type": "integer"}, "delivery_count": {"type": "integer"}}}}}}]}},
+            "errors": {"type": "array", "items": {"type": "string"}, "description": "in a cluster, present "
+                       "only when some partition leaders could not be asked for their share-partitions (naming "
+                       "them): those are missing"},
         },
     },
     "SharePartitionState": {

@@ -38,7 +38,7 @@ from logbroker.http.context import context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.forwarding import gather
 from logbroker.http.params import INT64_MAX, body_object, field_int, optional
-from logbroker.http.share_partitions import share_partition_json
+from logbroker.http.share_partitions import held_elsewhere, share_partition_json
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +115,22 @@ async def describe_group(request: web.Request) -> web.Response:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
     if desc.group_type == SHARE:
         # A share group has no committed offsets: each partition's start offset plays their part.
-        shown_shares = groups.share.describe_partitions(group_id)
-        allowed = visible_topics(request, {s.topic for s in shown_shares})
-        shares = [share_partition_json(s) for s in shown_shares if s.topic in allowed]
+        held = [share_partition_json(s) for s in groups.share.describe_partitions(group_id)]
+        # In a cluster the share-partitions of partitions other brokers lead live on those leaders.
+        share_group = groups.share.group(group_id)
+        subscribed = ({t for m in share_group.members.values() for t in m.subscribed_topics}
+                      | {t for t, _ in share_group.partitions}) if share_group is not None else set()
+        more, unasked = await held_elsewhere(request, group_id, {(s["topic"], s["partition"]) for s in held},
+                                             subscribed)
+        every = sorted(held + [{k: v for k, v in s.items() if k != "delivery_counts"} for s in more],
+                       key=lambda s: (s["topic"], s["partition"]))
+        allowed = visible_topics(request, {s["topic"] for s in every})
+        shares = [s for s in every if s["topic"] in allowed]
         offsets = [{"topic": s["topic"], "partition": s["partition"], "committed_offset": s["start_offset"],
                     "log_end_offset": s["log_end_offset"], "lag": s["lag"], "member_id": None, "metadata": ""}
                    for s in shares]
-        return respond(request, {**_description(desc), "offsets": offsets, "share_partitions": shares})
+        return respond(request, {**_description(desc), "offsets": offsets, "share_partitions": shares,
+                                 **({"errors": unasked} if unasked else {})})
     lags = groups.lag(group_id)
     # As Kafka's OffsetFetch for a whole group: the topics the principal may not describe are left out.
     shown = visible_topics(request, {lag.topic for lag in lags})

@@ -59,15 +59,28 @@ def counters(ctx: HttpContext) -> Counters:
                     dict(broker.topic_records_in), dict(broker.topic_bytes_out))
 
 
-def sample_once(ctx: HttpContext, history: History) -> None:
+async def sample_once(ctx: HttpContext, history: History) -> None:
     now = ctx.clock()
     history.sample(now, counters(ctx))
     groups = ctx.coordinator
     if groups is not None:
         # Bounded like the history itself: lag is computed for at most MAX_GROUPS groups per sample.
         listed = groups.list_groups()[:MAX_GROUPS]
-        history.sample_lag(now, [(g.group_id, [(lag.topic, lag.partition, lag.lag) for lag in groups.lag(g.group_id)])
-                                 for g in listed])
+        lags_of = {g.group_id: groups.lag(g.group_id) for g in listed}
+        # In a cluster the ends of partitions this coordinator does not hold come from their leaders,
+        # for every group at once; a partition whose leader could not be asked is null, not 0.
+        ends, errors = await leader_ends(ctx.broker, [lag for lags in lags_of.values() for lag in lags])
+        sampled = []
+        failed: dict[str, str] = {}
+        for group_id, lags in lags_of.items():
+            if ends:
+                lags = groups.lag(group_id, ends)
+            why = next((errors[(lag.topic, lag.partition)] for lag in lags if (lag.topic, lag.partition) in errors),
+                       None)
+            if why is not None:
+                failed[group_id] = why
+            sampled.append((group_id, [(lag.topic, lag.partition, lag.lag) for lag in lags]))
+        history.sample_lag(now, sampled, failed)
 
 
 def install_history(app: web.Application, history: History | None = None) -> None:
@@ -79,7 +92,7 @@ def install_history(app: web.Application, history: History | None = None) -> Non
             ctx, hist = app[CONTEXT], app[HISTORY]
             while True:
                 try:
-                    sample_once(ctx, hist)
+                    await sample_once(ctx, hist)
                 except Exception:  # a sampling bug must not end the history for good
                     log.exception("sampling broker counters failed")
                 await asyncio.sleep(hist.interval_ms / 1000)
@@ -123,7 +136,9 @@ async def stats(request: web.Request) -> web.Response:
         latency = _latency("kafka", ctx.kafka_latency.by_name) + latency
     return respond(request, {
         "node_id": broker.node_id, "cluster_id": broker.cluster_id, "status": "ok", "now_ms": ctx.clock(),
-        "brokers": [{"node_id": broker.node_id}],
+        # In a cluster every live broker (Kafka's DescribeCluster); alone, this one.
+        "brokers": ([{"node_id": b.broker_id} for b in broker.ownership.live_brokers()]
+                    if broker.ownership is not None else [{"node_id": broker.node_id}]),
         "topics": len(topics), "partitions": sum(t.partitions for t in topics), "groups": len(groups),
         "disk": {"log_bytes": used, "free_bytes": free, "total_bytes": total},
         "totals": {"bytes_in": broker.bytes_in, "records_in": broker.records_in,
@@ -145,9 +160,11 @@ def _page(request: web.Request) -> tuple[int, int]:
 
 @routes.get("/stats/topics", allow_head=False)
 async def topic_stats(request: web.Request) -> web.Response:
-    """Topics with their size and records (over the partitions opened since start: a log is opened when
-    first read or written), retention and current rates; filtered, sorted and paginated here so a
-    broker with many topics never sends them all."""
+    """Topics with their size and records (alone, over the partitions opened since start: a log is
+    opened when first read or written; in a cluster, over every partition, asked of its leader),
+    retention and current rates; filtered, sorted and paginated here so a broker with many topics
+    never sends them all. A topic some of whose partitions could not be counted has ``error``
+    naming the leader that could not be asked."""
     ctx = context(request)
     broker = ctx.broker
     history = request.app[HISTORY]
@@ -156,11 +173,8 @@ async def topic_stats(request: web.Request) -> web.Response:
     sort = query_choice(request, "sort", TOPIC_SORTS, "name")
     order = query_choice(request, "order", ("asc", "desc"), "asc")
     internal = query_choice(request, "internal", ("true", "false"), "true") == "true"
-    sizes: dict[str, list[int]] = {}
-    for state in broker.open_partitions():
-        acc = sizes.setdefault(state.topic, [0, 0])
-        acc[0] += state.size_bytes
-        acc[1] += state.log_end_offset - state.log_start_offset
+    # Alone: the logs opened since start; in a cluster: every partition, through its leader.
+    sizes, errors = await broker.cluster_topic_totals()
     rows = []
     all_topics = broker.topics()
     visible = visible_topics(request, (t.name for t in all_topics))
@@ -170,14 +184,17 @@ async def topic_stats(request: web.Request) -> web.Response:
         is_internal = broker.is_internal(info.name)
         if is_internal and not internal:
             continue
-        size, records = sizes.get(info.name, (0, 0))
+        records, size = sizes.get(info.name, (0, 0))
         rates = history.topic_rates.get(info.name)
-        rows.append({"name": info.name, "partitions": info.partitions, "internal": is_internal,
+        row: dict[str, Any] = {"name": info.name, "partitions": info.partitions, "internal": is_internal,
                      "records": records, "size_bytes": size,
                      "retention_ms": info.config.retention_ms, "cleanup_policy": ",".join(info.config.cleanup_policy),
                      "bytes_in_per_s": round(rates.bytes_in, 1) if rates else 0.0,
                      "records_in_per_s": round(rates.records_in, 1) if rates else 0.0,
-                     "bytes_out_per_s": round(rates.bytes_out, 1) if rates else 0.0})
+                     "bytes_out_per_s": round(rates.bytes_out, 1) if rates else 0.0}
+        if info.name in errors:
+            row["error"] = errors[info.name]  # some partition's leader could not be asked: left out
+        rows.append(row)
     rows.sort(key=lambda r: (r[sort], r["name"]), reverse=order == "desc")
     return respond(request, {"total": len(rows), "offset": offset, "limit": limit,
                              "topics": rows[offset:offset + limit]})
@@ -223,7 +240,8 @@ async def lag_history(request: web.Request) -> web.Response:
                                  "samples": []})
     return respond(request, {"group_id": group_id, "interval_ms": history.interval_ms,
                              "partitions": [{"topic": t, "partition": p} for t, p in hist.partitions],
-                             "samples": [{"time_ms": s.time_ms, "total": s.total, "lags": list(s.lags)}
+                             "samples": [{"time_ms": s.time_ms, "total": s.total, "lags": list(s.lags),
+                                          **({"error": s.error} if s.error is not None else {})}
                                          for s in hist.samples]})
 
 

@@ -89,6 +89,7 @@ from logbroker.kafka.handlers.share_coordinator import (
     handle_delete_share_group_state,
     handle_initialize_share_group_state,
     handle_read_share_group_state,
+    handle_read_share_group_state_summary,
     handle_write_share_group_state,
 )
 from logbroker.kafka.handlers.share_offsets import (
@@ -158,6 +159,7 @@ HANDLERS: dict[int, tuple[Handler, int]] = {
     ApiKey.READ_SHARE_GROUP_STATE: (handle_read_share_group_state, 0),
     ApiKey.WRITE_SHARE_GROUP_STATE: (handle_write_share_group_state, 0),
     ApiKey.DELETE_SHARE_GROUP_STATE: (handle_delete_share_group_state, 0),
+    ApiKey.READ_SHARE_GROUP_STATE_SUMMARY: (handle_read_share_group_state_summary, 0),
     ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS: (handle_describe_share_group_offsets, 0),
     ApiKey.ALTER_SHARE_GROUP_OFFSETS: (handle_alter_share_group_offsets, 0),
     ApiKey.DELETE_SHARE_GROUP_OFFSETS: (handle_delete_share_group_offsets, 0),

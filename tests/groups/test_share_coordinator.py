@@ -19,6 +19,7 @@ from logbroker.groups.share_coordinator import (
     NOT_COORDINATOR,
     UNINITIALIZED,
     ShareCoordinator,
+    StateSummary,
 )
 from logbroker.groups.share_group import ShareSettings
 from logbroker.groups.share_partition import AckType, RecordState, StateBatch
@@ -26,6 +27,7 @@ from logbroker.groups.share_persister import LocalPersister, ReadResult
 from logbroker.groups.share_state import (
     SharePartitionSnapshot,
     coordinator_key,
+    decode_value,
     encode_key,
     encode_value,
     key_partition,
@@ -100,14 +102,15 @@ def test_unknown_topics_and_stale_epochs_are_refused(loop: asyncio.AbstractEvent
     # A deposed leader (an older leader epoch) can neither write nor read any more.
     assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(0), 0, leader_epoch=4)) == FENCED_LEADER_EPOCH
     assert c.read("crew", "jobs", 0, leader_epoch=4) == (FENCED_LEADER_EPOCH, None)
-    assert c.read("crew", "jobs", 0, leader_epoch=6) == (0, snap(1))
+    # The state as stored: with the newest leader epoch seen when it was written (5).
+    assert c.read("crew", "jobs", 0, leader_epoch=6) == (0, SharePartitionSnapshot(1, 0, (), 5))
     assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(2), 0, leader_epoch=5)) == FENCED_LEADER_EPOCH
     # A state epoch older than the stored one is fenced, for InitializeShareGroupState and writes alike.
     assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(4, epoch=2), 0)) == 0
     assert loop.run_until_complete(c.initialize("crew", "jobs", 0, 1, 9, 0)) == FENCED_STATE_EPOCH
     assert loop.run_until_complete(c.write("crew", "jobs", 0, snap(5, epoch=1), 0)) == FENCED_STATE_EPOCH
     assert loop.run_until_complete(c.initialize("crew", "jobs", 0, 2, 9, 0)) == 0
-    assert c.read("crew", "jobs", 0) == (0, snap(9, epoch=2))
+    assert c.read("crew", "jobs", 0) == (0, SharePartitionSnapshot(9, 2, (), 6))  # leader epoch 6 was seen
 
 
 def test_in_a_cluster_a_coordinator_owns_only_the_partitions_it_leads(loop: asyncio.AbstractEventLoop) -> None:
@@ -237,3 +240,64 @@ def test_written_batches_are_merged_over_the_held_ones_as_kafka_keeps_them() -> 
         StateBatch(6, 7, RecordState.ARCHIVED, 3), StateBatch(8, 9, RecordState.ACKNOWLEDGED, 1))
     whole = (StateBatch(5, 9, RecordState.AVAILABLE, 4),)
     assert merge_batches(held, whole, 5) == whole  # a whole window: the same as replacing
+
+
+def test_a_leader_sees_its_share_partition_reset_or_deleted_at_the_share_coordinator(
+        loop: asyncio.AbstractEventLoop) -> None:
+    """The group coordinator resets (InitializeShareGroupState, a newer state epoch) or deletes a
+    share-partition's state at its share coordinator while a leader elsewhere holds it: the leader's
+    next write is refused (FENCED_STATE_EPOCH, or UNINITIALIZED: a state it stored is not made
+    again), it drops its copy, and it reads the state back; a new share session reads it back too."""
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    loop.run_until_complete(store.write("crew", "jobs", 0, snap(2), 0, create=True))
+    share = leader(loop, store, coordinates=False).share
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert [(r.first_offset, r.last_offset) for r in share.acquire("crew", "m1", "jobs", 0, 2, 0)] == [(2, 3)]
+    assert loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+
+    # Reset to 7 under state epoch 1: the leader's acknowledgement (a write of state epoch 0) is fenced.
+    assert loop.run_until_complete(store.initialize("crew", "jobs", 0, 1, 7, 0)) == 0
+    assert loop.run_until_complete(share.acknowledge("crew", "m1", "jobs", 0, [(2, AckType.ACCEPT)], 0)) != 0
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) is None  # dropped: read back first
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert share.next_fetch_offset("crew", "m1", "jobs", 0, 0) == 7
+
+    # Reset again, to 9 (state epoch 2), while the leader writes nothing: a new share session reads it back.
+    assert loop.run_until_complete(store.initialize("crew", "jobs", 0, 2, 9, 0)) == 0
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert share.next_fetch_offset("crew", "m2", "jobs", 0, 0) == 7  # not asked again within a session
+    share.open_session("crew", "m2")
+    loop.run_until_complete(share.ensure_loaded("crew", [("jobs", 0)]))
+    assert share.next_fetch_offset("crew", "m2", "jobs", 0, 0) == 9
+
+    # Deleted: the leader's next write does not make the old state again; it starts afresh (latest: 10).
+    assert share.acquire("crew", "m2", "jobs", 0, 1, 0) != []
+    assert loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+    assert loop.run_until_complete(store.write("crew", "jobs", 0, None, 0)) == 0
+    assert not loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+    assert store.read("crew", "jobs", 0)[0] == UNINITIALIZED
+    assert share.next_fetch_offset("crew", "m2", "jobs", 0, 0) == 10
+    assert loop.run_until_complete(share.persist("crew", [("jobs", 0)], 0))
+    assert store.read("crew", "jobs", 0)[1] == snap(10)
+    drain(loop)
+
+
+def test_a_new_coordinator_fences_a_deposed_leader_at_once(loop: asyncio.AbstractEventLoop) -> None:
+    """The newest leader epoch a share coordinator has seen is stored in the state record: a
+    coordinator that loads it (a restart, or a new leader of the state partition) refuses an older
+    leader's write before the new leader has written or read anything there."""
+    log = MemoryGroupLog(PARTITIONS)
+    first = coordinator(log, loop)
+    assert loop.run_until_complete(first.write("crew", "jobs", 0, snap(3), 0, 4, create=True)) == 0
+    assert loop.run_until_complete(first.write("crew", "jobs", 0, snap(4), 0, 6)) == 0
+    assert first.read("crew", "jobs", 0, 6)[1] == SharePartitionSnapshot(4, 0, (), 6)
+    successor = coordinator(log, loop)
+    assert successor.load() == 1
+    assert loop.run_until_complete(successor.write("crew", "jobs", 0, snap(9), 0, 5)) == FENCED_LEADER_EPOCH
+    assert successor.read("crew", "jobs", 0, 5) == (FENCED_LEADER_EPOCH, None)
+    assert successor.read_summary("crew", "jobs", 0) == (0, StateSummary(0, 6, 4))
+    assert loop.run_until_complete(successor.write("crew", "jobs", 0, snap(9), 0, 6)) == 0
+    # A record written before the leader epoch was stored reads as none seen (-1).
+    old = encode_value(SharePartitionSnapshot(2, 0, ()))
+    assert decode_value(old).leader_epoch == -1 and decode_value(encode_value(snap(2))) == snap(2)
+    drain(loop)

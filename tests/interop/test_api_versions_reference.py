@@ -31,7 +31,6 @@ NOT_SERVED = {
     64: "UnregisterBroker belongs to the KRaft controller",
     80: "AddRaftVoter: KRaft quorum",
     81: "RemoveRaftVoter: KRaft quorum",
-    87: "ReadShareGroupStateSummary (KIP-932): describe tools read the group coordinator's own share-partitions",
 }
 # APIs logbroker serves with a narrower range than Kafka 4.1's, and why (none today).
 NARROWER: dict[int, str] = {}

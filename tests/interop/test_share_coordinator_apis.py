@@ -137,3 +137,40 @@ def test_share_partition_state_initialized_written_read_deleted(broker_factory) 
         # Deleted: not initialized any more.
         assert _state(c, ApiKey.DELETE_SHARE_GROUP_STATE, tid)["error_code"] == 0
         assert _read(c, tid, 6) == (ErrorCode.INVALID_REQUEST,)
+
+
+def _summary(c: RawClient, topic: uuid.UUID, leader_epoch: int = -1, group: str = "crew") -> tuple[Any, ...]:
+    r = _state(c, ApiKey.READ_SHARE_GROUP_STATE_SUMMARY, topic, group, leader_epoch=leader_epoch)
+    if r["error_code"]:
+        return (r["error_code"],)
+    return r["error_code"], r["state_epoch"], r["leader_epoch"], r["start_offset"]
+
+
+def test_share_partition_state_summary(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    """ReadShareGroupStateSummary (87): what a group coordinator reads of a share-partition to
+    describe its group's start offsets, answered by the share coordinator to any client allowed
+    CLUSTER_ACTION."""
+    broker: BrokerHandle = broker_factory(**SHARE_FAST)
+    with RawClient(broker.port) as c:
+        create_topic(c, "summaries", 1)
+        tid = topic_id(c, "summaries")
+        find_share(c, [coordinator_key("crew", tid, 0)])
+        deadline = time.monotonic() + 30
+        while True:  # Kafka loads the new __share_group_state partition in the background
+            code = _initialize(c, tid, 1, 3)
+            if code not in (*RETRIABLE, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert code == 0
+        assert _summary(c, tid) == (0, 1, 0, 3)  # no leader has written yet: leader epoch 0
+        assert _write(c, tid, 1, 5, 4, [(4, 4, 0, 1)]) == 0
+        # The state epoch, the leader epoch of the last write and the start offset; the batches are not sent.
+        assert _summary(c, tid) == (0, 1, 5, 4)
+        # An older leader epoch is neither fenced nor recorded: the asker is not the partition's leader.
+        assert _summary(c, tid, leader_epoch=2) == (0, 1, 5, 4)
+        assert _write(c, tid, 1, 5, 4, []) == 0
+        # Never initialized (another group's): no error, epochs 0 and start offset -1, unlike a read;
+        # a topic id no topic has: UNKNOWN_TOPIC_OR_PARTITION.
+        assert _summary(c, tid, group="other") == (0, 0, 0, -1)
+        assert _summary(c, uuid.uuid4()) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,)
+        assert _state(c, ApiKey.READ_SHARE_GROUP_STATE_SUMMARY, tid, "", leader_epoch=0) == {}

@@ -125,6 +125,15 @@ def test_lock_expiry_redelivers_to_another_member(broker_factory) -> None:  # ty
         m.close()
 
 
+def _idle(m: ShareMember, seconds: float) -> None:
+    """Hold records without acknowledging them, heartbeating as a client does meanwhile: the
+    session (6 s) must outlive both lock expiries on a busy machine."""
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        m.heartbeat()
+        time.sleep(min(0.3, max(0.0, until - time.monotonic())))
+
+
 def test_delivery_count_limit_archives(broker_factory) -> None:  # type: ignore[no-untyped-def]
     broker: BrokerHandle = broker_factory(group_share_delivery_count_limit="2", **SHARE_FAST)
     tid = setup(broker, "poison", 2, "crew")
@@ -138,9 +147,9 @@ def test_delivery_count_limit_archives(broker_factory) -> None:  # type: ignore[
     # A lock that expires on the last delivery archives the record too.
     produce(broker, "poison", [b"late"])
     assert m.fetch_until(tid, 1).delivery_counts == {2: 1}
-    time.sleep(2.5)
+    _idle(m, 2.5)  # past the 2 s lock
     assert m.fetch_until(tid, 1).delivery_counts == {2: 2}
-    time.sleep(2.5)
+    _idle(m, 2.5)
     assert drained(m, tid)
     wait_start_offset(broker, "crew", "poison", 3)
     m.leave()

@@ -59,7 +59,8 @@ NOT_IN_KAFKA_PYTHON = {ApiKey.CONSUMER_GROUP_HEARTBEAT, ApiKey.CONSUMER_GROUP_DE
                        ApiKey.SHARE_ACKNOWLEDGE, ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS,
                        ApiKey.ALTER_SHARE_GROUP_OFFSETS, ApiKey.DELETE_SHARE_GROUP_OFFSETS,
                        ApiKey.INITIALIZE_SHARE_GROUP_STATE, ApiKey.READ_SHARE_GROUP_STATE,
-                       ApiKey.WRITE_SHARE_GROUP_STATE, ApiKey.DELETE_SHARE_GROUP_STATE}
+                       ApiKey.WRITE_SHARE_GROUP_STATE, ApiKey.DELETE_SHARE_GROUP_STATE,
+                       ApiKey.READ_SHARE_GROUP_STATE_SUMMARY}
 
 # kafka-python decodes these int32 bitfields into Python sets; compared through our own decoder.
 KP_BITFIELDS = {"cluster_authorized_operations", "topic_authorized_operations", "authorized_operations"}

@@ -34,7 +34,8 @@ def test_served_versions_are_kafka_41s() -> None:
         assert served[key] == (1, 1)
     for key in (ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, ApiKey.ALTER_SHARE_GROUP_OFFSETS,
                 ApiKey.DELETE_SHARE_GROUP_OFFSETS, ApiKey.INITIALIZE_SHARE_GROUP_STATE,
-                ApiKey.READ_SHARE_GROUP_STATE, ApiKey.WRITE_SHARE_GROUP_STATE, ApiKey.DELETE_SHARE_GROUP_STATE):
+                ApiKey.READ_SHARE_GROUP_STATE, ApiKey.WRITE_SHARE_GROUP_STATE, ApiKey.DELETE_SHARE_GROUP_STATE,
+                ApiKey.READ_SHARE_GROUP_STATE_SUMMARY):
         assert served[key] == (0, 0)
 
 
@@ -65,6 +66,26 @@ def test_read_share_group_state_response_layout() -> None:
                 + b"\x00" + b"\x00" + b"\x00")
     assert frame[4:] == expected
     assert codec.decode_response(memoryview(frame[4:]), ApiKey.READ_SHARE_GROUP_STATE, 0).body == body
+
+
+def test_read_share_group_state_summary_layouts() -> None:
+    """ReadShareGroupStateSummary v0 (flexible), as Kafka 4.1.1's message definitions lay it out: the
+    request names partitions with a leader epoch; the response's partition carries error code and
+    message, state epoch, leader epoch and start offset (no batches)."""
+    header = struct.pack(">hhih", 87, 0, 5, 1) + b"b" + b"\x00"
+    body = _cstr("crew") + b"\x02" + TOPIC.bytes + b"\x02" + struct.pack(">ii", 3, 7) + b"\x00" + b"\x00" + b"\x00"
+    request = codec.decode_request(memoryview(header + body))
+    assert request.body == {"group_id": "crew", "topics": [{"topic_id": TOPIC, "partitions": [
+        {"partition": 3, "leader_epoch": 7}]}]}
+    answer = {"results": [{"topic_id": TOPIC, "partitions": [{
+        "partition": 3, "error_code": 0, "error_message": None, "state_epoch": 2, "leader_epoch": 7,
+        "start_offset": 11}]}]}
+    frame = b"".join(bytes(c) for c in codec.encode_response(  # type: ignore[arg-type]
+        ApiKey.READ_SHARE_GROUP_STATE_SUMMARY, 0, 5, answer))
+    expected = (struct.pack(">i", 5) + b"\x00" + b"\x02" + TOPIC.bytes + b"\x02" + struct.pack(">ih", 3, 0)
+                + b"\x00" + struct.pack(">iiq", 2, 7, 11) + b"\x00" + b"\x00" + b"\x00")
+    assert frame[4:] == expected
+    assert codec.decode_response(memoryview(frame[4:]), ApiKey.READ_SHARE_GROUP_STATE_SUMMARY, 0).body == answer
 
 
 def test_heartbeat_request_from_the_guides_layout() -> None:

@@ -141,6 +141,24 @@ def test_truncate_to(tmp_path: Path) -> None:
     assert (log.log_start_offset, log.log_end_offset, len(log.segments)) == (0, 0, 1)
 
 
+def test_producer_snapshots_beyond_the_log_end_go_with_a_truncation_and_at_open(tmp_path: Path) -> None:
+    log = _open(tmp_path, segment_bytes=400)
+    for _ in range(10):
+        log.append(make_batch(2), now_ms=0)
+    for offset in (6, 12, 20):
+        (tmp_path / f"{offset:020d}.snapshot").write_text('{"producers": []}')
+    truncations = log.truncations
+    log.truncate_to(12)
+    assert sorted(p.name for p in tmp_path.glob("*.snapshot")) == [f"{6:020d}.snapshot", f"{12:020d}.snapshot"]
+    assert log.truncations > truncations
+    log.close()
+    (tmp_path / f"{30:020d}.snapshot").write_text('{"producers": []}')  # e.g. the tail was lost in a crash
+    reopened = _open(tmp_path, segment_bytes=400)
+    assert reopened.log_end_offset == 12
+    assert sorted(p.name for p in tmp_path.glob("*.snapshot")) == [f"{6:020d}.snapshot", f"{12:020d}.snapshot"]
+    reopened.close()
+
+
 def test_delete_records_before(tmp_path: Path) -> None:
     log = _open(tmp_path, segment_bytes=400)
     for _ in range(20):

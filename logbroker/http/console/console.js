@@ -172,8 +172,8 @@ async function topicsPage(params) {
       { label: "Out", sort: "bytes_out_per_s", num: true, cls: "hide-narrow" }, { label: "" }];
     const rows = body.topics.map((t) => h("tr", { dataset: { topic: t.name } },
       h("td", null, h("a", { href: `#/topics/${enc(t.name)}` }, t.name), t.internal ? h("span", { class: "badge" }, " internal") : null),
-      h("td", { class: "num" }, num(t.partitions)), h("td", { class: "num" }, num(t.records)),
-      h("td", { class: "num" }, bytes(t.size_bytes)), h("td", { class: "num hide-narrow" }, ms(t.retention_ms)),
+      h("td", { class: "num" }, num(t.partitions)), atLeast(num(t.records), t.error), atLeast(bytes(t.size_bytes), t.error),
+      h("td", { class: "num hide-narrow" }, ms(t.retention_ms)),
       h("td", { class: "num" }, `${bytes(t.bytes_in_per_s)}/s`), h("td", { class: "num hide-narrow" }, `${bytes(t.bytes_out_per_s)}/s`),
       h("td", null, h("a", { href: `#/browse/${enc(t.name)}` }, "Browse"))));
     list.replaceChildren(table(headers, rows, { id: "topics", sort: state.sort, order: state.order, empty: "No topics",
@@ -189,6 +189,11 @@ async function topicsPage(params) {
     stop: poller(draw, 5000), refresh: draw,
     pageBy: (d) => { const o = state.offset + d * TOPICS_PAGE; if (o >= 0 && o < (state.total ?? 0)) { state.offset = o; save(); draw(); } },
   };
+}
+
+// A cluster-wide figure some partition's leader could not add to: a lower bound, the reason on hover.
+function atLeast(text, error) {
+  return error ? h("td", { class: "num partial", title: error }, `≥ ${text}`) : h("td", { class: "num" }, text);
 }
 
 function parseLines(text) {
@@ -226,8 +231,11 @@ async function topicPage(name, params) {
   } }, "Delete topic");
   main.replaceChildren(
     h("h1", null, name),
-    h("div", { class: "cards" }, card("Partitions", num(desc.total)), card("Records", num(summary.records)),
-      card("Size", bytes(summary.size_bytes)), card("In", `${bytes(summary.bytes_in_per_s)}/s`), card("Out", `${bytes(summary.bytes_out_per_s)}/s`)),
+    h("div", { class: "cards" }, card("Partitions", num(desc.total)),
+      card("Records", `${summary.error ? "≥ " : ""}${num(summary.records)}`, "topic-records"),
+      card("Size", `${summary.error ? "≥ " : ""}${bytes(summary.size_bytes)}`, "topic-size"),
+      card("In", `${bytes(summary.bytes_in_per_s)}/s`), card("Out", `${bytes(summary.bytes_out_per_s)}/s`)),
+    ...(summary.error ? [h("p", { class: "error", id: "topic-error" }, `Not counted: ${summary.error}`)] : []),
     h("div", { class: "toolbar" }, h("a", { href: `#/browse/${enc(name)}` }, "Browse messages →"), addForm, deleteButton),
     h("h2", null, "Partitions"), partitions,
     h("h2", null, "Consuming groups"), groupsBox,
@@ -520,13 +528,16 @@ async function groupPage(groupId, params) {
     const totalLag = d.offsets.reduce((a, o) => a + (o.lag ?? 0), 0);
     head.replaceChildren(h("div", { class: "cards" }, card("State", d.state, "group-state"), card("Protocol", d.group_type),
       card("Assignor / protocol", d.protocol || "–"), card("Epoch", d.group_epoch), card("Members", num(d.members.length), "group-members"),
-      card("Total lag", num(totalLag), "group-lag")));
+      card("Total lag", `${d.offsets.some((o) => o.error) ? "≥ " : ""}${num(totalLag)}`, "group-lag")));
     const times = hist.samples.map((s) => s.time_ms);
     const worst = hist.partitions.map((p, i) => ({ p, i, last: hist.samples.length ? hist.samples[hist.samples.length - 1].lags[i] ?? 0 : 0 }))
       .sort((a, b) => b.last - a.last).slice(0, 4);
+    const lastError = hist.samples.length ? hist.samples[hist.samples.length - 1].error : undefined;
     chart.replaceChildren(
       lineChart("Total lag (records)", times, [{ name: "total", values: hist.samples.map((s) => s.total) }], num),
-      lineChart("Lag per partition (largest 4)", times, worst.map((w) => ({ name: `${w.p.topic}-${w.p.partition}`, values: hist.samples.map((s) => s.lags[w.i]) })), num));
+      lineChart("Lag per partition (largest 4)", times, worst.map((w) => ({ name: `${w.p.topic}-${w.p.partition}`, values: hist.samples.map((s) => s.lags[w.i]) })), num),
+      // In a cluster a partition whose leader could not be asked has no lag in the sample: say so, not 0.
+      ...(lastError ? [h("p", { class: "error", id: "lag-error" }, `Lag not known for every partition: ${lastError}`)] : []));
     const share = d.group_type === "share";
     // A share group has no committed offsets: each share-partition's start offset stands in for them.
     offsetsTitle.textContent = share ? "Start offsets and lag" : "Committed offsets and lag";

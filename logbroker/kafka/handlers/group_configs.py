@@ -1,11 +1,13 @@
 """Group configs (resource type 32, KIP-848/KIP-932) in DescribeConfigs and IncrementalAlterConfigs:
 the share-group configs ``share.auto.offset.reset``, ``share.record.lock.duration.ms`` and
-``share.delivery.count.limit``, kept by ``logbroker.groups.shares.ShareGroups`` (durably, in
-``__share_group_state``). ``configs.py`` hands group resources here.
+``share.delivery.count.limit``, kept by ``logbroker.groups.shares.ShareGroups``: alone durably in
+``__share_group_state``, in a cluster in ZooKeeper (``logbroker/group_configs_zookeeper.py``),
+described and altered on any broker. ``configs.py`` hands group resources here.
 """
 
 from __future__ import annotations
 
+from logbroker.errors import ClusterStateUnavailableError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 
@@ -15,12 +17,15 @@ _SOURCE_DEFAULT = 5
 _SET, _DELETE = 0, 1  # IncrementalAlterConfigs operations handled for groups
 
 
-def describe_group_configs(ctx: RequestContext, group_id: str, keys: list[str] | None) -> Body:
+async def describe_group_configs(ctx: RequestContext, group_id: str, keys: list[str] | None) -> Body:
     """The ``error_code``/``error_message``/``configs`` of one DescribeConfigs result."""
     if ctx.coordinator is None:
         return {"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "error_message": "no group coordinator"}
     share = ctx.coordinator.share
-    overrides = share.configs(group_id)
+    try:
+        overrides = await share.describe_configs(group_id)
+    except ClusterStateUnavailableError as exc:
+        return {"error_code": ErrorCode.REQUEST_TIMED_OUT, "error_message": str(exc)}
     out: list[Body] = []
     for name, default in share.defaults().items():
         if keys and name not in keys:
@@ -42,6 +47,6 @@ async def alter_group_configs(ctx: RequestContext, group_id: str, ops: list[Body
             return {"error_code": ErrorCode.INVALID_REQUEST,
                     "error_message": "group configs support SET and DELETE only"}
         changes[op["name"]] = op.get("value") if op["config_operation"] == _SET else None
-    code, message = await ctx.coordinator.share.alter_configs(group_id, changes, ctx.broker.clock(),
-                                                              validate_only=validate_only)
+    code, message = await ctx.coordinator.share.alter_configs_async(group_id, changes, ctx.broker.clock(),
+                                                                    validate_only=validate_only)
     return {"error_code": code, "error_message": message}

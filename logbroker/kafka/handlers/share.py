@@ -282,7 +282,7 @@ async def handle_share_fetch(ctx: RequestContext, body: Body) -> Body:
     if epoch == 0:
         if any(p.get("acknowledgement_batches") for t in topics for p in t.get("partitions") or []):
             return _top_error(ErrorCode.INVALID_REQUEST, "a share session's first request cannot acknowledge")
-        session: ShareSession | None = share.sessions.open(group_id, member_id)
+        session: ShareSession | None = share.open_session(group_id, member_id)
     elif epoch == -1:
         session = share.sessions.close(group_id, member_id)
         if session is None:

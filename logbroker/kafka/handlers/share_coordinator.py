@@ -1,5 +1,5 @@
 """The share coordinator's APIs (KIP-932): InitializeShareGroupState (83), ReadShareGroupState (84),
-WriteShareGroupState (85), DeleteShareGroupState (86).
+WriteShareGroupState (85), DeleteShareGroupState (86), ReadShareGroupStateSummary (87).
 
 Kafka's brokers send them to each other: a partition leader writes and reads its share-partitions'
 state at the share coordinator of each one (the leader of the key's ``__share_group_state``
@@ -152,5 +152,37 @@ async def handle_read_share_group_state(ctx: RequestContext, body: Body) -> Body
                          state_batches=[{"first_offset": b.first_offset, "last_offset": b.last_offset,
                                          "delivery_state": int(b.state), "delivery_count": min(b.delivery_count, 32767)}
                                         for b in (snapshot.batches if snapshot is not None else ())])
+            parts.append(entry)
+    return {"results": results}
+
+
+async def handle_read_share_group_state_summary(ctx: RequestContext, body: Body) -> Body:
+    """What a group coordinator asks to describe a share group's start offsets: each
+    share-partition's state epoch, leader epoch and start offset, without its batches. As Kafka
+    4.1.1 answers it: the request's leader epoch is neither checked against nor recorded as the
+    newest one seen (the asker is not the share-partition's leader); a share-partition never
+    initialized is no error but epochs 0 and start offset -1; a topic id no topic has is
+    UNKNOWN_TOPIC_OR_PARTITION."""
+    group = body.get("group_id") or ""
+    store = _store(ctx)
+    refused = _refusal(ctx, store)
+    if not refused and not group:
+        return {"results": []}
+    results: list[Body] = []
+    for t in body.get("topics") or []:
+        name = ctx.broker.topic_name_by_id(t.get("topic_id"))
+        parts: list[Body] = []
+        results.append({"topic_id": t.get("topic_id"), "partitions": parts})
+        for p in t.get("partitions") or []:
+            code = refused or (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if name is None else 0)
+            summary = None
+            if not code and store is not None and name is not None:
+                code, summary = store.read_summary(group, name, p["partition"])
+                if code == ErrorCode.INVALID_REQUEST:  # never initialized
+                    code = 0
+            entry = _result(p["partition"], code)
+            entry.update(state_epoch=summary.state_epoch if summary is not None else 0,
+                         leader_epoch=summary.leader_epoch if summary is not None else 0,
+                         start_offset=summary.start_offset if summary is not None else -1)
             parts.append(entry)
     return {"results": results}

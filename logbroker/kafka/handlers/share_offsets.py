@@ -1,7 +1,9 @@
 """The admin APIs of share-group start offsets (KIP-932): DescribeShareGroupOffsets (90),
 AlterShareGroupOffsets (91) and DeleteShareGroupOffsets (92), what ``kafka-share-groups``
 ``--describe`` / ``--reset-offsets`` / ``--delete-offsets`` send. Translations onto
-``logbroker.groups.shares.ShareGroups``; a share-partition's "offset" is its start offset (SPSO).
+``logbroker.groups.shares.ShareGroups``; a share-partition's "offset" is its start offset (SPSO). In
+a cluster the group coordinator describes and resets them at each share-partition's share
+coordinator (ReadShareGroupStateSummary, InitializeShareGroupState).
 """
 
 from __future__ import annotations
@@ -36,7 +38,10 @@ async def handle_describe_share_group_offsets(ctx: RequestContext, body: Body) -
         if share.group(group_id) is None:
             entry.update(error_code=ErrorCode.GROUP_ID_NOT_FOUND, error_message=f"no share group {group_id}")
             continue
-        starts = share.start_offsets(group_id)
+        asked = None if g.get("topics") is None else [
+            (t["topic_name"], p) for t in g["topics"] for p in t.get("partitions") or []
+            if topic_allowed(ctx, Op.DESCRIBE, t["topic_name"])]
+        starts = await share.describe_start_offsets(group_id, asked)
         wanted: dict[str, list[int]] = {}
         if g.get("topics") is None:
             for topic, partition in starts:
@@ -55,9 +60,9 @@ async def handle_describe_share_group_offsets(ctx: RequestContext, body: Body) -
             topic_id = _topic_id(ctx, topic)
             entry["topics"].append({"topic_name": topic, "topic_id": topic_id or ZERO_UUID,
                                     "partitions": [{
-                                        "partition_index": p, "start_offset": starts.get((topic, p), -1),
+                                        "partition_index": p, "start_offset": starts.get((topic, p), (-1, 0))[0],
                                         "leader_epoch": -1,
-                                        "error_code": (0 if topic_id is not None
+                                        "error_code": (starts.get((topic, p), (-1, 0))[1] if topic_id is not None
                                                        else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
                                         "error_message": None} for p in partitions]})
     return {"throttle_time_ms": 0, "groups": out}
@@ -86,7 +91,7 @@ async def handle_alter_share_group_offsets(ctx: RequestContext, body: Body) -> B
         return response | {"error_code": NON_EMPTY_GROUP, "error_message": "the share group has members"}
     offsets = {(t["topic_name"], p["partition_index"]): p["start_offset"]
                for t in body.get("topics") or [] for p in t.get("partitions") or []}
-    results = await share.alter_start_offsets(group_id, offsets, ctx.broker.clock())
+    results = await share.alter_start_offsets_async(group_id, offsets, ctx.broker.clock())
     by_topic: dict[str, list[Body]] = {}
     for (topic, partition), code in sorted(results.items()):
         by_topic.setdefault(topic, []).append({"partition_index": partition, "error_code": code, "error_message": None})
@@ -113,7 +118,7 @@ async def handle_delete_share_group_offsets(ctx: RequestContext, body: Body) -> 
     if group.members:
         return response | {"error_code": NON_EMPTY_GROUP, "error_message": "the share group has members"}
     names = [t["topic_name"] for t in body.get("topics") or []]
-    tps = [tp for tp in group.partitions if tp[0] in names]
+    tps = share.partitions_of(group_id, names)
     results = await share.delete_start_offsets(group_id, tps, ctx.broker.clock())
     for name in names:
         codes = [c for tp, c in results.items() if tp[0] == name]

@@ -11,6 +11,7 @@ coordinates it, and its fetches go to the partition's leader, as a real share co
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
@@ -86,6 +87,40 @@ def stored_start(port: int, tid: uuid.UUID, partition: int = 0, group: str = GRO
         return -1
     assert entry["error_code"] == 0, entry
     return int(entry["start_offset"])
+
+
+def topic_configs(zk: KazooClient, topic: str) -> dict[str, str]:
+    data, _ = zk.get(f"/config/topics/{topic}")
+    return dict(json.loads(data)["config"])
+
+
+def described_topic(port: int, topic: str) -> dict[str, str]:
+    with RawClient(port) as c:
+        body = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+            {"resource_type": 2, "resource_name": topic, "configuration_keys": None}],
+            "include_synonyms": False, "include_documentation": False})
+    return {e["name"]: e["value"] for e in body["results"][0]["configs"]}
+
+
+def alter_group(port: int, changes: dict[str, str | None], group: str = GROUP) -> dict[str, Any]:
+    """IncrementalAlterConfigs of a group: SET each name with a value, DELETE each with None."""
+    with RawClient(port) as c:
+        body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+            {"resource_type": GROUP_RESOURCE, "resource_name": group,
+             "configs": [{"name": k, "config_operation": 0 if v is not None else 1, "value": v}
+                         for k, v in changes.items()]}], "validate_only": False})
+    return dict(body["responses"][0])
+
+
+def described_group(port: int, group: str = GROUP) -> dict[str, tuple[str, int]]:
+    """DescribeConfigs of a group: name -> (value, config source)."""
+    with RawClient(port) as c:
+        body = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+            {"resource_type": GROUP_RESOURCE, "resource_name": group, "configuration_keys": None}],
+            "include_synonyms": False, "include_documentation": False})
+    result = body["results"][0]
+    assert result["error_code"] == 0, result
+    return {e["name"]: (e["value"], e["config_source"]) for e in result["configs"]}
 
 
 def create_on(port: int, topic: str, replicas: list[int]) -> None:
@@ -221,21 +256,94 @@ def test_find_coordinator_names_the_leader_of_the_keys_share_state_partition(sha
         finally:
             m.close()
         assert answer["error_code"] == (0 if i == coordinator else ErrorCode.NOT_COORDINATOR), (i, answer)
-    # A share group's configs are taken by the leader of their record's partition alone (one here).
-    for i, b in cluster.brokers.items():
-        with RawClient(b.port) as c:
-            body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
-                {"resource_type": GROUP_RESOURCE, "resource_name": GROUP,
-                 "configs": [{"name": "share.auto.offset.reset", "config_operation": 0, "value": "earliest"}]}],
-                "validate_only": False})
-        expected = 0 if i == leader else ErrorCode.COORDINATOR_NOT_AVAILABLE
-        assert body["responses"][0]["error_code"] == expected, (i, body)
+    # Its min.insync.replicas is share.coordinator.state.topic.min.isr (Kafka's default 2).
+    assert topic_configs(zk_client, STATE)["min.insync.replicas"] == "2"
+    assert described_topic(cluster.brokers[2].port, STATE)["min.insync.replicas"] == "2"
+
+
+def test_group_configs_altered_on_one_broker_hold_on_every_broker(zookeeper: LocalZooKeeper, zk_client: KazooClient,
+                                                                  tmp_path: Path) -> None:
+    """A share group's configs live in ZooKeeper (/config/groups/<group>): altered through one broker,
+    described by every broker, and obeyed by a partition leader that is neither that broker nor the
+    group's coordinator. The same cluster keeps __share_group_state on two replicas, so its
+    min.insync.replicas (3 asked) is capped at 2, as the replication factor is at the live brokers."""
+    limits = {"share_coordinator_state_topic_replication_factor": "2", "share_coordinator_state_topic_min_isr": "3"}
+    with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER, **limits) as cluster:
+        zk = zk_client
+        coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+        leader = next(i for i in (3, 2, 1) if i not in (1, coordinator))
+        create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+        full_isr(cluster, zk, TOPIC)
+        wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+        with RawClient(cluster.brokers[1].port) as c:
+            tid = topic_id(c, TOPIC)
+        produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(3)])  # before the group has a member
+
+        # Altered on broker 1 (neither the partition leader nor, with three brokers, necessarily the
+        # group coordinator); a bad value is refused on any broker and changes nothing.
+        wanted = {"share.auto.offset.reset": "earliest", "share.delivery.count.limit": "2"}
+        assert alter_group(cluster.brokers[1].port, dict(wanted))["error_code"] == 0
+        refused = alter_group(cluster.brokers[2].port, {"share.delivery.count.limit": "one"})
+        assert refused["error_code"] == ErrorCode.INVALID_CONFIG, refused
+        assert json.loads(zk.get(f"/config/groups/{GROUP}")[0]) == {"version": 1, "config": wanted}
+        notices = [json.loads(zk.get(f"/config/changes/{n}")[0]) for n in zk.get_children("/config/changes")]
+        assert {"version": 2, "entity_path": f"groups/{GROUP}"} in notices
+        for i in (1, 2, 3):
+            described = described_group(cluster.brokers[i].port)
+            assert {k: described[k] for k in wanted} == {k: (v, 8) for k, v in wanted.items()}, i  # GROUP_CONFIG
+            assert described["share.record.lock.duration.ms"] == ("120000", 5), i  # the broker default
+
+        member_id = kafka_uuid()
+        beats = Heartbeats(cluster, member_id)
+        beats.start()
+        try:
+            assert beats.joined.wait(30), "the member did not join"
+            fetcher = Fetcher(cluster, zk, member_id, tid)
+            got = fetcher.fetch(3)  # from the log start: share.auto.offset.reset earliest at the leader
+            assert fetcher.node == leader
+            assert got.values == {i: b"%d" % i for i in range(3)} and set(got.delivery_counts.values()) == {1}
+            assert fetcher.acknowledge(1, 2, ACCEPT) == 0
+            assert fetcher.acknowledge(0, 0, RELEASE) == 0
+            assert fetcher.fetch(1).delivery_counts == {0: 2}
+            # The group's limit (2), not the brokers' group.share.delivery.count.limit (6): archived.
+            assert fetcher.acknowledge(0, 0, RELEASE) == 0
+            assert fetcher.drained()
+
+            # Deleted on broker 3: every broker describes the default again, and the leader's next
+            # deliveries follow it (6).
+            assert alter_group(cluster.brokers[3].port, {"share.delivery.count.limit": None})["error_code"] == 0
+            for i in (1, 2, 3):
+                assert described_group(cluster.brokers[i].port)["share.delivery.count.limit"] == ("6", 5), i
+            produce(cluster.bootstrap, TOPIC, [b"3"])
+            deliveries = []
+            for _ in range(3):
+                deliveries.append(fetcher.fetch(1).delivery_counts)
+                assert fetcher.acknowledge(3, 3, RELEASE) == 0
+            assert deliveries == [{3: 1}, {3: 2}, {3: 3}]  # past the group's old limit of 2
+            assert beats.errors == []
+        finally:
+            beats.stopped.set()
+            beats.join(5)
+
+        # __share_group_state (made by the first state write): two replicas, min.insync.replicas 2.
+        replicas = json.loads(zk.get(f"/brokers/topics/{STATE}")[0])["partitions"]["0"]
+        assert len(replicas) == 2
+        assert topic_configs(zk, STATE)["min.insync.replicas"] == "2"
+        for b in cluster.brokers.values():
+            assert "Traceback" not in b.log_text()
 
 
 @pytest.mark.slow
 def test_share_coordinator_and_partition_leader_killed_records_in_flight_come_back_counted(
-        share_cluster: Cluster, zk_client: KazooClient) -> None:
-    cluster, zk = share_cluster, zk_client
+        zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
+    # Two of the three brokers are killed: the one left is the whole ISR of __share_group_state, so
+    # its min.insync.replicas (share.coordinator.state.topic.min.isr, 2 by default, which would refuse
+    # every state write then, as Kafka's would) is 1 here.
+    with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER, share_coordinator_state_topic_min_isr="1") as cluster:
+        _coordinator_and_leader_killed(cluster, zk_client)
+
+
+def _coordinator_and_leader_killed(cluster: Cluster, zk: KazooClient) -> None:
     # The share coordinator (the leader of __share_group_state-0) and the partition leader differ, so
     # the leader writes its state to another broker.
     coordinator_key_any = coordinator_key(GROUP, uuid.UUID(int=1), 0)
@@ -334,3 +442,121 @@ def test_java_share_consumer_reads_partitions_led_by_every_broker(
             consumer.kill()
             consumer.wait()
     assert sorted(w for w in out.split() if w.startswith("job-")) == values
+
+
+def consume_once(cluster: Cluster, zk: KazooClient, tid: uuid.UUID, coordinator: int, leader: int, count: int,
+                 accept: int | None = None) -> Fetched:
+    """A member joins, acquires ``count`` records at the leader, accepts them (``accept``: only that
+    many, the rest are released when its share session closes) and leaves the group."""
+    member_id = kafka_uuid()
+    beats = Heartbeats(cluster, member_id)
+    beats.start()
+    try:
+        assert beats.joined.wait(30), "the member did not join"
+        fetcher = Fetcher(cluster, zk, member_id, tid)
+        got = fetcher.fetch(count)
+        assert fetcher.node == leader
+        first = min(got.values)
+        last = max(got.values) if accept is None else first + accept - 1
+        assert fetcher.acknowledge(first, last, ACCEPT) == 0
+        assert fetcher.session is not None
+        fetcher.session.close_session()
+        fetcher.session.close()
+    finally:
+        beats.stopped.set()
+        beats.join(5)
+    gone = ShareMember(cluster.brokers[coordinator].port, GROUP, [TOPIC], member_id=member_id)
+    try:
+        assert gone.leave()["error_code"] == 0
+    finally:
+        gone.close()
+    return got
+
+
+def share_offsets(port: int, group: str = GROUP) -> dict[tuple[str, int], tuple[int, int]]:
+    """DescribeShareGroupOffsets of every share-partition of a group: (start offset, error code)."""
+    with RawClient(port) as c:
+        body = c.call(ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, 0, {"groups": [{"group_id": group, "topics": None}]})
+    g = body["groups"][0]
+    assert g["error_code"] == 0, g
+    return {(t["topic_name"], p["partition_index"]): (p["start_offset"], p["error_code"])
+            for t in g["topics"] for p in t["partitions"]}
+
+
+def test_offsets_admin_goes_through_the_share_coordinators(share_cluster: Cluster, zk_client: KazooClient) -> None:
+    """DescribeShareGroupOffsets and AlterShareGroupOffsets at the group coordinator ask the share
+    coordinator of each share-partition (ReadShareGroupStateSummary, InitializeShareGroupState),
+    and a reset is seen by the partition's leader, a third broker that held the share-partition."""
+    cluster, zk = share_cluster, zk_client
+    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+    leader = next(i for i in (1, 2, 3) if i != coordinator)
+    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+    full_isr(cluster, zk, TOPIC)
+    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, TOPIC)
+    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(5)])
+
+    first = consume_once(cluster, zk, tid, coordinator, leader, 5)
+    assert first.values == {i: b"%d" % i for i in range(5)}
+    # Described by the group coordinator from the share coordinator's state (accepted: start offset 5).
+    assert share_offsets(cluster.brokers[coordinator].port) == {(TOPIC, 0): (5, 0)}
+    with RawClient(cluster.brokers[coordinator].port) as c:
+        moved = c.call(ApiKey.ALTER_SHARE_GROUP_OFFSETS, 0, {"group_id": GROUP, "topics": [
+            {"topic_name": TOPIC, "partitions": [{"partition_index": 0, "start_offset": 2}]}]})
+    assert moved["error_code"] == 0, moved
+    assert [(t["topic_name"], [p["error_code"] for p in t["partitions"]]) for t in moved["responses"]] == [
+        (TOPIC, [0])]
+    assert share_offsets(cluster.brokers[coordinator].port) == {(TOPIC, 0): (2, 0)}
+    share_coordinator = int(find(cluster.brokers[1].port, coordinator_key(GROUP, tid, 0), 2)["node_id"])
+    assert stored_start(cluster.brokers[share_coordinator].port, tid) == 2
+    # The leader held the share-partition at start offset 5: the next member's share session reads
+    # the reset state back, and 2..4 are delivered again.
+    again = consume_once(cluster, zk, tid, coordinator, leader, 3)
+    assert again.values == {i: b"%d" % i for i in range(2, 5)} and set(again.delivery_counts.values()) == {1}
+    wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == 5, 20, "2..4 accepted")
+
+    # Deleted (DeleteShareGroupState at the share coordinator): the leader, which held it, starts the
+    # share-partition afresh (share.auto.offset.reset earliest) at the next member's share session.
+    with RawClient(cluster.brokers[coordinator].port) as c:
+        deleted = c.call(ApiKey.DELETE_SHARE_GROUP_OFFSETS, 0, {"group_id": GROUP, "topics": [{"topic_name": TOPIC}]})
+    assert deleted["error_code"] == 0 and [(t["topic_name"], t["error_code"]) for t in deleted["responses"]] == [
+        (TOPIC, 0)], deleted
+    assert stored_start(cluster.brokers[share_coordinator].port, tid) == -1
+    assert share_offsets(cluster.brokers[coordinator].port) == {}
+    afresh = consume_once(cluster, zk, tid, coordinator, leader, 5)
+    assert afresh.values == {i: b"%d" % i for i in range(5)} and set(afresh.delivery_counts.values()) == {1}
+    # DeleteGroups of the (empty) share group deletes the state of its share-partitions there too.
+    wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == 5, 20, "0..4 accepted")
+    with RawClient(cluster.brokers[coordinator].port) as c:
+        gone = c.call(ApiKey.DELETE_GROUPS, 2, {"groups_names": [GROUP]})
+    assert gone["results"][0]["error_code"] == 0, gone
+    wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == -1, 20, "the state deleted")
+    for b in cluster.brokers.values():
+        assert "Traceback" not in b.log_text()
+
+
+@pytest.mark.java
+def test_kafka_share_groups_tool_describes_offsets_kept_by_share_coordinators(
+        share_cluster: Cluster, zk_client: KazooClient, kafka_java: Java) -> None:  # noqa: F811
+    """Kafka's ``kafka-share-groups --describe`` against the cluster: the start offset it shows is the
+    one the share coordinator keeps for a share-partition led by another broker."""
+    cluster, zk = share_cluster, zk_client
+    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+    leader = next(i for i in (1, 2, 3) if i != coordinator)
+    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+    full_isr(cluster, zk, TOPIC)
+    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, TOPIC)
+    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(4)])
+    consume_once(cluster, zk, tid, coordinator, leader, 4, accept=2)  # 0, 1 accepted; 2, 3 released
+    proc = subprocess.run([kafka_java.java, *JVM_OPTS, "-cp", kafka_java.classpath,
+                           "org.apache.kafka.tools.consumer.group.ShareGroupCommand", "--bootstrap-server",
+                           cluster.bootstrap, "--describe", "--group", GROUP], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line.split()[:1] == [GROUP]]
+    assert [r[:4] for r in rows] == [[GROUP, TOPIC, "0", "2"]], proc.stdout
