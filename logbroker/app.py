@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from logbroker.cluster.node import ClusterNode
     from logbroker.cluster.share_forwarder import ShareForwarder
     from logbroker.cluster.share_persister import ClusterSharePersister
+    from logbroker.security.scram_zookeeper import ScramZooKeeperStore
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ SHARE_SWEEP_MS = 1000  # how often the share sessions of HTTP members gone at th
 MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
 # Opening logs for the cleaner yields to other tasks after this long on the loop (seconds).
 OPEN_SLICE_S = 0.002
+RELOAD_RETRY_S = 1.0  # a cluster's SCRAM credentials: the wait before a reload ZooKeeper did not answer runs again
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,7 +358,8 @@ class App:
 
     async def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps SCRAM credentials in ZooKeeper (/config/users), read and written in worker
-        threads; a change notification reloads them (a worker thread too)."""
+        threads, each change or reload within ``request.timeout.ms``; a change notification (or a
+        lost connection, which drops the watch) reloads them, again until ZooKeeper answers."""
         from logbroker.security.scram_zookeeper import ScramZooKeeperStore  # kazoo: a cluster only
 
         loop = asyncio.get_running_loop()
@@ -365,12 +368,25 @@ class App:
 
         def changed() -> None:  # kazoo's thread
             if holder:
-                loop.call_soon_threadsafe(self._in_background, asyncio.to_thread(holder[0].reload),
+                loop.call_soon_threadsafe(self._in_background, self._reload_credentials(holder[0]),
                                           "SCRAM credential reload")
 
-        store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed)
+        timeout_s = self.broker.config.get_int("request.timeout.ms") / 1000
+        store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed, timeout_s)
         holder.append(store)
         self.broker.credentials = store
+
+    @staticmethod
+    async def _reload_credentials(store: ScramZooKeeperStore) -> None:
+        """Reload the SCRAM credentials in a worker thread; while ZooKeeper does not answer, again
+        every ``RELOAD_RETRY_S`` (only a reload that reaches ZooKeeper re-arms the change watch)."""
+        while True:
+            try:
+                await asyncio.to_thread(store.reload)
+                return
+            except StorageError as exc:  # ClusterStateUnavailableError: logged, then tried again
+                log.warning("%s; trying again in %.0fs", exc, RELOAD_RETRY_S)
+            await asyncio.sleep(RELOAD_RETRY_S)
 
     async def _group_configs_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps group configs (``share.*``) in ZooKeeper's config znodes, so every broker
@@ -393,11 +409,12 @@ class App:
 
     async def _client_quotas_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps client quotas in ZooKeeper's config znodes, read and written there by every
-        broker (worker threads)."""
+        broker (worker threads, each call within ``request.timeout.ms``)."""
         from logbroker.client_quotas_zookeeper import ClientQuotaZooKeeperStore  # kazoo: a cluster only
 
         assert self.broker is not None
-        self.broker.client_quotas = await asyncio.to_thread(ClientQuotaZooKeeperStore, cluster.zk)
+        timeout_s = self.broker.config.get_int("request.timeout.ms") / 1000
+        self.broker.client_quotas = await asyncio.to_thread(ClientQuotaZooKeeperStore, cluster.zk, timeout_s)
 
     async def _token_revocations_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps revoked HTTP tokens in ZooKeeper (/config/http_token_revocations), so a

@@ -33,6 +33,7 @@ from logbroker.checkpoint_writer import CheckpointWriter
 from logbroker.client_quotas import ClientQuotaStore, QuotaStorage
 from logbroker.config import BrokerConfig, describe_broker, load_dynamic, save_dynamic
 from logbroker.errors import (
+    ClusterTopicChangeError,
     CorruptBatchError,
     InternalTopicError,
     InvalidConfigError,
@@ -109,9 +110,13 @@ _KEYLESS = "Compacted topic cannot accept message without key in topic partition
 
 def _local_only(in_cluster: bool, action: str) -> None:
     """The synchronous topic changes act on this broker alone; in a cluster a replicated topic changes
-    through the cluster first (the ``*_async`` methods), so calling them there is a programming error."""
+    through the cluster first (the ``*_async`` methods the fronts use). Asked of one broker alone, the
+    change is refused: ClusterTopicChangeError (INVALID_REQUEST, HTTP 400), logged."""
     if in_cluster:
-        raise RuntimeError(f"{action}: a cluster's topic changes go through the cluster (the async method)")
+        log.error("%s refused: a topic the cluster replicates changes through the cluster, not on one broker",
+                  action)
+        raise ClusterTopicChangeError(f"{action}: a topic the cluster replicates is changed through the cluster "
+                                      "(CreateTopics, CreatePartitions, DeleteTopics), never on one broker alone")
 
 
 @contextmanager
@@ -288,22 +293,10 @@ class Broker:
     def has_partition(self, topic: str, partition: int) -> bool:
         return self.store.has_topic(topic) and 0 <= partition < self.store.topic(topic).partitions
 
-    def ensure_topic(self, name: str) -> bool:
-        """True if the topic exists, creating it when ``auto.create.topics.enable`` allows.
-
-        Internal topics are never auto-created by a client's request: the broker creates them itself
-        with their own configuration (compaction).
-        """
-        if self.store.has_topic(name):
-            return True
-        if is_internal(name) or not self.config.get_bool("auto.create.topics.enable"):
-            return False
-        self.create_topic(name, self.config.get_int("num.partitions"), {})
-        log.info("auto-created topic %s with %d partition(s)", name, self.config.get_int("num.partitions"))
-        return True
-
     async def ensure_topic_async(self, name: str) -> bool:
-        """``ensure_topic`` for the fronts: in a cluster an auto-created topic is registered with the
+        """True if the topic exists, creating it when ``auto.create.topics.enable`` allows. Internal
+        topics are never auto-created by a client's request: the broker creates them itself with their
+        own configuration (compaction). In a cluster an auto-created topic is registered with the
         cluster first, without the event loop waiting on it."""
         if self.store.has_topic(name):
             return True
@@ -323,7 +316,8 @@ class Broker:
 
         Raises InvalidReplicationFactorError, InvalidTopicError, TopicExistsError,
         InvalidPartitionsError or InvalidConfigError; a failed create leaves no topic behind.
-        A topic a cluster replicates is registered with the cluster first: ``create_topic_async``.
+        A topic a cluster replicates is registered with the cluster first: ``create_topic_async``;
+        here it is refused with ClusterTopicChangeError.
         """
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
@@ -396,10 +390,11 @@ class Broker:
 
         Raises TopicDeletionDisabledError (``delete.topic.enable=false``), UnknownTopicError, or
         TopicAuthorizationError for an internal topic other than ``__consumer_offsets``. A topic a
-        cluster replicates is removed from the cluster: ``delete_topic_async``.
+        cluster replicates (``__consumer_offsets`` too) is removed from the cluster:
+        ``delete_topic_async``; here it is refused with ClusterTopicChangeError.
         """
         self._check_deletable(name)
-        _local_only(self.ownership is not None and not is_internal(name), f"deleting topic {name}")
+        _local_only(self.ownership is not None and is_replicated(name), f"deleting topic {name}")
         return self.forget_topic(name)
 
     def _check_deletable(self, name: str) -> None:
@@ -448,11 +443,12 @@ class Broker:
 
     async def delete_topic_async(self, name: str, *, timeout_s: float | None = None) -> TopicInfo:
         """``delete_topic`` for the fronts: the topic is gone from the broker at once (on the event
-        loop), and its data files are removed in a worker thread. In a cluster the deletion goes
-        through the cluster state (marked for deletion in a worker thread, then waited for up to
-        ``timeout_s``, DeleteTopics' ``timeout_ms``), internal topics aside: they are each broker's own."""
+        loop), and its data files are removed in a worker thread. In a cluster the deletion of a topic
+        the cluster replicates (``__consumer_offsets`` included: every broker's copy and the groups on
+        it go, as Kafka deletes it) goes through the cluster state (marked for deletion in a worker
+        thread, then waited for up to ``timeout_s``, DeleteTopics' ``timeout_ms``)."""
         self._check_deletable(name)
-        if self.ownership is not None and not is_internal(name):
+        if self.ownership is not None and is_replicated(name):
             info = self.store.topic(name)
             await self.ownership.unpublish_topic(name, timeout_s)
             if self.topic_id(name) != info.topic_id:

@@ -15,8 +15,10 @@ credential change keeps the quotas). The rules are those of a single broker
 its znode and a change notification. Nothing is cached: every broker's DescribeClientQuotas reads
 ZooKeeper, so an alteration through one broker is described by all of them at once.
 
-Both calls block (ZooKeeper): run them in a worker thread. Without ZooKeeper they raise, or answer
-per entity, ClusterStateUnavailableError (REQUEST_TIMED_OUT).
+Both calls block (ZooKeeper): run them in a worker thread. Each call's ZooKeeper work ends by one
+deadline, ``request.timeout.ms`` after it starts (``logbroker/zookeeper_deadline.py``). Without
+ZooKeeper, or past the deadline, they raise, or answer per entity (every entity not yet written),
+ClusterStateUnavailableError (REQUEST_TIMED_OUT).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from logbroker.client_quotas import (
 )
 from logbroker.config_znodes import CONFIG, Config, change_config, desanitize, read_config, sanitize
 from logbroker.errors import ClusterStateUnavailableError, InvalidRequestError
+from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
 log = logging.getLogger(__name__)
 
@@ -78,63 +81,61 @@ def _quotas_of(config: Config, keys: tuple[str, ...], where: str) -> dict[str, f
 class ClientQuotaZooKeeperStore:
     """A ``QuotaStorage`` over ZooKeeper (see the module docstring)."""
 
-    def __init__(self, zk: KazooClient) -> None:
-        """Blocking: built in a worker thread."""
+    def __init__(self, zk: KazooClient, timeout_s: float) -> None:
+        """``timeout_s``: how long one call may wait on ZooKeeper. Blocking: built in a worker thread."""
         self.zk = zk
+        self.timeout_s = timeout_s
+        calls = ZooKeeperDeadline(zk, timeout_s, "client quota znodes not made")
         for kind in ("users", "clients", "ips", "changes"):
-            zk.ensure_path(f"{CONFIG}/{kind}")
-
-    def _connected(self, what: str) -> None:
-        if not self.zk.connected:  # kazoo would hold the request until it reconnects
-            raise ClusterStateUnavailableError(f"{what}: ZooKeeper is not connected")
+            calls.ensure_path(f"{CONFIG}/{kind}")
 
     def read(self) -> Quotas:
         """Every entity that has a quota. Blocking."""
-        self._connected("client quotas not read")
         try:
-            return self._read()
+            return self._read(ZooKeeperDeadline(self.zk, self.timeout_s, "client quotas not read"))
         except KazooException as exc:
             raise ClusterStateUnavailableError(f"client quotas not read: ZooKeeper: {exc!r}") from exc
 
-    def _read(self) -> Quotas:
+    def _read(self, calls: ZooKeeperDeadline) -> Quotas:
         quotas: Quotas = {}
 
         def add(entity: Entity, path: str, keys: tuple[str, ...]) -> None:
-            values = _quotas_of(read_config(self.zk, path), keys, path)
+            values = _quotas_of(read_config(calls, path), keys, path)
             if values:
                 quotas[normalize(entity)] = values
 
         for kind, entity_type, keys in (("users", "user", _CLIENT_KEYS), ("clients", "client-id", _CLIENT_KEYS),
                                         ("ips", "ip", _IP_KEYS)):
-            for znode in self._children(f"{CONFIG}/{kind}"):
+            for znode in _children(calls, f"{CONFIG}/{kind}"):
                 name = desanitize(znode)
                 add(((entity_type, name),), f"{CONFIG}/{kind}/{znode}", keys)
                 if kind != "users":
                     continue
-                for client in self._children(f"{CONFIG}/users/{znode}/clients"):
+                for client in _children(calls, f"{CONFIG}/users/{znode}/clients"):
                     add((("user", name), ("client-id", desanitize(client))),
                         f"{CONFIG}/users/{znode}/clients/{client}", keys)
         return quotas
 
-    def _children(self, path: str) -> list[str]:
-        try:
-            return list(self.zk.get_children(path))
-        except NoNodeError:
-            return []
-
     def alter(self, alterations: list[QuotaAlteration], validate_only: bool) -> Results:
-        """Validate, then write each accepted entity (unless ``validate_only``). Blocking."""
+        """Validate, then write each accepted entity (unless ``validate_only``), all by one deadline.
+        Blocking."""
         results: Results = []
+        calls: ZooKeeperDeadline | None = None
         for alteration, refusal in validate(alterations):
             if refusal is not None:
                 results.append((alteration, InvalidRequestError(refusal)))
             elif validate_only:
                 results.append((alteration, None))
             else:
-                results.append((alteration, self._write(alteration)))
+                try:
+                    calls = calls or ZooKeeperDeadline(self.zk, self.timeout_s, "client quotas not changed")
+                except ClusterStateUnavailableError as exc:  # not connected
+                    results.append((alteration, exc))
+                    continue
+                results.append((alteration, self._write(calls, alteration)))
         return results
 
-    def _write(self, alteration: QuotaAlteration) -> ClusterStateUnavailableError | None:
+    def _write(self, calls: ZooKeeperDeadline, alteration: QuotaAlteration) -> ClusterStateUnavailableError | None:
         entity = normalize(alteration.components)
         path = entity_path(entity)
         keys = _IP_KEYS if "ip" in dict(entity) else _CLIENT_KEYS
@@ -147,10 +148,16 @@ class ClientQuotaZooKeeperStore:
             config.update({k: value_text(k, v) for k, v in values.items()})
 
         try:
-            self._connected(f"client quotas of {path} not changed")
-            change_config(self.zk, path, change)
+            change_config(calls, path, change)
         except ClusterStateUnavailableError as exc:
             return exc
         except KazooException as exc:
             return ClusterStateUnavailableError(f"client quotas of {path} not changed: ZooKeeper: {exc!r}")
         return None
+
+
+def _children(calls: ZooKeeperDeadline, path: str) -> list[str]:
+    try:
+        return calls.get_children(path)
+    except NoNodeError:
+        return []

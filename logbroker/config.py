@@ -162,6 +162,10 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "ZooKeeper session timeout: a silent broker loses its registration after this.", 1),
         BrokerProperty("zookeeper.connection.timeout.ms", _int, "18000",
                        "How long start-up waits for the first ZooKeeper connection.", 1),
+        BrokerProperty("request.timeout.ms", _int, "30000",
+                       "How long the broker waits on ZooKeeper for a client's client-quota or SCRAM "
+                       "credential request before answering REQUEST_TIMED_OUT (a cluster; Kafka: how long "
+                       "the broker waits on its own requests, such as those forwarded to the controller).", 0),
         BrokerProperty("replica.high.watermark.checkpoint.interval.ms", _int, "5000",
                        "How often each partition's high watermark is written to replication-offset-checkpoint "
                        "(a cluster).", 1, type=ConfigType.LONG),

@@ -18,7 +18,8 @@ not know survive. Sources: Kafka 3.x ``kafka.zk.ZkData`` (ConfigEntityZNode,
 ConfigEntityChangeNotificationZNode), ``kafka.server.ConfigType`` and ``ConfigEntityName.Default``,
 ``org.apache.kafka.common.utils.Sanitizer``, ``kafka.zk.AdminZkClient.changeConfigs``.
 
-Blocking (kazoo calls): run in a worker thread.
+Blocking (kazoo calls, each bounded by the work's deadline: ``logbroker/zookeeper_deadline.py``): run
+in a worker thread.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from urllib.parse import quote, unquote_plus
 
-from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
+
+from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,16 @@ def desanitize(text: str) -> str | None:
     return None if text == DEFAULT_ENTITY else unquote_plus(text)
 
 
+_SANITIZED = re.compile(r"(?:[A-Za-z0-9._\-]|%[0-9A-Fa-f]{2})*")
+
+
+def is_sanitized(text: str) -> bool:
+    """True when ``text`` can be a name ``sanitize`` wrote (only letters, digits, ``._-`` and
+    ``%XX`` escapes), so it is read through ``desanitize``; a znode named otherwise holds a name
+    written as it was typed (logbroker before it encoded SCRAM user names)."""
+    return text == DEFAULT_ENTITY or _SANITIZED.fullmatch(text) is not None
+
+
 def decode(data: bytes) -> Config:
     """The ``config`` map of a znode's bytes (empty for an empty znode); ValueError when unreadable."""
     doc = json.loads(data) if data else {}
@@ -70,7 +83,7 @@ def encode(config: Config) -> bytes:
     return json.dumps({"version": 1, "config": config}, sort_keys=True).encode()
 
 
-def read_config(zk: KazooClient, path: str) -> Config:
+def read_config(zk: ZooKeeperDeadline, path: str) -> Config:
     """The config map at ``path``; empty when it does not exist or cannot be read (logged)."""
     try:
         data, _ = zk.get(path)
@@ -83,7 +96,7 @@ def read_config(zk: KazooClient, path: str) -> Config:
         return {}
 
 
-def change_config(zk: KazooClient, entity_path: str, change: Callable[[Config], None]) -> None:
+def change_config(zk: ZooKeeperDeadline, entity_path: str, change: Callable[[Config], None]) -> None:
     """Apply ``change`` to the config map of ``/config/<entity_path>`` (created when missing),
     conditional on the version read, then post a change notification."""
     path = f"{CONFIG}/{entity_path}"
@@ -114,7 +127,7 @@ def change_config(zk: KazooClient, entity_path: str, change: Callable[[Config], 
     notify(zk, entity_path)
 
 
-def notify(zk: KazooClient, entity_path: str) -> None:
+def notify(zk: ZooKeeperDeadline, entity_path: str) -> None:
     """Post a change notification for ``entity_path`` and drop the oldest beyond ``KEEP_CHANGES``."""
     zk.create(f"{CHANGES}/{CHANGE_PREFIX}",
               json.dumps({"version": 2, "entity_path": entity_path}).encode(), sequence=True, makepath=True)

@@ -14,6 +14,9 @@ HTTP front once to statuses (``logbroker/http/errors.py``).
     LogStorageError                  KAFKA_STORAGE_ERROR (56)              the disk refused a write (full, quota, I/O)
     InvalidRequestError              INVALID_REQUEST (42)                  a request names another broker, or asks
                                                                            for something no broker could do
+    ClusterTopicChangeError          INVALID_REQUEST (42)                  a topic the cluster replicates changed on
+                                                                           this broker alone (a core method that
+                                                                           cannot reach the cluster)
     NotLeaderOrFollowerError         NOT_LEADER_OR_FOLLOWER (6)            the partition is led by another broker
     LeaderNotAvailableError          LEADER_NOT_AVAILABLE (5)              the partition has no live leader
     NotEnoughReplicasError           NOT_ENOUGH_REPLICAS (19)              acks=all, ISR below min.insync.replicas
@@ -78,6 +81,13 @@ class InvalidRequestError(BrokerError):
     this broker's: Kafka's "Unexpected broker id")."""
 
 
+class ClusterTopicChangeError(InvalidRequestError):
+    """A synchronous core method was asked to create, grow or delete a topic the cluster replicates.
+    Such a change is registered with the cluster first (ZooKeeper, in a worker thread: the core's
+    ``*_async`` methods, which every front uses); done on one broker alone it would leave that broker
+    out of step with the others, so it is refused (HTTP 400)."""
+
+
 class NotLeaderOrFollowerError(BrokerError):
     """This broker does not lead the partition (in a cluster); the client refreshes its metadata."""
 
@@ -136,6 +146,7 @@ class UnknownLeaderEpochError(BrokerError):
 __all__ = [
     "BrokerError",
     "ClusterStateUnavailableError",
+    "ClusterTopicChangeError",
     "CorruptBatchError",
     "ElectionNotNeededError",
     "EligibleLeadersNotAvailableError",

@@ -34,6 +34,7 @@ from kazoo.exceptions import KazooException
 
 from logbroker.config_znodes import CHANGES, CONFIG, Config, change_config, desanitize, read_config, sanitize
 from logbroker.errors import ClusterStateUnavailableError
+from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ class GroupConfigZooKeeperStore:
 
     # ------------------------------------------------------------------ blocking (worker threads)
     def read(self, group_id: str) -> GroupConfigs:
-        return _strings(read_config(self.zk, f"{GROUPS}/{sanitize(group_id)}"))
+        calls = ZooKeeperDeadline(self.zk, ZOOKEEPER_TIMEOUT_S, f"configs of group {group_id!r} not read")
+        return _strings(read_config(calls, f"{GROUPS}/{sanitize(group_id)}"))
 
     def change(self, group_id: str, changes: Mapping[str, str | None]) -> GroupConfigs:
         """One conditional read-modify-write of the group's znode and a change notification; the
@@ -117,7 +119,8 @@ class GroupConfigZooKeeperStore:
             after[:] = [_strings(config)]
 
         with self._lock:
-            change_config(self.zk, f"groups/{sanitize(group_id)}", apply)
+            calls = ZooKeeperDeadline(self.zk, ZOOKEEPER_TIMEOUT_S, f"configs of group {group_id!r} not changed")
+            change_config(calls, f"groups/{sanitize(group_id)}", apply)
             configs = after[0] if after else {}
             current = dict(self._configs)
             if configs:
@@ -131,12 +134,13 @@ class GroupConfigZooKeeperStore:
     def reload(self) -> None:
         """Read every group's configs again."""
         with self._lock:
+            calls = ZooKeeperDeadline(self.zk, ZOOKEEPER_TIMEOUT_S, "group configs not reloaded")
             configs: dict[str, GroupConfigs] = {}
-            for znode in self.zk.get_children(GROUPS):
+            for znode in calls.get_children(GROUPS):
                 group_id = desanitize(znode)
                 if group_id is None:
                     continue
-                values = _strings(read_config(self.zk, f"{GROUPS}/{znode}"))
+                values = _strings(read_config(calls, f"{GROUPS}/{znode}"))
                 if values:
                     configs[group_id] = values
             self._configs = configs

@@ -9,22 +9,26 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from logbroker.broker import EARLIEST, LATEST, Broker
 from logbroker.config import BrokerConfig
 from logbroker.errors import (
+    ClusterTopicChangeError,
     InternalTopicError,
     InvalidRecordError,
     InvalidReplicationFactorError,
     LogStorageError,
+    StorageError,
     TopicAuthorizationError,
     TopicDeletionDisabledError,
     UnknownTopicError,
 )
+from logbroker.groups.offsets_topic import BrokerGroupLog
 from logbroker.kafka.error_codes import ErrorCode
+from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import RequestContext
 from logbroker.kafka.handlers.produce import handle_produce
 from logbroker.records import RecordInput, build_batch
@@ -75,7 +79,29 @@ def test_consumer_offsets_may_be_deleted_but_not_the_other_internal_topics(broke
     with pytest.raises(TopicAuthorizationError):
         broker.delete_topic("__share_group_state")
     assert broker.has_topic("__share_group_state") and deleted == ["__consumer_offsets"]
-    assert not broker.ensure_topic("__transaction_state")  # never auto-created for a client
+    assert not asyncio.run(broker.ensure_topic_async("__transaction_state"))  # never auto-created for a client
+
+
+def test_a_cluster_brokers_synchronous_topic_changes_are_refused_with_a_typed_error(
+        broker: Broker, caplog: pytest.LogCaptureFixture) -> None:
+    """In a cluster a replicated topic changes through the cluster (the ``*_async`` methods every front
+    uses); the synchronous methods, which act on this broker alone, refuse with ClusterTopicChangeError
+    (INVALID_REQUEST, HTTP 400) and a log line, and the group log's safety net gets the same refusal
+    (its coordinator answers COORDINATOR_NOT_AVAILABLE to a StorageError) instead of a bare RuntimeError."""
+    broker.create_topic("held", 1, {})
+    broker.ownership = cast(Any, object())  # any ownership: this broker is in a cluster
+    with caplog.at_level(logging.ERROR, logger="logbroker.broker"):
+        with pytest.raises(ClusterTopicChangeError, match="creating topic t: a topic the cluster replicates"):
+            broker.create_topic("t", 1, {})
+        with pytest.raises(ClusterTopicChangeError):
+            broker.create_partitions("held", 2)
+        with pytest.raises(ClusterTopicChangeError):
+            broker.delete_topic("held")
+        with pytest.raises(ClusterTopicChangeError) as refused:
+            BrokerGroupLog(broker, 3).append(0, [(b"k", b"v")], NOW)
+    assert isinstance(refused.value, StorageError) and error_code_for(refused.value) == ErrorCode.INVALID_REQUEST
+    assert sum("refused: a topic the cluster replicates" in r.getMessage() for r in caplog.records) == 4
+    assert broker.topic_names() == ["held"] and broker.topic("held").partitions == 1
 
 
 def test_topic_rules(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logbroker.config_znodes import DEFAULT_ENTITY, decode, desanitize, encode, sanitize
+from logbroker.config_znodes import DEFAULT_ENTITY, decode, desanitize, encode, is_sanitized, sanitize
 
 
 @pytest.mark.parametrize(("name", "znode"), [
@@ -14,6 +14,13 @@ from logbroker.config_znodes import DEFAULT_ENTITY, decode, desanitize, encode, 
 def test_names_are_sanitized_as_kafka_and_read_back(name: str | None, znode: str) -> None:
     assert sanitize(name) == znode
     assert desanitize(znode) == name
+    assert is_sanitized(znode)
+
+
+@pytest.mark.parametrize("raw", ["alice@example.com", "a+b", "50%", "%zz", "é", "a:b", "a*b", "x~y", "a b"])
+def test_a_name_sanitize_could_not_have_written_is_told_apart(raw: str) -> None:
+    assert not is_sanitized(raw)
+    assert is_sanitized(sanitize(raw))
 
 
 def test_a_config_map_keeps_entries_it_does_not_know() -> None:

@@ -27,6 +27,8 @@ ZooKeeper. What was read or written is applied on the loop (``_apply_view`` and 
 own last lines), so the loop's view of the cluster changes only on the loop. A topic adopted or
 grown there has its local metadata file written off the loop too (``Broker.adopt_topic``,
 ``Broker.grow_topic``); the pass or admin method awaits it before it records the topic's assignment.
+A topic this broker changes through an admin method while a pass reads is left out of that pass
+(it may be newer here than in the view) and read again by the next; the rest of the view applies.
 """
 
 from __future__ import annotations
@@ -149,7 +151,10 @@ class ClusterNode:
         self._controller_id = -1
         self._isr_tasks: set[asyncio.Task[None]] = set()
         self._removals: set[asyncio.Task[None]] = set()  # directories of replicas this broker dropped
-        self._local_changes = 0  # topic changes this broker wrote; a pass that saw none of them is redone
+        self._local_changes = 0  # topic changes this broker wrote, counted
+        # topic -> the count of its last change here: a pass that began reading before it leaves that
+        # topic as this broker holds it and reads it again (``_conflicts``)
+        self._changed_topics: dict[str, int] = {}
         self._passes = 0  # passes applied
         self.deletions: dict[str, TopicAssignment] = {}  # topics marked for deletion, as the last pass read
         self._confirming: set[str] = set()
@@ -281,14 +286,14 @@ class ClusterNode:
 
     async def _reconcile(self) -> None:
         """One pass: read the cluster state (and, as controller, act on it) in a worker thread, so the
-        event loop never waits on ZooKeeper; then apply it here, on the loop."""
+        event loop never waits on ZooKeeper; then apply it here, on the loop. A topic this broker
+        changed meanwhile (created, grown, marked for deletion) may be newer here than in the view:
+        the pass applies everything else and reads that topic again at once (``_conflicts``)."""
         known = {name: a.topic_id for name, a in self.assignments.items()}
-        changes = self._local_changes
+        since = self._local_changes
+        self._changed_topics.clear()  # changes before this read: it sees them
         view = await asyncio.to_thread(self._read_view, known)
-        if changes != self._local_changes:
-            self._wake.set()  # this broker registered a topic change meanwhile: read again
-            return
-        await self._apply_view(view, known)
+        await self._apply_view(view, known, since)
 
     def _read_view(self, known: dict[str, uuid.UUID]) -> ClusterView:
         """ZooKeeper reads (each re-arming its watch) and the controller's work; a worker thread."""
@@ -374,33 +379,50 @@ class ClusterNode:
                 states[(topic, p)] = (PartitionState.from_json(data), stat.version)
         return states
 
-    async def _apply_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
+    def _changed_locally(self, topic: str) -> None:
+        """This broker wrote a change of ``topic`` to ZooKeeper (and applied it here)."""
+        self._local_changes += 1
+        self._changed_topics[topic] = self._local_changes
+
+    def _conflicts(self, since: int) -> set[str]:
+        """The topics this broker changed after a pass read from change count ``since`` on: the view
+        may predate the change, so the pass leaves them as they are here."""
+        return {name for name, count in self._changed_topics.items() if count > since}
+
+    async def _apply_view(self, view: ClusterView, known: dict[str, uuid.UUID], since: int) -> None:
         """On the loop: first the local copies of the topics the view adds or grows (their metadata
         files written off the loop, awaited until durable); then, in one step, brokers, topics and
         this broker's roles (``_record_view``), so roles only ever apply to partitions the local
-        copy has. A change this broker registered while the files were written makes the view stale:
-        the pass ends there and the next one reads again."""
-        changes = self._local_changes
-        await self._write_local_copies(view)
-        if changes != self._local_changes:
+        copy has. Topics this broker changed since the read began, before or while the files were
+        written, are left out and read again by the next pass, woken at once."""
+        await self._write_local_copies(view, self._conflicts(since))
+        conflicts = self._conflicts(since)
+        if conflicts:
+            log.debug("broker %d: topics %s changed here during the pass; read again", self.broker_id,
+                      sorted(conflicts))
             self._wake.set()
-            return
-        self._record_view(view, known)
+        self._record_view(view, known, conflicts)
 
-    async def _write_local_copies(self, view: ClusterView) -> None:
-        """Adopt the topics the view adds and grow those it grows. A name whose local copy is an
-        older topic is left to ``_record_view`` (which deletes that copy) and the next pass."""
+    async def _write_local_copies(self, view: ClusterView, conflicts: set[str]) -> None:
+        """Adopt the topics the view adds and grow those it grows (a local copy with fewer partitions
+        than the view's assignment, also one whose growth this broker asked for and is still writing:
+        that is awaited). A name whose local copy is an older topic is left to ``_record_view`` (which
+        deletes that copy) and the next pass; one in ``conflicts`` to the next pass."""
         for name, assignment in view.assignments.items():
+            if name in conflicts:
+                continue
             held = self.assignments.get(name)
             if held is None:
                 if self.broker.topic_id(name) in (None, assignment.topic_id):
                     await self.broker.adopt_topic(name, len(assignment.replicas), view.configs.get(name, {}),
                                                   assignment.topic_id)
-            elif held.topic_id == assignment.topic_id and len(assignment.replicas) > len(held.replicas):
+            elif (held.topic_id == assignment.topic_id and self.broker.topic_id(name) == held.topic_id
+                  and len(assignment.replicas) > self.broker.topic(name).partitions):
                 await self.broker.grow_topic(name, len(assignment.replicas))
 
-    def _record_view(self, view: ClusterView, known: dict[str, uuid.UUID]) -> None:
-        """The view applied on the loop, in one step, once ``_write_local_copies`` is done."""
+    def _record_view(self, view: ClusterView, known: dict[str, uuid.UUID], conflicts: set[str]) -> None:
+        """The view applied on the loop, in one step, once ``_write_local_copies`` is done; the topics
+        in ``conflicts`` keep their assignment, states and deletion mark as held here."""
         for gone in set(self.brokers) - set(view.brokers):
             log.info("broker %d left the cluster", gone)
         for i, czxid in view.registrations.items():
@@ -409,11 +431,14 @@ class ClusterNode:
                 log.info("broker %d is in the cluster at %s:%d", i, b.host, b.port)
         self.brokers, self.registrations = view.brokers, view.registrations
         self._controller_id = view.controller_id
-        changed = [name for name, a in view.assignments.items() if self.assignments.get(name) != a]
-        for deleted in set(known) - set(view.assignments):
+        changed = [name for name, a in view.assignments.items()
+                   if name not in conflicts and self.assignments.get(name) != a]
+        for deleted in set(known) - set(view.assignments) - conflicts:
             if deleted in self.assignments:
                 self._forget(deleted)
         for name, assignment in view.assignments.items():
+            if name in conflicts:
+                continue
             if name in self.assignments and self.assignments[name].topic_id != assignment.topic_id:
                 self._forget(name)  # deleted and created again between two passes
             if name not in self.assignments:
@@ -426,25 +451,28 @@ class ClusterNode:
                 log.info("topic %s grew to %d partitions", name, len(assignment.replicas))
             self.assignments[name] = assignment
         # A state this broker wrote (an ISR change) while the pass was reading is newer than the read.
-        self.states = {tp: held if (held := self.states.get(tp)) is not None and held[1] > read[1]
-                       and held[0].leader_epoch == read[0].leader_epoch else read
-                       for tp, read in view.states.items()}
+        states = {tp: held if (held := self.states.get(tp)) is not None and held[1] > read[1]
+                  and held[0].leader_epoch == read[0].leader_epoch else read
+                  for tp, read in view.states.items() if tp[0] not in conflicts}
+        self.states = states | {tp: held for tp, held in self.states.items() if tp[0] in conflicts}
         self._apply_roles()
         for name in changed:
             if name in self.assignments:
                 self._delete_strays(name)
-        self._apply_deletions(view)
-        self.deletions = {name: held[0] for name, held in view.deletions.items() if held[0] is not None}
+        self._apply_deletions(view, conflicts)
+        self.deletions = ({name: held[0] for name, held in view.deletions.items()
+                           if held[0] is not None and name not in conflicts}
+                          | {name: held for name, held in self.deletions.items() if name in conflicts})
         self._passes += 1
 
-    def _apply_deletions(self, view: ClusterView) -> None:
+    def _apply_deletions(self, view: ClusterView, conflicts: set[str]) -> None:
         """Topics marked for deletion: their local copy goes (here or, for a broker that was down, on
         its first pass back) and each replica then records that it deleted its copy, so the
         controller can finish (Kafka's StopReplica with delete and its answer). Topics held here but
         unknown to the cluster at start (deleted while this broker was down, where it held no replica)
         lose their metadata; one holding data is kept and reported, never deleted on a guess."""
         for name, (assignment, deleted_by) in view.deletions.items():
-            if assignment is None:
+            if assignment is None or name in conflicts:
                 continue
             if name not in self.assignments and self.broker.topic_id(name) == assignment.topic_id:
                 self.broker.forget_topic(name)
@@ -453,7 +481,7 @@ class ClusterNode:
                 self._confirm_deletion(name)
         if self._passes == 0:
             for name in self.broker.topic_names():
-                if not is_replicated(name) or name in view.assignments or name in view.deletions:
+                if not is_replicated(name) or name in view.assignments or name in view.deletions or name in conflicts:
                     continue
                 info = self.broker.topic(name)
                 if any(self.broker.holds_replica_files(name, p) for p in range(info.partitions)):
@@ -768,7 +796,7 @@ class ClusterNode:
         # that lets roles be applied to it.
         await self.broker.adopt_topic(info.name, info.partitions, info.overrides, info.topic_id)
         self.assignments[info.name] = assignment
-        self._local_changes += 1
+        self._changed_locally(info.name)
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
         self._wake.set()
 
@@ -819,7 +847,7 @@ class ClusterNode:
         and the deletion goes on, as in Kafka; with ``timeout_s`` <= 0 it does not wait (Kafka's broker
         answers at once then)."""
         topic_id = await _off_loop(self.zk, self._mark_for_deletion, name)
-        self._local_changes += 1
+        self._changed_locally(name)
         self._wake.set()
         if timeout_s is not None and timeout_s <= 0:
             return
@@ -883,7 +911,7 @@ class ClusterNode:
         """Register new partitions with a conditional write of the topic znode, in a worker thread."""
         grown = await _off_loop(self.zk, self._grow_assignment, topic, new_total, assignments)
         self.assignments[topic] = grown
-        self._local_changes += 1
+        self._changed_locally(topic)
         log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
         self._wake.set()
 

@@ -11,6 +11,7 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
     TopicAuthorizationError           403     TOPIC_AUTHORIZATION_FAILED
     TopicDeletionDisabledError        403     TOPIC_DELETION_DISABLED
     InvalidReplicationFactorError     400     INVALID_REPLICATION_FACTOR
+    InvalidRequestError               400     INVALID_REQUEST (also ClusterTopicChangeError)
     LogStorageError                   507     KAFKA_STORAGE_ERROR (disk full or failing: nothing was written)
     UnknownTopicError                 404     UNKNOWN_TOPIC_OR_PARTITION
     TopicExistsError                  409     TOPIC_ALREADY_EXISTS
@@ -84,6 +85,7 @@ _MAP: tuple[tuple[type[BaseException], int, str], ...] = (
     (se.TopicAuthorizationError, 403, "TOPIC_AUTHORIZATION_FAILED"),
     (se.TopicDeletionDisabledError, 403, "TOPIC_DELETION_DISABLED"),
     (se.InvalidReplicationFactorError, 400, "INVALID_REPLICATION_FACTOR"),
+    (se.InvalidRequestError, 400, "INVALID_REQUEST"),
     (se.LogStorageError, 507, "KAFKA_STORAGE_ERROR"),
     (se.UnknownTopicError, 404, "UNKNOWN_TOPIC_OR_PARTITION"),
     (se.TopicExistsError, 409, "TOPIC_ALREADY_EXISTS"),

@@ -7,27 +7,41 @@
 
 The user's znode is shared with its client quotas (``logbroker/client_quotas_zookeeper.py``): a change
 rewrites only the credential's key and keeps every other entry (``logbroker/config_znodes.py``), and
-the name in the path is sanitized as Kafka sanitized it.
+the name in the path is sanitized as Kafka sanitized it (``alice@example.com`` is
+``alice%40example.com``, ``team/carol`` is ``team%2Fcarol``); users are listed and authenticated by
+the name itself. Credentials an older logbroker wrote under the name as typed are still read, and
+moved to the encoded znode (``logbroker/security/scram_legacy_znodes.py``).
 Each broker keeps every credential in memory (authentication never waits for ZooKeeper) and
 reloads them when a change notification appears, so a user created through any broker can log in
 on all of them. A change is a read-modify-write of the user's znode conditional on its version
 (retried when another broker wrote in between), then a notification. Notifications are a signal
 only; old ones are removed. Sources: Kafka 3.x ``kafka.zk.ZkData`` (ConfigEntityZNode,
 ConfigEntityChangeNotificationZNode) and ``ScramCredentialUtils`` (the credential text).
+
+Every ZooKeeper call runs in a worker thread, and each change or reload ends by one deadline
+(``timeout_s``, the broker's ``request.timeout.ms``: ``logbroker/zookeeper_deadline.py``), so a
+stalled ZooKeeper answers AlterUserScramCredentials REQUEST_TIMED_OUT in time. The watch on the
+notifications only signals (``on_change``, from kazoo's thread, which never waits on ZooKeeper); the
+reload it asks for re-arms the watch before it reads, so a notification posted meanwhile is not
+missed. kazoo fires and drops every watch when its connection is lost: the reload that signal asks
+for fails until ZooKeeper answers again, and the caller retries it (``logbroker/app.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 
-from logbroker.config_znodes import CHANGES, Config, change_config, decode, desanitize, sanitize
+from logbroker.config_znodes import CHANGES, Config, change_config, decode, desanitize, is_sanitized, sanitize
 from logbroker.errors import ClusterStateUnavailableError
+from logbroker.security import scram_legacy_znodes as legacy
 from logbroker.security.scram_store import MECHANISMS, ScramCredential, with_credential
+from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
 log = logging.getLogger(__name__)
 
@@ -37,42 +51,63 @@ USERS = "/config/users"
 class ScramZooKeeperStore:
     """A ``CredentialStore`` over ZooKeeper (see the module docstring)."""
 
-    def __init__(self, zk: KazooClient, on_change: Callable[[], None]) -> None:
-        """Blocking (ZooKeeper reads): built in a worker thread."""
+    def __init__(self, zk: KazooClient, on_change: Callable[[], None], timeout_s: float) -> None:
+        """Blocking (ZooKeeper reads): built in a worker thread. ``timeout_s``: how long one change or
+        reload may wait on ZooKeeper."""
         self.zk = zk
         self.on_change = on_change
+        self.timeout_s = timeout_s
+        calls = ZooKeeperDeadline(zk, timeout_s, "SCRAM credential znodes not made")
         for path in (USERS, CHANGES):
-            zk.ensure_path(path)
+            calls.ensure_path(path)
+        try:
+            legacy.move_all(ZooKeeperDeadline(zk, timeout_s, "legacy SCRAM znodes not moved"))
+        except (KazooException, ClusterStateUnavailableError) as exc:  # read as they are until moved
+            log.warning("SCRAM credentials under unencoded user names not moved: %s", exc)
         # Replaced whole, never changed in place: changes and reloads run in worker threads (the event
         # loop never waits on ZooKeeper) while authentication reads on the loop.
         self._users: dict[str, dict[str, ScramCredential]] = {}
         self._lock = threading.Lock()  # one change or reload at a time
         self.reload()
-        self._watch()
 
-    def _watch(self) -> None:
-        def fired(_: object) -> None:  # kazoo's thread: only signal, reload on the loop
-            self.on_change()
-            try:
-                self.zk.get_children(CHANGES, watch=fired)  # one-shot watches: arm it again
-            except Exception as exc:  # the session is going away; the next start reads everything
-                log.info("credential change watch not re-armed: %s", exc)
-
-        self.zk.get_children(CHANGES, watch=fired)
+    def _fired(self, _: object) -> None:
+        """kazoo's thread: a notification was posted, or the connection was lost (the watch is gone
+        either way); only signal, the reload re-arms it."""
+        self.on_change()
 
     def reload(self) -> None:
-        """Read every credential again. Blocking: run it in a worker thread."""
-        with self._lock:
-            self._users = self._read_users()
+        """Re-arm the watch on the notifications and read every credential again. Blocking: run it
+        in a worker thread. ClusterStateUnavailableError when ZooKeeper does not answer in time."""
+        calls = ZooKeeperDeadline(self.zk, self.timeout_s, "SCRAM credentials not reloaded")
+        with self._locked(calls):
+            try:
+                calls.get_children(CHANGES, watch=self._fired)
+                self._users = self._read_users(calls)
+            except KazooException as exc:
+                raise ClusterStateUnavailableError(f"SCRAM credentials not reloaded: ZooKeeper: {exc!r}") from exc
 
-    def _read_users(self) -> dict[str, dict[str, ScramCredential]]:
+    @contextlib.contextmanager
+    def _locked(self, calls: ZooKeeperDeadline) -> Iterator[None]:
+        """The store's lock, waited for until ``calls``' deadline at most (another change or reload may
+        hold it while it waits on ZooKeeper)."""
+        if not self._lock.acquire(timeout=calls.remaining()):
+            raise calls.expired()
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def _read_users(self, calls: ZooKeeperDeadline) -> dict[str, dict[str, ScramCredential]]:
+        """Every user's credentials, by name: encoded znodes first, then legacy ones (written under
+        the name as typed, not yet moved) for the mechanisms an encoded znode does not hold."""
         users: dict[str, dict[str, ScramCredential]] = {}
-        for znode in self.zk.get_children(USERS):
-            name = desanitize(znode)
+        znodes = calls.get_children(USERS)
+        for znode in sorted(znodes, key=lambda z: not is_sanitized(z)):
+            name = desanitize(znode) if is_sanitized(znode) else znode
             if name is None:
                 continue  # the default user's znode holds quotas only
             try:
-                data, _ = self.zk.get(f"{USERS}/{znode}")
+                data, _ = calls.get(f"{USERS}/{znode}")
             except NoNodeError:
                 continue
             try:
@@ -83,6 +118,8 @@ class ScramZooKeeperStore:
             for mechanism, text in config.items():
                 if mechanism not in MECHANISMS or not isinstance(text, str):
                     continue  # quotas and other user configs share the znode
+                if mechanism in users.get(name, {}):
+                    continue  # a legacy znode's credential, replaced since under the encoded name
                 try:
                     users.setdefault(name, {})[mechanism] = ScramCredential.from_text(text)
                 except ValueError as exc:
@@ -97,32 +134,32 @@ class ScramZooKeeperStore:
 
     def upsert(self, user: str, mechanism: str, credential: ScramCredential) -> None:
         """Blocking (ZooKeeper writes): run it in a worker thread."""
-        with self._lock:
-            self._change(user, mechanism, credential.to_text())
+        calls = ZooKeeperDeadline(self.zk, self.timeout_s, f"credential of {user!r} not changed")
+        with self._locked(calls):
+            self._change(calls, user, mechanism, credential.to_text())
             self._users = with_credential(self._users, user, mechanism, credential)
 
     def delete(self, user: str, mechanism: str) -> bool:
         """Blocking (ZooKeeper writes): run it in a worker thread."""
-        with self._lock:
+        calls = ZooKeeperDeadline(self.zk, self.timeout_s, f"credential of {user!r} not deleted")
+        with self._locked(calls):
             if self.get(user, mechanism) is None:
                 return False
-            self._change(user, mechanism, None)
+            self._change(calls, user, mechanism, None)
             self._users = with_credential(self._users, user, mechanism, None)
             return True
 
-    def _change(self, user: str, mechanism: str, text: str | None) -> None:
-        if not self.zk.connected:  # kazoo would hold the request until it reconnects
-            raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper is not connected")
-        try:
-            self._write(user, mechanism, text)
-        except KazooException as exc:
-            raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper: {exc!r}") from exc
-
-    def _write(self, user: str, mechanism: str, text: str | None) -> None:
+    def _change(self, calls: ZooKeeperDeadline, user: str, mechanism: str, text: str | None) -> None:
         def change(config: Config) -> None:
             if text is None:
                 config.pop(mechanism, None)
             else:
                 config[mechanism] = text
 
-        change_config(self.zk, f"users/{sanitize(user)}", change)
+        try:
+            path = legacy.legacy_path(user)
+            if path is not None:  # moved first: a credential deleted here must not come back from it
+                legacy.move_legacy(calls, user, path)
+            change_config(calls, f"users/{sanitize(user)}", change)
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper: {exc!r}") from exc

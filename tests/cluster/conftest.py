@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +40,35 @@ def zookeeper(tmp_path: Path) -> Iterator[LocalZooKeeper]:
         yield zk
     finally:
         zk.stop()
+
+
+class ZooKeeperPause:
+    """Stops a test's ZooKeeper process (by pid, SIGSTOP: a stalled server whose connections stay
+    open) and lets it run again."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+
+    def stop(self, zk: LocalZooKeeper) -> None:
+        assert zk.proc is not None and self.pid is None
+        os.kill(zk.proc.pid, signal.SIGSTOP)
+        self.pid = zk.proc.pid
+
+    def resume(self) -> None:
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGCONT)
+            self.pid = None
+
+
+@pytest.fixture
+def zookeeper_pause(zookeeper: LocalZooKeeper) -> Iterator[ZooKeeperPause]:
+    """A ``ZooKeeperPause`` whose ZooKeeper runs again at the end, whatever happens (before the
+    ``zookeeper`` fixture stops it)."""
+    p = ZooKeeperPause()
+    try:
+        yield p
+    finally:
+        p.resume()
 
 
 @pytest.fixture

@@ -4,16 +4,21 @@ then deletes its copy, and only then do the topic's znodes go. Three real broker
 
 from __future__ import annotations
 
+import functools
 import json
+from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
 from kazoo.client import KazooClient
 
+from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
-from tests.cluster.conftest import Cluster, wait_until
+from tests.cluster.conftest import Cluster, three_brokers, wait_until
 from tests.cluster.integration.test_replication import create_topic, produce
 from tests.interop.rawclient import RawClient
+from tests.interop.test_core_rules import OFFSETS_TOPIC, commit, committed
 
 pytestmark = pytest.mark.logbroker_only("logbroker's ZooKeeper cluster mode (Kafka 4 has no ZooKeeper mode)")
 
@@ -63,3 +68,35 @@ def test_a_replica_down_during_a_deletion_deletes_its_copy_when_it_returns(
     assert zk_client.exists("/admin/delete_topics/gone") is None
     # Deleting it again: the topic is unknown.
     assert _delete(asked.port, "gone", 5000)["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+
+def test_deleting_consumer_offsets_deletes_every_copy_and_groups_start_afresh(
+        zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
+    """Kafka 4.1 deletes ``__consumer_offsets`` when a client asks, every committed offset with it, and
+    the next group creates it again (compared with Kafka on one broker:
+    ``tests/interop/test_core_rules.py::test_deleting_consumer_offsets_drops_every_committed_offset``).
+    In a cluster the deletion goes through the controller as any replicated topic's, so no broker keeps
+    a copy (nor the groups on it) and the topic comes back replicated, never made on one broker alone."""
+    with three_brokers(zookeeper, tmp_path, offsets_topic_num_partitions="3") as c:
+        create_topic(c.bootstrap, "kept")
+        commit(c.bootstrap, "before", "kept", 5)
+        assert committed(c.bootstrap, "before", "kept") == 5
+        first_id = json.loads(zk_client.get(f"/brokers/topics/{OFFSETS_TOPIC}")[0])["topic_id"]
+        admin = KafkaAdminClient(bootstrap_servers=c.brokers[1].bootstrap)
+        try:
+            admin.delete_topics([OFFSETS_TOPIC], timeout_ms=30_000)  # raises on any error code
+        finally:
+            admin.close()
+        assert zk_client.exists(f"/brokers/topics/{OFFSETS_TOPIC}") is None
+        for b in c.brokers.values():
+            wait_until(functools.partial(lambda d: not any(p.name.startswith(f"{OFFSETS_TOPIC}-")
+                                                           for p in d.iterdir()), b.data_dir),
+                       30, f"{b.data_dir}'s copy of {OFFSETS_TOPIC} removed")
+        commit(c.bootstrap, "after", "kept", 7)
+        assert committed(c.bootstrap, "after", "kept") == 7
+        assert committed(c.bootstrap, "before", "kept") is None
+        again = json.loads(zk_client.get(f"/brokers/topics/{OFFSETS_TOPIC}")[0])
+        assert again["topic_id"] != first_id
+        assert sorted(len(replicas) for replicas in again["partitions"].values()) == [3, 3, 3], again
+        for b in c.brokers.values():
+            assert "Traceback" not in b.log_path.read_text(), b.log_path
