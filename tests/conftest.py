@@ -26,7 +26,7 @@ import pytest
 from hypothesis import settings
 
 from tests import confluent_leftovers
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -268,7 +268,7 @@ class BrokerProcess(ServerProcess):
         self.ready_path.unlink(missing_ok=True)
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
-                                         env=broker_environment())
+                                         env=broker_environment(), preexec_fn=die_with_parent())
         ready = self._wait_ready()
         self.port, self.http_port = int(str(ready["kafka_port"])), int(str(ready["http_port"]))
         listeners = ready.get("listeners", {})

@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.processes import ServerProcess
+from tests.processes import ServerProcess, die_with_parent
 
 KAFKA_VERSION = os.environ.get("LOGBROKER_KAFKA_VERSION", "4.1.1")
 LOG4J_VERSION = "2.24.3"
@@ -300,7 +300,8 @@ class KafkaBroker(ServerProcess):
     def _launch(self) -> None:
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(self._java("kafka.Kafka", str(self.properties_path)), stdout=log_file,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=die_with_parent())
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -374,6 +374,7 @@ class _Connection:
             self.sock.close()
             self.server._forget(self)
             return
+        log.debug("connection %s opened (#%d)", self.info.peer, self.info.conn_id)
         self._reader = asyncio.create_task(self._read_loop())
         try:
             await self._write_loop()
@@ -393,6 +394,7 @@ class _Connection:
             self.server.pool.release(self._charged)
             self._charged = 0
             self.server._forget(self)
+            log.debug("connection %s closed (#%d)", self.info.peer, self.info.conn_id)
 
     async def _recv(self) -> int:
         """Read what the socket has into the frame reader's buffer, at most what the memory pool

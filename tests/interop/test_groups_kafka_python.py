@@ -5,11 +5,18 @@ with SIGKILL like a crashed consumer. A worker appends ``R <partition> <offset>`
 it processed and ``A <partitions>`` whenever its assignment changes, commits synchronously after
 each poll (at-least-once: only records after its last commit can be seen twice), and leaves the
 group when the stop file appears.
+
+To follow a rebalance request by request, set ``LOGBROKER_TEST_CLIENT_LOG`` to a logging level
+name (e.g. DEBUG) to have each worker write kafka-python's log at that level beside its record file
+(``<group>-<n>.out.log``), and ``LOGBROKER_TEST_BROKER_LOG=DEBUG`` for logbroker's log to show
+every group request and its answer (``broker0.log``). Both are off by default (at DEBUG
+kafka-python logs every fetch).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -25,13 +32,24 @@ from kafka.admin import NewTopic
 from kafka.errors import CommitFailedError, NoOffsetForPartitionError
 
 from tests.conftest import ROOT, BrokerHandle
+from tests.processes import die_with_parent
 
 PARTITIONS = 8
 FAST = {"group_initial_rebalance_delay_ms": "0", "offsets_topic_num_partitions": "4"}
 CONSUMER = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000, "enable_auto_commit": False}
+CLIENT_LOG_ENV, BROKER_LOG_ENV = "LOGBROKER_TEST_CLIENT_LOG", "LOGBROKER_TEST_BROKER_LOG"
+
+
+def client_logging(out_path: str) -> None:
+    """kafka-python's log to ``<out_path>.log`` at the level named in ``LOGBROKER_TEST_CLIENT_LOG``, if set."""
+    level = os.environ.get(CLIENT_LOG_ENV)
+    if level:
+        logging.basicConfig(filename=out_path + ".log", level=level.upper(),
+                            format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s")
 
 
 def worker(bootstrap: str, topic: str, group: str, out_path: str, stop_path: str) -> None:
+    client_logging(out_path)
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
                              max_poll_records=2000, **CONSUMER)
     assigned: list[int] = []
@@ -54,6 +72,15 @@ def worker(bootstrap: str, topic: str, group: str, out_path: str, stop_path: str
     consumer.close()
 
 
+def written_lines(path: Path) -> list[str]:
+    """The whole lines of a worker's file so far. The worker may be in the middle of a line (its
+    buffer is flushed whenever it fills), so a last line without its newline is left for later."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    return text[:text.rfind("\n") + 1].splitlines()
+
+
 class Workers:
     def __init__(self, broker: BrokerHandle, topic: str, group: str, tmp: Path) -> None:
         self.broker, self.topic, self.group, self.tmp = broker, topic, group, tmp
@@ -67,19 +94,19 @@ class Workers:
             code = (f"from tests.interop.test_groups_kafka_python import worker; "
                     f"worker({self.broker.bootstrap!r}, {self.topic!r}, {self.group!r}, {str(out)!r}, "
                     f"{str(self.stop_file)!r})")
-            proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+            proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, preexec_fn=die_with_parent())
             self.procs.append((proc, out))
 
     def records(self, index: int | None = None) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
         for i, (_, path) in enumerate(self.procs):
-            if (index is None or i == index) and path.exists():
+            if index is None or i == index:
                 out += [(int(a), int(b)) for kind, a, b in
-                        (line.split() for line in path.read_text().splitlines() if line.startswith("R "))]
+                        (line.split() for line in written_lines(path) if line.startswith("R "))]
         return out
 
     def assignment(self, index: int) -> list[int]:
-        lines = [ln for ln in self.procs[index][1].read_text().splitlines() if ln.startswith("A ")]
+        lines = [ln for ln in written_lines(self.procs[index][1]) if ln.startswith("A ")]
         return [int(p) for p in lines[-1][2:].split(",") if p] if lines else []
 
     def wait_for(self, wanted: set[tuple[int, int]], timeout_s: float) -> None:
@@ -135,7 +162,7 @@ def committed(broker: BrokerHandle, group: str) -> dict[int, int]:
 
 
 def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    broker = broker_factory(**FAST)
+    broker = broker_factory(log_level=os.environ.get(BROKER_LOG_ENV), **FAST)
     create_topic(broker, "share")
     written = produce(broker.bootstrap, "share", 100_000)
     workers = Workers(broker, "share", "sharing", tmp_path)

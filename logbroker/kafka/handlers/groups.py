@@ -99,7 +99,7 @@ async def handle_find_coordinator(ctx: RequestContext, body: Body) -> Body:
         except (StorageError, OSError) as exc:
             log.error("cannot create __share_group_state: %s", exc)
             error, message = _NOT_AVAILABLE, "__share_group_state is not available"
-    entries = []
+    entries: list[Body] = []
     for k in keys:
         code, text = error, message
         # Kafka: finding a group's coordinator needs DESCRIBE on the group, a transaction's on its id,
@@ -117,6 +117,8 @@ async def handle_find_coordinator(ctx: RequestContext, body: Body) -> Body:
             elif parse_coordinator_key(k) is None:
                 code, text = int(ErrorCode.INVALID_REQUEST), SHARE_KEY_MALFORMED
         entries.append(_coordinator_entry(ctx, coordinator, k, code, text, key_type))
+        log.debug("FindCoordinator v%d from %s (%s): key %s type %d -> node %s error %s", v, ctx.client_id,
+                  ctx.peer, k, key_type, entries[-1]["node_id"], entries[-1]["error_code"])
     if v >= 4:
         return {"throttle_time_ms": 0, "coordinators": entries}
     first = entries[0]
@@ -173,6 +175,9 @@ async def handle_join_group(ctx: RequestContext, body: Body) -> Body:
         supports_skip_assignment=v >= 9,
     )
     result = await _wait(coordinator.join_group(req, _now(ctx)))
+    log.debug("group %s: JoinGroup v%d from member %r (client %s, %s) -> %s, member %s, generation %d, "
+              "leader %s, %d member(s)", req.group_id, v, member_id, ctx.client_id, ctx.peer, result.error.name,
+              result.member_id, result.generation_id, result.leader_id, len(result.members))
     response = _join_response(_code(result.error), result.member_id)
     if result.error.ok:
         response.update({
@@ -209,6 +214,9 @@ async def handle_sync_group(ctx: RequestContext, body: Body) -> Body:
         protocol_name=body.get("protocol_name") if v >= 5 else None,
     )
     result = await _wait(fut)
+    log.debug("group %s: SyncGroup v%d from member %s generation %s (client %s, %s, %d assignment(s)) -> %s, "
+              "%d assignment byte(s)", body.get("group_id"), v, body.get("member_id"), body["generation_id"],
+              ctx.client_id, ctx.peer, len(assignments), result.error.name, len(result.assignment))
     return {"throttle_time_ms": 0, "error_code": _code(result.error), "protocol_type": result.protocol_type,
             "protocol_name": result.protocol_name, "assignment": result.assignment}
 
@@ -222,6 +230,8 @@ async def handle_heartbeat(ctx: RequestContext, body: Body) -> Body:
     error = coordinator.heartbeat(body.get("group_id") or "", body["generation_id"], body.get("member_id") or "",
                                   _now(ctx), group_instance_id=body.get("group_instance_id")
                                   if ctx.api_version >= 3 else None)
+    log.debug("group %s: Heartbeat from member %s generation %s (client %s, %s) -> %s", body.get("group_id"),
+              body.get("member_id"), body["generation_id"], ctx.client_id, ctx.peer, error.name)
     return {"throttle_time_ms": 0, "error_code": _code(error)}
 
 
@@ -237,6 +247,8 @@ async def handle_leave_group(ctx: RequestContext, body: Body) -> Body:
     if not group_allowed(ctx, Op.READ, body.get("group_id") or ""):
         return {"throttle_time_ms": 0, "error_code": _GROUP_DENIED, "members": []}
     group_error, errors = coordinator.leave_group(body.get("group_id") or "", leaving, _now(ctx))
+    log.debug("group %s: LeaveGroup v%d of %s (client %s, %s) -> %s, %s", body.get("group_id"), v, leaving,
+              ctx.client_id, ctx.peer, group_error.name, [e.name for e in errors])
     top = _code(group_error)
     if v < 3 and top == 0:
         top = next((_code(e) for e in errors if not e.ok), 0)
@@ -301,6 +313,9 @@ async def handle_offset_commit(ctx: RequestContext, body: Body) -> Body:
     for entry, key in entries:
         if key is not None:
             entry["error_code"] = _code(results.get(key, GroupError.NONE))
+    log.debug("group %s: OffsetCommit v%d from member %s generation %s (client %s, %s), %d partition(s) -> %s",
+              body.get("group_id"), v, body.get("member_id"), body.get("generation_id_or_member_epoch"),
+              ctx.client_id, ctx.peer, len(commits), sorted({e.name for e in results.values()}))
     return {"throttle_time_ms": 0, "topics": topics_out}
 
 
