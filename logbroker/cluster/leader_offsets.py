@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 
 from logbroker.cluster.peer_connections import CONNECTION_ERRORS, PeerConnections
 from logbroker.errors import LeaderNotAvailableError, NotLeaderOrFollowerError, StorageError, UnknownTopicError
@@ -33,6 +34,7 @@ NOT_LEADER_OR_FOLLOWER = 6
 
 TopicPartition = tuple[str, int]
 Answer = tuple[int, ...] | StorageError
+T = TypeVar("T")
 
 
 def _refusal(broker_id: int, tp: TopicPartition, code: int) -> StorageError:
@@ -98,22 +100,33 @@ def unreachable(broker_id: int, what: str, exc: BaseException) -> StorageError:
     return LeaderNotAvailableError(f"leader broker {broker_id} could not be asked: {reason}")
 
 
+async def ask_each_leader(partitions: Sequence[TopicPartition], timeout_s: float, what: str, *,
+                          view: Callable[[str, int], PartitionView | None],
+                          ask: Callable[[int, list[TopicPartition]], Awaitable[Mapping[TopicPartition, T]]]
+                          ) -> dict[TopicPartition, T | StorageError]:
+    """Group ``partitions`` by leader and ``ask`` every leader for its own, in parallel, within
+    ``timeout_s`` in all; a partition without a known leader, or whose leader could not be asked
+    (``what`` names the question in the error), gets the error instead of an answer."""
+    grouped, errors = by_leader(partitions, view)
+    out: dict[TopicPartition, T | StorageError] = dict(errors)
+
+    async def one(broker_id: int, tps: list[TopicPartition]) -> Mapping[TopicPartition, T | StorageError]:
+        try:
+            return await asyncio.wait_for(ask(broker_id, tps), timeout_s)
+        except CONNECTION_ERRORS as exc:
+            return dict.fromkeys(tps, unreachable(broker_id, f"{what} of {len(tps)} partition(s)", exc))
+
+    for answers in await asyncio.gather(*(one(b, tps) for b, tps in grouped.items())):
+        out.update(answers)
+    return out
+
+
 async def ask_leaders(partitions: Sequence[TopicPartition], timestamps: Sequence[int], timeout_s: float, *,
                       view: Callable[[str, int], PartitionView | None],
                       peers: PeerConnections) -> dict[TopicPartition, Answer]:
     """Per partition, the offsets its leader answers for each of ``timestamps`` (Kafka ListOffsets:
     -2 log start, -1 high watermark, else the first offset at or after that time, -1 when none), or
     why it could not be asked. Leaders are asked in parallel, within ``timeout_s`` in all."""
-    grouped, errors = by_leader(partitions, view)
-    out: dict[TopicPartition, Answer] = dict(errors)
-
-    async def one(broker_id: int, tps: list[TopicPartition]) -> dict[TopicPartition, Answer]:
-        try:
-            return await asyncio.wait_for(_ask_one(broker_id, peers, tps, timestamps, timeout_s), timeout_s)
-        except CONNECTION_ERRORS as exc:
-            failed = unreachable(broker_id, f"the offsets of {len(tps)} partition(s)", exc)
-            return dict.fromkeys(tps, failed)
-
-    for answers in await asyncio.gather(*(one(b, tps) for b, tps in grouped.items())):
-        out.update(answers)
-    return out
+    return await ask_each_leader(
+        partitions, timeout_s, "the offsets", view=view,
+        ask=lambda broker_id, tps: _ask_one(broker_id, peers, tps, timestamps, timeout_s))

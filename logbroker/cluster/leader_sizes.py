@@ -18,11 +18,10 @@ throttle_time_ms, error_code, results [error_code, log_dir, topics [name, partit
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 
-from logbroker.cluster.leader_offsets import by_leader, unreachable
-from logbroker.cluster.peer_connections import CONNECTION_ERRORS, PeerConnections
+from logbroker.cluster.leader_offsets import ask_each_leader
+from logbroker.cluster.peer_connections import PeerConnections
 from logbroker.errors import LeaderNotAvailableError, NotLeaderOrFollowerError, StorageError
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.ownership import PartitionView
@@ -65,16 +64,5 @@ async def ask_sizes(partitions: Sequence[TopicPartition], timeout_s: float, *,
                     view: Callable[[str, int], PartitionView | None],
                     peers: PeerConnections) -> dict[TopicPartition, Size]:
     """Per partition, its size in bytes on its leader, or why it could not be asked."""
-    grouped, errors = by_leader(partitions, view)
-    out: dict[TopicPartition, Size] = dict(errors)
-
-    async def one(broker_id: int, tps: list[TopicPartition]) -> dict[TopicPartition, Size]:
-        try:
-            return await asyncio.wait_for(_ask_one(broker_id, peers, tps, timeout_s), timeout_s)
-        except CONNECTION_ERRORS as exc:
-            failed = unreachable(broker_id, f"the sizes of {len(tps)} partition(s)", exc)
-            return dict.fromkeys(tps, failed)
-
-    for answers in await asyncio.gather(*(one(b, tps) for b, tps in grouped.items())):
-        out.update(answers)
-    return out
+    return await ask_each_leader(partitions, timeout_s, "the sizes", view=view,
+                                 ask=lambda broker_id, tps: _ask_one(broker_id, peers, tps, timeout_s))

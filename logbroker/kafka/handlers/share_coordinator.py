@@ -130,7 +130,11 @@ async def handle_delete_share_group_state(ctx: RequestContext, body: Body) -> Bo
     return await _each(ctx, body, delete, 0)
 
 
-async def handle_read_share_group_state(ctx: RequestContext, body: Body) -> Body:
+def _read_each(ctx: RequestContext, body: Body, unknown_topic: int,
+               read: Callable[[ShareCoordinator, str, str, Body], tuple[int, Body]], missing: Body) -> Body:
+    """Answer a read of every partition of the request from this broker's share coordinator:
+    ``read`` gives a partition's error code and fields; a refused request or a partition of an
+    unknown topic id (``unknown_topic``) gets ``missing``'s fields."""
     group = body.get("group_id") or ""
     store = _store(ctx)
     refused = _refusal(ctx, store)
@@ -142,18 +146,31 @@ async def handle_read_share_group_state(ctx: RequestContext, body: Body) -> Body
         parts: list[Body] = []
         results.append({"topic_id": t.get("topic_id"), "partitions": parts})
         for p in t.get("partitions") or []:
-            code = refused or (ErrorCode.INVALID_REQUEST if name is None else 0)
-            snapshot = None
+            code = refused or (unknown_topic if name is None else 0)
+            fields = missing
             if not code and store is not None and name is not None:
-                code, snapshot = store.read(group, name, p["partition"], p["leader_epoch"])
+                code, fields = read(store, group, name, p)
             entry = _result(p["partition"], code)
-            entry.update(state_epoch=snapshot.state_epoch if snapshot is not None else 0,
-                         start_offset=snapshot.start_offset if snapshot is not None else -1,
-                         state_batches=[{"first_offset": b.first_offset, "last_offset": b.last_offset,
-                                         "delivery_state": int(b.state), "delivery_count": min(b.delivery_count, 32767)}
-                                        for b in (snapshot.batches if snapshot is not None else ())])
+            entry.update(fields)
             parts.append(entry)
     return {"results": results}
+
+
+def _state_fields(snapshot: SharePartitionSnapshot | None) -> Body:
+    if snapshot is None:
+        return {"state_epoch": 0, "start_offset": -1, "state_batches": []}
+    return {"state_epoch": snapshot.state_epoch, "start_offset": snapshot.start_offset,
+            "state_batches": [{"first_offset": b.first_offset, "last_offset": b.last_offset,
+                               "delivery_state": int(b.state), "delivery_count": min(b.delivery_count, 32767)}
+                              for b in snapshot.batches]}
+
+
+async def handle_read_share_group_state(ctx: RequestContext, body: Body) -> Body:
+    def read(store: ShareCoordinator, group: str, topic: str, p: Body) -> tuple[int, Body]:
+        code, snapshot = store.read(group, topic, p["partition"], p["leader_epoch"])
+        return code, _state_fields(snapshot)
+
+    return _read_each(ctx, body, ErrorCode.INVALID_REQUEST, read, _state_fields(None))
 
 
 async def handle_read_share_group_state_summary(ctx: RequestContext, body: Body) -> Body:
@@ -163,26 +180,15 @@ async def handle_read_share_group_state_summary(ctx: RequestContext, body: Body)
     newest one seen (the asker is not the share-partition's leader); a share-partition never
     initialized is no error but epochs 0 and start offset -1; a topic id no topic has is
     UNKNOWN_TOPIC_OR_PARTITION."""
-    group = body.get("group_id") or ""
-    store = _store(ctx)
-    refused = _refusal(ctx, store)
-    if not refused and not group:
-        return {"results": []}
-    results: list[Body] = []
-    for t in body.get("topics") or []:
-        name = ctx.broker.topic_name_by_id(t.get("topic_id"))
-        parts: list[Body] = []
-        results.append({"topic_id": t.get("topic_id"), "partitions": parts})
-        for p in t.get("partitions") or []:
-            code = refused or (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if name is None else 0)
-            summary = None
-            if not code and store is not None and name is not None:
-                code, summary = store.read_summary(group, name, p["partition"])
-                if code == ErrorCode.INVALID_REQUEST:  # never initialized
-                    code = 0
-            entry = _result(p["partition"], code)
-            entry.update(state_epoch=summary.state_epoch if summary is not None else 0,
-                         leader_epoch=summary.leader_epoch if summary is not None else 0,
-                         start_offset=summary.start_offset if summary is not None else -1)
-            parts.append(entry)
-    return {"results": results}
+    missing: Body = {"state_epoch": 0, "leader_epoch": 0, "start_offset": -1}
+
+    def read(store: ShareCoordinator, group: str, topic: str, p: Body) -> tuple[int, Body]:
+        code, summary = store.read_summary(group, topic, p["partition"])
+        if code == ErrorCode.INVALID_REQUEST:  # never initialized
+            return 0, missing
+        if summary is None:
+            return code, missing
+        return code, {"state_epoch": summary.state_epoch, "leader_epoch": summary.leader_epoch,
+                      "start_offset": summary.start_offset}
+
+    return _read_each(ctx, body, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, read, missing)
