@@ -14,8 +14,11 @@ wrote in between; keys it does not change survive) and a change notification.
 
 Every broker holds every group's configs in memory (``get``: a partition leader applies them to
 the share-partitions it serves without waiting for ZooKeeper) and reads them all again when a change
-notification appears (``reload``, a worker thread). DescribeConfigs reads the group's znode itself
-(``read_async``), so an alteration through one broker is described by every broker at once.
+notification appears (``reload``, a worker thread). The watch on the notifications only signals; the
+reload re-arms it before it reads (``logbroker/zookeeper_notices.py``), so it survives a lost
+connection or session, the caller retrying the reload until ZooKeeper answers. DescribeConfigs reads
+the group's znode itself (``read_async``), so an alteration through one broker is described by every
+broker at once.
 
 ZooKeeper calls block: ``read_async`` and ``change_async`` run them in a worker thread, waited for
 ``ZOOKEEPER_TIMEOUT_S`` at most; without a connection, after the wait or on a ZooKeeper error they
@@ -35,6 +38,7 @@ from kazoo.exceptions import KazooException
 from logbroker.config_znodes import CHANGES, CONFIG, Config, change_config, desanitize, read_config, sanitize
 from logbroker.errors import ClusterStateUnavailableError
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
+from logbroker.zookeeper_notices import ChangeNotices
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +57,18 @@ class GroupConfigZooKeeperStore:
 
     def __init__(self, zk: KazooClient, on_change: Callable[[], None]) -> None:
         """Blocking (ZooKeeper reads): built in a worker thread. ``on_change`` is called on kazoo's
-        thread when a change notification appears; it should start a ``reload`` off the loop."""
+        thread when a change notification appears or the connection drops; it should start a
+        ``reload`` off the loop, again until one succeeds."""
         self.zk = zk
-        self.on_change = on_change
+        calls = ZooKeeperDeadline(zk, ZOOKEEPER_TIMEOUT_S, "group config znodes not made")
         for path in (GROUPS, CHANGES):
-            zk.ensure_path(path)
+            calls.ensure_path(path)
+        self.notices = ChangeNotices(CHANGES, on_change)
         # Replaced whole, never changed in place: reloads and changes run in worker threads while
         # the event loop reads.
         self._configs: dict[str, GroupConfigs] = {}
         self._lock = threading.Lock()  # one reload or change at a time
         self.reload()
-        self._watch()
-
-    def _watch(self) -> None:
-        def fired(_: object) -> None:  # kazoo's thread: only signal
-            self.on_change()
-            try:
-                self.zk.get_children(CHANGES, watch=fired)  # one-shot watches: arm it again
-            except Exception as exc:  # the session is going away; the next start reads everything
-                log.info("group config change watch not re-armed: %s", exc)
-
-        self.zk.get_children(CHANGES, watch=fired)
 
     # ------------------------------------------------------------------ on the event loop
     def get(self, group_id: str) -> Mapping[str, str]:
@@ -132,15 +127,21 @@ class GroupConfigZooKeeperStore:
         return configs
 
     def reload(self) -> None:
-        """Read every group's configs again."""
+        """Re-arm the change watch, then read every group's configs again. ClusterStateUnavailableError
+        when ZooKeeper does not answer in time (or at all)."""
         with self._lock:
             calls = ZooKeeperDeadline(self.zk, ZOOKEEPER_TIMEOUT_S, "group configs not reloaded")
-            configs: dict[str, GroupConfigs] = {}
-            for znode in calls.get_children(GROUPS):
-                group_id = desanitize(znode)
-                if group_id is None:
-                    continue
-                values = _strings(read_config(calls, f"{GROUPS}/{znode}"))
-                if values:
-                    configs[group_id] = values
+            try:
+                pending = self.notices.pending(calls)
+                configs: dict[str, GroupConfigs] = {}
+                for znode in calls.get_children(GROUPS):
+                    group_id = desanitize(znode)
+                    if group_id is None:
+                        continue
+                    values = _strings(read_config(calls, f"{GROUPS}/{znode}"))
+                    if values:
+                        configs[group_id] = values
+            except KazooException as exc:
+                raise ClusterStateUnavailableError(f"group configs not reloaded: ZooKeeper: {exc!r}") from exc
             self._configs = configs
+            self.notices.applied(pending)

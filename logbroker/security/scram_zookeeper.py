@@ -23,8 +23,9 @@ Every ZooKeeper call runs in a worker thread, and each change or reload ends by 
 stalled ZooKeeper answers AlterUserScramCredentials REQUEST_TIMED_OUT in time. The watch on the
 notifications only signals (``on_change``, from kazoo's thread, which never waits on ZooKeeper); the
 reload it asks for re-arms the watch before it reads, so a notification posted meanwhile is not
-missed. kazoo fires and drops every watch when its connection is lost: the reload that signal asks
-for fails until ZooKeeper answers again, and the caller retries it (``logbroker/app.py``).
+missed (``logbroker/zookeeper_notices.py``). kazoo fires and drops every watch when its connection
+is lost: the reload that signal asks for fails until ZooKeeper answers again, and the caller retries
+it (``logbroker/change_follower.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from logbroker.errors import ClusterStateUnavailableError
 from logbroker.security import scram_legacy_znodes as legacy
 from logbroker.security.scram_store import MECHANISMS, ScramCredential, with_credential
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
+from logbroker.zookeeper_notices import ChangeNotices
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,8 @@ class ScramZooKeeperStore:
         """Blocking (ZooKeeper reads): built in a worker thread. ``timeout_s``: how long one change or
         reload may wait on ZooKeeper."""
         self.zk = zk
-        self.on_change = on_change
         self.timeout_s = timeout_s
+        self.notices = ChangeNotices(CHANGES, on_change)
         calls = ZooKeeperDeadline(zk, timeout_s, "SCRAM credential znodes not made")
         for path in (USERS, CHANGES):
             calls.ensure_path(path)
@@ -70,19 +72,15 @@ class ScramZooKeeperStore:
         self._lock = threading.Lock()  # one change or reload at a time
         self.reload()
 
-    def _fired(self, _: object) -> None:
-        """kazoo's thread: a notification was posted, or the connection was lost (the watch is gone
-        either way); only signal, the reload re-arms it."""
-        self.on_change()
-
     def reload(self) -> None:
         """Re-arm the watch on the notifications and read every credential again. Blocking: run it
         in a worker thread. ClusterStateUnavailableError when ZooKeeper does not answer in time."""
         calls = ZooKeeperDeadline(self.zk, self.timeout_s, "SCRAM credentials not reloaded")
         with self._locked(calls):
             try:
-                calls.get_children(CHANGES, watch=self._fired)
+                pending = self.notices.pending(calls)
                 self._users = self._read_users(calls)
+                self.notices.applied(pending)
             except KazooException as exc:
                 raise ClusterStateUnavailableError(f"SCRAM credentials not reloaded: ZooKeeper: {exc!r}") from exc
 
