@@ -363,7 +363,7 @@ class App:
 
         assert self.broker is not None
         holder: list[ScramZooKeeperStore] = []
-        follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].reload),
+        follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].catch_up),
                                   "SCRAM credential reload", self._in_background)
         timeout_s = self.broker.config.get_int("request.timeout.ms") / 1000
         store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, follower.signal, timeout_s)
@@ -379,7 +379,7 @@ class App:
         if self.groups is None:
             return
         holder: list[GroupConfigZooKeeperStore] = []
-        follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].reload),
+        follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].catch_up),
                                   "group config reload", self._in_background)
         store = await asyncio.to_thread(GroupConfigZooKeeperStore, cluster.zk, follower.signal)
         holder.append(store)

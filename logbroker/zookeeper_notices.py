@@ -9,7 +9,13 @@ meanwhile (the store hears of no change again). So the watch here only signals (
 kazoo's thread, which must never wait on ZooKeeper), and the store's catch-up, run in a worker thread
 and retried by its caller until ZooKeeper answers (``logbroker/change_follower.py``), re-arms it with
 the read that lists the notices, before it reads what changed: a notice posted meanwhile fires the
-new watch. A catch-up after a connection loss reads everything again.
+new watch.
+
+A notice names what changed (an entity's config znode, an ACL resource), so a catch-up reads only
+the notices posted since the last one it read (their names carry ZooKeeper's sequence number, zero
+padded: name order is posting order) and then what they name. It reads everything again the first
+time, after a connection loss (kazoo told of it), and when the last notice it read is gone: the
+writers delete the oldest notices beyond a count, so ones newer than it may have gone unread.
 
 Source: Kafka 3.x ``kafka.common.ZkNodeChangeNotificationListener`` (watch the path, process the
 notices on each change and after a new session).
@@ -20,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kazoo.exceptions import NoNodeError
 from kazoo.protocol.states import EventType, WatchedEvent
 
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
@@ -33,6 +40,7 @@ class Pending:
     everything: bool
     names: list[str]
     _losses: int
+    _newest: str | None
 
 
 class ChangeNotices:
@@ -43,6 +51,7 @@ class ChangeNotices:
         self.on_change = on_change
         self._losses = 0  # connection losses kazoo told of (its thread writes, a catch-up reads)
         self._caught_up = -1  # ``_losses`` at the last catch-up applied; -1: nothing read yet
+        self._last: str | None = None  # the newest notice when the last catch-up listed them
 
     def _fired(self, event: WatchedEvent) -> None:
         """kazoo's thread: a notice was posted, or the connection dropped (the watch is gone either
@@ -55,8 +64,25 @@ class ChangeNotices:
         """Re-arm the watch and say what to read. Blocking (a worker thread, under the store's lock)."""
         losses = self._losses  # taken before the listing: a loss after it is seen by the next catch-up
         names = sorted(calls.get_children(self.path, watch=self._fired))
-        return Pending(self._caught_up != losses, names, losses)
+        newest = names[-1] if names else self._last
+        last = self._last
+        if self._caught_up != losses or (last is not None and last not in names):
+            return Pending(True, [], losses, newest)
+        return Pending(False, [n for n in names if last is None or n > last], losses, newest)
+
+    def contents(self, calls: ZooKeeperDeadline, pending: Pending) -> list[bytes] | None:
+        """The data of ``pending``'s notices, oldest first; None when one is gone already (deleted as
+        too old: read everything then)."""
+        out: list[bytes] = []
+        for name in pending.names:
+            try:
+                data, _ = calls.get(f"{self.path}/{name}")
+            except NoNodeError:
+                return None
+            out.append(data)
+        return out
 
     def applied(self, pending: Pending) -> None:
         """The store has read what ``pending`` asked for."""
         self._caught_up = pending._losses
+        self._last = pending._newest
