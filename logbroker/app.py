@@ -159,6 +159,7 @@ class App:
         self._share_forwarder: ShareForwarder | None = None  # HTTP share members at other brokers' partitions
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # one-off work (reloads) started by a callback
+        self._followers: list[ChangeFollower] = []  # the ZooKeeper-backed stores' catch-ups
         self._stop_event: asyncio.Event | None = None
         self._securities: list[tuple[ListenerSecurity, ssl.SSLContext | None]] = []
         self._inter_broker: InterBrokerSecurity | None = None
@@ -326,6 +327,7 @@ class App:
         authorizer = self.broker.authorizer
         follower = ChangeFollower(asyncio.get_running_loop(), authorizer.reload_async, "ACL reload",
                                   self._in_background)
+        self._followers.append(follower)
         timeout_s = self.broker.config.get_int("request.timeout.ms") / 1000
         store = await asyncio.to_thread(AclZooKeeperStore, cluster.zk, follower.signal, timeout_s)
         await authorizer.use_store_async(store)
@@ -365,6 +367,7 @@ class App:
         holder: list[ScramZooKeeperStore] = []
         follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].catch_up),
                                   "SCRAM credential reload", self._in_background)
+        self._followers.append(follower)
         timeout_s = self.broker.config.get_int("request.timeout.ms") / 1000
         store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, follower.signal, timeout_s)
         holder.append(store)
@@ -381,6 +384,7 @@ class App:
         holder: list[GroupConfigZooKeeperStore] = []
         follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].catch_up),
                                   "group config reload", self._in_background)
+        self._followers.append(follower)
         store = await asyncio.to_thread(GroupConfigZooKeeperStore, cluster.zk, follower.signal)
         holder.append(store)
         self.groups.share.shared_configs = store
@@ -490,6 +494,8 @@ class App:
     async def stop(self) -> None:
         self._stop_cleaning.set()
         self._cleaner.close()
+        for follower in self._followers:
+            follower.close()
         background = list(self._background)
         for task in (*self._tasks, *background):
             task.cancel()

@@ -13,6 +13,7 @@ ZooKeeper re-arms the store's watch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -38,12 +39,22 @@ class ChangeFollower:
         self.retry_s = retry_s
         self._running = False
         self._again = False
+        self._closed = False
+
+    def close(self) -> None:
+        """No catch-up from now on (the broker stops; closing its ZooKeeper client fires the watches)."""
+        self._closed = True
 
     def signal(self) -> None:
         """Something changed: catch up (thread-safe; kazoo's thread calls it)."""
-        self._loop.call_soon_threadsafe(self._start)
+        if self._closed:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to update
+            self._loop.call_soon_threadsafe(self._start)
 
     def _start(self) -> None:
+        if self._closed:
+            return
         if self._running:
             self._again = True
             return
@@ -54,7 +65,7 @@ class ChangeFollower:
         failures = 0
         try:
             self._again = True
-            while self._again:
+            while self._again and not self._closed:
                 self._again = False
                 try:
                     await self._catch_up()
