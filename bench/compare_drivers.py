@@ -151,6 +151,9 @@ def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             shared.assigned[idx] = len(assigned)
 
     if spec.group:
+        # Metadata first: kafka-python 3.0.12 can drop a rejoin that a leader's first, metadata-less
+        # assignment leads to (docs/COMPATIBILITY.md), leaving a consumer without partitions.
+        c.partitions_for_topic(spec.topic)
         c.subscribe([spec.topic], listener=Listener())
     else:
         c.assign([TopicPartition(spec.topic, idx % spec.partitions)])
