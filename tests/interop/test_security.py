@@ -462,6 +462,28 @@ def test_a_session_ends_unless_the_client_re_authenticates(secured: Secured) -> 
         assert _metadata(fresh)["brokers"]
 
 
+def test_a_client_re_authenticates_on_its_open_connection(secured: Secured) -> None:
+    """KIP-368 with a real client: librdkafka (1.9+) renews a SCRAM session before the lifetime the broker
+    announced (2 s on SASL_PLAINTEXT) ends, so a producer sending for three lifetimes keeps one
+    connection: every record delivered and no disconnect reported."""
+    errors: list[KafkaError] = []
+    log_before = len(secured.broker.log_text())
+    producer = Producer({"bootstrap.servers": secured.bootstrap("SASL_PLAINTEXT"),
+                         "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+                         "sasl.username": "alice", "sasl.password": PASSWORDS["alice"],
+                         "error_cb": errors.append, "linger.ms": 0})
+    topic, delivered = _topic(), []
+    end = time.monotonic() + 3 * REAUTH_MS / 1000
+    while time.monotonic() < end:
+        producer.produce(topic, b"r", on_delivery=lambda err, _msg: delivered.append(err))
+        producer.poll(0.2)
+    assert producer.flush(30) == 0
+    assert delivered and delivered == [None] * len(delivered)
+    assert errors == [], [e.str() for e in errors]
+    if secured.broker.kind == "logbroker":
+        assert "as User:alice (SCRAM-SHA-256) on the same connection" in secured.broker.log_text()[log_before:]
+
+
 def test_re_authentication_cannot_change_the_principal(secured: Secured) -> None:
     with RawClient(secured.port("SASL_PLAINTEXT")) as c:
         assert _scram_exchange(c, "alice", PASSWORDS["alice"])[1]["error_code"] == 0
