@@ -570,7 +570,8 @@ def test_tls_below_1_2_is_refused(secured: Secured, version: ssl.TLSVersion) -> 
 
 
 @pytest.mark.logbroker_only(reason="the principal a certificate maps to is observable on Kafka only through "
-                                   "ACL decisions; logbroker logs it when the connection authenticates")
+                                   "ACL decisions (test_tls_principal.py compares those on both brokers); "
+                                   "logbroker logs it when the connection authenticates")
 def test_the_certificate_subject_is_mapped_by_the_rules(secured: Secured) -> None:
     assert not _tls_refused(secured, _client_context(secured, secured.material.bob.cert, secured.material.bob.key))
     deadline = time.monotonic() + 10
