@@ -151,6 +151,16 @@ class ShareGroups:
             group.members.clear()
             self._led[group.group_id] = group
 
+    def restore_group(self, group_id: str, epoch: int, assigned: set[TopicPartition]) -> ShareGroup:
+        """A share group read back from ``__consumer_offsets`` by a broker that now coordinates it
+        (``share_group_log.py``): without members, at its recorded epoch, with its share-partitions
+        (the holder of those this broker leads, if any, becomes the group)."""
+        group = self._led.pop(group_id, None) or ShareGroup(group_id)
+        group.group_epoch = max(group.group_epoch, epoch)
+        group.assigned |= assigned
+        self._groups[group_id] = group
+        return group
+
     def may_fetch(self, group_id: str, member_id: str) -> bool:
         """Whether a member may acquire records here: a member of the group when this broker
         coordinates it; in a cluster any member with a share session when another broker does (the

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from logbroker.groups.coordinator import GroupCoordinator
+from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.schema import java_string_hash
 from logbroker.groups.share_coordinator import (
     FENCED_LEADER_EPOCH,
@@ -21,7 +22,7 @@ from logbroker.groups.share_coordinator import (
     ShareCoordinator,
     StateSummary,
 )
-from logbroker.groups.share_group import ShareSettings
+from logbroker.groups.share_group import ShareGroup, ShareSettings
 from logbroker.groups.share_partition import AckType, RecordState, StateBatch
 from logbroker.groups.share_persister import LocalPersister, ReadResult
 from logbroker.groups.share_state import (
@@ -301,3 +302,47 @@ def test_a_new_coordinator_fences_a_deposed_leader_at_once(loop: asyncio.Abstrac
     old = encode_value(SharePartitionSnapshot(2, 0, ()))
     assert decode_value(old).leader_epoch == -1 and decode_value(encode_value(snap(2))) == snap(2)
     drain(loop)
+
+
+def test_a_new_group_coordinator_reads_the_share_group_back_from_consumer_offsets(
+        loop: asyncio.AbstractEventLoop) -> None:
+    """The group's epoch and share-partitions are in its __consumer_offsets partition: a broker
+    that takes the partition over knows the group, describes its start offsets, and deletes it."""
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    offsets_log = MemoryGroupLog()
+
+    def group_coordinator(owned: set[int]) -> GroupCoordinator:
+        c = GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                             share_state_log=MemoryGroupLog(PARTITIONS), topic_id_of=IDS.get,
+                             partition_offsets=lambda t, p: (0, 10) if t == "jobs" else None)
+        c.coordinate_partitions(owned)
+        c.share.persister = Persister(store)
+        return c
+
+    first = group_coordinator(set())
+    first.take_partition(first.partition_of("crew"), 0)
+    joined = first.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"])
+    assert joined.error == 0 and joined.assignment == [("jobs", 0)]
+    loop.run_until_complete(store.write("crew", "jobs", 0, snap(7), 0, create=True))
+    drain(loop)
+    epoch = joined.member_epoch
+
+    second = group_coordinator(set())
+    assert second.group("crew") is None
+    second.take_partition(second.partition_of("crew"), 0)
+    group = second.group("crew")
+    assert isinstance(group, ShareGroup) and group.group_epoch == epoch and not group.members
+    assert [g.group_id for g in second.list_groups(types=["share"])] == ["crew"]
+    assert loop.run_until_complete(second.share.describe_start_offsets("crew", None)) == {("jobs", 0): (7, 0)}
+    # The old member is unknown there and joins again, under the next epoch.
+    assert second.share_heartbeat("crew", "m1", epoch, now_ms=0).error == HeartbeatError.UNKNOWN_MEMBER_ID
+    again = second.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"])
+    assert again.error == 0 and again.member_epoch > epoch
+    assert second.share_heartbeat("crew", "m1", -1, now_ms=0).error == 0
+
+    deleted = second.delete_groups(["crew"], 0)
+    drain(loop)
+    assert deleted.done() and deleted.result() == {"crew": GroupError.NONE}
+    third = group_coordinator(set())
+    third.take_partition(third.partition_of("crew"), 0)
+    assert third.group("crew") is None
