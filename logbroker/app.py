@@ -494,6 +494,10 @@ class App:
     async def _groups_tick(self) -> None:
         assert self.groups is not None
         self.groups.tick(wall_clock_ms())
+        forwarder = self._share_forwarder
+        if forwarder is not None:
+            for group_id, member_id, partitions in self.groups.share.take_expired():
+                self._in_background(forwarder.release(group_id, member_id, partitions), "share member release")
 
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None

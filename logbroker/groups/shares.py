@@ -121,6 +121,9 @@ class ShareGroups:
         self.sessions = ShareSessions()  # the Kafka front's share sessions, dropped with their member
         # In a cluster: the group configs every broker sees (ZooKeeper); None: each group's own ``configs``.
         self.shared_configs: SharedGroupConfigs | None = None
+        # In a cluster: members whose session expired here, with their assignment, until the
+        # application asks the other partitions' leaders to release their records (``take_expired``).
+        self._expired: list[tuple[str, str, tuple[TopicPartition, ...]]] = []
 
     # ------------------------------------------------------------------ groups
     def group(self, group_id: str) -> ShareGroup | None:
@@ -247,11 +250,14 @@ class ShareGroups:
         beside its leaving heartbeat, and closing the session releases what is left. A member whose
         session timed out loses its share session and its records at once."""
         group = self.group(group_id)
-        if group is None or group.members.pop(member_id, None) is None:
+        member = group.members.pop(member_id, None) if group is not None else None
+        if group is None or member is None:
             return
         group.group_epoch += 1
         if expired:
             self.sessions.close(group_id, member_id)
+            if self.clustered and member.assignment:
+                self._expired.append((group_id, member_id, member.assignment))
         elif self.sessions.get(group_id, member_id) is not None:
             log.info("share group %s: member %s left", group_id, member_id)
             return
@@ -264,6 +270,13 @@ class ShareGroups:
         if released:
             self._wake()
         log.info("share group %s: member %s left; %d record(s) released", group_id, member_id, released)
+
+    def take_expired(self) -> list[tuple[str, str, tuple[TopicPartition, ...]]]:
+        """In a cluster: the members whose session expired here since the last call, each with the
+        partitions it was assigned; the records it holds at those partitions' other leaders are
+        released by closing its share sessions there (``cluster/share_forwarder.py``, ``release``)."""
+        expired, self._expired = self._expired, []
+        return expired
 
     def is_member(self, group_id: str, member_id: str) -> bool:
         group = self.group(group_id)

@@ -629,6 +629,58 @@ def test_a_share_group_and_its_share_partitions_survive_a_group_coordinator_kill
         assert "Traceback" not in b.log_text()
 
 
+def test_a_share_member_whose_session_expires_loses_its_records_at_every_leader(
+        share_cluster: Cluster, zk_client: KazooClient) -> None:
+    """A Kafka-protocol member acquires records at a leader that is not its group coordinator, then
+    goes silent with its share session there still open: when its session expires at the
+    coordinator (6 s here), the coordinator closes that share session at the leader, so the records
+    come back for another member at once, long before their locks (120 s here) would expire."""
+    cluster, zk = share_cluster, zk_client
+    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+    leader = next(i for i in (1, 2, 3) if i != coordinator)
+    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+    full_isr(cluster, zk, TOPIC)
+    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, TOPIC)
+    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(5)])
+
+    silent = kafka_uuid()
+    beats = Heartbeats(cluster, silent)
+    beats.start()
+    try:
+        assert beats.joined.wait(30), "the member did not join"
+        held = Fetcher(cluster, zk, silent, tid)
+        got = held.fetch(5)
+        assert held.node == leader and set(got.delivery_counts.values()) == {1}
+    finally:
+        beats.stopped.set()  # no more heartbeats, no leave: the member's session runs out
+        beats.join(5)
+    went_silent = time.monotonic()
+
+    other = kafka_uuid()
+    beats = Heartbeats(cluster, other)
+    beats.start()
+    try:
+        assert beats.joined.wait(30), "the second member did not join"
+        fetcher = Fetcher(cluster, zk, other, tid)
+        again = fetcher.fetch(5, timeout_s=40)
+        waited = time.monotonic() - went_silent
+        assert again.values == got.values and set(again.delivery_counts.values()) == {2}
+        assert waited < 60, f"released after {waited:.1f} s: by lock expiry, not by the session's"
+        assert fetcher.acknowledge(0, 4, ACCEPT) == 0
+        assert beats.errors == []
+    finally:
+        beats.stopped.set()
+        beats.join(5)
+        if held.session is not None:
+            held.session.close()
+    assert "its records there released" in cluster.brokers[coordinator].log_text()
+    for b in cluster.brokers.values():
+        assert "Traceback" not in b.log_text()
+
+
 @pytest.mark.java
 def test_kafka_share_groups_tool_describes_offsets_kept_by_share_coordinators(
         share_cluster: Cluster, zk_client: KazooClient, kafka_java: Java) -> None:  # noqa: F811
