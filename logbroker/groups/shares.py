@@ -124,6 +124,9 @@ class ShareGroups:
         # In a cluster: members whose session expired here, with their assignment, until the
         # application asks the other partitions' leaders to release their records (``take_expired``).
         self._expired: list[tuple[str, str, tuple[TopicPartition, ...]]] = []
+        # Alone: the configs of deleted share groups. Kafka keeps a group's configs when the group is
+        # deleted (DeleteGroups); a group made again under the id takes them.
+        self._kept_configs: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ groups
     def group(self, group_id: str) -> ShareGroup | None:
@@ -154,11 +157,15 @@ class ShareGroups:
             group.members.clear()
             self._led[group.group_id] = group
 
+    def _new_group(self, group_id: str) -> ShareGroup:
+        """A share group made under ``group_id``: with the configs a deleted one left, if any."""
+        return ShareGroup(group_id, configs=self._kept_configs.pop(group_id, {}))
+
     def restore_group(self, group_id: str, epoch: int, assigned: set[TopicPartition]) -> ShareGroup:
         """A share group read back from ``__consumer_offsets`` by a broker that now coordinates it
         (``share_group_log.py``): without members, at its recorded epoch, with its share-partitions
         (the holder of those this broker leads, if any, becomes the group)."""
-        group = self._led.pop(group_id, None) or ShareGroup(group_id)
+        group = self._led.pop(group_id, None) or self._new_group(group_id)
         group.group_epoch = max(group.group_epoch, epoch)
         group.assigned |= assigned
         self._groups[group_id] = group
@@ -207,7 +214,7 @@ class ShareGroups:
             return ShareHeartbeatResult(member_id, -1, 0, None)
         if member_epoch == 0:
             if group is None:
-                group = self._led.pop(group_id, None) or ShareGroup(group_id)
+                group = self._led.pop(group_id, None) or self._new_group(group_id)
                 self._groups[group_id] = group
             member_id = member_id or str(uuid.uuid4())
             member = group.members.get(member_id)
@@ -560,7 +567,7 @@ class ShareGroups:
         if self.shared_configs is not None:
             return dict(self.shared_configs.get(group_id))
         group = self.group(group_id)
-        return dict(group.configs) if group is not None else {}
+        return dict(group.configs) if group is not None else dict(self._kept_configs.get(group_id, {}))
 
     async def describe_configs(self, group_id: str) -> dict[str, str]:
         """``configs`` as stored now: in a cluster read from where every broker keeps them (so an
@@ -621,7 +628,7 @@ class ShareGroups:
                 fut.set_result((int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
                                 f"the configs of share group {group_id} are kept by broker {owner}"))
                 return fut
-        group = existing if existing is not None else ShareGroup(group_id)
+        group = existing if existing is not None else self._new_group(group_id)
         self._groups[group_id] = group
         for name, value in changes.items():
             if value is None:
@@ -702,7 +709,7 @@ class ShareGroups:
             return dict.fromkeys(offsets, int(HeartbeatError.NOT_COORDINATOR))
         group = self.group(group_id)
         if group is None and group_id not in self._groups:
-            group = self._groups[group_id] = self._led.pop(group_id, None) or ShareGroup(group_id)
+            group = self._groups[group_id] = self._led.pop(group_id, None) or self._new_group(group_id)
         if group is None:
             return dict.fromkeys(offsets, int(HeartbeatError.GROUP_ID_NOT_FOUND))
         if group.members:
@@ -732,7 +739,7 @@ class ShareGroups:
         fut: asyncio.Future[dict[TopicPartition, int]] = self._future()
         group = self.group(group_id)
         if group is None and group_id not in self._groups:
-            group = ShareGroup(group_id)
+            group = self._new_group(group_id)
             self._groups[group_id] = group
         if group is None:
             fut.set_result(dict.fromkeys(offsets, int(HeartbeatError.GROUP_ID_NOT_FOUND)))
@@ -808,16 +815,17 @@ class ShareGroups:
 
     def drop_group(self, group: ShareGroup, now_ms: int) -> None:
         """DeleteGroups: tombstones for every share-partition of an empty group (in a cluster also
-        DeleteShareGroupState for those assigned to members, at their share coordinators)."""
+        DeleteShareGroupState for those assigned to members, at their share coordinators). Its
+        configs stay, as Kafka 4.1 keeps them (alone here, in a cluster in ZooKeeper); an admin
+        deletes them with IncrementalAlterConfigs."""
         tps = sorted(set(group.partitions) | (group.assigned if self.clustered else set()))
         group.partitions.clear()
         group.assigned.clear()
         self.sessions.drop_group(group.group_id)
         for topic, partition in tps:
             self._write(group, topic, partition, now_ms, lambda _e: None)
-        if group.configs and self._store is not None:
-            group.configs.clear()
-            self._store.write_configs(group.group_id, None, now_ms)
+        if group.configs and self.shared_configs is None:
+            self._kept_configs[group.group_id] = dict(group.configs)
 
     # ------------------------------------------------------------------ time and start-up
     def tick(self, now_ms: int) -> None:
@@ -850,16 +858,15 @@ class ShareGroups:
             return 0
         snapshots = self._store.states
         for group_id, configs in self._store.configs.items():
-            group = self._groups.get(group_id)
-            if group is None:
-                group = ShareGroup(group_id)
-                self._groups[group_id] = group
-            if isinstance(group, ShareGroup):
-                group.configs = dict(configs)
+            existing = self._groups.get(group_id)
+            if isinstance(existing, ShareGroup):
+                existing.configs = dict(configs)
+            elif existing is None:  # a deleted group's (or one not made yet): a group made later takes them
+                self._kept_configs[group_id] = dict(configs)
         for (group_id, topic, partition), snap in snapshots.items():
             group = self._groups.get(group_id)
             if group is None:
-                group = ShareGroup(group_id)
+                group = self._new_group(group_id)
                 self._groups[group_id] = group
             if not isinstance(group, ShareGroup):
                 log.warning("share state of %s ignored: the group id is held by another group type", group_id)

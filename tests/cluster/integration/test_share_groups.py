@@ -533,6 +533,12 @@ def test_offsets_admin_goes_through_the_share_coordinators(share_cluster: Cluste
         gone = c.call(ApiKey.DELETE_GROUPS, 2, {"groups_names": [GROUP]})
     assert gone["results"][0]["error_code"] == 0, gone
     wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == -1, 20, "the state deleted")
+    # Its configs stay in ZooKeeper, described by every broker, as Kafka 4.1.1 keeps a deleted
+    # group's configs (tests/interop/test_share_protocol.py::test_deleting_a_share_group_keeps_its_configs).
+    data, _ = zk.get(f"/config/groups/{GROUP}")
+    assert json.loads(data)["config"] == {"share.auto.offset.reset": "earliest"}
+    for b in cluster.brokers.values():
+        assert described_group(b.port)["share.auto.offset.reset"][0] == "earliest"
     for b in cluster.brokers.values():
         assert "Traceback" not in b.log_text()
 
