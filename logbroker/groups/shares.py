@@ -127,6 +127,7 @@ class ShareGroups:
         # Alone: the configs of deleted share groups. Kafka keeps a group's configs when the group is
         # deleted (DeleteGroups); a group made again under the id takes them.
         self._kept_configs: dict[str, dict[str, str]] = {}
+        self._carrying: set[str] = set()  # groups whose configs ``carry_configs`` is moving now
 
     # ------------------------------------------------------------------ groups
     def group(self, group_id: str) -> ShareGroup | None:
@@ -596,6 +597,40 @@ class ShareGroups:
             log.warning("share group %s: configs not changed: %s", group_id, exc)
             return REQUEST_TIMED_OUT, str(exc)
         return 0, None
+
+    async def carry_configs(self, now_ms: int) -> int:
+        """In a cluster: move group configs written before they were kept in ZooKeeper (records
+        ``group::-1`` of the ``__share_group_state`` partitions this broker leads) into ZooKeeper,
+        each config only where ZooKeeper has none of that name (a newer alteration wins), then
+        delete the old record. Run when this broker takes such a partition and once the ZooKeeper
+        configs are open; a group whose move fails (ZooKeeper unreachable) is tried again the next
+        time. Returns the groups moved."""
+        store, shared = self._store, self.shared_configs
+        if store is None or shared is None:
+            return 0
+        moved = 0
+        for group_id, configs in sorted(store.configs.items()):
+            if group_id in self._carrying or not store.owns(config_partition(group_id, store.partition_count())):
+                continue
+            self._carrying.add(group_id)
+            try:
+                current = await shared.read_async(group_id)
+                missing = {name: value for name, value in configs.items() if name not in current}
+                if missing:
+                    await shared.change_async(group_id, missing)
+                code = await store.write_configs(group_id, None, now_ms)
+            except ClusterStateUnavailableError as exc:
+                log.warning("share group %s: configs not moved to ZooKeeper yet: %s", group_id, exc)
+                continue
+            finally:
+                self._carrying.discard(group_id)
+            if code != NONE:
+                log.warning("share group %s: configs moved to ZooKeeper; their old record not deleted (error %d)",
+                            group_id, code)
+            log.info("share group %s: configs %s moved from %s to ZooKeeper (%s kept there)", group_id,
+                     sorted(missing), "__share_group_state", sorted(set(configs) - set(missing)) or "none")
+            moved += 1
+        return moved
 
     def defaults(self) -> dict[str, str]:
         s = self.settings

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 
@@ -26,7 +26,9 @@ from logbroker.groups.share_group import ShareGroup, ShareSettings
 from logbroker.groups.share_partition import AckType, RecordState, StateBatch
 from logbroker.groups.share_persister import LocalPersister, ReadResult
 from logbroker.groups.share_state import (
+    SHARE_STATE_TOPIC,
     SharePartitionSnapshot,
+    config_partition,
     coordinator_key,
     decode_value,
     encode_key,
@@ -346,3 +348,55 @@ def test_a_new_group_coordinator_reads_the_share_group_back_from_consumer_offset
     third = group_coordinator(set())
     third.take_partition(third.partition_of("crew"), 0)
     assert third.group("crew") is None
+
+
+class ZooKeeperConfigs:
+    """The cluster's group configs, held in memory (what ``group_configs_zookeeper.py`` keeps in
+    ZooKeeper)."""
+
+    def __init__(self, configs: dict[str, dict[str, str]]) -> None:
+        self.configs = configs
+
+    def get(self, group_id: str) -> dict[str, str]:
+        return self.configs.get(group_id, {})
+
+    async def read_async(self, group_id: str) -> dict[str, str]:
+        return dict(self.configs.get(group_id, {}))
+
+    async def change_async(self, group_id: str, changes: Mapping[str, str | None]) -> None:
+        held = self.configs.setdefault(group_id, {})
+        for name, value in changes.items():
+            if value is None:
+                held.pop(name, None)
+            else:
+                held[name] = value
+
+
+def test_configs_kept_in_the_state_topic_move_to_the_clusters_configs(loop: asyncio.AbstractEventLoop) -> None:
+    """Configs a cluster wrote into __share_group_state (key group::-1) before it kept them in
+    ZooKeeper move there when a broker leads their partition, a newer value there kept, and the old
+    record goes."""
+    state_log = MemoryGroupLog(PARTITIONS)
+
+    def broker() -> GroupCoordinator:
+        return GroupCoordinator(MemoryGroupLog(), SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                                share_state_log=state_log, topic_id_of=IDS.get)
+
+    before = broker()
+    assert loop.run_until_complete(before.share.alter_configs("crew", {
+        "share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "5000"}, 0)) == (0, None)
+
+    after = broker()
+    after.coordinate_partitions(set())
+    shared = ZooKeeperConfigs({"crew": {"share.record.lock.duration.ms": "9000"}})
+    after.share.shared_configs = shared
+    assert loop.run_until_complete(after.share.carry_configs(0)) == 0  # not its partition yet
+    after.leadership_changed(SHARE_STATE_TOPIC, config_partition("crew", PARTITIONS), True, 0)
+    assert after.share_state is not None and "crew" in after.share_state.configs
+    assert loop.run_until_complete(after.share.carry_configs(0)) == 1
+    assert shared.configs == {"crew": {"share.record.lock.duration.ms": "9000", "share.auto.offset.reset": "earliest"}}
+    assert after.share_state.configs == {}
+    assert loop.run_until_complete(after.share.carry_configs(0)) == 0
+    reread = ShareCoordinator(state_log, IDS.get, loop)
+    reread.load()
+    assert reread.configs == {}
