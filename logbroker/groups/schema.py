@@ -95,7 +95,8 @@ Value ShareGroupStatePartitionMetadataValue, v0 (flexible)::
 Kafka 4.1 also writes records of share-group members, target assignments and current assignments
 (types 10, 12, 13, 14); they are not written here (members join a new coordinator afresh) and are
 skipped when read. Field names and types follow the message definitions in Kafka 4.1.1's
-``kafka-group-coordinator`` jar (``CoordinatorRecordType`` gives the record types).
+``kafka-group-coordinator`` jar (``CoordinatorRecordType`` gives the record types); Kafka's
+``kafka-dump-log --offsets-decoder`` reads them (``tests/interop/test_share_group_records.py``).
 
 Partitioning: a group's records all go to partition ``abs(javaHashCode(groupId)) % partitions`` of
 ``__consumer_offsets`` (Kafka's ``GroupMetadataManager.partitionFor``, with ``Utils.abs`` mapping
