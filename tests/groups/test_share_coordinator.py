@@ -400,3 +400,20 @@ def test_configs_kept_in_the_state_topic_move_to_the_clusters_configs(loop: asyn
     reread = ShareCoordinator(state_log, IDS.get, loop)
     reread.load()
     assert reread.configs == {}
+
+
+def test_an_expired_members_partitions_are_handed_on_for_their_other_leaders(
+        loop: asyncio.AbstractEventLoop) -> None:
+    """In a cluster the coordinator lists a member whose session expired, with its assignment, so
+    the records it holds at the other partitions' leaders are released there (the application
+    closes its share sessions there); one that leaves is not listed (its client closes them)."""
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    c = leader(loop, store, coordinates=True)
+    assert c.share_heartbeat("crew", "gone", 0, now_ms=0, subscribed_topics=["jobs"]).error == 0
+    assert c.share_heartbeat("crew", "leaving", 0, now_ms=0, subscribed_topics=["jobs"]).error == 0
+    c.share.leave("crew", "leaving", 10)
+    assert c.share.take_expired() == []
+    c.tick(ShareSettings().session_timeout_ms)  # the session of "gone" runs out
+    assert c.share.take_expired() == [("crew", "gone", (("jobs", 0),))]
+    assert c.share.take_expired() == []
+    drain(loop)

@@ -589,6 +589,7 @@ def replicated(cluster: Cluster, zk: KazooClient, port: int) -> None:
     wait_until(settled, 30, "the __consumer_offsets high watermark to settle", interval=1.5)
 
 
+@pytest.mark.slow  # a kill -9 or a session running out, ~25 s: `make test-slow`
 def test_a_share_group_and_its_share_partitions_survive_a_group_coordinator_kill(
         share_cluster: Cluster, zk_client: KazooClient) -> None:
     """The group coordinator records the share group's epoch and share-partitions in
@@ -635,6 +636,7 @@ def test_a_share_group_and_its_share_partitions_survive_a_group_coordinator_kill
         assert "Traceback" not in b.log_text()
 
 
+@pytest.mark.slow  # a kill -9 or a session running out, ~25 s: `make test-slow`
 def test_a_share_member_whose_session_expires_loses_its_records_at_every_leader(
         share_cluster: Cluster, zk_client: KazooClient) -> None:
     """A Kafka-protocol member acquires records at a leader that is not its group coordinator, then
