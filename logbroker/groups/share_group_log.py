@@ -12,7 +12,7 @@ is answered UNKNOWN_MEMBER_ID, and they join again under the group epoch that wa
 
 Both records are written together whenever the epoch or the share-partitions changed since the last
 write (``sync``: after a heartbeat, and for every group on the coordinator's tick); a write that
-fails is tried again on the next ``sync``. DeleteGroups writes tombstones for both
+fails is tried again on a ``sync`` at least ``RETRY_MS`` later. DeleteGroups writes tombstones for both
 (``tombstones``).
 """
 
@@ -36,6 +36,8 @@ from logbroker.groups.share_group import ShareGroup
 
 log = logging.getLogger(__name__)
 
+RETRY_MS = 1000  # wait after a failed write before the next try (the tick runs every 100 ms)
+
 TopicPartition = tuple[str, int]
 Recorded = tuple[int, frozenset[TopicPartition]]
 
@@ -45,14 +47,16 @@ class ShareGroupLog:
         self._writer = writer
         self._topic_id_of = topic_id_of
         self._recorded: dict[str, Recorded] = {}  # what the log holds (or is being written) per group
+        self._retry_at: dict[str, int] = {}  # groups whose last write failed: not tried again before then
 
     def sync(self, group: ShareGroup, now_ms: int) -> None:
         """Write the group's records if its epoch or share-partitions changed since the last write."""
         group_id = group.group_id
         state: Recorded = (group.group_epoch, frozenset(group.assigned))
-        if self._recorded.get(group_id) == state:
+        if self._recorded.get(group_id) == state or now_ms < self._retry_at.get(group_id, now_ms):
             return
         self._recorded[group_id] = state
+        self._retry_at.pop(group_id, None)
         by_topic: dict[str, list[int]] = {}
         for topic, partition in sorted(state[1]):
             by_topic.setdefault(topic, []).append(partition)
@@ -70,13 +74,15 @@ class ShareGroupLog:
                 log.warning("share group %s: its metadata (epoch %d, %d share-partition(s)) not written: %s",
                             group_id, state[0], len(state[1]), error.name)
                 if self._recorded.get(group_id) == state:
-                    del self._recorded[group_id]  # written again on the next sync
+                    del self._recorded[group_id]  # written again on a later sync
+                    self._retry_at[group_id] = now_ms + RETRY_MS
 
         self._writer.write(group_id, records, now_ms, done)
 
     def tombstones(self, group_id: str, now_ms: int, on_done: OnDone) -> None:
         """Delete both records of a deleted group."""
         self._recorded.pop(group_id, None)
+        self._retry_at.pop(group_id, None)
         self._writer.write(group_id, [(encode_share_group_metadata_key(group_id), None),
                                       (encode_share_group_partitions_key(group_id), None)], now_ms, on_done)
 
@@ -98,6 +104,8 @@ class ShareGroupLog:
     def forget(self, group_id: str) -> None:
         """This broker no longer coordinates the group (or its log is gone): write it anew when it does."""
         self._recorded.pop(group_id, None)
+        self._retry_at.pop(group_id, None)
 
     def forget_all(self) -> None:
         self._recorded.clear()
+        self._retry_at.clear()

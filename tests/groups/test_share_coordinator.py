@@ -417,3 +417,18 @@ def test_an_expired_members_partitions_are_handed_on_for_their_other_leaders(
     assert c.share.take_expired() == [("crew", "gone", (("jobs", 0),))]
     assert c.share.take_expired() == []
     drain(loop)
+
+
+def test_a_failed_share_group_record_is_written_again_a_second_later(loop: asyncio.AbstractEventLoop) -> None:
+    offsets_log = MemoryGroupLog()
+    c = GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1}, topic_id_of=IDS.get)
+    where = offsets_log.records[c.partition_of("crew")]
+    offsets_log.fail = True  # a full disk
+    assert c.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"]).error == 0
+    offsets_log.fail = False
+    c.tick(500)
+    assert where == []  # not tried again at once (the tick runs every 100 ms)
+    c.tick(1000)
+    assert len(where) == 2  # the group's epoch and its share-partitions
+    c.tick(1100)
+    assert len(where) == 2  # nothing changed since
