@@ -255,11 +255,6 @@ class BrokerProcess(ServerProcess):
         kafka_port, http_port = (self.port, self.http_port) if same_ports and self.port else (0, 0)
         return self.launch(self.serve_command(f"127.0.0.1:{kafka_port}", f"127.0.0.1:{http_port}"))
 
-    def begin(self) -> BrokerProcess:
-        """Start the broker on port 0 without waiting for it (``until_ready`` waits): brokers started
-        side by side come up in the time of one."""
-        return self.spawn(self.serve_command("127.0.0.1:0", "127.0.0.1:0"))
-
     def serve_command(self, kafka_listen: str, http_listen: str) -> list[str]:
         """The `logbroker serve` command line of this broker, listening where it is told."""
         cmd = [sys.executable, "-m", "logbroker.cli", "serve", "--data-dir", str(self.data_dir),
@@ -270,19 +265,10 @@ class BrokerProcess(ServerProcess):
 
     def launch(self, cmd: list[str]) -> BrokerProcess:
         """Run ``cmd`` (a ``serve_command``, perhaps behind a prefix) and read back the bound ports."""
-        return self.spawn(cmd).until_ready()
-
-    def spawn(self, cmd: list[str]) -> BrokerProcess:
-        """Run ``cmd`` without waiting for it to be ready (``until_ready`` waits), so that several
-        brokers can start side by side."""
         self.ready_path.unlink(missing_ok=True)
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
                                          env=broker_environment(), preexec_fn=die_with_parent())
-        return self
-
-    def until_ready(self) -> BrokerProcess:
-        """Wait for the ready file of the process ``spawn`` started and read back the bound ports."""
         ready = self._wait_ready()
         self.port, self.http_port = int(str(ready["kafka_port"])), int(str(ready["http_port"]))
         listeners = ready.get("listeners", {})

@@ -97,17 +97,13 @@ class Cluster:
     brokers: dict[int, BrokerProcess] = field(default_factory=dict)
 
     def add(self, node_id: int, **overrides: str) -> BrokerProcess:
-        return self.place(node_id, **overrides).start()
-
-    def place(self, node_id: int, **overrides: str) -> BrokerProcess:
-        """Broker ``node_id`` of this cluster, not started yet."""
         props = broker_properties(self.zookeeper.connect, node_id)
         # keyword names (min_insync_replicas) become property names; dotted names are taken as they are
         props.update({k if "." in k else k.replace("_", "."): v for k, v in overrides.items()})
         b = BrokerProcess(data_dir=self.root / f"broker{node_id}", log_path=self.root / f"broker{node_id}.log",
                           overrides=props)
         self.brokers[node_id] = b
-        return b
+        return b.start()
 
     @property
     def bootstrap(self) -> str:
@@ -144,9 +140,8 @@ def three_brokers(zookeeper: LocalZooKeeper, tmp_path: Path, **overrides: str) -
     ZooKeeper; stopped afterwards."""
     c = Cluster(zookeeper, tmp_path)
     try:
-        started = [c.place(node_id, **overrides).begin() for node_id in (1, 2, 3)]  # side by side
-        for b in started:
-            b.until_ready()
+        for node_id in (1, 2, 3):
+            c.add(node_id, **overrides)
         client = KazooClient(hosts=zookeeper.connect, timeout=10)
         client.start(timeout=10)
         try:
