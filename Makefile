@@ -117,7 +117,7 @@ kafka-jars: $(DEV_STAMP)
 ## false positives are listed in vulture_whitelist.py).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy segments logbroker tests
+	$(BIN)/mypy segments logbroker tests bench
 	$(BIN)/vulture logbroker segments vulture_whitelist.py --min-confidence 80
 
 ## Storage-engine and broker benchmarks; figures go to bench/README.md.

@@ -151,6 +151,9 @@ def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             shared.assigned[idx] = len(assigned)
 
     if spec.group:
+        # Metadata first: kafka-python 3.0.12 can drop a rejoin that a leader's first, metadata-less
+        # assignment leads to (docs/COMPATIBILITY.md), leaving a consumer without partitions.
+        c.partitions_for_topic(spec.topic)
         c.subscribe([spec.topic], listener=Listener())
     else:
         c.assign([TopicPartition(spec.topic, idx % spec.partitions)])
@@ -227,7 +230,7 @@ def confluent_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             if m.error() is not None:
                 tally.errors += 1
                 continue
-            tally.see(m.value())
+            tally.see(m.value() or b"")
         if msgs:
             tally.publish()
     c.close()
@@ -238,7 +241,7 @@ def confluent_share_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
     """A member of one share group (KIP-932): every consumer reads every partition, and each message
     is acknowledged on its own (ACCEPT), like a RabbitMQ consumer's manual acks."""
     from confluent_kafka import AcknowledgeType, ShareConsumer
-    from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    from confluent_kafka.admin import (
         AdminClient,
         AlterConfigOpType,
         ConfigEntry,
@@ -266,7 +269,7 @@ def confluent_share_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             if m.error() is not None:
                 tally.errors += 1
                 continue
-            tally.see(m.value())
+            tally.see(m.value() or b"")
             c.acknowledge(m, AcknowledgeType.ACCEPT)  # sent with the next poll's ShareFetch
         if msgs:
             tally.publish()

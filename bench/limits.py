@@ -256,7 +256,7 @@ def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float) -> float:
         stop.set()
         os.close(fd)
         path.unlink()
-    return written / elapsed / MB
+    return float(written / elapsed / MB)
 
 
 RAW_KEYS = ("tcp", "write", "write_gfsync", "write_fsync", "sendfile")
@@ -1079,7 +1079,7 @@ def kafka_table(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any
     def add(figure: str, limit: str, group: dict[str, Any] | None, osr: dict[str, Any] | None,
             k: dict[str, Any] | None, key: str = "mb_s") -> None:
         lim = raw.get(limit, float("nan")) if limit else float("nan")
-        row = {"figure": figure, "limit": limit, "limit_mb_s": lim}
+        row: dict[str, Any] = {"figure": figure, "limit": limit, "limit_mb_s": lim}
         for name, r in (("group", group), ("os", osr), ("kafka", k)):
             row[name] = r[key] if r else float("nan")
             row[f"{name}_vs_limit"] = r[key] / lim if r and limit else float("nan")

@@ -46,7 +46,7 @@ class BrokerSet:
 
     @property
     def port(self) -> int:
-        return self.brokers[0].port
+        return int(self.brokers[0].port)
 
     @property
     def pids(self) -> list[int]:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from logbroker.broker import Broker, wall_clock_ms
 from logbroker.config import BrokerConfig
 from logbroker.groups import GroupCoordinator
+from logbroker.groups.share_state import SHARE_STATE_TOPIC
 from logbroker.http.app import HttpContext, HttpServer
 from logbroker.kafka.authentication import ListenerSecurity, listener_security
 from logbroker.kafka.dispatch import Dispatcher
@@ -285,6 +286,7 @@ class App:
             self._share_forwarder.is_member = self.groups.share.is_member
             await self.cluster.start()
             await self._group_configs_in_zookeeper(self.cluster)
+            self._carry_group_configs()  # those of the __share_group_state partitions led already
             if self.broker.authorizer.enabled:
                 await self._acls_in_zookeeper(self.cluster)
             await self._credentials_in_zookeeper(self.cluster)
@@ -355,6 +357,19 @@ class App:
         the leadership of their partition (``GroupCoordinator.leadership_changed``)."""
         if self.groups is not None:
             self.groups.leadership_changed(topic, partition, leading, wall_clock_ms())
+            if leading and topic == SHARE_STATE_TOPIC:
+                self._carry_group_configs()
+
+    def _carry_group_configs(self) -> None:
+        """Group configs a cluster kept in ``__share_group_state`` before they moved to ZooKeeper go
+        there (``ShareGroups.carry_configs``), in the background."""
+        if self.groups is not None and self.groups.share.shared_configs is not None:
+            self._in_background(self._carried(self.groups.share.carry_configs(wall_clock_ms())),
+                                "group configs to ZooKeeper")
+
+    @staticmethod
+    async def _carried(moving: Coroutine[Any, Any, int]) -> None:
+        await moving
 
     async def _credentials_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps SCRAM credentials in ZooKeeper (/config/users), read and written in worker
@@ -494,6 +509,10 @@ class App:
     async def _groups_tick(self) -> None:
         assert self.groups is not None
         self.groups.tick(wall_clock_ms())
+        forwarder = self._share_forwarder
+        if forwarder is not None:
+            for group_id, member_id, partitions in self.groups.share.take_expired():
+                self._in_background(forwarder.release(group_id, member_id, partitions), "share member release")
 
     async def _checkpoint(self) -> None:
         assert self.store is not None and self.broker is not None

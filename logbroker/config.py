@@ -535,7 +535,7 @@ def describe_broker(config: BrokerConfig, names: Iterable[str] | None = None) ->
     wanted = set(names) if names else None
     entries: list[ConfigEntry] = []
     for name, spec in BROKER_PROPERTIES.items():
-        if wanted is not None and name not in wanted:
+        if (wanted is not None and name not in wanted) or name in _DESCRIBED_AS_SET_ONLY:
             continue
         found = _source_of(config, name)
         synonyms = [*_layers(config, name), ConfigSynonym(name, spec.default, ConfigSource.DEFAULT_CONFIG)]
@@ -570,7 +570,46 @@ def describe_broker(config: BrokerConfig, names: Iterable[str] | None = None) ->
                                    synonyms=tuple(synonyms)))
         if value is None:
             entries[-1] = replace(entries[-1], value=None)  # type: ignore[arg-type]
+    described = {e.name for e in entries}
+    entries += [_set_only_entry(name, value) for name, value in sorted(config.static.items())
+                if name not in described and (wanted is None or name in wanted)
+                and (name not in BROKER_PROPERTIES or name in _DESCRIBED_AS_SET_ONLY)]
     return entries
+
+
+# Properties outside Kafka's broker config definition (KafkaConfig): described only when set.
+_DESCRIBED_AS_SET_ONLY = frozenset({"config.providers"})
+
+
+def _set_only_entry(name: str, value: str) -> ConfigEntry:
+    """A set property that is not one of the broker's own definitions, as Kafka's DescribeConfigs
+    lists every property of the broker's file (``ConfigHelper``'s originals): a per-listener
+    ``listener.name.<l>.[<mechanism>.]<property>`` takes its base property's type, anything else
+    (``config.providers.*``, names no definition has) is of unknown type; a password or an unknown
+    type is sensitive, so its value is null, as Kafka answers (it cannot tell an unknown one is safe)."""
+    base = _base_property(name)
+    spec = BROKER_PROPERTIES.get(base) if base is not None else None
+    kind = spec.config_type if spec is not None else ConfigType.UNKNOWN
+    shown = None if kind in (ConfigType.PASSWORD, ConfigType.UNKNOWN) else value
+    return ConfigEntry(name=name, value=shown, default=None,  # type: ignore[arg-type]
+                       source=ConfigSource.STATIC_BROKER_CONFIG, type=kind, doc="", read_only=True,
+                       sensitive=shown is None,
+                       synonyms=(ConfigSynonym(name, shown, ConfigSource.STATIC_BROKER_CONFIG),))  # type: ignore[arg-type]
+
+
+def _base_property(name: str) -> str | None:
+    """The property a ``listener.name.<l>.[<mechanism>.]<property>`` (or logbroker's
+    ``logbroker.http.ssl.*``) sets for one listener; None for any other name or an unknown property."""
+    if name.startswith("logbroker.http.ssl."):
+        rest = name[len("logbroker.http."):]
+    elif name.startswith("listener.name."):
+        rest = name[len("listener.name."):].partition(".")[2]
+    else:
+        return None
+    for candidate in (rest, rest.partition(".")[2]):
+        if candidate in BROKER_PROPERTIES:
+            return candidate
+    return None
 
 
 def load_dynamic(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:

@@ -167,6 +167,34 @@ class ShareForwarder:
                     log.info("share group %s member %s: closing the share session on broker %d failed: %s",
                              group_id, member_id, key[2], exc)
 
+    async def release(self, group_id: str, member_id: str, partitions: Sequence[TopicPartition]) -> None:
+        """A member's session expired at this coordinator: close its share sessions at the leaders of
+        ``partitions`` other than this broker (ShareAcknowledge with epoch -1, as a closing consumer
+        sends), so they release the records it holds there now rather than when their locks expire.
+        The sessions this broker held for it (an HTTP member) are closed as on ``leave``. Nothing is
+        sent if the member joined again meanwhile (its new sessions are its own)."""
+        if self.is_member is not None and self.is_member(group_id, member_id):
+            return
+        held = {k[2] for k in self._sessions if k[:2] == (group_id, member_id)}
+        await self.leave(group_id, member_id)
+        leaders = {leader for tp in partitions if (leader := self.leader_of(*tp)) is not None and leader >= 0}
+        for leader in sorted(leaders - held):
+            body = {"group_id": group_id, "member_id": member_id, "share_session_epoch": -1, "topics": []}
+            try:
+                answer = await self.peers.request(leader, ApiKey.SHARE_ACKNOWLEDGE, SHARE_VERSION, body,
+                                                  REQUEST_TIMEOUT_S)
+            except CONNECTION_ERRORS as exc:  # its records come back when their locks expire
+                log.info("share group %s member %s: closing its share session on broker %d failed: %s",
+                         group_id, member_id, leader, exc)
+                continue
+            code = int(answer["error_code"])
+            if code == 0:
+                log.info("share group %s member %s: session expired; its share session on broker %d closed, "
+                         "its records there released", group_id, member_id, leader)
+            elif code != SHARE_SESSION_NOT_FOUND:  # not found: it held nothing there
+                log.info("share group %s member %s: closing its share session on broker %d answered error %d",
+                         group_id, member_id, leader, code)
+
     async def sweep(self) -> None:
         """Close the share sessions of members the coordinator no longer has (their session expired
         there, or the group moved to another coordinator): the leaders hand their records back at

@@ -15,7 +15,8 @@ one job each:
   broker computing the assignment (``assignors.py``);
 - ``offsets.py``: committed offsets of every group; ``record_writer.py``/``offsets_topic.py``: the
   ``__consumer_offsets`` records (``schema.py``) they and the classic groups' metadata are kept in;
-  ``loader.py``: the replay of those records at start-up;
+  ``loader.py``: the replay of those records at start-up; ``share_group_log.py``: a share group's
+  epoch and share-partitions in the same log, so another coordinator knows the group;
 - ``http_members.py``: the HTTP front's members' positions and sessions.
 
 A group id names one group: a classic group or a consumer-protocol group, never both. An empty group
@@ -45,7 +46,7 @@ from logbroker.groups.consumer import ConsumerGroups, HeartbeatResult
 from logbroker.groups.consumer_group import ConsumerGroup
 from logbroker.groups.description import GroupDescription, ListedGroup, PartitionLag
 from logbroker.groups.errors import GroupError, HeartbeatError
-from logbroker.groups.loader import replay
+from logbroker.groups.loader import Replayed, replay
 from logbroker.groups.offsets import CommittedOffset, OffsetCommitInput, OffsetStore
 from logbroker.groups.offsets_topic import BrokerGroupLog, GroupLog
 from logbroker.groups.record_writer import RecordWriter, resolve
@@ -54,6 +55,7 @@ from logbroker.groups.settings import CoordinatorSettings
 from logbroker.groups.share_coordinator import ShareCoordinator
 from logbroker.groups.share_describe import describe_share_group
 from logbroker.groups.share_group import SHARE, ShareGroup, ShareSettings
+from logbroker.groups.share_group_log import ShareGroupLog
 from logbroker.groups.share_state import SHARE_STATE_TOPIC, SHARE_STATE_TOPIC_CONFIGS
 from logbroker.groups.shares import Offsets, ShareGroups, ShareHeartbeatResult
 from logbroker.groups.state import GroupState
@@ -101,6 +103,7 @@ class GroupCoordinator:
                             if share_state_log is not None else None)
         self.share = ShareGroups(self._groups, topics or dict, partition_offsets or (lambda topic, partition: None),
                                  self.share_state, share_settings, coordinates=self.owns)
+        self.share_log = ShareGroupLog(self._writer, topic_id_of or _name_based_id)
         self._next_retention_check_ms: int | None = None
         # The __consumer_offsets partitions whose groups are here; None: all of them (one broker).
         self._owned: set[int] | None = None
@@ -162,6 +165,7 @@ class GroupCoordinator:
         for gid in dropped:
             del self._groups[gid]
         self.offsets.clear()
+        self.share_log.forget_all()  # share groups write their records again into the new topic
         log.warning("%s was deleted: dropped %d group(s) and their committed offsets", OFFSETS_TOPIC, len(dropped))
 
     async def ensure_offsets_topic(self) -> None:
@@ -211,9 +215,28 @@ class GroupCoordinator:
                 continue
             self._groups[group_id] = self.classic.restore_group(group_id, replayed.metadata.get(group_id), now_ms)
             self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
-        log.info("coordinating %s-%d: loaded %d group(s) from %d record(s)", OFFSETS_TOPIC, partition,
-                 len(replayed.group_ids()), replayed.applied)
+        shares = self._restore_share_groups(replayed, partition)
+        log.info("coordinating %s-%d: loaded %d group(s) and %d share group(s) from %d record(s)", OFFSETS_TOPIC,
+                 partition, len(replayed.group_ids()), shares, replayed.applied)
         return replayed.applied
+
+    def _restore_share_groups(self, replayed: Replayed, partition: int | None) -> int:
+        """Share groups read back from the log (of ``partition``; None: any), unless the id is held
+        by a group of another type."""
+        restored = 0
+        for group_id in replayed.share_group_ids():
+            if partition is not None and self.partition_of(group_id) != partition:
+                continue
+            existing = self._groups.get(group_id)
+            if existing is not None and not isinstance(existing, ShareGroup):
+                log.warning("share group %s not restored: the id is held by a group of another type", group_id)
+                continue
+            epoch, assigned = self.share_log.restore(replayed, group_id)
+            group = self.share.restore_group(group_id, epoch, assigned)
+            log.info("share group %s restored at epoch %d with %d share-partition(s)", group_id,
+                     group.group_epoch, len(group.assigned))
+            restored += 1
+        return restored
 
     def release_partition(self, partition: int) -> int:
         """This broker no longer leads ``partition``: forget its groups (their members are answered
@@ -229,6 +252,7 @@ class GroupCoordinator:
                 self.classic.release(group)
             elif isinstance(group, ShareGroup):
                 self.share.detach(group)  # the share-partitions this broker leads stay here
+            self.share_log.forget(group_id)
             self.offsets.forget(group_id)
         if leaving:
             log.info("no longer coordinating %s-%d: %d group(s) dropped", OFFSETS_TOPIC, partition, len(leaving))
@@ -260,9 +284,13 @@ class GroupCoordinator:
         if group_id and not self.owns(group_id):
             return ShareHeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.NOT_COORDINATOR,
                                         f"this broker does not coordinate group {group_id}")
-        return self.share.heartbeat(group_id, member_id, member_epoch, now_ms=now_ms,
-                                    subscribed_topics=subscribed_topics, client_id=client_id,
-                                    client_host=client_host, rack_id=rack_id)
+        result = self.share.heartbeat(group_id, member_id, member_epoch, now_ms=now_ms,
+                                      subscribed_topics=subscribed_topics, client_id=client_id,
+                                      client_host=client_host, rack_id=rack_id)
+        group = self.share.group(group_id)
+        if group is not None:
+            self.share_log.sync(group, now_ms)
+        return result
 
     def group(self, group_id: str) -> Group | None:
         """The live group of either type (tests and tools; do not mutate)."""
@@ -451,7 +479,16 @@ class GroupCoordinator:
             elif isinstance(group, ShareGroup):
                 self.share.drop_group(group, now_ms)
                 self._remove(group, "deleted")
+                waiting.add(group_id)
                 results[group_id] = GroupError.NONE
+
+                def dropped(error: GroupError, _base: int, gid: str = group_id) -> None:
+                    results[gid] = error
+                    waiting.discard(gid)
+                    if not waiting:
+                        resolve(fut, results)
+
+                self.share_log.tombstones(group_id, now_ms, dropped)
             else:
                 records = self.offsets.drop(group_id)
                 records.append((encode_group_metadata_key(group_id), None))
@@ -506,6 +543,9 @@ class GroupCoordinator:
         self.classic.tick(now_ms)
         self.consumer.tick(now_ms)
         self.share.tick(now_ms)
+        for group in self.groups():
+            if isinstance(group, ShareGroup) and self.owns(group.group_id):
+                self.share_log.sync(group, now_ms)
         if self._next_retention_check_ms is None:
             self._next_retention_check_ms = now_ms + self.settings.retention_check_interval_ms
         elif now_ms >= self._next_retention_check_ms:
@@ -554,6 +594,7 @@ class GroupCoordinator:
         for group_id in replayed.group_ids():
             self._groups[group_id] = self.classic.restore_group(group_id, replayed.metadata.get(group_id), now_ms)
             self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
+        self._restore_share_groups(replayed, None)
         log.info("loaded %d group(s) and %d committed offset(s) from %d record(s)", len(self._groups),
                  sum(len(self.offsets.of(g)) for g in self._groups), replayed.applied)
         if self.share_state is not None and self._owned is None:

@@ -3,7 +3,8 @@
 Records are applied in log order per partition: a later record for a key wins, a null value
 (tombstone) deletes. What comes back is each group's last metadata record (classic groups: members,
 generation, assignment; consumer-protocol groups keep theirs in memory only and come back as their
-offsets) and each group's committed offsets. Unreadable records are skipped with a warning, never
+offsets), each group's committed offsets, and each share group's epoch and initialized
+share-partitions. Unreadable records are skipped with a warning, never
 fatal: the rest of the group state is still worth having.
 """
 
@@ -20,9 +21,14 @@ from logbroker.groups.schema import (
     GroupMetadataValue,
     OffsetCommitKey,
     RecordFormatError,
+    ShareGroupMetadataKey,
+    ShareGroupPartitionsKey,
+    ShareTopicPartitions,
     decode_group_metadata_value,
     decode_key,
     decode_offset_commit_value,
+    decode_share_group_metadata_value,
+    decode_share_group_partitions_value,
 )
 
 log = logging.getLogger(__name__)
@@ -34,12 +40,19 @@ TopicPartition = tuple[str, int]
 class Replayed:
     metadata: dict[str, GroupMetadataValue | None] = field(default_factory=dict)  # None: deleted
     offsets: dict[str, dict[TopicPartition, CommittedOffset]] = field(default_factory=dict)
+    share_epochs: dict[str, int | None] = field(default_factory=dict)  # share groups; None: deleted
+    share_partitions: dict[str, tuple[ShareTopicPartitions, ...] | None] = field(default_factory=dict)
     applied: int = 0  # records applied
 
     def group_ids(self) -> list[str]:
-        """Groups that still exist: with metadata or offsets left after the tombstones."""
+        """Classic or offset-keeping groups that still exist: with metadata or offsets left after
+        the tombstones."""
         return sorted(g for g in set(self.metadata) | set(self.offsets)
                       if self.metadata.get(g) is not None or self.offsets.get(g))
+
+    def share_group_ids(self) -> list[str]:
+        """Share groups that still exist (their metadata record is not a tombstone)."""
+        return sorted(g for g, epoch in self.share_epochs.items() if epoch is not None)
 
 
 def replay(group_log: GroupLog, partitions: Collection[int] | None = None) -> Replayed:
@@ -60,6 +73,12 @@ def replay(group_log: GroupLog, partitions: Collection[int] | None = None) -> Re
             elif isinstance(key, GroupMetadataKey):
                 out.metadata[key.group] = (None if record.value is None
                                            else decode_group_metadata_value(record.value))
+            elif isinstance(key, ShareGroupMetadataKey):
+                out.share_epochs[key.group] = (None if record.value is None
+                                               else decode_share_group_metadata_value(record.value))
+            elif isinstance(key, ShareGroupPartitionsKey):
+                out.share_partitions[key.group] = (None if record.value is None
+                                                   else decode_share_group_partitions_value(record.value))
             else:
                 continue
         except RecordFormatError as exc:

@@ -55,6 +55,49 @@ Value GroupMetadataValue, written as v3 (read: v0-v4)::
       subscription         bytes     0+        the member's metadata for the selected protocol
       assignment           bytes     0+        the member's assignment from the leader
 
+Key, record type 11 -- a share group's metadata (Kafka 4.1's ShareGroupMetadataKey)::
+
+    field       type     meaning
+    version     int16    11 (Kafka's record type of a share group's metadata)
+    group       string   group id
+
+Value ShareGroupMetadataValue, v0 (flexible)::
+
+    field         type    meaning
+    version       int16   0
+    epoch         int32   the group epoch
+    metadataHash  int64   Kafka's hash of the subscribed topics' metadata (KIP-1101); written 0 here,
+                          which only makes a Kafka coordinator reading it compute the assignment anew
+
+Key, record type 15 -- a share group's share-partitions (Kafka 4.1's ShareGroupStatePartitionMetadataKey)::
+
+    field       type     meaning
+    version     int16    15
+    group       string   group id
+
+Value ShareGroupStatePartitionMetadataValue, v0 (flexible)::
+
+    field               type     meaning
+    version             int16    0
+    initializingTopics  array    share-partitions whose state is being initialized (written empty here:
+                                 a leader initializes its share-partition itself on first use)
+      topicId           uuid
+      topicName         string
+      partitions        []int32
+    initializedTopics   array    share-partitions whose state exists at the share coordinators (here:
+                                 every one assigned to a member, reset or described by the admin),
+                                 same fields
+    deletingTopics      array    topics whose state is being deleted (written empty: a deletion is
+                                 answered once done)
+      topicId           uuid
+      topicName         string
+
+Kafka 4.1 also writes records of share-group members, target assignments and current assignments
+(types 10, 12, 13, 14); they are not written here (members join a new coordinator afresh) and are
+skipped when read. Field names and types follow the message definitions in Kafka 4.1.1's
+``kafka-group-coordinator`` jar (``CoordinatorRecordType`` gives the record types); Kafka's
+``kafka-dump-log --offsets-decoder`` reads them (``tests/interop/test_share_group_records.py``).
+
 Partitioning: a group's records all go to partition ``abs(javaHashCode(groupId)) % partitions`` of
 ``__consumer_offsets`` (Kafka's ``GroupMetadataManager.partitionFor``, with ``Utils.abs`` mapping
 Integer.MIN_VALUE to 0), so one append carries a whole OffsetCommit request.
@@ -63,6 +106,7 @@ Integer.MIN_VALUE to 0), so one append carries a whole OffsetCommit request.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +119,9 @@ OFFSET_COMMIT_KEY_VERSION = 1
 GROUP_METADATA_KEY_VERSION = 2
 OFFSET_COMMIT_VALUE_VERSION = 3
 GROUP_METADATA_VALUE_VERSION = 3
+SHARE_GROUP_METADATA_KEY_VERSION = 11
+SHARE_GROUP_PARTITIONS_KEY_VERSION = 15
+SHARE_GROUP_VALUE_VERSION = 0
 
 
 class RecordFormatError(ValueError):
@@ -94,6 +141,25 @@ class OffsetCommitKey:
 @dataclass(frozen=True, slots=True)
 class GroupMetadataKey:
     group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShareGroupMetadataKey:
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShareGroupPartitionsKey:
+    """Kafka's ShareGroupStatePartitionMetadataKey."""
+
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShareTopicPartitions:
+    topic_id: uuid.UUID
+    topic: str
+    partitions: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +199,10 @@ _OFFSET_COMMIT_KEY = record_codec("OffsetCommitKey")
 _GROUP_METADATA_KEY = record_codec("GroupMetadataKey")
 _OFFSET_COMMIT_VALUE = record_codec("OffsetCommitValue")
 _GROUP_METADATA_VALUE = record_codec("GroupMetadataValue")
+_SHARE_GROUP_METADATA_KEY = record_codec("ShareGroupMetadataKey")
+_SHARE_GROUP_PARTITIONS_KEY = record_codec("ShareGroupStatePartitionMetadataKey")
+_SHARE_GROUP_METADATA_VALUE = record_codec("ShareGroupMetadataValue")
+_SHARE_GROUP_PARTITIONS_VALUE = record_codec("ShareGroupStatePartitionMetadataValue")
 
 
 def _encode(codec: RecordCodec, version: int, body: dict[str, Any]) -> bytes:
@@ -176,10 +246,34 @@ def encode_group_metadata_value(value: GroupMetadataValue) -> bytes:
         "members": [dataclasses.asdict(m) for m in value.members]})
 
 
+def encode_share_group_metadata_key(group: str) -> bytes:
+    return _encode(_SHARE_GROUP_METADATA_KEY, SHARE_GROUP_METADATA_KEY_VERSION, {"group": group})
+
+
+def encode_share_group_partitions_key(group: str) -> bytes:
+    return _encode(_SHARE_GROUP_PARTITIONS_KEY, SHARE_GROUP_PARTITIONS_KEY_VERSION, {"group": group})
+
+
+def encode_share_group_metadata_value(epoch: int) -> bytes:
+    """ShareGroupMetadataValue v0 (metadata hash 0: not computed here)."""
+    return _encode(_SHARE_GROUP_METADATA_VALUE, SHARE_GROUP_VALUE_VERSION, {"epoch": epoch, "metadata_hash": 0})
+
+
+def encode_share_group_partitions_value(initialized: tuple[ShareTopicPartitions, ...]) -> bytes:
+    """ShareGroupStatePartitionMetadataValue v0: only ``initializedTopics`` is filled."""
+    return _encode(_SHARE_GROUP_PARTITIONS_VALUE, SHARE_GROUP_VALUE_VERSION, {
+        "initializing_topics": [], "deleting_topics": [],
+        "initialized_topics": [{"topic_id": t.topic_id, "topic_name": t.topic, "partitions": list(t.partitions)}
+                               for t in initialized]})
+
+
 # ------------------------------------------------------------------------------------- reading
 
 
-def decode_key(key: bytes) -> OffsetCommitKey | GroupMetadataKey | None:
+Key = OffsetCommitKey | GroupMetadataKey | ShareGroupMetadataKey | ShareGroupPartitionsKey
+
+
+def decode_key(key: bytes) -> Key | None:
     """The key of a ``__consumer_offsets`` record; None for record types this broker does not use
     (Kafka 3.7+ writes others, e.g. ConsumerGroupMetadataKey v3+, for KIP-848 groups)."""
     try:
@@ -191,7 +285,23 @@ def decode_key(key: bytes) -> OffsetCommitKey | GroupMetadataKey | None:
         return OffsetCommitKey(body["group"], body["topic"], body["partition"])
     if version in _GROUP_METADATA_KEY.spec.valid:
         return GroupMetadataKey(_decode(_GROUP_METADATA_KEY, key)[1]["group"])
+    if version in _SHARE_GROUP_METADATA_KEY.spec.valid:
+        return ShareGroupMetadataKey(_decode(_SHARE_GROUP_METADATA_KEY, key)[1]["group"])
+    if version in _SHARE_GROUP_PARTITIONS_KEY.spec.valid:
+        return ShareGroupPartitionsKey(_decode(_SHARE_GROUP_PARTITIONS_KEY, key)[1]["group"])
     return None
+
+
+def decode_share_group_metadata_value(value: bytes) -> int:
+    """The group epoch of a ShareGroupMetadataValue."""
+    return int(_decode(_SHARE_GROUP_METADATA_VALUE, value)[1]["epoch"])
+
+
+def decode_share_group_partitions_value(value: bytes) -> tuple[ShareTopicPartitions, ...]:
+    """The initialized share-partitions of a ShareGroupStatePartitionMetadataValue."""
+    body = _decode(_SHARE_GROUP_PARTITIONS_VALUE, value)[1]
+    return tuple(ShareTopicPartitions(t["topic_id"], t["topic_name"], tuple(t["partitions"]))
+                 for t in body["initialized_topics"])
 
 
 def decode_offset_commit_value(value: bytes) -> OffsetCommitValue:

@@ -121,6 +121,13 @@ class ShareGroups:
         self.sessions = ShareSessions()  # the Kafka front's share sessions, dropped with their member
         # In a cluster: the group configs every broker sees (ZooKeeper); None: each group's own ``configs``.
         self.shared_configs: SharedGroupConfigs | None = None
+        # In a cluster: members whose session expired here, with their assignment, until the
+        # application asks the other partitions' leaders to release their records (``take_expired``).
+        self._expired: list[tuple[str, str, tuple[TopicPartition, ...]]] = []
+        # Alone: the configs of deleted share groups. Kafka keeps a group's configs when the group is
+        # deleted (DeleteGroups); a group made again under the id takes them.
+        self._kept_configs: dict[str, dict[str, str]] = {}
+        self._carrying: set[str] = set()  # groups whose configs ``carry_configs`` is moving now
 
     # ------------------------------------------------------------------ groups
     def group(self, group_id: str) -> ShareGroup | None:
@@ -150,6 +157,20 @@ class ShareGroups:
         if group.partitions:
             group.members.clear()
             self._led[group.group_id] = group
+
+    def _new_group(self, group_id: str) -> ShareGroup:
+        """A share group made under ``group_id``: with the configs a deleted one left, if any."""
+        return ShareGroup(group_id, configs=self._kept_configs.pop(group_id, {}))
+
+    def restore_group(self, group_id: str, epoch: int, assigned: set[TopicPartition]) -> ShareGroup:
+        """A share group read back from ``__consumer_offsets`` by a broker that now coordinates it
+        (``share_group_log.py``): without members, at its recorded epoch, with its share-partitions
+        (the holder of those this broker leads, if any, becomes the group)."""
+        group = self._led.pop(group_id, None) or self._new_group(group_id)
+        group.group_epoch = max(group.group_epoch, epoch)
+        group.assigned |= assigned
+        self._groups[group_id] = group
+        return group
 
     def may_fetch(self, group_id: str, member_id: str) -> bool:
         """Whether a member may acquire records here: a member of the group when this broker
@@ -194,7 +215,7 @@ class ShareGroups:
             return ShareHeartbeatResult(member_id, -1, 0, None)
         if member_epoch == 0:
             if group is None:
-                group = self._led.pop(group_id, None) or ShareGroup(group_id)
+                group = self._led.pop(group_id, None) or self._new_group(group_id)
                 self._groups[group_id] = group
             member_id = member_id or str(uuid.uuid4())
             member = group.members.get(member_id)
@@ -237,11 +258,14 @@ class ShareGroups:
         beside its leaving heartbeat, and closing the session releases what is left. A member whose
         session timed out loses its share session and its records at once."""
         group = self.group(group_id)
-        if group is None or group.members.pop(member_id, None) is None:
+        member = group.members.pop(member_id, None) if group is not None else None
+        if group is None or member is None:
             return
         group.group_epoch += 1
         if expired:
             self.sessions.close(group_id, member_id)
+            if self.clustered and member.assignment:
+                self._expired.append((group_id, member_id, member.assignment))
         elif self.sessions.get(group_id, member_id) is not None:
             log.info("share group %s: member %s left", group_id, member_id)
             return
@@ -254,6 +278,13 @@ class ShareGroups:
         if released:
             self._wake()
         log.info("share group %s: member %s left; %d record(s) released", group_id, member_id, released)
+
+    def take_expired(self) -> list[tuple[str, str, tuple[TopicPartition, ...]]]:
+        """In a cluster: the members whose session expired here since the last call, each with the
+        partitions it was assigned; the records it holds at those partitions' other leaders are
+        released by closing its share sessions there (``cluster/share_forwarder.py``, ``release``)."""
+        expired, self._expired = self._expired, []
+        return expired
 
     def is_member(self, group_id: str, member_id: str) -> bool:
         group = self.group(group_id)
@@ -537,7 +568,7 @@ class ShareGroups:
         if self.shared_configs is not None:
             return dict(self.shared_configs.get(group_id))
         group = self.group(group_id)
-        return dict(group.configs) if group is not None else {}
+        return dict(group.configs) if group is not None else dict(self._kept_configs.get(group_id, {}))
 
     async def describe_configs(self, group_id: str) -> dict[str, str]:
         """``configs`` as stored now: in a cluster read from where every broker keeps them (so an
@@ -566,6 +597,40 @@ class ShareGroups:
             log.warning("share group %s: configs not changed: %s", group_id, exc)
             return REQUEST_TIMED_OUT, str(exc)
         return 0, None
+
+    async def carry_configs(self, now_ms: int) -> int:
+        """In a cluster: move group configs written before they were kept in ZooKeeper (records
+        ``group::-1`` of the ``__share_group_state`` partitions this broker leads) into ZooKeeper,
+        each config only where ZooKeeper has none of that name (a newer alteration wins), then
+        delete the old record. Run when this broker takes such a partition and once the ZooKeeper
+        configs are open; a group whose move fails (ZooKeeper unreachable) is tried again the next
+        time. Returns the groups moved."""
+        store, shared = self._store, self.shared_configs
+        if store is None or shared is None:
+            return 0
+        moved = 0
+        for group_id, configs in sorted(store.configs.items()):
+            if group_id in self._carrying or not store.owns(config_partition(group_id, store.partition_count())):
+                continue
+            self._carrying.add(group_id)
+            try:
+                current = await shared.read_async(group_id)
+                missing = {name: value for name, value in configs.items() if name not in current}
+                if missing:
+                    await shared.change_async(group_id, missing)
+                code = await store.write_configs(group_id, None, now_ms)
+            except ClusterStateUnavailableError as exc:
+                log.warning("share group %s: configs not moved to ZooKeeper yet: %s", group_id, exc)
+                continue
+            finally:
+                self._carrying.discard(group_id)
+            if code != NONE:
+                log.warning("share group %s: configs moved to ZooKeeper; their old record not deleted (error %d)",
+                            group_id, code)
+            log.info("share group %s: configs %s moved from %s to ZooKeeper (%s kept there)", group_id,
+                     sorted(missing), "__share_group_state", sorted(set(configs) - set(missing)) or "none")
+            moved += 1
+        return moved
 
     def defaults(self) -> dict[str, str]:
         s = self.settings
@@ -598,7 +663,7 @@ class ShareGroups:
                 fut.set_result((int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
                                 f"the configs of share group {group_id} are kept by broker {owner}"))
                 return fut
-        group = existing if existing is not None else ShareGroup(group_id)
+        group = existing if existing is not None else self._new_group(group_id)
         self._groups[group_id] = group
         for name, value in changes.items():
             if value is None:
@@ -679,7 +744,7 @@ class ShareGroups:
             return dict.fromkeys(offsets, int(HeartbeatError.NOT_COORDINATOR))
         group = self.group(group_id)
         if group is None and group_id not in self._groups:
-            group = self._groups[group_id] = self._led.pop(group_id, None) or ShareGroup(group_id)
+            group = self._groups[group_id] = self._led.pop(group_id, None) or self._new_group(group_id)
         if group is None:
             return dict.fromkeys(offsets, int(HeartbeatError.GROUP_ID_NOT_FOUND))
         if group.members:
@@ -709,7 +774,7 @@ class ShareGroups:
         fut: asyncio.Future[dict[TopicPartition, int]] = self._future()
         group = self.group(group_id)
         if group is None and group_id not in self._groups:
-            group = ShareGroup(group_id)
+            group = self._new_group(group_id)
             self._groups[group_id] = group
         if group is None:
             fut.set_result(dict.fromkeys(offsets, int(HeartbeatError.GROUP_ID_NOT_FOUND)))
@@ -785,16 +850,17 @@ class ShareGroups:
 
     def drop_group(self, group: ShareGroup, now_ms: int) -> None:
         """DeleteGroups: tombstones for every share-partition of an empty group (in a cluster also
-        DeleteShareGroupState for those assigned to members, at their share coordinators)."""
+        DeleteShareGroupState for those assigned to members, at their share coordinators). Its
+        configs stay, as Kafka 4.1 keeps them (alone here, in a cluster in ZooKeeper); an admin
+        deletes them with IncrementalAlterConfigs."""
         tps = sorted(set(group.partitions) | (group.assigned if self.clustered else set()))
         group.partitions.clear()
         group.assigned.clear()
         self.sessions.drop_group(group.group_id)
         for topic, partition in tps:
             self._write(group, topic, partition, now_ms, lambda _e: None)
-        if group.configs and self._store is not None:
-            group.configs.clear()
-            self._store.write_configs(group.group_id, None, now_ms)
+        if group.configs and self.shared_configs is None:
+            self._kept_configs[group.group_id] = dict(group.configs)
 
     # ------------------------------------------------------------------ time and start-up
     def tick(self, now_ms: int) -> None:
@@ -827,16 +893,15 @@ class ShareGroups:
             return 0
         snapshots = self._store.states
         for group_id, configs in self._store.configs.items():
-            group = self._groups.get(group_id)
-            if group is None:
-                group = ShareGroup(group_id)
-                self._groups[group_id] = group
-            if isinstance(group, ShareGroup):
-                group.configs = dict(configs)
+            existing = self._groups.get(group_id)
+            if isinstance(existing, ShareGroup):
+                existing.configs = dict(configs)
+            elif existing is None:  # a deleted group's (or one not made yet): a group made later takes them
+                self._kept_configs[group_id] = dict(configs)
         for (group_id, topic, partition), snap in snapshots.items():
             group = self._groups.get(group_id)
             if group is None:
-                group = ShareGroup(group_id)
+                group = self._new_group(group_id)
                 self._groups[group_id] = group
             if not isinstance(group, ShareGroup):
                 log.warning("share state of %s ignored: the group id is held by another group type", group_id)

@@ -14,7 +14,9 @@ Every acquired record is locked to the member until ``lock_expires_ms`` (the gro
 and the record goes to whoever asks next. A delivery id names one delivery:
 ``topic/partition/offset/delivery_count``. Acknowledgements are answered once durable in
 ``__share_group_state``. Each records request also keeps the member's session alive
-(``group.share.session.timeout.ms``).
+(``group.share.session.timeout.ms``). A join's ``auto_offset_reset`` that changes the group's
+``share.auto.offset.reset`` sets that group config (ALTER_CONFIGS on the group, as
+IncrementalAlterConfigs needs), durably, and in a cluster where every leader reads it.
 
 These routes only translate onto ``logbroker.groups.shares.ShareGroups`` (the coordinator's
 ``share``); the records are read with ``groups/share_fetch.py`` like ShareFetch does, and rendered
@@ -41,7 +43,7 @@ from logbroker.groups.share_fetch import Acquired, acquire_durably
 from logbroker.groups.share_group import AUTO_OFFSET_RESET
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.share_remote import RemoteShares
-from logbroker.groups.shares import INVALID_RECORD_STATE, ShareGroups
+from logbroker.groups.shares import INVALID_RECORD_STATE, REQUEST_TIMED_OUT, ShareGroups
 from logbroker.http.access import Op, require_group, require_topic
 from logbroker.http.content import read_body, respond, wants_msgpack
 from logbroker.http.context import MAX_WAIT_MS, context, coordinator
@@ -112,16 +114,32 @@ async def join(request: web.Request) -> web.Response:
     reset = field_str(obj, "auto_offset_reset", required=False)
     if reset is not None and reset not in ("earliest", "latest"):
         raise bad_request("auto_offset_reset must be earliest or latest")
+    if reset is not None and share.configs(group_id).get(AUTO_OFFSET_RESET, "latest") != reset:  # Kafka's default
+        await _set_auto_offset_reset(request, share, group_id, reset, ctx.clock())
     result = share.heartbeat(group_id, "", 0, now_ms=ctx.clock(), subscribed_topics=sorted(set(topics)),
                              client_id=client_id, client_host=request.remote or "")
     if result.error:
         raise heartbeat_error(HeartbeatError(result.error), result.message or "", f"joining share group {group_id!r}")
-    group = share.group(group_id)
-    if reset is not None and group is not None:
-        group.configs[AUTO_OFFSET_RESET] = reset  # the group's config, as kafka-configs --entity-type groups sets it
     return respond(request, {"group_id": group_id, "member_id": result.member_id, "member_epoch": result.member_epoch,
                              "assignment": [{"topic": t, "partition": p} for t, p in result.assignment or []],
                              "session_timeout_ms": share.settings.session_timeout_ms})
+
+
+async def _set_auto_offset_reset(request: web.Request, share: ShareGroups, group_id: str, reset: str,
+                                 now_ms: int) -> None:
+    """A join's ``auto_offset_reset`` that changes the group's ``share.auto.offset.reset``: set as
+    the group config (IncrementalAlterConfigs would, needing ALTER_CONFIGS on the group), durably,
+    and in a cluster where every partition leader reads it (ZooKeeper), before the member joins."""
+    require_group(request, Op.ALTER_CONFIGS, group_id)
+    code, message = await share.alter_configs_async(group_id, {AUTO_OFFSET_RESET: reset}, now_ms)
+    context_text = f"setting auto_offset_reset of share group {group_id!r}"
+    if code in tuple(HeartbeatError) and code:
+        raise heartbeat_error(HeartbeatError(code), message or "the group config was not set", context_text)
+    if code:  # REQUEST_TIMED_OUT: ZooKeeper out of reach (a cluster); the client tries again
+        status = 503 if code == REQUEST_TIMED_OUT else 400
+        raise HttpError(status, "REQUEST_TIMED_OUT" if code == REQUEST_TIMED_OUT else "INVALID_CONFIG",
+                        f"{context_text}: {message}")
+    log.info("share group %s: share.auto.offset.reset set to %s by an HTTP join", group_id, reset)
 
 
 @routes.delete("/share-groups/{group}/members/{member}")

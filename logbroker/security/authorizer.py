@@ -171,6 +171,18 @@ class Authorizer:
                           names: Iterable[str]) -> list[str]:
         return [n for n in names if self.authorize(principal, host, op, rtype, n)]
 
+    # Rules that combine checks, asked by both fronts (Kafka's KafkaApis/AuthHelper), kept here once.
+    def may_create_topic(self, principal: Principal, host: str, topic: str) -> bool:
+        """CreateTopics and auto-creation: CREATE on the cluster, or CREATE on the topic."""
+        return (self.authorize_cluster(principal, host, AclOperation.CREATE)
+                or self.authorize(principal, host, AclOperation.CREATE, ResourceType.TOPIC, topic))
+
+    def listable_groups(self, principal: Principal, host: str, groups: Iterable[str]) -> list[str]:
+        """ListGroups: every group to DESCRIBE on the cluster, else the groups the principal may describe."""
+        if self.authorize_cluster(principal, host, AclOperation.DESCRIBE):
+            return list(groups)
+        return self.filter_authorized(principal, host, AclOperation.DESCRIBE, ResourceType.GROUP, groups)
+
     # ------------------------------------------------------------------ ACL management
     def acls(self, flt: AclBindingFilter | None = None) -> list[AclBinding]:
         return sorted(a for a in self._acls if flt is None or flt.matches(a))

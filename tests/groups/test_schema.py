@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+import uuid
 
 import pytest
 from hypothesis import given
@@ -16,13 +17,22 @@ from logbroker.groups.schema import (
     OffsetCommitKey,
     OffsetCommitValue,
     RecordFormatError,
+    ShareGroupMetadataKey,
+    ShareGroupPartitionsKey,
+    ShareTopicPartitions,
     decode_group_metadata_value,
     decode_key,
     decode_offset_commit_value,
+    decode_share_group_metadata_value,
+    decode_share_group_partitions_value,
     encode_group_metadata_key,
     encode_group_metadata_value,
     encode_offset_commit_key,
     encode_offset_commit_value,
+    encode_share_group_metadata_key,
+    encode_share_group_metadata_value,
+    encode_share_group_partitions_key,
+    encode_share_group_partitions_value,
     java_string_hash,
     partition_for,
 )
@@ -116,3 +126,26 @@ def test_group_metadata_value_every_version_and_flexible_v4() -> None:
         assert m.rebalance_timeout == (300 if version >= 1 else 100)  # v0: the session timeout
     # v4 is flexible: compact strings (length + 1) and a tagged-field section per struct
     assert raw[:11] == b"\x00\x04\x09consumer"
+
+
+def test_share_group_records_are_laid_out_as_kafka_4_1_writes_them() -> None:
+    """Record type 11 (ShareGroupMetadata) and 15 (ShareGroupStatePartitionMetadata): the key is the
+    type then the group id; the values are flexible v0 (compact arrays and strings, tagged fields)."""
+    assert encode_share_group_metadata_key("g") == b"\x00\x0b" + b"\x00\x01g"
+    assert encode_share_group_partitions_key("g") == b"\x00\x0f" + b"\x00\x01g"
+    assert decode_key(b"\x00\x0b\x00\x01g") == ShareGroupMetadataKey("g")
+    assert decode_key(b"\x00\x0f\x00\x01g") == ShareGroupPartitionsKey("g")
+    # version 0, epoch 3, metadata hash 0, no tagged fields
+    value = encode_share_group_metadata_value(3)
+    assert value == b"\x00\x00" + struct.pack(">iq", 3, 0) + b"\x00"
+    assert decode_share_group_metadata_value(value) == 3
+    tid = uuid.UUID("0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
+    topics = (ShareTopicPartitions(tid, "t", (0, 2)),)
+    value = encode_share_group_partitions_value(topics)
+    # version 0; initializing: empty (compact length 1); initialized: one topic (id, "t", [0, 2], no
+    # tags); deleting: empty; no tagged fields
+    assert value == (b"\x00\x00" + b"\x01" + b"\x02" + tid.bytes + b"\x02t" + b"\x03" + struct.pack(">ii", 0, 2)
+                     + b"\x00" + b"\x01" + b"\x00")
+    assert decode_share_group_partitions_value(value) == topics
+    # Kafka 4.1's other share-group record types (members, assignments) are skipped when read.
+    assert decode_key(b"\x00\x0a\x00\x01g\x00\x01m") is None

@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 
 from logbroker.groups.coordinator import GroupCoordinator
+from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.schema import java_string_hash
 from logbroker.groups.share_coordinator import (
     FENCED_LEADER_EPOCH,
@@ -21,11 +22,13 @@ from logbroker.groups.share_coordinator import (
     ShareCoordinator,
     StateSummary,
 )
-from logbroker.groups.share_group import ShareSettings
+from logbroker.groups.share_group import ShareGroup, ShareSettings
 from logbroker.groups.share_partition import AckType, RecordState, StateBatch
 from logbroker.groups.share_persister import LocalPersister, ReadResult
 from logbroker.groups.share_state import (
+    SHARE_STATE_TOPIC,
     SharePartitionSnapshot,
+    config_partition,
     coordinator_key,
     decode_value,
     encode_key,
@@ -301,3 +304,131 @@ def test_a_new_coordinator_fences_a_deposed_leader_at_once(loop: asyncio.Abstrac
     old = encode_value(SharePartitionSnapshot(2, 0, ()))
     assert decode_value(old).leader_epoch == -1 and decode_value(encode_value(snap(2))) == snap(2)
     drain(loop)
+
+
+def test_a_new_group_coordinator_reads_the_share_group_back_from_consumer_offsets(
+        loop: asyncio.AbstractEventLoop) -> None:
+    """The group's epoch and share-partitions are in its __consumer_offsets partition: a broker
+    that takes the partition over knows the group, describes its start offsets, and deletes it."""
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    offsets_log = MemoryGroupLog()
+
+    def group_coordinator(owned: set[int]) -> GroupCoordinator:
+        c = GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                             share_state_log=MemoryGroupLog(PARTITIONS), topic_id_of=IDS.get,
+                             partition_offsets=lambda t, p: (0, 10) if t == "jobs" else None)
+        c.coordinate_partitions(owned)
+        c.share.persister = Persister(store)
+        return c
+
+    first = group_coordinator(set())
+    first.take_partition(first.partition_of("crew"), 0)
+    joined = first.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"])
+    assert joined.error == 0 and joined.assignment == [("jobs", 0)]
+    loop.run_until_complete(store.write("crew", "jobs", 0, snap(7), 0, create=True))
+    drain(loop)
+    epoch = joined.member_epoch
+
+    second = group_coordinator(set())
+    assert second.group("crew") is None
+    second.take_partition(second.partition_of("crew"), 0)
+    group = second.group("crew")
+    assert isinstance(group, ShareGroup) and group.group_epoch == epoch and not group.members
+    assert [g.group_id for g in second.list_groups(types=["share"])] == ["crew"]
+    assert loop.run_until_complete(second.share.describe_start_offsets("crew", None)) == {("jobs", 0): (7, 0)}
+    # The old member is unknown there and joins again, under the next epoch.
+    assert second.share_heartbeat("crew", "m1", epoch, now_ms=0).error == HeartbeatError.UNKNOWN_MEMBER_ID
+    again = second.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"])
+    assert again.error == 0 and again.member_epoch > epoch
+    assert second.share_heartbeat("crew", "m1", -1, now_ms=0).error == 0
+
+    deleted = second.delete_groups(["crew"], 0)
+    drain(loop)
+    assert deleted.done() and deleted.result() == {"crew": GroupError.NONE}
+    third = group_coordinator(set())
+    third.take_partition(third.partition_of("crew"), 0)
+    assert third.group("crew") is None
+
+
+class ZooKeeperConfigs:
+    """The cluster's group configs, held in memory (what ``group_configs_zookeeper.py`` keeps in
+    ZooKeeper)."""
+
+    def __init__(self, configs: dict[str, dict[str, str]]) -> None:
+        self.configs = configs
+
+    def get(self, group_id: str) -> dict[str, str]:
+        return self.configs.get(group_id, {})
+
+    async def read_async(self, group_id: str) -> dict[str, str]:
+        return dict(self.configs.get(group_id, {}))
+
+    async def change_async(self, group_id: str, changes: Mapping[str, str | None]) -> None:
+        held = self.configs.setdefault(group_id, {})
+        for name, value in changes.items():
+            if value is None:
+                held.pop(name, None)
+            else:
+                held[name] = value
+
+
+def test_configs_kept_in_the_state_topic_move_to_the_clusters_configs(loop: asyncio.AbstractEventLoop) -> None:
+    """Configs a cluster wrote into __share_group_state (key group::-1) before it kept them in
+    ZooKeeper move there when a broker leads their partition, a newer value there kept, and the old
+    record goes."""
+    state_log = MemoryGroupLog(PARTITIONS)
+
+    def broker() -> GroupCoordinator:
+        return GroupCoordinator(MemoryGroupLog(), SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                                share_state_log=state_log, topic_id_of=IDS.get)
+
+    before = broker()
+    assert loop.run_until_complete(before.share.alter_configs("crew", {
+        "share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "5000"}, 0)) == (0, None)
+
+    after = broker()
+    after.coordinate_partitions(set())
+    shared = ZooKeeperConfigs({"crew": {"share.record.lock.duration.ms": "9000"}})
+    after.share.shared_configs = shared
+    assert loop.run_until_complete(after.share.carry_configs(0)) == 0  # not its partition yet
+    after.leadership_changed(SHARE_STATE_TOPIC, config_partition("crew", PARTITIONS), True, 0)
+    assert after.share_state is not None and "crew" in after.share_state.configs
+    assert loop.run_until_complete(after.share.carry_configs(0)) == 1
+    assert shared.configs == {"crew": {"share.record.lock.duration.ms": "9000", "share.auto.offset.reset": "earliest"}}
+    assert after.share_state.configs == {}
+    assert loop.run_until_complete(after.share.carry_configs(0)) == 0
+    reread = ShareCoordinator(state_log, IDS.get, loop)
+    reread.load()
+    assert reread.configs == {}
+
+
+def test_an_expired_members_partitions_are_handed_on_for_their_other_leaders(
+        loop: asyncio.AbstractEventLoop) -> None:
+    """In a cluster the coordinator lists a member whose session expired, with its assignment, so
+    the records it holds at the other partitions' leaders are released there (the application
+    closes its share sessions there); one that leaves is not listed (its client closes them)."""
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    c = leader(loop, store, coordinates=True)
+    assert c.share_heartbeat("crew", "gone", 0, now_ms=0, subscribed_topics=["jobs"]).error == 0
+    assert c.share_heartbeat("crew", "leaving", 0, now_ms=0, subscribed_topics=["jobs"]).error == 0
+    c.share.leave("crew", "leaving", 10)
+    assert c.share.take_expired() == []
+    c.tick(ShareSettings().session_timeout_ms)  # the session of "gone" runs out
+    assert c.share.take_expired() == [("crew", "gone", (("jobs", 0),))]
+    assert c.share.take_expired() == []
+    drain(loop)
+
+
+def test_a_failed_share_group_record_is_written_again_a_second_later(loop: asyncio.AbstractEventLoop) -> None:
+    offsets_log = MemoryGroupLog()
+    c = GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1}, topic_id_of=IDS.get)
+    where = offsets_log.records[c.partition_of("crew")]
+    offsets_log.fail = True  # a full disk
+    assert c.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"]).error == 0
+    offsets_log.fail = False
+    c.tick(500)
+    assert where == []  # not tried again at once (the tick runs every 100 ms)
+    c.tick(1000)
+    assert len(where) == 2  # the group's epoch and its share-partitions
+    c.tick(1100)
+    assert len(where) == 2  # nothing changed since

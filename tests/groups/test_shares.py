@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from logbroker.groups.coordinator import GroupCoordinator
-from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.share_group import ShareSettings
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.shares import INVALID_RECORD_STATE
@@ -117,3 +117,26 @@ def test_admin_offsets_need_an_empty_group(loop: asyncio.AbstractEventLoop) -> N
     removed = c.delete_groups(["q"], 4)
     drain(loop)
     assert removed.result()["q"].ok and c.group("q") is None
+
+
+def test_a_deleted_group_keeps_its_configs_across_a_restart(loop: asyncio.AbstractEventLoop) -> None:
+    """DeleteGroups leaves the group's configs (as Kafka 4.1 does): described after the deletion and
+    after a restart, the group itself gone; a group made again under the id follows them."""
+    state, offsets_log = MemoryGroupLog(), MemoryGroupLog()
+
+    def broker() -> GroupCoordinator:
+        return GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                                share_state_log=state, partition_offsets=lambda t, p: (0, 10))
+
+    c = broker()
+    assert loop.run_until_complete(c.share.alter_configs("q", {"share.auto.offset.reset": "earliest"}, 0)) == (0, None)
+    c.tick(0)
+    assert loop.run_until_complete(c.delete_groups(["q"], 1)) == {"q": GroupError.NONE}
+    assert c.group("q") is None and c.share.configs("q") == {"share.auto.offset.reset": "earliest"}
+
+    again = broker()
+    again.load(10)
+    assert again.group("q") is None and again.list_groups() == []
+    assert again.share.configs("q") == {"share.auto.offset.reset": "earliest"}
+    join(again, "a", now=10)
+    assert list(offsets_of(again.share.acquire("q", "a", "jobs", 0, 3, 10))) == [0, 1, 2]  # earliest

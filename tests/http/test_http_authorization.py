@@ -116,6 +116,21 @@ def test_groups_need_their_own_acls(api: Api) -> None:
     assert "secret.g" not in {g["group_id"] for g in api.get("/groups").body["groups"]}
 
 
+def test_a_share_join_that_changes_the_groups_auto_offset_reset_needs_alter_configs(api: Api) -> None:
+    """A share join's ``auto_offset_reset`` sets the group's ``share.auto.offset.reset``: with READ
+    on the group only, joining works, changing that config does not (ALTER_CONFIGS, as
+    IncrementalAlterConfigs of a group needs) and leaves it unchanged."""
+    refused = api.post("/share-groups/open.q/members", {"topics": ["open.t"], "auto_offset_reset": "earliest"})
+    assert refused.status == 403 and refused.error_code == "GROUP_AUTHORIZATION_FAILED", refused.body
+    joined = api.post("/share-groups/open.q/members", {"topics": ["open.t"]})
+    assert joined.status == 200, joined.body
+    # latest is the default already: nothing changes, nothing more is needed
+    same = api.post("/share-groups/open.q/members", {"topics": ["open.t"], "auto_offset_reset": "latest"})
+    assert same.status == 200, same.body
+    for member in (joined.body["member_id"], same.body["member_id"]):
+        assert api.delete(f"/share-groups/open.q/members/{member}").status == 204
+
+
 def test_broker_wide_stats_need_describe_on_the_cluster(api: Api) -> None:
     refused = api.get("/stats")
     assert refused.status == 403 and refused.error_code == "CLUSTER_AUTHORIZATION_FAILED"

@@ -104,3 +104,20 @@ def test_a_user_works_in_its_own_tenant(users: BrokerProcess) -> None:
                           {"topics": ["tenant-a.orders"], "auto_offset_reset": "earliest"})
     assert status == 200, joined
     assert call(users.http_port, "alice", "DELETE", f"/groups/tenant-a.g/members/{joined['member_id']}")[0] == 204
+
+
+def test_health_and_unprotected_metrics_need_no_credentials(users: BrokerProcess) -> None:
+    """With authentication on and logbroker.http.metrics.auth unset, /health and /metrics stay open
+    (a scraper needs no password); the API does not, and the metrics name no user's secret."""
+    def anonymous(path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{users.http_port}{path}", timeout=20) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    assert anonymous("/health")[0] == 200
+    status, metrics = anonymous("/metrics")
+    assert status == 200 and b"logbroker_" in metrics
+    assert not [p for p in PASSWORDS.values() if p.encode() in metrics]
+    assert anonymous("/topics")[0] == 401

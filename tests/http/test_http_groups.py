@@ -8,12 +8,13 @@ from kafka import KafkaConsumer
 
 from tests.conftest import BrokerProcess
 from tests.http.http_api import Api, assert_error
+from tests.interop.kafka_python_subscribe import subscribed
 
 
 def consume(bootstrap: str, group: str, topic: str, count: int) -> KafkaConsumer:
     """A subscribed consumer that has read and committed ``count`` records (left open)."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                             auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500)
+    consumer = subscribed([topic], bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                          auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500)
     seen = 0
     deadline = time.monotonic() + 30
     while seen < count and time.monotonic() < deadline:

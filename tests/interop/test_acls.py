@@ -12,6 +12,7 @@ ACLs that had to survive the restart:
     ALLOW User:ANONYMOUS  READ            GROUP   PREFIXED open.
     ALLOW User:tenant-b   ALL             TOPIC   PREFIXED tenant-b.   (another tenant)
     ALLOW User:tenant-b   ALL             GROUP   PREFIXED tenant-b.
+    ALLOW User:ANONYMOUS  WRITE           TOPIC   PREFIXED write-only.
 
 ``secret.*`` topics and groups have no ACL at all: refused, and ``allow.everyone.if.no.acl.found``
 is false by default.
@@ -38,7 +39,7 @@ AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 ANON = "User:ANONYMOUS"
 TOPIC, GROUP, CLUSTER = 2, 3, 4
 LITERAL, PREFIXED = 3, 4
-ALL, READ, CLUSTER_ACTION = 2, 3, 9
+ALL, READ, WRITE, CLUSTER_ACTION = 2, 3, 4, 9
 DENY, ALLOW = 2, 3
 E = ErrorCode
 
@@ -50,6 +51,7 @@ BOOTSTRAP_ACLS: list[tuple[int, str, int, int, int, str]] = [
     # Another tenant: its own principal and prefix.
     (TOPIC, "tenant-b.", PREFIXED, ALL, ALLOW, "User:tenant-b"),
     (GROUP, "tenant-b.", PREFIXED, ALL, ALLOW, "User:tenant-b"),
+    (TOPIC, "write-only.", PREFIXED, WRITE, ALLOW, ANON),  # WRITE without CREATE
 ]
 TOPICS = ["open.t", "open.denied", "secret.t", "tenant-b.orders"]
 
@@ -185,6 +187,15 @@ def test_allowed_prefix_produces_fetches_and_reports_its_operations(client: RawC
 def test_auto_create_under_the_allowed_prefix(client: RawClient) -> None:
     name = f"open.auto-{uuid.uuid4().hex[:8]}"
     wait_until(lambda: metadata(client, [name], auto_create=True)["topics"][0]["error_code"] == 0)
+
+
+def test_write_without_create_creates_no_topic(client: RawClient) -> None:
+    """Neither a Produce nor an auto-creating Metadata makes a topic for a principal without CREATE;
+    WRITE implies DESCRIBE, so the topic is then seen not to exist."""
+    name = f"write-only.{uuid.uuid4().hex[:8]}"
+    assert produce(client, name) == E.UNKNOWN_TOPIC_OR_PARTITION
+    assert metadata(client, [name], auto_create=True)["topics"][0]["error_code"] == E.TOPIC_AUTHORIZATION_FAILED
+    assert metadata(client, [name])["topics"][0]["error_code"] == E.UNKNOWN_TOPIC_OR_PARTITION
 
 
 def test_a_deny_overrides_the_prefixed_allow(client: RawClient) -> None:

@@ -161,6 +161,33 @@ def test_tenants_cannot_manage_acls(alice: RawClient) -> None:
 
 
 
+def test_transactional_id_and_delegation_token_acls_are_kept_and_listed(tenants: BrokerHandle) -> None:
+    """The other two resource types of Kafka's model: created, listed by type and deleted like the rest."""
+    transactional_id, delegation_token, write, describe_op = 5, 6, 4, 8
+    made = [creation(transactional_id, "tenant-a.", PREFIXED, write, ALLOW, principal="User:alice"),
+            creation(delegation_token, "token-1", LITERAL, describe_op, ALLOW, principal="User:alice")]
+
+    def listed(c: RawClient, rtype: int) -> list[tuple[str, int, str, int, int]]:
+        body = c.call(ApiKey.DESCRIBE_ACLS, 3, {
+            "resource_type_filter": rtype, "resource_name_filter": None, "pattern_type_filter": 1,
+            "principal_filter": None, "host_filter": None, "operation": 1, "permission_type": 1})
+        assert body["error_code"] == 0
+        return [(r["resource_name"], r["pattern_type"], a["principal"], a["operation"], a["permission_type"])
+                for r in body["resources"] for a in r["acls"]]
+
+    with RawClient(tenants.port) as op:
+        assert create_acls(op, made) == [0, 0]
+        wait_until(lambda: listed(op, delegation_token) != [])
+        assert listed(op, delegation_token) == [("token-1", LITERAL, "User:alice", describe_op, ALLOW)]
+        assert listed(op, transactional_id) == [("tenant-a.", PREFIXED, "User:alice", write, ALLOW)]
+        deleted = op.call(ApiKey.DELETE_ACLS, 3, {"filters": [
+            {"resource_type_filter": rtype, "resource_name_filter": None, "pattern_type_filter": 1,
+             "principal_filter": None, "host_filter": None, "operation": 1, "permission_type": 1}
+            for rtype in (transactional_id, delegation_token)]})
+        assert [len(r["matching_acls"]) for r in deleted["filter_results"]] == [1, 1]
+        wait_until(lambda: listed(op, delegation_token) == [] and listed(op, transactional_id) == [])
+
+
 def test_users_cannot_read_or_change_scram_credentials_without_cluster_grants(alice: RawClient) -> None:
     # Users named: Kafka 4.1 fails to answer an unauthorized describe of every user (users null).
     described = alice.call(ApiKey.DESCRIBE_USER_SCRAM_CREDENTIALS, 0, {"users": [{"name": "bob"}]})

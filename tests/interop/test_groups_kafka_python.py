@@ -3,7 +3,8 @@
 Group members run as separate processes (``python -c`` of ``worker`` below) so one can be killed
 with SIGKILL like a crashed consumer. A worker appends ``R <partition> <offset>`` for every record
 it processed and ``A <partitions>`` whenever its assignment changes, commits synchronously after
-each poll (at-least-once: only records after its last commit can be seen twice), and leaves the
+each poll and appends ``C`` when that commit succeeded or ``F`` when a rebalance failed it
+(at-least-once: only records after a member's last commit can be seen twice), and leaves the
 group when the stop file appears.
 
 To follow a rebalance request by request, set ``LOGBROKER_TEST_CLIENT_LOG`` to a logging level
@@ -15,7 +16,6 @@ kafka-python logs every fetch).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -29,9 +29,10 @@ from pathlib import Path
 import pytest
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, NoOffsetForPartitionError
+from kafka.errors import CommitFailedError, NoOffsetForPartitionError, RebalanceInProgressError
 
 from tests.conftest import ROOT, BrokerHandle
+from tests.interop.kafka_python_subscribe import subscribed
 from tests.processes import die_with_parent
 
 PARTITIONS = 8
@@ -50,8 +51,8 @@ def client_logging(out_path: str) -> None:
 
 def worker(bootstrap: str, topic: str, group: str, out_path: str, stop_path: str) -> None:
     client_logging(out_path)
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-                             max_poll_records=2000, **CONSUMER)
+    consumer = subscribed([topic], bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
+                          max_poll_records=2000, **CONSUMER)
     assigned: list[int] = []
     with open(out_path, "a") as out:
         while not os.path.exists(stop_path):
@@ -65,9 +66,14 @@ def worker(bootstrap: str, topic: str, group: str, out_path: str, stop_path: str
                     for m in messages:
                         out.write(f"R {tp.partition} {m.offset}\n")
                 out.flush()
-                # A rebalance since this poll fails the commit; the new owner re-reads (at-least-once).
-                with contextlib.suppress(CommitFailedError):
+                # A rebalance since this poll fails the commit (kafka-python raises RebalanceInProgressError
+                # when its own join is under way, CommitFailedError when the broker refuses the generation);
+                # the new owner re-reads what this batch held (at-least-once), so the batch is marked.
+                try:
                     consumer.commit()
+                    out.write("C\n")
+                except (CommitFailedError, RebalanceInProgressError):
+                    out.write("F\n")
             out.flush()
     consumer.close()
 
@@ -103,6 +109,21 @@ class Workers:
             if index is None or i == index:
                 out += [(int(a), int(b)) for kind, a, b in
                         (line.split() for line in written_lines(path) if line.startswith("R "))]
+        return out
+
+    def uncommitted(self) -> set[tuple[int, int]]:
+        """Records read in a batch whose commit then failed (``F`` after its ``R`` lines)."""
+        out: set[tuple[int, int]] = set()
+        for _, path in self.procs:
+            batch: list[tuple[int, int]] = []
+            for line in written_lines(path):
+                if line.startswith("R "):
+                    _, a, b = line.split()
+                    batch.append((int(a), int(b)))
+                elif line in ("C", "F"):
+                    if line == "F":
+                        out.update(batch)
+                    batch = []
         return out
 
     def assignment(self, index: int) -> list[int]:
@@ -178,8 +199,11 @@ def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_pa
         owned = [workers.assignment(i) for i in range(4)]
         workers.stop()  # once they have exited, nothing more can arrive
         got = workers.records()
-        dupes = [k for k, n in Counter(got).items() if n > 1]
-        assert not dupes, f"{len(dupes)} records consumed twice, e.g. {dupes[:5]}"
+        # Exactly once, but for what a member read in a batch whose commit failed in a rebalance: its
+        # next owner reads that again from the last committed offset (at-least-once).
+        dupes = {k for k, n in Counter(got).items() if n > 1}
+        unexplained = dupes - workers.uncommitted()
+        assert not unexplained, f"{len(unexplained)} records consumed twice, e.g. {sorted(unexplained)[:5]}"
         assert set(got) == all_offsets(written)
         assert sorted(p for ps in owned for p in ps) == list(range(PARTITIONS))
         assert all(len(ps) == 2 for ps in owned), owned
@@ -220,9 +244,11 @@ def test_killed_member_partitions_move_and_group_resumes(broker_factory, tmp_pat
         assert sorted(p for ps in survivors for p in ps) == list(range(PARTITIONS))
         got = set(workers.records())
         assert got >= all_offsets(first) | all_offsets(second)  # nothing skipped
-        # only records of the victim's partitions after its last commit can be seen twice
+        # only records of the victim's partitions after its last commit, or of a batch whose commit
+        # failed in a rebalance, can be seen twice
         dupes = [k for k, n in Counter(workers.records()).items() if n > 1]
-        assert all(p in victim_parts for p, _ in dupes)
+        uncommitted = workers.uncommitted()
+        assert all(p in victim_parts or (p, o) in uncommitted for p, o in dupes)
     finally:
         workers.stop()
     ends = {p: len(first[p]) + len(second[p]) for p in range(PARTITIONS)}
@@ -250,8 +276,8 @@ def test_auto_offset_reset_policies(broker_factory) -> None:  # type: ignore[no-
     producer.flush()
 
     def consume(group: str, reset: str, want: int, timeout_s: float = 20) -> list[bytes]:
-        c = KafkaConsumer("resets", bootstrap_servers=broker.bootstrap, group_id=group, auto_offset_reset=reset,
-                          **CONSUMER)
+        c = subscribed(["resets"], bootstrap_servers=broker.bootstrap, group_id=group, auto_offset_reset=reset,
+                       **CONSUMER)
         got: list[bytes] = []
         deadline = time.monotonic() + timeout_s
         while len(got) < want and time.monotonic() < deadline:
@@ -265,8 +291,8 @@ def test_auto_offset_reset_policies(broker_factory) -> None:  # type: ignore[no-
 
     assert sorted(consume("earliest-group", "earliest", 20)) == sorted(b"old%d" % i for i in range(20))
     # latest: positioned at the end once assigned; only later records arrive
-    c = KafkaConsumer("resets", bootstrap_servers=broker.bootstrap, group_id="latest-group",
-                      auto_offset_reset="latest", **CONSUMER)
+    c = subscribed(["resets"], bootstrap_servers=broker.bootstrap, group_id="latest-group",
+                   auto_offset_reset="latest", **CONSUMER)
     deadline = time.monotonic() + 20
     while not c.assignment() and time.monotonic() < deadline:
         c.poll(timeout_ms=200)
@@ -282,8 +308,8 @@ def test_auto_offset_reset_policies(broker_factory) -> None:  # type: ignore[no-
     c.close()
     assert sorted(got) == [b"new0", b"new1", b"new2", b"new3"]
     # none: no committed offset is an error for the application
-    c = KafkaConsumer("resets", bootstrap_servers=broker.bootstrap, group_id="none-group",
-                      auto_offset_reset="none", **CONSUMER)
+    c = subscribed(["resets"], bootstrap_servers=broker.bootstrap, group_id="none-group",
+                   auto_offset_reset="none", **CONSUMER)
     with pytest.raises(NoOffsetForPartitionError):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -302,8 +328,8 @@ def test_two_groups_each_get_every_record(broker_factory) -> None:  # type: igno
         producer.send("fanout", value=b"%d" % i)
     producer.close()
     for group in ("first", "second"):
-        c = KafkaConsumer("fanout", bootstrap_servers=broker.bootstrap, group_id=group,
-                          auto_offset_reset="earliest", **CONSUMER)
+        c = subscribed(["fanout"], bootstrap_servers=broker.bootstrap, group_id=group,
+                       auto_offset_reset="earliest", **CONSUMER)
         got: list[bytes] = []
         deadline = time.monotonic() + 20
         while len(got) < 300 and time.monotonic() < deadline:
@@ -357,9 +383,9 @@ def test_static_leader_restart_keeps_assignments_without_a_rebalance(broker_fact
 
     def member(instance: str) -> tuple[KafkaConsumer, _Recorder]:
         recorder = _Recorder()
-        c = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="static-kp", group_instance_id=instance,
-                          session_timeout_ms=20_000, heartbeat_interval_ms=500, enable_auto_commit=False)
-        c.subscribe(["static-kp"], listener=recorder)
+        c = subscribed(["static-kp"], recorder, bootstrap_servers=broker.bootstrap, group_id="static-kp",
+                       group_instance_id=instance, session_timeout_ms=20_000, heartbeat_interval_ms=500,
+                       enable_auto_commit=False)
         return c, recorder
 
     def poll(consumers: list[KafkaConsumer], seconds: float, until: list[int] | None = None) -> list[int]:
@@ -402,3 +428,40 @@ def test_static_leader_restart_keeps_assignments_without_a_rebalance(broker_fact
     assert [e for e in back_events.events if e[1]] == [("assign", leader_partitions)]
     back.close()
     other.close()
+
+
+def test_a_rejoin_asked_for_by_metadata_alone_is_dropped(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    """Pins a kafka-python 3.0.12 defect that Apache Kafka shows alike (tests/interop/
+    kafka_python_subscribe.py tells it whole). A lone member joins before its topic exists and
+    assigns itself nothing. Once the topic's metadata arrives the member rejoins; ``poll(0)`` returns
+    before JoinGroup is answered, the leader's assignment inside the join task makes the two
+    metadata snapshots equal again, and nothing is left that asks for the rejoin: its result is
+    never applied, and even long polls afterwards leave the member without partitions (heartbeats
+    stay off; the coordinator expires it). A member that fetches the topic's metadata before
+    subscribing is assigned at once. When a kafka-python release fixes the defect this test fails,
+    and the workaround can go."""
+    broker = broker_factory(**FAST, auto_create_topics_enable="false")
+
+    def poll_for(c: KafkaConsumer, seconds: float, timeout_ms: int, pause: float = 0.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not c.assignment():
+            c.poll(timeout_ms=timeout_ms)
+            time.sleep(pause)
+
+    early = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id="early", **CONSUMER)
+    early.subscribe(["arrives-later"])
+    poll_for(early, 3, 500)  # joined, with nothing to assign
+    create_topic(broker, "arrives-later", 4)
+    deadline = time.monotonic() + 20
+    while early.partitions_for_topic("arrives-later") != {0, 1, 2, 3} and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert early.partitions_for_topic("arrives-later") == {0, 1, 2, 3}
+    poll_for(early, 3, 0, pause=0.02)  # the rejoin starts and ends between two polls
+    poll_for(early, 5, 1000)
+    assert early.assignment() == set()
+    early.close()
+
+    late = subscribed(["arrives-later"], bootstrap_servers=broker.bootstrap, group_id="late", **CONSUMER)
+    poll_for(late, 20, 500)
+    assert sorted(tp.partition for tp in late.assignment()) == [0, 1, 2, 3]
+    late.close()

@@ -188,12 +188,19 @@ def _java_client_config(s: Secured, scenario: str, path: Path) -> Path:
 
 @pytest.mark.java
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_kafka_console_tools_produce_and_consume(secured: Secured, scenario: str, kafka_java: Java,  # noqa: F811
-                                                 tmp_path: Path) -> None:
+def test_kafka_java_tools_create_produce_and_consume(secured: Secured, scenario: str, kafka_java: Java,  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    """Kafka's tools on its Java clients: kafka-topics (the admin client) creates and describes the
+    topic, the console producer and consumer (KafkaProducer, KafkaConsumer in a group) move a record."""
     topic = _topic()
     listener = scenario.split("+")[0]
     config = _java_client_config(secured, scenario, tmp_path / "client.properties")
     bootstrap = secured.bootstrap(listener)
+    kafka_java.tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", bootstrap, "--create",
+                    "--topic", topic, "--partitions", "2", "--command-config", str(config))
+    described = kafka_java.tool("org.apache.kafka.tools.TopicCommand", "--bootstrap-server", bootstrap,
+                                "--describe", "--topic", topic, "--command-config", str(config)).stdout
+    assert f"Topic: {topic}" in described and "PartitionCount: 2" in described, described
     kafka_java.tool("org.apache.kafka.tools.ConsoleProducer", "--bootstrap-server", bootstrap, "--topic", topic,
                     "--producer.config", str(config), stdin="java-payload\n")
     out = kafka_java.tool("org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", bootstrap,
@@ -455,6 +462,28 @@ def test_a_session_ends_unless_the_client_re_authenticates(secured: Secured) -> 
         assert _metadata(fresh)["brokers"]
 
 
+def test_a_client_re_authenticates_on_its_open_connection(secured: Secured) -> None:
+    """KIP-368 with a real client: librdkafka (1.9+) renews a SCRAM session before the lifetime the broker
+    announced (2 s on SASL_PLAINTEXT) ends, so a producer sending for three lifetimes keeps one
+    connection: every record delivered and no disconnect reported."""
+    errors: list[KafkaError] = []
+    log_before = len(secured.broker.log_text())
+    producer = Producer({"bootstrap.servers": secured.bootstrap("SASL_PLAINTEXT"),
+                         "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
+                         "sasl.username": "alice", "sasl.password": PASSWORDS["alice"],
+                         "error_cb": errors.append, "linger.ms": 0})
+    topic, delivered = _topic(), []
+    end = time.monotonic() + 3 * REAUTH_MS / 1000
+    while time.monotonic() < end:
+        producer.produce(topic, b"r", on_delivery=lambda err, _msg: delivered.append(err))
+        producer.poll(0.2)
+    assert producer.flush(30) == 0
+    assert delivered and delivered == [None] * len(delivered)
+    assert errors == [], [e.str() for e in errors]
+    if secured.broker.kind == "logbroker":
+        assert "as User:alice (SCRAM-SHA-256) on the same connection" in secured.broker.log_text()[log_before:]
+
+
 def test_re_authentication_cannot_change_the_principal(secured: Secured) -> None:
     with RawClient(secured.port("SASL_PLAINTEXT")) as c:
         assert _scram_exchange(c, "alice", PASSWORDS["alice"])[1]["error_code"] == 0
@@ -521,8 +550,28 @@ def test_untrusted_expired_or_missing_client_certificates_are_refused(secured: S
     assert _tls_refused(secured, ctx)
 
 
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+def test_tls_below_1_2_is_refused(secured: Secured, version: ssl.TLSVersion) -> None:
+    """ssl.enabled.protocols defaults to TLSv1.2,TLSv1.3 on both brokers: a client offering only an older
+    version (allowed on this side by security level 0) is refused by the broker with a protocol-version
+    alert, not by its own library; the same client pinned to TLS 1.2 gets in."""
+    def pinned(v: ssl.TLSVersion) -> ssl.SSLContext:
+        ctx = _client_context(secured, secured.material.alice.cert, secured.material.alice.key)
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ctx.maximum_version = v
+        return ctx
+
+    with (socket.create_connection(("127.0.0.1", secured.port("SSL")), timeout=15) as sock,
+          pytest.raises(ssl.SSLError) as refused):
+        pinned(version).wrap_socket(sock, server_hostname="127.0.0.1")
+    assert refused.value.reason in ("TLSV1_ALERT_PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL"), refused.value
+    assert not _tls_refused(secured, pinned(ssl.TLSVersion.TLSv1_2))
+
+
 @pytest.mark.logbroker_only(reason="the principal a certificate maps to is observable on Kafka only through "
-                                   "ACL decisions; logbroker logs it when the connection authenticates")
+                                   "ACL decisions (test_tls_principal.py compares those on both brokers); "
+                                   "logbroker logs it when the connection authenticates")
 def test_the_certificate_subject_is_mapped_by_the_rules(secured: Secured) -> None:
     assert not _tls_refused(secured, _client_context(secured, secured.material.bob.cert, secured.material.bob.key))
     deadline = time.monotonic() + 10

@@ -17,7 +17,15 @@ from confluent_kafka import Producer
 from logbroker.kafka.api_keys import ApiKey
 from tests.conftest import BrokerHandle
 from tests.interop.rawclient import RawClient
-from tests.interop.share_member import ACCEPT, REJECT, RELEASE, ShareMember, set_group_config, topic_id
+from tests.interop.share_member import (
+    ACCEPT,
+    GROUP_RESOURCE,
+    REJECT,
+    RELEASE,
+    ShareMember,
+    set_group_config,
+    topic_id,
+)
 from tests.interop.test_protocol_edges import create_topic
 
 # Kafka refuses session timeouts, heartbeat intervals and lock durations below its minimums
@@ -28,6 +36,7 @@ SHARE_FAST = {"group_share_session_timeout_ms": "6000", "group_share_min_session
               "offsets_topic_num_partitions": "1", "share_coordinator_state_topic_num_partitions": "1"}
 INVALID_RECORD_STATE = 121
 NON_EMPTY_GROUP = 68
+GROUP_CONFIG_SOURCE = 8  # DescribeConfigs' ConfigSource of a group's own config (GROUP_CONFIG)
 
 
 def setup(broker: BrokerHandle, topic: str, n: int, group: str) -> uuid.UUID:
@@ -229,3 +238,39 @@ def test_alter_start_offset(broker_factory) -> None:  # type: ignore[no-untyped-
     assert sorted(again.fetch_until(tid, 3).values) == [2, 3, 4]
     again.leave()
     again.close()
+
+
+
+def test_deleting_a_share_group_keeps_its_configs(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    """DeleteGroups deletes the group and its share-partitions' state but not its configs (Kafka 4.1.1
+    keeps them until an admin deletes them): described as before, and a member joining the id again
+    starts from them (share.auto.offset.reset earliest: every record, delivered once)."""
+    broker: BrokerHandle = broker_factory(**SHARE_FAST)
+    tid = setup(broker, "kept", 3, "again")
+    first = member(broker, "again", "kept", tid)
+    got = first.fetch_until(tid, 3)
+    first.acknowledge(tid, [(0, 2, ACCEPT)])
+    first.close_session()
+    assert first.leave()["error_code"] == 0
+    first.close()
+    with RawClient(broker.port) as c:
+        def described() -> list[tuple[str, str, int]]:
+            body = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+                {"resource_type": GROUP_RESOURCE, "resource_name": "again",
+                 "configuration_keys": ["share.auto.offset.reset"]}],
+                "include_synonyms": False, "include_documentation": False})["results"][0]
+            assert body["error_code"] == 0, body
+            return [(e["name"], e["value"], e["config_source"]) for e in body["configs"]]
+
+        before = described()
+        assert before == [("share.auto.offset.reset", "earliest", GROUP_CONFIG_SOURCE)]
+        deadline = time.monotonic() + 10
+        while (gone := c.call(ApiKey.DELETE_GROUPS, 2, {"groups_names": ["again"]}))["results"][0]["error_code"]:
+            assert gone["results"][0]["error_code"] == NON_EMPTY_GROUP and time.monotonic() < deadline, gone
+            time.sleep(0.2)  # Kafka empties the group a moment after the leave is answered
+        assert describe(c, "again")["error_code"] == 69  # GROUP_ID_NOT_FOUND
+        assert described() == before
+    second = member(broker, "again", "kept", tid)
+    assert second.fetch_until(tid, 3).values == got.values  # from the start again, as configured
+    second.leave()
+    second.close()

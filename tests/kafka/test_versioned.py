@@ -19,7 +19,8 @@ def test_every_record_definition_is_shipped() -> None:
     assert set(RECORDS) == {"OffsetCommitKey", "GroupMetadataKey", "OffsetCommitValue", "GroupMetadataValue",
                             "ConsumerProtocolSubscription", "ConsumerProtocolAssignment",
                             "SharePartitionStateKey", "SharePartitionStateValue", "ShareGroupConfigKey",
-                            "ShareGroupConfigValue"}
+                            "ShareGroupConfigValue", "ShareGroupMetadataKey", "ShareGroupMetadataValue",
+                            "ShareGroupStatePartitionMetadataKey", "ShareGroupStatePartitionMetadataValue"}
 
 
 def test_version_prefix_and_body() -> None:

@@ -147,6 +147,19 @@ def test_authorized_operations_bit_field() -> None:
                                                  Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS))
 
 
+def test_the_rules_both_fronts_share() -> None:
+    """CreateTopics: CREATE on the cluster or the topic. ListGroups: DESCRIBE on the cluster lists every
+    group, else only the describable ones (READ implies DESCRIBE)."""
+    a = authorizer(acl("a.", Op.CREATE, pattern=Pat.PREFIXED), acl("g1", Op.READ, rtype=Res.GROUP),
+                   acl(CLUSTER_NAME, Op.CREATE, who="User:bob", rtype=Res.CLUSTER),
+                   acl(CLUSTER_NAME, Op.DESCRIBE, who="User:bob", rtype=Res.CLUSTER))
+    assert a.may_create_topic(ALICE, HOST, "a.t") and not a.may_create_topic(ALICE, HOST, "b.t")
+    assert a.may_create_topic(BOB, HOST, "b.t")
+    assert a.listable_groups(ALICE, HOST, ["g1", "g2"]) == ["g1"]
+    assert a.listable_groups(BOB, HOST, ["g1", "g2"]) == ["g1", "g2"]
+    assert AllowEverything().listable_groups(ANONYMOUS, HOST, iter(["g"])) == ["g"]
+
+
 def test_authorize_any_follows_kafkas_by_resource_type_rule() -> None:
     assert authorizer(acl("t", Op.WRITE)).authorize_any(ALICE, HOST, Op.WRITE, Res.TOPIC)
     assert not authorizer(acl("t", Op.READ)).authorize_any(ALICE, HOST, Op.WRITE, Res.TOPIC)

@@ -9,6 +9,7 @@ import pytest
 from logbroker.config import BrokerConfig, describe_broker
 from logbroker.errors import InvalidConfigError
 from logbroker.security.config_providers import resolve
+from segments.config import ConfigSource, ConfigType
 
 PROVIDERS = {
     "config.providers": "env,file,dir",
@@ -61,3 +62,12 @@ def test_the_broker_config_resolves_providers_and_describe_configs_hides_secrets
     assert secret.value is None and secret.sensitive and all(s.value is None for s in secret.synonyms)
     assert entries["ssl.client.auth"].value == "none" and not entries["ssl.client.auth"].sensitive
     assert "hunter2" not in repr(list(entries.values()))
+    # Set properties outside the broker's own definitions are listed too, as Kafka lists them:
+    # per listener with the base property's type, the rest of unknown type; secrets and unknowns null.
+    jaas = entries["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    assert (jaas.value, jaas.sensitive, jaas.type, jaas.read_only) == (None, True, ConfigType.PASSWORD, True)
+    assert jaas.source == ConfigSource.STATIC_BROKER_CONFIG
+    assert [(e.value, e.sensitive, e.type) for e in (entries["config.providers"],
+                                                      entries["config.providers.env.class"])] == [
+        (None, True, ConfigType.UNKNOWN)] * 2
+    assert "config.providers" not in {e.name for e in describe_broker(BrokerConfig.load(None, {}))}

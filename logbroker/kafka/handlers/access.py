@@ -33,6 +33,16 @@ def cluster_allowed(ctx: RequestContext, op: AclOperation) -> bool:
     return allowed(ctx, op, Res.CLUSTER, CLUSTER_NAME)
 
 
+def may_create_topic(ctx: RequestContext, topic: str) -> bool:
+    """Kafka's CreateTopics and auto-creation rule (the core's): CREATE on the cluster or the topic."""
+    return ctx.broker.authorizer.may_create_topic(ctx.principal, host_of(ctx.peer), topic)
+
+
+def listable_groups(ctx: RequestContext, groups: Iterable[str]) -> set[str]:
+    """Kafka's ListGroups rule (the core's): every group with DESCRIBE on the cluster, else describable ones."""
+    return set(ctx.broker.authorizer.listable_groups(ctx.principal, host_of(ctx.peer), groups))
+
+
 def any_allowed(ctx: RequestContext, op: AclOperation, rtype: ResourceType) -> bool:
     """May the principal ``op`` at least one resource of ``rtype``? (Kafka's authorizeByResourceType.)"""
     return ctx.broker.authorizer.authorize_any(ctx.principal, host_of(ctx.peer), op, rtype)

@@ -36,6 +36,7 @@ from logbroker.kafka.handlers.access import (
     authorized_operations,
     cluster_allowed,
     group_allowed,
+    listable_groups,
     topic_allowed,
 )
 
@@ -478,11 +479,10 @@ async def handle_list_groups(ctx: RequestContext, body: Body) -> Body:
         return {"throttle_time_ms": 0, "error_code": _NOT_AVAILABLE, "groups": []}
     types = body.get("types_filter") or [] if ctx.api_version >= 5 else []
     states = body.get("states_filter") or [] if ctx.api_version >= 4 else []
-    # Kafka: DESCRIBE on the cluster lists every group, else only the groups the principal may describe.
-    every = cluster_allowed(ctx, Op.DESCRIBE)
+    groups = coordinator.list_groups(states, types)
+    shown = listable_groups(ctx, (g.group_id for g in groups))
     listed = [{"group_id": g.group_id, "protocol_type": g.protocol_type, "group_state": g.state,
-               "group_type": g.group_type} for g in coordinator.list_groups(states, types)
-              if every or group_allowed(ctx, Op.DESCRIBE, g.group_id)]
+               "group_type": g.group_type} for g in groups if g.group_id in shown]
     return {"throttle_time_ms": 0, "error_code": 0, "groups": listed}
 
 

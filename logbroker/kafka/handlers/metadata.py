@@ -19,6 +19,7 @@ from logbroker.kafka.handlers.access import (
     Res,
     authorized_operations,
     cluster_allowed,
+    may_create_topic,
     topic_allowed,
 )
 
@@ -100,7 +101,6 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
         names = [n for n in broker.topic_names() if topic_allowed(ctx, Op.DESCRIBE, n)]
         topics = [topic_entry(ctx, n, with_operations=with_ops) for n in sorted(names)]
     else:
-        may_create_any = cluster_allowed(ctx, Op.CREATE)
         for t in requested:
             name = t.get("name")
             if name is None and t.get("topic_id") not in (None, NULL_UUID):
@@ -116,9 +116,8 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                 topics.append(_refused(name))
                 continue
             # Auto-creation needs CREATE on the cluster or on the topic (Kafka's rule).
-            if (name is not None and allow_create and not broker.has_topic(name) and not may_create_any
-                    and not topic_allowed(ctx, Op.CREATE, name) and broker.config.get_bool(
-                        "auto.create.topics.enable")):
+            if (name is not None and allow_create and not broker.has_topic(name) and not may_create_topic(ctx, name)
+                    and broker.config.get_bool("auto.create.topics.enable")):
                 topics.append(_refused(name))
                 continue
             try:

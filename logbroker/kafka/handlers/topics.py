@@ -8,7 +8,7 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from logbroker.kafka.handlers.access import Op, cluster_allowed, topic_allowed
+from logbroker.kafka.handlers.access import Op, may_create_topic, topic_allowed
 from logbroker.kafka.handlers.metadata import NULL_UUID
 from logbroker.topics import manual_assignment
 
@@ -26,14 +26,12 @@ async def handle_create_topics(ctx: RequestContext, body: Body) -> Body:
     broker = ctx.broker
     validate_only = bool(body.get("validate_only", False))
     results: list[Body] = []
-    # Kafka: CREATE on the cluster allows every topic, else CREATE on each topic.
-    may_create_any = cluster_allowed(ctx, Op.CREATE)
     for t in body["topics"]:
         name = t["name"]
         entry: Body = {"name": name, "topic_id": NULL_UUID, "error_code": 0, "error_message": None,
                        "num_partitions": -1, "replication_factor": -1, "configs": None}
         results.append(entry)
-        if not may_create_any and not topic_allowed(ctx, Op.CREATE, name):
+        if not may_create_topic(ctx, name):
             _deny(entry)
             continue
         configs = {c["name"]: c["value"] for c in t.get("configs") or [] if c.get("value") is not None}

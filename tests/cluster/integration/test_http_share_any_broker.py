@@ -178,3 +178,41 @@ def test_an_http_share_member_reads_and_acknowledges_every_partition_through_any
         wait_until(redelivered, 30, "the silent member's record handed to another")
         assert [(r["partition"], r["value"], r["delivery_count"]) for r in again_handed] == [(away, "late", 3)], \
             again_handed
+
+
+def test_an_http_joins_auto_offset_reset_is_the_groups_config_at_every_leader(
+        zookeeper: LocalZooKeeper, tmp_path: Path) -> None:
+    """A join's ``auto_offset_reset`` is set as the group's ``share.auto.offset.reset`` where every
+    broker reads it (ZooKeeper), so the leaders of the partitions the coordinator does not lead start
+    their share-partitions at the log start too: records produced before the join are received."""
+    with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER) as cluster:
+        with RawClient(cluster.brokers[1].port) as c:
+            created = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
+                {"name": TOPIC, "num_partitions": -1, "replication_factor": -1, "configs": [], "assignments": [
+                    {"partition_index": p, "broker_ids": [p + 1]} for p in range(PARTITIONS)]}],
+                "timeout_ms": 30000, "validate_only": False})
+            assert created["topics"][0]["error_code"] == 0, created
+        producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
+        for p in range(PARTITIONS):
+            producer.produce(TOPIC, value=f"{p}-early".encode(), partition=p)
+        assert producer.flush(30) == 0
+        coordinator = _coordinator(cluster.brokers[1].port, GROUP)
+        asked = next(i for i in (1, 2, 3) if i != coordinator)
+        api = Api(cluster.brokers[asked].http_port)
+        member = _join(api)  # auto_offset_reset earliest
+        with RawClient(cluster.brokers[asked].port) as c:
+            body = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+                {"resource_type": 32, "resource_name": GROUP, "configuration_keys": ["share.auto.offset.reset"]}],
+                "include_synonyms": False, "include_documentation": False})
+        assert [(e["name"], e["value"]) for e in body["results"][0]["configs"]] == [
+            ("share.auto.offset.reset", "earliest")], body
+        got: list[dict[str, Any]] = []
+
+        def all_received() -> bool:
+            got.extend(_receive(api, member, 10, wait_ms=500))
+            return len(got) >= PARTITIONS
+
+        wait_until(all_received, 30, "the records produced before the join")
+        assert sorted((r["partition"], r["value"]) for r in got) == [(p, f"{p}-early") for p in range(PARTITIONS)]
+        for b in cluster.brokers.values():
+            assert "Traceback" not in b.log_text()

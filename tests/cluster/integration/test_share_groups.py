@@ -534,6 +534,158 @@ def test_offsets_admin_goes_through_the_share_coordinators(share_cluster: Cluste
         gone = c.call(ApiKey.DELETE_GROUPS, 2, {"groups_names": [GROUP]})
     assert gone["results"][0]["error_code"] == 0, gone
     wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == -1, 20, "the state deleted")
+    # Its configs stay in ZooKeeper, described by every broker, as Kafka 4.1.1 keeps a deleted
+    # group's configs (tests/interop/test_share_protocol.py::test_deleting_a_share_group_keeps_its_configs).
+    data, _ = zk.get(f"/config/groups/{GROUP}")
+    assert json.loads(data)["config"] == {"share.auto.offset.reset": "earliest"}
+    for b in cluster.brokers.values():
+        assert described_group(b.port)["share.auto.offset.reset"][0] == "earliest"
+    for b in cluster.brokers.values():
+        assert "Traceback" not in b.log_text()
+
+
+def share_offsets_now(port: int) -> dict[tuple[str, int], tuple[int, int]] | None:
+    """``share_offsets``, or None while the group or a share-partition answers a retriable error."""
+    with RawClient(port) as c:
+        body = c.call(ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, 0, {"groups": [{"group_id": GROUP, "topics": None}]})
+    g = body["groups"][0]
+    if g["error_code"] in RETRIABLE:
+        return None
+    assert g["error_code"] == 0, g
+    out = {(t["topic_name"], p["partition_index"]): (p["start_offset"], p["error_code"])
+           for t in g["topics"] for p in t["partitions"]}
+    return None if any(code in RETRIABLE for _, code in out.values()) else out
+
+
+def share_group_described(port: int) -> dict[str, Any]:
+    with RawClient(port) as c:
+        body = c.call(ApiKey.SHARE_GROUP_DESCRIBE, 1, {"group_ids": [GROUP], "include_authorized_operations": False})
+    return dict(body["groups"][0])
+
+
+def listed_share_groups(port: int) -> list[str]:
+    with RawClient(port) as c:
+        body = c.call(ApiKey.LIST_GROUPS, 5, {"states_filter": [], "types_filter": ["share"]})
+    return sorted(g["group_id"] for g in body["groups"])
+
+
+def replicated(cluster: Cluster, zk: KazooClient, port: int) -> None:
+    """Wait until every replica of __consumer_offsets-0 is in the ISR and the leader's high watermark
+    has stopped moving (the coordinator's last records are on every replica)."""
+    full_isr(cluster, zk, OFFSETS)
+
+    def high_watermark() -> int:
+        with RawClient(port) as c:
+            body = c.call(ApiKey.LIST_OFFSETS, 7, {"replica_id": -1, "isolation_level": 0, "topics": [
+                {"name": OFFSETS, "partitions": [{"partition_index": 0, "current_leader_epoch": -1,
+                                                  "timestamp": -1}]}]})
+        return int(body["topics"][0]["partitions"][0]["offset"])
+
+    marks = [high_watermark()]
+
+    def settled() -> bool:
+        marks.append(high_watermark())
+        return marks[-1] == marks[-2] > 0
+
+    wait_until(settled, 30, "the __consumer_offsets high watermark to settle", interval=1.5)
+
+
+@pytest.mark.slow  # a kill -9 or a session running out, ~25 s: `make test-slow`
+def test_a_share_group_and_its_share_partitions_survive_a_group_coordinator_kill(
+        share_cluster: Cluster, zk_client: KazooClient) -> None:
+    """The group coordinator records the share group's epoch and share-partitions in
+    __consumer_offsets: after kill -9 of the coordinator, the broker that takes its partition over
+    lists and describes the group and describes the same start offsets, with no member joining."""
+    cluster, zk = share_cluster, zk_client
+    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+    leader = next(i for i in (1, 2, 3) if i != coordinator)
+    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+    full_isr(cluster, zk, TOPIC)
+    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, TOPIC)
+    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(6)])
+    consume_once(cluster, zk, tid, coordinator, leader, 6, accept=4)  # 0..3 accepted: start offset 4
+
+    port = cluster.brokers[coordinator].port
+    before = wait_until(lambda: share_offsets_now(port), 20, "the start offsets described")
+    assert before == {(TOPIC, 0): (4, 0)}
+    described = share_group_described(port)
+    assert described["error_code"] == 0 and described["group_state"] == "Empty", described
+    assert listed_share_groups(port) == [GROUP]
+    replicated(cluster, zk, port)
+
+    cluster.brokers[coordinator].stop(signal.SIGKILL)
+    moved = int(new_leader(cluster, zk, OFFSETS, coordinator))
+    port = cluster.brokers[moved].port
+    wait_until(lambda: int(find(port, GROUP, 0)["node_id"]) == moved, 30, "the new coordinator named")
+    after = wait_until(lambda: share_offsets_now(port), 40, "the start offsets described by the new coordinator")
+    assert after == before
+    again = share_group_described(port)
+    assert again["error_code"] == 0 and again["group_state"] == "Empty", again
+    assert again["group_epoch"] == described["group_epoch"]
+    assert listed_share_groups(port) == [GROUP]
+    # DeleteGroups at the new coordinator deletes the share-partitions it read back.
+    share_coordinator = int(find(port, coordinator_key(GROUP, tid, 0), 2)["node_id"])
+    with RawClient(port) as c:
+        gone = c.call(ApiKey.DELETE_GROUPS, 2, {"groups_names": [GROUP]})
+    assert gone["results"][0]["error_code"] == 0, gone
+    wait_until(lambda: stored_start(cluster.brokers[share_coordinator].port, tid) == -1, 20, "the state deleted")
+    assert listed_share_groups(port) == []
+    for b in cluster.brokers.values():
+        assert "Traceback" not in b.log_text()
+
+
+@pytest.mark.slow  # a kill -9 or a session running out, ~25 s: `make test-slow`
+def test_a_share_member_whose_session_expires_loses_its_records_at_every_leader(
+        share_cluster: Cluster, zk_client: KazooClient) -> None:
+    """A Kafka-protocol member acquires records at a leader that is not its group coordinator, then
+    goes silent with its share session there still open: when its session expires at the
+    coordinator (6 s here), the coordinator closes that share session at the leader, so the records
+    come back for another member at once, long before their locks (120 s here) would expire."""
+    cluster, zk = share_cluster, zk_client
+    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+    leader = next(i for i in (1, 2, 3) if i != coordinator)
+    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+    full_isr(cluster, zk, TOPIC)
+    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, TOPIC)
+    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(5)])
+
+    silent = kafka_uuid()
+    beats = Heartbeats(cluster, silent)
+    beats.start()
+    try:
+        assert beats.joined.wait(30), "the member did not join"
+        held = Fetcher(cluster, zk, silent, tid)
+        got = held.fetch(5)
+        assert held.node == leader and set(got.delivery_counts.values()) == {1}
+    finally:
+        beats.stopped.set()  # no more heartbeats, no leave: the member's session runs out
+        beats.join(5)
+    went_silent = time.monotonic()
+
+    other = kafka_uuid()
+    beats = Heartbeats(cluster, other)
+    beats.start()
+    try:
+        assert beats.joined.wait(30), "the second member did not join"
+        fetcher = Fetcher(cluster, zk, other, tid)
+        again = fetcher.fetch(5, timeout_s=40)
+        waited = time.monotonic() - went_silent
+        assert again.values == got.values and set(again.delivery_counts.values()) == {2}
+        assert waited < 60, f"released after {waited:.1f} s: by lock expiry, not by the session's"
+        assert fetcher.acknowledge(0, 4, ACCEPT) == 0
+        assert beats.errors == []
+    finally:
+        beats.stopped.set()
+        beats.join(5)
+        if held.session is not None:
+            held.session.close()
+    assert "its records there released" in cluster.brokers[coordinator].log_text()
     for b in cluster.brokers.values():
         assert "Traceback" not in b.log_text()
 
@@ -542,7 +694,8 @@ def test_offsets_admin_goes_through_the_share_coordinators(share_cluster: Cluste
 def test_kafka_share_groups_tool_describes_offsets_kept_by_share_coordinators(
         share_cluster: Cluster, zk_client: KazooClient, kafka_java: Java) -> None:  # noqa: F811
     """Kafka's ``kafka-share-groups --describe`` against the cluster: the start offset it shows is the
-    one the share coordinator keeps for a share-partition led by another broker."""
+    one the share coordinator keeps for a share-partition led by another broker, before and after
+    kill -9 of the group coordinator."""
     cluster, zk = share_cluster, zk_client
     coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
     leader = next(i for i in (1, 2, 3) if i != coordinator)
@@ -554,10 +707,19 @@ def test_kafka_share_groups_tool_describes_offsets_kept_by_share_coordinators(
     assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
     produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(4)])
     consume_once(cluster, zk, tid, coordinator, leader, 4, accept=2)  # 0, 1 accepted; 2, 3 released
-    proc = subprocess.run([kafka_java.java, *JVM_OPTS, "-cp", kafka_java.classpath,
-                           "org.apache.kafka.tools.consumer.group.ShareGroupCommand", "--bootstrap-server",
-                           cluster.bootstrap, "--describe", "--group", GROUP], capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [line.split() for line in proc.stdout.splitlines() if line.split()[:1] == [GROUP]]
-    assert [r[:4] for r in rows] == [[GROUP, TOPIC, "0", "2"]], proc.stdout
+
+    def tool_rows() -> list[list[str]]:
+        proc = subprocess.run([kafka_java.java, *JVM_OPTS, "-cp", kafka_java.classpath,
+                               "org.apache.kafka.tools.consumer.group.ShareGroupCommand", "--bootstrap-server",
+                               cluster.bootstrap, "--describe", "--group", GROUP], capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return [line.split()[:4] for line in proc.stdout.splitlines() if line.split()[:1] == [GROUP]]
+
+    assert tool_rows() == [[GROUP, TOPIC, "0", "2"]]
+    # The same after kill -9 of the group coordinator: the new one read the group back from
+    # __consumer_offsets.
+    replicated(cluster, zk, cluster.brokers[coordinator].port)
+    cluster.brokers[coordinator].stop(signal.SIGKILL)
+    new_leader(cluster, zk, OFFSETS, coordinator)
+    assert tool_rows() == [[GROUP, TOPIC, "0", "2"]]
