@@ -130,6 +130,7 @@ def test_three_brokers_replicate_over_sasl_ssl_with_scram(
         assert not any("failed authentication" in text or "cannot replicate" in text for text in logs.values())
 
 
+@pytest.mark.slow
 def test_a_broker_with_a_wrong_password_cannot_join_replication(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
     _add_user_in_zookeeper(zk_client, BROKER_USER, BROKER_PASSWORD)

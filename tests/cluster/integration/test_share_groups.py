@@ -261,6 +261,7 @@ def test_find_coordinator_names_the_leader_of_the_keys_share_state_partition(sha
     assert described_topic(cluster.brokers[2].port, STATE)["min.insync.replicas"] == "2"
 
 
+@pytest.mark.slow
 def test_group_configs_altered_on_one_broker_hold_on_every_broker(zookeeper: LocalZooKeeper, zk_client: KazooClient,
                                                                   tmp_path: Path) -> None:
     """A share group's configs live in ZooKeeper (/config/groups/<group>): altered through one broker,

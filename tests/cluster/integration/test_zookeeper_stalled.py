@@ -95,6 +95,7 @@ def _fetch(bootstrap: str, count: int) -> list[bytes]:
     return out
 
 
+@pytest.mark.slow
 def test_quota_and_credential_requests_answer_in_time_while_zookeeper_is_stalled(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path,
         zookeeper_pause: ZooKeeperPause) -> None:
