@@ -109,7 +109,11 @@ def move_legacy(calls: ZooKeeperDeadline, user: str, path: str) -> bool:
             tx.create(target, merged)
         else:
             tx.set_data(target, merged, version=current_version)
-        if kept or calls.get_children(path):
+        try:
+            below = calls.get_children(path)
+        except NoNodeError:
+            continue  # moved by another broker meanwhile: the next read finds it gone
+        if kept or below:
             tx.set_data(path, encode(kept), version=stat.version)
         else:
             tx.delete(path, version=stat.version)

@@ -124,11 +124,16 @@ class ScramZooKeeperStore:
         the name as typed, not yet moved) for the mechanisms an encoded znode does not hold."""
         users: dict[str, dict[str, ScramCredential]] = {}
         znodes = calls.get_children(USERS)
+        listed = set(znodes)
         for znode in sorted(znodes, key=lambda z: not is_sanitized(z)):
             name = desanitize(znode) if is_sanitized(znode) else znode
             if name is None:
                 continue  # the default user's znode holds quotas only
             _read_znode(calls, znode, name, users.setdefault(name, {}))
+            if not is_sanitized(znode) and sanitize(name) not in listed:
+                # Another broker may have moved this legacy znode since the listing: its
+                # credentials are then under the encoded name, which the listing did not hold.
+                _read_znode(calls, sanitize(name), name, users[name])
         return {name: mechanisms for name, mechanisms in users.items() if mechanisms}
 
     @staticmethod

@@ -5,11 +5,12 @@ znode in one transaction, what the encoded znode holds winning and other entries
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from kazoo.client import KazooClient
 
-from logbroker.config_znodes import encode
+from logbroker.config_znodes import encode, sanitize
 from logbroker.security.scram_legacy_znodes import find_legacy, legacy_path, move_all, move_legacy
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
@@ -60,3 +61,30 @@ def test_legacy_znodes_are_found_and_moved(zk_client: KazooClient) -> None:
     assert notices == ["users/bob%40x", "users/team%2Fcarol", "users/x%2By", "users/x%2By%2Fdeeper"]
     assert find_legacy(calls) == {"x+y": "/config/users/x+y"} and move_all(calls) == 0  # nothing left to move
     assert not move_legacy(calls, "nobody@x", "/config/users/nobody@x")
+
+
+def test_brokers_moving_at_once_move_each_znode_once(zk_client: KazooClient) -> None:
+    """Brokers started together all move what they find: every legacy znode is moved by exactly one of
+    them, and none fails because another moved (and deleted) a znode between its reads."""
+    users = [f"u{i}@x" for i in range(12)] + [f"team{i}/carol" for i in range(6)]
+    for user in users:
+        zk_client.create(f"/config/users/{user}", encode({"SCRAM-SHA-256": user}), makepath=True)
+    moved: list[int] = []
+    failures: list[BaseException] = []
+
+    def broker() -> None:
+        try:
+            moved.append(move_all(_calls(zk_client)))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=broker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures, failures
+    assert sum(moved) == len(users), moved
+    for user in users:
+        assert _config(zk_client, f"/config/users/{sanitize(user)}") == {"SCRAM-SHA-256": user}
+    assert find_legacy(_calls(zk_client)) == {}
