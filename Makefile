@@ -41,7 +41,8 @@ cluster: $(RUN_STAMP)
 	$(BIN)/logbroker cluster $(ARGS)
 
 ## Install everything and run the whole test suite (but the Java interop tests: `make test-java`, the
-## cluster fault runs: `make fault-cluster`, and the tests long by design: `make test-slow`), in
+## cluster fault runs: `make fault-cluster`, and the tests long by design: `make test-slow`; every area
+## keeps its fast tests here), in
 ## TEST_WORKERS processes (pytest-xdist --dist loadgroup; tests/conftest.py's worker_group keeps a file whose
 ## tests share a fixture in one worker, so a module's shared broker is started once, and every cluster test in
 ## one worker, handed out first; any other test goes to whichever worker is free).
@@ -52,9 +53,15 @@ TEST_WORKERS ?= 2
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --timeout-method=thread -m "not java and not cluster_fault and not slow"
 
-## The tests marked slow: the HTTP API's schemathesis fuzzing against its OpenAPI document (~3 minutes).
+## The tests marked slow, long by design and left out of `make test`: the HTTP API's schemathesis fuzzing
+## against its OpenAPI document, the cluster tests that kill, restart or stall a broker or ZooKeeper (or
+## walk a long scenario across three brokers), the kill -9, torn-tail, connection-flood and file-handle
+## fault runs of tests/fault, and the longest interop and CLI runs (group members killed, every tool
+## through each secured listener, consumers and producer state across a restart). In TEST_WORKERS
+## processes grouped like `make test` (every cluster test in one worker); about 5 minutes.
 test-slow: $(DEV_STAMP)
-	$(BIN)/python -m pytest -q -m "slow and not java and not cluster_fault"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --timeout-method=thread \
+		-m "slow and not java and not cluster_fault"
 
 ## Kafka's Java clients, Kafka Streams and Kafka's command-line tools against logbroker (~5 minutes).
 ## Needs java (17+) and mvn: apt-get install default-jdk-headless maven. The first run downloads

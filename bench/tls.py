@@ -2,10 +2,13 @@
 
 A broker with a PLAINTEXT and an SSL listener (certificates made for the run); rounds alternate
 between the two so machine load hits both alike, and the report is the ratio TLS/plaintext of
-the medians. Raw clients on logbroker's codec (pre-built ~1 MB batches of 1 KB records, 8 produce
-requests in flight; fetches of 32 MiB), so the figures show the broker, not a client library.
+the medians, with the broker's CPU seconds per GB moved (user + system, all its threads: less
+sensitive to the machine's load than MB/s). Raw clients on logbroker's codec (pre-built ~1 MB
+batches of 1 KB records, 8 produce requests in flight; fetches of 32 MiB), so the figures show the
+broker, not a client library.
 Fetch over TLS cannot use sendfile: the broker reads each file range in 1 MiB slices and
-encrypts them (logbroker/kafka/server.py), which is what this measures.
+encrypts them (logbroker/kafka/server.py), which is what this measures. The clients are Python's
+``ssl`` on the same cores: a TLS fetch is bounded by their decryption as much as by the broker.
 
     python bench/tls.py [--quick] [--json FILE]
 """
@@ -35,7 +38,8 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     args = parser.parse_args()
     rounds, total = (2, 200 * MB) if args.quick else (3, 500 * MB)
-    results: dict[str, dict[str, list[float]]] = {p: {"ingest": [], "fetch": []} for p in ("PLAINTEXT", "SSL")}
+    kinds = ("ingest", "fetch", "ingest_cpu_s_per_gb", "fetch_cpu_s_per_gb")
+    results: dict[str, dict[str, list[float]]] = {p: {k: [] for k in kinds} for p in ("PLAINTEXT", "SSL")}
     print(machine_line())
     with tempfile.TemporaryDirectory(prefix="tls-bench-") as tmp:
         material = make_material(Path(tmp) / "certs")
@@ -53,15 +57,24 @@ def main() -> None:
                     fetched = raw_fetch(broker, topic, end, 32 * 1024 * 1024, port=via, tls=ctx)
                     results[protocol]["ingest"].append(produced["mb_s"])
                     results[protocol]["fetch"].append(fetched["mb_s"])
-                    print(f"round {r + 1} {protocol:9} ingest {produced['mb_s']:7.0f} MB/s  "
-                          f"fetch {fetched['mb_s']:7.0f} MB/s", flush=True)
+                    ingest_cpu = produced["cpu"].per_gb(produced["bytes"])
+                    fetch_cpu = fetched["cpu"].per_gb(fetched["bytes"])
+                    results[protocol]["ingest_cpu_s_per_gb"].append(ingest_cpu)
+                    results[protocol]["fetch_cpu_s_per_gb"].append(fetch_cpu)
+                    print(f"round {r + 1} {protocol:9} ingest {produced['mb_s']:7.0f} MB/s ({ingest_cpu:.2f} broker "
+                          f"CPU s/GB)  fetch {fetched['mb_s']:7.0f} MB/s ({fetch_cpu:.2f} CPU s/GB)  "
+                          f"load {fetched['cpu'].load1:.1f}", flush=True)
         finally:
             broker.stop()
     summary: dict[str, Any] = {}
     for kind in ("ingest", "fetch"):
         plain, tls = median(results["PLAINTEXT"][kind]), median(results["SSL"][kind])
-        summary[kind] = {"plaintext_mb_s": plain, "tls_mb_s": tls, "ratio": tls / plain}
-        print(f"{kind:6}: plaintext {plain:7.0f} MB/s, TLS {tls:7.0f} MB/s, TLS/plaintext {tls / plain:.2f}")
+        cpu_plain = median(results["PLAINTEXT"][f"{kind}_cpu_s_per_gb"])
+        cpu_tls = median(results["SSL"][f"{kind}_cpu_s_per_gb"])
+        summary[kind] = {"plaintext_mb_s": plain, "tls_mb_s": tls, "ratio": tls / plain,
+                         "plaintext_cpu_s_per_gb": cpu_plain, "tls_cpu_s_per_gb": cpu_tls}
+        print(f"{kind:6}: plaintext {plain:7.0f} MB/s, TLS {tls:7.0f} MB/s, TLS/plaintext {tls / plain:.2f}; "
+              f"broker CPU s/GB plaintext {cpu_plain:.2f}, TLS {cpu_tls:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": results, "summary": summary}, indent=1))
 

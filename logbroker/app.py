@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from logbroker.broker import Broker, wall_clock_ms
+from logbroker.change_follower import ChangeFollower
 from logbroker.config import BrokerConfig
 from logbroker.groups import GroupCoordinator
 from logbroker.groups.share_state import SHARE_STATE_TOPIC
@@ -73,7 +74,6 @@ SHARE_SWEEP_MS = 1000  # how often the share sessions of HTTP members gone at th
 MIN_HANDLE_RESERVE, MAX_HANDLE_RESERVE = 64, 4096
 # Opening logs for the cleaner yields to other tasks after this long on the loop (seconds).
 OPEN_SLICE_S = 0.002
-RELOAD_RETRY_S = 1.0  # a cluster's SCRAM credentials: the wait before a reload ZooKeeper did not answer runs again
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +160,7 @@ class App:
         self._share_forwarder: ShareForwarder | None = None  # HTTP share members at other brokers' partitions
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()  # one-off work (reloads) started by a callback
+        self._followers: list[ChangeFollower] = []  # the ZooKeeper-backed stores' catch-ups
         self._stop_event: asyncio.Event | None = None
         self._securities: list[tuple[ListenerSecurity, ssl.SSLContext | None]] = []
         self._inter_broker: InterBrokerSecurity | None = None
@@ -319,18 +320,18 @@ class App:
             self._every(SHARE_SWEEP_MS, self._share_forwarder.sweep, "share-forwarder-sweep")
 
     async def _acls_in_zookeeper(self, cluster: ClusterNode) -> None:
-        """A cluster keeps its ACLs in ZooKeeper; a change notification reloads them, ZooKeeper read in
-        a worker thread, the new set taken on the loop."""
+        """A cluster keeps its ACLs in ZooKeeper; a change notification (or a lost connection, which
+        drops the watches) reloads them, ZooKeeper read in a worker thread, again until it answers,
+        the new set taken on the loop."""
         from logbroker.security.acl_zookeeper import AclZooKeeperStore  # kazoo: a cluster only
 
-        loop = asyncio.get_running_loop()
-        authorizer = self.broker.authorizer if self.broker is not None else None
-        assert authorizer is not None
-
-        def changed() -> None:  # kazoo's thread
-            loop.call_soon_threadsafe(self._in_background, authorizer.reload_async(), "ACL reload")
-
-        store = await asyncio.to_thread(AclZooKeeperStore, cluster.zk, changed)
+        assert self.broker is not None
+        authorizer = self.broker.authorizer
+        follower = ChangeFollower(asyncio.get_running_loop(), authorizer.reload_async, "ACL reload",
+                                  self._in_background)
+        self._followers.append(follower)
+        timeout_s = self.broker.config.get_int("request.timeout.ms") / 1000
+        store = await asyncio.to_thread(AclZooKeeperStore, cluster.zk, follower.signal, timeout_s)
         await authorizer.use_store_async(store)
 
     def _in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
@@ -377,48 +378,29 @@ class App:
         lost connection, which drops the watch) reloads them, again until ZooKeeper answers."""
         from logbroker.security.scram_zookeeper import ScramZooKeeperStore  # kazoo: a cluster only
 
-        loop = asyncio.get_running_loop()
         assert self.broker is not None
         holder: list[ScramZooKeeperStore] = []
-
-        def changed() -> None:  # kazoo's thread
-            if holder:
-                loop.call_soon_threadsafe(self._in_background, self._reload_credentials(holder[0]),
-                                          "SCRAM credential reload")
-
+        follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].catch_up),
+                                  "SCRAM credential reload", self._in_background)
+        self._followers.append(follower)
         timeout_s = self.broker.config.get_int("request.timeout.ms") / 1000
-        store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, changed, timeout_s)
+        store = await asyncio.to_thread(ScramZooKeeperStore, cluster.zk, follower.signal, timeout_s)
         holder.append(store)
         self.broker.credentials = store
 
-    @staticmethod
-    async def _reload_credentials(store: ScramZooKeeperStore) -> None:
-        """Reload the SCRAM credentials in a worker thread; while ZooKeeper does not answer, again
-        every ``RELOAD_RETRY_S`` (only a reload that reaches ZooKeeper re-arms the change watch)."""
-        while True:
-            try:
-                await asyncio.to_thread(store.reload)
-                return
-            except StorageError as exc:  # ClusterStateUnavailableError: logged, then tried again
-                log.warning("%s; trying again in %.0fs", exc, RELOAD_RETRY_S)
-            await asyncio.sleep(RELOAD_RETRY_S)
-
     async def _group_configs_in_zookeeper(self, cluster: ClusterNode) -> None:
         """A cluster keeps group configs (``share.*``) in ZooKeeper's config znodes, so every broker
-        describes, alters and applies the same; a change notification reloads them (a worker thread)."""
+        describes, alters and applies the same; a change notification (or a lost connection, which
+        drops the watch) reloads them in a worker thread, again until ZooKeeper answers."""
         from logbroker.group_configs_zookeeper import GroupConfigZooKeeperStore  # kazoo: a cluster only
 
         if self.groups is None:
             return
-        loop = asyncio.get_running_loop()
         holder: list[GroupConfigZooKeeperStore] = []
-
-        def changed() -> None:  # kazoo's thread
-            if holder:
-                loop.call_soon_threadsafe(self._in_background, asyncio.to_thread(holder[0].reload),
-                                          "group config reload")
-
-        store = await asyncio.to_thread(GroupConfigZooKeeperStore, cluster.zk, changed)
+        follower = ChangeFollower(asyncio.get_running_loop(), lambda: asyncio.to_thread(holder[0].catch_up),
+                                  "group config reload", self._in_background)
+        self._followers.append(follower)
+        store = await asyncio.to_thread(GroupConfigZooKeeperStore, cluster.zk, follower.signal)
         holder.append(store)
         self.groups.share.shared_configs = store
 
@@ -531,6 +513,8 @@ class App:
     async def stop(self) -> None:
         self._stop_cleaning.set()
         self._cleaner.close()
+        for follower in self._followers:
+            follower.close()
         background = list(self._background)
         for task in (*self._tasks, *background):
             task.cancel()

@@ -1229,7 +1229,8 @@ class Broker:
         """Return when any of ``keys`` gets an append, or after ``timeout_s``.
 
         The wake-up is the partition log's own append listener (one mechanism for every writer:
-        produce, the group coordinator, replication); an unknown partition only waits out the time.
+        produce, the group coordinator, replication); an unknown partition, or in a cluster one this
+        broker holds no replica of, only waits out the time.
         """
         if timeout_s <= 0:
             return
@@ -1252,7 +1253,11 @@ class Broker:
                         del self._waiters[tp]
 
     def _listen(self, tp: TopicPartition) -> None:
-        """Attach the waiters' wake-up to the partition's log once (again if the log was reopened)."""
+        """Attach the waiters' wake-up to the partition's log once (again if the log was reopened).
+        In a cluster a partition this broker holds no replica of has no log here, and none is made
+        for a wait: its waiters wait out their time."""
+        if self.ownership is not None and is_replicated(tp[0]) and not self.ownership.hosts_replica(*tp):
+            return
         try:
             plog = self.store.log(*tp)
         except UnknownTopicError:

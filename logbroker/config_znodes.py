@@ -127,6 +127,31 @@ def change_config(zk: ZooKeeperDeadline, entity_path: str, change: Callable[[Con
     notify(zk, entity_path)
 
 
+def notice_entity_paths(notices: list[bytes] | None) -> list[str] | None:
+    """The entity paths change notices name (``users/alice``, ``groups/crew``), in order; None when
+    there are none to go by (``notices`` None) or one cannot be read: the reader reads everything.
+    Kafka wrote two layouts: version 2 ``{"entity_path": ...}`` and version 1 ``{"entity_type":
+    "users", "entity_name": "alice"}`` (``ConfigEntityChangeNotificationSequenceZNode``)."""
+    if notices is None:
+        return None
+    paths: list[str] = []
+    for data in notices:
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            log.warning("unreadable config change notice %r: reading every config again", data[:200])
+            return None
+        if not isinstance(doc, dict):
+            return None
+        if isinstance(doc.get("entity_path"), str):
+            paths.append(doc["entity_path"])
+        elif isinstance(doc.get("entity_type"), str) and isinstance(doc.get("entity_name"), str):
+            paths.append(f"{doc['entity_type']}/{doc['entity_name']}")
+        else:
+            return None
+    return paths
+
+
 def notify(zk: ZooKeeperDeadline, entity_path: str) -> None:
     """Post a change notification for ``entity_path`` and drop the oldest beyond ``KEEP_CHANGES``."""
     zk.create(f"{CHANGES}/{CHANGE_PREFIX}",

@@ -13,8 +13,11 @@ alteration is one conditional read-modify-write of the group's znode (retried wh
 wrote in between; keys it does not change survive) and a change notification.
 
 Every broker holds every group's configs in memory (``get``: a partition leader applies them to
-the share-partitions it serves without waiting for ZooKeeper) and reads them all again when a change
-notification appears (``reload``, a worker thread). DescribeConfigs reads the group's znode itself
+the share-partitions it serves without waiting for ZooKeeper) and reads a group's again when a
+change notification names it (``catch_up``, a worker thread; every group's after a lost
+connection). The watch on the notifications only signals; the catch-up re-arms it before it reads
+(``logbroker/zookeeper_notices.py``), so it survives a lost connection or session, the caller
+retrying the catch-up until ZooKeeper answers. DescribeConfigs reads the group's znode itself
 (``read_async``), so an alteration through one broker is described by every broker at once.
 
 ZooKeeper calls block: ``read_async`` and ``change_async`` run them in a worker thread, waited for
@@ -32,9 +35,19 @@ from collections.abc import Callable, Mapping
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException
 
-from logbroker.config_znodes import CHANGES, CONFIG, Config, change_config, desanitize, read_config, sanitize
+from logbroker.config_znodes import (
+    CHANGES,
+    CONFIG,
+    Config,
+    change_config,
+    desanitize,
+    notice_entity_paths,
+    read_config,
+    sanitize,
+)
 from logbroker.errors import ClusterStateUnavailableError
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
+from logbroker.zookeeper_notices import ChangeNotices
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +66,18 @@ class GroupConfigZooKeeperStore:
 
     def __init__(self, zk: KazooClient, on_change: Callable[[], None]) -> None:
         """Blocking (ZooKeeper reads): built in a worker thread. ``on_change`` is called on kazoo's
-        thread when a change notification appears; it should start a ``reload`` off the loop."""
+        thread when a change notification appears or the connection drops; it should start a
+        ``catch_up`` off the loop, again until one succeeds."""
         self.zk = zk
-        self.on_change = on_change
+        calls = ZooKeeperDeadline(zk, ZOOKEEPER_TIMEOUT_S, "group config znodes not made")
         for path in (GROUPS, CHANGES):
-            zk.ensure_path(path)
+            calls.ensure_path(path)
+        self.notices = ChangeNotices(CHANGES, on_change)
         # Replaced whole, never changed in place: reloads and changes run in worker threads while
         # the event loop reads.
         self._configs: dict[str, GroupConfigs] = {}
         self._lock = threading.Lock()  # one reload or change at a time
-        self.reload()
-        self._watch()
-
-    def _watch(self) -> None:
-        def fired(_: object) -> None:  # kazoo's thread: only signal
-            self.on_change()
-            try:
-                self.zk.get_children(CHANGES, watch=fired)  # one-shot watches: arm it again
-            except Exception as exc:  # the session is going away; the next start reads everything
-                log.info("group config change watch not re-armed: %s", exc)
-
-        self.zk.get_children(CHANGES, watch=fired)
+        self.catch_up()
 
     # ------------------------------------------------------------------ on the event loop
     def get(self, group_id: str) -> Mapping[str, str]:
@@ -131,16 +135,45 @@ class GroupConfigZooKeeperStore:
         log.info("configs of group %s changed: %s", group_id, configs)
         return configs
 
-    def reload(self) -> None:
-        """Read every group's configs again."""
+    def catch_up(self) -> None:
+        """Re-arm the change watch, then read the configs of the groups the new notices name (every
+        group's the first time, after a lost connection, or when notices went unread:
+        ``logbroker/zookeeper_notices.py``). ClusterStateUnavailableError when ZooKeeper does not
+        answer in time (or at all)."""
         with self._lock:
             calls = ZooKeeperDeadline(self.zk, ZOOKEEPER_TIMEOUT_S, "group configs not reloaded")
-            configs: dict[str, GroupConfigs] = {}
-            for znode in calls.get_children(GROUPS):
-                group_id = desanitize(znode)
-                if group_id is None:
-                    continue
-                values = _strings(read_config(calls, f"{GROUPS}/{znode}"))
-                if values:
-                    configs[group_id] = values
+            try:
+                pending = self.notices.pending(calls)
+                paths = None if pending.everything else notice_entity_paths(self.notices.contents(calls, pending))
+                configs = self._read_all(calls) if paths is None else self._read_named(calls, paths)
+            except KazooException as exc:
+                raise ClusterStateUnavailableError(f"group configs not reloaded: ZooKeeper: {exc!r}") from exc
             self._configs = configs
+            self.notices.applied(pending)
+
+    @staticmethod
+    def _read_all(calls: ZooKeeperDeadline) -> dict[str, GroupConfigs]:
+        configs: dict[str, GroupConfigs] = {}
+        for znode in calls.get_children(GROUPS):
+            group_id = desanitize(znode)
+            if group_id is None:
+                continue
+            values = _strings(read_config(calls, f"{GROUPS}/{znode}"))
+            if values:
+                configs[group_id] = values
+        return configs
+
+    def _read_named(self, calls: ZooKeeperDeadline, paths: list[str]) -> dict[str, GroupConfigs]:
+        """This broker's configs with those of the groups ``paths`` name read again (other entity
+        types' notices are not ours)."""
+        configs = dict(self._configs)
+        for znode in {p.split("/", 1)[1] for p in paths if p.startswith("groups/")}:
+            group_id = desanitize(znode)
+            if group_id is None or "/" in znode:
+                continue
+            values = _strings(read_config(calls, f"{GROUPS}/{znode}"))
+            if values:
+                configs[group_id] = values
+            else:
+                configs.pop(group_id, None)
+        return configs

@@ -89,9 +89,43 @@ class ZooKeeperDeadline:
     def ensure_path(self, path: str) -> None:
         self._wait(self.zk.ensure_path_async(path))
 
-    def transaction(self) -> TransactionRequest:
-        return self.zk.transaction()
+    def exists(self, path: str) -> ZnodeStat | None:
+        stat: ZnodeStat | None = self._wait(self.zk.exists_async(path))
+        return stat
+
+    def transaction(self) -> BoundedTransaction:
+        return BoundedTransaction(self, self.zk.transaction())
 
     def commit(self, tx: TransactionRequest) -> list[object]:
         """The transaction's results: one per operation, an exception for each that failed."""
         return list(self._wait(tx.commit_async()))
+
+
+class BoundedTransaction:
+    """A kazoo transaction whose ``commit`` waits until its work's deadline at most (the same calls
+    as kazoo's, so code written against a ``KazooClient`` runs with a ``ZooKeeperDeadline``)."""
+
+    def __init__(self, calls: ZooKeeperDeadline, tx: TransactionRequest) -> None:
+        self._calls = calls
+        self._tx = tx
+
+    def check(self, path: str, version: int) -> None:
+        self._tx.check(path, version)
+
+    def create(self, path: str, value: bytes = b"") -> None:
+        self._tx.create(path, value)
+
+    def set_data(self, path: str, value: bytes, version: int = -1) -> None:
+        self._tx.set_data(path, value, version)
+
+    def delete(self, path: str, version: int = -1) -> None:
+        self._tx.delete(path, version)
+
+    def commit(self) -> list[object]:
+        """The transaction's results: one per operation, an exception for each that failed."""
+        return self._calls.commit(self._tx)
+
+
+# What code written against kazoo's synchronous calls is given: the client itself (calls waiting
+# as long as kazoo does), or one piece of work's deadline.
+ZooKeeperCalls = KazooClient | ZooKeeperDeadline

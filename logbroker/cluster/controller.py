@@ -54,6 +54,7 @@ from logbroker.errors import (
     PreferredLeaderNotAvailableError,
     UnknownTopicError,
 )
+from logbroker.zookeeper_deadline import ZooKeeperCalls
 
 log = logging.getLogger(__name__)
 
@@ -266,22 +267,23 @@ class Controller:
         if not self.active:
             raise NotControllerError(f"broker {self.broker_id} is not the controller")
 
-    def read_state(self, topic: str, partition: int) -> tuple[PartitionState, int]:
+    def read_state(self, topic: str, partition: int, zk: ZooKeeperCalls | None = None) -> tuple[PartitionState, int]:
         try:
-            data, stat = self.zk.get(znodes.partition_state_path(topic, partition))
+            data, stat = (zk or self.zk).get(znodes.partition_state_path(topic, partition))
         except NoNodeError:
             raise UnknownTopicError(f"{topic}-{partition} has no state yet") from None
         return PartitionState.from_json(data), stat.version
 
     def elect_now(self, topic: str, partition: int, assigned: tuple[int, ...], live: set[int],
-                  preferred: bool) -> PartitionState:
+                  preferred: bool, zk: ZooKeeperCalls | None = None) -> PartitionState:
         """ElectLeaders for one partition; raises the election's refusal, NotControllerError when
-        fenced. A state changed meanwhile is read again (a few times)."""
+        fenced. A state changed meanwhile is read again (a few times). ``zk``: the calls to make
+        (an admin request's, bounded by its deadline), else the controller's client."""
         self.require_active()
         for _ in range(5):
-            state, version = self.read_state(topic, partition)
+            state, version = self.read_state(topic, partition, zk)
             chosen = (elect_preferred if preferred else elect_unclean)(assigned, state, live, self.epoch)
-            if self._write(topic, partition, chosen, version):
+            if self._write(topic, partition, chosen, version, zk):
                 log.info("controller %d: %s election of %s-%d: leader %d epoch %d", self.broker_id,
                          "preferred" if preferred else "unclean", topic, partition, chosen.leader,
                          chosen.leader_epoch)
@@ -289,28 +291,30 @@ class Controller:
             self.require_active()
         raise NotControllerError(f"{topic}-{partition}: its state kept changing; retry")
 
-    def update_assignment(self, topic: str,
-                          change: Callable[[TopicAssignment], TopicAssignment | None]) -> TopicAssignment:
+    def update_assignment(self, topic: str, change: Callable[[TopicAssignment], TopicAssignment | None],
+                          zk: ZooKeeperCalls | None = None) -> TopicAssignment:
         """Rewrite a topic's assignment with ``change`` (None: leave it), conditionally on both the
-        topic znode's and the controller epoch's versions; a concurrent change is read again."""
+        topic znode's and the controller epoch's versions; a concurrent change is read again.
+        ``zk`` as for ``elect_now``."""
         self.require_active()
+        calls = zk or self.zk
         path = znodes.topic_path(topic)
         for _ in range(5):
             try:
-                data, stat = self.zk.get(path)
+                data, stat = calls.get(path)
             except NoNodeError:
                 raise UnknownTopicError(f"Topic '{topic}' does not exist.") from None
             current = TopicAssignment.from_json(data)
             new = change(current)
             if new is None:
                 return current
-            tx = self.zk.transaction()
+            tx = calls.transaction()
             tx.check(znodes.CONTROLLER_EPOCH, self._epoch_version)
             tx.set_data(path, new.to_json(), version=stat.version)
             failed = [r for r in tx.commit() if isinstance(r, Exception)]
             if not failed:
                 return new
-            if self._fenced():
+            if self._fenced(zk):
                 self.epoch = -1
                 self.require_active()
         raise NotControllerError(f"the assignment of {topic} kept changing; retry")
@@ -381,15 +385,17 @@ class Controller:
             done += 1
         return done
 
-    def _write(self, topic: str, partition: int, state: PartitionState, version: int) -> bool:
+    def _write(self, topic: str, partition: int, state: PartitionState, version: int,
+               zk: ZooKeeperCalls | None = None) -> bool:
         """Write one partition state, fenced by the controller epoch's zkVersion and (for an existing
         state) the state's own zkVersion. False when either check failed."""
+        calls = zk or self.zk
         path = znodes.partition_state_path(topic, partition)
         if version < 0:
-            if self.zk.exists(znodes.topic_path(topic)) is None:
+            if calls.exists(znodes.topic_path(topic)) is None:
                 return False  # deleted meanwhile: never recreate its parents
-            self.zk.ensure_path(path.rsplit("/", 1)[0])
-        tx = self.zk.transaction()
+            calls.ensure_path(path.rsplit("/", 1)[0])
+        tx = calls.transaction()
         tx.check(znodes.CONTROLLER_EPOCH, self._epoch_version)
         if version < 0:
             tx.create(path, state.to_json())
@@ -400,15 +406,15 @@ class Controller:
         if failed:
             log.info("controller %d: write of %s-%d state refused (%s)", self.broker_id, topic, partition,
                      type(failed[0]).__name__)
-            if isinstance(failed[0], BadVersionError) and self._fenced():
+            if isinstance(failed[0], BadVersionError) and self._fenced(zk):
                 self.epoch = -1
             return False
         return True
 
-    def _fenced(self) -> bool:
+    def _fenced(self, zk: ZooKeeperCalls | None = None) -> bool:
         """True when the controller epoch moved on (another controller was elected)."""
         try:
-            _, stat = self.zk.get(znodes.CONTROLLER_EPOCH)
+            _, stat = (zk or self.zk).get(znodes.CONTROLLER_EPOCH)
         except NoNodeError:
             return True
         return bool(stat.version != self._epoch_version)

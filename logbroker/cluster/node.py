@@ -77,13 +77,13 @@ from logbroker.errors import (
 )
 from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
 from logbroker.topics import INTERNAL_MIN_ISR, INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
+from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
 log = logging.getLogger(__name__)
 
 REFOLLOW_S = 0.5  # after a leader refused a follower's fetch
 RECONCILE_S = 5.0  # a safety net only: watches start a pass as soon as something changes
 PRODUCER_ID_BLOCK_SIZE = 1000  # Kafka's ProducerIdsBlock size
-ADMIN_TIMEOUT_S = 30.0  # longest wait of an admin request on ZooKeeper (Kafka's request.timeout.ms default)
 TopicPartition = tuple[str, int]
 _T = TypeVar("_T")
 
@@ -107,19 +107,19 @@ def _now_ms() -> int:
     return time.monotonic_ns() // 1_000_000
 
 
-async def _off_loop(zk: KazooClient, fn: Callable[..., _T], *args: object) -> _T:
-    """``fn(*args)`` in a worker thread: ZooKeeper calls never block the event loop. Without a
-    connection it is not tried, and it is waited for ``ADMIN_TIMEOUT_S`` at most (kazoo holds requests
-    while it reconnects); either, or a lost session, becomes ClusterStateUnavailableError
-    (REQUEST_TIMED_OUT to a client, which retries). A write that answers late may still be done."""
-    if not zk.connected:
-        raise ClusterStateUnavailableError("ZooKeeper is not connected")
+async def _off_loop(zk: KazooClient, timeout_s: float, what: str, fn: Callable[..., _T], *args: object) -> _T:
+    """``fn(calls, *args)`` in a worker thread, ``calls`` a ``ZooKeeperDeadline`` of ``timeout_s``
+    (the broker's ``request.timeout.ms``): ZooKeeper calls never block the event loop, and none waits
+    past the deadline, so the worker thread ends by then too (kazoo alone would hold a call while it
+    reconnects, or on a stalled server until a ping goes unanswered). Without a connection it is not
+    tried; that, the deadline, or a lost session becomes ClusterStateUnavailableError
+    (REQUEST_TIMED_OUT to a client, which retries). ``what`` names the work (``topic t not
+    created``). A write whose answer came too late may still be done."""
+    calls = ZooKeeperDeadline(zk, timeout_s, what)
     try:
-        return await asyncio.wait_for(asyncio.to_thread(fn, *args), ADMIN_TIMEOUT_S)
-    except TimeoutError:
-        raise ClusterStateUnavailableError(f"ZooKeeper did not answer within {ADMIN_TIMEOUT_S:.0f}s") from None
+        return await asyncio.to_thread(fn, calls, *args)
     except KazooException as exc:
-        raise ClusterStateUnavailableError(f"ZooKeeper: {exc!r}") from exc
+        raise ClusterStateUnavailableError(f"{what}: ZooKeeper: {exc!r}") from exc
 
 
 class ClusterNode:
@@ -137,6 +137,8 @@ class ClusterNode:
                               timeout=config.get_int("zookeeper.session.timeout.ms") / 1000)
         self.controller = Controller(self.zk, self.broker_id, self._unclean)
         self.lag_ms = config.get_int("replica.lag.time.max.ms")
+        # longest wait of an admin request on ZooKeeper, its worker thread's calls included
+        self.admin_timeout_s = config.get_int("request.timeout.ms") / 1000
         self.brokers: dict[int, BrokerRegistration] = {}
         self.registrations: dict[int, int] = {}  # broker id -> czxid of its registration znode
         self.assignments: dict[str, TopicAssignment] = {}
@@ -791,7 +793,8 @@ class ClusterNode:
                             assignments: Sequence[Sequence[int]] | None = None) -> None:
         """Register a new topic: its replica assignment is written in a worker thread (the event loop
         never waits on ZooKeeper); this broker learns it at once, the others from their watches."""
-        assignment, info = await _off_loop(self.zk, self._register_topic, info, replication_factor, assignments)
+        assignment, info = await _off_loop(self.zk, self.admin_timeout_s, f"topic {info.name} not created",
+                                           self._register_topic, info, replication_factor, assignments)
         # The local copy first (its metadata file durable, written off the loop), then the assignment
         # that lets roles be applied to it.
         await self.broker.adopt_topic(info.name, info.partitions, info.overrides, info.topic_id)
@@ -800,17 +803,17 @@ class ClusterNode:
         log.info("topic %s registered: replicas %s", info.name, [list(r) for r in assignment.replicas])
         self._wake.set()
 
-    def _register_topic(self, info: TopicInfo, replication_factor: int | None,
+    def _register_topic(self, calls: ZooKeeperDeadline, info: TopicInfo, replication_factor: int | None,
                         assignments: Sequence[Sequence[int]] | None) -> tuple[TopicAssignment, TopicInfo]:
         """The topic's config and assignment znodes, in one transaction; a worker thread. Returns the
         assignment and the topic as registered (an internal topic's min.insync.replicas set)."""
-        live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
+        live = sorted(int(i) for i in calls.get_children(znodes.BROKER_IDS))  # now, not as last reconciled
         if assignments:
             # As Kafka: the client's replicas, every list as long as the first, on registered brokers.
             if replication_factor not in (None, -1):
                 raise InvalidRequestError("Both replicationFactor and replicasAssignments were set.")
             chosen = [znodes.checked_replicas(a, live, len(assignments[0])) for a in assignments]
-            return self._write_topic(info, TopicAssignment(info.topic_id, tuple(chosen))), info
+            return self._write_topic(calls, info, TopicAssignment(info.topic_id, tuple(chosen))), info
         if replication_factor not in (None, -1):
             rf = replication_factor
         elif info.name in INTERNAL_REPLICATION_FACTORS:  # __consumer_offsets, __share_group_state
@@ -824,13 +827,14 @@ class ClusterNode:
         if rf < 1 or rf > len(live):
             raise InvalidReplicationFactorError(
                 f"Replication factor: {rf} larger than available brokers: {len(live)}.")
-        if self.zk.exists(znodes.topic_path(info.name)) is not None:
+        if calls.exists(znodes.topic_path(info.name)) is not None:
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         replicas = znodes.assign_replicas(live, info.partitions, rf, random.randrange(len(live)))
-        return self._write_topic(info, TopicAssignment(info.topic_id, tuple(replicas))), info
+        return self._write_topic(calls, info, TopicAssignment(info.topic_id, tuple(replicas))), info
 
-    def _write_topic(self, info: TopicInfo, assignment: TopicAssignment) -> TopicAssignment:
-        tx = self.zk.transaction()
+    @staticmethod
+    def _write_topic(calls: ZooKeeperDeadline, info: TopicInfo, assignment: TopicAssignment) -> TopicAssignment:
+        tx = calls.transaction()
         tx.create(znodes.topic_config_path(info.name), znodes.topic_config_json(dict(info.overrides)))
         tx.create(znodes.topic_path(info.name), assignment.to_json())
         results = tx.commit()
@@ -843,16 +847,17 @@ class ClusterNode:
         ZooKeeper-mode DeleteTopics does, and wait until it is gone from the cluster: every broker drops
         it, each replica deletes its copy and says so, then the controller deletes its znodes. A replica
         that is down holds the deletion until it returns; past ``timeout_s`` (DeleteTopics' own;
-        None: ``ADMIN_TIMEOUT_S``) the request answers REQUEST_TIMED_OUT (ClusterStateUnavailableError)
+        None: ``request.timeout.ms``) the request answers REQUEST_TIMED_OUT (ClusterStateUnavailableError)
         and the deletion goes on, as in Kafka; with ``timeout_s`` <= 0 it does not wait (Kafka's broker
         answers at once then)."""
-        topic_id = await _off_loop(self.zk, self._mark_for_deletion, name)
+        topic_id = await _off_loop(self.zk, self.admin_timeout_s, f"topic {name} not marked for deletion",
+                                  self._mark_for_deletion, name)
         self._changed_locally(name)
         self._wake.set()
         if timeout_s is not None and timeout_s <= 0:
             return
         first = self._passes + 1
-        deadline = time.monotonic() + (ADMIN_TIMEOUT_S if timeout_s is None else timeout_s)
+        deadline = time.monotonic() + (self.admin_timeout_s if timeout_s is None else timeout_s)
         while not (self._passes > first and name not in self.deletions
                    and (name not in self.assignments or self.assignments[name].topic_id != topic_id)):
             if time.monotonic() > deadline:
@@ -860,13 +865,14 @@ class ClusterNode:
                                                    "(a replica may be down); the deletion goes on")
             await asyncio.sleep(0.05)
 
-    def _mark_for_deletion(self, name: str) -> uuid.UUID:
+    @staticmethod
+    def _mark_for_deletion(calls: ZooKeeperDeadline, name: str) -> uuid.UUID:
         try:
-            data, _ = self.zk.get(znodes.topic_path(name))
+            data, _ = calls.get(znodes.topic_path(name))
         except NoNodeError:
             raise UnknownTopicError(f"Topic '{name}' does not exist.") from None  # deleted meanwhile
         with contextlib.suppress(NodeExistsError):
-            self.zk.create(znodes.delete_topic_path(name), makepath=True)
+            calls.create(znodes.delete_topic_path(name), makepath=True)
         log.info("topic %s marked for deletion", name)
         return TopicAssignment.from_json(data).topic_id
 
@@ -885,22 +891,21 @@ class ClusterNode:
     def claim_producer_id_block(self) -> tuple[int, int]:
         """A block of producer ids no other broker holds (a conditional write of the last block's end).
         Blocking: the allocator calls it in a worker thread."""
-        if not self.zk.connected:
-            raise ClusterStateUnavailableError("no producer-id block claimed: ZooKeeper is not connected")
+        calls = ZooKeeperDeadline(self.zk, self.admin_timeout_s, "no producer-id block claimed")
         try:
-            return self._claim_producer_id_block()
+            return self._claim_producer_id_block(calls)
         except KazooException as exc:
             raise ClusterStateUnavailableError(f"no producer-id block claimed: ZooKeeper: {exc!r}") from exc
 
-    def _claim_producer_id_block(self) -> tuple[int, int]:
-        self.zk.ensure_path(znodes.PRODUCER_ID_BLOCK)
+    def _claim_producer_id_block(self, calls: ZooKeeperDeadline) -> tuple[int, int]:
+        calls.ensure_path(znodes.PRODUCER_ID_BLOCK)
         while True:
-            data, stat = self.zk.get(znodes.PRODUCER_ID_BLOCK)
+            data, stat = calls.get(znodes.PRODUCER_ID_BLOCK)
             start = znodes.producer_id_block_end(data) + 1
             end = start + PRODUCER_ID_BLOCK_SIZE
             try:
-                self.zk.set(znodes.PRODUCER_ID_BLOCK, znodes.producer_id_block_json(self.broker_id, start, end - 1),
-                            version=stat.version)
+                calls.set(znodes.PRODUCER_ID_BLOCK, znodes.producer_id_block_json(self.broker_id, start, end - 1),
+                          version=stat.version)
             except BadVersionError:
                 continue
             log.info("broker %d claimed producer ids %d..%d", self.broker_id, start, end - 1)
@@ -909,15 +914,17 @@ class ClusterNode:
     # ---------------------------------------------------------------- admin (CreatePartitions, KIP-455, KIP-460)
     async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
         """Register new partitions with a conditional write of the topic znode, in a worker thread."""
-        grown = await _off_loop(self.zk, self._grow_assignment, topic, new_total, assignments)
+        grown = await _off_loop(self.zk, self.admin_timeout_s, f"partitions of {topic} not added",
+                                self._grow_assignment, topic, new_total, assignments)
         self.assignments[topic] = grown
         self._changed_locally(topic)
         log.info("topic %s grew to %d partitions: replicas %s", topic, new_total, [list(r) for r in grown.replicas])
         self._wake.set()
 
-    def _grow_assignment(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None
-                         ) -> TopicAssignment:
-        live = sorted(int(i) for i in self.zk.get_children(znodes.BROKER_IDS))
+    @staticmethod
+    def _grow_assignment(calls: ZooKeeperDeadline, topic: str, new_total: int,
+                         assignments: Sequence[Sequence[int]] | None) -> TopicAssignment:
+        live = sorted(int(i) for i in calls.get_children(znodes.BROKER_IDS))
 
         def grow(current: TopicAssignment) -> TopicAssignment:
             old = len(current.replicas)
@@ -940,7 +947,7 @@ class ClusterNode:
             return TopicAssignment(current.topic_id, current.replicas + tuple(added), dict(current.adding),
                                    dict(current.removing))
 
-        return znodes.update_topic(self.zk, topic, grow)
+        return znodes.update_topic(calls, topic, grow)
 
     async def elect_leaders(self, preferred: bool, partitions: Sequence[TopicPartition] | None
                             ) -> dict[TopicPartition, StorageError | None]:
@@ -954,18 +961,19 @@ class ClusterNode:
                           and (state.leader != self.assignments[tp[0]].replicas[tp[1]][0] if preferred
                                else state.leader not in live)]
         wanted = [(tp, self.assignments.get(tp[0])) for tp in partitions]
-        results = await _off_loop(self.zk, self._elect_now, wanted, live, preferred)
+        results = await _off_loop(self.zk, self.admin_timeout_s, "leaders not elected", self._elect_now, wanted, live,
+                                  preferred)
         self._wake.set()
         return results
 
-    def _elect_now(self, wanted: list[tuple[TopicPartition, TopicAssignment | None]], live: set[int],
-                   preferred: bool) -> dict[TopicPartition, StorageError | None]:
+    def _elect_now(self, calls: ZooKeeperDeadline, wanted: list[tuple[TopicPartition, TopicAssignment | None]],
+                   live: set[int], preferred: bool) -> dict[TopicPartition, StorageError | None]:
         results: dict[TopicPartition, StorageError | None] = {}
         for (topic, p), assignment in wanted:
             try:
                 if assignment is None or not 0 <= p < len(assignment.replicas):
                     raise UnknownTopicError(f"{topic}-{p} does not exist")
-                self.controller.elect_now(topic, p, assignment.replicas[p], live, preferred)
+                self.controller.elect_now(topic, p, assignment.replicas[p], live, preferred, zk=calls)
                 results[(topic, p)] = None
             except NotControllerError:
                 raise
@@ -979,11 +987,13 @@ class ClusterNode:
         self.controller.require_active()
         live = sorted(self.registrations)
         wanted = [(tp, target, self.assignments.get(tp[0])) for tp, target in changes.items()]
-        results = await _off_loop(self.zk, self._reassign_now, wanted, live)
+        results = await _off_loop(self.zk, self.admin_timeout_s, "reassignments not written", self._reassign_now,
+                                  wanted, live)
         self._wake.set()
         return results
 
-    def _reassign_now(self, wanted: list[tuple[TopicPartition, Sequence[int] | None, TopicAssignment | None]],
+    def _reassign_now(self, calls: ZooKeeperDeadline,
+                      wanted: list[tuple[TopicPartition, Sequence[int] | None, TopicAssignment | None]],
                       live: list[int]) -> dict[TopicPartition, StorageError | None]:
         results: dict[TopicPartition, StorageError | None] = {}
         for (topic, p), target, assignment in wanted:
@@ -992,7 +1002,7 @@ class ClusterNode:
                     raise UnknownTopicError(f"{topic}-{p} does not exist")
                 moved = None if target is None else znodes.checked_replicas(target, live, len(target))
                 self.controller.update_assignment(topic, functools.partial(znodes.reassign, partition=p,
-                                                                           target=moved))
+                                                                           target=moved), zk=calls)
                 results[(topic, p)] = None
                 log.info("%s-%d: %s", topic, p, "reassignment cancelled" if moved is None
                          else f"reassignment to {list(moved)} started")

@@ -127,7 +127,14 @@ class PeerConnections:
                 raise PeerUnavailable(f"broker {broker_id} could not be reached ({peer.failure}); "
                                       f"trying again in {wait * 1000:.0f} ms")
             peer.connecting = asyncio.ensure_future(self._open(broker_id, peer))
-        return await asyncio.shield(peer.connecting)
+        try:
+            return await asyncio.shield(peer.connecting)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._closed and task is not None and not task.cancelling():
+                # close() cancelled the shared connect, not this request's caller.
+                raise PeerUnavailable("the broker is shutting down") from None
+            raise
 
     async def _open(self, broker_id: int, peer: _Peer) -> _Link:
         try:

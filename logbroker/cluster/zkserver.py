@@ -5,6 +5,11 @@ service) with its own ``zoo.cfg`` and data directory: ``ZooKeeperServerMain`` in
 path is the jars the package installs in ``/usr/share/java`` (the ones its ``environment`` file and
 dependencies name). It listens on one address only (``clientPortAddress``, 127.0.0.1 by default),
 with the admin server off.
+
+A start is done when the server on the chosen port is the one it began: ZooKeeper's ``conf``
+four-letter command names the server's data directory, which is this one's. Any server would answer
+``srvr``, and a port found free may be taken by another (another test's ZooKeeper) before this one
+binds it; this server then exits, and the start fails instead of handing out the other one.
 """
 
 from __future__ import annotations
@@ -54,9 +59,10 @@ class LocalZooKeeper:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cfg = self.data_dir / "zoo.cfg"
         # Sessions may be as short as two ticks, so tests can time out a killed broker quickly.
-        cfg.write_text(f"tickTime={self.tick_ms}\ndataDir={self.data_dir / 'data'}\nclientPort={self.port}\n"
+        cfg.write_text(f"tickTime={self.tick_ms}\ndataDir={self._data}\nclientPort={self.port}\n"
                        f"clientPortAddress={self.host}\nadmin.enableServer=false\nmaxClientCnxns=100\n"
-                       f"minSessionTimeout={2 * self.tick_ms}\nmaxSessionTimeout=60000\n")
+                       f"minSessionTimeout={2 * self.tick_ms}\nmaxSessionTimeout=60000\n"
+                       "4lw.commands.whitelist=srvr,conf\n")
         log = open(self.data_dir / "zookeeper.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
         self.proc = subprocess.Popen(
             ["java", "-Xmx128m", "-Dzookeeper.admin.enableServer=false", "-cp", class_path(), MAIN, str(cfg)],
@@ -65,20 +71,39 @@ class LocalZooKeeper:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"ZooKeeper exited with code {self.proc.returncode}; see {self.data_dir}")
-            if self._ruok():
+                code = self.proc.returncode
+                self.stop()
+                raise RuntimeError(f"ZooKeeper exited with code {code} (port {self.port} taken?); see {self.data_dir}")
+            if self.answers():
                 return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"ZooKeeper did not answer on port {self.port} within {timeout_s}s")
 
-    def _ruok(self) -> bool:
+    @property
+    def _data(self) -> Path:
+        return self.data_dir.resolve() / "data"
+
+    def answers(self) -> bool:
+        """True when the server on ``host:port`` answers and is this one (its data directory)."""
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as s:
-                s.sendall(b"srvr")
-                return s.recv(64).startswith(b"Zookeeper version")
+                s.settimeout(2.0)
+                s.sendall(b"conf")
+                reply = b""
+                while len(reply) < 65536:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    reply += chunk
         except OSError:
             return False
+        ours = str(self._data)
+        for line in reply.decode(errors="replace").splitlines():
+            if line.startswith("dataDir="):
+                value = line.removeprefix("dataDir=")
+                return value == ours or value.startswith(ours + "/")  # ZooKeeper adds /version-2
+        return False
 
     def stop(self) -> None:
         if self.proc is None:

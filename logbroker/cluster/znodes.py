@@ -41,7 +41,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NoNodeError
 
 from logbroker.errors import (
@@ -50,6 +49,7 @@ from logbroker.errors import (
     NoReassignmentInProgressError,
     UnknownTopicError,
 )
+from logbroker.zookeeper_deadline import ZooKeeperCalls
 
 BROKER_IDS = "/brokers/ids"
 TOPICS = "/brokers/topics"
@@ -254,7 +254,7 @@ def reassign(assignment: TopicAssignment, partition: int, target: tuple[int, ...
     return assignment.with_partition(partition, replicas, adding, removing)
 
 
-def update_topic(zk: KazooClient, topic: str,
+def update_topic(zk: ZooKeeperCalls, topic: str,
                  change: Callable[[TopicAssignment], TopicAssignment]) -> TopicAssignment:
     """Rewrite a topic's assignment conditionally on the znode's version (read again when it moved)."""
     path = topic_path(topic)

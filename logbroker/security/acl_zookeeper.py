@@ -16,6 +16,11 @@ notification. Every broker watches both notification paths and reloads its ACLs 
 so an ACL created through any broker applies on all of them. Notifications are only a signal: the
 ACL znodes are the truth, and old notifications are removed (Kafka kept them 15 minutes).
 Sources: Kafka 3.x ``kafka.zk.ZkData`` (ZkAclStore, ExtendedAclChangeEvent) and KIP-290.
+
+Every ZooKeeper call waits until one deadline at most (``timeout_s``, the broker's
+``request.timeout.ms``: ``logbroker/zookeeper_deadline.py``). The watches on the notification paths
+only signal; the load they ask for re-arms them first (``logbroker/zookeeper_notices.py``), so they
+survive a lost connection or session, the caller retrying the load until ZooKeeper answers.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +47,8 @@ from logbroker.security.acl import (
     resource_type_from_name,
     resource_type_name,
 )
+from logbroker.zookeeper_deadline import ZooKeeperDeadline
+from logbroker.zookeeper_notices import ChangeNotices
 
 log = logging.getLogger(__name__)
 
@@ -76,37 +84,48 @@ def change_event(p: ResourcePattern) -> bytes:
 class AclZooKeeperStore:
     """Loads every ACL znode; writes per resource; tells ``on_change`` (from kazoo's thread) of changes."""
 
-    def __init__(self, zk: KazooClient, on_change: Callable[[], None]) -> None:
+    def __init__(self, zk: KazooClient, on_change: Callable[[], None], timeout_s: float) -> None:
+        """Blocking (ZooKeeper): built in a worker thread. ``timeout_s``: how long one load or change
+        may wait on ZooKeeper. The watches are armed by the first ``load``."""
         self.zk = zk
-        self.on_change = on_change
+        self.timeout_s = timeout_s
+        calls = ZooKeeperDeadline(zk, timeout_s, "ACL znodes not made")
         for path in (*ROOTS.values(), *CHANGES.values()):
-            zk.ensure_path(path)
-        for path in CHANGES.values():
-            self._watch(path)
-
-    def _watch(self, path: str) -> None:
-        def fired(_: object) -> None:
-            self.on_change()
-            try:
-                self.zk.get_children(path, watch=fired)  # one-shot watches: arm it again
-            except Exception as exc:  # the session is going away; the next start reads everything
-                log.info("ACL change watch on %s not re-armed: %s", path, exc)
-
-        self.zk.get_children(path, watch=fired)
+            calls.ensure_path(path)
+        self.notices = [ChangeNotices(path, on_change) for path in CHANGES.values()]
+        self._lock = threading.Lock()  # one load at a time: a notice is marked read only after it
 
     def load(self) -> set[AclBinding]:
+        """Re-arm the change watches, then read every ACL. Blocking: run it in a worker thread.
+        ClusterStateUnavailableError when ZooKeeper does not answer in time."""
+        calls = ZooKeeperDeadline(self.zk, self.timeout_s, "ACLs not read")
+        if not self._lock.acquire(timeout=calls.remaining()):
+            raise calls.expired()
+        try:
+            pending = [n.pending(calls) for n in self.notices]
+            acls = self._read(calls)
+            for notices, p in zip(self.notices, pending, strict=True):
+                notices.applied(p)
+            return acls
+        except KazooException as exc:
+            raise ClusterStateUnavailableError(f"ACLs not read: ZooKeeper: {exc!r}") from exc
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _read(calls: ZooKeeperDeadline) -> set[AclBinding]:
         acls: set[AclBinding] = set()
         for pattern_type, root in ROOTS.items():
-            for type_name in self.zk.get_children(root):
+            for type_name in calls.get_children(root):
                 try:
                     rtype = resource_type_from_name(type_name)
                 except ValueError:
                     log.warning("ignoring ACL znodes of unknown resource type %s/%s", root, type_name)
                     continue
-                for name in self.zk.get_children(f"{root}/{type_name}"):
+                for name in calls.get_children(f"{root}/{type_name}"):
                     pattern = ResourcePattern(rtype, name, pattern_type)
                     try:
-                        data, _ = self.zk.get(resource_path(pattern))
+                        data, _ = calls.get(resource_path(pattern))
                         acls.update(AclBinding(pattern, e) for e in decode_entries(data))
                     except NoNodeError:
                         continue  # deleted while listing
@@ -116,51 +135,53 @@ class AclZooKeeperStore:
 
     def update(self, after: set[AclBinding], added: set[AclBinding], removed: set[AclBinding]) -> None:
         """Blocking (ZooKeeper writes): the authorizer calls it in a worker thread."""
-        if not self.zk.connected:  # kazoo would hold the request until it reconnects
-            raise ClusterStateUnavailableError("ACLs not changed: ZooKeeper is not connected")
+        calls = ZooKeeperDeadline(self.zk, self.timeout_s, "ACLs not changed")
         try:
-            self._update(added, removed)
+            self._update(calls, added, removed)
         except KazooException as exc:
             raise ClusterStateUnavailableError(f"ACLs not changed: ZooKeeper: {exc!r}") from exc
 
-    def _update(self, added: set[AclBinding], removed: set[AclBinding]) -> None:
+    def _update(self, calls: ZooKeeperDeadline, added: set[AclBinding], removed: set[AclBinding]) -> None:
         touched: dict[ResourcePattern, tuple[set[AccessControlEntry], set[AccessControlEntry]]] = {}
         for acl in added:
             touched.setdefault(acl.pattern, (set(), set()))[0].add(acl.entry)
         for acl in removed:
             touched.setdefault(acl.pattern, (set(), set()))[1].add(acl.entry)
         for pattern, (plus, minus) in touched.items():
-            self._rewrite(pattern, plus, minus)
-            self._notify(pattern)
+            self._rewrite(calls, pattern, plus, minus)
+            self._notify(calls, pattern)
 
-    def _rewrite(self, pattern: ResourcePattern, plus: set[AccessControlEntry], minus: set[AccessControlEntry]) -> None:
+    @staticmethod
+    def _rewrite(calls: ZooKeeperDeadline, pattern: ResourcePattern, plus: set[AccessControlEntry],
+                 minus: set[AccessControlEntry]) -> None:
         path = resource_path(pattern)
         while True:  # read-modify-write, conditional on the version read
             try:
-                data, stat = self.zk.get(path)
+                data, stat = calls.get(path)
             except NoNodeError:
                 entries = plus - minus
                 if not entries:
                     return
                 try:
-                    self.zk.create(path, encode_entries(list(entries)), makepath=True)
+                    calls.create(path, encode_entries(list(entries)), makepath=True)
                     return
                 except NodeExistsError:
                     continue
             entries = (set(decode_entries(data)) | plus) - minus
             try:
                 if entries:
-                    self.zk.set(path, encode_entries(list(entries)), version=stat.version)
+                    calls.set(path, encode_entries(list(entries)), version=stat.version)
                 else:
-                    self.zk.delete(path, version=stat.version)
+                    calls.delete(path, version=stat.version)
                 return
             except (BadVersionError, NoNodeError):
                 continue  # another broker wrote in between: read again
 
-    def _notify(self, pattern: ResourcePattern) -> None:
+    @staticmethod
+    def _notify(calls: ZooKeeperDeadline, pattern: ResourcePattern) -> None:
         changes = CHANGES[pattern.pattern_type]
-        self.zk.create(f"{changes}/{CHANGE_PREFIX}", change_event(pattern), sequence=True)
-        old = sorted(self.zk.get_children(changes))[:-KEEP_CHANGES]
+        calls.create(f"{changes}/{CHANGE_PREFIX}", change_event(pattern), sequence=True)
+        old = sorted(calls.get_children(changes))[:-KEEP_CHANGES]
         for name in old:
             with contextlib.suppress(NoNodeError):  # another broker removed it first
-                self.zk.delete(f"{changes}/{name}")
+                calls.delete(f"{changes}/{name}")

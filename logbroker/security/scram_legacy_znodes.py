@@ -113,7 +113,7 @@ def move_legacy(calls: ZooKeeperDeadline, user: str, path: str) -> bool:
             tx.set_data(path, encode(kept), version=stat.version)
         else:
             tx.delete(path, version=stat.version)
-        if not any(isinstance(result, Exception) for result in calls.commit(tx)):
+        if not any(isinstance(result, Exception) for result in tx.commit()):
             break
     notify(calls, f"users/{sanitize(user)}")
     log.info("SCRAM credentials %s of user %r moved from %s to %s (Kafka's encoded name)",

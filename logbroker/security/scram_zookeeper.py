@@ -12,19 +12,21 @@ the name in the path is sanitized as Kafka sanitized it (``alice@example.com`` i
 the name itself. Credentials an older logbroker wrote under the name as typed are still read, and
 moved to the encoded znode (``logbroker/security/scram_legacy_znodes.py``).
 Each broker keeps every credential in memory (authentication never waits for ZooKeeper) and
-reloads them when a change notification appears, so a user created through any broker can log in
-on all of them. A change is a read-modify-write of the user's znode conditional on its version
-(retried when another broker wrote in between), then a notification. Notifications are a signal
-only; old ones are removed. Sources: Kafka 3.x ``kafka.zk.ZkData`` (ConfigEntityZNode,
-ConfigEntityChangeNotificationZNode) and ``ScramCredentialUtils`` (the credential text).
+reads a user's again when a change notification names the user (every user's after a lost
+connection), so a user created through any broker can log in on all of them. A change is a
+read-modify-write of the user's znode conditional on its version (retried when another broker
+wrote in between), then a notification. Old notifications are removed. Sources: Kafka 3.x
+``kafka.zk.ZkData`` (ConfigEntityZNode, ConfigEntityChangeNotificationZNode) and
+``ScramCredentialUtils`` (the credential text).
 
 Every ZooKeeper call runs in a worker thread, and each change or reload ends by one deadline
 (``timeout_s``, the broker's ``request.timeout.ms``: ``logbroker/zookeeper_deadline.py``), so a
 stalled ZooKeeper answers AlterUserScramCredentials REQUEST_TIMED_OUT in time. The watch on the
 notifications only signals (``on_change``, from kazoo's thread, which never waits on ZooKeeper); the
 reload it asks for re-arms the watch before it reads, so a notification posted meanwhile is not
-missed. kazoo fires and drops every watch when its connection is lost: the reload that signal asks
-for fails until ZooKeeper answers again, and the caller retries it (``logbroker/app.py``).
+missed (``logbroker/zookeeper_notices.py``). kazoo fires and drops every watch when its connection
+is lost: the reload that signal asks for fails until ZooKeeper answers again, and the caller retries
+it (``logbroker/change_follower.py``).
 """
 
 from __future__ import annotations
@@ -37,11 +39,21 @@ from collections.abc import Callable, Iterator
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 
-from logbroker.config_znodes import CHANGES, Config, change_config, decode, desanitize, is_sanitized, sanitize
+from logbroker.config_znodes import (
+    CHANGES,
+    Config,
+    change_config,
+    decode,
+    desanitize,
+    is_sanitized,
+    notice_entity_paths,
+    sanitize,
+)
 from logbroker.errors import ClusterStateUnavailableError
 from logbroker.security import scram_legacy_znodes as legacy
 from logbroker.security.scram_store import MECHANISMS, ScramCredential, with_credential
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
+from logbroker.zookeeper_notices import ChangeNotices
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +67,8 @@ class ScramZooKeeperStore:
         """Blocking (ZooKeeper reads): built in a worker thread. ``timeout_s``: how long one change or
         reload may wait on ZooKeeper."""
         self.zk = zk
-        self.on_change = on_change
         self.timeout_s = timeout_s
+        self.notices = ChangeNotices(CHANGES, on_change)
         calls = ZooKeeperDeadline(zk, timeout_s, "SCRAM credential znodes not made")
         for path in (USERS, CHANGES):
             calls.ensure_path(path)
@@ -68,21 +80,31 @@ class ScramZooKeeperStore:
         # loop never waits on ZooKeeper) while authentication reads on the loop.
         self._users: dict[str, dict[str, ScramCredential]] = {}
         self._lock = threading.Lock()  # one change or reload at a time
-        self.reload()
+        self.catch_up()
 
-    def _fired(self, _: object) -> None:
-        """kazoo's thread: a notification was posted, or the connection was lost (the watch is gone
-        either way); only signal, the reload re-arms it."""
-        self.on_change()
-
-    def reload(self) -> None:
-        """Re-arm the watch on the notifications and read every credential again. Blocking: run it
-        in a worker thread. ClusterStateUnavailableError when ZooKeeper does not answer in time."""
+    def catch_up(self) -> None:
+        """Re-arm the watch on the notifications and read again the credentials of the users the new
+        notices name (every user's the first time, after a lost connection, or when notices went
+        unread: ``logbroker/zookeeper_notices.py``). Blocking: run it in a worker thread.
+        ClusterStateUnavailableError when ZooKeeper does not answer in time."""
         calls = ZooKeeperDeadline(self.zk, self.timeout_s, "SCRAM credentials not reloaded")
         with self._locked(calls):
             try:
-                calls.get_children(CHANGES, watch=self._fired)
-                self._users = self._read_users(calls)
+                pending = self.notices.pending(calls)
+                users = None if pending.everything else _named_users(
+                    notice_entity_paths(self.notices.contents(calls, pending)))
+                if users is None:
+                    self._users = self._read_users(calls)
+                else:
+                    current = dict(self._users)
+                    for user in users:
+                        credentials = self._read_user(calls, user)
+                        if credentials:
+                            current[user] = credentials
+                        else:
+                            current.pop(user, None)
+                    self._users = current
+                self.notices.applied(pending)
             except KazooException as exc:
                 raise ClusterStateUnavailableError(f"SCRAM credentials not reloaded: ZooKeeper: {exc!r}") from exc
 
@@ -106,25 +128,19 @@ class ScramZooKeeperStore:
             name = desanitize(znode) if is_sanitized(znode) else znode
             if name is None:
                 continue  # the default user's znode holds quotas only
-            try:
-                data, _ = calls.get(f"{USERS}/{znode}")
-            except NoNodeError:
-                continue
-            try:
-                config = decode(data)
-            except ValueError as exc:
-                log.error("skipping unreadable user config znode %s/%s: %s", USERS, znode, exc)
-                continue
-            for mechanism, text in config.items():
-                if mechanism not in MECHANISMS or not isinstance(text, str):
-                    continue  # quotas and other user configs share the znode
-                if mechanism in users.get(name, {}):
-                    continue  # a legacy znode's credential, replaced since under the encoded name
-                try:
-                    users.setdefault(name, {})[mechanism] = ScramCredential.from_text(text)
-                except ValueError as exc:
-                    log.error("skipping the %s credential of user %r: %s", mechanism, name, exc)
-        return users
+            _read_znode(calls, znode, name, users.setdefault(name, {}))
+        return {name: mechanisms for name, mechanisms in users.items() if mechanisms}
+
+    @staticmethod
+    def _read_user(calls: ZooKeeperDeadline, user: str) -> dict[str, ScramCredential]:
+        """One user's credentials, as ``_read_users`` reads them: its encoded znode, then a legacy
+        one directly under ``/config/users``."""
+        found: dict[str, ScramCredential] = {}
+        _read_znode(calls, sanitize(user), user, found)
+        legacy_znode = legacy.legacy_path(user)
+        if legacy_znode is not None and "/" not in user:
+            _read_znode(calls, user, user, found)
+        return found
 
     def get(self, user: str, mechanism: str) -> ScramCredential | None:
         return self._users.get(user, {}).get(mechanism)
@@ -163,3 +179,46 @@ class ScramZooKeeperStore:
             change_config(calls, f"users/{sanitize(user)}", change)
         except KazooException as exc:
             raise ClusterStateUnavailableError(f"credential of {user!r} not changed: ZooKeeper: {exc!r}") from exc
+
+
+def _read_znode(calls: ZooKeeperDeadline, znode: str, name: str, into: dict[str, ScramCredential]) -> None:
+    """Add the credentials ``/config/users/<znode>`` holds for ``name`` to ``into``, for the
+    mechanisms ``into`` does not hold yet (an encoded znode's, read first, win over a legacy one's)."""
+    try:
+        data, _ = calls.get(f"{USERS}/{znode}")
+    except NoNodeError:
+        return
+    try:
+        config = decode(data)
+    except ValueError as exc:
+        log.error("skipping unreadable user config znode %s/%s: %s", USERS, znode, exc)
+        return
+    for mechanism, text in config.items():
+        if mechanism not in MECHANISMS or not isinstance(text, str):
+            continue  # quotas and other user configs share the znode
+        if mechanism in into:
+            continue  # a legacy znode's credential, replaced since under the encoded name
+        try:
+            into[mechanism] = ScramCredential.from_text(text)
+        except ValueError as exc:
+            log.error("skipping the %s credential of user %r: %s", mechanism, name, exc)
+
+
+def _named_users(paths: list[str] | None) -> set[str] | None:
+    """The users whose credentials notices for ``paths`` may have changed; None when one cannot be
+    told (a legacy name with a ``/``, written as typed, reads as a deeper path): read every user."""
+    if paths is None:
+        return None
+    users: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        if parts[0] != "users":
+            continue  # another entity type's config
+        if len(parts) == 4 and parts[2] == "clients":
+            continue  # a user's client-id quotas
+        if len(parts) != 2:
+            return None
+        name = desanitize(parts[1]) if is_sanitized(parts[1]) else parts[1]
+        if name is not None:
+            users.add(name)
+    return users

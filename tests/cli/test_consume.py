@@ -116,6 +116,7 @@ def test_unreachable_broker() -> None:
     assert_clean_error(result, "cannot reach a broker")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("group", [None, "restart-group"])
 def test_keeps_consuming_across_a_broker_restart(broker_factory, group: str | None) -> None:  # type: ignore[no-untyped-def]
     """Kafka's console consumer rides out a broker restart; so does this one: SIGTERM the broker,

@@ -156,6 +156,28 @@ def test_closing_the_pool_fails_what_is_in_flight(peer: BrokerProcess) -> None:
     asyncio.run(run())
 
 
+def test_closing_the_pool_while_it_connects_fails_the_waiting_request_with_connection_error() -> None:
+    """A peer that accepts but never answers the SASL handshake keeps the pool connecting; close()
+    then ends the connect, and the request waiting for it fails as a lost connection, not as a
+    cancellation."""
+    async def run() -> None:
+        silent = await asyncio.start_server(lambda _r, _w: None, "127.0.0.1", 0)
+        port = silent.sockets[0].getsockname()[1]
+        security = InterBrokerSecurity(sasl=SaslCredentials("PLAIN", "broker", "broker-secret"))
+        pool = PeerConnections(lambda _id: ("127.0.0.1", port), lambda: security, "peer-test")
+        try:
+            waiting = asyncio.ensure_future(pool.request(1, ApiKey.API_VERSIONS, 0, {}, 10))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+            await pool.close()
+            with pytest.raises(PeerUnavailable, match="shutting down"):
+                await waiting
+        finally:
+            silent.close()
+
+    asyncio.run(run())
+
+
 def test_a_sasl_session_due_for_renewal_moves_new_requests_to_a_fresh_connection(tmp_path: Path) -> None:
     """KIP-368: the peer ends a session after ``connections.max.reauth.ms``; with other requests
     possibly in flight, the pool does not renew it in place but authenticates a fresh connection."""

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from segments.config import LogConfig
@@ -86,6 +87,7 @@ def _log_bytes(partition_dir: Path) -> int:
     return total
 
 
+@pytest.mark.slow
 def test_kill9_during_compaction_loses_no_latest_value(tmp_path: Path) -> None:
     rng = random.Random(20261129)
     rounds = len(MOMENTS) * scale()

@@ -39,6 +39,7 @@ def _rss(broker: BrokerProcess) -> int:
     return int(psutil.Process(broker.proc.pid).memory_info().rss)
 
 
+@pytest.mark.slow
 def test_stalled_huge_requests_hold_no_memory_and_others_are_served(broker_factory) -> None:  # type: ignore[no-untyped-def]
     _raise_nofile(CONNECTIONS * 2 + 512)  # our sockets and the broker's (it inherits the limit)
     broker: BrokerProcess = broker_factory(request_receive_timeout_ms="8000")

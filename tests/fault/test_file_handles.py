@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psutil
+import pytest
 
 from tests.conftest import BrokerProcess, wait_for_port
 from tests.fault.figures import record
@@ -48,6 +49,7 @@ def _nofile(limit: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.slow
 def test_a_wide_topic_under_a_low_open_file_limit(broker_factory) -> None:  # type: ignore[no-untyped-def]
     broker: BrokerProcess = broker_factory()
     assert broker.proc is not None

@@ -115,6 +115,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_acknowledged_records_survive_kill9_exactly_once(broker_factory, case: Case) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(case.seed)

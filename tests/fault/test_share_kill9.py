@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from tests.conftest import BrokerProcess
 from tests.interop.share_member import ACCEPT, ShareMember
 from tests.interop.test_share_protocol import SHARE_FAST, drained, member, setup, start_offset
@@ -18,6 +20,7 @@ from tests.interop.test_share_protocol import SHARE_FAST, drained, member, setup
 LIMIT = 3
 
 
+@pytest.mark.slow
 def test_acquired_records_survive_kill9_within_the_delivery_limit(broker_factory) -> None:  # type: ignore[no-untyped-def]
     broker: BrokerProcess = broker_factory(group_share_delivery_count_limit=str(LIMIT), **SHARE_FAST)
     tid = setup(broker, "work", 10, "crew")

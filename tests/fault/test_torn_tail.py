@@ -21,6 +21,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import BrokerProcess
 from tests.fault.figures import record, scale
 from tests.interop.expected import check_round_trip, make_records
@@ -70,6 +72,7 @@ def _damage(path: Path, kind: str, rng: random.Random) -> int:
     return len(tail)
 
 
+@pytest.mark.slow
 def test_damaged_tails_are_cut_and_acknowledged_records_kept(broker_factory) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(1129)
     broker: BrokerProcess = broker_factory(num_partitions="1")

@@ -62,6 +62,7 @@ def _ok(result: Result) -> Result:
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_tool_works_through_the_secured_listener(secured: Secured, scenario: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:

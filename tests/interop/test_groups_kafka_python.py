@@ -182,6 +182,7 @@ def committed(broker: BrokerHandle, group: str) -> dict[int, int]:
         admin.close()
 
 
+@pytest.mark.slow
 def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broker = broker_factory(log_level=os.environ.get(BROKER_LOG_ENV), **FAST)
     create_topic(broker, "share")
@@ -211,6 +212,7 @@ def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_pa
     assert committed(broker, "sharing") == {p: len(offsets) for p, offsets in written.items()}
 
 
+@pytest.mark.slow
 def test_killed_member_partitions_move_and_group_resumes(broker_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     broker = broker_factory(**FAST)
     create_topic(broker, "moves")

@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
@@ -120,6 +122,7 @@ def test_init_producer_id_without_transactional_id_gives_a_new_id(broker: Broker
         assert fresh["error_code"] == 0 and fresh["base_offset"] == 6
 
 
+@pytest.mark.slow
 def test_producer_state_survives_restart(broker: BrokerHandle) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with RawClient(broker.port) as c:
@@ -152,6 +155,7 @@ def api_versions(c: RawClient) -> dict[int, tuple[int, int]]:
     return {k["api_key"]: (k["min_version"], k["max_version"]) for k in body["api_keys"]}
 
 
+@pytest.mark.slow
 def test_producer_idle_past_expiration_is_forgotten_at_restart(broker: BrokerHandle) -> None:
     week_ago = int(time.time() * 1000) - 7 * 86_400_000
     with RawClient(broker.port) as c:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from logbroker.kafka.server import Chunk, ConnectionInfo, KafkaServer
 
@@ -348,8 +352,6 @@ def test_a_pipelining_producer_does_not_queue_its_whole_window_ahead_of_another_
 
 def test_a_large_file_part_over_tls_goes_out_whole_in_slices_while_other_connections_are_served(
         tmp_path: Path) -> None:
-    import ssl
-
     from tests.tls_material import make_material
 
     material = make_material(tmp_path / "certs")
@@ -389,3 +391,78 @@ def test_a_large_file_part_over_tls_goes_out_whole_in_slices_while_other_connect
         os.close(fd)
     assert small == b"small"
     assert big == data[start:start + length]
+
+
+def _tls_contexts(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    from tests.tls_material import make_material
+
+    material = make_material(tmp_path / "certs")
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(str(material.server.both))
+    return server_ctx, ssl.create_default_context(cafile=str(material.ca.cert_path))
+
+
+def test_pipelined_requests_spanning_many_tls_records_arrive_whole_and_in_order(tmp_path: Path) -> None:
+    # A TLS read hands over one record (16 KiB) at a time; the connection keeps reading the records
+    # already received into the same buffer. Sizes straddle record and buffer boundaries.
+    server_ctx, client_ctx = _tls_contexts(tmp_path)
+    payloads = [os.urandom(n) for n in (300_000, 17, 1_000_000, 16_384, 16_385, 70_000, 5)]
+
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        assert conn.tls
+        return [frame(hashlib.sha256(data).digest() + struct.pack(">i", len(data)))]
+
+    async def main() -> tuple[list[bytes], int]:
+        server = KafkaServer(handler, max_frame_bytes=2 << 20, max_inflight_bytes=4 << 20, tls=server_ctx)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address, ssl=client_ctx, server_hostname="localhost")
+        writer.write(b"".join(frame(p) for p in payloads))
+        answers = await asyncio.wait_for(read_frames(reader, len(payloads)), 30)
+        writer.close()
+        await server.close()
+        return answers, server.pool.used
+
+    answers, held = asyncio.run(main())
+    assert answers == [hashlib.sha256(p).digest() + struct.pack(">i", len(p)) for p in payloads]
+    assert held == 0
+
+
+@pytest.mark.parametrize("close", ["close_notify", "abort"])
+def test_a_tls_peer_closing_in_the_middle_of_a_request_frees_what_it_sent(tmp_path: Path, close: str) -> None:
+    # The peer sends part of a large request (many TLS records), then closes: with a close_notify
+    # alert, or dropping the TCP connection without one. The broker closes its side, never runs the
+    # request and gives its bytes back to the memory pool.
+    server_ctx, client_ctx = _tls_contexts(tmp_path)
+    handled: list[int] = []
+
+    async def handler(data: memoryview, conn: ConnectionInfo) -> Sequence[Chunk]:
+        handled.append(len(data))
+        return [frame(b"ok")]
+
+    async def main() -> tuple[int, int, int]:
+        server = KafkaServer(handler, max_frame_bytes=2 << 20, max_inflight_bytes=4 << 20, tls=server_ctx)
+        await server.start("127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.address, ssl=client_ctx, server_hostname="localhost")
+        writer.write(frame(b"first"))
+        assert await asyncio.wait_for(read_frames(reader, 1), 30) == [b"ok"]
+        writer.write(struct.pack(">i", 900_000) + os.urandom(400_000))
+        await writer.drain()
+        deadline = time.monotonic() + 30
+        while server.stats.bytes_in < 4 + 5 + 4 + 400_000 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        received = server.stats.bytes_in
+        if close == "abort":
+            writer.transport.abort()
+        else:
+            writer.close()
+        while server.stats.connections_open and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        open_after, held = server.stats.connections_open, server.pool.used
+        await server.close()
+        return received, open_after, held
+
+    received, open_after, held = asyncio.run(main())
+    assert received == 4 + 5 + 4 + 400_000
+    assert open_after == 0
+    assert held == 0
+    assert handled == [5]

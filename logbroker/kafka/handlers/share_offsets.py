@@ -4,6 +4,12 @@ AlterShareGroupOffsets (91) and DeleteShareGroupOffsets (92), what ``kafka-share
 ``logbroker.groups.shares.ShareGroups``; a share-partition's "offset" is its start offset (SPSO). In
 a cluster the group coordinator describes and resets them at each share-partition's share
 coordinator (ReadShareGroupStateSummary, InitializeShareGroupState).
+
+DescribeShareGroupOffsets on a broker that does not coordinate the group, as Kafka 4.1.1 answers it
+(``GroupCoordinatorService.describeShareGroupOffsets`` reads named partitions from the persister
+without a coordinator check; ``describeShareGroupAllOffsets`` runs on the group's
+``__consumer_offsets`` partition): named partitions are asked of their share coordinators all the
+same; a group asked for all its partitions is NOT_COORDINATOR (the list is the coordinator's).
 """
 
 from __future__ import annotations
@@ -35,7 +41,12 @@ async def handle_describe_share_group_offsets(ctx: RequestContext, body: Body) -
         if not group_allowed(ctx, Op.DESCRIBE, group_id):
             entry.update(error_code=ErrorCode.GROUP_AUTHORIZATION_FAILED, error_message="Group authorization failed.")
             continue
-        if share.group(group_id) is None:
+        coordinated = ctx.coordinator is None or ctx.coordinator.owns(group_id)
+        if not coordinated and g.get("topics") is None:
+            entry.update(error_code=ErrorCode.NOT_COORDINATOR,
+                         error_message=f"this broker does not coordinate group {group_id}")
+            continue
+        if coordinated and share.group(group_id) is None:
             entry.update(error_code=ErrorCode.GROUP_ID_NOT_FOUND, error_message=f"no share group {group_id}")
             continue
         asked = None if g.get("topics") is None else [

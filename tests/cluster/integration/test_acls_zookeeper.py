@@ -40,6 +40,7 @@ def topic_error(port: int, topic: str) -> int:
     return int(meta["topics"][0]["error_code"])
 
 
+@pytest.mark.slow
 def test_an_acl_made_on_one_broker_applies_on_the_other_and_survives_a_restart(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
     c = Cluster(zookeeper, tmp_path)

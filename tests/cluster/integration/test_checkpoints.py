@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
 from kazoo.client import KazooClient
 
 from logbroker.cluster.zkserver import LocalZooKeeper
@@ -41,6 +42,7 @@ def _latest(port: int) -> tuple[int, int]:
     return int(p["error_code"]), int(p["offset"])
 
 
+@pytest.mark.slow
 def test_high_watermarks_are_checkpointed_and_a_restarted_leader_starts_from_them(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
     # Sessions and lag longer than the test's pause: paused followers stay live members of the ISR, so

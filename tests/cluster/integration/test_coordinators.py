@@ -71,6 +71,7 @@ def _consume_and_commit(bootstrap: str, count: int) -> tuple[dict[int, int], lis
     return committed, got
 
 
+@pytest.mark.slow
 def test_commits_survive_a_coordinator_kill_and_the_group_resumes_there(offsets_cluster: Cluster,
                                                                        zk_client: KazooClient) -> None:
     cluster = offsets_cluster

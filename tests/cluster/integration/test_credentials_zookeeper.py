@@ -33,6 +33,7 @@ def _logs_in(b: BrokerProcess, user: str, password: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_user_made_on_one_broker_logs_in_on_another_and_after_a_restart(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
     c = Cluster(zookeeper, tmp_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
 from kazoo.client import KazooClient
 
 from logbroker.kafka.api_keys import ApiKey
@@ -96,6 +97,7 @@ def test_a_broker_that_does_not_lead_answers_not_leader_or_follower(
     assert body["responses"][0]["partitions"][0]["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
 
 
+@pytest.mark.slow
 def test_old_leader_truncates_its_unreplicated_tail_after_a_leader_change(
         cluster: Cluster, zk_client: KazooClient) -> None:
     """KIP-101: records the old leader appended (acks=1) that no follower had are cut when it returns
@@ -166,6 +168,7 @@ def test_consumers_never_see_records_above_the_high_watermark(cluster: Cluster, 
     wait_until(lambda: consumer_fetch(port, TOPIC, 0)["high_watermark"] == 13, 10, "the batch committed")
 
 
+@pytest.mark.slow
 def test_a_leader_that_loses_its_zookeeper_session_stops_leading(cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, TOPIC)
     wait_until(lambda: len(cluster.state(zk_client, TOPIC, 0)["isr"]) == 3, 20, "a full ISR")

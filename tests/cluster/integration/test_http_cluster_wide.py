@@ -30,6 +30,7 @@ def _commit(bootstrap: str, group: str, topic: str, offset: int) -> None:
         consumer.close()
 
 
+@pytest.mark.slow
 def test_every_broker_lists_the_groups_of_every_coordinator(cluster: Cluster) -> None:
     create_topic(cluster.bootstrap, "listed")
     port = cluster.brokers[1].port

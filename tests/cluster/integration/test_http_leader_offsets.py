@@ -171,6 +171,7 @@ def test_every_broker_shows_the_true_offsets_of_every_partition(cluster: Cluster
     assert {int(r["partition"]): r["committed_offset"] for r in desc.body["offsets"]} == counts, desc.body
 
 
+@pytest.mark.slow
 def test_a_leader_that_cannot_be_asked_is_named_not_shown_as_empty(cluster: Cluster) -> None:
     create_topic(cluster.bootstrap, TOPIC, PARTITIONS, rf=1)
     leaders = _leaders(cluster.bootstrap)

@@ -80,6 +80,7 @@ def _flush_in_background(producer: Producer) -> Callable[[], int]:
     return result
 
 
+@pytest.mark.slow
 def test_an_http_share_member_reads_and_acknowledges_every_partition_through_any_broker(
         zookeeper: LocalZooKeeper, tmp_path: Path) -> None:
     with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER) as cluster:

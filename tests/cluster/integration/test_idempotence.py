@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 
+import pytest
 from kazoo.client import KazooClient
 
 from tests.cluster.conftest import Cluster, wait_until
@@ -17,6 +18,7 @@ from tests.interop.rawclient import RawClient
 from tests.interop.test_protocol_edges import batch, end_offset, init_pid, produce
 
 
+@pytest.mark.slow
 def test_batches_retried_at_a_new_leader_get_their_first_offsets(cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, "retried")
     wait_until(lambda: len(cluster.state(zk_client, "retried", 0)["isr"]) == 3, 30, "a full ISR")

@@ -31,9 +31,10 @@ def _create(port: int, name: str, assignments: list[list[int]]) -> None:
     assert answer["topics"][0]["error_code"] == 0, answer
 
 
-def _fetch(port: int, topic: str, partition: int) -> dict[str, Any]:
+def _fetch(port: int, topic: str, partition: int, max_wait_ms: int = 0) -> dict[str, Any]:
     with RawClient(port) as c:
-        body = c.call(ApiKey.FETCH, 12, {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1 << 20,
+        body = c.call(ApiKey.FETCH, 12, {"replica_id": -1, "max_wait_ms": max_wait_ms, "min_bytes": 1,
+                                         "max_bytes": 1 << 20,
                                          "isolation_level": 0, "session_id": 0, "session_epoch": -1,
                                          "topics": [{"topic": topic, "partitions": [
                                              {"partition": partition, "current_leader_epoch": -1,
@@ -66,6 +67,8 @@ def test_a_broker_that_is_not_a_replica_refuses_reads_and_creates_no_directory(
                "the topic known on broker 3")
     assert _fetch(outsider.port, "solo", 1)["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
     assert _list_offsets(outsider.port, "solo", 0)["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    # A fetch that waits for data (no partition answered bytes) waits without opening the log either.
+    assert _fetch(outsider.port, "solo", 0, max_wait_ms=300)["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
     # A partition the topic does not have is unknown, as Kafka answers one missing from its metadata.
     assert _fetch(outsider.port, "solo", 7)["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     assert _copies(outsider.data_dir, "solo") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kazoo.client import KazooClient
@@ -113,6 +114,7 @@ def test_leader_killed_new_leader_elected_no_acked_record_lost(cluster: Cluster,
     assert got == first + second
 
 
+@pytest.mark.slow
 def test_one_producer_continues_through_a_leader_kill_exactly_once(cluster: Cluster, zk_client: KazooClient) -> None:
     """One idempotent acks=all producer keeps sending while the leader is killed with SIGKILL: every
     record it got an acknowledgement for is consumed exactly once, in order (2000 records, bounded)."""

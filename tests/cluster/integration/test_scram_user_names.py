@@ -42,6 +42,7 @@ def _users(port: int) -> list[str]:
     return listed.lines
 
 
+@pytest.mark.slow
 def test_encoded_user_names_are_stored_encoded_listed_and_log_in_on_every_broker(
         zookeeper: LocalZooKeeper, zk_client: KazooClient, tmp_path: Path) -> None:
     for name, path in LEGACY.items():

@@ -261,6 +261,7 @@ def test_find_coordinator_names_the_leader_of_the_keys_share_state_partition(sha
     assert described_topic(cluster.brokers[2].port, STATE)["min.insync.replicas"] == "2"
 
 
+@pytest.mark.slow
 def test_group_configs_altered_on_one_broker_hold_on_every_broker(zookeeper: LocalZooKeeper, zk_client: KazooClient,
                                                                   tmp_path: Path) -> None:
     """A share group's configs live in ZooKeeper (/config/groups/<group>): altered through one broker,
@@ -473,6 +474,18 @@ def consume_once(cluster: Cluster, zk: KazooClient, tid: uuid.UUID, coordinator:
     return got
 
 
+def named_share_offsets(port: int, topics: dict[str, list[int]], group: str = GROUP
+                        ) -> dict[tuple[str, int], tuple[int, int]]:
+    """DescribeShareGroupOffsets of the named partitions: (start offset, error code)."""
+    with RawClient(port) as c:
+        body = c.call(ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, 0, {"groups": [{"group_id": group, "topics": [
+            {"topic_name": t, "partitions": ps} for t, ps in topics.items()]}]})
+    g = body["groups"][0]
+    assert g["error_code"] == 0, g
+    return {(t["topic_name"], p["partition_index"]): (p["start_offset"], p["error_code"])
+            for t in g["topics"] for p in t["partitions"]}
+
+
 def share_offsets(port: int, group: str = GROUP) -> dict[tuple[str, int], tuple[int, int]]:
     """DescribeShareGroupOffsets of every share-partition of a group: (start offset, error code)."""
     with RawClient(port) as c:
@@ -502,6 +515,15 @@ def test_offsets_admin_goes_through_the_share_coordinators(share_cluster: Cluste
     assert first.values == {i: b"%d" % i for i in range(5)}
     # Described by the group coordinator from the share coordinator's state (accepted: start offset 5).
     assert share_offsets(cluster.brokers[coordinator].port) == {(TOPIC, 0): (5, 0)}
+    # Any other broker: named partitions are read from their share coordinators all the same; the
+    # group's whole list is its coordinator's to give (NOT_COORDINATOR, the client's cue to find it),
+    # as Kafka 4.1.1 answers both (GroupCoordinatorService reads named partitions from the persister
+    # at once and schedules the listing on the group's __consumer_offsets partition).
+    elsewhere = cluster.brokers[next(i for i in (1, 2, 3) if i != coordinator)].port
+    assert named_share_offsets(elsewhere, {TOPIC: [0]}) == {(TOPIC, 0): (5, 0)}
+    with RawClient(elsewhere) as c:
+        listed = c.call(ApiKey.DESCRIBE_SHARE_GROUP_OFFSETS, 0, {"groups": [{"group_id": GROUP, "topics": None}]})
+    assert listed["groups"][0]["error_code"] == ErrorCode.NOT_COORDINATOR, listed
     with RawClient(cluster.brokers[coordinator].port) as c:
         moved = c.call(ApiKey.ALTER_SHARE_GROUP_OFFSETS, 0, {"group_id": GROUP, "topics": [
             {"topic_name": TOPIC, "partitions": [{"partition_index": 0, "start_offset": 2}]}]})

@@ -30,6 +30,7 @@ def _delete(port: int, topic: str, timeout_ms: int) -> dict[str, object]:
     return dict(body["responses"][0])
 
 
+@pytest.mark.slow
 def test_a_replica_down_during_a_deletion_deletes_its_copy_when_it_returns(
         cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, "gone", partitions=2, rf=2)
