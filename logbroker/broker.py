@@ -294,7 +294,9 @@ class Broker:
         return self.store.has_topic(topic) and 0 <= partition < self.store.topic(topic).partitions
 
     async def ensure_topic_async(self, name: str) -> bool:
-        """True if the topic exists, creating it when ``auto.create.topics.enable`` allows. Internal
+        """True if the topic exists, creating it when ``auto.create.topics.enable`` allows. Only an
+        auto-creating Metadata request comes here: as in Kafka 4.1, a Produce (over either front)
+        never creates a topic, it answers UNKNOWN_TOPIC_OR_PARTITION. Internal
         topics are never auto-created by a client's request: the broker creates them itself with their
         own configuration (compaction). In a cluster an auto-created topic is registered with the
         cluster first, without the event loop waiting on it."""

@@ -16,7 +16,7 @@ from logbroker.errors import (
     InvalidReplicationFactorError,
     InvalidRequestError,
 )
-from segments.config import ConfigEntry, ConfigSource, LogConfig, format_value
+from segments.config import ConfigEntry, ConfigSource, ConfigType, LogConfig, format_value
 from segments.store import MAX_PARTITIONS, TopicInfo
 
 # Kafka's ``Topic.isInternal``: topics only the broker writes; clients may read them.
@@ -206,6 +206,7 @@ __all__ = [
     "ConfigEntry",
     "ConfigOp",
     "ConfigSource",
+    "ConfigType",
     "LogDirUsage",
     "PartitionState",
     "TopicDescription",

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from logbroker.config import BrokerConfig
 from logbroker.groups.share_partition import SharePartition
+from logbroker.topics import ConfigType
 
 SHARE = "share"  # group type of share groups (ListGroups v5 types_filter, KIP-1043)
 TopicPartition = tuple[str, int]
@@ -25,6 +26,10 @@ AUTO_OFFSET_RESET = "share.auto.offset.reset"
 LOCK_DURATION = "share.record.lock.duration.ms"
 DELIVERY_LIMIT = "share.delivery.count.limit"
 GROUP_CONFIGS = (AUTO_OFFSET_RESET, LOCK_DURATION, DELIVERY_LIMIT)
+# Their types as DescribeConfigs reports them, those of Kafka 4.1's GroupConfig (STRING, INT);
+# share.delivery.count.limit, not a group config in Kafka 4.1, is an int as its broker default.
+GROUP_CONFIG_TYPES = {AUTO_OFFSET_RESET: ConfigType.STRING, LOCK_DURATION: ConfigType.INT,
+                      DELIVERY_LIMIT: ConfigType.INT}
 
 
 class SharedGroupConfigs(Protocol):

@@ -638,8 +638,8 @@ class ShareGroups:
 
     def alter_configs(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
                       validate_only: bool = False) -> asyncio.Future[tuple[int, str | None]]:
-        """Set (a value) or delete (None) share-group configs; the group is made if it does not exist
-        (its configs then apply when members come), as Kafka allows. Answers (error code, message)
+        """Set (a value) or delete (None) share-group configs. An id no group holds is configured
+        without making a group (its configs apply once members come), as Kafka 4.1 does. Answers (error code, message)
         once durable: INVALID_CONFIG (40) for an unknown name or a bad value, GROUP_ID_NOT_FOUND
         when the id is held by a group of another type."""
         fut: asyncio.Future[tuple[int, str | None]] = self._future()
@@ -663,17 +663,20 @@ class ShareGroups:
                 fut.set_result((int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
                                 f"the configs of share group {group_id} are kept by broker {owner}"))
                 return fut
-        group = existing if existing is not None else self._new_group(group_id)
-        self._groups[group_id] = group
+        # Kafka 4.1 keeps a group's configs apart from the group: configuring an id no group holds
+        # makes no group (none listed or described); a group made later under it takes them.
+        configs = existing.configs if existing is not None else self._kept_configs.setdefault(group_id, {})
         for name, value in changes.items():
             if value is None:
-                group.configs.pop(name, None)
+                configs.pop(name, None)
             else:
-                group.configs[name] = value
+                configs[name] = value
+        if existing is None and not configs:
+            del self._kept_configs[group_id]
         if self._store is None:
             fut.set_result((0, None))
             return fut
-        written = self._store.write_configs(group_id, dict(group.configs), now_ms)
+        written = self._store.write_configs(group_id, dict(configs), now_ms)
 
         def done(f: asyncio.Future[int]) -> None:
             resolve(fut, (0, None) if _outcome(f) == NONE else (int(HeartbeatError.COORDINATOR_NOT_AVAILABLE), None))

@@ -120,8 +120,9 @@ def test_admin_offsets_need_an_empty_group(loop: asyncio.AbstractEventLoop) -> N
 
 
 def test_a_deleted_group_keeps_its_configs_across_a_restart(loop: asyncio.AbstractEventLoop) -> None:
-    """DeleteGroups leaves the group's configs (as Kafka 4.1 does): described after the deletion and
-    after a restart, the group itself gone; a group made again under the id follows them."""
+    """Group configs live apart from the group (as Kafka 4.1 keeps them): setting them makes no group,
+    and DeleteGroups leaves them, described after the deletion and after a restart, the group itself
+    gone; a group made again under the id follows them."""
     state, offsets_log = MemoryGroupLog(), MemoryGroupLog()
 
     def broker() -> GroupCoordinator:
@@ -130,7 +131,13 @@ def test_a_deleted_group_keeps_its_configs_across_a_restart(loop: asyncio.Abstra
 
     c = broker()
     assert loop.run_until_complete(c.share.alter_configs("q", {"share.auto.offset.reset": "earliest"}, 0)) == (0, None)
-    c.tick(0)
+    # Configuring makes no group (Kafka 4.1): none listed, none to delete until a member comes.
+    assert c.group("q") is None and c.list_groups() == []
+    assert loop.run_until_complete(c.delete_groups(["q"], 0)) == {"q": GroupError.GROUP_ID_NOT_FOUND}
+    join(c, "a", now=0)
+    assert c.share.configs("q") == {"share.auto.offset.reset": "earliest"}  # the group took them
+    c.share.heartbeat("q", "a", -1, now_ms=1)
+    c.tick(1)
     assert loop.run_until_complete(c.delete_groups(["q"], 1)) == {"q": GroupError.NONE}
     assert c.group("q") is None and c.share.configs("q") == {"share.auto.offset.reset": "earliest"}
 

@@ -132,6 +132,39 @@ def test_produce_to_consumer_offsets_is_an_invalid_topic(served: BrokerHandle, o
     assert part.get("error_message") is None
 
 
+@pytest.mark.parametrize("version", [3, 9, 11])
+def test_produce_to_an_unknown_topic_creates_nothing(served: BrokerHandle, version: int) -> None:
+    """Kafka 4.1 creates topics from Metadata only (and FindCoordinator for its internal ones): a
+    Produce naming a topic that does not exist gets UNKNOWN_TOPIC_OR_PARTITION, without a message,
+    even with ``auto.create.topics.enable`` on, and the topic is still unknown afterwards."""
+    topic = f"never-made-{version}"
+    with RawClient(served.port) as c:
+        part = _produce_raw(c, topic, version)
+        meta = c.call(ApiKey.METADATA, 12, {"topics": [{"name": topic, "topic_id": None}],
+                                            "allow_auto_topic_creation": False,
+                                            "include_topic_authorized_operations": False})
+    assert (part["error_code"], part["base_offset"]) == (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1)
+    assert part.get("error_message") is None
+    assert meta["topics"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, meta
+
+
+def test_metadata_creates_the_topic_a_produce_then_writes(served: BrokerHandle) -> None:
+    """Clients send Metadata before they produce, so auto-creation still works for them: the
+    Metadata request creates the topic (``allow_auto_topic_creation``) and the Produce is written."""
+    with RawClient(served.port) as c:
+        # Kafka answers the creating Metadata with an error (the controller makes the topic a
+        # moment later), logbroker with the topic; a client asks again until the topic is there.
+        deadline = time.monotonic() + 30
+        request = {"topics": [{"name": "made-by-metadata", "topic_id": None}], "allow_auto_topic_creation": True,
+                   "include_topic_authorized_operations": False}
+        while (meta := c.call(ApiKey.METADATA, 12, request))["topics"][0]["error_code"]:
+            assert time.monotonic() < deadline, meta
+            time.sleep(0.2)
+        wait_for_leaders(c, "made-by-metadata", 1)
+        part = _produce_raw(c, "made-by-metadata", 9)
+    assert (part["error_code"], part["base_offset"]) == (0, 0), part
+
+
 def test_delete_records_of_consumer_offsets_is_refused(served: BrokerHandle, offsets_topic: str) -> None:
     with RawClient(served.port) as c:
         body = c.call(ApiKey.DELETE_RECORDS, 2, {"topics": [{"name": offsets_topic, "partitions": [

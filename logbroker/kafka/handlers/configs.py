@@ -59,7 +59,8 @@ async def handle_describe_configs(ctx: RequestContext, body: Body) -> Body:
             elif r["resource_type"] == BROKER:
                 entry["configs"] = _describe_broker(ctx, r["resource_name"], keys, body)
             elif r["resource_type"] == GROUP:
-                entry.update(await describe_group_configs(ctx, r["resource_name"], keys))
+                entry.update(await describe_group_configs(ctx, r["resource_name"], keys,
+                                                         bool(body.get("include_synonyms", False))))
             else:
                 entry["error_code"] = ErrorCode.INVALID_REQUEST
                 entry["error_message"] = f"resource type {r['resource_type']} is not supported"

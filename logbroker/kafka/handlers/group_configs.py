@@ -8,6 +8,7 @@ described and altered on any broker. ``configs.py`` hands group resources here.
 from __future__ import annotations
 
 from logbroker.errors import ClusterStateUnavailableError
+from logbroker.groups.share_group import GROUP_CONFIG_TYPES
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 
@@ -17,7 +18,8 @@ _SOURCE_DEFAULT = 5
 _SET, _DELETE = 0, 1  # IncrementalAlterConfigs operations handled for groups
 
 
-async def describe_group_configs(ctx: RequestContext, group_id: str, keys: list[str] | None) -> Body:
+async def describe_group_configs(ctx: RequestContext, group_id: str, keys: list[str] | None,
+                                 with_synonyms: bool = False) -> Body:
     """The ``error_code``/``error_message``/``configs`` of one DescribeConfigs result."""
     if ctx.coordinator is None:
         return {"error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "error_message": "no group coordinator"}
@@ -31,9 +33,13 @@ async def describe_group_configs(ctx: RequestContext, group_id: str, keys: list[
         if keys and name not in keys:
             continue
         explicit = name in overrides
-        out.append({"name": name, "value": overrides.get(name, default), "read_only": False,
-                    "is_default": not explicit, "config_source": _SOURCE_GROUP if explicit else _SOURCE_DEFAULT,
-                    "is_sensitive": False, "synonyms": [], "config_type": 0, "documentation": None})
+        value = overrides.get(name, default)
+        source = _SOURCE_GROUP if explicit else _SOURCE_DEFAULT
+        # Kafka 4.1 lists one synonym, the row itself (the group's value, or the group default).
+        synonyms = [{"name": name, "value": value, "source": source}] if with_synonyms else []
+        out.append({"name": name, "value": value, "read_only": False, "is_default": not explicit,
+                    "config_source": source, "is_sensitive": False, "synonyms": synonyms,
+                    "config_type": int(GROUP_CONFIG_TYPES[name]), "documentation": None})
     return {"configs": out}
 
 

@@ -18,7 +18,7 @@ from logbroker.errors import StorageError
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.error_map import error_code_for
 from logbroker.kafka.handlers import Body, RequestContext
-from logbroker.kafka.handlers.access import Op, Res, allowed, may_create_topic, topic_allowed
+from logbroker.kafka.handlers.access import Op, Res, allowed, topic_allowed
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
                 continue
             try:
                 broker.check_client_append(name)
-                # Auto-creation here also needs what CreateTopics needs: WRITE alone creates nothing.
-                if not broker.has_topic(name) and not (may_create_topic(ctx, name)
-                                                       and await broker.ensure_topic_async(name)):
+                # Kafka 4.1 creates topics from Metadata only: a Produce never does (clients send
+                # Metadata first, which creates the topic when auto.create.topics.enable allows).
+                if not broker.has_topic(name):
                     entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                     continue
                 if acks == -1:

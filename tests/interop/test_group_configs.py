@@ -1,0 +1,85 @@
+"""Group configs (ConfigResource type 32, KIP-848/KIP-932) over DescribeConfigs and
+IncrementalAlterConfigs, on logbroker and on Apache Kafka 4.1 alike: each config's type and
+synonym, and that configuring a group id no group holds makes no group. Driven with raw requests so
+``config_type`` and the group listings are visible as sent; the share-group behaviour these configs
+steer is tested in test_share_protocol.py."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.error_codes import ErrorCode
+from tests.conftest import BrokerFactory, BrokerHandle
+from tests.interop.rawclient import RawClient
+from tests.interop.share_member import GROUP_RESOURCE, RETRIABLE, find_coordinator, set_group_config
+
+pytestmark = pytest.mark.interop
+
+STRING, INT = 2, 3  # DescribeConfigs ConfigType
+DEFAULT_CONFIG, GROUP_CONFIG = 5, 8  # DescribeConfigs ConfigSource
+SHARE_CONFIGS = ["share.auto.offset.reset", "share.record.lock.duration.ms"]
+
+
+def describe(c: RawClient, group: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    body = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+        {"resource_type": GROUP_RESOURCE, "resource_name": group, "configuration_keys": keys}],
+        "include_synonyms": True, "include_documentation": False})["results"][0]
+    assert body["error_code"] == 0, body
+    return {e["name"]: e for e in body["configs"]}
+
+
+def row(entry: dict[str, Any]) -> tuple[str, int, int, list[tuple[str, str, int]]]:
+    return (entry["value"], entry["config_type"], entry["config_source"],
+            [(s["name"], s["value"], s["source"]) for s in entry["synonyms"]])
+
+
+@pytest.fixture(scope="module")
+def served(module_broker_factory: BrokerFactory) -> BrokerHandle:
+    return module_broker_factory()
+
+
+def test_group_configs_are_described_with_their_types(served: BrokerHandle) -> None:
+    """Kafka 4.1 types share.auto.offset.reset as STRING and share.record.lock.duration.ms as INT;
+    each row's one synonym is the row itself, the group default until the group sets its own."""
+    with RawClient(served.port) as c:
+        before = describe(c, "typed", SHARE_CONFIGS)
+        assert {n: row(e) for n, e in before.items()} == {
+            "share.auto.offset.reset": ("latest", STRING, DEFAULT_CONFIG,
+                                        [("share.auto.offset.reset", "latest", DEFAULT_CONFIG)]),
+            "share.record.lock.duration.ms": ("30000", INT, DEFAULT_CONFIG,
+                                              [("share.record.lock.duration.ms", "30000", DEFAULT_CONFIG)]),
+        }
+        set_group_config(c, "typed", "share.record.lock.duration.ms", "20000")
+        after = describe(c, "typed", ["share.record.lock.duration.ms"])
+    assert row(after["share.record.lock.duration.ms"]) == (
+        "20000", INT, GROUP_CONFIG, [("share.record.lock.duration.ms", "20000", GROUP_CONFIG)])
+
+
+def test_configuring_an_unknown_group_makes_no_group(served: BrokerHandle) -> None:
+    """Kafka 4.1 keeps group configs apart from groups: after IncrementalAlterConfigs on a group id
+    no group holds, ListGroups does not list it, DescribeGroups, ShareGroupDescribe and DeleteGroups
+    answer GROUP_ID_NOT_FOUND, and the config is still there for a group made later."""
+    with RawClient(served.port) as c:
+        set_group_config(c, "configured-only", "share.auto.offset.reset", "earliest")
+        deadline = time.monotonic() + 30
+        find_coordinator(c, "configured-only", deadline)
+        # Kafka answers NOT_COORDINATOR a moment longer, while it loads __consumer_offsets.
+        while (described := c.call(ApiKey.DESCRIBE_GROUPS, 6, {"groups": ["configured-only"],
+                                                               "include_authorized_operations": False})["groups"][0]
+               )["error_code"] in RETRIABLE:
+            assert time.monotonic() < deadline, described
+            time.sleep(0.2)
+        shared = c.call(ApiKey.SHARE_GROUP_DESCRIBE, 1, {"group_ids": ["configured-only"],
+                                                         "include_authorized_operations": False})["groups"][0]
+        listed = c.call(ApiKey.LIST_GROUPS, 5, {"states_filter": [], "types_filter": []})
+        deleted = c.call(ApiKey.DELETE_GROUPS, 2, {"groups_names": ["configured-only"]})["results"][0]
+        kept = describe(c, "configured-only", ["share.auto.offset.reset"])
+    assert (described["error_code"], described["group_state"]) == (ErrorCode.GROUP_ID_NOT_FOUND, "Dead")
+    assert shared["error_code"] == ErrorCode.GROUP_ID_NOT_FOUND, shared
+    assert listed["error_code"] == 0 and "configured-only" not in {g["group_id"] for g in listed["groups"]}, listed
+    assert deleted["error_code"] == ErrorCode.GROUP_ID_NOT_FOUND, deleted
+    assert row(kept["share.auto.offset.reset"])[:3] == ("earliest", STRING, GROUP_CONFIG)
