@@ -66,6 +66,16 @@ def _join(api: Api) -> str:
     return str(joined.body["member_id"])
 
 
+def _create_one_leader_each(port: int) -> None:
+    """The topic, partition p led (and only held) by broker p + 1."""
+    with RawClient(port) as c:
+        created = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
+            {"name": TOPIC, "num_partitions": -1, "replication_factor": -1, "configs": [], "assignments": [
+                {"partition_index": p, "broker_ids": [p + 1]} for p in range(PARTITIONS)]}],
+            "timeout_ms": 30000, "validate_only": False})
+    assert created["topics"][0]["error_code"] == 0, created
+
+
 def _flush_in_background(producer: Producer) -> Callable[[], int]:
     """Flush on a thread of its own; the returned call waits for it and gives what remained unsent."""
     remaining: list[int] = []
@@ -84,13 +94,7 @@ def _flush_in_background(producer: Producer) -> Callable[[], int]:
 def test_an_http_share_member_reads_and_acknowledges_every_partition_through_any_broker(
         zookeeper: LocalZooKeeper, tmp_path: Path) -> None:
     with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER) as cluster:
-        with RawClient(cluster.brokers[1].port) as c:
-            created = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
-                # Partition p led (and only held) by broker p + 1.
-                {"name": TOPIC, "num_partitions": -1, "replication_factor": -1, "configs": [], "assignments": [
-                    {"partition_index": p, "broker_ids": [p + 1]} for p in range(PARTITIONS)]}],
-                "timeout_ms": 30000, "validate_only": False})
-            assert created["topics"][0]["error_code"] == 0, created
+        _create_one_leader_each(cluster.brokers[1].port)
         with RawClient(cluster.brokers[1].port) as c:
             tid = topic_id(c, TOPIC)
         # The share coordinators' topic exists and is led before the first share-partition is read back.
@@ -186,12 +190,7 @@ def test_an_http_joins_auto_offset_reset_is_the_groups_config_at_every_leader(
     broker reads it (ZooKeeper), so the leaders of the partitions the coordinator does not lead start
     their share-partitions at the log start too: records produced before the join are received."""
     with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER) as cluster:
-        with RawClient(cluster.brokers[1].port) as c:
-            created = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
-                {"name": TOPIC, "num_partitions": -1, "replication_factor": -1, "configs": [], "assignments": [
-                    {"partition_index": p, "broker_ids": [p + 1]} for p in range(PARTITIONS)]}],
-                "timeout_ms": 30000, "validate_only": False})
-            assert created["topics"][0]["error_code"] == 0, created
+        _create_one_leader_each(cluster.brokers[1].port)
         producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
         for p in range(PARTITIONS):
             producer.produce(TOPIC, value=f"{p}-early".encode(), partition=p)

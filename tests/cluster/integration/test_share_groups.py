@@ -445,6 +445,20 @@ def test_java_share_consumer_reads_partitions_led_by_every_broker(
     assert sorted(w for w in out.split() if w.startswith("job-")) == values
 
 
+def led_apart_from_the_coordinator(cluster: Cluster, zk: KazooClient) -> tuple[int, int, uuid.UUID]:
+    """The group's coordinator, and the topic created with its preferred leader on another broker
+    (that leader and the topic's id); the group reads from the log start."""
+    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
+    leader = next(i for i in (1, 2, 3) if i != coordinator)
+    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
+    full_isr(cluster, zk, TOPIC)
+    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
+    with RawClient(cluster.brokers[1].port) as c:
+        tid = topic_id(c, TOPIC)
+    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    return coordinator, leader, tid
+
+
 def consume_once(cluster: Cluster, zk: KazooClient, tid: uuid.UUID, coordinator: int, leader: int, count: int,
                  accept: int | None = None) -> Fetched:
     """A member joins, acquires ``count`` records at the leader, accepts them (``accept``: only that
@@ -501,14 +515,7 @@ def test_offsets_admin_goes_through_the_share_coordinators(share_cluster: Cluste
     coordinator of each share-partition (ReadShareGroupStateSummary, InitializeShareGroupState),
     and a reset is seen by the partition's leader, a third broker that held the share-partition."""
     cluster, zk = share_cluster, zk_client
-    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
-    leader = next(i for i in (1, 2, 3) if i != coordinator)
-    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
-    full_isr(cluster, zk, TOPIC)
-    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
-    with RawClient(cluster.brokers[1].port) as c:
-        tid = topic_id(c, TOPIC)
-    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    coordinator, leader, tid = led_apart_from_the_coordinator(cluster, zk)
     produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(5)])
 
     first = consume_once(cluster, zk, tid, coordinator, leader, 5)
@@ -618,14 +625,7 @@ def test_a_share_group_and_its_share_partitions_survive_a_group_coordinator_kill
     __consumer_offsets: after kill -9 of the coordinator, the broker that takes its partition over
     lists and describes the group and describes the same start offsets, with no member joining."""
     cluster, zk = share_cluster, zk_client
-    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
-    leader = next(i for i in (1, 2, 3) if i != coordinator)
-    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
-    full_isr(cluster, zk, TOPIC)
-    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
-    with RawClient(cluster.brokers[1].port) as c:
-        tid = topic_id(c, TOPIC)
-    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    coordinator, leader, tid = led_apart_from_the_coordinator(cluster, zk)
     produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(6)])
     consume_once(cluster, zk, tid, coordinator, leader, 6, accept=4)  # 0..3 accepted: start offset 4
 
@@ -666,14 +666,7 @@ def test_a_share_member_whose_session_expires_loses_its_records_at_every_leader(
     coordinator (6 s here), the coordinator closes that share session at the leader, so the records
     come back for another member at once, long before their locks (120 s here) would expire."""
     cluster, zk = share_cluster, zk_client
-    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
-    leader = next(i for i in (1, 2, 3) if i != coordinator)
-    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
-    full_isr(cluster, zk, TOPIC)
-    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
-    with RawClient(cluster.brokers[1].port) as c:
-        tid = topic_id(c, TOPIC)
-    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    coordinator, leader, tid = led_apart_from_the_coordinator(cluster, zk)
     produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(5)])
 
     silent = kafka_uuid()
@@ -718,14 +711,7 @@ def test_kafka_share_groups_tool_describes_offsets_kept_by_share_coordinators(
     one the share coordinator keeps for a share-partition led by another broker, before and after
     kill -9 of the group coordinator."""
     cluster, zk = share_cluster, zk_client
-    coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
-    leader = next(i for i in (1, 2, 3) if i != coordinator)
-    create_on(cluster.brokers[1].port, TOPIC, [leader] + [i for i in (1, 2, 3) if i != leader])
-    full_isr(cluster, zk, TOPIC)
-    wait_until(lambda: int(cluster.state(zk, TOPIC, 0)["leader"]) == leader, 30, "the preferred leader")
-    with RawClient(cluster.brokers[1].port) as c:
-        tid = topic_id(c, TOPIC)
-    assert alter_group(cluster.brokers[1].port, {"share.auto.offset.reset": "earliest"})["error_code"] == 0
+    coordinator, leader, tid = led_apart_from_the_coordinator(cluster, zk)
     produce(cluster.bootstrap, TOPIC, [b"%d" % i for i in range(4)])
     consume_once(cluster, zk, tid, coordinator, leader, 4, accept=2)  # 0, 1 accepted; 2, 3 released
 
