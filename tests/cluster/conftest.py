@@ -71,8 +71,9 @@ def zookeeper_pause(zookeeper: LocalZooKeeper) -> Iterator[ZooKeeperPause]:
         p.resume()
 
 
-@pytest.fixture
-def zk_client(zookeeper: LocalZooKeeper) -> Iterator[KazooClient]:
+@contextlib.contextmanager
+def kazoo_client(zookeeper: LocalZooKeeper) -> Iterator[KazooClient]:
+    """A started client of the test's ZooKeeper, stopped and closed at the end."""
     client = KazooClient(hosts=zookeeper.connect, timeout=10)
     client.start(timeout=10)
     try:
@@ -80,6 +81,12 @@ def zk_client(zookeeper: LocalZooKeeper) -> Iterator[KazooClient]:
     finally:
         client.stop()
         client.close()
+
+
+@pytest.fixture
+def zk_client(zookeeper: LocalZooKeeper) -> Iterator[KazooClient]:
+    with kazoo_client(zookeeper) as client:
+        yield client
 
 
 def broker_properties(zk_connect: str, node_id: int) -> dict[str, str]:

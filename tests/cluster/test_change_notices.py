@@ -21,21 +21,16 @@ from logbroker.group_configs_zookeeper import GroupConfigZooKeeperStore
 from logbroker.security.scram_store import ScramCredential
 from logbroker.security.scram_zookeeper import ScramZooKeeperStore
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
-from tests.cluster.conftest import wait_until
+from tests.cluster.conftest import kazoo_client, wait_until
 
 LIMIT = "share.delivery.count.limit"
 
 
 @pytest.fixture
 def broker_zk(zookeeper: LocalZooKeeper) -> Iterator[KazooClient]:
-    """The client of the broker whose store is watched."""
-    client = KazooClient(hosts=zookeeper.connect, timeout=10)
-    client.start(timeout=10)
-    try:
+    """The client of the broker whose store is watched (apart from the test's ``zk_client``)."""
+    with kazoo_client(zookeeper) as client:
         yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 class Signals:
