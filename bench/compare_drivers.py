@@ -30,6 +30,8 @@ RABBIT_CONFIRM_BATCH = 100
 RABBIT_CHUNK = 1000  # messages published per I/O-loop turn without confirms
 KAFKA_PYTHON_PRODUCER = {"acks": "all", "linger_ms": 5, "batch_size": 128 * 1024}
 CONFLUENT_PRODUCER = {"acks": "all", "linger.ms": 5}
+LOG_APPEND_TIME = 1  # kafka-python's ConsumerRecord.timestamp_type for a broker-stamped record
+LOG_APPEND_TIME_CONFLUENT = 2  # confluent_kafka.TIMESTAMP_LOG_APPEND_TIME
 
 
 @dataclass(frozen=True)
@@ -69,22 +71,28 @@ def message(seq: int, pad: bytes) -> bytes:
 
 
 class Tally:
-    """What one consumer saw: sequence numbers, latencies (ms), first and last processing time."""
+    """What one consumer saw: sequence numbers, latencies (ms), first and last processing time.
+
+    ``append_ms`` (Kafka clients on a topic with ``message.timestamp.type=LogAppendTime``): the broker's
+    append time of each record, so a latency splits into send-to-append and append-to-processing."""
 
     def __init__(self, idx: int, shared: Shared) -> None:
         self.idx = idx
         self.shared = shared
         self.seqs = array("q")
         self.lat_ms = array("f")
+        self.to_append_ms = array("f")  # send -> the broker's append (only for records carrying it)
         self.first = 0.0
         self.last = 0.0
         self.errors = 0
 
-    def see(self, value: bytes) -> None:
+    def see(self, value: bytes, append_ms: int = 0) -> None:
         now = time.time_ns()
         seq, sent = STAMP.unpack_from(value)
         self.seqs.append(seq)
         self.lat_ms.append((now - sent) / 1e6)
+        if append_ms > 0:
+            self.to_append_ms.append(append_ms - sent / 1e6)
         if not self.first:
             self.first = now / 1e9
         self.last = now / 1e9
@@ -95,7 +103,8 @@ class Tally:
     def report(self, **extra: Any) -> None:
         self.publish()
         self.shared.results.put({"kind": "consumer", "idx": self.idx, "seqs": self.seqs.tobytes(),
-                                 "lat_ms": self.lat_ms.tobytes(), "first": self.first, "last": self.last,
+                                 "lat_ms": self.lat_ms.tobytes(),
+                                 "to_append_ms": self.to_append_ms.tobytes(), "first": self.first, "last": self.last,
                                  "errors": self.errors, **extra})
 
 
@@ -164,7 +173,7 @@ def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
         batches = c.poll(timeout_ms=20)
         for records in batches.values():
             for r in records:
-                tally.see(r.value)
+                tally.see(r.value, r.timestamp if r.timestamp_type == LOG_APPEND_TIME else 0)
         if batches:
             tally.publish()
     c.close(autocommit=spec.group)
@@ -230,7 +239,8 @@ def confluent_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             if m.error() is not None:
                 tally.errors += 1
                 continue
-            tally.see(m.value() or b"")
+            kind, stamp = m.timestamp()
+            tally.see(m.value() or b"", stamp if kind == LOG_APPEND_TIME_CONFLUENT else 0)
         if msgs:
             tally.publish()
     c.close()
@@ -269,7 +279,8 @@ def confluent_share_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             if m.error() is not None:
                 tally.errors += 1
                 continue
-            tally.see(m.value() or b"")
+            kind, stamp = m.timestamp()
+            tally.see(m.value() or b"", stamp if kind == LOG_APPEND_TIME_CONFLUENT else 0)
             c.acknowledge(m, AcknowledgeType.ACCEPT)  # sent with the next poll's ShareFetch
         if msgs:
             tally.publish()

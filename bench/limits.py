@@ -2,8 +2,10 @@
 
 1. Raw limits (median of up to 3 rounds, interleaved with the logbroker runs so drift hits both):
    loopback TCP (sender and receiver in separate processes, 1 MiB sends), sequential write of 1 MiB
-   chunks in the data dir's filesystem without and with an fsync per chunk, and ``os.sendfile`` of a
-   page-cached file to a loopback TCP socket read by a separate process.
+   chunks in the data dir's filesystem without and with an fsync per chunk, loopback TCP received
+   into a file (the least a broker that receives records into memory does: socket-to-file, without
+   and with the fsync loop), and ``os.sendfile`` of a page-cached file to a loopback TCP socket read
+   by a separate process.
 2. Ingest with confluent-kafka producers (``--producers`` processes, linger.ms=5, batch.size=1 MiB,
    compression none): 1 KB and 100 B records, acks=1 and acks=all, the broker's default flush policy
    (group commit). Also a raw producer on logbroker's codec (pre-built ~1 MB batches, 8 requests in
@@ -152,8 +154,20 @@ def end_offsets(port: int, topic: str, partitions: int) -> list[int]:
 
 
 # =========================================================================== raw limits
-def _tcp_receiver(pipe: Any) -> None:
-    """Accept one connection, read it to EOF, report (bytes, seconds from first byte to EOF)."""
+def _tcp_receiver(pipe: Any, path: str = "", fsync: str = "none") -> None:
+    """Accept one connection, read it to EOF, report (bytes, seconds from first byte to EOF).
+
+    With ``path``: every chunk received is also written to that file (``fsync`` "group": with a
+    second thread fsyncing in a loop, and a last fsync before the clock stops), which is the least a
+    broker that receives records into memory does with them: the socket-to-file limit."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) if path else -1
+    stop = threading.Event()
+
+    def fsync_loop() -> None:
+        while not stop.is_set():
+            os.fsync(fd)
+
+    syncer = threading.Thread(target=fsync_loop, daemon=True)
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
@@ -161,22 +175,43 @@ def _tcp_receiver(pipe: Any) -> None:
     conn, _ = srv.accept()
     srv.close()
     buf = bytearray(4 * MiB)
+    view = memoryview(buf)
     total, t0 = 0, 0.0
+    filled = 0  # writing to a file: 1 MiB is gathered before each write, as a broker reads a whole request
     while True:
-        n = conn.recv_into(buf)
+        n = conn.recv_into(view[filled:MiB] if fd >= 0 else buf)
         if n == 0:
             break
         if not total:
             t0 = time.perf_counter()
+            if fd >= 0 and fsync == "group":
+                syncer.start()
         total += n
+        if fd >= 0:
+            filled += n
+            if filled == MiB:
+                os.write(fd, view[:filled])
+                filled = 0
+    if fd >= 0:
+        if filled:
+            os.write(fd, view[:filled])
+        stop.set()
+        if syncer.is_alive():
+            syncer.join()
+        if fsync == "group":
+            os.fsync(fd)
     pipe.send((total, time.perf_counter() - t0))
     conn.close()
+    if fd >= 0:
+        os.close(fd)
+        os.unlink(path)
 
 
-def _with_receiver(send: Callable[[socket.socket], None]) -> float:
-    """Run ``send`` on a socket connected to a receiver process; MB/s seen by the receiver."""
+def _with_receiver(send: Callable[[socket.socket], None], path: Path | None = None, fsync: str = "none") -> float:
+    """Run ``send`` on a socket connected to a receiver process (writing what it receives to ``path``
+    when given); MB/s seen by the receiver."""
     parent, child = CTX.Pipe()
-    proc = CTX.Process(target=_tcp_receiver, args=(child,), daemon=True)
+    proc = CTX.Process(target=_tcp_receiver, args=(child, str(path or ""), fsync), daemon=True)
     proc.start()
     try:
         if not parent.poll(30):
@@ -195,7 +230,7 @@ def _with_receiver(send: Callable[[socket.socket], None]) -> float:
             proc.kill()
 
 
-def raw_tcp(seconds: float, cap_bytes: int) -> float:
+def raw_tcp(seconds: float, cap_bytes: int, path: Path | None = None, fsync: str = "none") -> float:
     chunk = memoryview(os.urandom(MiB))
 
     def send(s: socket.socket) -> None:
@@ -205,7 +240,7 @@ def raw_tcp(seconds: float, cap_bytes: int) -> float:
             s.sendall(chunk)
             sent += MiB
 
-    return _with_receiver(send)
+    return _with_receiver(send, path, fsync)
 
 
 def raw_sendfile(path: Path) -> float:
@@ -259,9 +294,11 @@ def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float) -> float:
     return float(written / elapsed / MB)
 
 
-RAW_KEYS = ("tcp", "write", "write_gfsync", "write_fsync", "sendfile")
+RAW_KEYS = ("tcp", "write", "write_gfsync", "write_fsync", "tcp_write", "tcp_write_gfsync", "sendfile")
 RAW_LABELS = {
     "tcp": "loopback TCP, 1 MiB sends, 2 processes",
+    "tcp_write": "loopback TCP received into a file",
+    "tcp_write_gfsync": "loopback TCP into a file + fsync loop",
     "write": "sequential write, 1 MiB, no fsync",
     "write_gfsync": "write 1 MiB + fsync loop in a 2nd thread",
     "write_fsync": "sequential write, 1 MiB, fsync each",
@@ -275,6 +312,8 @@ def raw_round(scratch: Path, sendfile_path: Path, seconds: float, cap: int) -> d
         "write": raw_write(scratch / "raw-write", cap, "none", seconds),
         "write_gfsync": raw_write(scratch / "raw-write-gfsync", cap, "group", seconds),
         "write_fsync": raw_write(scratch / "raw-write-fsync", cap, "each", seconds),
+        "tcp_write": raw_tcp(seconds, cap, scratch / "raw-tcp-write"),
+        "tcp_write_gfsync": raw_tcp(seconds, cap, scratch / "raw-tcp-write-gfsync", "group"),
         "sendfile": raw_sendfile(sendfile_path),
     }
 
@@ -884,19 +923,21 @@ def main() -> None:
         print(f"  raw {RAW_LABELS[k]:<42} {raw[k]:8,.0f} MB/s  (runs: "
               f"{', '.join(f'{v:,.0f}' for v in raws[k])}; spread {spread(raws[k]):.0%})")
     print("  ingest vs: TCP = loopback TCP; write = write without fsync (acks=1) or with the fsync-loop thread "
-          "(acks=all)")
-    print(f"  {'figure':<40} {'MB/s':>7} {'records/s':>11} {'vs TCP':>7} {'vs write':>8} "
+          "(acks=all); sock>file = loopback TCP received into a file (without / with the fsync loop)")
+    print(f"  {'figure':<40} {'MB/s':>7} {'records/s':>11} {'vs TCP':>7} {'vs write':>8} {'sock>file':>9} "
           f"{'CPU%core':>8} {'CPU s/GB':>8} {'busy':>4}  flush policy")
     rows: list[dict[str, Any]] = []
 
     def row(label: str, r: dict[str, Any], acks: str) -> None:
         cpu: CpuSample = r["cpu"]
         disk = raw["write"] if acks == "1" else raw["write_gfsync"]
+        sock_file = raw["tcp_write"] if acks == "1" else raw["tcp_write_gfsync"]
         print(f"  {label:<40} {r['mb_s']:7.1f} {r['records_s']:11,.0f} {r['mb_s'] / raw['tcp']:7.1%} "
-              f"{r['mb_s'] / disk:8.1%} {cpu.core_pct:8.0f} {cpu.per_gb(r['bytes']):8.2f} "
+              f"{r['mb_s'] / disk:8.1%} {r['mb_s'] / sock_file:9.1%} {cpu.core_pct:8.0f} {cpu.per_gb(r['bytes']):8.2f} "
               f"{100 * cpu.machine_busy:3.0f}%  {POLICY_NOTE[acks]}")
         rows.append({"figure": label, "mb_s": r["mb_s"], "records_s": r["records_s"],
                      "vs_tcp": r["mb_s"] / raw["tcp"], "vs_disk": r["mb_s"] / disk,
+                     "vs_socket_file": r["mb_s"] / sock_file,
                      "disk_limit": "write" if acks == "1" else "write_gfsync",
                      "broker_cpu_core_pct": cpu.core_pct, "broker_cpu_s_per_gb": cpu.per_gb(r["bytes"]),
                      "machine_busy": cpu.machine_busy, "policy": POLICY_NOTE[acks]})
@@ -962,6 +1003,12 @@ def main() -> None:
             else f"{value:,.1f} {unit}"
         print(f"  {'MET    ' if met else 'NOT MET'}  {name}: {shown}")
         target_rows.append({"target": name, "value": value, "goal": goal, "unit": unit, "met": met})
+    # What receiving alone costs: a process that only reads loopback TCP and writes it to a file (no
+    # protocol, no validation, no client work) against the same two raw write limits.
+    ceilings = {"acks=1": raw["tcp_write"] / raw["write"], "acks=all": raw["tcp_write_gfsync"] / raw["write_gfsync"]}
+    print(f"  (socket-to-file limit: {ceilings['acks=1']:.1%} of raw write, {ceilings['acks=all']:.1%} of the "
+          "write+fsync loop)")
+    res["socket_file_ceilings"] = ceilings
     res["loadavg_end"] = loadavg()
     res["elapsed_s"] = time.monotonic() - t_start
     all_cpu = [r["cpu"] for r in ingest] + [rawp["cpu"], rawp_all["cpu"], cf["cpu"], lat["cpu"]] + \
