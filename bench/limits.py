@@ -897,17 +897,18 @@ def main() -> None:
 
     # ---------------------------------------------------------------------- several brokers
     cluster_rows: list[dict[str, Any]] = []
-    if args.cluster:
-        if args.no_kafka:
-            signal.alarm(300)  # the run's budget was lifted with the single broker's runs: bound this part
-        try:
-            cluster_rows = limits_cluster.cluster_runs(scratch_root, max(nprocs), ingest_s, run_producers, fmt_cpu)
-        finally:
-            if args.no_kafka:
-                signal.alarm(0)
-
-    # ---------------------------------------------------------------------- Apache Kafka
     try:
+        if args.cluster:
+            if args.no_kafka:
+                signal.alarm(300)  # the run's budget was lifted with the single broker's runs: bound this part
+            try:
+                cluster_rows = limits_cluster.cluster_runs(scratch_root, max(nprocs), ingest_s, run_producers,
+                                                           fmt_cpu)
+            finally:
+                if args.no_kafka:
+                    signal.alarm(0)
+
+        # ------------------------------------------------------------------ Apache Kafka
         if not args.no_kafka:
             kafka_res = kafka_runs(scratch_root, nprocs[0], args.partitions, ingest_s, fill, fetch_repeats,
                                    args.fetch_max_mib, lat_s, args.latency_linger_ms, quick, perf_records, perf)

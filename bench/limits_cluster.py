@@ -138,6 +138,9 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
         for acks in ("1", "all"):
             run(three, f"{BROKERS} brokers", 1, acks)
         run(three, f"{BROKERS} brokers", 3, "all")
+    except BaseException:
+        _print_log_tails(brokers)
+        raise
     finally:
         for b in brokers:
             b.stop()
@@ -146,6 +149,19 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
         zookeeper.stop()
         shutil.rmtree(root, ignore_errors=True)
     return rows
+
+
+def _print_log_tails(brokers: list[Broker], lines: int = 15) -> None:
+    """What each broker logged last (its data is removed on the way out): the first thing to read
+    when a cluster run fails."""
+    for i, broker in enumerate(brokers, 1):
+        path = broker.log_path
+        if path is None or not path.exists():
+            continue
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        print(f"  -- the last {len(tail)} lines of broker {i}'s log ({path.name}):")
+        for line in tail:
+            print(f"     {line}")
 
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
