@@ -246,9 +246,13 @@ class App:
         pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
         fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
         addresses: dict[str, tuple[str, int]] = {}
+        clustered = bool(config.get_str("zookeeper.connect"))
+        joined = asyncio.Event()  # a cluster's broker answers requests once it has joined (Dispatcher.hold)
         for listener, sock, (security, tls) in zip(s.kafka_listeners(), sockets, self._securities, strict=True):
             dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
                                     security=security, fetch_sessions=fetch_sessions, listener=listener.name)
+            if clustered:
+                dispatcher.hold(joined)
             server = KafkaServer(
                 dispatcher,
                 max_frame_bytes=config.get_int("socket.request.max.bytes"),
@@ -293,6 +297,8 @@ class App:
             await self._credentials_in_zookeeper(self.cluster)
             await self._client_quotas_in_zookeeper(self.cluster)
             await self._token_revocations_in_zookeeper(self.cluster)
+            joined.set()
+            log.info("Kafka requests served: broker %d has joined the cluster", self.broker.node_id)
         servers = self.kafka_servers
         self.http = HttpServer(HttpContext(self.broker, coordinator=self.groups,
                                            kafka_stats=lambda: _sum_stats(servers),

@@ -215,6 +215,8 @@ class Dispatcher:
         self.advertised_host = advertised_host
         self.advertised_port = advertised_port
         self.versions = served_versions()
+        # Set while the broker is still joining its cluster: requests wait for it to open (see ``hold``).
+        self.gate: asyncio.Event | None = None
         self._api_keys = [{"api_key": k, "min_version": ADVERTISED_MIN_VERSIONS.get(k, lo), "max_version": hi}
                           for k, (lo, hi) in sorted(self.versions.items())]
 
@@ -261,7 +263,18 @@ class Dispatcher:
             raise CloseAfterResponse(str(exc), codec.encode_response(key, version, correlation_id, exc.body)) from None
         return list(codec.encode_response(key, version, correlation_id, response))
 
+    def hold(self, gate: asyncio.Event) -> None:
+        """Answer no request until ``gate`` is set: a broker joining a cluster knows neither the
+        controller, the other brokers, its partitions' leaders nor the cluster's ACLs and credentials
+        until its first view is applied, and an answer from before would be wrong (a Metadata without
+        a controller, writes taken for partitions another broker leads). Connections are accepted
+        meanwhile and their requests wait, as Kafka's do until its startup has finished."""
+        self.gate = gate
+
     async def __call__(self, frame: memoryview, conn: ConnectionInfo) -> Sequence[Chunk] | None:
+        if self.gate is not None:
+            await self.gate.wait()
+            self.gate = None
         auth = connection_auth(conn.state)
         if auth.raw_tokens:
             return await self._raw_token(auth, frame, conn)
