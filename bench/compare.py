@@ -704,9 +704,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(goals_table(gs))
     print()
     print(kafka_goals_table(kgs))
-    if split_table(rows):
+    split = split_table(rows)
+    if split:
         print()
-        print(split_table(rows))
+        print(split)
     for key, reason in skipped.items():
         print(f"skipped {key}: {reason}")
     for f in failures:
@@ -741,9 +742,9 @@ def write_outputs(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list
         old.unlink()
     doc = {"meta": meta, "summary": rows, "goals": gs, "kafka_goals": kgs, "runs": runs}
     (out / "compare.json").write_text(json.dumps(doc, indent=1) + "\n")
+    split = split_table(rows)
     (out / "compare.md").write_text(markdown_table(rows) + "\n\n" + goals_table(gs) + "\n\n"
-                                    + kafka_goals_table(kgs) + "\n"
-                                    + (f"\n{split_table(rows)}\n" if split_table(rows) else ""))
+                                    + kafka_goals_table(kgs) + "\n" + (f"\n{split}\n" if split else ""))
     load = meta["loadavg_start"], meta["loadavg_end"]
     done = max((r["runs"] for r in rows), default=0)
     subtitle = (f"{args.messages:,} messages, median of {done} run(s); load avg {load[0][0]:.1f} -> "

@@ -154,6 +154,30 @@ def end_offsets(port: int, topic: str, partitions: int) -> list[int]:
 
 
 # =========================================================================== raw limits
+class FsyncLoop:
+    """A second thread fsyncing one file in a loop while it is written: the group-commit pattern,
+    the limit for acks=all. ``stop`` ends the loop and makes the last bytes durable too, as the
+    last acks=all waits for them."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            os.fsync(self.fd)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            os.fsync(self.fd)
+
+
 def _tcp_receiver(pipe: Any, path: str = "", fsync: str = "none") -> None:
     """Accept one connection, read it to EOF, report (bytes, seconds from first byte to EOF).
 
@@ -161,13 +185,7 @@ def _tcp_receiver(pipe: Any, path: str = "", fsync: str = "none") -> None:
     second thread fsyncing in a loop, and a last fsync before the clock stops), which is the least a
     broker that receives records into memory does with them: the socket-to-file limit."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) if path else -1
-    stop = threading.Event()
-
-    def fsync_loop() -> None:
-        while not stop.is_set():
-            os.fsync(fd)
-
-    syncer = threading.Thread(target=fsync_loop, daemon=True)
+    syncer = FsyncLoop(fd)
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(1)
@@ -195,11 +213,7 @@ def _tcp_receiver(pipe: Any, path: str = "", fsync: str = "none") -> None:
     if fd >= 0:
         if filled:
             os.write(fd, view[:filled])
-        stop.set()
-        if syncer.is_alive():
-            syncer.join()
-        if fsync == "group":
-            os.fsync(fd)
+        syncer.stop()
     pipe.send((total, time.perf_counter() - t0))
     conn.close()
     if fd >= 0:
@@ -267,13 +281,7 @@ def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float) -> float:
     chunk = os.urandom(MiB)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     written = 0
-    stop = threading.Event()
-
-    def fsync_loop() -> None:
-        while not stop.is_set():
-            os.fsync(fd)
-
-    syncer = threading.Thread(target=fsync_loop, daemon=True)
+    syncer = FsyncLoop(fd)
     try:
         start = time.perf_counter()
         if fsync == "group":
@@ -282,13 +290,10 @@ def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float) -> float:
             written += os.write(fd, chunk)
             if fsync == "each":
                 os.fsync(fd)
-        if fsync == "group":
-            stop.set()
-            syncer.join()
-            os.fsync(fd)  # the last bytes are durable too, as the last acks=all waits for them
+        syncer.stop()
         elapsed = time.perf_counter() - start
     finally:
-        stop.set()
+        syncer.stop()
         os.close(fd)
         path.unlink()
     return float(written / elapsed / MB)

@@ -239,14 +239,14 @@ class App:
         topics = self.store.list_topics()
         log.info("data directory %s holds %d topic(s)", s.data_dir.resolve(), len(topics))
         self.groups = GroupCoordinator.for_broker(self.broker)
-        if config.get_str("zookeeper.connect"):
+        clustered = bool(config.get_str("zookeeper.connect"))
+        if clustered:
             # In a cluster, groups are loaded partition by partition as this broker comes to lead them.
             self.groups.coordinate_partitions(set())
         self.groups.load(wall_clock_ms())
         pool = RequestMemoryPool(config.get_int("queued.max.request.bytes"))
         fetch_sessions = FetchSessionCache(config.get_int("max.incremental.fetch.session.cache.slots"))
         addresses: dict[str, tuple[str, int]] = {}
-        clustered = bool(config.get_str("zookeeper.connect"))
         joined = asyncio.Event()  # a cluster's broker answers requests once it has joined (Dispatcher.hold)
         for listener, sock, (security, tls) in zip(s.kafka_listeners(), sockets, self._securities, strict=True):
             dispatcher = Dispatcher(self.broker, "", 0, coordinator=self.groups, latencies=self.kafka_latency,
@@ -271,7 +271,7 @@ class App:
         self.kafka = self.kafka_servers[0]
         # Brokers of a cluster reach each other (and register) on the inter-broker listener.
         host, port = addresses.get(s.inter_broker_listener, next(iter(addresses.values())))
-        if config.get_str("zookeeper.connect"):
+        if clustered:
             from logbroker.cluster.node import ClusterNode  # only a cluster needs kazoo
 
             self.cluster = ClusterNode(self.broker, config, host, port, endpoints=addresses,
