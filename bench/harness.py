@@ -6,7 +6,7 @@
   machine was meanwhile (so a noisy neighbour shows up next to the figure it may have spoiled);
 - statistics: ``median``, ``percentile``, ``spread``;
 - ``free_port``, ``port_open``, ``wait_listening``, ``stop_process`` (servers the benchmarks start),
-  ``loadavg``, ``machine_line``.
+  ``loadavg``, ``machine_line``, ``settle_disk`` (before a timed run that writes).
 
 Nothing here imports confluent-kafka, so spawned worker processes stay light.
 """
@@ -70,6 +70,16 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
             proc.kill()
             proc.wait(5)
     return int(proc.returncode)
+
+
+def settle_disk() -> None:
+    """Write back every dirty page of the machine before a timed run that writes.
+
+    Linux throttles writers once the dirty page cache passes its limits (``vm.dirty_ratio``: about
+    4.8 GB on this machine), and a run of several seconds leaves gigabytes dirty: without this, each
+    run would pay part of the previous one's writeback, so a figure would depend on what ran before it.
+    """
+    os.sync()
 
 
 def loadavg() -> tuple[float, float, float]:

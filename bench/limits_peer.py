@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import compare_kafka
-from harness import MB, CpuMeter
+from harness import MB, CpuMeter, settle_disk
 
 
 @dataclass
@@ -55,6 +55,7 @@ _PRODUCER_LINE = re.compile(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+
 def producer_perf(broker: Any, topic: str, records: int, size: int, acks: str, timeout: float = 120) -> dict[str, Any]:
     """kafka-producer-perf-test: ``records`` records of ``size`` bytes, no throttle; Kafka's producer defaults
     except acks (and linger.ms=5, batch.size=1 MiB as our confluent runs)."""
+    settle_disk()
     meter = CpuMeter(broker.pid).start()
     text = _tool("org.apache.kafka.tools.ProducerPerformance", "--topic", topic, "--num-records", str(records),
                  "--record-size", str(size), "--throughput", "-1", "--producer-props",
