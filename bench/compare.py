@@ -24,8 +24,9 @@ Configurations (each broker started here on 127.0.0.1 with its own temporary dat
 
 A fresh logbroker (own data directory) serves each run; one Kafka, one NATS and one RabbitMQ
 server each serve the whole comparison and each run gets a fresh topic, stream or queue, deleted
-afterwards. The broker's CPU seconds (psutil, all threads) from the first send until the last
-message was processed are reported per GB of payload. Runs of all configurations are
+afterwards. Each run starts after ``sync`` (every dirty page written back), so no broker's
+deferred writeback lands in another's run. The broker's CPU seconds (psutil, all threads) from the
+first send until the last message was processed are reported per GB of payload. Runs of all configurations are
 interleaved (round-robin, order rotated each round) so machine drift hits all alike; each figure is
 the median of ``--runs`` runs.
 
@@ -73,7 +74,7 @@ import compare_drivers as drivers
 import compare_kafka
 import compare_nats
 import compare_rabbit
-from harness import MB, ROOT, Broker, CpuMeter, loadavg, machine_line, median, percentile, spread
+from harness import MB, ROOT, Broker, CpuMeter, loadavg, machine_line, median, percentile, settle_disk, spread
 
 CTX = mp.get_context("spawn")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -226,6 +227,7 @@ def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
         try:
             _wait_ready(shared, got, spec)
             setup_s = time.monotonic() - t_setup
+            settle_disk()  # the previous run's dirty pages are written back now, not during this run
             meter = CpuMeter(pid).start() if pid else None
             shared.go.set()
             _wait_done(shared, got, spec, f"{cfg.key} {size}B #{run_no + 1}")
@@ -801,7 +803,8 @@ End-to-end throughput runs from the first send until the last message is process
 processing time minus send time under full load, so it is mostly time spent in the backlog when the
 producer outruns the consumers. Median of {max((r["runs"] for r in rows), default=0)} run(s) (of {args.runs}
 asked); the runs of all configurations are
-interleaved (order rotated each round).
+interleaved (order rotated each round), and each starts after `sync`, so the pages a broker left for
+the kernel to write back are not written during another broker's run.
 
 - logbroker + Kafka clients: acks=all, linger 5 ms (kafka-python batch 128 KiB; librdkafka defaults
   otherwise), records spread round-robin over the partitions; consumers: {consumers}.

@@ -11,8 +11,11 @@ like), then on three brokers with ZooKeeper, the partitions' leaders spread one 
 - RF=3, acks=all, ``min.insync.replicas`` 2: every byte is also fetched by two followers and
   written three times, for comparison beside it.
 
-The producers are not idempotent, as in the other limits runs: a batch retried after a timeout
-lands twice, which the "landed" check prints; the MB/s count each record once, as sent.
+The producers are not idempotent, as in the other limits runs, so a batch the producer retries
+after the broker had appended it lands twice, which the "landed" check prints; the MB/s count each
+record once, as sent. With RF=3 on two cores this happens: a follower starved of CPU falls behind
+for ``replica.lag.time.max.ms`` and leaves the ISR, and the batches waiting for it are answered
+NOT_ENOUGH_REPLICAS_AFTER_APPEND, which librdkafka retries (as against Kafka).
 
 Broker CPU is summed over the brokers (psutil, all threads of each process), per GB of record
 values taken. ZooKeeper's CPU is not in it.
