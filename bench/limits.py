@@ -11,8 +11,8 @@
 2. Ingest with confluent-kafka producers (``--producers`` processes, linger.ms=5, batch.size=1 MiB,
    compression none): 1 KB and 100 B records, acks=1 and acks=all, the broker's default flush policy
    (group commit). Also a raw producer on logbroker's codec (pre-built ~1 MB batches, 8 requests in
-   flight), which fills the fetch topic and shows what the broker takes when the client is not the
-   limit.
+   flight, as long as an ingest run), which shows what the broker takes when the client is not the
+   limit; then the same producer fills the fetch topic (``--fill-mb``).
 3. Fetch from the beginning of that topic: a raw fetcher (our codec, large max_bytes, record bytes
    received and discarded, next offset from the last batch header) and a confluent-kafka consumer.
 4. End-to-end latency at a fixed 10 MB/s of 1 KB records, acks=all: producer stamps the send time in
@@ -456,6 +456,11 @@ def raw_produce(broker: Any, topic: str, total: int, acks: int, window: int = 8,
             "records_s": received * 990 / elapsed, "batch_bytes": len(batch), "cpu": cpu}
 
 
+def raw_produce_room(scratch: Path) -> int:
+    """At most this many bytes for a timed raw-producer run (it runs as long as an ingest run)."""
+    return int(shutil.disk_usage(scratch).free * 0.2)
+
+
 # =========================================================================== fetch
 def _fetch_body(topic: str, offset: int, max_bytes: int) -> dict[str, Any]:
     return {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": max_bytes, "isolation_level": 0,
@@ -822,21 +827,24 @@ def main() -> None:
                           f"{r['records_s']:11,.0f} rec/s  {fmt_cpu(r['cpu'], r['bytes'])}{ok}")
         print("  raw producer (logbroker's codec, pre-built batches of 990 x 1 KB records, 8 requests in flight, "
               "1 partition; shows the broker without the client limit):")
-        rawp = raw_produce(broker, "fetch", fill, acks=1)
+        room = raw_produce_room(scratch_root)
+        rawp = raw_produce(broker, "rawp-1", room, acks=1, seconds=ingest_s)
         rawp.update(policy=POLICY_NOTE["1"])
         print(f"  1000 B acks=1  : {rawp['mb_s']:7.1f} MB/s {rawp['records_s']:11,.0f} rec/s  "
-              f"{fmt_cpu(rawp['cpu'], rawp['bytes'])}  (fills the fetch topic)")
-        rawp_all = raw_produce(broker, "rawp-all", fill // 2, acks=-1)
+              f"{fmt_cpu(rawp['cpu'], rawp['bytes'])}")
+        rawp_all = raw_produce(broker, "rawp-all", room, acks=-1, seconds=ingest_s)
         rawp_all.update(policy=POLICY_NOTE["all"])
         print(f"  1000 B acks=all: {rawp_all['mb_s']:7.1f} MB/s {rawp_all['records_s']:11,.0f} rec/s  "
               f"{fmt_cpu(rawp_all['cpu'], rawp_all['bytes'])}")
+
+        filled = raw_produce(broker, "fetch", fill, acks=1)  # the fetch topic (raw producer, not a figure)
 
         if rounds > 1:
             do_raw_round("2 (between ingest and fetch)")
 
         # ------------------------------------------------------------------ fetch
         end = end_offsets(broker.port, "fetch", 1)[0]
-        print(f"\n== fetch from offset 0 of 'fetch' ({rawp['log_bytes'] / MB:,.0f} MB on disk, {end:,} records, "
+        print(f"\n== fetch from offset 0 of 'fetch' ({filled['log_bytes'] / MB:,.0f} MB on disk, {end:,} records, "
               f"page-cached, written with flush={POLICY}) ==")
         fetches = []
         for i in range(fetch_repeats):
@@ -1108,9 +1116,10 @@ def kafka_runs(scratch: Path, nproc: int, partitions: int, ingest_s: float, fill
                 res["ingest"].append(r)
                 print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
                       f"{fmt_cpu(r['cpu'], r['bytes'])}")
-        rawp = raw_produce(kb, "fetch", fill, acks=1)
+        rawp = raw_produce(kb, "rawp-1", raw_produce_room(scratch), acks=1, seconds=ingest_s)
         res["raw_produce"] = rawp
         print(f"  raw producer 1000 B acks=1: {rawp['mb_s']:7.1f} MB/s  {fmt_cpu(rawp['cpu'], rawp['bytes'])}")
+        raw_produce(kb, "fetch", fill, acks=1)  # the fetch topic
         end = end_offsets(kb.port, "fetch", 1)[0]
         fetches = []
         for i in range(fetch_repeats):
