@@ -50,10 +50,11 @@ def unavailable_reason() -> str | None:
 class KafkaNode:
     """``with KafkaNode() as k: k.bootstrap, k.pid``; one broker, its own temporary data, stopped by pid."""
 
-    def __init__(self, parent: Path | None = None) -> None:
+    def __init__(self, parent: Path | None = None, overrides: dict[str, str] | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="compare-kafka-", dir=parent))
         self.broker = ShippedJvmKafka(data_dir=self.root / "data", log_path=self.root / "kafka.log",
-                                      overrides=dict(OVERRIDES), jars=ref.jar_dir(), start_timeout_s=180.0)
+                                      overrides={**OVERRIDES, **(overrides or {})}, jars=ref.jar_dir(),
+                                      start_timeout_s=180.0)
 
     @property
     def bootstrap(self) -> str:

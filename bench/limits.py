@@ -12,7 +12,8 @@
    compression none): 1 KB and 100 B records, acks=1 and acks=all, the broker's default flush policy
    (group commit). Also a raw producer on logbroker's codec (pre-built ~1 MB batches, 8 requests in
    flight, as long as an ingest run), which shows what the broker takes when the client is not the
-   limit; then the same producer fills the fetch topic (``--fill-mb``).
+   limit; then the same producer fills the fetch topic (``--fill-mb``). Each run's topic is deleted
+   after it, and the next run waits until its files are gone (``retire_topic``), on both brokers.
 3. Fetch from the beginning of that topic: a raw fetcher (our codec, large max_bytes, record bytes
    received and discarded, next offset from the last batch header) and a confluent-kafka consumer.
 4. End-to-end latency at a fixed 10 MB/s of 1 KB records, acks=all: producer stamps the send time in
@@ -142,6 +143,30 @@ def create_topic(port: int, name: str, partitions: int, configs: dict[str, str] 
         assert body["topics"][0]["error_code"] == 0, body
     finally:
         c.close()
+
+
+def retire_topic(broker: Any, topic: str, timeout_s: float = 120.0) -> None:
+    """Delete a finished run's topic and wait until its files are gone from ``broker.data_dir``.
+
+    Each raw limit removes its file when it ends, so the next one writes into page cache that has
+    just been freed; a broker run that kept its data would make every later run write into memory
+    that has not (``settle_disk`` explains why that is slower here). Retiring each topic gives every
+    run, on both brokers, the start a raw limit gets."""
+    c = Raw(broker.port)
+    try:
+        body = c.call(ApiKey.DELETE_TOPICS, 5, {"topic_names": [topic], "timeout_ms": 30000})
+    finally:
+        c.close()
+    err = body["responses"][0]["error_code"]
+    if err:
+        print(f"  (deleting {topic} failed with error code {err}; its data stays)")
+        return
+    deadline = time.monotonic() + timeout_s
+    while any(Path(broker.data_dir).glob(f"{topic}-*")):
+        if time.monotonic() > deadline:
+            print(f"  ({topic}'s files were still there {timeout_s:.0f} s after its deletion)")
+            return
+        time.sleep(0.2)
 
 
 def end_offsets(port: int, topic: str, partitions: int) -> list[int]:
@@ -819,6 +844,7 @@ def main() -> None:
                 for n in nprocs:
                     topic = f"ingest-{value_size}-{acks}-{n}p"
                     r = run_producers(broker, topic, args.partitions, n, value_size, acks, ingest_s)
+                    retire_topic(broker, topic)
                     r.update(value_size=value_size, acks=acks, producers=n, policy=POLICY_NOTE[acks])
                     ingest.append(r)
                     ok = "" if r["landed"] == r["records"] and not r["errors"] else \
@@ -829,10 +855,12 @@ def main() -> None:
               "1 partition; shows the broker without the client limit):")
         room = raw_produce_room(scratch_root)
         rawp = raw_produce(broker, "rawp-1", room, acks=1, seconds=ingest_s)
+        retire_topic(broker, "rawp-1")
         rawp.update(policy=POLICY_NOTE["1"])
         print(f"  1000 B acks=1  : {rawp['mb_s']:7.1f} MB/s {rawp['records_s']:11,.0f} rec/s  "
               f"{fmt_cpu(rawp['cpu'], rawp['bytes'])}")
         rawp_all = raw_produce(broker, "rawp-all", room, acks=-1, seconds=ingest_s)
+        retire_topic(broker, "rawp-all")
         rawp_all.update(policy=POLICY_NOTE["all"])
         print(f"  1000 B acks=all: {rawp_all['mb_s']:7.1f} MB/s {rawp_all['records_s']:11,.0f} rec/s  "
               f"{fmt_cpu(rawp_all['cpu'], rawp_all['bytes'])}")
@@ -873,6 +901,7 @@ def main() -> None:
             for acks in ("1", "all"):
                 r = run_producers(broker, f"os-{value_size}-{acks}", args.partitions, peer_n, value_size, acks,
                                   ingest_s, topic_configs={"logbroker.flush.policy": "os"})
+                retire_topic(broker, f"os-{value_size}-{acks}")
                 r.update(value_size=value_size, acks=acks, producers=peer_n, policy="flush=os")
                 os_ingest.append(r)
                 print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
@@ -1106,17 +1135,20 @@ def kafka_runs(scratch: Path, nproc: int, partitions: int, ingest_s: float, fill
     res: dict[str, Any] = {"version": node.version, "ingest": []}
     try:
         print(f"\n== Apache Kafka {node.version} (pid {kb.pid}, {' '.join(compare_kafka.JVM_OPTS)}, shipped "
-              f"defaults: acks=all answered without fsync) on {kb.bootstrap} ==")
+              f"defaults: acks=all answered without fsync; deleted topics' files removed at once) on {kb.bootstrap} ==")
         warm = run_producers(kb, "warmup", partitions, 1, 1000, "1", 2.0 if quick else 5.0)
+        retire_topic(kb, "warmup")
         print(f"  warm-up (not counted): {warm['mb_s']:.0f} MB/s")
         for value_size in (1000, 100):
             for acks in ("1", "all"):
                 r = run_producers(kb, f"ingest-{value_size}-{acks}", partitions, nproc, value_size, acks, ingest_s)
+                retire_topic(kb, f"ingest-{value_size}-{acks}")
                 r.update(value_size=value_size, acks=acks, producers=nproc, policy="Kafka defaults")
                 res["ingest"].append(r)
                 print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
                       f"{fmt_cpu(r['cpu'], r['bytes'])}")
         rawp = raw_produce(kb, "rawp-1", raw_produce_room(scratch), acks=1, seconds=ingest_s)
+        retire_topic(kb, "rawp-1")
         res["raw_produce"] = rawp
         print(f"  raw producer 1000 B acks=1: {rawp['mb_s']:7.1f} MB/s  {fmt_cpu(rawp['cpu'], rawp['bytes'])}")
         raw_produce(kb, "fetch", fill, acks=1)  # the fetch topic

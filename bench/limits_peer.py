@@ -20,10 +20,11 @@ from harness import MB, CpuMeter, settle_disk
 
 @dataclass
 class PeerBroker:
-    """What the limits runs need of a broker: Kafka port, bootstrap and pid."""
+    """What the limits runs need of a broker: Kafka port, bootstrap, pid and the directory of its logs."""
 
     port: int
     pid: int
+    data_dir: Path
 
     @property
     def bootstrap(self) -> str:
@@ -31,10 +32,13 @@ class PeerBroker:
 
 
 def start_kafka(parent: Path) -> tuple[compare_kafka.KafkaNode, PeerBroker]:
-    node = compare_kafka.KafkaNode(parent)
+    """Kafka with its defaults, except that a deleted topic's files go at once
+    (``log.segment.delete.delay.ms`` 0, where Kafka waits a minute): ``limits.retire_topic`` waits
+    for them, as it does on logbroker, which removes them at once."""
+    node = compare_kafka.KafkaNode(parent, {"log.segment.delete.delay.ms": "0"})
     node.__enter__()
     assert node.pid is not None
-    return node, PeerBroker(node.broker.port, node.pid)
+    return node, PeerBroker(node.broker.port, node.pid, node.broker.data_dir / "kraft-logs")
 
 
 def _tool(main: str, *args: str, timeout: float) -> str:
