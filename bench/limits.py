@@ -619,6 +619,7 @@ def _latency_consumer(bootstrap: str, topic: str, expect: int, seconds: float, r
 def latency(broker: Any, rate: int, seconds: float, linger_ms: float) -> dict[str, Any]:
     topic = "latency"
     create_topic(broker.port, topic, 1)
+    settle_disk()  # an fsync's latency must not include the earlier runs' writeback
     results_p, results_c, go = CTX.Queue(), CTX.Queue(), CTX.Event()
     total = int(rate * seconds)
     cons = CTX.Process(target=_latency_consumer, args=(broker.bootstrap, topic, total, seconds + 30, go, results_c),
