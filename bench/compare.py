@@ -26,9 +26,9 @@ A fresh logbroker (own data directory) serves each run; one Kafka, one NATS and 
 server each serve the whole comparison and each run gets a fresh topic, stream or queue, deleted
 afterwards. Each run starts after ``sync`` (every dirty page written back), so no broker's
 deferred writeback lands in another's run. The broker's CPU seconds (psutil, all threads) from the
-first send until the last message was processed are reported per GB of payload. Runs of all configurations are
-interleaved (round-robin, order rotated each round) so machine drift hits all alike; each figure is
-the median of ``--runs`` runs.
+first send until the last message was processed are reported per GB of payload. Runs of all
+configurations are interleaved (round-robin, order rotated each round) so machine drift hits all
+alike; each figure is the median of ``--runs`` runs.
 
 Per run: producer throughput (first send until every message is acknowledged: flush for Kafka
 clients, the last answer for HTTP, the last confirm; without confirms, until the broker answered

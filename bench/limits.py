@@ -75,6 +75,7 @@ from harness import (
 
 from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.error_codes import ErrorCode
 from segments.batch import HEADER_SIZE, read_header
 from segments.records import RecordInput, build_batch
 
@@ -159,7 +160,12 @@ def retire_topic(broker: Any, topic: str, timeout_s: float = 120.0) -> None:
         c.close()
     err = body["responses"][0]["error_code"]
     if err:
-        print(f"  (deleting {topic} failed with error code {err}; its data stays)")
+        try:
+            name = ErrorCode(err).name
+        except ValueError:
+            name = "an unknown error"
+        print(f"  (deleting {topic} failed with {name} ({err}): its data stays, so the runs after this one "
+              f"write into page cache that was not freed)")
         return
     deadline = time.monotonic() + timeout_s
     while any(Path(broker.data_dir).glob(f"{topic}-*")):
@@ -342,12 +348,18 @@ RAW_LABELS = {
 }
 
 
+def disk_room(scratch: Path, share: float) -> int:
+    """The cap in bytes of a run that writes for a time rather than a size: ``share`` of the free
+    space where it writes, so that a fast disk cannot fill it."""
+    return int(shutil.disk_usage(scratch).free * share)
+
+
 def raw_round(scratch: Path, sendfile_path: Path, seconds: float, cap: int, sustained_s: float) -> dict[str, float]:
     """One round of raw limits. The limits an ingest figure is divided by (the writes, the
     socket-to-file runs) last as long as an ingest run (``sustained_s``) and start, as it does, with
     no dirty pages: a write of a second or less only fills the page cache at memory speed, where an
     ingest run of several seconds reaches the dirty limits and the disk's own pace."""
-    room = int(shutil.disk_usage(scratch).free * 0.3)  # a file written this long must still fit
+    room = disk_room(scratch, 0.3)  # a file written this long must still fit
     return {
         "tcp": raw_tcp(seconds, 8 * cap),
         "write": raw_write(scratch / "raw-write", room, "none", sustained_s),
@@ -479,11 +491,6 @@ def raw_produce(broker: Any, topic: str, total: int, acks: int, window: int = 8,
     return {"records": received * 990, "bytes": received * per_batch_payload, "log_bytes": received * len(batch),
             "seconds": elapsed, "mb_s": received * per_batch_payload / elapsed / MB,
             "records_s": received * 990 / elapsed, "batch_bytes": len(batch), "cpu": cpu}
-
-
-def raw_produce_room(scratch: Path) -> int:
-    """At most this many bytes for a timed raw-producer run (it runs as long as an ingest run)."""
-    return int(shutil.disk_usage(scratch).free * 0.2)
 
 
 # =========================================================================== fetch
@@ -854,7 +861,7 @@ def main() -> None:
                           f"{r['records_s']:11,.0f} rec/s  {fmt_cpu(r['cpu'], r['bytes'])}{ok}")
         print("  raw producer (logbroker's codec, pre-built batches of 990 x 1 KB records, 8 requests in flight, "
               "1 partition; shows the broker without the client limit):")
-        room = raw_produce_room(scratch_root)
+        room = disk_room(scratch_root, 0.2)
         rawp = raw_produce(broker, "rawp-1", room, acks=1, seconds=ingest_s)
         retire_topic(broker, "rawp-1")
         rawp.update(policy=POLICY_NOTE["1"])
@@ -1148,7 +1155,7 @@ def kafka_runs(scratch: Path, nproc: int, partitions: int, ingest_s: float, fill
                 res["ingest"].append(r)
                 print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
                       f"{fmt_cpu(r['cpu'], r['bytes'])}")
-        rawp = raw_produce(kb, "rawp-1", raw_produce_room(scratch), acks=1, seconds=ingest_s)
+        rawp = raw_produce(kb, "rawp-1", disk_room(scratch, 0.2), acks=1, seconds=ingest_s)
         retire_topic(kb, "rawp-1")
         res["raw_produce"] = rawp
         print(f"  raw producer 1000 B acks=1: {rawp['mb_s']:7.1f} MB/s  {fmt_cpu(rawp['cpu'], rawp['bytes'])}")
