@@ -393,6 +393,7 @@ def _producer_worker(idx: int, bootstrap: str, topic: str, value_size: int, acks
     ready.put(idx)
     go.wait(60)
     n = 0
+    c0 = os.times()
     t0 = time.monotonic()
     deadline = t0 + seconds
     while True:
@@ -409,8 +410,11 @@ def _producer_worker(idx: int, bootstrap: str, topic: str, value_size: int, acks
             if time.monotonic() > deadline:
                 break
     left = p.flush(60)
-    results.put({"idx": idx, "records": n, "unflushed": left, "errors": errors[0], "t0": t0,
-                 "t1": time.monotonic()})
+    t1, c1 = time.monotonic(), os.times()
+    # The producer's own CPU (every thread of the process: the produce loop and librdkafka's).
+    cpu_s = c1.user + c1.system - c0.user - c0.system
+    results.put({"idx": idx, "records": n, "unflushed": left, "errors": errors[0], "t0": t0, "t1": t1,
+                 "cpu_s": cpu_s})
 
 
 def run_producers(broker: Any, topic: str, partitions: int, nproc: int, value_size: int, acks: str,
@@ -450,7 +454,8 @@ def run_producers(broker: Any, topic: str, partitions: int, nproc: int, value_si
     nbytes = records * value_size
     return {"records": records, "landed": landed, "errors": sum(o["errors"] for o in outs),
             "unflushed": sum(o["unflushed"] for o in outs), "seconds": elapsed,
-            "mb_s": nbytes / elapsed / MB, "records_s": records / elapsed, "bytes": nbytes, "cpu": cpu}
+            "mb_s": nbytes / elapsed / MB, "records_s": records / elapsed, "bytes": nbytes, "cpu": cpu,
+            "client_cpu_s": sum(o["cpu_s"] for o in outs)}
 
 
 # =========================================================================== raw produce (fill)
@@ -763,6 +768,15 @@ def fmt_cpu(cpu: CpuSample, nbytes: int) -> str:
             f"machine busy {100 * cpu.machine_busy:3.0f}%, load {cpu.load1:.1f}")
 
 
+def client_per_gb(r: dict[str, Any]) -> float:
+    """The producer processes' own CPU seconds per GB they sent (all their threads)."""
+    return float(r["client_cpu_s"] / (r["bytes"] / 1e9)) if r.get("bytes") else float("nan")
+
+
+def fmt_client(r: dict[str, Any]) -> str:
+    return f"; producers {client_per_gb(r):5.2f} s/GB" if "client_cpu_s" in r else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", default=None, help="parent of the temporary data dir (default: system temp)")
@@ -858,7 +872,7 @@ def main() -> None:
                     ok = "" if r["landed"] == r["records"] and not r["errors"] else \
                         f"  !! landed {r['landed']} of {r['records']}, {r['errors']} errors"
                     print(f"  {value_size:>4} B acks={acks:<3} {n} producer(s): {r['mb_s']:7.1f} MB/s "
-                          f"{r['records_s']:11,.0f} rec/s  {fmt_cpu(r['cpu'], r['bytes'])}{ok}")
+                          f"{r['records_s']:11,.0f} rec/s  {fmt_cpu(r['cpu'], r['bytes'])}{fmt_client(r)}{ok}")
         print("  raw producer (logbroker's codec, pre-built batches of 990 x 1 KB records, 8 requests in flight, "
               "1 partition; shows the broker without the client limit):")
         room = disk_room(scratch_root, 0.2)
@@ -913,7 +927,7 @@ def main() -> None:
                 r.update(value_size=value_size, acks=acks, producers=peer_n, policy="flush=os")
                 os_ingest.append(r)
                 print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
-                      f"{fmt_cpu(r['cpu'], r['bytes'])}")
+                      f"{fmt_cpu(r['cpu'], r['bytes'])}{fmt_client(r)}")
         if not args.no_kafka:
             perf["logbroker"] = perf_tools(broker, perf_records)
 
@@ -1018,6 +1032,7 @@ def main() -> None:
     row(" raw producer 1000 B acks=all", rawp_all, "all")
     if len(nprocs) > 1:
         print("  (* the better producer-process count for that figure; used for the targets)")
+    budget = cpu_budget(raw, best)
     fetch_mb = median([f["mb_s"] for f in fetches])
     mid_fetch = sorted(fetches, key=lambda f: f["mb_s"])[len(fetches) // 2]
     print(f"  {'fetch':<40} {'MB/s':>7} {'vs sendfile':>11} {'vs TCP':>7} {'CPU%core':>8} {'CPU s/GB':>8} {'busy':>4}")
@@ -1096,7 +1111,7 @@ def main() -> None:
         res.update(raw_runs=raws, raw_median=raw, ingest=[clean(r) for r in ingest],
                    raw_produce={"acks_1": clean(rawp), "acks_all": clean(rawp_all)},
                    fetch_raw=[clean(f) for f in fetches], fetch_confluent=clean(cf), latency=clean(lat),
-                   summary=rows, fetch_summary=fetch_rows, targets=target_rows, profiles=profiles,
+                   summary=rows, fetch_summary=fetch_rows, targets=target_rows, profiles=profiles, cpu_budget=budget,
                    flush_os_ingest=[clean(r) for r in os_ingest], versus_kafka=versus,
                    cluster=[clean(r) for r in cluster_rows],
                    perf_tools={b: {k: clean(v) for k, v in d.items()} for b, d in perf.items()},
@@ -1154,7 +1169,7 @@ def kafka_runs(scratch: Path, nproc: int, partitions: int, ingest_s: float, fill
                 r.update(value_size=value_size, acks=acks, producers=nproc, policy="Kafka defaults")
                 res["ingest"].append(r)
                 print(f"  {value_size:>4} B acks={acks:<3}: {r['mb_s']:7.1f} MB/s {r['records_s']:11,.0f} rec/s  "
-                      f"{fmt_cpu(r['cpu'], r['bytes'])}")
+                      f"{fmt_cpu(r['cpu'], r['bytes'])}{fmt_client(r)}")
         rawp = raw_produce(kb, "rawp-1", disk_room(scratch, 0.2), acks=1, seconds=ingest_s)
         retire_topic(kb, "rawp-1")
         res["raw_produce"] = rawp
@@ -1180,6 +1195,33 @@ def kafka_runs(scratch: Path, nproc: int, partitions: int, ingest_s: float, fill
     finally:
         node.__exit__(None, None, None)
     return res
+
+
+def cpu_budget(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """What 1 KB ingest costs per GB on this machine (broker, producers, the whole machine), and the
+    ceilings that follow: all cores at the broker's and the producers' cost, and all cores given to
+    the producers alone (a broker that cost nothing). Printed and returned."""
+    cores = os.cpu_count() or 1
+    out = []
+    for acks in ("1", "all"):
+        r = best.get((1000, acks))
+        if r is None or "client_cpu_s" not in r:
+            continue
+        limit = raw["write"] if acks == "1" else raw["write_gfsync"]
+        cpu: CpuSample = r["cpu"]
+        gb = r["bytes"] / 1e9
+        broker, client = cpu.per_gb(r["bytes"]), client_per_gb(r)
+        machine = cpu.machine_busy * cores * cpu.wall_s / gb
+        both = cores / (broker + client) * 1000
+        feed = cores / client * 1000
+        print(f"  CPU per GB of 1 KB ingest, acks={acks} (best run): broker {broker:.2f} + producers {client:.2f} = "
+              f"{broker + client:.2f} s (the whole machine {machine:.2f}); {cores} cores at that cost carry at most "
+              f"{both:,.0f} MB/s = {both / limit:.0%} of the {'raw write' if acks == '1' else 'write+fsync loop'}; "
+              f"the producers alone on every core (a broker that cost nothing) {feed:,.0f} MB/s = {feed / limit:.0%}")
+        out.append({"acks": acks, "cores": cores, "broker_cpu_s_per_gb": broker, "producers_cpu_s_per_gb": client,
+                    "machine_cpu_s_per_gb": machine, "ceiling_mb_s": both, "ceiling_vs_limit": both / limit,
+                    "producers_alone_mb_s": feed, "producers_alone_vs_limit": feed / limit})
+    return out
 
 
 def kafka_table(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any]], rawp: dict[str, Any],
