@@ -70,6 +70,7 @@ from harness import (
     median,
     percentile,
     settle_disk,
+    settle_fsync,
     spread,
 )
 
@@ -632,6 +633,8 @@ def latency(broker: Any, rate: int, seconds: float, linger_ms: float) -> dict[st
     topic = "latency"
     create_topic(broker.port, topic, 1)
     settle_disk()  # an fsync's latency must not include the earlier runs' writeback
+    waited, slowest = settle_fsync(broker.data_dir)  # nor the stalls that follow their deletions
+    print(f"  (fsyncs in the data directory calm after {waited:.1f} s; slowest while waiting {slowest:.0f} ms)")
     results_p, results_c, go = CTX.Queue(), CTX.Queue(), CTX.Event()
     total = int(rate * seconds)
     cons = CTX.Process(target=_latency_consumer, args=(broker.bootstrap, topic, total, seconds + 30, go, results_c),
@@ -656,7 +659,8 @@ def latency(broker: Any, rate: int, seconds: float, linger_ms: float) -> dict[st
     ms = sorted(x / 1e6 for x in lat[skip:])
     return {"sent": pout["sent"], "received": len(lat), "measured": len(ms), "rate": rate,
             "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99), "p999_ms": percentile(ms, 99.9),
-            "max_ms": ms[-1] if ms else float("nan"), "cpu": cpu,
+            "max_ms": ms[-1] if ms else float("nan"), "cpu": cpu, "fsync_settle_s": waited,
+            "fsync_settle_slowest_ms": slowest,
             "mb_s": pout["sent"] * 1000 / pout["seconds"] / MB}
 
 
