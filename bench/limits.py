@@ -312,16 +312,17 @@ def raw_sendfile(path: Path) -> float:
     return _with_receiver(send)
 
 
-def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float) -> float:
+def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float, cpu: list[float] | None = None) -> float:
     """1 MiB ``os.write`` calls; ``fsync``: "none", "each" (after every chunk) or "group" (a second
-    thread fsyncs in a loop while the writer writes: the group-commit pattern, the limit for acks=all)."""
+    thread fsyncs in a loop while the writer writes: the group-commit pattern, the limit for acks=all).
+    ``cpu``: gets the writing thread's CPU seconds per GB written (the copy into the page cache)."""
     chunk = os.urandom(MiB)
     settle_disk()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     written = 0
     syncer = FsyncLoop(fd)
     try:
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.thread_time()
         if fsync == "group":
             syncer.start()
         while written < cap_bytes and time.perf_counter() - start < seconds:
@@ -330,6 +331,8 @@ def raw_write(path: Path, cap_bytes: int, fsync: str, seconds: float) -> float:
                 os.fsync(fd)
         syncer.stop()
         elapsed = time.perf_counter() - start
+        if cpu is not None and written:
+            cpu.append((time.thread_time() - cpu0) / (written / 1e9))
     finally:
         syncer.stop()
         os.close(fd)
@@ -355,15 +358,17 @@ def disk_room(scratch: Path, share: float) -> int:
     return int(shutil.disk_usage(scratch).free * share)
 
 
-def raw_round(scratch: Path, sendfile_path: Path, seconds: float, cap: int, sustained_s: float) -> dict[str, float]:
+def raw_round(scratch: Path, sendfile_path: Path, seconds: float, cap: int, sustained_s: float,
+              write_cpu: list[float]) -> dict[str, float]:
     """One round of raw limits. The limits an ingest figure is divided by (the writes, the
     socket-to-file runs) last as long as an ingest run (``sustained_s``) and start, as it does, with
     no dirty pages: a write of a second or less only fills the page cache at memory speed, where an
-    ingest run of several seconds reaches the dirty limits and the disk's own pace."""
+    ingest run of several seconds reaches the dirty limits and the disk's own pace. ``write_cpu``
+    gets the plain write's CPU seconds per GB."""
     room = disk_room(scratch, 0.3)  # a file written this long must still fit
     return {
         "tcp": raw_tcp(seconds, 8 * cap),
-        "write": raw_write(scratch / "raw-write", room, "none", sustained_s),
+        "write": raw_write(scratch / "raw-write", room, "none", sustained_s, write_cpu),
         "write_gfsync": raw_write(scratch / "raw-write-gfsync", room, "group", sustained_s),
         "write_fsync": raw_write(scratch / "raw-write-fsync", cap, "each", seconds),
         "tcp_write": raw_tcp(sustained_s, room, scratch / "raw-tcp-write"),
@@ -838,6 +843,7 @@ def main() -> None:
     perf_records = 50_000 if quick else 500_000
     broker = Broker(scratch_root / "data")
     raws: dict[str, list[float]] = {k: [] for k in RAW_KEYS}
+    write_cpu: list[float] = []  # the plain raw write's CPU s/GB, per round
     profiles: dict[str, Any] = {}
     try:
         sendfile_path = scratch_root / "sendfile.bin"
@@ -849,7 +855,7 @@ def main() -> None:
             os.fsync(f.fileno())  # no dirty pages left to slow the raw write runs
 
         def do_raw_round(label: str) -> None:
-            r = raw_round(scratch_root, sendfile_path, raw_s, raw_cap, ingest_s)
+            r = raw_round(scratch_root, sendfile_path, raw_s, raw_cap, ingest_s, write_cpu)
             for k, v in r.items():
                 raws[k].append(v)
             print(f"  raw round {label}: " + ", ".join(f"{k} {v:,.0f}" for k, v in r.items()) + f" MB/s "
@@ -1004,6 +1010,9 @@ def main() -> None:
     for k in RAW_KEYS:
         print(f"  raw {RAW_LABELS[k]:<42} {raw[k]:8,.0f} MB/s  (runs: "
               f"{', '.join(f'{v:,.0f}' for v in raws[k])}; spread {spread(raws[k]):.0%})")
+        if k == "write":
+            print(f"      its writing thread: {median(write_cpu):.2f} CPU s/GB (runs: "
+                  f"{', '.join(f'{v:.2f}' for v in write_cpu)})")
     print("  ingest vs: TCP = loopback TCP; write = write without fsync (acks=1) or with the fsync-loop thread "
           "(acks=all); sock>file = loopback TCP received into a file (without / with the fsync loop)")
     print(f"  {'figure':<40} {'MB/s':>7} {'records/s':>11} {'vs TCP':>7} {'vs write':>8} {'sock>file':>9} "
@@ -1036,7 +1045,7 @@ def main() -> None:
     row(" raw producer 1000 B acks=all", rawp_all, "all")
     if len(nprocs) > 1:
         print("  (* the better producer-process count for that figure; used for the targets)")
-    budget = cpu_budget(raw, best)
+    budget = cpu_budget(raw, best, median(write_cpu))
     fetch_mb = median([f["mb_s"] for f in fetches])
     mid_fetch = sorted(fetches, key=lambda f: f["mb_s"])[len(fetches) // 2]
     print(f"  {'fetch':<40} {'MB/s':>7} {'vs sendfile':>11} {'vs TCP':>7} {'CPU%core':>8} {'CPU s/GB':>8} {'busy':>4}")
@@ -1112,7 +1121,7 @@ def main() -> None:
                        machine_busy=cpu.machine_busy, load1=cpu.load1)
             return out
 
-        res.update(raw_runs=raws, raw_median=raw, ingest=[clean(r) for r in ingest],
+        res.update(raw_runs=raws, raw_median=raw, raw_write_cpu_s_per_gb=write_cpu, ingest=[clean(r) for r in ingest],
                    raw_produce={"acks_1": clean(rawp), "acks_all": clean(rawp_all)},
                    fetch_raw=[clean(f) for f in fetches], fetch_confluent=clean(cf), latency=clean(lat),
                    summary=rows, fetch_summary=fetch_rows, targets=target_rows, profiles=profiles, cpu_budget=budget,
@@ -1201,10 +1210,12 @@ def kafka_runs(scratch: Path, nproc: int, partitions: int, ingest_s: float, fill
     return res
 
 
-def cpu_budget(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any]]) -> list[dict[str, Any]]:
+def cpu_budget(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any]],
+               copy_s_per_gb: float) -> list[dict[str, Any]]:
     """What 1 KB ingest costs per GB on this machine (broker, producers, the whole machine), and the
-    ceilings that follow: all cores at the broker's and the producers' cost, and all cores given to
-    the producers alone (a broker that cost nothing). Printed and returned."""
+    ceilings that follow for all cores: at the broker's and the producers' cost, and at the least any
+    broker could cost, the raw write's own copy into the page cache (``copy_s_per_gb``), beside the
+    producers' cost. Printed and returned."""
     cores = os.cpu_count() or 1
     out = []
     for acks in ("1", "all"):
@@ -1217,14 +1228,16 @@ def cpu_budget(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any]
         broker, client = cpu.per_gb(r["bytes"]), client_per_gb(r)
         machine = cpu.machine_busy * cores * cpu.wall_s / gb
         both = cores / (broker + client) * 1000
-        feed = cores / client * 1000
+        floor = cores / (copy_s_per_gb + client) * 1000
         print(f"  CPU per GB of 1 KB ingest, acks={acks} (best run): broker {broker:.2f} + producers {client:.2f} = "
               f"{broker + client:.2f} s (the whole machine {machine:.2f}); {cores} cores at that cost carry at most "
               f"{both:,.0f} MB/s = {both / limit:.0%} of the {'raw write' if acks == '1' else 'write+fsync loop'}; "
-              f"the producers alone on every core (a broker that cost nothing) {feed:,.0f} MB/s = {feed / limit:.0%}")
+              f"a broker costing only the raw write's copy ({copy_s_per_gb:.2f} s/GB) beside these producers "
+              f"{floor:,.0f} MB/s = {floor / limit:.0%}")
         out.append({"acks": acks, "cores": cores, "broker_cpu_s_per_gb": broker, "producers_cpu_s_per_gb": client,
                     "machine_cpu_s_per_gb": machine, "ceiling_mb_s": both, "ceiling_vs_limit": both / limit,
-                    "producers_alone_mb_s": feed, "producers_alone_vs_limit": feed / limit})
+                    "raw_write_cpu_s_per_gb": copy_s_per_gb, "copy_only_mb_s": floor,
+                    "copy_only_vs_limit": floor / limit})
     return out
 
 
