@@ -83,14 +83,15 @@ def settle_disk() -> None:
 
 
 def settle_fsync(directory: Path, calm_s: float = 5.0, slow_ms: float = 30.0,
-                 limit_s: float = 60.0) -> tuple[float, float]:
-    """Wait until small fsyncs in ``directory`` have run ``calm_s`` seconds without one slower than
-    ``slow_ms`` (at most ``limit_s``); return the seconds waited and the slowest fsync seen (ms).
+                 limit_s: float = 60.0) -> tuple[float, float, bool]:
+    """Wait until fsyncs of 4 KiB appends in ``directory`` have run ``calm_s`` seconds without one
+    slower than ``slow_ms``, or ``limit_s`` has passed (checked between fsyncs); return the seconds
+    waited, the slowest fsync seen (ms) and whether they calmed down.
 
     For runs whose figure includes fsyncs (the latency run at a fixed rate). Some machines' fsyncs
     stall long after files were deleted, not written: on this project's build VM (ext4 mounted with
-    ``discard``) 10,000-byte fsyncs took up to 0.23 s every 2-2.5 s for 10-15 s after 3 GB of files
-    were deleted, and none passed 20 ms in 12 s without the deletion. A latency run started then
+    ``discard``) fsyncs of 10,000-byte appends took up to 0.23 s every 2-2.5 s for 10-15 s after 3 GB
+    of files were deleted, and none passed 20 ms in 12 s without the deletion. A latency run started then
     measures the earlier runs' deletions, not the broker; a broker that never fsyncs does not see them.
     """
     probe = directory / ".settle-fsync"
@@ -101,8 +102,10 @@ def settle_fsync(directory: Path, calm_s: float = 5.0, slow_ms: float = 30.0,
     try:
         while True:
             now = time.monotonic()
-            if now - calm_since >= calm_s or now - start >= limit_s:
-                return now - start, slowest
+            if now - calm_since >= calm_s:
+                return now - start, slowest, True
+            if now - start >= limit_s:
+                return now - start, slowest, False
             os.write(fd, block)
             t0 = time.perf_counter()
             os.fsync(fd)
