@@ -790,7 +790,7 @@ def client_per_gb(r: dict[str, Any]) -> float:
 
 
 def fmt_client(r: dict[str, Any]) -> str:
-    return f"; producers {client_per_gb(r):5.2f} s/GB" if "client_cpu_s" in r else ""
+    return f"; producers {client_per_gb(r):5.2f} s/GB"
 
 
 def main() -> None:
@@ -1229,14 +1229,14 @@ def cpu_budget(raw: dict[str, float], best: dict[tuple[int, str], dict[str, Any]
     for acks in ("1", "all"):
         r = best.get((1000, acks))
         limit = raw["write"] if acks == "1" else raw["write_gfsync"]
-        if r is None or "client_cpu_s" not in r or not r["bytes"] or not limit:
+        if r is None or not r["bytes"] or not limit:
             continue
         cpu: CpuSample = r["cpu"]
         gb = r["bytes"] / 1e9
         broker, client = cpu.per_gb(r["bytes"]), client_per_gb(r)
         machine = cpu.machine_busy * cores * cpu.wall_s / gb
         both = cores / (broker + client) * 1000
-        whole = cores / machine * 1000
+        whole = cores / machine * 1000 if machine else float("nan")
         limit_name = "raw write" if acks == "1" else "write+fsync loop"
         print(f"  CPU per GB of 1 KB ingest, acks={acks} (best run): broker {broker:.2f} + producers {client:.2f} = "
               f"{broker + client:.2f} s (the whole machine {machine:.2f}); {cores} cores at the broker's and the "
