@@ -160,10 +160,12 @@ def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             shared.assigned[idx] = len(assigned)
 
     if spec.group:
-        # Metadata first: kafka-python 3.0.12 can drop a rejoin that a leader's first, metadata-less
-        # assignment leads to (docs/COMPATIBILITY.md), leaving a consumer without partitions.
+        # Metadata before and after subscribe: kafka-python 3.0.12 can drop a rejoin that a leader's
+        # first assignment leads to when it was made without the topic's metadata or against the
+        # coordinator's empty first snapshot (docs/COMPATIBILITY.md), leaving a consumer stuck.
         c.partitions_for_topic(spec.topic)
         c.subscribe([spec.topic], listener=Listener())
+        c.topics()
     else:
         c.assign([TopicPartition(spec.topic, idx % spec.partitions)])
         shared.assigned[idx] = 1

@@ -214,7 +214,7 @@ def test_four_members_share_eight_partitions_exactly_once(broker_factory, tmp_pa
 
 @pytest.mark.slow
 def test_killed_member_partitions_move_and_group_resumes(broker_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    broker = broker_factory(**FAST)
+    broker = broker_factory(log_level=os.environ.get(BROKER_LOG_ENV), **FAST)
     create_topic(broker, "moves")
     first = produce(broker.bootstrap, "moves", 10_000)
     workers = Workers(broker, "moves", "movers", tmp_path)
