@@ -148,6 +148,8 @@ def kafka_python_producer(spec: RunSpec, shared: Shared) -> None:
 def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
     from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
+    from logbroker.tools.clients import subscribe_group
+
     tally = Tally(idx, shared)
     c = KafkaConsumer(bootstrap_servers=spec.bootstrap, group_id=f"{spec.topic}-group", auto_offset_reset="earliest",
                       enable_auto_commit=True)
@@ -160,12 +162,7 @@ def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
             shared.assigned[idx] = len(assigned)
 
     if spec.group:
-        # Metadata before and after subscribe: kafka-python 3.0.12 can drop a rejoin that a leader's
-        # first assignment leads to when it was made without the topic's metadata or against the
-        # coordinator's empty first snapshot (docs/COMPATIBILITY.md), leaving a consumer stuck.
-        c.partitions_for_topic(spec.topic)
-        c.subscribe([spec.topic], listener=Listener())
-        c.topics()
+        subscribe_group(c, [spec.topic], Listener())
     else:
         c.assign([TopicPartition(spec.topic, idx % spec.partitions)])
         shared.assigned[idx] = 1

@@ -8,7 +8,7 @@ line and exit status 1 instead of a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +98,23 @@ def producer(settings: ClientSettings, **config: Any) -> KafkaProducer:
 def consumer(settings: ClientSettings, **config: Any) -> KafkaConsumer:
     with _bootstrapping(settings):
         return KafkaConsumer(**settings.common(), **config)
+
+
+def subscribe_group(consumer: KafkaConsumer, topics: Sequence[str], listener: Any = None) -> None:
+    """Subscribe ``consumer`` to ``topics`` so that its first group assignment is not followed by a
+    rejoin that kafka-python 3.0.12 can drop (docs/COMPATIBILITY.md; Apache Kafka shows it alike).
+
+    The client's group leader assigns from its metadata cache, so the topics are fetched first: a
+    topic it has not fetched would get no partitions. Its coordinator takes a metadata snapshot when
+    the consumer is built, before any subscription, and renews it only on a metadata answer that
+    arrives after ``subscribe``; a leader that assigned against the empty one rejoins once the answer
+    comes, so one more fetch follows ``subscribe``. A dropped rejoin leaves the member without
+    heartbeats until the coordinator expires it.
+    """
+    for topic in topics:
+        consumer.partitions_for_topic(topic)
+    consumer.subscribe(list(topics), listener=listener)
+    consumer.topics()
 
 
 def topic_partitions(admin: KafkaAdminClient, topic: str) -> list[int]:

@@ -138,16 +138,7 @@ class ConsoleConsumer:
                 if opts.pattern is not None:
                     consumer.subscribe(pattern=rf"(?:{opts.pattern})\Z")
                 else:
-                    # kafka-python's group leader assigns from its own metadata cache and assigns nothing
-                    # for a topic it has not fetched yet ("No partition metadata"), leaving the member
-                    # idle; fetching the topics first closes that window. Its coordinator's metadata
-                    # snapshot is renewed only by a metadata answer after subscribe; a first assignment
-                    # made against the empty one leads to a rejoin the client can drop
-                    # (docs/COMPATIBILITY.md), so one more fetch follows subscribe.
-                    for topic in topics:
-                        consumer.partitions_for_topic(topic)
-                    consumer.subscribe(topics=list(topics))
-                    consumer.topics()
+                    clients.subscribe_group(consumer, list(topics))
                 return
             assigned = [TopicPartition(t, p) for t, ps in topics.items() for p in ps]
             consumer.assign(assigned)
