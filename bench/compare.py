@@ -6,6 +6,8 @@ Configurations (each broker started here on 127.0.0.1 with its own temporary dat
   linger 5 ms, records spread round-robin over a 4-partition topic; four consumer processes in one
   consumer group (``--assign``: each consumer assign()s one partition instead); ``confluent-os``: the
   same on a topic with ``logbroker.flush.policy=os`` (no fsync before the answer, as Kafka);
+  ``confluent-flush1`` (asked for by name only): the default policy on a broker with
+  ``logbroker.flush.threads=1`` (the partitions' fsyncs one after the other instead of four at once);
 - Apache Kafka 4.1.1 (``compare_kafka``: single-node KRaft, Kafka's shipped JVM options with a 1 GB heap
   and its defaults) with the same two clients and settings, one broker for the whole comparison, a fresh
   topic per run, one untimed warm-up run per configuration first;
@@ -88,9 +90,12 @@ APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
 SPLIT_KEYS = ("to_append_p50_ms", "to_append_p99_ms", "after_append_p50_ms", "after_append_p99_ms")
 GOALS = {"confluent": 20.0, "kafka-python": 3.0}  # x RabbitMQ's best configuration, end-to-end
 # logbroker configuration -> the Apache Kafka one with the same client; goal: end-to-end >= 1.0x, p99 no worse.
-KAFKA_PEERS = {"confluent": "kafka-confluent", "confluent-os": "kafka-confluent",
+KAFKA_PEERS = {"confluent": "kafka-confluent", "confluent-os": "kafka-confluent", "confluent-flush1": "kafka-confluent",
+               "confluent-flush2": "kafka-confluent", "kafka-python-flush1": "kafka-python-kafka",
+               "kafka-python-flush2": "kafka-python-kafka",
                "kafka-python": "kafka-python-kafka", "kafka-python-os": "kafka-python-kafka"}
-EXTRA_CONFIGS = ("kafka-python-os",)  # asked for by name only: not in the default (17-minute) comparison
+EXTRA_CONFIGS = ("kafka-python-os", "confluent-flush1", "confluent-flush2", "kafka-python-flush1",
+                 "kafka-python-flush2")  # asked for by name only: not in the default (17-minute) comparison
 KAFKA_GOALS = ("confluent", "confluent-os")
 
 
@@ -104,6 +109,7 @@ class Config:
     confirms: bool = False
     flush: str = ""  # logbroker: topic config logbroker.flush.policy ("" = the default, group commit)
     partitions: int = PARTITIONS  # of the topic (Kafka brokers); a share group is measured on one
+    broker_properties: tuple[tuple[str, str], ...] = ()  # logbroker: properties of this configuration's broker
 
 
 CONFIGS = {c.key: c for c in (
@@ -111,9 +117,17 @@ CONFIGS = {c.key: c for c in (
     Config("confluent-share", "logbroker + confluent-kafka share group, 1 partition", "logbroker", "confluent-share",
            partitions=1),
     Config("confluent-os", "logbroker (flush os) + confluent-kafka", "logbroker", "confluent", flush="os"),
+    Config("confluent-flush1", "logbroker (1 flush thread) + confluent-kafka", "logbroker", "confluent",
+           broker_properties=(("logbroker.flush.threads", "1"),)),
+    Config("confluent-flush2", "logbroker (2 flush threads) + confluent-kafka", "logbroker", "confluent",
+           broker_properties=(("logbroker.flush.threads", "2"),)),
     Config("kafka-confluent", "Apache Kafka + confluent-kafka", "kafka", "confluent"),
     Config("kafka-python", "logbroker + kafka-python", "logbroker", "kafka-python"),
     Config("kafka-python-os", "logbroker (flush os) + kafka-python", "logbroker", "kafka-python", flush="os"),
+    Config("kafka-python-flush1", "logbroker (1 flush thread) + kafka-python", "logbroker", "kafka-python",
+           broker_properties=(("logbroker.flush.threads", "1"),)),
+    Config("kafka-python-flush2", "logbroker (2 flush threads) + kafka-python", "logbroker", "kafka-python",
+           broker_properties=(("logbroker.flush.threads", "2"),)),
     Config("kafka-python-kafka", "Apache Kafka + kafka-python", "kafka", "kafka-python"),
     Config("http", "logbroker + HTTP API", "logbroker", "http"),
     Config("nats", "NATS JetStream work queue", "nats", "nats"),
@@ -147,7 +161,8 @@ def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.Rabbi
     if cfg.broker == "logbroker":
         data = workdir / topic
         log_path = workdir / f"{topic}.log"
-        broker = Broker(data_dir=data, log_path=log_path, overrides={**BROKER_OVERRIDES, **EXTRA_OVERRIDES})
+        overrides = {**BROKER_OVERRIDES, **dict(cfg.broker_properties), **EXTRA_OVERRIDES}
+        broker = Broker(data_dir=data, log_path=log_path, overrides=overrides)
         try:
             broker.start()
         except RuntimeError as exc:
