@@ -29,8 +29,9 @@ server each serve the whole comparison and each run gets a fresh topic, stream o
 afterwards. Each run starts after ``sync`` (every dirty page written back), so no broker's
 deferred writeback lands in another's run. The broker's CPU seconds (psutil, all threads) from the
 first send until the last message was processed are reported per GB of payload. Runs of all
-configurations are interleaved (round-robin, order rotated each round) so machine drift hits all
-alike; each figure is the median of ``--runs`` runs.
+configurations are interleaved (a new order each round and size, shuffled with a fixed seed) so
+machine drift hits all alike, and no configuration always follows the same one; each figure is the
+median of ``--runs`` runs.
 
 Per run: producer throughput (first send until every message is acknowledged: flush for Kafka
 clients, the last answer for HTTP, the last confirm; without confirms, until the broker answered
@@ -56,6 +57,7 @@ import multiprocessing as mp
 import os
 import platform
 import queue
+import random
 import shutil
 import signal
 import subprocess
@@ -135,6 +137,16 @@ CONFIGS = {c.key: c for c in (
     Config("rabbit-confirms", "RabbitMQ persistent + confirms", "rabbit", "rabbit", confirms=True),
     Config("rabbit-transient", "RabbitMQ transient", "rabbit", "rabbit", persistent=False),
 )}
+
+
+def _round_order(configs: list[Config], round_no: int, size: int) -> list[Config]:
+    """The configurations in this round's order for this size: shuffled with a seed made of the two, so
+    a rerun repeats it. A rotation kept every configuration behind the same neighbour in every round,
+    so whatever one run leaves behind (its clients exiting, the kernel's writeback) always fell on the
+    same next configuration."""
+    order = list(configs)
+    random.Random(f"compare-{round_no}-{size}").shuffle(order)
+    return order
 
 
 # ====================================================================================== one run
@@ -680,9 +692,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 f"{args.runs} skipped")
                 print(failures[-1])
                 break
-            for si, size in enumerate(args.sizes):
-                shift = (round_no + si) % len(configs)
-                for cfg in configs[shift:] + configs[:shift]:
+            for size in args.sizes:
+                for cfg in _round_order(configs, round_no, size):
                     try:
                         r = run_once(cfg, size, args.messages, round_no, workdir, rabbit, kafka, nats, not args.assign,
                                      args.run_timeout)
@@ -818,7 +829,8 @@ End-to-end throughput runs from the first send until the last message is process
 processing time minus send time under full load, so it is mostly time spent in the backlog when the
 producer outruns the consumers. Median of {max((r["runs"] for r in rows), default=0)} run(s) (of {args.runs}
 asked); the runs of all configurations are
-interleaved (order rotated each round), and each starts after `sync`, so the pages a broker left for
+interleaved (a new shuffled order each round and size, so no configuration always follows the same
+one), and each starts after `sync`, so the pages a broker left for
 the kernel to write back are not written during another broker's run.
 
 - logbroker + Kafka clients: acks=all, linger 5 ms (kafka-python batch 128 KiB; librdkafka defaults
