@@ -8,6 +8,8 @@ Configurations (each broker started here on 127.0.0.1 with its own temporary dat
   same on a topic with ``logbroker.flush.policy=os`` (no fsync before the answer, as Kafka);
   ``confluent-flush1`` (asked for by name only): the default policy on a broker with
   ``logbroker.flush.threads=1`` (the partitions' fsyncs one after the other instead of four at once);
+  ``confluent-shared`` (by name only): one logbroker serves all its runs, a fresh topic per run, as
+  the Apache Kafka node does (every other logbroker configuration starts a fresh broker per run);
 - Apache Kafka 4.1.1 (``compare_kafka``: single-node KRaft, Kafka's shipped JVM options with a 1 GB heap
   and its defaults) with the same two clients and settings, one broker for the whole comparison, a fresh
   topic per run, one untimed warm-up run per configuration first;
@@ -94,10 +96,12 @@ GOALS = {"confluent": 20.0, "kafka-python": 3.0}  # x RabbitMQ's best configurat
 # logbroker configuration -> the Apache Kafka one with the same client; goal: end-to-end >= 1.0x, p99 no worse.
 KAFKA_PEERS = {"confluent": "kafka-confluent", "confluent-os": "kafka-confluent", "confluent-flush1": "kafka-confluent",
                "confluent-flush2": "kafka-confluent", "kafka-python-flush1": "kafka-python-kafka",
+               "confluent-shared": "kafka-confluent",
                "kafka-python-flush2": "kafka-python-kafka",
                "kafka-python": "kafka-python-kafka", "kafka-python-os": "kafka-python-kafka"}
+# Asked for by name only: not in the default comparison.
 EXTRA_CONFIGS = ("kafka-python-os", "confluent-flush1", "confluent-flush2", "kafka-python-flush1",
-                 "kafka-python-flush2")  # asked for by name only: not in the default (17-minute) comparison
+                 "kafka-python-flush2", "confluent-shared")
 KAFKA_GOALS = ("confluent", "confluent-os")
 
 
@@ -112,6 +116,7 @@ class Config:
     flush: str = ""  # logbroker: topic config logbroker.flush.policy ("" = the default, group commit)
     partitions: int = PARTITIONS  # of the topic (Kafka brokers); a share group is measured on one
     broker_properties: tuple[tuple[str, str], ...] = ()  # logbroker: properties of this configuration's broker
+    shared: bool = False  # logbroker: one broker for the whole comparison (a fresh topic per run), as Kafka
 
 
 CONFIGS = {c.key: c for c in (
@@ -121,6 +126,8 @@ CONFIGS = {c.key: c for c in (
     Config("confluent-os", "logbroker (flush os) + confluent-kafka", "logbroker", "confluent", flush="os"),
     Config("confluent-flush1", "logbroker (1 flush thread) + confluent-kafka", "logbroker", "confluent",
            broker_properties=(("logbroker.flush.threads", "1"),)),
+    Config("confluent-shared", "logbroker (one broker for the comparison) + confluent-kafka", "logbroker",
+           "confluent", shared=True),
     Config("confluent-flush2", "logbroker (2 flush threads) + confluent-kafka", "logbroker", "confluent",
            broker_properties=(("logbroker.flush.threads", "2"),)),
     Config("kafka-confluent", "Apache Kafka + confluent-kafka", "kafka", "confluent"),
@@ -164,13 +171,55 @@ def _create_topic(bootstrap: str, topic: str, config: dict[str, str] | None = No
     futures[topic].result(timeout=30)
 
 
+_SHARED: dict[tuple[tuple[str, str], ...], Broker] = {}  # the shared logbrokers, by their broker properties
+
+
+def _shared_logbroker(cfg: Config, workdir: Path) -> Broker:
+    """The logbroker that serves every run of configurations with ``shared`` and these properties,
+    started on first use and stopped by ``_stop_shared`` when the comparison ends."""
+    broker = _SHARED.get(cfg.broker_properties)
+    if broker is None:
+        name = f"shared-{len(_SHARED)}"
+        overrides = {**BROKER_OVERRIDES, **dict(cfg.broker_properties), **EXTRA_OVERRIDES}
+        broker = Broker(data_dir=workdir / name, log_path=workdir / f"{name}.log", overrides=overrides)
+        try:
+            broker.start()
+        except RuntimeError as exc:
+            raise RunFailed(f"logbroker did not start ({exc})") from None
+        _SHARED[cfg.broker_properties] = broker
+    return broker
+
+
+def _stop_shared() -> None:
+    while _SHARED:
+        _, broker = _SHARED.popitem()
+        broker.stop()
+        shutil.rmtree(broker.data_dir, ignore_errors=True)
+
+
+def _delete_topic(bootstrap: str, topic: str) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    admin.delete_topics([topic], operation_timeout=15, request_timeout=15)[topic].result(timeout=30)
+
+
 @contextmanager
 def _target(cfg: Config, topic: str, workdir: Path, rabbit: compare_rabbit.RabbitNode | None,
             kafka: compare_kafka.KafkaNode | None, nats: compare_nats.NatsNode | None,
             base: drivers.RunSpec) -> Iterator[tuple[drivers.RunSpec, int | None]]:
     """The broker side of one run and the broker's pid: a fresh logbroker with a 4-partition topic,
     a fresh 4-partition topic on the Apache Kafka node, or a fresh queue."""
-    if cfg.broker == "logbroker":
+    if cfg.broker == "logbroker" and cfg.shared:
+        shared = _shared_logbroker(cfg, workdir)
+        flush = {"logbroker.flush.policy": cfg.flush} if cfg.flush else {}
+        _create_topic(shared.bootstrap, topic, {**TOPIC_CONFIGS, **flush}, cfg.partitions)
+        try:
+            yield (drivers.RunSpec(**{**asdict(base), "bootstrap": shared.bootstrap, "http_port": shared.http_port}),
+                   shared.pid)
+        finally:
+            _delete_topic(shared.bootstrap, topic)
+    elif cfg.broker == "logbroker":
         data = workdir / topic
         log_path = workdir / f"{topic}.log"
         overrides = {**BROKER_OVERRIDES, **dict(cfg.broker_properties), **EXTRA_OVERRIDES}
@@ -623,6 +672,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.messages:,} messages x sizes {args.sizes} x {len(configs)} configurations x {args.runs} runs; "
           f"Kafka consumers: {'assign() one partition each' if args.assign else 'one consumer group'}")
     with ExitStack() as stack:
+        stack.callback(_stop_shared)
         workdir = Path(tempfile.mkdtemp(prefix="compare-", dir=args.dir))
         stack.callback(shutil.rmtree, workdir, True)
         rabbit: compare_rabbit.RabbitNode | None = None
@@ -676,10 +726,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 configs = [c for c in configs if c.broker != "nats"]
         runs: list[dict[str, Any]] = []
         failures: list[str] = []
-        if kafka is not None:
+        if kafka is not None or any(c.shared for c in configs):
             # The JVM compiles its hot paths during the first runs: one untimed run per Kafka configuration
-            # (5,000 messages) so that the measured runs see a warmed-up broker, as a long-running one would be.
-            for cfg in (c for c in configs if c.broker == "kafka"):
+            # (5,000 messages) so that the measured runs see a warmed-up broker, as a long-running one would be;
+            # a shared logbroker gets one too, so both long-lived brokers start their measured runs alike.
+            for cfg in (c for c in configs if c.broker == "kafka" or c.shared):
                 try:
                     run_once(cfg, args.sizes[0], 5_000, -1, workdir, rabbit, kafka, nats, not args.assign,
                              args.run_timeout)
