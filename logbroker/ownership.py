@@ -27,12 +27,16 @@ class BrokerEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class PartitionView:
-    """What Metadata tells clients of one partition (leader -1: offline)."""
+    """What Metadata tells clients of one partition (leader -1: offline). ``known`` False: this broker
+    has the partition's assignment but not yet its first state (leader, epoch, ISR), as for a partition
+    created a moment ago; Metadata leaves such a partition out, as a Kafka broker does until the
+    controller's first word on it arrives."""
 
     leader: int
     leader_epoch: int
     replicas: tuple[int, ...]
     isr: tuple[int, ...]
+    known: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1038,7 +1038,7 @@ class ClusterNode:
             return None
         held = self.states.get((topic, partition))
         if held is None:
-            return PartitionView(-1, -1, assignment.replicas[partition], ())
+            return PartitionView(-1, -1, assignment.replicas[partition], (), known=False)
         state = held[0]
         return PartitionView(state.leader, state.leader_epoch, assignment.replicas[partition], state.isr)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from logbroker.kafka import codec
@@ -93,3 +94,38 @@ def wait_for_leaders(c: RawClient, topic: str, partitions: int, timeout_s: float
                 return
         assert time.monotonic() < deadline, f"no leaders for {topic}: {meta['topics'][0]}"
         time.sleep(0.05)
+
+
+@dataclass
+class AfterCreate:
+    """What Metadata said of a topic in the moments after its CreateTopics answer."""
+
+    answers: int = 0
+    first_complete: bool = False  # the first answer listed every partition, each with a leader
+    complete: bool = False  # some answer did
+    leaderless: list[dict[str, Any]] = field(default_factory=list)  # listed partitions without a leader
+
+
+def leaderless_after_create(admin: RawClient, asker: RawClient, topic: str, partitions: int,
+                            seconds: float, replication_factor: int = -1) -> AfterCreate:
+    """Create ``topic`` through ``admin`` (timeout 10 s), then ask ``asker`` for its Metadata as fast
+    as it answers for ``seconds``, recording every listed partition that has no leader."""
+    created = admin.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{
+        "name": topic, "num_partitions": partitions, "replication_factor": replication_factor, "assignments": [],
+        "configs": []}], "timeout_ms": 10000, "validate_only": False})
+    assert created["topics"][0]["error_code"] == 0, created
+    seen = AfterCreate()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        meta = asker.call(ApiKey.METADATA, 12, {"topics": [{"name": topic, "topic_id": None}],
+                                                "allow_auto_topic_creation": False,
+                                                "include_topic_authorized_operations": False})
+        seen.answers += 1
+        parts = meta["topics"][0]["partitions"]
+        seen.leaderless += [p for p in parts if p["leader_id"] < 0 or p["error_code"] != 0]
+        if meta["topics"][0]["error_code"] == 0 and len(parts) == partitions and \
+                all(p["leader_id"] >= 0 and p["error_code"] == 0 for p in parts):
+            seen.complete = True
+            seen.first_complete = seen.first_complete or seen.answers == 1
+    return seen
+

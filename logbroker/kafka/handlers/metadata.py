@@ -3,6 +3,14 @@
 A single broker leads every partition (epoch 0); in a cluster the brokers, leaders, replicas and
 ISRs come from the core's ``PartitionOwnership`` (the cluster state), a partition without a live
 leader answering LEADER_NOT_AVAILABLE as Kafka does.
+
+A partition whose first state this broker has not seen yet (created a moment ago: its assignment is
+known, its first leader not) is left out of Metadata, and a topic with none seen yet is answered as
+not known here (LEADER_NOT_AVAILABLE when the request may auto-create it, else
+UNKNOWN_TOPIC_OR_PARTITION). A Kafka broker learns a topic's partitions together with their leaders,
+so it never lists one without them. librdkafka keeps a leaderless partition in its metadata cache as
+a permanent error (``metadata.max.age.ms``, 15 minutes) and does not ask again, while it asks again
+about an unknown topic within a fraction of a second.
 """
 
 from __future__ import annotations
@@ -63,13 +71,24 @@ def _partition_entry(ctx: RequestContext, name: str, p: int) -> Body:
             "eligible_leader_replicas": [], "last_known_elr": []}
 
 
+def _state_seen(ctx: RequestContext, name: str, p: int) -> bool:
+    """Whether this broker has seen the partition's first state (always, outside a cluster)."""
+    ownership = ctx.broker.ownership
+    if ownership is None or not ctx.broker.is_replicated(name):
+        return True
+    view = ownership.partition_view(name, p)
+    return view is None or view.known
+
+
 def topic_entry(ctx: RequestContext, name: str, *, with_operations: bool = False, first_partition: int = 0,
-                limit: int | None = None) -> Body:
-    """A topic with its partitions ``first_partition`` onwards (at most ``limit`` of them)."""
+                limit: int | None = None, seen_only: bool = False) -> Body:
+    """A topic with its partitions ``first_partition`` onwards (at most ``limit`` of them); with
+    ``seen_only``, only those whose first state this broker has seen."""
     broker = ctx.broker
     info = broker.topic(name)
     end = info.partitions if limit is None else min(info.partitions, first_partition + limit)
-    partitions = [_partition_entry(ctx, name, p) for p in range(first_partition, end)]
+    partitions = [_partition_entry(ctx, name, p) for p in range(first_partition, end)
+                  if not seen_only or _state_seen(ctx, name, p)]
     return {"error_code": 0, "name": name, "topic_id": info.topic_id, "is_internal": broker.is_internal(name),
             "partitions": partitions,
             "topic_authorized_operations": authorized_operations(ctx, with_operations, Res.TOPIC, name)}
@@ -99,7 +118,8 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
     if requested is None:
         # Every topic: only those the principal may describe, the others left out without a word.
         names = [n for n in broker.topic_names() if topic_allowed(ctx, Op.DESCRIBE, n)]
-        topics = [topic_entry(ctx, n, with_operations=with_ops) for n in sorted(names)]
+        entries = [topic_entry(ctx, n, with_operations=with_ops, seen_only=True) for n in sorted(names)]
+        topics = [e for e in entries if e["partitions"] or not broker.topic(e["name"]).partitions]
     else:
         for t in requested:
             name = t.get("name")
@@ -126,8 +146,13 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                 topics.append({"error_code": error_code_for(exc), "name": name, "topic_id": NULL_UUID,
                                "is_internal": False, "partitions": []})
                 continue
-            if exists:
-                topics.append(topic_entry(ctx, name, with_operations=with_ops))
+            entry = topic_entry(ctx, name, with_operations=with_ops, seen_only=True) if exists else None
+            if entry is not None and (entry["partitions"] or not broker.topic(name).partitions):
+                topics.append(entry)
+            elif entry is not None and allow_create and broker.config.get_bool("auto.create.topics.enable"):
+                # Kafka's answer to a topic it is creating (or another broker just created).
+                topics.append({"error_code": ErrorCode.LEADER_NOT_AVAILABLE, "name": name, "topic_id": NULL_UUID,
+                               "is_internal": False, "partitions": []})
             else:
                 topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "name": name,
                                "topic_id": NULL_UUID, "is_internal": False, "partitions": []})

@@ -49,14 +49,17 @@ def _admin_requests(port: int) -> dict[str, Callable[[], dict[str, Any]]]:
         return run
 
     return {
+        # timeout_ms 0 here and for CreatePartitions: answered once the topic (or its new partitions)
+        # is registered, without waiting for the controller to elect their leaders, which takes many
+        # more passes over the slowed ZooKeeper (the assertions after check what was registered).
         "CreateTopics": call(ApiKey.CREATE_TOPICS, 7, {"topics": [
             {"name": "made.slowly", "num_partitions": 2, "replication_factor": 1, "assignments": [],
-             "configs": []}], "timeout_ms": 60000, "validate_only": False}),
+             "configs": []}], "timeout_ms": 0, "validate_only": False}),
         # timeout_ms 0: answered once the topic is marked for deletion (Kafka's broker answers at once
         # then); the controller's part, several passes over the slowed ZooKeeper, is checked after.
         "DeleteTopics": call(ApiKey.DELETE_TOPICS, 5, {"topic_names": ["doomed"], "timeout_ms": 0}),
         "CreatePartitions": call(ApiKey.CREATE_PARTITIONS, 3, {"topics": [
-            {"name": "grown", "count": 3, "assignments": None}], "timeout_ms": 60000, "validate_only": False}),
+            {"name": "grown", "count": 3, "assignments": None}], "timeout_ms": 0, "validate_only": False}),
         "ElectLeaders": call(ApiKey.ELECT_LEADERS, 2, {"election_type": 0, "topic_partitions": [
             {"topic": "grown", "partitions": [0]}], "timeout_ms": 60000}),
         "AlterPartitionReassignments": call(ApiKey.ALTER_PARTITION_REASSIGNMENTS, 0, {

@@ -51,8 +51,10 @@ def test_java_producer_and_group_consumer_continue_through_a_leader_kill(
             producer.stdin.write(line + "\n")
         producer.stdin.flush()
         # Wait until the first half is in, then kill the leader of partition 0. Each look uses a new
-        # client: a librdkafka 2.16 handle that asked before it reached any broker can keep answering
-        # "Local: Unknown partition" for a partition its cache knows, without asking again.
+        # client: a librdkafka 2.16 handle keeps a partition it was once told had no leader as a
+        # permanent error and does not ask again. Brokers used to list a new topic's partitions so for
+        # about half a second after CreateTopics (docs/CLUSTER.md, "A new topic's first leaders"); a
+        # new handle per look keeps this test apart from that cache.
         def first_half_in() -> bool:
             probe = Consumer({"bootstrap.servers": boot, "group.id": "probe", "enable.auto.commit": False})
             try:
