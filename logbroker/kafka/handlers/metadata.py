@@ -72,12 +72,14 @@ def _partition_entry(ctx: RequestContext, name: str, p: int) -> Body:
 
 
 def _state_seen(ctx: RequestContext, name: str, p: int) -> bool:
-    """Whether this broker has seen the partition's first state (always, outside a cluster)."""
+    """Whether this broker has seen the partition's first state (always, outside a cluster). A
+    replicated topic whose assignment this broker does not hold yet (the moment between its local
+    copy and its assignment) has none seen: its leaders are not known here."""
     ownership = ctx.broker.ownership
     if ownership is None or not ctx.broker.is_replicated(name):
         return True
     view = ownership.partition_view(name, p)
-    return view is None or view.known
+    return view is not None and view.known
 
 
 def topic_entry(ctx: RequestContext, name: str, *, with_operations: bool = False, first_partition: int = 0,
