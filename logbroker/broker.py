@@ -358,14 +358,16 @@ class Broker:
 
     async def create_topic_async(self, name: str, partitions: int | None, configs: Mapping[str, str], *,
                                  replication_factor: int | None = None, validate_only: bool = False,
-                                 assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
+                                 assignments: Sequence[Sequence[int]] | None = None,
+                                 leaders_timeout_s: float = 0) -> TopicInfo:
         """``create_topic`` for the fronts: the partition directories and metadata file are written in a
         worker thread (5,000 partitions take seconds of mkdir and fsync) while produce, fetch and
         /health go on; the topic becomes visible on the event loop once its files are durable. In a
         cluster the topic is registered in the cluster state first, the ZooKeeper writes in a worker
         thread; then it is created here with the cluster's topic id. ``assignments``: each partition's
         replicas as the client chose them (``manual_assignment``); a single broker accepts them when
-        every replica is this broker."""
+        every replica is this broker. ``leaders_timeout_s`` (CreateTopics' ``timeout_ms``): in a cluster,
+        wait that long for this broker to know every partition's leader (``PartitionOwnership.await_leaders``)."""
         if partitions is None or partitions == -1:
             partitions = self.config.get_int("num.partitions")
         if self.ownership is not None and is_replicated(name):
@@ -374,6 +376,7 @@ class Broker:
                 return info
             # The cluster's node adopts the topic here (its file durable) before it answers.
             await self.ownership.publish_topic(info, replication_factor, assignments)
+            await self.ownership.await_leaders(name, leaders_timeout_s)
             return self.store.topic(name)
         check_replication_factor(replication_factor)
         if assignments is not None:
@@ -475,11 +478,13 @@ class Broker:
             return self.store.add_partitions(name, new_total, validate_only=validate_only)
 
     async def create_partitions_async(self, name: str, new_total: int, *, validate_only: bool = False,
-                                      assignments: Sequence[Sequence[int]] | None = None) -> TopicInfo:
+                                      assignments: Sequence[Sequence[int]] | None = None,
+                                      leaders_timeout_s: float = 0) -> TopicInfo:
         """``create_partitions`` for the fronts: the metadata file and the new partitions' directories
         are written by the store's metadata thread while produce and fetch go on, and the answer
         waits until they are durable; in a cluster the new partitions are registered with the
-        cluster first (a worker thread writes ZooKeeper)."""
+        cluster first (a worker thread writes ZooKeeper), and the answer waits up to
+        ``leaders_timeout_s`` for their leaders as ``create_topic_async``'s does."""
         if self.ownership is None or not is_replicated(name):
             if assignments is not None and any(list(a) != [self.node_id] for a in assignments):
                 raise InvalidReplicaAssignmentError(f"the only broker is {self.node_id}")
@@ -493,11 +498,12 @@ class Broker:
         if validate_only:
             return info
         await self.ownership.add_partitions(name, new_total, assignments)
-        if self.store.planned_topic(name).partitions >= new_total:
-            return self.store.topic(name)  # the cluster's view grew this copy meanwhile
-        # Only the metadata: a partition's directory is made where one of its replicas opens it.
-        change = self.store.plan_partitions(name, new_total, directories=False)
-        return await self._write_topic_change(change, f"add partitions to {name}")
+        if self.store.planned_topic(name).partitions < new_total:  # else the cluster's view grew it meanwhile
+            # Only the metadata: a partition's directory is made where one of its replicas opens it.
+            change = self.store.plan_partitions(name, new_total, directories=False)
+            await self._write_topic_change(change, f"add partitions to {name}")
+        await self.ownership.await_leaders(name, leaders_timeout_s)
+        return self.store.topic(name)
 
     async def _write_topic_change(self, change: TopicChange, action: str) -> TopicInfo:
         """Have the store's metadata thread write ``change``, apply it once durable and only then

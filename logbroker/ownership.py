@@ -93,6 +93,12 @@ class PartitionOwnership(Protocol):
         raises ClusterStateUnavailableError (REQUEST_TIMED_OUT) when it did not, as Kafka's
         DeleteTopics answers; the deletion goes on."""
 
+    async def await_leaders(self, topic: str, timeout_s: float) -> None:
+        """Wait until this broker knows a leader for every partition of ``topic`` (CreateTopics and
+        CreatePartitions answer then, as Kafka's do, so that Metadata right after finds them led);
+        past ``timeout_s`` ClusterStateUnavailableError (REQUEST_TIMED_OUT), the topic registered all
+        the same. At once for ``timeout_s`` <= 0 or a topic the cluster no longer has."""
+
     async def add_partitions(self, topic: str, new_total: int, assignments: Sequence[Sequence[int]] | None) -> None:
         """Register a topic's new partitions (their replicas: ``assignments``, else spread over the live
         brokers). Raises InvalidPartitionsError, InvalidReplicaAssignmentError or

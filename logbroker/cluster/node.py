@@ -865,6 +865,24 @@ class ClusterNode:
                                                    "(a replica may be down); the deletion goes on")
             await asyncio.sleep(0.05)
 
+    async def await_leaders(self, topic: str, timeout_s: float) -> None:
+        if timeout_s <= 0:
+            return
+        deadline = time.monotonic() + timeout_s
+        while not self._all_led(topic):
+            if time.monotonic() > deadline:
+                raise ClusterStateUnavailableError(
+                    f"topic {topic} is registered, but not every partition had a leader within "
+                    f"{timeout_s * 1000:.0f} ms; the controller is still electing them")
+            await asyncio.sleep(0.01)
+
+    def _all_led(self, topic: str) -> bool:
+        assignment = self.assignments.get(topic)
+        if assignment is None:
+            return True  # deleted meanwhile
+        views = (self.partition_view(topic, p) for p in range(len(assignment.replicas)))
+        return all(v is not None and v.known and v.leader >= 0 for v in views)
+
     @staticmethod
     def _mark_for_deletion(calls: ZooKeeperDeadline, name: str) -> uuid.UUID:
         try:

@@ -121,7 +121,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
         # Every topic: only those the principal may describe, the others left out without a word.
         names = [n for n in broker.topic_names() if topic_allowed(ctx, Op.DESCRIBE, n)]
         entries = [topic_entry(ctx, n, with_operations=with_ops, seen_only=True) for n in sorted(names)]
-        topics = [e for e in entries if e["partitions"] or not broker.topic(e["name"]).partitions]
+        topics = [e for e in entries if e["partitions"]]  # a topic has at least one partition
     else:
         for t in requested:
             name = t.get("name")
@@ -149,7 +149,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                                "is_internal": False, "partitions": []})
                 continue
             entry = topic_entry(ctx, name, with_operations=with_ops, seen_only=True) if exists else None
-            if entry is not None and (entry["partitions"] or not broker.topic(name).partitions):
+            if entry is not None and entry["partitions"]:
                 topics.append(entry)
             elif entry is not None and allow_create and broker.config.get_bool("auto.create.topics.enable"):
                 # Kafka's answer to a topic it is creating (or another broker just created).
