@@ -48,8 +48,16 @@ def is_replicated(name: str) -> bool:
     return name not in INTERNAL_TOPICS or name in REPLICATED_INTERNAL_TOPICS
 
 
+def check_replication_factor_sign(replication_factor: int | None) -> None:
+    """0 and negatives other than -1 (the default) are refused as Kafka refuses them, whatever the
+    number of brokers."""
+    if replication_factor is not None and (replication_factor == 0 or replication_factor < -1):
+        raise InvalidReplicationFactorError("Replication factor must be larger than 0, or -1 to use the default value.")
+
+
 def check_replication_factor(replication_factor: int | None) -> None:
     """-1 (or None) means the broker default; anything but 1 needs more brokers than this one."""
+    check_replication_factor_sign(replication_factor)
     if replication_factor not in (None, -1, BROKER_COUNT):
         raise InvalidReplicationFactorError(
             f"replication factor {replication_factor} is larger than the {BROKER_COUNT} available broker"

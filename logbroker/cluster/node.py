@@ -76,7 +76,13 @@ from logbroker.errors import (
     UnknownTopicError,
 )
 from logbroker.ownership import BrokerEndpoint, PartitionView, Reassignment
-from logbroker.topics import INTERNAL_MIN_ISR, INTERNAL_REPLICATION_FACTORS, TopicInfo, is_replicated
+from logbroker.topics import (
+    INTERNAL_MIN_ISR,
+    INTERNAL_REPLICATION_FACTORS,
+    TopicInfo,
+    check_replication_factor_sign,
+    is_replicated,
+)
 from logbroker.zookeeper_deadline import ZooKeeperDeadline
 
 log = logging.getLogger(__name__)
@@ -814,6 +820,7 @@ class ClusterNode:
                 raise InvalidRequestError("Both replicationFactor and replicasAssignments were set.")
             chosen = [znodes.checked_replicas(a, live, len(assignments[0])) for a in assignments]
             return self._write_topic(calls, info, TopicAssignment(info.topic_id, tuple(chosen))), info
+        check_replication_factor_sign(replication_factor)
         if replication_factor not in (None, -1):
             rf = replication_factor
         elif info.name in INTERNAL_REPLICATION_FACTORS:  # __consumer_offsets, __share_group_state

@@ -53,6 +53,10 @@ _LEADER_NOT_ASKED = {"type": "string", "description": "present only when the par
                      "broker) could not be asked: why, naming it; the figures not answered are then -1"}
 _SIZE_HERE = {"type": "integer", "description": "bytes of the partition's log: this broker's copy, or in a cluster "
               "its leader's (DescribeLogDirs) when this broker holds no replica; -1: its leader could not be asked"}
+_LEADERS_TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 300000,
+                    "description": "in a cluster, how long the answer waits until this broker knows every new "
+                    "partition's leader (default 30000; 0 answers at once; past it 503 REQUEST_TIMED_OUT, "
+                    "the change made)"}
 _CONFIG_VALUE = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 # Kafka's topic names: 1 to 249 of [a-zA-Z0-9._-], but not "." or "..".
 _TOPIC_NAME = {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$",
@@ -110,7 +114,8 @@ _SCHEMAS: dict[str, Any] = {
                                       "description": "default: the broker's num.partitions"},
                        "replication_factor": {"type": "integer", "enum": [-1, 1]},
                        "configs": _ref("ConfigValues"),
-                       "validate_only": {"type": "boolean"}},
+                       "validate_only": {"type": "boolean"},
+                       "timeout_ms": _LEADERS_TIMEOUT},
     },
     "AlterConfigs": {
         "type": "object",
@@ -301,7 +306,7 @@ _PATHS: dict[str, Any] = {
                  "requestBody": _body(_ref("CreateTopic")),
                  "responses": {"201": _ok("Created", _ref("TopicDescription")),
                                "200": _ok("Validated only (validate_only)", {"type": "object"}),
-                               **_errors(400, 409, 413, 415)}},
+                               **_errors(400, 409, 413, 415, 503)}},
     },
     "/topics/{topic}": {
         "parameters": [_TOPIC],
@@ -513,7 +518,8 @@ _SCHEMAS.update({
         "type": "object", "required": ["count"],
         "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 100000,
                                  "description": "the new total number of partitions"},
-                       "validate_only": {"type": "boolean"}},
+                       "validate_only": {"type": "boolean"},
+                       "timeout_ms": _LEADERS_TIMEOUT},
     },
 })
 _HTML = {"text/html": {"schema": {"type": "string"}}}
@@ -560,7 +566,7 @@ _PATHS.update({
                  "tags": ["topics"], "requestBody": _body(_ref("AddPartitions")),
                  "responses": {"200": _ok("The new count", {"type": "object", "properties": {
                      "name": {"type": "string"}, "partitions": {"type": "integer"},
-                     "validate_only": {"type": "boolean"}}}), **_errors(400, 404, 413, 415)}},
+                     "validate_only": {"type": "boolean"}}}), **_errors(400, 404, 413, 415, 503)}},
     },
     "/": {
         "get": {"operationId": "console", "summary": "The management console (HTML page over this API)",

@@ -89,3 +89,15 @@ def _kind(value: object) -> str:
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
              float: "a number", bytes: "bytes", type(None): "null"}
     return names.get(type(value), type(value).__name__)
+
+
+LEADERS_TIMEOUT_MS = 30_000  # Kafka's admin clients send CreateTopics with their request.timeout.ms, 30 s
+MAX_LEADERS_TIMEOUT_MS = 300_000
+
+
+def leaders_timeout_ms(body: Mapping[str, Any]) -> int:
+    """A topic change's ``timeout_ms``: how long its answer waits, in a cluster, until this broker
+    knows a leader for every new partition (CreateTopics' and CreatePartitions' ``timeout_ms``);
+    0 answers at once."""
+    value = field_int(body, "timeout_ms", 0, MAX_LEADERS_TIMEOUT_MS)
+    return LEADERS_TIMEOUT_MS if value is None else value

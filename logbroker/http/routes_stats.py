@@ -35,7 +35,7 @@ from logbroker.http.content import read_body, respond
 from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.history import MAX_GROUPS, Counters, History
-from logbroker.http.params import body_object, field_int, query_choice, query_int
+from logbroker.http.params import body_object, field_int, leaders_timeout_ms, query_choice, query_int
 from logbroker.http.routes_groups import leader_ends
 from logbroker.http.routes_topics import configs_of, partition_offsets
 from logbroker.metrics import Histogram
@@ -281,7 +281,8 @@ async def add_partitions(request: web.Request) -> web.Response:
     validate_only = body.get("validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
-    info = await broker.create_partitions_async(name, count, validate_only=validate_only)
+    info = await broker.create_partitions_async(name, count, validate_only=validate_only,
+                                                leaders_timeout_s=leaders_timeout_ms(body) / 1000)
     if not validate_only:
         log.info("topic %s grown to %d partitions over HTTP from %s", name, info.partitions, request.remote)
     return respond(request, {"name": name, "partitions": info.partitions, "validate_only": validate_only})

@@ -22,7 +22,7 @@ from logbroker.http.access import Op, may_create_topic, require_topic, visible_t
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context
 from logbroker.http.errors import bad_request
-from logbroker.http.params import body_object, field_int, field_str, optional
+from logbroker.http.params import body_object, field_int, field_str, leaders_timeout_ms, optional
 from logbroker.topics import MAX_PARTITIONS, ConfigEntry, PartitionState, TopicDescription
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,9 @@ async def create_topic(request: web.Request) -> web.Response:
     validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
+    timeout_ms = leaders_timeout_ms(body)
     info = await broker.create_topic_async(name, partitions, configs, replication_factor=replication,
-                                           validate_only=validate_only)
+                                           validate_only=validate_only, leaders_timeout_s=timeout_ms / 1000)
     if validate_only:
         return respond(request, {"name": info.name, "partitions": info.partitions, "validate_only": True})
     log.info("created topic %s (%d partitions) over HTTP from %s", name, info.partitions, request.remote)

@@ -273,3 +273,17 @@ def test_replication_factor_above_one_is_refused(served: BrokerHandle) -> None:
         future.result(30)
     assert raised.value.args[0].code() == KafkaError.INVALID_REPLICATION_FACTOR
     assert "rf3" not in admin.list_topics(timeout=30).topics
+
+
+@pytest.mark.parametrize("factor", [0, -2])
+def test_a_replication_factor_below_one_other_than_minus_one_is_refused_as_such(served: BrokerHandle,
+                                                                              factor: int) -> None:
+    """-1 asks for the broker default; 0 and other negatives are refused for what they are, not as a
+    factor larger than the brokers available."""
+    name = f"rf-{factor}".replace("-", "m")
+    with RawClient(served.port) as c:
+        answer = c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
+            {"name": name, "num_partitions": 1, "replication_factor": factor, "assignments": [], "configs": []}],
+            "timeout_ms": 30000, "validate_only": False})["topics"][0]
+    assert answer["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR, answer
+    assert "larger than 0" in answer["error_message"], answer

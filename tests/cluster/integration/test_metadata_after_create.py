@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from tests.cluster.conftest import Cluster
 from tests.cluster.integration.test_replication import create_topic
+from tests.http.http_api import Api
 from tests.interop.rawclient import RawClient, leaderless_after_create
 
 
@@ -66,3 +67,25 @@ def test_a_librdkafka_handle_asking_right_after_creation_finds_the_partitions(cl
     for thread in threads:
         thread.join(60)
     assert {t: outcome.get(t) for t in topics} == {t: [(0, 0)] * 3 for t in topics}
+
+
+def test_http_topic_creation_answers_once_its_partitions_have_leaders(cluster: Cluster) -> None:
+    """The HTTP API's topic changes wait for the new partitions' leaders as CreateTopics does (body
+    ``timeout_ms``, 30 s by default), so a service can produce to the partitions the answering
+    broker leads right after the 201."""
+    for node_id, receiver in cluster.brokers.items():
+        api = Api(receiver.http_port)
+        name = f"http-{uuid.uuid4().hex[:8]}"
+        created = api.post("/topics", {"name": name, "partitions": 6, "replication_factor": 3})
+        assert created.status == 201, created.body
+        page = api.get(f"/topics/{name}/partitions").body["partitions"]
+        assert [p["leader"] >= 0 for p in page] == [True] * 6, page
+        grown = api.post(f"/topics/{name}/partitions", {"count": 9})
+        assert grown.status == 200, grown.body
+        page = api.get(f"/topics/{name}/partitions").body["partitions"]
+        assert [p["leader"] >= 0 for p in page] == [True] * 9, page
+        led = [p["partition"] for p in page if p["leader"] == node_id]
+        assert led, page  # the controller spreads the leaders over the three brokers
+        produced = api.post(f"/topics/{name}/records?acks=all", {
+            "records": [{"value": f"v{p}", "partition": p} for p in led]})
+        assert produced.status == 200, produced.body

@@ -44,3 +44,21 @@ def test_create_topics_takes_the_clients_replica_assignments(cluster: Cluster, z
     assert both["error_code"] == ErrorCode.INVALID_REQUEST, both
     for refused in ("nowhere", "uneven", "both"):
         assert zk_client.exists(f"/brokers/topics/{refused}") is None
+
+
+def test_a_replication_factor_the_cluster_cannot_hold_is_refused_for_what_it_is(
+        cluster: Cluster, zk_client: KazooClient) -> None:
+    port = cluster.brokers[2].port
+    with RawClient(port) as c:
+        def create(name: str, factor: int) -> dict[str, Any]:
+            return dict(c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
+                {"name": name, "num_partitions": 1, "replication_factor": factor, "assignments": [],
+                 "configs": []}], "timeout_ms": 30000, "validate_only": False})["topics"][0])
+
+        zero, too_many = create("rf-zero", 0), create("rf-four", 4)
+    assert zero["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR, zero
+    assert "larger than 0" in zero["error_message"], zero
+    assert too_many["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR, too_many
+    assert "larger than available brokers: 3" in too_many["error_message"], too_many
+    for refused in ("rf-zero", "rf-four"):
+        assert zk_client.exists(f"/brokers/topics/{refused}") is None
