@@ -1,5 +1,6 @@
 """The group configs of a cluster (config resource type GROUP: ``share.auto.offset.reset``,
-``share.record.lock.duration.ms``, ``share.delivery.count.limit``) in ZooKeeper's entity config
+``share.record.lock.duration.ms``, ``share.delivery.count.limit``, ``share.session.timeout.ms``,
+``share.heartbeat.interval.ms``) in ZooKeeper's entity config
 znodes, beside the users' and clients' (layout, names and writing: ``logbroker/config_znodes.py``):
 
     path                                          content

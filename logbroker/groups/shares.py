@@ -42,7 +42,9 @@ from logbroker.groups.share_group import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
     GROUP_CONFIGS,
+    HEARTBEAT_INTERVAL,
     LOCK_DURATION,
+    SESSION_TIMEOUT,
     SharedGroupConfigs,
     ShareGroup,
     ShareMember,
@@ -186,6 +188,11 @@ class ShareGroups:
             return self.shared_configs.get(group.group_id)
         return group.configs
 
+    def session_timeout_ms(self, group: ShareGroup) -> int:
+        """How long a member of ``group`` may stay silent: the group's share.session.timeout.ms, else
+        the broker's group.share.session.timeout.ms."""
+        return self._setting(group, SESSION_TIMEOUT, self.settings.session_timeout_ms)
+
     def _setting(self, group: ShareGroup, name: str, default: int) -> int:
         value = self._configs_of(group).get(name)
         if value is None:
@@ -224,7 +231,7 @@ class ShareGroups:
                     return ShareHeartbeatResult(member_id, 0, 0, None, HeartbeatError.GROUP_MAX_SIZE_REACHED,
                                                 f"the group has group.share.max.size={s.max_size} members")
                 member = ShareMember(member_id, 0, tuple(subscribed_topics or ()), client_id, client_host, rack_id,
-                                     now_ms + s.session_timeout_ms)
+                                     now_ms + self.session_timeout_ms(group))
                 group.members[member_id] = member
                 group.group_epoch += 1
                 log.info("share group %s: member %s joined (client %s)", group_id, member_id, client_id)
@@ -236,7 +243,7 @@ class ShareGroups:
             if member_epoch != member.member_epoch:
                 return ShareHeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.FENCED_MEMBER_EPOCH,
                                             f"epoch {member_epoch} is not the member's epoch {member.member_epoch}")
-        member.deadline_ms = now_ms + s.session_timeout_ms
+        member.deadline_ms = now_ms + self.session_timeout_ms(group)
         if subscribed_topics is not None and tuple(subscribed_topics) != member.subscribed_topics:
             member.subscribed_topics = tuple(subscribed_topics)
             group.group_epoch += 1
@@ -250,7 +257,8 @@ class ShareGroups:
         if member.sent_epoch != member.member_epoch or member_epoch == 0:
             assignment = list(member.assignment)
             member.sent_epoch = member.member_epoch
-        return ShareHeartbeatResult(member_id, member.member_epoch, s.heartbeat_interval_ms, assignment)
+        interval = self._setting(group, HEARTBEAT_INTERVAL, s.heartbeat_interval_ms)
+        return ShareHeartbeatResult(member_id, member.member_epoch, interval, assignment)
 
     def leave(self, group_id: str, member_id: str, now_ms: int, *, expired: bool = False) -> None:
         """A member leaves. Its records are released now, unless it still has a share session: a
@@ -299,8 +307,8 @@ class ShareGroups:
         """Fetching keeps a member's session alive (the HTTP front has no separate heartbeat)."""
         group = self.group(group_id)
         member = group.members.get(member_id) if group is not None else None
-        if member is not None:
-            member.deadline_ms = now_ms + self.settings.session_timeout_ms
+        if group is not None and member is not None:
+            member.deadline_ms = now_ms + self.session_timeout_ms(group)
 
     # ------------------------------------------------------------------ records
     def _partition(self, group: ShareGroup, topic: str, partition: int) -> SharePartition | None:
@@ -586,7 +594,7 @@ class ShareGroups:
         id is taken (as Kafka takes a group's configs apart from the group)."""
         if self.shared_configs is None:
             return await self.alter_configs(group_id, changes, now_ms, validate_only=validate_only)
-        problem = _config_problem(changes)
+        problem = _config_problem(changes, self.settings)
         if problem is not None:
             return 40, problem
         if validate_only:
@@ -634,7 +642,8 @@ class ShareGroups:
 
     def defaults(self) -> dict[str, str]:
         s = self.settings
-        return {AUTO_OFFSET_RESET: "latest", LOCK_DURATION: str(s.lock_ms), DELIVERY_LIMIT: str(s.delivery_limit)}
+        return {AUTO_OFFSET_RESET: "latest", LOCK_DURATION: str(s.lock_ms), DELIVERY_LIMIT: str(s.delivery_limit),
+                SESSION_TIMEOUT: str(s.session_timeout_ms), HEARTBEAT_INTERVAL: str(s.heartbeat_interval_ms)}
 
     def alter_configs(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
                       validate_only: bool = False) -> asyncio.Future[tuple[int, str | None]]:
@@ -643,7 +652,7 @@ class ShareGroups:
         once durable: INVALID_CONFIG (40) for an unknown name or a bad value, GROUP_ID_NOT_FOUND
         when the id is held by a group of another type."""
         fut: asyncio.Future[tuple[int, str | None]] = self._future()
-        problem = _config_problem(changes)
+        problem = _config_problem(changes, self.settings)
         if problem is not None:
             fut.set_result((40, problem))
             return fut
@@ -917,10 +926,10 @@ class ShareGroups:
         return len(snapshots)
 
 
-def _config_problem(changes: Mapping[str, str | None]) -> str | None:
+def _config_problem(changes: Mapping[str, str | None], settings: ShareSettings) -> str | None:
     """Why these config changes are refused (INVALID_CONFIG), or None."""
     for name, value in changes.items():
-        problem = check_group_config(name, value) if value is not None else (
+        problem = check_group_config(name, value, settings) if value is not None else (
             None if name in GROUP_CONFIGS else f"unknown share group config {name}")
         if problem is not None:
             return problem

@@ -122,7 +122,12 @@ async def join(request: web.Request) -> web.Response:
         raise heartbeat_error(HeartbeatError(result.error), result.message or "", f"joining share group {group_id!r}")
     return respond(request, {"group_id": group_id, "member_id": result.member_id, "member_epoch": result.member_epoch,
                              "assignment": [{"topic": t, "partition": p} for t, p in result.assignment or []],
-                             "session_timeout_ms": share.settings.session_timeout_ms})
+                             "session_timeout_ms": _session_timeout_ms(share, group_id)})
+
+
+def _session_timeout_ms(share: ShareGroups, group_id: str) -> int:
+    group = share.group(group_id)
+    return share.session_timeout_ms(group) if group is not None else share.settings.session_timeout_ms
 
 
 async def _set_auto_offset_reset(request: web.Request, share: ShareGroups, group_id: str, reset: str,

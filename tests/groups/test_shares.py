@@ -147,3 +147,33 @@ def test_a_deleted_group_keeps_its_configs_across_a_restart(loop: asyncio.Abstra
     assert again.share.configs("q") == {"share.auto.offset.reset": "earliest"}
     join(again, "a", now=10)
     assert list(offsets_of(again.share.acquire("q", "a", "jobs", 0, 3, 10))) == [0, 1, 2]  # earliest
+
+
+def test_a_groups_own_session_timeout_and_heartbeat_interval(loop: asyncio.AbstractEventLoop) -> None:
+    """share.session.timeout.ms and share.heartbeat.interval.ms set on a group replace the broker's
+    group.share.* values for its members: the interval each heartbeat answers and the silence after
+    which a member is removed. Values outside group.share.min/max.* are refused (INVALID_CONFIG)."""
+    c = make(loop, MemoryGroupLog())
+
+    def alter(changes: dict[str, str | None]) -> tuple[int, str | None]:
+        return loop.run_until_complete(c.share.alter_configs("q", changes, 0))
+
+    assert alter({"share.session.timeout.ms": "44999"})[0] == 40
+    assert alter({"share.session.timeout.ms": "60001"})[0] == 40
+    refused = alter({"share.heartbeat.interval.ms": "4999"})
+    assert refused[0] == 40 and refused[1] is not None and "group.share.min.heartbeat.interval.ms" in refused[1]
+    assert alter({"share.heartbeat.interval.ms": "15001"})[0] == 40
+    assert alter({"share.session.timeout.ms": "60000", "share.heartbeat.interval.ms": "7000"}) == (0, None)
+
+    first = c.share.heartbeat("q", "a", 0, now_ms=0, subscribed_topics=["jobs"])
+    assert first.heartbeat_interval_ms == 7000
+    c.tick(50_000)  # past the broker's 45 s, within the group's 60 s
+    assert c.share.is_member("q", "a")
+    c.tick(60_001)
+    assert not c.share.is_member("q", "a")
+
+    assert alter({"share.session.timeout.ms": None, "share.heartbeat.interval.ms": None}) == (0, None)
+    again = c.share.heartbeat("q", "b", 0, now_ms=70_000, subscribed_topics=["jobs"])
+    assert again.heartbeat_interval_ms == 5000  # the broker's group.share.heartbeat.interval.ms
+    c.tick(70_000 + 45_001)
+    assert not c.share.is_member("q", "b")

@@ -15,7 +15,8 @@ from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from tests.conftest import BrokerFactory, BrokerHandle
 from tests.interop.rawclient import RawClient
-from tests.interop.share_member import GROUP_RESOURCE, RETRIABLE, find_coordinator, set_group_config
+from tests.interop.share_member import GROUP_RESOURCE, RETRIABLE, ShareMember, find_coordinator, set_group_config
+from tests.interop.test_protocol_edges import create_topic
 
 pytestmark = pytest.mark.interop
 
@@ -83,3 +84,44 @@ def test_configuring_an_unknown_group_makes_no_group(served: BrokerHandle) -> No
     assert listed["error_code"] == 0 and "configured-only" not in {g["group_id"] for g in listed["groups"]}, listed
     assert deleted["error_code"] == ErrorCode.GROUP_ID_NOT_FOUND, deleted
     assert row(kept["share.auto.offset.reset"])[:3] == ("earliest", STRING, GROUP_CONFIG)
+
+
+def _alter(c: RawClient, group: str, name: str, value: str) -> int:
+    body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+        {"resource_type": GROUP_RESOURCE, "resource_name": group,
+         "configs": [{"name": name, "config_operation": 0, "value": value}]}], "validate_only": False})
+    return int(body["responses"][0]["error_code"])
+
+
+def test_share_session_timeout_and_heartbeat_interval_are_bounded_group_configs(served: BrokerHandle) -> None:
+    """share.session.timeout.ms and share.heartbeat.interval.ms are INT group configs defaulting to
+    the broker's group.share.* values; a value outside group.share.min/max.* (45-60 s, 5-15 s by
+    default) is refused with INVALID_CONFIG, and a group's own interval is the one its members'
+    ShareGroupHeartbeat answers carry."""
+    names = ["share.session.timeout.ms", "share.heartbeat.interval.ms"]
+    with RawClient(served.port) as c:
+        before = describe(c, "bounded", names)
+        refused = {(n, v): _alter(c, "bounded", n, v) for n, v in [
+            ("share.session.timeout.ms", "44999"), ("share.session.timeout.ms", "60001"),
+            ("share.heartbeat.interval.ms", "4999"), ("share.heartbeat.interval.ms", "15001")]}
+        set_group_config(c, "bounded", "share.heartbeat.interval.ms", "7000")
+        set_group_config(c, "bounded", "share.session.timeout.ms", "50000")
+        after = describe(c, "bounded", names)
+        create_topic(c, "bounded-jobs")
+    member = ShareMember(served.port, "bounded", ["bounded-jobs"])
+    try:
+        find_coordinator(member.client, "bounded", time.monotonic() + 30)
+        deadline = time.monotonic() + 30
+        while (answer := member.heartbeat())["error_code"] in RETRIABLE:
+            assert time.monotonic() < deadline, answer
+            time.sleep(0.2)
+    finally:
+        member.close()
+    assert {n: row(e)[:3] for n, e in before.items()} == {
+        "share.session.timeout.ms": ("45000", INT, DEFAULT_CONFIG),
+        "share.heartbeat.interval.ms": ("5000", INT, DEFAULT_CONFIG)}
+    assert set(refused.values()) == {ErrorCode.INVALID_CONFIG}, refused
+    assert {n: row(e)[:3] for n, e in after.items()} == {
+        "share.session.timeout.ms": ("50000", INT, GROUP_CONFIG),
+        "share.heartbeat.interval.ms": ("7000", INT, GROUP_CONFIG)}
+    assert (answer["error_code"], answer["heartbeat_interval_ms"]) == (0, 7000), answer

@@ -1,8 +1,9 @@
 """Group configs (resource type 32, KIP-848/KIP-932) in DescribeConfigs and IncrementalAlterConfigs:
-the share-group configs ``share.auto.offset.reset``, ``share.record.lock.duration.ms`` and
-``share.delivery.count.limit``, kept by ``logbroker.groups.shares.ShareGroups``: alone durably in
-``__share_group_state``, in a cluster in ZooKeeper (``logbroker/group_configs_zookeeper.py``),
-described and altered on any broker. ``configs.py`` hands group resources here.
+the share-group configs ``share.auto.offset.reset``, ``share.record.lock.duration.ms``,
+``share.delivery.count.limit``, ``share.session.timeout.ms`` and ``share.heartbeat.interval.ms``,
+kept by ``logbroker.groups.shares.ShareGroups``: alone durably in ``__share_group_state``, in a
+cluster in ZooKeeper (``logbroker/group_configs_zookeeper.py``), described and altered on any
+broker. ``configs.py`` hands group resources here.
 """
 
 from __future__ import annotations

@@ -153,6 +153,7 @@ class Heartbeats(threading.Thread):
         self.stopped = threading.Event()
         self.joined = threading.Event()
         self.errors: list[dict[str, Any]] = []
+        self.intervals: set[int] = set()  # the heartbeat intervals the coordinators answered
 
     def run(self) -> None:
         member: ShareMember | None = None
@@ -165,6 +166,7 @@ class Heartbeats(threading.Thread):
                     member = ShareMember(node.port, GROUP, [TOPIC], member_id=self.member_id)
                 body = member.heartbeat()
                 if body["error_code"] == 0:
+                    self.intervals.add(body["heartbeat_interval_ms"])
                     self.joined.set()
                 elif body["error_code"] in (ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.FENCED_MEMBER_EPOCH):
                     member.member_epoch = 0  # a new coordinator that does not know the member: join again
@@ -282,7 +284,8 @@ def test_group_configs_altered_on_one_broker_hold_on_every_broker(zookeeper: Loc
 
         # Altered on broker 1 (neither the partition leader nor, with three brokers, necessarily the
         # group coordinator); a bad value is refused on any broker and changes nothing.
-        wanted = {"share.auto.offset.reset": "earliest", "share.delivery.count.limit": "2"}
+        wanted = {"share.auto.offset.reset": "earliest", "share.delivery.count.limit": "2",
+                  "share.heartbeat.interval.ms": "6000"}
         assert alter_group(cluster.brokers[1].port, dict(wanted))["error_code"] == 0
         refused = alter_group(cluster.brokers[2].port, {"share.delivery.count.limit": "one"})
         assert refused["error_code"] == ErrorCode.INVALID_CONFIG, refused
@@ -322,6 +325,7 @@ def test_group_configs_altered_on_one_broker_hold_on_every_broker(zookeeper: Loc
                 assert fetcher.acknowledge(3, 3, RELEASE) == 0
             assert deliveries == [{3: 1}, {3: 2}, {3: 3}]  # past the group's old limit of 2
             assert beats.errors == []
+            assert beats.intervals == {6000}  # the group's, not the brokers' 300 ms
         finally:
             beats.stopped.set()
             beats.join(5)
