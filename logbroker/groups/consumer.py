@@ -55,6 +55,7 @@ from logbroker.groups.consumer_group import (
 )
 from logbroker.groups.description import GroupDescription, MemberDescription
 from logbroker.groups.errors import GroupError, HeartbeatError
+from logbroker.groups.group_configs import CONSUMER_HEARTBEAT_INTERVAL, CONSUMER_SESSION_TIMEOUT, config_int
 from logbroker.groups.settings import ConsumerGroupSettings
 from logbroker.groups.share_group import ShareGroup
 from logbroker.groups.state import CONSUMER
@@ -88,6 +89,9 @@ class ConsumerGroups:
         self._groups = groups
         self._topics = topics
         self.settings = settings or ConsumerGroupSettings()
+        # A group's own configs (``group_configs.py``), set by the coordinator: a group's
+        # consumer.session.timeout.ms and consumer.heartbeat.interval.ms replace the settings' values.
+        self.configs_of: Callable[[str], Mapping[str, str]] = lambda group_id: {}
         self._patterns: dict[str, re.Pattern[str]] = {}
 
     # ------------------------------------------------------------------ queries
@@ -145,7 +149,8 @@ class ConsumerGroups:
         """One ConsumerGroupHeartbeat (see the module docstring). ``member_id`` "" with epoch 0 joins
         with a generated id; any other id with epoch 0 joins under that id (KIP-1082 clients make
         their own). ``owned`` None and the subscription fields None mean "unchanged"."""
-        interval = self.settings.heartbeat_interval_ms
+        own = self.configs_of(group_id) if group_id else {}
+        interval = config_int(own, CONSUMER_HEARTBEAT_INTERVAL, self.settings.heartbeat_interval_ms)
 
         def fail(error: HeartbeatError, message: str, epoch: int = member_epoch) -> HeartbeatResult:
             return HeartbeatResult(member_id, epoch, interval, None, error, message)
@@ -188,7 +193,7 @@ class ConsumerGroups:
         send_assignment = False
         bump_reasons: list[str] = []
         if member_epoch == 0:
-            joined = self._join(group, member_id, instance_id, owned_set, now_ms)
+            joined = self._join(group, member_id, instance_id, owned_set, now_ms, interval)
             if isinstance(joined, HeartbeatResult):
                 return joined
             member, is_new = joined
@@ -210,7 +215,8 @@ class ConsumerGroups:
                 return fail(HeartbeatError.FENCED_MEMBER_EPOCH,
                             f"member epoch {member_epoch} is not the current epoch {member.epoch}")
             send_assignment = member_epoch < member.epoch
-        member.session_timeout_ms = session_timeout_ms or self.settings.session_timeout_ms
+        member.session_timeout_ms = session_timeout_ms or config_int(own, CONSUMER_SESSION_TIMEOUT,
+                                                                     self.settings.session_timeout_ms)
         member.session_deadline_ms = now_ms + member.session_timeout_ms
         member.reported_owned = owned_set
         if client_id:
@@ -242,9 +248,9 @@ class ConsumerGroups:
         return HeartbeatResult(member.member_id, member.epoch, interval, assignment)
 
     def _join(self, group: ConsumerGroup, member_id: str, instance_id: str | None,
-              owned: frozenset[TopicPartition] | None, now_ms: int) -> tuple[ConsumerMember, bool] | HeartbeatResult:
+              owned: frozenset[TopicPartition] | None, now_ms: int,
+              interval: int) -> tuple[ConsumerMember, bool] | HeartbeatResult:
         """A heartbeat with epoch 0: (member, whether it is new to the group) or an error."""
-        interval = self.settings.heartbeat_interval_ms
         if instance_id is not None:
             holder_id = group.static_members.get(instance_id)
             holder = group.members.get(holder_id) if holder_id is not None else None

@@ -46,6 +46,7 @@ from logbroker.groups.consumer import ConsumerGroups, HeartbeatResult
 from logbroker.groups.consumer_group import ConsumerGroup
 from logbroker.groups.description import GroupDescription, ListedGroup, PartitionLag
 from logbroker.groups.errors import GroupError, HeartbeatError
+from logbroker.groups.group_configs import CONSUMER_HEARTBEAT_INTERVAL, CONSUMER_SESSION_TIMEOUT
 from logbroker.groups.loader import Replayed, replay
 from logbroker.groups.offsets import CommittedOffset, OffsetCommitInput, OffsetStore
 from logbroker.groups.offsets_topic import BrokerGroupLog, GroupLog
@@ -104,6 +105,7 @@ class GroupCoordinator:
         self.share = ShareGroups(self._groups, topics or dict, partition_offsets or (lambda topic, partition: None),
                                  self.share_state, share_settings, coordinates=self.owns)
         self.share_log = ShareGroupLog(self._writer, topic_id_of or _name_based_id)
+        self.consumer.configs_of = self.share.configs  # every group's configs are kept with the share groups'
         self._next_retention_check_ms: int | None = None
         # The __consumer_offsets partitions whose groups are here; None: all of them (one broker).
         self._owned: set[int] | None = None
@@ -433,6 +435,13 @@ class GroupCoordinator:
         return fut
 
     # ------------------------------------------------------------------ admin, for every group type
+
+    def group_config_defaults(self) -> dict[str, str]:
+        """The value of every group config (``group_configs.py``) for a group that sets none: the
+        broker's ``group.share.*`` and ``group.consumer.*`` properties."""
+        consumer = self.settings.consumer
+        return {**self.share.defaults(), CONSUMER_SESSION_TIMEOUT: str(consumer.session_timeout_ms),
+                CONSUMER_HEARTBEAT_INTERVAL: str(consumer.heartbeat_interval_ms)}
 
     def describe_group(self, group_id: str) -> GroupDescription | None:
         group = self._groups.get(group_id)

@@ -15,24 +15,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from logbroker.config import BrokerConfig
+from logbroker.groups.group_configs import DEFAULT_BOUNDS, bounds_from_config
 from logbroker.groups.share_partition import SharePartition
-from logbroker.topics import ConfigType
 
 SHARE = "share"  # group type of share groups (ListGroups v5 types_filter, KIP-1043)
 TopicPartition = tuple[str, int]
-
-# Group configs of a share group (Kafka's names), with the values they may take.
-AUTO_OFFSET_RESET = "share.auto.offset.reset"
-LOCK_DURATION = "share.record.lock.duration.ms"
-DELIVERY_LIMIT = "share.delivery.count.limit"
-SESSION_TIMEOUT = "share.session.timeout.ms"
-HEARTBEAT_INTERVAL = "share.heartbeat.interval.ms"
-GROUP_CONFIGS = (AUTO_OFFSET_RESET, LOCK_DURATION, DELIVERY_LIMIT, SESSION_TIMEOUT, HEARTBEAT_INTERVAL)
-# Their types as DescribeConfigs reports them, those of Kafka 4.1's GroupConfig (STRING, INT);
-# share.delivery.count.limit, not a group config in Kafka 4.1, is an int as its broker default.
-GROUP_CONFIG_TYPES = {AUTO_OFFSET_RESET: ConfigType.STRING, LOCK_DURATION: ConfigType.INT,
-                      DELIVERY_LIMIT: ConfigType.INT, SESSION_TIMEOUT: ConfigType.INT,
-                      HEARTBEAT_INTERVAL: ConfigType.INT}
 
 
 class SharedGroupConfigs(Protocol):
@@ -56,58 +43,24 @@ class SharedGroupConfigs(Protocol):
 class ShareSettings:
     session_timeout_ms: int = 45_000  # group.share.session.timeout.ms
     heartbeat_interval_ms: int = 5_000  # group.share.heartbeat.interval.ms
-    # The bounds of a group's own share.session.timeout.ms and share.heartbeat.interval.ms
-    # (group.share.min/max.session.timeout.ms, group.share.min/max.heartbeat.interval.ms).
-    min_session_timeout_ms: int = 45_000
-    max_session_timeout_ms: int = 60_000
-    min_heartbeat_interval_ms: int = 5_000
-    max_heartbeat_interval_ms: int = 15_000
     max_size: int = 200  # group.share.max.size: members per group
     lock_ms: int = 30_000  # group.share.record.lock.duration.ms: default of share.record.lock.duration.ms
     delivery_limit: int = 5  # group.share.delivery.count.limit: default of share.delivery.count.limit
     max_in_flight: int = 2000  # group.share.partition.max.record.locks
     state_partitions: int = 50  # share.coordinator.state.topic.num.partitions
+    # The bounds of groups' own timing configs (group.share.min/max.*, group.consumer.min/max.*).
+    config_bounds: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_BOUNDS))
 
     @classmethod
     def from_config(cls, config: BrokerConfig) -> ShareSettings:
         return cls(session_timeout_ms=config.get_int("group.share.session.timeout.ms"),
                    heartbeat_interval_ms=config.get_int("group.share.heartbeat.interval.ms"),
-                   min_session_timeout_ms=config.get_int("group.share.min.session.timeout.ms"),
-                   max_session_timeout_ms=config.get_int("group.share.max.session.timeout.ms"),
-                   min_heartbeat_interval_ms=config.get_int("group.share.min.heartbeat.interval.ms"),
-                   max_heartbeat_interval_ms=config.get_int("group.share.max.heartbeat.interval.ms"),
+                   config_bounds=bounds_from_config(config),
                    max_size=config.get_int("group.share.max.size"),
                    lock_ms=config.get_int("group.share.record.lock.duration.ms"),
                    delivery_limit=config.get_int("group.share.delivery.count.limit"),
                    max_in_flight=config.get_int("group.share.partition.max.record.locks"),
                    state_partitions=config.get_int("share.coordinator.state.topic.num.partitions"))
-
-
-def check_group_config(name: str, value: str, settings: ShareSettings) -> str | None:
-    """Why ``value`` is not valid for the share-group config ``name``, or None. A session timeout and
-    a heartbeat interval must lie within the broker's bounds for them, named in the answer as
-    Kafka names them."""
-    if name not in GROUP_CONFIGS:
-        return f"unknown share group config {name}"
-    if name == AUTO_OFFSET_RESET:
-        return None if value in ("earliest", "latest") else f"{name} must be earliest or latest"
-    try:
-        number = int(value)
-    except ValueError:
-        return f"{name} must be an integer"
-    bounds = {SESSION_TIMEOUT: ("session.timeout.ms", settings.min_session_timeout_ms,
-                                settings.max_session_timeout_ms),
-              HEARTBEAT_INTERVAL: ("heartbeat.interval.ms", settings.min_heartbeat_interval_ms,
-                                   settings.max_heartbeat_interval_ms)}
-    if name in bounds:
-        broker_name, low, high = bounds[name]
-        if number < low:
-            return f"{name} must be greater than or equal to group.share.min.{broker_name} ({low})"
-        if number > high:
-            return f"{name} must be less than or equal to group.share.max.{broker_name} ({high})"
-        return None
-    low = 1000 if name == LOCK_DURATION else 2
-    return None if number >= low else f"{name} must be at least {low}"
 
 
 @dataclass(slots=True)

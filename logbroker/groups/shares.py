@@ -36,21 +36,18 @@ from typing import Any
 
 from logbroker.errors import ClusterStateUnavailableError
 from logbroker.groups.errors import HeartbeatError
-from logbroker.groups.record_writer import resolve
-from logbroker.groups.share_coordinator import FENCED_STATE_EPOCH, NONE, UNINITIALIZED, ShareCoordinator
-from logbroker.groups.share_group import (
+from logbroker.groups.group_configs import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
     GROUP_CONFIGS,
-    HEARTBEAT_INTERVAL,
     LOCK_DURATION,
-    SESSION_TIMEOUT,
-    SharedGroupConfigs,
-    ShareGroup,
-    ShareMember,
-    ShareSettings,
     check_group_config,
 )
+from logbroker.groups.group_configs import SHARE_HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
+from logbroker.groups.group_configs import SHARE_SESSION_TIMEOUT as SESSION_TIMEOUT
+from logbroker.groups.record_writer import resolve
+from logbroker.groups.share_coordinator import FENCED_STATE_EPOCH, NONE, UNINITIALIZED, ShareCoordinator
+from logbroker.groups.share_group import SharedGroupConfigs, ShareGroup, ShareMember, ShareSettings
 from logbroker.groups.share_partition import AckType, AcquiredRange, InvalidRecordState, RecordState, SharePartition
 from logbroker.groups.share_persister import LocalPersister, SharePersister
 from logbroker.groups.share_sessions import ShareSession, ShareSessions
@@ -135,6 +132,11 @@ class ShareGroups:
     def group(self, group_id: str) -> ShareGroup | None:
         group = self._groups.get(group_id)
         return group if isinstance(group, ShareGroup) else None
+
+    def held_by_another_type(self, group_id: str) -> bool:
+        """Whether a consumer or classic group holds the id (here: at its coordinator)."""
+        group = self._groups.get(group_id)
+        return group is not None and not isinstance(group, ShareGroup)
 
     def _future(self) -> asyncio.Future[Any]:
         return self._store.future() if self._store is not None else asyncio.get_running_loop().create_future()
@@ -647,19 +649,16 @@ class ShareGroups:
 
     def alter_configs(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
                       validate_only: bool = False) -> asyncio.Future[tuple[int, str | None]]:
-        """Set (a value) or delete (None) share-group configs. An id no group holds is configured
-        without making a group (its configs apply once members come), as Kafka 4.1 does. Answers (error code, message)
-        once durable: INVALID_CONFIG (40) for an unknown name or a bad value, GROUP_ID_NOT_FOUND
-        when the id is held by a group of another type."""
+        """Set (a value) or delete (None) group configs (``group_configs.py``), of a group of any
+        type. An id no group holds is configured without making a group (its configs apply once
+        members come), as Kafka 4.1 does. Answers (error code, message) once durable:
+        INVALID_CONFIG (40) for an unknown name or a bad value."""
         fut: asyncio.Future[tuple[int, str | None]] = self._future()
         problem = _config_problem(changes, self.settings)
         if problem is not None:
             fut.set_result((40, problem))
             return fut
-        existing = self._groups.get(group_id)
-        if existing is not None and not isinstance(existing, ShareGroup):
-            fut.set_result((int(HeartbeatError.GROUP_ID_NOT_FOUND), f"{group_id} is not a share group"))
-            return fut
+        existing = self.group(group_id)  # a share group keeps its own; any other id's are kept apart
         if validate_only:
             fut.set_result((0, None))
             return fut
@@ -670,7 +669,7 @@ class ShareGroups:
             if not self._store.owns(where):
                 owner = self._store.locate(where)
                 fut.set_result((int(HeartbeatError.COORDINATOR_NOT_AVAILABLE),
-                                f"the configs of share group {group_id} are kept by broker {owner}"))
+                                f"the configs of group {group_id} are kept by broker {owner}"))
                 return fut
         # Kafka 4.1 keeps a group's configs apart from the group: configuring an id no group holds
         # makes no group (none listed or described); a group made later under it takes them.
@@ -908,7 +907,7 @@ class ShareGroups:
             existing = self._groups.get(group_id)
             if isinstance(existing, ShareGroup):
                 existing.configs = dict(configs)
-            elif existing is None:  # a deleted group's (or one not made yet): a group made later takes them
+            else:  # another type's, a deleted group's or one not made yet (a share group made later takes them)
                 self._kept_configs[group_id] = dict(configs)
         for (group_id, topic, partition), snap in snapshots.items():
             group = self._groups.get(group_id)
@@ -929,8 +928,8 @@ class ShareGroups:
 def _config_problem(changes: Mapping[str, str | None], settings: ShareSettings) -> str | None:
     """Why these config changes are refused (INVALID_CONFIG), or None."""
     for name, value in changes.items():
-        problem = check_group_config(name, value, settings) if value is not None else (
-            None if name in GROUP_CONFIGS else f"unknown share group config {name}")
+        problem = check_group_config(name, value, settings.config_bounds) if value is not None else (
+            None if name in GROUP_CONFIGS else f"unknown group config {name}")
         if problem is not None:
             return problem
     return None

@@ -39,8 +39,8 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.group_configs import AUTO_OFFSET_RESET
 from logbroker.groups.share_fetch import Acquired, acquire_durably
-from logbroker.groups.share_group import AUTO_OFFSET_RESET
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.share_remote import RemoteShares
 from logbroker.groups.shares import INVALID_RECORD_STATE, REQUEST_TIMED_OUT, ShareGroups
@@ -114,6 +114,9 @@ async def join(request: web.Request) -> web.Response:
     reset = field_str(obj, "auto_offset_reset", required=False)
     if reset is not None and reset not in ("earliest", "latest"):
         raise bad_request("auto_offset_reset must be earliest or latest")
+    if share.held_by_another_type(group_id):  # refused before a join's auto_offset_reset changes its configs
+        raise heartbeat_error(HeartbeatError.GROUP_ID_NOT_FOUND, f"group {group_id} is not a share group",
+                              f"joining share group {group_id!r}")
     if reset is not None and share.configs(group_id).get(AUTO_OFFSET_RESET, "latest") != reset:  # Kafka's default
         await _set_auto_offset_reset(request, share, group_id, reset, ctx.clock())
     result = share.heartbeat(group_id, "", 0, now_ms=ctx.clock(), subscribed_topics=sorted(set(topics)),

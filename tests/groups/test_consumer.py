@@ -40,6 +40,28 @@ def test_first_member_gets_everything_at_once() -> None:
     assert c.describe("g").state == "Stable"  # type: ignore[union-attr]
 
 
+def test_a_groups_own_configs_replace_the_session_timeout_and_heartbeat_interval() -> None:
+    """consumer.session.timeout.ms and consumer.heartbeat.interval.ms among a group's configs win
+    over the broker's group.consumer.* values, for that group alone, from the next heartbeat on; a
+    member's own session timeout (an HTTP member's) still wins over both."""
+    c, _ = make()
+    own: dict[str, dict[str, str]] = {"g": {"consumer.session.timeout.ms": "3000",
+                                            "consumer.heartbeat.interval.ms": "250"}}
+    c.configs_of = lambda group_id: own.get(group_id, {})
+    a = join(c, "a")
+    assert a.heartbeat_interval_ms == 250
+    other = c.heartbeat("h", "x", 0, now_ms=0, subscribed_topics=["t"], owned=[], rebalance_timeout_ms=500)
+    assert other.heartbeat_interval_ms == 100  # the settings' value: h sets none
+    c.tick(2000)  # past the settings' 1000 ms, within the group's 3000
+    assert [m.member_id for m in c.describe("g").members] == ["a"]  # type: ignore[union-attr]
+    assert c.describe("h").members == ()  # type: ignore[union-attr]
+    del own["g"]["consumer.heartbeat.interval.ms"]
+    assert beat(c, a, a.assignment or [], 2100).heartbeat_interval_ms == 100
+    b = join(c, "b", now=2100, session_timeout_ms=10_000)
+    c.tick(5200)  # a silent past 3000 ms; b within its own 10 s
+    assert [m.member_id for m in c.describe("g").members] == [b.member_id]  # type: ignore[union-attr]
+
+
 def test_partition_moves_only_after_the_old_owner_confirms() -> None:
     c, _ = make()
     a = join(c, "a")

@@ -177,3 +177,30 @@ def test_a_groups_own_session_timeout_and_heartbeat_interval(loop: asyncio.Abstr
     assert again.heartbeat_interval_ms == 5000  # the broker's group.share.heartbeat.interval.ms
     c.tick(70_000 + 45_001)
     assert not c.share.is_member("q", "b")
+
+
+def test_a_consumer_groups_configs_are_kept_and_obeyed_across_a_restart(loop: asyncio.AbstractEventLoop) -> None:
+    """Group configs belong to any group type: set on the id of a live KIP-848 group they are
+    durable (in the share state log) and steer its heartbeats, before and after a restart."""
+    state, offsets_log = MemoryGroupLog(), MemoryGroupLog()
+
+    def broker() -> GroupCoordinator:
+        return GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                                share_state_log=state, partition_offsets=lambda t, p: (0, 10))
+
+    def heartbeat(c: GroupCoordinator, now: int) -> int:
+        r = c.consumer_heartbeat("cg", "", 0, now_ms=now, subscribed_topics=["jobs"], rebalance_timeout_ms=1000)
+        assert r.error == 0, r
+        return r.heartbeat_interval_ms
+
+    c = broker()
+    assert heartbeat(c, 0) == SETTINGS.consumer.heartbeat_interval_ms
+    changed = c.share.alter_configs("cg", {"consumer.heartbeat.interval.ms": "6000"}, 1)
+    assert loop.run_until_complete(changed) == (0, None)
+    assert heartbeat(c, 2) == 6000
+    assert c.share.held_by_another_type("cg") and c.share.group("cg") is None
+
+    again = broker()
+    again.load(10)
+    assert again.share.configs("cg") == {"consumer.heartbeat.interval.ms": "6000"}
+    assert heartbeat(again, 20) == 6000

@@ -15,7 +15,14 @@ from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from tests.conftest import BrokerFactory, BrokerHandle
 from tests.interop.rawclient import RawClient
-from tests.interop.share_member import GROUP_RESOURCE, RETRIABLE, ShareMember, find_coordinator, set_group_config
+from tests.interop.share_member import (
+    GROUP_RESOURCE,
+    RETRIABLE,
+    ShareMember,
+    find_coordinator,
+    kafka_uuid,
+    set_group_config,
+)
 from tests.interop.test_protocol_edges import create_topic
 
 pytestmark = pytest.mark.interop
@@ -125,3 +132,43 @@ def test_share_session_timeout_and_heartbeat_interval_are_bounded_group_configs(
         "share.session.timeout.ms": ("50000", INT, GROUP_CONFIG),
         "share.heartbeat.interval.ms": ("7000", INT, GROUP_CONFIG)}
     assert (answer["error_code"], answer["heartbeat_interval_ms"]) == (0, 7000), answer
+
+
+def _consumer_heartbeat(c: RawClient, group: str, topics: list[str]) -> dict[str, Any]:
+    return dict(c.call(ApiKey.CONSUMER_GROUP_HEARTBEAT, 1, {
+        "group_id": group, "member_id": kafka_uuid(), "member_epoch": 0, "instance_id": None, "rack_id": None,
+        "rebalance_timeout_ms": 30000, "subscribed_topic_names": topics, "subscribed_topic_regex": None,
+        "server_assignor": None, "topic_partitions": []}))
+
+
+def test_a_consumer_groups_own_session_timeout_and_heartbeat_interval(served: BrokerHandle) -> None:
+    """consumer.session.timeout.ms and consumer.heartbeat.interval.ms (KIP-848 groups) are INT group
+    configs defaulting to the broker's group.consumer.* values, bounded by
+    group.consumer.min/max.* (45-60 s, 5-15 s by default); they can be set on the id of a live
+    consumer group, and the group's interval is the one its members' ConsumerGroupHeartbeat answers
+    carry from then on."""
+    names = ["consumer.session.timeout.ms", "consumer.heartbeat.interval.ms"]
+    with RawClient(served.port) as c:
+        create_topic(c, "steered-orders")
+        find_coordinator(c, "steered", time.monotonic() + 30)
+        deadline = time.monotonic() + 30
+        while (first := _consumer_heartbeat(c, "steered", ["steered-orders"]))["error_code"] in RETRIABLE:
+            assert time.monotonic() < deadline, first
+            time.sleep(0.2)
+        before = describe(c, "steered", names)
+        refused = {(n, v): _alter(c, "steered", n, v) for n, v in [
+            ("consumer.session.timeout.ms", "44999"), ("consumer.session.timeout.ms", "60001"),
+            ("consumer.heartbeat.interval.ms", "4999"), ("consumer.heartbeat.interval.ms", "15001")]}
+        set_group_config(c, "steered", "consumer.heartbeat.interval.ms", "7000")
+        set_group_config(c, "steered", "consumer.session.timeout.ms", "50000")
+        after = describe(c, "steered", names)
+        second = _consumer_heartbeat(c, "steered", ["steered-orders"])
+    assert (first["error_code"], first["heartbeat_interval_ms"]) == (0, 5000), first
+    assert {n: row(e)[:3] for n, e in before.items()} == {
+        "consumer.session.timeout.ms": ("45000", INT, DEFAULT_CONFIG),
+        "consumer.heartbeat.interval.ms": ("5000", INT, DEFAULT_CONFIG)}
+    assert set(refused.values()) == {ErrorCode.INVALID_CONFIG}, refused
+    assert {n: row(e)[:3] for n, e in after.items()} == {
+        "consumer.session.timeout.ms": ("50000", INT, GROUP_CONFIG),
+        "consumer.heartbeat.interval.ms": ("7000", INT, GROUP_CONFIG)}
+    assert (second["error_code"], second["heartbeat_interval_ms"]) == (0, 7000), second

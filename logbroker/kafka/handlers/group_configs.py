@@ -1,15 +1,14 @@
 """Group configs (resource type 32, KIP-848/KIP-932) in DescribeConfigs and IncrementalAlterConfigs:
-the share-group configs ``share.auto.offset.reset``, ``share.record.lock.duration.ms``,
-``share.delivery.count.limit``, ``share.session.timeout.ms`` and ``share.heartbeat.interval.ms``,
-kept by ``logbroker.groups.shares.ShareGroups``: alone durably in ``__share_group_state``, in a
-cluster in ZooKeeper (``logbroker/group_configs_zookeeper.py``), described and altered on any
-broker. ``configs.py`` hands group resources here.
+the names, types and bounds of ``logbroker/groups/group_configs.py``, of a group of any type, kept
+by ``logbroker.groups.shares.ShareGroups``: alone durably in ``__share_group_state``, in a cluster
+in ZooKeeper (``logbroker/group_configs_zookeeper.py``), described and altered on any broker.
+``configs.py`` hands group resources here.
 """
 
 from __future__ import annotations
 
 from logbroker.errors import ClusterStateUnavailableError
-from logbroker.groups.share_group import GROUP_CONFIG_TYPES
+from logbroker.groups.group_configs import GROUP_CONFIG_TYPES
 from logbroker.kafka.error_codes import ErrorCode
 from logbroker.kafka.handlers import Body, RequestContext
 
@@ -30,7 +29,7 @@ async def describe_group_configs(ctx: RequestContext, group_id: str, keys: list[
     except ClusterStateUnavailableError as exc:
         return {"error_code": ErrorCode.REQUEST_TIMED_OUT, "error_message": str(exc)}
     out: list[Body] = []
-    for name, default in share.defaults().items():
+    for name, default in ctx.coordinator.group_config_defaults().items():
         if keys and name not in keys:
             continue
         explicit = name in overrides
