@@ -141,3 +141,47 @@ def test_commits_survive_a_coordinator_kill_and_the_group_resumes_there(offsets_
     # Each partition resumes exactly at its committed offset: nothing consumed twice, nothing skipped.
     assert all(firsts[p] == committed[p] for p in firsts if p in committed), (firsts, committed)
     assert sorted(before + rest) == values
+
+
+def test_a_consumer_groups_config_set_on_any_broker_steers_its_coordinators_heartbeats(
+        offsets_cluster: Cluster) -> None:
+    """consumer.heartbeat.interval.ms set through a broker that does not coordinate the group (the
+    cluster's group configs live in ZooKeeper) is the interval the coordinator tells the group's
+    KIP-848 members, and every broker describes it."""
+    cluster = offsets_cluster
+    create_topic(cluster.bootstrap, "steered", partitions=2, rf=3)
+    group = "steered-readers"
+
+    def heartbeat(port: int) -> dict[str, object]:
+        with RawClient(port) as c:
+            return dict(c.call(ApiKey.CONSUMER_GROUP_HEARTBEAT, 1, {
+                "group_id": group, "member_id": "m-" + str(time.monotonic_ns()), "member_epoch": 0,
+                "instance_id": None, "rack_id": None, "rebalance_timeout_ms": 30000,
+                "subscribed_topic_names": ["steered"], "subscribed_topic_regex": None, "server_assignor": None,
+                "topic_partitions": []}))
+
+    def find() -> dict[str, int] | None:
+        with RawClient(cluster.brokers[1].port) as c:
+            entry = c.call(ApiKey.FIND_COORDINATOR, 4, {"key_type": 0, "coordinator_keys": [group]})["coordinators"][0]
+        return entry if entry["error_code"] == 0 else None  # COORDINATOR_NOT_AVAILABLE while the topic is made
+
+    found = wait_until(find, 60, "the group's coordinator")
+    assert isinstance(found, dict)
+    coordinator = cluster.brokers[int(found["node_id"])]
+    other = next(b for i, b in cluster.brokers.items() if i != int(found["node_id"]))
+    assert heartbeat(coordinator.port)["heartbeat_interval_ms"] == 5000
+    with RawClient(other.port) as c:
+        body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+            {"resource_type": 32, "resource_name": group,
+             "configs": [{"name": "consumer.heartbeat.interval.ms", "config_operation": 0, "value": "7000"}]}],
+            "validate_only": False})
+    assert body["responses"][0]["error_code"] == 0, body
+    wait_until(lambda: heartbeat(coordinator.port)["heartbeat_interval_ms"] == 7000, 30,
+               "the coordinator telling the group's interval")
+    for b in cluster.brokers.values():
+        with RawClient(b.port) as c:
+            described = c.call(ApiKey.DESCRIBE_CONFIGS, 4, {"resources": [
+                {"resource_type": 32, "resource_name": group,
+                 "configuration_keys": ["consumer.heartbeat.interval.ms"]}],
+                "include_synonyms": False, "include_documentation": False})["results"][0]
+        assert [(e["name"], e["value"]) for e in described["configs"]] == [("consumer.heartbeat.interval.ms", "7000")]
