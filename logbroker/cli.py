@@ -676,6 +676,40 @@ def groups_delete(group_ids: tuple[str, ...], bootstrap: str, timeout_ms: int, v
             raise ToolError("; ".join(f"cannot delete group {g!r}: {r}" for g, r in failed.items()))
 
 
+@groups.command("configs")
+@click.argument("group")
+@_client_options
+@click.option("--set", "set_configs", multiple=True, metavar="KEY=VALUE",
+              help="Set a group config (e.g. consumer.heartbeat.interval.ms=7000); repeatable.")
+@click.option("--delete", "delete_configs", multiple=True, metavar="KEY",
+              help="Remove a group config (back to the broker default); repeatable.")
+@click.option("--format", "output_format", type=FORMATS, default="text", show_default=True)
+def groups_configs(group: str, bootstrap: str, timeout_ms: int, verbose: bool, set_configs: tuple[str, ...],
+                   delete_configs: tuple[str, ...], output_format: str) -> None:
+    """Show GROUP's configs (session timeout, heartbeat interval, share-group settings) or change them
+    with --set / --delete (like kafka-configs --entity-type groups). A group id no group holds yet
+    can be configured; its group takes the configs when it is made."""
+    from logbroker.tools import clients
+    from logbroker.tools import group_configs as config_tools
+
+    changes = _pairs(set_configs, "--set")
+    with _tool_session(verbose):
+        admin = clients.admin_client(_settings(bootstrap, timeout_ms))
+        try:
+            if changes or delete_configs:
+                done = config_tools.alter_group_configs(admin, group, changes, list(delete_configs))
+                click.echo(f"Altered the configs of group {group}: {'; '.join(done)}.")
+                return
+            configs = config_tools.describe_group_configs(admin, group)
+        finally:
+            admin.close()
+    if output_format == "json":
+        click.echo(to_json([c.as_json() for c in configs]))
+        return
+    _echo_lines(render_table(["CONFIG", "VALUE", "SOURCE"],
+                             [(c.name, c.value, "group" if c.own else "default") for c in configs]))
+
+
 USERS_EPILOG = """\b
 Like kafka-configs --entity-type users (SCRAM credentials, KIP-554):
   logbroker users add alice [--password-file F] [--mechanism SCRAM-SHA-512] [--iterations 4096]

@@ -100,7 +100,7 @@ def create_topic(admin: KafkaAdminClient, name: str, partitions: int | None, rep
 _OUTCOME = re.compile(r"\[Error (\d+)\] \w+: (.*)", re.DOTALL)
 
 
-def _broker_outcome(outcome: str) -> str:
+def broker_outcome(outcome: str) -> str:
     """kafka-python's ``"[Error 40] InvalidConfigurationError: <broker's message>"`` per-resource outcome
     as ``"<broker's message> (INVALID_CONFIG)"``, like ``broker_error``; other text unchanged."""
     found = _OUTCOME.fullmatch(outcome)
@@ -187,7 +187,7 @@ def alter_topic(admin: KafkaAdminClient, name: str, set_configs: dict[str, str],
             raise ToolError(f"cannot alter topic {name!r}: {explain(exc)}") from None
         outcome = result.get("topic", {}).get(name, "OK")
         if outcome != "OK":
-            raise ToolError(f"cannot alter topic {name!r}: {_broker_outcome(outcome)}")
+            raise ToolError(f"cannot alter topic {name!r}: {broker_outcome(outcome)}")
         done += [f"set {k}={v}" for k, v in set_configs.items()] + [f"deleted {k}" for k in delete_configs]
     if partitions is not None:
         current = len(existing.partitions)

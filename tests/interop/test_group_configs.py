@@ -6,6 +6,7 @@ steer is tested in test_share_protocol.py."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
+from tests.cli.runner import assert_clean_error, run_cli
 from tests.conftest import BrokerFactory, BrokerHandle
 from tests.interop.rawclient import RawClient
 from tests.interop.share_member import (
@@ -172,3 +174,41 @@ def test_a_consumer_groups_own_session_timeout_and_heartbeat_interval(served: Br
         "consumer.session.timeout.ms": ("50000", INT, GROUP_CONFIG),
         "consumer.heartbeat.interval.ms": ("7000", INT, GROUP_CONFIG)}
     assert (second["error_code"], second["heartbeat_interval_ms"]) == (0, 7000), second
+
+
+def _cli_configs(served: BrokerHandle, group: str) -> dict[str, tuple[str, str]]:
+    r = run_cli("groups", "configs", group, "--format", "json", "--bootstrap-server", served.bootstrap)
+    assert r.code == 0, r
+    return {row["name"]: (row["value"], row["source"]) for row in json.loads(r.stdout)}
+
+
+def test_the_cli_shows_and_changes_a_groups_configs(served: BrokerHandle) -> None:
+    """``logbroker groups configs`` (kafka-configs --entity-type groups) against both brokers: --set
+    and --delete change one config each, the listing says which values are the group's own, and a
+    value out of bounds is a clean error naming the bound."""
+    altered = run_cli("groups", "configs", "cli-configured", "--set", "consumer.heartbeat.interval.ms=6000",
+                      "--set", "share.auto.offset.reset=earliest", "--bootstrap-server", served.bootstrap)
+    assert altered.code == 0, altered
+    assert altered.stdout.strip() == ("Altered the configs of group cli-configured: set "
+                                      "consumer.heartbeat.interval.ms=6000; set share.auto.offset.reset=earliest.")
+    deadline = time.monotonic() + 10  # Kafka applies an alteration a moment after answering
+    while (shown := _cli_configs(served, "cli-configured"))["consumer.heartbeat.interval.ms"][1] != "group":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.1)
+    assert {k: shown[k] for k in ("consumer.heartbeat.interval.ms", "share.auto.offset.reset",
+                                  "consumer.session.timeout.ms")} == {
+        "consumer.heartbeat.interval.ms": ("6000", "group"), "share.auto.offset.reset": ("earliest", "group"),
+        "consumer.session.timeout.ms": ("45000", "default")}
+
+    deleted = run_cli("groups", "configs", "cli-configured", "--delete", "consumer.heartbeat.interval.ms",
+                      "--bootstrap-server", served.bootstrap)
+    assert deleted.code == 0, deleted
+    while (shown := _cli_configs(served, "cli-configured"))["consumer.heartbeat.interval.ms"][1] != "default":
+        assert time.monotonic() < deadline + 10, shown
+        time.sleep(0.1)
+    assert shown["consumer.heartbeat.interval.ms"] == ("5000", "default")
+    assert shown["share.auto.offset.reset"] == ("earliest", "group")
+
+    refused = run_cli("groups", "configs", "cli-configured", "--set", "consumer.heartbeat.interval.ms=1",
+                      "--bootstrap-server", served.bootstrap)
+    assert_clean_error(refused, "consumer.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms")
