@@ -39,6 +39,9 @@ BOUND_PROPERTIES: dict[str, tuple[str, str]] = {
     CONSUMER_HEARTBEAT_INTERVAL: ("group.consumer.min.heartbeat.interval.ms",
                                   "group.consumer.max.heartbeat.interval.ms"),
 }
+INT_MAX = 2**31 - 1  # the configs are Kafka INTs
+# The least value of an unbounded integer config.
+GROUP_CONFIG_MINIMA = {LOCK_DURATION: 1000, DELIVERY_LIMIT: 2}
 Bounds = Mapping[str, tuple[int, int]]
 # Kafka 4.1's defaults of those properties: sessions 45-60 s, heartbeats 5-15 s.
 DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {name: ((45_000, 60_000) if "session" in name else (5_000, 15_000))
@@ -68,7 +71,9 @@ def check_group_config(name: str, value: str, bounds: Bounds) -> str | None:
         if number > high:
             return f"{name} must be less than or equal to {high_name} ({high})"
         return None
-    low = 1000 if name == LOCK_DURATION else 2
+    low = GROUP_CONFIG_MINIMA[name]
+    if number > INT_MAX:
+        return f"{name} must be at most {INT_MAX}"
     return None if number >= low else f"{name} must be at least {low}"
 
 

@@ -26,6 +26,7 @@ from logbroker.http import (
     routes_auth,
     routes_console,
     routes_consumers,
+    routes_group_configs,
     routes_groups,
     routes_ops,
     routes_records,
@@ -69,7 +70,8 @@ def build_app(ctx: HttpContext) -> web.Application:
     app[AUTH] = HttpAuth.from_config(broker.config, lambda: broker.credentials, broker.password_checks,
                                      broker.data_dir, lambda: broker.token_revocations)
     app.add_routes(routes_auth.routes)
-    for module in (routes_topics, routes_records, routes_groups, routes_consumers, routes_share, routes_ops):
+    for module in (routes_topics, routes_records, routes_groups, routes_group_configs, routes_consumers, routes_share,
+                   routes_ops):
         app.add_routes(module.routes)
     app.add_routes(routes_stats.routes)
     app.add_routes(routes_console.routes)

@@ -10,6 +10,13 @@ import copy
 from typing import Any
 
 from logbroker.config import TOPIC_CONFIG_NAMES
+from logbroker.groups.group_configs import (
+    AUTO_OFFSET_RESET,
+    DEFAULT_BOUNDS,
+    GROUP_CONFIG_MINIMA,
+    GROUP_CONFIG_TYPES,
+    INT_MAX,
+)
 from logbroker.http import openapi_share
 from logbroker.topics import INTERNAL_TOPICS
 
@@ -57,6 +64,16 @@ _LEADERS_TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 300000,
                     "description": "in a cluster, how long the answer waits until this broker knows every new "
                     "partition's leader (default 30000; 0 answers at once; past it 503 REQUEST_TIMED_OUT, "
                     "the change made)"}
+
+
+def _group_config_schema(name: str) -> dict[str, Any]:
+    """A group config's values: share.auto.offset.reset's two, an integer within the default bounds."""
+    if name == AUTO_OFFSET_RESET:
+        return {"type": "string", "enum": ["earliest", "latest"]}
+    low, high = DEFAULT_BOUNDS.get(name, (GROUP_CONFIG_MINIMA.get(name, 1), INT_MAX))
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
 _CONFIG_VALUE = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 # Kafka's topic names: 1 to 249 of [a-zA-Z0-9._-], but not "." or "..".
 _TOPIC_NAME = {"type": "string", "minLength": 1, "maxLength": 249, "pattern": "^[a-zA-Z0-9._-]+$",
@@ -379,6 +396,16 @@ _PATHS: dict[str, Any] = {
                  "responses": {"200": _ok("The new offsets", _ref("ResetOffsetsResponse")),
                                **_errors(400, 404, 409, 413, 415, 503)}},
     },
+    "/groups/{group}/configs": {
+        "parameters": [_GROUP],
+        "get": {"operationId": "describeGroupConfigs", "summary": "The group's configs with defaults and sources",
+                "tags": ["groups"],
+                "responses": {"200": _ok("Configs", _ref("GroupConfigs")), **_errors(503)}},
+        "patch": {"operationId": "alterGroupConfigs", "summary": "Set and delete the group's own configs",
+                  "tags": ["groups"], "requestBody": _body(_ref("AlterGroupConfigs")),
+                  "responses": {"200": _ok("The group's configs now", _ref("GroupConfigs")),
+                                **_errors(400, 413, 415, 503)}},
+    },
     "/groups/{group}/members": {
         "parameters": [_GROUP],
         "post": {"operationId": "joinGroup", "summary": "Join a group; the broker assigns partitions",
@@ -513,6 +540,25 @@ _SCHEMAS.update({
                                "error": _LEADER_NOT_ASKED, "leader": {"type": "integer"},
                                "replicas": {"type": "array", "items": {"type": "integer"}},
                                "isr": {"type": "array", "items": {"type": "integer"}}}}}},
+    },
+    "GroupConfigValues": {
+        "type": "object", "description": "group configs by Kafka name; an integer out of the broker's bounds "
+                                         "(group.consumer.min/max.*, group.share.min/max.*) answers 400 INVALID_CONFIG",
+        "properties": {name: _group_config_schema(name) for name in GROUP_CONFIG_TYPES},
+        "additionalProperties": False,
+    },
+    "AlterGroupConfigs": {
+        "type": "object",
+        "properties": {"set": _ref("GroupConfigValues"),
+                       "delete": {"type": "array", "items": {"type": "string", "enum": list(GROUP_CONFIG_TYPES)}},
+                       "validate_only": {"type": "boolean"}},
+    },
+    "GroupConfigs": {
+        "type": "object",
+        "properties": {"group_id": {"type": "string"}, "validate_only": {"type": "boolean"},
+                       "configs": {"type": "array", "items": {"type": "object", "properties": {
+                           "name": {"type": "string"}, "value": {"type": "string"}, "default": {"type": "string"},
+                           "source": {"type": "string", "enum": ["GROUP_CONFIG", "DEFAULT_CONFIG"]}}}}},
     },
     "AddPartitions": {
         "type": "object", "required": ["count"],

@@ -101,3 +101,20 @@ def leaders_timeout_ms(body: Mapping[str, Any]) -> int:
     0 answers at once."""
     value = field_int(body, "timeout_ms", 0, MAX_LEADERS_TIMEOUT_MS)
     return LEADERS_TIMEOUT_MS if value is None else value
+
+
+def config_strings(value: Any, what: str) -> dict[str, str]:
+    """A body's ``{name: value}`` of configs as Kafka's strings (a boolean as true/false, a number
+    as written); absent: none."""
+    if value is None:
+        return {}
+    obj = body_object(value, what)
+    out: dict[str, str] = {}
+    for name, raw in obj.items():
+        if isinstance(raw, bool):
+            out[name] = "true" if raw else "false"
+        elif isinstance(raw, str | int | float):
+            out[name] = str(raw)
+        else:
+            raise bad_request(f"{what}.{name} must be a string, number or boolean")
+    return out

@@ -9,6 +9,7 @@
                                          "timestamp"?: ms, "shift"?: n, "offset"?: n, "topics"?: [name],
                                          "dry_run"?: bool}
     DELETE /groups/{group}              204; only a group without members
+    GET    /groups/{group}/configs      the group's configs (``routes_group_configs.py``, also PATCH)
 
 Resetting offsets is allowed only while the group has no members (classic or consumer protocol),
 as ``kafka-consumer-groups.sh --reset-offsets`` requires. It commits new offsets for every

@@ -22,28 +22,13 @@ from logbroker.http.access import Op, may_create_topic, require_topic, visible_t
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context
 from logbroker.http.errors import bad_request
-from logbroker.http.params import body_object, field_int, field_str, leaders_timeout_ms, optional
+from logbroker.http.params import body_object, config_strings, field_int, field_str, leaders_timeout_ms, optional
 from logbroker.topics import MAX_PARTITIONS, ConfigEntry, PartitionState, TopicDescription
 
 log = logging.getLogger(__name__)
 
 
 routes = web.RouteTableDef()
-
-
-def _config_strings(value: Any, what: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    obj = body_object(value, what)
-    out: dict[str, str] = {}
-    for name, raw in obj.items():
-        if isinstance(raw, bool):
-            out[name] = "true" if raw else "false"
-        elif isinstance(raw, str | int | float):
-            out[name] = str(raw)
-        else:
-            raise bad_request(f"{what}.{name} must be a string, number or boolean")
-    return out
 
 
 def configs_of(entries: list[ConfigEntry] | tuple[ConfigEntry, ...]) -> list[dict[str, Any]]:
@@ -86,7 +71,7 @@ async def create_topic(request: web.Request) -> web.Response:
         require_topic(request, Op.CREATE, name)  # raises the 403
     partitions = field_int(body, "partitions", 1, MAX_PARTITIONS)
     replication = field_int(body, "replication_factor", -1, 32767)
-    configs = _config_strings(optional(body, "configs"), "configs")
+    configs = config_strings(optional(body, "configs"), "configs")
     validate_only = optional(body, "validate_only", False)
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
@@ -118,7 +103,7 @@ async def alter_configs(request: web.Request) -> web.Response:
     require_topic(request, Op.ALTER_CONFIGS, name)
     broker.topic(name)  # 404 before 400s about the body
     body = body_object(await read_body(request))
-    to_set = _config_strings(optional(body, "set"), "set")
+    to_set = config_strings(optional(body, "set"), "set")
     to_delete = optional(body, "delete", [])
     if not isinstance(to_delete, list) or not all(isinstance(k, str) for k in to_delete):
         raise bad_request("delete must be an array of config names")
