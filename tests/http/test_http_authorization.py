@@ -116,6 +116,16 @@ def test_groups_need_their_own_acls(api: Api) -> None:
     assert "secret.g" not in {g["group_id"] for g in api.get("/groups").body["groups"]}
 
 
+def test_group_configs_need_describe_configs_and_alter_configs(api: Api) -> None:
+    """READ on a group (what its members need) does not show or change its configs: DescribeConfigs
+    needs DESCRIBE_CONFIGS on the group and IncrementalAlterConfigs ALTER_CONFIGS, as in Kafka."""
+    for group in ("open.g", "secret.g"):
+        shown = api.get(f"/groups/{group}/configs")
+        changed = api.patch(f"/groups/{group}/configs", {"set": {"consumer.heartbeat.interval.ms": 6000}})
+        assert (shown.status, shown.error_code) == (403, "GROUP_AUTHORIZATION_FAILED"), shown.body
+        assert (changed.status, changed.error_code) == (403, "GROUP_AUTHORIZATION_FAILED"), changed.body
+
+
 def test_a_share_join_that_changes_the_groups_auto_offset_reset_needs_alter_configs(api: Api) -> None:
     """A share join's ``auto_offset_reset`` sets the group's ``share.auto.offset.reset``: with READ
     on the group only, joining works, changing that config does not (ALTER_CONFIGS, as
