@@ -208,6 +208,30 @@ def test_topic_page_edits_configs_and_adds_partitions(page: Page, api: Api) -> N
     assert page.errors == []
 
 
+def test_group_page_edits_the_groups_configs(page: Page, api: Api) -> None:
+    _seed(api)
+    p = page.open("#/groups/seed-group")
+    row = p.locator("#group-configs tr[data-config='consumer.heartbeat.interval.ms']")
+    expect(row.locator("td").nth(3)).to_have_text("DEFAULT_CONFIG")
+    row.locator("input").fill("8000")
+    row.locator("button", has_text="Save").click()
+    expect(p.locator("#group-configs tr[data-config='consumer.heartbeat.interval.ms'] td").nth(3)).to_have_text(
+        "GROUP_CONFIG")
+    shown = {c["name"]: (c["value"], c["source"]) for c in api.get("/groups/seed-group/configs").body["configs"]}
+    assert shown["consumer.heartbeat.interval.ms"] == ("8000", "GROUP_CONFIG")
+    p.locator("#group-configs tr[data-config='consumer.heartbeat.interval.ms'] button", has_text="Reset").click()
+    expect(p.locator("#group-configs tr[data-config='consumer.heartbeat.interval.ms'] td").nth(3)).to_have_text(
+        "DEFAULT_CONFIG")
+    # A value out of bounds is refused with the broker's message and changes nothing.
+    row = p.locator("#group-configs tr[data-config='consumer.heartbeat.interval.ms']")
+    row.locator("input").fill("1")
+    row.locator("button", has_text="Save").click()
+    expect(p.locator("body")).to_contain_text("group.consumer.min.heartbeat.interval.ms")
+    shown = {c["name"]: (c["value"], c["source"]) for c in api.get("/groups/seed-group/configs").body["configs"]}
+    assert shown["consumer.heartbeat.interval.ms"] == ("5000", "DEFAULT_CONFIG")
+    assert [e for e in page.errors if "status of 400" not in e] == []  # the browser logs the refusal itself
+
+
 def test_a_1000_partition_topic_is_paged(page: Page, api: Api) -> None:
     api.create_topic("wide-1000", partitions=1000)
     p = page.open("#/topics/wide-1000")

@@ -5,7 +5,8 @@
 //   #/browse/NAME             message browser (offset, timestamp, live tail, key search; produce)
 //   #/groups                  consumer groups
 //   #/groups/ID               group detail (members, offsets and lag, lag chart, reset offsets; for a share
-//                             group its share-partitions: start offset, records in flight by state, deliveries)
+//                             group its share-partitions: start offset, records in flight by state, deliveries;
+//                             the group's configs, editable)
 import { api, del, enc, get, patch, post, query } from "./api.js";
 import { lineChart } from "./chart.js";
 import { bytes, h, ms, num, time, toast } from "./dom.js";
@@ -521,8 +522,29 @@ async function groupPage(groupId, params) {
   const offsetsTitle = h("h2", null, "Committed offsets and lag");
   const reset = h("div", null, h("h2", null, "Reset offsets"), h("p", { class: "muted" }, "Allowed only while the group has no members, as kafka-consumer-groups --reset-offsets. A dry run shows the offsets without committing."),
     resetForm, resetOut);
+  const configs = h("div");
   main.replaceChildren(h("h1", null, groupId), head, shares, h("h2", null, "Lag over time"), chart,
-    offsetsTitle, offsets, h("h2", null, "Members"), members, reset);
+    offsetsTitle, offsets, h("h2", null, "Members"), members, reset,
+    h("h2", null, "Configs"), h("p", { class: "muted" }, "The group's own values replace the broker's defaults for this group alone; members follow them from their next heartbeat."), configs);
+  // The group's configs (GET/PATCH /groups/{group}/configs): drawn when the page opens and after a change, not on every poll.
+  const drawConfigs = async () => {
+    const d = await get(`/groups/${enc(groupId)}/configs`);
+    configs.replaceChildren(table([{ label: "Name" }, { label: "Value" }, { label: "Default", cls: "hide-narrow" }, { label: "Source", cls: "hide-narrow" }, { label: "" }],
+      (d?.configs ?? []).map((c) => {
+        const input = h("input", { value: c.value ?? "", "aria-label": c.name, size: 16 });
+        return h("tr", { dataset: { config: c.name } }, h("td", null, c.name), h("td", null, input),
+          h("td", { class: "hide-narrow muted" }, c.default ?? "–"), h("td", { class: "hide-narrow" }, c.source),
+          h("td", null,
+            h("button", { type: "button", class: "secondary", onclick: async () => {
+              try { await patch(`/groups/${enc(groupId)}/configs`, { set: { [c.name]: input.value } }); toast(`${c.name} = ${input.value}`); drawConfigs(); } catch (err) { failed(err); }
+            } }, "Save"),
+            " ",
+            c.source === "GROUP_CONFIG" ? h("button", { type: "button", class: "secondary", onclick: async () => {
+              try { await patch(`/groups/${enc(groupId)}/configs`, { delete: [c.name] }); toast(`${c.name} reset to default`); drawConfigs(); } catch (err) { failed(err); }
+            } }, "Reset") : null));
+      }), { id: "group-configs" }));
+  };
+  await drawConfigs();
   const draw = async () => {
     const [d, hist] = await Promise.all([get(`/groups/${enc(groupId)}`), get(`/groups/${enc(groupId)}/lag-history`)]);
     const totalLag = d.offsets.reduce((a, o) => a + (o.lag ?? 0), 0);
