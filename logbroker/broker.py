@@ -40,6 +40,7 @@ from logbroker.errors import (
     InvalidPartitionsError,
     InvalidRecordError,
     InvalidReplicaAssignmentError,
+    InvalidReplicationFactorError,
     InvalidRequestError,
     LogStorageError,
     NotLeaderOrFollowerError,
@@ -76,6 +77,7 @@ from logbroker.topics import (
     apply_config_ops,
     check_replicas,
     check_replication_factor,
+    check_replication_factor_sign,
     is_internal,
     is_replicated,
 )
@@ -372,7 +374,14 @@ class Broker:
             partitions = self.config.get_int("num.partitions")
         if self.ownership is not None and is_replicated(name):
             info = self.store.create_topic(name, partitions, dict(configs), validate_only=True)
+            check_replication_factor_sign(replication_factor)
             if validate_only:
+                # Registering checks the factor against the brokers live then; a check answers from
+                # the brokers this one knows, as Kafka's validateOnly answers from its metadata.
+                live = len(self.ownership.live_brokers())
+                if replication_factor not in (None, -1) and replication_factor > live:
+                    raise InvalidReplicationFactorError(
+                        f"Replication factor: {replication_factor} larger than available brokers: {live}.")
                 return info
             # The cluster's node adopts the topic here (its file durable) before it answers.
             await self.ownership.publish_topic(info, replication_factor, assignments)

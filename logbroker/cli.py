@@ -698,7 +698,8 @@ def groups_configs(group: str, bootstrap: str, timeout_ms: int, verbose: bool, s
         try:
             if changes or delete_configs:
                 done = config_tools.alter_group_configs(admin, group, changes, list(delete_configs))
-                click.echo(f"Altered the configs of group {group}: {'; '.join(done)}.")
+                click.echo(to_json({"group": group, "altered": done}) if output_format == "json"
+                           else f"Altered the configs of group {group}: {'; '.join(done)}.")
                 return
             configs = config_tools.describe_group_configs(admin, group)
         finally:

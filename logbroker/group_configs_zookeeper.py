@@ -1,7 +1,6 @@
-"""The group configs of a cluster (config resource type GROUP: ``share.auto.offset.reset``,
-``share.record.lock.duration.ms``, ``share.delivery.count.limit``, ``share.session.timeout.ms``,
-``share.heartbeat.interval.ms``) in ZooKeeper's entity config
-znodes, beside the users' and clients' (layout, names and writing: ``logbroker/config_znodes.py``):
+"""The group configs of a cluster (config resource type GROUP, any group type: the ``share.*`` and
+``consumer.*`` names of ``logbroker/groups/group_configs.py``) in ZooKeeper's entity config znodes,
+beside the users' and clients' (layout, names and writing: ``logbroker/config_znodes.py``):
 
     path                                          content
     /config/groups/<group>                        {"version":1,"config":{"share.auto.offset.reset":"earliest"}}

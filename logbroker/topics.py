@@ -222,6 +222,7 @@ __all__ = [
     "apply_config_ops",
     "check_replicas",
     "check_replication_factor",
+    "check_replication_factor_sign",
     "is_internal",
     "is_replicated",
     "manual_assignment",

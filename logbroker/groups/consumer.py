@@ -150,7 +150,7 @@ class ConsumerGroups:
         with a generated id; any other id with epoch 0 joins under that id (KIP-1082 clients make
         their own). ``owned`` None and the subscription fields None mean "unchanged"."""
         own = self.configs_of(group_id) if group_id else {}
-        interval = config_int(own, CONSUMER_HEARTBEAT_INTERVAL, self.settings.heartbeat_interval_ms)
+        interval = config_int(own, CONSUMER_HEARTBEAT_INTERVAL, self.settings.heartbeat_interval_ms, group_id)
 
         def fail(error: HeartbeatError, message: str, epoch: int = member_epoch) -> HeartbeatResult:
             return HeartbeatResult(member_id, epoch, interval, None, error, message)
@@ -216,7 +216,11 @@ class ConsumerGroups:
                             f"member epoch {member_epoch} is not the current epoch {member.epoch}")
             send_assignment = member_epoch < member.epoch
         member.session_timeout_ms = session_timeout_ms or config_int(own, CONSUMER_SESSION_TIMEOUT,
-                                                                     self.settings.session_timeout_ms)
+                                                                     self.settings.session_timeout_ms, group_id)
+        if session_timeout_ms and 2 * interval >= session_timeout_ms:
+            # A member with its own session (an HTTP member's join) heartbeats at the interval it is
+            # told; one at least half its session would let the session lapse between two beats.
+            interval = max(1, session_timeout_ms // 3)
         member.session_deadline_ms = now_ms + member.session_timeout_ms
         member.reported_owned = owned_set
         if client_id:

@@ -46,7 +46,13 @@ from logbroker.groups.consumer import ConsumerGroups, HeartbeatResult
 from logbroker.groups.consumer_group import ConsumerGroup
 from logbroker.groups.description import GroupDescription, ListedGroup, PartitionLag
 from logbroker.groups.errors import GroupError, HeartbeatError
-from logbroker.groups.group_configs import CONSUMER_HEARTBEAT_INTERVAL, CONSUMER_SESSION_TIMEOUT
+from logbroker.groups.group_configs import (
+    CONSUMER_HEARTBEAT_INTERVAL,
+    CONSUMER_SESSION_TIMEOUT,
+    INVALID_CONFIG,
+    config_problem,
+    timing_problem,
+)
 from logbroker.groups.loader import Replayed, replay
 from logbroker.groups.offsets import CommittedOffset, OffsetCommitInput, OffsetStore
 from logbroker.groups.offsets_topic import BrokerGroupLog, GroupLog
@@ -442,6 +448,23 @@ class GroupCoordinator:
         consumer = self.settings.consumer
         return {**self.share.defaults(), CONSUMER_SESSION_TIMEOUT: str(consumer.session_timeout_ms),
                 CONSUMER_HEARTBEAT_INTERVAL: str(consumer.heartbeat_interval_ms)}
+
+    async def alter_group_configs(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
+                                  validate_only: bool = False) -> tuple[int, str | None]:
+        """Set (a value) or delete (None) a group's configs, for both fronts: (error code, message).
+        Each value is checked against its bounds, then the group's configs as they would be (its
+        own over the broker's defaults) against Kafka's rule that a session outlasts its heartbeat
+        interval; INVALID_CONFIG (40) and nothing changed when either fails."""
+        problem = config_problem(changes, self.share.settings.config_bounds)
+        if problem is None:
+            defaults = self.group_config_defaults()
+            after = {**defaults, **self.share.configs(group_id)}
+            for name, value in changes.items():
+                after[name] = value if value is not None else defaults.get(name, "")
+            problem = timing_problem(after)
+        if problem is not None:
+            return INVALID_CONFIG, problem
+        return await self.share.alter_configs_async(group_id, changes, now_ms, validate_only=validate_only)
 
     def describe_group(self, group_id: str) -> GroupDescription | None:
         group = self._groups.get(group_id)

@@ -11,10 +11,14 @@ the ``streams.*`` configs, which steer features logbroker does not have; they ar
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 
 from logbroker.config import BrokerConfig
 from logbroker.topics import ConfigType
+
+log = logging.getLogger(__name__)
 
 AUTO_OFFSET_RESET = "share.auto.offset.reset"
 LOCK_DURATION = "share.record.lock.duration.ms"
@@ -39,7 +43,9 @@ BOUND_PROPERTIES: dict[str, tuple[str, str]] = {
     CONSUMER_HEARTBEAT_INTERVAL: ("group.consumer.min.heartbeat.interval.ms",
                                   "group.consumer.max.heartbeat.interval.ms"),
 }
+INVALID_CONFIG = 40  # Kafka's error code for a refused config
 INT_MAX = 2**31 - 1  # the configs are Kafka INTs
+_INTEGER = re.compile(r"-?[0-9]+")
 # The least value of an unbounded integer config.
 GROUP_CONFIG_MINIMA = {LOCK_DURATION: 1000, DELIVERY_LIMIT: 2}
 Bounds = Mapping[str, tuple[int, int]]
@@ -59,17 +65,16 @@ def check_group_config(name: str, value: str, bounds: Bounds) -> str | None:
         return f"unknown group config {name}"
     if name == AUTO_OFFSET_RESET:
         return None if value in ("earliest", "latest") else f"{name} must be earliest or latest"
-    try:
-        number = int(value)
-    except ValueError:
+    if _INTEGER.fullmatch(value) is None:  # Kafka's INT: ASCII digits, an optional minus
         return f"{name} must be an integer"
+    number = int(value)
     if name in BOUND_PROPERTIES:
         low_name, high_name = BOUND_PROPERTIES[name]
         low, high = bounds.get(name, DEFAULT_BOUNDS[name])
         if number < low:
             return f"{name} must be greater than or equal to {low_name} ({low})"
-        if number > high:
-            return f"{name} must be less than or equal to {high_name} ({high})"
+        if number > min(high, INT_MAX):
+            return f"{name} must be less than or equal to {high_name} ({min(high, INT_MAX)})"
         return None
     low = GROUP_CONFIG_MINIMA[name]
     if number > INT_MAX:
@@ -77,12 +82,44 @@ def check_group_config(name: str, value: str, bounds: Bounds) -> str | None:
     return None if number >= low else f"{name} must be at least {low}"
 
 
-def config_int(configs: Mapping[str, str], name: str, default: int) -> int:
-    """A group's integer config, else ``default`` (also for a value stored by hand that is not one)."""
+def config_problem(changes: Mapping[str, str | None], bounds: Bounds) -> str | None:
+    """Why these changes (a value to set, None to delete) are refused (INVALID_CONFIG), or None."""
+    for name, value in changes.items():
+        problem = (check_group_config(name, value, bounds) if value is not None
+                   else None if name in GROUP_CONFIG_TYPES else f"unknown group config {name}")
+        if problem is not None:
+            return problem
+    return None
+
+
+# A session timeout must be longer than the heartbeat interval of the same protocol.
+TIMING_PAIRS = ((CONSUMER_SESSION_TIMEOUT, CONSUMER_HEARTBEAT_INTERVAL),
+                (SHARE_SESSION_TIMEOUT, SHARE_HEARTBEAT_INTERVAL))
+
+
+def timing_problem(configs: Mapping[str, str]) -> str | None:
+    """Why a group's configs as they would be (its own over the broker's defaults) are refused: a
+    session timeout not longer than its heartbeat interval, as Kafka refuses it. None when fine."""
+    for session, interval in TIMING_PAIRS:
+        if session in configs and interval in configs and \
+                config_int(configs, session, 0) <= config_int(configs, interval, 0):
+            return f"{session} must be greater than {interval}"
+    return None
+
+
+def config_int(configs: Mapping[str, str], name: str, default: int, group_id: str = "") -> int:
+    """A group's integer config, else ``default``; also for a value that is not one (stored by hand
+    or by another version), said once per group, name and value."""
     value = configs.get(name)
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError:
+    if _INTEGER.fullmatch(value) is None:
+        if (group_id, name, value) not in _warned and len(_warned) < _WARN_AT_MOST:
+            _warned.add((group_id, name, value))
+            log.warning("group %s: %s=%r is not an integer; %d used", group_id, name, value, default)
         return default
+    return int(value)
+
+
+_warned: set[tuple[str, str, str]] = set()
+_WARN_AT_MOST = 1000

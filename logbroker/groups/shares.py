@@ -39,9 +39,9 @@ from logbroker.groups.errors import HeartbeatError
 from logbroker.groups.group_configs import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
-    GROUP_CONFIGS,
     LOCK_DURATION,
-    check_group_config,
+    config_int,
+    config_problem,
 )
 from logbroker.groups.group_configs import SHARE_HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
 from logbroker.groups.group_configs import SHARE_SESSION_TIMEOUT as SESSION_TIMEOUT
@@ -123,8 +123,9 @@ class ShareGroups:
         # In a cluster: members whose session expired here, with their assignment, until the
         # application asks the other partitions' leaders to release their records (``take_expired``).
         self._expired: list[tuple[str, str, tuple[TopicPartition, ...]]] = []
-        # Alone: the configs of deleted share groups. Kafka keeps a group's configs when the group is
-        # deleted (DeleteGroups); a group made again under the id takes them.
+        # Alone: the configs of every group id that is not a live share group: a deleted share group's
+        # (Kafka keeps a group's configs through DeleteGroups; a group made again under the id takes
+        # them), a consumer or classic group's, and an id no group holds yet.
         self._kept_configs: dict[str, dict[str, str]] = {}
         self._carrying: set[str] = set()  # groups whose configs ``carry_configs`` is moving now
 
@@ -196,14 +197,7 @@ class ShareGroups:
         return self._setting(group, SESSION_TIMEOUT, self.settings.session_timeout_ms)
 
     def _setting(self, group: ShareGroup, name: str, default: int) -> int:
-        value = self._configs_of(group).get(name)
-        if value is None:
-            return default
-        try:
-            return int(value)
-        except ValueError:  # stored by hand or by another version: the default, said once per use
-            log.warning("share group %s: %s=%r is not a number; %d used", group.group_id, name, value, default)
-            return default
+        return config_int(self._configs_of(group), name, default, group.group_id)
 
     def heartbeat(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
                   subscribed_topics: list[str] | None = None, client_id: str = "", client_host: str = "",
@@ -596,7 +590,7 @@ class ShareGroups:
         id is taken (as Kafka takes a group's configs apart from the group)."""
         if self.shared_configs is None:
             return await self.alter_configs(group_id, changes, now_ms, validate_only=validate_only)
-        problem = _config_problem(changes, self.settings)
+        problem = config_problem(changes, self.settings.config_bounds)
         if problem is not None:
             return 40, problem
         if validate_only:
@@ -654,7 +648,7 @@ class ShareGroups:
         members come), as Kafka 4.1 does. Answers (error code, message) once durable:
         INVALID_CONFIG (40) for an unknown name or a bad value."""
         fut: asyncio.Future[tuple[int, str | None]] = self._future()
-        problem = _config_problem(changes, self.settings)
+        problem = config_problem(changes, self.settings.config_bounds)
         if problem is not None:
             fut.set_result((40, problem))
             return fut
@@ -923,16 +917,6 @@ class ShareGroups:
                 max_in_flight=self.settings.max_in_flight)
             group.state_epochs[(topic, partition)] = snap.state_epoch
         return len(snapshots)
-
-
-def _config_problem(changes: Mapping[str, str | None], settings: ShareSettings) -> str | None:
-    """Why these config changes are refused (INVALID_CONFIG), or None."""
-    for name, value in changes.items():
-        problem = check_group_config(name, value, settings.config_bounds) if value is not None else (
-            None if name in GROUP_CONFIGS else f"unknown group config {name}")
-        if problem is not None:
-            return problem
-    return None
 
 
 def _outcome(written: asyncio.Future[int]) -> int:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import HeartbeatError
+from logbroker.groups.group_configs import INVALID_CONFIG
 from logbroker.groups.shares import REQUEST_TIMED_OUT
 from logbroker.http.access import Op, require_group
 from logbroker.http.content import read_body, respond
@@ -31,7 +32,6 @@ from logbroker.http.params import body_object, config_strings, optional
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-INVALID_CONFIG = 40
 
 
 async def _described(group_id: str, groups: GroupCoordinator) -> dict[str, Any]:
@@ -63,8 +63,8 @@ async def alter_group_configs(request: web.Request) -> web.Response:
     if not isinstance(validate_only, bool):
         raise bad_request("validate_only must be a boolean")
     changes: dict[str, str | None] = {**to_set, **{name: None for name in to_delete}}
-    code, message = (await groups.share.alter_configs_async(group_id, changes, context(request).clock(),
-                                                            validate_only=validate_only)
+    code, message = (await groups.alter_group_configs(group_id, changes, context(request).clock(),
+                                                      validate_only=validate_only)
                      if changes else (0, None))  # nothing named: nothing to change (as Kafka answers)
     if code == INVALID_CONFIG:
         raise HttpError(400, "INVALID_CONFIG", message or "invalid group config")

@@ -14,9 +14,10 @@ Every acquired record is locked to the member until ``lock_expires_ms`` (the gro
 and the record goes to whoever asks next. A delivery id names one delivery:
 ``topic/partition/offset/delivery_count``. Acknowledgements are answered once durable in
 ``__share_group_state``. Each records request also keeps the member's session alive
-(``group.share.session.timeout.ms``). A join's ``auto_offset_reset`` that changes the group's
-``share.auto.offset.reset`` sets that group config (ALTER_CONFIGS on the group, as
-IncrementalAlterConfigs needs), durably, and in a cluster where every leader reads it.
+(the group's ``share.session.timeout.ms``, else ``group.share.session.timeout.ms``). A join's
+``auto_offset_reset`` that changes the group's ``share.auto.offset.reset`` sets that group config
+(ALTER_CONFIGS on the group, as IncrementalAlterConfigs needs), durably, and in a cluster where
+every leader reads it.
 
 These routes only translate onto ``logbroker.groups.shares.ShareGroups`` (the coordinator's
 ``share``); the records are read with ``groups/share_fetch.py`` like ShareFetch does, and rendered

@@ -60,6 +60,13 @@ def test_a_groups_own_configs_replace_the_session_timeout_and_heartbeat_interval
     b = join(c, "b", now=2100, session_timeout_ms=10_000)
     c.tick(5200)  # a silent past 3000 ms; b within its own 10 s
     assert [m.member_id for m in c.describe("g").members] == [b.member_id]  # type: ignore[union-attr]
+    # A member's own session shorter than twice the group's interval: it is told a third of its session,
+    # so its heartbeats (an HTTP member's long poll beats at the interval) keep it alive.
+    own["g"]["consumer.heartbeat.interval.ms"] = "15000"
+    short = join(c, "s", now=5300, session_timeout_ms=10_000)
+    assert short.heartbeat_interval_ms == 3333
+    # A heartbeat without a session of its own (a Kafka client's) is told the group's interval as it is.
+    assert beat(c, b, b.assignment or [], 5400).heartbeat_interval_ms == 15000
 
 
 def test_partition_moves_only_after_the_old_owner_confirms() -> None:

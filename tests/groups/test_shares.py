@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from logbroker.groups.consumer import HeartbeatResult
 from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import GroupError, HeartbeatError
+from logbroker.groups.offsets import OffsetCommitInput
 from logbroker.groups.share_group import ShareSettings
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.shares import INVALID_RECORD_STATE
@@ -188,19 +190,25 @@ def test_a_consumer_groups_configs_are_kept_and_obeyed_across_a_restart(loop: as
         return GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
                                 share_state_log=state, partition_offsets=lambda t, p: (0, 10))
 
-    def heartbeat(c: GroupCoordinator, now: int) -> int:
+    def heartbeat(c: GroupCoordinator, now: int) -> HeartbeatResult:
         r = c.consumer_heartbeat("cg", "", 0, now_ms=now, subscribed_topics=["jobs"], rebalance_timeout_ms=1000)
         assert r.error == 0, r
-        return r.heartbeat_interval_ms
+        return r
 
     c = broker()
-    assert heartbeat(c, 0) == SETTINGS.consumer.heartbeat_interval_ms
+    first = heartbeat(c, 0)
+    assert first.heartbeat_interval_ms == SETTINGS.consumer.heartbeat_interval_ms
+    # A committed offset: the group comes back at the restart, before the share state's configs do.
+    committed = c.commit_offsets("cg", first.member_epoch, first.member_id,
+                                 {("jobs", 0): OffsetCommitInput(3)}, 1)
+    assert loop.run_until_complete(committed) == {("jobs", 0): GroupError.NONE}
     changed = c.share.alter_configs("cg", {"consumer.heartbeat.interval.ms": "6000"}, 1)
     assert loop.run_until_complete(changed) == (0, None)
-    assert heartbeat(c, 2) == 6000
+    assert heartbeat(c, 2).heartbeat_interval_ms == 6000
     assert c.share.held_by_another_type("cg") and c.share.group("cg") is None
 
     again = broker()
     again.load(10)
+    assert again.share.held_by_another_type("cg")  # the id is a group again, not a share group
     assert again.share.configs("cg") == {"consumer.heartbeat.interval.ms": "6000"}
-    assert heartbeat(again, 20) == 6000
+    assert heartbeat(again, 20).heartbeat_interval_ms == 6000

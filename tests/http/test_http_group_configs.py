@@ -81,3 +81,19 @@ def test_group_configs_over_http(tmp_path: Path) -> None:
         assert "Traceback" not in broker.log_text()
     finally:
         broker.stop()
+
+
+def test_a_share_join_on_a_consumer_groups_id_leaves_its_configs(tmp_path: Path) -> None:
+    """A share join's ``auto_offset_reset`` would set the group's ``share.auto.offset.reset``; on an
+    id a consumer group holds the join is refused first, and the configs stay as they were."""
+    broker = start_http_broker(tmp_path, group_initial_rebalance_delay_ms="0")
+    try:
+        api = Api(broker.http_port)
+        api.create_topic("jobs")
+        joined = api.post("/groups/mixed/members", {"topics": ["jobs"]})
+        assert joined.status == 200, joined.body
+        refused = api.post("/share-groups/mixed/members", {"topics": ["jobs"], "auto_offset_reset": "earliest"})
+        assert_error(refused, 404, "GROUP_ID_NOT_FOUND")
+        assert _configs(api, "mixed")["share.auto.offset.reset"] == ("latest", "latest", "DEFAULT_CONFIG")
+    finally:
+        broker.stop()

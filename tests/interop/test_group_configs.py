@@ -212,3 +212,32 @@ def test_the_cli_shows_and_changes_a_groups_configs(served: BrokerHandle) -> Non
     refused = run_cli("groups", "configs", "cli-configured", "--set", "consumer.heartbeat.interval.ms=1",
                       "--bootstrap-server", served.bootstrap)
     assert_clean_error(refused, "consumer.heartbeat.interval.ms", "group.consumer.min.heartbeat.interval.ms")
+
+
+def test_a_groups_session_timeout_must_outlast_its_heartbeat_interval(broker_factory: BrokerFactory) -> None:
+    """Each value within its bounds is not enough: the group's configs as they would be (its own over
+    the broker's defaults, here a 10 s session) must keep the session longer than the heartbeat
+    interval, else INVALID_CONFIG and nothing changes."""
+    served = broker_factory(group_consumer_min_session_timeout_ms="1000", group_consumer_session_timeout_ms="10000",
+                            group_consumer_max_heartbeat_interval_ms="30000")
+    with RawClient(served.port) as c:
+        def alter(changes: list[tuple[str, str]]) -> tuple[int, str | None]:
+            body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+                {"resource_type": GROUP_RESOURCE, "resource_name": "paced",
+                 "configs": [{"name": n, "config_operation": 0, "value": v} for n, v in changes]}],
+                "validate_only": False})["responses"][0]
+            return body["error_code"], body["error_message"]
+
+        too_slow = alter([("consumer.heartbeat.interval.ms", "12000")])  # past the broker's 10 s session
+        equal = alter([("consumer.session.timeout.ms", "5000"), ("consumer.heartbeat.interval.ms", "5000")])
+        shorter = alter([("consumer.session.timeout.ms", "8000")])
+        deadline = time.monotonic() + 10  # Kafka applies an alteration a moment after answering
+        while (kept := describe(c, "paced", ["consumer.session.timeout.ms", "consumer.heartbeat.interval.ms"])
+               )["consumer.session.timeout.ms"]["value"] != "8000" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    rule = "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"
+    assert too_slow == (ErrorCode.INVALID_CONFIG, rule)
+    assert equal == (ErrorCode.INVALID_CONFIG, rule)
+    assert shorter == (0, None)
+    assert {n: e["value"] for n, e in kept.items()} == {"consumer.session.timeout.ms": "8000",
+                                                        "consumer.heartbeat.interval.ms": "5000"}

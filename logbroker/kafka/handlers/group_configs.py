@@ -53,6 +53,6 @@ async def alter_group_configs(ctx: RequestContext, group_id: str, ops: list[Body
             return {"error_code": ErrorCode.INVALID_REQUEST,
                     "error_message": "group configs support SET and DELETE only"}
         changes[op["name"]] = op.get("value") if op["config_operation"] == _SET else None
-    code, message = await ctx.coordinator.share.alter_configs_async(group_id, changes, ctx.broker.clock(),
-                                                                    validate_only=validate_only)
+    code, message = await ctx.coordinator.alter_group_configs(group_id, changes, ctx.broker.clock(),
+                                                              validate_only=validate_only)
     return {"error_code": code, "error_message": message}

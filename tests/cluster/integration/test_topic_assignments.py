@@ -50,15 +50,18 @@ def test_a_replication_factor_the_cluster_cannot_hold_is_refused_for_what_it_is(
         cluster: Cluster, zk_client: KazooClient) -> None:
     port = cluster.brokers[2].port
     with RawClient(port) as c:
-        def create(name: str, factor: int) -> dict[str, Any]:
+        def create(name: str, factor: int, validate_only: bool = False) -> dict[str, Any]:
             return dict(c.call(ApiKey.CREATE_TOPICS, 7, {"topics": [
                 {"name": name, "num_partitions": 1, "replication_factor": factor, "assignments": [],
-                 "configs": []}], "timeout_ms": 30000, "validate_only": False})["topics"][0])
+                 "configs": []}], "timeout_ms": 30000, "validate_only": validate_only})["topics"][0])
 
         zero, too_many = create("rf-zero", 0), create("rf-four", 4)
+        # validate_only answers the same as the creation would.
+        checked = [create("rf-zero", 0, True), create("rf-four", 4, True), create("rf-three", 3, True)]
     assert zero["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR, zero
     assert "larger than 0" in zero["error_message"], zero
     assert too_many["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR, too_many
     assert "larger than available brokers: 3" in too_many["error_message"], too_many
-    for refused in ("rf-zero", "rf-four"):
+    assert [a["error_code"] for a in checked] == [ErrorCode.INVALID_REPLICATION_FACTOR] * 2 + [0], checked
+    for refused in ("rf-zero", "rf-four", "rf-three"):
         assert zk_client.exists(f"/brokers/topics/{refused}") is None
