@@ -118,3 +118,16 @@ def config_strings(value: Any, what: str) -> dict[str, str]:
         else:
             raise bad_request(f"{what}.{name} must be a string, number or boolean")
     return out
+
+
+def config_changes(body: Mapping[str, Any]) -> tuple[dict[str, str], list[str], bool]:
+    """A config PATCH body (a topic's or a group's): ``set`` (name to value), ``delete`` (names) and
+    ``validate_only``, each checked for its shape."""
+    to_set = config_strings(optional(body, "set"), "set")
+    to_delete = optional(body, "delete", [])
+    if not isinstance(to_delete, list) or not all(isinstance(k, str) for k in to_delete):
+        raise bad_request("delete must be an array of config names")
+    validate_only = optional(body, "validate_only", False)
+    if not isinstance(validate_only, bool):
+        raise bad_request("validate_only must be a boolean")
+    return to_set, to_delete, validate_only

@@ -26,8 +26,8 @@ from logbroker.groups.shares import REQUEST_TIMED_OUT
 from logbroker.http.access import Op, require_group
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context, coordinator
-from logbroker.http.errors import HttpError, bad_request
-from logbroker.http.params import body_object, config_strings, optional
+from logbroker.http.errors import HttpError
+from logbroker.http.params import body_object, config_changes
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,7 @@ async def alter_group_configs(request: web.Request) -> web.Response:
     group_id = request.match_info["group"]
     require_group(request, Op.ALTER_CONFIGS, group_id)
     groups = coordinator(request)
-    body = body_object(await read_body(request))
-    to_set = config_strings(optional(body, "set"), "set")
-    to_delete = optional(body, "delete", [])
-    if not isinstance(to_delete, list) or not all(isinstance(k, str) for k in to_delete):
-        raise bad_request("delete must be an array of config names")
-    validate_only = optional(body, "validate_only", False)
-    if not isinstance(validate_only, bool):
-        raise bad_request("validate_only must be a boolean")
+    to_set, to_delete, validate_only = config_changes(body_object(await read_body(request)))
     changes: dict[str, str | None] = {**to_set, **{name: None for name in to_delete}}
     code, message = (await groups.alter_group_configs(group_id, changes, context(request).clock(),
                                                       validate_only=validate_only)

@@ -22,7 +22,15 @@ from logbroker.http.access import Op, may_create_topic, require_topic, visible_t
 from logbroker.http.content import read_body, respond
 from logbroker.http.context import context
 from logbroker.http.errors import bad_request
-from logbroker.http.params import body_object, config_strings, field_int, field_str, leaders_timeout_ms, optional
+from logbroker.http.params import (
+    body_object,
+    config_changes,
+    config_strings,
+    field_int,
+    field_str,
+    leaders_timeout_ms,
+    optional,
+)
 from logbroker.topics import MAX_PARTITIONS, ConfigEntry, PartitionState, TopicDescription
 
 log = logging.getLogger(__name__)
@@ -102,14 +110,7 @@ async def alter_configs(request: web.Request) -> web.Response:
     name = request.match_info["topic"]
     require_topic(request, Op.ALTER_CONFIGS, name)
     broker.topic(name)  # 404 before 400s about the body
-    body = body_object(await read_body(request))
-    to_set = config_strings(optional(body, "set"), "set")
-    to_delete = optional(body, "delete", [])
-    if not isinstance(to_delete, list) or not all(isinstance(k, str) for k in to_delete):
-        raise bad_request("delete must be an array of config names")
-    validate_only = optional(body, "validate_only", False)
-    if not isinstance(validate_only, bool):
-        raise bad_request("validate_only must be a boolean")
+    to_set, to_delete, validate_only = config_changes(body_object(await read_body(request)))
     info = await broker.alter_configs_async(name, set=to_set, delete=to_delete, validate_only=validate_only)
     if not validate_only:
         log.info("topic %s configs changed over HTTP from %s: set %s, delete %s", name, request.remote,

@@ -102,20 +102,31 @@ def _alter(c: RawClient, group: str, name: str, value: str) -> int:
     return int(body["responses"][0]["error_code"])
 
 
+def set_bounded_timing(c: RawClient, group: str, protocol: str) -> None:
+    """``<protocol>.session.timeout.ms`` and ``.heartbeat.interval.ms`` of ``group``: INT, the broker
+    defaults (45000, 5000) until set; a value outside the default bounds (45-60 s, 5-15 s) is
+    INVALID_CONFIG; then the group sets 50000 and 7000 and DescribeConfigs says they are its own."""
+    session, interval = f"{protocol}.session.timeout.ms", f"{protocol}.heartbeat.interval.ms"
+    before = describe(c, group, [session, interval])
+    refused = {(n, v): _alter(c, group, n, v)
+               for n, v in [(session, "44999"), (session, "60001"), (interval, "4999"), (interval, "15001")]}
+    set_group_config(c, group, interval, "7000")
+    set_group_config(c, group, session, "50000")
+    after = describe(c, group, [session, interval])
+    assert {n: row(e)[:3] for n, e in before.items()} == {session: ("45000", INT, DEFAULT_CONFIG),
+                                                          interval: ("5000", INT, DEFAULT_CONFIG)}
+    assert set(refused.values()) == {ErrorCode.INVALID_CONFIG}, refused
+    assert {n: row(e)[:3] for n, e in after.items()} == {session: ("50000", INT, GROUP_CONFIG),
+                                                         interval: ("7000", INT, GROUP_CONFIG)}
+
+
 def test_share_session_timeout_and_heartbeat_interval_are_bounded_group_configs(served: BrokerHandle) -> None:
     """share.session.timeout.ms and share.heartbeat.interval.ms are INT group configs defaulting to
     the broker's group.share.* values; a value outside group.share.min/max.* (45-60 s, 5-15 s by
     default) is refused with INVALID_CONFIG, and a group's own interval is the one its members'
     ShareGroupHeartbeat answers carry."""
-    names = ["share.session.timeout.ms", "share.heartbeat.interval.ms"]
     with RawClient(served.port) as c:
-        before = describe(c, "bounded", names)
-        refused = {(n, v): _alter(c, "bounded", n, v) for n, v in [
-            ("share.session.timeout.ms", "44999"), ("share.session.timeout.ms", "60001"),
-            ("share.heartbeat.interval.ms", "4999"), ("share.heartbeat.interval.ms", "15001")]}
-        set_group_config(c, "bounded", "share.heartbeat.interval.ms", "7000")
-        set_group_config(c, "bounded", "share.session.timeout.ms", "50000")
-        after = describe(c, "bounded", names)
+        set_bounded_timing(c, "bounded", "share")
         create_topic(c, "bounded-jobs")
     member = ShareMember(served.port, "bounded", ["bounded-jobs"])
     try:
@@ -126,13 +137,6 @@ def test_share_session_timeout_and_heartbeat_interval_are_bounded_group_configs(
             time.sleep(0.2)
     finally:
         member.close()
-    assert {n: row(e)[:3] for n, e in before.items()} == {
-        "share.session.timeout.ms": ("45000", INT, DEFAULT_CONFIG),
-        "share.heartbeat.interval.ms": ("5000", INT, DEFAULT_CONFIG)}
-    assert set(refused.values()) == {ErrorCode.INVALID_CONFIG}, refused
-    assert {n: row(e)[:3] for n, e in after.items()} == {
-        "share.session.timeout.ms": ("50000", INT, GROUP_CONFIG),
-        "share.heartbeat.interval.ms": ("7000", INT, GROUP_CONFIG)}
     assert (answer["error_code"], answer["heartbeat_interval_ms"]) == (0, 7000), answer
 
 
@@ -149,7 +153,6 @@ def test_a_consumer_groups_own_session_timeout_and_heartbeat_interval(served: Br
     group.consumer.min/max.* (45-60 s, 5-15 s by default); they can be set on the id of a live
     consumer group, and the group's interval is the one its members' ConsumerGroupHeartbeat answers
     carry from then on."""
-    names = ["consumer.session.timeout.ms", "consumer.heartbeat.interval.ms"]
     with RawClient(served.port) as c:
         create_topic(c, "steered-orders")
         find_coordinator(c, "steered", time.monotonic() + 30)
@@ -157,22 +160,9 @@ def test_a_consumer_groups_own_session_timeout_and_heartbeat_interval(served: Br
         while (first := _consumer_heartbeat(c, "steered", ["steered-orders"]))["error_code"] in RETRIABLE:
             assert time.monotonic() < deadline, first
             time.sleep(0.2)
-        before = describe(c, "steered", names)
-        refused = {(n, v): _alter(c, "steered", n, v) for n, v in [
-            ("consumer.session.timeout.ms", "44999"), ("consumer.session.timeout.ms", "60001"),
-            ("consumer.heartbeat.interval.ms", "4999"), ("consumer.heartbeat.interval.ms", "15001")]}
-        set_group_config(c, "steered", "consumer.heartbeat.interval.ms", "7000")
-        set_group_config(c, "steered", "consumer.session.timeout.ms", "50000")
-        after = describe(c, "steered", names)
+        set_bounded_timing(c, "steered", "consumer")
         second = _consumer_heartbeat(c, "steered", ["steered-orders"])
     assert (first["error_code"], first["heartbeat_interval_ms"]) == (0, 5000), first
-    assert {n: row(e)[:3] for n, e in before.items()} == {
-        "consumer.session.timeout.ms": ("45000", INT, DEFAULT_CONFIG),
-        "consumer.heartbeat.interval.ms": ("5000", INT, DEFAULT_CONFIG)}
-    assert set(refused.values()) == {ErrorCode.INVALID_CONFIG}, refused
-    assert {n: row(e)[:3] for n, e in after.items()} == {
-        "consumer.session.timeout.ms": ("50000", INT, GROUP_CONFIG),
-        "consumer.heartbeat.interval.ms": ("7000", INT, GROUP_CONFIG)}
     assert (second["error_code"], second["heartbeat_interval_ms"]) == (0, 7000), second
 
 
