@@ -261,21 +261,7 @@ async function topicPage(name, params) {
   };
   const drawConfigs = async () => {
     const d = await get(`/topics/${enc(name)}/configs`);
-    const entries = d?.configs ?? [];
-    configs.replaceChildren(table([{ label: "Name" }, { label: "Value" }, { label: "Default", cls: "hide-narrow" }, { label: "Source", cls: "hide-narrow" }, { label: "" }],
-      entries.map((c) => {
-        const input = h("input", { value: c.value ?? "", "aria-label": c.name, size: 16, disabled: c.read_only });
-        return h("tr", { dataset: { config: c.name } }, h("td", { title: c.doc ?? "" }, c.name), h("td", null, input),
-          h("td", { class: "hide-narrow muted" }, c.default ?? "–"), h("td", { class: "hide-narrow" }, c.source),
-          h("td", null,
-            h("button", { type: "button", class: "secondary", disabled: c.read_only, onclick: async () => {
-              try { await patch(`/topics/${enc(name)}/configs`, { set: { [c.name]: input.value } }); toast(`${c.name} = ${input.value}`); drawConfigs(); } catch (err) { failed(err); }
-            } }, "Save"),
-            " ",
-            c.source === "TOPIC_CONFIG" ? h("button", { type: "button", class: "secondary", onclick: async () => {
-              try { await patch(`/topics/${enc(name)}/configs`, { delete: [c.name] }); toast(`${c.name} reset to default`); drawConfigs(); } catch (err) { failed(err); }
-            } }, "Reset") : null));
-      }), { id: "configs" }));
+    configs.replaceChildren(configsEditor(d?.configs ?? [], `/topics/${enc(name)}/configs`, "TOPIC_CONFIG", drawConfigs, "configs"));
   };
   const drawGroups = async () => {
     const g = await get("/stats/groups?limit=1000").catch(() => ({ groups: [] }));
@@ -529,20 +515,7 @@ async function groupPage(groupId, params) {
   // The group's configs (GET/PATCH /groups/{group}/configs): drawn when the page opens and after a change, not on every poll.
   const drawConfigs = async () => {
     const d = await get(`/groups/${enc(groupId)}/configs`);
-    configs.replaceChildren(table([{ label: "Name" }, { label: "Value" }, { label: "Default", cls: "hide-narrow" }, { label: "Source", cls: "hide-narrow" }, { label: "" }],
-      (d?.configs ?? []).map((c) => {
-        const input = h("input", { value: c.value ?? "", "aria-label": c.name, size: 16 });
-        return h("tr", { dataset: { config: c.name } }, h("td", null, c.name), h("td", null, input),
-          h("td", { class: "hide-narrow muted" }, c.default ?? "–"), h("td", { class: "hide-narrow" }, c.source),
-          h("td", null,
-            h("button", { type: "button", class: "secondary", onclick: async () => {
-              try { await patch(`/groups/${enc(groupId)}/configs`, { set: { [c.name]: input.value } }); toast(`${c.name} = ${input.value}`); drawConfigs(); } catch (err) { failed(err); }
-            } }, "Save"),
-            " ",
-            c.source === "GROUP_CONFIG" ? h("button", { type: "button", class: "secondary", onclick: async () => {
-              try { await patch(`/groups/${enc(groupId)}/configs`, { delete: [c.name] }); toast(`${c.name} reset to default`); drawConfigs(); } catch (err) { failed(err); }
-            } }, "Reset") : null));
-      }), { id: "group-configs" }));
+    configs.replaceChildren(configsEditor(d?.configs ?? [], `/groups/${enc(groupId)}/configs`, "GROUP_CONFIG", drawConfigs, "group-configs"));
   };
   await drawConfigs();
   const draw = async () => {
@@ -582,6 +555,25 @@ async function groupPage(groupId, params) {
   await draw();
   void params;
   return { stop: poller(draw), refresh: draw };
+}
+
+// A table of configs (a topic's or a group's), each value saved in place or, when it is the
+// resource's own (source ownSource), reset to the default: PATCH path {set} / {delete}, then redraw.
+function configsEditor(entries, path, ownSource, redraw, id) {
+  return table([{ label: "Name" }, { label: "Value" }, { label: "Default", cls: "hide-narrow" }, { label: "Source", cls: "hide-narrow" }, { label: "" }],
+    entries.map((c) => {
+      const input = h("input", { value: c.value ?? "", "aria-label": c.name, size: 16, disabled: c.read_only });
+      return h("tr", { dataset: { config: c.name } }, h("td", { title: c.doc ?? "" }, c.name), h("td", null, input),
+        h("td", { class: "hide-narrow muted" }, c.default ?? "–"), h("td", { class: "hide-narrow" }, c.source),
+        h("td", null,
+          h("button", { type: "button", class: "secondary", disabled: c.read_only, onclick: async () => {
+            try { await patch(path, { set: { [c.name]: input.value } }); toast(`${c.name} = ${input.value}`); redraw(); } catch (err) { failed(err); }
+          } }, "Save"),
+          " ",
+          c.source === ownSource ? h("button", { type: "button", class: "secondary", onclick: async () => {
+            try { await patch(path, { delete: [c.name] }); toast(`${c.name} reset to default`); redraw(); } catch (err) { failed(err); }
+          } }, "Reset") : null));
+    }), { id });
 }
 
 // A share group's share-partitions (KIP-932): where each stands and what is in flight, from GET /groups/{group}.
