@@ -40,7 +40,6 @@ from logbroker.errors import (
     InvalidPartitionsError,
     InvalidRecordError,
     InvalidReplicaAssignmentError,
-    InvalidReplicationFactorError,
     InvalidRequestError,
     LogStorageError,
     NotLeaderOrFollowerError,
@@ -77,6 +76,7 @@ from logbroker.topics import (
     apply_config_ops,
     check_replicas,
     check_replication_factor,
+    check_replication_factor_fits,
     check_replication_factor_sign,
     is_internal,
     is_replicated,
@@ -378,10 +378,8 @@ class Broker:
             if validate_only:
                 # Registering checks the factor against the brokers live then; a check answers from
                 # the brokers this one knows, as Kafka's validateOnly answers from its metadata.
-                live = len(self.ownership.live_brokers())
-                if replication_factor not in (None, -1) and replication_factor > live:
-                    raise InvalidReplicationFactorError(
-                        f"Replication factor: {replication_factor} larger than available brokers: {live}.")
+                if replication_factor not in (None, -1):
+                    check_replication_factor_fits(replication_factor, len(self.ownership.live_brokers()))
                 return info
             # The cluster's node adopts the topic here (its file durable) before it answers.
             await self.ownership.publish_topic(info, replication_factor, assignments)

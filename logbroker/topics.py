@@ -48,11 +48,24 @@ def is_replicated(name: str) -> bool:
     return name not in INTERNAL_TOPICS or name in REPLICATED_INTERNAL_TOPICS
 
 
+_FACTOR_BELOW_ONE = "Replication factor must be larger than 0, or -1 to use the default value."
+
+
 def check_replication_factor_sign(replication_factor: int | None) -> None:
     """0 and negatives other than -1 (the default) are refused as Kafka refuses them, whatever the
     number of brokers."""
     if replication_factor is not None and (replication_factor == 0 or replication_factor < -1):
-        raise InvalidReplicationFactorError("Replication factor must be larger than 0, or -1 to use the default value.")
+        raise InvalidReplicationFactorError(_FACTOR_BELOW_ONE)
+
+
+def check_replication_factor_fits(replication_factor: int, brokers: int) -> None:
+    """A cluster's factor, the broker default already put in for -1: at least 1, at most the
+    brokers there are (Kafka's messages)."""
+    if replication_factor < 1:
+        raise InvalidReplicationFactorError(_FACTOR_BELOW_ONE)
+    if replication_factor > brokers:
+        raise InvalidReplicationFactorError(
+            f"Replication factor: {replication_factor} larger than available brokers: {brokers}.")
 
 
 def check_replication_factor(replication_factor: int | None) -> None:
@@ -222,6 +235,7 @@ __all__ = [
     "apply_config_ops",
     "check_replicas",
     "check_replication_factor",
+    "check_replication_factor_fits",
     "check_replication_factor_sign",
     "is_internal",
     "is_replicated",

@@ -65,7 +65,6 @@ from logbroker.errors import (
     FencedLeaderEpochError,
     InvalidPartitionsError,
     InvalidReplicaAssignmentError,
-    InvalidReplicationFactorError,
     InvalidRequestError,
     NotControllerError,
     NotEnoughReplicasError,
@@ -80,6 +79,7 @@ from logbroker.topics import (
     INTERNAL_MIN_ISR,
     INTERNAL_REPLICATION_FACTORS,
     TopicInfo,
+    check_replication_factor_fits,
     check_replication_factor_sign,
     is_replicated,
 )
@@ -831,9 +831,7 @@ class ClusterNode:
         else:
             rf = self.config.get_int("default.replication.factor")
         assert rf is not None
-        if rf < 1 or rf > len(live):
-            raise InvalidReplicationFactorError(
-                f"Replication factor: {rf} larger than available brokers: {len(live)}.")
+        check_replication_factor_fits(rf, len(live))
         if calls.exists(znodes.topic_path(info.name)) is not None:
             raise TopicExistsError(f"Topic '{info.name}' already exists.")
         replicas = znodes.assign_replicas(live, info.partitions, rf, random.randrange(len(live)))
@@ -964,9 +962,7 @@ class ClusterNode:
                         "assignments provided.")
                 added = [znodes.checked_replicas(a, live, rf) for a in assignments]
             else:
-                if rf > len(live):
-                    raise InvalidReplicationFactorError(
-                        f"Replication factor: {rf} larger than available brokers: {len(live)}.")
+                check_replication_factor_fits(rf, len(live))
                 start = live.index(current.replicas[0][0]) if current.replicas[0][0] in live else 0
                 added = znodes.assign_replicas(live, new_total, rf, start)[old:]
             return TopicAssignment(current.topic_id, current.replicas + tuple(added), dict(current.adding),

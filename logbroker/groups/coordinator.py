@@ -460,7 +460,7 @@ class GroupCoordinator:
             defaults = self.group_config_defaults()
             after = {**defaults, **self.share.configs(group_id)}
             for name, value in changes.items():
-                after[name] = value if value is not None else defaults.get(name, "")
+                after[name] = value if value is not None else defaults[name]
             problem = timing_problem(after)
         if problem is not None:
             return INVALID_CONFIG, problem

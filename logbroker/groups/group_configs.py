@@ -33,7 +33,6 @@ GROUP_CONFIG_TYPES: dict[str, ConfigType] = {
     SHARE_SESSION_TIMEOUT: ConfigType.INT, SHARE_HEARTBEAT_INTERVAL: ConfigType.INT,
     CONSUMER_SESSION_TIMEOUT: ConfigType.INT, CONSUMER_HEARTBEAT_INTERVAL: ConfigType.INT,
 }
-GROUP_CONFIGS = tuple(GROUP_CONFIG_TYPES)
 
 # A bounded config: the broker properties holding its smallest and largest allowed value.
 BOUND_PROPERTIES: dict[str, tuple[str, str]] = {
@@ -62,7 +61,7 @@ def check_group_config(name: str, value: str, bounds: Bounds) -> str | None:
     """Why ``value`` is not valid for the group config ``name``, or None. A bounded config outside
     its bounds is answered naming the broker property it broke, as Kafka names it."""
     if name not in GROUP_CONFIG_TYPES:
-        return f"unknown group config {name}"
+        return _unknown(name)
     if name == AUTO_OFFSET_RESET:
         return None if value in ("earliest", "latest") else f"{name} must be earliest or latest"
     if _INTEGER.fullmatch(value) is None:  # Kafka's INT: ASCII digits, an optional minus
@@ -82,11 +81,16 @@ def check_group_config(name: str, value: str, bounds: Bounds) -> str | None:
     return None if number >= low else f"{name} must be at least {low}"
 
 
+def _unknown(name: str) -> str:
+    return f"unknown group config {name}; the group configs are {', '.join(sorted(GROUP_CONFIG_TYPES))}"
+
+
 def config_problem(changes: Mapping[str, str | None], bounds: Bounds) -> str | None:
     """Why these changes (a value to set, None to delete) are refused (INVALID_CONFIG), or None."""
     for name, value in changes.items():
-        problem = (check_group_config(name, value, bounds) if value is not None
-                   else None if name in GROUP_CONFIG_TYPES else f"unknown group config {name}")
+        if name not in GROUP_CONFIG_TYPES:
+            return _unknown(name)
+        problem = check_group_config(name, value, bounds) if value is not None else None
         if problem is not None:
             return problem
     return None
