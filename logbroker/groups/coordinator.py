@@ -509,8 +509,6 @@ class GroupCoordinator:
             elif desc.active or (isinstance(group, ClassicGroup) and group.pending_members):
                 results[group_id] = GroupError.NON_EMPTY_GROUP
             elif isinstance(group, ShareGroup):
-                self.share.drop_group(group, now_ms)
-                self._remove(group, "deleted")
                 waiting.add(group_id)
                 results[group_id] = GroupError.NONE
 
@@ -520,7 +518,17 @@ class GroupCoordinator:
                     if not waiting:
                         resolve(fut, results)
 
-                self.share_log.tombstones(group_id, now_ms, dropped)
+                def state_deleted(deleted: asyncio.Future[int], g: ShareGroup = group) -> None:
+                    # As Kafka: the share-partitions' state goes first; the group only once it is gone.
+                    error = self._share_group_deletable(g, deleted)
+                    if not error.ok:
+                        dropped(error, -1, g.group_id)
+                        return
+                    self._remove(g, "deleted")
+                    self.share.forget_group(g)
+                    self.share_log.tombstones(g.group_id, now_ms, dropped)
+
+                self.share.drop_group(group, now_ms).add_done_callback(state_deleted)
             else:
                 records = self.offsets.drop(group_id)
                 records.append((encode_group_metadata_key(group_id), None))
@@ -538,6 +546,20 @@ class GroupCoordinator:
         if not waiting:
             resolve(fut, results)
         return fut
+
+    def _share_group_deletable(self, group: ShareGroup, deleted: asyncio.Future[int]) -> GroupError:
+        """After its share-partitions' state was deleted: whether the share group can go now
+        (the state is gone, this broker still coordinates it, and no member joined meanwhile)."""
+        code = int(HeartbeatError.COORDINATOR_NOT_AVAILABLE) if deleted.cancelled() else deleted.result()
+        if code:
+            log.warning("share group %s not deleted: the state of its share-partitions could not be (error %d)",
+                        group.group_id, code)
+            return GroupError.COORDINATOR_NOT_AVAILABLE
+        if not self.owns(group.group_id) or self._groups.get(group.group_id) is not group:
+            return GroupError.NOT_COORDINATOR
+        if group.members:
+            return GroupError.NON_EMPTY_GROUP
+        return GroupError.NONE
 
     def _remove(self, group: Group, reason: str) -> None:
         if isinstance(group, ClassicGroup):

@@ -60,6 +60,7 @@ TopicPartition = tuple[str, int]
 Offsets = Callable[[str, int], tuple[int, int] | None]
 
 REQUEST_TIMED_OUT = 7  # Kafka's answer while the cluster's shared state cannot be reached
+UNKNOWN_TOPIC_OR_PARTITION = 3
 INVALID_RECORD_STATE = 121  # Kafka's error code: an acknowledgement for a record not held
 SHARE_SESSION_NOT_FOUND = 122
 
@@ -758,7 +759,7 @@ class ShareGroups:
 
         async def reset(topic: str, partition: int, offset: int) -> int:
             if self._offsets(topic, partition) is None:
-                return 3  # UNKNOWN_TOPIC_OR_PARTITION
+                return UNKNOWN_TOPIC_OR_PARTITION
             code, summary = await persister.read_summary(group_id, topic, partition)
             if code:
                 return code
@@ -791,7 +792,7 @@ class ShareGroups:
         waiting = set()
         for (topic, partition), offset in offsets.items():
             if self._offsets(topic, partition) is None:
-                results[(topic, partition)] = 3  # UNKNOWN_TOPIC_OR_PARTITION
+                results[(topic, partition)] = UNKNOWN_TOPIC_OR_PARTITION
                 continue
             sp = group.partitions.get((topic, partition))
             if sp is None:
@@ -853,17 +854,44 @@ class ShareGroups:
                     resolve(fut, results)
             self._write(group, tp[0], tp[1], now_ms, done)
 
-    def drop_group(self, group: ShareGroup, now_ms: int) -> None:
-        """DeleteGroups: tombstones for every share-partition of an empty group (in a cluster also
-        DeleteShareGroupState for those assigned to members, at their share coordinators). Its
-        configs stay, as Kafka 4.1 keeps them (alone here, in a cluster in ZooKeeper); an admin
-        deletes them with IncrementalAlterConfigs."""
+    def drop_group(self, group: ShareGroup, now_ms: int) -> asyncio.Future[int]:
+        """DeleteGroups, first step: delete the state of every share-partition of an empty group
+        (alone: tombstones in ``__share_group_state``; in a cluster also DeleteShareGroupState for
+        those assigned to members, at their share coordinators). Answers NONE once every state is
+        gone, else the first error; a share-partition whose state could not be deleted stays the
+        group's, so DeleteGroups asked again deletes it. The group itself is the coordinator's to
+        remove (``forget_group``), after this answers NONE, as Kafka deletes the state first."""
+        fut: asyncio.Future[int] = self._future()
         tps = sorted(set(group.partitions) | (group.assigned if self.clustered else set()))
-        group.partitions.clear()
-        group.assigned.clear()
+        held = {tp: group.partitions.pop(tp) for tp in tps if tp in group.partitions}
+        group.assigned.difference_update(tps)
         self.sessions.drop_group(group.group_id)
-        for topic, partition in tps:
-            self._write(group, topic, partition, now_ms, lambda _e: None)
+        if not tps:
+            fut.set_result(NONE)
+            return fut
+        waiting = set(tps)
+        failed: list[int] = []
+
+        def deleted(error: int, tp: TopicPartition) -> None:
+            waiting.discard(tp)
+            if error not in (NONE, UNKNOWN_TOPIC_OR_PARTITION):  # a topic deleted since: nothing left
+                failed.append(error)
+                log.warning("share group %s %s-%d: its state was not deleted (error %d)",
+                            group.group_id, tp[0], tp[1], error)
+                if tp in held:
+                    group.partitions[tp] = held[tp]
+                if self.clustered:
+                    group.assigned.add(tp)
+            if not waiting:
+                resolve(fut, failed[0] if failed else NONE)
+
+        for tp in tps:
+            self._write(group, tp[0], tp[1], now_ms, functools.partial(deleted, tp=tp))
+        return fut
+
+    def forget_group(self, group: ShareGroup) -> None:
+        """DeleteGroups, last step: the group is gone. Its configs stay, as Kafka 4.1 keeps them
+        (alone here, in a cluster in ZooKeeper); an admin deletes them with IncrementalAlterConfigs."""
         if group.configs and self.shared_configs is None:
             self._kept_configs[group.group_id] = dict(group.configs)
 

@@ -350,6 +350,61 @@ def test_a_new_group_coordinator_reads_the_share_group_back_from_consumer_offset
     assert third.group("crew") is None
 
 
+class RefusingDeletes(Persister):
+    """A share coordinator that cannot be reached for the next ``refusals`` state deletions."""
+
+    def __init__(self, store: ShareCoordinator, refusals: int) -> None:
+        super().__init__(store)
+        self.refusals = refusals
+
+    def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
+              now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
+        if snapshot is None and self.refusals > 0:
+            self.refusals -= 1
+            fut: asyncio.Future[int] = asyncio.get_event_loop().create_future()
+            fut.set_result(int(HeartbeatError.COORDINATOR_NOT_AVAILABLE))
+            return fut
+        return super().write(group, topic, partition, snapshot, now_ms, create=create)
+
+
+def test_delete_groups_deletes_the_share_state_first_and_keeps_the_group_when_it_cannot(
+        loop: asyncio.AbstractEventLoop) -> None:
+    """As Kafka's group coordinator: DeleteGroups of a share group deletes its share-partitions'
+    state at their share coordinator first, and the group (its records in __consumer_offsets) only
+    once that is done. When the state cannot be deleted the answer is the error and the group stays,
+    with the share-partition still its own, so DeleteGroups asked again deletes both."""
+    store = coordinator(MemoryGroupLog(PARTITIONS), loop)
+    offsets_log = MemoryGroupLog()
+
+    def group_coordinator() -> GroupCoordinator:
+        c = GroupCoordinator(offsets_log, SETTINGS, loop=loop, topics=lambda: {"jobs": 1},
+                             share_state_log=MemoryGroupLog(PARTITIONS), topic_id_of=IDS.get,
+                             partition_offsets=lambda t, p: (0, 10) if t == "jobs" else None)
+        c.coordinate_partitions(set())
+        c.take_partition(c.partition_of("crew"), 0)
+        return c
+
+    first = group_coordinator()
+    first.share.persister = RefusingDeletes(store, refusals=1)
+    assert first.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"]).assignment == [("jobs", 0)]
+    loop.run_until_complete(store.write("crew", "jobs", 0, snap(7), 0, create=True))
+    assert first.share_heartbeat("crew", "m1", -1, now_ms=0).error == 0
+    drain(loop)
+
+    refused = first.delete_groups(["crew"], 1)
+    drain(loop)
+    assert refused.result() == {"crew": GroupError.COORDINATOR_NOT_AVAILABLE}
+    assert first.group("crew") is not None and store.read_summary("crew", "jobs", 0)[1] is not None
+    reloaded = group_coordinator()  # nothing was tombstoned: a new coordinator still has the group
+    assert reloaded.group("crew") is not None
+
+    deleted = first.delete_groups(["crew"], 2)
+    drain(loop)
+    assert deleted.result() == {"crew": GroupError.NONE}
+    assert first.group("crew") is None and store.read_summary("crew", "jobs", 0) == (UNINITIALIZED, None)
+    assert group_coordinator().group("crew") is None
+
+
 class ZooKeeperConfigs:
     """The cluster's group configs, held in memory (what ``group_configs_zookeeper.py`` keeps in
     ZooKeeper)."""
