@@ -353,15 +353,16 @@ def test_a_new_group_coordinator_reads_the_share_group_back_from_consumer_offset
 class RefusingDeletes(Persister):
     """A share coordinator that cannot be reached for the next ``refusals`` state deletions."""
 
-    def __init__(self, store: ShareCoordinator, refusals: int) -> None:
+    def __init__(self, store: ShareCoordinator, loop: asyncio.AbstractEventLoop, refusals: int) -> None:
         super().__init__(store)
+        self.loop = loop
         self.refusals = refusals
 
     def write(self, group: str, topic: str, partition: int, snapshot: SharePartitionSnapshot | None,
               now_ms: int, *, create: bool = True) -> asyncio.Future[int]:
         if snapshot is None and self.refusals > 0:
             self.refusals -= 1
-            fut: asyncio.Future[int] = asyncio.get_event_loop().create_future()
+            fut: asyncio.Future[int] = self.loop.create_future()
             fut.set_result(int(HeartbeatError.COORDINATOR_NOT_AVAILABLE))
             return fut
         return super().write(group, topic, partition, snapshot, now_ms, create=create)
@@ -385,7 +386,7 @@ def test_delete_groups_deletes_the_share_state_first_and_keeps_the_group_when_it
         return c
 
     first = group_coordinator()
-    first.share.persister = RefusingDeletes(store, refusals=1)
+    first.share.persister = RefusingDeletes(store, loop, refusals=1)
     assert first.share_heartbeat("crew", "m1", 0, now_ms=0, subscribed_topics=["jobs"]).assignment == [("jobs", 0)]
     loop.run_until_complete(store.write("crew", "jobs", 0, snap(7), 0, create=True))
     assert first.share_heartbeat("crew", "m1", -1, now_ms=0).error == 0
@@ -439,17 +440,17 @@ def test_configs_kept_in_the_state_topic_move_to_the_clusters_configs(loop: asyn
 
     before = broker()
     assert loop.run_until_complete(before.share.alter_configs("crew", {
-        "share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "5000"}, 0)) == (0, None)
+        "share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "20000"}, 0)) == (0, None)
 
     after = broker()
     after.coordinate_partitions(set())
-    shared = ZooKeeperConfigs({"crew": {"share.record.lock.duration.ms": "9000"}})
+    shared = ZooKeeperConfigs({"crew": {"share.record.lock.duration.ms": "25000"}})
     after.share.shared_configs = shared
     assert loop.run_until_complete(after.share.carry_configs(0)) == 0  # not its partition yet
     after.leadership_changed(SHARE_STATE_TOPIC, config_partition("crew", PARTITIONS), True, 0)
     assert after.share_state is not None and "crew" in after.share_state.configs
     assert loop.run_until_complete(after.share.carry_configs(0)) == 1
-    assert shared.configs == {"crew": {"share.record.lock.duration.ms": "9000", "share.auto.offset.reset": "earliest"}}
+    assert shared.configs == {"crew": {"share.record.lock.duration.ms": "25000", "share.auto.offset.reset": "earliest"}}
     assert after.share_state.configs == {}
     assert loop.run_until_complete(after.share.carry_configs(0)) == 0
     reread = ShareCoordinator(state_log, IDS.get, loop)
