@@ -36,7 +36,9 @@ WORKERS = 4
 TASKS = 40
 POISON = {7, 23}  # tasks that always fail
 DELIVERY_LIMIT = 3  # share.delivery.count.limit of the group
-LOCK_MS = 2000  # share.record.lock.duration.ms of the group: how soon a dead worker's tasks come back
+# share.record.lock.duration.ms of the group: how soon a dead worker's tasks come back. 15 s is the
+# least a group may set under the broker's default group.share.min.record.lock.duration.ms.
+LOCK_MS = 15_000
 VICTIM = 0  # the worker killed mid-task
 
 
@@ -74,10 +76,10 @@ def worker(n: int, bootstrap: str, topic: str, group: str) -> None:
         consumer.close()
 
 
-def configure(admin: AdminClient, topic: str, group: str) -> None:
+def configure(admin: AdminClient, topic: str, group: str, lock_ms: int) -> None:
     admin.create_topics([NewTopic(topic, 1), NewTopic(f"{topic}-dead-letters", 1)])[topic].result(20)
     configs = {"share.auto.offset.reset": "earliest", "share.delivery.count.limit": str(DELIVERY_LIMIT),
-               "share.record.lock.duration.ms": str(LOCK_MS)}
+               "share.record.lock.duration.ms": str(lock_ms)}
     resource = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
         ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in configs.items()])
     for future in admin.incremental_alter_configs([resource]).values():
@@ -103,6 +105,9 @@ def delete_group(admin: AdminClient, group: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap-server", default="localhost:9092")
+    parser.add_argument("--lock-ms", type=int, default=LOCK_MS,
+                        help="the group's share.record.lock.duration.ms (at least the broker's "
+                             "group.share.min.record.lock.duration.ms, 15000 by default)")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
@@ -113,7 +118,7 @@ def main() -> None:
     suffix = uuid.uuid4().hex[:8]
     topic, group = f"tasks-{suffix}", f"share-workers-{suffix}"
     admin = AdminClient({"bootstrap.servers": args.bootstrap_server})
-    configure(admin, topic, group)
+    configure(admin, topic, group, args.lock_ms)
     procs = [subprocess.Popen([sys.executable, __file__, "--bootstrap-server", args.bootstrap_server,
                                "--worker", str(n), "--topic", topic, "--group", group],
                               stdout=subprocess.PIPE, text=True) for n in range(WORKERS)]

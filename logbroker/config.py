@@ -61,6 +61,7 @@ class BrokerProperty:
     doc: str
     minimum: int | None = None
     type: ConfigType | None = None  # Kafka's type when the parser does not say it (LONG, LIST)
+    maximum: int | None = None
 
     @property
     def config_type(self) -> ConfigType:
@@ -240,7 +241,14 @@ BROKER_PROPERTIES: dict[str, BrokerProperty] = {
                        "Share groups: the largest share.heartbeat.interval.ms a group may set.", 1),
         BrokerProperty("group.share.max.size", _int, "200", "Share groups: members per group.", 1),
         BrokerProperty("group.share.record.lock.duration.ms", _int, "30000",
-                       "Share groups: how long an acquired record stays locked to its member.", 1),
+                       "Share groups: how long an acquired record stays locked to its member.", 1000,
+                       maximum=3_600_000),
+        BrokerProperty("group.share.min.record.lock.duration.ms", _int, "15000",
+                       "Share groups: the smallest share.record.lock.duration.ms a group may set.", 1000,
+                       maximum=30_000),
+        BrokerProperty("group.share.max.record.lock.duration.ms", _int, "60000",
+                       "Share groups: the largest share.record.lock.duration.ms a group may set.", 30_000,
+                       maximum=3_600_000),
         BrokerProperty("group.share.delivery.count.limit", _int, "5",
                        "Share groups: deliveries of a record before it is archived.", 1),
         BrokerProperty("group.share.partition.max.record.locks", _int, "2000",
@@ -305,6 +313,40 @@ def _check_request_memory(props: Mapping[str, str]) -> None:
             f"queued.max.request.bytes ({queued}) must be -1 (unbounded) or at least socket.request.max.bytes "
             f"+ 4 ({largest + 4}), so the largest request accepted can be received"
         )
+
+
+# Kafka's start-up rules for the group coordinator's timing properties, in its order and words
+# (GroupCoordinatorConfig, ShareGroupConfig): (a, relation, b) means "a must be <relation> b".
+_GROUP_TIMING_RULES: tuple[tuple[str, str, str], ...] = (
+    *(rule for kind in ("consumer", "share") for rule in (
+        (f"group.{kind}.max.heartbeat.interval.ms", ">=", f"group.{kind}.min.heartbeat.interval.ms"),
+        (f"group.{kind}.heartbeat.interval.ms", ">=", f"group.{kind}.min.heartbeat.interval.ms"),
+        (f"group.{kind}.heartbeat.interval.ms", "<=", f"group.{kind}.max.heartbeat.interval.ms"),
+        (f"group.{kind}.max.session.timeout.ms", ">=", f"group.{kind}.min.session.timeout.ms"),
+        (f"group.{kind}.session.timeout.ms", ">=", f"group.{kind}.min.session.timeout.ms"),
+        (f"group.{kind}.session.timeout.ms", "<=", f"group.{kind}.max.session.timeout.ms"),
+        (f"group.{kind}.heartbeat.interval.ms", "<", f"group.{kind}.session.timeout.ms"),
+    )),
+    ("group.share.record.lock.duration.ms", ">=", "group.share.min.record.lock.duration.ms"),
+    ("group.share.max.record.lock.duration.ms", ">=", "group.share.record.lock.duration.ms"),
+)
+_RELATIONS: dict[str, tuple[Callable[[int, int], bool], str]] = {
+    ">=": (lambda a, b: a >= b, "greater than or equal to"),
+    "<=": (lambda a, b: a <= b, "less than or equal to"),
+    "<": (lambda a, b: a < b, "less than"),
+}
+
+
+def _check_group_timing(props: Mapping[str, str]) -> None:
+    """Refuse group timings Kafka refuses at start-up: a default outside its min/max bounds, a min
+    above its max, a heartbeat interval not shorter than the session, with Kafka's message."""
+    def value(name: str) -> int:
+        return int(props.get(name, BROKER_PROPERTIES[name].default))
+
+    for left, relation, right in _GROUP_TIMING_RULES:
+        holds, words = _RELATIONS[relation]
+        if not holds(value(left), value(right)):
+            raise InvalidConfigError(f"{left} must be {words} {right} ({left}={value(left)}, {right}={value(right)})")
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -473,7 +515,10 @@ class BrokerConfig:
                     raise InvalidConfigError(f"invalid value {props[name]!r} for {name}: {exc}") from exc
                 if spec.minimum is not None and isinstance(value, int) and value < spec.minimum:
                     raise InvalidConfigError(f"{name} must be at least {spec.minimum}, got {value}")
+                if spec.maximum is not None and isinstance(value, int) and value > spec.maximum:
+                    raise InvalidConfigError(f"{name} must be at most {spec.maximum}, got {value}")
         _check_request_memory(props)
+        _check_group_timing(props)
         log_defaults = LogConfig.from_broker_props(props)
         known_log = {prop for d in TOPIC_CONFIGS for prop, _ in d.broker_props}
         unknown = tuple(sorted(k for k in props if k not in BROKER_PROPERTIES and k not in known_log

@@ -65,11 +65,30 @@ def test_hours_convert_when_ms_is_absent() -> None:
     ({"num.partitions": "0"}, "at least 1"),
     ({"auto.create.topics.enable": "maybe"}, "true or false"),
     ({"log.segment.bytes": "-1"}, "segment.bytes"),
+    ({"group.share.min.record.lock.duration.ms": "40000"},
+     "group.share.min.record.lock.duration.ms must be at most 30000"),
+    ({"group.share.max.record.lock.duration.ms": "20000"},
+     "group.share.max.record.lock.duration.ms must be at least 30000"),
+    ({"group.consumer.min.session.timeout.ms": "50000"},
+     "group.consumer.session.timeout.ms must be greater than or equal to group.consumer.min.session.timeout.ms"),
+    ({"group.share.record.lock.duration.ms": "10000"},
+     "group.share.record.lock.duration.ms must be greater than or equal to group.share.min.record.lock.duration.ms"),
 ])
 def test_bad_values_name_the_property(props: dict[str, str], fragment: str) -> None:
     with pytest.raises(InvalidConfigError) as info:
         BrokerConfig.from_props(props)
     assert fragment in str(info.value)
+
+
+def test_group_timings_within_their_bounds_start() -> None:
+    """Each value may sit on its bounds; lowered bounds let shorter timings start (as Kafka's do)."""
+    BrokerConfig.from_props({"group.consumer.session.timeout.ms": "60000",
+                             "group.consumer.heartbeat.interval.ms": "15000",
+                             "group.share.record.lock.duration.ms": "15000"})
+    BrokerConfig.from_props({"group.share.session.timeout.ms": "3000", "group.share.min.session.timeout.ms": "1000",
+                             "group.share.heartbeat.interval.ms": "300", "group.share.min.heartbeat.interval.ms": "100",
+                             "group.share.record.lock.duration.ms": "2000",
+                             "group.share.min.record.lock.duration.ms": "1000"})
 
 
 def test_override_syntax_and_missing_file(tmp_path: Path) -> None:

@@ -41,16 +41,20 @@ BOUND_PROPERTIES: dict[str, tuple[str, str]] = {
     CONSUMER_SESSION_TIMEOUT: ("group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms"),
     CONSUMER_HEARTBEAT_INTERVAL: ("group.consumer.min.heartbeat.interval.ms",
                                   "group.consumer.max.heartbeat.interval.ms"),
+    LOCK_DURATION: ("group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms"),
 }
 INVALID_CONFIG = 40  # Kafka's error code for a refused config
 INT_MAX = 2**31 - 1  # the configs are Kafka INTs
 _INTEGER = re.compile(r"-?[0-9]+")
 # The least value of an unbounded integer config.
-GROUP_CONFIG_MINIMA = {LOCK_DURATION: 1000, DELIVERY_LIMIT: 2}
+GROUP_CONFIG_MINIMA = {DELIVERY_LIMIT: 2}
 Bounds = Mapping[str, tuple[int, int]]
-# Kafka 4.1's defaults of those properties: sessions 45-60 s, heartbeats 5-15 s.
-DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {name: ((45_000, 60_000) if "session" in name else (5_000, 15_000))
-                                              for name in BOUND_PROPERTIES}
+# Kafka 4.1's defaults of those properties: sessions 45-60 s, heartbeats 5-15 s, record locks 15-60 s.
+DEFAULT_BOUNDS: dict[str, tuple[int, int]] = {
+    SHARE_SESSION_TIMEOUT: (45_000, 60_000), CONSUMER_SESSION_TIMEOUT: (45_000, 60_000),
+    SHARE_HEARTBEAT_INTERVAL: (5_000, 15_000), CONSUMER_HEARTBEAT_INTERVAL: (5_000, 15_000),
+    LOCK_DURATION: (15_000, 60_000),
+}
 
 
 def bounds_from_config(config: BrokerConfig) -> dict[str, tuple[int, int]]:

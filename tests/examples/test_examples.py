@@ -41,10 +41,15 @@ def test_example_runs_and_exits_zero(shared: BrokerProcess, name: str) -> None:
 
 def test_work_queue_with_a_share_group(broker_factory) -> None:  # type: ignore[no-untyped-def]
     """``work_queue_share.py`` kills a worker: its group can be deleted only once that member's
-    session timed out, so this broker times sessions out in 3 s instead of 45 s."""
-    b: BrokerProcess = broker_factory(group_share_session_timeout_ms="3000", group_share_heartbeat_interval_ms="500")
+    session timed out, so this broker times sessions out in 3 s instead of 45 s, and its tasks come
+    back when their locks expire, so the group's locks last 2 s instead of 15 s (the minimums lowered
+    with them, as Kafka requires)."""
+    b: BrokerProcess = broker_factory(group_share_session_timeout_ms="3000", group_share_min_session_timeout_ms="1000",
+                                      group_share_heartbeat_interval_ms="500",
+                                      group_share_min_heartbeat_interval_ms="500",
+                                      group_share_min_record_lock_duration_ms="1000")
     proc = subprocess.run([sys.executable, str(ROOT / "examples" / "work_queue_share.py"), "--bootstrap-server",
-                           b.bootstrap], capture_output=True, cwd=ROOT, timeout=90, check=False)
+                           b.bootstrap, "--lock-ms", "2000"], capture_output=True, cwd=ROOT, timeout=90, check=False)
     out, err = proc.stdout.decode(), proc.stderr.decode()
     assert proc.returncode == 0, f"exited {proc.returncode}\n{out}\n{err}"
     assert "done: 38 tasks acknowledged once each, 2 dead-lettered" in out, out

@@ -255,7 +255,7 @@ def test_bad_input_and_no_coordinator(tmp_path: Path) -> None:
 # --------------------------------------------------------------------- a real `logbroker serve` process
 
 SESSION_MS = 2000
-BROKER_OVERRIDES = {"group.consumer.heartbeat.interval.ms": "200"}
+BROKER_OVERRIDES = {"group.consumer.heartbeat.interval.ms": "200", "group.consumer.min.heartbeat.interval.ms": "100"}
 
 
 @pytest.fixture(scope="module")

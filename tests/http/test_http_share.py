@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import BrokerProcess
 from tests.http.http_api import Api, assert_error, start_http_broker
 
-FAST = {"group.share.record.lock.duration.ms": "1500", "group.share.delivery.count.limit": "2",
+FAST = {"group.share.record.lock.duration.ms": "1500", "group.share.min.record.lock.duration.ms": "1000",
+        "group.share.delivery.count.limit": "2",
         "share.coordinator.state.topic.num.partitions": "2"}
 
 

@@ -12,8 +12,8 @@ from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 from tests.conftest import BrokerHandle
 
-# Kafka refuses to start with a session timeout or heartbeat interval below its minimums (45 s and 5 s
-# by default), so the minimums come down with them.
+# Both brokers refuse to start with a session timeout or heartbeat interval below its minimums (45 s
+# and 5 s by default), so the minimums come down with them.
 FAST = {"group_consumer_session_timeout_ms": "3000", "group_consumer_heartbeat_interval_ms": "300",
         "group_consumer_min_session_timeout_ms": "3000", "group_consumer_min_heartbeat_interval_ms": "300",
         "offsets_topic_num_partitions": "2", "group_initial_rebalance_delay_ms": "0"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,3 +232,50 @@ def test_a_groups_session_timeout_must_outlast_its_heartbeat_interval(broker_fac
     assert shorter == (0, None)
     assert {n: e["value"] for n, e in kept.items()} == {"consumer.session.timeout.ms": "8000",
                                                         "consumer.heartbeat.interval.ms": "5000"}
+
+
+def test_a_groups_record_lock_duration_is_bounded_by_the_broker(served: BrokerHandle) -> None:
+    """share.record.lock.duration.ms of a group lies within group.share.min/max.record.lock.duration.ms
+    (15-60 s by default): a value past either bound is INVALID_CONFIG naming that bound; the bounds
+    themselves are taken."""
+    with RawClient(served.port) as c:
+        def alter(value: str) -> tuple[int, str | None]:
+            body = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+                {"resource_type": GROUP_RESOURCE, "resource_name": "locked",
+                 "configs": [{"name": "share.record.lock.duration.ms", "config_operation": 0, "value": value}]}],
+                "validate_only": False})["responses"][0]
+            return body["error_code"], body["error_message"]
+
+        answers = {v: alter(v) for v in ("14999", "60001", "15000", "60000")}
+    for value, bound in (("14999", "group.share.min.record.lock.duration.ms"),
+                         ("60001", "group.share.max.record.lock.duration.ms")):
+        code, message = answers[value]
+        assert code == ErrorCode.INVALID_CONFIG and message is not None, answers
+        assert "share.record.lock.duration.ms" in message and bound in message, answers
+    assert answers["15000"][0] == answers["60000"][0] == 0, answers
+
+
+@pytest.mark.parametrize("props, rule", [
+    ({"group_consumer_session_timeout_ms": "3000"},
+     "group.consumer.session.timeout.ms must be greater than or equal to group.consumer.min.session.timeout.ms"),
+    ({"group_consumer_heartbeat_interval_ms": "20000"},
+     "group.consumer.heartbeat.interval.ms must be less than or equal to group.consumer.max.heartbeat.interval.ms"),
+    ({"group_share_min_heartbeat_interval_ms": "9000", "group_share_max_heartbeat_interval_ms": "8000"},
+     "group.share.max.heartbeat.interval.ms must be greater than or equal to group.share.min.heartbeat.interval.ms"),
+    ({"group_share_session_timeout_ms": "50000", "group_share_heartbeat_interval_ms": "50000",
+      "group_share_max_heartbeat_interval_ms": "60000"},
+     "group.share.heartbeat.interval.ms must be less than group.share.session.timeout.ms"),
+    ({"group_share_record_lock_duration_ms": "120000"},
+     "group.share.max.record.lock.duration.ms must be greater than or equal to group.share.record.lock.duration.ms"),
+], ids=["session-below-min", "interval-above-max", "min-above-max", "interval-not-below-session",
+        "lock-above-max"])
+def test_group_timings_out_of_their_bounds_stop_the_broker_starting(
+        broker_factory: BrokerFactory, tmp_path: Path, props: dict[str, str], rule: str) -> None:
+    """A broker started with a group timing outside its bounds, bounds the wrong way round, or a
+    heartbeat interval not shorter than its session refuses to start, naming the rule it broke, as
+    Kafka does."""
+    with pytest.raises(RuntimeError) as refused:
+        broker_factory(**props)
+    log = tmp_path / "broker0.log"
+    said = str(refused.value) + (log.read_text(errors="replace") if log.exists() else "")
+    assert rule in said, said[-3000:]

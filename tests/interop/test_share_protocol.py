@@ -28,8 +28,8 @@ from tests.interop.share_member import (
 )
 from tests.interop.test_protocol_edges import create_topic
 
-# Kafka refuses session timeouts, heartbeat intervals and lock durations below its minimums
-# (45 s, 5 s, 15 s by default), so the minimums are lowered beside the values; logbroker has none.
+# Both brokers refuse to start with session timeouts, heartbeat intervals and lock durations below
+# their minimums (45 s, 5 s, 15 s by default), so the minimums are lowered beside the values.
 SHARE_FAST = {"group_share_session_timeout_ms": "6000", "group_share_min_session_timeout_ms": "1000",
               "group_share_heartbeat_interval_ms": "300", "group_share_min_heartbeat_interval_ms": "100",
               "group_share_record_lock_duration_ms": "2000", "group_share_min_record_lock_duration_ms": "1000",

@@ -37,7 +37,8 @@ TOPIC = "work"
 GROUP = "crew"
 BROKER_PROPS = {"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer", "super.users": ANON,
                 "offsets.topic.num.partitions": "1", "share.coordinator.state.topic.num.partitions": "1",
-                "group.share.delivery.count.limit": "6", "group.share.record.lock.duration.ms": "120000"}
+                "group.share.delivery.count.limit": "6", "group.share.record.lock.duration.ms": "120000",
+                "group.share.max.record.lock.duration.ms": "120000"}
 NOTICE_S = 20  # how long a change may take to reach broker 1 (a watch, then a read in a worker thread)
 
 

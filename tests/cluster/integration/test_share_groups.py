@@ -49,10 +49,13 @@ STATE = "__share_group_state"
 OFFSETS = "__consumer_offsets"
 # One partition each for __consumer_offsets and __share_group_state (a short start); session and
 # heartbeat short so a member follows a moving coordinator quickly; locks long enough never to expire
-# during a failover here, so only the kills make records come back.
+# during a failover here, so only the kills make records come back. The bounds move with the values, as
+# Kafka requires at start-up.
 SHARE_CLUSTER = {"offsets_topic_num_partitions": "1", "share_coordinator_state_topic_num_partitions": "1",
-                 "group_share_session_timeout_ms": "6000", "group_share_heartbeat_interval_ms": "300",
-                 "group_share_record_lock_duration_ms": "120000", "group_share_delivery_count_limit": "6"}
+                 "group_share_session_timeout_ms": "6000", "group_share_min_session_timeout_ms": "1000",
+                 "group_share_heartbeat_interval_ms": "300", "group_share_min_heartbeat_interval_ms": "100",
+                 "group_share_record_lock_duration_ms": "120000", "group_share_max_record_lock_duration_ms": "120000",
+                 "group_share_delivery_count_limit": "6"}
 SHARE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleShareConsumer"
 RETRIABLE = (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE,
              ErrorCode.NOT_COORDINATOR)
