@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from logbroker.broker import Broker
-from logbroker.errors import StorageError
+from logbroker.errors import BrokerError, StorageError
 from logbroker.groups.classic import ClassicGroups, JoinRequest, JoinResult, SyncResult
 from logbroker.groups.classic_group import ClassicGroup
 from logbroker.groups.consumer import ConsumerGroups, HeartbeatResult
@@ -157,6 +157,15 @@ class GroupCoordinator:
                    share_settings=share_settings, partition_offsets=partition_offsets,
                    leader_of=leader_in(OFFSETS_TOPIC), topic_id_of=broker.topic_id,
                    share_state_leader_of=leader_in(SHARE_STATE_TOPIC))
+        def offset_for_time(topic: str, partition: int, timestamp: int) -> int | None:
+            try:
+                offset, _ = broker.offset_for_timestamp(topic, partition, timestamp)
+            except (StorageError, BrokerError):
+                return None
+            return offset if offset >= 0 else None
+
+        coordinator.share.offset_for_time = offset_for_time
+        coordinator.share.wall_clock = broker.clock
         broker.add_topic_deletion_listener(coordinator.topic_deleted)
         return coordinator
 

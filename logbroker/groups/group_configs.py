@@ -21,6 +21,7 @@ from logbroker.topics import ConfigType
 log = logging.getLogger(__name__)
 
 AUTO_OFFSET_RESET = "share.auto.offset.reset"
+ISOLATION_LEVEL = "share.isolation.level"
 LOCK_DURATION = "share.record.lock.duration.ms"
 DELIVERY_LIMIT = "share.delivery.count.limit"
 SHARE_SESSION_TIMEOUT = "share.session.timeout.ms"
@@ -29,7 +30,8 @@ CONSUMER_SESSION_TIMEOUT = "consumer.session.timeout.ms"
 CONSUMER_HEARTBEAT_INTERVAL = "consumer.heartbeat.interval.ms"
 
 GROUP_CONFIG_TYPES: dict[str, ConfigType] = {
-    AUTO_OFFSET_RESET: ConfigType.STRING, LOCK_DURATION: ConfigType.INT, DELIVERY_LIMIT: ConfigType.INT,
+    AUTO_OFFSET_RESET: ConfigType.STRING, ISOLATION_LEVEL: ConfigType.STRING,
+    LOCK_DURATION: ConfigType.INT, DELIVERY_LIMIT: ConfigType.INT,
     SHARE_SESSION_TIMEOUT: ConfigType.INT, SHARE_HEARTBEAT_INTERVAL: ConfigType.INT,
     CONSUMER_SESSION_TIMEOUT: ConfigType.INT, CONSUMER_HEARTBEAT_INTERVAL: ConfigType.INT,
 }
@@ -67,7 +69,14 @@ def check_group_config(name: str, value: str, bounds: Bounds) -> str | None:
     if name not in GROUP_CONFIG_TYPES:
         return _unknown(name)
     if name == AUTO_OFFSET_RESET:
-        return None if value in ("earliest", "latest") else f"{name} must be earliest or latest"
+        if value in ("earliest", "latest") or reset_duration_ms(value) is not None:
+            return None
+        return (f"Invalid value `{value}` for configuration {name}. The value must be either 'earliest', "
+                "'latest' or of the format 'by_duration:<PnDTnHnMn.nS>'.")
+    if name == ISOLATION_LEVEL:
+        if value in ISOLATION_LEVELS:
+            return None
+        return f"Invalid value {value} for configuration {name}: String must be one of: {', '.join(ISOLATION_LEVELS)}"
     if _INTEGER.fullmatch(value) is None:  # Kafka's INT: ASCII digits, an optional minus
         return f"{name} must be an integer"
     number = int(value)
@@ -113,6 +122,39 @@ def timing_problem(configs: Mapping[str, str]) -> str | None:
                 config_int(configs, session, 0) <= config_int(configs, interval, 0):
             return f"{session} must be greater than {interval}"
     return None
+
+
+# share.isolation.level's values. logbroker refuses transactional producers, so no log holds
+# transactional records and both deliver the same records.
+ISOLATION_LEVELS = ("read_committed", "read_uncommitted")
+BY_DURATION = "by_duration:"
+# An ISO-8601 duration as java.time.Duration reads it: days, hours, minutes, seconds (with up to nine
+# decimals), each optional and signed, letters in either case, at least one part, and a T only
+# before a time part.
+_ISO_DURATION = re.compile(
+    r"([-+]?)P(?:([-+]?[0-9]+)D)?(?:T(?=[-+0-9])(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?"
+    r"(?:([-+]?)([0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?", re.IGNORECASE)
+
+
+def reset_duration_ms(value: str) -> int | None:
+    """The milliseconds of a ``by_duration:<ISO-8601 duration>`` share.auto.offset.reset (KIP-1106:
+    start at the first record at most that old), or None when ``value`` is not one or its duration
+    is negative, as Kafka refuses both."""
+    if not value.startswith(BY_DURATION):
+        return None
+    text = value[len(BY_DURATION):]
+    m = _ISO_DURATION.fullmatch(text)
+    if m is None or not text[1:] or text.upper().endswith("T") or all(
+            m.group(i) is None for i in (2, 3, 4, 6)):
+        return None
+    sign, days, hours, minutes, seconds_sign, seconds, fraction = m.groups()
+    total_ns = (int(days or 0) * 86_400 + int(hours or 0) * 3_600 + int(minutes or 0) * 60) * 10**9
+    if seconds is not None:
+        second_ns = int(seconds) * 10**9 + int((fraction or "").ljust(9, "0") or 0)
+        total_ns += -second_ns if seconds_sign == "-" else second_ns
+    if sign == "-":
+        total_ns = -total_ns
+    return None if total_ns < 0 else total_ns // 10**6
 
 
 def config_int(configs: Mapping[str, str], name: str, default: int, group_id: str = "") -> int:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -39,9 +40,11 @@ from logbroker.groups.errors import HeartbeatError
 from logbroker.groups.group_configs import (
     AUTO_OFFSET_RESET,
     DELIVERY_LIMIT,
+    ISOLATION_LEVEL,
     LOCK_DURATION,
     config_int,
     config_problem,
+    reset_duration_ms,
 )
 from logbroker.groups.group_configs import SHARE_HEARTBEAT_INTERVAL as HEARTBEAT_INTERVAL
 from logbroker.groups.group_configs import SHARE_SESSION_TIMEOUT as SESSION_TIMEOUT
@@ -109,6 +112,11 @@ class ShareGroups:
         self.persister: SharePersister | None = LocalPersister(store) if store is not None else None
         self._coordinates = coordinates or (lambda group_id: True)
         self.settings = settings or ShareSettings()
+        # share.auto.offset.reset by_duration: the first offset of a partition with a timestamp at
+        # or after the given one (None: no such record), and the wall clock the duration counts back
+        # from. The coordinator sets both from its broker.
+        self.offset_for_time: Callable[[str, int, int], int | None] = lambda topic, partition, timestamp: None
+        self.wall_clock: Callable[[], int] = lambda: int(time.time() * 1000)
         self.clustered = False  # set by the coordinator in a cluster (see the module's docstring)
         self._led: dict[str, ShareGroup] = {}  # share-partitions of groups coordinated elsewhere
         self._loaded: set[tuple[str, str, int]] = set()  # in a cluster: share-partitions read back here
@@ -315,16 +323,29 @@ class ShareGroups:
             return None
         if sp is None and self.clustered and (group.group_id, topic, partition) not in self._loaded:
             return None  # its state is not read back from the share coordinator yet (ensure_loaded)
-        start, end = offsets
         if sp is None:
-            reset = self._configs_of(group).get(AUTO_OFFSET_RESET, "latest")
-            sp = SharePartition(start if reset == "earliest" else end, lock_ms=self.settings.lock_ms,
+            start = self._reset_offset(self._configs_of(group).get(AUTO_OFFSET_RESET, "latest"), topic, partition,
+                                       offsets)
+            sp = SharePartition(start, lock_ms=self.settings.lock_ms,
                                 delivery_limit=self.settings.delivery_limit, max_in_flight=self.settings.max_in_flight)
             group.partitions[(topic, partition)] = sp
             self._dirty.add((group.group_id, topic, partition))
         sp.lock_ms = self._setting(group, LOCK_DURATION, self.settings.lock_ms)
         sp.delivery_limit = self._setting(group, DELIVERY_LIMIT, self.settings.delivery_limit)
         return sp
+
+    def _reset_offset(self, reset: str, topic: str, partition: int, offsets: tuple[int, int]) -> int:
+        """Where a new share-partition starts by share.auto.offset.reset: the log start (earliest),
+        the first record at most the duration old (by_duration:<ISO-8601>; the log end when every
+        record is older), else the log end (latest)."""
+        start, end = offsets
+        if reset == "earliest":
+            return start
+        duration_ms = reset_duration_ms(reset)
+        if duration_ms is None:
+            return end
+        found = self.offset_for_time(topic, partition, self.wall_clock() - duration_ms)
+        return end if found is None else min(max(found, start), end)
 
     def next_fetch_offset(self, group_id: str, member_id: str, topic: str, partition: int,
                           now_ms: int) -> int | None:
@@ -639,8 +660,9 @@ class ShareGroups:
 
     def defaults(self) -> dict[str, str]:
         s = self.settings
-        return {AUTO_OFFSET_RESET: "latest", LOCK_DURATION: str(s.lock_ms), DELIVERY_LIMIT: str(s.delivery_limit),
-                SESSION_TIMEOUT: str(s.session_timeout_ms), HEARTBEAT_INTERVAL: str(s.heartbeat_interval_ms)}
+        return {AUTO_OFFSET_RESET: "latest", ISOLATION_LEVEL: "read_uncommitted", LOCK_DURATION: str(s.lock_ms),
+                DELIVERY_LIMIT: str(s.delivery_limit), SESSION_TIMEOUT: str(s.session_timeout_ms),
+                HEARTBEAT_INTERVAL: str(s.heartbeat_interval_ms)}
 
     def alter_configs(self, group_id: str, changes: Mapping[str, str | None], now_ms: int, *,
                       validate_only: bool = False) -> asyncio.Future[tuple[int, str | None]]:

@@ -16,6 +16,8 @@ from logbroker.groups.group_configs import (
     GROUP_CONFIG_MINIMA,
     GROUP_CONFIG_TYPES,
     INT_MAX,
+    ISOLATION_LEVEL,
+    ISOLATION_LEVELS,
 )
 from logbroker.http import openapi_share
 from logbroker.topics import INTERNAL_TOPICS
@@ -67,9 +69,14 @@ _LEADERS_TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 300000,
 
 
 def _group_config_schema(name: str) -> dict[str, Any]:
-    """A group config's values: share.auto.offset.reset's two, an integer within the default bounds."""
+    """A group config's values: share.auto.offset.reset's, share.isolation.level's two, an integer
+    within the default bounds."""
     if name == AUTO_OFFSET_RESET:
-        return {"type": "string", "enum": ["earliest", "latest"]}
+        return {"type": "string", "pattern": "^(earliest|latest|by_duration:[-+]?[Pp].+)$",
+                "description": "earliest, latest, or by_duration:<ISO-8601 duration> (the first record at most "
+                               "that old, e.g. by_duration:PT1H)"}
+    if name == ISOLATION_LEVEL:
+        return {"type": "string", "enum": list(ISOLATION_LEVELS)}
     low, high = DEFAULT_BOUNDS.get(name, (GROUP_CONFIG_MINIMA.get(name, 1), INT_MAX))
     return {"type": "integer", "minimum": low, "maximum": high}
 

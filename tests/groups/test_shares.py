@@ -10,6 +10,7 @@ import pytest
 from logbroker.groups.consumer import HeartbeatResult
 from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import GroupError, HeartbeatError
+from logbroker.groups.group_configs import check_group_config, reset_duration_ms
 from logbroker.groups.offsets import OffsetCommitInput
 from logbroker.groups.share_group import ShareSettings
 from logbroker.groups.share_partition import AckType, offsets_of
@@ -212,3 +213,52 @@ def test_a_consumer_groups_configs_are_kept_and_obeyed_across_a_restart(loop: as
     assert again.share.held_by_another_type("cg")  # the id is a group again, not a share group
     assert again.share.configs("cg") == {"consumer.heartbeat.interval.ms": "6000"}
     assert heartbeat(again, 20).heartbeat_interval_ms == 6000
+
+
+def test_a_share_partition_starts_by_duration(loop: asyncio.AbstractEventLoop) -> None:
+    """share.auto.offset.reset by_duration:<ISO-8601> (KIP-1106): a new share-partition starts at the
+    first record at most that old, found by timestamp; when every record is older, at the log end."""
+    c = make(loop, MemoryGroupLog())
+    asked: list[int] = []
+    first_at_or_after = {900_000: 6}  # records 6..9 are younger than 100 s at a wall clock of 1,000,000 ms
+
+    def offset_for_time(topic: str, partition: int, timestamp: int) -> int | None:
+        asked.append(timestamp)
+        return first_at_or_after.get(timestamp)
+
+    c.share.offset_for_time = offset_for_time
+    c.share.wall_clock = lambda: 1_000_000
+    assert loop.run_until_complete(c.alter_group_configs("q", {"share.auto.offset.reset": "by_duration:PT100S"},
+                                                         0)) == (0, None)
+    join(c, "a")
+    assert list(offsets_of(c.share.acquire("q", "a", "jobs", 0, 10, 0))) == [6, 7, 8, 9]
+    assert asked == [900_000]
+    loop.run_until_complete(c.alter_group_configs("r", {"share.auto.offset.reset": "by_duration:PT1S"}, 0))
+    join(c, "b", group="r")
+    assert list(offsets_of(c.share.acquire("r", "b", "jobs", 0, 10, 0))) == []  # all older: the log end
+    assert asked == [900_000, 999_000]
+
+
+@pytest.mark.parametrize("value, ms", [
+    ("by_duration:PT10S", 10_000), ("by_duration:pt10s", 10_000), ("by_duration:P1D", 86_400_000),
+    ("by_duration:PT1H30M", 5_400_000), ("by_duration:PT0.5S", 500), ("by_duration:P2DT3H4M5.006S", 183_845_006),
+    ("by_duration:PT0S", 0), ("by_duration:-PT-5S", 5_000),
+    ("by_duration:-PT1S", None), ("by_duration:PT-0.5S", None), ("by_duration:P1Y", None), ("by_duration:PT", None),
+    ("by_duration:P", None), ("by_duration:", None), ("by_duration", None), ("by_duration:P1DT", None),
+    ("latest", None),
+])
+def test_by_duration_reads_iso_8601_durations_as_java_does(value: str, ms: int | None) -> None:
+    assert reset_duration_ms(value) == ms
+    refused = check_group_config("share.auto.offset.reset", value, {})
+    assert (refused is None) == (ms is not None or value == "latest")
+
+
+def test_share_isolation_level_takes_kafkas_two_values(loop: asyncio.AbstractEventLoop) -> None:
+    c = make(loop, MemoryGroupLog())
+    assert c.group_config_defaults()["share.isolation.level"] == "read_uncommitted"
+    assert loop.run_until_complete(c.alter_group_configs("q", {"share.isolation.level": "read_committed"},
+                                                         0)) == (0, None)
+    assert loop.run_until_complete(c.alter_group_configs("q", {"share.isolation.level": "committed"}, 0)) == (
+        40, "Invalid value committed for configuration share.isolation.level: String must be one of: "
+            "read_committed, read_uncommitted")
+    assert c.share.configs("q") == {"share.isolation.level": "read_committed"}

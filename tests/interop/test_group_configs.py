@@ -32,7 +32,7 @@ pytestmark = pytest.mark.interop
 
 STRING, INT = 2, 3  # DescribeConfigs ConfigType
 DEFAULT_CONFIG, GROUP_CONFIG = 5, 8  # DescribeConfigs ConfigSource
-SHARE_CONFIGS = ["share.auto.offset.reset", "share.record.lock.duration.ms"]
+SHARE_CONFIGS = ["share.auto.offset.reset", "share.record.lock.duration.ms", "share.isolation.level"]
 
 
 def describe(c: RawClient, group: str, keys: list[str]) -> dict[str, dict[str, Any]]:
@@ -54,8 +54,9 @@ def served(module_broker_factory: BrokerFactory) -> BrokerHandle:
 
 
 def test_group_configs_are_described_with_their_types(served: BrokerHandle) -> None:
-    """Kafka 4.1 types share.auto.offset.reset as STRING and share.record.lock.duration.ms as INT;
-    each row's one synonym is the row itself, the group default until the group sets its own."""
+    """Kafka 4.1 types share.auto.offset.reset and share.isolation.level as STRING and
+    share.record.lock.duration.ms as INT; each row's one synonym is the row itself, the group default
+    until the group sets its own. share.isolation.level takes read_committed or read_uncommitted."""
     with RawClient(served.port) as c:
         before = describe(c, "typed", SHARE_CONFIGS)
         assert {n: row(e) for n, e in before.items()} == {
@@ -63,11 +64,23 @@ def test_group_configs_are_described_with_their_types(served: BrokerHandle) -> N
                                         [("share.auto.offset.reset", "latest", DEFAULT_CONFIG)]),
             "share.record.lock.duration.ms": ("30000", INT, DEFAULT_CONFIG,
                                               [("share.record.lock.duration.ms", "30000", DEFAULT_CONFIG)]),
+            "share.isolation.level": ("read_uncommitted", STRING, DEFAULT_CONFIG,
+                                      [("share.isolation.level", "read_uncommitted", DEFAULT_CONFIG)]),
         }
         set_group_config(c, "typed", "share.record.lock.duration.ms", "20000")
-        after = describe(c, "typed", ["share.record.lock.duration.ms"])
+        set_group_config(c, "typed", "share.isolation.level", "read_committed")
+        refused = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+            {"resource_type": GROUP_RESOURCE, "resource_name": "typed",
+             "configs": [{"name": "share.isolation.level", "config_operation": 0, "value": "committed"}]}],
+            "validate_only": False})["responses"][0]
+        after = describe(c, "typed", ["share.record.lock.duration.ms", "share.isolation.level"])
     assert row(after["share.record.lock.duration.ms"]) == (
         "20000", INT, GROUP_CONFIG, [("share.record.lock.duration.ms", "20000", GROUP_CONFIG)])
+    assert row(after["share.isolation.level"]) == (
+        "read_committed", STRING, GROUP_CONFIG, [("share.isolation.level", "read_committed", GROUP_CONFIG)])
+    assert (refused["error_code"], refused["error_message"]) == (
+        ErrorCode.INVALID_CONFIG, "Invalid value committed for configuration share.isolation.level: String must be "
+                                  "one of: read_committed, read_uncommitted")
 
 
 def test_configuring_an_unknown_group_makes_no_group(served: BrokerHandle) -> None:

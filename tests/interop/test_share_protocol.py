@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka import Producer
 
 from logbroker.kafka.api_keys import ApiKey
+from logbroker.kafka.error_codes import ErrorCode
 from tests.conftest import BrokerHandle
 from tests.interop.rawclient import RawClient
 from tests.interop.share_member import (
@@ -274,3 +275,33 @@ def test_deleting_a_share_group_keeps_its_configs(broker_factory) -> None:  # ty
     assert second.fetch_until(tid, 3).values == got.values  # from the start again, as configured
     second.leave()
     second.close()
+
+
+def test_by_duration_starts_a_share_partition_at_the_first_record_that_young(  # type: ignore[no-untyped-def]
+        broker_factory) -> None:
+    """share.auto.offset.reset by_duration:PT1H (KIP-1106): the share-partition starts at the first
+    record whose timestamp is at most an hour old, so three records stamped two hours ago are
+    never delivered and the three stamped now are; a negative duration is INVALID_CONFIG."""
+    broker: BrokerHandle = broker_factory(**SHARE_FAST)
+    now_ms = int(time.time() * 1000)
+    with RawClient(broker.port) as c:
+        create_topic(c, "aged", 1)
+        set_group_config(c, "recent", "share.auto.offset.reset", "by_duration:PT1H")
+        refused = c.call(ApiKey.INCREMENTAL_ALTER_CONFIGS, 1, {"resources": [
+            {"resource_type": GROUP_RESOURCE, "resource_name": "recent",
+             "configs": [{"name": "share.auto.offset.reset", "config_operation": 0, "value": "by_duration:-PT1H"}]}],
+            "validate_only": False})["responses"][0]
+        tid = topic_id(c, "aged")
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    for i in range(6):
+        p.produce("aged", value=b"%d" % i, timestamp=now_ms - 7_200_000 if i < 3 else now_ms)
+    assert p.flush(30) == 0
+    m = member(broker, "recent", "aged", tid)
+    got = m.fetch_until(tid, 3)
+    assert got.values == {3: b"3", 4: b"4", 5: b"5"}
+    assert drained(m, tid)
+    m.close_session()
+    m.leave()
+    m.close()
+    assert refused["error_code"] == ErrorCode.INVALID_CONFIG, refused
+    assert "by_duration:<PnDTnHnMn.nS" in (refused["error_message"] or ""), refused
