@@ -859,12 +859,14 @@ class Broker:
                 + self.build_batches(topic, partition, records[half:], now_ms=now_ms))
 
     def append(self, topic: str, partition: int, records: memoryview, *,
-               expect_one_batch: bool = True, internal: bool = False) -> AppendOutcome:
+               expect_one_batch: bool = True, internal: bool = False, wait_durable: bool = True) -> AppendOutcome:
         """Append one partition's produced batch. HOT PATH: per batch work only (records are walked
         only on a compacted topic, to refuse null keys, as Kafka's validator does).
 
         ``internal`` is for the broker's own writes (the group coordinator's ``__consumer_offsets``);
-        a client's append to an internal topic raises InternalTopicError.
+        a client's append to an internal topic raises InternalTopicError. ``wait_durable`` false
+        (acks=0 or 1: no one waits for the fsync) lets the flush policy fsync it lazily
+        (``Durability.after_append``).
         Raises UnknownTopicError, CorruptBatchError, RecordTooLargeError, InvalidRecordError (and its
         InvalidTimestampError: message.timestamp.before/after.max.ms), OutOfOrderSequenceError,
         InvalidProducerEpochError or LogStorageError (the disk refused the write); nothing is written
@@ -899,7 +901,8 @@ class Broker:
                 log.info("duplicate batch from producer %d to %s-%d (sequence %d): answering offset %d",
                          header.producer_id, topic, partition, header.base_sequence, dup.first_offset)
                 return AppendOutcome(dup.first_offset, -1, plog.log_start_offset,
-                                     self.durability.after_append(plog, config, dup.last_offset, now_ms=now),
+                                     self.durability.after_append(plog, config, dup.last_offset, now_ms=now,
+                                                                  wait=wait_durable),
                                      duplicate=True, next_offset=dup.last_offset + 1)
         if records.readonly:
             # Offsets (and LogAppendTime) are written into the batch in place: one copy at most.
@@ -920,14 +923,14 @@ class Broker:
         self.topic_records_in[topic] = self.topic_records_in.get(topic, 0) + header.record_count
         ticket = result.written
         if ticket is None:
-            durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now)
+            durable = self.durability.after_append(plog, config, result.last_offset, now_ms=now, wait=wait_durable)
         else:
-            durable = self._after_write(topic, partition, plog, result.last_offset, now, ticket)
+            durable = self._after_write(topic, partition, plog, result.last_offset, now, ticket, wait_durable)
         return AppendOutcome(result.first_offset, log_append_time, plog.log_start_offset, durable,
                              next_offset=result.last_offset + 1, written=ticket)
 
     def _after_write(self, topic: str, partition: int, plog: Log, last_offset: int, now: int,
-                     ticket: WriteTicket) -> Future[int]:
+                     ticket: WriteTicket, wait_durable: bool = True) -> Future[int]:
         """The durability future of an append whose write is pending: the topic's policy applies once
         the bytes are in the file (its callbacks run on the loop); a failed write fails it."""
         durable: Future[int] = Future()
@@ -944,7 +947,7 @@ class Broker:
                 durable.set_exception(_storage_error(f"append to {topic}-{partition}", err))
                 return
             try:
-                policy = self.durability.after_append(plog, plog.config, last_offset, now_ms=now)
+                policy = self.durability.after_append(plog, plog.config, last_offset, now_ms=now, wait=wait_durable)
             except Exception as exc:
                 durable.set_exception(exc)
                 return

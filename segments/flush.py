@@ -7,6 +7,8 @@ once an fsync covering its bytes has completed. Three policies (topic config
     policy   append path                          acks=all answered when
     always   fsync inside the append (blocking)   the append returns
     group    no fsync; registers with the flusher the flusher's next fsync of that log completes
+             (an append nobody waits for, acks=0/1: its log is fsynced at the next ``tick``,
+             once per log per tick, or sooner by an acks=all append's fsync)
     os       no fsync                             the append returns (page cache only); the log is
                                                   flushed in the background once flush.messages
                                                   offsets are unflushed or flush.ms has passed
@@ -332,15 +334,24 @@ class Durability:
         self._flush_fn = flush_fn
         self.committer = committer if committer is not None else GroupCommitter(flush_fn)
         self._os_logs: dict[int, _OsState] = {}
+        # Logs under ``group`` holding appends nobody waits for: fsynced at the next ``tick``.
+        self._lazy: dict[int, Flushable] = {}
 
-    def after_append(self, log: Flushable, config: LogConfig, last_offset: int, *, now_ms: int) -> Future[int]:
+    def after_append(self, log: Flushable, config: LogConfig, last_offset: int, *, now_ms: int,
+                     wait: bool = True) -> Future[int]:
         """Apply the policy for a batch ending at ``last_offset``; the future resolves when it holds.
 
         ``always``: fsync now, in the caller (blocking by design). ``group``: never blocks; resolves
-        after the flusher's fsync. ``os``: already resolved; may schedule a background flush.
+        after the flusher's fsync; when no one waits for it (``wait`` false: acks=0 or 1) it is
+        already resolved and the log is fsynced at the next ``tick``, so a stream of such appends
+        costs one fsync per log per tick instead of one per flusher round. ``os``: already
+        resolved; may schedule a background flush.
         """
         policy = config.flush_policy
         if policy == FLUSH_GROUP:
+            if not wait:
+                self._lazy[id(log)] = log
+                return done_future(last_offset + 1)
             return self.committer.request(log, last_offset)
         if policy == FLUSH_ALWAYS:
             if last_offset < log.recovery_point:
@@ -366,8 +377,14 @@ class Durability:
         return done_future(last_offset + 1)
 
     def tick(self, now_ms: int) -> int:
-        """Schedule background flushes of ``os``-policy logs whose ``flush.ms`` has passed; returns how many."""
+        """Schedule background flushes of ``os``-policy logs whose ``flush.ms`` has passed, and of
+        ``group``-policy logs holding appends nobody waited for; returns how many."""
         scheduled = 0
+        lazy, self._lazy = self._lazy, {}
+        for log in lazy.values():
+            if log.log_end_offset > log.recovery_point:
+                self.committer.flush_now(log)
+                scheduled += 1
         for state in list(self._os_logs.values()):
             if state.log.log_end_offset <= state.log.recovery_point:
                 state.last_flush_ms = now_ms
@@ -381,12 +398,14 @@ class Durability:
     def forget(self, log: Flushable) -> None:
         """Stop tracking a closed or deleted log."""
         self._os_logs.pop(id(log), None)
+        self._lazy.pop(id(log), None)
         self.committer.forget(log)
 
     def close(self, timeout: float | None = None) -> None:
         """Flush everything pending and stop the flusher (logs under ``os`` are flushed by their close)."""
         self.committer.close(timeout)
         self._os_logs.clear()
+        self._lazy.clear()
 
 
 __all__ = [

@@ -252,6 +252,33 @@ def test_durability_group_defers_to_flusher() -> None:
     assert log.recovery_point == 20
 
 
+def test_durability_group_fsyncs_appends_no_one_waits_for_at_the_next_tick() -> None:
+    """acks=0/1 appends under ``group`` are answered without an fsync and do not each wake the
+    flusher: their log is fsynced once at the next tick, and an append someone waits for (acks=all)
+    still gets its own fsync at once, which covers the earlier ones too."""
+    fsync = CountingFsync(delay_s=0)
+    log, quiet = FakeLog(fsync, "log"), FakeLog(fsync, "quiet")
+    durability = Durability()
+    answered = [durability.after_append(log, LogConfig(), log.write(), now_ms=0, wait=False) for _ in range(50)]
+    assert [f.result(timeout=0) for f in answered] == list(range(1, 51))
+    time.sleep(0.05)
+    assert fsync.calls == 0 and log.recovery_point == 0
+    durability.after_append(quiet, LogConfig(), quiet.write(), now_ms=0, wait=False)
+    quiet.flush()  # made durable by something else before the tick: nothing left for it
+    fsync.calls = 0
+    assert durability.tick(1000) == 1
+    deadline = time.monotonic() + 5
+    while log.recovery_point < 50 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert log.recovery_point == 50 and fsync.calls == 1
+    assert durability.tick(2000) == 0  # nothing new: no fsync
+    durability.after_append(log, LogConfig(), log.write(), now_ms=2000, wait=False)
+    waited = durability.after_append(log, LogConfig(), log.write(), now_ms=2000)
+    assert waited.result(timeout=5) == 52 and log.recovery_point == 52
+    assert durability.tick(3000) == 0  # the waited-for fsync covered the lazy append
+    durability.close()
+
+
 def test_durability_os_flush_messages_and_flush_ms() -> None:
     fsync = CountingFsync(delay_s=0)
     log = FakeLog(fsync)

@@ -75,7 +75,7 @@ async def handle_produce(ctx: RequestContext, body: Body) -> Body | None:
                     continue
                 if acks == -1:
                     broker.check_min_isr(name, p["index"])
-                outcome = broker.append(name, p["index"], records)
+                outcome = broker.append(name, p["index"], records, wait_durable=acks == -1)
                 replicated = broker.replicated(name, p["index"], outcome.next_offset) if acks == -1 else None
             except StorageError as exc:
                 entry["error_code"] = error_code_for(exc)
