@@ -313,3 +313,23 @@ def test_a_snapshot_written_across_a_truncation_is_not_kept(tmp_path: Path) -> N
     finally:
         broker.close()
         broker.store.close()
+
+
+def test_appends_no_one_waits_for_are_fsynced_at_the_next_tick(broker: Broker) -> None:
+    """Under the default group policy, acks=0/1 appends (``wait_durable`` false) are answered at
+    once and do not wake the group committer; the flush-scheduler tick fsyncs their partition
+    once. An acks=all append still gets its own fsync."""
+    broker.create_topic("lazy", 1, {})
+    committer = broker.durability.committer
+    outcomes = [broker.append("lazy", 0, batch(RecordInput(b"k", b"%d" % i)), wait_durable=False)
+                for i in range(20)]
+    assert all(o.durable is not None and o.durable.done() for o in outcomes)
+    plog = broker.store.log("lazy", 0)
+    assert committer.stats.requests == 0 and plog.recovery_point == 0
+    assert broker.durability.tick(NOW + 1000) == 1
+    deadline = time.monotonic() + 10
+    while plog.recovery_point < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert plog.recovery_point == 20 and committer.stats.requests == 1
+    waited = broker.append("lazy", 0, batch(RecordInput(b"k", b"x")))
+    assert waited.durable is not None and waited.durable.result(timeout=10) == 21

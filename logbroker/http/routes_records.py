@@ -194,7 +194,7 @@ async def produce(request: web.Request) -> web.Response:
     outcomes: list[AppendOutcome] = []
     # No await between the appends: batches of one request land together and in order.
     for partition, indexes, batch in batches:
-        outcome = broker.append(topic, partition, memoryview(bytearray(batch)))
+        outcome = broker.append(topic, partition, memoryview(bytearray(batch)), wait_durable=acks in ("all", "-1"))
         outcomes.append(outcome)
         for n, i in enumerate(indexes):
             placed[i] = {"partition": partition, "offset": outcome.base_offset + n}
