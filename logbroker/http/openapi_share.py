@@ -36,8 +36,10 @@ SCHEMAS: dict[str, Any] = {
         "type": "object", "required": ["topics"],
         "properties": {"topics": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
                        "client_id": {"type": "string"},
-                       "auto_offset_reset": {"type": "string", "enum": ["earliest", "latest"],
-                                             "description": "sets the group's share.auto.offset.reset"}},
+                       "auto_offset_reset": {"type": "string",
+                                             "pattern": "^(earliest|latest|by_duration:[-+]?[Pp].+)$",
+                                             "description": "sets the group's share.auto.offset.reset: earliest, "
+                                                            "latest or by_duration:<ISO-8601 duration>"}},
     },
     "ShareMember": {
         "type": "object", "required": ["group_id", "member_id", "member_epoch", "assignment"],

@@ -1,7 +1,8 @@
 """Share groups over HTTP (KIP-932): a queue for services without a Kafka client.
 
     POST   /share-groups/{group}/members                  join: {"topics": [name], "client_id"?,
-                                                          "auto_offset_reset"?: earliest|latest}
+                                                          "auto_offset_reset"?: earliest|latest|
+                                                          by_duration:<ISO-8601 duration>}
     GET    /share-groups/{group}/members/{member}/records acquire up to ?max= records (long poll ?wait_ms=),
                                                           each with a delivery id and its lock expiry
     POST   /share-groups/{group}/members/{member}/acks    {"acks": [{"delivery_id", "type": accept|release|reject}]}
@@ -40,7 +41,7 @@ from typing import Any
 from aiohttp import web
 
 from logbroker.groups.errors import HeartbeatError
-from logbroker.groups.group_configs import AUTO_OFFSET_RESET
+from logbroker.groups.group_configs import AUTO_OFFSET_RESET, check_group_config
 from logbroker.groups.share_fetch import Acquired, acquire_durably
 from logbroker.groups.share_partition import AckType, offsets_of
 from logbroker.groups.share_remote import RemoteShares
@@ -113,8 +114,9 @@ async def join(request: web.Request) -> web.Response:
         require_topic(request, Op.DESCRIBE, topic)
     client_id = field_str(obj, "client_id", required=False) or "http"
     reset = field_str(obj, "auto_offset_reset", required=False)
-    if reset is not None and reset not in ("earliest", "latest"):
-        raise bad_request("auto_offset_reset must be earliest or latest")
+    if reset is not None and check_group_config(AUTO_OFFSET_RESET, reset, {}) is not None:
+        raise bad_request("auto_offset_reset must be earliest, latest or by_duration:<ISO-8601 duration>, "
+                          "such as by_duration:PT1H")
     if share.held_by_another_type(group_id):  # refused before a join's auto_offset_reset changes its configs
         raise heartbeat_error(HeartbeatError.GROUP_ID_NOT_FOUND, f"group {group_id} is not a share group",
                               f"joining share group {group_id!r}")

@@ -110,6 +110,9 @@ def test_bad_requests(share_broker: BrokerProcess) -> None:
     api = Api(share_broker.http_port)
     assert_error(api.post("/share-groups/g/members", {"topics": []}), 400)
     assert_error(api.post("/share-groups/g/members", {"topics": ["t"], "auto_offset_reset": "x"}), 400)
+    negative = api.post("/share-groups/g/members", {"topics": ["t"], "auto_offset_reset": "by_duration:-PT1H"})
+    assert_error(negative, 400)
+    assert "by_duration" in negative.body["message"]
     assert_error(api.get("/share-groups/g/members/nobody/records"), 404, "UNKNOWN_MEMBER_ID")
     assert_error(api.get("/share-groups/nothing"), 404, "GROUP_ID_NOT_FOUND")
     api.create_topic("t")
@@ -151,3 +154,20 @@ def test_groups_route_describes_a_share_group(share_broker: BrokerProcess) -> No
         "delivery_histogram": [{"delivery_count": 1, "records": 2}, {"delivery_count": 2, "records": 1}]}]
     assert api.get("/share-groups/ops").body["partitions"][0]["delivery_histogram"] == \
         body["share_partitions"][0]["delivery_histogram"]
+
+
+def test_a_join_may_start_the_group_by_duration(share_broker: BrokerProcess) -> None:
+    """A join's ``auto_offset_reset`` takes ``by_duration:<ISO-8601>`` as the group config does: the
+    group's share-partition starts at the first record at most that old."""
+    api = Api(share_broker.http_port)
+    api.create_topic("aged")
+    now_ms = int(time.time() * 1000)
+    reply = api.post("/topics/aged/records", {"records": [
+        {"value": v, "timestamp": now_ms - 7_200_000 if v < "c" else now_ms} for v in ("a", "b", "c", "d")]})
+    assert reply.status == 200, reply.body
+    joined = api.post("/share-groups/recent/members", {"topics": ["aged"], "auto_offset_reset": "by_duration:PT1H"})
+    assert joined.status == 200, joined.body
+    configs = {c["name"]: c["value"] for c in api.get("/groups/recent/configs").body["configs"]}
+    assert configs["share.auto.offset.reset"] == "by_duration:PT1H"
+    got = receive(api, "recent", str(joined.body["member_id"]), 10)
+    assert [r["value"] for r in got] == ["c", "d"]
