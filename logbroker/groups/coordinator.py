@@ -64,7 +64,7 @@ from logbroker.groups.share_describe import describe_share_group
 from logbroker.groups.share_group import SHARE, ShareGroup, ShareSettings
 from logbroker.groups.share_group_log import ShareGroupLog
 from logbroker.groups.share_state import SHARE_STATE_TOPIC, SHARE_STATE_TOPIC_CONFIGS
-from logbroker.groups.shares import Offsets, ShareGroups, ShareHeartbeatResult
+from logbroker.groups.shares import Offsets, ShareGroups, ShareHeartbeatResult, write_outcome
 from logbroker.groups.state import GroupState
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,7 @@ class GroupCoordinator:
                    share_settings=share_settings, partition_offsets=partition_offsets,
                    leader_of=leader_in(OFFSETS_TOPIC), topic_id_of=broker.topic_id,
                    share_state_leader_of=leader_in(SHARE_STATE_TOPIC))
+
         def offset_for_time(topic: str, partition: int, timestamp: int) -> int | None:
             try:
                 offset, _ = broker.offset_for_timestamp(topic, partition, timestamp)
@@ -559,7 +560,7 @@ class GroupCoordinator:
     def _share_group_deletable(self, group: ShareGroup, deleted: asyncio.Future[int]) -> GroupError:
         """After its share-partitions' state was deleted: whether the share group can go now
         (the state is gone, this broker still coordinates it, and no member joined meanwhile)."""
-        code = int(HeartbeatError.COORDINATOR_NOT_AVAILABLE) if deleted.cancelled() else deleted.result()
+        code = write_outcome(deleted)
         if code:
             log.warning("share group %s not deleted: the state of its share-partitions could not be (error %d)",
                         group.group_id, code)

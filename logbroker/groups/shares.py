@@ -478,9 +478,9 @@ class ShareGroups:
             on_done(error)
 
         if written.done():  # answered at once (a write that could not start): no loop round trip
-            finished(_outcome(written))
+            finished(write_outcome(written))
         else:
-            written.add_done_callback(lambda f: finished(_outcome(f)))
+            written.add_done_callback(lambda f: finished(write_outcome(f)))
 
     def _deleted_elsewhere(self, group: ShareGroup, topic: str, partition: int) -> None:
         """In a cluster: a share-partition whose state this leader stored is gone at its share
@@ -704,7 +704,8 @@ class ShareGroups:
         written = self._store.write_configs(group_id, dict(configs), now_ms)
 
         def done(f: asyncio.Future[int]) -> None:
-            resolve(fut, (0, None) if _outcome(f) == NONE else (int(HeartbeatError.COORDINATOR_NOT_AVAILABLE), None))
+            ok = write_outcome(f) == NONE
+            resolve(fut, (0, None) if ok else (int(HeartbeatError.COORDINATOR_NOT_AVAILABLE), None))
 
         if written.done():
             done(written)
@@ -863,18 +864,31 @@ class ShareGroups:
 
     def _write_all(self, group: ShareGroup, tps: set[TopicPartition], now_ms: int,
                    results: dict[TopicPartition, int], fut: asyncio.Future[dict[TopicPartition, int]]) -> None:
-        if not tps:
-            resolve(fut, results)
-            return
-        waiting = set(tps)
-        for tp in tps:
-            def done(error: int, tp: TopicPartition = tp) -> None:
-                if error != NONE:
+        def answered(codes: dict[TopicPartition, int]) -> None:
+            for tp, code in codes.items():
+                if code != NONE:
                     results[tp] = int(HeartbeatError.COORDINATOR_NOT_AVAILABLE)
-                waiting.discard(tp)
-                if not waiting:
-                    resolve(fut, results)
-            self._write(group, tp[0], tp[1], now_ms, done)
+            resolve(fut, results)
+
+        self._write_each(group, tps, now_ms, answered)
+
+    def _write_each(self, group: ShareGroup, tps: Iterable[TopicPartition], now_ms: int,
+                    then: Callable[[dict[TopicPartition, int]], None]) -> None:
+        """Write the state of each of ``tps`` (a tombstone for one the group no longer holds); once
+        every one is answered, ``then`` gets each one's error code (at once when none is pending)."""
+        wanted = set(tps)
+        codes: dict[TopicPartition, int] = {}
+        if not wanted:
+            then(codes)
+            return
+
+        def done(error: int, tp: TopicPartition) -> None:
+            codes[tp] = error
+            if len(codes) == len(wanted):
+                then(codes)
+
+        for tp in wanted:
+            self._write(group, tp[0], tp[1], now_ms, functools.partial(done, tp=tp))
 
     def drop_group(self, group: ShareGroup, now_ms: int) -> asyncio.Future[int]:
         """DeleteGroups, first step: delete the state of every share-partition of an empty group
@@ -884,31 +898,24 @@ class ShareGroups:
         group's, so DeleteGroups asked again deletes it. The group itself is the coordinator's to
         remove (``forget_group``), after this answers NONE, as Kafka deletes the state first."""
         fut: asyncio.Future[int] = self._future()
-        tps = sorted(set(group.partitions) | (group.assigned if self.clustered else set()))
+        tps = set(group.partitions) | (group.assigned if self.clustered else set())
         held = {tp: group.partitions.pop(tp) for tp in tps if tp in group.partitions}
         group.assigned.difference_update(tps)
         self.sessions.drop_group(group.group_id)
-        if not tps:
-            fut.set_result(NONE)
-            return fut
-        waiting = set(tps)
-        failed: list[int] = []
 
-        def deleted(error: int, tp: TopicPartition) -> None:
-            waiting.discard(tp)
-            if error not in (NONE, UNKNOWN_TOPIC_OR_PARTITION):  # a topic deleted since: nothing left
-                failed.append(error)
+        def deleted(codes: dict[TopicPartition, int]) -> None:
+            # A topic deleted since (UNKNOWN_TOPIC_OR_PARTITION) leaves nothing to delete.
+            failed = {tp: code for tp, code in sorted(codes.items()) if code not in (NONE, UNKNOWN_TOPIC_OR_PARTITION)}
+            for tp, code in failed.items():
                 log.warning("share group %s %s-%d: its state was not deleted (error %d)",
-                            group.group_id, tp[0], tp[1], error)
+                            group.group_id, tp[0], tp[1], code)
                 if tp in held:
                     group.partitions[tp] = held[tp]
                 if self.clustered:
                     group.assigned.add(tp)
-            if not waiting:
-                resolve(fut, failed[0] if failed else NONE)
+            resolve(fut, next(iter(failed.values()), NONE))
 
-        for tp in tps:
-            self._write(group, tp[0], tp[1], now_ms, functools.partial(deleted, tp=tp))
+        self._write_each(group, tps, now_ms, deleted)
         return fut
 
     def forget_group(self, group: ShareGroup) -> None:
@@ -969,6 +976,6 @@ class ShareGroups:
         return len(snapshots)
 
 
-def _outcome(written: asyncio.Future[int]) -> int:
+def write_outcome(written: asyncio.Future[int]) -> int:
     """A state write's error code (a cancelled one: COORDINATOR_NOT_AVAILABLE)."""
     return int(HeartbeatError.COORDINATOR_NOT_AVAILABLE) if written.cancelled() else written.result()

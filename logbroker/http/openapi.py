@@ -7,6 +7,7 @@ documented operation is routed, and fuzzes the API from this document (schemathe
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from logbroker.config import TOPIC_CONFIG_NAMES
@@ -18,6 +19,7 @@ from logbroker.groups.group_configs import (
     INT_MAX,
     ISOLATION_LEVEL,
     ISOLATION_LEVELS,
+    RESET_PATTERN,
 )
 from logbroker.http import openapi_share
 from logbroker.topics import INTERNAL_TOPICS
@@ -72,13 +74,21 @@ def _group_config_schema(name: str) -> dict[str, Any]:
     """A group config's values: share.auto.offset.reset's, share.isolation.level's two, an integer
     within the default bounds."""
     if name == AUTO_OFFSET_RESET:
-        return {"type": "string", "pattern": "^(earliest|latest|by_duration:[-+]?[Pp].+)$",
+        return {"type": "string", "pattern": RESET_PATTERN,
                 "description": "earliest, latest, or by_duration:<ISO-8601 duration> (the first record at most "
                                "that old, e.g. by_duration:PT1H)"}
     if name == ISOLATION_LEVEL:
         return {"type": "string", "enum": list(ISOLATION_LEVELS)}
     low, high = DEFAULT_BOUNDS.get(name, (GROUP_CONFIG_MINIMA.get(name, 1), INT_MAX))
     return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _alter_configs(values: str, names: Iterable[str]) -> dict[str, Any]:
+    """A config PATCH body (``params.config_changes``): values to set, names to delete, validate_only."""
+    return {"type": "object",
+            "properties": {"set": _ref(values),
+                           "delete": {"type": "array", "items": {"type": "string", "enum": list(names)}},
+                           "validate_only": {"type": "boolean"}}}
 
 
 _CONFIG_VALUE = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
@@ -141,12 +151,7 @@ _SCHEMAS: dict[str, Any] = {
                        "validate_only": {"type": "boolean"},
                        "timeout_ms": _LEADERS_TIMEOUT},
     },
-    "AlterConfigs": {
-        "type": "object",
-        "properties": {"set": _ref("ConfigValues"),
-                       "delete": {"type": "array", "items": {"type": "string", "enum": list(TOPIC_CONFIG_NAMES)}},
-                       "validate_only": {"type": "boolean"}},
-    },
+    "AlterConfigs": _alter_configs("ConfigValues", TOPIC_CONFIG_NAMES),
     "Header": {
         "type": "object", "required": ["key"],
         "properties": {"key": {"type": "string"}, "value": {"nullable": True}},
@@ -554,12 +559,7 @@ _SCHEMAS.update({
         "properties": {name: _group_config_schema(name) for name in GROUP_CONFIG_TYPES},
         "additionalProperties": False,
     },
-    "AlterGroupConfigs": {
-        "type": "object",
-        "properties": {"set": _ref("GroupConfigValues"),
-                       "delete": {"type": "array", "items": {"type": "string", "enum": list(GROUP_CONFIG_TYPES)}},
-                       "validate_only": {"type": "boolean"}},
-    },
+    "AlterGroupConfigs": _alter_configs("GroupConfigValues", GROUP_CONFIG_TYPES),
     "GroupConfigs": {
         "type": "object",
         "properties": {"group_id": {"type": "string"}, "validate_only": {"type": "boolean"},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from logbroker.groups.group_configs import RESET_PATTERN
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -37,7 +39,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"topics": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
                        "client_id": {"type": "string"},
                        "auto_offset_reset": {"type": "string",
-                                             "pattern": "^(earliest|latest|by_duration:[-+]?[Pp].+)$",
+                                             "pattern": RESET_PATTERN,
                                              "description": "sets the group's share.auto.offset.reset: earliest, "
                                                             "latest or by_duration:<ISO-8601 duration>"}},
     },

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import HeartbeatError
-from logbroker.groups.group_configs import INVALID_CONFIG
+from logbroker.groups.group_configs import INVALID_CONFIG, config_problem
 from logbroker.groups.shares import REQUEST_TIMED_OUT
 from logbroker.http.access import Op, require_group
 from logbroker.http.content import read_body, respond
@@ -55,6 +55,11 @@ async def alter_group_configs(request: web.Request) -> web.Response:
     require_group(request, Op.ALTER_CONFIGS, group_id)
     groups = coordinator(request)
     to_set, to_delete, validate_only = config_changes(body_object(await read_body(request)))
+    # A name both set and deleted is deleted; its set value is still checked, not dropped unseen.
+    overlap = {name: to_set[name] for name in to_delete if name in to_set}
+    problem = config_problem(overlap, groups.share.settings.config_bounds) if overlap else None
+    if problem is not None:
+        raise HttpError(400, "INVALID_CONFIG", problem)
     changes: dict[str, str | None] = {**to_set, **{name: None for name in to_delete}}
     code, message = (await groups.alter_group_configs(group_id, changes, context(request).clock(),
                                                       validate_only=validate_only)

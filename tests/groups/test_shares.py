@@ -242,7 +242,7 @@ def test_a_share_partition_starts_by_duration(loop: asyncio.AbstractEventLoop) -
 @pytest.mark.parametrize("value, ms", [
     ("by_duration:PT10S", 10_000), ("by_duration:pt10s", 10_000), ("by_duration:P1D", 86_400_000),
     ("by_duration:PT1H30M", 5_400_000), ("by_duration:PT0.5S", 500), ("by_duration:P2DT3H4M5.006S", 183_845_006),
-    ("by_duration:PT0S", 0), ("by_duration:-PT-5S", 5_000),
+    ("by_duration:PT0S", 0), ("by_duration:-PT-5S", None), ("by_duration:+PT5S", None), ("by_duration:PT1", None),
     ("by_duration:-PT1S", None), ("by_duration:PT-0.5S", None), ("by_duration:P1Y", None), ("by_duration:PT", None),
     ("by_duration:P", None), ("by_duration:", None), ("by_duration", None), ("by_duration:P1DT", None),
     ("latest", None),

@@ -61,6 +61,10 @@ def test_group_configs_over_http(tmp_path: Path) -> None:
                      400, "BAD_REQUEST")
         assert_error(api.patch("/groups/billing/configs", {"set": {"share.delivery.count.limit": 2**31}}),
                      400, "INVALID_CONFIG")
+        # A name both set and deleted is deleted, but its set value is still checked, not dropped unseen.
+        assert_error(api.patch("/groups/billing/configs", {"set": {"consumer.heartbeat.interval.ms": 1},
+                                                           "delete": ["consumer.heartbeat.interval.ms"]}),
+                     400, "INVALID_CONFIG")
         assert api.patch("/groups/billing/configs", {}).status == 200  # nothing named, nothing changed
         checked = api.patch("/groups/billing/configs", {"delete": ["consumer.heartbeat.interval.ms"],
                                                         "validate_only": True})
