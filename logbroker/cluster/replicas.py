@@ -4,11 +4,15 @@ Invariants (Kafka's ``Partition``/``Replica`` on the leader):
 - the high watermark is the smallest log end offset among the ISR (the leader included), and it
   never moves back while this broker leads under one epoch;
 - a follower's log end is the offset it last fetched from (a follower fetches from its log end);
-- a follower is caught up at a fetch when it fetched from the leader's log end as it was at that
-  follower's previous fetch (``last_caught_up_ms``); one not caught up for ``replica.lag.time.max.ms``
-  leaves the ISR, and one whose log end reaches the high watermark and the start of this leader
-  epoch rejoins it (Kafka's ``isFollowerInSync``), once it has fetched under this epoch: a follower
-  only assumed at offset 0 (a dead broker, an empty partition) never joins.
+- ``last_caught_up_ms`` is the latest time at which the leader's log end was no further than the
+  follower's last fetch offset (Kafka's ``Replica.updateFetchState``): a fetch from the leader's
+  log end as it is now makes it now; a fetch from the log end as it was at the follower's previous
+  fetch makes it the time of that previous fetch. So a follower that keeps up with a leader taking
+  appends all the time, each fetch a round trip behind, stays caught up. One not caught up for
+  ``replica.lag.time.max.ms`` leaves the ISR, and one whose log end reaches the high watermark and
+  the start of this leader epoch rejoins it (Kafka's ``isFollowerInSync``), once it has fetched
+  under this epoch: a follower only assumed at offset 0 (a dead broker, an empty partition) never
+  joins.
 The ISR itself changes only through a conditional znode write made by ``node.py``; this class
 proposes changes and applies the ones that were written.
 """
@@ -26,6 +30,7 @@ class _Follower:
     log_end_offset: int = 0
     last_caught_up_ms: int = 0
     leader_end_at_last_fetch: int = 0
+    last_fetch_ms: int = 0
     fetched: bool = False  # it fetched from this leader under this epoch (only then may it join the ISR)
 
 
@@ -56,7 +61,10 @@ class LeaderReplica:
         # Every follower gets a full lag period from the moment this broker becomes leader.
         for r in self.replicas:
             if r != self.broker_id:
-                self.followers[r] = _Follower(last_caught_up_ms=self.now_ms)
+                self.followers[r] = self._tracked(self.now_ms)
+
+    def _tracked(self, now_ms: int) -> _Follower:
+        return _Follower(last_caught_up_ms=now_ms, last_fetch_ms=now_ms)
 
     def set_replicas(self, replicas: tuple[int, ...], now_ms: int) -> None:
         """The assignment changed (a reassignment): track joining followers from now, forget leaving ones."""
@@ -65,7 +73,7 @@ class LeaderReplica:
         self.replicas = replicas
         for r in replicas:
             if r != self.broker_id and r not in self.followers:
-                self.followers[r] = _Follower(last_caught_up_ms=now_ms)
+                self.followers[r] = self._tracked(now_ms)
         for r in [r for r in self.followers if r not in replicas]:
             del self.followers[r]
 
@@ -76,10 +84,12 @@ class LeaderReplica:
         f.log_end_offset = fetch_offset
         f.fetched = True
         if fetch_offset >= leader_end:
-            f.last_caught_up_ms = now_ms
+            f.last_caught_up_ms = max(f.last_caught_up_ms, now_ms)
         elif fetch_offset >= f.leader_end_at_last_fetch:
-            pass  # caught up with the previous fetch's end, not later: keep the older time (Kafka's rule)
+            # It has what the leader had at its previous fetch: it was caught up as of that fetch.
+            f.last_caught_up_ms = max(f.last_caught_up_ms, f.last_fetch_ms)
         f.leader_end_at_last_fetch = leader_end
+        f.last_fetch_ms = now_ms
 
     def wanted_isr(self, leader_end: int, now_ms: int, lag_ms: int) -> tuple[int, ...] | None:
         """The ISR this leader should write, or None when it is right: laggards out, caught-up in."""

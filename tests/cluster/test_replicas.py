@@ -95,3 +95,40 @@ def test_a_reassignment_adds_and_removes_tracked_followers() -> None:
     r.follower_fetched(4, 0, 0, 2100)
     r.isr = (1, 2)
     assert r.wanted_isr(0, 2100, lag_ms=3000) == (1, 2, 4)
+
+
+def test_a_follower_a_fetch_behind_a_leader_appending_all_the_time_stays_in_the_isr() -> None:
+    """Under steady produce a follower's fetch never reaches the leader's log end as it is when the
+    fetch arrives, only as it was at the follower's previous fetch: it is caught up as of that one."""
+    r = leader()
+    end = 0
+    for now in range(1100, 40_000, 100):  # 39 s of fetches every 100 ms, the leader 50 records ahead
+        behind = end
+        end += 50
+        r.follower_fetched(2, behind, end, now)
+        r.follower_fetched(3, behind, end, now)
+        assert r.wanted_isr(end, now, lag_ms=10_000) is None, now
+    assert r.followers[2].last_caught_up_ms == 39_900 - 100  # the previous fetch's time
+
+
+def test_a_follower_that_falls_further_behind_leaves_the_isr_after_the_lag_time() -> None:
+    r = leader()
+    end = 0
+    for now in range(1100, 12_000, 100):
+        end += 50
+        r.follower_fetched(2, end - 50, end, now)  # keeps up, a fetch behind
+        r.follower_fetched(3, end // 2, end, now)  # takes half of what the leader takes
+    # Its second fetch (1200, offset 50) reached the leader's end at its first (1100): never since.
+    assert r.followers[3].last_caught_up_ms == 1100
+    assert r.wanted_isr(end, 11_900, lag_ms=10_000) == (1, 2)
+
+
+def test_caught_up_time_never_moves_back() -> None:
+    r = leader()
+    r.follower_fetched(2, 10, 10, 2000)
+    r.follower_fetched(2, 10, 20, 2100)  # reached the previous end (10): caught up as of 2000
+    assert r.followers[2].last_caught_up_ms == 2000
+    r.follower_fetched(2, 12, 30, 2200)  # short of the previous end (20): unchanged
+    assert r.followers[2].last_caught_up_ms == 2000
+    r.follower_fetched(2, 30, 30, 2300)
+    assert r.followers[2].last_caught_up_ms == 2300
