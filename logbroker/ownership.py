@@ -129,6 +129,12 @@ class PartitionOwnership(Protocol):
     def partition_view(self, topic: str, partition: int) -> PartitionView | None:
         """Leader, epoch, replicas and ISR of a partition; None when the cluster does not know it."""
 
+    def listed_partitions(self, topic: str) -> int:
+        """How many of a topic's partitions Metadata lists: all of them once this broker has seen every
+        one's first state; while one is not seen yet, as many as when all last were (none for a topic
+        created a moment ago). A Kafka broker learns a topic's partitions in one update from its
+        controller, so no client sees a topic with fewer partitions than it has, or than it had."""
+
     async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
                              timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
         """Per partition, the offsets its leader (another broker) answers for each of ``timestamps``

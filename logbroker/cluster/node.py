@@ -56,6 +56,7 @@ from logbroker.cluster.controller import Controller
 from logbroker.cluster.fetcher import ReplicaFetcher
 from logbroker.cluster.leader_offsets import ask_leaders
 from logbroker.cluster.leader_sizes import ask_sizes
+from logbroker.cluster.listed import ListedPartitions
 from logbroker.cluster.peer_connections import PeerConnections
 from logbroker.cluster.replicas import LeaderReplica
 from logbroker.cluster.znodes import BrokerRegistration, PartitionState, TopicAssignment
@@ -149,6 +150,7 @@ class ClusterNode:
         self.registrations: dict[int, int] = {}  # broker id -> czxid of its registration znode
         self.assignments: dict[str, TopicAssignment] = {}
         self.states: dict[TopicPartition, tuple[PartitionState, int]] = {}
+        self.listed = ListedPartitions()
         self.leading: dict[TopicPartition, LeaderReplica] = {}
         self.following: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (leader, leader epoch)
         self.follower_hw: dict[TopicPartition, int] = {}
@@ -463,6 +465,8 @@ class ClusterNode:
                   and held[0].leader_epoch == read[0].leader_epoch else read
                   for tp, read in view.states.items() if tp[0] not in conflicts}
         self.states = states | {tp: held for tp, held in self.states.items() if tp[0] in conflicts}
+        for name in self.assignments:
+            self.listed_partitions(name)
         self._apply_roles()
         for name in changed:
             if name in self.assignments:
@@ -902,6 +906,7 @@ class ClusterNode:
     def _forget_roles_only(self, topic: str) -> None:
         """As ``_forget`` but leaving the local delete to the caller (the client's DeleteTopics)."""
         del self.assignments[topic]
+        self.listed.forget(topic)
         for tp in [tp for tp in self.states if tp[0] == topic]:
             del self.states[tp]
             replica = self.leading.pop(tp, None)
@@ -1062,6 +1067,12 @@ class ClusterNode:
             return PartitionView(-1, -1, assignment.replicas[partition], (), known=False)
         state = held[0]
         return PartitionView(state.leader, state.leader_epoch, assignment.replicas[partition], state.isr)
+
+    def listed_partitions(self, topic: str) -> int:
+        assignment = self.assignments.get(topic)
+        if assignment is None:
+            return 0
+        return self.listed.count(topic, len(assignment.replicas), lambda p: (topic, p) in self.states)
 
     def inter_broker_address(self, broker_id: int) -> tuple[str, int] | None:
         """Where another broker listens for this one (its registered inter-broker endpoint)."""

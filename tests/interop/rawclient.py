@@ -104,12 +104,14 @@ class AfterCreate:
     first_complete: bool = False  # the first answer listed every partition, each with a leader
     complete: bool = False  # some answer did
     leaderless: list[dict[str, Any]] = field(default_factory=list)  # listed partitions without a leader
+    partial: list[list[int]] = field(default_factory=list)  # answers listing some partitions, not all
 
 
 def leaderless_after_create(admin: RawClient, asker: RawClient, topic: str, partitions: int,
                             seconds: float, replication_factor: int = -1) -> AfterCreate:
     """Create ``topic`` through ``admin`` (timeout 10 s), then ask ``asker`` for its Metadata as fast
-    as it answers for ``seconds``, recording every listed partition that has no leader."""
+    as it answers for ``seconds``, recording every listed partition that has no leader and every
+    answer that lists only some of the partitions."""
     created = admin.call(ApiKey.CREATE_TOPICS, 5, {"topics": [{
         "name": topic, "num_partitions": partitions, "replication_factor": replication_factor, "assignments": [],
         "configs": []}], "timeout_ms": 10000, "validate_only": False})
@@ -123,6 +125,8 @@ def leaderless_after_create(admin: RawClient, asker: RawClient, topic: str, part
         seen.answers += 1
         parts = meta["topics"][0]["partitions"]
         seen.leaderless += [p for p in parts if p["leader_id"] < 0 or p["error_code"] != 0]
+        if 0 < len(parts) < partitions:
+            seen.partial.append(sorted(p["partition_index"] for p in parts))
         if meta["topics"][0]["error_code"] == 0 and len(parts) == partitions and \
                 all(p["leader_id"] >= 0 and p["error_code"] == 0 for p in parts):
             seen.complete = True

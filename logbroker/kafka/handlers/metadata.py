@@ -4,13 +4,18 @@ A single broker leads every partition (epoch 0); in a cluster the brokers, leade
 ISRs come from the core's ``PartitionOwnership`` (the cluster state), a partition without a live
 leader answering LEADER_NOT_AVAILABLE as Kafka does.
 
-A partition whose first state this broker has not seen yet (created a moment ago: its assignment is
-known, its first leader not) is left out of Metadata, and a topic with none seen yet is answered as
-not known here (LEADER_NOT_AVAILABLE when the request may auto-create it, else
-UNKNOWN_TOPIC_OR_PARTITION). A Kafka broker learns a topic's partitions together with their leaders,
-so it never lists one without them. librdkafka keeps a leaderless partition in its metadata cache as
-a permanent error (``metadata.max.age.ms``, 15 minutes) and does not ask again, while it asks again
-about an unknown topic within a fraction of a second.
+In a cluster each broker reads each partition's first state (leader, epoch, ISR) on its own, a
+moment after the topic's assignment. A Kafka broker learns a topic's partitions together, with their
+leaders, in one update from its controller, so no client ever sees a topic with a partition missing
+or without a leader. Metadata and DescribeTopicPartitions list a topic's partitions in one piece
+likewise (``listed_count``): all of them once this broker has seen every one's first state, until
+then as many as when it last had (none for a topic created a moment ago, which is answered as not
+known here: LEADER_NOT_AVAILABLE when the request may auto-create it, else
+UNKNOWN_TOPIC_OR_PARTITION; partitions being added are listed once all of them are seen). A client
+told of part of a new topic goes wrong: librdkafka fails at once, with "Unknown partition", the
+records a producer sent to a partition the first answer left out, and it keeps a leaderless
+partition in its metadata cache as a permanent error (``metadata.max.age.ms``, 15 minutes), while it
+asks again about an unknown topic within a fraction of a second.
 """
 
 from __future__ import annotations
@@ -71,26 +76,25 @@ def _partition_entry(ctx: RequestContext, name: str, p: int) -> Body:
             "eligible_leader_replicas": [], "last_known_elr": []}
 
 
-def _state_seen(ctx: RequestContext, name: str, p: int) -> bool:
-    """Whether this broker has seen the partition's first state (always, outside a cluster). A
-    replicated topic whose assignment this broker does not hold yet (the moment between its local
-    copy and its assignment) has none seen: its leaders are not known here."""
+def listed_count(ctx: RequestContext, name: str) -> int:
+    """How many of a topic's partitions clients are told of: all of them, but in a cluster only
+    those this broker can name with their leaders, in one piece (``PartitionOwnership.listed_partitions``)."""
     ownership = ctx.broker.ownership
+    count = ctx.broker.partitions_of(name)
     if ownership is None or not ctx.broker.is_replicated(name):
-        return True
-    view = ownership.partition_view(name, p)
-    return view is not None and view.known
+        return count
+    return min(count, ownership.listed_partitions(name))
 
 
 def topic_entry(ctx: RequestContext, name: str, *, with_operations: bool = False, first_partition: int = 0,
-                limit: int | None = None, seen_only: bool = False) -> Body:
-    """A topic with its partitions ``first_partition`` onwards (at most ``limit`` of them); with
-    ``seen_only``, only those whose first state this broker has seen."""
+                limit: int | None = None) -> Body:
+    """A topic with its listed partitions (``listed_count``) ``first_partition`` onwards, at most
+    ``limit`` of them."""
     broker = ctx.broker
     info = broker.topic(name)
-    end = info.partitions if limit is None else min(info.partitions, first_partition + limit)
-    partitions = [_partition_entry(ctx, name, p) for p in range(first_partition, end)
-                  if not seen_only or _state_seen(ctx, name, p)]
+    listed = listed_count(ctx, name)
+    end = listed if limit is None else min(listed, first_partition + limit)
+    partitions = [_partition_entry(ctx, name, p) for p in range(first_partition, end)]
     return {"error_code": 0, "name": name, "topic_id": info.topic_id, "is_internal": broker.is_internal(name),
             "partitions": partitions,
             "topic_authorized_operations": authorized_operations(ctx, with_operations, Res.TOPIC, name)}
@@ -120,7 +124,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
     if requested is None:
         # Every topic: only those the principal may describe, the others left out without a word.
         names = [n for n in broker.topic_names() if topic_allowed(ctx, Op.DESCRIBE, n)]
-        entries = [topic_entry(ctx, n, with_operations=with_ops, seen_only=True) for n in sorted(names)]
+        entries = [topic_entry(ctx, n, with_operations=with_ops) for n in sorted(names)]
         topics = [e for e in entries if e["partitions"]]  # a topic has at least one partition
     else:
         for t in requested:
@@ -148,7 +152,7 @@ async def handle_metadata(ctx: RequestContext, body: Body) -> Body:
                 topics.append({"error_code": error_code_for(exc), "name": name, "topic_id": NULL_UUID,
                                "is_internal": False, "partitions": []})
                 continue
-            entry = topic_entry(ctx, name, with_operations=with_ops, seen_only=True) if exists else None
+            entry = topic_entry(ctx, name, with_operations=with_ops) if exists else None
             if entry is not None and entry["partitions"]:
                 topics.append(entry)
             elif entry is not None and allow_create and broker.config.get_bool("auto.create.topics.enable"):
@@ -200,7 +204,8 @@ async def handle_describe_topic_partitions(ctx: RequestContext, body: Body) -> B
         if not topic_allowed(ctx, Op.DESCRIBE, name):
             topics.append(_refused(name))
             continue
-        if not broker.has_topic(name):
+        count = listed_count(ctx, name) if broker.has_topic(name) else 0
+        if count == 0:  # not a topic, or one whose partitions this broker cannot name yet
             topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "name": name, "topic_id": NULL_UUID,
                            "is_internal": False, "partitions": [],
                            "topic_authorized_operations": authorized_operations(ctx, True, Res.TOPIC, name)})
@@ -208,7 +213,6 @@ async def handle_describe_topic_partitions(ctx: RequestContext, body: Body) -> B
         if remaining == 0:
             next_cursor = {"topic_name": name, "partition_index": start}
             break
-        count = broker.partitions_of(name)
         entry = topic_entry(ctx, name, with_operations=True, first_partition=start, limit=remaining)
         topics.append(entry)
         remaining -= len(entry["partitions"])

@@ -48,10 +48,13 @@ def test_topic_and_group_pages_of_a_broker_holding_no_replica(cluster: Cluster, 
             "timeout_ms": 30000, "validate_only": False})
         assert created["topics"][0]["error_code"] == 0, created
     producer = Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
+    failed: list[str] = []
     for p, n in COUNTS.items():
         for i in range(n):
-            producer.produce(TOPIC, value=b"x" * 100 + b"%d" % i, partition=p)
+            producer.produce(TOPIC, value=b"x" * 100 + b"%d" % i, partition=p,
+                             on_delivery=lambda err, _msg: failed.append(str(err)) if err else None)
     assert producer.flush(30) == 0
+    assert failed == []
     consumer = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": GROUP, "enable.auto.commit": False})
     try:
         consumer.commit(offsets=[TopicPartition(TOPIC, p, 1) for p in COUNTS], asynchronous=False)

@@ -1,8 +1,10 @@
 """A new topic's partitions are never listed without their leaders, on any broker of the cluster.
 
 The broker that answers CreateTopics waits until it knows a leader for every partition (as Kafka
-does, within the request's timeout), and a broker that has the topic's assignment but not yet its
-partitions' first states leaves those partitions out of Metadata. Before, a broker listed them
+does, within the request's timeout), and a broker that has the topic's assignment but not yet every
+partition's first state lists none of them (a Kafka broker learns them in one update): listing only
+those it has seen told a producer the topic had fewer partitions, and librdkafka failed at once, with
+"Local: Unknown partition", the records sent to the others. Before, a broker listed them
 with leader -1 for about half a second after CreateTopics, and a librdkafka handle whose first
 answer about the topic came then kept answering "Local: Unknown partition" without asking again
 (its metadata cache keeps a leaderless partition as a permanent error for ``metadata.max.age.ms``).
@@ -31,6 +33,7 @@ def test_no_broker_lists_a_new_partition_without_its_leader(cluster: Cluster) ->
             with RawClient(receiver) as admin, RawClient(asker) as c:
                 seen = leaderless_after_create(admin, c, name, partitions=6, seconds=0.7, replication_factor=3)
             assert seen.leaderless == [], (receiver, asker, seen.leaderless[:3])
+            assert seen.partial == [], (receiver, asker, seen.partial[:3])
             assert seen.complete, (receiver, asker, seen.answers)
             if asker == receiver:
                 assert seen.first_complete, f"port {receiver} answered CreateTopics before it knew the leaders"
