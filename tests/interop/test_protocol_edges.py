@@ -1,4 +1,6 @@
-"""Wire-level behaviour against a real broker: idempotence, version negotiation, long poll, pipelining."""
+"""Wire-level behaviour against a real broker: idempotence, version negotiation, long poll, pipelining.
+
+The module's tests share one broker (each on its own topics); the two that restart it get their own."""
 
 from __future__ import annotations
 
@@ -14,11 +16,17 @@ from logbroker.kafka import codec
 from logbroker.kafka.api_keys import ApiKey
 from logbroker.kafka.error_codes import ErrorCode
 from segments.records import RecordInput, build_batch
-from tests.conftest import BrokerHandle
+from tests.conftest import BrokerFactory, BrokerHandle
 from tests.interop.rawclient import RawClient, wait_for_leaders
 
 PRODUCE_V = 9
 FETCH_V = 12
+
+
+@pytest.fixture(scope="module")
+def broker(module_broker_factory: BrokerFactory) -> BrokerHandle:
+    """One broker of the kind under test for the whole module."""
+    return module_broker_factory()
 
 
 def batch(pid: int = -1, epoch: int = -1, seq: int = -1, n: int = 3, tag: bytes = b"v",
@@ -123,7 +131,8 @@ def test_init_producer_id_without_transactional_id_gives_a_new_id(broker: Broker
 
 
 @pytest.mark.slow
-def test_producer_state_survives_restart(broker: BrokerHandle) -> None:
+def test_producer_state_survives_restart(broker_factory: BrokerFactory) -> None:
+    broker = broker_factory()
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with RawClient(broker.port) as c:
             create_topic(c, f"idem-{sig}")
@@ -156,7 +165,8 @@ def api_versions(c: RawClient) -> dict[int, tuple[int, int]]:
 
 
 @pytest.mark.slow
-def test_producer_idle_past_expiration_is_forgotten_at_restart(broker: BrokerHandle) -> None:
+def test_producer_idle_past_expiration_is_forgotten_at_restart(broker_factory: BrokerFactory) -> None:
+    broker = broker_factory()
     week_ago = int(time.time() * 1000) - 7 * 86_400_000
     with RawClient(broker.port) as c:
         create_topic(c, "expired-producer")
@@ -280,11 +290,11 @@ def test_fetch_out_of_range_and_empty_records(broker: BrokerHandle) -> None:
 
 def test_fetch_out_of_range_carries_no_watermarks(broker: BrokerHandle) -> None:
     with RawClient(broker.port) as c:
-        create_topic(c, "ranges")
-        produce(c, "ranges", batch(n=5), acks=1)
+        create_topic(c, "beyond")
+        produce(c, "beyond", batch(n=5), acks=1)
         body = c.call(ApiKey.FETCH, FETCH_V, {
             "replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20, "isolation_level": 0,
-            "session_id": 0, "session_epoch": -1, "topics": [{"topic": "ranges", "partitions": [
+            "session_id": 0, "session_epoch": -1, "topics": [{"topic": "beyond", "partitions": [
                 {"partition": 0, "current_leader_epoch": -1, "fetch_offset": 50, "log_start_offset": -1,
                  "partition_max_bytes": 1 << 20}]}], "forgotten_topics_data": [], "rack_id": ""})
         part = body["responses"][0]["partitions"][0]
