@@ -29,8 +29,7 @@ class BrokerEndpoint:
 class PartitionView:
     """What Metadata tells clients of one partition (leader -1: offline). ``known`` False: this broker
     has the partition's assignment but not yet its first state (leader, epoch, ISR), as for a partition
-    created a moment ago; Metadata leaves such a partition out, as a Kafka broker does until the
-    controller's first word on it arrives."""
+    created a moment ago; Metadata does not list its topic's partitions past ``listed_partitions``."""
 
     leader: int
     leader_epoch: int
@@ -130,10 +129,7 @@ class PartitionOwnership(Protocol):
         """Leader, epoch, replicas and ISR of a partition; None when the cluster does not know it."""
 
     def listed_partitions(self, topic: str) -> int:
-        """How many of a topic's partitions Metadata lists: all of them once this broker has seen every
-        one's first state; while one is not seen yet, as many as when all last were (none for a topic
-        created a moment ago). A Kafka broker learns a topic's partitions in one update from its
-        controller, so no client sees a topic with fewer partitions than it has, or than it had."""
+        """How many of a topic's partitions Metadata lists, in one piece (``logbroker/cluster/listed.py``)."""
 
     async def leader_offsets(self, partitions: Sequence[tuple[str, int]], timestamps: Sequence[int],
                              timeout_s: float) -> dict[tuple[str, int], tuple[int, ...] | StorageError]:
