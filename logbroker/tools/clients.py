@@ -38,13 +38,27 @@ class ClientSettings:
                 **self.security}
 
 
+class _LoginRefused(Exception):
+    """A broker refused the SASL login during bootstrap: no retry can succeed with the same
+    credentials, so the tool stops at once, as Kafka's tools do on a SaslAuthenticationException."""
+
+    def __init__(self, refused: BaseException) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
+
+
 class _BootstrapFailures(logging.Handler):
-    """Keeps the last reason kafka-python gave for a failed bootstrap connection (a refused SASL
-    login, a TLS handshake error), which it logs and retries rather than raises."""
+    """Keeps the last reason kafka-python gave for a failed bootstrap connection (a TLS handshake
+    error, a refused connection), which it logs and retries rather than raises.
+
+    kafka-python 3 retries a refused SASL login like any other failure until the bootstrap timeout.
+    This handler ends the bootstrap instead: it raises ``_LoginRefused`` from the warning call, which
+    kafka-python makes in its bootstrap coroutine after closing the connection, so the coroutine
+    fails with it and the client's constructor raises it.
+    """
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.refused: BaseException | None = None  # the first refused login: later attempts may only see a close
         self.last: BaseException | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -52,14 +66,9 @@ class _BootstrapFailures(logging.Handler):
         for found in args:
             if not isinstance(found, BaseException) or isinstance(found, kafka_errors.KafkaTimeoutError):
                 continue
-            if self.refused is None and isinstance(found, (kafka_errors.SaslAuthenticationFailedError,
-                                                           kafka_errors.AuthorizationError)):
-                self.refused = found
             self.last = found
-
-    @property
-    def reason(self) -> BaseException | None:
-        return self.refused or self.last
+            if isinstance(found, kafka_errors.SaslAuthenticationFailedError):
+                raise _LoginRefused(found)
 
 
 @contextmanager
@@ -75,8 +84,11 @@ def _bootstrapping(settings: ClientSettings) -> Iterator[None]:
         logger.propagate = False
     try:
         yield
+    except _LoginRefused as exc:
+        raise ToolError(f"the broker at {settings.bootstrap_servers} refused the login "
+                        f"({explain(exc.refused)})") from None
     except _BOOTSTRAP_ERRORS as exc:
-        reason = explain(handler.reason) if handler.reason is not None else explain(exc)
+        reason = explain(handler.last) if handler.last is not None else explain(exc)
         raise ToolError(f"cannot reach a broker at {settings.bootstrap_servers} "
                         f"within {settings.timeout_ms} ms ({reason})") from None
     finally:
