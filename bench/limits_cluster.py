@@ -11,11 +11,15 @@ like), then on three brokers with ZooKeeper, the partitions' leaders spread one 
 - RF=3, acks=all, ``min.insync.replicas`` 2: every byte is also fetched by two followers and
   written three times, for comparison beside it.
 
-The producers are not idempotent, as in the other limits runs, so a batch the producer retries
-after the broker had appended it lands twice, which the "landed" check prints; the MB/s count each
-record once, as sent. With RF=3 on two cores this happens: a follower starved of CPU falls behind
-for ``replica.lag.time.max.ms`` and leaves the ISR, and the batches waiting for it are answered
-NOT_ENOUGH_REPLICAS_AFTER_APPEND, which librdkafka retries (as against Kafka).
+The RF=1 runs use the limits runs' producers, which are not idempotent. The RF=3 run's producers
+are (``enable.idempotence``): on two cores a follower starved of CPU can fall behind for
+``replica.lag.time.max.ms`` and leave the ISR, and the batches waiting for it are answered
+NOT_ENOUGH_REPLICAS_AFTER_APPEND, which librdkafka retries. Without idempotence each retried batch
+the leader had already appended lands twice (12-30% of the records did in runs here), so the run measured
+overload rather than replication; with it the leader drops the retried copies, and the "landed"
+check holds. An idempotent librdkafka producer keeps one request per partition in flight and spends
+more CPU per GB than a plain one (on Kafka as on logbroker), so the RF=3 run is set beside one broker
+taking the same idempotent producers. The MB/s count each record once, as sent.
 
 Broker CPU is summed over the brokers (psutil, all threads of each process), per GB of record
 values taken. ZooKeeper's CPU is not in it.
@@ -25,12 +29,16 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import compare_kafka
+import limits_peer
 from harness import Broker, free_port
+from kafka_cluster import KafkaCluster
 
 PARTITIONS = 3
 BROKERS = 3
@@ -41,7 +49,7 @@ class BrokerSet:
     """What ``limits.run_producers`` needs of several brokers: one bootstrap, their pids, and the
     records that landed (read through a client, which asks each partition's leader)."""
 
-    brokers: list[Broker]
+    brokers: list[Any]  # each with ``bootstrap``, ``port`` and ``pid``: harness.Broker, a Kafka node
 
     @property
     def bootstrap(self) -> str:
@@ -84,28 +92,39 @@ def create_topic(bootstrap: str, topic: str, rf: int, configs: dict[str, str]) -
 Runner = Callable[..., dict[str, Any]]
 
 
-def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runner, fmt_cpu: Callable[..., str]
-                 ) -> list[dict[str, Any]]:
-    """The single-broker and three-broker ingest runs (see the module docstring)."""
-    from kazoo.client import KazooClient
-
-    from logbroker.cluster.zkserver import LocalZooKeeper, available
+def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runner, fmt_cpu: Callable[..., str],
+                 kafka: bool = True) -> list[dict[str, Any]]:
+    """The single-broker and three-broker ingest runs (see the module docstring), on logbroker and,
+    unless ``kafka`` is false or Kafka cannot run here, on Apache Kafka in the same invocation."""
+    from logbroker.cluster.zkserver import available
 
     rows: list[dict[str, Any]] = []
 
-    def run(target: Any, setup: str, rf: int, acks: str) -> None:
-        topic = f"cluster-{setup.replace(' ', '-')}-rf{rf}-{acks}"
+    def run(target: Any, broker: str, setup: str, rf: int, acks: str, idempotent: bool = False) -> None:
+        topic = f"cluster-{setup.replace(' ', '-')}-rf{rf}-{acks}{'-idem' if idempotent else ''}"
         configs = {"min.insync.replicas": str(min(rf, 2))}
         leaders = create_topic(target.bootstrap, topic, rf, configs)
-        target_run = run_producers(target, topic, PARTITIONS, nproc, 1000, acks, ingest_s)
-        target_run.update(setup=setup, rf=rf, acks=acks, brokers=len(target.pids), leaders=leaders,
-                          producers=nproc, value_size=1000)
+        extra = {"enable.idempotence": True} if idempotent else None
+        target_run = run_producers(target, topic, PARTITIONS, nproc, 1000, acks, ingest_s, extra=extra)
+        target_run.update(broker=broker, setup=setup, rf=rf, acks=acks, brokers=len(target.pids), leaders=leaders,
+                          producers=nproc, value_size=1000, idempotent=idempotent)
         rows.append(target_run)
         ok = "" if target_run["landed"] == target_run["records"] and not target_run["errors"] else \
             f"  !! landed {target_run['landed']} of {target_run['records']}, {target_run['errors']} errors"
-        print(f"  {setup:<10} RF={rf} acks={acks:<3}: {target_run['mb_s']:7.1f} MB/s "
+        print(f"  {setup:<13} RF={rf} acks={acks:<3}{' idempotent' if idempotent else ''}: "
+              f"{target_run['mb_s']:7.1f} MB/s "
               f"{target_run['records_s']:11,.0f} rec/s  leaders {leaders}  "
               f"{fmt_cpu(target_run['cpu'], target_run['bytes'])} (summed over {len(target.pids)} broker(s)){ok}")
+
+    def runs_on(one: BrokerSet | None, three: BrokerSet | None, broker: str, label: tuple[str, str]) -> None:
+        if one is not None:
+            for acks in ("1", "all"):
+                run(one, broker, label[0], 1, acks)
+            run(one, broker, label[0], 1, "all", idempotent=True)  # what the RF=3 run is set beside
+        if three is not None:
+            for acks in ("1", "all"):
+                run(three, broker, label[1], 1, acks)
+            run(three, broker, label[1], 3, "all", idempotent=True)
 
     missing = available()
     if missing:
@@ -113,16 +132,49 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
         return rows
     root = scratch / "cluster"
     root.mkdir(parents=True, exist_ok=True)
-    print(f"\n== one broker, then {BROKERS} brokers with ZooKeeper on this machine: 1 KB records, "
-          f"{nproc} confluent producer process(es), {PARTITIONS} partitions, {ingest_s:.0f} s per run ==")
-    single = Broker(root / "single")
-    single.start()
     try:
-        one = BrokerSet([single])
-        for acks in ("1", "all"):
-            run(one, "1 broker", 1, acks)
+        print(f"\n== one broker, then {BROKERS} brokers with ZooKeeper on this machine: 1 KB records, "
+              f"{nproc} confluent producer process(es), {PARTITIONS} partitions, {ingest_s:.0f} s per run ==")
+        single = Broker(root / "single")
+        single.start()
+        try:
+            runs_on(BrokerSet([single]), None, "logbroker", ("1 broker", ""))
+        finally:
+            single.stop()
+        with _logbroker_cluster(root) as brokers:
+            runs_on(None, BrokerSet(brokers), "logbroker", ("", f"{BROKERS} brokers"))
+        reason = compare_kafka.unavailable_reason() if kafka else "not asked for"
+        if reason is not None:
+            print(f"\n== Apache Kafka cluster runs skipped: {reason} ==")
+            return rows
+        print(f"\n== the same on Apache Kafka {compare_kafka.ref.KAFKA_VERSION}: one node, then {BROKERS} "
+              f"KRaft nodes (broker and controller in each; bench/kafka_cluster.py) ==")
+        node, peer = limits_peer.start_kafka(root)
+        try:
+            runs_on(BrokerSet([peer]), None, "Apache Kafka", ("Kafka 1 node", ""))
+        finally:
+            node.__exit__(None, None, None)
+        kafka_cluster = KafkaCluster(root)
+        try:
+            kafka_cluster.start()
+            runs_on(None, BrokerSet(list(kafka_cluster.nodes)), "Apache Kafka", ("", f"Kafka {BROKERS} nodes"))
+        except BaseException:
+            _print_log_tails(list(kafka_cluster.nodes))
+            raise
+        finally:
+            kafka_cluster.stop()
     finally:
-        single.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+@contextmanager
+def _logbroker_cluster(root: Path) -> Iterator[list[Broker]]:
+    """ZooKeeper and three brokers, all registered; stopped (by pid) on the way out."""
+    from kazoo.client import KazooClient
+
+    from logbroker.cluster.zkserver import LocalZooKeeper
+
     zookeeper = LocalZooKeeper(root / "zookeeper", free_port()).start()
     brokers: list[Broker] = []
     zk = KazooClient(hosts=zookeeper.connect, timeout=10)
@@ -137,10 +189,7 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
             if time.monotonic() > deadline:
                 raise RuntimeError("the brokers did not all register within 30 s")
             time.sleep(0.1)
-        three = BrokerSet(brokers)
-        for acks in ("1", "all"):
-            run(three, f"{BROKERS} brokers", 1, acks)
-        run(three, f"{BROKERS} brokers", 3, "all")
+        yield brokers
     except BaseException:
         _print_log_tails(brokers)
         raise
@@ -150,11 +199,9 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
         zk.stop()
         zk.close()
         zookeeper.stop()
-        shutil.rmtree(root, ignore_errors=True)
-    return rows
 
 
-def _print_log_tails(brokers: list[Broker], lines: int = 15) -> None:
+def _print_log_tails(brokers: Sequence[Any], lines: int = 15) -> None:
     """What each broker logged last (its data is removed on the way out): the first thing to read
     when a cluster run fails."""
     for i, broker in enumerate(brokers, 1):
@@ -168,15 +215,27 @@ def _print_log_tails(brokers: list[Broker], lines: int = 15) -> None:
 
 
 def print_summary(rows: list[dict[str, Any]]) -> None:
-    """Each three-broker figure beside the one broker's at the same acks."""
+    """Each three-broker figure beside one broker of the same kind at the same acks (and idempotence),
+    and each logbroker figure beside Apache Kafka's in the same setup, when Kafka ran."""
     if not rows:
         return
-    alone = {r["acks"]: r for r in rows if r["brokers"] == 1}
-    print(f"  {'setup':<28} {'MB/s':>7} {'vs 1 broker':>11} {'CPU%core':>8} {'CPU s/GB':>8} {'busy':>4}")
+
+    def kind(r: dict[str, Any]) -> tuple[Any, ...]:
+        return r["acks"], r.get("idempotent", False)
+
+    alone = {(r.get("broker", "logbroker"), *kind(r)): r for r in rows if r["brokers"] == 1}
+    kafka = {(r["brokers"], r["rf"], *kind(r)): r for r in rows if r.get("broker") == "Apache Kafka"}
+    print(f"  {'setup':<38} {'MB/s':>7} {'vs 1 broker':>11} {'vs Kafka':>8} {'CPU%core':>8} {'CPU s/GB':>8} "
+          f"{'(Kafka)':>8} {'busy':>4}")
     for r in rows:
         cpu = r["cpu"]
-        base = alone.get(r["acks"])
+        base = alone.get((r.get("broker", "logbroker"), *kind(r)))
         ratio = f"{r['mb_s'] / base['mb_s']:10.2f}x" if base is not None and base is not r else f"{'':>11}"
-        label = f"{r['setup']} RF={r['rf']} acks={r['acks']}"
-        print(f"  {label:<28} {r['mb_s']:7.1f} {ratio} "
-              f"{cpu.core_pct:8.0f} {cpu.per_gb(r['bytes']):8.2f} {100 * cpu.machine_busy:3.0f}%")
+        peer = kafka.get((r["brokers"], r["rf"], *kind(r)))
+        versus, peer_cpu = f"{'':>8}", f"{'':>8}"
+        if peer is not None and peer is not r:
+            versus = f"{r['mb_s'] / peer['mb_s']:7.2f}x"
+            peer_cpu = f"{peer['cpu'].per_gb(peer['bytes']):8.2f}"
+        label = f"{r['setup']} RF={r['rf']} acks={r['acks']}{' idem.' if r.get('idempotent') else ''}"
+        print(f"  {label:<38} {r['mb_s']:7.1f} {ratio} {versus} "
+              f"{cpu.core_pct:8.0f} {cpu.per_gb(r['bytes']):8.2f} {peer_cpu} {100 * cpu.machine_busy:3.0f}%")

@@ -52,13 +52,14 @@ class _BootstrapFailures(logging.Handler):
     error, a refused connection), which it logs and retries rather than raises.
 
     kafka-python 3 retries a refused SASL login like any other failure until the bootstrap timeout.
-    This handler ends the bootstrap instead: it raises ``_LoginRefused`` from the warning call, which
-    kafka-python makes in its bootstrap coroutine after closing the connection, so the coroutine
-    fails with it and the client's constructor raises it.
+    This handler ends the bootstrap instead: it raises ``_LoginRefused`` from the warning call that
+    kafka-python makes in its bootstrap coroutine (``_do_bootstrap``) after closing the refused
+    connection, so the coroutine fails with it and the client's constructor raises it.
     """
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
+        self.refused: BaseException | None = None  # the first refused login: later attempts may only see a close
         self.last: BaseException | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -66,8 +67,13 @@ class _BootstrapFailures(logging.Handler):
         for found in args:
             if not isinstance(found, BaseException) or isinstance(found, kafka_errors.KafkaTimeoutError):
                 continue
+            if self.refused is None and isinstance(found, (kafka_errors.SaslAuthenticationFailedError,
+                                                           kafka_errors.AuthorizationError)):
+                self.refused = found
             self.last = found
-            if isinstance(found, kafka_errors.SaslAuthenticationFailedError):
+            # Only from the bootstrap coroutine itself: raised anywhere else (a connection's own task),
+            # it would cut that code short instead of ending the bootstrap.
+            if isinstance(found, kafka_errors.SaslAuthenticationFailedError) and record.funcName == "_do_bootstrap":
                 raise _LoginRefused(found)
 
 
@@ -88,7 +94,8 @@ def _bootstrapping(settings: ClientSettings) -> Iterator[None]:
         raise ToolError(f"the broker at {settings.bootstrap_servers} refused the login "
                         f"({explain(exc.refused)})") from None
     except _BOOTSTRAP_ERRORS as exc:
-        reason = explain(handler.last) if handler.last is not None else explain(exc)
+        found = handler.refused or handler.last
+        reason = explain(found) if found is not None else explain(exc)
         raise ToolError(f"cannot reach a broker at {settings.bootstrap_servers} "
                         f"within {settings.timeout_ms} ms ({reason})") from None
     finally:
