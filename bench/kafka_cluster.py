@@ -39,8 +39,13 @@ class KafkaClusterNode:
     node_id: int
     port: int
     controller_port: int
-    data_dir: Path
+    root: Path  # its properties files and log
     proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        """Where its partitions' directories are (``log.dirs``)."""
+        return self.root / "kraft-logs"
 
     @property
     def bootstrap(self) -> str:
@@ -53,7 +58,7 @@ class KafkaClusterNode:
 
     @property
     def log_path(self) -> Path:
-        return self.data_dir / "kafka.log"
+        return self.root / "kafka.log"
 
 
 class KafkaCluster:
@@ -76,7 +81,7 @@ class KafkaCluster:
             "controller.listener.names": "CONTROLLER",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "controller.quorum.voters": voters,
-            "log.dirs": str(node.data_dir / "kraft-logs"),
+            "log.dirs": str(node.data_dir),
             **compare_kafka.OVERRIDES,
             **self.overrides,
         }
@@ -84,25 +89,25 @@ class KafkaCluster:
 
     def _java(self, node: KafkaClusterNode, main: str, *args: str) -> list[str]:
         java, _ = compare_kafka.ref.java_and_maven()
-        return [java, *compare_kafka.JVM_OPTS, f"-Dlog4j2.configurationFile={node.data_dir / 'log4j2.properties'}",
+        return [java, *compare_kafka.JVM_OPTS, f"-Dlog4j2.configurationFile={node.root / 'log4j2.properties'}",
                 "-cp", f"{compare_kafka.ref.jar_dir()}/*", main, *args]
 
     def start(self) -> KafkaCluster:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         for node in self.nodes:
-            node.data_dir.mkdir(parents=True)
-            (node.data_dir / "server.properties").write_text(self._properties(node))
-            (node.data_dir / "log4j2.properties").write_text(compare_kafka.ref.LOG4J2_PROPERTIES)
+            node.root.mkdir(parents=True)
+            (node.root / "server.properties").write_text(self._properties(node))
+            (node.root / "log4j2.properties").write_text(compare_kafka.ref.LOG4J2_PROPERTIES)
             formatted = subprocess.run(
                 self._java(node, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                           "-c", str(node.data_dir / "server.properties")),
+                           "-c", str(node.root / "server.properties")),
                 capture_output=True, text=True, timeout=120, check=False)
             if formatted.returncode != 0:
                 raise RuntimeError(f"kafka-storage format of node {node.node_id} failed: "
                                    f"{formatted.stdout[-300:]} {formatted.stderr[-300:]}")
         for node in self.nodes:
             with open(node.log_path, "ab") as log_file:
-                node.proc = subprocess.Popen(self._java(node, "kafka.Kafka", str(node.data_dir / "server.properties")),
+                node.proc = subprocess.Popen(self._java(node, "kafka.Kafka", str(node.root / "server.properties")),
                                              stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         for node in self.nodes:
             assert node.proc is not None
