@@ -104,6 +104,8 @@ class ShareCoordinator:
         self._epochs: dict[SharePartitionKey, int] = {}  # the newest leader epoch seen per key
         self._sequence = 0
         self._applied: dict[SharePartitionKey, int] = {}  # the sequence of the last write applied per key
+        # Deletes appended and not yet durable, by the sequence of each: a write after one finds no state.
+        self._deleting: dict[SharePartitionKey, int] = {}
 
     # ------------------------------------------------------------------ which keys are here
     def future(self) -> asyncio.Future[Any]:
@@ -228,7 +230,11 @@ class ShareCoordinator:
         fut: asyncio.Future[int] = self._writer.future()
         key = (group, topic, partition)
         error, where = self._check(group, topic, partition, leader_epoch)
-        held = self.states.get(key)
+        # A delete on its way is the state for the writes after it: one that does not create finds none,
+        # as it would once the delete is durable. Else a leader's write retried meanwhile (its first
+        # attempt lost to a leader epoch change) would be applied after the tombstone and bring back the
+        # state of a share group deleted since.
+        held = None if key in self._deleting else self.states.get(key)
         if snapshot is not None and not error:
             if held is None and not create:
                 error = UNINITIALIZED
@@ -244,9 +250,13 @@ class ShareCoordinator:
         self._sequence += 1
         sequence = self._sequence
         value = None if snapshot is None else encode_value(snapshot)
+        if snapshot is None:
+            self._deleting[key] = sequence
 
         def done(outcome: GroupError, _base: int) -> None:
             code = error_code(outcome)
+            if self._deleting.get(key) == sequence:
+                del self._deleting[key]
             if code == NONE and sequence > self._applied.get(key, 0) and self.owns(where):
                 self._applied[key] = sequence
                 if snapshot is None:

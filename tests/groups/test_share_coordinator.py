@@ -38,6 +38,7 @@ from logbroker.groups.share_state import (
     parse_coordinator_key,
     state_partition,
 )
+from segments.errors import StorageError
 from tests.groups.fakes import SETTINGS, MemoryGroupLog, drain
 
 TOPIC_ID = uuid.UUID("0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
@@ -94,6 +95,41 @@ def test_a_write_is_read_back_once_durable_and_after_a_reload(loop: asyncio.Abst
     assert loop.run_until_complete(again.write("crew", "jobs", 0, None, 0)) == 0
     assert again.read("crew", "jobs", 0) == (UNINITIALIZED, None)
     assert coordinator(log, loop).load() == 0
+
+
+def test_a_write_after_a_delete_on_its_way_finds_no_state(loop: asyncio.AbstractEventLoop) -> None:
+    """A leader's write retried while a DeleteShareGroupState is appended but not yet durable (its
+    first attempt was lost to a leader epoch change) must not bring the deleted state back: it is
+    refused as uninitialized, as it would be once the delete is durable."""
+    log = MemoryGroupLog(PARTITIONS)
+    c = coordinator(log, loop)
+    state = snap(4, (4, 5, RecordState.AVAILABLE, 1))
+    assert loop.run_until_complete(c.write("crew", "jobs", 0, state, 0, create=True)) == 0
+    log.defer = True
+    deleting = c.write("crew", "jobs", 0, None, 0)
+    retried = c.write("crew", "jobs", 0, state, 0)
+    assert retried.done() and retried.result() == UNINITIALIZED
+    assert c.read("crew", "jobs", 0) == (0, state)  # not deleted until the tombstone is durable
+    log.complete_pending()
+    drain(loop)
+    assert deleting.result() == 0
+    assert c.read("crew", "jobs", 0) == (UNINITIALIZED, None)
+    assert coordinator(log, loop).load() == 0
+    # A delete that fails leaves the state, and writes find it again.
+    assert loop.run_until_complete(_durable(log, loop, c.write("crew", "jobs", 1, state, 0, create=True))) == 0
+    failed = c.write("crew", "jobs", 1, None, 0)
+    log.complete_pending(StorageError("no space left on device"))
+    drain(loop)
+    assert failed.result() != 0
+    log.defer = False
+    assert loop.run_until_complete(c.write("crew", "jobs", 1, snap(5), 0)) == 0
+    assert c.read("crew", "jobs", 1) == (0, snap(5))
+
+
+def _durable(log: MemoryGroupLog, loop: asyncio.AbstractEventLoop, fut: asyncio.Future[int]) -> asyncio.Future[int]:
+    log.complete_pending()
+    drain(loop)
+    return fut
 
 
 def test_unknown_topics_and_stale_epochs_are_refused(loop: asyncio.AbstractEventLoop) -> None:
