@@ -15,14 +15,12 @@ kafka-jars`` caches. Every process is stopped by the pid it was started with.
 from __future__ import annotations
 
 import base64
-import shutil
 import subprocess
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import compare_kafka
 from harness import free_port, stop_process, wait_listening
@@ -62,7 +60,8 @@ class KafkaClusterNode:
 
 
 class KafkaCluster:
-    """``with KafkaCluster(parent) as c: c.nodes``; three combined KRaft nodes, their data removed on exit."""
+    """Three combined KRaft nodes under one temporary directory (``nodes``): ``start``, then ``stop``,
+    which stops each node by its pid (the caller removes the directory)."""
 
     def __init__(self, parent: Path | None = None, overrides: dict[str, str] | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="kafka-cluster-", dir=parent))
@@ -136,16 +135,3 @@ class KafkaCluster:
         for node in self.nodes:
             if node.proc is not None:
                 stop_process(node.proc, timeout=60)
-
-    def __enter__(self) -> KafkaCluster:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            shutil.rmtree(self.root, ignore_errors=True)
-            raise
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)

@@ -140,15 +140,12 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
               f"{target_run['records_s']:11,.0f} rec/s  leaders {leaders}  "
               f"{fmt_cpu(target_run['cpu'], target_run['bytes'])} (summed over {len(target.pids)} broker(s)){ok}")
 
-    def runs_on(one: BrokerSet | None, three: BrokerSet | None, broker: str, label: tuple[str, str]) -> None:
-        if one is not None:
-            for acks in ("1", "all"):
-                run(one, broker, label[0], 1, acks)
-            run(one, broker, label[0], 1, "all", idempotent=True)  # what the RF=3 run is set beside
-        if three is not None:
-            for acks in ("1", "all"):
-                run(three, broker, label[1], 1, acks)
-            run(three, broker, label[1], 3, "all", idempotent=True)
+    def runs(target: BrokerSet, broker: str, setup: str, last_rf: int) -> None:
+        """acks=1 and acks=all at RF=1, then acks=all with idempotent producers at ``last_rf`` (RF=3 on
+        the cluster; at RF=1 on one broker, what the RF=3 run is set beside)."""
+        for acks in ("1", "all"):
+            run(target, broker, setup, 1, acks)
+        run(target, broker, setup, last_rf, "all", idempotent=True)
 
     missing = available()
     if missing:
@@ -162,11 +159,11 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
         single = Broker(root / "single")
         single.start()
         try:
-            runs_on(BrokerSet([single]), None, "logbroker", ("1 broker", ""))
+            runs(BrokerSet([single]), "logbroker", "1 broker", 1)
         finally:
             single.stop()
         with _logbroker_cluster(root) as brokers:
-            runs_on(None, BrokerSet(brokers), "logbroker", ("", f"{BROKERS} brokers"))
+            runs(BrokerSet(brokers), "logbroker", f"{BROKERS} brokers", 3)
         reason = compare_kafka.unavailable_reason() if kafka else "not asked for"
         if reason is not None:
             print(f"\n== Apache Kafka cluster runs skipped: {reason} ==")
@@ -175,13 +172,13 @@ def cluster_runs(scratch: Path, nproc: int, ingest_s: float, run_producers: Runn
               f"KRaft nodes (broker and controller in each; bench/kafka_cluster.py) ==")
         node, peer = limits_peer.start_kafka(root)
         try:
-            runs_on(BrokerSet([peer]), None, "Apache Kafka", ("Kafka 1 node", ""))
+            runs(BrokerSet([peer]), "Apache Kafka", "Kafka 1 node", 1)
         finally:
             node.__exit__(None, None, None)
         kafka_cluster = KafkaCluster(root)
         try:
             kafka_cluster.start()
-            runs_on(None, BrokerSet(list(kafka_cluster.nodes)), "Apache Kafka", ("", f"Kafka {BROKERS} nodes"))
+            runs(BrokerSet(list(kafka_cluster.nodes)), "Apache Kafka", f"Kafka {BROKERS} nodes", 3)
         except BaseException:
             _print_log_tails(list(kafka_cluster.nodes))
             raise

@@ -76,6 +76,10 @@ class _BootstrapFailures(logging.Handler):
             if isinstance(found, kafka_errors.SaslAuthenticationFailedError) and record.funcName == "_do_bootstrap":
                 raise _LoginRefused(found)
 
+    @property
+    def reason(self) -> BaseException | None:
+        return self.refused or self.last
+
 
 @contextmanager
 def _bootstrapping(settings: ClientSettings) -> Iterator[None]:
@@ -92,10 +96,10 @@ def _bootstrapping(settings: ClientSettings) -> Iterator[None]:
         yield
     except _LoginRefused as exc:
         raise ToolError(f"the broker at {settings.bootstrap_servers} refused the login "
-                        f"({explain(exc.refused)})") from None
+                        f"({explain(exc.refused)}); check the SASL mechanism, user name and password "
+                        f"of the client properties file") from None
     except _BOOTSTRAP_ERRORS as exc:
-        found = handler.refused or handler.last
-        reason = explain(found) if found is not None else explain(exc)
+        reason = explain(handler.reason) if handler.reason is not None else explain(exc)
         raise ToolError(f"cannot reach a broker at {settings.bootstrap_servers} "
                         f"within {settings.timeout_ms} ms ({reason})") from None
     finally:
