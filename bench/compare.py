@@ -92,6 +92,8 @@ EXTRA_OVERRIDES: dict[str, str] = {}  # --override KEY=VALUE: broker properties 
 TOPIC_CONFIGS: dict[str, str] = {}  # --append-time: topic configs of every Kafka-protocol run (both brokers)
 APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
 SPLIT_KEYS = ("to_append_p50_ms", "to_append_p99_ms", "after_append_p50_ms", "after_append_p99_ms")
+CLIENT_STATS: list[bool] = []  # --client-stats: librdkafka producers report their own statistics
+CLIENT_KEYS = ("client_queue_p50_ms", "client_queue_p99_ms", "client_rtt_p50_ms")
 GOALS = {"confluent": 20.0, "kafka-python": 3.0}  # x RabbitMQ's best configuration, end-to-end
 # logbroker configuration -> the Apache Kafka one with the same client; goal: end-to-end >= 1.0x, p99 no worse.
 KAFKA_PEERS = {"confluent": "kafka-confluent", "confluent-os": "kafka-confluent", "confluent-flush1": "kafka-confluent",
@@ -286,7 +288,8 @@ def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
     topic = f"cmp-{cfg.key}-{size}-{run_no}" if run_no >= 0 else f"cmp-{cfg.key}-warmup"
     base = drivers.RunSpec(config=cfg.key, driver=cfg.driver, messages=messages, size=size, consumers=CONSUMERS,
                            topic=topic, partitions=cfg.partitions, group=group, persistent=cfg.persistent,
-                           confirms=cfg.confirms, timeout_s=timeout_s)
+                           confirms=cfg.confirms, timeout_s=timeout_s,
+                           options={"client_stats": True} if CLIENT_STATS else {})
     load_before = loadavg()
     t_setup = time.monotonic()
     meter: CpuMeter | None = None
@@ -422,6 +425,10 @@ def _measure(cfg: Config, size: int, messages: int, run_no: int, got: list[dict[
         "e2e_s": e2e_s, "e2e_msg_s": unique / e2e_s, "e2e_mb_s": unique * size / e2e_s / MB,
         "p50_ms": percentile(lat_sorted, 50), "p99_ms": percentile(lat_sorted, 99),
         **_split_latency(to_append, after_append),
+        # The producer's thread handing its last message to the client (the rest of producer_s is the
+        # client shipping what it holds), and with --client-stats librdkafka's own figures.
+        "handed_s": producer.get("handed_s", float("nan")),
+        **{k: producer[k] for k in CLIENT_KEYS if k in producer},
         "received": received, "unique": unique, "duplicates": received - unique + out_of_range,
         "lost": messages - unique, "producer_errors": producer["errors"],
         "consumer_errors": sum(c["errors"] for c in consumers), "per_consumer": per_consumer,
@@ -456,7 +463,9 @@ def summarize(runs: list[dict[str, Any]], configs: Sequence[Config], sizes: Sequ
                 "e2e_spread": spread([r["e2e_msg_s"] for r in rs]), "shares": shares,
                 "duplicates": max(r["duplicates"] for r in rs), "lost": max(r["lost"] for r in rs),
                 "errors": max(r["producer_errors"] + r["consumer_errors"] for r in rs),
-                **{k: median([r[k] for r in rs]) for k in SPLIT_KEYS if all(k in r for r in rs)},
+                **{k: median([r[k] for r in rs]) for k in SPLIT_KEYS + CLIENT_KEYS if all(k in r for r in rs)},
+                "handed_s": median([r.get("handed_s", float("nan")) for r in rs]),
+                "producer_s": median([r["producer_s"] for r in rs]),
             })
     for r in rows:
         peer = next((p for p in rows if p["size"] == r["size"] and p["config"] == KAFKA_PEERS.get(r["config"])), None)
@@ -557,6 +566,21 @@ def split_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def client_table(rows: list[dict[str, Any]]) -> str:
+    """The producer's side of the latency (``--client-stats``): librdkafka's own figures."""
+    measured = [r for r in rows if all(k in r for k in CLIENT_KEYS)]
+    if not measured:
+        return ""
+    lines = ["| size | configuration | p50 ms | p99 ms | messages handed to the client, ms | producer done, ms | "
+             "wait in the client p50 / largest window p99, ms | produce round trip p50 ms |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in measured:
+        lines.append(f"| {r['size']} B | {r['label']} | {r['p50_ms']:,.0f} | {r['p99_ms']:,.0f} | "
+                     f"{1000 * r['handed_s']:,.0f} | {1000 * r['producer_s']:,.0f} | {r['client_queue_p50_ms']:,.0f} / "
+                     f"{r['client_queue_p99_ms']:,.0f} | {r['client_rtt_p50_ms']:,.1f} |")
+    return "\n".join(lines)
+
+
 def _ratio(x: float) -> str:
     return "" if x != x else f"{x:.2f}x"
 
@@ -629,12 +653,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                     help="a broker property for every logbroker run (repeatable), e.g. to compare one tree "
                          "with and without a feature")
+    ap.add_argument("--client-stats", action="store_true",
+                    help="confluent-kafka producers report librdkafka's statistics: how long records waited in "
+                         "the client before a request took them, and the produce round trip")
     ap.add_argument("--append-time", action="store_true",
                     help="topics stamped by the broker (message.timestamp.type=LogAppendTime, both Kafka brokers): "
                          "each latency splits into send-to-append and append-to-processing")
     args = ap.parse_args(argv)
     if args.append_time:
         TOPIC_CONFIGS.update(APPEND_TIME)
+    if args.client_stats:
+        CLIENT_STATS.append(True)
     for item in args.override:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -783,10 +812,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(goals_table(gs))
     print()
     print(kafka_goals_table(kgs))
-    split = split_table(rows)
-    if split:
-        print()
-        print(split)
+    for extra in (split_table(rows), client_table(rows)):
+        if extra:
+            print()
+            print(extra)
     for key, reason in skipped.items():
         print(f"skipped {key}: {reason}")
     for f in failures:
@@ -821,9 +850,9 @@ def write_outputs(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list
         old.unlink()
     doc = {"meta": meta, "summary": rows, "goals": gs, "kafka_goals": kgs, "runs": runs}
     (out / "compare.json").write_text(json.dumps(doc, indent=1) + "\n")
-    split = split_table(rows)
+    extras = "".join(f"\n{t}\n" for t in (split_table(rows), client_table(rows)) if t)
     (out / "compare.md").write_text(markdown_table(rows) + "\n\n" + goals_table(gs) + "\n\n"
-                                    + kafka_goals_table(kgs) + "\n" + (f"\n{split}\n" if split else ""))
+                                    + kafka_goals_table(kgs) + "\n" + extras)
     load = meta["loadavg_start"], meta["loadavg_end"]
     done = max((r["runs"] for r in rows), default=0)
     subtitle = (f"{args.messages:,} messages, median of {done} run(s); load avg {load[0][0]:.1f} -> "
@@ -933,10 +962,19 @@ worse, same run): {kverdict}; broker CPU s/GB no more than Kafka's: {len(kcpu)} 
 
 
 def _split_section(rows: list[dict[str, Any]]) -> str:
-    table = split_table(rows)
+    table, client = split_table(rows), client_table(rows)
+    text = ""
+    if client:
+        text += f"""
+**The producer's side** (`--client-stats`: librdkafka's statistics of each confluent-kafka producer,
+in windows of {drivers.STATS_INTERVAL_MS} ms: the wait of records in the client before a produce
+request took them, and the produce round trip; medians of the runs):
+
+{client}
+"""
     if not table:
-        return ""
-    return f"""
+        return text
+    return text + f"""
 **Where the latency is** (`--append-time`: the topics carry the broker's append time, so each record's
 latency splits into send -> append, its wait in the producer's queue and the broker's receive path, and
 append -> processed, the consumers' side; medians of the runs' percentiles):

@@ -14,6 +14,7 @@ run's deadline passed). Client libraries are imported inside the workers, so the
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import struct
 import time
@@ -30,6 +31,7 @@ RABBIT_CONFIRM_BATCH = 100
 RABBIT_CHUNK = 1000  # messages published per I/O-loop turn without confirms
 KAFKA_PYTHON_PRODUCER = {"acks": "all", "linger_ms": 5, "batch_size": 128 * 1024}
 CONFLUENT_PRODUCER = {"acks": "all", "linger.ms": 5}
+STATS_INTERVAL_MS = 50  # --client-stats: librdkafka statistics windows (a run lasts about half a second)
 LOG_APPEND_TIME = 1  # kafka-python's ConsumerRecord.timestamp_type for a broker-stamped record
 LOG_APPEND_TIME_CONFLUENT = 2  # confluent_kafka.TIMESTAMP_LOG_APPEND_TIME
 
@@ -139,10 +141,11 @@ def kafka_python_producer(spec: RunSpec, shared: Shared) -> None:
     send, parts = p.send, spec.partitions
     for seq in range(spec.messages):
         send(spec.topic, value=message(seq, pad), partition=seq % parts).add_errback(failed)
+    t_handed = time.time()
     p.flush(timeout=spec.timeout_s)
     t_done = time.time()
     p.close(timeout=10)
-    _producer_report(shared, t_first, t_done, spec.messages, errors[0])
+    _producer_report(shared, t_first, t_done, spec.messages, errors[0], handed_s=t_handed - t_first)
 
 
 def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
@@ -180,6 +183,54 @@ def kafka_python_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
 
 
 # ================================================================================== confluent-kafka
+class ClientStats:
+    """librdkafka's own statistics of one producer (``--client-stats``), one window each
+    ``STATS_INTERVAL_MS``: how long records waited in the client before a request took them
+    (``int_latency``) and the produce round trip (``rtt``), from the entries of the brokers it produced to."""
+
+    def __init__(self) -> None:
+        self.queue_p50_us: list[tuple[int, int]] = []  # (window p50, records in the window)
+        self.queue_p99_us: list[int] = []
+        self.rtt_p50_us: list[tuple[int, int]] = []
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": self.add}
+
+    def add(self, text: str) -> None:
+        for b in json.loads(text).get("brokers", {}).values():
+            if b.get("nodeid", -1) < 0:  # a bootstrap entry
+                continue
+            queue, rtt = b["int_latency"], b["rtt"]
+            if queue["cnt"]:
+                self.queue_p50_us.append((queue["p50"], queue["cnt"]))
+                self.queue_p99_us.append(queue["p99"])
+            if rtt["cnt"]:
+                self.rtt_p50_us.append((rtt["p50"], rtt["cnt"]))
+
+    def summary(self) -> dict[str, float]:
+        """The count-weighted median of the windows' p50s, and the largest window p99 (an upper bound
+        of the run's p99; librdkafka keeps no histogram across windows)."""
+        if not self.queue_p50_us:
+            return {}
+        out = {"client_queue_p50_ms": _weighted_median(self.queue_p50_us) / 1000,
+               "client_queue_p99_ms": max(self.queue_p99_us) / 1000}
+        if self.rtt_p50_us:
+            out["client_rtt_p50_ms"] = _weighted_median(self.rtt_p50_us) / 1000
+        return out
+
+
+def _weighted_median(values: list[tuple[int, int]]) -> float:
+    ordered = sorted(values)
+    half = sum(n for _, n in ordered) / 2
+    seen = 0
+    for value, n in ordered:
+        seen += n
+        if seen >= half:
+            return float(value)
+    return float(ordered[-1][0])
+
+
 def confluent_producer(spec: RunSpec, shared: Shared) -> None:
     from confluent_kafka import Producer
 
@@ -189,8 +240,9 @@ def confluent_producer(spec: RunSpec, shared: Shared) -> None:
         if err is not None:
             errors[0] += 1
 
+    stats = ClientStats() if spec.options.get("client_stats") else None
     p = Producer({"bootstrap.servers": spec.bootstrap, **CONFLUENT_PRODUCER, "on_delivery": on_delivery,
-                  "delivery.report.only.error": True})
+                  "delivery.report.only.error": True, **(stats.config if stats else {})})
     p.list_topics(spec.topic, timeout=15)
     pad = os.urandom(spec.size - STAMP.size)
     _wait_go(shared)
@@ -206,9 +258,11 @@ def confluent_producer(spec: RunSpec, shared: Shared) -> None:
                 poll(0.001)
         if not seq & 1023:
             poll(0)
+    t_handed = time.time()
     left = p.flush(spec.timeout_s)
     t_done = time.time()
-    _producer_report(shared, t_first, t_done, spec.messages, errors[0] + left)
+    _producer_report(shared, t_first, t_done, spec.messages, errors[0] + left, handed_s=t_handed - t_first,
+                     **(stats.summary() if stats else {}))
 
 
 def confluent_consumer(spec: RunSpec, idx: int, shared: Shared) -> None:
