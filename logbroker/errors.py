@@ -12,6 +12,8 @@ HTTP front once to statuses (``logbroker/http/errors.py``).
     TopicDeletionDisabledError       TOPIC_DELETION_DISABLED (73)          delete.topic.enable=false
     InvalidReplicationFactorError    INVALID_REPLICATION_FACTOR (38)       more replicas than brokers
     LogStorageError                  KAFKA_STORAGE_ERROR (56)              the disk refused a write (full, quota, I/O)
+    LogTruncatedError                NOT_LEADER_OR_FOLLOWER (6)            acks=all records a replica truncated before
+                                                                           their fsync (leadership moved)
     InvalidRequestError              INVALID_REQUEST (42)                  a request names another broker, or asks
                                                                            for something no broker could do
     ClusterTopicChangeError          INVALID_REQUEST (42)                  a topic the cluster replicates changed on
@@ -43,6 +45,7 @@ from segments.errors import (
     InvalidTopicError,
     LogClosedError,
     LogStorageError,
+    LogTruncatedError,
     OffsetOutOfRangeError,
     RecordTooLargeError,
     StorageError,
@@ -164,6 +167,7 @@ __all__ = [
     "LeaderNotAvailableError",
     "LogClosedError",
     "LogStorageError",
+    "LogTruncatedError",
     "NoReassignmentInProgressError",
     "NotControllerError",
     "NotEnoughReplicasAfterAppendError",

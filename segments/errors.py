@@ -59,6 +59,11 @@ class LogClosedError(StorageError):
     """An operation reached a partition log after it was closed or deleted."""
 
 
+class LogTruncatedError(StorageError):
+    """Offsets an fsync was awaited for left the log before they were made durable (a replica's
+    truncation): they will never be durable here, so the waiters are told instead of waiting on."""
+
+
 class LogStorageError(StorageError):
     """The log directory refused a write (``ENOSPC``: disk full, ``EDQUOT``, ``EIO``...); nothing was appended.
 

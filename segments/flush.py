@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from segments.config import FLUSH_ALWAYS, FLUSH_GROUP, FLUSH_OS, LogConfig
+from segments.errors import LogTruncatedError
 
 logger = logging.getLogger(__name__)
 
@@ -278,11 +279,19 @@ class GroupCommitter:
             if late is not None:
                 _fail(late.future, exc)
             return
+        truncated: LogTruncatedError | None = None
         with self._cond:
             self.stats.fsyncs += 1
             self._running.discard(key)
             if durable > pending.max_offset:
                 covered = True
+            elif log.log_end_offset <= pending.max_offset:
+                # The offsets waited for were truncated away (a replica cut back to its leader):
+                # flushing again would never cover them, and this thread would spin on it.
+                covered = False
+                truncated = LogTruncatedError(
+                    f"{log!r}: offset {pending.max_offset} was truncated before it was fsynced "
+                    f"(log end offset now {log.log_end_offset})")
             else:
                 # Not covered (the flush function reported less than was written): again, merged
                 # with whatever arrived meanwhile so every waiter still gets one answer.
@@ -302,6 +311,9 @@ class GroupCommitter:
             self._cond.notify_all()
         if covered:
             _resolve(pending.future, durable)
+        elif truncated is not None:
+            logger.warning("failing %d fsync waiter(s): %s", pending.requests, truncated)
+            _fail(pending.future, truncated)
 
 
 def _copy_result(source: Future[int], target: Future[int]) -> None:

@@ -26,6 +26,7 @@ the client asked for it). ``error_code`` is Kafka's error name where one fits (`
     OutOfOrderSequenceError           409     OUT_OF_ORDER_SEQUENCE_NUMBER
     InvalidProducerEpochError         409     INVALID_PRODUCER_EPOCH
     LogClosedError                    503     NOT_LEADER_OR_FOLLOWER (retriable: the log went away)
+    LogTruncatedError                 503     NOT_LEADER_OR_FOLLOWER (a replica cut the records before their fsync)
     NotLeaderOrFollowerError          503     NOT_LEADER_OR_FOLLOWER (a cluster: another broker leads)
     LeaderNotAvailableError           503     LEADER_NOT_AVAILABLE
     ClusterStateUnavailableError      503     REQUEST_TIMED_OUT (a cluster: ZooKeeper out of reach)
@@ -100,6 +101,7 @@ _MAP: tuple[tuple[type[BaseException], int, str], ...] = (
     (se.OutOfOrderSequenceError, 409, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
     (se.InvalidProducerEpochError, 409, "INVALID_PRODUCER_EPOCH"),
     (se.LogClosedError, 503, "NOT_LEADER_OR_FOLLOWER"),
+    (se.LogTruncatedError, 503, "NOT_LEADER_OR_FOLLOWER"),
     (se.NotLeaderOrFollowerError, 503, "NOT_LEADER_OR_FOLLOWER"),
     (se.LeaderNotAvailableError, 503, "LEADER_NOT_AVAILABLE"),
     (se.NotEnoughReplicasError, 503, "NOT_ENOUGH_REPLICAS"),

@@ -39,6 +39,7 @@ _MAP: tuple[tuple[type[BaseException], ErrorCode], ...] = (
     (se.InvalidConfigError, ErrorCode.INVALID_CONFIG),
     (se.InvalidPartitionsError, ErrorCode.INVALID_PARTITIONS),
     (se.LogClosedError, ErrorCode.NOT_LEADER_OR_FOLLOWER),
+    (se.LogTruncatedError, ErrorCode.NOT_LEADER_OR_FOLLOWER),  # only a replica truncates: leadership moved
     (se.OutOfOrderSequenceError, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
     (se.InvalidProducerEpochError, ErrorCode.INVALID_PRODUCER_EPOCH),
     (se.ClusterStateUnavailableError, ErrorCode.REQUEST_TIMED_OUT),

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from segments.config import LogConfig
-from segments.flush import Durability, GroupCommitter, flush_log
+from segments.errors import LogTruncatedError
+from segments.flush import Durability, Flushable, GroupCommitter, flush_log
 
 
 class FakeLog:
@@ -35,6 +36,11 @@ class FakeLog:
         with self._lock:
             self._end += count
             return self._end - 1
+
+    def truncate_to(self, offset: int) -> None:
+        with self._lock:
+            self._end = min(self._end, offset)
+            self._recovery_point = min(self._recovery_point, offset)
 
     def flush(self, up_to: int | None = None) -> None:
         target = self._end if up_to is None else up_to
@@ -166,6 +172,32 @@ def test_errors_propagate_and_stick() -> None:
     committer.forget(log)
     assert committer.request(log, log.write()).result(timeout=5) == 3
     committer.close()
+
+
+def test_a_wait_for_offsets_truncated_before_their_fsync_fails_and_the_flusher_goes_on() -> None:
+    """A replica cut back to its leader's log while an fsync was awaited for offsets it dropped: the
+    waiters fail with LogTruncatedError, and the flusher does not fsync the log again and again for
+    offsets that will never be there (it did, spinning a thread and never answering them)."""
+    fsync = CountingFsync(delay_s=0)
+    log = FakeLog(fsync)
+    log.write(3)
+    cut = threading.Event()
+
+    def truncated_then_flushed(flushable: Flushable) -> int:
+        if not cut.is_set():
+            cut.set()
+            log.truncate_to(1)  # the truncation lands between the request and the fsync
+        return flush_log(flushable)
+
+    committer = GroupCommitter(truncated_then_flushed, threads=1)
+    waited = committer.request(log, 2)
+    with pytest.raises(LogTruncatedError, match="offset 2 was truncated"):
+        waited.result(timeout=5)
+    later = committer.request(log, log.write())  # the log goes on: offset 1 written again
+    assert later.result(timeout=5) == 2
+    committer.close(timeout=5)
+    assert committer.closed
+    assert fsync.calls == 2
 
 
 def test_close_flushes_and_resolves_everything() -> None:
