@@ -43,8 +43,14 @@ NOW = 1_700_000_000_000
 def broker(tmp_path: Path) -> Iterator[Broker]:
     b = make_broker(tmp_path)
     yield b
-    b.close()
-    b.store.close()
+    shut(b)
+
+
+def shut(broker: Broker) -> None:
+    """As the app stops a broker: the broker, its group committer's threads, then the store."""
+    broker.close()
+    broker.durability.close()
+    broker.store.close()
 
 
 def make_broker(tmp_path: Path, **props: str) -> Broker:
@@ -116,8 +122,7 @@ def test_topic_rules(tmp_path: Path) -> None:
             broker.delete_topic("defaulted")
         assert broker.has_topic("defaulted")
     finally:
-        broker.close()
-        broker.store.close()
+        shut(broker)
 
 
 def test_incremental_config_changes_start_from_the_effective_value(broker: Broker) -> None:
@@ -187,6 +192,7 @@ def test_producer_state_is_rebuilt_from_the_log_after_a_restart(tmp_path: Path) 
     now = int(time.time() * 1000)  # a recent batch: older producers expire when the log loads
     first = memoryview(bytearray(build_batch(records, producer_id=7, producer_epoch=0, base_sequence=0, now_ms=now)))
     assert broker.append("t", 0, first).base_offset == 0
+    broker.durability.close()
     broker.store.close()  # no producer snapshot: the state must come from the batch headers
     again = make_broker(tmp_path)
     try:
@@ -195,8 +201,7 @@ def test_producer_state_is_rebuilt_from_the_log_after_a_restart(tmp_path: Path) 
         outcome = again.append("t", 0, retry)
         assert outcome.duplicate and outcome.base_offset == 0
     finally:
-        again.close()
-        again.store.close()
+        shut(again)
 
 
 def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -293,8 +298,7 @@ def test_a_retry_after_a_truncation_is_answered_with_the_offset_the_log_holds(tm
         retry = broker.append("t", 0, batch(7, 0, b"x"))
         assert retry.duplicate and retry.base_offset == 2
     finally:
-        broker.close()
-        broker.store.close()
+        shut(broker)
 
 
 def test_a_snapshot_written_across_a_truncation_is_not_kept(tmp_path: Path) -> None:
@@ -311,8 +315,7 @@ def test_a_snapshot_written_across_a_truncation_is_not_kept(tmp_path: Path) -> N
         directory = broker.store.log("t", 0).path
         assert sorted(p.name for p in directory.glob("*.snapshot")) == []
     finally:
-        broker.close()
-        broker.store.close()
+        shut(broker)
 
 
 def test_appends_no_one_waits_for_are_fsynced_at_the_next_tick(broker: Broker) -> None:

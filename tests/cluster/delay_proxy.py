@@ -101,6 +101,9 @@ class DelayProxy:
 
     def close(self) -> None:
         self._closed.set()
+        # Closing a listening socket does not wake a thread blocked in accept(); shutting it down does.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         with self._lock:
             sockets, threads = list(self._sockets), list(self._threads)

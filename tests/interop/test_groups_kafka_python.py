@@ -379,7 +379,9 @@ def test_static_leader_restart_keeps_assignments_without_a_rebalance(broker_fact
     (naming the old leader id to a client that cannot skip the assignment), so it gets its partitions
     back and the other member sees no revocation at all."""
     broker = broker_factory(**FAST)
-    KafkaAdminClient(bootstrap_servers=broker.bootstrap).create_topics([NewTopic("static-kp", 4, 1)])
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics([NewTopic("static-kp", 4, 1)])
+    admin.close()  # an open client's thread would go on using the global random after the test
 
     def member(instance: str) -> tuple[KafkaConsumer, _Recorder]:
         recorder = _Recorder()
