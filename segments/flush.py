@@ -312,7 +312,7 @@ class GroupCommitter:
         if covered:
             _resolve(pending.future, durable)
         elif truncated is not None:
-            logger.warning("failing %d fsync waiter(s): %s", pending.requests, truncated)
+            logger.info("failing %d fsync waiter(s): %s", pending.requests, truncated)  # routine on failover
             _fail(pending.future, truncated)
 
 
