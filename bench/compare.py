@@ -48,7 +48,7 @@ plot per message size) and COMPARE.md (the section for bench/README.md). Usage::
     python bench/compare.py [--runs 3] [--sizes 100,500,1000] [--messages 100000] [--quick]
                             [--configs confluent,confluent-os,confluent-share,kafka-confluent,kafka-python,
                                        kafka-python-kafka,http,nats,rabbit,rabbit-confirms,rabbit-transient]
-                            [--budget MIN] [--append-time]
+                            [--budget MIN] [--append-time] [--client-stats]
 """
 
 from __future__ import annotations
