@@ -92,7 +92,7 @@ EXTRA_OVERRIDES: dict[str, str] = {}  # --override KEY=VALUE: broker properties 
 TOPIC_CONFIGS: dict[str, str] = {}  # --append-time: topic configs of every Kafka-protocol run (both brokers)
 APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
 SPLIT_KEYS = ("to_append_p50_ms", "to_append_p99_ms", "after_append_p50_ms", "after_append_p99_ms")
-CLIENT_STATS: list[bool] = []  # --client-stats: librdkafka producers report their own statistics
+RUN_OPTIONS: dict[str, Any] = {}  # --client-stats: {"client_stats": True}, passed to the drivers of every run
 CLIENT_KEYS = ("client_queue_p50_ms", "client_queue_p99_ms", "client_rtt_p50_ms")
 GOALS = {"confluent": 20.0, "kafka-python": 3.0}  # x RabbitMQ's best configuration, end-to-end
 # logbroker configuration -> the Apache Kafka one with the same client; goal: end-to-end >= 1.0x, p99 no worse.
@@ -289,7 +289,7 @@ def run_once(cfg: Config, size: int, messages: int, run_no: int, workdir: Path,
     base = drivers.RunSpec(config=cfg.key, driver=cfg.driver, messages=messages, size=size, consumers=CONSUMERS,
                            topic=topic, partitions=cfg.partitions, group=group, persistent=cfg.persistent,
                            confirms=cfg.confirms, timeout_s=timeout_s,
-                           options={"client_stats": True} if CLIENT_STATS else {})
+                           options=dict(RUN_OPTIONS))
     load_before = loadavg()
     t_setup = time.monotonic()
     meter: CpuMeter | None = None
@@ -464,7 +464,7 @@ def summarize(runs: list[dict[str, Any]], configs: Sequence[Config], sizes: Sequ
                 "duplicates": max(r["duplicates"] for r in rs), "lost": max(r["lost"] for r in rs),
                 "errors": max(r["producer_errors"] + r["consumer_errors"] for r in rs),
                 **{k: median([r[k] for r in rs]) for k in SPLIT_KEYS + CLIENT_KEYS if all(k in r for r in rs)},
-                "handed_s": median([r.get("handed_s", float("nan")) for r in rs]),
+                "handed_s": median([r["handed_s"] for r in rs]),
                 "producer_s": median([r["producer_s"] for r in rs]),
             })
     for r in rows:
@@ -663,7 +663,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.append_time:
         TOPIC_CONFIGS.update(APPEND_TIME)
     if args.client_stats:
-        CLIENT_STATS.append(True)
+        RUN_OPTIONS["client_stats"] = True
     for item in args.override:
         key, sep, value = item.partition("=")
         if not sep or not key:

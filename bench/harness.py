@@ -119,6 +119,17 @@ def settle_fsync(directory: Path, calm_s: float = 5.0, slow_ms: float = 30.0,
         probe.unlink(missing_ok=True)
 
 
+def wait_until_gone(data_dirs: Sequence[Path | str], topic: str, timeout_s: float) -> None:
+    """Until no data directory holds a partition directory of ``topic`` (a deleted topic's files are
+    removed in the background), at most ``timeout_s``; says so if they outlast it."""
+    deadline = time.monotonic() + timeout_s
+    while any(any(Path(d).glob(f"{topic}-*")) for d in data_dirs):
+        if time.monotonic() > deadline:
+            print(f"  ({topic}'s files were still there {timeout_s:.0f} s after its deletion)")
+            return
+        time.sleep(0.2)
+
+
 def loadavg() -> tuple[float, float, float]:
     return os.getloadavg()
 

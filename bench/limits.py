@@ -72,6 +72,7 @@ from harness import (
     settle_disk,
     settle_fsync,
     spread,
+    wait_until_gone,
 )
 
 from logbroker.kafka import codec
@@ -168,12 +169,7 @@ def retire_topic(broker: Any, topic: str, timeout_s: float = 120.0) -> None:
         print(f"  (deleting {topic} failed with {name} ({err}): its data stays, so the runs after this one "
               f"write into page cache that was not freed)")
         return
-    deadline = time.monotonic() + timeout_s
-    while any(Path(broker.data_dir).glob(f"{topic}-*")):
-        if time.monotonic() > deadline:
-            print(f"  ({topic}'s files were still there {timeout_s:.0f} s after its deletion)")
-            return
-        time.sleep(0.2)
+    wait_until_gone([broker.data_dir], topic, timeout_s)
 
 
 def end_offsets(port: int, topic: str, partitions: int) -> list[int]:

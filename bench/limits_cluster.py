@@ -41,7 +41,7 @@ from typing import Any
 
 import compare_kafka
 import limits_peer
-from harness import Broker, free_port
+from harness import Broker, free_port, wait_until_gone
 from kafka_cluster import KafkaCluster
 
 PARTITIONS = 3
@@ -79,12 +79,7 @@ class BrokerSet:
         except Exception as exc:  # the run's figure stands; the next run's start is what suffers
             print(f"  (deleting {topic} failed: {exc}; its data stays)")
             return
-        deadline = time.monotonic() + timeout_s
-        while any(any(Path(b.data_dir).glob(f"{topic}-*")) for b in self.brokers):
-            if time.monotonic() > deadline:
-                print(f"  ({topic}'s files were still there {timeout_s:.0f} s after its deletion)")
-                return
-            time.sleep(0.2)
+        wait_until_gone([b.data_dir for b in self.brokers], topic, timeout_s)
 
     def landed(self, topic: str, partitions: int) -> int:
         from confluent_kafka import Consumer, TopicPartition

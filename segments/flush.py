@@ -291,7 +291,8 @@ class GroupCommitter:
                 covered = False
                 truncated = LogTruncatedError(
                     f"{log!r}: offset {pending.max_offset} was truncated before it was fsynced "
-                    f"(log end offset now {log.log_end_offset})")
+                    f"(log end offset now {log.log_end_offset}); the records are no longer in this "
+                    f"copy of the log: send them again")
             else:
                 # Not covered (the flush function reported less than was written): again, merged
                 # with whatever arrived meanwhile so every waiter still gets one answer.
