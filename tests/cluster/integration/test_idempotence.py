@@ -18,6 +18,20 @@ from tests.interop.rawclient import RawClient
 from tests.interop.test_protocol_edges import batch, end_offset, init_pid, produce
 
 
+def taken(c: RawClient, records: bytes) -> dict[str, object]:
+    """Produce ``records`` (acks=all) until the broker takes them. A broker may answer
+    NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION until it has applied the controller's latest
+    state (Kafka's brokers too: CreateTopics is answered once the receiving broker knows the leaders, not
+    once the leader knows it leads), and a client sends the same batch again."""
+    def took() -> dict[str, object]:
+        answer = produce(c, "retried", records)
+        if answer["error_code"] != 0:
+            raise AssertionError(f"refused: {answer}")  # wait_until reports the last one
+        return answer
+
+    return wait_until(took, 30, "the broker taking the batch")  # type: ignore[return-value]
+
+
 @pytest.mark.slow
 def test_batches_retried_at_a_new_leader_get_their_first_offsets(cluster: Cluster, zk_client: KazooClient) -> None:
     create_topic(cluster.bootstrap, "retried")
@@ -26,26 +40,15 @@ def test_batches_retried_at_a_new_leader_get_their_first_offsets(cluster: Cluste
     with RawClient(cluster.brokers[old].port) as c:
         pid, epoch = init_pid(c)
         sent = [batch(pid, epoch, seq, tag=b"s%d-" % seq) for seq in (0, 3, 6, 9)]
-        offsets = [produce(c, "retried", b)["base_offset"] for b in sent]  # acks=all: on every ISR member
-    assert offsets == [0, 3, 6, 9]
+        answers = [taken(c, b) for b in sent]  # acks=all: on every ISR member
+    assert [a["base_offset"] for a in answers] == [0, 3, 6, 9], answers
 
     cluster.brokers[old].stop(signal.SIGTERM)  # a rolling restart's step
     wait_until(lambda: int(cluster.state(zk_client, "retried", 0)["leader"]) not in (-1, old), 30, "a new leader")
     new = int(cluster.state(zk_client, "retried", 0)["leader"])
     with RawClient(cluster.brokers[new].port) as c:
-        def retried(b: bytes) -> dict[str, object]:
-            # The new leader may answer NOT_LEADER_OR_FOLLOWER until it has applied the new state.
-            answers: list[dict[str, object]] = []
-
-            def taken() -> bool:
-                answers.append(produce(c, "retried", b))
-                return answers[-1]["error_code"] == 0
-
-            wait_until(taken, 30, "the new leader taking the retry")
-            return answers[-1]
-
         for seq, b, offset in zip((9, 3, 0), (sent[3], sent[1], sent[0]), (9, 3, 0), strict=True):
-            answer = retried(b)
+            answer = taken(c, b)
             assert answer["base_offset"] == offset, (seq, answer)
         assert end_offset(c, "retried") == 12  # nothing appended twice
         assert produce(c, "retried", batch(pid, epoch, 12))["base_offset"] == 12  # the sequence goes on
