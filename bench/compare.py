@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing as mp
 import os
 import platform
@@ -842,6 +843,18 @@ def _client_versions() -> dict[str, str]:
     return out
 
 
+def json_ready(value: Any) -> Any:
+    """``value`` with every float that is not finite (a figure a configuration has not, e.g. a ratio
+    to a peer that did not run) as None, so compare.json is strict JSON (null) for every reader."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
 def write_outputs(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list[dict[str, Any]],
                   kgs: list[dict[str, Any]], runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
     out: Path = args.out
@@ -849,7 +862,7 @@ def write_outputs(args: argparse.Namespace, rows: list[dict[str, Any]], gs: list
     for old in out.glob("compare_*B.png"):
         old.unlink()
     doc = {"meta": meta, "summary": rows, "goals": gs, "kafka_goals": kgs, "runs": runs}
-    (out / "compare.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (out / "compare.json").write_text(json.dumps(json_ready(doc), indent=1, allow_nan=False) + "\n")
     extras = "".join(f"\n{t}\n" for t in (split_table(rows), client_table(rows)) if t)
     (out / "compare.md").write_text(markdown_table(rows) + "\n\n" + goals_table(gs) + "\n\n"
                                     + kafka_goals_table(kgs) + "\n" + extras)
