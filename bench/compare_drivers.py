@@ -19,6 +19,7 @@ import os
 import struct
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +193,7 @@ class ClientStats:
         self.queue_p50_us: list[tuple[int, int]] = []  # (window p50, records in the window)
         self.queue_p99_us: list[int] = []
         self.rtt_p50_us: list[tuple[int, int]] = []
+        self.windows = 0  # statistics callbacks served, empty ones included
 
     def clear(self) -> None:
         """Forget the windows before the clock starts (the metadata requests' round trips)."""
@@ -204,6 +206,7 @@ class ClientStats:
         return {"statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": self.add}
 
     def add(self, text: str) -> None:
+        self.windows += 1
         for b in json.loads(text).get("brokers", {}).values():
             if b.get("nodeid", -1) < 0:  # a bootstrap entry
                 continue
@@ -224,6 +227,14 @@ class ClientStats:
         if self.rtt_p50_us:
             out["client_rtt_p50_ms"] = _weighted_median(self.rtt_p50_us) / 1000
         return out
+
+    def take_last_window(self, poll: Callable[[float], Any]) -> None:
+        """Serve the window that holds the run's last records (after the clock stopped): a short run
+        ends inside one window, which would otherwise never be reported."""
+        seen = self.windows
+        deadline = time.monotonic() + 2 * STATS_INTERVAL_MS / 1000
+        while self.windows == seen and time.monotonic() < deadline:
+            poll(0.01)
 
 
 def _weighted_median(values: list[tuple[int, int]]) -> float:
@@ -270,6 +281,8 @@ def confluent_producer(spec: RunSpec, shared: Shared) -> None:
     t_handed = time.time()
     left = p.flush(spec.timeout_s)
     t_done = time.time()
+    if stats is not None:
+        stats.take_last_window(p.poll)
     _producer_report(shared, t_first, t_done, spec.messages, errors[0] + left, handed_s=t_handed - t_first,
                      **(stats.summary() if stats else {}))
 
