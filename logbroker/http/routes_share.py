@@ -27,7 +27,9 @@ as ``GET /topics/{topic}/partitions/{partition}/records`` renders them.
 In a cluster the routes run on the group's coordinator (``forwarding.py`` sends them there); the
 share-partitions of the partitions another broker leads live on that leader, so for those the
 coordinator acts for the member there (``HttpContext.share_remote``, ``groups/share_remote.py``):
-records are acquired with ShareFetch and acknowledged with ShareAcknowledge at the leader.
+records are acquired with ShareFetch and acknowledged with ShareAcknowledge at the leader. A broker
+that is not the coordinator and could not forward a request (no coordinator known yet, or leadership
+moved after another broker forwarded it) answers 503 NOT_COORDINATOR, and the client retries.
 """
 
 from __future__ import annotations
@@ -75,10 +77,22 @@ def _share(request: web.Request) -> ShareGroups:
     return coordinator(request).share
 
 
+def _require_coordinator(request: web.Request, group_id: str) -> None:
+    """In a cluster a share group's members live on its coordinator alone. A request the forwarding
+    middleware left here for a group this broker does not coordinate (its coordinator not known yet,
+    or leadership moved since a broker forwarded it) is answered 503 NOT_COORDINATOR, as the
+    ShareGroupHeartbeat of a Kafka client is, and the client retries; served here, a join would make
+    a member that the coordinator never knows."""
+    if not coordinator(request).owns(group_id):
+        raise HttpError(503, "NOT_COORDINATOR", f"this broker does not coordinate share group {group_id!r} "
+                                                f"(its coordinator is not known here yet); retry")
+
+
 def _member(request: web.Request) -> tuple[ShareGroups, str, str]:
     share = _share(request)
     group_id, member_id = request.match_info["group"], request.match_info["member"]
     require_group(request, Op.READ, group_id)  # as ShareFetch/ShareAcknowledge
+    _require_coordinator(request, group_id)
     if not share.is_member(group_id, member_id):
         raise HttpError(404, "UNKNOWN_MEMBER_ID", f"share group {group_id!r} has no member {member_id!r}; "
                                                   f"join with POST /share-groups/{{group}}/members")
@@ -112,6 +126,7 @@ async def join(request: web.Request) -> web.Response:
     require_group(request, Op.READ, group_id)  # as ShareGroupHeartbeat: READ on the group, DESCRIBE on topics
     for topic in topics:
         require_topic(request, Op.DESCRIBE, topic)
+    _require_coordinator(request, group_id)
     client_id = field_str(obj, "client_id", required=False) or "http"
     reset = field_str(obj, "auto_offset_reset", required=False)
     if reset is not None and check_group_config(AUTO_OFFSET_RESET, reset, {}) is not None:
@@ -122,8 +137,10 @@ async def join(request: web.Request) -> web.Response:
                               f"joining share group {group_id!r}")
     if reset is not None and share.configs(group_id).get(AUTO_OFFSET_RESET, "latest") != reset:  # Kafka's default
         await _set_auto_offset_reset(request, share, group_id, reset, ctx.clock())
-    result = share.heartbeat(group_id, "", 0, now_ms=ctx.clock(), subscribed_topics=sorted(set(topics)),
-                             client_id=client_id, client_host=request.remote or "")
+    # The coordinator's entry, as ShareGroupHeartbeat's: the group's records are written at once.
+    result = coordinator(request).share_heartbeat(group_id, "", 0, now_ms=ctx.clock(),
+                                                  subscribed_topics=sorted(set(topics)), client_id=client_id,
+                                                  client_host=request.remote or "")
     if result.error:
         raise heartbeat_error(HeartbeatError(result.error), result.message or "", f"joining share group {group_id!r}")
     return respond(request, {"group_id": group_id, "member_id": result.member_id, "member_epoch": result.member_epoch,
@@ -348,6 +365,8 @@ async def describe(request: web.Request) -> web.Response:
     share = _share(request)
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
+    if not asked_for_own_part(request):  # the coordinator asking for this broker's part is answered
+        _require_coordinator(request, group_id)
     group = share.group(group_id)
     partitions = [share_partition_json(s) | {"delivery_counts": [
                       {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}

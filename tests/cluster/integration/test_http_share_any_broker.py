@@ -8,8 +8,11 @@ the group."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,10 +22,11 @@ from confluent_kafka import Producer
 
 from logbroker.cluster.zkserver import LocalZooKeeper
 from logbroker.groups.share_state import coordinator_key
+from logbroker.http.forwarding import FORWARDED_BY
 from logbroker.kafka.api_keys import ApiKey
 from tests.cluster.conftest import three_brokers, wait_until
 from tests.cluster.integration.test_share_groups import SHARE_CLUSTER, find
-from tests.http.http_api import Api
+from tests.http.http_api import Api, Reply
 from tests.interop.rawclient import RawClient
 from tests.interop.share_member import topic_id
 
@@ -60,8 +64,14 @@ def _ack(api: Api, member: str, deliveries: list[tuple[str, str]]) -> list[str |
 
 
 def _join(api: Api) -> str:
-    joined = api.post(f"/share-groups/{GROUP}/members", {"topics": [TOPIC], "auto_offset_reset": "earliest"})
-    assert joined.status == 200, joined.body
+    """Join through ``api``; a broker that does not know the group's coordinator yet answers 503
+    NOT_COORDINATOR, and the join is sent again, as a client does."""
+    def joined_once() -> Reply | None:
+        reply = api.post(f"/share-groups/{GROUP}/members", {"topics": [TOPIC], "auto_offset_reset": "earliest"})
+        return None if (reply.status, reply.error_code) == (503, "NOT_COORDINATOR") else reply
+
+    joined = wait_until(joined_once, 30, "a join the coordinator takes")
+    assert isinstance(joined, Reply) and joined.status == 200, joined
     assert sorted(a["partition"] for a in joined.body["assignment"]) == list(range(PARTITIONS)), joined.body
     return str(joined.body["member_id"])
 
@@ -213,5 +223,44 @@ def test_an_http_joins_auto_offset_reset_is_the_groups_config_at_every_leader(
 
         wait_until(all_received, 30, "the records produced before the join")
         assert sorted((r["partition"], r["value"]) for r in got) == [(p, f"{p}-early") for p in range(PARTITIONS)]
+        for b in cluster.brokers.values():
+            assert "Traceback" not in b.log_text()
+
+
+def _forwarded(port: int, method: str, path: str, body: Any, by: int) -> tuple[int, dict[str, Any]]:
+    """``method path`` as another broker forwards it (never forwarded again)."""
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {FORWARDED_BY: str(by), "Content-Type": "application/json", "Accept": "application/json"}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_a_share_request_a_broker_cannot_forward_is_refused_not_served_there(
+        zookeeper: LocalZooKeeper, tmp_path: Path) -> None:
+    """A share-group request at a broker that does not coordinate the group, and cannot send it on
+    (forwarded to it already, after leadership moved; or the coordinator not known there yet), is
+    answered 503 NOT_COORDINATOR. Served there, a join made a member the coordinator never knew: the
+    member's next request, forwarded to the coordinator, found no such member."""
+    with three_brokers(zookeeper, tmp_path, **SHARE_CLUSTER) as cluster:
+        _create_one_leader_each(cluster.brokers[1].port)
+        coordinator = _coordinator(cluster.brokers[1].port, GROUP)
+        other = next(i for i in (1, 2, 3) if i != coordinator)
+        port = cluster.brokers[other].http_port
+        for method, path, body in (("POST", f"/share-groups/{GROUP}/members", {"topics": [TOPIC]}),
+                                   ("GET", f"/share-groups/{GROUP}/members/m1/records", None),
+                                   ("POST", f"/share-groups/{GROUP}/members/m1/acks", {"acks": []}),
+                                   ("DELETE", f"/share-groups/{GROUP}/members/m1", None),
+                                   ("GET", f"/share-groups/{GROUP}", None)):
+            status, answer = _forwarded(port, method, path, body, coordinator)
+            assert (status, answer.get("error_code")) == (503, "NOT_COORDINATOR"), (method, path, status, answer)
+        at_coordinator = Api(cluster.brokers[coordinator].http_port)
+        assert at_coordinator.get(f"/share-groups/{GROUP}").status == 404  # no member was made anywhere
+        member = _join(Api(port))  # not marked forwarded: sent on to the coordinator, which takes it
+        described = at_coordinator.get(f"/share-groups/{GROUP}")
+        assert [m["member_id"] for m in described.body["members"]] == [member], described.body
         for b in cluster.brokers.values():
             assert "Traceback" not in b.log_text()
