@@ -35,7 +35,7 @@ from logbroker.groups.share_group import SHARE
 from logbroker.groups.state import CONSUMER
 from logbroker.http.access import Op, require_group, require_topic, visible_groups, visible_topics
 from logbroker.http.content import read_body, respond
-from logbroker.http.context import context, coordinator
+from logbroker.http.context import context, coordinating, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.forwarding import gather
 from logbroker.http.params import INT64_MAX, body_object, field_int, optional
@@ -108,9 +108,9 @@ async def leader_ends(broker: Broker, lags: Iterable[PartitionLag]
 @routes.get("/groups/{group}", allow_head=False)
 async def describe_group(request: web.Request) -> web.Response:
     """State, members with their assignment, committed offsets and lag, the same for every group type."""
-    groups = coordinator(request)
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
+    groups = coordinating(request, group_id)
     desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
@@ -155,10 +155,10 @@ async def describe_group(request: web.Request) -> web.Response:
 @routes.post("/groups/{group}/reset-offsets")
 async def reset_offsets(request: web.Request) -> web.Response:
     ctx = context(request)
-    groups = coordinator(request)
     broker = ctx.broker
     group_id = request.match_info["group"]
     require_group(request, Op.READ, group_id)  # an offset commit, as Kafka's OffsetCommit
+    groups = coordinating(request, group_id)
     desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")

@@ -50,7 +50,7 @@ from logbroker.groups.share_remote import RemoteShares
 from logbroker.groups.shares import INVALID_RECORD_STATE, REQUEST_TIMED_OUT, ShareGroups
 from logbroker.http.access import Op, require_group, require_topic
 from logbroker.http.content import read_body, respond, wants_msgpack
-from logbroker.http.context import MAX_WAIT_MS, context, coordinator
+from logbroker.http.context import MAX_WAIT_MS, context, coordinating, coordinator
 from logbroker.http.errors import HttpError, bad_request, heartbeat_error
 from logbroker.http.forwarding import asked_for_own_part
 from logbroker.http.params import body_object, field_str, query_choice, query_int
@@ -77,22 +77,11 @@ def _share(request: web.Request) -> ShareGroups:
     return coordinator(request).share
 
 
-def _require_coordinator(request: web.Request, group_id: str) -> None:
-    """In a cluster a share group's members live on its coordinator alone. A request the forwarding
-    middleware left here for a group this broker does not coordinate (its coordinator not known yet,
-    or leadership moved since a broker forwarded it) is answered 503 NOT_COORDINATOR, as the
-    ShareGroupHeartbeat of a Kafka client is, and the client retries; served here, a join would make
-    a member that the coordinator never knows."""
-    if not coordinator(request).owns(group_id):
-        raise HttpError(503, "NOT_COORDINATOR", f"this broker does not coordinate share group {group_id!r} "
-                                                f"(its coordinator is not known here yet); retry")
-
-
 def _member(request: web.Request) -> tuple[ShareGroups, str, str]:
     share = _share(request)
     group_id, member_id = request.match_info["group"], request.match_info["member"]
     require_group(request, Op.READ, group_id)  # as ShareFetch/ShareAcknowledge
-    _require_coordinator(request, group_id)
+    coordinating(request, group_id)
     if not share.is_member(group_id, member_id):
         raise HttpError(404, "UNKNOWN_MEMBER_ID", f"share group {group_id!r} has no member {member_id!r}; "
                                                   f"join with POST /share-groups/{{group}}/members")
@@ -126,7 +115,7 @@ async def join(request: web.Request) -> web.Response:
     require_group(request, Op.READ, group_id)  # as ShareGroupHeartbeat: READ on the group, DESCRIBE on topics
     for topic in topics:
         require_topic(request, Op.DESCRIBE, topic)
-    _require_coordinator(request, group_id)
+    coordinating(request, group_id)
     client_id = field_str(obj, "client_id", required=False) or "http"
     reset = field_str(obj, "auto_offset_reset", required=False)
     if reset is not None and check_group_config(AUTO_OFFSET_RESET, reset, {}) is not None:
@@ -366,7 +355,7 @@ async def describe(request: web.Request) -> web.Response:
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
     if not asked_for_own_part(request):  # the coordinator asking for this broker's part is answered
-        _require_coordinator(request, group_id)
+        coordinating(request, group_id)
     group = share.group(group_id)
     partitions = [share_partition_json(s) | {"delivery_counts": [
                       {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}

@@ -32,7 +32,7 @@ from aiohttp import web
 from logbroker.groups import GroupError
 from logbroker.http.access import Op, require_cluster, require_group, require_topic, visible_groups, visible_topics
 from logbroker.http.content import read_body, respond
-from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
+from logbroker.http.context import CONTEXT, HttpContext, context, coordinating, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.history import MAX_GROUPS, Counters, History
 from logbroker.http.params import body_object, field_int, leaders_timeout_ms, query_choice, query_int
@@ -228,9 +228,9 @@ async def group_stats(request: web.Request) -> web.Response:
 
 @routes.get("/groups/{group}/lag-history", allow_head=False)
 async def lag_history(request: web.Request) -> web.Response:
-    groups = coordinator(request)
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
+    groups = coordinating(request, group_id)
     if groups.describe_group(group_id) is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
     history = request.app[HISTORY]

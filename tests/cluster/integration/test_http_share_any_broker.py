@@ -241,7 +241,7 @@ def _forwarded(port: int, method: str, path: str, body: Any, by: int) -> tuple[i
 
 def test_a_share_request_a_broker_cannot_forward_is_refused_not_served_there(
         zookeeper: LocalZooKeeper, tmp_path: Path) -> None:
-    """A share-group request at a broker that does not coordinate the group, and cannot send it on
+    """A group request at a broker that does not coordinate the group, and cannot send it on
     (forwarded to it already, after leadership moved; or the coordinator not known there yet), is
     answered 503 NOT_COORDINATOR. Served there, a join made a member the coordinator never knew: the
     member's next request, forwarded to the coordinator, found no such member."""
@@ -254,7 +254,10 @@ def test_a_share_request_a_broker_cannot_forward_is_refused_not_served_there(
                                    ("GET", f"/share-groups/{GROUP}/members/m1/records", None),
                                    ("POST", f"/share-groups/{GROUP}/members/m1/acks", {"acks": []}),
                                    ("DELETE", f"/share-groups/{GROUP}/members/m1", None),
-                                   ("GET", f"/share-groups/{GROUP}", None)):
+                                   ("GET", f"/share-groups/{GROUP}", None),
+                                   ("GET", f"/groups/{GROUP}", None),  # every group type's routes too
+                                   ("GET", f"/groups/{GROUP}/lag-history", None),
+                                   ("POST", f"/groups/{GROUP}/reset-offsets", {"strategy": "earliest"})):
             status, answer = _forwarded(port, method, path, body, coordinator)
             assert (status, answer.get("error_code")) == (503, "NOT_COORDINATOR"), (method, path, status, answer)
         at_coordinator = Api(cluster.brokers[coordinator].http_port)
