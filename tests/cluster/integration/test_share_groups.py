@@ -266,13 +266,26 @@ def test_find_coordinator_names_the_leader_of_the_keys_share_state_partition(sha
     # A malformed key is refused; share heartbeats are the group coordinator's alone.
     assert find(cluster.brokers[1].port, f"{GROUP}:0", 2)["error_code"] == ErrorCode.INVALID_REQUEST
     coordinator = int(find(cluster.brokers[1].port, GROUP, 0)["node_id"])
-    for i, b in cluster.brokers.items():
-        m = ShareMember(b.port, GROUP, [TOPIC], member_id=kafka_uuid())
+
+    def joined_at(port: int) -> dict[str, Any]:
+        m = ShareMember(port, GROUP, [TOPIC], member_id=kafka_uuid())
         try:
-            answer = m.heartbeat()
+            return m.heartbeat()
         finally:
             m.close()
-        assert answer["error_code"] == (0 if i == coordinator else ErrorCode.NOT_COORDINATOR), (i, answer)
+
+    def taken_at(port: int) -> dict[str, Any] | None:
+        answer = joined_at(port)
+        return answer if answer["error_code"] == 0 else None
+
+    # FindCoordinator names the leader ZooKeeper records; that broker answers NOT_COORDINATOR until it
+    # has applied the leadership itself, and a client sends the heartbeat again.
+    at_coordinator = cluster.brokers[coordinator].port
+    wait_until(lambda: taken_at(at_coordinator), 30, "the coordinator taking a heartbeat")
+    for i, b in cluster.brokers.items():
+        if i != coordinator:
+            answer = joined_at(b.port)
+            assert answer["error_code"] == ErrorCode.NOT_COORDINATOR, (i, answer)
     # Its min.insync.replicas is share.coordinator.state.topic.min.isr (Kafka's default 2).
     assert topic_configs(zk_client, STATE)["min.insync.replicas"] == "2"
     assert described_topic(cluster.brokers[2].port, STATE)["min.insync.replicas"] == "2"
