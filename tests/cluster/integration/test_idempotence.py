@@ -21,8 +21,8 @@ from tests.interop.test_protocol_edges import batch, end_offset, init_pid, produ
 def taken(c: RawClient, records: bytes) -> dict[str, object]:
     """Produce ``records`` (acks=all) until the broker takes them. A broker may answer
     NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION until it has applied the controller's latest
-    state (Kafka's brokers too: CreateTopics is answered once the receiving broker knows the leaders, not
-    once the leader knows it leads), and a client sends the same batch again."""
+    state (a CreateTopics answer does not wait until every leader knows it leads, on Kafka either), and a
+    client sends the same batch again, as Kafka's clients do on both errors."""
     def took() -> dict[str, object]:
         answer = produce(c, "retried", records)
         if answer["error_code"] != 0:
