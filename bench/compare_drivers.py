@@ -189,17 +189,17 @@ class ClientStats:
     ``STATS_INTERVAL_MS``: how long records waited in the client before a request took them
     (``int_latency``) and the produce round trip (``rtt``), from the entries of the brokers it produced to."""
 
+    queue_p50_us: list[tuple[int, int]]  # (window p50, records in the window)
+    queue_p99_us: list[int]
+    rtt_p50_us: list[tuple[int, int]]
+
     def __init__(self) -> None:
-        self.queue_p50_us: list[tuple[int, int]] = []  # (window p50, records in the window)
-        self.queue_p99_us: list[int] = []
-        self.rtt_p50_us: list[tuple[int, int]] = []
         self.windows = 0  # statistics callbacks served, empty ones included
+        self.clear()
 
     def clear(self) -> None:
         """Forget the windows before the clock starts (the metadata requests' round trips)."""
-        self.queue_p50_us.clear()
-        self.queue_p99_us.clear()
-        self.rtt_p50_us.clear()
+        self.queue_p50_us, self.queue_p99_us, self.rtt_p50_us = [], [], []
 
     @property
     def config(self) -> dict[str, Any]:

@@ -77,20 +77,6 @@ def coordinator(request: web.Request) -> GroupCoordinator:
     return found
 
 
-def coordinating(request: web.Request, group_id: str) -> GroupCoordinator:
-    """The group coordinator, when this broker coordinates ``group_id``. In a cluster a group lives on
-    its coordinator alone: a group request the forwarding middleware left here for a group this broker
-    does not coordinate (its coordinator not known here yet, or leadership moved after another broker
-    forwarded it) is answered 503 NOT_COORDINATOR, as Kafka answers a group request, and the client
-    retries. Served here, a join would make a member the coordinator never knows, and a describe
-    would answer that the group does not exist."""
-    found = coordinator(request)
-    if not found.owns(group_id):
-        raise HttpError(503, "NOT_COORDINATOR", f"this broker does not coordinate group {group_id!r} "
-                                                f"(its coordinator is not known here yet); retry")
-    return found
-
-
 def members(request: web.Request) -> HttpMembers:
     """The HTTP members' sessions; 503 when this front runs without a group coordinator."""
     found = request.app[MEMBERS]

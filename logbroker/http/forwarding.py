@@ -5,11 +5,13 @@ groups too). The HTTP routes of one group (``/groups/{group}/...``, ``/share-gro
 reach a broker that is not it: this middleware sends the request on to the coordinator's HTTP API
 (its base URL from its broker registration) and answers with what that broker answered, so the HTTP
 API and the console work against any broker. A request is forwarded once at most (the
-``X-Logbroker-Forwarded-By`` header): a broker that receives a forwarded request for a group it
-does not coordinate (leadership moved meanwhile) answers 503 NOT_COORDINATOR, as without a
-cluster. When the coordinator is not known (no leader yet, no URL yet) the route answers itself
-(503 NOT_COORDINATOR) and the client retries. Credentials (Authorization, cookies) go along: the
-coordinator checks them again.
+``X-Logbroker-Forwarded-By`` header). Whenever a request cannot be sent on (it was forwarded here
+already and leadership moved meanwhile; the coordinator is not known here yet, no leader or no URL;
+or it did not answer) and this broker does not coordinate the group, the middleware answers 503
+NOT_COORDINATOR, as Kafka answers a group request at the wrong broker, and the client retries: no
+route serves a group another broker coordinates (served here, a join made a member the coordinator
+never knew). The one exception is a coordinator asking for this broker's own part of an answer
+(``ask_brokers``). Credentials (Authorization, cookies) go along: the coordinator checks them again.
 
 A listing of every group (``GET /groups``) is gathered instead: the broker asked lists its own
 groups and asks every other live broker for theirs (``gather``), as Kafka's admin client answers
@@ -166,14 +168,31 @@ async def ask_brokers(request: web.Request, path: str, broker_ids: list[int]) ->
     return dict(zip(wanted, await asyncio.gather(*(ask(i) for i in wanted)), strict=True))
 
 
+def _refuse_unless_coordinating(request: web.Request, group: str) -> None:
+    coordinator = context(request).coordinator
+    if coordinator is not None and not coordinator.owns(group):
+        raise HttpError(503, "NOT_COORDINATOR", f"this broker does not coordinate group {group!r}, and the request "
+                                                f"could not be sent to the one that does (not known here yet, or "
+                                                f"not answering); retry")
+
+
 @web.middleware
 async def forwarding_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     group = _group_of(request)
-    if group is None or FORWARDED_BY in request.headers:
+    if group is None or asked_for_own_part(request):
         return await handler(request)
-    base = await _coordinator_url(request, group)
-    if base is None:
-        return await handler(request)
+    if FORWARDED_BY not in request.headers:
+        base = await _coordinator_url(request, group)
+        if base is not None:
+            answer = await _forward(request, group, base)
+            if answer is not None:
+                return answer
+    _refuse_unless_coordinating(request, group)
+    return await handler(request)
+
+
+async def _forward(request: web.Request, group: str, base: str) -> web.Response | None:
+    """The coordinator's answer to the request; None when it did not answer."""
     headers = _headers(request)
     body = await request.read() if request.can_read_body else None
     url = base.rstrip("/") + request.rel_url.path_qs
@@ -186,9 +205,9 @@ async def forwarding_middleware(request: web.Request, handler: Handler) -> web.S
                 if name.lower() not in _NOT_COPIED and name.lower() not in ("date", "server"):
                     out.headers.add(name, value)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        log.info("HTTP %s %s: the coordinator of group %s at %s did not answer (%s); answering here",
-                 request.method, request.path, group, base, exc)
-        return await handler(request)
+        log.info("HTTP %s %s: the coordinator of group %s at %s did not answer (%s)", request.method,
+                 request.path, group, base, exc)
+        return None
     log.debug("HTTP %s %s forwarded to the coordinator of group %s at %s: %d", request.method, request.path,
               group, base, answer.status)
     return out

@@ -35,7 +35,7 @@ from logbroker.groups.share_group import SHARE
 from logbroker.groups.state import CONSUMER
 from logbroker.http.access import Op, require_group, require_topic, visible_groups, visible_topics
 from logbroker.http.content import read_body, respond
-from logbroker.http.context import context, coordinating, coordinator
+from logbroker.http.context import context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.forwarding import gather
 from logbroker.http.params import INT64_MAX, body_object, field_int, optional
@@ -110,7 +110,7 @@ async def describe_group(request: web.Request) -> web.Response:
     """State, members with their assignment, committed offsets and lag, the same for every group type."""
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
-    groups = coordinating(request, group_id)
+    groups = coordinator(request)
     desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
@@ -158,7 +158,7 @@ async def reset_offsets(request: web.Request) -> web.Response:
     broker = ctx.broker
     group_id = request.match_info["group"]
     require_group(request, Op.READ, group_id)  # an offset commit, as Kafka's OffsetCommit
-    groups = coordinating(request, group_id)
+    groups = coordinator(request)
     desc = groups.describe_group(group_id)
     if desc is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")

@@ -27,9 +27,9 @@ as ``GET /topics/{topic}/partitions/{partition}/records`` renders them.
 In a cluster the routes run on the group's coordinator (``forwarding.py`` sends them there); the
 share-partitions of the partitions another broker leads live on that leader, so for those the
 coordinator acts for the member there (``HttpContext.share_remote``, ``groups/share_remote.py``):
-records are acquired with ShareFetch and acknowledged with ShareAcknowledge at the leader. A broker
-that is not the coordinator and could not forward a request (no coordinator known yet, or leadership
-moved after another broker forwarded it) answers 503 NOT_COORDINATOR, and the client retries.
+records are acquired with ShareFetch and acknowledged with ShareAcknowledge at the leader. A
+request reaches these routes only on the coordinator: elsewhere the middleware answers it 503
+NOT_COORDINATOR when it cannot send it on.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from logbroker.groups.share_remote import RemoteShares
 from logbroker.groups.shares import INVALID_RECORD_STATE, REQUEST_TIMED_OUT, ShareGroups
 from logbroker.http.access import Op, require_group, require_topic
 from logbroker.http.content import read_body, respond, wants_msgpack
-from logbroker.http.context import MAX_WAIT_MS, context, coordinating, coordinator
+from logbroker.http.context import MAX_WAIT_MS, context, coordinator
 from logbroker.http.errors import HttpError, bad_request, heartbeat_error
 from logbroker.http.forwarding import asked_for_own_part
 from logbroker.http.params import body_object, field_str, query_choice, query_int
@@ -81,7 +81,6 @@ def _member(request: web.Request) -> tuple[ShareGroups, str, str]:
     share = _share(request)
     group_id, member_id = request.match_info["group"], request.match_info["member"]
     require_group(request, Op.READ, group_id)  # as ShareFetch/ShareAcknowledge
-    coordinating(request, group_id)
     if not share.is_member(group_id, member_id):
         raise HttpError(404, "UNKNOWN_MEMBER_ID", f"share group {group_id!r} has no member {member_id!r}; "
                                                   f"join with POST /share-groups/{{group}}/members")
@@ -115,7 +114,6 @@ async def join(request: web.Request) -> web.Response:
     require_group(request, Op.READ, group_id)  # as ShareGroupHeartbeat: READ on the group, DESCRIBE on topics
     for topic in topics:
         require_topic(request, Op.DESCRIBE, topic)
-    coordinating(request, group_id)
     client_id = field_str(obj, "client_id", required=False) or "http"
     reset = field_str(obj, "auto_offset_reset", required=False)
     if reset is not None and check_group_config(AUTO_OFFSET_RESET, reset, {}) is not None:
@@ -354,8 +352,6 @@ async def describe(request: web.Request) -> web.Response:
     share = _share(request)
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
-    if not asked_for_own_part(request):  # the coordinator asking for this broker's part is answered
-        coordinating(request, group_id)
     group = share.group(group_id)
     partitions = [share_partition_json(s) | {"delivery_counts": [
                       {"offset": o, "delivery_count": c} for o, c in s.delivery_counts.items()]}

@@ -32,7 +32,7 @@ from aiohttp import web
 from logbroker.groups import GroupError
 from logbroker.http.access import Op, require_cluster, require_group, require_topic, visible_groups, visible_topics
 from logbroker.http.content import read_body, respond
-from logbroker.http.context import CONTEXT, HttpContext, context, coordinating, coordinator
+from logbroker.http.context import CONTEXT, HttpContext, context, coordinator
 from logbroker.http.errors import bad_request, group_error
 from logbroker.http.history import MAX_GROUPS, Counters, History
 from logbroker.http.params import body_object, field_int, leaders_timeout_ms, query_choice, query_int
@@ -230,7 +230,7 @@ async def group_stats(request: web.Request) -> web.Response:
 async def lag_history(request: web.Request) -> web.Response:
     group_id = request.match_info["group"]
     require_group(request, Op.DESCRIBE, group_id)
-    groups = coordinating(request, group_id)
+    groups = coordinator(request)
     if groups.describe_group(group_id) is None:
         raise group_error(GroupError.GROUP_ID_NOT_FOUND, f"group {group_id!r}")
     history = request.app[HISTORY]

@@ -33,9 +33,9 @@ class Api:
 
     def call(self, method: str, path: str, body: Any = None, *, use_msgpack: bool = False,
              raw: bytes | None = None, content_type: str | None = None, accept: str | None = None,
-             timeout: float = 30) -> Reply:
+             timeout: float = 30, headers: dict[str, str] | None = None) -> Reply:
         data = raw
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if body is not None:
             data = msgpack.packb(body, use_bin_type=True) if use_msgpack else json.dumps(body).encode()
         if data is not None:
