@@ -138,6 +138,27 @@ class ConsumerGroups:
             return GroupError.STALE_MEMBER_EPOCH
         return GroupError.NONE
 
+    def session_timeout_of(self, group_id: str) -> int:
+        """The session timeout of the group's Kafka members: its own config, else the broker's."""
+        return config_int(self.configs_of(group_id), CONSUMER_SESSION_TIMEOUT, self.settings.session_timeout_ms,
+                          group_id)
+
+    def restore_group(self, group: ConsumerGroup, now_ms: int) -> None:
+        """Put a group read back from ``__consumer_offsets`` in the map, as it was: its members'
+        subscriptions resolved against the topics as they are now, without a new epoch, unless the
+        recorded target leaves a subscribed partition to nobody (a topic grew meanwhile, or its owner
+        was a member not recorded): then the target is computed again, at a new epoch."""
+        topics = self._topics()
+        group.resolved = {m.member_id: self._resolve(m, topics) for m in group.members.values()}
+        group.partition_counts = {t: topics[t] for t in set().union(*group.resolved.values())} \
+            if group.resolved else {}
+        group.assignor_name = self._group_assignor(group)
+        self._groups[group.group_id] = group
+        wanted = {(t, p) for t, count in group.partition_counts.items() for p in range(count)}
+        targeted: set[TopicPartition] = set().union(*group.target.values()) if group.target else set()
+        if group.members and not wanted <= targeted:
+            self._refresh(group, now_ms, [f"{len(wanted - targeted)} partition(s) without an owner after the load"])
+
     # ------------------------------------------------------------------ heartbeat
 
     def heartbeat(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
@@ -145,10 +166,11 @@ class ConsumerGroups:
                   owned: list[tuple[str, int]] | None = None, assignor: str | None = None,
                   instance_id: str | None = None, rebalance_timeout_ms: int = -1,
                   session_timeout_ms: int | None = None, client_id: str = "",
-                  client_host: str = "", rack_id: str | None = None) -> HeartbeatResult:
+                  client_host: str = "", rack_id: str | None = None, recorded: bool = True) -> HeartbeatResult:
         """One ConsumerGroupHeartbeat (see the module docstring). ``member_id`` "" with epoch 0 joins
         with a generated id; any other id with epoch 0 joins under that id (KIP-1082 clients make
-        their own). ``owned`` None and the subscription fields None mean "unchanged"."""
+        their own). ``owned`` None and the subscription fields None mean "unchanged". ``recorded``
+        False: a member joining now is not written to ``__consumer_offsets`` (the HTTP front's)."""
         own = self.configs_of(group_id) if group_id else {}
         interval = config_int(own, CONSUMER_HEARTBEAT_INTERVAL, self.settings.heartbeat_interval_ms, group_id)
 
@@ -193,7 +215,7 @@ class ConsumerGroups:
         send_assignment = False
         bump_reasons: list[str] = []
         if member_epoch == 0:
-            joined = self._join(group, member_id, instance_id, owned_set, now_ms, interval)
+            joined = self._join(group, member_id, instance_id, owned_set, now_ms, interval, recorded)
             if isinstance(joined, HeartbeatResult):
                 return joined
             member, is_new = joined
@@ -253,7 +275,7 @@ class ConsumerGroups:
 
     def _join(self, group: ConsumerGroup, member_id: str, instance_id: str | None,
               owned: frozenset[TopicPartition] | None, now_ms: int,
-              interval: int) -> tuple[ConsumerMember, bool] | HeartbeatResult:
+              interval: int, recorded: bool) -> tuple[ConsumerMember, bool] | HeartbeatResult:
         """A heartbeat with epoch 0: (member, whether it is new to the group) or an error."""
         if instance_id is not None:
             holder_id = group.static_members.get(instance_id)
@@ -295,7 +317,7 @@ class ConsumerGroups:
             return HeartbeatResult(member_id, 0, interval, None, HeartbeatError.GROUP_MAX_SIZE_REACHED,
                                    f"group {group.group_id} has {len(group.members)} members already")
         member = ConsumerMember(member_id or str(uuid.uuid4()), instance_id=instance_id,
-                                rebalance_timeout_ms=DEFAULT_REBALANCE_TIMEOUT_MS)
+                                rebalance_timeout_ms=DEFAULT_REBALANCE_TIMEOUT_MS, recorded=recorded)
         group.members[member.member_id] = member
         if instance_id is not None:
             group.static_members[instance_id] = member.member_id
@@ -391,10 +413,13 @@ class ConsumerGroups:
 
     # ------------------------------------------------------------------ time
 
-    def tick(self, now_ms: int) -> None:
+    def tick(self, now_ms: int) -> list[ConsumerGroup]:
         """Evict members whose session expired and fence members that held on to revoked partitions
-        past their rebalance timeout (their partitions move); pick up topic changes."""
+        past their rebalance timeout (their partitions move); pick up topic changes. Returns the
+        groups that changed."""
+        changed: list[ConsumerGroup] = []
         for group in [g for g in self._groups.values() if isinstance(g, ConsumerGroup)]:
+            epoch = group.group_epoch
             for member in list(group.members.values()):
                 if member.session_deadline_ms <= now_ms:
                     self._remove(group, member, now_ms,
@@ -406,3 +431,6 @@ class ConsumerGroups:
                                  f"timeout of {member.rebalance_timeout_ms} ms")
             if group.members:
                 self._refresh(group, now_ms, ())
+            if group.group_epoch != epoch:
+                changed.append(group)
+        return changed

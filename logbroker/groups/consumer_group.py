@@ -78,6 +78,9 @@ class ConsumerMember:
     last_sent: frozenset[TopicPartition] | None = None  # the assignment last sent to it
     session_deadline_ms: int = 0
     revocation_deadline_ms: int | None = None
+    # Whether the member's records are written to __consumer_offsets (``consumer_group_log.py``);
+    # the HTTP front's members are not (their positions live in the broker's memory).
+    recorded: bool = True
 
     def holds(self) -> frozenset[TopicPartition]:
         """Partitions this member may be consuming: its assignment and those it is revoking."""

@@ -37,6 +37,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from logbroker.broker import Broker
 from logbroker.errors import BrokerError, StorageError
@@ -44,6 +45,7 @@ from logbroker.groups.classic import ClassicGroups, JoinRequest, JoinResult, Syn
 from logbroker.groups.classic_group import ClassicGroup
 from logbroker.groups.consumer import ConsumerGroups, HeartbeatResult
 from logbroker.groups.consumer_group import ConsumerGroup
+from logbroker.groups.consumer_group_log import ConsumerGroupLog
 from logbroker.groups.description import GroupDescription, ListedGroup, PartitionLag
 from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.group_configs import (
@@ -111,6 +113,9 @@ class GroupCoordinator:
         self.share = ShareGroups(self._groups, topics or dict, partition_offsets or (lambda topic, partition: None),
                                  self.share_state, share_settings, coordinates=self.owns)
         self.share_log = ShareGroupLog(self._writer, topic_id_of or _name_based_id)
+        self.consumer_log = ConsumerGroupLog(self._writer, topic_id_of or _name_based_id)
+        self._topic_id_of = topic_id_of or _name_based_id
+        self._topics: Callable[[], Mapping[str, int]] = topics or dict
         self.consumer.configs_of = self.share.configs  # every group's configs are kept with the share groups'
         self._next_retention_check_ms: int | None = None
         # The __consumer_offsets partitions whose groups are here; None: all of them (one broker).
@@ -184,6 +189,7 @@ class GroupCoordinator:
             del self._groups[gid]
         self.offsets.clear()
         self.share_log.forget_all()  # share groups write their records again into the new topic
+        self.consumer_log.forget_all()
         log.warning("%s was deleted: dropped %d group(s) and their committed offsets", OFFSETS_TOPIC, len(dropped))
 
     async def ensure_offsets_topic(self) -> None:
@@ -233,10 +239,39 @@ class GroupCoordinator:
                 continue
             self._groups[group_id] = self.classic.restore_group(group_id, replayed.metadata.get(group_id), now_ms)
             self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
+        consumers = self._restore_consumer_groups(replayed, partition, now_ms)
         shares = self._restore_share_groups(replayed, partition)
-        log.info("coordinating %s-%d: loaded %d group(s) and %d share group(s) from %d record(s)", OFFSETS_TOPIC,
-                 partition, len(replayed.group_ids()), shares, replayed.applied)
+        log.info("coordinating %s-%d: loaded %d group(s), %d of them consumer-protocol groups, and %d share "
+                 "group(s) from %d record(s)", OFFSETS_TOPIC, partition, len(replayed.group_ids()), consumers,
+                 shares, replayed.applied)
         return replayed.applied
+
+    def _restore_consumer_groups(self, replayed: Replayed, partition: int | None, now_ms: int) -> int:
+        """Consumer-protocol groups read back from the log (of ``partition``; None: any), with their
+        members, epochs and assignments; a classic group with members holding the id keeps it."""
+        restored = 0
+        topic_names: dict[uuid.UUID, str] | None = None
+        for group_id in replayed.consumer_group_ids():
+            if partition is not None and self.partition_of(group_id) != partition:
+                continue
+            existing = self._groups.get(group_id)
+            if isinstance(existing, ShareGroup) or (isinstance(existing, ClassicGroup) and existing.members):
+                log.warning("consumer group %s not restored: the id is held by a group of another type", group_id)
+                continue
+            if topic_names is None:
+                topic_names = {}
+                for name in self._topics():
+                    topic_id = self._topic_id_of(name)
+                    if topic_id is not None:
+                        topic_names[topic_id] = name
+            group = self.consumer_log.restore(replayed, group_id, topic_names, now_ms,
+                                              self.consumer.session_timeout_of(group_id))
+            self.consumer.restore_group(group, now_ms)
+            self.consumer_log.write_soon(group_id, now_ms)  # a new target made at the load, if any
+            log.info("consumer group %s restored at epoch %d with %d member(s)", group_id, group.group_epoch,
+                     len(group.members))
+            restored += 1
+        return restored
 
     def _restore_share_groups(self, replayed: Replayed, partition: int | None) -> int:
         """Share groups read back from the log (of ``partition``; None: any), unless the id is held
@@ -271,6 +306,7 @@ class GroupCoordinator:
             elif isinstance(group, ShareGroup):
                 self.share.detach(group)  # the share-partitions this broker leads stay here
             self.share_log.forget(group_id)
+            self.consumer_log.forget(group_id)
             self.offsets.forget(group_id)
         if leaving:
             log.info("no longer coordinating %s-%d: %d group(s) dropped", OFFSETS_TOPIC, partition, len(leaving))
@@ -354,25 +390,73 @@ class GroupCoordinator:
                            owned: list[tuple[str, int]] | None = None, assignor: str | None = None,
                            instance_id: str | None = None, rebalance_timeout_ms: int = -1,
                            session_timeout_ms: int | None = None, client_id: str = "",
-                           client_host: str = "", rack_id: str | None = None) -> HeartbeatResult:
-        """One ConsumerGroupHeartbeat (``consumer.ConsumerGroups.heartbeat``)."""
+                           client_host: str = "", rack_id: str | None = None,
+                           recorded: bool = True) -> HeartbeatResult:
+        """One heartbeat of the consumer protocol (``consumer.ConsumerGroups.heartbeat``); what it
+        changed is written to ``__consumer_offsets`` without waiting (``consumer_heartbeat_recorded``
+        waits). ``recorded`` False: a member joining now is never written (the HTTP front's)."""
+        return self._consumer_heartbeat(group_id, member_id, member_epoch, now_ms, None,
+                                        subscribed_topics=subscribed_topics, subscribed_regex=subscribed_regex,
+                                        owned=owned, assignor=assignor, instance_id=instance_id,
+                                        rebalance_timeout_ms=rebalance_timeout_ms,
+                                        session_timeout_ms=session_timeout_ms, client_id=client_id,
+                                        client_host=client_host, rack_id=rack_id, recorded=recorded)[0]
+
+    async def consumer_heartbeat_recorded(self, group_id: str, member_id: str, member_epoch: int, *, now_ms: int,
+                                          subscribed_topics: list[str] | None = None,
+                                          subscribed_regex: str | None = None,
+                                          owned: list[tuple[str, int]] | None = None, assignor: str | None = None,
+                                          instance_id: str | None = None, rebalance_timeout_ms: int = -1,
+                                          client_id: str = "", client_host: str = "",
+                                          rack_id: str | None = None) -> HeartbeatResult:
+        """One ConsumerGroupHeartbeat of a Kafka member, answered once the records it changed are
+        durable (as Kafka answers once its records are committed). When they cannot be written the
+        answer is the write's error (NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE): the member comes
+        back at its previous epoch, which is accepted as a retry, and the records are written again."""
+        written: asyncio.Future[GroupError] = self._writer.future()
+        result, writing = self._consumer_heartbeat(group_id, member_id, member_epoch, now_ms, written,
+                                                   subscribed_topics=subscribed_topics,
+                                                   subscribed_regex=subscribed_regex, owned=owned, assignor=assignor,
+                                                   instance_id=instance_id, rebalance_timeout_ms=rebalance_timeout_ms,
+                                                   client_id=client_id, client_host=client_host, rack_id=rack_id)
+        if not writing:
+            return result
+        error = await written
+        if error.ok or result.error:
+            return result
+        code = HeartbeatError.NOT_COORDINATOR if error is GroupError.NOT_COORDINATOR \
+            else HeartbeatError.COORDINATOR_NOT_AVAILABLE
+        return HeartbeatResult(result.member_id, member_epoch, result.heartbeat_interval_ms, None, code,
+                               f"the group's records could not be written: {error.name}")
+
+    def _consumer_heartbeat(self, group_id: str, member_id: str, member_epoch: int, now_ms: int,
+                            written: asyncio.Future[GroupError] | None,
+                            **fields: Any) -> tuple[HeartbeatResult, bool]:
+        """The heartbeat's result, and whether it wrote records (``written`` is answered once they
+        are durable)."""
         if not self.owns(group_id):
             return HeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.NOT_COORDINATOR,
-                                   f"this broker does not coordinate group {group_id}")
+                                   f"this broker does not coordinate group {group_id}"), False
         if isinstance(self._groups.get(group_id), ShareGroup):
             return HeartbeatResult(member_id, member_epoch, 0, None, HeartbeatError.GROUP_ID_NOT_FOUND,
-                                   f"group {group_id} is a share group")
-        return self.consumer.heartbeat(group_id, member_id, member_epoch, now_ms=now_ms,
-                                       subscribed_topics=subscribed_topics, subscribed_regex=subscribed_regex,
-                                       owned=owned, assignor=assignor, instance_id=instance_id,
-                                       rebalance_timeout_ms=rebalance_timeout_ms,
-                                       session_timeout_ms=session_timeout_ms, client_id=client_id,
-                                       client_host=client_host, rack_id=rack_id)
+                                   f"group {group_id} is a share group"), False
+        result = self.consumer.heartbeat(group_id, member_id, member_epoch, now_ms=now_ms, **fields)
+        group = self.consumer.group(group_id)
+        if group is None:
+            return result, False
+
+        def done(error: GroupError, _base: int) -> None:
+            resolve(written, error)
+
+        return result, self.consumer_log.sync(group, now_ms, done)
 
     def consumer_leave(self, group_id: str, member_id: str, now_ms: int) -> None:
         if not self.owns(group_id):
             return
         self.consumer.leave(group_id, member_id, now_ms)
+        group = self.consumer.group(group_id)
+        if group is not None:
+            self.consumer_log.sync(group, now_ms)
 
     # ------------------------------------------------------------------ offsets
 
@@ -542,6 +626,8 @@ class GroupCoordinator:
             else:
                 records = self.offsets.drop(group_id)
                 records.append((encode_group_metadata_key(group_id), None))
+                if isinstance(group, ConsumerGroup):
+                    records.extend(self.consumer_log.tombstones(group_id))
                 self._remove(group, "deleted")
                 waiting.add(group_id)
                 results[group_id] = GroupError.NONE
@@ -605,7 +691,10 @@ class GroupCoordinator:
         changes for consumer-protocol groups and (every ``retention_check_interval_ms``) expire the
         offsets of groups that stayed empty too long."""
         self.classic.tick(now_ms)
-        self.consumer.tick(now_ms)
+        for changed in self.consumer.tick(now_ms):
+            if self.owns(changed.group_id):
+                self.consumer_log.sync(changed, now_ms)
+        self._sync_consumer_records(now_ms)
         self.share.tick(now_ms)
         for group in self.groups():
             if isinstance(group, ShareGroup) and self.owns(group.group_id):
@@ -615,6 +704,19 @@ class GroupCoordinator:
         elif now_ms >= self._next_retention_check_ms:
             self._next_retention_check_ms = now_ms + self.settings.retention_check_interval_ms
             self.expire_offsets(now_ms)
+
+    def _sync_consumer_records(self, now_ms: int) -> None:
+        """Write again the groups whose last write failed, and delete the records of consumer-protocol
+        groups that are gone (an empty one taken over by a classic member) or are no longer here."""
+        for group_id in self.consumer_log.due(now_ms):
+            group = self.consumer.group(group_id)
+            if group is not None and self.owns(group_id):
+                self.consumer_log.sync(group, now_ms)
+        for group_id in self.consumer_log.recorded_groups():
+            if not self.owns(group_id):
+                self.consumer_log.forget(group_id)
+            elif not isinstance(self._groups.get(group_id), ConsumerGroup):
+                self._writer.write(group_id, self.consumer_log.tombstones(group_id), now_ms, lambda _e, _b: None)
 
     def expire_offsets(self, now_ms: int) -> int:
         """Kafka 2.1+ (KIP-211): the offsets of a group expire ``offsets.retention.minutes`` after it
@@ -639,6 +741,8 @@ class GroupCoordinator:
             if not self.offsets.of(group.group_id):
                 if isinstance(group, ClassicGroup):
                     records.append((encode_group_metadata_key(group.group_id), None))
+                else:
+                    records.extend(self.consumer_log.tombstones(group.group_id))
                 self._remove(group, "empty without offsets")
             if records:
                 self._writer.write(group.group_id, records, now_ms, lambda _e, _b: None)
@@ -649,15 +753,16 @@ class GroupCoordinator:
     def load(self, now_ms: int) -> int:
         """Rebuild groups and offsets from ``__consumer_offsets`` (start-up). Returns records applied.
 
-        Classic groups with members come back Stable at their generation, each member with a fresh
-        session, so consumers carry on without rejoining; any other group with offsets comes back as
-        an empty classic group holding them (consumer-protocol members rejoin, as after a Kafka
-        coordinator moves, and the group becomes theirs again)."""
+        Classic groups with members come back Stable at their generation, and consumer-protocol
+        groups with their members, epochs and assignments (``consumer_group_log.py``), each member
+        with a fresh session, so consumers carry on without rejoining; any other group with offsets
+        comes back as an empty classic group holding them."""
         self.classic.advance_clock(now_ms)
         replayed = replay(self._writer.log, self._owned)
         for group_id in replayed.group_ids():
             self._groups[group_id] = self.classic.restore_group(group_id, replayed.metadata.get(group_id), now_ms)
             self.offsets.restore(group_id, replayed.offsets.get(group_id, {}))
+        self._restore_consumer_groups(replayed, None, now_ms)
         self._restore_share_groups(replayed, None)
         log.info("loaded %d group(s) and %d committed offset(s) from %d record(s)", len(self._groups),
                  sum(len(self.offsets.of(g)) for g in self._groups), replayed.applied)

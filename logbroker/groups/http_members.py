@@ -129,7 +129,8 @@ class HttpMembers:
         result = self.coordinator.consumer_heartbeat(
             group_id, "", 0, now_ms=now_ms, subscribed_topics=sub.topics, subscribed_regex=sub.pattern, owned=[],
             assignor=sub.assignor, instance_id=sub.instance_id, rebalance_timeout_ms=sub.rebalance_timeout_ms or -1,
-            session_timeout_ms=sub.session_timeout_ms, client_id=sub.client_id, client_host=client_host)
+            session_timeout_ms=sub.session_timeout_ms, client_id=sub.client_id, client_host=client_host,
+            recorded=False)  # its positions live here, in memory: it cannot outlive this broker
         if result.error:
             raise MemberRefused(HeartbeatError(result.error), result.message or HeartbeatError(result.error).name)
         member = HttpMember(group_id, result.member_id, result.member_epoch, sub.auto_offset_reset,

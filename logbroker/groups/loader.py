@@ -2,9 +2,9 @@
 
 Records are applied in log order per partition: a later record for a key wins, a null value
 (tombstone) deletes. What comes back is each group's last metadata record (classic groups: members,
-generation, assignment; consumer-protocol groups keep theirs in memory only and come back as their
-offsets), each group's committed offsets, and each share group's epoch and initialized
-share-partitions. Unreadable records are skipped with a warning, never
+generation, assignment), each consumer-protocol group's records (its epochs; each member's
+subscription, target and current assignment), each group's committed offsets, and each share group's
+epoch and initialized share-partitions. Unreadable records are skipped with a warning, never
 fatal: the rest of the group state is still worth having.
 """
 
@@ -17,6 +17,14 @@ from dataclasses import dataclass, field
 from logbroker.groups.offsets import CommittedOffset
 from logbroker.groups.offsets_topic import GroupLog
 from logbroker.groups.schema import (
+    CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION,
+    CONSUMER_MEMBER_METADATA_KEY_VERSION,
+    ConsumerCurrentAssignment,
+    ConsumerGroupKey,
+    ConsumerMemberKey,
+    ConsumerMemberMetadata,
+    ConsumerTargetEpochKey,
+    ConsumerTopicPartitions,
     GroupMetadataKey,
     GroupMetadataValue,
     OffsetCommitKey,
@@ -24,6 +32,11 @@ from logbroker.groups.schema import (
     ShareGroupMetadataKey,
     ShareGroupPartitionsKey,
     ShareTopicPartitions,
+    decode_consumer_current_value,
+    decode_consumer_group_value,
+    decode_consumer_member_value,
+    decode_consumer_target_epoch_value,
+    decode_consumer_target_value,
     decode_group_metadata_value,
     decode_key,
     decode_offset_commit_value,
@@ -42,6 +55,12 @@ class Replayed:
     offsets: dict[str, dict[TopicPartition, CommittedOffset]] = field(default_factory=dict)
     share_epochs: dict[str, int | None] = field(default_factory=dict)  # share groups; None: deleted
     share_partitions: dict[str, tuple[ShareTopicPartitions, ...] | None] = field(default_factory=dict)
+    # Consumer-protocol groups (KIP-848); None: deleted (a tombstone).
+    consumer_epochs: dict[str, int | None] = field(default_factory=dict)
+    consumer_target_epochs: dict[str, int | None] = field(default_factory=dict)
+    consumer_members: dict[str, dict[str, ConsumerMemberMetadata | None]] = field(default_factory=dict)
+    consumer_targets: dict[str, dict[str, tuple[ConsumerTopicPartitions, ...] | None]] = field(default_factory=dict)
+    consumer_current: dict[str, dict[str, ConsumerCurrentAssignment | None]] = field(default_factory=dict)
     applied: int = 0  # records applied
 
     def group_ids(self) -> list[str]:
@@ -49,6 +68,10 @@ class Replayed:
         the tombstones."""
         return sorted(g for g in set(self.metadata) | set(self.offsets)
                       if self.metadata.get(g) is not None or self.offsets.get(g))
+
+    def consumer_group_ids(self) -> list[str]:
+        """Consumer-protocol groups that still exist (their epoch record is not a tombstone)."""
+        return sorted(g for g, epoch in self.consumer_epochs.items() if epoch is not None)
 
     def share_group_ids(self) -> list[str]:
         """Share groups that still exist (their metadata record is not a tombstone)."""
@@ -79,6 +102,14 @@ def replay(group_log: GroupLog, partitions: Collection[int] | None = None) -> Re
             elif isinstance(key, ShareGroupPartitionsKey):
                 out.share_partitions[key.group] = (None if record.value is None
                                                    else decode_share_group_partitions_value(record.value))
+            elif isinstance(key, ConsumerGroupKey):
+                out.consumer_epochs[key.group] = (None if record.value is None
+                                                  else decode_consumer_group_value(record.value))
+            elif isinstance(key, ConsumerTargetEpochKey):
+                out.consumer_target_epochs[key.group] = (None if record.value is None
+                                                         else decode_consumer_target_epoch_value(record.value))
+            elif isinstance(key, ConsumerMemberKey):
+                _replay_member(out, key, record.value)
             else:
                 continue
         except RecordFormatError as exc:
@@ -87,3 +118,15 @@ def replay(group_log: GroupLog, partitions: Collection[int] | None = None) -> Re
             continue
         out.applied += 1
     return out
+
+
+def _replay_member(out: Replayed, key: ConsumerMemberKey, value: bytes | None) -> None:
+    if key.record_type == CONSUMER_MEMBER_METADATA_KEY_VERSION:
+        out.consumer_members.setdefault(key.group, {})[key.member] = (
+            None if value is None else decode_consumer_member_value(value))
+    elif key.record_type == CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION:
+        out.consumer_current.setdefault(key.group, {})[key.member] = (
+            None if value is None else decode_consumer_current_value(value))
+    else:
+        out.consumer_targets.setdefault(key.group, {})[key.member] = (
+            None if value is None else decode_consumer_target_value(value))

@@ -92,11 +92,41 @@ Value ShareGroupStatePartitionMetadataValue, v0 (flexible)::
       topicId           uuid
       topicName         string
 
+Keys, record types 3, 5, 6, 7, 8 -- a consumer-protocol group (KIP-848, Kafka 4.1's
+ConsumerGroupMetadataKey, ConsumerGroupMemberMetadataKey, ConsumerGroupTargetAssignmentMetadataKey,
+ConsumerGroupTargetAssignmentMemberKey, ConsumerGroupCurrentMemberAssignmentKey)::
+
+    field       type     meaning
+    version     int16    the record type
+    group       string   group id
+    member      string   member id (types 5, 7 and 8 only)
+
+Values, v0 (flexible; the tagged fields Kafka may add are not written, and skipped when read)::
+
+    type 3  epoch                 int32     the group epoch (tag 0, the metadata hash: not written)
+    type 5  instanceId            string?   static membership
+            rackId                string?
+            clientId              string
+            clientHost            string
+            subscribedTopicNames  []string
+            subscribedTopicRegex  string?
+            rebalanceTimeoutMs    int32
+            serverAssignor        string?   the assignor the member asked for
+    type 6  assignmentEpoch       int32     the epoch of the target assignment
+    type 7  topicPartitions       array     the member's target: topicId uuid, partitions []int32
+    type 8  memberEpoch           int32
+            previousMemberEpoch   int32
+            state                 int8      Kafka's MemberState: 0 stable, 1 unrevoked partitions,
+                                            2 unreleased partitions
+            assignedPartitions    array     topicId uuid, partitions []int32
+            partitionsPendingRevocation array  the same, the partitions being given back
+
 Kafka 4.1 also writes records of share-group members, target assignments and current assignments
 (types 10, 12, 13, 14); they are not written here (members join a new coordinator afresh) and are
 skipped when read. Field names and types follow the message definitions in Kafka 4.1.1's
 ``kafka-group-coordinator`` jar (``CoordinatorRecordType`` gives the record types); Kafka's
-``kafka-dump-log --offsets-decoder`` reads them (``tests/interop/test_share_group_records.py``).
+``kafka-dump-log --offsets-decoder`` reads them (``tests/interop/test_share_group_records.py``,
+``test_consumer_group_records.py``).
 
 Partitioning: a group's records all go to partition ``abs(javaHashCode(groupId)) % partitions`` of
 ``__consumer_offsets`` (Kafka's ``GroupMetadataManager.partitionFor``, with ``Utils.abs`` mapping
@@ -122,6 +152,12 @@ GROUP_METADATA_VALUE_VERSION = 3
 SHARE_GROUP_METADATA_KEY_VERSION = 11
 SHARE_GROUP_PARTITIONS_KEY_VERSION = 15
 SHARE_GROUP_VALUE_VERSION = 0
+CONSUMER_GROUP_METADATA_KEY_VERSION = 3
+CONSUMER_MEMBER_METADATA_KEY_VERSION = 5
+CONSUMER_TARGET_METADATA_KEY_VERSION = 6
+CONSUMER_TARGET_MEMBER_KEY_VERSION = 7
+CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION = 8
+CONSUMER_GROUP_VALUE_VERSION = 0
 
 
 class RecordFormatError(ValueError):
@@ -160,6 +196,62 @@ class ShareTopicPartitions:
     topic_id: uuid.UUID
     topic: str
     partitions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerGroupKey:
+    """Kafka's ConsumerGroupMetadataKey (type 3): a consumer-protocol group's epoch."""
+
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerTargetEpochKey:
+    """Kafka's ConsumerGroupTargetAssignmentMetadataKey (type 6): the target assignment's epoch."""
+
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerMemberKey:
+    """One of a consumer-protocol member's records: Kafka's ConsumerGroupMemberMetadataKey (type 5),
+    ConsumerGroupTargetAssignmentMemberKey (7) or ConsumerGroupCurrentMemberAssignmentKey (8)."""
+
+    record_type: int
+    group: str
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerTopicPartitions:
+    topic_id: uuid.UUID
+    partitions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerMemberMetadata:
+    """ConsumerGroupMemberMetadataValue: what a member told the coordinator about itself."""
+
+    instance_id: str | None
+    rack_id: str | None
+    client_id: str
+    client_host: str
+    subscribed_topics: tuple[str, ...]
+    subscribed_regex: str | None
+    rebalance_timeout_ms: int
+    assignor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerCurrentAssignment:
+    """ConsumerGroupCurrentMemberAssignmentValue: where a member is in its reconciliation. ``state``
+    is Kafka's MemberState code (0 stable, 1 unrevoked partitions, 2 unreleased partitions)."""
+
+    epoch: int
+    previous_epoch: int
+    state: int
+    assigned: tuple[ConsumerTopicPartitions, ...]
+    revoking: tuple[ConsumerTopicPartitions, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +295,17 @@ _SHARE_GROUP_METADATA_KEY = record_codec("ShareGroupMetadataKey")
 _SHARE_GROUP_PARTITIONS_KEY = record_codec("ShareGroupStatePartitionMetadataKey")
 _SHARE_GROUP_METADATA_VALUE = record_codec("ShareGroupMetadataValue")
 _SHARE_GROUP_PARTITIONS_VALUE = record_codec("ShareGroupStatePartitionMetadataValue")
+_CONSUMER_GROUP_KEY = record_codec("ConsumerGroupMetadataKey")
+_CONSUMER_TARGET_EPOCH_KEY = record_codec("ConsumerGroupTargetAssignmentMetadataKey")
+_CONSUMER_MEMBER_KEYS = {
+    CONSUMER_MEMBER_METADATA_KEY_VERSION: record_codec("ConsumerGroupMemberMetadataKey"),
+    CONSUMER_TARGET_MEMBER_KEY_VERSION: record_codec("ConsumerGroupTargetAssignmentMemberKey"),
+    CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION: record_codec("ConsumerGroupCurrentMemberAssignmentKey")}
+_CONSUMER_GROUP_VALUE = record_codec("ConsumerGroupMetadataValue")
+_CONSUMER_TARGET_EPOCH_VALUE = record_codec("ConsumerGroupTargetAssignmentMetadataValue")
+_CONSUMER_MEMBER_VALUE = record_codec("ConsumerGroupMemberMetadataValue")
+_CONSUMER_TARGET_MEMBER_VALUE = record_codec("ConsumerGroupTargetAssignmentMemberValue")
+_CONSUMER_CURRENT_ASSIGNMENT_VALUE = record_codec("ConsumerGroupCurrentMemberAssignmentValue")
 
 
 def _encode(codec: RecordCodec, version: int, body: dict[str, Any]) -> bytes:
@@ -267,15 +370,66 @@ def encode_share_group_partitions_value(initialized: tuple[ShareTopicPartitions,
                                for t in initialized]})
 
 
+def encode_consumer_group_key(group: str) -> bytes:
+    return _encode(_CONSUMER_GROUP_KEY, CONSUMER_GROUP_METADATA_KEY_VERSION, {"group": group})
+
+
+def encode_consumer_target_epoch_key(group: str) -> bytes:
+    return _encode(_CONSUMER_TARGET_EPOCH_KEY, CONSUMER_TARGET_METADATA_KEY_VERSION, {"group": group})
+
+
+def encode_consumer_member_key(record_type: int, group: str, member: str) -> bytes:
+    """The key of a member's record of ``record_type`` (5, 7 or 8)."""
+    return _encode(_CONSUMER_MEMBER_KEYS[record_type], record_type, {"group": group, "member": member})
+
+
+def encode_consumer_group_value(epoch: int) -> bytes:
+    """ConsumerGroupMetadataValue v0 (no metadata hash: its tag is left out, which Kafka reads as 0)."""
+    return _encode(_CONSUMER_GROUP_VALUE, CONSUMER_GROUP_VALUE_VERSION, {"epoch": epoch})
+
+
+def encode_consumer_target_epoch_value(epoch: int) -> bytes:
+    return _encode(_CONSUMER_TARGET_EPOCH_VALUE, CONSUMER_GROUP_VALUE_VERSION, {"assignment_epoch": epoch})
+
+
+def encode_consumer_member_value(value: ConsumerMemberMetadata) -> bytes:
+    return _encode(_CONSUMER_MEMBER_VALUE, CONSUMER_GROUP_VALUE_VERSION, {
+        "instance_id": value.instance_id, "rack_id": value.rack_id, "client_id": value.client_id,
+        "client_host": value.client_host, "subscribed_topic_names": list(value.subscribed_topics),
+        "subscribed_topic_regex": value.subscribed_regex, "rebalance_timeout_ms": value.rebalance_timeout_ms,
+        "server_assignor": value.assignor})
+
+
+def _topic_partitions_out(value: tuple[ConsumerTopicPartitions, ...]) -> list[dict[str, Any]]:
+    return [{"topic_id": t.topic_id, "partitions": list(t.partitions)} for t in value]
+
+
+def _topic_partitions_in(value: list[dict[str, Any]]) -> tuple[ConsumerTopicPartitions, ...]:
+    return tuple(ConsumerTopicPartitions(t["topic_id"], tuple(t["partitions"])) for t in value)
+
+
+def encode_consumer_target_value(partitions: tuple[ConsumerTopicPartitions, ...]) -> bytes:
+    return _encode(_CONSUMER_TARGET_MEMBER_VALUE, CONSUMER_GROUP_VALUE_VERSION,
+                   {"topic_partitions": _topic_partitions_out(partitions)})
+
+
+def encode_consumer_current_value(value: ConsumerCurrentAssignment) -> bytes:
+    return _encode(_CONSUMER_CURRENT_ASSIGNMENT_VALUE, CONSUMER_GROUP_VALUE_VERSION, {
+        "member_epoch": value.epoch, "previous_member_epoch": value.previous_epoch, "state": value.state,
+        "assigned_partitions": _topic_partitions_out(value.assigned),
+        "partitions_pending_revocation": _topic_partitions_out(value.revoking)})
+
+
 # ------------------------------------------------------------------------------------- reading
 
 
-Key = OffsetCommitKey | GroupMetadataKey | ShareGroupMetadataKey | ShareGroupPartitionsKey
+Key = (OffsetCommitKey | GroupMetadataKey | ShareGroupMetadataKey | ShareGroupPartitionsKey | ConsumerGroupKey
+       | ConsumerTargetEpochKey | ConsumerMemberKey)
 
 
 def decode_key(key: bytes) -> Key | None:
     """The key of a ``__consumer_offsets`` record; None for record types this broker does not use
-    (Kafka 3.7+ writes others, e.g. ConsumerGroupMetadataKey v3+, for KIP-848 groups)."""
+    (Kafka writes others, e.g. share-group members' records, types 10 and 12-14)."""
     try:
         version = read_version(key)
     except ProtocolError as exc:
@@ -289,7 +443,42 @@ def decode_key(key: bytes) -> Key | None:
         return ShareGroupMetadataKey(_decode(_SHARE_GROUP_METADATA_KEY, key)[1]["group"])
     if version in _SHARE_GROUP_PARTITIONS_KEY.spec.valid:
         return ShareGroupPartitionsKey(_decode(_SHARE_GROUP_PARTITIONS_KEY, key)[1]["group"])
+    if version == CONSUMER_GROUP_METADATA_KEY_VERSION:
+        return ConsumerGroupKey(_decode(_CONSUMER_GROUP_KEY, key)[1]["group"])
+    if version == CONSUMER_TARGET_METADATA_KEY_VERSION:
+        return ConsumerTargetEpochKey(_decode(_CONSUMER_TARGET_EPOCH_KEY, key)[1]["group"])
+    codec = _CONSUMER_MEMBER_KEYS.get(version)
+    if codec is not None:
+        body = _decode(codec, key)[1]
+        return ConsumerMemberKey(version, body["group"], body["member"])
     return None
+
+
+def decode_consumer_group_value(value: bytes) -> int:
+    """The group epoch of a ConsumerGroupMetadataValue."""
+    return int(_decode(_CONSUMER_GROUP_VALUE, value)[1]["epoch"])
+
+
+def decode_consumer_target_epoch_value(value: bytes) -> int:
+    return int(_decode(_CONSUMER_TARGET_EPOCH_VALUE, value)[1]["assignment_epoch"])
+
+
+def decode_consumer_member_value(value: bytes) -> ConsumerMemberMetadata:
+    body = _decode(_CONSUMER_MEMBER_VALUE, value)[1]
+    return ConsumerMemberMetadata(body["instance_id"], body["rack_id"], body["client_id"], body["client_host"],
+                                  tuple(body["subscribed_topic_names"]), body["subscribed_topic_regex"],
+                                  body["rebalance_timeout_ms"], body["server_assignor"])
+
+
+def decode_consumer_target_value(value: bytes) -> tuple[ConsumerTopicPartitions, ...]:
+    return _topic_partitions_in(_decode(_CONSUMER_TARGET_MEMBER_VALUE, value)[1]["topic_partitions"])
+
+
+def decode_consumer_current_value(value: bytes) -> ConsumerCurrentAssignment:
+    body = _decode(_CONSUMER_CURRENT_ASSIGNMENT_VALUE, value)[1]
+    return ConsumerCurrentAssignment(body["member_epoch"], body["previous_member_epoch"], body["state"],
+                                     _topic_partitions_in(body["assigned_partitions"]),
+                                     _topic_partitions_in(body["partitions_pending_revocation"]))
 
 
 def decode_share_group_metadata_value(value: bytes) -> int:

@@ -49,7 +49,7 @@ def test_offset_commit_key_bytes_match_kafka() -> None:
 def test_group_metadata_key() -> None:
     assert encode_group_metadata_key("grp") == b"\x00\x02\x00\x03grp"
     assert decode_key(b"\x00\x02\x00\x03grp") == GroupMetadataKey("grp")
-    assert decode_key(b"\x00\x05\x00\x03grp") is None  # a KIP-848 record type: not ours
+    assert decode_key(b"\x00\x0a\x00\x03grp") is None  # a share-group member's record: not read here
 
 
 def test_offset_commit_value_v3_bytes() -> None:

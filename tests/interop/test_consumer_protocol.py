@@ -5,12 +5,18 @@ group (ConsumerGroupDescribe) while classic groups still describe through Descri
 
 from __future__ import annotations
 
+import signal
 import time
+from typing import Any
 
 from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
+from logbroker.kafka.api_keys import ApiKey
 from tests.conftest import BrokerHandle
+from tests.interop.rawclient import RawClient
+from tests.interop.share_member import find_coordinator, kafka_uuid
+from tests.interop.test_protocol_edges import RETRIABLE, create_topic
 
 # Both brokers refuse to start with a session timeout or heartbeat interval below its minimums (45 s
 # and 5 s by default), so the minimums come down with them.
@@ -205,3 +211,56 @@ def test_list_groups_shows_both_protocols(broker_factory) -> None:  # type: igno
     assert "g-modern" in by_id
     assert by_id["g-modern"].state == ConsumerGroupState.STABLE
     modern.close()
+
+
+def _heartbeat(c: RawClient, body: dict[str, object], deadline: float) -> dict[str, Any]:
+    """ConsumerGroupHeartbeat v1, again while the coordinator is loading or moving (a client retries)."""
+    while True:
+        answer = dict(c.call(ApiKey.CONSUMER_GROUP_HEARTBEAT, 1, body))
+        if answer["error_code"] not in RETRIABLE:
+            return answer
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.2)
+
+
+def _described(c: RawClient, group: str) -> tuple[int, int, dict[str, tuple[int, list[int]]]]:
+    """The group's epoch, assignment epoch, and each member's epoch and assigned partitions."""
+    body = c.call(ApiKey.CONSUMER_GROUP_DESCRIBE, 0, {"group_ids": [group], "include_authorized_operations": False})
+    g = body["groups"][0]
+    assert g["error_code"] == 0, g
+    members = {m["member_id"]: (m["member_epoch"], sorted(p for t in m["assignment"]["topic_partitions"]
+                                                           for p in t["partitions"]))
+               for m in g["members"]}
+    return g["group_epoch"], g["assignment_epoch"], members
+
+
+def test_a_group_and_its_members_outlive_a_kill_of_the_broker(broker_factory) -> None:  # type: ignore[no-untyped-def]
+    """A consumer-protocol group's members, epochs and assignments are records in __consumer_offsets,
+    written before the heartbeat that made them is answered: after kill -9 and a start, the member
+    carries on at its epoch with its partitions (no UNKNOWN_MEMBER_ID, no new group epoch), and the
+    group describes as before."""
+    broker = broker_factory(offsets_topic_num_partitions="2", group_initial_rebalance_delay_ms="0")
+    member = kafka_uuid()
+    with RawClient(broker.port) as c:
+        create_topic(c, "kept-orders", 2)
+        find_coordinator(c, "kept", time.monotonic() + 30)
+        joined = _heartbeat(c, {"group_id": "kept", "member_id": member, "member_epoch": 0, "instance_id": None,
+                                "rack_id": None, "rebalance_timeout_ms": 30000,
+                                "subscribed_topic_names": ["kept-orders"], "subscribed_topic_regex": None,
+                                "server_assignor": "uniform", "topic_partitions": []}, time.monotonic() + 30)
+        assert joined["error_code"] == 0, joined
+        epoch = joined["member_epoch"]
+        owned = joined["assignment"]["topic_partitions"]
+        assert sorted(p for t in owned for p in t["partitions"]) == [0, 1]
+        before = _described(c, "kept")
+    assert before[2] == {member: (epoch, [0, 1])}
+    broker.restart(signal.SIGKILL)
+    with RawClient(broker.port) as c:
+        find_coordinator(c, "kept", time.monotonic() + 60)
+        again = _heartbeat(c, {"group_id": "kept", "member_id": member, "member_epoch": epoch,
+                               "instance_id": None, "rack_id": None, "rebalance_timeout_ms": -1,
+                               "subscribed_topic_names": None, "subscribed_topic_regex": None,
+                               "server_assignor": None, "topic_partitions": owned}, time.monotonic() + 60)
+        after = _described(c, "kept")
+    assert (again["error_code"], again["member_epoch"]) == (0, epoch), again
+    assert after == before

@@ -20,7 +20,12 @@ def test_every_record_definition_is_shipped() -> None:
                             "ConsumerProtocolSubscription", "ConsumerProtocolAssignment",
                             "SharePartitionStateKey", "SharePartitionStateValue", "ShareGroupConfigKey",
                             "ShareGroupConfigValue", "ShareGroupMetadataKey", "ShareGroupMetadataValue",
-                            "ShareGroupStatePartitionMetadataKey", "ShareGroupStatePartitionMetadataValue"}
+                            "ShareGroupStatePartitionMetadataKey", "ShareGroupStatePartitionMetadataValue",
+                            "ConsumerGroupMetadataKey", "ConsumerGroupMetadataValue",
+                            "ConsumerGroupMemberMetadataKey", "ConsumerGroupMemberMetadataValue",
+                            "ConsumerGroupTargetAssignmentMetadataKey", "ConsumerGroupTargetAssignmentMetadataValue",
+                            "ConsumerGroupTargetAssignmentMemberKey", "ConsumerGroupTargetAssignmentMemberValue",
+                            "ConsumerGroupCurrentMemberAssignmentKey", "ConsumerGroupCurrentMemberAssignmentValue"}
 
 
 def test_version_prefix_and_body() -> None:

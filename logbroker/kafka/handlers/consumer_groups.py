@@ -118,7 +118,7 @@ async def handle_consumer_group_heartbeat(ctx: RequestContext, body: Body) -> Bo
             name = ctx.broker.topic_name_by_id(t.get("topic_id"))
             if name is not None:
                 owned.extend((name, p) for p in t.get("partitions") or [])
-    result = coordinator.consumer_heartbeat(
+    result = await coordinator.consumer_heartbeat_recorded(
         body["group_id"], member_id, body.get("member_epoch", 0), now_ms=ctx.broker.clock(),
         subscribed_topics=body.get("subscribed_topic_names"),
         subscribed_regex=body.get("subscribed_topic_regex") if v >= 1 else None,

@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
@@ -27,6 +28,7 @@ from logbroker.kafka.error_codes import ErrorCode
 from tests.cluster.conftest import Cluster, three_brokers, wait_until
 from tests.cluster.integration.test_replication import create_topic, produce
 from tests.interop.rawclient import RawClient
+from tests.interop.test_protocol_edges import RETRIABLE
 
 TOPIC = "orders"
 OFFSETS = "__consumer_offsets"
@@ -185,3 +187,54 @@ def test_a_consumer_groups_config_set_on_any_broker_steers_its_coordinators_hear
                  "configuration_keys": ["consumer.heartbeat.interval.ms"]}],
                 "include_synonyms": False, "include_documentation": False})["results"][0]
         assert [(e["name"], e["value"]) for e in described["configs"]] == [("consumer.heartbeat.interval.ms", "7000")]
+
+
+def _consumer_heartbeat(port: int, body: dict[str, object], deadline: float) -> dict[str, Any]:
+    """ConsumerGroupHeartbeat v1 to one broker, again while it answers what a client retries (the
+    coordinator not yet applying its leadership, or loading the group)."""
+    while True:
+        with RawClient(port) as c:
+            answer = dict(c.call(ApiKey.CONSUMER_GROUP_HEARTBEAT, 1, body))
+        if answer["error_code"] not in RETRIABLE:
+            return answer
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_consumer_groups_members_carry_on_at_the_next_coordinator(offsets_cluster: Cluster,
+                                                                    zk_client: KazooClient) -> None:
+    """KIP-848 members are records in the replicated ``__consumer_offsets``: after the coordinator's
+    kill -9 the next leader of the group's partition loads them, and a member's heartbeat at its
+    epoch is taken there with its partitions (not UNKNOWN_MEMBER_ID, no new epoch)."""
+    cluster = offsets_cluster
+    create_topic(cluster.bootstrap, "carried", partitions=2, rf=3)
+    group = "carried-readers"
+    part = partition_for(group, OFFSETS_PARTITIONS)
+
+    def find() -> int | None:
+        with RawClient(cluster.brokers[1].port) as c:
+            entry = c.call(ApiKey.FIND_COORDINATOR, 4, {"key_type": 0, "coordinator_keys": [group]})["coordinators"][0]
+        return int(entry["node_id"]) if entry["error_code"] == 0 else None
+
+    wait_until(find, 60, "the group's coordinator")
+    wait_until(lambda: len(cluster.state(zk_client, OFFSETS, part)["isr"]) == 3, 30, "the offsets partition's ISR")
+    leader = int(cluster.state(zk_client, OFFSETS, part)["leader"])
+    member = f"member-{time.monotonic_ns()}"
+    joined = _consumer_heartbeat(cluster.brokers[leader].port, {
+        "group_id": group, "member_id": member, "member_epoch": 0, "instance_id": None, "rack_id": None,
+        "rebalance_timeout_ms": 30000, "subscribed_topic_names": ["carried"], "subscribed_topic_regex": None,
+        "server_assignor": None, "topic_partitions": []}, time.monotonic() + 30)
+    assert joined["error_code"] == 0, joined
+    owned = joined["assignment"]["topic_partitions"]
+    assert sorted(p for t in owned for p in t["partitions"]) == [0, 1]
+
+    cluster.brokers[leader].stop(signal.SIGKILL)
+    new = wait_until(lambda: (s := cluster.state(zk_client, OFFSETS, part))["leader"] not in (leader, -1) and s,
+                     30, "a new leader of the group's offsets partition")
+    assert isinstance(new, dict)
+    again = _consumer_heartbeat(cluster.brokers[int(new["leader"])].port, {
+        "group_id": group, "member_id": member, "member_epoch": joined["member_epoch"], "instance_id": None,
+        "rack_id": None, "rebalance_timeout_ms": -1, "subscribed_topic_names": None, "subscribed_topic_regex": None,
+        "server_assignor": None, "topic_partitions": owned}, time.monotonic() + 30)
+    assert (again["error_code"], again["member_epoch"]) == (0, joined["member_epoch"]), again
