@@ -147,7 +147,8 @@ class ConsumerGroups:
         """Put a group read back from ``__consumer_offsets`` in the map, as it was: its members'
         subscriptions resolved against the topics as they are now, without a new epoch, unless the
         recorded target leaves a subscribed partition to nobody (a topic grew meanwhile, or its owner
-        was a member not recorded): then the target is computed again, at a new epoch."""
+        was a member not recorded) or is not of the group's epoch: then the target is computed again,
+        at a new epoch."""
         topics = self._topics()
         group.resolved = {m.member_id: self._resolve(m, topics) for m in group.members.values()}
         group.partition_counts = {t: topics[t] for t in set().union(*group.resolved.values())} \
@@ -156,7 +157,7 @@ class ConsumerGroups:
         self._groups[group.group_id] = group
         wanted = {(t, p) for t, count in group.partition_counts.items() for p in range(count)}
         targeted: set[TopicPartition] = set().union(*group.target.values()) if group.target else set()
-        if group.members and not wanted <= targeted:
+        if group.members and (not wanted <= targeted or group.assignment_epoch != group.group_epoch):
             self._refresh(group, now_ms, [f"{len(wanted - targeted)} partition(s) without an owner after the load"])
 
     # ------------------------------------------------------------------ heartbeat
@@ -293,6 +294,7 @@ class ConsumerGroups:
                 holder.revoking = frozenset()  # the old process is gone: nothing is left to give back
                 holder.revocation_deadline_ms = None
                 holder.last_sent = None
+                holder.recorded = recorded
                 group.members[new_id] = holder
                 group.static_members[instance_id] = new_id
                 if holder_id in group.target:
@@ -311,6 +313,7 @@ class ConsumerGroups:
             existing.previous_epoch = existing.epoch
             existing.epoch = 0
             existing.last_sent = None
+            existing.recorded = recorded
             log.info("consumer group %s: member %s rejoined", group.group_id, member_id)
             return existing, False
         if len(group.members) >= self.settings.max_size:

@@ -6,14 +6,24 @@ The records are Kafka 4.1's (layouts in ``schema.py``): the group's epoch (type 
 assignment's epoch (6); per member its subscription and client details (5), its target assignment
 (7) and its current assignment with its epochs and reconciliation state (8). ``sync`` writes, in one
 batch, every record whose content changed since the group's last write and a tombstone for each
-record of a member that is gone; ``tombstones`` gives the records that delete a group.
+record of a member that is gone (a heartbeat at an epoch > 0 that moved neither of the group's
+epochs compares only its own member's records); ``tombstones`` gives the records that delete a
+group, ``delete`` writes them for a group that is gone.
 
 What a coordinator reads back (``restore``) is a state the group was in after some heartbeat: the
 batches are appended in order and become durable in order. A member whose last change was not yet
 durable when the broker stopped is ahead of that state; its next heartbeat is fenced
 (FENCED_MEMBER_EPOCH) and it joins again, as every member did before these records existed.
-ConsumerGroupHeartbeat is answered only once its batch is durable (``GroupCoordinator
-.consumer_heartbeat_recorded``), as Kafka answers once its records are committed.
+ConsumerGroupHeartbeat is answered only once its batch, and any write of the group still in flight,
+is durable (``GroupCoordinator.consumer_heartbeat_recorded``, ``after_writes``), as Kafka answers
+once its records are committed.
+
+A write that fails makes every record of the group unknown here (the log may lack any of them,
+tombstones included): the coordinator's tick writes the group whole again a second later. Records
+read back that no member owns any more (a member's record without its others) or that a group of
+another type holds the id of (``adopt``) are deleted by the next write. A group's whole records
+go in one batch, so a group whose records outgrow the topic's ``max.message.bytes`` (thousands of
+members) cannot be written whole again after a failed write.
 
 Members the HTTP front heartbeats for (``ConsumerMember.recorded`` False) are not written: their
 positions live in the broker's memory, so they cannot outlive it, and restoring them would only
@@ -65,45 +75,89 @@ STATES = {code: state for state, code in STATE_CODES.items()}
 _Slot = tuple[str | int, str]
 _State = dict[_Slot, object]
 _UNKNOWN = object()  # a slot whose record may or may not be in the log (its write failed)
+_GROUP: _Slot = ("group", "")
+_TARGET: _Slot = ("target", "")
+_MEMBER_TYPES = (CONSUMER_MEMBER_METADATA_KEY_VERSION, CONSUMER_TARGET_MEMBER_KEY_VERSION,
+                 CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION)
 
 
 class ConsumerGroupLog:
     def __init__(self, writer: RecordWriter, topic_id_of: Callable[[str], uuid.UUID | None]) -> None:
         self._writer = writer
         self._topic_id_of = topic_id_of
-        self._recorded: dict[str, _State] = {}  # what the log holds (or is being written) per group
-        self._retry_at: dict[str, int] = {}  # groups whose last write failed: written again from then on
+        # What the log holds (or is being written) per group, updated in place as writes are made.
+        self._recorded: dict[str, _State] = {}
+        self._retry_at: dict[str, int] = {}  # groups to write again from then on (a write failed, a load)
+        self._in_flight: dict[str, int] = {}  # group -> writes made and not yet answered
+        self._waiting: dict[str, list[OnDone]] = {}  # answered once the group's writes in flight are
+        self._failed: dict[str, GroupError] = {}  # the first failure among the writes in flight
 
     # ------------------------------------------------------------------ writing
 
-    def sync(self, group: ConsumerGroup, now_ms: int, on_done: OnDone | None = None) -> bool:
+    def sync(self, group: ConsumerGroup, now_ms: int, on_done: OnDone | None = None, *,
+             member_id: str | None = None) -> bool:
         """Write what changed in the group since its last write; False when nothing had (``on_done``
-        is then not called)."""
+        is then not called). With ``member_id``, and the group's epochs as recorded, only that
+        member's records are compared (a heartbeat changes no other member's unless the epochs move):
+        a large group's heartbeats do not each compare every member."""
         group_id = group.group_id
-        state = _state_of(group)
-        before = self._recorded.get(group_id, {})
-        records: list[tuple[bytes, bytes | None]] = []
-        for slot, value in state.items():
-            if before.get(slot) != value:
-                records.append(self._record(group_id, slot, value))
-        records.extend((self._key(group_id, slot), None) for slot in before if slot not in state)
-        if not records:
-            return False
-        self._recorded[group_id] = state
+        recorded = self._recorded.setdefault(group_id, {})
         self._retry_at.pop(group_id, None)
+        if member_id is not None and recorded.get(_GROUP) == group.group_epoch \
+                and recorded.get(_TARGET) == group.assignment_epoch:
+            member = group.members.get(member_id)
+            wanted = _member_state(group, member) if member is not None else {}
+            gone = [slot for slot in _member_slots(member_id) if slot in recorded and slot not in wanted]
+        else:
+            wanted = _state_of(group)
+            gone = [slot for slot in recorded if slot not in wanted]
+        changed = [(slot, value) for slot, value in wanted.items() if recorded.get(slot, _UNKNOWN) != value]
+        if not changed and not gone:
+            return False
+        records: list[tuple[bytes, bytes | None]] = [self._record(group_id, slot, value) for slot, value in changed]
+        records.extend((self._key(group_id, slot), None) for slot in gone)
+        for slot, value in changed:
+            recorded[slot] = value
+        for slot in gone:
+            del recorded[slot]
+        self._write(group_id, records, now_ms, gone, on_done)
+        return True
+
+    def _write(self, group_id: str, records: Records, now_ms: int, gone: Iterable[_Slot],
+               on_done: OnDone | None) -> None:
+        """Append; on failure every record of the group is taken as unknown (the log may lack any of
+        them, tombstones of ``gone`` included) and written again from the tick."""
+        tombstoned = list(gone)
+        self._in_flight[group_id] = self._in_flight.get(group_id, 0) + 1
 
         def done(error: GroupError, base: int) -> None:
             if not error.ok:
                 log.warning("consumer group %s: %d record(s) not written: %s", group_id, len(records), error.name)
-                if self._recorded.get(group_id) is state:
-                    # Unknown now: every record is written again from the tick (the slots are kept, so
-                    # a member gone meanwhile still gets its tombstones).
-                    self._recorded[group_id] = dict.fromkeys(state, _UNKNOWN)
+                self._failed.setdefault(group_id, error)
+                recorded = self._recorded.get(group_id)
+                if recorded is not None:  # not forgotten meanwhile (no longer here, or deleted)
+                    for slot in [*recorded, *tombstoned]:
+                        recorded[slot] = _UNKNOWN
                     self._retry_at[group_id] = now_ms + RETRY_MS
+            left = self._in_flight[group_id] - 1
+            if left:
+                self._in_flight[group_id] = left
+            else:
+                del self._in_flight[group_id]
+                outcome = self._failed.pop(group_id, GroupError.NONE)
+                for waiter in self._waiting.pop(group_id, []):
+                    waiter(outcome, base)
             if on_done is not None:
                 on_done(error, base)
 
         self._writer.write(group_id, records, now_ms, done)
+
+    def after_writes(self, group_id: str, on_done: OnDone) -> bool:
+        """Call ``on_done`` once the group's writes now in flight are answered (with the first error
+        among them); False, and no call, when none is in flight."""
+        if group_id not in self._in_flight:
+            return False
+        self._waiting.setdefault(group_id, []).append(on_done)
         return True
 
     def write_soon(self, group_id: str, now_ms: int) -> None:
@@ -112,8 +166,12 @@ class ConsumerGroupLog:
         self._retry_at[group_id] = now_ms
 
     def due(self, now_ms: int) -> list[str]:
-        """Groups to write again now (their last write failed, or they were just loaded)."""
-        return [g for g, at in self._retry_at.items() if at <= now_ms]
+        """Groups to write again now (a write failed, or they were just loaded), taken off the list:
+        the caller syncs them."""
+        ready = [g for g, at in self._retry_at.items() if at <= now_ms]
+        for group_id in ready:
+            del self._retry_at[group_id]
+        return ready
 
     def recorded_groups(self) -> list[str]:
         return list(self._recorded)
@@ -121,10 +179,23 @@ class ConsumerGroupLog:
     def tombstones(self, group_id: str) -> Records:
         """The records deleting every record of the group this broker wrote or read back; the group
         is forgotten here."""
-        before = self._recorded.pop(group_id, {})
+        recorded = self._recorded.pop(group_id, {})
         self._retry_at.pop(group_id, None)
-        slots = set(before) | {("group", ""), ("target", "")}
+        slots = set(recorded) | {_GROUP, _TARGET}
         return [(self._key(group_id, slot), None) for slot in sorted(slots, key=str)]
+
+    def delete(self, group_id: str, now_ms: int) -> None:
+        """Write the tombstones of a group that is gone (an empty one taken over by a classic
+        member, or one whose id such a group held at the load); tried again from the tick when the
+        write fails."""
+        slots = set(self._recorded.get(group_id, {})) | {_GROUP, _TARGET}
+        records = self.tombstones(group_id)
+
+        def done(error: GroupError, _base: int) -> None:
+            if not error.ok and group_id not in self._recorded:
+                self._recorded[group_id] = dict.fromkeys(slots, _UNKNOWN)
+
+        self._writer.write(group_id, records, now_ms, done)
 
     def forget(self, group_id: str) -> None:
         """This broker no longer coordinates the group (or its log is gone): write it anew when it does."""
@@ -216,22 +287,49 @@ class ConsumerGroupLog:
             target = targets.get(member_id)
             if target is not None:
                 group.target[member_id] = partitions(target)
-        self._recorded[group_id] = _state_of(group)
+        recorded = self._recorded[group_id] = _state_of(group)
+        for slot in _replayed_slots(replayed, group_id):
+            recorded.setdefault(slot, _UNKNOWN)  # a member's record without the others: deleted on the next write
         return group
+
+    def adopt(self, replayed: Replayed, group_id: str) -> None:
+        """A group's records read back that no group of this type will own (its id is held by a
+        classic group with members): known here, so the next tick deletes them."""
+        self._recorded[group_id] = dict.fromkeys({_GROUP, _TARGET, *_replayed_slots(replayed, group_id)}, _UNKNOWN)
 
 
 def _state_of(group: ConsumerGroup) -> _State:
     """What the group's records should hold now (members not recorded left out)."""
-    state: _State = {("group", ""): group.group_epoch, ("target", ""): group.assignment_epoch}
+    state: _State = {_GROUP: group.group_epoch, _TARGET: group.assignment_epoch}
     for member in group.members.values():
-        if not member.recorded:
-            continue
-        member_id = member.member_id
-        state[(CONSUMER_MEMBER_METADATA_KEY_VERSION, member_id)] = ConsumerMemberMetadata(
-            member.instance_id, member.rack_id, member.client_id, member.client_host, member.subscribed_topics,
-            member.subscribed_regex, member.rebalance_timeout_ms, member.assignor)
-        state[(CONSUMER_TARGET_MEMBER_KEY_VERSION, member_id)] = group.target.get(member_id, frozenset())
-        state[(CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION, member_id)] = (
-            member.epoch, member.previous_epoch, member.state, member.assigned, member.revoking)
+        state.update(_member_state(group, member))
     return state
+
+
+def _member_state(group: ConsumerGroup, member: ConsumerMember) -> _State:
+    """What one member's records should hold now (nothing for a member not recorded)."""
+    if not member.recorded:
+        return {}
+    member_id = member.member_id
+    return {
+        (CONSUMER_MEMBER_METADATA_KEY_VERSION, member_id): ConsumerMemberMetadata(
+            member.instance_id, member.rack_id, member.client_id, member.client_host, member.subscribed_topics,
+            member.subscribed_regex, member.rebalance_timeout_ms, member.assignor),
+        (CONSUMER_TARGET_MEMBER_KEY_VERSION, member_id): group.target.get(member_id, frozenset()),
+        (CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION, member_id): (
+            member.epoch, member.previous_epoch, member.state, member.assigned, member.revoking)}
+
+
+def _member_slots(member_id: str) -> tuple[_Slot, ...]:
+    return tuple((record_type, member_id) for record_type in _MEMBER_TYPES)
+
+
+def _replayed_slots(replayed: Replayed, group_id: str) -> set[_Slot]:
+    """The member records the log holds for the group (tombstones left out)."""
+    slots: set[_Slot] = set()
+    for record_type, by_member in ((CONSUMER_MEMBER_METADATA_KEY_VERSION, replayed.consumer_members),
+                                   (CONSUMER_TARGET_MEMBER_KEY_VERSION, replayed.consumer_targets),
+                                   (CONSUMER_CURRENT_ASSIGNMENT_KEY_VERSION, replayed.consumer_current)):
+        slots.update((record_type, m) for m, value in by_member.get(group_id, {}).items() if value is not None)
+    return slots
 

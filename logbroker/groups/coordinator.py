@@ -256,7 +256,9 @@ class GroupCoordinator:
                 continue
             existing = self._groups.get(group_id)
             if isinstance(existing, ShareGroup) or (isinstance(existing, ClassicGroup) and existing.members):
-                log.warning("consumer group %s not restored: the id is held by a group of another type", group_id)
+                log.warning("consumer group %s not restored: the id is held by a group of another type; its "
+                            "records are deleted", group_id)
+                self.consumer_log.adopt(replayed, group_id)
                 continue
             if topic_names is None:
                 topic_names = {}
@@ -419,11 +421,15 @@ class GroupCoordinator:
                                                    subscribed_regex=subscribed_regex, owned=owned, assignor=assignor,
                                                    instance_id=instance_id, rebalance_timeout_ms=rebalance_timeout_ms,
                                                    client_id=client_id, client_host=client_host, rack_id=rack_id)
-        if not writing:
-            return result
+        if not writing and not self.consumer_log.after_writes(group_id, lambda error, _base: resolve(written, error)):
+            return result  # nothing changed, and nothing of the group is still being written
         error = await written
         if error.ok or result.error:
             return result
+        if member_epoch == 0:
+            # The join is undone (a member id the coordinator made would otherwise hold partitions,
+            # unknown to its client, until its session expired); the client joins again.
+            self.consumer_leave(group_id, result.member_id, now_ms)
         code = HeartbeatError.NOT_COORDINATOR if error is GroupError.NOT_COORDINATOR \
             else HeartbeatError.COORDINATOR_NOT_AVAILABLE
         return HeartbeatResult(result.member_id, member_epoch, result.heartbeat_interval_ms, None, code,
@@ -448,7 +454,9 @@ class GroupCoordinator:
         def done(error: GroupError, _base: int) -> None:
             resolve(written, error)
 
-        return result, self.consumer_log.sync(group, now_ms, done)
+        # A heartbeat at an epoch > 0 changes no other member's records unless the epochs move.
+        return result, self.consumer_log.sync(group, now_ms, done,
+                                              member_id=result.member_id if member_epoch > 0 else None)
 
     def consumer_leave(self, group_id: str, member_id: str, now_ms: int) -> None:
         if not self.owns(group_id):
@@ -706,17 +714,15 @@ class GroupCoordinator:
             self.expire_offsets(now_ms)
 
     def _sync_consumer_records(self, now_ms: int) -> None:
-        """Write again the groups whose last write failed, and delete the records of consumer-protocol
-        groups that are gone (an empty one taken over by a classic member) or are no longer here."""
+        """Write again the groups due (a write failed, or just loaded), and delete the records of
+        consumer-protocol groups that are gone (an empty one taken over by a classic member)."""
         for group_id in self.consumer_log.due(now_ms):
             group = self.consumer.group(group_id)
             if group is not None and self.owns(group_id):
                 self.consumer_log.sync(group, now_ms)
-        for group_id in self.consumer_log.recorded_groups():
-            if not self.owns(group_id):
-                self.consumer_log.forget(group_id)
-            elif not isinstance(self._groups.get(group_id), ConsumerGroup):
-                self._writer.write(group_id, self.consumer_log.tombstones(group_id), now_ms, lambda _e, _b: None)
+        for group_id in self.consumer_log.recorded_groups():  # release_partition forgets the groups that move
+            if not isinstance(self._groups.get(group_id), ConsumerGroup):
+                self.consumer_log.delete(group_id, now_ms)
 
     def expire_offsets(self, now_ms: int) -> int:
         """Kafka 2.1+ (KIP-211): the offsets of a group expire ``offsets.retention.minutes`` after it

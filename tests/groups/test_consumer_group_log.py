@@ -15,7 +15,16 @@ from logbroker.groups.consumer_group import ConsumerGroup, MemberState
 from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.offsets import OffsetCommitInput
-from logbroker.groups.schema import ConsumerMemberKey, decode_consumer_target_value, decode_key
+from logbroker.groups.schema import (
+    ConsumerMemberKey,
+    GroupMetadataValue,
+    MemberMetadataValue,
+    decode_consumer_target_value,
+    decode_key,
+    encode_consumer_member_key,
+    encode_group_metadata_key,
+    encode_group_metadata_value,
+)
 from tests.groups.fakes import SETTINGS, MemoryGroupLog, subscription
 
 G = "g"
@@ -257,3 +266,107 @@ def test_partitions_nobody_was_given_are_assigned_at_load(loop: asyncio.Abstract
     grown.load(50)
     assert group_of(grown).group_epoch == epoch + 2
     assert group_of(grown).target["kafka"] == {("t", p) for p in range(6)}
+
+
+def test_a_failed_write_keeps_the_tombstones_of_a_member_gone_in_it(loop: asyncio.AbstractEventLoop) -> None:
+    """b's session expires and the write of its tombstones fails: the retry writes them, so a reload
+    does not bring b back beside a, which was given b's partitions meanwhile."""
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    a = join(c, "a", 0)
+    b = join(c, "b", 10)
+    kept = beat(c, "a", a.member_epoch, a.assignment, 20).assignment
+    beat(c, "a", a.member_epoch, kept, 30)
+    b2 = beat(c, "b", b.member_epoch, [], 40)
+    assert b2.assignment is not None and len(b2.assignment) == 2
+    session = SETTINGS.consumer.session_timeout_ms
+    beat(c, "a", group_of(c).members["a"].epoch, None, 40 + session - 100)  # a stays, b falls silent
+    glog.fail = True
+    c.tick(40 + session + 1)
+    glog.fail = False
+    assert list(group_of(c).members) == ["a"]
+    assert member_keys(glog)[(5, "b")] is True  # the tombstones were not written
+    c.tick(40 + session + 1 + 1000)  # the retry
+    assert all(not alive for (_, member), alive in member_keys(glog).items() if member == "b")
+    fresh = coordinator(glog, loop)
+    fresh.load(200_000)
+    assert "b" not in group_of(fresh).members
+
+
+def test_a_loaded_group_is_written_once_then_left_alone(loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    join(c, "a", 0)
+    fresh = coordinator(glog, loop)
+    fresh.load(10)
+    before = len(list(glog.replay()))
+    fresh.tick(20)
+    fresh.tick(30)
+    assert len(list(glog.replay())) == before  # nothing differed from the records
+    assert fresh.consumer_log.due(1_000_000) == []
+
+
+def test_records_without_their_member_are_deleted(loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    join(c, "a", 0)
+    # A current assignment whose member record is gone (a log cut between records, or written elsewhere).
+    glog.append(c.partition_of(G), [(encode_consumer_member_key(5, G, "a"), None)], 10)
+    fresh = coordinator(glog, loop)
+    fresh.load(20)
+    assert group_of(fresh).members == {}
+    fresh.tick(30)
+    assert member_keys(glog) == {(5, "a"): False, (7, "a"): False, (8, "a"): False}
+
+
+def test_a_join_whose_records_cannot_be_written_is_undone(loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    glog.fail = True
+    refused = loop.run_until_complete(c.consumer_heartbeat_recorded(G, "", 0, now_ms=0, subscribed_topics=["t"],
+                                                                    owned=[], rebalance_timeout_ms=5000))
+    assert refused.error == HeartbeatError.COORDINATOR_NOT_AVAILABLE
+    assert group_of(c).members == {}
+
+
+def test_an_unchanged_heartbeat_waits_for_the_groups_write_in_flight(loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    a = join(c, "a", 0)
+    glog.defer = True
+    c.consumer_heartbeat(G, "a", a.member_epoch, now_ms=10, rack_id="r2")  # its record is on its way
+    task = loop.create_task(c.consumer_heartbeat_recorded(G, "a", a.member_epoch, now_ms=20))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert not task.done()
+    glog.complete_pending()
+    assert loop.run_until_complete(task).error == HeartbeatError.NONE
+
+
+def test_an_http_member_taking_over_a_static_kafka_member_is_no_longer_recorded(
+        loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    a = join(c, "a", 0, instance_id="i")
+    c.consumer_heartbeat(G, "a", -2, now_ms=10)
+    assert join(c, "http", 20, instance_id="i", recorded=False).member_epoch == a.member_epoch
+    assert {member for (_, member), alive in member_keys(glog).items() if alive} == set()
+
+
+def test_records_of_an_id_a_classic_group_with_members_holds_are_deleted(loop: asyncio.AbstractEventLoop) -> None:
+    """The log holds a consumer group's records and, later, a classic group's with members under the
+    same id (a conversion whose tombstones a crash cut off): the classic group is loaded, and the
+    consumer group's records are deleted."""
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    join(c, "a", 0)
+    classic = GroupMetadataValue("consumer", 1, "range", "m1", 0, (
+        MemberMetadataValue("m1", None, "c", "/h", 30_000, 10_000, subscription("t"), b""),))
+    glog.append(c.partition_of(G), [(encode_group_metadata_key(G), encode_group_metadata_value(classic))], 10)
+    fresh = coordinator(glog, loop)
+    fresh.load(20)
+    assert not isinstance(fresh.group(G), ConsumerGroup)
+    fresh.tick(30)
+    assert member_keys(glog) == {(5, "a"): False, (7, "a"): False, (8, "a"): False}
+    again = coordinator(glog, loop)
+    again.load(40)
+    assert not isinstance(again.group(G), ConsumerGroup)
