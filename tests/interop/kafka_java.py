@@ -102,6 +102,16 @@ def checks(stdout: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+def offsets_records(java: Java, segment: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The (key, value) of each record of a ``__consumer_offsets`` segment file as Kafka's own decoder
+    reads them (``kafka-dump-log --offsets-decoder``); raises when it read none."""
+    out = java.run("kafka.tools.DumpLogSegments", "--files", str(segment), "--offsets-decoder").stdout
+    records = [(json.loads(line.split(" key: ")[1].split(" payload: ")[0]), json.loads(line.split(" payload: ")[1]))
+               for line in out.splitlines() if line.startswith("| offset:")]
+    assert records, out
+    return records
+
+
 @pytest.fixture(scope="session")
 def kafka_java() -> Java:
     java = require("java", "default-jdk-headless")

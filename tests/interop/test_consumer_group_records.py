@@ -6,7 +6,6 @@ the segment file a real ``logbroker serve`` wrote."""
 from __future__ import annotations
 
 import base64
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 
 from logbroker.kafka.api_keys import ApiKey
 from tests.http.http_api import start_http_broker
-from tests.interop.kafka_java import Java, kafka_java  # noqa: F401 - the fixture
+from tests.interop.kafka_java import Java, kafka_java, offsets_records  # noqa: F401 - the fixture
 from tests.interop.rawclient import RawClient
 from tests.interop.share_member import find_coordinator, topic_id
 from tests.interop.test_protocol_edges import create_topic
@@ -45,10 +44,8 @@ def test_kafkas_offsets_decoder_reads_the_consumer_group_records(tmp_path: Path,
     finally:
         broker.stop()  # a clean stop: every record written is on disk
     segment = broker.data_dir / "__consumer_offsets-0" / "00000000000000000000.log"
-    out = kafka_java.run("kafka.tools.DumpLogSegments", "--files", str(segment), "--offsets-decoder").stdout
-    records = [(json.loads(line.split(" key: ")[1].split(" payload: ")[0]), json.loads(line.split(" payload: ")[1]))
-               for line in out.splitlines() if line.startswith("| offset:")]
-    assert records, out
+    records = offsets_records(kafka_java, segment)
+    out = "\n".join(f"{k} {v}" for k, v in records)  # what the assertions show
     kafka_id = base64.urlsafe_b64encode(tid.bytes).decode().rstrip("=")
 
     def last(record_type: int, member: str | None = None) -> Any:
