@@ -173,8 +173,9 @@ class ConsumerGroupLog:
             del self._retry_at[group_id]
         return ready
 
-    def recorded_groups(self) -> list[str]:
-        return list(self._recorded)
+    def recorded_groups(self, now_ms: int) -> list[str]:
+        """The groups with records here, but those waiting to be written again later."""
+        return [g for g in self._recorded if self._retry_at.get(g, now_ms) <= now_ms]
 
     def tombstones(self, group_id: str) -> Records:
         """The records deleting every record of the group this broker wrote or read back; the group
@@ -186,14 +187,15 @@ class ConsumerGroupLog:
 
     def delete(self, group_id: str, now_ms: int) -> None:
         """Write the tombstones of a group that is gone (an empty one taken over by a classic
-        member, or one whose id such a group held at the load); tried again from the tick when the
-        write fails."""
+        member, or one whose id such a group held at the load); tried again from the tick a second
+        after a write that failed."""
         slots = set(self._recorded.get(group_id, {})) | {_GROUP, _TARGET}
         records = self.tombstones(group_id)
 
         def done(error: GroupError, _base: int) -> None:
             if not error.ok and group_id not in self._recorded:
                 self._recorded[group_id] = dict.fromkeys(slots, _UNKNOWN)
+                self._retry_at[group_id] = now_ms + RETRY_MS
 
         self._writer.write(group_id, records, now_ms, done)
 

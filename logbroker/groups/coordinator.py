@@ -720,7 +720,7 @@ class GroupCoordinator:
             group = self.consumer.group(group_id)
             if group is not None and self.owns(group_id):
                 self.consumer_log.sync(group, now_ms)
-        for group_id in self.consumer_log.recorded_groups():  # release_partition forgets the groups that move
+        for group_id in self.consumer_log.recorded_groups(now_ms):  # release_partition forgets the groups that move
             if not isinstance(self._groups.get(group_id), ConsumerGroup):
                 self.consumer_log.delete(group_id, now_ms)
 

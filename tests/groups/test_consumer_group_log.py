@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from logbroker.groups.consumer_group import ConsumerGroup, MemberState
 from logbroker.groups.coordinator import GroupCoordinator
 from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.offsets import OffsetCommitInput
+from logbroker.groups.offsets_topic import Appended
 from logbroker.groups.schema import (
     ConsumerMemberKey,
     GroupMetadataValue,
@@ -200,6 +201,31 @@ def test_an_empty_group_taken_by_a_classic_member_loses_its_records(loop: asynci
     fresh = coordinator(glog, loop)
     fresh.load(40)
     assert not isinstance(fresh.group(G), ConsumerGroup)
+
+
+def test_the_records_of_a_group_gone_are_deleted_once_a_second_while_writes_fail(
+        loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    join(c, "a", 0)
+    c.consumer_heartbeat(G, "a", -1, now_ms=10)
+    c.join_group(JoinRequest(G, "", "consumer", [("range", subscription("t"))], 10_000, 30_000, None,
+                             client_id="c", client_host="/h", require_known_member_id=False), 20)
+    glog.fail = True
+    tries: list[int] = []
+    append = glog.append
+
+    def counted(partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
+        tries.append(now_ms)
+        return append(partition, records, now_ms)
+
+    glog.append = counted  # type: ignore[method-assign]
+    for now in range(30, 1030, 100):
+        c.tick(now)  # one try at 30, the next not before 1030
+    assert tries == [30]
+    glog.fail = False
+    c.tick(1030)
+    assert member_keys(glog) == {(5, "a"): False, (7, "a"): False, (8, "a"): False}
 
 
 def test_partitions_of_a_topic_deleted_meanwhile_are_left_out(loop: asyncio.AbstractEventLoop) -> None:
