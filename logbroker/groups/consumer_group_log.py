@@ -102,13 +102,13 @@ class ConsumerGroupLog:
         a large group's heartbeats do not each compare every member."""
         group_id = group.group_id
         recorded = self._recorded.setdefault(group_id, {})
-        self._retry_at.pop(group_id, None)
         if member_id is not None and recorded.get(_GROUP) == group.group_epoch \
                 and recorded.get(_TARGET) == group.assignment_epoch:
             member = group.members.get(member_id)
             wanted = _member_state(group, member) if member is not None else {}
             gone = [slot for slot in _member_slots(member_id) if slot in recorded and slot not in wanted]
         else:
+            self._retry_at.pop(group_id, None)  # the whole group is compared now
             wanted = _state_of(group)
             gone = [slot for slot in recorded if slot not in wanted]
         changed = [(slot, value) for slot, value in wanted.items() if recorded.get(slot, _UNKNOWN) != value]
@@ -193,9 +193,12 @@ class ConsumerGroupLog:
         records = self.tombstones(group_id)
 
         def done(error: GroupError, _base: int) -> None:
-            if not error.ok and group_id not in self._recorded:
-                self._recorded[group_id] = dict.fromkeys(slots, _UNKNOWN)
-                self._retry_at[group_id] = now_ms + RETRY_MS
+            if error.ok or error is GroupError.NOT_COORDINATOR:  # another broker owns them now
+                return
+            recorded = self._recorded.setdefault(group_id, {})  # a group of the id may be back meanwhile
+            for slot in slots:
+                recorded.setdefault(slot, _UNKNOWN)
+            self._retry_at[group_id] = now_ms + RETRY_MS
 
         self._writer.write(group_id, records, now_ms, done)
 

@@ -416,6 +416,9 @@ class GroupCoordinator:
         answer is the write's error (NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE): the member comes
         back at its previous epoch, which is accepted as a retry, and the records are written again."""
         written: asyncio.Future[GroupError] = self._writer.future()
+        before = self.consumer.group(group_id)
+        known = before is not None and (member_id in before.members or (
+            instance_id is not None and instance_id in before.static_members))
         result, writing = self._consumer_heartbeat(group_id, member_id, member_epoch, now_ms, written,
                                                    subscribed_topics=subscribed_topics,
                                                    subscribed_regex=subscribed_regex, owned=owned, assignor=assignor,
@@ -426,10 +429,17 @@ class GroupCoordinator:
         error = await written
         if error.ok or result.error:
             return result
-        if member_epoch == 0:
-            # The join is undone (a member id the coordinator made would otherwise hold partitions,
-            # unknown to its client, until its session expired); the client joins again.
+        if member_epoch == 0 and not known:
+            # A new member's join is undone (a member id the coordinator made would otherwise hold
+            # partitions, unknown to its client, until its session expired); the client joins again.
+            # A known member (one rejoining, a static member taking its instance back) stays as it is
+            # now, and its records are written again from the tick.
             self.consumer_leave(group_id, result.member_id, now_ms)
+        else:
+            group = self.consumer.group(group_id)
+            member = group.members.get(result.member_id) if group is not None else None
+            if member is not None:
+                member.last_sent = None  # the answer is lost: the next heartbeat carries the assignment
         code = HeartbeatError.NOT_COORDINATOR if error is GroupError.NOT_COORDINATOR \
             else HeartbeatError.COORDINATOR_NOT_AVAILABLE
         return HeartbeatResult(result.member_id, member_epoch, result.heartbeat_interval_ms, None, code,
@@ -720,9 +730,13 @@ class GroupCoordinator:
             group = self.consumer.group(group_id)
             if group is not None and self.owns(group_id):
                 self.consumer_log.sync(group, now_ms)
-        for group_id in self.consumer_log.recorded_groups(now_ms):  # release_partition forgets the groups that move
-            if not isinstance(self._groups.get(group_id), ConsumerGroup):
+        for group_id in self.consumer_log.recorded_groups(now_ms):
+            if isinstance(self._groups.get(group_id), ConsumerGroup):
+                continue
+            if self.owns(group_id):
                 self.consumer_log.delete(group_id, now_ms)
+            else:
+                self.consumer_log.forget(group_id)  # its partition moved: the new coordinator deletes them
 
     def expire_offsets(self, now_ms: int) -> int:
         """Kafka 2.1+ (KIP-211): the offsets of a group expire ``offsets.retention.minutes`` after it

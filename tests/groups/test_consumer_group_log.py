@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from logbroker.errors import NotLeaderOrFollowerError
 from logbroker.groups.classic import JoinRequest
 from logbroker.groups.consumer import HeartbeatResult
 from logbroker.groups.consumer_group import ConsumerGroup, MemberState
@@ -17,11 +18,13 @@ from logbroker.groups.errors import GroupError, HeartbeatError
 from logbroker.groups.offsets import OffsetCommitInput
 from logbroker.groups.offsets_topic import Appended
 from logbroker.groups.schema import (
+    ConsumerCurrentAssignment,
     ConsumerMemberKey,
     GroupMetadataValue,
     MemberMetadataValue,
     decode_consumer_target_value,
     decode_key,
+    encode_consumer_current_value,
     encode_consumer_member_key,
     encode_group_metadata_key,
     encode_group_metadata_value,
@@ -396,3 +399,76 @@ def test_records_of_an_id_a_classic_group_with_members_holds_are_deleted(loop: a
     again = coordinator(glog, loop)
     again.load(40)
     assert not isinstance(again.group(G), ConsumerGroup)
+
+
+def test_tombstones_another_broker_now_owns_are_not_tried_again(loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    join(c, "a", 0)
+    c.consumer_heartbeat(G, "a", -1, now_ms=10)
+    c.join_group(JoinRequest(G, "", "consumer", [("range", subscription("t"))], 10_000, 30_000, None,
+                             client_id="c", client_host="/h", require_known_member_id=False), 20)
+    tries: list[int] = []
+
+    def refused(partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
+        tries.append(now_ms)
+        raise NotLeaderOrFollowerError("not the leader")
+
+    glog.append = refused  # type: ignore[method-assign]
+    for now in range(30, 3030, 100):
+        c.tick(now)
+    assert tries == [30]
+
+
+def test_a_static_members_return_whose_records_fail_is_kept(loop: asyncio.AbstractEventLoop) -> None:
+    """A static member's new process takes its instance back; the write fails: the handover stays
+    (no new epoch, the partitions kept), and is written from the tick."""
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    s = join(c, "s1", 0, instance_id="i")
+    c.consumer_heartbeat(G, "s1", -2, now_ms=10)
+    epoch = group_of(c).group_epoch
+    glog.fail = True
+    back = loop.run_until_complete(c.consumer_heartbeat_recorded(G, "s2", 0, now_ms=20, instance_id="i",
+                                                                 subscribed_topics=["t"], owned=[],
+                                                                 rebalance_timeout_ms=5000))
+    assert back.error == HeartbeatError.COORDINATOR_NOT_AVAILABLE
+    group = group_of(c)
+    assert group.static_members == {"i": "s2"} and group.group_epoch == epoch
+    assert sorted(group.members["s2"].assigned) == s.assignment
+    glog.fail = False
+    c.tick(1100)
+    fresh = coordinator(glog, loop)
+    fresh.load(1200)
+    assert group_of(fresh).static_members == {"i": "s2"}
+
+
+def test_an_answer_lost_to_a_failed_write_is_sent_again(loop: asyncio.AbstractEventLoop) -> None:
+    """b is given the partitions a gave back, at the same epoch; that answer fails with the write,
+    so b's next heartbeat (not a full one) carries the assignment."""
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    a = join(c, "a", 0)
+    b = join(c, "b", 10)
+    kept = beat(c, "a", a.member_epoch, a.assignment, 20).assignment
+    beat(c, "a", a.member_epoch, kept, 30)
+    glog.fail = True
+    lost = loop.run_until_complete(c.consumer_heartbeat_recorded(G, "b", b.member_epoch, now_ms=40, owned=[]))
+    assert lost.error == HeartbeatError.COORDINATOR_NOT_AVAILABLE
+    glog.fail = False
+    again = loop.run_until_complete(c.consumer_heartbeat_recorded(G, "b", b.member_epoch, now_ms=50))
+    assert again.error == HeartbeatError.NONE and again.assignment is not None and len(again.assignment) == 2
+
+
+def test_a_heartbeat_before_the_first_tick_leaves_the_loads_cleanup_due(loop: asyncio.AbstractEventLoop) -> None:
+    glog = MemoryGroupLog()
+    c = coordinator(glog, loop)
+    a = join(c, "a", 0)
+    ghost = ConsumerCurrentAssignment(1, 0, 0, (), ())
+    record = (encode_consumer_member_key(8, G, "ghost"), encode_consumer_current_value(ghost))
+    glog.append(c.partition_of(G), [record], 5)
+    fresh = coordinator(glog, loop)
+    fresh.load(10)
+    assert beat(fresh, "a", a.member_epoch, None, 20).error == HeartbeatError.NONE
+    fresh.tick(30)
+    assert member_keys(glog)[(8, "ghost")] is False
