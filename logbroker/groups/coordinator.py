@@ -412,9 +412,11 @@ class GroupCoordinator:
                                           client_id: str = "", client_host: str = "",
                                           rack_id: str | None = None) -> HeartbeatResult:
         """One ConsumerGroupHeartbeat of a Kafka member, answered once the records it changed are
-        durable (as Kafka answers once its records are committed). When they cannot be written the
-        answer is the write's error (NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE): the member comes
-        back at its previous epoch, which is accepted as a retry, and the records are written again."""
+        durable (as Kafka answers once its records are committed), and once any write of the group
+        still in flight is. When they cannot be written the answer is the write's error
+        (NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE) and the records are written again from the
+        tick: a new member's join is undone (it joins again); any other member comes back at its
+        previous epoch, which is accepted as a retry, and is sent its assignment again."""
         written: asyncio.Future[GroupError] = self._writer.future()
         before = self.consumer.group(group_id)
         known = before is not None and (member_id in before.members or (
