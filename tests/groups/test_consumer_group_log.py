@@ -85,6 +85,14 @@ def recorded_target(glog: MemoryGroupLog, member: str) -> list[int]:
     return out
 
 
+def taken_by_a_classic_member(c: GroupCoordinator) -> None:
+    """Member a joins G and leaves; a classic member then takes the empty group's id (at 20)."""
+    join(c, "a", 0)
+    c.consumer_heartbeat(G, "a", -1, now_ms=10)
+    c.join_group(JoinRequest(G, "", "consumer", [("range", subscription("t"))], 10_000, 30_000, None,
+                             client_id="c", client_host="/h", require_known_member_id=False), 20)
+
+
 def test_a_reloaded_group_carries_on_mid_rebalance_without_new_epochs(loop: asyncio.AbstractEventLoop) -> None:
     """Members, epochs, target and current assignments (a revocation in flight included) come back
     as they were; heartbeats at the members' epochs are taken, and nothing bumps the group epoch."""
@@ -196,10 +204,7 @@ def test_a_failed_write_is_made_again_whole_from_the_tick(loop: asyncio.Abstract
 def test_an_empty_group_taken_by_a_classic_member_loses_its_records(loop: asyncio.AbstractEventLoop) -> None:
     glog = MemoryGroupLog()
     c = coordinator(glog, loop)
-    join(c, "a", 0)
-    c.consumer_heartbeat(G, "a", -1, now_ms=10)
-    c.join_group(JoinRequest(G, "", "consumer", [("range", subscription("t"))], 10_000, 30_000, None,
-                             client_id="c", client_host="/h", require_known_member_id=False), 20)
+    taken_by_a_classic_member(c)
     c.tick(30)
     fresh = coordinator(glog, loop)
     fresh.load(40)
@@ -210,10 +215,7 @@ def test_the_records_of_a_group_gone_are_deleted_once_a_second_while_writes_fail
         loop: asyncio.AbstractEventLoop) -> None:
     glog = MemoryGroupLog()
     c = coordinator(glog, loop)
-    join(c, "a", 0)
-    c.consumer_heartbeat(G, "a", -1, now_ms=10)
-    c.join_group(JoinRequest(G, "", "consumer", [("range", subscription("t"))], 10_000, 30_000, None,
-                             client_id="c", client_host="/h", require_known_member_id=False), 20)
+    taken_by_a_classic_member(c)
     glog.fail = True
     tries: list[int] = []
     append = glog.append
@@ -404,10 +406,7 @@ def test_records_of_an_id_a_classic_group_with_members_holds_are_deleted(loop: a
 def test_tombstones_another_broker_now_owns_are_not_tried_again(loop: asyncio.AbstractEventLoop) -> None:
     glog = MemoryGroupLog()
     c = coordinator(glog, loop)
-    join(c, "a", 0)
-    c.consumer_heartbeat(G, "a", -1, now_ms=10)
-    c.join_group(JoinRequest(G, "", "consumer", [("range", subscription("t"))], 10_000, 30_000, None,
-                             client_id="c", client_host="/h", require_known_member_id=False), 20)
+    taken_by_a_classic_member(c)
     tries: list[int] = []
 
     def refused(partition: int, records: Sequence[tuple[bytes, bytes | None]], now_ms: int) -> Appended:
