@@ -85,6 +85,15 @@ def recorded_target(glog: MemoryGroupLog, member: str) -> list[int]:
     return out
 
 
+def a_gave_half_back(c: GroupCoordinator) -> HeartbeatResult:
+    """a joins and takes every partition, b joins (its answer returned), a gives two back (at 30)."""
+    a = join(c, "a", 0)
+    b = join(c, "b", 10)
+    kept = beat(c, "a", a.member_epoch, a.assignment, 20).assignment
+    beat(c, "a", a.member_epoch, kept, 30)
+    return b
+
+
 def taken_by_a_classic_member(c: GroupCoordinator) -> None:
     """Member a joins G and leaves; a classic member then takes the empty group's id (at 20)."""
     join(c, "a", 0)
@@ -304,10 +313,7 @@ def test_a_failed_write_keeps_the_tombstones_of_a_member_gone_in_it(loop: asynci
     does not bring b back beside a, which was given b's partitions meanwhile."""
     glog = MemoryGroupLog()
     c = coordinator(glog, loop)
-    a = join(c, "a", 0)
-    b = join(c, "b", 10)
-    kept = beat(c, "a", a.member_epoch, a.assignment, 20).assignment
-    beat(c, "a", a.member_epoch, kept, 30)
+    b = a_gave_half_back(c)
     b2 = beat(c, "b", b.member_epoch, [], 40)
     assert b2.assignment is not None and len(b2.assignment) == 2
     session = SETTINGS.consumer.session_timeout_ms
@@ -447,10 +453,7 @@ def test_an_answer_lost_to_a_failed_write_is_sent_again(loop: asyncio.AbstractEv
     so b's next heartbeat (not a full one) carries the assignment."""
     glog = MemoryGroupLog()
     c = coordinator(glog, loop)
-    a = join(c, "a", 0)
-    b = join(c, "b", 10)
-    kept = beat(c, "a", a.member_epoch, a.assignment, 20).assignment
-    beat(c, "a", a.member_epoch, kept, 30)
+    b = a_gave_half_back(c)
     glog.fail = True
     lost = loop.run_until_complete(c.consumer_heartbeat_recorded(G, "b", b.member_epoch, now_ms=40, owned=[]))
     assert lost.error == HeartbeatError.COORDINATOR_NOT_AVAILABLE
