@@ -104,18 +104,18 @@ class GroupCoordinator:
         self.offsets = OffsetStore(self._writer, partition_exists or (lambda topic, partition: True),
                                    self.settings.offset_metadata_max_bytes)
         self.classic = ClassicGroups(self._groups, self.settings, self._writer)
-        self.consumer = ConsumerGroups(self._groups, topics or dict, self.settings.consumer)
+        self._topics: Callable[[], Mapping[str, int]] = topics or dict
+        self._topic_id_of = topic_id_of or _name_based_id
+        self.consumer = ConsumerGroups(self._groups, self._topics, self.settings.consumer)
         # Share groups (KIP-932): same group map; their state with the share coordinator, in
         # __share_group_state.
-        self.share_state = (ShareCoordinator(share_state_log, topic_id_of or _name_based_id, loop,
+        self.share_state = (ShareCoordinator(share_state_log, self._topic_id_of, loop,
                                              share_state_leader_of)
                             if share_state_log is not None else None)
-        self.share = ShareGroups(self._groups, topics or dict, partition_offsets or (lambda topic, partition: None),
+        self.share = ShareGroups(self._groups, self._topics, partition_offsets or (lambda topic, partition: None),
                                  self.share_state, share_settings, coordinates=self.owns)
-        self.share_log = ShareGroupLog(self._writer, topic_id_of or _name_based_id)
-        self.consumer_log = ConsumerGroupLog(self._writer, topic_id_of or _name_based_id)
-        self._topic_id_of = topic_id_of or _name_based_id
-        self._topics: Callable[[], Mapping[str, int]] = topics or dict
+        self.share_log = ShareGroupLog(self._writer, self._topic_id_of)
+        self.consumer_log = ConsumerGroupLog(self._writer, self._topic_id_of)
         self.consumer.configs_of = self.share.configs  # every group's configs are kept with the share groups'
         self._next_retention_check_ms: int | None = None
         # The __consumer_offsets partitions whose groups are here; None: all of them (one broker).
@@ -250,22 +250,17 @@ class GroupCoordinator:
         """Consumer-protocol groups read back from the log (of ``partition``; None: any), with their
         members, epochs and assignments; a classic group with members holding the id keeps it."""
         restored = 0
-        topic_names: dict[uuid.UUID, str] | None = None
-        for group_id in replayed.consumer_group_ids():
-            if partition is not None and self.partition_of(group_id) != partition:
-                continue
+        group_ids = [g for g in replayed.consumer_group_ids() if partition is None or self.partition_of(g) == partition]
+        # The records name topics by id: the topics as they are now, by id.
+        topic_names = {topic_id: name for name in (self._topics() if group_ids else ())
+                       if (topic_id := self._topic_id_of(name)) is not None}
+        for group_id in group_ids:
             existing = self._groups.get(group_id)
             if isinstance(existing, ShareGroup) or (isinstance(existing, ClassicGroup) and existing.members):
                 log.warning("consumer group %s not restored: the id is held by a group of another type; its "
                             "records are deleted", group_id)
                 self.consumer_log.adopt(replayed, group_id)
                 continue
-            if topic_names is None:
-                topic_names = {}
-                for name in self._topics():
-                    topic_id = self._topic_id_of(name)
-                    if topic_id is not None:
-                        topic_names[topic_id] = name
             group = self.consumer_log.restore(replayed, group_id, topic_names, now_ms,
                                               self.consumer.session_timeout_of(group_id))
             self.consumer.restore_group(group, now_ms)
